@@ -1,0 +1,367 @@
+/**
+ * The config file of CONTRACT.md, as a zod schema. Every key is optional and
+ * has the embedded default; objects are strict (an unknown key refuses the
+ * start, naming its path). Leaf values are checked by small `leaf()` parsers
+ * so that each message reads `KEY: expected WHAT, got VALUE`.
+ *
+ * The schema gives the defaulted values as written; `finalizeConfig()` in
+ * load.ts resolves paths against the config file's directory and fills the
+ * defaults that depend on other keys (database in the data directory).
+ */
+import { z } from 'zod';
+import { isIP } from 'node:net';
+import {
+  type HostPort,
+  type ListenAddress,
+  isCidr,
+  isHostname,
+  parseHostPort,
+  parseListen,
+  parseProtoHostPort,
+} from './address.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const MEDIA_ENGINES = ['builtin', 'rtpengine'] as const;
+export type MediaEngine = (typeof MEDIA_ENGINES)[number];
+
+export const ROUTE_STAGES = ['location', 'trunking'] as const;
+export type RouteStage = (typeof ROUTE_STAGES)[number];
+
+export const DEFAULT_LISTEN = ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'tls:127.0.0.1:5061'] as const;
+export const DEFAULT_DATA = './data';
+export const DEFAULT_RTPENGINE_NG = 'udp:127.0.0.1:2223';
+
+/** How a value looks in a message: strings quoted, objects as JSON, cut short. */
+export function showValue(v: unknown): string {
+  let text: string;
+  if (v === undefined) text = 'nothing';
+  else if (typeof v === 'string') text = JSON.stringify(v);
+  else if (typeof v === 'bigint') text = `${v}`;
+  else {
+    try {
+      text = JSON.stringify(v) ?? String(v);
+    } catch {
+      text = String(v);
+    }
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * A leaf value: `parse` returns the parsed value or undefined when the input is
+ * not acceptable; the issue then reads `expected EXPECTED, got INPUT`.
+ */
+function leaf<T>(expected: string, parse: (v: unknown) => T | undefined) {
+  return z.unknown().transform((v, ctx): T => {
+    const out = parse(v);
+    if (out === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${showValue(v)}`, input: v });
+      return z.NEVER;
+    }
+    return out;
+  });
+}
+
+const str = (expected: string, ok: (s: string) => boolean = () => true) =>
+  leaf(expected, (v) => (typeof v === 'string' && ok(v) ? v : undefined));
+
+const int = (min: number, max: number, expected = `an integer ${min}-${max}`) =>
+  leaf(expected, (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined));
+
+const bool = () => leaf('true or false', (v) => (typeof v === 'boolean' ? v : undefined));
+
+const oneOf = <T extends string>(values: readonly T[]) =>
+  leaf(values.join('|'), (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined));
+
+const path = () => str('a file path', (s) => s.trim() !== '' && !s.includes('\0'));
+
+/** A regular expression the routing stage will compile. */
+const regex = () =>
+  str('a regular expression', (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+
+/** One value or a non-empty list of them; one value becomes a list of one. */
+function oneOrList<T extends z.ZodType>(item: T, expected: string) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? [v] : v),
+    z.array(item, { error: (iss) => `expected ${expected}, got ${showValue(iss.input)}` }).min(1, {
+      error: `expected ${expected}, got an empty list`,
+    }),
+  );
+}
+
+export const LISTEN_EXPECTED = 'udp|tcp|tls|ws|wss:IP:PORT';
+const listenEntry = leaf<ListenAddress>(LISTEN_EXPECTED, (v) => (typeof v === 'string' ? parseListen(v) : undefined));
+
+const hostPort = leaf<HostPort>('IP:PORT', (v) => (typeof v === 'string' ? parseHostPort(v) : undefined));
+
+/** rtpengine's ng control address: `udp:IP:PORT` (or plain `IP:PORT`). */
+const ngAddress = leaf<HostPort & { proto: 'udp' }>('udp:IP:PORT', (v) => {
+  if (typeof v !== 'string') return undefined;
+  if (/^udp:/i.test(v)) return parseProtoHostPort(v, ['udp'] as const);
+  const hp = parseHostPort(v);
+  return hp === undefined ? undefined : { proto: 'udp', ...hp };
+});
+
+const hepAddress = leaf<HostPort & { proto: 'udp' | 'tcp' }>('udp|tcp:IP:PORT', (v) =>
+  typeof v === 'string' ? parseProtoHostPort(v, ['udp', 'tcp'] as const) : undefined,
+);
+
+/** An IP literal; IPv6 may come in brackets, it is kept without. */
+const ipAddress = leaf<string>('an IP address', (v) => {
+  if (typeof v !== 'string') return undefined;
+  const ip = v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1) : v;
+  return isIP(ip) !== 0 ? ip : undefined;
+});
+
+const ipOrHostname = leaf<string>('an IP address or a host name', (v) => {
+  if (typeof v !== 'string') return undefined;
+  const ip = v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1) : v;
+  if (isIP(ip) !== 0) return ip;
+  return isHostname(v) ? v : undefined;
+});
+
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+const portRange = leaf<PortRange>('a port range like 10000-40000', (v) => {
+  const m = typeof v === 'string' ? /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(v) : null;
+  if (m === null) return undefined;
+  const min = Number(m[1]);
+  const max = Number(m[2]);
+  return min >= 1 && max <= 65535 && min < max ? { min, max } : undefined;
+});
+
+/** `sqlite:PATH`, `sqlite::memory:` or `postgres://...` / `postgresql://...`. */
+const databaseUrl = str('sqlite:PATH or postgres://USER@HOST/DB', (s) => {
+  if (/^sqlite:/i.test(s)) return s.slice('sqlite:'.length).trim() !== '';
+  if (/^postgres(ql)?:\/\//i.test(s)) {
+    try {
+      new URL(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+});
+
+/** SIP method token (RFC 3261 25.1). */
+const methodToken = str('a SIP method like INVITE', (s) => /^[A-Za-z0-9.!%*_+`'~-]+$/.test(s));
+
+const sipUri = str('a sip: or sips: URI', (s) => /^sips?:\S+$/i.test(s));
+
+/** Values allowed in the Server header: printable, no CR/LF. */
+const headerText = str('printable text without line breaks, at most 200 characters', (s) =>
+  s.length <= 200 && !/[\x00-\x1f\x7f]/.test(s),
+);
+
+const matchSchema = z
+  .strictObject({
+    method: methodToken.optional(),
+    user: regex().optional(),
+    host: regex().optional(),
+    source: str('an IP address or CIDR block', isCidr).optional(),
+  })
+  .prefault({});
+
+const routeSchema = z
+  .strictObject({
+    match: matchSchema,
+    forward: oneOrList(sipUri, 'a sip: URI or a list of them').optional(),
+    mode: oneOf(['parallel', 'serial'] as const).default('serial'),
+    reply: int(200, 699, 'a SIP status code 200-699').optional(),
+    then: oneOf(ROUTE_STAGES).optional(),
+    stateless: bool().default(false),
+  })
+  .superRefine((r, ctx) => {
+    const actions = (['forward', 'reply', 'then'] as const).filter((k) => r[k] !== undefined);
+    if (actions.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'expected one of forward, reply or then' });
+    } else if (actions.length > 1) {
+      ctx.addIssue({ code: 'custom', message: `expected only one of forward, reply or then, got ${actions.join(' and ')}` });
+    }
+  });
+
+const tlsSchema = z
+  .strictObject({
+    cert: path().optional(),
+    key: path().optional(),
+    ca: path().optional(),
+    verifyClient: bool().default(false),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.cert === undefined) !== (t.key === undefined)) {
+      const missing = t.cert === undefined ? 'cert' : 'key';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'expected cert and key together (or neither, for a generated certificate)' });
+    }
+  })
+  .prefault({});
+
+const mediaSchema = z
+  .strictObject({
+    engine: oneOf(MEDIA_ENGINES).default('builtin'),
+    address: ipAddress.optional(),
+    ports: portRange.default({ min: 10000, max: 40000 }),
+    timeout: int(1, 86400, 'a number of seconds 1-86400').default(30),
+    ng: ngAddress.optional(),
+  })
+  .prefault({});
+
+const apiSchema = z
+  .strictObject({
+    listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
+  })
+  .prefault({});
+
+const captureSchema = z
+  .strictObject({
+    hep: hepAddress.optional(),
+    id: int(0, 0xffffffff, 'an integer 0-4294967295').default(2001),
+  })
+  .prefault({});
+
+const timersSchema = z
+  .strictObject({
+    t1: int(1, 60_000, 'milliseconds 1-60000').default(500),
+    t2: int(1, 600_000, 'milliseconds 1-600000').default(4000),
+    t4: int(1, 600_000, 'milliseconds 1-600000').default(5000),
+  })
+  .superRefine((t, ctx) => {
+    if (t.t2 < t.t1) ctx.addIssue({ code: 'custom', path: ['t2'], message: `expected t2 >= t1 (${t.t1}), got ${t.t2}` });
+  })
+  .prefault({});
+
+const limitsSchema = z
+  .strictObject({
+    maxMessageBytes: int(256, 16 * 1024 * 1024, 'bytes 256-16777216').default(65536),
+    maxHeaders: int(1, 10_000).default(100),
+    maxHeaderBytes: int(64, 1024 * 1024, 'bytes 64-1048576').default(16384),
+    maxConnectionsPerIp: int(1, 1_000_000).default(64),
+    idleTimeoutMs: int(1, 86_400_000, 'milliseconds 1-86400000').default(300_000),
+  })
+  .prefault({});
+
+const sipSchema = z
+  .strictObject({
+    timers: timersSchema,
+    limits: limitsSchema,
+    serverHeader: headerText.default('Trunkline'),
+  })
+  .prefault({});
+
+const logSchema = z
+  .strictObject({
+    level: oneOf(LOG_LEVELS).default('info'),
+  })
+  .prefault({});
+
+/** The whole file. Listen may be one entry or a list. */
+export const configSchema = z.strictObject({
+  listen: oneOrList(listenEntry, `a list of ${LISTEN_EXPECTED}`).optional(),
+  advertise: ipOrHostname.optional(),
+  data: path().default(DEFAULT_DATA),
+  database: databaseUrl.optional(),
+  tls: tlsSchema,
+  media: mediaSchema,
+  api: apiSchema,
+  capture: captureSchema,
+  routes: z.array(routeSchema).default([]),
+  sip: sipSchema,
+  log: logSchema,
+});
+
+/** What the schema gives: defaults in, paths not yet resolved. */
+export type RawConfig = z.output<typeof configSchema>;
+
+export type DatabaseConfig =
+  /** `file` is absolute, or `:memory:`. */
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string };
+
+export interface RouteMatch {
+  method?: string;
+  /** Regular expression over the Request-URI user part. */
+  user?: string;
+  /** Regular expression over the Request-URI host part. */
+  host?: string;
+  /** IP or CIDR of the request's source address. */
+  source?: string;
+}
+
+export interface RouteConfig {
+  match: RouteMatch;
+  /** Targets, one or more (a single URI in the file becomes a list of one). */
+  forward?: string[];
+  mode: 'parallel' | 'serial';
+  reply?: number;
+  then?: RouteStage;
+  stateless: boolean;
+}
+
+export interface TlsConfig {
+  /** Absolute paths; cert and key come together or not at all (then a generated localhost cert). */
+  cert?: string;
+  key?: string;
+  ca?: string;
+  verifyClient: boolean;
+}
+
+export interface MediaConfig {
+  engine: MediaEngine;
+  /** Relay address; when absent the server picks (advertise, or the first listen address). */
+  address?: string;
+  ports: PortRange;
+  /** Seconds without RTP before a stream counts as dead. */
+  timeout: number;
+  /** rtpengine's ng control address; defaults to udp:127.0.0.1:2223 when the engine is rtpengine. */
+  ng?: HostPort & { proto: 'udp' };
+}
+
+export interface SipTimers {
+  /** RFC 3261 17: RTT estimate, ms. */
+  t1: number;
+  /** Maximum retransmit interval for non-INVITE requests and INVITE responses, ms. */
+  t2: number;
+  /** Maximum time a message stays in the network, ms. */
+  t4: number;
+}
+
+export interface SipLimits {
+  maxMessageBytes: number;
+  maxHeaders: number;
+  maxHeaderBytes: number;
+  maxConnectionsPerIp: number;
+  /** A TCP/TLS/WS connection without traffic for this long is closed. */
+  idleTimeoutMs: number;
+}
+
+/** The parsed, defaulted config: listen parsed, paths absolute. */
+export interface TrunklineConfig {
+  /** Absolute path of the file read; undefined when running on the embedded defaults. */
+  source?: string;
+  listen: ListenAddress[];
+  /** Address written in Via/Record-Route/Contact (IP without brackets, or a host name). */
+  advertise?: string;
+  /** Absolute data directory. */
+  data: string;
+  database: DatabaseConfig;
+  tls: TlsConfig;
+  media: MediaConfig;
+  api: { listen: HostPort };
+  /** HEP3 capture; off when `hep` is absent. */
+  capture: { hep?: HostPort & { proto: 'udp' | 'tcp' }; id: number };
+  routes: RouteConfig[];
+  sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
+  log: { level: LogLevel };
+}
