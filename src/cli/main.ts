@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The `trunkline` command. Each command group lives in its own module and
+ * registers itself here; they share --config handling from common.ts.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_FAILURE, errorMessage } from './common.js';
+import { registerServe } from './serve.js';
+
+/** The package version (package.json sits three levels above dist/src/cli/). */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(): Command {
+  const version = packageVersion();
+  const program = new Command('trunkline')
+    .description('Trunkline: SIP trunking edge server (proxy, registrar, B2BUA, media relay, security gateway)')
+    .version(version, '-V, --version', 'print the version')
+    .option(CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP)
+    // Before the subcommands are added, so that they inherit it: main() decides the exit code.
+    .exitOverride()
+    .configureOutput({
+      // Commander's error lines already start "error:"; keep them to one line.
+      outputError: (str, write) => write(str.replace(/\n(?=.)/g, ' ')),
+    });
+  registerServe(program, version);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors are already printed.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    process.stderr.write(`trunkline: ${errorMessage(err)}\n`);
+    process.exit(EXIT_FAILURE);
+  }
+}
+
+/** Run when executed (also through the npm bin symlink), not when imported by a test. */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await main();
