@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): Debian peers, node modules, build, then
+# every compiled test file under node's built-in runner. Exits with the
+# runner's code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# 1. Real peers (SIPp, kamailio, sipsak, sipvicious, baresip) and PostgreSQL/Redis.
+bash scripts/install-deps.sh || echo "test: install-deps failed; tests that need its packages may skip or fail" >&2
+
+# 2. Node modules.
+if [ ! -d node_modules ]; then
+  if [ -f package-lock.json ] && [ "${CI:-}" = true ]; then
+    npm ci --no-audit --no-fund
+  else
+    npm install --no-audit --no-fund
+  fi
+fi
+
+# 3. Build src/, test/, bench/ into dist/.
+node_modules/.bin/tsc -p tsconfig.json
+
+# 4. Every test file whose source still exists (dist/ may hold files of deleted tests).
+files=()
+while IFS= read -r js; do
+  rel=${js#dist/}
+  [ -f "${rel%.js}.ts" ] && files+=("$js")
+done < <(find dist/test -type f -name '*.test.js' | sort)
+
+if [ "${#files[@]}" -eq 0 ]; then
+  echo "test: no test files found under dist/test" >&2
+  exit 1
+fi
+
+set +e
+node --test --test-reporter=spec "${files[@]}"
+code=$?
+set -e
+exit "$code"
