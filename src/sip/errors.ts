@@ -28,7 +28,7 @@ export class SipSyntaxError extends Error {
 
 /** A message over one of the configured size limits (RFC 3261 21.4.14 413, 21.5.8 513). */
 export class SipLimitError extends SipSyntaxError {
-  constructor(field: string, reason: string, status: 413 | 513 | 400 = 413) {
+  constructor(field: string, reason: string, status = 413) {
     super(field, reason, status);
   }
 }

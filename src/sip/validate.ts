@@ -1,0 +1,59 @@
+import { SipSyntaxError } from './errors.js';
+import { H } from './header-names.js';
+import type { SipMessage } from './message.js';
+import { parseUri, isSipUri } from './uri.js';
+import { parseHttpDate } from './date.js';
+
+/**
+ * Checks that parseMessage() leaves to the lazy accessors, run once on every
+ * message that enters the server: the headers every element reads must be
+ * present, single and well formed (RFC 3261 8.1.1, 8.2, 16.3 step 1, RFC 4475
+ * 3.1.2). Returns the first fault, or null. Semantic answers (416 for an
+ * unknown scheme, 420, 483) belong to the proxy, not here.
+ */
+export function validateMessage(msg: SipMessage): SipSyntaxError | null {
+  try {
+    checkSingle(msg, H.CallId, 'Call-ID', true);
+    checkSingle(msg, H.CSeq, 'CSeq', true);
+    checkSingle(msg, H.From, 'From', true);
+    checkSingle(msg, H.To, 'To', true);
+    checkSingle(msg, H.MaxForwards, 'Max-Forwards', false);
+    checkSingle(msg, H.ContentType, 'Content-Type', false);
+    checkSingle(msg, H.Expires, 'Expires', false);
+    if (!msg.fields.some((f) => f.id === H.Via)) throw new SipSyntaxError('Via', 'missing');
+
+    void msg.callId;
+    const cseq = msg.cseq;
+    void msg.from;
+    void msg.to;
+    void msg.vias;
+    void msg.maxForwards;
+    void msg.expires;
+    if (msg.isRequest) {
+      // RFC 3261 8.1.1.5: the CSeq method matches the request method (RFC 4475 mismatch01/02).
+      if (cseq.method !== msg.method) throw new SipSyntaxError('CSeq', `method ${cseq.method} differs from ${msg.method}`);
+      const uri = parseUri(msg.requestUri);
+      // RFC 3261 19.1.5: a Request-URI carries no header part (RFC 4475 escruri).
+      if (isSipUri(uri) && uri.headers !== null) throw new SipSyntaxError('Request-URI', 'contains headers');
+      void msg.contacts;
+      void msg.routes;
+      void msg.recordRoutes;
+    }
+    const date = msg.field('Date');
+    if (date !== undefined && parseHttpDate(date.value) === null) {
+      throw new SipSyntaxError('Date', 'not an RFC 1123 date in GMT');
+    }
+    return null;
+  } catch (err) {
+    if (err instanceof SipSyntaxError) return err;
+    throw err;
+  }
+}
+
+/** A header that may appear once at most (RFC 3261 7.3.1: only list headers may repeat). */
+function checkSingle(msg: SipMessage, id: H, name: string, required: boolean): void {
+  let n = 0;
+  for (const f of msg.fields) if (f.id === id) n++;
+  if (n === 0 && required) throw new SipSyntaxError(name, 'missing');
+  if (n > 1) throw new SipSyntaxError(name, 'appears more than once');
+}
