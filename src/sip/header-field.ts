@@ -15,12 +15,13 @@ export class HeaderField {
   /** Whole line in src, [lineStart, lineEnd) including its CRLF and any folded continuation lines. */
   readonly lineStart: number;
   readonly lineEnd: number;
-  private readonly nameStart: number;
   private readonly nameEnd: number;
   private readonly valueStart: number;
   private readonly valueEnd: number;
   /** The value spans continuation lines (RFC 3261 7.3.1 folding). */
   private readonly folded: boolean;
+  /** Only ASCII bytes on the line: a latin1 slice is the same string, and cheaper. */
+  private readonly ascii: boolean;
   private nameText: string | null;
   private valueText: string | null;
 
@@ -29,11 +30,11 @@ export class HeaderField {
     src: Buffer | null,
     lineStart: number,
     lineEnd: number,
-    nameStart: number,
     nameEnd: number,
     valueStart: number,
     valueEnd: number,
     folded: boolean,
+    ascii: boolean,
     name: string | null,
     value: string | null,
   ) {
@@ -41,11 +42,11 @@ export class HeaderField {
     this.src = src;
     this.lineStart = lineStart;
     this.lineEnd = lineEnd;
-    this.nameStart = nameStart;
     this.nameEnd = nameEnd;
     this.valueStart = valueStart;
     this.valueEnd = valueEnd;
     this.folded = folded;
+    this.ascii = ascii;
     this.nameText = name;
     this.valueText = value;
   }
@@ -54,19 +55,19 @@ export class HeaderField {
   static create(name: string, value: string): HeaderField {
     const id = headerIdFromName(name);
     const written = id === H.Other ? name : CANONICAL_NAMES[id]!;
-    return new HeaderField(id, null, -1, -1, -1, -1, -1, -1, false, written, value);
+    return new HeaderField(id, null, -1, -1, -1, -1, -1, false, true, written, value);
   }
 
   /** The name as written on the wire ("v", "VIA", "Via"). */
   get name(): string {
-    if (this.nameText === null) this.nameText = latin1(this.src!, this.nameStart, this.nameEnd);
+    if (this.nameText === null) this.nameText = latin1(this.src!, this.lineStart, this.nameEnd);
     return this.nameText;
   }
 
   /** The value with folding replaced by single spaces, outer whitespace trimmed, UTF-8 decoded. */
   get value(): string {
     if (this.valueText === null) {
-      const raw = utf8(this.src!, this.valueStart, this.valueEnd);
+      const raw = this.ascii ? latin1(this.src!, this.valueStart, this.valueEnd) : utf8(this.src!, this.valueStart, this.valueEnd);
       this.valueText = this.folded ? unfold(raw) : raw;
     }
     return this.valueText;

@@ -1,7 +1,8 @@
 import { H, headerIdFromName, isListHeader } from './header-names.js';
 import { HeaderField } from './header-field.js';
 import { SipSyntaxError } from './errors.js';
-import { parseViaList, type Via } from './via.js';
+import { parseVia, parseViaList, type Via } from './via.js';
+import { firstListElement, nameAddrParam } from './fast-scan.js';
 import { parseNameAddr, parseNameAddrList, splitHeaderList, type NameAddr } from './name-addr.js';
 import { parseDecimal } from './chars.js';
 import { parseCSeq, type CSeq } from './cseq.js';
@@ -37,6 +38,7 @@ export class SipMessage {
 
   // Caches of parsed values; reset when the header they come from changes.
   private viaCache: Via[] | null = null;
+  private topViaCache: Via | null = null;
   private fromCache: NameAddr | null = null;
   private toCache: NameAddr | null = null;
   private cseqCache: CSeq | null = null;
@@ -176,11 +178,19 @@ export class SipMessage {
     return this.viaCache;
   }
 
-  /** The top Via (RFC 3261 8.1.1.7, 17.2.3 transaction key). */
+  /** The top Via (RFC 3261 8.1.1.7, 17.2.3 transaction key); parses only the first value. */
   get topVia(): Via {
-    const v = this.vias[0];
-    if (v === undefined) throw new SipSyntaxError('Via', 'missing');
-    return v;
+    if (this.viaCache !== null) {
+      const v = this.viaCache[0];
+      if (v === undefined) throw new SipSyntaxError('Via', 'missing');
+      return v;
+    }
+    if (this.topViaCache === null) {
+      const f = this.fieldById(H.Via);
+      if (f === undefined) throw new SipSyntaxError('Via', 'missing');
+      this.topViaCache = parseVia(firstListElement(f.value));
+    }
+    return this.topViaCache;
   }
 
   get from(): NameAddr {
@@ -193,12 +203,23 @@ export class SipMessage {
     return this.toCache;
   }
 
+  /** From tag, found by a scan when From was not parsed in full. */
   get fromTag(): string | null {
-    return tagOf(this.from);
+    if (this.fromCache !== null) return tagOf(this.fromCache);
+    return this.scanTag(H.From, 'From');
   }
 
+  /** To tag, found by a scan when To was not parsed in full. */
   get toTag(): string | null {
-    return tagOf(this.to);
+    if (this.toCache !== null) return tagOf(this.toCache);
+    return this.scanTag(H.To, 'To');
+  }
+
+  private scanTag(id: H, name: string): string | null {
+    const f = this.fieldById(id);
+    if (f === undefined) throw new SipSyntaxError(name, 'missing');
+    const tag = nameAddrParam(f.value, 'tag');
+    return tag === null || tag.length === 0 ? null : tag;
   }
 
   /** Max-Forwards (RFC 3261 20.22), or null when absent. */
@@ -332,7 +353,14 @@ export class SipMessage {
     const idx = this.fields.findIndex((f) => f.is(name, id));
     if (idx < 0) return undefined;
     const f = this.fields[idx]!;
-    const values = splitHeaderList(f.value);
+    const value = f.value;
+    if (value.indexOf(',') < 0) {
+      // One value on the line (the common case): drop the line.
+      this.fields.splice(idx, 1);
+      this.invalidate(id);
+      return value;
+    }
+    const values = splitHeaderList(value);
     const first = values.shift();
     if (values.length === 0) this.fields.splice(idx, 1);
     else this.fields[idx] = HeaderField.create(f.name, values.join(', '));
@@ -376,6 +404,7 @@ export class SipMessage {
     switch (id) {
       case H.Via:
         this.viaCache = null;
+        this.topViaCache = null;
         break;
       case H.From:
         this.fromCache = null;

@@ -218,9 +218,18 @@ function parseHeaderLine(buf: Buffer, pos: number, len: number, maxLine: number)
   let lineEnd = -1;
   let valueStart = -1;
   let valueEnd = i;
+  let high = 0;
   for (;;) {
-    const eol = findLineEnd(buf, i, len);
-    if (eol < 0) throw new SipSyntaxError('header', 'line not terminated');
+    // Find the LF in JS: cheaper than a native indexOf call for a short line; notes non-ASCII bytes on the way.
+    let j = i;
+    while (j < len) {
+      const c = buf[j]!;
+      if (c === LF) break;
+      high |= c;
+      j++;
+    }
+    if (j === len) throw new SipSyntaxError('header', 'line not terminated');
+    const eol = j + 1;
     const contentEnd = trimLineBreak(buf, i, eol);
     // Trim whitespace at both ends of this segment.
     let s = i;
@@ -244,7 +253,7 @@ function parseHeaderLine(buf: Buffer, pos: number, len: number, maxLine: number)
   }
   if (valueStart < 0) valueStart = valueEnd = i;
   const id = headerIdFromBytes(buf, lineStart, nameEnd);
-  return new HeaderField(id, buf, lineStart, lineEnd, lineStart, nameEnd, valueStart, valueEnd, folded, null, null);
+  return new HeaderField(id, buf, lineStart, lineEnd, nameEnd, valueStart, valueEnd, folded, (high & 0x80) === 0, null, null);
 }
 
 /** Offset just past the next LF at or after i (CRLF or bare LF ends a line), or -1. */
