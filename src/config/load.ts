@@ -177,6 +177,8 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
     database: resolveDatabase(raw.database, baseDir, data),
     tls: {
       verifyClient: raw.tls.verifyClient,
+      minVersion: raw.tls.minVersion,
+      maxVersion: raw.tls.maxVersion,
       ...(raw.tls.cert !== undefined && { cert: resolve(baseDir, raw.tls.cert) }),
       ...(raw.tls.key !== undefined && { key: resolve(baseDir, raw.tls.key) }),
       ...(raw.tls.ca !== undefined && { ca: resolve(baseDir, raw.tls.ca) }),

@@ -26,6 +26,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const MEDIA_ENGINES = ['builtin', 'rtpengine'] as const;
 export type MediaEngine = (typeof MEDIA_ENGINES)[number];
 
+/** TLS protocol versions a listener may speak (1.0/1.1 are never offered). */
+export const TLS_VERSIONS = ['1.2', '1.3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
 export const ROUTE_STAGES = ['location', 'trunking'] as const;
 export type RouteStage = (typeof ROUTE_STAGES)[number];
 
@@ -193,14 +197,25 @@ const routeSchema = z
     }
   });
 
+/** '1.2' or '1.3'; YAML reads an unquoted 1.2 as a number, which means the same. */
+const tlsVersion = leaf<TlsVersion>(TLS_VERSIONS.join('|'), (v) => {
+  const text = typeof v === 'number' ? v.toFixed(1) : v;
+  return typeof text === 'string' && (TLS_VERSIONS as readonly string[]).includes(text) ? (text as TlsVersion) : undefined;
+});
+
 const tlsSchema = z
   .strictObject({
     cert: path().optional(),
     key: path().optional(),
     ca: path().optional(),
     verifyClient: bool().default(false),
+    minVersion: tlsVersion.default('1.2'),
+    maxVersion: tlsVersion.default('1.3'),
   })
   .superRefine((t, ctx) => {
+    if (t.minVersion > t.maxVersion) {
+      ctx.addIssue({ code: 'custom', path: ['maxVersion'], message: `expected a version not below minVersion ${t.minVersion}` });
+    }
     if ((t.cert === undefined) !== (t.key === undefined)) {
       const missing = t.cert === undefined ? 'cert' : 'key';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'expected cert and key together (or neither, for a generated certificate)' });
@@ -315,6 +330,9 @@ export interface TlsConfig {
   key?: string;
   ca?: string;
   verifyClient: boolean;
+  /** Lowest and highest TLS version offered; 1.3 can be turned off for peers whose TLS 1.3 is broken. */
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
 }
 
 export interface MediaConfig {

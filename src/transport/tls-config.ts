@@ -25,7 +25,8 @@ export function secureContextOptions(files: TlsFiles): SecureContextOptions {
   const opts: SecureContextOptions = {
     cert: files.cert,
     key: files.key,
-    minVersion: TLS_MIN_VERSION,
+    minVersion: files.minVersion === '1.3' ? 'TLSv1.3' : TLS_MIN_VERSION,
+    maxVersion: files.maxVersion === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
     ciphers: TLS_CIPHERS,
     honorCipherOrder: true,
   };

@@ -47,6 +47,9 @@ export interface TlsFiles {
    * when verifyClient is set. Default false. Extension to the base spec.
    */
   requestClientCert?: boolean;
+  /** Lowest / highest TLS version ('1.2' or '1.3'); defaults 1.2 and 1.3. */
+  minVersion?: '1.2' | '1.3';
+  maxVersion?: '1.2' | '1.3';
 }
 
 export interface TransportLimits {

@@ -35,7 +35,7 @@ describe('defaults', () => {
     assert.equal(c.advertise, undefined);
     assert.equal(c.data, '/srv/trunkline/data');
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
-    assert.deepEqual(c.tls, { verifyClient: false });
+    assert.deepEqual(c.tls, { verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
     assert.deepEqual(c.media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30 });
     assert.deepEqual(c.api, { listen: { host: '127.0.0.1', port: 8080 } });
     assert.deepEqual(c.capture, { id: 2001 });
@@ -77,7 +77,7 @@ describe('defaults', () => {
     );
     assert.equal(c.advertise, '203.0.113.10');
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
-    assert.deepEqual(c.tls, { cert: '/srv/trunkline/cert.pem', key: '/srv/trunkline/key.pem', ca: '/srv/trunkline/ca.pem', verifyClient: false });
+    assert.deepEqual(c.tls, { cert: '/srv/trunkline/cert.pem', key: '/srv/trunkline/key.pem', ca: '/srv/trunkline/ca.pem', verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
     assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', ports: { min: 10000, max: 40000 }, timeout: 30 });
     assert.deepEqual(c.capture, { hep: { proto: 'udp', host: '127.0.0.1', port: 9060 }, id: 2001 });
     assert.deepEqual(c.routes, [
@@ -160,6 +160,9 @@ describe('values', () => {
     ['tls: {cert: a.pem}', 'tls.key: expected cert and key together (or neither, for a generated certificate)'],
     ['tls: {key: a.pem}', 'tls.cert: expected cert and key together (or neither, for a generated certificate)'],
     ['tls: {verifyClient: yes}', 'tls.verifyClient: expected true or false, got "yes"'],
+    ['tls: {maxVersion: "1.1"}', 'tls.maxVersion: expected 1.2|1.3, got "1.1"'],
+    ['tls: {maxVersion: 1.0}', 'tls.maxVersion: expected 1.2|1.3, got 1'],
+    ['tls: {minVersion: "1.3", maxVersion: "1.2"}', 'tls.maxVersion: expected a version not below minVersion 1.3'],
     ['tls: [a]', 'tls: expected a mapping of keys, got ["a"]'],
     ['media: {engine: asterisk}', 'media.engine: expected builtin|rtpengine, got "asterisk"'],
     ['media: {address: localhost}', 'media.address: expected an IP address, got "localhost"'],

@@ -1,0 +1,98 @@
+import { parseMessage, type ParseLimits } from '../sip/parser.js';
+import { validateMessage } from '../sip/validate.js';
+import type { SipMessage } from '../sip/message.js';
+import { SipLimitError, type SipSyntaxError } from '../sip/errors.js';
+import type { InboundMessage, Flow } from '../transport/types.js';
+import { stampReceived } from './received.js';
+import type { Counters } from './counters.js';
+import { LogThrottle } from './log-throttle.js';
+import type { Responder } from './responder.js';
+
+export interface IngressLog {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+/** What the layers above receive: a parsed, validated message and where it came from. */
+export interface IngressHandlers {
+  onRequest(req: SipMessage, flow: Flow): void;
+  onResponse(res: SipMessage, flow: Flow): void;
+}
+
+/**
+ * The door of the signalling core: bytes from a transport become a parsed,
+ * validated message, or a clear refusal. A request that cannot be parsed or
+ * fails validation is answered with its status (400, 505, 513...) naming the
+ * fault when enough of it was read to address a response; a broken response
+ * is dropped (RFC 3261 18.1.2). Either way: one counter, and one log line
+ * per source and fault per minute at most.
+ */
+export class Ingress {
+  private readonly throttle = new LogThrottle();
+
+  constructor(
+    private readonly limits: ParseLimits,
+    private readonly responder: Responder,
+    private readonly counters: Counters,
+    private readonly log: IngressLog,
+    private readonly handlers: IngressHandlers,
+  ) {}
+
+  handle(m: InboundMessage): void {
+    this.counters.inc(`sip_in_bytes_${m.flow.proto}`, m.data.length);
+    const parsed = parseMessage(m.data, this.limits);
+    if (!parsed.ok) {
+      this.reject(parsed.error, parsed.message, m.flow);
+      return;
+    }
+    const msg = parsed.message;
+    const fault = validateMessage(msg);
+    if (fault !== null) {
+      this.reject(fault, msg, m.flow);
+      return;
+    }
+    if (msg.isRequest) {
+      this.counters.inc('sip_requests_in');
+      stampReceived(msg, m.flow);
+      this.handlers.onRequest(msg, m.flow);
+    } else {
+      this.counters.inc('sip_responses_in');
+      this.handlers.onResponse(msg, m.flow);
+    }
+  }
+
+  /**
+   * A stream message that broke a framing limit (too large, bad Content-Length).
+   * When its header section was read, the request still gets its 413/400/513
+   * before the transport closes the connection.
+   */
+  handleFramingError(e: { flow: Flow; reason: string; status: number; headerText: string | null }): void {
+    this.counters.inc('sip_framing_errors');
+    let msg: SipMessage | null = null;
+    if (e.headerText !== null) {
+      const text = e.headerText.endsWith('\r\n\r\n') ? e.headerText : `${e.headerText.replace(/\r\n$/, '')}\r\n\r\n`;
+      msg = parseMessage(Buffer.from(text, 'utf8'), this.limits).message;
+    }
+    this.reject(new SipLimitError('message', e.reason, e.status), msg, e.flow);
+  }
+
+  private reject(error: SipSyntaxError, msg: SipMessage | null, flow: Flow): void {
+    this.counters.inc('sip_parse_errors');
+    const source = `${flow.proto}:${flow.remoteHost}:${flow.remotePort}`;
+    const held = this.throttle.admit(`${flow.remoteHost}|${error.field}`);
+    if (held >= 0) {
+      this.log.warn(
+        { source, field: error.field, reason: error.message, status: error.status, suppressedBefore: held },
+        'malformed SIP message',
+      );
+    }
+    if (msg === null || !msg.isRequest || msg.method === 'ACK') {
+      this.counters.inc('sip_malformed_dropped');
+      return;
+    }
+    // A response needs the headers it copies; without a usable Via there is nowhere to send it.
+    if (!this.responder.replyToMalformed(msg, flow, error.status, error.reasonPhrase)) {
+      this.counters.inc('sip_malformed_dropped');
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { isSipUri, type Uri } from '../sip/uri.js';
+
+/**
+ * The names and addresses that mean "this server": listen addresses, the
+ * advertised address, localhost. A Request-URI or Route naming one of them
+ * (at one of our ports, or without a port) is addressed to Trunkline itself.
+ */
+export class LocalIdentity {
+  private readonly hosts = new Set<string>();
+  private readonly ports = new Set<number>();
+
+  constructor(listen: Array<{ host: string; port: number }>, advertise?: string | null, extraHosts: string[] = []) {
+    for (const l of listen) {
+      this.hosts.add(normalizeHost(l.host));
+      this.ports.add(l.port);
+    }
+    if (advertise) this.hosts.add(normalizeHost(advertise));
+    for (const h of extraHosts) this.hosts.add(normalizeHost(h));
+    this.hosts.add('localhost');
+    // A wildcard listener answers for every local address we could be reached at.
+    if (this.hosts.has('0.0.0.0')) this.hosts.add('127.0.0.1');
+    if (this.hosts.has('::')) this.hosts.add('::1');
+  }
+
+  /** Adds a port actually bound (listeners on port 0 learn theirs at start). */
+  addPort(port: number): void {
+    this.ports.add(port);
+  }
+
+  isLocalHost(host: string): boolean {
+    return this.hosts.has(normalizeHost(host));
+  }
+
+  /** A sip/sips URI for this server: our host and, if given, one of our ports. */
+  isLocalUri(uri: Uri): boolean {
+    if (!isSipUri(uri)) return false;
+    if (!this.isLocalHost(uri.host)) return false;
+    return uri.port === null || this.ports.has(uri.port);
+  }
+}
+
+function normalizeHost(host: string): string {
+  const h = host.toLowerCase();
+  return h.charCodeAt(0) === 91 ? h.slice(1, -1) : h;
+}

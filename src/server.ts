@@ -1,0 +1,89 @@
+import type { TrunklineConfig } from './config/schema.js';
+import type { Logger } from './log.js';
+import { ensureTlsFiles, type TlsFiles as TlsFileSet } from './tls/self-signed.js';
+import { TransportLayer } from './transport/transport-layer.js';
+import type { ListenSpec, TransportProto, TlsFiles as TransportTlsFiles } from './transport/types.js';
+import { Ingress } from './core/ingress.js';
+import { Responder } from './core/responder.js';
+import { StatelessCore } from './core/stateless-core.js';
+import { LocalIdentity } from './core/local-identity.js';
+import { Counters } from './core/counters.js';
+import type { ParseLimits } from './sip/parser.js';
+
+export interface RunningServer {
+  stop(): Promise<void>;
+  reload(config: TrunklineConfig): Promise<void>;
+  counters: Counters;
+  listeners(): Array<ListenSpec & { boundPort: number }>;
+}
+
+function tlsOptions(files: TlsFileSet, config: TrunklineConfig): TransportTlsFiles {
+  return {
+    cert: files.cert,
+    key: files.key,
+    ...(files.ca ? { ca: files.ca } : {}),
+    verifyClient: config.tls.verifyClient,
+    minVersion: config.tls.minVersion,
+    maxVersion: config.tls.maxVersion,
+  };
+}
+
+const TLS_PROTOS: ReadonlySet<TransportProto> = new Set(['tls', 'wss']);
+
+/**
+ * Starts Trunkline: TLS files (configured or a generated localhost
+ * certificate), the transports of `listen`, and the signalling core behind
+ * them. Resolves once every listener is bound; rejects naming the listener
+ * that could not be.
+ */
+export async function startServer(config: TrunklineConfig, log: Logger): Promise<RunningServer> {
+  const needsTls = config.listen.some((l) => TLS_PROTOS.has(l.proto));
+  const tls = needsTls ? await ensureTlsFiles(config) : undefined;
+  if (tls?.generated) log.info({ cert: tls.certFile }, 'generated a self-signed TLS certificate for localhost');
+
+  const counters = new Counters();
+  const transport = new TransportLayer({
+    listen: config.listen.map((l) => ({ proto: l.proto, host: l.host, port: l.port })),
+    ...(tls ? { tls: tlsOptions(tls, config) } : {}),
+    limits: {
+      maxStreamMessageBytes: config.sip.limits.maxMessageBytes,
+      maxHeaderBytes: config.sip.limits.maxHeaderBytes,
+      idleTimeoutMs: config.sip.limits.idleTimeoutMs,
+      maxConnectionsPerIp: config.sip.limits.maxConnectionsPerIp,
+    },
+    log,
+  });
+
+  const limits: ParseLimits = {
+    maxMessageBytes: config.sip.limits.maxMessageBytes,
+    maxHeaders: config.sip.limits.maxHeaders,
+    maxHeaderLineBytes: config.sip.limits.maxHeaderBytes,
+  };
+  const identity = new LocalIdentity(config.listen, config.advertise ?? null);
+  const responder = new Responder(transport, counters, config.sip.serverHeader === '' ? null : config.sip.serverHeader);
+  const core = new StatelessCore(responder, identity, counters);
+  const ingress = new Ingress(limits, responder, counters, log, core);
+
+  transport.onMessage((m) => ingress.handle(m));
+  transport.onFramingError((e) => ingress.handleFramingError(e));
+
+  await transport.start();
+  const bound = transport.listeners();
+  for (const l of bound) identity.addPort(l.boundPort);
+  log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`) }, 'trunkline started');
+
+  return {
+    counters,
+    listeners: () => transport.listeners(),
+    async stop() {
+      await transport.stop();
+    },
+    async reload(next: TrunklineConfig) {
+      if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
+        const files = await ensureTlsFiles(next);
+        transport.reloadTls(tlsOptions(files, next));
+        log.info({ cert: files.certFile }, 'TLS certificate reloaded');
+      }
+    },
+  };
+}
