@@ -28,7 +28,7 @@ function forward(buf: Buffer): Buffer {
   const m = parse(buf);
   // What a stateful proxy reads: transaction key, dialog ids, loop/route info.
   const via = m.topVia;
-  sinkStr(via.params.get('branch'));
+  sinkStr(via.branch);
   sinkStr(via.host);
   sinkNum(via.port);
   sinkStr(m.callId);
@@ -39,11 +39,12 @@ function forward(buf: Buffer): Buffer {
   sinkStr(m.toTag);
   if (m.isRequest) {
     const mf = m.maxForwards;
-    const routes = m.routes;
-    if (routes.length > 0) sinkNameAddr(routes[0]!);
+    // Loose routing looks at the top Route only (RFC 3261 16.4).
+    const route = m.topRoute;
+    if (route !== null) sinkNameAddr(route);
     m.prependHeader('Via', PROXY_VIA_PREFIX + ++branchCounter);
     m.setHeader('Max-Forwards', String((mf ?? DEFAULT_MAX_FORWARDS) - 1));
-    if (routes.length > 0) m.removeFirstValue('Route');
+    if (route !== null) m.removeFirstValue('Route');
   } else {
     m.removeFirstValue('Via');
   }

@@ -54,11 +54,11 @@ export function nameAddrParam(value: string, name: string): string | null {
     }
   }
   if (start < 0) return null;
-  return paramIn(value, start, name);
+  return headerParamIn(value, start, name);
 }
 
 /** Looks for `;name[=value]` in value from `start`, case-insensitive name, LWS tolerated. */
-function paramIn(value: string, start: number, name: string): string | null {
+export function headerParamIn(value: string, start: number, name: string): string | null {
   const n = value.length;
   let i = start;
   while (i < n) {

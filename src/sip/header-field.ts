@@ -20,8 +20,6 @@ export class HeaderField {
   private readonly valueEnd: number;
   /** The value spans continuation lines (RFC 3261 7.3.1 folding). */
   private readonly folded: boolean;
-  /** Only ASCII bytes on the line: a latin1 slice is the same string, and cheaper. */
-  private readonly ascii: boolean;
   private nameText: string | null;
   private valueText: string | null;
 
@@ -34,7 +32,6 @@ export class HeaderField {
     valueStart: number,
     valueEnd: number,
     folded: boolean,
-    ascii: boolean,
     name: string | null,
     value: string | null,
   ) {
@@ -46,7 +43,6 @@ export class HeaderField {
     this.valueStart = valueStart;
     this.valueEnd = valueEnd;
     this.folded = folded;
-    this.ascii = ascii;
     this.nameText = name;
     this.valueText = value;
   }
@@ -55,7 +51,7 @@ export class HeaderField {
   static create(name: string, value: string): HeaderField {
     const id = headerIdFromName(name);
     const written = id === H.Other ? name : CANONICAL_NAMES[id]!;
-    return new HeaderField(id, null, -1, -1, -1, -1, -1, false, true, written, value);
+    return new HeaderField(id, null, -1, -1, -1, -1, -1, false, written, value);
   }
 
   /** The name as written on the wire ("v", "VIA", "Via"). */
@@ -67,7 +63,7 @@ export class HeaderField {
   /** The value with folding replaced by single spaces, outer whitespace trimmed, UTF-8 decoded. */
   get value(): string {
     if (this.valueText === null) {
-      const raw = this.ascii ? latin1(this.src!, this.valueStart, this.valueEnd) : utf8(this.src!, this.valueStart, this.valueEnd);
+      const raw = utf8(this.src!, this.valueStart, this.valueEnd);
       this.valueText = this.folded ? unfold(raw) : raw;
     }
     return this.valueText;

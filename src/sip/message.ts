@@ -251,6 +251,13 @@ export class SipMessage {
     return this.nameAddrList(H.Contact, 'Contact', true);
   }
 
+  /** The first Route value only (what loose routing looks at, RFC 3261 16.4), or null. */
+  get topRoute(): NameAddr | null {
+    const f = this.fieldById(H.Route);
+    if (f === undefined) return null;
+    return parseNameAddr(firstListElement(f.value), 'Route');
+  }
+
   get routes(): NameAddr[] {
     return this.nameAddrList(H.Route, 'Route', false);
   }

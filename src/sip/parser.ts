@@ -103,6 +103,10 @@ function parseOrThrow(buf: Buffer, limits: ParseLimits): ParseResult {
     }
     pos = field.lineEnd;
   }
+  // A datagram that ends right after a complete header line has no body and
+  // no empty line; read it as ending there rather than refuse a 400 to it
+  // (stream framing has already required the empty line).
+  if (headersEnd < 0 && pos === len && fields.length > 0) headersEnd = len;
   if (headersEnd < 0) throw new SipSyntaxError('message', 'header section not terminated by an empty line');
 
   const message = new SipMessage({
@@ -218,18 +222,9 @@ function parseHeaderLine(buf: Buffer, pos: number, len: number, maxLine: number)
   let lineEnd = -1;
   let valueStart = -1;
   let valueEnd = i;
-  let high = 0;
   for (;;) {
-    // Find the LF in JS: cheaper than a native indexOf call for a short line; notes non-ASCII bytes on the way.
-    let j = i;
-    while (j < len) {
-      const c = buf[j]!;
-      if (c === LF) break;
-      high |= c;
-      j++;
-    }
-    if (j === len) throw new SipSyntaxError('header', 'line not terminated');
-    const eol = j + 1;
+    const eol = findLineEnd(buf, i, len);
+    if (eol < 0) throw new SipSyntaxError('header', 'line not terminated');
     const contentEnd = trimLineBreak(buf, i, eol);
     // Trim whitespace at both ends of this segment.
     let s = i;
@@ -253,7 +248,7 @@ function parseHeaderLine(buf: Buffer, pos: number, len: number, maxLine: number)
   }
   if (valueStart < 0) valueStart = valueEnd = i;
   const id = headerIdFromBytes(buf, lineStart, nameEnd);
-  return new HeaderField(id, buf, lineStart, lineEnd, nameEnd, valueStart, valueEnd, folded, (high & 0x80) === 0, null, null);
+  return new HeaderField(id, buf, lineStart, lineEnd, nameEnd, valueStart, valueEnd, folded, null, null);
 }
 
 /** Offset just past the next LF at or after i (CRLF or bare LF ends a line), or -1. */

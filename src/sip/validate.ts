@@ -26,7 +26,7 @@ export function validateMessage(msg: SipMessage): SipSyntaxError | null {
     const cseq = msg.cseq;
     void msg.from;
     void msg.to;
-    void msg.vias;
+    for (const via of msg.vias) void via.params;
     void msg.maxForwards;
     void msg.expires;
     if (msg.isRequest) {

@@ -1,22 +1,57 @@
 import { SipSyntaxError } from './errors.js';
-import { Params, parseParams } from './params.js';
+import { type Params, parseParams } from './params.js';
+import { headerParamIn } from './fast-scan.js';
 import { splitHeaderList } from './name-addr.js';
 import { TOKEN, parseDecimal } from './chars.js';
 
 /** RFC 3261 17.2.3: a branch that starts with the magic cookie was made by an RFC 3261 element. */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
-/** One Via header value (RFC 3261 20.42, 25.1 via-parm). */
-export interface Via {
+/**
+ * One Via header value (RFC 3261 20.42, 25.1 via-parm). The parameters are
+ * parsed on first use of `params`; `branch` is found by a scan, since a proxy
+ * reads it for every message and rarely anything else.
+ */
+export class Via {
   /** "SIP/2.0", normalised to upper case without whitespace. */
-  protocol: string;
+  readonly protocol: string;
   /** Transport in upper case: UDP, TCP, TLS, WS, WSS, SCTP or any token. */
-  transport: string;
+  readonly transport: string;
   /** sent-by host: domain (lowercase), IPv4, or IPv6 in brackets. */
-  host: string;
+  readonly host: string;
   /** sent-by port, or null when absent. */
-  port: number | null;
-  params: Params;
+  readonly port: number | null;
+  /** The parameter text from the first ';' (or ''). */
+  private readonly rawParams: string;
+  private parsed: Params | null = null;
+
+  constructor(protocol: string, transport: string, host: string, port: number | null, rawParams: string) {
+    this.protocol = protocol;
+    this.transport = transport;
+    this.host = host;
+    this.port = port;
+    this.rawParams = rawParams;
+  }
+
+  get params(): Params {
+    if (this.parsed === null) this.parsed = parseParams(this.rawParams, 'Via');
+    return this.parsed;
+  }
+
+  /** The branch parameter (RFC 3261 8.1.1.7), or null. */
+  get branch(): string | null {
+    if (this.parsed !== null) {
+      const b = this.parsed.get('branch');
+      return typeof b === 'string' ? b : null;
+    }
+    const b = headerParamIn(this.rawParams, 0, 'branch');
+    return b === null || b.length === 0 ? null : b;
+  }
+
+  /** The parameter text as it will be written (from `params` once touched). */
+  paramsText(): string {
+    return this.parsed === null ? this.rawParams : this.parsed.toString();
+  }
 }
 
 /** Parses one via-parm: `SIP / 2.0 / UDP host:port;branch=...`. */
@@ -69,14 +104,8 @@ export function parseVia(value: string): Via {
     if (port < 1 || port > 65535) throw new SipSyntaxError('Via', 'bad sent-by port');
     i = skipWs(value, i);
   }
-  let params: Params;
-  if (i < n) {
-    if (value.charCodeAt(i) !== 59 /* ; */) throw new SipSyntaxError('Via', 'unexpected text after sent-by');
-    params = parseParams(value.slice(i), 'Via');
-  } else {
-    params = parseParams('', 'Via');
-  }
-  return { protocol, transport: parts[2]!.toUpperCase(), host, port, params };
+  if (i < n && value.charCodeAt(i) !== 59 /* ; */) throw new SipSyntaxError('Via', 'unexpected text after sent-by');
+  return new Via(protocol, parts[2]!.toUpperCase(), host, port, i < n ? value.slice(i) : '');
 }
 
 /** Parses a Via header value that may hold several comma-separated via-parms. */
@@ -94,13 +123,12 @@ export function parseViaList(value: string): Via[] {
 /** Writes a Via value back: `SIP/2.0/UDP host:port;params`. */
 export function formatVia(v: Via): string {
   const sentBy = v.port === null ? v.host : `${v.host}:${v.port}`;
-  return `${v.protocol}/${v.transport} ${sentBy}${v.params.toString()}`;
+  return `${v.protocol}/${v.transport} ${sentBy}${v.paramsText()}`;
 }
 
 /** The branch parameter, or null. */
 export function viaBranch(v: Via): string | null {
-  const b = v.params.get('branch');
-  return typeof b === 'string' ? b : null;
+  return v.branch;
 }
 
 function skipWs(s: string, i: number): number {
