@@ -158,11 +158,18 @@ test('SIP/3.0 is answered 505', () => {
   if (!r.ok) assert.equal(r.error.status, 505);
 });
 
-test('header faults: no colon, continuation first, unterminated header section', () => {
+test('a datagram ending after a complete header line parses without the empty line', () => {
+  const r = parseMessage(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID: x\r\n'));
+  assert.ok(r.ok);
+  assert.equal(r.message.callId, 'x');
+  assert.equal(r.message.body.length, 0);
+});
+
+test('header faults: no colon, continuation first, unterminated line', () => {
   for (const text of [
     'OPTIONS sip:a@b SIP/2.0\r\nVia SIP/2.0/UDP h\r\n\r\n',
     'OPTIONS sip:a@b SIP/2.0\r\n continued\r\n\r\n',
-    'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n',
+    'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h',
   ]) {
     const r = parseMessage(Buffer.from(text));
     assert.equal(r.ok, false, text);
