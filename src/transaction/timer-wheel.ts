@@ -1,0 +1,278 @@
+import { performance } from 'node:perf_hooks';
+
+/** Something a timer can call without a closure: `target.onTimer(id)`. */
+export interface TimerTarget {
+  onTimer(id: number): void;
+}
+
+const PENDING = 1;
+const FIRING = 2;
+const DONE = 3;
+
+/**
+ * One scheduled timer. Opaque to callers: keep it to cancel the timer.
+ * Its fields belong to the wheel.
+ */
+export class TimerHandle {
+  /** @internal absolute tick at which the timer is due */
+  tick = 0;
+  /** @internal slot index while pending, -1 otherwise */
+  slot = -1;
+  /** @internal */
+  state = PENDING;
+  /** @internal doubly linked slot list */
+  prev: TimerHandle | null = null;
+  /** @internal */
+  next: TimerHandle | null = null;
+  /** @internal */
+  fn: (() => void) | null;
+  /** @internal */
+  target: TimerTarget | null;
+  /** @internal */
+  id: number;
+
+  constructor(fn: (() => void) | null, target: TimerTarget | null, id: number) {
+    this.fn = fn;
+    this.target = target;
+    this.id = id;
+  }
+
+  /** True until the timer fires or is cancelled. */
+  get pending(): boolean {
+    return this.state === PENDING || this.state === FIRING;
+  }
+}
+
+const DEFAULT_SLOTS = 1024;
+
+/**
+ * A hashed timing wheel (Varghese and Lauck) driven by ONE Node timer: every
+ * transaction timer of the process lives here, so thousands of live
+ * transactions cost one libuv timer, not thousands. schedule() and cancel()
+ * are O(1) (append to / unlink from a slot list); a timer due beyond one
+ * revolution waits in its slot until its tick comes round.
+ *
+ * Accuracy: a timer never fires before its delay has passed, and fires at
+ * most one resolution (plus event-loop latency) after. Timers due in the same
+ * tick fire in the order they were scheduled; timers whose delays differ by
+ * at least the resolution fire in delay order.
+ *
+ * The Node timer is armed only while timers are pending, for the next
+ * non-empty slot (a scan of at most one revolution when re-arming), and
+ * re-armed earlier when a sooner timer is scheduled. It is not unref'd:
+ * pending transactions keep the process alive until stop().
+ */
+export class TimerWheel {
+  private readonly res: number;
+  private readonly mask: number;
+  private readonly heads: Array<TimerHandle | null>;
+  private readonly tails: Array<TimerHandle | null>;
+  private readonly origin: number;
+  /** Last tick processed; ticks are counted from origin in units of res. */
+  private current = 0;
+  private count = 0;
+  private node: NodeJS.Timeout | null = null;
+  private armedTick = Number.POSITIVE_INFINITY;
+  private processing = false;
+  /** Timers taken off their slots and about to fire (cancel() still stops them). */
+  private batch: TimerHandle[] = [];
+  private readonly onNodeTimer = (): void => this.advance();
+
+  constructor(resolutionMs = 10, slots = DEFAULT_SLOTS) {
+    if (!(resolutionMs > 0)) throw new RangeError('TimerWheel resolution must be > 0');
+    let n = 1;
+    while (n < slots) n <<= 1;
+    this.res = resolutionMs;
+    this.mask = n - 1;
+    this.heads = new Array<TimerHandle | null>(n).fill(null);
+    this.tails = new Array<TimerHandle | null>(n).fill(null);
+    this.origin = performance.now();
+  }
+
+  /** Calls fn once after delayMs. */
+  schedule(delayMs: number, fn: () => void): TimerHandle {
+    const h = new TimerHandle(fn, null, 0);
+    this.insert(h, delayMs);
+    return h;
+  }
+
+  /** Calls target.onTimer(id) once after delayMs: no closure per timer. */
+  scheduleFor(delayMs: number, target: TimerTarget, id: number): TimerHandle {
+    const h = new TimerHandle(null, target, id);
+    this.insert(h, delayMs);
+    return h;
+  }
+
+  /** Stops a timer; harmless when it already fired or was cancelled. */
+  cancel(h: TimerHandle): void {
+    if (h.state === PENDING) {
+      this.unlink(h);
+      h.state = DONE;
+      h.fn = null;
+      h.target = null;
+      this.count--;
+      if (this.count === 0 && !this.processing) this.disarm();
+    } else if (h.state === FIRING) {
+      h.state = DONE;
+      h.fn = null;
+      h.target = null;
+    }
+  }
+
+  /** Number of pending timers. */
+  size(): number {
+    return this.count;
+  }
+
+  /** Drops every pending timer and the Node timer. The wheel stays usable. */
+  stop(): void {
+    for (let s = 0; s <= this.mask; s++) {
+      let h = this.heads[s] ?? null;
+      while (h !== null) {
+        const next: TimerHandle | null = h.next;
+        h.state = DONE;
+        h.prev = h.next = null;
+        h.slot = -1;
+        h.fn = null;
+        h.target = null;
+        h = next;
+      }
+      this.heads[s] = null;
+      this.tails[s] = null;
+    }
+    for (const h of this.batch) {
+      h.state = DONE;
+      h.fn = null;
+      h.target = null;
+    }
+    this.count = 0;
+    this.disarm();
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private nowTick(): number {
+    return Math.floor((performance.now() - this.origin) / this.res);
+  }
+
+  private insert(h: TimerHandle, delayMs: number): void {
+    const due = performance.now() - this.origin + (delayMs > 0 ? delayMs : 0);
+    let tick = Math.ceil(due / this.res);
+    if (tick <= this.current) tick = this.current + 1;
+    h.tick = tick;
+    const slot = tick & this.mask;
+    h.slot = slot;
+    const tail = this.tails[slot] ?? null;
+    if (tail === null) this.heads[slot] = h;
+    else {
+      tail.next = h;
+      h.prev = tail;
+    }
+    this.tails[slot] = h;
+    this.count++;
+    if (!this.processing && tick < this.armedTick) this.arm(tick);
+  }
+
+  private unlink(h: TimerHandle): void {
+    const slot = h.slot;
+    if (h.prev === null) this.heads[slot] = h.next;
+    else h.prev.next = h.next;
+    if (h.next === null) this.tails[slot] = h.prev;
+    else h.next.prev = h.prev;
+    h.prev = h.next = null;
+    h.slot = -1;
+  }
+
+  private arm(tick: number): void {
+    if (this.node !== null) clearTimeout(this.node);
+    const delay = this.origin + tick * this.res - performance.now();
+    this.armedTick = tick;
+    this.node = setTimeout(this.onNodeTimer, delay > 0 ? Math.ceil(delay) : 0);
+  }
+
+  private disarm(): void {
+    if (this.node !== null) clearTimeout(this.node);
+    this.node = null;
+    this.armedTick = Number.POSITIVE_INFINITY;
+  }
+
+  /** The Node timer fired: run every timer due by now, then re-arm. */
+  private advance(): void {
+    this.node = null;
+    this.armedTick = Number.POSITIVE_INFINITY;
+    const target = this.nowTick();
+    const batch = this.batch;
+    if (target > this.current) {
+      const lag = target - this.current;
+      const n = this.mask + 1;
+      // With lag <= n every slot holds at most one tick value <= target, so
+      // walking slots from current+1 collects timers in tick order.
+      const steps = lag < n ? lag : n;
+      for (let i = 1; i <= steps; i++) this.collect((this.current + i) & this.mask, target, batch);
+      if (lag > n) batch.sort((a, b) => a.tick - b.tick); // stalled for over a revolution: rare
+      this.current = target;
+    }
+    this.processing = true;
+    let failure: unknown = null;
+    let failed = false;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const h = batch[i]!;
+        if (h.state !== FIRING) continue;
+        h.state = DONE;
+        const fn = h.fn;
+        const t = h.target;
+        h.fn = null;
+        h.target = null;
+        try {
+          if (t !== null) t.onTimer(h.id);
+          else if (fn !== null) fn();
+        } catch (err) {
+          // Like a throwing setTimeout callback, but only after the wheel is consistent again.
+          if (!failed) {
+            failed = true;
+            failure = err;
+          }
+        }
+      }
+    } finally {
+      batch.length = 0;
+      this.processing = false;
+      this.rearm();
+    }
+    if (failed) throw failure;
+  }
+
+  /** Moves the timers of one slot due by `limit` into the batch. */
+  private collect(slot: number, limit: number, batch: TimerHandle[]): void {
+    let h = this.heads[slot] ?? null;
+    while (h !== null) {
+      const next: TimerHandle | null = h.next;
+      if (h.tick <= limit) {
+        this.unlink(h);
+        h.state = FIRING;
+        this.count--;
+        batch.push(h);
+      }
+      h = next;
+    }
+  }
+
+  private rearm(): void {
+    if (this.count === 0) {
+      this.disarm();
+      return;
+    }
+    const n = this.mask + 1;
+    for (let i = 1; i <= n; i++) {
+      const tick = this.current + i;
+      const head = this.heads[tick & this.mask];
+      if (head !== null && head !== undefined) {
+        // A slot may hold only timers of later revolutions: waking for it is harmless.
+        this.arm(tick);
+        return;
+      }
+    }
+    this.arm(this.current + 1);
+  }
+}
