@@ -5,10 +5,20 @@ import { TransportLayer } from './transport/transport-layer.js';
 import type { ListenSpec, TransportProto, TlsFiles as TransportTlsFiles } from './transport/types.js';
 import { Ingress } from './core/ingress.js';
 import { Responder } from './core/responder.js';
-import { StatelessCore } from './core/stateless-core.js';
 import { LocalIdentity } from './core/local-identity.js';
 import { Counters } from './core/counters.js';
 import type { ParseLimits } from './sip/parser.js';
+import { TimerWheel } from './transaction/timer-wheel.js';
+import { TransactionLayer } from './transaction/transaction-layer.js';
+import { SipLocator } from './dns/resolver.js';
+import { Proxy } from './proxy/proxy.js';
+import { Router } from './proxy/router.js';
+import { Interfaces } from './proxy/interfaces.js';
+
+/** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
+const TIMER_C_MS = 181_000;
+/** How long SIGTERM waits for transactions in flight to finish. */
+const DRAIN_MS = 5_000;
 
 export interface RunningServer {
   stop(): Promise<void>;
@@ -60,9 +70,14 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     maxHeaderLineBytes: config.sip.limits.maxHeaderBytes,
   };
   const identity = new LocalIdentity(config.listen, config.advertise ?? null);
-  const responder = new Responder(transport, counters, config.sip.serverHeader === '' ? null : config.sip.serverHeader);
-  const core = new StatelessCore(responder, identity, counters);
-  const ingress = new Ingress(limits, responder, counters, log, core);
+  const serverHeader = config.sip.serverHeader === '' ? null : config.sip.serverHeader;
+  const responder = new Responder(transport, counters, serverHeader);
+  const wheel = new TimerWheel(10);
+  const layer = new TransactionLayer({ transport, timers: config.sip.timers, log, wheel });
+  const ingress = new Ingress(limits, responder, counters, log, {
+    onRequest: (req, flow) => layer.receiveRequest(req, flow),
+    onResponse: (res, flow) => layer.receiveResponse(res, flow),
+  });
 
   transport.onMessage((m) => ingress.handle(m));
   transport.onFramingError((e) => ingress.handleFramingError(e));
@@ -70,15 +85,39 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   await transport.start();
   const bound = transport.listeners();
   for (const l of bound) identity.addPort(l.boundPort);
-  log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`) }, 'trunkline started');
+
+  const locator = new SipLocator();
+  const proxy = new Proxy(
+    {
+      layer,
+      wheel,
+      transport,
+      locate: (uri) => locator.locate(uri),
+      isOurs: (host, port) => identity.isLocalHostPort(host, port),
+      counters,
+      log,
+      serverHeader,
+      timerC: TIMER_C_MS,
+    },
+    new Interfaces(bound, config.advertise ?? null),
+    new Router(config.routes),
+  );
+  layer.setUser(proxy);
+  log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`), routes: config.routes.length }, 'trunkline started');
 
   return {
     counters,
     listeners: () => transport.listeners(),
     async stop() {
+      // In-flight transactions finish (or time out) before the sockets close.
+      await layer.drain(DRAIN_MS);
+      layer.stop();
+      wheel.stop();
       await transport.stop();
     },
     async reload(next: TrunklineConfig) {
+      proxy.setRouter(new Router(next.routes));
+      log.info({ routes: next.routes.length }, 'routing table reloaded');
       if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
         const files = await ensureTlsFiles(next);
         transport.reloadTls(tlsOptions(files, next));

@@ -31,6 +31,11 @@ export class LocalIdentity {
     return this.hosts.has(normalizeHost(host));
   }
 
+  /** host[:port] naming this server (a Via sent-by, a Route URI's host and port). */
+  isLocalHostPort(host: string, port: number | null): boolean {
+    return this.isLocalHost(host) && (port === null || this.ports.has(port));
+  }
+
   /** A sip/sips URI for this server: our host and, if given, one of our ports. */
   isLocalUri(uri: Uri): boolean {
     if (!isSipUri(uri)) return false;

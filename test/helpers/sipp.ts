@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 /** Scenario files shipped with the tests (copied from the source tree: tsc does not copy XML). */
 export function scenario(name: string): string {
@@ -62,4 +64,44 @@ export function sipp(o: SippOptions): Promise<RunResult> {
     ...(o.extra ?? []),
   ];
   return run('sipp', args, (o.timeoutS ?? 10) * 1000 + 5000);
+}
+
+export interface BackgroundSipp {
+  /** Resolves when SIPp exits (by itself after -m calls, or when stopped). */
+  done: Promise<RunResult>;
+  stop(): Promise<RunResult>;
+}
+
+/** Starts a SIPp (a UAS, typically) in the background on 127.0.0.1:port; bounded by -timeout and a kill timer. */
+export function sippBackground(scenarioFile: string, port: number, opts: { transport?: 'u1' | 't1'; calls?: number; timeoutS?: number; extra?: string[] } = {}): BackgroundSipp {
+  const timeoutS = opts.timeoutS ?? 30;
+  const args = ['-sf', scenarioFile, '-i', '127.0.0.1', '-p', String(port), '-t', opts.transport ?? 'u1', '-m', String(opts.calls ?? 1), '-timeout', `${timeoutS}s`, '-nostdin', '-nr', ...(opts.extra ?? [])];
+  const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 5) * 1000);
+  const done = new Promise<RunResult>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return {
+    done,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+/** A copy of a scenario with [name] placeholders replaced (SIPp does not substitute keys in recv attributes). */
+export function scenarioWith(name: string, values: Record<string, string>): string {
+  let text = readFileSync(scenario(name), 'utf8');
+  for (const [k, v] of Object.entries(values)) text = text.split(`[${k}]`).join(v);
+  const file = join(mkdtempSync(join(tmpdir(), 'sipp-scn-')), name);
+  writeFileSync(file, text);
+  return file;
 }

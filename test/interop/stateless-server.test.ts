@@ -12,8 +12,8 @@ import { parseMessage } from '../../src/sip/parser.js';
 /**
  * Trunkline as its own process on every transport, driven by real peers:
  * SIPp over UDP and TCP, sipsak over TLS, a WebSocket client offering `sip`.
- * Until the proxy lands the server answers OPTIONS to itself with 200, other
- * requests with 501, and malformed ones with 400 naming the fault.
+ * With no routes configured the server answers OPTIONS to itself with 200, a
+ * request for a local user 404, and malformed ones 400 naming the fault.
  */
 let server: RunningTrunkline;
 let port: number;
@@ -45,8 +45,8 @@ for (const transport of ['u1', 't1'] as const) {
     assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
   });
 
-  test(`sipp MESSAGE over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 501 until the proxy lands`, { skip: !haveSipp && 'sipp not installed' }, async () => {
-    const r = await sipp({ scenario: scenario('invite-unsupported.xml'), target: `127.0.0.1:${port}`, transport, localPort: await freePort(), calls: 2 });
+  test(`sipp MESSAGE for an unknown local user over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 404 (no route matched)`, { skip: !haveSipp && 'sipp not installed' }, async () => {
+    const r = await sipp({ scenario: scenario('message-unrouted.xml'), target: `127.0.0.1:${port}`, transport, localPort: await freePort(), calls: 2 });
     assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
   });
 

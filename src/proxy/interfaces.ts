@@ -1,0 +1,61 @@
+import type { Flow, ListenSpec, TransportProto } from '../transport/types.js';
+
+/** One of our SIP interfaces as written in Via, Record-Route and Contact. */
+export interface SipInterface {
+  proto: TransportProto;
+  /** Host as written in a URI or Via: IPv6 in brackets. */
+  host: string;
+  port: number;
+}
+
+/**
+ * Which of our addresses to write into Via and Record-Route: the listener of
+ * the transport a request leaves on (same address family as the target), or
+ * the one it came in on; `advertise` replaces the host when behind NAT.
+ */
+export class Interfaces {
+  private readonly listeners: Array<ListenSpec & { boundPort: number }>;
+
+  constructor(
+    listeners: Array<ListenSpec & { boundPort: number }>,
+    private readonly advertise: string | null,
+  ) {
+    this.listeners = listeners;
+  }
+
+  /** Our interface for sending over `proto` toward an address of that family; null when we do not listen on it. */
+  forProto(proto: TransportProto, targetHost: string): SipInterface | null {
+    const v6 = targetHost.includes(':');
+    let fallback: (ListenSpec & { boundPort: number }) | null = null;
+    for (const l of this.listeners) {
+      if (l.proto !== proto) continue;
+      if (l.host.includes(':') === v6) return this.written(l.proto, l.host, l.boundPort);
+      fallback ??= l;
+    }
+    return fallback === null ? null : this.written(fallback.proto, fallback.host, fallback.boundPort);
+  }
+
+  /** The interface a request arrived on. */
+  forFlow(flow: Flow): SipInterface {
+    const l = this.listeners.find((x) => x.proto === flow.proto && x.boundPort === flow.localPort);
+    if (l !== undefined) return this.written(l.proto, l.host, l.boundPort);
+    // An outgoing connection we opened: name the listener of that transport.
+    return this.forProto(flow.proto, flow.remoteHost) ?? this.written(flow.proto, flow.localHost, flow.localPort);
+  }
+
+  private written(proto: TransportProto, host: string, port: number): SipInterface {
+    const h = this.advertise ?? (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
+    return { proto, host: h.includes(':') ? `[${h}]` : h, port };
+  }
+}
+
+/** `sip:host:port;transport=tcp;lr`: the Record-Route URI of an interface (RFC 3261 16.6 step 4). */
+export function recordRouteUri(i: SipInterface): string {
+  const transport = i.proto === 'udp' ? '' : `;transport=${i.proto}`;
+  return `sip:${i.host}:${i.port}${transport};lr`;
+}
+
+/** `SIP/2.0/UDP host:port` without parameters: the start of a Via we add. */
+export function viaSentBy(i: SipInterface): string {
+  return `SIP/2.0/${i.proto.toUpperCase()} ${i.host}:${i.port}`;
+}

@@ -1,0 +1,31 @@
+import type { SipUri } from '../sip/uri.js';
+import type { Flow } from '../transport/types.js';
+import type { Target } from '../transaction/types.js';
+import type { TransactionLayer } from '../transaction/transaction-layer.js';
+import type { TimerWheel } from '../transaction/timer-wheel.js';
+import type { Counters } from '../core/counters.js';
+
+/** Logging the proxy does: one line per refusal or failure, at most. */
+export interface ProxyLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+/** What the proxy needs from the rest of the server, named so tests and wiring see one list. */
+export interface ProxyEnv {
+  layer: TransactionLayer;
+  /** The timer wheel the transaction layer runs on (Timer C shares it). */
+  wheel: TimerWheel;
+  transport: { sendTo(target: Target, data: Buffer): Promise<Flow> };
+  /** RFC 3263: the ordered targets for a URI (empty when it resolves to nothing). */
+  locate(uri: SipUri): Promise<Target[]>;
+  /** host[:port] names this server (Via sent-by, Route/Request-URI). */
+  isOurs(host: string, port: number | null): boolean;
+  counters: Counters;
+  log: ProxyLog;
+  /** Server header of the answers the proxy makes itself, or null. */
+  serverHeader: string | null;
+  /** Timer C (RFC 3261 16.6 step 11), ms: an INVITE branch ringing this long is cancelled. */
+  timerC: number;
+}

@@ -1,0 +1,165 @@
+import type { SipMessage } from '../sip/message.js';
+import { createResponse } from '../sip/response.js';
+import { SipSyntaxError } from '../sip/errors.js';
+import { parseUri, isSipUri, type SipUri, type Uri } from '../sip/uri.js';
+import type { Flow } from '../transport/types.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { TransactionUser } from '../transaction/transaction-layer.js';
+import type { Router } from './router.js';
+import type { Interfaces } from './interfaces.js';
+import { checkProxyRequest, type Refusal } from './request-checks.js';
+import { preprocessRoutes, nextHopUri } from './route-set.js';
+import { ForwardContext } from './forward-context.js';
+import { StatelessForwarder } from './stateless-forward.js';
+import type { ProxyEnv } from './proxy-env.js';
+
+/** Methods Trunkline understands (Allow header of its OPTIONS answer). */
+export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
+
+/** Requests that create a dialog and so get our Record-Route (RFC 3261 16.6 step 4). */
+const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+/**
+ * The stateful proxy core (RFC 3261 section 16), the transaction user of
+ * the transaction layer. Per request: OPTIONS to ourselves answered; 16.3
+ * checks; 16.4 route preprocessing; in-dialog requests follow their route
+ * set; initial requests follow the routing table (forward / reply / stage),
+ * and with no rule matching, nobody may relay through us (403).
+ */
+export class Proxy implements TransactionUser {
+  private readonly contexts = new Map<ServerTransaction, ForwardContext>();
+  private readonly stateless: StatelessForwarder;
+
+  constructor(
+    private readonly env: ProxyEnv,
+    private readonly interfaces: Interfaces,
+    private router: Router,
+  ) {
+    this.stateless = new StatelessForwarder(env, interfaces);
+  }
+
+  /** Swaps the routing table (SIGHUP, API): calls in progress keep their contexts. */
+  setRouter(router: Router): void {
+    this.router = router;
+  }
+
+  get activeContexts(): number {
+    return this.contexts.size;
+  }
+
+  onRequest(req: SipMessage, tx: ServerTransaction | null, flow: Flow): void {
+    try {
+      if (tx === null) this.onAck(req);
+      else if (req.method === 'CANCEL') this.onCancel(req, tx);
+      else this.onNewRequest(req, tx, flow);
+    } catch (err) {
+      if (!(err instanceof SipSyntaxError)) throw err;
+      // A header the proxy needed was malformed (a Route, say): a clear 400, never a crash.
+      if (tx !== null && req.method !== 'ACK') this.reply(tx, req, { status: 400, reason: err.reasonPhrase });
+    }
+  }
+
+  onStrayResponse(res: SipMessage, flow: Flow): void {
+    this.stateless.forwardResponse(res, flow);
+  }
+
+  private onNewRequest(req: SipMessage, tx: ServerTransaction, flow: Flow): void {
+    const uri = parseUri(req.requestUri);
+    if (req.method === 'OPTIONS' && this.isForUs(uri) && !req.has('Route')) {
+      this.reply(tx, req, { status: 200, headers: [['Allow', ALLOWED_METHODS], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] });
+      return;
+    }
+    const refusal = checkProxyRequest(req, uri, this.env.isOurs);
+    if (refusal !== null) {
+      this.reply(tx, req, refusal);
+      return;
+    }
+    const target = preprocessRoutes(req, this.env.isOurs);
+    // In-dialog requests and requests with a route set go where the route set says (16.4, 16.6 step 6-7).
+    if (req.toTag !== null || req.has('Route')) {
+      if (!req.has('Route') && this.isForUs(target)) {
+        // An in-dialog request addressed to us as if we were a UA: nobody here.
+        this.reply(tx, req, { status: 404, reason: 'Not Here' });
+        return;
+      }
+      this.forward(req, tx, flow, [null], 'parallel', false);
+      return;
+    }
+    const decision = this.router.decide(req, target, flow.remoteHost);
+    switch (decision.kind) {
+      case 'forward': {
+        const dests = decision.targets.map((t) => toSipUri(t));
+        if (decision.stateless) {
+          // 16.11: no transaction state; the layer's server transaction is let go at once.
+          tx.terminate();
+          void this.stateless.forwardRequest(req, dests[0]!);
+          return;
+        }
+        this.forward(req, tx, flow, dests, decision.mode, DIALOG_CREATING.has(req.method));
+        return;
+      }
+      case 'reply':
+        this.reply(tx, req, { status: decision.status });
+        return;
+      case 'stage':
+        // The location and trunking stages land with the registrar and trunking issues.
+        this.reply(tx, req, { status: 501, reason: `Stage ${decision.stage} not available` });
+        return;
+      case 'none':
+        // CONTRACT.md default chain: a local domain's user is unknown here (404); elsewhere is not ours to relay to (403).
+        if (isSipUri(target) && this.env.isOurs(target.host, target.port)) this.reply(tx, req, { status: 404 });
+        else this.reply(tx, req, { status: 403, reason: 'Relaying Denied' });
+        return;
+    }
+  }
+
+  private forward(req: SipMessage, tx: ServerTransaction, flow: Flow, dests: Array<SipUri | null>, mode: 'parallel' | 'serial', recordRoute: boolean): void {
+    const ctx = new ForwardContext(this.env, this.interfaces, req, tx, flow, dests, mode, recordRoute, (done) => this.contexts.delete(done.serverTx));
+    this.contexts.set(tx, ctx);
+    ctx.start();
+  }
+
+  /** RFC 3261 16.10: 200 to the CANCEL, then CANCEL every pending branch of the INVITE. */
+  private onCancel(cancel: SipMessage, tx: ServerTransaction): void {
+    const invite = this.env.layer.findInviteServerTransaction(cancel);
+    if (invite === undefined) {
+      this.reply(tx, cancel, { status: 481 });
+      return;
+    }
+    this.reply(tx, cancel, { status: 200 });
+    const ctx = this.contexts.get(invite);
+    if (ctx !== undefined) ctx.cancel();
+    else if (invite.lastResponse === null || invite.lastResponse.status < 200) {
+      // Nothing forwarded (we were about to answer ourselves): end the INVITE with 487.
+      invite.respond(createResponse(invite.request, 487));
+    }
+  }
+
+  /** An ACK for a 2xx (no transaction): forwarded statelessly along its route set (16.11). */
+  private onAck(ack: SipMessage): void {
+    preprocessRoutes(ack, this.env.isOurs);
+    const hop = nextHopUri(ack);
+    if (hop === null || (this.isForUs(hop) && !ack.has('Route'))) {
+      this.env.counters.inc('proxy_acks_absorbed');
+      return;
+    }
+    void this.stateless.forwardRequest(ack, hop);
+  }
+
+  private isForUs(uri: Uri): boolean {
+    return isSipUri(uri) && uri.user === null && this.env.isOurs(uri.host, uri.port);
+  }
+
+  private reply(tx: ServerTransaction, req: SipMessage, r: Refusal): void {
+    const headers = r.headers ? [...r.headers] : [];
+    if (this.env.serverHeader !== null) headers.push(['Server', this.env.serverHeader]);
+    this.env.counters.inc(`proxy_replies_${r.status}`);
+    tx.respond(createResponse(req, r.status, { ...(r.reason ? { reason: r.reason } : {}), headers }));
+  }
+}
+
+function toSipUri(text: string): SipUri {
+  const u = parseUri(text);
+  if (!isSipUri(u)) throw new SipSyntaxError('route', `forward target is not a sip: URI: ${text}`);
+  return u;
+}

@@ -1,0 +1,59 @@
+import type { SipMessage } from '../sip/message.js';
+import { parseUri, isSipUri, formatUri, type Uri, type SipUri } from '../sip/uri.js';
+import { parseNameAddr } from '../sip/name-addr.js';
+import { firstListElement } from '../sip/fast-scan.js';
+
+export type IsOurs = (host: string, port: number | null) => boolean;
+
+/**
+ * RFC 3261 16.4 route information preprocessing. A strict router before us
+ * put our Record-Route URI in the Request-URI: the real one is the last
+ * Route value. Then every Route value at the top naming us is removed (two
+ * of them when we double record-routed). Returns the Request-URI to use.
+ */
+export function preprocessRoutes(req: SipMessage, isOurs: IsOurs): Uri {
+  let uri = parseUri(req.requestUri);
+  // Our Record-Route URIs have no user part and carry lr: that in the Request-URI is a strict router's doing.
+  if (isSipUri(uri) && uri.user === null && uri.params.has('lr') && isOurs(uri.host, uri.port) && req.has('Route')) {
+    const routes = req.getAll('Route');
+    const lastUri = parseNameAddr(routes[routes.length - 1]!, 'Route').uri;
+    req.requestUri = formatUri(lastUri);
+    removeLastRoute(req, routes);
+    uri = lastUri;
+  }
+  for (;;) {
+    const f = req.field('Route');
+    if (f === undefined) break;
+    const top = parseNameAddr(firstListElement(f.value), 'Route').uri;
+    if (!isSipUri(top) || !isOurs(top.host, top.port)) break;
+    req.removeFirstValue('Route');
+  }
+  return uri;
+}
+
+function removeLastRoute(req: SipMessage, routes: string[]): void {
+  req.removeHeader('Route');
+  for (let i = 0; i < routes.length - 1; i++) req.appendHeader('Route', routes[i]!);
+}
+
+/**
+ * Where the request goes next (16.6 steps 6-7): the top Route when there is
+ * one; a strict router there (no lr) gets the Request-URI as the last Route
+ * and becomes the Request-URI itself. Else the Request-URI.
+ */
+export function nextHopUri(req: SipMessage): SipUri | null {
+  const f = req.field('Route');
+  if (f !== undefined) {
+    const top = parseNameAddr(firstListElement(f.value), 'Route').uri;
+    if (!isSipUri(top)) return null;
+    if (!top.params.has('lr')) {
+      // 16.6 step 6: strict-router compatibility.
+      req.appendHeader('Route', `<${req.requestUri}>`);
+      req.removeFirstValue('Route');
+      req.requestUri = formatUri(top);
+    }
+    return top;
+  }
+  const uri = parseUri(req.requestUri);
+  return isSipUri(uri) ? uri : null;
+}
