@@ -2,11 +2,19 @@ import { parseMessage, type ParseLimits } from '../sip/parser.js';
 import { validateMessage } from '../sip/validate.js';
 import type { SipMessage } from '../sip/message.js';
 import { SipLimitError, type SipSyntaxError } from '../sip/errors.js';
-import type { InboundMessage, Flow } from '../transport/types.js';
+import type { InboundMessage, Flow, TransportProto } from '../transport/types.js';
 import { stampReceived } from './received.js';
 import type { Counters } from './counters.js';
 import { LogThrottle } from './log-throttle.js';
 import type { Responder } from './responder.js';
+
+const BYTES_IN: Record<TransportProto, string> = {
+  udp: 'sip_in_bytes_udp',
+  tcp: 'sip_in_bytes_tcp',
+  tls: 'sip_in_bytes_tls',
+  ws: 'sip_in_bytes_ws',
+  wss: 'sip_in_bytes_wss',
+};
 
 export interface IngressLog {
   warn(obj: object, msg: string): void;
@@ -39,7 +47,7 @@ export class Ingress {
   ) {}
 
   handle(m: InboundMessage): void {
-    this.counters.inc(`sip_in_bytes_${m.flow.proto}`, m.data.length);
+    this.counters.inc(BYTES_IN[m.flow.proto], m.data.length);
     const parsed = parseMessage(m.data, this.limits);
     if (!parsed.ok) {
       this.reject(parsed.error, parsed.message, m.flow);

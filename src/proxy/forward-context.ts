@@ -1,6 +1,4 @@
 import type { SipMessage } from '../sip/message.js';
-import { parseMessage } from '../sip/parser.js';
-import { serialize } from '../sip/serializer.js';
 import { createResponse } from '../sip/response.js';
 import { H } from '../sip/header-names.js';
 import type { SipUri } from '../sip/uri.js';
@@ -62,7 +60,6 @@ export class ForwardContext {
   private readonly finals: SipMessage[] = [];
   /** Destinations not tried yet (serial mode). */
   private readonly queue: Array<SipUri | null>;
-  private readonly template: Buffer;
   private finalSent = false;
   private cancelled = false;
 
@@ -77,8 +74,6 @@ export class ForwardContext {
     private readonly recordRoute: boolean,
     private readonly onDone: (ctx: ForwardContext) => void,
   ) {
-    // Each branch starts from the request as received (after 16.4 preprocessing).
-    this.template = serialize(req);
     this.queue = [...destinations];
   }
 
@@ -98,9 +93,8 @@ export class ForwardContext {
   private startNext(): void {
     const dest = this.queue.shift();
     if (dest === undefined) return;
-    const parsed = parseMessage(this.template);
-    if (!parsed.ok) throw new Error(`proxy: re-parse of a forwarded request failed: ${parsed.error.message}`);
-    const branch = new Branch(this, parsed.message);
+    // Each branch starts from the request as received (after 16.4 preprocessing).
+    const branch = new Branch(this, this.req.clone());
     this.branches.push(branch);
     void this.route(branch, dest);
   }

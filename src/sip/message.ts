@@ -67,6 +67,28 @@ export class SipMessage {
     this.receivedContentLength = init.contentLength;
   }
 
+  /**
+   * A copy to change independently (one per forwarded branch): a new field
+   * list over the same immutable field objects and source bytes, so nothing
+   * is re-parsed or copied but the list itself.
+   */
+  clone(): SipMessage {
+    const copy = new SipMessage({
+      isRequest: this.isRequest,
+      method: this.method,
+      requestUri: this.requestUriText,
+      status: this.status,
+      reason: this.reason,
+      fields: this.fields.slice(),
+      body: this.body,
+      src: this.src,
+      startLineEnd: this.startLineEnd,
+      contentLength: this.receivedContentLength,
+    });
+    copy.bodyChanged = this.bodyChanged;
+    return copy;
+  }
+
   // ---- start line -------------------------------------------------------
 
   /** Request-URI as written; '' for responses. */

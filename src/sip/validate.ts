@@ -24,12 +24,17 @@ export function validateMessage(msg: SipMessage): SipSyntaxError | null {
 
     void msg.callId;
     const cseq = msg.cseq;
+    if (!msg.isRequest) {
+      // A response is relayed, not interpreted: its top Via routes it and its CSeq matches it (RFC 4475 scalarlg).
+      void msg.topVia.params;
+      return null;
+    }
     void msg.from;
     void msg.to;
     for (const via of msg.vias) void via.params;
     void msg.maxForwards;
     void msg.expires;
-    if (msg.isRequest) {
+    {
       // RFC 3261 8.1.1.5: the CSeq method matches the request method (RFC 4475 mismatch01/02).
       if (cseq.method !== msg.method) throw new SipSyntaxError('CSeq', `method ${cseq.method} differs from ${msg.method}`);
       const uri = parseUri(msg.requestUri);
