@@ -13,7 +13,7 @@ const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.s
 let server: RunningTrunkline;
 let port: number;
 const uas: Record<string, number> = {};
-const UAS_NAMES = ['call', 'tcp', 'forkBusy', 'forkSlow', 'serialDead', 'serialOk', 'fail503', 'failOk', 'ring', 'lossy', 'refuse486', 'refuseNext'];
+const UAS_NAMES = ['stateless', 'call', 'tcp', 'forkBusy', 'forkSlow', 'serialDead', 'serialOk', 'fail503', 'failOk', 'ring', 'lossy', 'refuse486', 'refuseNext'];
 
 before(async () => {
   port = await freePort();
@@ -33,6 +33,7 @@ before(async () => {
       `  - {match: {user: "^lossy$"}, forward: ${u('lossy')}}`,
       `  - {match: {user: "^loop$"}, forward: "sip:127.0.0.1:${port}"}`,
       `  - {match: {user: "^tcp$"}, forward: ${u('tcp', ';transport=tcp')}}`,
+      `  - {match: {user: "^stateless$"}, forward: ${u('stateless')}, stateless: true}`,
       `  - {match: {method: MESSAGE}, reply: 405}`,
       `  - {match: {user: "^call$"}, forward: ${u('call')}}`,
       '',
@@ -70,6 +71,12 @@ test('UDP in, TCP out: double Record-Route lets the in-dialog requests cross tra
   const b = sippBackground(scenario('uas-call.xml'), uas.tcp!, { transport: 't1', calls: 2 });
   await uac(scenario('uac-call.xml'), 'tcp', [], 'u1', 2);
   await uasDone(b, 'tcp');
+});
+
+test('a stateless route (16.11): the call passes with no transaction state, responses relayed by Via', { skip }, async () => {
+  const b = sippBackground(scenario('uas-call.xml'), uas.stateless!, { calls: 2 });
+  await uac(scenario('uac-call.xml'), 'stateless', [], 'u1', 2);
+  await uasDone(b, 'stateless');
 });
 
 test('CANCEL during ringing reaches the callee; the caller gets 200 and 487', { skip }, async () => {
