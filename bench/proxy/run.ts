@@ -1,0 +1,606 @@
+/**
+ * Proxy benchmark: the same SIPp call scenario through Trunkline and through
+ * Kamailio 5.6 (the reference: a minimal stateful tm/rr/sl config,
+ * kamailio-proxy.cfg, one worker, -x tlsf), on this machine, at the same
+ * ladder of call rates, one server after the other, loopback only.
+ *
+ * Per server: a temp dir with its config on free loopback ports; the server
+ * is started and must answer an OPTIONS (Max-Forwards 0, so it answers
+ * itself); a SIPp UAS (uas-rr.xml: copies Record-Route into its 180/200,
+ * answers BYE) runs behind it; its idle CPU is sampled for 3 s; a warm-up
+ * step at the lowest rate (--warmup, not reported) lets the JIT and the
+ * allocators settle; then for each rate a SIPp UAC (uac-rr.xml: INVITE, then
+ * ACK and BYE along the Route set) places rate * seconds calls at that rate.
+ *
+ * CPU: utime+stime (+cutime+cstime) from /proc/PID/stat summed over the
+ * server's process tree (all of Kamailio's processes; Node.js with all its
+ * threads), sampled just before the UAC starts and once the UAS has no open
+ * call after it (so deferred work, transaction cleanup and GC, is counted;
+ * both servers idle at about 0). CPU ms per call = difference / calls the
+ * UAC started. The JSON also has the figure at the UAC's exit.
+ *
+ * Per rate and server: successful calls, failed calls (every call of the
+ * step that did not succeed: failed, unfinished at the deadline, or never
+ * started), retransmissions (UAC + UAS), CPU ms per call, and "clean": all
+ * calls ok, no retransmission, and the UAS got the ACK of every call.
+ *
+ * Target (the issue's): Trunkline at or below Kamailio's CPU per call at
+ * every rate, and clean at every rate where Kamailio is clean. The verdict
+ * is printed; the exit code is 1 only when a run could not be completed.
+ *
+ * Usage: node dist/bench/proxy/run.js [options]   (see USAGE below)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { freePort } from '../../test/helpers/ports.js';
+import { installCleanupHandlers } from './children.js';
+import { clockTicksPerSecond, loadAverage, treeCpuTicks } from './procstat.js';
+import { Uas, UasExited, runUac, sleep, type Transport, type UasCounters } from './sipp.js';
+import {
+  startKamailio,
+  startTrunkline,
+  waitForBind,
+  waitForOptions,
+  type ProxyUnderTest,
+  type ServerName,
+  type ServerPorts,
+} from './servers.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HERE = join(ROOT, 'bench', 'proxy');
+const UAC_SCENARIO = join(HERE, 'uac-rr.xml');
+const UAS_SCENARIO = join(HERE, 'uas-rr.xml');
+const KAMAILIO_TEMPLATE = join(HERE, 'kamailio-proxy.cfg');
+
+/** Above this 1-minute load average the figures are noisy: warn. */
+const LOAD_WARN = 0.5;
+/** The UAC is killed this long after the step's nominal duration. */
+const DEADLINE_SLACK_MS = 20_000;
+/** A call waiting this long for an expected message fails (UAC); it ends well before the deadline. */
+const UAC_RECV_TIMEOUT_MS = 10_000;
+/** The UAS gives up on a call that never gets its BYE after this. */
+const UAS_RECV_TIMEOUT_MS = 20_000;
+/** Idle CPU is sampled over this window after start. */
+const IDLE_SAMPLE_MS = 3000;
+/** The UAC's -l: at most this many calls open at once (4 s worth), so an overloaded proxy is not buried. */
+function uacCallLimit(rate: number): number {
+  return Math.max(200, rate * 4);
+}
+/** Between steps: how long to wait for the UAS to have no open call (timewait is 4 s). */
+const IDLE_TIMEOUT_MS = 35_000;
+
+const DEFAULT_TRUNKLINE_CMD = `${shq(process.execPath)} ${shq(join(ROOT, 'dist/src/cli/main.js'))} serve --config {config}`;
+
+const USAGE = [
+  'usage: node dist/bench/proxy/run.js [options]',
+  '  --rates LIST            call rates per second, comma-separated (default 100,200,300,450,600)',
+  '  --seconds N             seconds per rate (default 10): the UAC places rate * N calls',
+  '  --transport udp|tcp     SIPp transport: udp (-t u1) or tcp (-t t1, one connection) (default udp)',
+  '  --only kamailio|trunkline  run one server only (no ratio, no target verdict)',
+  '  --json                  print one JSON object instead of the table',
+  '  --trunkline-cmd CMD     how to start Trunkline, run by /bin/sh; {config} is the generated YAML',
+  '                          (appended as --config FILE when absent), {port} the SIP port, {uas_port} the UAS port',
+  '                          (default: node dist/src/cli/main.js serve --config {config})',
+  '  --kamailio-workers N    Kamailio children= and tcp_children= (default 1, as in the reference figures)',
+  '  --warmup N             seconds of calls at the lowest rate before the ladder, not reported (default 3; 0: none)',
+  '  --keep                  keep the temp dirs (configs, server and SIPp logs, SIPp CSVs) and print their paths',
+  '  -h, --help              this text',
+].join('\n');
+
+interface Options {
+  rates: number[];
+  seconds: number;
+  transport: Transport;
+  only: ServerName | null;
+  json: boolean;
+  trunklineCmd: string;
+  kamailioWorkers: number;
+  keep: boolean;
+  warmup: number;
+}
+
+function usageError(msg: string): never {
+  process.stderr.write(`bench/proxy: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    rates: [100, 200, 300, 450, 600],
+    seconds: 10,
+    transport: 'udp',
+    only: null,
+    json: false,
+    trunklineCmd: DEFAULT_TRUNKLINE_CMD,
+    kamailioWorkers: 1,
+    keep: false,
+    warmup: 3,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const value = (): string => {
+      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) usageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--rates': {
+        const rates = value().split(',').map((s) => Number(s.trim()));
+        if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0)) usageError('--rates: positive integers, comma-separated');
+        o.rates = rates;
+        break;
+      }
+      case '--seconds': {
+        const s = Number(value());
+        if (!Number.isFinite(s) || s <= 0 || s > 3600) usageError('--seconds: a number of seconds in (0, 3600]');
+        o.seconds = s;
+        break;
+      }
+      case '--transport': {
+        const t = value().toLowerCase();
+        if (t !== 'udp' && t !== 'tcp') usageError('--transport: udp or tcp');
+        o.transport = t;
+        break;
+      }
+      case '--only': {
+        const s = value().toLowerCase();
+        if (s !== 'kamailio' && s !== 'trunkline') usageError('--only: kamailio or trunkline');
+        o.only = s;
+        break;
+      }
+      case '--warmup': {
+        const w = Number(value());
+        if (!Number.isFinite(w) || w < 0 || w > 600) usageError('--warmup: a number of seconds in [0, 600]');
+        o.warmup = w;
+        break;
+      }
+      case '--json':
+        o.json = true;
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '--trunkline-cmd': {
+        const c = value().trim();
+        if (c === '') usageError('--trunkline-cmd: a command');
+        o.trunklineCmd = c;
+        break;
+      }
+      case '--kamailio-workers': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 64) usageError('--kamailio-workers: an integer 1-64');
+        o.kamailioWorkers = n;
+        break;
+      }
+      case '-h':
+      case '--help':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+        break;
+      default:
+        usageError(`unknown argument ${a}`);
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- results
+
+interface StepResult {
+  rate: number;
+  /** Calls the step asked for: rate * seconds. */
+  calls: number;
+  /** Calls the UAC started. */
+  created: number;
+  ok: number;
+  /** calls - ok: failed, unfinished at the deadline, or never started. */
+  failed: number;
+  failedCalls: number;
+  unfinished: number;
+  notStarted: number;
+  /** UAC + UAS retransmissions. */
+  retrans: number;
+  uacRetrans: number;
+  uasRetrans: number;
+  /** What the UAS saw in this step (through the proxy). */
+  uas: { invites: number; acks: number; byes: number; failedCalls: number; idleAfter: boolean };
+  /** Proxy CPU from just before the UAC started until the UAS had no open call. */
+  cpuMs: number;
+  /** cpuMs / created; null when no call was started. */
+  cpuMsPerCall: number | null;
+  /** Proxy CPU from just before the UAC started until it exited (the drain after it not counted). */
+  cpuMsAtUacExit: number;
+  /** Processes summed in the CPU sample (Kamailio's tree, or 1 for Node.js). */
+  processes: number;
+  uacWallSeconds: number;
+  uacKilled: boolean;
+  uacExitCode: number | null;
+  failureKinds: Record<string, number>;
+  clean: boolean;
+  /** Why not clean, in words. */
+  faults: string[];
+}
+
+interface ServerRun {
+  name: ServerName;
+  label: string;
+  describe: string;
+  version: string;
+  ports?: ServerPorts;
+  optionsAnswer?: string;
+  steps: StepResult[];
+  /** The unreported warm-up step (JIT, first-touch allocations), when --warmup > 0. */
+  warmup?: StepResult;
+  /** CPU ms per second while idle (sampled once, after start). */
+  idleCpuMsPerSecond?: number;
+  /** How often the SIPp UAS ended mid-run (the server run was restarted at that step). */
+  uasRestarts?: number;
+  /** This run stopped because the SIPp UAS ended. */
+  uasExited?: boolean;
+  /** Set when the run stopped early (start failure, server died). */
+  error?: string;
+  dir?: string;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function shq(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('/bin/sh', ['-c', `command -v ${shq(cmd)}`], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  return r.status === 0 && p !== '' ? p : undefined;
+}
+
+function firstLine(cmd: string, args: string[], match?: RegExp): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return (match ? lines.find((l) => match.test(l)) : lines[0]) ?? '?';
+}
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort('127.0.0.1');
+    if (!ports.includes(p)) ports.push(p);
+  }
+  return ports;
+}
+
+function log(opts: Options, line: string): void {
+  // Progress goes to stderr so that --json keeps stdout to the JSON object.
+  if (opts.json) process.stderr.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
+}
+
+function delta(after: UasCounters, before: UasCounters): UasCounters {
+  return {
+    invites: after.invites - before.invites,
+    acks: after.acks - before.acks,
+    byes: after.byes - before.byes,
+    retransmissions: after.retransmissions - before.retransmissions,
+    failedCalls: after.failedCalls - before.failedCalls,
+    currentCalls: after.currentCalls,
+  };
+}
+
+// ---------------------------------------------------------------- one server
+
+/**
+ * One server through the given rates (a prefix of the ladder may be done
+ * already). On a shared machine a SIPp UAS has been seen to end mid-run
+ * (exit 0, as on SIGINT or a 'q' on its control port): then the whole
+ * server run restarts once, fresh (new ports, warm-up), at the step that
+ * was cut, so no debris of the cut step (the proxy's retransmissions to the
+ * old UAS) falls into a measured step.
+ */
+async function benchServerWithRetry(name: ServerName, opts: Options, tools: { sipp: string; kamailio?: string }, clkTck: number): Promise<ServerRun> {
+  const run = await benchServer(name, opts, opts.rates, tools, clkTck);
+  if (run.uasExited !== true) return run;
+  const rest = opts.rates.slice(run.steps.length);
+  log(opts, `${run.label}: WARNING ${run.error}: restarting ${run.label} and the UAS for ${rest.join(', ')} calls/s`);
+  const again = await benchServer(name, opts, rest, tools, clkTck);
+  return {
+    ...again,
+    steps: [...run.steps, ...again.steps],
+    ...(run.warmup !== undefined ? { warmup: run.warmup } : {}),
+    uasRestarts: 1 + (again.uasExited === true ? 1 : 0),
+  };
+}
+
+async function benchServer(
+  name: ServerName,
+  opts: Options,
+  rates: number[],
+  tools: { sipp: string; kamailio?: string },
+  clkTck: number,
+): Promise<ServerRun> {
+  const dir = mkdtempSync(join(tmpdir(), `trunkline-bench-proxy-${name}-`));
+  const [proxy, uasPort, uacPort, api, uasControl, uacControl] = await distinctFreePorts(6);
+  const ports: ServerPorts = { proxy: proxy!, uas: uasPort!, api: api! };
+  const run: ServerRun = {
+    name,
+    label: name === 'kamailio' ? 'Kamailio' : 'Trunkline',
+    describe: '',
+    version: name === 'kamailio' ? firstLine(tools.kamailio!, ['-v'], /^version:/).replace(/^version:\s*/, '') : `node ${process.version}`,
+    ports,
+    steps: [],
+    ...(opts.keep ? { dir } : {}),
+  };
+  let server: ProxyUnderTest | undefined;
+  let uas: Uas | undefined;
+  try {
+    server =
+      name === 'kamailio'
+        ? startKamailio({ kamailio: tools.kamailio!, template: KAMAILIO_TEMPLATE, dir, ports, workers: opts.kamailioWorkers })
+        : startTrunkline({ cmd: opts.trunklineCmd, dir, ports, transport: opts.transport, cwd: ROOT });
+    run.describe = server.describe;
+    log(opts, `${run.label}: starting on udp+tcp 127.0.0.1:${ports.proxy} (UAS ${ports.uas}, UAC ${uacPort})`);
+    run.optionsAnswer = await waitForOptions(ports.proxy, server.child, 15_000);
+    log(opts, `${run.label}: up (OPTIONS answered: ${run.optionsAnswer})`);
+
+    uas = Uas.start({
+      sipp: tools.sipp,
+      scenario: UAS_SCENARIO,
+      dir,
+      port: ports.uas,
+      transport: opts.transport,
+      recvTimeoutMs: UAS_RECV_TIMEOUT_MS,
+      controlPort: uasControl!,
+    });
+    await waitForBind(ports.uas, opts.transport, uas.child, 10_000);
+    let before: UasCounters = { invites: 0, acks: 0, byes: 0, retransmissions: 0, failedCalls: 0, currentCalls: 0 };
+
+    const step = async (rate: number, seconds: number, tag: string): Promise<StepResult> => {
+      if (server!.child.exited) throw new Error(`${run.label} exited (${server!.child.describeExit()}):\n${server!.child.logTail()}`);
+      if (uas!.child.exited) throw new UasExited(uas!.child);
+      const calls = Math.max(1, Math.round(rate * seconds));
+      const cpu0 = treeCpuTicks(server!.child.pid);
+      const uac = await runUac({
+        sipp: tools.sipp,
+        scenario: UAC_SCENARIO,
+        dir,
+        target: `127.0.0.1:${ports.proxy}`,
+        localPort: uacPort!,
+        transport: opts.transport,
+        rate,
+        calls,
+        limit: uacCallLimit(rate),
+        recvTimeoutMs: UAC_RECV_TIMEOUT_MS,
+        deadlineMs: seconds * 1000 + DEADLINE_SLACK_MS,
+        statsFile: join(dir, `uac-${tag}.csv`),
+        controlPort: uacControl!,
+      });
+      const uacEnded = Date.now();
+      const cpu1 = treeCpuTicks(server!.child.pid);
+      const { counters, idle } = await uas!.waitIdle(uacEnded, IDLE_TIMEOUT_MS);
+      const cpu2 = treeCpuTicks(server!.child.pid);
+      const u = delta(counters, before);
+      before = counters;
+
+      // The step ends when the UAS has no open call: work a server defers past the
+      // last response (transaction cleanup, GC) is counted; both idle at ~0 CPU.
+      const cpuMs = ((cpu2.ticks - cpu0.ticks) * 1000) / clkTck;
+      const cpuMsAtUacExit = ((cpu1.ticks - cpu0.ticks) * 1000) / clkTck;
+      const ok = uac.successful;
+      const retrans = uac.retransmissions + u.retransmissions;
+      const faults: string[] = [];
+      if (ok < calls) faults.push(`${calls - ok} of ${calls} calls not ok`);
+      if (uac.retransmissions > 0) faults.push(`${uac.retransmissions} UAC retransmissions`);
+      if (u.retransmissions > 0) faults.push(`${u.retransmissions} UAS retransmissions`);
+      if (u.acks < ok) faults.push(`UAS got ${u.acks} ACKs for ${ok} calls`);
+      if (u.failedCalls > 0) faults.push(`${u.failedCalls} UAS calls failed`);
+      if (!idle) faults.push(`UAS still had ${counters.currentCalls} open calls ${IDLE_TIMEOUT_MS / 1000} s after the step`);
+      if (cpu2.processes === 0) faults.push('server gone at the end of the step');
+      const result: StepResult = {
+        rate,
+        calls,
+        created: uac.created,
+        ok,
+        failed: calls - ok,
+        failedCalls: uac.failedCalls,
+        unfinished: uac.unfinished,
+        notStarted: Math.max(0, calls - uac.created),
+        retrans,
+        uacRetrans: uac.retransmissions,
+        uasRetrans: u.retransmissions,
+        uas: { invites: u.invites, acks: u.acks, byes: u.byes, failedCalls: u.failedCalls, idleAfter: idle },
+        cpuMs,
+        cpuMsPerCall: uac.created > 0 ? cpuMs / uac.created : null,
+        cpuMsAtUacExit,
+        processes: cpu0.processes,
+        uacWallSeconds: uac.wallSeconds,
+        uacKilled: uac.killed,
+        uacExitCode: uac.exitCode,
+        failureKinds: uac.failureKinds,
+        clean: faults.length === 0,
+        faults,
+      };
+      const kinds = Object.entries(uac.failureKinds).map(([k, v]) => `${k} ${v}`).join(', ');
+      log(
+        opts,
+        `${run.label} ${opts.transport} ${rate}/s${tag === 'warmup' ? ' (warm-up, not reported)' : ''}: ok ${ok}/${calls}, ` +
+          `failed ${result.failed}${kinds ? ` (${kinds})` : ''}, retrans ${retrans}, ` +
+          `CPU ${cpuMs.toFixed(0)} ms = ${fmtMs(result.cpuMsPerCall)} ms/call` +
+          `${uac.killed ? ', UAC killed at the deadline' : ''}${result.clean ? '' : ` [not clean: ${faults.join('; ')}]`}`,
+      );
+      return result;
+    };
+
+    // What the server costs doing nothing (timers, polling), over a short idle window.
+    const idle0 = treeCpuTicks(server.child.pid);
+    await sleep(IDLE_SAMPLE_MS);
+    run.idleCpuMsPerSecond = (((treeCpuTicks(server.child.pid).ticks - idle0.ticks) * 1000) / clkTck) / (IDLE_SAMPLE_MS / 1000);
+    log(opts, `${run.label}: idle CPU ${run.idleCpuMsPerSecond.toFixed(1)} ms per second (${idle0.processes} processes)`);
+
+    if (opts.warmup > 0) run.warmup = await step(Math.min(...opts.rates), opts.warmup, 'warmup');
+    for (const rate of rates) run.steps.push(await step(rate, opts.seconds, String(rate)));
+  } catch (err) {
+    run.error = err instanceof Error ? err.message : String(err);
+    if (err instanceof UasExited) {
+      run.uasExited = true;
+      run.error = err.summary;
+    } else {
+      log(opts, `${run.label}: ERROR ${run.error}`);
+    }
+  } finally {
+    await uas?.child.stop(2000, 'SIGINT');
+    await server?.child.stop(5000);
+    if (opts.keep) log(opts, `${run.label}: files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+  return run;
+}
+
+// ---------------------------------------------------------------- report
+
+function fmtMs(v: number | null | undefined): string {
+  return v === null || v === undefined ? 'n/a' : v.toFixed(3);
+}
+
+interface Verdict {
+  evaluated: boolean;
+  holds: boolean;
+  reasons: string[];
+}
+
+function verdict(opts: Options, k: ServerRun | undefined, t: ServerRun | undefined): Verdict {
+  if (k === undefined || t === undefined) return { evaluated: false, holds: false, reasons: ['only one server ran (--only)'] };
+  const reasons: string[] = [];
+  if (k.error !== undefined) reasons.push(`Kamailio run failed: ${k.error.split('\n')[0]}`);
+  if (t.error !== undefined) reasons.push(`Trunkline run failed: ${t.error.split('\n')[0]}`);
+  for (const rate of opts.rates) {
+    const ks = k.steps.find((s) => s.rate === rate);
+    const ts = t.steps.find((s) => s.rate === rate);
+    if (ks === undefined || ts === undefined) {
+      reasons.push(`${rate}/s: no result for ${ks === undefined ? 'Kamailio' : 'Trunkline'}`);
+      continue;
+    }
+    if (ks.clean && !ts.clean) reasons.push(`${rate}/s: Kamailio clean, Trunkline not (${ts.faults.join('; ')})`);
+    if (ts.cpuMsPerCall === null || ks.cpuMsPerCall === null) reasons.push(`${rate}/s: no CPU per call`);
+    else if (ts.cpuMsPerCall > ks.cpuMsPerCall) reasons.push(`${rate}/s: Trunkline ${fmtMs(ts.cpuMsPerCall)} > Kamailio ${fmtMs(ks.cpuMsPerCall)} ms/call`);
+  }
+  return { evaluated: true, holds: reasons.length === 0, reasons };
+}
+
+function ratio(k: StepResult | undefined, t: StepResult | undefined): number | null {
+  if (k?.cpuMsPerCall == null || t?.cpuMsPerCall == null || k.cpuMsPerCall === 0) return null;
+  return t.cpuMsPerCall / k.cpuMsPerCall;
+}
+
+function printTable(opts: Options, runs: ServerRun[], v: Verdict): void {
+  const pad = (s: string | number, n: number): string => String(s).padStart(n);
+  const cell = (s: StepResult | undefined): string =>
+    s === undefined ? `${pad('-', 7)} ${pad('-', 7)} ${pad('-', 8)} ${pad('-', 8)}` : `${pad(s.ok, 7)} ${pad(s.failed, 7)} ${pad(s.retrans, 8)} ${pad(fmtMs(s.cpuMsPerCall), 8)}`;
+  const k = runs.find((r) => r.name === 'kamailio');
+  const t = runs.find((r) => r.name === 'trunkline');
+  const both = k !== undefined && t !== undefined;
+  const out: string[] = [''];
+  const block = '     ok  failed  retrans  ms/call';
+  const heads = runs.map((r) => r.label.padEnd(block.length));
+  out.push(`${' '.repeat(15)}| ${heads.join(' | ')} |`);
+  out.push(`proto  calls/s | ${runs.map(() => block).join(' | ')} |${both ? '    T/K  clean K/T' : '  clean'}`);
+  for (const rate of opts.rates) {
+    const steps = runs.map((r) => r.steps.find((s) => s.rate === rate));
+    const cleanText = (s: StepResult | undefined): string => (s === undefined ? '-' : s.clean ? 'yes' : 'no');
+    let tail: string;
+    if (both) {
+      const r = ratio(steps[0], steps[1]);
+      tail = `${pad(r === null ? 'n/a' : r.toFixed(2), 7)}  ${cleanText(steps[0])}/${cleanText(steps[1])}`;
+    } else {
+      tail = `  ${cleanText(steps[0])}`;
+    }
+    out.push(`${opts.transport.padEnd(5)} ${pad(rate, 8)} | ${steps.map(cell).join(' | ')} |${tail}`);
+  }
+  out.push('');
+  out.push(
+    'ok/failed: calls of the step (rate x seconds) that succeeded / did not; retrans: UAC + UAS retransmissions; ms/call: the proxy\'s CPU',
+  );
+  out.push('(utime+stime of all its processes and threads) per call started; clean: all ok, no retransmission, every ACK reached the UAS.');
+  const idle = runs.filter((r) => r.idleCpuMsPerSecond !== undefined).map((r) => `${r.label} ${r.idleCpuMsPerSecond!.toFixed(1)} ms/s`);
+  if (idle.length > 0) out.push(`Idle CPU: ${idle.join(', ')}.${opts.warmup > 0 ? ` Warm-up before the ladder (not in the table): ${opts.warmup} s at ${Math.min(...opts.rates)} calls/s.` : ''}`);
+  for (const r of runs) {
+    if (r.uasRestarts) out.push(`${r.label}: the SIPp UAS ended mid-run ${r.uasRestarts} time(s) (something outside the benchmark?); the server run was restarted at that step.`);
+    if (r.error !== undefined) out.push(`${r.label} ERROR: ${r.error}`);
+  }
+  if (v.evaluated) {
+    out.push(
+      v.holds
+        ? 'TARGET HOLDS: Trunkline at or below Kamailio\'s CPU per call at every rate, and clean wherever Kamailio is clean.'
+        : `TARGET DOES NOT HOLD: ${v.reasons.join('; ')}`,
+    );
+  } else {
+    out.push(`target not evaluated: ${v.reasons.join('; ')}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.platform !== 'linux') usageError('needs Linux (/proc for CPU times)');
+  const sipp = which('sipp');
+  if (sipp === undefined) usageError('sipp not found: install the Debian package sip-tester (scripts/install-deps.sh)');
+  const servers: ServerName[] = opts.only === null ? ['kamailio', 'trunkline'] : [opts.only];
+  let kamailio: string | undefined;
+  if (servers.includes('kamailio')) {
+    kamailio = which('kamailio') ?? (which('/usr/sbin/kamailio') !== undefined ? '/usr/sbin/kamailio' : undefined);
+    if (kamailio === undefined) usageError('kamailio not found: install the Debian package kamailio (scripts/install-deps.sh), or use --only trunkline');
+  }
+
+  installCleanupHandlers((sig) => process.stderr.write(`\nbench/proxy: ${sig}: stopping the servers and SIPp\n`));
+  const clkTck = clockTicksPerSecond();
+  const load = loadAverage();
+  const ncpu = cpus().length;
+  const sippVersion = firstLine(sipp, ['-v'], /SIPp v/);
+  log(opts, `bench/proxy: ${opts.transport.toUpperCase()}, rates ${opts.rates.join(', ')} calls/s, ${opts.seconds} s each; ${ncpu} CPUs; ${sippVersion}`);
+  log(opts, `load average before the run: ${load.map((x) => x.toFixed(2)).join(' ')}`);
+  if (load[0] > LOAD_WARN) {
+    log(opts, `WARNING: 1-minute load average ${load[0].toFixed(2)} is above ${LOAD_WARN}: something else is using the CPU, figures will be noisy`);
+  }
+
+  const runs: ServerRun[] = [];
+  for (const name of servers) {
+    runs.push(await benchServerWithRetry(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, clkTck));
+  }
+  for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
+
+  const k = runs.find((r) => r.name === 'kamailio');
+  const t = runs.find((r) => r.name === 'trunkline');
+  const v = verdict(opts, k, t);
+  if (opts.json) {
+    const rows = opts.rates.map((rate) => {
+      const ks = k?.steps.find((s) => s.rate === rate);
+      const ts = t?.steps.find((s) => s.rate === rate);
+      return { rate, ratioTrunklineKamailio: ratio(ks, ts) };
+    });
+    const json = {
+      transport: opts.transport,
+      seconds: opts.seconds,
+      rates: opts.rates,
+      machine: { cpus: ncpu, loadAverage: load, loadWarning: load[0] > LOAD_WARN, clockTicksPerSecond: clkTck, sipp: sippVersion },
+      servers: Object.fromEntries(runs.map((r) => [r.name, r])),
+      rows,
+      target: v,
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    printTable(opts, runs, v);
+  }
+  // The target's verdict does not set the exit code; a run that could not be completed does.
+  process.exitCode = runs.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/proxy: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
