@@ -135,6 +135,26 @@ function tupleOf(sock: net.Socket): string {
   return `${sock.localAddress}|${sock.localPort}|${sock.remoteAddress}|${sock.remotePort}`;
 }
 
+const NO_CALLBACK = (): void => undefined;
+
+/** Four dot-separated decimal octets 0-255, nothing else. */
+function isPlainIpv4(h: string): boolean {
+  let octets = 0;
+  let value = -1;
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (c === 46) {
+      if (value < 0 || octets === 3) return false;
+      octets++;
+      value = -1;
+    } else if (c >= 48 && c <= 57) {
+      value = value < 0 ? c - 48 : value * 10 + (c - 48);
+      if (value > 255) return false;
+    } else return false;
+  }
+  return octets === 3 && value >= 0;
+}
+
 export class TransportLayer extends EventEmitter<TransportEvents> {
   private readonly specs: ListenSpec[];
   private tlsFiles: TlsFiles | undefined;
@@ -676,10 +696,14 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   send(flow: Flow, data: Buffer): boolean {
     if (this.state !== 'running') return false;
     if (flow.proto === 'udp') {
-      const host = normalizeHost(flow.localHost);
-      const l = this.udpListeners.find((u) => u.port === flow.localPort && u.host === host);
+      // Flows we made carry the listener's own host string: compare as is first (hot path), normalize only if that fails.
+      let l = this.udpListeners.find((u) => u.port === flow.localPort && u.host === flow.localHost);
+      if (!l) {
+        const host = normalizeHost(flow.localHost);
+        l = this.udpListeners.find((u) => u.port === flow.localPort && u.host === host);
+      }
       if (!l) return false;
-      return this.sendDatagram(l, flow.remoteHost, flow.remotePort, data, () => {});
+      return this.sendDatagram(l, flow.remoteHost, flow.remotePort, data, NO_CALLBACK);
     }
     let conn = flow.connectionId !== null ? this.table.get(flow.connectionId) : undefined;
     if (conn && (conn.proto !== flow.proto || conn.state !== 'open')) conn = undefined;
@@ -694,10 +718,10 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
    * listener of the destination's address family. Resolves with the flow used.
    */
   async sendTo(target: { proto: TransportProto; host: string; port: number }, data: Buffer): Promise<Flow> {
-    const name = specName(target);
-    if (this.state !== 'running') throw new Error(`${name}: transport layer not running`);
-    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new Error(`${name}: invalid port`);
+    if (this.state !== 'running') throw new Error(`${specName(target)}: transport layer not running`);
+    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new Error(`${specName(target)}: invalid port`);
     if (target.proto === 'udp') return this.sendUdpTo(target.host, target.port, data);
+    const name = specName(target);
     const proto = target.proto;
     if (!TRANSPORT_PROTOS.includes(proto)) throw new Error(`${name}: unknown transport`);
     const existing = this.table.lookup(proto, target.host, target.port);
@@ -789,15 +813,16 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   private async sendUdpTo(host: string, port: number, data: Buffer): Promise<Flow> {
-    const name = specName({ proto: 'udp', host, port });
-    const family = ipFamily(normalizeHost(host));
-    if (family === 0) throw new Error(`${name}: udp destination must be an IP literal`);
+    const name = (): string => specName({ proto: 'udp', host, port });
+    // Plain dotted IPv4 (the common case) needs no normalizing or isIP regex.
+    const remoteHost = isPlainIpv4(host) ? host : normalizeHost(host);
+    const family = remoteHost === host && isPlainIpv4(host) ? 4 : ipFamily(remoteHost);
+    if (family === 0) throw new Error(`${name()}: udp destination must be an IP literal`);
     const l = this.udpListeners.find((u) => u.family === family);
-    if (!l) throw new Error(`${name}: no udp listener for IPv${family}`);
-    const remoteHost = normalizeHost(host);
+    if (!l) throw new Error(`${name()}: no udp listener for IPv${family}`);
     await new Promise<void>((resolve, reject) => {
-      const queued = this.sendDatagram(l, remoteHost, port, data, (err) => (err ? reject(new Error(`${name}: ${describeError(err)}`, { cause: err })) : resolve()));
-      if (!queued) reject(new Error(`${name}: udp socket not running`));
+      const queued = this.sendDatagram(l, remoteHost, port, data, (err) => (err ? reject(new Error(`${name()}: ${describeError(err)}`, { cause: err })) : resolve()));
+      if (!queued) reject(new Error(`${name()}: udp socket not running`));
     });
     return { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost, remotePort: port, connectionId: null };
   }
