@@ -33,14 +33,14 @@ export class LocalIdentity {
 
   /** host[:port] naming this server (a Via sent-by, a Route URI's host and port). */
   isLocalHostPort(host: string, port: number | null): boolean {
-    return this.isLocalHost(host) && (port === null || this.ports.has(port));
+    // No port means the default port (RFC 3261 19.1.2): 5060, or 5061 for TLS.
+    return this.isLocalHost(host) && (port === null ? this.ports.has(5060) || this.ports.has(5061) : this.ports.has(port));
   }
 
   /** A sip/sips URI for this server: our host and, if given, one of our ports. */
   isLocalUri(uri: Uri): boolean {
     if (!isSipUri(uri)) return false;
-    if (!this.isLocalHost(uri.host)) return false;
-    return uri.port === null || this.ports.has(uri.port);
+    return this.isLocalHostPort(uri.host, uri.port);
   }
 }
 

@@ -191,6 +191,8 @@ export class ForwardContext {
       this.maybeFinish();
       return;
     }
+    // 16.7 step 3: our Via comes off every response before it can go upstream.
+    res.removeFirstValue('Via');
     this.finals.push(res);
     if (status >= 600) {
       // A 6xx ends the search (16.7 step 9 / 16.6): cancel the rest, try nothing more.

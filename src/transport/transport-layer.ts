@@ -1,3 +1,4 @@
+import dns from 'node:dns';
 /**
  * The transport layer: UDP, TCP, TLS, WS and WSS listeners, outgoing
  * connections, the connection table and stream framing. It carries raw SIP
@@ -18,7 +19,7 @@ import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
-import { hostPort, ipFamily, isWildcard, normalizeHost, specName } from './addr.js';
+import { hostPort, ipFamily, isPlainIpv4, isWildcard, normalizeHost, specName } from './addr.js';
 import { ConnectionTable, type TableEntry } from './connection-table.js';
 import { StreamFramer } from './stream-framer.js';
 import {
@@ -135,25 +136,20 @@ function tupleOf(sock: net.Socket): string {
   return `${sock.localAddress}|${sock.localPort}|${sock.remoteAddress}|${sock.remotePort}`;
 }
 
-const NO_CALLBACK = (): void => undefined;
-
-/** Four dot-separated decimal octets 0-255, nothing else. */
-function isPlainIpv4(h: string): boolean {
-  let octets = 0;
-  let value = -1;
-  for (let i = 0; i < h.length; i++) {
-    const c = h.charCodeAt(i);
-    if (c === 46) {
-      if (value < 0 || octets === 3) return false;
-      octets++;
-      value = -1;
-    } else if (c >= 48 && c <= 57) {
-      value = value < 0 ? c - 48 : value * 10 + (c - 48);
-      if (value > 255) return false;
-    } else return false;
+/**
+ * dgram's address lookup for our sends: every UDP destination here is already
+ * an IP literal, so answer at once instead of through dns.lookup and a tick.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  const opts = typeof family === 'object' && family !== null ? (family as { family?: number }) : null;
+  const fam = isPlainIpv4(address) ? 4 : ipFamily(address);
+  if (fam === 0) {
+    dns.lookup(address, opts?.family ?? (typeof family === 'number' ? family : 0), callback as never);
+    return;
   }
-  return octets === 3 && value >= 0;
+  callback(null, address, fam);
 }
+
 
 export class TransportLayer extends EventEmitter<TransportEvents> {
   private readonly specs: ListenSpec[];
@@ -268,7 +264,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   private bindUdp(spec: ListenSpec): Promise<void> {
     const family = ipFamily(spec.host) as 4 | 6;
-    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     return new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         try { socket.close(); } catch { /* not running */ }
@@ -703,7 +699,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         l = this.udpListeners.find((u) => u.port === flow.localPort && u.host === host);
       }
       if (!l) return false;
-      return this.sendDatagram(l, flow.remoteHost, flow.remotePort, data, NO_CALLBACK);
+      return this.sendDatagram(l, flow.remoteHost, flow.remotePort, data, null);
     }
     let conn = flow.connectionId !== null ? this.table.get(flow.connectionId) : undefined;
     if (conn && (conn.proto !== flow.proto || conn.state !== 'open')) conn = undefined;
@@ -799,18 +795,27 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   // ---------------------------------------------------------------- outgoing
 
-  private sendDatagram(l: UdpListener, host: string, port: number, data: Buffer, done: (err: Error | null) => void): boolean {
+  /**
+   * Hands a datagram to the socket. Without a completion callback Node sends
+   * it synchronously with no request object and no callback back into JS;
+   * a failure then surfaces as the socket's 'error' event (logged). With
+   * `done`, the caller learns the outcome.
+   */
+  private sendDatagram(l: UdpListener, host: string, port: number, data: Buffer, done: ((err: Error | null) => void) | null): boolean {
     try {
-      l.socket.send(data, port, host, (err) => {
-        if (err) this.log.debug({ to: hostPort(host, port), err: err.message }, 'udp send failed');
-        done(err ?? null);
-      });
+      if (done === null) l.socket.send(data, port, host);
+      else
+        l.socket.send(data, port, host, (err) => {
+          if (err) this.log.debug({ to: hostPort(host, port), err: err.message }, 'udp send failed');
+          done(err ?? null);
+        });
       return true;
     } catch (err) {
       this.log.debug({ to: hostPort(host, port), err: (err as Error).message }, 'udp send failed');
       return false;
     }
   }
+
 
   private async sendUdpTo(host: string, port: number, data: Buffer): Promise<Flow> {
     const name = (): string => specName({ proto: 'udp', host, port });
@@ -820,10 +825,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     if (family === 0) throw new Error(`${name()}: udp destination must be an IP literal`);
     const l = this.udpListeners.find((u) => u.family === family);
     if (!l) throw new Error(`${name()}: no udp listener for IPv${family}`);
-    await new Promise<void>((resolve, reject) => {
-      const queued = this.sendDatagram(l, remoteHost, port, data, (err) => (err ? reject(new Error(`${name()}: ${describeError(err)}`, { cause: err })) : resolve()));
-      if (!queued) reject(new Error(`${name()}: udp socket not running`));
-    });
+    // UDP has no delivery report worth waiting for: a datagram handed to the socket counts as sent.
+    if (!this.sendDatagram(l, remoteHost, port, data, null)) throw new Error(`${name()}: udp socket not running`);
     return { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost, remotePort: port, connectionId: null };
   }
 

@@ -69,7 +69,6 @@ test(
   {
     skip,
     timeout: 15000,
-    todo: 'src bug: src/proxy/forward-context.ts onFinal()/sendBest() send the best non-2xx final upstream with Trunkline\'s Via still on top; Kamailio only delivers it by forwarding it statelessly to itself along the second Via',
   },
   async () => {
     const uas = sippBackground(scenario('uas-busy.xml'), busyPort, { timeoutS: 8 });

@@ -12,12 +12,8 @@ import { sipp, sippBackground, scenario, scenarioWith, haveCommand } from '../he
  * sends upstream, so the caller (or the proxy before Trunkline) finds its
  * own Via on top. uac-expect-via.xml checks that the top Via of the final
  * response is the SIPp caller's.
- *
- * The second test fails today (src bug, see its todo): the best final
- * non-2xx response of a forwarded request goes upstream with Trunkline's
- * Via still on top (src/proxy/forward-context.ts onFinal keeps the response
- * as received in `finals`, and sendBest responds with it as is; only
- * provisionals and 2xx pass through relayUpstream, which removes the Via).
+ * The second test covers the best final non-2xx response of a forwarded
+ * request (kept in the proxy's `finals` until every branch is done).
  */
 const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
 
@@ -67,7 +63,6 @@ test(
   'a callee\'s refusal (486) relayed by Trunkline has Trunkline\'s Via removed (RFC 3261 16.7 step 3)',
   {
     skip,
-    todo: 'src bug: src/proxy/forward-context.ts onFinal() pushes the downstream final response into `finals` with our Via still on top; sendBest() sends it upstream as is',
   },
   async () => {
     const busy = sippBackground(scenario('uas-busy.xml'), busyPort, { timeoutS: 8 });

@@ -45,7 +45,6 @@ test('our Route value (our port) is removed; a proxy on another port of the same
 test(
   'a Route without a port means port 5060: not ours when we do not listen there (another proxy on the default port keeps its value)',
   {
-    todo: 'src bug: src/core/local-identity.ts isLocalHostPort() (and isLocalUri()) take a missing port as "any of our ports" instead of the default 5060 (5061 for sips/TLS); Kamailio on 127.0.0.1:5060 writes Record-Route <sip:127.0.0.1;lr;...>, and Trunkline strips it, so in-dialog requests bypass that proxy',
   },
   () => {
     const id = identity();
