@@ -94,6 +94,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       transport,
       locate: (uri) => locator.locate(uri),
       isOurs: (host, port) => identity.isLocalHostPort(host, port),
+      isLocalHost: (host) => identity.isLocalHost(host),
       counters,
       log,
       serverHeader,

@@ -52,6 +52,7 @@ const proxy = new Proxy(
     transport,
     locate: async (uri: SipUri) => [{ proto: 'udp', host: uri.host, port: uri.port ?? 5060 }],
     isOurs: (h, p) => identity.isLocalHostPort(h, p),
+    isLocalHost: (h) => identity.isLocalHost(h),
     counters,
     log: noLog,
     serverHeader: 'Trunkline',

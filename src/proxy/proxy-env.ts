@@ -20,8 +20,10 @@ export interface ProxyEnv {
   transport: { sendTo(target: Target, data: Buffer): Promise<Flow> };
   /** RFC 3263: the ordered targets for a URI (empty when it resolves to nothing). */
   locate(uri: SipUri): Promise<Target[]>;
-  /** host[:port] names this server (Via sent-by, Route/Request-URI). */
+  /** host[:port] names this server (Via sent-by, Route); no port means the default port. */
   isOurs(host: string, port: number | null): boolean;
+  /** host is one of this server's names or addresses, whatever the port. */
+  isLocalHost(host: string): boolean;
   counters: Counters;
   log: ProxyLog;
   /** Server header of the answers the proxy makes itself, or null. */

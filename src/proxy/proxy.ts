@@ -107,7 +107,7 @@ export class Proxy implements TransactionUser {
         return;
       case 'none':
         // CONTRACT.md default chain: a local domain's user is unknown here (404); elsewhere is not ours to relay to (403).
-        if (isSipUri(target) && this.env.isOurs(target.host, target.port)) this.reply(tx, req, { status: 404 });
+        if (isSipUri(target) && this.isOurDomain(target)) this.reply(tx, req, { status: 404 });
         else this.reply(tx, req, { status: 403, reason: 'Relaying Denied' });
         return;
     }
@@ -146,8 +146,18 @@ export class Proxy implements TransactionUser {
     void this.stateless.forwardRequest(ack, hop);
   }
 
+  /** A Request-URI naming this server itself (no user part). */
   private isForUs(uri: Uri): boolean {
-    return isSipUri(uri) && uri.user === null && this.env.isOurs(uri.host, uri.port);
+    return isSipUri(uri) && uri.user === null && this.isOurDomain(uri);
+  }
+
+  /**
+   * A Request-URI for this server's domain. Without a port the host decides:
+   * the request reached one of our sockets, so `sip:localhost` sent to our
+   * port 5070 is for us (a Route is judged by host and port, see isOurs).
+   */
+  private isOurDomain(uri: SipUri): boolean {
+    return uri.port === null ? this.env.isLocalHost(uri.host) : this.env.isOurs(uri.host, uri.port);
   }
 
   private reply(tx: ServerTransaction, req: SipMessage, r: Refusal): void {
