@@ -1,0 +1,135 @@
+/**
+ * What every repository shares: the Kysely instance, the dialect, the clock,
+ * and the two ways to write.
+ *
+ * - `tx(fn)`: one transaction. On SQLite it is `BEGIN IMMEDIATE` (the write
+ *   lock is taken up front, so two writers never fail each other halfway
+ *   with SQLITE_BUSY; see beginImmediate for the wait). On PostgreSQL it is
+ *   an ordinary READ COMMITTED transaction.
+ * - `write(fn)`: a provisioning write. `tx` plus a bump of the change counter
+ *   (store_meta `changes`, and on SQLite an in-process counter) in the same
+ *   transaction, so `Store.changes()` moves if and only if it committed.
+ *
+ * Later repositories (accounts, trunks, dids, ...) take a StoreContext too
+ * and write through `write()` so a running server sees their changes.
+ */
+import { sql, type Kysely } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Database } from './schema.js';
+import type { StoreDialect } from './migrations/types.js';
+import { StoreError } from './errors.js';
+
+export type { StoreDialect } from './migrations/types.js';
+
+/** How long SQLite waits for another writer (another process, or another Store of this one). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * BEGIN IMMEDIATE on a better-sqlite3 connection, waiting for another
+ * writer asynchronously: the attempt itself does not block (busy_timeout 0
+ * for it), and between attempts the event loop runs, so a server never
+ * stalls while the CLI writes, and two Stores of one process on the same
+ * file cannot lock each other out. StoreError after SQLITE_BUSY_TIMEOUT_MS.
+ */
+export async function beginImmediate(raw: BetterSqlite3.Database, timeoutMs = SQLITE_BUSY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+    raw.pragma('busy_timeout = 0');
+    try {
+      raw.exec('BEGIN IMMEDIATE');
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'SQLITE_BUSY') throw err;
+      if (Date.now() >= deadline) {
+        throw new StoreError(`store: the database stayed locked by another writer for ${timeoutMs / 1000} s`, {
+          cause: err,
+        });
+      }
+    } finally {
+      raw.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+export class StoreContext {
+  readonly db: Kysely<Database>;
+  readonly dialect: StoreDialect;
+  /** Milliseconds since the epoch; tests may pass their own clock. */
+  readonly now: () => number;
+  readonly #sqlite: BetterSqlite3.Database | undefined;
+  #localChanges = 0;
+
+  constructor(db: Kysely<Database>, dialect: StoreDialect, now: () => number, sqlite?: BetterSqlite3.Database) {
+    this.db = db;
+    this.dialect = dialect;
+    this.now = now;
+    this.#sqlite = sqlite;
+  }
+
+  /** Runs fn in one transaction: all of it commits or none of it. Do not nest. */
+  async tx<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const raw = this.#sqlite;
+    if (raw === undefined) return this.db.transaction().execute(fn);
+    // Kysely's SQLite driver has one connection behind a mutex; holding it
+    // keeps every other query of this process out until COMMIT.
+    return this.db.connection().execute(async (conn) => {
+      await beginImmediate(raw);
+      try {
+        const result = await fn(conn);
+        raw.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (raw.inTransaction) raw.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  /** A provisioning write: fn in a transaction that also bumps the change counter. */
+  async write<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const result = await this.tx(async (db) => {
+      const r = await fn(db);
+      await db
+        .updateTable('store_meta')
+        .set({ value: sql<number>`value + 1` })
+        .where('key', '=', 'changes')
+        .execute();
+      return r;
+    });
+    this.#localChanges++;
+    return result;
+  }
+
+  /**
+   * An ORDER BY key that sorts text by code point on both dialects (SQLite's
+   * default BINARY collation; PostgreSQL's "C"), so lists come out the same.
+   */
+  orderText(column: string) {
+    return this.dialect === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column);
+  }
+
+  /**
+   * The change counter (see Store.changes). SQLite: PRAGMA data_version
+   * (moves when another connection, such as the CLI, commits) plus this
+   * process's own provisioning writes. PostgreSQL: store_meta `changes`.
+   */
+  async changes(): Promise<number> {
+    const raw = this.#sqlite;
+    if (raw !== undefined) {
+      return Number(raw.pragma('data_version', { simple: true })) + this.#localChanges;
+    }
+    const row = await this.db
+      .selectFrom('store_meta')
+      .select('value')
+      .where('key', '=', 'changes')
+      .executeTakeFirst();
+    return Number(row?.value ?? 0);
+  }
+}
+
+/** Row count of a Kysely insert/update/delete result as a number. */
+export function count(n: bigint | number | undefined): number {
+  return Number(n ?? 0);
+}

@@ -1,0 +1,37 @@
+/**
+ * The store's public face: open it, its repositories, their types and errors.
+ * See README.md in this directory.
+ */
+export {
+  DATABASE_URL_ENV,
+  SQLITE_BUSY_TIMEOUT_MS,
+  maskUrl,
+  openStore,
+  resolveDatabaseConfig,
+  type Store,
+  type StoreDialect,
+  type StoreOptions,
+} from './db.js';
+export { StoreContext } from './context.js';
+export {
+  ConflictError,
+  NotFoundError,
+  StaleRegistrationError,
+  StoreError,
+  ValidationError,
+} from './errors.js';
+export type { Database } from './schema.js';
+export { aorOf, normalizeAor, normalizeDomain, parseAddress, parseAlias } from './validate.js';
+export type { Domain, DomainRemoval } from './repos/domains.js';
+export { ha1Md5, ha1Sha256, type Subscriber, type SubscriberAuth, type SubscriberRemoval } from './repos/subscribers.js';
+export type { Alias, AliasMatch } from './repos/aliases.js';
+export {
+  BINDING_PROTOS,
+  type BindingInput,
+  type BindingKey,
+  type BindingProto,
+  type BindingSet,
+  type LocationBinding,
+  type RegisterChange,
+  type RegisterResult,
+} from './repos/location.js';

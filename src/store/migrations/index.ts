@@ -1,0 +1,22 @@
+/**
+ * The migrations, in order. Kysely's Migrator runs the pending ones at every
+ * openStore() (a static provider: no file discovery, so the list works the
+ * same from dist/ and from a bundle).
+ *
+ * To change the schema, add a file `NNNN_what.ts` exporting a factory like
+ * `initial` below and add it here with the next number. Never edit or
+ * reorder one that has shipped: a database remembers the names it ran, and a
+ * store whose database ran a name this list lacks refuses to start (it was
+ * migrated by a newer Trunkline).
+ */
+import type { Migration } from 'kysely';
+import { initial } from './0001_initial.js';
+import type { StoreDialect } from './types.js';
+
+export type { StoreDialect } from './types.js';
+
+export function migrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001_initial': initial(dialect),
+  };
+}
