@@ -228,6 +228,7 @@ export class ClientTransaction implements TimerTarget {
             this.state = 'Proceeding';
             this.cancelRetrans();
             this.cancelState();
+            this.bytes = null; // never retransmitted again: let the bytes go
           }
           this.lastProvisional = status;
           this.provisional(res);
@@ -235,6 +236,7 @@ export class ClientTransaction implements TimerTarget {
         }
         this.cancelRetrans();
         this.cancelState();
+        this.bytes = null;
         if (status < 300) {
           // RFC 6026 7.2: Accepted; the 2xx goes to the TU and is never ACKed here; Timer M.
           this.state = 'Accepted';
@@ -285,6 +287,7 @@ export class ClientTransaction implements TimerTarget {
     // 17.1.2.2: Completed; Timer K (T4 unreliable, 0 reliable).
     this.cancelRetrans();
     this.cancelState();
+    this.bytes = null;
     this.state = 'Completed';
     if (this.reliable) this.end();
     else this.stateTimer = this.ctx.wheel.scheduleFor(this.ctx.timers.t4, this, T_K);

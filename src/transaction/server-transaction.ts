@@ -91,6 +91,7 @@ export class ServerTransaction implements TimerTarget {
         if (status < 300) {
           // RFC 6026 7.1: Accepted, Timer L; the TU retransmits its 2xx.
           this.state = 'Accepted';
+          this.lastBytes = null; // absorbed retransmissions never need them
           this.stateTimer = this.ctx.wheel.scheduleFor(64 * this.ctx.timers.t1, this, T_L);
         } else {
           // 17.2.1: Completed; Timer G retransmits over unreliable transports, Timer H waits for the ACK.
@@ -107,10 +108,8 @@ export class ServerTransaction implements TimerTarget {
         // RFC 6026 7.1: 2xx retransmissions from the TU go out; Accepted stays.
         const bytes = serialize(res);
         if (!this.transmit(bytes)) return;
-        if (state === 'Accepted') {
-          this.lastResponse = res;
-          this.lastBytes = bytes;
-        }
+        // In Accepted the bytes are never sent again (INVITE retransmissions are absorbed): keep only the response.
+        if (state === 'Accepted') this.lastResponse = res;
         return;
       }
     } else if (state === 'Trying' || state === 'Proceeding') {
