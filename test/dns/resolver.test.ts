@@ -4,20 +4,9 @@ import { DnsLookupError, SipLocator, type LocatorOptions, type SipTarget } from 
 import { orderSrv } from '../../src/dns/srv.js';
 import { parseSipUri } from '../../src/sip/uri.js';
 import { FakeDnsServer, ipv6Bytes, type Zone } from './fake-dns-server.js';
+import { prng as seeded } from '../helpers/prng.js';
 
 type TestContext = { after(fn: () => unknown): void };
-
-/** mulberry32: a small seeded PRNG in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function setup(t: TestContext, zone: Zone, opts: LocatorOptions = {}): Promise<{ dns: FakeDnsServer; loc: SipLocator }> {
   const dns = await FakeDnsServer.start(zone);

@@ -6,18 +6,7 @@ import { validateMessage } from '../../src/sip/validate.js';
 import { serialize } from '../../src/sip/serializer.js';
 import { SipSyntaxError } from '../../src/sip/errors.js';
 import { ALL } from './fixtures.js';
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 const DIR = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
 const SEEDS: Buffer[] = [

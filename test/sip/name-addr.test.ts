@@ -10,6 +10,7 @@ import {
   type NameAddr,
 } from '../../src/sip/name-addr.js';
 import { formatUri, isSipUri, parseUri, unescapeUriPart, uriEquals, type OtherUri, type SipUri } from '../../src/sip/uri.js';
+import { prng } from '../helpers/prng.js';
 
 const RFC4475 = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
 
@@ -380,17 +381,6 @@ test('RFC 4475: details of selected valid headers', () => {
 
 // ---------------------------------------------------------------------------
 // Robustness
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   ...'aZ09 \t:;@?&=%[]<>"\\,/.+-_~!*\'()#$`{}|^',

@@ -15,6 +15,7 @@ import {
   type TelUri,
   type OtherUri,
 } from '../../src/sip/uri.js';
+import { prng } from '../helpers/prng.js';
 
 const RFC4475 = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
 
@@ -627,18 +628,6 @@ test('RFC 4475 Request-URIs: valid ones parse, ltgtruri and lwsruri do not', () 
 
 // ---------------------------------------------------------------------------
 // Robustness
-
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FUZZ_CHARS = [
   ...'abcXYZ019:;@?&=%[]<>"\\ \t,/.+-_~!*\'()#$`{}|^',
