@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_FAILURE, errorMessage } from './common.js';
 import { registerServe } from './serve.js';
+import { registerDomain } from './domain.js';
+import { registerSubscriber } from './subscriber.js';
+import { registerAlias } from './alias.js';
+import { registerLocation } from './location.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -32,6 +36,10 @@ export function buildProgram(): Command {
       outputError: (str, write) => write(str.replace(/\n(?=.)/g, ' ')),
     });
   registerServe(program, version);
+  registerDomain(program);
+  registerSubscriber(program);
+  registerAlias(program);
+  registerLocation(program);
   return program;
 }
 
