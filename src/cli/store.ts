@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { openStore, type Store } from '../store/index.js';
-import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_FAILURE, errorMessage, fail, loadConfigOrExit } from './common.js';
+import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_CONFIG, EXIT_FAILURE, errorMessage, fail, loadConfigOrExit } from './common.js';
 
 /** A command's own error: printed as is (one line), exit 1. */
 export class CliError extends Error {
@@ -49,9 +49,22 @@ export async function orFail<T>(fn: () => T | Promise<T>): Promise<T> {
 }
 
 /**
- * A command group (`domain`, `subscriber`, ...): takes --config too, and
- * without a subcommand prints its help.
+ * A command group (`domain`, `subscriber`, ...): takes --config too.
+ * Without a subcommand, or with an unknown one, it is a usage error: one
+ * line naming the subcommands, exit 2 (`--help` or `help` prints the help).
  */
 export function commandGroup(program: Command, name: string, description: string): Command {
-  return program.command(name).description(description).option(CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP);
+  return program
+    .command(name)
+    .description(description)
+    .option(CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP)
+    .helpCommand(false)
+    .argument('[command...]')
+    .usage('[options] [command]')
+    .action((args: string[], _opts: unknown, cmd: Command) => {
+      const subs = cmd.commands.map((c) => c.name());
+      if (args[0] === 'help') cmd.help();
+      const what = args[0] === undefined ? 'missing command' : `unknown command ${JSON.stringify(args[0])}`;
+      fail(`${name}: ${what} (${subs.join(', ')}); see trunkline ${name} --help`, EXIT_CONFIG);
+    });
 }

@@ -84,9 +84,11 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /**
  * Every command and its errors against the store `db` names, through the
- * config file `config` (run from `cwd`).
+ * config file `config` (run from `cwd`). With `full` false, the errors the
+ * CLI finds before it opens the store (bad arguments, the password input)
+ * are left out: they do not depend on the database.
  */
-export async function managementFlows(config: string, cwd: string, db: DatabaseConfig): Promise<void> {
+export async function managementFlows(config: string, cwd: string, db: DatabaseConfig, full = true): Promise<void> {
   const cli = (args: string[], input?: string): Promise<RunResult> =>
     run([...args, '--config', config], input === undefined ? { cwd } : { cwd, input });
   const json = async (args: string[]): Promise<Record<string, unknown>[]> => {
@@ -98,18 +100,20 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
 
   // Domains
   assert.deepEqual(await json(['domain', 'list']), []);
-  assert.deepEqual(table(ok(await cli(['domain', 'list']), 'domain list'), ['DOMAIN', 'CREATED']), []);
+  if (full) assert.deepEqual(table(ok(await cli(['domain', 'list']), 'domain list'), ['DOMAIN', 'CREATED']), []);
   assert.equal(ok(await cli(['domain', 'add', 'Example.ORG']), 'domain add'), 'added domain example.org\n');
   failed(await cli(['domain', 'add', 'example.org']), 'domain example.org exists', 'duplicate domain');
-  failed(await cli(['domain', 'add', 'a b']), /^domain: expected a host name or IP address, got "a b"$/, 'bad domain');
+  if (full) failed(await cli(['domain', 'add', 'a b']), /^domain: expected a host name or IP address, got "a b"$/, 'bad domain');
   ok(await cli(['domain', 'add', 'example.net']), 'domain add example.net');
   const domains = await json(['domain', 'list']);
   assert.deepEqual(domains.map((d) => d['domain']), ['example.net', 'example.org']);
   assert.deepEqual(Object.keys(domains[0]!), ['domain', 'createdAt']);
   assert.match(String(domains[0]!['createdAt']), ISO);
-  const drows = table(ok(await cli(['domain', 'list']), 'domain list'), ['DOMAIN', 'CREATED']);
-  assert.deepEqual(drows.map((r) => r[0]), ['example.net', 'example.org']);
-  assert.match(drows[0]![1]!, ISO);
+  if (full) {
+    const drows = table(ok(await cli(['domain', 'list']), 'domain list'), ['DOMAIN', 'CREATED']);
+    assert.deepEqual(drows.map((r) => r[0]), ['example.net', 'example.org']);
+    assert.match(drows[0]![1]!, ISO);
+  }
 
   // Subscribers: the password only from stdin, its first line.
   const store: Store = await openStore(db, { env: {} });
@@ -130,28 +134,28 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       'unknown domain example.com',
       'unknown domain',
     );
-    failed(
+    if (full) failed(
       await cli(['subscriber', 'add', 'bob@example.org'], 'x\n'),
       /^password: .*--password-stdin/,
       'no --password-stdin',
     );
-    failed(
+    if (full) failed(
       await cli(['subscriber', 'add', 'bob@example.org', '--password', 'x']),
       /unknown option '--password'/,
       'a password option',
       2,
     );
-    failed(
+    if (full) failed(
       await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin']),
       /^password: no password on standard input/,
       'no stdin',
     );
-    failed(
+    if (full) failed(
       await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin'], '\nsecond\n'),
       /^password: no password on standard input/,
       'empty first line',
     );
-    failed(
+    if (full) failed(
       await cli(['subscriber', 'add', 'nodomain', '--password-stdin'], 'x\n'),
       /^subscriber: expected USER@DOMAIN, got "nodomain"$/,
       'bad address',
@@ -172,7 +176,7 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       'unknown subscriber ghost@example.org',
       'passwd of a missing subscriber',
     );
-    failed(await cli(['subscriber', 'passwd', 'alice@example.org']), /^password: /, 'passwd without --password-stdin');
+    if (full) failed(await cli(['subscriber', 'passwd', 'alice@example.org']), /^password: /, 'passwd without --password-stdin');
 
     const subs = await json(['subscriber', 'list']);
     assert.deepEqual(subs.map((s) => s['subscriber']), ['carol@example.net', 'alice@example.org', 'bob@example.org']);
@@ -185,8 +189,10 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       ['alice@example.org', 'bob@example.org'],
     );
     failed(await cli(['subscriber', 'list', '--domain', 'nope.org']), 'unknown domain nope.org', 'list of a missing domain');
-    const srows = table(ok(await cli(['subscriber', 'list']), 'subscriber list'), ['SUBSCRIBER', 'CREATED', 'UPDATED']);
-    assert.deepEqual(srows.map((r) => r[0]), ['carol@example.net', 'alice@example.org', 'bob@example.org']);
+    if (full) {
+      const srows = table(ok(await cli(['subscriber', 'list']), 'subscriber list'), ['SUBSCRIBER', 'CREATED', 'UPDATED']);
+      assert.deepEqual(srows.map((r) => r[0]), ['carol@example.net', 'alice@example.org', 'bob@example.org']);
+    }
 
     // Aliases
     assert.equal(
@@ -196,18 +202,18 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
     ok(await cli(['alias', 'add', '+9122400012*', 'bob@example.org']), 'alias add prefix');
     ok(await cli(['alias', 'add', 'sales', 'alice@example.org']), 'alias add name');
     failed(await cli(['alias', 'add', '+912240001234', 'bob@example.org']), 'alias +912240001234 exists', 'duplicate alias');
-    failed(
+    if (full) failed(
       await cli(['alias', 'add', '+91abc', 'alice@example.org']),
       /^alias: expected an E\.164 number like \+912240001234, a prefix like \+9122400012\* or a name, got "\+91abc"$/,
       'bad number',
     );
-    failed(await cli(['alias', 'add', '+1234567890123456', 'alice@example.org']), /^alias: /, 'number too long');
+    if (full) failed(await cli(['alias', 'add', '+1234567890123456', 'alice@example.org']), /^alias: /, 'number too long');
     failed(
       await cli(['alias', 'add', '+14155550100', 'ghost@example.org']),
       'unknown subscriber ghost@example.org',
       'alias for a missing subscriber',
     );
-    failed(await cli(['alias', 'add', '+14155550100', 'ghost']), /^subscriber: expected USER@DOMAIN/, 'alias, bad address');
+    if (full) failed(await cli(['alias', 'add', '+14155550100', 'ghost']), /^subscriber: expected USER@DOMAIN/, 'alias, bad address');
     const aliases = await json(['alias', 'list']);
     assert.deepEqual(
       aliases.map((a) => [a['alias'], a['subscriber']]),
@@ -218,12 +224,14 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       ],
     );
     assert.deepEqual(Object.keys(aliases[0]!), ['alias', 'subscriber', 'username', 'domain', 'createdAt']);
-    const arows = table(ok(await cli(['alias', 'list']), 'alias list'), ['ALIAS', 'SUBSCRIBER', 'CREATED']);
-    assert.deepEqual(arows.map((r) => r.slice(0, 2)), aliases.map((a) => [a['alias'], a['subscriber']]));
+    if (full) {
+      const arows = table(ok(await cli(['alias', 'list']), 'alias list'), ['ALIAS', 'SUBSCRIBER', 'CREATED']);
+      assert.deepEqual(arows.map((r) => r.slice(0, 2)), aliases.map((a) => [a['alias'], a['subscriber']]));
+    }
     assert.equal((await store.aliases.resolve('+912240001299'))?.username, 'bob', 'the prefix alias works');
     assert.equal(ok(await cli(['alias', 'rm', 'sales']), 'alias rm'), 'removed alias sales (was alice@example.org)\n');
     failed(await cli(['alias', 'rm', 'sales']), 'unknown alias sales', 'rm of a missing alias');
-    failed(await cli(['alias', 'rm', '+91 22']), /^alias: expected/, 'rm of a bad alias');
+    if (full) failed(await cli(['alias', 'rm', '+91 22']), /^alias: expected/, 'rm of a bad alias');
 
     // Location: bindings as the registrar writes them.
     const expiresAt = Date.now() + 3600_000;
@@ -263,7 +271,7 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       'removed 2 registrations of alice@example.org\n',
     );
     failed(await cli(['location', 'rm', 'alice@example.org']), 'no registrations for alice@example.org', 'rm, none left');
-    failed(await cli(['location', 'rm', 'nobody']), /^aor: expected USER@DOMAIN, got "nobody"$/, 'rm of a bad AOR');
+    if (full) failed(await cli(['location', 'rm', 'nobody']), /^aor: expected USER@DOMAIN, got "nobody"$/, 'rm of a bad AOR');
     assert.deepEqual((await json(['location', 'list'])).map((l) => l['aor']), ['bob@example.org']);
 
     // Removing a subscriber takes its aliases and registrations along.
