@@ -4,7 +4,8 @@
  * (`+912240001234`), a prefix ending in `*` (`+9122400012*`), or a name.
  */
 import type { Command } from 'commander';
-import { parseAddress, parseAlias, type Alias } from '../store/index.js';
+import type { Alias } from '../store/index.js';
+import { parseAddress, parseAlias } from '../store/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { commandGroup, orFail, withStore } from './store.js';

@@ -3,7 +3,9 @@
  * contact, received, expires). `rm` removes every binding of the AOR.
  */
 import type { Command } from 'commander';
-import { NotFoundError, normalizeAor, type LocationBinding } from '../store/index.js';
+import type { LocationBinding } from '../store/index.js';
+import { NotFoundError } from '../store/errors.js';
+import { normalizeAor } from '../store/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
 import { commandGroup, orFail, withStore } from './store.js';

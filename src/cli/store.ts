@@ -5,7 +5,7 @@
  * close it, and turn any error into one line on stderr and exit 1.
  */
 import type { Command } from 'commander';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_CONFIG, EXIT_FAILURE, errorMessage, fail, loadConfigOrExit } from './common.js';
 
 /** A command's own error: printed as is (one line), exit 1. */
@@ -24,6 +24,8 @@ export async function withStore(cmd: Command, fn: (store: Store) => Promise<void
   let store: Store | undefined;
   let failure: unknown;
   try {
+    // Loaded here, not at start: --help and argument errors need no database driver.
+    const { openStore } = await import('../store/index.js');
     store = await openStore(config.database);
     await fn(store);
   } catch (err) {

@@ -5,7 +5,8 @@
  * and the password never comes from the command line.
  */
 import type { Command } from 'commander';
-import { parseAddress, type Subscriber } from '../store/index.js';
+import type { Subscriber } from '../store/index.js';
+import { parseAddress } from '../store/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
 import { readPasswordFromStdin } from './password.js';
