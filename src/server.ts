@@ -14,11 +14,33 @@ import { SipLocator } from './dns/resolver.js';
 import { Proxy } from './proxy/proxy.js';
 import { Router } from './proxy/router.js';
 import { Interfaces } from './proxy/interfaces.js';
+import { randomBytes } from 'node:crypto';
+import { openStore } from './store/index.js';
+import { NonceService } from './auth/nonce.js';
+import type { ChallengeAlgorithm } from './auth/digest.js';
+import { Registrar } from './registrar/registrar.js';
+import { Location } from './registrar/location.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
 /** How long SIGTERM waits for transactions in flight to finish. */
 const DRAIN_MS = 5_000;
+/** How often expired bindings are removed from the store. */
+const PURGE_MS = 60_000;
+
+/**
+ * The digest algorithms the registrar offers, preferred first: SHA-256 then
+ * MD5 (RFC 8760), or TRUNKLINE_DIGEST_ALGORITHMS (e.g. `MD5`, `MD5,SHA-256`)
+ * until the config file gets a key for it (SIPp 3.6 and old phones answer
+ * only an MD5 challenge offered first).
+ */
+function digestAlgorithms(env: Record<string, string | undefined>): ChallengeAlgorithm[] | undefined {
+  const v = env.TRUNKLINE_DIGEST_ALGORITHMS?.trim();
+  if (v === undefined || v === '') return undefined;
+  const list = v.split(',').map((a) => a.trim().toUpperCase());
+  for (const a of list) if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`TRUNKLINE_DIGEST_ALGORITHMS: unknown algorithm ${a}`);
+  return list as ChallengeAlgorithm[];
+}
 
 export interface RunningServer {
   stop(): Promise<void>;
@@ -51,6 +73,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const tls = needsTls ? await ensureTlsFiles(config) : undefined;
   if (tls?.generated) log.info({ cert: tls.certFile }, 'generated a self-signed TLS certificate for localhost');
 
+  const algorithms = digestAlgorithms(process.env);
+  const store = await openStore(config.database, { log });
   const counters = new Counters();
   const transport = new TransportLayer({
     listen: config.listen.map((l) => ({ proto: l.proto, host: l.host, port: l.port })),
@@ -82,11 +106,29 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   transport.onMessage((m) => ingress.handle(m));
   transport.onFramingError((e) => ingress.handleFramingError(e));
 
-  await transport.start();
+  try {
+    await transport.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const bound = transport.listeners();
   for (const l of bound) identity.addPort(l.boundPort);
 
   const locator = new SipLocator();
+  const registrar = new Registrar({
+    store,
+    // A fresh secret per start: nonces of a previous run are simply re-challenged.
+    nonces: new NonceService({ secret: randomBytes(32) }),
+    ...(algorithms ? { algorithms } : {}),
+    serverHeader,
+    log,
+  });
+  const location = new Location(store);
+  const purge = setInterval(() => {
+    store.location.purgeExpired().catch((err: unknown) => log.warn({ err: String(err) }, 'purging expired bindings failed'));
+  }, PURGE_MS);
+  purge.unref();
   const proxy = new Proxy(
     {
       layer,
@@ -99,6 +141,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       log,
       serverHeader,
       timerC: TIMER_C_MS,
+      registrar,
+      location,
     },
     new Interfaces(bound, config.advertise ?? null),
     new Router(config.routes),
@@ -115,6 +159,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       layer.stop();
       wheel.stop();
       await transport.stop();
+      clearInterval(purge);
+      await store.close();
     },
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));

@@ -14,6 +14,20 @@ import { allowsFailover, chooseBest } from './best-response.js';
 import { buildCancel } from './cancel.js';
 import type { ProxyEnv } from './proxy-env.js';
 
+/**
+ * A destination that also rewrites the branch (the location stage): its
+ * Request-URI (RFC 3261 16.6 step 2: the contact), Route values to preload
+ * (a binding's Path, RFC 3327), and the next hop to send to.
+ */
+export interface BranchTarget {
+  hop: SipUri;
+  requestUri?: string;
+  routes?: string[];
+}
+
+/** A destination: a next hop URI, a BranchTarget, or null for "the route set / Request-URI decides". */
+export type Destination = SipUri | BranchTarget | null;
+
 /** One attempt toward one destination (16.6: a branch), with its RFC 3263 target list. */
 class Branch implements ClientHandlers {
   tx: ClientTransaction | null = null;
@@ -59,7 +73,7 @@ export class ForwardContext {
   private readonly branches: Branch[] = [];
   private readonly finals: SipMessage[] = [];
   /** Destinations not tried yet (serial mode). */
-  private readonly queue: Array<SipUri | null>;
+  private readonly queue: Destination[];
   private finalSent = false;
   private cancelled = false;
 
@@ -69,7 +83,7 @@ export class ForwardContext {
     readonly req: SipMessage,
     readonly serverTx: ServerTransaction,
     private readonly inFlow: Flow,
-    destinations: Array<SipUri | null>,
+    destinations: Destination[],
     private readonly mode: 'parallel' | 'serial',
     private readonly recordRoute: boolean,
     private readonly onDone: (ctx: ForwardContext) => void,
@@ -100,9 +114,18 @@ export class ForwardContext {
   }
 
   /** 16.6 steps 2-8 for one branch, then the first target of its RFC 3263 list. */
-  private async route(branch: Branch, dest: SipUri | null): Promise<void> {
+  private async route(branch: Branch, dest: Destination): Promise<void> {
     const m = branch.msg;
-    const hop = dest ?? nextHopUri(m);
+    let hop: SipUri | null;
+    if (dest !== null && 'hop' in dest) {
+      // 16.6 step 2: the target becomes the Request-URI; a Path is preloaded as Route.
+      if (dest.requestUri !== undefined) m.requestUri = dest.requestUri;
+      const routes = dest.routes ?? [];
+      for (let i = routes.length - 1; i >= 0; i--) m.prependHeader('Route', routes[i]!);
+      hop = dest.hop;
+    } else {
+      hop = dest ?? nextHopUri(m);
+    }
     if (hop === null) {
       this.synthesizeFinal(branch, 416, 'Unsupported URI Scheme');
       return;

@@ -4,6 +4,28 @@ import type { Target } from '../transaction/types.js';
 import type { TransactionLayer } from '../transaction/transaction-layer.js';
 import type { TimerWheel } from '../transaction/timer-wheel.js';
 import type { Counters } from '../core/counters.js';
+import type { SipMessage } from '../sip/message.js';
+import type { Uri } from '../sip/uri.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { BranchTarget } from './forward-context.js';
+
+/** The registrar as the proxy sees it (src/registrar/registrar.ts). */
+export interface RegistrarService {
+  /** Whether a REGISTER for this Request-URI is the registrar's: its host is a local domain. */
+  isLocalDomain(uri: SipUri): Promise<boolean>;
+  /** Answers the REGISTER through tx. */
+  handle(req: SipMessage, tx: ServerTransaction, flow: Flow): Promise<void>;
+}
+
+/** The location stage as the proxy sees it (src/registrar/location.ts). */
+export interface LocationService {
+  lookup(uri: Uri): Promise<
+    | { kind: 'not-local' }
+    | { kind: 'unknown' }
+    | { kind: 'offline' }
+    | { kind: 'found'; targets: Array<BranchTarget & { requestUri: string }> }
+  >;
+}
 
 /** Logging the proxy does: one line per refusal or failure, at most. */
 export interface ProxyLog {
@@ -30,4 +52,8 @@ export interface ProxyEnv {
   serverHeader: string | null;
   /** Timer C (RFC 3261 16.6 step 11), ms: an INVITE branch ringing this long is cancelled. */
   timerC: number;
+  /** REGISTERs for local domains go here before the routes; absent: REGISTER is routed like any request. */
+  registrar?: RegistrarService;
+  /** The location stage (`then: location` and the default chain); absent: 501 / the old 404-403 answer. */
+  location?: LocationService;
 }

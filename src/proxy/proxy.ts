@@ -9,7 +9,7 @@ import type { Router } from './router.js';
 import type { Interfaces } from './interfaces.js';
 import { checkProxyRequest, type Refusal } from './request-checks.js';
 import { preprocessRoutes, nextHopUri } from './route-set.js';
-import { ForwardContext } from './forward-context.js';
+import { ForwardContext, type Destination } from './forward-context.js';
 import { StatelessForwarder } from './stateless-forward.js';
 import type { ProxyEnv } from './proxy-env.js';
 
@@ -85,6 +85,20 @@ export class Proxy implements TransactionUser {
       this.forward(req, tx, flow, [null], 'parallel', false);
       return;
     }
+    // CONTRACT.md order: a REGISTER for a local domain goes to the registrar before the routes.
+    const registrar = this.env.registrar;
+    if (req.method === 'REGISTER' && registrar !== undefined && isSipUri(target)) {
+      this.async(req, tx, async () => {
+        if (await registrar.isLocalDomain(target)) await registrar.handle(req, tx, flow);
+        else this.routeInitial(req, tx, flow, target);
+      });
+      return;
+    }
+    this.routeInitial(req, tx, flow, target);
+  }
+
+  /** An initial request without a route set: the routing table, then the default chain. */
+  private routeInitial(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri): void {
     const decision = this.router.decide(req, target, flow.remoteHost);
     switch (decision.kind) {
       case 'forward': {
@@ -102,18 +116,69 @@ export class Proxy implements TransactionUser {
         this.reply(tx, req, { status: decision.status });
         return;
       case 'stage':
-        // The location and trunking stages land with the registrar and trunking issues.
+        if (decision.stage === 'location' && this.env.location !== undefined) {
+          this.runLocation(req, tx, flow, target);
+          return;
+        }
+        // The trunking stage lands with the trunking issue.
         this.reply(tx, req, { status: 501, reason: `Stage ${decision.stage} not available` });
         return;
       case 'none':
-        // CONTRACT.md default chain: a local domain's user is unknown here (404); elsewhere is not ours to relay to (403).
-        if (isSipUri(target) && this.isOurDomain(target)) this.reply(tx, req, { status: 404 });
-        else this.reply(tx, req, { status: 403, reason: 'Relaying Denied' });
+        // CONTRACT.md default chain: (trunking,) location, then 403.
+        if (this.env.location !== undefined) {
+          this.runLocation(req, tx, flow, target);
+          return;
+        }
+        this.notLocal(req, tx, target);
         return;
     }
   }
 
-  private forward(req: SipMessage, tx: ServerTransaction, flow: Flow, dests: Array<SipUri | null>, mode: 'parallel' | 'serial', recordRoute: boolean): void {
+  /** A request for a local domain's user or alias: 404 unknown, 480 not registered, else a parallel fork to its contacts. */
+  private runLocation(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri): void {
+    const location = this.env.location!;
+    this.async(req, tx, async () => {
+      const r = await location.lookup(target);
+      if (tx.lastResponse !== null && tx.lastResponse.status >= 200) return; // CANCELled meanwhile
+      switch (r.kind) {
+        case 'not-local':
+          this.notLocal(req, tx, target);
+          return;
+        case 'unknown':
+          this.reply(tx, req, { status: 404 });
+          return;
+        case 'offline':
+          this.reply(tx, req, { status: 480 });
+          return;
+        case 'found':
+          this.env.counters.inc('proxy_location_hits');
+          this.forward(req, tx, flow, r.targets, 'parallel', DIALOG_CREATING.has(req.method));
+          return;
+      }
+    });
+  }
+
+  /** Not a local domain: this server's own name is nobody here (404); elsewhere is not ours to relay to (403). */
+  private notLocal(req: SipMessage, tx: ServerTransaction, target: Uri): void {
+    if (isSipUri(target) && this.isOurDomain(target)) this.reply(tx, req, { status: 404 });
+    else this.reply(tx, req, { status: 403, reason: 'Relaying Denied' });
+  }
+
+  /** Runs an async step of a request: a malformed header is a 400, a failure (the store down) a 500, never a crash. */
+  private async(req: SipMessage, tx: ServerTransaction, step: () => Promise<void>): void {
+    step().catch((err: unknown) => {
+      const answered = tx.lastResponse !== null && tx.lastResponse.status >= 200;
+      if (answered) return;
+      if (err instanceof SipSyntaxError) {
+        this.reply(tx, req, { status: 400, reason: err.reasonPhrase });
+        return;
+      }
+      this.env.log.warn({ err: String(err), method: req.method }, 'request failed');
+      this.reply(tx, req, { status: 500 });
+    });
+  }
+
+  private forward(req: SipMessage, tx: ServerTransaction, flow: Flow, dests: Destination[], mode: 'parallel' | 'serial', recordRoute: boolean): void {
     const ctx = new ForwardContext(this.env, this.interfaces, req, tx, flow, dests, mode, recordRoute, (done) => this.contexts.delete(done.serverTx));
     this.contexts.set(tx, ctx);
     ctx.start();

@@ -1,0 +1,77 @@
+/**
+ * The location stage (RFC 3261 16.5 with the registrar's bindings): a
+ * Request-URI user@domain of a local domain, or an alias of a subscriber
+ * (store.aliases.resolve, exact entry else longest prefix), to the targets
+ * of its live bindings. Each target keeps the contact as the branch's
+ * Request-URI; the next hop is the Path (RFC 3327) when the binding has one,
+ * else the received address (NAT), else the contact itself.
+ */
+import { isSipUri, parseUri, unescapeUriPart, type SipUri, type Uri } from '../sip/uri.js';
+import { parseNameAddr } from '../sip/name-addr.js';
+import { SipSyntaxError } from '../sip/errors.js';
+import type { Store } from '../store/index.js';
+
+/** One branch of the fork: the Request-URI to write, the next hop, Route headers to preload. */
+export interface LocationTarget {
+  requestUri: string;
+  hop: SipUri;
+  /** Route values (the binding's Path), outermost first; empty when none. */
+  routes: string[];
+}
+
+export type LocationResult =
+  | { kind: 'not-local' }
+  | { kind: 'unknown' }
+  | { kind: 'offline'; aor: string }
+  | { kind: 'found'; aor: string; targets: LocationTarget[] };
+
+export class Location {
+  constructor(private readonly store: Store) {}
+
+  async lookup(uri: Uri): Promise<LocationResult> {
+    if (!isSipUri(uri)) return { kind: 'not-local' };
+    if (!(await this.store.domains.exists(uri.host))) return { kind: 'not-local' };
+    if (uri.user === null) return { kind: 'unknown' };
+    let user: string;
+    try {
+      user = unescapeUriPart(uri.user);
+    } catch {
+      return { kind: 'unknown' };
+    }
+    let aor: string;
+    if ((await this.store.subscribers.get(user, uri.host)) !== undefined) {
+      aor = `${user}@${uri.host}`;
+    } else {
+      const alias = await this.store.aliases.resolve(user);
+      if (alias === undefined) return { kind: 'unknown' };
+      aor = `${alias.username}@${alias.domain}`;
+    }
+    const bindings = await this.store.location.listForAor(aor);
+    const targets: LocationTarget[] = [];
+    for (const b of bindings) {
+      const t = toTarget(b.contact, b.received, b.path);
+      if (t !== null) targets.push(t);
+    }
+    if (targets.length === 0) return { kind: 'offline', aor };
+    return { kind: 'found', aor, targets };
+  }
+}
+
+function toTarget(contact: string, received: string | null, path: string[]): LocationTarget | null {
+  try {
+    const c = parseUri(contact);
+    if (!isSipUri(c)) return null;
+    if (path.length > 0) {
+      const first = parseNameAddr(path[0]!, 'Path').uri;
+      if (isSipUri(first)) return { requestUri: contact, hop: first, routes: [...path] };
+    }
+    if (received !== null) {
+      const r = parseUri(received);
+      if (isSipUri(r)) return { requestUri: contact, hop: r, routes: [] };
+    }
+    return { requestUri: contact, hop: c, routes: [] };
+  } catch (err) {
+    if (err instanceof SipSyntaxError) return null;
+    throw err;
+  }
+}
