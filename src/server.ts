@@ -29,14 +29,14 @@ const DRAIN_MS = 5_000;
 const PURGE_MS = 60_000;
 
 /**
- * The digest algorithms the registrar offers, preferred first: SHA-256 then
- * MD5 (RFC 8760), or TRUNKLINE_DIGEST_ALGORITHMS (e.g. `MD5`, `MD5,SHA-256`)
- * until the config file gets a key for it (SIPp 3.6 and old phones answer
- * only an MD5 challenge offered first).
+ * The digest algorithms the registrar offers: `registrar.algorithms` of the
+ * config, or TRUNKLINE_DIGEST_ALGORITHMS (e.g. `MD5`, `MD5,SHA-256`) when set,
+ * which overrides it for one run (tests with SIPp 3.6, which answers only an
+ * MD5 challenge offered first).
  */
-function digestAlgorithms(env: Record<string, string | undefined>): ChallengeAlgorithm[] | undefined {
+function digestAlgorithms(env: Record<string, string | undefined>, configured: ChallengeAlgorithm[]): ChallengeAlgorithm[] {
   const v = env.TRUNKLINE_DIGEST_ALGORITHMS?.trim();
-  if (v === undefined || v === '') return undefined;
+  if (v === undefined || v === '') return configured;
   const list = v.split(',').map((a) => a.trim().toUpperCase());
   for (const a of list) if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`TRUNKLINE_DIGEST_ALGORITHMS: unknown algorithm ${a}`);
   return list as ChallengeAlgorithm[];
@@ -73,7 +73,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const tls = needsTls ? await ensureTlsFiles(config) : undefined;
   if (tls?.generated) log.info({ cert: tls.certFile }, 'generated a self-signed TLS certificate for localhost');
 
-  const algorithms = digestAlgorithms(process.env);
+  const algorithms = digestAlgorithms(process.env, config.registrar.algorithms);
   const store = await openStore(config.database, { log });
   const counters = new Counters();
   const transport = new TransportLayer({
@@ -120,7 +120,10 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     store,
     // A fresh secret per start: nonces of a previous run are simply re-challenged.
     nonces: new NonceService({ secret: randomBytes(32) }),
-    ...(algorithms ? { algorithms } : {}),
+    algorithms,
+    minExpires: config.registrar.minExpires,
+    defaultExpires: config.registrar.defaultExpires,
+    maxExpires: config.registrar.maxExpires,
     serverHeader,
     log,
   });

@@ -207,6 +207,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       limits: { ...raw.sip.limits },
       serverHeader: raw.sip.serverHeader,
     },
+    registrar: { ...raw.registrar, algorithms: [...raw.registrar.algorithms] },
     log: { level: raw.log.level },
   };
   if (source !== undefined) config.source = source;

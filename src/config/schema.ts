@@ -275,6 +275,32 @@ const sipSchema = z
   })
   .prefault({});
 
+export const DIGEST_ALGORITHMS = ['SHA-256', 'MD5'] as const;
+export type DigestAlgorithmName = (typeof DIGEST_ALGORITHMS)[number];
+
+/** Digest algorithms offered, preferred first; one name or a list (`MD5` for old phones and SIPp 3.6). */
+const digestAlgorithms = z.preprocess(
+  (v) => (typeof v === 'string' ? [v] : v),
+  z
+    .array(oneOf(DIGEST_ALGORITHMS), { error: (iss) => `expected SHA-256|MD5 or a list of them, got ${showValue(iss.input)}` })
+    .min(1, { error: 'expected SHA-256|MD5 or a list of them, got an empty list' }),
+);
+
+const registrarSchema = z
+  .strictObject({
+    minExpires: int(1, 86_400, 'seconds 1-86400').default(60),
+    defaultExpires: int(1, 86_400, 'seconds 1-86400').default(3600),
+    maxExpires: int(1, 604_800, 'seconds 1-604800').default(7200),
+    algorithms: digestAlgorithms.default(['SHA-256', 'MD5']),
+  })
+  .superRefine((r, ctx) => {
+    if (r.minExpires > r.maxExpires) ctx.addIssue({ code: 'custom', path: ['maxExpires'], message: `expected maxExpires >= minExpires (${r.minExpires}), got ${r.maxExpires}` });
+    else if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
+      ctx.addIssue({ code: 'custom', path: ['defaultExpires'], message: `expected a value from minExpires to maxExpires, got ${r.defaultExpires}` });
+    }
+  })
+  .prefault({});
+
 const logSchema = z
   .strictObject({
     level: oneOf(LOG_LEVELS).default('info'),
@@ -293,6 +319,7 @@ export const configSchema = z.strictObject({
   capture: captureSchema,
   routes: z.array(routeSchema).default([]),
   sip: sipSchema,
+  registrar: registrarSchema,
   log: logSchema,
 });
 
@@ -381,5 +408,7 @@ export interface TrunklineConfig {
   capture: { hep?: HostPort & { proto: 'udp' | 'tcp' }; id: number };
   routes: RouteConfig[];
   sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
+  /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
+  registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[] };
   log: { level: LogLevel };
 }

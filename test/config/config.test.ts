@@ -163,6 +163,9 @@ describe('values', () => {
     ['tls: {maxVersion: "1.1"}', 'tls.maxVersion: expected 1.2|1.3, got "1.1"'],
     ['tls: {maxVersion: 1.0}', 'tls.maxVersion: expected 1.2|1.3, got 1'],
     ['tls: {minVersion: "1.3", maxVersion: "1.2"}', 'tls.maxVersion: expected a version not below minVersion 1.3'],
+    ['registrar: {algorithms: [MD4]}', 'registrar.algorithms[0]: expected SHA-256|MD5, got "MD4"'],
+    ['registrar: {minExpires: 600, maxExpires: 60}', 'registrar.maxExpires: expected maxExpires >= minExpires (600), got 60'],
+    ['registrar: {defaultExpires: 30}', 'registrar.defaultExpires: expected a value from minExpires to maxExpires, got 30'],
     ['tls: [a]', 'tls: expected a mapping of keys, got ["a"]'],
     ['media: {engine: asterisk}', 'media.engine: expected builtin|rtpengine, got "asterisk"'],
     ['media: {address: localhost}', 'media.address: expected an IP address, got "localhost"'],
@@ -427,5 +430,16 @@ describe('TLS files', () => {
       assert.match(err.message, /^config: tls: .*the key does not belong to the certificate$/);
       return true;
     });
+  });
+});
+
+describe('registrar', () => {
+  test('defaults to SHA-256 then MD5 and RFC-sensible expires bounds', () => {
+    const c = parseConfig('', '/tmp');
+    assert.deepEqual(c.registrar, { minExpires: 60, defaultExpires: 3600, maxExpires: 7200, algorithms: ['SHA-256', 'MD5'] });
+  });
+  test('takes one algorithm name or a list', () => {
+    assert.deepEqual(parseConfig('registrar: {algorithms: MD5}', '/tmp').registrar.algorithms, ['MD5']);
+    assert.deepEqual(parseConfig('registrar: {algorithms: [MD5, SHA-256]}', '/tmp').registrar.algorithms, ['MD5', 'SHA-256']);
   });
 });

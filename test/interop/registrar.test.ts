@@ -11,8 +11,8 @@ import { openStore, type Store } from '../../src/store/index.js';
 /**
  * The registrar and the location stage with real SIPp clients: SIPp users
  * register with digest (SIPp 3.6 computes only MD5, and answers only the
- * first challenge: the server offers MD5 alone through
- * TRUNKLINE_DIGEST_ALGORITHMS), then a call from one registered user to
+ * first challenge: the server offers MD5 alone through the config key
+ * `registrar.algorithms`), then a call from one registered user to
  * another goes through location; the bindings survive a restart (the store
  * is a file in a directory of the test's own, passed as `database:`).
  */
@@ -28,12 +28,11 @@ const alicePort = { n: 0 };
 const bobPort = { n: 0 };
 
 async function start(): Promise<void> {
-  server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(`sqlite:${dbFile}`)}`].join('\n'));
+  server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(`sqlite:${dbFile}`)}`, 'registrar: {algorithms: MD5}'].join('\n'));
 }
 
 before(async () => {
   if (skip !== false) return;
-  process.env.TRUNKLINE_DIGEST_ALGORITHMS = 'MD5';
   dir = mkdtempSync(join(tmpdir(), 'registrar-interop-'));
   dbFile = join(dir, 'trunkline.db');
   store = await openStore({ kind: 'sqlite', file: dbFile }, { env: {} });
