@@ -1,0 +1,571 @@
+/**
+ * Registrar benchmark: REGISTER with digest authentication (MD5, the only
+ * algorithm SIPp 3.6 computes) against Trunkline and against Kamailio 5.6
+ * (the reference: registrar + usrloc + auth_db over db_sqlite, Debian
+ * packages kamailio and kamailio-sqlite-modules, kamailio-registrar.cfg, one
+ * worker, -x tlsf), on this machine, at the same ladder of rates, one server
+ * after the other, loopback only.
+ *
+ * One registration is one SIPp "call" of reg-auth.xml: REGISTER, 401,
+ * REGISTER with credentials, 200 (4 messages). One subscriber (SIPp cannot
+ * take the digest username from an injection file), so every registration
+ * refreshes the same binding: a database write per REGISTER on both sides.
+ *
+ * Per server: a temp dir; a SQLite database with the domain and the
+ * subscriber (Kamailio: tables from /usr/share/kamailio/db_sqlite/
+ * {standard,auth_db,usrloc}-create.sql made with the sqlite3 CLI, or with
+ * better-sqlite3 when the CLI is missing, ha1 = md5(user:realm:password);
+ * Trunkline: its own store API on a SQLite file, `registrar: {algorithms:
+ * MD5}`); the server is started and must answer an OPTIONS; its idle CPU is
+ * sampled for 3 s; a warm-up step at the lowest rate (not reported); then
+ * for each rate SIPp sends rate * seconds registrations at that rate.
+ *
+ * CPU: utime+stime (+cutime+cstime) from /proc/PID/stat over the server's
+ * process tree (bench/proxy/procstat.ts), sampled just before SIPp starts
+ * and SETTLE_MS after it exits (deferred work counted). CPU ms per
+ * registration = difference / registrations SIPp started.
+ *
+ * Target (the issue's): Trunkline at or below Kamailio's CPU per
+ * registration at every rate, and clean (all ok, no retransmission)
+ * wherever Kamailio is clean. The verdict is printed; the exit code is 1
+ * only when a run could not be completed.
+ *
+ * Usage: node dist/bench/register/run.js [options]   (see USAGE below)
+ */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import Sqlite from 'better-sqlite3';
+import { freePort } from '../../test/helpers/ports.js';
+import { openStore } from '../../src/store/index.js';
+import { Child, installCleanupHandlers } from '../proxy/children.js';
+import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../proxy/procstat.js';
+import { runUac, sleep } from '../proxy/sipp.js';
+import { kamailioModulePath, shellQuote, substdef, waitForOptions, type ServerName } from '../proxy/servers.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HERE = join(ROOT, 'bench', 'register');
+const SCENARIO = join(HERE, 'reg-auth.xml');
+const KAMAILIO_TEMPLATE = join(HERE, 'kamailio-registrar.cfg');
+const KAMAILIO_SQL_DIR = '/usr/share/kamailio/db_sqlite';
+const TRUNKLINE_CLI = join(ROOT, 'dist/src/cli/main.js');
+
+const DOMAIN = 'bench.test';
+const USER = 'alice';
+const PASSWORD = 'alice-bench-pw';
+
+const LOAD_WARN = 0.5;
+/** SIPp is killed this long after the step's nominal duration. */
+const DEADLINE_SLACK_MS = 20_000;
+/** A registration waiting this long for a response fails. */
+const RECV_TIMEOUT_MS = 10_000;
+const IDLE_SAMPLE_MS = 3000;
+/** After SIPp exits, CPU is sampled this much later (deferred writes, GC). */
+const SETTLE_MS = 1000;
+const START_TIMEOUT_MS = 15_000;
+
+const USAGE = [
+  'usage: node dist/bench/register/run.js [options]',
+  '  --rates LIST            registrations per second, comma-separated (default 200,500)',
+  '  --seconds N             seconds per rate (default 10): SIPp sends rate * N registrations',
+  '  --only kamailio|trunkline  run one server only (no ratio, no target verdict)',
+  '  --json                  print one JSON object instead of the table',
+  '  --kamailio-workers N    Kamailio children= (default 1, as in the reference figures)',
+  '  --warmup N              seconds at the lowest rate before the ladder, not reported (default 2; 0: none)',
+  '  --keep                  keep the temp dirs (configs, databases, logs, SIPp CSVs) and print their paths',
+  '  -h, --help              this text',
+].join('\n');
+
+interface Options {
+  rates: number[];
+  seconds: number;
+  only: ServerName | null;
+  json: boolean;
+  kamailioWorkers: number;
+  warmup: number;
+  keep: boolean;
+}
+
+function usageError(msg: string): never {
+  process.stderr.write(`bench/register: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { rates: [200, 500], seconds: 10, only: null, json: false, kamailioWorkers: 1, warmup: 2, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const value = (): string => {
+      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) usageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--rates': {
+        const rates = value().split(',').map((s) => Number(s.trim()));
+        if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0)) usageError('--rates: positive integers, comma-separated');
+        o.rates = rates;
+        break;
+      }
+      case '--seconds': {
+        const s = Number(value());
+        if (!Number.isFinite(s) || s <= 0 || s > 3600) usageError('--seconds: a number of seconds in (0, 3600]');
+        o.seconds = s;
+        break;
+      }
+      case '--only': {
+        const s = value().toLowerCase();
+        if (s !== 'kamailio' && s !== 'trunkline') usageError('--only: kamailio or trunkline');
+        o.only = s;
+        break;
+      }
+      case '--warmup': {
+        const w = Number(value());
+        if (!Number.isFinite(w) || w < 0 || w > 600) usageError('--warmup: a number of seconds in [0, 600]');
+        o.warmup = w;
+        break;
+      }
+      case '--kamailio-workers': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 64) usageError('--kamailio-workers: an integer 1-64');
+        o.kamailioWorkers = n;
+        break;
+      }
+      case '--json':
+        o.json = true;
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+        break;
+      default:
+        usageError(`unknown argument ${a}`);
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- results
+
+interface StepResult {
+  rate: number;
+  /** Registrations the step asked for: rate * seconds. */
+  registrations: number;
+  /** Registrations SIPp started. */
+  created: number;
+  ok: number;
+  /** registrations - ok: failed, unfinished at the deadline, or never started. */
+  failed: number;
+  failedCalls: number;
+  unfinished: number;
+  retrans: number;
+  cpuMs: number;
+  /** cpuMs / created; null when none was started. */
+  cpuMsPerRegistration: number | null;
+  /** CPU from just before SIPp started until it exited (the settle time not counted). */
+  cpuMsAtSippExit: number;
+  processes: number;
+  sippWallSeconds: number;
+  sippKilled: boolean;
+  sippExitCode: number | null;
+  failureKinds: Record<string, number>;
+  clean: boolean;
+  faults: string[];
+}
+
+interface ServerRun {
+  name: ServerName;
+  label: string;
+  describe: string;
+  version: string;
+  port?: number;
+  optionsAnswer?: string;
+  idleCpuMsPerSecond?: number;
+  warmup?: StepResult;
+  steps: StepResult[];
+  error?: string;
+  dir?: string;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('/bin/sh', ['-c', `command -v ${shellQuote(cmd)}`], { encoding: 'utf8' });
+  const p = r.stdout.trim();
+  return r.status === 0 && p !== '' ? p : undefined;
+}
+
+function firstLine(cmd: string, args: string[], match?: RegExp): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return (match ? lines.find((l) => match.test(l)) : lines[0]) ?? '?';
+}
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort('127.0.0.1');
+    if (!ports.includes(p)) ports.push(p);
+  }
+  return ports;
+}
+
+function log(opts: Options, line: string): void {
+  if (opts.json) process.stderr.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
+}
+
+function md5(s: string): string {
+  return createHash('md5').update(s).digest('hex');
+}
+
+/**
+ * SIPp as runUac (bench/proxy/sipp.ts) starts it, plus the registration's
+ * own arguments: a wrapper script that execs sipp with them appended (so
+ * the pid is SIPp's).
+ */
+function sippWrapper(dir: string, sipp: string): string {
+  const extra = ['-s', USER, '-key', 'domain', DOMAIN, '-au', USER, '-ap', PASSWORD, '-auth_uri', DOMAIN];
+  const file = join(dir, 'sipp-register.sh');
+  writeFileSync(file, `#!/bin/sh\nexec ${shellQuote(sipp)} "$@" ${extra.map(shellQuote).join(' ')}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+// ---------------------------------------------------------------- servers
+
+/** Kamailio's SQLite database: the tables of its create scripts, and the subscriber with its HA1. */
+function makeKamailioDb(file: string): string {
+  const scripts = ['standard', 'auth_db', 'usrloc'].map((n) => join(KAMAILIO_SQL_DIR, `${n}-create.sql`));
+  let how: string;
+  const sqlite3 = which('sqlite3');
+  if (sqlite3 !== undefined) {
+    for (const s of scripts) {
+      const r = spawnSync(sqlite3, [file], { input: readFileSync(s, 'utf8'), encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`sqlite3 ${file} < ${s} failed: ${r.stderr}`);
+    }
+    how = 'sqlite3 CLI';
+  } else {
+    const db = new Sqlite(file);
+    try {
+      for (const s of scripts) db.exec(readFileSync(s, 'utf8'));
+    } finally {
+      db.close();
+    }
+    how = 'better-sqlite3';
+  }
+  const db = new Sqlite(file);
+  try {
+    db.prepare('INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?, ?, ?, ?, ?)').run(
+      USER,
+      DOMAIN,
+      '',
+      md5(`${USER}:${DOMAIN}:${PASSWORD}`),
+      md5(`${USER}@${DOMAIN}:${DOMAIN}:${PASSWORD}`),
+    );
+  } finally {
+    db.close();
+  }
+  return how;
+}
+
+interface Started {
+  child: Child;
+  describe: string;
+}
+
+function startKamailioRegistrar(kamailio: string, dir: string, port: number, workers: number): Started {
+  const dbFile = join(dir, 'kamailio-reg.db');
+  const how = makeKamailioDb(dbFile);
+  const cfg = substdef(readFileSync(KAMAILIO_TEMPLATE, 'utf8'), {
+    BENCH_DBURL: `sqlite://${dbFile}`,
+    BENCH_LISTEN: `udp:127.0.0.1:${port}`,
+    BENCH_WORKERS: String(workers),
+    BENCH_MPATH: kamailioModulePath(),
+  });
+  const file = join(dir, 'kamailio.cfg');
+  writeFileSync(file, cfg);
+  const args = ['-f', file, '-DD', '-E', '-m', '256', '-M', '32', '-x', 'tlsf'];
+  const child = new Child('kamailio', kamailio, args, join(dir, 'kamailio.log'), dir);
+  return { child, describe: `kamailio ${args.join(' ')} (children=${workers}; registrar+usrloc db_mode 1+auth_db over db_sqlite; db made with ${how})` };
+}
+
+async function startTrunklineRegistrar(dir: string, port: number, apiPort: number): Promise<Started> {
+  const dbFile = join(dir, 'trunkline.db');
+  const store = await openStore({ kind: 'sqlite', file: dbFile }, { env: {} });
+  try {
+    await store.domains.add(DOMAIN);
+    await store.subscribers.add(USER, DOMAIN, PASSWORD);
+  } finally {
+    await store.close();
+  }
+  const yaml = [
+    '# Written by bench/register/run.ts: a registrar with one domain and one subscriber; loopback only.',
+    'listen:',
+    `  - udp:127.0.0.1:${port}`,
+    `data: ${JSON.stringify(join(dir, 'trunkline-data'))}`,
+    `database: ${JSON.stringify(`sqlite:${dbFile}`)}`,
+    'registrar: {algorithms: MD5}',
+    'api:',
+    `  listen: 127.0.0.1:${apiPort}`,
+    'log:',
+    '  level: warn',
+    '',
+  ].join('\n');
+  const file = join(dir, 'trunkline.yaml');
+  writeFileSync(file, yaml);
+  const args = [TRUNKLINE_CLI, 'serve', '--config', file];
+  const child = new Child('trunkline', process.execPath, args, join(dir, 'trunkline.log'), ROOT);
+  return { child, describe: `node ${args.map(shellQuote).join(' ')} (SQLite store, registrar MD5)` };
+}
+
+// ---------------------------------------------------------------- one server
+
+async function benchServer(name: ServerName, opts: Options, tools: { sipp: string; kamailio?: string }, clkTck: number): Promise<ServerRun> {
+  const label = name === 'kamailio' ? 'Kamailio' : 'Trunkline';
+  const version =
+    name === 'kamailio' ? firstLine(tools.kamailio!, ['-v'], /^version:/) : `trunkline ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version} on node ${process.version}`;
+  const run: ServerRun = { name, label, describe: '', version, steps: [] };
+  const dir = mkdtempSync(join(tmpdir(), `bench-register-${name}-`));
+  run.dir = dir;
+  let server: Started | undefined;
+  try {
+    const [port, apiPort, sippPort, controlPort] = await distinctFreePorts(4);
+    run.port = port!;
+    server =
+      name === 'kamailio'
+        ? startKamailioRegistrar(tools.kamailio!, dir, port!, opts.kamailioWorkers)
+        : await startTrunklineRegistrar(dir, port!, apiPort!);
+    run.describe = server.describe;
+    run.optionsAnswer = await waitForOptions(port!, server.child, START_TIMEOUT_MS);
+    log(opts, `${label}: up on udp:127.0.0.1:${port} (OPTIONS: ${run.optionsAnswer})`);
+    const sipp = sippWrapper(dir, tools.sipp);
+    const srv = server;
+
+    const step = async (rate: number, seconds: number, tag: string): Promise<StepResult> => {
+      if (srv.child.exited) throw new Error(`${label} exited (${srv.child.describeExit()}):\n${srv.child.logTail()}`);
+      const registrations = Math.max(1, Math.round(rate * seconds));
+      const cpu0 = treeCpuTicks(srv.child.pid);
+      const uac = await runUac({
+        sipp,
+        scenario: SCENARIO,
+        dir,
+        target: `127.0.0.1:${port}`,
+        localPort: sippPort!,
+        transport: 'udp',
+        rate,
+        calls: registrations,
+        limit: Math.max(200, rate * 4),
+        recvTimeoutMs: RECV_TIMEOUT_MS,
+        deadlineMs: seconds * 1000 + DEADLINE_SLACK_MS,
+        statsFile: join(dir, `stats-${tag}.csv`),
+        controlPort: controlPort!,
+      });
+      const cpu1 = treeCpuTicks(srv.child.pid);
+      await sleep(SETTLE_MS);
+      const cpu2 = treeCpuTicks(srv.child.pid);
+      const cpuMs = ((cpu2.ticks - cpu0.ticks) * 1000) / clkTck;
+      const ok = uac.successful;
+      const faults: string[] = [];
+      if (ok < registrations) faults.push(`${registrations - ok} of ${registrations} registrations not ok`);
+      if (uac.retransmissions > 0) faults.push(`${uac.retransmissions} retransmissions`);
+      if (cpu2.processes === 0) faults.push('server gone at the end of the step');
+      const r: StepResult = {
+        rate,
+        registrations,
+        created: uac.created,
+        ok,
+        failed: registrations - ok,
+        failedCalls: uac.failedCalls,
+        unfinished: uac.unfinished,
+        retrans: uac.retransmissions,
+        cpuMs,
+        cpuMsPerRegistration: uac.created > 0 ? cpuMs / uac.created : null,
+        cpuMsAtSippExit: ((cpu1.ticks - cpu0.ticks) * 1000) / clkTck,
+        processes: cpu0.processes,
+        sippWallSeconds: uac.wallSeconds,
+        sippKilled: uac.killed,
+        sippExitCode: uac.exitCode,
+        failureKinds: uac.failureKinds,
+        clean: faults.length === 0,
+        faults,
+      };
+      const kinds = Object.entries(uac.failureKinds).map(([k, v]) => `${k} ${v}`).join(', ');
+      log(
+        opts,
+        `${label} ${rate}/s${tag === 'warmup' ? ' (warm-up, not reported)' : ''}: ok ${ok}/${registrations}, failed ${r.failed}${kinds ? ` (${kinds})` : ''}, ` +
+          `retrans ${r.retrans}, CPU ${cpuMs.toFixed(0)} ms = ${fmtMs(r.cpuMsPerRegistration)} ms/registration` +
+          `${uac.killed ? ', SIPp killed at the deadline' : ''}${r.clean ? '' : ` [not clean: ${faults.join('; ')}]`}`,
+      );
+      return r;
+    };
+
+    const idle0 = treeCpuTicks(srv.child.pid);
+    await sleep(IDLE_SAMPLE_MS);
+    run.idleCpuMsPerSecond = (((treeCpuTicks(srv.child.pid).ticks - idle0.ticks) * 1000) / clkTck) / (IDLE_SAMPLE_MS / 1000);
+    log(opts, `${label}: idle CPU ${run.idleCpuMsPerSecond.toFixed(1)} ms per second (${idle0.processes} processes)`);
+
+    if (opts.warmup > 0) run.warmup = await step(Math.min(...opts.rates), opts.warmup, 'warmup');
+    for (const rate of opts.rates) run.steps.push(await step(rate, opts.seconds, String(rate)));
+  } catch (err) {
+    run.error = err instanceof Error ? err.message : String(err);
+    log(opts, `${label}: ERROR ${run.error}`);
+  } finally {
+    await server?.child.stop(5000);
+    if (opts.keep) log(opts, `${label}: files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+  return run;
+}
+
+// ---------------------------------------------------------------- report
+
+function fmtMs(v: number | null | undefined): string {
+  return v === null || v === undefined ? 'n/a' : v.toFixed(3);
+}
+
+interface Verdict {
+  evaluated: boolean;
+  holds: boolean;
+  reasons: string[];
+}
+
+function verdict(opts: Options, k: ServerRun | undefined, t: ServerRun | undefined): Verdict {
+  if (k === undefined || t === undefined) return { evaluated: false, holds: false, reasons: ['only one server ran (--only)'] };
+  const reasons: string[] = [];
+  if (k.error !== undefined) reasons.push(`Kamailio run failed: ${k.error.split('\n')[0]}`);
+  if (t.error !== undefined) reasons.push(`Trunkline run failed: ${t.error.split('\n')[0]}`);
+  for (const rate of opts.rates) {
+    const ks = k.steps.find((s) => s.rate === rate);
+    const ts = t.steps.find((s) => s.rate === rate);
+    if (ks === undefined || ts === undefined) {
+      reasons.push(`${rate}/s: no result for ${ks === undefined ? 'Kamailio' : 'Trunkline'}`);
+      continue;
+    }
+    if (ks.clean && !ts.clean) reasons.push(`${rate}/s: Kamailio clean, Trunkline not (${ts.faults.join('; ')})`);
+    if (ts.cpuMsPerRegistration === null || ks.cpuMsPerRegistration === null) reasons.push(`${rate}/s: no CPU per registration`);
+    else if (ts.cpuMsPerRegistration > ks.cpuMsPerRegistration)
+      reasons.push(`${rate}/s: Trunkline ${fmtMs(ts.cpuMsPerRegistration)} > Kamailio ${fmtMs(ks.cpuMsPerRegistration)} ms/registration`);
+  }
+  return { evaluated: true, holds: reasons.length === 0, reasons };
+}
+
+function ratio(k: StepResult | undefined, t: StepResult | undefined): number | null {
+  if (k?.cpuMsPerRegistration == null || t?.cpuMsPerRegistration == null || k.cpuMsPerRegistration === 0) return null;
+  return t.cpuMsPerRegistration / k.cpuMsPerRegistration;
+}
+
+function printTable(opts: Options, runs: ServerRun[], v: Verdict): void {
+  const pad = (s: string | number, n: number): string => String(s).padStart(n);
+  const block = '     ok  failed  retrans   ms/reg';
+  const cell = (s: StepResult | undefined): string =>
+    s === undefined
+      ? `${pad('-', 7)} ${pad('-', 7)} ${pad('-', 8)} ${pad('-', 8)}`
+      : `${pad(s.ok, 7)} ${pad(s.failed, 7)} ${pad(s.retrans, 8)} ${pad(fmtMs(s.cpuMsPerRegistration), 8)}`;
+  const both = runs.length === 2;
+  const out: string[] = [''];
+  out.push(`${' '.repeat(8)}| ${runs.map((r) => r.label.padEnd(block.length)).join(' | ')} |`);
+  out.push(`  reg/s | ${runs.map(() => block).join(' | ')} |${both ? '    T/K  clean K/T' : '  clean'}`);
+  for (const rate of opts.rates) {
+    const steps = runs.map((r) => r.steps.find((s) => s.rate === rate));
+    const cleanText = (s: StepResult | undefined): string => (s === undefined ? '-' : s.clean ? 'yes' : 'no');
+    let tail: string;
+    if (both) {
+      const r = ratio(steps[0], steps[1]);
+      tail = `${pad(r === null ? 'n/a' : r.toFixed(2), 7)}  ${cleanText(steps[0])}/${cleanText(steps[1])}`;
+    } else {
+      tail = `  ${cleanText(steps[0])}`;
+    }
+    out.push(`${pad(rate, 7)} | ${steps.map(cell).join(' | ')} |${tail}`);
+  }
+  out.push('');
+  out.push('ok/failed: registrations of the step (rate x seconds) that got their 200 / did not; retrans: SIPp retransmissions;');
+  out.push('ms/reg: the server\'s CPU (utime+stime of all its processes and threads) per registration started (REGISTER, 401,');
+  out.push(`REGISTER, 200), sampled ${SETTLE_MS} ms after SIPp exited; T/K: Trunkline / Kamailio; clean: all ok, no retransmission.`);
+  const idle = runs.filter((r) => r.idleCpuMsPerSecond !== undefined).map((r) => `${r.label} ${r.idleCpuMsPerSecond!.toFixed(1)} ms/s`);
+  if (idle.length > 0) out.push(`Idle CPU: ${idle.join(', ')}.${opts.warmup > 0 ? ` Warm-up (not in the table): ${opts.warmup} s at ${Math.min(...opts.rates)}/s.` : ''}`);
+  for (const r of runs) if (r.error !== undefined) out.push(`${r.label} ERROR: ${r.error}`);
+  if (v.evaluated) {
+    out.push(
+      v.holds
+        ? 'TARGET HOLDS: Trunkline at or below Kamailio\'s CPU per registration at every rate, and clean wherever Kamailio is clean.'
+        : `TARGET DOES NOT HOLD: ${v.reasons.join('; ')}`,
+    );
+  } else {
+    out.push(`target not evaluated: ${v.reasons.join('; ')}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.platform !== 'linux') usageError('needs Linux (/proc for CPU times)');
+  const sipp = which('sipp');
+  if (sipp === undefined) usageError('sipp not found: install the Debian package sip-tester (scripts/install-deps.sh)');
+  const servers: ServerName[] = opts.only === null ? ['kamailio', 'trunkline'] : [opts.only];
+  let kamailio: string | undefined;
+  if (servers.includes('kamailio')) {
+    kamailio = which('kamailio') ?? (which('/usr/sbin/kamailio') !== undefined ? '/usr/sbin/kamailio' : undefined);
+    if (kamailio === undefined) usageError('kamailio not found: install the Debian package kamailio, or use --only trunkline');
+    try {
+      readFileSync(join(KAMAILIO_SQL_DIR, 'usrloc-create.sql'));
+      kamailioModulePath();
+      readFileSync(join(kamailioModulePath(), 'db_sqlite.so'));
+    } catch {
+      usageError(`Kamailio's SQLite module or ${KAMAILIO_SQL_DIR} missing: install the Debian package kamailio-sqlite-modules, or use --only trunkline`);
+    }
+  }
+
+  installCleanupHandlers((sig) => process.stderr.write(`\nbench/register: ${sig}: stopping the servers and SIPp\n`));
+  const clkTck = clockTicksPerSecond();
+  const load = loadAverage();
+  const ncpu = cpus().length;
+  const sippVersion = firstLine(sipp, ['-v'], /SIPp v/);
+  log(opts, `bench/register: REGISTER with MD5 digest over UDP, rates ${opts.rates.join(', ')}/s, ${opts.seconds} s each; ${ncpu} CPUs; ${sippVersion}`);
+  log(opts, `load average before the run: ${load.map((x) => x.toFixed(2)).join(' ')}`);
+  if (load[0] > LOAD_WARN) log(opts, `WARNING: 1-minute load average ${load[0].toFixed(2)} is above ${LOAD_WARN}: figures will be noisy`);
+
+  const runs: ServerRun[] = [];
+  for (const name of servers) runs.push(await benchServer(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, clkTck));
+  for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
+
+  const k = runs.find((r) => r.name === 'kamailio');
+  const t = runs.find((r) => r.name === 'trunkline');
+  const v = verdict(opts, k, t);
+  if (opts.json) {
+    const rows = opts.rates.map((rate) => ({
+      rate,
+      ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate)),
+    }));
+    const json = {
+      transport: 'udp',
+      seconds: opts.seconds,
+      rates: opts.rates,
+      machine: { cpus: ncpu, loadAverage: load, loadWarning: load[0] > LOAD_WARN, clockTicksPerSecond: clkTck, sipp: sippVersion },
+      servers: Object.fromEntries(runs.map((r) => [r.name, r])),
+      rows,
+      target: v,
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    printTable(opts, runs, v);
+  }
+  process.exitCode = runs.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/register: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
