@@ -63,7 +63,8 @@ export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
   private tu: TransactionUser | null = null;
-  private drains: Array<{ resolve: () => void; timer: TimerHandle | null }> = [];
+  /** Pending drain() promises, settled by stop() at the latest. */
+  private drains: Array<() => void> = [];
 
   constructor(opts: TransactionLayerOptions) {
     this.log = opts.log ?? NO_LOG;
@@ -236,38 +237,49 @@ export class TransactionLayer {
     this.settleDrains();
   }
 
-  /** Resolves when no transaction is left (graceful SIGTERM), or after maxMs. */
+  /** Resolves when no transaction still waits for or owes a final response (graceful SIGTERM), or after maxMs. */
   drain(maxMs: number): Promise<void> {
-    if (this.servers.size === 0 && this.clients.size === 0) return Promise.resolve();
+    const deadline = Date.now() + maxMs;
     return new Promise<void>((resolve) => {
-      const d: { resolve: () => void; timer: TimerHandle | null } = { resolve, timer: null };
-      d.timer = this.wheel.schedule(maxMs, () => {
-        d.timer = null;
-        const i = this.drains.indexOf(d);
-        if (i >= 0) this.drains.splice(i, 1);
+      let done = false;
+      let next: TimerHandle | null = null;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        if (next !== null) this.wheel.cancel(next);
+        this.drains = this.drains.filter((d) => d !== finish);
         resolve();
-      });
-      this.drains.push(d);
+      };
+      this.drains.push(finish);
+      // Transactions that only absorb retransmissions (Completed, Accepted,
+      // Confirmed) owe nobody anything: shutdown waits for those still
+      // expecting or owing a final response. Checked every 50 ms.
+      const check = (): void => {
+        next = null;
+        if (!this.hasPending() || Date.now() >= deadline) finish();
+        else next = this.wheel.schedule(Math.min(50, Math.max(1, deadline - Date.now())), check);
+      };
+      check();
     });
+  }
+
+  /** A server transaction without its final response, or a client transaction without one. */
+  private hasPending(): boolean {
+    for (const tx of this.servers.values()) if (tx.state === 'Trying' || tx.state === 'Proceeding') return true;
+    for (const tx of this.clients.values()) if (tx.state === 'Calling' || tx.state === 'Trying' || tx.state === 'Proceeding') return true;
+    return false;
   }
 
   private removeServer(tx: ServerTransaction): void {
     if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
-    if (this.drains.length > 0 && this.servers.size === 0 && this.clients.size === 0) this.settleDrains();
   }
 
   private removeClient(tx: ClientTransaction): void {
     if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
-    if (this.drains.length > 0 && this.servers.size === 0 && this.clients.size === 0) this.settleDrains();
   }
 
   private settleDrains(): void {
-    const drains = this.drains;
-    this.drains = [];
-    for (const d of drains) {
-      if (d.timer !== null) this.wheel.cancel(d.timer);
-      d.resolve();
-    }
+    for (const finish of [...this.drains]) finish();
   }
 
   private deliverRequest(req: SipMessage, tx: ServerTransaction | null, flow: Flow): void {
