@@ -8,7 +8,7 @@ set -u
 # Peers the tests run: SIPp (sip-tester), kamailio (with its TLS module, the
 # TLS next hop of test/interop/kamailio-hop.test.ts), sipsak, sipvicious, and
 # baresip's core (the `baresip` metapackage only adds GUI/video plugins).
-PEERS=(sip-tester kamailio kamailio-tls-modules sipsak sipvicious baresip-core)
+PEERS=(sip-tester kamailio kamailio-tls-modules kamailio-sqlite-modules sipsak sipvicious baresip-core)
 
 warn() { printf 'install-deps: %s\n' "$*" >&2; }
 note() { printf 'install-deps: %s\n' "$*"; }
