@@ -305,6 +305,9 @@ export class ForwardContext {
       this.finalSent = true;
       this.sendBest(best);
     }
+    // The branches' client transactions outlive us (RFC 6026 Accepted keeps relaying 2xx retransmissions,
+    // which needs only the server transaction): let the collected responses go now.
+    this.finals.length = 0;
     this.onDone(this);
   }
 
