@@ -36,6 +36,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { withStatementCache } from './statement-cache.js';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationResultSet } from 'kysely';
 import type { DatabaseConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -161,7 +162,7 @@ async function openSqlite(
     raw?.close();
     throw new StoreError(`store: cannot open ${name}: ${messageOf(err)}`, { cause: err });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   try {
     const version = await migrate(db, 'sqlite', list, log, raw, undefined);
     log?.info({ mod: 'store', database: name, schema: version }, 'store open');
