@@ -20,6 +20,7 @@ import { NonceService } from './auth/nonce.js';
 import type { ChallengeAlgorithm } from './auth/digest.js';
 import { Registrar } from './registrar/registrar.js';
 import { Location } from './registrar/location.js';
+import { KeepAlive } from './registrar/keepalive.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -132,6 +133,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     store.location.purgeExpired().catch((err: unknown) => log.warn({ err: String(err) }, 'purging expired bindings failed'));
   }, PURGE_MS);
   purge.unref();
+  const interfaces = new Interfaces(bound, config.advertise ?? null);
   const proxy = new Proxy(
     {
       layer,
@@ -147,10 +149,24 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       registrar,
       location,
     },
-    new Interfaces(bound, config.advertise ?? null),
+    interfaces,
     new Router(config.routes),
   );
   layer.setUser(proxy);
+  // NATed contacts (a `received` binding) are pinged so that their NAT mapping stays open.
+  let keepAlive: KeepAlive | null = null;
+  if (config.registrar.keepAlive > 0) {
+    const ka = new KeepAlive({
+      location: store.location,
+      transport,
+      interfaceFor: (proto, host) => interfaces.forProto(proto, host),
+      intervalMs: config.registrar.keepAlive * 1000,
+      log,
+    });
+    proxy.setStrayResponseHook((res) => ka.consume(res));
+    ka.start();
+    keepAlive = ka;
+  }
   log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`), routes: config.routes.length }, 'trunkline started');
 
   return {
@@ -158,6 +174,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     listeners: () => transport.listeners(),
     async stop() {
       // In-flight transactions finish (or time out) before the sockets close.
+      keepAlive?.stop();
       await layer.drain(DRAIN_MS);
       layer.stop();
       wheel.stop();

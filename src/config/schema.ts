@@ -292,6 +292,8 @@ const registrarSchema = z
     defaultExpires: int(1, 86_400, 'seconds 1-86400').default(3600),
     maxExpires: int(1, 604_800, 'seconds 1-604800').default(7200),
     algorithms: digestAlgorithms.default(['SHA-256', 'MD5']),
+    /** Seconds between keep-alive pings to NATed contacts; 0 = off. */
+    keepAlive: int(0, 3600, 'seconds 0-3600').default(30),
   })
   .superRefine((r, ctx) => {
     if (r.minExpires > r.maxExpires) ctx.addIssue({ code: 'custom', path: ['maxExpires'], message: `expected maxExpires >= minExpires (${r.minExpires}), got ${r.maxExpires}` });
@@ -409,6 +411,6 @@ export interface TrunklineConfig {
   routes: RouteConfig[];
   sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
-  registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[] };
+  registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number };
   log: { level: LogLevel };
 }

@@ -29,6 +29,8 @@ const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'RE
 export class Proxy implements TransactionUser {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();
   private readonly stateless: StatelessForwarder;
+  /** Sees stray responses first; true = consumed (keep-alive OPTIONS answers), not relayed. */
+  private strayHook: ((res: SipMessage, flow: Flow) => boolean) | null = null;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -59,7 +61,13 @@ export class Proxy implements TransactionUser {
     }
   }
 
+  /** A hook that may consume stray responses before they are relayed (null removes it). */
+  setStrayResponseHook(hook: ((res: SipMessage, flow: Flow) => boolean) | null): void {
+    this.strayHook = hook;
+  }
+
   onStrayResponse(res: SipMessage, flow: Flow): void {
+    if (this.strayHook !== null && this.strayHook(res, flow)) return;
     this.stateless.forwardResponse(res, flow);
   }
 

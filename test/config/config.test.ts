@@ -166,6 +166,8 @@ describe('values', () => {
     ['registrar: {algorithms: [MD4]}', 'registrar.algorithms[0]: expected SHA-256|MD5, got "MD4"'],
     ['registrar: {minExpires: 600, maxExpires: 60}', 'registrar.maxExpires: expected maxExpires >= minExpires (600), got 60'],
     ['registrar: {defaultExpires: 30}', 'registrar.defaultExpires: expected a value from minExpires to maxExpires, got 30'],
+    ['registrar: {keepAlive: -1}', 'registrar.keepAlive: expected seconds 0-3600, got -1'],
+    ['registrar: {keepAlive: 1.5}', 'registrar.keepAlive: expected seconds 0-3600, got 1.5'],
     ['tls: [a]', 'tls: expected a mapping of keys, got ["a"]'],
     ['media: {engine: asterisk}', 'media.engine: expected builtin|rtpengine, got "asterisk"'],
     ['media: {address: localhost}', 'media.address: expected an IP address, got "localhost"'],
@@ -436,10 +438,14 @@ describe('TLS files', () => {
 describe('registrar', () => {
   test('defaults to SHA-256 then MD5 and RFC-sensible expires bounds', () => {
     const c = parseConfig('', '/tmp');
-    assert.deepEqual(c.registrar, { minExpires: 60, defaultExpires: 3600, maxExpires: 7200, algorithms: ['SHA-256', 'MD5'] });
+    assert.deepEqual(c.registrar, { minExpires: 60, defaultExpires: 3600, maxExpires: 7200, algorithms: ['SHA-256', 'MD5'], keepAlive: 30 });
   });
   test('takes one algorithm name or a list', () => {
     assert.deepEqual(parseConfig('registrar: {algorithms: MD5}', '/tmp').registrar.algorithms, ['MD5']);
     assert.deepEqual(parseConfig('registrar: {algorithms: [MD5, SHA-256]}', '/tmp').registrar.algorithms, ['MD5', 'SHA-256']);
+  });
+  test('keepAlive takes seconds, 0 turning it off', () => {
+    assert.equal(parseConfig('registrar: {keepAlive: 0}', '/tmp').registrar.keepAlive, 0);
+    assert.equal(parseConfig('registrar: {keepAlive: 15}', '/tmp').registrar.keepAlive, 15);
   });
 });

@@ -343,6 +343,24 @@ export class LocationRepo {
     return rows.map(toBinding);
   }
 
+  /**
+   * Live bindings with a `received` address (NATed contacts), by id, those
+   * with an id above `afterId`, at most `limit`: a keep-alive walks them a
+   * page per tick.
+   */
+  async listLiveReceived(afterId: number, limit: number, now = this.#ctx.now()): Promise<LocationBinding[]> {
+    const rows = await this.#ctx.db
+      .selectFrom('location')
+      .selectAll()
+      .where('expires_at', '>', now)
+      .where('received', 'is not', null)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toBinding);
+  }
+
   /** Deletes every expired binding (expires_at <= now); how many went. */
   async purgeExpired(now = this.#ctx.now()): Promise<number> {
     return this.#ctx.tx(async (db) => {
