@@ -14,11 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { maskUrl } from '../../src/store/index.js';
+import { connectPostgres, schemaUrl } from '../helpers/postgres.js';
 import { failed, managementFlows, ok, run } from './helpers.js';
 
-const PG_URL = process.env['DATABASE_URL_TEST'] || 'postgres://postgres@127.0.0.1:5432/test';
 
 const dirs: string[] = [];
 after(async () => {
@@ -31,17 +29,6 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-async function connect(): Promise<pg.Client | string> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return client;
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    return `PostgreSQL not reachable at ${maskUrl(PG_URL)}: ${err instanceof Error ? err.message : String(err)} (start it with scripts/install-deps.sh, or set DATABASE_URL_TEST)`;
-  }
-}
 
 describe('trunkline management commands', { concurrency: true }, () => {
   test('domain, subscriber, alias and location commands against SQLite', async () => {
@@ -100,7 +87,7 @@ describe('trunkline management commands', { concurrency: true }, () => {
   });
 
   test('domain, subscriber, alias and location commands against PostgreSQL', async (t) => {
-    const admin = await connect();
+    const admin = await connectPostgres();
     if (typeof admin === 'string') {
       t.skip(admin);
       return;
@@ -109,9 +96,7 @@ describe('trunkline management commands', { concurrency: true }, () => {
     const dir = await mkdtemp(join(tmpdir(), 'trunkline-cli-pg-'));
     try {
       await admin.query(`create schema ${schema}`);
-      const u = new URL(PG_URL);
-      u.searchParams.set('options', `-c search_path=${schema}`);
-      const url = u.toString();
+      const url = schemaUrl(schema);
       const config = join(dir, 'test.yaml');
       await writeFile(config, `data: ${join(dir, 'data')}\ndatabase: ${JSON.stringify(url)}\n`);
       await managementFlows(config, dir, { kind: 'postgres', url }, false);

@@ -1,11 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { sipp, sippBackground, scenario, scenarioWith, haveCommand, type BackgroundSipp } from '../helpers/sipp.js';
-import { maskUrl, openStore, type Store } from '../../src/store/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { connectPostgres, schemaUrl } from '../helpers/postgres.js';
 
 /**
  * The registrar interop flow of registrar.test.ts on PostgreSQL: the server's
@@ -17,23 +18,11 @@ import { maskUrl, openStore, type Store } from '../../src/store/index.js';
  * bindings survive a restart of the server on the same schema. Skipped, with
  * the reason, without SIPp or when PostgreSQL does not answer.
  */
-const PG_URL = process.env['DATABASE_URL_TEST'] || 'postgres://postgres@127.0.0.1:5432/test';
 const DOMAIN = 'example.test';
 
-async function connect(): Promise<pg.Client | string> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return client;
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    return `PostgreSQL not reachable at ${maskUrl(PG_URL)}: ${err instanceof Error ? err.message : String(err)} (start it with scripts/install-deps.sh, or set DATABASE_URL_TEST)`;
-  }
-}
 
 const sippSkip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
-const admin: pg.Client | string = sippSkip === false ? await connect() : sippSkip;
+const admin: pg.Client | string = sippSkip === false ? await connectPostgres() : sippSkip;
 const skip: string | false = typeof admin === 'string' ? admin : false;
 
 const schema = `tl_reg_${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -52,9 +41,7 @@ before(async () => {
   if (typeof admin === 'string') return;
   process.env.TRUNKLINE_DIGEST_ALGORITHMS = 'MD5';
   await admin.query(`create schema ${schema}`);
-  const u = new URL(PG_URL);
-  u.searchParams.set('options', `-c search_path=${schema}`);
-  url = u.toString();
+  url = schemaUrl(schema);
   store = await openStore({ kind: 'postgres', url }, { env: {} });
   await store.domains.add(DOMAIN);
   await store.subscribers.add('alice', DOMAIN, 'alice-pw');

@@ -13,16 +13,16 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { PG_URL, connectPostgres, schemaUrl } from '../helpers/postgres.js';
 import { sql } from 'kysely';
 import type { DatabaseConfig } from '../../src/config/schema.js';
-import { maskUrl, openStore, resolveDatabaseConfig, type Store, type StoreOptions } from '../../src/store/db.js';
+import { openStore, resolveDatabaseConfig, type Store, type StoreOptions } from '../../src/store/db.js';
 import {
   ConflictError,
   NotFoundError,
   StaleRegistrationError,
   StoreError,
   ValidationError,
-  messageOf,
 } from '../../src/store/errors.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { ha1Md5, ha1Sha256 } from '../../src/store/repos/subscribers.js';
@@ -30,7 +30,6 @@ import type { BindingSet } from '../../src/store/repos/location.js';
 
 const execFileP = promisify(execFile);
 
-const PG_URL = process.env['DATABASE_URL_TEST'] || 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Known vectors: computed independently (coreutils md5sum/sha256sum). */
 const ALICE_MD5 = '543e1aec5d3614f03141652d6ada51b2'; // md5('alice:example.org:secret')
@@ -73,9 +72,7 @@ function postgresBackend(base: string): Backend {
       const schema = `${tag}_${schemas.length + 1}`;
       await admin.query(`create schema ${schema}`);
       schemas.push(schema);
-      const u = new URL(base);
-      u.searchParams.set('options', `-c search_path=${schema}`);
-      return { kind: 'postgres', url: u.toString() };
+      return { kind: 'postgres', url: schemaUrl(schema, base) };
     },
     async cleanup() {
       if (admin === undefined) return;
@@ -87,16 +84,10 @@ function postgresBackend(base: string): Backend {
 
 /** Why PostgreSQL cannot be used, or undefined when it answers. */
 async function probePostgres(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL not reachable at ${maskUrl(url)}: ${messageOf(err)} (start it with scripts/install-deps.sh, or set DATABASE_URL_TEST)`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  const client = await connectPostgres(url);
+  if (typeof client === 'string') return client;
+  await client.end().catch(() => undefined);
+  return undefined;
 }
 
 /** A mutable test clock. */
