@@ -1,0 +1,149 @@
+/**
+ * The trunking model as the rest of Trunkline sees it (CONTRACT.md nouns:
+ * account, trunk, did, carrier, route, cdr). The store keeps them (see
+ * src/store/repos/), the CLI and API edit them, the B2BUA reads them through
+ * a TrunkingDirectory: an in-memory snapshot reloaded when the store changes,
+ * so that classifying a call costs no query.
+ */
+
+export type TrunkTransport = 'udp' | 'tcp' | 'tls';
+export type MediaMode = 'rtp' | 'srtp' | 'any';
+
+/** A customer: limits that apply over all its trunks (null = unlimited). */
+export interface Account {
+  name: string;
+  cpm: number | null;
+  maxCalls: number | null;
+  createdAt: number;
+}
+
+/** A customer's trunk: a static peer (ip) or a registering PBX (register). */
+export interface Trunk {
+  name: string;
+  account: string;
+  /** CIDRs (`127.0.0.2/32`, `10.0.0.0/8`, `::1/128`) of a static-IP trunk; [] for a registration trunk. */
+  ip: string[];
+  /** `user@domain` of the subscriber a registration trunk registers as; null for a static-IP trunk. */
+  register: string | null;
+  /** The only transport the trunk may use; null = any. */
+  transport: TrunkTransport | null;
+  /** SHA-256 fingerprint of the client certificate a TLS trunk must present (uppercase hex, colon separated), or null. */
+  tlsFingerprint: string | null;
+  /** Where inbound calls go: a SIP URI, or null = the registered contact. */
+  dest: string | null;
+  /** Calls per minute (default 200). */
+  cpm: number;
+  /** Concurrent calls, null = unlimited. */
+  maxCalls: number | null;
+  media: MediaMode;
+  /** Allowed codecs in order of preference (`PCMA`, `PCMU`, `telephone-event`); [] = as offered. */
+  codecs: string[];
+  createdAt: number;
+}
+
+/** A number (`+912240001234`) or a prefix (`+9122400012*`) owned by the trunk's account. */
+export interface Did {
+  number: string;
+  trunk: string;
+  createdAt: number;
+}
+
+/** An upstream carrier and its gateways, in priority order. */
+export interface Carrier {
+  name: string;
+  /** SIP URIs (`sip:127.0.0.5:5080;transport=udp`), first = highest priority. */
+  gateways: string[];
+  /** Credentials for the carrier's 401/407 challenges (and registration). */
+  username: string | null;
+  /** Kept in the store because a digest answer needs it; never listed or logged. */
+  password: string | null;
+  /** Keep a registration with the carrier using the credentials. */
+  register: boolean;
+  /** Tech prefix put before the dialled number. */
+  prefix: string | null;
+  /** Send numbers E.164 with `+` (true) or without (false, --no-plus). */
+  plus: boolean;
+  media: MediaMode;
+  codecs: string[];
+  createdAt: number;
+}
+
+/** Outbound routing: longest prefix of the dialled E.164 number wins; `+` alone is the default route. */
+export interface OutboundRoute {
+  prefix: string;
+  /** Carrier names, tried in order. */
+  carriers: string[];
+  createdAt: number;
+}
+
+export type CallDirection = 'inbound' | 'outbound';
+/** Which side ended the call. */
+export type HangupSide = 'caller' | 'callee' | 'system';
+
+/** A call record, written when a call ends (answered or not). */
+export interface Cdr {
+  callSid: string;
+  account: string | null;
+  trunk: string | null;
+  carrier: string | null;
+  direction: CallDirection;
+  from: string;
+  to: string;
+  startAt: number;
+  answerAt: number | null;
+  endAt: number;
+  /** Seconds answered (0 when never answered). */
+  duration: number;
+  /** Final SIP status of the call (200 for an answered call). */
+  status: number;
+  reason: string;
+  hangupBy: HangupSide;
+  /** Free-form JSON text for later figures (media counters); null when none. */
+  extra: string | null;
+}
+
+export interface CdrFilter {
+  since?: number;
+  until?: number;
+  trunk?: string;
+  account?: string;
+  direction?: CallDirection;
+  /** `answered` (status 2xx) or `failed`. */
+  disposition?: 'answered' | 'failed';
+  limit?: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+/** The answer of a DID lookup: the DID row that matched (exact before the longest prefix) and its trunk. */
+export interface DidMatch {
+  did: Did;
+  trunk: Trunk;
+  account: Account;
+}
+
+/** A source classified as one of ours. */
+export type SourceMatch =
+  | { kind: 'trunk'; trunk: Trunk; account: Account }
+  | { kind: 'carrier'; carrier: Carrier }
+  | { kind: 'none' };
+
+/**
+ * What the B2BUA asks of the trunking data, all synchronous from memory.
+ * Numbers are E.164 with `+`.
+ */
+export interface TrunkingDirectory {
+  /** The trunk or carrier a request from this address over this transport comes from. Trunks win over carriers. */
+  classifySource(ip: string, proto: string): SourceMatch;
+  /** The registration trunk whose subscriber is `user@domain`, with its account. */
+  trunkByRegistration(aor: string): { trunk: Trunk; account: Account } | null;
+  /** The DID for a number: exact match first, then the longest matching prefix. */
+  did(number: string): DidMatch | null;
+  /** Whether `number` is a DID (exact or prefix) of the account (caller-ID check). */
+  accountOwns(account: string, number: string): boolean;
+  /** The carriers for a dialled number: the longest matching route prefix, carriers in order; [] when no route. */
+  carriersFor(number: string): Carrier[];
+  trunk(name: string): Trunk | null;
+  account(name: string): Account | null;
+  carrier(name: string): Carrier | null;
+}
