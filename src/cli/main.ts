@@ -12,6 +12,7 @@ import { registerDomain } from './domain.js';
 import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
+import { registerCalls } from './calls.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerSubscriber(program);
   registerAlias(program);
   registerLocation(program);
+  registerCalls(program);
   return program;
 }
 

@@ -208,6 +208,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       serverHeader: raw.sip.serverHeader,
     },
     registrar: { ...raw.registrar, algorithms: [...raw.registrar.algorithms] },
+    trunking: { gatewayTimeout: raw.trunking.gatewayTimeout, ringTimeout: raw.trunking.ringTimeout, ping: { ...raw.trunking.ping } },
     log: { level: raw.log.level },
   };
   if (source !== undefined) config.source = source;

@@ -303,6 +303,28 @@ const registrarSchema = z
   })
   .prefault({});
 
+/** The B2BUA of trunk calls: gateway failover timing and gateway OPTIONS monitoring. */
+const trunkingSchema = z
+  .strictObject({
+    /** Seconds without any answer (not even 100) from a gateway before the next one is tried. */
+    gatewayTimeout: int(1, 60, 'seconds 1-60').default(5),
+    /** Seconds a call may ring before it is cancelled (408). */
+    ringTimeout: int(5, 600, 'seconds 5-600').default(180),
+    ping: z
+      .strictObject({
+        /** Seconds between OPTIONS to each carrier gateway; 0 = no monitoring. */
+        interval: int(0, 3600, 'seconds 0-3600').default(10),
+        /** Seconds to wait for an OPTIONS answer. */
+        timeout: int(1, 60, 'seconds 1-60').default(4),
+        /** Failed pings in a row that mark a gateway down. */
+        downAfter: int(1, 100, 'a count 1-100').default(3),
+        /** Good pings in a row that mark it up again. */
+        upAfter: int(1, 100, 'a count 1-100').default(2),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 const logSchema = z
   .strictObject({
     level: oneOf(LOG_LEVELS).default('info'),
@@ -322,6 +344,7 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).default([]),
   sip: sipSchema,
   registrar: registrarSchema,
+  trunking: trunkingSchema,
   log: logSchema,
 });
 
@@ -412,5 +435,12 @@ export interface TrunklineConfig {
   sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
   registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number };
+  trunking: TrunkingConfig;
   log: { level: LogLevel };
+}
+
+export interface TrunkingConfig {
+  gatewayTimeout: number;
+  ringTimeout: number;
+  ping: { interval: number; timeout: number; downAfter: number; upAfter: number };
 }

@@ -27,6 +27,16 @@ export interface LocationService {
   >;
 }
 
+/** The trunking stage as the proxy sees it (src/b2bua/b2bua.ts). */
+export interface TrunkingStage {
+  /** An initial request: true when it is a trunk call (taken: a call started or refused). */
+  handleInitial(req: SipMessage, tx: ServerTransaction, flow: Flow): boolean;
+  /** A request with a To tag, or a 2xx ACK: true when it belongs to one of the B2BUA's calls. */
+  claimInDialog(req: SipMessage, tx: ServerTransaction | null, flow: Flow): boolean;
+  /** The caller's CANCEL of an INVITE: true when that INVITE is a B2BUA call's. */
+  cancel(invite: ServerTransaction): boolean;
+}
+
 /** Logging the proxy does: one line per refusal or failure, at most. */
 export interface ProxyLog {
   warn(obj: object, msg: string): void;
@@ -56,4 +66,6 @@ export interface ProxyEnv {
   registrar?: RegistrarService;
   /** The location stage (`then: location` and the default chain); absent: 501 / the old 404-403 answer. */
   location?: LocationService;
+  /** The trunking stage (`then: trunking` and first in the default chain); absent: 501 / skipped. */
+  trunking?: TrunkingStage;
 }

@@ -51,6 +51,9 @@ export class Proxy implements TransactionUser {
 
   onRequest(req: SipMessage, tx: ServerTransaction | null, flow: Flow): void {
     try {
+      // A request inside one of the B2BUA's calls is the B2BUA's (it is their UA, not a proxy on their path).
+      const trunking = this.env.trunking;
+      if (trunking !== undefined && req.toTag !== null && trunking.claimInDialog(req, tx, flow)) return;
       if (tx === null) this.onAck(req);
       else if (req.method === 'CANCEL') this.onCancel(req, tx);
       else this.onNewRequest(req, tx, flow);
@@ -128,11 +131,15 @@ export class Proxy implements TransactionUser {
           this.runLocation(req, tx, flow, target);
           return;
         }
-        // The trunking stage lands with the trunking issue.
+        if (decision.stage === 'trunking' && this.env.trunking !== undefined) {
+          if (!this.env.trunking.handleInitial(req, tx, flow)) this.notLocal(req, tx, target);
+          return;
+        }
         this.reply(tx, req, { status: 501, reason: `Stage ${decision.stage} not available` });
         return;
       case 'none':
-        // CONTRACT.md default chain: (trunking,) location, then 403.
+        // CONTRACT.md default chain: trunking, location, then 403.
+        if (this.env.trunking !== undefined && this.env.trunking.handleInitial(req, tx, flow)) return;
         if (this.env.location !== undefined) {
           this.runLocation(req, tx, flow, target);
           return;
@@ -202,6 +209,7 @@ export class Proxy implements TransactionUser {
     this.reply(tx, cancel, { status: 200 });
     const ctx = this.contexts.get(invite);
     if (ctx !== undefined) ctx.cancel();
+    else if (this.env.trunking?.cancel(invite) === true) return;
     else if (invite.lastResponse === null || invite.lastResponse.status < 200) {
       // Nothing forwarded (we were about to answer ourselves): end the INVITE with 487.
       invite.respond(createResponse(invite.request, 487));

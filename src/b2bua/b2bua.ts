@@ -1,0 +1,171 @@
+import type { SipMessage } from '../sip/message.js';
+import { createResponse } from '../sip/response.js';
+import type { Flow } from '../transport/types.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { TrunkingDirectory } from '../trunking/model.js';
+import type { CallLimiter } from '../trunking/limits.js';
+import { Call, type CallRegistry, type Side } from './call.js';
+import type { B2buaEnv } from './env.js';
+import { unsupportedRequired } from './headers.js';
+import { planInbound, planOutbound, type Planner, type PlanResult } from './planner.js';
+
+/** A live call as `trunkline calls` and the API show it. */
+export interface LiveCall {
+  callSid: string;
+  direction: string;
+  account: string | null;
+  trunk: string | null;
+  carrier: string | null;
+  from: string;
+  to: string;
+  state: string;
+  startAt: number;
+  answerAt: number | null;
+}
+
+/**
+ * The B2BUA of trunk calls: the `trunking` stage of the request pipeline.
+ * An INVITE from a carrier gateway's address is an inbound call to a DID;
+ * one from a trunk is an outbound call to the PSTN. Each becomes a Call of
+ * two dialogs; requests inside them find their call by Call-ID and our tag.
+ */
+export class B2bua implements CallRegistry {
+  private readonly dialogs = new Map<string, { call: Call; side: Side }>();
+  private readonly byInvite = new Map<ServerTransaction, Call>();
+  private readonly live = new Map<string, Call>();
+
+  constructor(
+    private readonly env: B2buaEnv,
+    private readonly planner: Planner,
+  ) {}
+
+  get directory(): TrunkingDirectory {
+    return this.planner.directory;
+  }
+
+  get limiter(): CallLimiter {
+    return this.planner.limiter;
+  }
+
+  /**
+   * An initial request: true when the trunking stage took it (a call
+   * started, or it was refused with an answer), false when it is not a
+   * trunk call (the next stage decides).
+   */
+  handleInitial(req: SipMessage, tx: ServerTransaction, flow: Flow): boolean {
+    if (req.method !== 'INVITE') return false;
+    const src = this.planner.directory.classifySource(flow.remoteHost, flow.proto);
+    let planned: Promise<PlanResult>;
+    if (src.kind === 'carrier') planned = planInbound(this.planner, req, src.carrier);
+    else if (src.kind === 'trunk') planned = planOutbound(this.planner, req, flow, src.trunk, src.account);
+    else return false;
+    planned.then(
+      (result) => this.begin(req, tx, flow, result),
+      (err: unknown) => {
+        this.env.log.warn({ err: String(err), callId: req.callId }, 'b2bua: planning failed');
+        this.answer(tx, req, 500, 'Server Internal Error');
+      },
+    );
+    return true;
+  }
+
+  private begin(req: SipMessage, tx: ServerTransaction, flow: Flow, result: PlanResult): void {
+    const answered = tx.lastResponse !== null && tx.lastResponse.status >= 200;
+    if (result.kind === 'refuse') {
+      this.env.counters.inc(`b2bua_refused_${result.status}`);
+      this.env.log.info({ callId: req.callId, status: result.status, reason: result.reason, src: flow.remoteHost }, 'b2bua: call refused');
+      if (!answered) this.answer(tx, req, result.status, result.reason, result.headers);
+      return;
+    }
+    if (answered) {
+      // CANCELled while planning.
+      result.plan.release();
+      return;
+    }
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length > 0) {
+      result.plan.release();
+      this.answer(tx, req, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
+      return;
+    }
+    const call = new Call(this.env, result.plan, req, tx, flow, this);
+    this.byInvite.set(tx, call);
+    this.live.set(call.callSid, call);
+    call.start();
+  }
+
+  private answer(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra?: Array<[string, string]>): void {
+    const headers: Array<[string, string]> = [...(extra ?? [])];
+    if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
+    tx.respond(createResponse(req, status, { reason, headers }));
+  }
+
+  /** A request with a To tag (or a 2xx ACK) of one of our calls: true when taken. */
+  claimInDialog(req: SipMessage, tx: ServerTransaction | null, flow: Flow): boolean {
+    const tag = req.toTag;
+    if (tag === null) return false;
+    const e = this.dialogs.get(`${req.callId}\n${tag}`);
+    if (e === undefined) return false;
+    e.call.onInDialog(e.side, req, tx, flow);
+    return true;
+  }
+
+  /** The caller's CANCEL of a call's INVITE: true when the INVITE was ours. */
+  cancel(invite: ServerTransaction): boolean {
+    const call = this.byInvite.get(invite);
+    if (call === undefined) return false;
+    call.onCancel();
+    return true;
+  }
+
+  /** Hangs up a live call (API, CLI): false when no such call. */
+  hangUp(callSid: string): boolean {
+    const call = this.live.get(callSid);
+    if (call === undefined) return false;
+    call.hangUp('Hung up by operator', 'system');
+    return true;
+  }
+
+  liveCalls(): LiveCall[] {
+    const out: LiveCall[] = [];
+    for (const c of this.live.values()) {
+      out.push({
+        callSid: c.callSid,
+        direction: c.plan.direction,
+        account: c.plan.account,
+        trunk: c.plan.trunk,
+        carrier: c.carrier,
+        from: c.plan.from,
+        to: c.plan.to,
+        state: c.state,
+        startAt: c.startAt,
+        answerAt: c.answerAt,
+      });
+    }
+    return out;
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  /** Ends every call (shutdown): BYE to both sides of answered calls. */
+  hangUpAll(reason: string): void {
+    for (const c of [...this.live.values()]) c.hangUp(reason, 'system');
+  }
+
+  // ---- CallRegistry ----
+
+  bind(key: string, call: Call, side: Side): void {
+    this.dialogs.set(key, { call, side });
+  }
+
+  unbind(key: string): void {
+    this.dialogs.delete(key);
+  }
+
+  ended(call: Call): void {
+    this.byInvite.delete(call.aTx);
+    this.live.delete(call.callSid);
+  }
+}

@@ -1,0 +1,571 @@
+import type { SipMessage } from '../sip/message.js';
+import { createResponse } from '../sip/response.js';
+import { serialize } from '../sip/serializer.js';
+import type { Flow } from '../transport/types.js';
+import type { Target } from '../transaction/types.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
+import type { TimerHandle } from '../transaction/timer-wheel.js';
+import { allowsFailover } from '../proxy/best-response.js';
+import { buildCancel } from '../proxy/cancel.js';
+import type { Cdr, HangupSide } from '../trunking/model.js';
+import { Dialog, targetOfFlow, withoutTag } from './dialog.js';
+import { relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
+import { answerChallenge } from './uac-auth.js';
+import { newCallId, newLegSid, newTagValue } from './sid.js';
+import type { B2buaEnv } from './env.js';
+import type { CallPlan, LegAttempt } from './plan.js';
+import { InDialogRelay } from './in-dialog.js';
+
+export type Side = 'a' | 'b';
+export type CallState = 'trying' | 'early' | 'confirmed' | 'ended';
+
+/** The registry a call reports its dialogs to, so that in-dialog requests find it. */
+export interface CallRegistry {
+  bind(key: string, call: Call, side: Side): void;
+  unbind(key: string): void;
+  ended(call: Call): void;
+}
+
+const NO_HANDLERS: ClientHandlers = { onFinal() {}, onTimeout() {}, onTransportError() {} };
+
+/** A 2xx we answered and retransmit until its ACK (RFC 3261 13.3.1.4). */
+interface PendingAck {
+  res: SipMessage;
+  tx: ServerTransaction;
+  interval: number;
+  elapsed: number;
+  timer: TimerHandle | null;
+  /** The ACK to send to the other leg once this one is acknowledged (late offer: it carries the answer). */
+  onAck: (ack: SipMessage) => void;
+}
+
+/**
+ * One trunk call: the caller's leg (a: we are its UAS) and the callee's leg
+ * (b: we are its UAC), each its own dialog with its own Call-ID, tags, Via
+ * and Contact. The b leg is tried attempt after attempt (gateways in order)
+ * until one answers, a refusal ends the search, or the caller cancels.
+ */
+export class Call {
+  state: CallState = 'trying';
+  readonly a: Dialog;
+  b: Dialog | null = null;
+  readonly startAt = Date.now();
+  answerAt: number | null = null;
+  /** The carrier that answered (or was last tried). */
+  carrier: string | null = null;
+  legSidA = newLegSid();
+  legSidB: string | null = null;
+
+  private attemptIndex = -1;
+  private bTx: ClientTransaction | null = null;
+  private bInvite: SipMessage | null = null;
+  private bKey: string | null = null;
+  private authTried = false;
+  private cancelled = false;
+  private cancelWanted = false;
+  private gotResponse = false;
+  private gatewayTimer: TimerHandle | null = null;
+  private ringTimer: TimerHandle | null = null;
+  private ackToB: SipMessage | null = null;
+  private readonly pendingAcks = new Map<Side, PendingAck>();
+  readonly relay: InDialogRelay;
+  private lastFinal = 0;
+
+  constructor(
+    readonly env: B2buaEnv,
+    readonly plan: CallPlan,
+    readonly aInvite: SipMessage,
+    readonly aTx: ServerTransaction,
+    aFlow: Flow,
+    private readonly registry: CallRegistry,
+  ) {
+    const contacts = aInvite.contacts;
+    const remoteTarget = contacts.length > 0 ? contacts[0]!.uriText : aInvite.from.uriText;
+    this.a = new Dialog(
+      aInvite.callId,
+      newTagValue(),
+      withoutTag(aInvite.get('To') ?? ''),
+      withoutTag(aInvite.get('From') ?? ''),
+      remoteTarget,
+      env.interfaces.forFlow(aFlow),
+      targetOfFlow(aFlow),
+      aFlow.proto === 'udp' ? null : aFlow,
+      0,
+      aInvite.cseq.seq,
+    );
+    this.a.remoteTag = aInvite.fromTag;
+    // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
+    this.a.routeSet = aInvite.getAll('Record-Route');
+    this.relay = new InDialogRelay(this);
+  }
+
+  get callSid(): string {
+    return this.plan.callSid;
+  }
+
+  get dialogKeyA(): string {
+    return dialogKey(this.a.callId, this.a.localTag);
+  }
+
+  start(): void {
+    this.registry.bind(this.dialogKeyA, this, 'a');
+    this.env.counters.inc('b2bua_calls_started');
+    this.env.events?.started?.({
+      callSid: this.callSid,
+      direction: this.plan.direction,
+      trunk: this.plan.trunk,
+      carrier: null,
+      from: this.plan.from,
+      to: this.plan.to,
+    });
+    this.nextAttempt(503, 'Service Unavailable');
+  }
+
+  // ---- the callee leg ------------------------------------------------------------------
+
+  /** Starts the next attempt, or ends the call with `status` when none is left. */
+  private nextAttempt(status: number, reason: string): void {
+    this.attemptIndex++;
+    const attempt = this.plan.attempts[this.attemptIndex];
+    if (attempt === undefined || this.cancelled) {
+      this.failCall(status, reason);
+      return;
+    }
+    void this.sendAttempt(attempt);
+  }
+
+  private async sendAttempt(attempt: LegAttempt): Promise<void> {
+    let targets: Target[];
+    try {
+      targets = await this.env.locate(attempt.hop);
+    } catch {
+      targets = [];
+    }
+    if (this.state === 'ended' || this.cancelled) return;
+    const target = targets[0];
+    const iface = target === undefined ? null : this.env.interfaces.forProto(target.proto, target.host);
+    if (target === undefined || iface === null) {
+      this.env.counters.inc('b2bua_attempts_unroutable');
+      this.nextAttempt(503, 'Unresolvable destination');
+      return;
+    }
+    this.carrier = attempt.carrier;
+    this.legSidB = newLegSid();
+    const b = new Dialog(newCallId(), newTagValue(), attempt.from, attempt.to, attempt.requestUri, iface, target, null, 0, null);
+    b.routeSet = [...attempt.routes];
+    if (this.bKey !== null) this.registry.unbind(this.bKey);
+    this.b = b;
+    this.bKey = dialogKey(b.callId, b.localTag);
+    this.registry.bind(this.bKey, this, 'b');
+    this.authTried = false;
+    this.gotResponse = false;
+    const headers: Array<[string, string]> = [];
+    const mf = this.aInvite.maxForwards;
+    headers.push(...relayedRequestHeaders(this.aInvite));
+    headers.push(...attempt.headers);
+    if (this.plan.legSidHeader) headers.push(['X-Leg-Sid', this.legSidB]);
+    if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
+    const invite = b.request('INVITE', headers, this.aInvite.body);
+    // A B2BUA still counts hops, so that two of them cannot loop a call forever.
+    invite.setHeader('Max-Forwards', String(mf === null ? 70 : Math.max(0, mf - 1)));
+    this.sendInvite(invite, attempt);
+  }
+
+  private sendInvite(invite: SipMessage, attempt: LegAttempt): void {
+    const b = this.b!;
+    this.bInvite = invite;
+    this.env.counters.inc('b2bua_invites_sent');
+    const handlers: ClientHandlers = {
+      onProvisional: (res, tx) => {
+        if (tx === this.bTx) this.onBProvisional(res);
+      },
+      onFinal: (res, tx) => {
+        if (tx === this.bTx) this.onBFinal(res, attempt);
+        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx);
+      },
+      onRetransmitted2xx: (res, tx) => {
+        if (tx === this.bTx) this.resendAckToB();
+        else this.hangUpStray(res, tx);
+      },
+      onTimeout: (tx) => {
+        if (tx === this.bTx) this.onBFailure(408, 'Request Timeout');
+      },
+      onTransportError: (tx) => {
+        if (tx === this.bTx) this.onBFailure(503, 'Service Unavailable');
+      },
+    };
+    this.bTx = this.env.layer.sendRequest(invite, b.target, handlers);
+    this.clearTimer('gateway');
+    this.gatewayTimer = this.env.wheel.schedule(this.env.timers.gatewayTimeoutMs, () => {
+      this.gatewayTimer = null;
+      // Not even a 100 Trying: this gateway is gone; the next one (its transaction is let go).
+      if (!this.gotResponse && this.state !== 'ended' && !this.cancelled) {
+        this.env.counters.inc('b2bua_gateway_timeouts');
+        this.bTx = null;
+        this.nextAttempt(408, 'Request Timeout');
+      }
+    });
+  }
+
+  private onBProvisional(res: SipMessage): void {
+    this.gotResponse = true;
+    this.clearTimer('gateway');
+    if (this.cancelWanted) this.sendCancelToB();
+    if (res.status === 100 || this.state === 'ended' || this.cancelled) return;
+    if (this.ringTimer === null) {
+      this.ringTimer = this.env.wheel.schedule(this.env.timers.ringTimeoutMs, () => {
+        this.ringTimer = null;
+        if (this.state === 'early' || this.state === 'trying') {
+          this.env.counters.inc('b2bua_ring_timeouts');
+          this.cancelled = true;
+          this.sendCancelToB();
+          this.failCall(408, 'No Answer');
+        }
+      });
+    }
+    this.state = 'early';
+    this.aTx.respond(this.responseToA(res, res.status));
+  }
+
+  private onBFinal(res: SipMessage, attempt: LegAttempt): void {
+    this.gotResponse = true;
+    this.clearTimer('gateway');
+    const status = res.status;
+    if (status >= 200 && status < 300) {
+      this.onBAnswered(res);
+      return;
+    }
+    if (this.state === 'ended') return;
+    if ((status === 401 || status === 407) && attempt.credentials !== null && !this.authTried && !this.cancelled) {
+      // RFC 3261 22.2: the same request again with credentials, the next CSeq, a new branch.
+      const b = this.b!;
+      const answer = answerChallenge(res, 'INVITE', this.bInvite!.requestUri, attempt.credentials);
+      if (answer !== null) {
+        this.authTried = true;
+        this.env.counters.inc('b2bua_carrier_auth');
+        const headers = reinviteHeaders(this.bInvite!);
+        headers.push(answer);
+        const again = b.request('INVITE', headers, this.bInvite!.body);
+        again.setHeader('Max-Forwards', this.bInvite!.get('Max-Forwards') ?? '70');
+        this.sendInvite(again, attempt);
+        return;
+      }
+    }
+    if (!this.cancelled && allowsFailover(status) && this.attemptIndex + 1 < this.plan.attempts.length) {
+      this.env.counters.inc('b2bua_failovers');
+      this.nextAttempt(status, res.reason);
+      return;
+    }
+    if (!this.cancelled && (status === 401 || status === 407) && this.attemptIndex + 1 < this.plan.attempts.length) {
+      // Our credentials were refused by this carrier: another carrier may take the call.
+      this.nextAttempt(status, res.reason);
+      return;
+    }
+    this.failCall(status, res.reason, res);
+  }
+
+  private onBFailure(status: number, reason: string): void {
+    this.clearTimer('gateway');
+    if (this.state === 'ended' || this.cancelled) return;
+    if (this.attemptIndex + 1 < this.plan.attempts.length) {
+      this.env.counters.inc('b2bua_failovers');
+      this.nextAttempt(status, reason);
+      return;
+    }
+    this.failCall(status, reason);
+  }
+
+  /** The callee answered: confirm its dialog, ACK it (now, or with the caller's ACK for a late offer), answer the caller. */
+  private onBAnswered(res: SipMessage): void {
+    const b = this.b!;
+    b.remoteTag = res.toTag;
+    b.refreshTarget(res);
+    // RFC 3261 12.1.2: the UAC route set is the Record-Route of the 2xx, reversed.
+    b.routeSet = res.getAll('Record-Route').reverse();
+    if (this.bTx?.flow && this.bTx.flow.proto !== 'udp') b.flow = this.bTx.flow;
+    const seq = this.bInvite!.cseq.seq;
+    if (this.state === 'ended' || this.cancelled) {
+      // The caller gave up first: this answer is acknowledged and hung up at once.
+      this.sendAckToB(b.request('ACK', [], undefined, seq));
+      this.sendBye('b');
+      return;
+    }
+    this.clearTimer('ring');
+    this.state = 'confirmed';
+    this.answerAt = Date.now();
+    this.env.counters.inc('b2bua_calls_answered');
+    this.env.events?.answered?.({ callSid: this.callSid });
+    const lateOffer = this.aInvite.body.length === 0;
+    if (!lateOffer) this.sendAckToB(b.request('ACK', [], undefined, seq));
+    const ok = this.responseToA(res, 200);
+    this.answerWithRetransmit('a', ok, this.aTx, (ack) => {
+      if (lateOffer) this.sendAckToB(b.request('ACK', ackBodyHeaders(ack), ack.body, seq));
+    });
+  }
+
+  private sendAckToB(ack: SipMessage): void {
+    const b = this.b!;
+    this.ackToB = ack;
+    this.sendStateless(ack, b);
+  }
+
+  private resendAckToB(): void {
+    if (this.ackToB !== null && this.b !== null) this.sendStateless(this.ackToB, this.b);
+  }
+
+  /** A 2xx of a transaction we no longer want (an abandoned attempt): ACK and BYE it (RFC 3261 15). */
+  private hangUpStray(res: SipMessage, tx: ClientTransaction): void {
+    const to = res.toTag;
+    if (to === null) return;
+    const req = tx.request;
+    const contacts = res.contacts;
+    const iface = this.env.interfaces.forProto(tx.target.proto, tx.target.host);
+    if (iface === null) return;
+    const d = new Dialog(req.callId, req.fromTag ?? newTagValue(), withoutTag(req.get('From') ?? ''), withoutTag(req.get('To') ?? ''), contacts[0]?.uriText ?? req.requestUri, iface, tx.target, tx.flow, req.cseq.seq, null);
+    d.remoteTag = to;
+    d.routeSet = res.getAll('Record-Route').reverse();
+    this.sendStateless(d.request('ACK', [], undefined, req.cseq.seq), d);
+    this.env.layer.sendRequest(d.request('BYE', []), d.target, NO_HANDLERS, d.flow ?? undefined);
+    this.env.counters.inc('b2bua_stray_answers_hung_up');
+  }
+
+  // ---- the caller leg ------------------------------------------------------------------
+
+  /** The caller's CANCEL (RFC 3261 9.2): 487 to the INVITE, CANCEL toward the callee. */
+  onCancel(): void {
+    if (this.state === 'confirmed' || this.state === 'ended') return;
+    this.cancelled = true;
+    this.sendCancelToB();
+    this.end(487, 'Request Terminated', 'caller');
+    this.aTx.respond(createResponse(this.aInvite, 487, { toTag: this.a.localTag }));
+  }
+
+  /** RFC 3261 9.1: a CANCEL only after a provisional; until then it waits. */
+  private sendCancelToB(): void {
+    const tx = this.bTx;
+    if (tx === null) return;
+    if (tx.lastProvisional === 0) {
+      this.cancelWanted = true;
+      return;
+    }
+    this.cancelWanted = false;
+    if (tx.state !== 'Proceeding' && tx.state !== 'Calling') return;
+    this.env.layer.sendRequest(buildCancel(tx.request), tx.target, NO_HANDLERS, tx.flow ?? undefined);
+    this.env.counters.inc('b2bua_cancels_sent');
+  }
+
+  /** A request inside one of the call's dialogs (or a 2xx ACK). */
+  onInDialog(side: Side, req: SipMessage, tx: ServerTransaction | null, flow: Flow): void {
+    const d = side === 'a' ? this.a : this.b;
+    if (d === null) return;
+    // Symmetric signalling: answers and requests go where the peer really is.
+    if (side === 'a' || flow.proto !== 'udp') d.flow = flow.proto === 'udp' ? null : flow;
+    if (tx === null) {
+      this.onAck(side, req);
+      return;
+    }
+    if (req.method === 'BYE') {
+      this.onBye(side, req, tx);
+      return;
+    }
+    this.relay.relay(side, req, tx);
+  }
+
+  private onAck(side: Side, ack: SipMessage): void {
+    const p = this.pendingAcks.get(side);
+    if (p === undefined) return;
+    if (ack.cseq.seq !== p.res.cseq.seq) return;
+    this.clearPending(side);
+    p.onAck(ack);
+  }
+
+  private onBye(side: Side, bye: SipMessage, tx: ServerTransaction): void {
+    const d = side === 'a' ? this.a : this.b!;
+    if (!d.acceptRemoteSeq(bye.cseq.seq, 'BYE')) {
+      tx.respond(createResponse(bye, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
+      return;
+    }
+    tx.respond(createResponse(bye, 200, this.env.userAgent === null ? {} : { headers: [['Server', this.env.userAgent]] }));
+    this.env.counters.inc('b2bua_byes_received');
+    if (this.state === 'confirmed') {
+      this.sendBye(side === 'a' ? 'b' : 'a', bye.get('Reason'));
+      this.end(200, 'Normal Clearing', side === 'a' ? 'caller' : 'callee');
+      return;
+    }
+    // A BYE from the callee before its answer reached us, or from the caller of an early call.
+    if (side === 'a') this.onCancel();
+  }
+
+  /** Ends the call from inside (media timeout, API hang-up, missing ACK): BYE to both sides. */
+  hangUp(reason: string, by: HangupSide = 'system'): void {
+    if (this.state === 'confirmed') {
+      this.sendBye('a', `SIP;cause=200;text="${reason}"`);
+      this.sendBye('b', `SIP;cause=200;text="${reason}"`);
+      this.end(200, reason, by);
+      return;
+    }
+    if (this.state !== 'ended') {
+      this.cancelled = true;
+      this.sendCancelToB();
+      this.failCall(480, reason);
+    }
+  }
+
+  sendBye(side: Side, reason?: string): void {
+    const d = side === 'a' ? this.a : this.b;
+    if (d === null) return;
+    const headers: Array<[string, string]> = [];
+    if (reason !== undefined) headers.push(['Reason', reason]);
+    if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
+    this.env.layer.sendRequest(d.request('BYE', headers), d.target, NO_HANDLERS, d.flow ?? undefined);
+    this.env.counters.inc('b2bua_byes_sent');
+  }
+
+  /** Sends a request without a transaction (an ACK for a 2xx, 17.1.1.3). */
+  sendStateless(req: SipMessage, d: Dialog): void {
+    const bytes = serialize(req);
+    if (d.flow !== null && this.env.transport.send(d.flow, bytes)) return;
+    this.env.transport.sendTo(d.target, bytes).catch(() => this.env.counters.inc('b2bua_ack_send_failures'));
+  }
+
+  /**
+   * Answers with a 2xx and retransmits it over UDP until its ACK, doubling
+   * from T1 to T2 (RFC 3261 13.3.1.4); without an ACK after 64*T1 the call
+   * is ended (BYE to both sides).
+   */
+  answerWithRetransmit(side: Side, res: SipMessage, tx: ServerTransaction, onAck: (ack: SipMessage) => void): void {
+    this.clearPending(side);
+    tx.respond(res);
+    const t1 = this.env.timers.t1;
+    const p: PendingAck = { res, tx, interval: t1, elapsed: 0, timer: null, onAck };
+    const reliable = tx.flow.proto !== 'udp';
+    const tick = (): void => {
+      p.timer = null;
+      p.elapsed += p.interval;
+      if (p.elapsed >= 64 * t1) {
+        this.pendingAcks.delete(side);
+        this.env.counters.inc('b2bua_ack_timeouts');
+        this.hangUp('No ACK');
+        return;
+      }
+      if (!reliable) tx.respond(res);
+      p.interval = Math.min(p.interval * 2, this.env.timers.t2);
+      p.timer = this.env.wheel.schedule(reliable ? 64 * t1 - p.elapsed : p.interval, tick);
+    };
+    p.timer = this.env.wheel.schedule(reliable ? 64 * t1 : t1, tick);
+    this.pendingAcks.set(side, p);
+  }
+
+  private clearPending(side: Side): void {
+    const p = this.pendingAcks.get(side);
+    if (p === undefined) return;
+    if (p.timer !== null) this.env.wheel.cancel(p.timer);
+    this.pendingAcks.delete(side);
+  }
+
+  /** A response of the callee leg as the caller leg sends it: our tag and Contact, its body, nothing else of theirs. */
+  responseToA(res: SipMessage, status: number): SipMessage {
+    const headers = relayedResponseHeaders(res);
+    if (status >= 101 && status < 300) headers.push(['Contact', this.a.contact]);
+    if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
+    return createResponse(this.aInvite, status, {
+      reason: res.reason,
+      toTag: this.a.localTag,
+      headers,
+      ...(res.body.length > 0 ? { body: res.body } : {}),
+    });
+  }
+
+  /** No attempt answered: the caller gets the final status (a downstream 503 becomes 500, as a proxy does, 16.7 step 6). */
+  private failCall(status: number, reason: string, res?: SipMessage): void {
+    if (this.state === 'ended') return;
+    const code = status === 503 ? 500 : status;
+    const out =
+      res !== undefined && res.status === status
+        ? this.responseToA(res, code)
+        : createResponse(this.aInvite, code, {
+            reason,
+            toTag: this.a.localTag,
+            ...(this.env.userAgent === null ? {} : { headers: [['Server', this.env.userAgent]] }),
+          });
+    this.end(status, reason, 'callee');
+    this.aTx.respond(out);
+  }
+
+  // ---- the end -------------------------------------------------------------------------
+
+  /** Ends the call once: limits released, timers stopped, dialogs forgotten, the CDR written. */
+  end(status: number, reason: string, by: HangupSide): void {
+    if (this.state === 'ended') return;
+    const answered = this.state === 'confirmed';
+    this.state = 'ended';
+    this.lastFinal = status;
+    this.clearTimer('gateway');
+    this.clearTimer('ring');
+    for (const side of ['a', 'b'] as const) this.clearPending(side);
+    this.plan.release();
+    // Dialog keys stay bound a little (a BYE crossing ours, retransmissions) and then go.
+    const keys = [this.dialogKeyA, this.bKey];
+    this.env.wheel.schedule(32_000, () => {
+      for (const k of keys) if (k !== null) this.registry.unbind(k);
+    });
+    this.registry.ended(this);
+    const endAt = Date.now();
+    const cdr: Cdr = {
+      callSid: this.callSid,
+      account: this.plan.account,
+      trunk: this.plan.trunk,
+      carrier: this.carrier,
+      direction: this.plan.direction,
+      from: this.plan.from,
+      to: this.plan.to,
+      startAt: this.startAt,
+      answerAt: this.answerAt,
+      endAt,
+      duration: answered && this.answerAt !== null ? Math.round((endAt - this.answerAt) / 1000) : 0,
+      status: answered ? 200 : status,
+      reason,
+      hangupBy: by,
+      extra: null,
+    };
+    this.env.counters.inc(answered ? 'b2bua_calls_completed' : 'b2bua_calls_failed');
+    this.env.events?.ended?.(cdr);
+    this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'));
+  }
+
+  get finalStatus(): number {
+    return this.lastFinal;
+  }
+
+  private clearTimer(which: 'gateway' | 'ring'): void {
+    const h = which === 'gateway' ? this.gatewayTimer : this.ringTimer;
+    if (h === null) return;
+    this.env.wheel.cancel(h);
+    if (which === 'gateway') this.gatewayTimer = null;
+    else this.ringTimer = null;
+  }
+}
+
+export function dialogKey(callId: string, localTag: string): string {
+  return `${callId}\n${localTag}`;
+}
+
+/** Headers of an INVITE sent again with credentials: all but those Dialog.request writes. */
+function reinviteHeaders(invite: SipMessage): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const f of invite.fields) {
+    const n = f.name.toLowerCase();
+    if (OWN.has(n)) continue;
+    out.push([f.name, f.value]);
+  }
+  return out;
+}
+
+const OWN: ReadonlySet<string> = new Set(['via', 'v', 'max-forwards', 'route', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'content-length', 'l', 'authorization', 'proxy-authorization']);
+
+/** The Content-Type of an ACK carrying an answer (late offer). */
+function ackBodyHeaders(ack: SipMessage): Array<[string, string]> {
+  const ct = ack.get('Content-Type');
+  return ct !== undefined && ack.body.length > 0 ? [['Content-Type', ct]] : [];
+}

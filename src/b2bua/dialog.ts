@@ -1,0 +1,120 @@
+import type { SipMessage } from '../sip/message.js';
+import type { Flow } from '../transport/types.js';
+import type { Target } from '../transaction/types.js';
+import { viaSentBy, type SipInterface } from '../proxy/interfaces.js';
+import { buildRequest } from './request-builder.js';
+import { newBranchValue } from './sid.js';
+
+/**
+ * One side of a B2BUA call as a dialog (RFC 3261 12): Trunkline is one
+ * party, the peer the other. Requests we send inside it carry our tag in
+ * From, the peer's in To, our next CSeq, the route set, and go to where the
+ * peer's messages come from (the flow: the same connection on TCP/TLS, the
+ * source address on UDP, so NATed peers are reached; symmetric signalling).
+ */
+export class Dialog {
+  /** Our CSeq for the next request we send (12.2.1.1). */
+  localSeq: number;
+  /** The peer's last CSeq (12.2.2); null before any request of the peer. */
+  remoteSeq: number | null;
+  remoteTag: string | null = null;
+  /** The peer's Contact URI: our in-dialog Request-URI (12.2.1.1). */
+  remoteTarget: string;
+  /** Route values for our requests, in the order they are written (12.1.1, 12.1.2). */
+  routeSet: string[] = [];
+
+  constructor(
+    readonly callId: string,
+    readonly localTag: string,
+    /** Our From/To value without tag (name-addr). */
+    readonly localUri: string,
+    /** The peer's From/To value without tag (name-addr). */
+    readonly remoteUri: string,
+    remoteTarget: string,
+    /** Our interface toward the peer: Via, Contact. */
+    public iface: SipInterface,
+    /** Where requests to the peer go. */
+    public target: Target,
+    /** The flow to reuse (stream connection), or null. */
+    public flow: Flow | null,
+    localSeq: number,
+    remoteSeq: number | null,
+  ) {
+    this.remoteTarget = remoteTarget;
+    this.localSeq = localSeq;
+    this.remoteSeq = remoteSeq;
+  }
+
+  /** Our Contact for this side: the interface the peer reaches (a GRUU-less UA contact). */
+  get contact(): string {
+    return contactOf(this.iface);
+  }
+
+  /**
+   * A new request inside the dialog (12.2.1.1): the next CSeq (ACK and
+   * CANCEL reuse the INVITE's, given as `seq`), a fresh branch.
+   */
+  request(method: string, headers: Array<[string, string]>, body?: Buffer, seq?: number): SipMessage {
+    const cseq = seq ?? ++this.localSeq;
+    const h: Array<[string, string]> = [
+      ['Via', `${viaSentBy(this.iface)};branch=${newBranchValue()};rport`],
+      ['Max-Forwards', '70'],
+    ];
+    for (const r of this.routeSet) h.push(['Route', r]);
+    h.push(
+      ['From', `${this.localUri};tag=${this.localTag}`],
+      ['To', this.remoteTag === null ? this.remoteUri : `${this.remoteUri};tag=${this.remoteTag}`],
+      ['Call-ID', this.callId],
+      ['CSeq', `${cseq} ${method}`],
+    );
+    if (TARGET_REFRESH.has(method)) h.push(['Contact', this.contact]);
+    for (const x of headers) h.push(x);
+    return buildRequest({ method, uri: this.remoteTarget, headers: h, body });
+  }
+
+  /**
+   * Checks the CSeq of a request from the peer (12.2.2): lower than the last
+   * one is out of order (the caller answers 500). Updates remoteSeq.
+   */
+  acceptRemoteSeq(seq: number, method: string): boolean {
+    if (method === 'ACK' || method === 'CANCEL') return true;
+    if (this.remoteSeq !== null && seq <= this.remoteSeq) return false;
+    this.remoteSeq = seq;
+    return true;
+  }
+
+  /** A target refresh (12.2): a re-INVITE/UPDATE or its 2xx with a Contact changes the remote target. */
+  refreshTarget(msg: SipMessage): void {
+    const c = msg.contacts;
+    if (c.length > 0) this.remoteTarget = c[0]!.uriText;
+  }
+}
+
+/** Methods whose requests carry our Contact (target refresh or dialog-creating, RFC 3261 8.1.1.8, 12.2). */
+const TARGET_REFRESH: ReadonlySet<string> = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
+
+export function contactOf(i: SipInterface): string {
+  const transport = i.proto === 'udp' ? '' : `;transport=${i.proto}`;
+  return `<sip:${i.host}:${i.port}${transport}>`;
+}
+
+/** Where the peer of a flow is: the flow's far end (symmetric signalling, RFC 3581 spirit). */
+export function targetOfFlow(flow: Flow): Target {
+  return { proto: flow.proto, host: flow.remoteHost, port: flow.remotePort };
+}
+
+/** A From/To value without its tag parameter (the tag is written by Dialog.request). */
+export function withoutTag(value: string): string {
+  const close = value.lastIndexOf('>');
+  const from = close >= 0 ? close : 0;
+  const lower = value.toLowerCase();
+  let i = lower.indexOf(';tag=', from);
+  if (i < 0) {
+    const m = /;\s*tag\s*=/i.exec(value.slice(from));
+    if (m === null) return value;
+    i = from + m.index;
+  }
+  let end = value.indexOf(';', i + 1);
+  if (end < 0) end = value.length;
+  return (value.slice(0, i) + value.slice(end)).trim();
+}

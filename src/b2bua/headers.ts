@@ -1,0 +1,77 @@
+import type { SipMessage } from '../sip/message.js';
+
+/**
+ * Topology hiding by allow-list: of a message crossing the B2BUA, only these
+ * end-to-end headers pass to the other leg. Everything else (Via, Contact,
+ * Record-Route, Route, Call-ID, tags, User-Agent, Server, Warning, every X-
+ * header, P- headers) stays on its own side, so neither side learns the
+ * other's addresses or software.
+ */
+const RELAYED_REQUEST_HEADERS: readonly string[] = [
+  'Content-Type',
+  'Content-Disposition',
+  'Content-Encoding',
+  'Content-Language',
+  'Accept',
+  'Allow',
+  'Supported',
+  'Require',
+  'Session-Expires',
+  'Min-SE',
+  'Event',
+  'Subscription-State',
+  'Refer-To',
+  'Referred-By',
+  'Reason',
+  'Info-Package',
+  'Recv-Info',
+  'Priority',
+  'Subject',
+  'Privacy',
+];
+
+const RELAYED_RESPONSE_HEADERS: readonly string[] = [
+  'Content-Type',
+  'Content-Disposition',
+  'Content-Encoding',
+  'Accept',
+  'Allow',
+  'Supported',
+  'Require',
+  'Unsupported',
+  'Session-Expires',
+  'Min-SE',
+  'Retry-After',
+  'Reason',
+];
+
+/** Extensions the B2BUA does not carry across: reliable provisionals are per leg (RFC 3262). */
+const DROPPED_OPTION_TAGS: ReadonlySet<string> = new Set(['100rel', 'precondition']);
+
+/** The headers of a request that cross to the other leg, option tags filtered. */
+export function relayedRequestHeaders(msg: SipMessage): Array<[string, string]> {
+  return pick(msg, RELAYED_REQUEST_HEADERS);
+}
+
+export function relayedResponseHeaders(msg: SipMessage): Array<[string, string]> {
+  return pick(msg, RELAYED_RESPONSE_HEADERS);
+}
+
+/** Option tags of Require that the B2BUA cannot honour across legs (answer 420 with them as Unsupported). */
+export function unsupportedRequired(msg: SipMessage): string[] {
+  return msg.optionTags('Require').filter((t) => DROPPED_OPTION_TAGS.has(t.toLowerCase()));
+}
+
+function pick(msg: SipMessage, names: readonly string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const name of names) {
+    if (!msg.has(name)) continue;
+    if (name === 'Supported' || name === 'Require') {
+      const tags = msg.optionTags(name).filter((t) => !DROPPED_OPTION_TAGS.has(t.toLowerCase()));
+      if (tags.length > 0) out.push([name, tags.join(', ')]);
+      continue;
+    }
+    for (const v of msg.getAll(name)) out.push([name, v]);
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+import { isSipUri, parseUri } from '../sip/uri.js';
+import { viaSentBy } from '../proxy/interfaces.js';
+import type { PingResult } from '../trunking/gateway-monitor.js';
+import type { B2buaEnv } from './env.js';
+import { buildRequest } from './request-builder.js';
+import { newBranchValue, newCallId, newTagValue } from './sid.js';
+
+/**
+ * Sends one out-of-dialog OPTIONS to a gateway (RFC 3261 11) and reports
+ * whether it is alive: any final answer but a 5xx is alive; a timeout
+ * (`timeoutMs`, or Timer F), a transport error or a 5xx is a failure.
+ */
+export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeoutMs: number, report: (r: PingResult) => void): void {
+  // One outcome per ping: the first of the answer, the error, or our own (shorter than Timer F) timeout.
+  let settled = false;
+  const guard = setTimeout(() => done('fail'), timeoutMs);
+  guard.unref();
+  function done(r: PingResult): void {
+    if (settled) return;
+    settled = true;
+    clearTimeout(guard);
+    report(r);
+  }
+  let hop;
+  try {
+    hop = parseUri(uri);
+  } catch {
+    done('fail');
+    return;
+  }
+  if (!isSipUri(hop)) {
+    done('fail');
+    return;
+  }
+  const target = hop;
+  env
+    .locate(target)
+    .then((targets) => {
+      const t = targets[0];
+      const iface = t === undefined ? null : env.interfaces.forProto(t.proto, t.host);
+      if (t === undefined || iface === null) {
+        done('fail');
+        return;
+      }
+      const ruri = `sip:${target.host}${target.port === null ? '' : `:${target.port}`}${t.proto === 'udp' ? '' : `;transport=${t.proto}`}`;
+      const req = buildRequest({
+        method: 'OPTIONS',
+        uri: ruri,
+        headers: [
+          ['Via', `${viaSentBy(iface)};branch=${newBranchValue()};rport`],
+          ['Max-Forwards', '70'],
+          ['From', `<sip:ping@${ourHost}>;tag=${newTagValue()}`],
+          ['To', `<${ruri}>`],
+          ['Call-ID', newCallId()],
+          ['CSeq', '1 OPTIONS'],
+          ...(env.userAgent === null ? [] : ([['User-Agent', env.userAgent]] as Array<[string, string]>)),
+        ],
+      });
+      env.counters.inc('gateway_pings_sent');
+      env.layer.sendRequest(req, t, {
+        onFinal: (res) => done(res.status >= 500 && res.status < 600 ? 'fail' : 'ok'),
+        onTimeout: () => done('fail'),
+        onTransportError: () => done('fail'),
+      });
+    })
+    .catch(() => done('fail'));
+}

@@ -1,0 +1,38 @@
+import type { SipUri } from '../sip/uri.js';
+import type { CallDirection } from '../trunking/model.js';
+import type { UacCredentials } from './uac-auth.js';
+
+/** One attempt of the callee leg: a gateway, or the customer's destination. */
+export interface LegAttempt {
+  /** Request-URI of the outgoing INVITE. */
+  requestUri: string;
+  /** Where it is sent (RFC 3263 resolves it). */
+  hop: SipUri;
+  /** Route values to preload (a registered contact's Path, RFC 3327). */
+  routes: string[];
+  /** From and To of the outgoing INVITE (name-addr, no tag). The host is ours / the peer's: nothing of the other side. */
+  from: string;
+  to: string;
+  /** Headers added on this leg (P-Asserted-Identity, X-Call-Sid, X-Leg-Sid, X-Trunk-Sid...). */
+  headers: Array<[string, string]>;
+  credentials: UacCredentials | null;
+  carrier: string | null;
+  /** The gateway URI as configured (for the monitor and the CDR). */
+  gateway: string | null;
+}
+
+/** What classification decided for a call: who it belongs to and the attempts, in failover order. */
+export interface CallPlan {
+  callSid: string;
+  direction: CallDirection;
+  account: string | null;
+  trunk: string | null;
+  /** E.164 caller and callee. */
+  from: string;
+  to: string;
+  attempts: LegAttempt[];
+  /** Frees the call's place in its limits (idempotent). */
+  release: () => void;
+  /** Adds an X-Leg-Sid per attempt toward the customer (inbound). */
+  legSidHeader: boolean;
+}

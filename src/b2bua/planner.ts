@@ -1,0 +1,187 @@
+import type { SipMessage } from '../sip/message.js';
+import { formatUri, isSipUri, isTelUri, parseUri, type SipUri } from '../sip/uri.js';
+import { parseNameAddr } from '../sip/name-addr.js';
+import type { Flow } from '../transport/types.js';
+import type { Account, Carrier, Trunk, TrunkingDirectory } from '../trunking/model.js';
+import type { CallLimiter, ScopeLimits } from '../trunking/limits.js';
+import type { CallPlan, LegAttempt } from './plan.js';
+import { carrierFormat, toE164 } from './numbers.js';
+import { newCallSid } from './sid.js';
+
+/** A registered customer's contacts (the location service), for trunks without a fixed destination. */
+export interface ContactLookup {
+  contactsOf(aor: string): Promise<Array<{ requestUri: string; hop: SipUri; routes: string[] }>>;
+}
+
+/** What planning needs: the trunking data, the limits, gateway states, our name in From. */
+export interface Planner {
+  directory: TrunkingDirectory;
+  limiter: CallLimiter;
+  contacts: ContactLookup;
+  /** Whether a gateway answers its OPTIONS (true when not monitored). */
+  gatewayUp(uri: string): boolean;
+  /** Our host as written in the From/To/PAI we send (the advertised address). */
+  ourHost: string;
+  /** The TLS certificate fingerprint of a connection, for trunks that require one. */
+  fingerprintOf(flow: Flow): string | null;
+}
+
+export type PlanResult =
+  | { kind: 'call'; plan: CallPlan }
+  | { kind: 'refuse'; status: number; reason: string; headers?: Array<[string, string]> };
+
+function refuse(status: number, reason: string, headers?: Array<[string, string]>): PlanResult {
+  return headers === undefined ? { kind: 'refuse', status, reason } : { kind: 'refuse', status, reason, headers };
+}
+
+/** The limits a call of this trunk meets, outermost first: account over trunk. */
+function scopes(trunk: Trunk, account: Account): ScopeLimits[] {
+  return [
+    { key: `account:${account.name}`, cpm: account.cpm, maxCalls: account.maxCalls },
+    { key: `trunk:${trunk.name}`, cpm: trunk.cpm, maxCalls: trunk.maxCalls },
+  ];
+}
+
+function admit(p: Planner, trunk: Trunk, account: Account): { release: () => void } | PlanResult {
+  const v = p.limiter.tryStart(scopes(trunk, account));
+  if (v.ok) return { release: v.release };
+  const what = v.kind === 'cpm' ? 'Calls per minute' : 'Concurrent calls';
+  return refuse(503, `${what} limit reached`, [['Retry-After', String(v.retryAfter)]]);
+}
+
+function requestUser(req: SipMessage): string | null {
+  try {
+    const u = parseUri(req.requestUri);
+    if (isSipUri(u)) return u.user;
+    return isTelUri(u) ? u.number : null;
+  } catch {
+    return null;
+  }
+}
+
+function userOf(value: string | undefined): { user: string | null; display: string | null } {
+  if (value === undefined) return { user: null, display: null };
+  try {
+    const n = parseNameAddr(value);
+    return { user: isSipUri(n.uri) ? n.uri.user : null, display: n.displayName };
+  } catch {
+    return { user: null, display: null };
+  }
+}
+
+function displayPart(display: string | null): string {
+  if (display === null || display === '') return '';
+  return `"${display.replace(/["\\\r\n]/g, '')}" `;
+}
+
+/**
+ * A call from a carrier to a DID: the DID's trunk, its limits, then its
+ * fixed destination or its registered contacts. Nothing of the carrier's
+ * addresses goes to the customer: From, To and PAI are written anew.
+ */
+export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier): Promise<PlanResult> {
+  const number = toE164(requestUser(req), true);
+  if (number === null) return refuse(404, 'Unknown number');
+  const match = p.directory.did(number);
+  if (match === null) return refuse(404, 'Unknown DID');
+  const { trunk, account } = match;
+  const from = userOf(req.get('From'));
+  const caller = toE164(from.user, true) ?? from.user ?? 'anonymous';
+  const callSid = newCallSid();
+  const attempts: LegAttempt[] = [];
+  const common: Array<[string, string]> = [
+    ['X-Call-Sid', callSid],
+    ['X-Trunk-Sid', trunk.name],
+  ];
+  const pai = userOf(req.get('P-Asserted-Identity'));
+  const paiNumber = toE164(pai.user, true);
+  if (paiNumber !== null) common.push(['P-Asserted-Identity', `<sip:${paiNumber}@${p.ourHost}>`]);
+  const fromValue = `${displayPart(from.display)}<sip:${caller}@${p.ourHost}>`;
+  if (trunk.dest !== null) {
+    const dest = parseUri(trunk.dest);
+    if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI');
+    const ruri: SipUri = { ...dest, user: dest.user ?? number };
+    attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null });
+  } else if (trunk.register !== null) {
+    const contacts = await p.contacts.contactsOf(trunk.register);
+    for (const c of contacts) {
+      attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null });
+    }
+  }
+  if (attempts.length === 0) return refuse(480, 'Trunk not reachable');
+  const admitted = admit(p, trunk, account);
+  if ('kind' in admitted) return admitted;
+  return {
+    kind: 'call',
+    plan: { callSid, direction: 'inbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: true },
+  };
+}
+
+/**
+ * A call from a customer's trunk to the PSTN: the caller ID must be a DID
+ * of the trunk's account (403 otherwise), the dialled number E.164, the
+ * limits, then the route's carriers and their gateways in order (those an
+ * OPTIONS monitor found dead are skipped while another is up).
+ */
+export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trunk: Trunk, account: Account): Promise<PlanResult> {
+  if (trunk.transport !== null && trunk.transport !== flow.proto) return refuse(403, 'Transport not allowed');
+  if (trunk.tlsFingerprint !== null) {
+    const fp = p.fingerprintOf(flow);
+    if (fp === null || normFp(fp) !== normFp(trunk.tlsFingerprint)) return refuse(403, 'Certificate not allowed');
+  }
+  const pai = userOf(req.get('P-Asserted-Identity'));
+  const from = userOf(req.get('From'));
+  const callerRaw = pai.user ?? from.user;
+  const caller = toE164(callerRaw, true);
+  if (caller === null || !p.directory.accountOwns(account.name, caller)) return refuse(403, 'Caller ID not allowed');
+  const number = toE164(requestUser(req), true);
+  if (number === null) return refuse(484, 'Address Incomplete');
+  const carriers = p.directory.carriersFor(number);
+  if (carriers.length === 0) return refuse(404, 'No route');
+  const attempts: LegAttempt[] = [];
+  const down: LegAttempt[] = [];
+  for (const c of carriers) {
+    for (const gw of c.gateways) {
+      const a = carrierAttempt(p, c, gw, caller, number, from.display);
+      if (a === null) continue;
+      (p.gatewayUp(gw) ? attempts : down).push(a);
+    }
+  }
+  // Every gateway marked down: try them anyway rather than refuse the call.
+  if (attempts.length === 0) attempts.push(...down);
+  if (attempts.length === 0) return refuse(503, 'No gateway');
+  const admitted = admit(p, trunk, account);
+  if ('kind' in admitted) return admitted;
+  return {
+    kind: 'call',
+    plan: { callSid: newCallSid(), direction: 'outbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: false },
+  };
+}
+
+function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, number: string, display: string | null): LegAttempt | null {
+  let uri;
+  try {
+    uri = parseUri(gw);
+  } catch {
+    return null;
+  }
+  if (!isSipUri(uri)) return null;
+  const dialled = carrierFormat(number, c.prefix, c.plus);
+  const callerOut = carrierFormat(caller, null, c.plus);
+  const ruri: SipUri = { ...uri, user: dialled };
+  return {
+    requestUri: formatUri(ruri),
+    hop: uri,
+    routes: [],
+    from: `${displayPart(display)}<sip:${callerOut}@${p.ourHost}>`,
+    to: `<sip:${dialled}@${uri.host}>`,
+    headers: [['P-Asserted-Identity', `<sip:${callerOut}@${p.ourHost}>`]],
+    credentials: c.username !== null && c.password !== null ? { username: c.username, password: c.password } : null,
+    carrier: c.name,
+    gateway: gw,
+  };
+}
+
+function normFp(fp: string): string {
+  return fp.replace(/:/g, '').toUpperCase();
+}

@@ -1,0 +1,16 @@
+import { join } from 'node:path';
+
+/**
+ * The local control channel between the management commands and a running
+ * server: a Unix socket in the data directory (file permissions are its
+ * access control), one JSON request line, one JSON answer line.
+ */
+export const CONTROL_SOCKET = 'trunkline.sock';
+
+export function controlSocketPath(dataDir: string): string {
+  return join(dataDir, CONTROL_SOCKET);
+}
+
+export type ControlRequest = { cmd: 'calls' } | { cmd: 'hangup'; callSid: string };
+
+export type ControlAnswer = { ok: true; result: unknown } | { ok: false; error: string };
