@@ -48,6 +48,12 @@ import { AliasRepo } from './repos/aliases.js';
 import { DomainRepo } from './repos/domains.js';
 import { LocationRepo } from './repos/location.js';
 import { SubscriberRepo } from './repos/subscribers.js';
+import { AccountRepo } from './repos/accounts.js';
+import { TrunkRepo } from './repos/trunks.js';
+import { DidRepo } from './repos/dids.js';
+import { CarrierRepo } from './repos/carriers.js';
+import { RouteRepo } from './repos/routes.js';
+import { CdrRepo } from './repos/cdrs.js';
 
 export type { StoreDialect } from './context.js';
 
@@ -84,6 +90,12 @@ export interface Store {
   readonly subscribers: SubscriberRepo;
   readonly aliases: AliasRepo;
   readonly location: LocationRepo;
+  readonly accounts: AccountRepo;
+  readonly trunks: TrunkRepo;
+  readonly dids: DidRepo;
+  readonly carriers: CarrierRepo;
+  readonly routes: RouteRepo;
+  readonly cdrs: CdrRepo;
   /** A number that moves when provisioning data changed (see above). */
   changes(): Promise<number>;
   /** Resolves when the database answers a query (readiness); rejects with a StoreError. */
@@ -280,6 +292,12 @@ class KyselyStore implements Store {
   readonly subscribers: SubscriberRepo;
   readonly aliases: AliasRepo;
   readonly location: LocationRepo;
+  readonly accounts: AccountRepo;
+  readonly trunks: TrunkRepo;
+  readonly dids: DidRepo;
+  readonly carriers: CarrierRepo;
+  readonly routes: RouteRepo;
+  readonly cdrs: CdrRepo;
   #closed: Promise<void> | undefined;
 
   constructor(db: Kysely<Database>, dialect: StoreDialect, target: string, version: string, ctx: StoreContext) {
@@ -292,6 +310,12 @@ class KyselyStore implements Store {
     this.subscribers = new SubscriberRepo(ctx);
     this.aliases = new AliasRepo(ctx);
     this.location = new LocationRepo(ctx);
+    this.accounts = new AccountRepo(ctx);
+    this.trunks = new TrunkRepo(ctx);
+    this.dids = new DidRepo(ctx);
+    this.carriers = new CarrierRepo(ctx);
+    this.routes = new RouteRepo(ctx);
+    this.cdrs = new CdrRepo(ctx);
   }
 
   changes(): Promise<number> {

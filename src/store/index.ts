@@ -35,3 +35,8 @@ export {
   type RegisterChange,
   type RegisterResult,
 } from './repos/location.js';
+export type { AccountInput, AccountRemoval } from './repos/accounts.js';
+export type { TrunkInput, TrunkRemoval } from './repos/trunks.js';
+export type { DidRow } from './repos/dids.js';
+export { withoutSecret, type CarrierInfo, type CarrierInput } from './repos/carriers.js';
+export { CDR_DEFAULT_LIMIT, CDR_MAX_LIMIT, type CdrPage } from './repos/cdrs.js';

@@ -73,10 +73,109 @@ export interface StoreMetaTable {
   value: number;
 }
 
+/** A customer (0002_trunking); null limits = unlimited. */
+export interface AccountTable {
+  name: string;
+  cpm: number | null;
+  max_calls: number | null;
+  created_at: number;
+}
+
+export interface TrunkTable {
+  name: string;
+  account: string;
+  /** JSON array of CIDRs (`127.0.0.2/32`), `[]` for a registration trunk. */
+  ip: string;
+  /** `user@domain` of a registration trunk, null for a static-IP trunk. */
+  register: string | null;
+  /** `udp`, `tcp`, `tls` or null (any). */
+  transport: string | null;
+  /** Uppercase hex SHA-256, colon separated, or null. */
+  tls_fingerprint: string | null;
+  dest: string | null;
+  cpm: number;
+  max_calls: number | null;
+  /** `rtp`, `srtp` or `any`. */
+  media: string;
+  /** JSON array of codec names, `[]` = as offered. */
+  codecs: string;
+  created_at: number;
+}
+
+export interface DidTable {
+  /** `+912240001234` or a prefix `+9122400012*`. */
+  number: string;
+  trunk: string;
+  created_at: number;
+}
+
+export interface CarrierTable {
+  name: string;
+  username: string | null;
+  /** Kept for digest answers; never listed or logged. */
+  password: string | null;
+  /** 0 or 1. */
+  register: number;
+  prefix: string | null;
+  /** 1: numbers with `+`; 0: without. */
+  plus: number;
+  media: string;
+  codecs: string;
+  created_at: number;
+}
+
+/** A carrier's gateways; position 0 is the first tried. */
+export interface CarrierGatewayTable {
+  carrier: string;
+  position: number;
+  uri: string;
+}
+
+/** An outbound route: `+` (default) or `+` and digits. */
+export interface RouteTable {
+  prefix: string;
+  created_at: number;
+}
+
+/** A route's carriers; position 0 is the first tried. */
+export interface RouteCarrierTable {
+  prefix: string;
+  position: number;
+  carrier: string;
+}
+
+export interface CdrTable {
+  call_sid: string;
+  account: string | null;
+  trunk: string | null;
+  carrier: string | null;
+  /** `inbound` or `outbound`. */
+  direction: string;
+  call_from: string;
+  call_to: string;
+  start_at: number;
+  answer_at: number | null;
+  end_at: number;
+  duration: number;
+  status: number;
+  reason: string;
+  /** `caller`, `callee` or `system`. */
+  hangup_by: string;
+  extra: string | null;
+}
+
 export interface Database {
   domains: DomainTable;
   subscribers: SubscriberTable;
   aliases: AliasTable;
   location: LocationTable;
   store_meta: StoreMetaTable;
+  accounts: AccountTable;
+  trunks: TrunkTable;
+  dids: DidTable;
+  carriers: CarrierTable;
+  carrier_gateways: CarrierGatewayTable;
+  routes: RouteTable;
+  route_carriers: RouteCarrierTable;
+  cdrs: CdrTable;
 }

@@ -126,6 +126,12 @@ export interface DidMatch {
 export type SourceMatch =
   | { kind: 'trunk'; trunk: Trunk; account: Account }
   | { kind: 'carrier'; carrier: Carrier }
+  /**
+   * The address is a trunk's, but the trunk is restricted to another
+   * transport (`trunk.transport`) and no other trunk or carrier takes it:
+   * answer 403 "Transport not allowed".
+   */
+  | { kind: 'wrong-transport'; trunk: Trunk; account: Account }
   | { kind: 'none' };
 
 /**

@@ -11,6 +11,7 @@
  */
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial.js';
+import { trunking } from './0002_trunking.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -18,5 +19,6 @@ export type { StoreDialect } from './types.js';
 export function migrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
+    '0002_trunking': trunking(dialect),
   };
 }

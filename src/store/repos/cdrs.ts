@@ -1,0 +1,145 @@
+/**
+ * Call records: one row per call, written when the call ends (answered or
+ * not). Not provisioning data: an insert does not move `store.changes()`
+ * (a running directory must not reload for every call).
+ *
+ * `list` pages newest first by (start_at, call_sid): the cursor it returns
+ * names the last row, and the next page starts after it, so rows written
+ * meanwhile never shift a page.
+ */
+import type { StoreContext } from '../context.js';
+import { ConflictError, ValidationError, isUniqueViolation } from '../errors.js';
+import type { CdrTable } from '../schema.js';
+import { checkInt, checkOptionalText, checkText } from '../validate.js';
+import type { CallDirection, Cdr, CdrFilter, HangupSide } from '../../trunking/model.js';
+
+const DIRECTIONS: readonly CallDirection[] = ['inbound', 'outbound'];
+const HANGUP: readonly HangupSide[] = ['caller', 'callee', 'system'];
+
+/** Rows per page when the filter gives no limit, and the most one page returns. */
+export const CDR_DEFAULT_LIMIT = 100;
+export const CDR_MAX_LIMIT = 10_000;
+
+export interface CdrPage {
+  cdrs: Cdr[];
+  /** The cursor of the next page, or null when this one is the last. */
+  next: string | null;
+}
+
+function toCdr(r: CdrTable): Cdr {
+  return {
+    callSid: r.call_sid,
+    account: r.account,
+    trunk: r.trunk,
+    carrier: r.carrier,
+    direction: r.direction as CallDirection,
+    from: r.call_from,
+    to: r.call_to,
+    startAt: r.start_at,
+    answerAt: r.answer_at,
+    endAt: r.end_at,
+    duration: r.duration,
+    status: r.status,
+    reason: r.reason,
+    hangupBy: r.hangup_by as HangupSide,
+    extra: r.extra,
+  };
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if ((allowed as readonly unknown[]).includes(value)) return value as T;
+  throw new ValidationError(field, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(String(value))}`);
+}
+
+const TIME_MAX = 8_640_000_000_000_000;
+
+function toRow(c: Cdr): CdrTable {
+  const startAt = checkInt(c.startAt, 'startAt', 0, TIME_MAX);
+  const endAt = checkInt(c.endAt, 'endAt', startAt, TIME_MAX);
+  const answerAt = c.answerAt === null || c.answerAt === undefined ? null : checkInt(c.answerAt, 'answerAt', startAt, endAt);
+  return {
+    call_sid: checkText(c.callSid, 'callSid', 128),
+    account: checkOptionalText(c.account, 'account', 64),
+    trunk: checkOptionalText(c.trunk, 'trunk', 64),
+    carrier: checkOptionalText(c.carrier, 'carrier', 64),
+    direction: oneOf(c.direction, DIRECTIONS, 'direction'),
+    call_from: checkText(c.from, 'from', 512),
+    call_to: checkText(c.to, 'to', 512),
+    start_at: startAt,
+    answer_at: answerAt,
+    end_at: endAt,
+    duration: checkInt(c.duration, 'duration', 0, 1e9),
+    status: checkInt(c.status, 'status', 100, 699),
+    reason: typeof c.reason === 'string' && c.reason === '' ? '' : checkText(c.reason, 'reason', 256),
+    hangup_by: oneOf(c.hangupBy, HANGUP, 'hangupBy'),
+    extra: checkOptionalText(c.extra, 'extra', 65_536),
+  };
+}
+
+/** `START.CALLSID` in base64url: opaque to callers. */
+function encodeCursor(startAt: number, callSid: string): string {
+  return Buffer.from(`${startAt}.${callSid}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { startAt: number; callSid: string } {
+  const text = /^[A-Za-z0-9_-]{1,400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const dot = text.indexOf('.');
+  const startAt = Number(text.slice(0, dot));
+  if (dot <= 0 || !Number.isSafeInteger(startAt) || dot === text.length - 1) {
+    throw new ValidationError('cursor', 'not a cursor this server returned');
+  }
+  return { startAt, callSid: text.slice(dot + 1) };
+}
+
+export class CdrRepo {
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Writes one call's record. ConflictError when its call sid has one. */
+  async insert(cdr: Cdr): Promise<void> {
+    const row = toRow(cdr);
+    try {
+      await this.#ctx.db.insertInto('cdrs').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`CDR ${row.call_sid} exists`);
+      throw err;
+    }
+  }
+
+  /** One page of records matching the filter, newest first. */
+  async list(filter: CdrFilter = {}): Promise<CdrPage> {
+    const limit = filter.limit === undefined ? CDR_DEFAULT_LIMIT : checkInt(filter.limit, 'limit', 1, CDR_MAX_LIMIT);
+    let q = this.#ctx.db.selectFrom('cdrs').selectAll();
+    if (filter.since !== undefined) q = q.where('start_at', '>=', checkInt(filter.since, 'since', 0, TIME_MAX));
+    if (filter.until !== undefined) q = q.where('start_at', '<', checkInt(filter.until, 'until', 0, TIME_MAX));
+    if (filter.trunk !== undefined) q = q.where('trunk', '=', checkText(filter.trunk, 'trunk', 64));
+    if (filter.account !== undefined) q = q.where('account', '=', checkText(filter.account, 'account', 64));
+    if (filter.direction !== undefined) q = q.where('direction', '=', oneOf(filter.direction, DIRECTIONS, 'direction'));
+    if (filter.disposition !== undefined) {
+      const d = oneOf(filter.disposition, ['answered', 'failed'] as const, 'disposition');
+      q = d === 'answered' ? q.where('status', '>=', 200).where('status', '<', 300) : q.where((eb) => eb.or([eb('status', '<', 200), eb('status', '>=', 300)]));
+    }
+    if (filter.cursor !== undefined) {
+      const c = decodeCursor(filter.cursor);
+      // Compared in the ORDER BY's collation (code points on both dialects).
+      const sid = this.#ctx.orderText('call_sid');
+      q = q.where((eb) =>
+        eb.or([eb('start_at', '<', c.startAt), eb.and([eb('start_at', '=', c.startAt), eb(sid, '<', c.callSid)])]),
+      );
+    }
+    const rows = await q
+      .orderBy('start_at', 'desc')
+      .orderBy(this.#ctx.orderText('call_sid'), 'desc')
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      cdrs: page.map(toCdr),
+      next: rows.length > limit && last !== undefined ? encodeCursor(last.start_at, last.call_sid) : null,
+    };
+  }
+}

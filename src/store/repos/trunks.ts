@@ -1,0 +1,227 @@
+/**
+ * Trunks: a customer's static-IP peer (a list of CIDRs) or registering PBX
+ * (the subscriber `user@domain` it registers as), with its transport,
+ * client-certificate fingerprint, destination for inbound calls, limits,
+ * media mode and codecs. A trunk belongs to an existing account.
+ *
+ * Removal: refused (ConflictError) while the trunk has DIDs, unless
+ * `cascade`, which removes them in the same transaction.
+ */
+import { count, type StoreContext } from '../context.js';
+import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation, isUniqueViolation } from '../errors.js';
+import type { TrunkTable } from '../schema.js';
+import { parseAddress } from '../validate.js';
+import type { MediaMode, Trunk, TrunkTransport } from '../../trunking/model.js';
+import {
+  DEFAULT_TRUNK_CPM,
+  checkCidrs,
+  checkCodecs,
+  checkFingerprint,
+  checkLimit,
+  checkMedia,
+  checkName,
+  checkOptionalLimit,
+  checkSipUri,
+  checkTransport,
+} from '../../trunking/validate.js';
+
+export interface TrunkInput {
+  name: string;
+  account: string;
+  /** CIDRs of a static-IP trunk; give this or `register`. */
+  ip?: string[];
+  /** `user@domain` of a registration trunk; give this or `ip`. */
+  register?: string | null;
+  transport?: TrunkTransport | null;
+  tlsFingerprint?: string | null;
+  dest?: string | null;
+  /** Default 200. */
+  cpm?: number;
+  maxCalls?: number | null;
+  /** Default `any`. */
+  media?: MediaMode;
+  codecs?: string[];
+}
+
+/** What `rm` removed along with the trunk (zero without cascade). */
+export interface TrunkRemoval {
+  name: string;
+  account: string;
+  dids: number;
+}
+
+function parseJsonList(text: string): string[] {
+  const v: unknown = JSON.parse(text);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+export function toTrunk(row: TrunkTable): Trunk {
+  return {
+    name: row.name,
+    account: row.account,
+    ip: parseJsonList(row.ip),
+    register: row.register,
+    transport: row.transport as TrunkTransport | null,
+    tlsFingerprint: row.tls_fingerprint,
+    dest: row.dest,
+    cpm: row.cpm,
+    maxCalls: row.max_calls,
+    media: row.media as MediaMode,
+    codecs: parseJsonList(row.codecs),
+    createdAt: row.created_at,
+  };
+}
+
+/** `user@domain` with the domain lowercased, as the location table keeps AORs. */
+function checkRegister(value: unknown): string {
+  const { username, domain } = parseAddress(value, 'register');
+  return `${username}@${domain}`;
+}
+
+/** The row of a valid input; ValidationError naming the first bad field. */
+function toRow(input: TrunkInput, now: number): TrunkTable {
+  const name = checkName(input.name, 'name');
+  const account = checkName(input.account, 'account');
+  const hasIp = input.ip !== undefined && input.ip !== null && !(Array.isArray(input.ip) && input.ip.length === 0);
+  const hasRegister = input.register !== undefined && input.register !== null;
+  if (hasIp === hasRegister) {
+    throw new ValidationError('ip', 'a trunk is either a static peer (ip) or a registering PBX (register): give exactly one');
+  }
+  return {
+    name,
+    account,
+    ip: JSON.stringify(hasIp ? checkCidrs(input.ip, 'ip') : []),
+    register: hasRegister ? checkRegister(input.register) : null,
+    transport: checkTransport(input.transport, 'transport'),
+    tls_fingerprint: checkFingerprint(input.tlsFingerprint, 'tlsFingerprint'),
+    dest: input.dest === undefined || input.dest === null ? null : checkSipUri(input.dest, 'dest'),
+    cpm: input.cpm === undefined ? DEFAULT_TRUNK_CPM : checkLimit(input.cpm, 'cpm'),
+    max_calls: checkOptionalLimit(input.maxCalls, 'maxCalls'),
+    media: checkMedia(input.media, 'media'),
+    codecs: JSON.stringify(checkCodecs(input.codecs, 'codecs')),
+    created_at: now,
+  };
+}
+
+export class TrunkRepo {
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Adds a trunk. NotFoundError for an unknown account; ConflictError when
+   * the name exists or another trunk registers as the same subscriber.
+   */
+  async add(input: TrunkInput): Promise<Trunk> {
+    const row = toRow(input, this.#ctx.now());
+    try {
+      return await this.#ctx.write(async (db) => {
+        const acc = await db.selectFrom('accounts').select('name').where('name', '=', row.account).executeTakeFirst();
+        if (acc === undefined) throw new NotFoundError(`unknown account ${row.account}`);
+        const same = await db.selectFrom('trunks').select('name').where('name', '=', row.name).executeTakeFirst();
+        if (same !== undefined) throw new ConflictError(`trunk ${row.name} exists`);
+        if (row.register !== null) await this.#registerFree(db, row.register, row.name);
+        return toTrunk(await db.insertInto('trunks').values(row).returningAll().executeTakeFirstOrThrow());
+      });
+    } catch (err) {
+      throw this.#translate(err, row);
+    }
+  }
+
+  /**
+   * Replaces a trunk's settings with `input` (all of them, as add takes
+   * them; its name and creation time stay). NotFoundError when unknown.
+   */
+  async update(input: TrunkInput): Promise<Trunk> {
+    const row = toRow(input, this.#ctx.now());
+    try {
+      return await this.#ctx.write(async (db) => {
+        const old = await db.selectFrom('trunks').select('created_at').where('name', '=', row.name).executeTakeFirst();
+        if (old === undefined) throw new NotFoundError(`unknown trunk ${row.name}`);
+        const acc = await db.selectFrom('accounts').select('name').where('name', '=', row.account).executeTakeFirst();
+        if (acc === undefined) throw new NotFoundError(`unknown account ${row.account}`);
+        if (row.register !== null) await this.#registerFree(db, row.register, row.name);
+        const { name: _n, created_at: _c, ...set } = row;
+        return toTrunk(await db.updateTable('trunks').set(set).where('name', '=', row.name).returningAll().executeTakeFirstOrThrow());
+      });
+    } catch (err) {
+      throw this.#translate(err, row);
+    }
+  }
+
+  async #registerFree(db: StoreContext['db'], register: string, self: string): Promise<void> {
+    const other = await db
+      .selectFrom('trunks')
+      .select('name')
+      .where('register', '=', register)
+      .where('name', '!=', self)
+      .executeTakeFirst();
+    if (other !== undefined) throw new ConflictError(`trunk ${other.name} already registers as ${register}`);
+  }
+
+  /** A constraint another process raced us to, in words. */
+  #translate(err: unknown, row: TrunkTable): unknown {
+    if (isForeignKeyViolation(err)) return new NotFoundError(`unknown account ${row.account}`);
+    if (isUniqueViolation(err)) {
+      return row.register !== null
+        ? new ConflictError(`trunk ${row.name} exists, or another trunk registers as ${row.register}`)
+        : new ConflictError(`trunk ${row.name} exists`);
+    }
+    return err;
+  }
+
+  /**
+   * Removes a trunk. With DIDs: ConflictError unless `cascade`, which
+   * removes them too.
+   */
+  async rm(name: string, opts: { cascade?: boolean } = {}): Promise<TrunkRemoval> {
+    const n = checkName(name, 'name');
+    try {
+      return await this.#ctx.write(async (db) => {
+        const found = await db.selectFrom('trunks').select('account').where('name', '=', n).executeTakeFirst();
+        if (found === undefined) throw new NotFoundError(`unknown trunk ${n}`);
+        const { c } = await db
+          .selectFrom('dids')
+          .select((eb) => eb.fn.countAll<number>().as('c'))
+          .where('trunk', '=', n)
+          .executeTakeFirstOrThrow();
+        const dids = Number(c);
+        const removal: TrunkRemoval = { name: n, account: found.account, dids: 0 };
+        if (dids > 0) {
+          if (opts.cascade !== true) {
+            throw new ConflictError(`trunk ${n} has ${dids} DID${dids === 1 ? '' : 's'} (remove them first, or cascade)`);
+          }
+          removal.dids = count((await db.deleteFrom('dids').where('trunk', '=', n).executeTakeFirst()).numDeletedRows);
+        }
+        await db.deleteFrom('trunks').where('name', '=', n).execute();
+        return removal;
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new ConflictError(`trunk ${n} has DIDs`);
+      throw err;
+    }
+  }
+
+  /** Every trunk, by name; with `account`, that account's only (NotFoundError when it is unknown). */
+  async list(opts: { account?: string } = {}): Promise<Trunk[]> {
+    const db = this.#ctx.db;
+    let q = db.selectFrom('trunks').selectAll().orderBy(this.#ctx.orderText('name'));
+    if (opts.account !== undefined) {
+      const a = checkName(opts.account, 'account');
+      const acc = await db.selectFrom('accounts').select('name').where('name', '=', a).executeTakeFirst();
+      if (acc === undefined) throw new NotFoundError(`unknown account ${a}`);
+      q = q.where('account', '=', a);
+    }
+    return (await q.execute()).map(toTrunk);
+  }
+
+  /** One trunk; NotFoundError when unknown. */
+  async show(name: string): Promise<Trunk> {
+    const n = checkName(name, 'name');
+    const row = await this.#ctx.db.selectFrom('trunks').selectAll().where('name', '=', n).executeTakeFirst();
+    if (row === undefined) throw new NotFoundError(`unknown trunk ${n}`);
+    return toTrunk(row);
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * One immutable, in-memory picture of the trunking data, built from the
+ * store's rows: every lookup the B2BUA makes per request is a Map lookup or
+ * a short scan, never a query.
+ *
+ * - Sources: a trunk's CIDRs are tried most specific first (a /32 before a
+ *   /24 before a /8; IPv4 host addresses through one Map); carriers by the
+ *   IP addresses of their gateways (IP literals as written, host names as
+ *   resolved when the snapshot was built).
+ * - DIDs and routes: Maps keyed by the number or prefix; a lookup tries the
+ *   exact number, then its prefixes from the longest down (at most 16 Map
+ *   lookups for an E.164 number), so the exact DID beats any prefix and the
+ *   longest prefix wins.
+ */
+import { BlockList, isIP } from 'node:net';
+import { isSipUri, parseUri } from '../sip/uri.js';
+import type { Account, Carrier, Did, DidMatch, OutboundRoute, SourceMatch, Trunk } from './model.js';
+
+/** The rows a snapshot is built from. */
+export interface TrunkingData {
+  accounts: Account[];
+  trunks: Trunk[];
+  dids: Did[];
+  carriers: Carrier[];
+  routes: OutboundRoute[];
+}
+
+/** Host name -> its addresses, resolved before the build (the build itself is synchronous). */
+export type ResolvedHosts = ReadonlyMap<string, readonly string[]>;
+
+/** The longest key a lookup tries: `+` and 15 digits. */
+const MAX_NUMBER = 16;
+
+/**
+ * An address as the maps key it: IPv4 dotted (an IPv4-mapped IPv6 address
+ * becomes its IPv4 form), IPv6 compressed and lowercased (RFC 5952, as the
+ * WHATWG URL parser writes it), brackets dropped. '' when not an address.
+ */
+export function canonicalIp(ip: string): string {
+  let a = ip;
+  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
+  const family = isIP(a);
+  if (family === 4) return a;
+  if (family !== 6) return '';
+  const lower = a.toLowerCase();
+  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7);
+  try {
+    const host = new URL(`http://[${lower}]/`).hostname;
+    const c = host.slice(1, -1);
+    return c.startsWith('::ffff:') && !c.includes('.') ? mappedV4(c) ?? c : c;
+  } catch {
+    return lower;
+  }
+}
+
+/** `::ffff:7f00:1` (how URL writes a mapped address) -> `127.0.0.1`. */
+function mappedV4(c: string): string | null {
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(c);
+  if (m === null) return null;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** The host of a gateway URI as written (IPv6 without brackets), or null when it does not parse. */
+export function gatewayHost(uri: string): { host: string; literal: boolean } | null {
+  try {
+    const u = parseUri(uri);
+    if (!isSipUri(u)) return null;
+    if (u.hostType === 'domain') return { host: u.host, literal: false };
+    return { host: canonicalIp(u.host), literal: true };
+  } catch {
+    return null;
+  }
+}
+
+interface TrunkEntry {
+  trunk: Trunk;
+  account: Account;
+}
+
+interface CidrEntry extends TrunkEntry {
+  bits: number;
+  list: BlockList;
+  family: 'ipv4' | 'ipv6';
+}
+
+export class TrunkingSnapshot {
+  readonly accounts = new Map<string, Account>();
+  readonly trunks = new Map<string, TrunkEntry>();
+  readonly carriers = new Map<string, Carrier>();
+  /** Host addresses of IPv4 trunks (`/32`), most common case: one Map lookup. */
+  readonly #hostTrunks = new Map<string, TrunkEntry[]>();
+  /** Every other CIDR, most specific first. */
+  readonly #cidrs: CidrEntry[] = [];
+  readonly #byRegistration = new Map<string, TrunkEntry>();
+  readonly #carrierByIp = new Map<string, Carrier>();
+  /** Carrier name -> the addresses its gateways had at build time. */
+  readonly carrierAddresses = new Map<string, string[]>();
+  readonly #exactDids = new Map<string, DidMatch>();
+  readonly #prefixDids = new Map<string, DidMatch>();
+  readonly #routes = new Map<string, Carrier[]>();
+  readonly routes: OutboundRoute[];
+  readonly dids: Did[];
+
+  constructor(data: TrunkingData, resolved: ResolvedHosts = new Map()) {
+    for (const a of data.accounts) this.accounts.set(a.name, a);
+    for (const t of data.trunks) {
+      const account = this.accounts.get(t.account);
+      if (account === undefined) continue; // removed meanwhile; the next reload settles it
+      const entry = { trunk: t, account };
+      this.trunks.set(t.name, entry);
+      if (t.register !== null) this.#byRegistration.set(registrationKey(t.register), entry);
+      for (const cidr of t.ip) this.#addCidr(cidr, entry);
+    }
+    this.#cidrs.sort((a, b) => b.bits - a.bits || (a.trunk.name < b.trunk.name ? -1 : 1));
+    for (const list of this.#hostTrunks.values()) list.sort((a, b) => (a.trunk.name < b.trunk.name ? -1 : 1));
+
+    for (const c of data.carriers) {
+      this.carriers.set(c.name, c);
+      const addresses: string[] = [];
+      for (const g of c.gateways) {
+        const h = gatewayHost(g);
+        if (h === null) continue;
+        for (const ip of h.literal ? [h.host] : (resolved.get(h.host) ?? []).map(canonicalIp)) {
+          if (ip === '' || addresses.includes(ip)) continue;
+          addresses.push(ip);
+          // The first carrier (by name) to claim an address keeps it.
+          if (!this.#carrierByIp.has(ip)) this.#carrierByIp.set(ip, c);
+        }
+      }
+      this.carrierAddresses.set(c.name, addresses);
+    }
+
+    this.dids = [];
+    for (const d of data.dids) {
+      const entry = this.trunks.get(d.trunk);
+      if (entry === undefined) continue;
+      this.dids.push(d);
+      const match: DidMatch = { did: d, trunk: entry.trunk, account: entry.account };
+      if (d.number.endsWith('*')) this.#prefixDids.set(d.number.slice(0, -1), match);
+      else this.#exactDids.set(d.number, match);
+    }
+
+    this.routes = data.routes;
+    for (const r of data.routes) {
+      const carriers = r.carriers.map((n) => this.carriers.get(n)).filter((c): c is Carrier => c !== undefined);
+      this.#routes.set(r.prefix, carriers);
+    }
+  }
+
+  #addCidr(cidr: string, entry: TrunkEntry): void {
+    const slash = cidr.indexOf('/');
+    const ip = canonicalIp(slash < 0 ? cidr : cidr.slice(0, slash));
+    const family = isIP(ip);
+    if (family === 0) return;
+    const max = family === 4 ? 32 : 128;
+    const bits = slash < 0 ? max : Number(cidr.slice(slash + 1));
+    if (!Number.isInteger(bits) || bits < 0 || bits > max) return;
+    if (family === 4 && bits === 32) {
+      let list = this.#hostTrunks.get(ip);
+      if (list === undefined) this.#hostTrunks.set(ip, (list = []));
+      list.push(entry);
+      return;
+    }
+    const list = new BlockList();
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    list.addSubnet(ip, bits, type);
+    this.#cidrs.push({ ...entry, bits, list, family: type });
+  }
+
+  /**
+   * The trunk (most specific CIDR first, then by name) that may use `proto`,
+   * else the carrier with a gateway at this address, else the trunk the
+   * address belongs to but whose transport is another (wrong-transport),
+   * else none.
+   */
+  classifySource(ip: string, proto: string): SourceMatch {
+    const addr = canonicalIp(ip);
+    if (addr === '') return { kind: 'none' };
+    const p = proto.toLowerCase();
+    let refused: TrunkEntry | undefined;
+    const host = this.#hostTrunks.get(addr);
+    if (host !== undefined) {
+      for (const e of host) {
+        if (e.trunk.transport === null || e.trunk.transport === p) return { kind: 'trunk', ...e };
+        refused ??= e;
+      }
+    }
+    if (this.#cidrs.length > 0) {
+      const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+      for (const e of this.#cidrs) {
+        if (e.family !== family || !e.list.check(addr, family)) continue;
+        if (e.trunk.transport === null || e.trunk.transport === p) return { kind: 'trunk', trunk: e.trunk, account: e.account };
+        refused ??= e;
+      }
+    }
+    const carrier = this.#carrierByIp.get(addr);
+    if (carrier !== undefined) return { kind: 'carrier', carrier };
+    if (refused !== undefined) return { kind: 'wrong-transport', trunk: refused.trunk, account: refused.account };
+    return { kind: 'none' };
+  }
+
+  trunkByRegistration(aor: string): TrunkEntry | null {
+    return this.#byRegistration.get(registrationKey(aor)) ?? null;
+  }
+
+  did(number: string): DidMatch | null {
+    if (typeof number !== 'string' || number === '') return null;
+    const exact = this.#exactDids.get(number);
+    if (exact !== undefined) return exact;
+    if (this.#prefixDids.size === 0) return null;
+    for (let i = Math.min(number.length, MAX_NUMBER); i >= 1; i--) {
+      const m = this.#prefixDids.get(number.slice(0, i));
+      if (m !== undefined) return m;
+    }
+    return null;
+  }
+
+  carriersFor(number: string): Carrier[] {
+    if (typeof number !== 'string' || !number.startsWith('+')) return [];
+    for (let i = Math.min(number.length, MAX_NUMBER); i >= 1; i--) {
+      const r = this.#routes.get(number.slice(0, i));
+      if (r !== undefined) return r;
+    }
+    return [];
+  }
+
+  /** The route prefix `carriersFor(number)` used, or null. */
+  routeFor(number: string): string | null {
+    if (typeof number !== 'string' || !number.startsWith('+')) return null;
+    for (let i = Math.min(number.length, MAX_NUMBER); i >= 1; i--) {
+      if (this.#routes.has(number.slice(0, i))) return number.slice(0, i);
+    }
+    return null;
+  }
+}
+
+/** `user@domain` with the domain lowercased and any `sip:`/`sips:` dropped. */
+function registrationKey(aor: string): string {
+  let a = aor.trim();
+  const lower = a.slice(0, 5).toLowerCase();
+  if (lower.startsWith('sips:')) a = a.slice(5);
+  else if (lower.startsWith('sip:')) a = a.slice(4);
+  const at = a.lastIndexOf('@');
+  return at < 0 ? a : `${a.slice(0, at)}@${a.slice(at + 1).toLowerCase()}`;
+}
