@@ -21,6 +21,15 @@ import type { ChallengeAlgorithm } from './auth/digest.js';
 import { Registrar } from './registrar/registrar.js';
 import { Location } from './registrar/location.js';
 import { KeepAlive } from './registrar/keepalive.js';
+import { StoreTrunkingDirectory } from './trunking/directory.js';
+import { CallLimiter } from './trunking/limits.js';
+import { GatewayMonitor } from './trunking/gateway-monitor.js';
+import { B2bua } from './b2bua/b2bua.js';
+import type { B2buaEnv } from './b2bua/env.js';
+import { pingGateway } from './b2bua/options-ping.js';
+import { ControlServer } from './control/control-server.js';
+import { controlSocketPath } from './control/protocol.js';
+import { parseUri } from './sip/uri.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -134,6 +143,63 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   }, PURGE_MS);
   purge.unref();
   const interfaces = new Interfaces(bound, config.advertise ?? null);
+
+  // Trunking: the directory (a snapshot of the store, reloaded on change), the limits, the B2BUA.
+  const directory = new StoreTrunkingDirectory({ store, log });
+  await directory.start();
+  const ourHost = interfaces.forProto(bound[0]!.proto, bound[0]!.host)?.host ?? '127.0.0.1';
+  const b2buaEnv: B2buaEnv = {
+    layer,
+    wheel,
+    transport,
+    interfaces,
+    locate: (uri) => locator.locate(uri),
+    counters,
+    log,
+    userAgent: serverHeader,
+    timers: {
+      t1: layer.timers.t1,
+      t2: layer.timers.t2,
+      gatewayTimeoutMs: config.trunking.gatewayTimeout * 1000,
+      ringTimeoutMs: config.trunking.ringTimeout * 1000,
+    },
+    cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
+  };
+  let monitor: GatewayMonitor | null = null;
+  if (config.trunking.ping.interval > 0) {
+    const ping = config.trunking.ping;
+    monitor = new GatewayMonitor({
+      intervalMs: ping.interval * 1000,
+      downAfter: ping.downAfter,
+      upAfter: ping.upAfter,
+      gateways: () => [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways),
+      ping: (uri, done) => pingGateway(b2buaEnv, ourHost, uri, ping.timeout * 1000, done),
+      onChange: (uri, up) => log.warn({ gateway: uri, up }, up ? 'gateway up' : 'gateway down'),
+    });
+    monitor.start();
+  }
+  const gatewayMonitor = monitor;
+  const b2bua = new B2bua(b2buaEnv, {
+    directory,
+    limiter: new CallLimiter(),
+    ourHost,
+    inUse: () => directory.snapshot.trunks.size + directory.snapshot.carriers.size > 0,
+    gatewayUp: (uri) => gatewayMonitor?.isUp(uri) ?? true,
+    fingerprintOf: (flow) => (flow.connectionId === null ? null : (transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null)),
+    contacts: {
+      async contactsOf(aor) {
+        const r = await location.lookup(parseUri(`sip:${aor}`));
+        return r.kind === 'found' ? r.targets : [];
+      },
+    },
+  });
+  const control = new ControlServer(controlSocketPath(config.data), (req) => {
+    if (req.cmd === 'calls') return b2bua.liveCalls();
+    if (req.cmd === 'hangup') return b2bua.hangUp(req.callSid);
+    throw new Error('unknown command');
+  });
+  await control.start().catch((err: unknown) => log.warn({ err: String(err) }, 'control socket not available: `trunkline calls` will not see this server'));
+
   const proxy = new Proxy(
     {
       layer,
@@ -148,6 +214,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       timerC: TIMER_C_MS,
       registrar,
       location,
+      trunking: b2bua,
     },
     interfaces,
     new Router(config.routes),
@@ -175,6 +242,11 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     async stop() {
       // In-flight transactions finish (or time out) before the sockets close.
       keepAlive?.stop();
+      gatewayMonitor?.stop();
+      directory.stop();
+      await control.stop();
+      // Answered calls get their BYE (and a CDR) before the sockets close.
+      b2bua.hangUpAll('Server shutting down');
       await layer.drain(DRAIN_MS);
       layer.stop();
       wheel.stop();

@@ -58,6 +58,7 @@ export class B2bua implements CallRegistry {
     let planned: Promise<PlanResult>;
     if (src.kind === 'carrier') planned = planInbound(this.planner, req, src.carrier);
     else if (src.kind === 'trunk') planned = planOutbound(this.planner, req, flow, src.trunk, src.account);
+    else if (src.kind === 'wrong-transport') planned = Promise.resolve({ kind: 'refuse', status: 403, reason: 'Transport not allowed' });
     else return false;
     planned.then(
       (result) => this.begin(req, tx, flow, result),
@@ -98,6 +99,10 @@ export class B2bua implements CallRegistry {
     const headers: Array<[string, string]> = [...(extra ?? [])];
     if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
     tx.respond(createResponse(req, status, { reason, headers }));
+  }
+
+  inUse(): boolean {
+    return this.planner.inUse();
   }
 
   /** A request with a To tag (or a 2xx ACK) of one of our calls: true when taken. */

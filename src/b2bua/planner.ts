@@ -5,7 +5,7 @@ import type { Flow } from '../transport/types.js';
 import type { Account, Carrier, Trunk, TrunkingDirectory } from '../trunking/model.js';
 import type { CallLimiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
-import { carrierFormat, toE164 } from './numbers.js';
+import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
 import { newCallSid } from './sid.js';
 
 /** A registered customer's contacts (the location service), for trunks without a fixed destination. */
@@ -22,6 +22,8 @@ export interface Planner {
   gatewayUp(uri: string): boolean;
   /** Our host as written in the From/To/PAI we send (the advertised address). */
   ourHost: string;
+  /** Whether any trunk or carrier is configured. */
+  inUse(): boolean;
   /** The TLS certificate fingerprint of a connection, for trunks that require one. */
   fingerprintOf(flow: Flow): string | null;
 }
@@ -47,6 +49,15 @@ function admit(p: Planner, trunk: Trunk, account: Account): { release: () => voi
   if (v.ok) return { release: v.release };
   const what = v.kind === 'cpm' ? 'Calls per minute' : 'Concurrent calls';
   return refuse(503, `${what} limit reached`, [['Retry-After', String(v.retryAfter)]]);
+}
+
+/** A user part as an E.164 number (digits without `+` taken as international), or null. */
+function toE164(user: string | null): string | null {
+  if (user === null || user === '') return null;
+  const n = tryNormalizeNumber(user);
+  if (n !== null) return n;
+  // A carrier that writes numbers without `+` (`912240001234`): international all the same.
+  return /^[1-9][0-9]{0,14}$/.test(user) ? `+${user}` : null;
 }
 
 function requestUser(req: SipMessage): string | null {
@@ -80,13 +91,13 @@ function displayPart(display: string | null): string {
  * addresses goes to the customer: From, To and PAI are written anew.
  */
 export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier): Promise<PlanResult> {
-  const number = toE164(requestUser(req), true);
+  const number = toE164(requestUser(req));
   if (number === null) return refuse(404, 'Unknown number');
   const match = p.directory.did(number);
   if (match === null) return refuse(404, 'Unknown DID');
   const { trunk, account } = match;
   const from = userOf(req.get('From'));
-  const caller = toE164(from.user, true) ?? from.user ?? 'anonymous';
+  const caller = toE164(from.user) ?? from.user ?? 'anonymous';
   const callSid = newCallSid();
   const attempts: LegAttempt[] = [];
   const common: Array<[string, string]> = [
@@ -94,7 +105,7 @@ export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier)
     ['X-Trunk-Sid', trunk.name],
   ];
   const pai = userOf(req.get('P-Asserted-Identity'));
-  const paiNumber = toE164(pai.user, true);
+  const paiNumber = toE164(pai.user);
   if (paiNumber !== null) common.push(['P-Asserted-Identity', `<sip:${paiNumber}@${p.ourHost}>`]);
   const fromValue = `${displayPart(from.display)}<sip:${caller}@${p.ourHost}>`;
   if (trunk.dest !== null) {
@@ -132,9 +143,9 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
   const pai = userOf(req.get('P-Asserted-Identity'));
   const from = userOf(req.get('From'));
   const callerRaw = pai.user ?? from.user;
-  const caller = toE164(callerRaw, true);
+  const caller = toE164(callerRaw);
   if (caller === null || !p.directory.accountOwns(account.name, caller)) return refuse(403, 'Caller ID not allowed');
-  const number = toE164(requestUser(req), true);
+  const number = toE164(requestUser(req));
   if (number === null) return refuse(484, 'Address Incomplete');
   const carriers = p.directory.carriersFor(number);
   if (carriers.length === 0) return refuse(404, 'No route');
@@ -166,8 +177,8 @@ function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, numb
     return null;
   }
   if (!isSipUri(uri)) return null;
-  const dialled = carrierFormat(number, c.prefix, c.plus);
-  const callerOut = carrierFormat(caller, null, c.plus);
+  const dialled = formatForCarrier(number, c);
+  const callerOut = formatForCarrier(caller, { prefix: null, plus: c.plus });
   const ruri: SipUri = { ...uri, user: dialled };
   return {
     requestUri: formatUri(ruri),

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ControlAnswer, ControlRequest } from './protocol.js';
 
 export type ControlHandler = (req: ControlRequest) => unknown;
@@ -16,6 +17,7 @@ export class ControlServer {
   ) {}
 
   async start(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
     rmSync(this.path, { force: true });
     const server = createServer((sock) => this.serve(sock));
     await new Promise<void>((resolve, reject) => {

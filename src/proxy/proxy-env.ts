@@ -35,6 +35,8 @@ export interface TrunkingStage {
   claimInDialog(req: SipMessage, tx: ServerTransaction | null, flow: Flow): boolean;
   /** The caller's CANCEL of an INVITE: true when that INVITE is a B2BUA call's. */
   cancel(invite: ServerTransaction): boolean;
+  /** Whether any trunk or carrier is configured: then a stranger's request for this server is refused 403, not 404. */
+  inUse(): boolean;
 }
 
 /** Logging the proxy does: one line per refusal or failure, at most. */

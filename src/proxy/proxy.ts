@@ -175,7 +175,11 @@ export class Proxy implements TransactionUser {
 
   /** Not a local domain: this server's own name is nobody here (404); elsewhere is not ours to relay to (403). */
   private notLocal(req: SipMessage, tx: ServerTransaction, target: Uri): void {
-    if (isSipUri(target) && this.isOurDomain(target)) this.reply(tx, req, { status: 404 });
+    if (this.env.trunking?.inUse() === true) {
+      // With trunks configured, a request from no trunk and no carrier is refused (issue: 403, counted).
+      this.env.counters.inc('proxy_unknown_source');
+      this.reply(tx, req, { status: 403, reason: 'Forbidden' });
+    } else if (isSipUri(target) && this.isOurDomain(target)) this.reply(tx, req, { status: 404 });
     else this.reply(tx, req, { status: 403, reason: 'Relaying Denied' });
   }
 

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { carrierFormat, toE164 } from '../../src/b2bua/numbers.js';
 import { withoutTag } from '../../src/b2bua/dialog.js';
 import { answerChallenge } from '../../src/b2bua/uac-auth.js';
 import { parseAuthHeader } from '../../src/auth/credentials.js';
@@ -13,23 +12,6 @@ function msg(text: string) {
   if (!r.ok) throw r.error;
   return r.message;
 }
-
-test('numbers: E.164 from user parts, carrier format', () => {
-  const cases: Array<[string | null, string | null]> = [
-    ['+912240001234', '+912240001234'],
-    ['912240001234', '+912240001234'],
-    ['00912240001234', '+912240001234'],
-    ['%2B1-555-(010)-0000', '+15550100000'],
-    ['alice', null],
-    ['+', null],
-    ['+1234567890123456', null],
-    [null, null],
-  ];
-  for (const [input, want] of cases) assert.equal(toE164(input, true), want, String(input));
-  assert.equal(toE164('4930', false), null);
-  assert.equal(carrierFormat('+4930123', '99', false), '994930123');
-  assert.equal(carrierFormat('+4930123', null, true), '+4930123');
-});
 
 test('withoutTag removes the tag parameter only', () => {
   assert.equal(withoutTag('"A" <sip:a@b;tag=x>;tag=123;foo=1'), '"A" <sip:a@b;tag=x>;foo=1');

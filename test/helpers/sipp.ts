@@ -49,13 +49,15 @@ export interface SippOptions {
   rate?: number;
   timeoutS?: number;
   extra?: string[];
+  /** Local address to bind (another 127.x stands in for another host); 127.0.0.1 by default. */
+  ip?: string;
 }
 
 /** Runs SIPp in the foreground (-m calls, bounded by -timeout); exit code 0 means every call passed. */
 export function sipp(o: SippOptions): Promise<RunResult> {
   const args = [
     '-sf', o.scenario, o.target,
-    '-i', '127.0.0.1', '-p', String(o.localPort),
+    '-i', o.ip ?? '127.0.0.1', '-p', String(o.localPort),
     '-t', o.transport ?? 'u1',
     '-m', String(o.calls ?? 1),
     '-r', String(o.rate ?? 10),
@@ -73,9 +75,9 @@ export interface BackgroundSipp {
 }
 
 /** Starts a SIPp (a UAS, typically) in the background on 127.0.0.1:port; bounded by -timeout and a kill timer. */
-export function sippBackground(scenarioFile: string, port: number, opts: { transport?: 'u1' | 't1'; calls?: number; timeoutS?: number; extra?: string[] } = {}): BackgroundSipp {
+export function sippBackground(scenarioFile: string, port: number, opts: { transport?: 'u1' | 't1'; calls?: number; timeoutS?: number; extra?: string[]; ip?: string } = {}): BackgroundSipp {
   const timeoutS = opts.timeoutS ?? 30;
-  const args = ['-sf', scenarioFile, '-i', '127.0.0.1', '-p', String(port), '-t', opts.transport ?? 'u1', '-m', String(opts.calls ?? 1), '-timeout', `${timeoutS}s`, '-nostdin', '-nr', ...(opts.extra ?? [])];
+  const args = ['-sf', scenarioFile, '-i', opts.ip ?? '127.0.0.1', '-p', String(port), '-t', opts.transport ?? 'u1', '-m', String(opts.calls ?? 1), '-timeout', `${timeoutS}s`, '-nostdin', '-nr', ...(opts.extra ?? [])];
   const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
