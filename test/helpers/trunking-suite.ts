@@ -166,6 +166,33 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     await done(gw, 'carrier gateway');
   });
 
+  test(`${o.label}: re-INVITEs that cross (491) or overlap (500 Retry-After) keep the call; INFO relayed; BYE ends both legs`, { skip }, async () => {
+    const t0 = Date.now();
+    const pbx = sippBackground(scenarioWith('trunk-uas-glare.xml', {}), ports.pbx!, { ip: PBX, timeoutS: 25 });
+    await uac(scenarioWith('trunk-uac-glare.xml', { caller: '+15551230000' }), CARRIER, DID);
+    await done(pbx, 'callee sending a crossing re-INVITE');
+    const rows = (await cdrsSince(t0)).filter((c) => c.direction === 'inbound');
+    assert.deepEqual(rows.map((c) => [c.status, c.hangupBy]), [[200, 'caller']]);
+  });
+
+  test(`${o.label}: CANCEL while ringing reaches the callee; the caller gets 487`, { skip }, async () => {
+    const t0 = Date.now();
+    const pbx = sippBackground(scenarioWith('uas-ring-cancel.xml', {}), ports.pbx!, { ip: PBX, timeoutS: 25 });
+    await uac(scenarioWith('uac-cancel.xml', {}), CARRIER, DID);
+    await done(pbx, 'ringing callee');
+    const rows = (await cdrsSince(t0)).filter((c) => c.direction === 'inbound');
+    assert.deepEqual(rows.map((c) => [c.status, c.hangupBy]), [[487, 'caller']]);
+  });
+
+  test(`${o.label}: the callee hangs up: its BYE ends the caller's leg too`, { skip }, async () => {
+    const t0 = Date.now();
+    const pbx = sippBackground(scenarioWith('uas-call-bye.xml', {}), ports.pbx!, { ip: PBX, timeoutS: 25 });
+    await uac(scenarioWith('uac-call-bye-in.xml', {}), CARRIER, DID);
+    await done(pbx, 'callee hanging up');
+    const rows = (await cdrsSince(t0)).filter((c) => c.direction === 'inbound');
+    assert.deepEqual(rows.map((c) => [c.status, c.hangupBy]), [[200, 'callee']]);
+  });
+
   test(`${o.label}: a caller ID the account does not own gets 403`, { skip }, async () => {
     await uac(expect('+15550000000', 403), PBX, '+4930123456');
   });
