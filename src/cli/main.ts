@@ -12,6 +12,12 @@ import { registerDomain } from './domain.js';
 import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
+import { registerAccount } from './account.js';
+import { registerTrunk } from './trunk.js';
+import { registerDid } from './did.js';
+import { registerCarrier } from './carrier.js';
+import { registerRoute } from './route.js';
+import { registerCdr } from './cdr.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -40,6 +46,12 @@ export function buildProgram(): Command {
   registerSubscriber(program);
   registerAlias(program);
   registerLocation(program);
+  registerAccount(program);
+  registerTrunk(program);
+  registerDid(program);
+  registerCarrier(program);
+  registerRoute(program);
+  registerCdr(program);
   return program;
 }
 
