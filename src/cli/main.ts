@@ -13,6 +13,12 @@ import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
 import { registerCalls } from './calls.js';
+import { registerAccount } from './account.js';
+import { registerTrunk } from './trunk.js';
+import { registerDid } from './did.js';
+import { registerCarrier } from './carrier.js';
+import { registerRoute } from './route.js';
+import { registerCdr } from './cdr.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -42,6 +48,12 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerLocation(program);
   registerCalls(program);
+  registerAccount(program);
+  registerTrunk(program);
+  registerDid(program);
+  registerCarrier(program);
+  registerRoute(program);
+  registerCdr(program);
   return program;
 }
 

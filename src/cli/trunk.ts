@@ -1,0 +1,157 @@
+/**
+ * `trunkline trunk add NAME --account ACC (--ip CIDR[,CIDR...] | --register
+ * USER@DOMAIN) [--transport udp|tcp|tls] [--tls-fingerprint SHA256] [--dest
+ * URI] [--cpm N] [--max-calls N] [--media rtp|srtp|any] [--codecs
+ * PCMA,PCMU,telephone-event]` / `rm NAME [--cascade]` / `list [--account
+ * ACC] [--json]` / `show NAME [--json]`: a customer's trunks.
+ */
+import type { Command } from 'commander';
+import type { TrunkInput } from '../store/index.js';
+import type { Trunk } from '../trunking/model.js';
+import {
+  checkCidrs,
+  checkCodecs,
+  checkFingerprint,
+  checkMedia,
+  checkName,
+  checkSipUri,
+  checkTransport,
+} from '../trunking/validate.js';
+import { parseAddress } from '../store/validate.js';
+import { withConfigOption } from './common.js';
+import { isoTime, plural, printList, say } from './output.js';
+import { CliError, commandGroup, orFail, withStore } from './store.js';
+import { intOption, listCell, listOption, printShow } from './trunking-common.js';
+
+export function trunkJson(t: Trunk): Record<string, unknown> {
+  return {
+    name: t.name,
+    account: t.account,
+    ip: t.ip,
+    register: t.register,
+    transport: t.transport,
+    tlsFingerprint: t.tlsFingerprint,
+    dest: t.dest,
+    cpm: t.cpm,
+    maxCalls: t.maxCalls,
+    media: t.media,
+    codecs: t.codecs,
+    createdAt: isoTime(t.createdAt),
+  };
+}
+
+interface AddOptions {
+  account?: string;
+  ip?: string;
+  register?: string;
+  transport?: string;
+  tlsFingerprint?: string;
+  dest?: string;
+  cpm?: string;
+  maxCalls?: string;
+  media?: string;
+  codecs?: string;
+}
+
+/** The options checked, each error naming its option; the store checks the account exists. */
+function trunkInput(name: string, o: AddOptions): TrunkInput {
+  const input: TrunkInput = { name: checkName(name, 'name'), account: '' };
+  if (o.account === undefined) throw new CliError('account: trunk add needs --account ACC');
+  input.account = checkName(o.account, 'account');
+  if ((o.ip === undefined) === (o.register === undefined)) {
+    throw new CliError('ip: give exactly one of --ip CIDR[,CIDR...] (a static peer) or --register USER@DOMAIN (a registering PBX)');
+  }
+  if (o.ip !== undefined) input.ip = checkCidrs(listOption(o.ip, 'ip'), 'ip');
+  if (o.register !== undefined) {
+    const { username, domain } = parseAddress(o.register, 'register');
+    input.register = `${username}@${domain}`;
+  }
+  input.transport = checkTransport(o.transport, 'transport');
+  input.tlsFingerprint = checkFingerprint(o.tlsFingerprint, 'tls-fingerprint');
+  if (o.dest !== undefined) input.dest = checkSipUri(o.dest, 'dest');
+  const cpm = intOption(o.cpm, 'cpm');
+  if (cpm !== undefined) input.cpm = cpm;
+  input.maxCalls = intOption(o.maxCalls, 'max-calls') ?? null;
+  input.media = checkMedia(o.media, 'media');
+  input.codecs = checkCodecs(listOption(o.codecs, 'codecs'), 'codecs');
+  return input;
+}
+
+export function registerTrunk(program: Command): void {
+  const group = commandGroup(program, 'trunk', "a customer's trunks (static IP or registering PBX): add, rm, list, show");
+
+  withConfigOption(
+    group
+      .command('add')
+      .description('add a trunk to an account')
+      .argument('<name>', 'the trunk name (letters, digits, . _ -)')
+      .option('--account <acc>', 'the account it belongs to (required)')
+      .option('--ip <cidrs>', 'the addresses of a static peer: CIDR[,CIDR...] (a bare address is a /32 or /128)')
+      .option('--register <user@domain>', 'the subscriber a registering PBX registers as')
+      .option('--transport <proto>', 'the only transport it may use: udp, tcp or tls (default: any)')
+      .option('--tls-fingerprint <sha256>', 'SHA-256 fingerprint of the client certificate it must present')
+      .option('--dest <uri>', 'where inbound calls go (default: the registered contact)')
+      .option('--cpm <n>', 'calls per minute (default 200)')
+      .option('--max-calls <n>', 'concurrent calls (default: unlimited)')
+      .option('--media <mode>', 'rtp, srtp or any (default any: as offered)')
+      .option('--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)'),
+  ).action(async (name: string, opts: AddOptions, cmd: Command) => {
+    const input = await orFail(() => trunkInput(name, opts));
+    await withStore(cmd, async (store) => {
+      const t = await store.trunks.add(input);
+      say(`added trunk ${t.name} (account ${t.account})`);
+    });
+  });
+
+  withConfigOption(
+    group
+      .command('rm')
+      .description('remove a trunk (refused while it has DIDs, unless --cascade)')
+      .argument('<name>', 'the trunk')
+      .option('--cascade', 'also remove its DIDs'),
+  ).action(async (name: string, opts: { cascade?: boolean }, cmd: Command) => {
+    const n = await orFail(() => checkName(name, 'name'));
+    await withStore(cmd, async (store) => {
+      const r = await store.trunks.rm(n, { cascade: opts.cascade === true });
+      say(`removed trunk ${r.name} (account ${r.account})${r.dids > 0 ? ` with ${plural(r.dids, 'DID')}` : ''}`);
+    });
+  });
+
+  withConfigOption(
+    group
+      .command('list')
+      .description('list the trunks')
+      .option('--account <acc>', "only this account's")
+      .option('--json', 'print a JSON array'),
+  ).action(async (opts: { account?: string; json?: boolean }, cmd: Command) => {
+    await withStore(cmd, async (store) => {
+      const list = await store.trunks.list(opts.account !== undefined ? { account: opts.account } : {});
+      printList(list, opts.json, trunkJson, [
+        ['name', (t) => t.name],
+        ['account', (t) => t.account],
+        ['source', (t) => (t.register !== null ? `register ${t.register}` : listCell(t.ip))],
+        ['transport', (t) => t.transport ?? 'any'],
+        ['dest', (t) => t.dest],
+        ['cpm', (t) => t.cpm],
+        ['max calls', (t) => t.maxCalls],
+        ['media', (t) => t.media],
+        ['codecs', (t) => listCell(t.codecs)],
+      ]);
+    });
+  });
+
+  withConfigOption(
+    group
+      .command('show')
+      .description('show a trunk and its DIDs')
+      .argument('<name>', 'the trunk')
+      .option('--json', 'print a JSON object'),
+  ).action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+    const n = await orFail(() => checkName(name, 'name'));
+    await withStore(cmd, async (store) => {
+      const t = await store.trunks.show(n);
+      const dids = (await store.dids.list({ trunk: n })).map((d) => d.number);
+      printShow({ ...trunkJson(t), dids }, opts.json);
+    });
+  });
+}
