@@ -467,7 +467,11 @@ export class Call {
   /** A response of the callee leg as the caller leg sends it: our tag and Contact, its body, nothing else of theirs. */
   responseToA(res: SipMessage, status: number): SipMessage {
     const headers = relayedResponseHeaders(res);
-    if (status >= 101 && status < 300) headers.push(['Contact', this.a.contact]);
+    if (status >= 101 && status < 300) {
+      // RFC 3261 12.1.1: a dialog-creating response carries the request's Record-Route, so proxies on the caller's side stay on the path.
+      for (const rr of this.aInvite.getAll('Record-Route')) headers.push(['Record-Route', rr]);
+      headers.push(['Contact', this.a.contact]);
+    }
     if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
     return createResponse(this.aInvite, status, {
       reason: res.reason,
