@@ -1,0 +1,187 @@
+/**
+ * B2BUA benchmark: one Trunkline, the same SIPp call (INVITE, 180, 200, ACK,
+ * BYE, 200; uas-rr.xml behind, a dialog-correct UAC in front) carried three
+ * ways in one run, at the same rates, one after the other:
+ *
+ *   proxy:    SIPp 127.0.0.1 -> Trunkline (a `routes:` forward) -> SIPp UAS
+ *   inbound:  SIPp 127.0.0.5 (a carrier gateway) -> DID -> B2BUA -> trunk dest (SIPp UAS)
+ *   outbound: SIPp 127.0.0.2 (a static-IP trunk, owned caller ID) -> B2BUA -> carrier gateway (SIPp UAS)
+ *
+ * CPU: utime+stime of Trunkline's process (all threads) from /proc, sampled
+ * before the UAC starts and after the UAS has seen every call end; ms per
+ * call = difference / calls placed. The report prints each mode's figure
+ * beside the proxy's from the same run, as a ratio. Target (issue 5): B2BUA
+ * CPU per call at most 2x the proxy's.
+ *
+ * Usage: node dist/bench/b2bua/run.js [--rates 100,200,300] [--seconds 10] [--warmup 3] [--json FILE]
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/ports.js';
+import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../proxy/procstat.js';
+import { lastCsvRow, num } from '../proxy/sipp.js';
+import { openStore } from '../../src/store/index.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const UAC = join(ROOT, 'bench', 'b2bua', 'uac-trunk.xml');
+const UAS = join(ROOT, 'bench', 'proxy', 'uas-rr.xml');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+type Mode = 'proxy' | 'inbound' | 'outbound';
+const MODES: Mode[] = ['proxy', 'inbound', 'outbound'];
+const DID = '+912240001234';
+
+interface Step {
+  mode: Mode;
+  rate: number;
+  calls: number;
+  successful: number;
+  failed: number;
+  retransmissions: number;
+  cpuMsPerCall: number;
+}
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function spawnSipp(args: string[], log: string): { child: ChildProcess; done: Promise<number | null> } {
+  const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      writeFileSync(log, out);
+      resolve(code);
+    }),
+  );
+  return { child, done };
+}
+
+async function startServer(dir: string, port: number, uasProxy: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const config = join(dir, 'trunkline.yaml');
+  writeFileSync(
+    config,
+    [
+      `data: ${JSON.stringify(join(dir, 'data'))}`,
+      `listen: [udp:127.0.0.1:${port}]`,
+      `api: {listen: 127.0.0.1:${await freePort()}}`,
+      'trunking: {ping: {interval: 0}}',
+      'routes:',
+      `  - {match: {user: "^proxy$"}, forward: "sip:127.0.0.1:${uasProxy}"}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  for (let i = 0; i < 100 && !out.includes('trunkline started'); i++) await sleep(100);
+  if (!out.includes('trunkline started')) throw new Error(`trunkline did not start:\n${out}`);
+  return {
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const rates = arg('rates', '100,200,300').split(',').map(Number);
+  const seconds = Number(arg('seconds', '10'));
+  const jsonOut = arg('json', '');
+  const dir = mkdtempSync(join(tmpdir(), 'trunkline-bench-b2bua-'));
+  const port = await freePort();
+  const uas: Record<Mode, number> = { proxy: await freePort(), inbound: await freePort(), outbound: await freePort() };
+  const uasIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.3', outbound: '127.0.0.6' };
+  const uacIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.5', outbound: '127.0.0.2' };
+  const service: Record<Mode, string> = { proxy: 'proxy', inbound: DID, outbound: '+4930123456' };
+  const server = await startServer(dir, port, uas.proxy);
+  const store = await openStore({ kind: 'sqlite', file: join(dir, 'data', 'trunkline.db') });
+  await store.accounts.add({ name: 'bench' });
+  // Limits far above the ladder: the benchmark measures calls, not refusals.
+  await store.trunks.add({ name: 'pbx', account: 'bench', ip: ['127.0.0.2/32'], dest: `sip:127.0.0.3:${uas.inbound}`, cpm: 1_000_000 });
+  await store.dids.add(DID, 'pbx');
+  await store.carriers.add({ name: 'carrier', gateways: [`sip:127.0.0.6:${uas.outbound}`, 'sip:127.0.0.5:5060'] });
+  await store.routes.add('+', ['carrier']);
+  await store.close();
+  await sleep(2500);
+  const hz = clockTicksPerSecond();
+  const steps: Step[] = [];
+  const warmupSeconds = Number(arg('warmup', '3'));
+  // Warm-up (not reported): the JIT and the allocators settle on every path first.
+  const ladder: Array<{ rate: number; secs: number; report: boolean }> = [
+    ...(warmupSeconds > 0 ? [{ rate: rates[0]!, secs: warmupSeconds, report: false }] : []),
+    ...rates.map((rate) => ({ rate, secs: seconds, report: true })),
+  ];
+  try {
+    for (const { rate, secs, report } of ladder) {
+      for (const mode of MODES) {
+        const calls = rate * secs;
+        const uasRun = spawnSipp(['-sf', UAS, '-i', uasIp[mode], '-p', String(uas[mode]), '-m', String(calls), '-nostdin', '-nr', '-timeout', `${secs + 60}s`], join(dir, `uas-${mode}-${rate}-${secs}.log`));
+        await sleep(300);
+        const before = treeCpuTicks(server.child.pid!).ticks;
+        const stf = join(dir, `uac-${mode}-${rate}-${secs}.csv`);
+        const uacRun = spawnSipp(
+          ['-sf', UAC, `127.0.0.1:${port}`, '-i', uacIp[mode], '-p', String(await freePort()), '-s', service[mode], '-key', 'caller', DID, '-r', String(rate), '-m', String(calls), '-l', String(rate * 4), '-recv_timeout', '10000', '-nostdin', '-nr', '-trace_stat', '-stf', stf, '-fd', '1', '-timeout', `${secs + 40}s`],
+          join(dir, `uac-${mode}-${rate}-${secs}.log`),
+        );
+        await uacRun.done;
+        await Promise.race([uasRun.done, sleep(15_000)]);
+        uasRun.child.kill('SIGTERM');
+        await sleep(500);
+        const after = treeCpuTicks(server.child.pid!).ticks;
+        const row = lastCsvRow(stf);
+        const step: Step = {
+          mode,
+          rate,
+          calls,
+          successful: num(row, 'SuccessfulCall(C)'),
+          failed: calls - num(row, 'SuccessfulCall(C)'),
+          retransmissions: num(row, 'Retransmissions(C)'),
+          cpuMsPerCall: ((after - before) * 1000) / hz / calls,
+        };
+        if (!report) continue;
+        steps.push(step);
+        process.stdout.write(`${mode.padEnd(8)} ${String(rate).padStart(4)}/s  ok ${step.successful}/${calls}  retrans ${step.retransmissions}  cpu ${step.cpuMsPerCall.toFixed(3)} ms/call\n`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  const load = loadAverage();
+  process.stdout.write(`\nTrunkline B2BUA vs Trunkline proxy, same run (load ${load.map((x) => x.toFixed(2)).join(' ')})\n`);
+  process.stdout.write('rate/s  proxy ms/call  inbound ms/call (ratio)  outbound ms/call (ratio)  failed p/i/o\n');
+  let worst = 0;
+  for (const rate of rates) {
+    const by = (m: Mode): Step => steps.find((s) => s.rate === rate && s.mode === m)!;
+    const p = by('proxy');
+    const i = by('inbound');
+    const o = by('outbound');
+    const ri = i.cpuMsPerCall / p.cpuMsPerCall;
+    const ro = o.cpuMsPerCall / p.cpuMsPerCall;
+    worst = Math.max(worst, ri, ro);
+    process.stdout.write(
+      `${String(rate).padStart(6)}  ${p.cpuMsPerCall.toFixed(3).padStart(13)}  ${i.cpuMsPerCall.toFixed(3).padStart(15)} (${ri.toFixed(2)}x)  ${o.cpuMsPerCall.toFixed(3).padStart(16)} (${ro.toFixed(2)}x)  ${p.failed}/${i.failed}/${o.failed}\n`,
+    );
+  }
+  process.stdout.write(`target: B2BUA <= 2.00x the proxy's CPU per call: ${worst <= 2 ? 'met' : 'NOT met'} (worst ${worst.toFixed(2)}x)\n`);
+  if (jsonOut !== '') writeFileSync(jsonOut, JSON.stringify({ steps, load }, null, 2));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/b2bua: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
+
