@@ -21,6 +21,8 @@ import type { ChallengeAlgorithm } from './auth/digest.js';
 import { Registrar } from './registrar/registrar.js';
 import { Location } from './registrar/location.js';
 import { KeepAlive } from './registrar/keepalive.js';
+import { ProxyAuth } from './auth/proxy-auth.js';
+import { FailureCounter } from './auth/failure-counter.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -117,10 +119,23 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   for (const l of bound) identity.addPort(l.boundPort);
 
   const locator = new SipLocator();
+  // A fresh secret per start: nonces of a previous run are simply re-challenged.
+  const nonces = new NonceService({ secret: randomBytes(32) });
+  // Digest failures per source IP and user (bad password, unknown user, stale or forged nonce, replay), for the ban rules.
+  const failures = new FailureCounter();
+  const proxyAuth = new ProxyAuth({
+    store,
+    nonces,
+    algorithms,
+    failures,
+    checkFromUser: config.registrar.checkFromUser,
+    opaque: randomBytes(8).toString('hex'),
+    serverHeader,
+  });
   const registrar = new Registrar({
     store,
-    // A fresh secret per start: nonces of a previous run are simply re-challenged.
-    nonces: new NonceService({ secret: randomBytes(32) }),
+    nonces,
+    failures,
     algorithms,
     minExpires: config.registrar.minExpires,
     defaultExpires: config.registrar.defaultExpires,
@@ -148,6 +163,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       timerC: TIMER_C_MS,
       registrar,
       location,
+      proxyAuth,
     },
     interfaces,
     new Router(config.routes),

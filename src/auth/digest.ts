@@ -62,7 +62,7 @@ export interface Challenge {
 export type AuthOutcome =
   | { kind: 'ok'; username: string }
   | { kind: 'missing' }
-  | { kind: 'stale' }
+  | { kind: 'stale'; username: string }
   | { kind: 'fail'; username: string | null; reason: string }
   | { kind: 'malformed'; reason: string }
   | { kind: 'forbidden'; username: string; reason: string };
@@ -86,7 +86,7 @@ export interface DigestAuthenticatorOptions {
   opaque?: string;
   /** Nonce-count replay protection (default: a NcTracker of 100 000 nonces on Date.now). */
   ncTracker?: NcTracker;
-  /** Every fail, malformed and forbidden outcome is recorded here (source IP and username). */
+  /** Every fail, stale, malformed and forbidden outcome is recorded here (source IP and username). */
   failures?: FailureCounter;
   /** Require the From user to equal the authenticated username (default true; 403 otherwise). */
   matchFromUser?: boolean;
@@ -206,6 +206,9 @@ export class DigestAuthenticator {
     if (this.failures !== null) {
       if (outcome.kind === 'fail' || outcome.kind === 'forbidden') {
         this.failures.record(sourceIp, outcome.username, outcome.reason);
+      } else if (outcome.kind === 'stale') {
+        // Right password, expired nonce: counted too (a client replaying old credentials looks the same).
+        this.failures.record(sourceIp, outcome.username, 'nonce stale');
       } else if (outcome.kind === 'malformed') {
         const header = authHeadersFor(req.method).credentialsHeader;
         let user: string | null = null;
@@ -289,7 +292,7 @@ export class DigestAuthenticator {
       return fail(stored === null ? 'unknown user' : usable ? 'wrong password' : 'stored HA1 malformed');
     }
 
-    if (nonce.status === 'stale') return { kind: 'stale' };
+    if (nonce.status === 'stale') return { kind: 'stale', username: user };
 
     if (cred.qop !== null) {
       const verdict = this.ncTracker.accept(cred.nonce, cred.nc!, nonce.expiresAtMs);

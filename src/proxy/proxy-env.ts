@@ -17,6 +17,12 @@ export interface RegistrarService {
   handle(req: SipMessage, tx: ServerTransaction, flow: Flow): Promise<void>;
 }
 
+/** Proxy authentication as the proxy sees it (src/auth/proxy-auth.ts). */
+export interface ProxyAuthService {
+  /** ok: go on; else the response to send (407, 403, 400). */
+  authenticate(req: SipMessage, flow: Flow): Promise<{ ok: true } | { ok: false; response: SipMessage }>;
+}
+
 /** The location stage as the proxy sees it (src/registrar/location.ts). */
 export interface LocationService {
   lookup(uri: Uri): Promise<
@@ -56,4 +62,6 @@ export interface ProxyEnv {
   registrar?: RegistrarService;
   /** The location stage (`then: location` and the default chain); absent: 501 / the old 404-403 answer. */
   location?: LocationService;
+  /** Initial requests other than REGISTER pass it before the routes (RFC 3261 22.3); absent: none challenged. */
+  proxyAuth?: ProxyAuthService;
 }

@@ -102,6 +102,17 @@ export class Proxy implements TransactionUser {
       });
       return;
     }
+    // RFC 3261 22.3: a local user's initial request proves who sent it (src/auth/proxy-auth.ts).
+    const proxyAuth = this.env.proxyAuth;
+    if (proxyAuth !== undefined && req.method !== 'REGISTER') {
+      this.async(req, tx, async () => {
+        const a = await proxyAuth.authenticate(req, flow);
+        if (tx.lastResponse !== null && tx.lastResponse.status >= 200) return; // CANCELled meanwhile
+        if (a.ok) this.routeInitial(req, tx, flow, target);
+        else tx.respond(a.response);
+      });
+      return;
+    }
     this.routeInitial(req, tx, flow, target);
   }
 
