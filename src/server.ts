@@ -30,6 +30,8 @@ import { pingGateway } from './b2bua/options-ping.js';
 import { ControlServer } from './control/control-server.js';
 import { controlSocketPath } from './control/protocol.js';
 import { parseUri } from './sip/uri.js';
+import { ProxyAuth } from './auth/proxy-auth.js';
+import { FailureCounter } from './auth/failure-counter.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -126,10 +128,25 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   for (const l of bound) identity.addPort(l.boundPort);
 
   const locator = new SipLocator();
+  // A fresh secret per start: nonces of a previous run are simply re-challenged.
+  const nonces = new NonceService({ secret: randomBytes(32) });
+  // Digest failures per source IP and user (bad password, unknown user, stale or forged nonce, replay), for the ban rules.
+  const failures = new FailureCounter();
+  const proxyAuth = new ProxyAuth({
+    store,
+    nonces,
+    algorithms,
+    failures,
+    checkFromUser: config.registrar.checkFromUser,
+    // A registration trunk's PBX sends its callers' numbers as From user (the trunking stage checks those).
+    fromUserExempt: (aor) => directory.trunkByRegistration(aor) !== null,
+    opaque: randomBytes(8).toString('hex'),
+    serverHeader,
+  });
   const registrar = new Registrar({
     store,
-    // A fresh secret per start: nonces of a previous run are simply re-challenged.
-    nonces: new NonceService({ secret: randomBytes(32) }),
+    nonces,
+    failures,
     algorithms,
     minExpires: config.registrar.minExpires,
     defaultExpires: config.registrar.defaultExpires,
@@ -215,6 +232,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       registrar,
       location,
       trunking: b2bua,
+      proxyAuth,
     },
     interfaces,
     new Router(config.routes),

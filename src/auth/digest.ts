@@ -62,7 +62,7 @@ export interface Challenge {
 export type AuthOutcome =
   | { kind: 'ok'; username: string }
   | { kind: 'missing' }
-  | { kind: 'stale' }
+  | { kind: 'stale'; username: string }
   | { kind: 'fail'; username: string | null; reason: string }
   | { kind: 'malformed'; reason: string }
   | { kind: 'forbidden'; username: string; reason: string };
@@ -86,7 +86,7 @@ export interface DigestAuthenticatorOptions {
   opaque?: string;
   /** Nonce-count replay protection (default: a NcTracker of 100 000 nonces on Date.now). */
   ncTracker?: NcTracker;
-  /** Every fail, malformed and forbidden outcome is recorded here (source IP and username). */
+  /** Every fail, stale, malformed and forbidden outcome is recorded here (source IP and username). */
   failures?: FailureCounter;
   /** Require the From user to equal the authenticated username (default true; 403 otherwise). */
   matchFromUser?: boolean;
@@ -206,6 +206,9 @@ export class DigestAuthenticator {
     if (this.failures !== null) {
       if (outcome.kind === 'fail' || outcome.kind === 'forbidden') {
         this.failures.record(sourceIp, outcome.username, outcome.reason);
+      } else if (outcome.kind === 'stale') {
+        // Right password, expired nonce: counted too (a client replaying old credentials looks the same).
+        this.failures.record(sourceIp, outcome.username, 'nonce stale');
       } else if (outcome.kind === 'malformed') {
         const header = authHeadersFor(req.method).credentialsHeader;
         let user: string | null = null;
@@ -241,6 +244,11 @@ export class DigestAuthenticator {
     }
   }
 
+  /** A per-process HA1 for a user that has none: an unknown user is checked like a known one, and fails. */
+  private decoy(alg: ChallengeAlgorithm, realm: string, user: string, len: number): string {
+    return createHmac('sha256', this.decoyKey).update(`${alg}\0${realm}\0${user}`, 'utf8').digest('hex').slice(0, len);
+  }
+
   private async check(req: SipMessage, realm: string, sourceIp: string, lookupHa1: Ha1Lookup, opts: VerifyOptions): Promise<AuthOutcome> {
     const { credentialsHeader } = authHeadersFor(req.method);
     let cred: DigestCredentials | null;
@@ -268,11 +276,10 @@ export class DigestAuthenticator {
     // against a decoy HA1 (and fails), so the work and the answer match.
     const stored = await lookupHa1(user, realm, alg);
     const len = hashHexLength(alg);
-    const decoy = createHmac('sha256', this.decoyKey).update(`${alg}\0${realm}\0${user}`, 'utf8').digest('hex').slice(0, len);
-    const usable = stored !== null && stored.length === len && /^[0-9a-fA-F]+$/.test(stored);
+    const usable = stored !== null && stored.length === len && isHex(stored);
     const expected = digestResponse({
       algorithm: alg,
-      ha1: usable ? stored.toLowerCase() : decoy,
+      ha1: usable ? stored.toLowerCase() : this.decoy(alg, realm, user, len),
       nonce: cred.nonce,
       method: req.method,
       uri: cred.uri,
@@ -285,7 +292,7 @@ export class DigestAuthenticator {
       return fail(stored === null ? 'unknown user' : usable ? 'wrong password' : 'stored HA1 malformed');
     }
 
-    if (nonce.status === 'stale') return { kind: 'stale' };
+    if (nonce.status === 'stale') return { kind: 'stale', username: user };
 
     if (cred.qop !== null) {
       const verdict = this.ncTracker.accept(cred.nonce, cred.nc!, nonce.expiresAtMs);
@@ -304,6 +311,15 @@ export class DigestAuthenticator {
     }
     return { kind: 'ok', username: user };
   }
+}
+
+/** Whether s is all hex digits (a stored HA1 is checked before use). */
+function isHex(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) | 0x20;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return s.length > 0;
 }
 
 /** The user part of a From URI, unescaped (sip/sips), or the number (tel); null otherwise. */

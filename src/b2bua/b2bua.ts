@@ -3,6 +3,7 @@ import { createResponse } from '../sip/response.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TrunkingDirectory } from '../trunking/model.js';
+import type { AuthenticatedUser } from '../proxy/proxy-env.js';
 import type { CallLimiter } from '../trunking/limits.js';
 import { Call, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
@@ -52,9 +53,14 @@ export class B2bua implements CallRegistry {
    * started, or it was refused with an answer), false when it is not a
    * trunk call (the next stage decides).
    */
-  handleInitial(req: SipMessage, tx: ServerTransaction, flow: Flow): boolean {
+  handleInitial(req: SipMessage, tx: ServerTransaction, flow: Flow, user: AuthenticatedUser | null = null): boolean {
     if (req.method !== 'INVITE') return false;
-    const src = this.planner.directory.classifySource(flow.remoteHost, flow.proto);
+    let src = this.planner.directory.classifySource(flow.remoteHost, flow.proto);
+    if (src.kind === 'none' && user !== null) {
+      // A registration trunk: its PBX proved it is the trunk's subscriber (proxy authentication, 407).
+      const reg = this.planner.directory.trunkByRegistration(`${user.username}@${user.domain}`);
+      if (reg !== null) src = { kind: 'trunk', trunk: reg.trunk, account: reg.account };
+    }
     let planned: Promise<PlanResult>;
     if (src.kind === 'carrier') planned = planInbound(this.planner, req, src.carrier);
     else if (src.kind === 'trunk') planned = planOutbound(this.planner, req, flow, src.trunk, src.account);
@@ -99,6 +105,11 @@ export class B2bua implements CallRegistry {
     const headers: Array<[string, string]> = [...(extra ?? [])];
     if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
     tx.respond(createResponse(req, status, { reason, headers }));
+  }
+
+  isTrunkSource(flow: Flow): boolean {
+    const k = this.planner.directory.classifySource(flow.remoteHost, flow.proto).kind;
+    return k === 'trunk' || k === 'carrier' || k === 'wrong-transport';
   }
 
   inUse(): boolean {

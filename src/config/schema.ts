@@ -294,6 +294,8 @@ const registrarSchema = z
     algorithms: digestAlgorithms.default(['SHA-256', 'MD5']),
     /** Seconds between keep-alive pings to NATed contacts; 0 = off. */
     keepAlive: int(0, 3600, 'seconds 0-3600').default(30),
+    /** A local user's request other than REGISTER must come From the authenticated user (403 otherwise). */
+    checkFromUser: bool().default(true),
   })
   .superRefine((r, ctx) => {
     if (r.minExpires > r.maxExpires) ctx.addIssue({ code: 'custom', path: ['maxExpires'], message: `expected maxExpires >= minExpires (${r.minExpires}), got ${r.maxExpires}` });
@@ -434,7 +436,7 @@ export interface TrunklineConfig {
   routes: RouteConfig[];
   sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
-  registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number };
+  registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number; checkFromUser: boolean };
   trunking: TrunkingConfig;
   log: { level: LogLevel };
 }

@@ -17,6 +17,18 @@ export interface RegistrarService {
   handle(req: SipMessage, tx: ServerTransaction, flow: Flow): Promise<void>;
 }
 
+/** Proxy authentication as the proxy sees it (src/auth/proxy-auth.ts). */
+/** A subscriber who proved who they are (digest). */
+export interface AuthenticatedUser {
+  username: string;
+  domain: string;
+}
+
+export interface ProxyAuthService {
+  /** ok: go on; else the response to send (407, 403, 400). */
+  authenticate(req: SipMessage, flow: Flow): Promise<{ ok: true; subscriber: AuthenticatedUser | null } | { ok: false; response: SipMessage }>;
+}
+
 /** The location stage as the proxy sees it (src/registrar/location.ts). */
 export interface LocationService {
   lookup(uri: Uri): Promise<
@@ -29,8 +41,10 @@ export interface LocationService {
 
 /** The trunking stage as the proxy sees it (src/b2bua/b2bua.ts). */
 export interface TrunkingStage {
-  /** An initial request: true when it is a trunk call (taken: a call started or refused). */
-  handleInitial(req: SipMessage, tx: ServerTransaction, flow: Flow): boolean;
+  /** An initial request (from `user` when proxy authentication identified one): true when it is a trunk call (taken: a call started or refused). */
+  handleInitial(req: SipMessage, tx: ServerTransaction, flow: Flow, user?: AuthenticatedUser | null): boolean;
+  /** The flow comes from a static-IP trunk or a carrier gateway: admitted by address, never challenged. */
+  isTrunkSource(flow: Flow): boolean;
   /** A request with a To tag, or a 2xx ACK: true when it belongs to one of the B2BUA's calls. */
   claimInDialog(req: SipMessage, tx: ServerTransaction | null, flow: Flow): boolean;
   /** The caller's CANCEL of an INVITE: true when that INVITE is a B2BUA call's. */
@@ -70,4 +84,6 @@ export interface ProxyEnv {
   location?: LocationService;
   /** The trunking stage (`then: trunking` and first in the default chain); absent: 501 / skipped. */
   trunking?: TrunkingStage;
+  /** Initial requests other than REGISTER pass it before the routes (RFC 3261 22.3); absent: none challenged. */
+  proxyAuth?: ProxyAuthService;
 }

@@ -11,7 +11,7 @@ import { checkProxyRequest, type Refusal } from './request-checks.js';
 import { preprocessRoutes, nextHopUri } from './route-set.js';
 import { ForwardContext, type Destination } from './forward-context.js';
 import { StatelessForwarder } from './stateless-forward.js';
-import type { ProxyEnv } from './proxy-env.js';
+import type { AuthenticatedUser, ProxyEnv } from './proxy-env.js';
 
 /** Methods Trunkline understands (Allow header of its OPTIONS answer). */
 export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
@@ -105,11 +105,23 @@ export class Proxy implements TransactionUser {
       });
       return;
     }
+    // RFC 3261 22.3: a local user's initial request proves who sent it (src/auth/proxy-auth.ts).
+    // Trunks and carriers are admitted by their address: they are never challenged.
+    const proxyAuth = this.env.proxyAuth;
+    if (proxyAuth !== undefined && req.method !== 'REGISTER' && this.env.trunking?.isTrunkSource(flow) !== true) {
+      this.async(req, tx, async () => {
+        const a = await proxyAuth.authenticate(req, flow);
+        if (tx.lastResponse !== null && tx.lastResponse.status >= 200) return; // CANCELled meanwhile
+        if (a.ok) this.routeInitial(req, tx, flow, target, a.subscriber);
+        else tx.respond(a.response);
+      });
+      return;
+    }
     this.routeInitial(req, tx, flow, target);
   }
 
   /** An initial request without a route set: the routing table, then the default chain. */
-  private routeInitial(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri): void {
+  private routeInitial(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri, user: AuthenticatedUser | null = null): void {
     const decision = this.router.decide(req, target, flow.remoteHost);
     switch (decision.kind) {
       case 'forward': {
@@ -132,14 +144,14 @@ export class Proxy implements TransactionUser {
           return;
         }
         if (decision.stage === 'trunking' && this.env.trunking !== undefined) {
-          if (!this.env.trunking.handleInitial(req, tx, flow)) this.notLocal(req, tx, target);
+          if (!this.env.trunking.handleInitial(req, tx, flow, user)) this.notLocal(req, tx, target);
           return;
         }
         this.reply(tx, req, { status: 501, reason: `Stage ${decision.stage} not available` });
         return;
       case 'none':
         // CONTRACT.md default chain: trunking, location, then 403.
-        if (this.env.trunking !== undefined && this.env.trunking.handleInitial(req, tx, flow)) return;
+        if (this.env.trunking !== undefined && this.env.trunking.handleInitial(req, tx, flow, user)) return;
         if (this.env.location !== undefined) {
           this.runLocation(req, tx, flow, target);
           return;

@@ -75,6 +75,8 @@ export class Registrar {
   private readonly serverHeader: string | null;
   private readonly now: () => number;
   private readonly log: RegistrarLog | null;
+  private dateSecond = Number.NaN;
+  private dateText = '';
 
   constructor(opts: RegistrarOptions) {
     this.store = opts.store;
@@ -199,6 +201,16 @@ export class Registrar {
     return this.ok(result.bindings, extra);
   }
 
+  /** The Date header value, formatted once per second. */
+  private date(now: number): string {
+    const second = Math.floor(now / 1000);
+    if (second !== this.dateSecond) {
+      this.dateSecond = second;
+      this.dateText = formatHttpDate(second * 1000);
+    }
+    return this.dateText;
+  }
+
   /** 6. 200 OK with every current binding and its remaining time (10.3 step 8). */
   private ok(bindings: LocationBinding[], extra: Array<[string, string]> = []): Reply {
     const now = this.now();
@@ -212,7 +224,7 @@ export class Registrar {
       headers.push(['Contact', v]);
     }
     headers.push(...extra);
-    headers.push(['Date', formatHttpDate(now)]);
+    headers.push(['Date', this.date(now)]);
     return { status: 200, headers };
   }
 }

@@ -18,6 +18,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from './schema.js';
 import type { StoreDialect } from './migrations/types.js';
 import { StoreError } from './errors.js';
+import { StatementCache } from './statement-cache.js';
 
 export type { StoreDialect } from './migrations/types.js';
 
@@ -59,13 +60,68 @@ export class StoreContext {
   /** Milliseconds since the epoch; tests may pass their own clock. */
   readonly now: () => number;
   readonly #sqlite: BetterSqlite3.Database | undefined;
+  readonly #statements: StatementCache | undefined;
   #localChanges = 0;
 
-  constructor(db: Kysely<Database>, dialect: StoreDialect, now: () => number, sqlite?: BetterSqlite3.Database) {
+  constructor(
+    db: Kysely<Database>,
+    dialect: StoreDialect,
+    now: () => number,
+    sqlite?: BetterSqlite3.Database,
+    statements?: StatementCache,
+  ) {
     this.db = db;
     this.dialect = dialect;
     this.now = now;
     this.#sqlite = sqlite;
+    this.#statements = sqlite === undefined ? undefined : (statements ?? new StatementCache(sqlite));
+  }
+
+  /**
+   * SQLite only: a prepared statement for a hot-path query, run
+   * synchronously (no query building, no promise per statement), or
+   * undefined on PostgreSQL and while a transaction of this connection is
+   * open (a Kysely `tx` awaiting between its statements: its uncommitted
+   * rows must not be read, nor its transaction joined). Callers fall back
+   * to their Kysely query then.
+   */
+  sqlite(sqlText: string): BetterSqlite3.Statement | undefined {
+    const raw = this.#sqlite;
+    if (raw === undefined || raw.inTransaction) return undefined;
+    return this.#statements!.get(sqlText);
+  }
+
+  /**
+   * SQLite only: fn inside BEGIN IMMEDIATE ... COMMIT, all synchronous, so
+   * nothing else of this process runs in between (the same all-or-nothing
+   * as `tx`, without its promise per statement). Returns `{ value }`, or
+   * undefined without running fn when it cannot start at once: PostgreSQL,
+   * a transaction of this connection open, or another connection (the CLI)
+   * holding the write lock; the caller then uses `tx`, which waits. An
+   * exception of fn rolls back and propagates.
+   */
+  syncTx<T>(fn: (run: (sqlText: string) => BetterSqlite3.Statement) => T): { value: T } | undefined {
+    const raw = this.#sqlite;
+    if (raw === undefined || raw.inTransaction) return undefined;
+    const st = this.#statements!;
+    // busy_timeout 0 for the attempt only: never block the event loop on another writer.
+    st.get('PRAGMA busy_timeout = 0').get();
+    try {
+      st.get('BEGIN IMMEDIATE').run();
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'SQLITE_BUSY') return undefined;
+      throw err;
+    } finally {
+      st.get(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).get();
+    }
+    try {
+      const value = fn((sqlText) => st.get(sqlText));
+      st.get('COMMIT').run();
+      return { value };
+    } catch (err) {
+      if (raw.inTransaction) st.get('ROLLBACK').run();
+      throw err;
+    }
   }
 
   /** Runs fn in one transaction: all of it commits or none of it. Do not nest. */

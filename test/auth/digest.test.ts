@@ -232,10 +232,10 @@ test('verify: expired nonce with the right password is stale (re-challenge with 
   const r0 = request('REGISTER', 'sip:example.com');
   const v = challengeValue(f, r0);
   f.clock.advance(300_001);
-  assert.deepEqual(await f.auth.verify(authedRegister(v), REALM, IP, f.lookup), { kind: 'stale' });
+  assert.deepEqual(await f.auth.verify(authedRegister(v), REALM, IP, f.lookup), { kind: 'stale', username: 'alice' });
   assert.deepEqual(await f.auth.verify(authedRegister(v, { nc: 2, password: 'nope' }), REALM, IP, f.lookup), { kind: 'fail', username: 'alice', reason: 'wrong password' });
   assert.deepEqual(await f.auth.verify(authedRegister(v, { user: 'ghost' }), REALM, IP, f.lookup), { kind: 'fail', username: 'ghost', reason: 'unknown user' });
-  const rej = f.auth.rejection(r0, { kind: 'stale' }, REALM, IP);
+  const rej = f.auth.rejection(r0, { kind: 'stale', username: 'alice' }, REALM, IP);
   assert.equal(rej?.status, 401);
   assert.ok(rej!.headers.every(([name, value]) => name === 'WWW-Authenticate' && /stale=true/.test(value)));
   // The fresh nonce of the stale challenge works.
@@ -381,12 +381,16 @@ test('every failure is counted per source IP and per user; the third within 60 s
   assert.deepEqual(events.map((e) => `${e.kind}:${e.key}`), ['ip:192.0.2.10']);
   assert.equal(failures.count('user', 'mallory'), 1);
   assert.equal(failures.count('user', 'alice'), 2, 'the malformed one counted under the username it named');
-  // Not failures: missing credentials, stale, ok.
+  // Not failures: missing credentials, ok.
   await f.auth.verify(r0, REALM, '192.0.2.99', f.lookup);
+  const ok = challengeValue(f, r0, 'SHA-256', '192.0.2.99');
+  assert.equal((await f.auth.verify(authedRegister(ok), REALM, '192.0.2.99', f.lookup)).kind, 'ok');
+  assert.equal(failures.count('ip', '192.0.2.99'), 0);
+  // A stale nonce is one (old credentials replayed look the same), under the user it named.
   const v = challengeValue(f, r0, 'SHA-256', '192.0.2.99');
   clock.advance(300_001);
   assert.equal((await f.auth.verify(authedRegister(v), REALM, '192.0.2.99', f.lookup)).kind, 'stale');
-  assert.equal(failures.count('ip', '192.0.2.99'), 0);
+  assert.equal(failures.count('ip', '192.0.2.99'), 1);
 });
 
 test('verify: a failing user store rejects verify (the caller answers 500), counting nothing', async () => {

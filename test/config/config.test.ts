@@ -438,7 +438,7 @@ describe('TLS files', () => {
 describe('registrar', () => {
   test('defaults to SHA-256 then MD5 and RFC-sensible expires bounds', () => {
     const c = parseConfig('', '/tmp');
-    assert.deepEqual(c.registrar, { minExpires: 60, defaultExpires: 3600, maxExpires: 7200, algorithms: ['SHA-256', 'MD5'], keepAlive: 30 });
+    assert.deepEqual(c.registrar, { minExpires: 60, defaultExpires: 3600, maxExpires: 7200, algorithms: ['SHA-256', 'MD5'], keepAlive: 30, checkFromUser: true });
   });
   test('takes one algorithm name or a list', () => {
     assert.deepEqual(parseConfig('registrar: {algorithms: MD5}', '/tmp').registrar.algorithms, ['MD5']);
@@ -447,5 +447,9 @@ describe('registrar', () => {
   test('keepAlive takes seconds, 0 turning it off', () => {
     assert.equal(parseConfig('registrar: {keepAlive: 0}', '/tmp').registrar.keepAlive, 0);
     assert.equal(parseConfig('registrar: {keepAlive: 15}', '/tmp').registrar.keepAlive, 15);
+  });
+  test('checkFromUser takes true or false; anything else names the key', () => {
+    assert.equal(parseConfig('registrar: {checkFromUser: false}', '/tmp').registrar.checkFromUser, false);
+    assert.throws(() => parseConfig('registrar: {checkFromUser: maybe}', '/tmp'), /registrar\.checkFromUser/);
   });
 });

@@ -34,6 +34,8 @@ const DEAD = '127.0.0.6';
 const AUTH = '127.0.0.7';
 const AUTH401 = '127.0.0.8';
 const STRANGER = '127.0.0.9';
+const REG_PBX = '127.0.0.10';
+const REG_DID = '+912240005555';
 const DID = '+912240001234';
 
 export function trunkingSuite(o: TrunkingSuiteOptions): void {
@@ -46,7 +48,7 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
   before(async () => {
     if (skip !== false) return;
     port = await freePort();
-    for (const n of ['pbx', 'limited', 'gwOk', 'gw503', 'gwDead', 'gwAfterDead', 'gwAuth', 'gwAuth401', 'uac']) ports[n] = await freePort();
+    for (const n of ['pbx', 'limited', 'gwOk', 'gw503', 'gwDead', 'gwAfterDead', 'gwAuth', 'gwAuth401', 'regPbx', 'uac']) ports[n] = await freePort();
     const db = await o.prepare();
     server = await startTrunkline(
       [
@@ -54,6 +56,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
         ...(db === null ? [] : [`database: ${JSON.stringify(db.database)}`]),
         'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}',
         'trunking: {gatewayTimeout: 1, ping: {interval: 0}}',
+        // SIPp 3.6 answers only an MD5 challenge.
+        'registrar: {algorithms: MD5}',
         '',
       ].join('\n'),
     );
@@ -64,6 +68,11 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     await store.trunks.add({ name: 'limited', account: 'tight', ip: [`${LIMITED}/32`], dest: `sip:${LIMITED}:${ports.limited}`, cpm: 20, maxCalls: 1 });
     await store.trunks.add({ name: 'secure', account: 'acme', ip: [`${TLS_ONLY}/32`], transport: 'tls' });
     await store.dids.add(DID, 'pbx');
+    // A registration trunk: its PBX registers as regpbx@pbx.test and has no fixed address.
+    await store.domains.add('pbx.test');
+    await store.subscribers.add('regpbx', 'pbx.test', 'regpbx-pw');
+    await store.trunks.add({ name: 'regtrunk', account: 'acme', register: 'regpbx@pbx.test' });
+    await store.dids.add(REG_DID, 'regtrunk');
     await store.dids.add('+91224000200*', 'limited');
     await store.carriers.add({ name: 'main', gateways: [`sip:${CARRIER}:${ports.gwOk}`] });
     await store.carriers.add({ name: 'flaky', gateways: [`sip:${CARRIER}:${ports.gw503}`, `sip:${CARRIER}:${ports.gwOk}`] });
@@ -168,7 +177,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
 
   test(`${o.label}: re-INVITEs that cross (491) or overlap (500 Retry-After) keep the call; INFO relayed; BYE ends both legs`, { skip }, async () => {
     const t0 = Date.now();
-    const pbx = sippBackground(scenarioWith('trunk-uas-glare.xml', {}), ports.pbx!, { ip: PBX, timeoutS: 25 });
+    const debug = process.env['SIPP_DEBUG'] ? ['-trace_err', '-error_file', '/tmp/sipp-err-uas-glare.log', '-trace_msg', '-message_file', '/tmp/sipp-msg-uas-glare.log'] : [];
+    const pbx = sippBackground(scenarioWith('trunk-uas-glare.xml', {}), ports.pbx!, { ip: PBX, timeoutS: 25, extra: debug });
     await uac(scenarioWith('trunk-uac-glare.xml', { caller: '+15551230000' }), CARRIER, DID);
     await done(pbx, 'callee sending a crossing re-INVITE');
     const rows = (await cdrsSince(t0)).filter((c) => c.direction === 'inbound');
@@ -191,6 +201,29 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     await done(pbx, 'callee hanging up');
     const rows = (await cdrsSince(t0)).filter((c) => c.direction === 'inbound');
     assert.deepEqual(rows.map((c) => [c.status, c.hangupBy]), [[200, 'callee']]);
+  });
+
+  test(`${o.label}: registration trunk: calls to its DID reach the registered PBX; its calls out pass proxy authentication (407) as the trunk`, { skip }, async () => {
+    const t0 = Date.now();
+    const reg = scenarioWith('registrar-register.xml', { domain: 'pbx.test', expect: '200' });
+    const r = await sipp({ scenario: reg, target: `127.0.0.1:${port}`, ip: REG_PBX, localPort: ports.regPbx!, extra: ['-s', 'regpbx', '-au', 'regpbx', '-ap', 'regpbx-pw', '-auth_uri', 'pbx.test'] });
+    assert.equal(r.code, 0, `REGISTER failed:\n${r.stdout.slice(-2000)}`);
+    // Inbound: to the contact the PBX registered.
+    const pbx = far(REG_PBX, ports.regPbx!, 'X-Trunk-Sid: regtrunk', '127\\.0\\.0\\.5');
+    await uac(call('+15551230000', '127\\.0\\.0\\.10'), CARRIER, REG_DID);
+    await done(pbx, 'registered PBX');
+    // Outbound: From is the caller's number at the PBX's domain; credentials are the trunk's subscriber's.
+    const gw = far(CARRIER, ports.gwOk!, `P-Asserted-Identity: .sip:\\${REG_DID}@`, '127\\.0\\.0\\.10');
+    const out = scenarioWith('proxy-auth-call.xml', { domain: 'pbx.test', caller: REG_DID });
+    await uac(out, REG_PBX, '+4930777888', ['-au', 'regpbx', '-ap', 'regpbx-pw', '-auth_uri', '+4930777888@pbx.test']);
+    await done(gw, 'carrier gateway');
+    const rows = (await cdrsSince(t0)).filter((c) => c.trunk === 'regtrunk');
+    assert.deepEqual(rows.map((c) => [c.direction, c.status]).sort(), [['inbound', 200], ['outbound', 200]]);
+  });
+
+  test(`${o.label}: registration trunk: a caller ID it does not own gets 403 even with good credentials`, { skip }, async () => {
+    const out = scenarioWith('proxy-auth-refused.xml', { domain: 'pbx.test', caller: '+15550009999', expect: '403' });
+    await uac(out, REG_PBX, '+4930777888', ['-au', 'regpbx', '-ap', 'regpbx-pw', '-auth_uri', '+4930777888@pbx.test']);
   });
 
   test(`${o.label}: a caller ID the account does not own gets 403`, { skip }, async () => {

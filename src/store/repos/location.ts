@@ -227,58 +227,35 @@ export class LocationRepo {
       return { key, row };
     });
 
+    const build = (all: Row[]): Plan => plan(all, now, aor, callId, cseq, change.removeAll === true, removes, sets);
+    // SQLite: the whole change as prepared statements in one synchronous
+    // transaction when the write lock is free (the common case); else the
+    // Kysely transaction, which waits for it.
+    const fast = this.#ctx.syncTx((run) => {
+      const p = build(run(SQL_SELECT_AOR).all(aor) as Row[]);
+      const del = run(SQL_DELETE_ID);
+      for (const id of p.deleteIds) del.run(id);
+      const ids = new Map<number, number>();
+      for (const w of p.writes) {
+        const values = [w.row.aor, w.row.contact, w.row.received, w.row.path, w.row.instance, w.row.reg_id, w.row.call_id, w.row.cseq, w.row.q,
+          w.row.expires_at, w.row.proto, w.row.local_host, w.row.local_port, w.row.remote_host, w.row.remote_port, w.row.connection_id,
+          w.row.user_agent, w.row.updated_at];
+        if (w.id > 0) run(SQL_UPDATE_ID).run(...values, w.id);
+        else ids.set(w.id, Number(run(SQL_INSERT).run(...values).lastInsertRowid));
+      }
+      return p.result(ids);
+    });
+    if (fast !== undefined) return fast.value;
     return this.#ctx.tx(async (db) => {
       await this.#lock(db, aor);
-      await db.deleteFrom('location').where('aor', '=', aor).where('expires_at', '<=', now).execute();
-      let live: Row[] = await db.selectFrom('location').selectAll().where('aor', '=', aor).execute();
-      const previous: Row[] = [];
-
-      const stale = (rows: Row[]): void => {
-        for (const r of rows) {
-          if (r.call_id === callId && r.cseq >= cseq) {
-            throw new StaleRegistrationError(
-              `binding ${r.contact} of ${aor}: CSeq ${cseq} is not above ${r.cseq} for the same Call-ID`,
-            );
-          }
-        }
-      };
-      const drop = async (rows: Row[]): Promise<void> => {
-        if (rows.length === 0) return;
-        const ids = rows.map((r) => r.id);
-        await db.deleteFrom('location').where('id', 'in', ids).execute();
-        live = live.filter((r) => !ids.includes(r.id));
-        for (const r of rows) if (!previous.some((p) => p.id === r.id)) previous.push(r);
-      };
-
-      if (change.removeAll === true) {
-        stale(live);
-        await drop(live);
+      const p = build(await db.selectFrom('location').selectAll().where('aor', '=', aor).execute());
+      if (p.deleteIds.length > 0) await db.deleteFrom('location').where('id', 'in', p.deleteIds).execute();
+      const ids = new Map<number, number>();
+      for (const w of p.writes) {
+        if (w.id > 0) await db.updateTable('location').set(w.row).where('id', '=', w.id).execute();
+        else ids.set(w.id, (await db.insertInto('location').values(w.row).returning('id').executeTakeFirstOrThrow()).id);
       }
-      for (const key of removes) {
-        const hit = live.filter((r) => matches(r, key));
-        stale(hit);
-        await drop(hit);
-      }
-      for (const { key, row } of sets) {
-        const hit = live.filter((r) => matches(r, key));
-        stale(hit);
-        // Keep the row with this contact (or the flow's row) and update it in place.
-        const keep = hit.find((r) => r.contact === key.contact) ?? hit[0];
-        await drop(hit.filter((r) => r !== keep));
-        if (keep !== undefined) {
-          if (!previous.some((p) => p.id === keep.id)) previous.push(keep);
-          const updated = await db
-            .updateTable('location')
-            .set(row)
-            .where('id', '=', keep.id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          live = live.map((r) => (r.id === keep.id ? updated : r));
-        } else {
-          live.push(await db.insertInto('location').values(row).returningAll().executeTakeFirstOrThrow());
-        }
-      }
-      return { bindings: sortBindings(live).map(toBinding), previous: previous.map(toBinding) };
+      return p.result(ids);
     });
   }
 
@@ -368,6 +345,100 @@ export class LocationRepo {
       return count(r.numDeletedRows);
     });
   }
+}
+
+const COLUMNS = [
+  'aor', 'contact', 'received', 'path', 'instance', 'reg_id', 'call_id', 'cseq', 'q', 'expires_at', 'proto',
+  'local_host', 'local_port', 'remote_host', 'remote_port', 'connection_id', 'user_agent', 'updated_at',
+] as const;
+const SQL_SELECT_AOR = 'select * from "location" where "aor" = ?';
+const SQL_DELETE_ID = 'delete from "location" where "id" = ?';
+const SQL_UPDATE_ID = `update "location" set ${COLUMNS.map((c) => `"${c}" = ?`).join(', ')} where "id" = ?`;
+const SQL_INSERT = `insert into "location" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`;
+
+type Key = { contact: string; instance: string | null; regId: number | null };
+
+/**
+ * What one REGISTER does to an AOR's rows, worked out before any write:
+ * the rows to delete (expired ones, and those removed or replaced), the
+ * rows to update in place (id > 0) or insert (a provisional id < 0), and
+ * the result once the inserted rows have their ids. Throws
+ * StaleRegistrationError (nothing is written then) when a binding it would
+ * change was last set with the same Call-ID and a CSeq not below this one.
+ */
+interface Plan {
+  deleteIds: number[];
+  writes: Array<{ id: number; row: Omit<LocationTable, 'id'> }>;
+  result(insertedIds: Map<number, number>): RegisterResult;
+}
+
+function plan(
+  all: Row[],
+  now: number,
+  aor: string,
+  callId: string,
+  cseq: number,
+  removeAll: boolean,
+  removes: Key[],
+  sets: Array<{ key: Key; row: Omit<LocationTable, 'id'> }>,
+): Plan {
+  const deleteIds: number[] = [];
+  let live: Row[] = [];
+  for (const r of all) {
+    if (r.expires_at <= now) deleteIds.push(r.id);
+    else live.push(r);
+  }
+  const previous: Row[] = [];
+  const writes = new Map<number, Omit<LocationTable, 'id'>>();
+  let nextNew = -1;
+
+  const stale = (rows: Row[]): void => {
+    for (const r of rows) {
+      if (r.call_id === callId && r.cseq >= cseq) {
+        throw new StaleRegistrationError(`binding ${r.contact} of ${aor}: CSeq ${cseq} is not above ${r.cseq} for the same Call-ID`);
+      }
+    }
+  };
+  const drop = (rows: Row[]): void => {
+    for (const r of rows) {
+      live = live.filter((x) => x !== r);
+      writes.delete(r.id);
+      if (r.id > 0) {
+        deleteIds.push(r.id);
+        if (!previous.some((p) => p.id === r.id)) previous.push(r);
+      }
+    }
+  };
+
+  if (removeAll) {
+    stale(live);
+    drop(live);
+  }
+  for (const key of removes) {
+    const hit = live.filter((r) => matches(r, key));
+    stale(hit);
+    drop(hit);
+  }
+  for (const { key, row } of sets) {
+    const hit = live.filter((r) => matches(r, key));
+    stale(hit);
+    // Keep the row with this contact (or the flow's row) and update it in place.
+    const keep = hit.find((r) => r.contact === key.contact) ?? hit[0];
+    drop(hit.filter((r) => r !== keep));
+    const id = keep?.id ?? nextNew--;
+    if (keep !== undefined && keep.id > 0 && !previous.some((p) => p.id === keep.id)) previous.push(keep);
+    writes.set(id, row);
+    const updated: Row = { ...row, id };
+    live = keep === undefined ? [...live, updated] : live.map((r) => (r === keep ? updated : r));
+  }
+  return {
+    deleteIds,
+    writes: [...writes].map(([id, row]) => ({ id, row })),
+    result(insertedIds) {
+      const rows = live.map((r) => (r.id < 0 ? { ...r, id: insertedIds.get(r.id)! } : r));
+      return { bindings: sortBindings(rows).map(toBinding), previous: previous.map(toBinding) };
+    },
+  };
 }
 
 function sortBindings(rows: Row[]): Row[] {

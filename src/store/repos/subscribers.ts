@@ -172,12 +172,12 @@ export class SubscriberRepo {
     } catch {
       return undefined;
     }
-    const row = await this.#ctx.db
-      .selectFrom('subscribers')
-      .selectAll()
-      .where('username', '=', u)
-      .where('domain', '=', d)
-      .executeTakeFirst();
+    // SQLite: a prepared statement run synchronously (the registrar's hot path).
+    const stmt = this.#ctx.sqlite('select * from "subscribers" where "username" = ? and "domain" = ?');
+    const row =
+      stmt !== undefined
+        ? (stmt.get(u, d) as SubscriberTable & { id: number } | undefined)
+        : await this.#ctx.db.selectFrom('subscribers').selectAll().where('username', '=', u).where('domain', '=', d).executeTakeFirst();
     if (row === undefined) return undefined;
     return { ...toSubscriber(row), ha1Md5: row.ha1_md5, ha1Sha256: row.ha1_sha256 };
   }
