@@ -27,6 +27,7 @@ import { GatewayMonitor } from './trunking/gateway-monitor.js';
 import { B2bua } from './b2bua/b2bua.js';
 import type { B2buaEnv } from './b2bua/env.js';
 import { pingGateway } from './b2bua/options-ping.js';
+import type { LegHeaderRule } from './b2bua/headers.js';
 import { ControlServer } from './control/control-server.js';
 import { controlSocketPath } from './control/protocol.js';
 import { parseUri } from './sip/uri.js';
@@ -52,6 +53,12 @@ function digestAlgorithms(env: Record<string, string | undefined>, configured: C
   const list = v.split(',').map((a) => a.trim().toUpperCase());
   for (const a of list) if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`TRUNKLINE_DIGEST_ALGORITHMS: unknown algorithm ${a}`);
   return list as ChallengeAlgorithm[];
+}
+
+function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
+  const m = new Map<string, LegHeaderRule>();
+  for (const r of config.trunking.headers) m.set(r.trunk !== undefined ? `trunk:${r.trunk}` : `carrier:${r.carrier!}`, { keep: r.keep, strip: r.strip, add: r.add });
+  return m;
 }
 
 export interface RunningServer {
@@ -182,6 +189,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     },
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
   };
+  // Header rules per trunk / carrier (trunking.headers); replaced on reload.
+  let headerRules = headerRuleMap(config);
   let monitor: GatewayMonitor | null = null;
   if (config.trunking.ping.interval > 0) {
     const ping = config.trunking.ping;
@@ -201,6 +210,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     limiter: new CallLimiter(),
     ourHost,
     inUse: () => directory.snapshot.trunks.size + directory.snapshot.carriers.size > 0,
+    headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => gatewayMonitor?.isUp(uri) ?? true,
     fingerprintOf: (flow) => (flow.connectionId === null ? null : (transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null)),
     contacts: {
@@ -274,6 +284,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     },
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));
+      headerRules = headerRuleMap(next);
       log.info({ routes: next.routes.length }, 'routing table reloaded');
       if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
         const files = await ensureTlsFiles(next);

@@ -10,7 +10,7 @@ import { allowsFailover } from '../proxy/best-response.js';
 import { buildCancel } from '../proxy/cancel.js';
 import type { Cdr, HangupSide } from '../trunking/model.js';
 import { Dialog, targetOfFlow, withoutTag } from './dialog.js';
-import { relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
+import { applyHeaderRule, relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
 import { answerChallenge } from './uac-auth.js';
 import { newCallId, newLegSid, newTagValue } from './sid.js';
 import type { B2buaEnv } from './env.js';
@@ -160,12 +160,11 @@ export class Call {
     this.registry.bind(this.bKey, this, 'b');
     this.authTried = false;
     this.gotResponse = false;
-    const headers: Array<[string, string]> = [];
     const mf = this.aInvite.maxForwards;
-    headers.push(...relayedRequestHeaders(this.aInvite));
-    headers.push(...attempt.headers);
-    if (this.plan.legSidHeader) headers.push(['X-Leg-Sid', this.legSidB]);
-    if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
+    const base: Array<[string, string]> = [...relayedRequestHeaders(this.aInvite), ...attempt.headers];
+    if (this.plan.legSidHeader) base.push(['X-Leg-Sid', this.legSidB]);
+    if (this.env.userAgent !== null) base.push(['User-Agent', this.env.userAgent]);
+    const headers = applyHeaderRule(base, this.aInvite, attempt.rule);
     const invite = b.request('INVITE', headers, this.aInvite.body);
     // A B2BUA still counts hops, so that two of them cannot loop a call forever.
     invite.setHeader('Max-Forwards', String(mf === null ? 70 : Math.max(0, mf - 1)));

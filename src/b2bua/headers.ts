@@ -75,3 +75,32 @@ function pick(msg: SipMessage, names: readonly string[]): Array<[string, string]
   }
   return out;
 }
+
+/** A header rule for the leg toward one trunk or carrier (config `trunking.headers`). */
+export interface LegHeaderRule {
+  keep: string[];
+  strip: string[];
+  add: Record<string, string>;
+}
+
+/** Trunkline's own identifiers: written by us only, never taken from a peer, never kept across. */
+const INTERNAL: ReadonlySet<string> = new Set(['x-call-sid', 'x-leg-sid', 'x-trunk-sid']);
+
+/**
+ * The headers of an outgoing INVITE after its leg's rule: `keep` lets more
+ * of the other side's headers through (never our internal X- ones), `add`
+ * writes fixed ones, `strip` removes by name (also ours, e.g.
+ * P-Asserted-Identity toward a carrier that refuses it).
+ */
+export function applyHeaderRule(headers: Array<[string, string]>, source: SipMessage, rule: LegHeaderRule | null): Array<[string, string]> {
+  if (rule === null) return headers;
+  const out = [...headers];
+  for (const name of rule.keep) {
+    if (INTERNAL.has(name.toLowerCase())) continue;
+    for (const v of source.getAll(name)) out.push([name, v]);
+  }
+  for (const [name, value] of Object.entries(rule.add)) out.push([name, value]);
+  if (rule.strip.length === 0) return out;
+  const strip = new Set(rule.strip.map((n) => n.toLowerCase()));
+  return out.filter(([name]) => !strip.has(name.toLowerCase()));
+}

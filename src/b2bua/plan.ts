@@ -1,6 +1,7 @@
 import type { SipUri } from '../sip/uri.js';
 import type { CallDirection } from '../trunking/model.js';
 import type { UacCredentials } from './uac-auth.js';
+import type { LegHeaderRule } from './headers.js';
 
 /** One attempt of the callee leg: a gateway, or the customer's destination. */
 export interface LegAttempt {
@@ -19,6 +20,8 @@ export interface LegAttempt {
   carrier: string | null;
   /** The gateway URI as configured (for the monitor and the CDR). */
   gateway: string | null;
+  /** The header rule of the trunk or carrier this leg goes to, or null. */
+  rule: LegHeaderRule | null;
 }
 
 /** What classification decided for a call: who it belongs to and the attempts, in failover order. */

@@ -7,6 +7,7 @@ import type { CallLimiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
 import { newCallSid } from './sid.js';
+import type { LegHeaderRule } from './headers.js';
 
 /** A registered customer's contacts (the location service), for trunks without a fixed destination. */
 export interface ContactLookup {
@@ -22,6 +23,8 @@ export interface Planner {
   gatewayUp(uri: string): boolean;
   /** Our host as written in the From/To/PAI we send (the advertised address). */
   ourHost: string;
+  /** The header rule for legs toward a trunk or a carrier, or null. */
+  headerRule(kind: 'trunk' | 'carrier', name: string): LegHeaderRule | null;
   /** Whether any trunk or carrier is configured. */
   inUse(): boolean;
   /** The TLS certificate fingerprint of a connection, for trunks that require one. */
@@ -112,11 +115,11 @@ export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier)
     const dest = parseUri(trunk.dest);
     if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI');
     const ruri: SipUri = { ...dest, user: dest.user ?? number };
-    attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null });
+    attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name) });
   } else if (trunk.register !== null) {
     const contacts = await p.contacts.contactsOf(trunk.register);
     for (const c of contacts) {
-      attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null });
+      attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name) });
     }
   }
   if (attempts.length === 0) return refuse(480, 'Trunk not reachable');
@@ -190,6 +193,7 @@ function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, numb
     credentials: c.username !== null && c.password !== null ? { username: c.username, password: c.password } : null,
     carrier: c.name,
     gateway: gw,
+    rule: p.headerRule('carrier', c.name),
   };
 }
 

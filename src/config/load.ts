@@ -208,7 +208,18 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       serverHeader: raw.sip.serverHeader,
     },
     registrar: { ...raw.registrar, algorithms: [...raw.registrar.algorithms] },
-    trunking: { gatewayTimeout: raw.trunking.gatewayTimeout, ringTimeout: raw.trunking.ringTimeout, ping: { ...raw.trunking.ping } },
+    trunking: {
+      gatewayTimeout: raw.trunking.gatewayTimeout,
+      ringTimeout: raw.trunking.ringTimeout,
+      ping: { ...raw.trunking.ping },
+      headers: raw.trunking.headers.map((h) => ({
+        ...(h.trunk !== undefined && { trunk: h.trunk }),
+        ...(h.carrier !== undefined && { carrier: h.carrier }),
+        keep: [...h.keep],
+        strip: [...h.strip],
+        add: { ...h.add },
+      })),
+    },
     log: { level: raw.log.level },
   };
   if (source !== undefined) config.source = source;

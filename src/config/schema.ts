@@ -305,6 +305,21 @@ const registrarSchema = z
   })
   .prefault({});
 
+const headerNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected a header name');
+
+/** One header rule: for calls toward `trunk` or `carrier` (exactly one of them). */
+const headerRuleSchema = z
+  .strictObject({
+    trunk: z.string().min(1).optional(),
+    carrier: z.string().min(1).optional(),
+    keep: z.array(headerNameSchema).default([]),
+    strip: z.array(headerNameSchema).default([]),
+    add: z.record(headerNameSchema, z.string().regex(/^[^\r\n]*$/, 'expected a value on one line')).default({}),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.trunk === undefined) === (r.carrier === undefined)) ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
+  });
+
 /** The B2BUA of trunk calls: gateway failover timing and gateway OPTIONS monitoring. */
 const trunkingSchema = z
   .strictObject({
@@ -324,6 +339,8 @@ const trunkingSchema = z
         upAfter: int(1, 100, 'a count 1-100').default(2),
       })
       .prefault({}),
+    /** Header rules per trunk or carrier: for the leg toward it, headers of the other side to let through, to remove, to add. */
+    headers: z.array(headerRuleSchema).default([]),
   })
   .prefault({});
 
@@ -445,4 +462,14 @@ export interface TrunkingConfig {
   gatewayTimeout: number;
   ringTimeout: number;
   ping: { interval: number; timeout: number; downAfter: number; upAfter: number };
+  headers: HeaderRule[];
+}
+
+/** Headers toward one trunk or carrier: `keep` lets the other side's through, `strip` removes, `add` adds. */
+export interface HeaderRule {
+  trunk?: string;
+  carrier?: string;
+  keep: string[];
+  strip: string[];
+  add: Record<string, string>;
 }

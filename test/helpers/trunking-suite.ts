@@ -55,7 +55,14 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
         `listen: [udp:127.0.0.1:${port}, tcp:127.0.0.1:${port}]`,
         ...(db === null ? [] : [`database: ${JSON.stringify(db.database)}`]),
         'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}',
-        'trunking: {gatewayTimeout: 1, ping: {interval: 0}}',
+        'trunking:',
+        '  gatewayTimeout: 1',
+        '  ping: {interval: 0}',
+        '  headers:',
+        // Toward the limited trunk: the carrier's X-Internal-Secret is let through, X-Provider added.
+        '    - {trunk: limited, keep: [X-Internal-Secret, X-Call-Sid], add: {X-Provider: trunkline-test}}',
+        // Toward the flaky carrier: no P-Asserted-Identity, an account code instead.
+        '    - {carrier: flaky, strip: [P-Asserted-Identity], add: {X-Account-Code: "4711"}}',
         // SIPp 3.6 answers only an MD5 challenge.
         'registrar: {algorithms: MD5}',
         '',
@@ -241,7 +248,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
   test(`${o.label}: failover to the second gateway when the first answers 503`, { skip }, async () => {
     const t0 = Date.now();
     const bad = sippBackground(scenarioWith('uas-unavailable.xml', {}), ports.gw503!, { ip: CARRIER, timeoutS: 20 });
-    const good = far(CARRIER, ports.gwOk!, 'INVITE sip:\\+15551234567@', 'X-Internal-Secret');
+    // The carrier's header rule: P-Asserted-Identity stripped, X-Account-Code added.
+    const good = far(CARRIER, ports.gwOk!, 'X-Account-Code: 4711', 'X-Internal-Secret', 1, 'P-Asserted-Identity|X-Internal-Secret');
     await uac(call(DID, 'xx-none'), PBX, '+15551234567');
     await done(bad, 'gateway answering 503');
     await done(good, 'second gateway');
@@ -262,7 +270,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
   });
 
   test(`${o.label}: concurrent calls limit: a second call while the first is up gets 503`, { skip }, async () => {
-    const pbx = far(LIMITED, ports.limited!, 'X-Trunk-Sid: limited', 'X-Internal-Secret');
+    // The trunk's header rule: the carrier's X-Internal-Secret kept, X-Provider added; our X-Call-Sid is never taken from a peer.
+    const pbx = far(LIMITED, ports.limited!, 'X-Internal-Secret: do-not-leak', 'X-Internal-Secret', 1, 'sipp@|X-Call-Sid: [^C]');
     const first = sipp({ scenario: call('+15551230000', 'xx-none', 2500), target: `127.0.0.1:${port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 20, extra: ['-s', '+912240002001'] });
     await new Promise((r) => setTimeout(r, 800));
     await uac(expect('+15551230000', 503), CARRIER, '+912240002002');
@@ -273,7 +282,7 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
 
   test(`${o.label}: with a CPM limit of 20, the 21st call within the minute gets 503 with Retry-After`, { skip }, async () => {
     // The concurrent test above used 1 of the 20; 19 more pass one after another, then the next is refused.
-    const pbx = far(LIMITED, ports.limited!, 'X-Trunk-Sid: limited', 'X-Internal-Secret', 19);
+    const pbx = far(LIMITED, ports.limited!, 'X-Provider: trunkline-test', 'X-Internal-Secret', 19, 'sipp@');
     await uac(call('+15551230000', 'xx-none'), CARRIER, '+912240002003', [], 19, 10);
     await done(pbx, 'limited PBX');
     await uac(expect('+15551230000', 503), CARRIER, '+912240002004');
