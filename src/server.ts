@@ -27,6 +27,7 @@ import { GatewayMonitor } from './trunking/gateway-monitor.js';
 import { B2bua } from './b2bua/b2bua.js';
 import type { B2buaEnv } from './b2bua/env.js';
 import { pingGateway } from './b2bua/options-ping.js';
+import { CarrierRegistrations } from './b2bua/carrier-registration.js';
 import type { LegHeaderRule } from './b2bua/headers.js';
 import { ControlServer } from './control/control-server.js';
 import { controlSocketPath } from './control/protocol.js';
@@ -220,6 +221,10 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       },
     },
   });
+  // Registrations with carriers that want them (carrier add --register), kept in line with the store.
+  const carrierRegistrations = new CarrierRegistrations(b2buaEnv);
+  carrierRegistrations.sync(directory.snapshot.carriers.values());
+  directory.onReload((snap) => carrierRegistrations.sync(snap.carriers.values()));
   const control = new ControlServer(controlSocketPath(config.data), (req) => {
     if (req.cmd === 'calls') return b2bua.liveCalls();
     if (req.cmd === 'hangup') return b2bua.hangUp(req.callSid);
@@ -271,6 +276,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       // In-flight transactions finish (or time out) before the sockets close.
       keepAlive?.stop();
       gatewayMonitor?.stop();
+      carrierRegistrations.stop();
       directory.stop();
       await control.stop();
       // Answered calls get their BYE (and a CDR) before the sockets close.

@@ -2,7 +2,7 @@ import type { SipMessage } from '../sip/message.js';
 import { formatUri, isSipUri, isTelUri, parseUri, type SipUri } from '../sip/uri.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import type { Flow } from '../transport/types.js';
-import type { Account, Carrier, Trunk, TrunkingDirectory } from '../trunking/model.js';
+import type { Account, Carrier, DidMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
 import type { CallLimiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
@@ -94,9 +94,21 @@ function displayPart(display: string | null): string {
  * addresses goes to the customer: From, To and PAI are written anew.
  */
 export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier): Promise<PlanResult> {
-  const number = toE164(requestUser(req));
+  // The DID is the Request-URI user; a carrier we register with calls our Contact (its user is our
+  // username there) and names the DID in To.
+  let number: string | null = null;
+  let match: DidMatch | null = null;
+  for (const candidate of [requestUser(req), userOf(req.get('To')).user]) {
+    const n = toE164(candidate);
+    if (n === null) continue;
+    number ??= n;
+    match = p.directory.did(n);
+    if (match !== null) {
+      number = n;
+      break;
+    }
+  }
   if (number === null) return refuse(404, 'Unknown number');
-  const match = p.directory.did(number);
   if (match === null) return refuse(404, 'Unknown DID');
   const { trunk, account } = match;
   const from = userOf(req.get('From'));
