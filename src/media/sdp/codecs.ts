@@ -61,7 +61,8 @@ const isVoice = (c: Codec): boolean => !AUXILIARY.has(c.name.toUpperCase());
 
 /**
  * Restricts and orders the section's codecs to `allowed` (names, case-insensitive,
- * in preference order; [] keeps the offer as is). Throws 488/305 when no voice codec remains.
+ * in preference order; [] keeps the offer as is); voice codecs come before
+ * telephone-event/CN whatever the list's order. Throws 488/305 when no voice codec remains.
  */
 export function restrictCodecs(m: MediaDescription, allowed: readonly string[]): Codec[] {
   const codecs = codecsOf(m);
@@ -74,7 +75,8 @@ export function restrictCodecs(m: MediaDescription, allowed: readonly string[]):
   const kept = codecs
     .map((c, i) => ({ c, i, r: rank.get(c.name.toUpperCase()) }))
     .filter((x): x is { c: Codec; i: number; r: number } => x.r !== undefined)
-    .sort((x, y) => x.r - y.r || x.i - y.i)
+    // Voice codecs first (the first format is the one to send), auxiliary ones (DTMF, CN) after.
+    .sort((x, y) => Number(!isVoice(x.c)) - Number(!isVoice(y.c)) || x.r - y.r || x.i - y.i)
     .map((x) => x.c);
   if (!kept.some(isVoice)) {
     throw notAcceptable(WARN.format, `no common codec (offered ${codecs.map((c) => c.name).join(',') || 'none'}, allowed ${allowed.join(',')})`);

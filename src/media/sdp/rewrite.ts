@@ -160,7 +160,8 @@ export function writeLegSdp(src: SessionDescription, plans: readonly SectionPlan
     if (plan.port === 0) return m;
     if (plan.rtcpMux) m.rtcpMux = 'rtcp-mux';
     if (plan.transport !== 'udptl') {
-      m.rtcp = { port: plan.rtcpMux || plan.rtcpPort === null ? plan.port : plan.rtcpPort };
+      // With rtcp-mux offered, a=rtcp names the fallback RTCP port (RFC 5761 5.1.3).
+      m.rtcp = { port: plan.rtcpPort ?? plan.port };
     }
     if (plan.crypto.length > 0) m.crypto = plan.crypto.map((c) => ({ ...c }));
     const dir = plan.direction ?? srcDir;
