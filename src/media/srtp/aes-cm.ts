@@ -46,6 +46,41 @@ export class AesCm {
     }
   }
 
+  private batchBuf = Buffer.alloc(0);
+  private batchView = new DataView(this.batchBuf.buffer);
+
+  /**
+   * Keystream for `count` consecutive SRTP packet indexes of one SSRC from
+   * `index`, `blocks` blocks each, in one native call: packet p's blocks start
+   * at (p * blocks * 16). `salt` is the session salt as three big-endian words
+   * and the last two bytes shifted up (s3 = bytes 12-13 << 16). IVs as in
+   * RFC 3711 4.1.1: salt XOR SSRC (bytes 4-7) XOR index (bytes 8-13), counter
+   * in bytes 14-15.
+   */
+  batch(s0: number, s1: number, s2: number, s3: number, ssrc: number, index: number, count: number, blocks: number): Buffer {
+    const need = count * blocks * 16;
+    if (this.batchBuf.length < need) {
+      this.batchBuf = Buffer.alloc(need);
+      this.batchView = new DataView(this.batchBuf.buffer, this.batchBuf.byteOffset, need);
+    }
+    const dv = this.batchView;
+    const w1 = s1 ^ ssrc;
+    let o = 0;
+    for (let p = 0; p < count; p++) {
+      const idx = index + p;
+      const w2 = s2 ^ Math.floor(idx / 65536);
+      const w3 = s3 ^ ((idx & 0xffff) << 16);
+      for (let j = 0; j < blocks; j++) {
+        dv.setInt32(o, s0);
+        dv.setInt32(o + 4, w1);
+        dv.setInt32(o + 8, w2);
+        dv.setInt32(o + 12, w3 ^ j);
+        o += 16;
+      }
+    }
+    return this.ecb.update(this.batchBuf.subarray(0, need));
+  }
+
   /** The first `len` bytes of keystream for `iv` (key derivation, tests). */
   keystream(iv: Uint8Array, len: number): Buffer {
     const out = Buffer.alloc(len);

@@ -64,16 +64,35 @@ class SsrcState {
   rtcpSendIndex = 0;
   rtcpMax = -1;
   readonly rtcpWindow = new Float64Array(WINDOW).fill(-1);
+  /** Precomputed RTP keystream for packet indexes [ksBase, ksBase + ksCount), ksBlocks blocks each. */
+  ks: Buffer | null = null;
+  ksBase = 0;
+  ksCount = 0;
+  ksBlocks = 0;
 }
+
+/** Packets of keystream computed per native call (RTP's next indexes are predictable). */
+const KS_BATCH = 32;
+/** Payloads longer than this many blocks are encrypted without the batch. */
+const KS_MAX_BLOCKS = 64;
 
 class Keys {
   readonly cipher: AesCm;
   readonly mac: HmacSha1;
   readonly salt: Buffer;
+  /** The salt as big-endian words for AesCm.batch (s3: bytes 12-13 in the high half). */
+  readonly s0: number;
+  readonly s1: number;
+  readonly s2: number;
+  readonly s3: number;
   constructor(masterKey: Uint8Array, masterSalt: Uint8Array, keyLabel: number, authLabel: number, saltLabel: number) {
     this.cipher = new AesCm(deriveSessionKey(masterKey, masterSalt, keyLabel, 16));
     this.mac = new HmacSha1(deriveSessionKey(masterKey, masterSalt, authLabel, 20));
     this.salt = deriveSessionKey(masterKey, masterSalt, saltLabel, 14);
+    this.s0 = this.salt.readInt32BE(0);
+    this.s1 = this.salt.readInt32BE(4);
+    this.s2 = this.salt.readInt32BE(8);
+    this.s3 = (this.salt.readUInt16BE(12) << 16) | 0;
   }
 }
 
@@ -137,6 +156,30 @@ export class SrtpContext {
     return iv;
   }
 
+  /**
+   * XORs the RTP keystream of (ssrc, index) over src into dst, from the SSRC's
+   * precomputed batch when the index falls in it (the common in-order case),
+   * else refilling the batch from this index; late packets and very long
+   * payloads take the one-packet path.
+   */
+  private rtpXor(st: SsrcState, ssrc: number, index: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
+    const blocks = (len + 15) >>> 4;
+    const k = this.rtp;
+    if (st.ks === null || index < st.ksBase || index >= st.ksBase + st.ksCount || blocks > st.ksBlocks) {
+      if (blocks > KS_MAX_BLOCKS || (st.ks !== null && index < st.ksBase)) {
+        k.cipher.xor(this.setIv(k.salt, ssrc, index), src, srcOff, dst, dstOff, len);
+        return;
+      }
+      st.ksBlocks = Math.max(blocks, 1);
+      st.ksBase = index;
+      st.ksCount = KS_BATCH;
+      st.ks = k.cipher.batch(k.s0, k.s1, k.s2, k.s3, ssrc, index, KS_BATCH, st.ksBlocks);
+    }
+    const ks = st.ks;
+    const o = (index - st.ksBase) * st.ksBlocks * 16;
+    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]! ^ ks[o + i]!;
+  }
+
   /** RFC 3711 3.3.1: the ROC guess v for SEQ given s_l and ROC. */
   private static guessRoc(st: SsrcState, seq: number): number {
     if (st.sl < 0) return st.roc;
@@ -163,7 +206,7 @@ export class SrtpContext {
     const v = SrtpContext.guessRoc(st, seq);
     const index = v * 65536 + seq;
     if (out !== src) for (let i = 0; i < hl; i++) out[i] = src[i]!;
-    this.rtp.cipher.xor(this.setIv(this.rtp.salt, ssrc, index), src, hl, out, hl, len - hl);
+    this.rtpXor(st, ssrc, index, src, hl, out, hl, len - hl);
     this.rtp.mac.sign(out, 0, len, true, v >>> 0, out, len, this.suite.rtpTag);
     SrtpContext.advance(st, v, seq);
     return len + this.suite.rtpTag;
@@ -182,7 +225,7 @@ export class SrtpContext {
     const index = v * 65536 + seq;
     if (index < 0 || index <= st.maxIndex - WINDOW || st.window[index % WINDOW] === index) return Srtp.REPLAY;
     if (!this.rtp.mac.verify(buf, 0, plainLen, true, v >>> 0, plainLen, tag)) return Srtp.AUTH_FAILED;
-    this.rtp.cipher.xor(this.setIv(this.rtp.salt, ssrc, index), buf, hl, buf, hl, plainLen - hl);
+    this.rtpXor(st, ssrc, index, buf, hl, buf, hl, plainLen - hl);
     st.window[index % WINDOW] = index;
     if (index > st.maxIndex) st.maxIndex = index;
     SrtpContext.advance(st, v, seq);
