@@ -229,8 +229,8 @@ export class BuiltinMediaEngine implements MediaEngine {
       }
       for (const p of peers) {
         const legs = s.streams[p.index]?.legs;
-        // The leg toward the answerer needs an RTCP port unless we offer rtcp-mux.
-        if (p.port !== 0 && legs != null && !p.rtcpMux && legs[to].rtcpSock === null) await this.addRtcp(legs[to]);
+        // The leg toward the answerer keeps an RTCP port: the fallback when it declines rtcp-mux (RFC 5761 5.1.3).
+        if (p.port !== 0 && legs != null && legs[to].rtcpSock === null) await this.addRtcp(legs[to]);
       }
     } catch (err) {
       for (const leg of created) this.freeLeg(leg);

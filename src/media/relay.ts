@@ -126,10 +126,12 @@ export class RelayLeg {
       }
       flow.packets++;
       flow.bytes += len;
-      o.rtpSock.send(msg, 0, len, o.dstPort, o.dstAddr);
+      o.rtpSock.send(msg, o.dstPort, o.dstAddr);
       return;
     }
-    if (this.mux && isRtcp(msg, len)) {
+    // RFC 5761 4: RTCP types 192-223 never collide with RTP payload types in use, so
+    // RTCP is recognised on the RTP port whether or not rtcp-mux was negotiated.
+    if (isRtcp(msg, len)) {
       this.rtcpIn(msg, len, rinfo, true);
       return;
     }
@@ -164,7 +166,9 @@ export class RelayLeg {
     flow.bytes += len;
     const out = o.srtpOut;
     if (out === null) {
-      o.rtpSock.send(msg, 0, len, o.dstPort, o.dstAddr);
+      // Without offset/length node does not slice a new Buffer view per send.
+      if (len === msg.length) o.rtpSock.send(msg, o.dstPort, o.dstAddr);
+      else o.rtpSock.send(msg, 0, len, o.dstPort, o.dstAddr);
     } else {
       const buf = Buffer.allocUnsafe(len + out.rtpOverhead);
       const n = out.protectRtp(msg, len, buf);
