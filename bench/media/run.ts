@@ -17,13 +17,26 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { CallMediaStats, LegMediaOptions, MediaEngine, Side } from '../../src/media/engine.js';
 import { NgClient, RtpengineMediaEngine } from '../../src/media/rtpengine.js';
 import { SrtpContext } from '../../src/media/srtp/context.js';
+import { loadavg } from 'node:os';
 import { clockTicksPerSecond, readProcStat } from '../proxy/procstat.js';
+
+/** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped because a socket buffer was full. */
+function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'latin1').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/);
+    return Number(values[names.indexOf('RcvbufErrors')] ?? 0);
+  } catch {
+    return 0;
+  }
+}
 
 type Mode = 'plain' | 'srtp';
 type EngineName = 'builtin' | 'rtpengine';
@@ -56,7 +69,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--json') a.json = true;
     else throw new Error(`unknown option ${k}`);
   }
-  if (a.calls.some((n) => !Number.isInteger(n) || n < 1 || n > 2000)) throw new Error('--calls: integers 1-2000');
+  if (a.calls.some((n) => !Number.isInteger(n) || n < 1 || n > 2300)) throw new Error('--calls: integers 1-2300 (4 ports per call in 40000-50000)');
   if (!(a.seconds > 0 && a.seconds <= 120)) throw new Error('--seconds: 1-120');
   if (!(a.pps > 0 && a.pps <= 1000)) throw new Error('--pps: 1-1000');
   return a;
@@ -123,8 +136,11 @@ function portRange(size: number): { min: number; max: number } {
   return { min, max: min + size - 1 };
 }
 
+/** Ports for the largest step: 4 per call (RTP+RTCP per leg) and a margin for ports other processes hold. */
+let rangeSize = 2400;
+
 async function startBuiltin(): Promise<Relay> {
-  const e = await ChildEngine.start(portRange(2400));
+  const e = await ChildEngine.start(portRange(rangeSize));
   return { name: 'builtin', pid: e.proc.pid!, engine: e, stop: () => e.stop() };
 }
 
@@ -137,7 +153,7 @@ async function startRtpengine(): Promise<Relay> {
   const bin = rtpengineBinary();
   if (bin === null) throw new Error('rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)');
   const ng = 20000 + Math.floor(Math.random() * 12000);
-  const r = portRange(2400);
+  const r = portRange(rangeSize);
   const proc = spawn(bin, ['--foreground', '--log-stderr', '--log-level=3', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ng}`, `--port-min=${r.min}`, `--port-max=${r.max}`, '--timeout=3600'], {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
@@ -272,27 +288,44 @@ interface StepResult {
   cpuPctPerCall: number;
   cpuUsPerPacket: number;
   generatorCpuPct: number;
+  /** Packets per second the step asked for (both directions). */
+  targetPps: number;
+  /** Datagrams the kernel dropped on full socket buffers during the step (any process). */
+  rcvbufErrors: number;
+  /** 1-minute load average at the end of the step (other processes share the CPUs). */
+  load: number;
 }
 
 async function runStep(relay: Relay, mode: Mode, calls: number, args: Args, gen: Gen, hz: number): Promise<StepResult> {
   const streams = await setup(relay, calls, mode, gen);
-  const tickMs = 1000 / args.pps;
-  const slices = 4;
+  // Paced by the clock, not by timer counts: each tick sends what is due since
+  // the start (one packet each way per call every 1/pps s), so late timers on
+  // a busy machine do not lower the rate.
   let sent = 0;
+  let pairs = 0;
+  let cursor = 0;
   let running = true;
-  let k = 0;
-  const per = Math.ceil(calls / slices);
+  const start = process.hrtime.bigint();
   const timer = setInterval(() => {
     if (!running) return;
-    const from = (k % slices) * per;
-    sent += sendSlice(streams, from, Math.min(calls, from + per), gen);
-    k++;
-  }, tickMs / slices);
+    const due = Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * args.pps * calls);
+    // At most 50 ms worth at once: a stalled generator shows as a lower rate, not a burst.
+    let n = Math.min(due - pairs, Math.ceil((calls * args.pps) / 20));
+    while (n > 0) {
+      const to = Math.min(calls, cursor + n);
+      sent += sendSlice(streams, cursor, to, gen);
+      pairs += to - cursor;
+      n -= to - cursor;
+      cursor = to === calls ? 0 : to;
+    }
+    if (due - pairs > calls * args.pps) pairs = due - calls; // give up on a backlog over 1 s
+  }, 5);
   // Warm-up (latching, JIT), not measured.
   await sleep(args.warmup * 1000);
   const rx0 = gen.rxA + gen.rxB;
   const sent0 = sent;
   const cpu0 = readProcStat(relay.pid)!.ticks;
+  const drops0 = udpRcvbufErrors();
   const g0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await sleep(args.seconds * 1000);
@@ -303,6 +336,7 @@ async function runStep(relay: Relay, mode: Mode, calls: number, args: Args, gen:
   running = false;
   clearInterval(timer);
   await sleep(300);
+  const drops1 = udpRcvbufErrors();
   // Packets in flight at the window's start were counted in rx0 or arrive in it; close enough at 10^4-10^5 packets.
   const received = gen.rxA + gen.rxB - rx0;
   for (let i = 0; i < calls; i++) await relay.engine.delete(`bench-${i}`);
@@ -321,14 +355,18 @@ async function runStep(relay: Relay, mode: Mode, calls: number, args: Args, gen:
     cpuPctPerCall: Math.round(((cpuSec / wall) * 100 * 1000) / calls) / 1000,
     cpuUsPerPacket: relayed > 0 ? Math.round(((cpuSec * 1e6) / relayed) * 100) / 100 : NaN,
     generatorCpuPct: Math.round(((g1.user + g1.system) / 1e6 / wall) * 1000) / 10,
+    targetPps: calls * args.pps * 2,
+    rcvbufErrors: drops1 - drops0,
+    load: Math.round(loadavg()[0]! * 10) / 10,
   };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  rangeSize = Math.min(9800, Math.max(...args.calls) * 4 + 400);
   const hz = clockTicksPerSecond();
   const gen: Gen = { a: [], b: [], rxA: 0, rxB: 0 };
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 32; i++) {
     const a = await bindUdp();
     const b = await bindUdp();
     a.on('message', () => void gen.rxA++);
@@ -395,8 +433,8 @@ function summarize(results: StepResult[], args: Args): Summary[] {
 }
 
 function printTable(results: StepResult[], summary: Summary[]): void {
-  const head = ['engine', 'mode', 'calls', 'pkts/s', 'loss %', 'relay CPU %', 'pkts/CPU-s', 'us/pkt', 'CPU %/call', 'gen CPU %'];
-  const rows = results.map((r) => [r.engine, r.mode, r.calls, Math.round(r.received / r.seconds), r.lossPct, r.relayCpuPct, r.packetsPerCpuSecond, r.cpuUsPerPacket, r.cpuPctPerCall, r.generatorCpuPct].map(String));
+  const head = ['engine', 'mode', 'calls', 'target/s', 'pkts/s', 'loss %', 'relay CPU %', 'pkts/CPU-s', 'us/pkt', 'CPU %/call', 'gen CPU %', 'rcvbuf drops', 'load'];
+  const rows = results.map((r) => [r.engine, r.mode, r.calls, r.targetPps, Math.round(r.received / r.seconds), r.lossPct, r.relayCpuPct, r.packetsPerCpuSecond, r.cpuUsPerPacket, r.cpuPctPerCall, r.generatorCpuPct, r.rcvbufErrors, r.load].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
   console.log(line(head));

@@ -370,3 +370,28 @@ test('ports: 60 calls ended every way (answered, refused answer, never answered,
     await e.close();
   }
 });
+
+test('keys never reach the log: an SRTP call, a refused offer and a timeout logged at trace level', async () => {
+  const { createLogger } = await import('../../src/log.js');
+  let text = '';
+  const log = createLogger('trace', { destination: { write: (s: string) => void (text += s) }, pretty: false });
+  const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: mediaPortRange(20), timeout: 0.3, holdTimeout: 0.3, log });
+  try {
+    const a = await peer();
+    const b = await peer();
+    const crypto = a.srtpKey();
+    const key = crypto.split('inline:')[1]!;
+    const offer = await e.offer('k1', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [crypto] }), SRTP);
+    const answer = await e.answer('k1', 'b', b.sdp({ profile: 'RTP/SAVP', extra: [b.srtpKey()] }), ANY);
+    await e.offer('k2', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`] }), ANY).catch(() => undefined);
+    let timedOut = false;
+    e.onTimeout(() => (timedOut = true));
+    await until(() => timedOut, 3000, 'timeout');
+    assert.match(text, /media timeout/, 'the log was written');
+    for (const k of [key, ...[offer, answer].map((s) => /inline:([^\s|]+)/.exec(s)![1]!)]) {
+      assert.equal(text.includes(k), false, 'no key material in the log');
+    }
+  } finally {
+    await e.close();
+  }
+});
