@@ -168,3 +168,18 @@ test('SRTCP: protect adds E flag + index and an 80-bit tag for both suites; unpr
 test('a key of the wrong size is refused when the context is made', () => {
   assert.throws(() => new SrtpContext('AES_CM_128_HMAC_SHA1_80', randomBytes(15), randomBytes(14)), RangeError);
 });
+
+test('forged packets with random SSRCs do not grow the receiver state; at most 16 SSRCs are kept', () => {
+  const [tx, rx] = pair();
+  for (let i = 0; i < 1000; i++) {
+    const p = rtp(i, (Math.random() * 0xffffffff) >>> 0, randomBytes(40));
+    const forged = Buffer.concat([p, randomBytes(10)]);
+    assert.equal(rx.unprotectRtp(forged, forged.length), Srtp.AUTH_FAILED);
+  }
+  assert.equal(rx.ssrcCount, 0);
+  for (let ssrc = 1; ssrc <= 40; ssrc++) {
+    const s = protect(tx, rtp(1, ssrc, randomBytes(40)));
+    assert.ok(rx.unprotectRtp(s, s.length) > 0);
+  }
+  assert.equal(rx.ssrcCount, 16);
+});

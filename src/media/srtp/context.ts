@@ -38,6 +38,9 @@ export const Srtp = {
   REPLAY: -3,
 } as const;
 
+/** SSRCs whose state a context keeps (a trunk call has one per direction; more after re-INVITEs). */
+const MAX_SSRCS = 16;
+
 /** Replay window size in packets (RFC 3711 3.3.2 asks for at least 64). */
 const WINDOW = 128;
 
@@ -124,16 +127,34 @@ export class SrtpContext {
     return 4 + this.suite.rtcpTag;
   }
 
-  private state(ssrc: number): SsrcState {
+  /**
+   * The state of an SSRC. A receiver does not keep the state of an SSRC until
+   * one of its packets authenticates (`keep`), so forged packets with random
+   * SSRCs cannot grow the map; at most MAX_SSRCS are kept.
+   */
+  private state(ssrc: number, create = true): SsrcState {
     if (ssrc === this.lastSsrc && this.lastState !== null) return this.lastState;
     let st = this.ssrcs.get(ssrc);
     if (st === undefined) {
       st = new SsrcState();
-      this.ssrcs.set(ssrc, st);
+      if (!create) return st;
+      this.keep(ssrc, st);
     }
     this.lastSsrc = ssrc;
     this.lastState = st;
     return st;
+  }
+
+  private keep(ssrc: number, st: SsrcState): void {
+    if (this.ssrcs.get(ssrc) === st) return;
+    if (this.ssrcs.size >= MAX_SSRCS) {
+      const oldest = this.ssrcs.keys().next().value as number;
+      this.ssrcs.delete(oldest);
+      if (this.lastSsrc === oldest) this.lastState = null;
+    }
+    this.ssrcs.set(ssrc, st);
+    this.lastSsrc = ssrc;
+    this.lastState = st;
   }
 
   /** IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16), RFC 3711 4.1.1. */
@@ -220,11 +241,12 @@ export class SrtpContext {
     if (hl < 0) return Srtp.TOO_SHORT;
     const seq = (buf[2]! << 8) | buf[3]!;
     const ssrc = ((buf[8]! << 24) | (buf[9]! << 16) | (buf[10]! << 8) | buf[11]!) >>> 0;
-    const st = this.state(ssrc);
+    const st = this.state(ssrc, false);
     const v = SrtpContext.guessRoc(st, seq);
     const index = v * 65536 + seq;
     if (index < 0 || index <= st.maxIndex - WINDOW || st.window[index % WINDOW] === index) return Srtp.REPLAY;
     if (!this.rtp.mac.verify(buf, 0, plainLen, true, v >>> 0, plainLen, tag)) return Srtp.AUTH_FAILED;
+    this.keep(ssrc, st);
     this.rtpXor(st, ssrc, index, buf, hl, buf, hl, plainLen - hl);
     st.window[index % WINDOW] = index;
     if (index > st.maxIndex) st.maxIndex = index;
@@ -258,9 +280,10 @@ export class SrtpContext {
     const ssrc = ((buf[4]! << 24) | (buf[5]! << 16) | (buf[6]! << 8) | buf[7]!) >>> 0;
     const e = ((buf[plainLen]! << 24) | (buf[plainLen + 1]! << 16) | (buf[plainLen + 2]! << 8) | buf[plainLen + 3]!) >>> 0;
     const index = e & 0x7fffffff;
-    const st = this.state(ssrc);
+    const st = this.state(ssrc, false);
     if (index <= st.rtcpMax - WINDOW || st.rtcpWindow[index % WINDOW] === index) return Srtp.REPLAY;
     if (!this.rtcp.mac.verify(buf, 0, plainLen + 4, false, 0, plainLen + 4, tag)) return Srtp.AUTH_FAILED;
+    this.keep(ssrc, st);
     if (e >>> 31 === 1) this.rtcp.cipher.xor(this.setIv(this.rtcp.salt, ssrc, index), buf, 8, buf, 8, plainLen - 8);
     st.rtcpWindow[index % WINDOW] = index;
     if (index > st.rtcpMax) st.rtcpMax = index;
@@ -270,6 +293,11 @@ export class SrtpContext {
   /** The rollover counter of an SSRC (tests, diagnostics). */
   rolloverCounter(ssrc: number): number {
     return this.ssrcs.get(ssrc >>> 0)?.roc ?? 0;
+  }
+
+  /** SSRCs with kept state (tests). */
+  get ssrcCount(): number {
+    return this.ssrcs.size;
   }
 
   /** Sets the sender's/receiver's starting ROC and highest sequence for an SSRC (RFC 3711 3.3.1 initial state). */
