@@ -14,6 +14,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BuiltinMediaEngine } from '../../src/media/builtin.js';
+import type { MediaEngine } from '../../src/media/engine.js';
+import { RtpengineMediaEngine } from '../../src/media/rtpengine.js';
+import { rtpengineSkipReason, startRtpengine, type RtpengineDaemon } from './rtpengine-daemon.js';
 import { freePort } from '../helpers/ports.js';
 import { haveCommand, sipp } from '../helpers/sipp.js';
 import { bindUdp, mediaPortRange, Peer } from './helpers.js';
@@ -53,8 +56,7 @@ const skip = !haveCommand('sipp')
     ? 'sip-tester pcaps not found under /usr/share/sip-tester'
     : false;
 
-test('SIPp plays the G.711 A-law pcap and an RFC 2833 digit through the relay: all packets arrive at b, payloads intact, one DTMF event', { skip, timeout: 40_000 }, async () => {
-  const engine = new BuiltinMediaEngine({ address: '127.0.0.1', ports: mediaPortRange(20), timeout: 30, holdTimeout: 3600 });
+async function playThrough(engine: MediaEngine): Promise<{ audio: number; dtmf: number; stats: Awaited<ReturnType<MediaEngine['delete']>> }> {
   const b = await Peer.create();
   const uasPort = await freePort();
   const sippPort = await freePort();
@@ -110,13 +112,35 @@ test('SIPp plays the G.711 A-law pcap and an RFC 2833 digit through the relay: a
       audio.map((p) => p.subarray(12)),
       'A-law payloads in order, unchanged',
     );
-    const st = await engine.delete(sid);
-    assert.equal(st.aToB.packets, audio.length + dtmf.length);
-    assert.equal(st.aToB.dtmfEvents, 1, 'the 2833 digit counted once');
-    assert.equal(st.aToB.strangers, 0);
+    return { audio: audio.length, dtmf: dtmf.length, stats: await engine.delete(sid) };
   } finally {
     uas.close();
     b.close();
+  }
+}
+
+test('SIPp plays the G.711 A-law pcap and an RFC 2833 digit through the built-in relay: all packets arrive at b, payloads intact, one DTMF event', { skip, timeout: 40_000 }, async () => {
+  const engine = new BuiltinMediaEngine({ address: '127.0.0.1', ports: mediaPortRange(20), timeout: 30, holdTimeout: 3600 });
+  try {
+    const r = await playThrough(engine);
+    assert.equal(r.stats.aToB.packets, r.audio + r.dtmf);
+    assert.equal(r.stats.aToB.dtmfEvents, 1, 'the 2833 digit counted once');
+    assert.equal(r.stats.aToB.strangers, 0);
+  } finally {
     await engine.close();
+  }
+});
+
+test('the same SIPp call with rtpengine as the backend', { skip: skip || rtpengineSkipReason(), timeout: 40_000 }, async () => {
+  let daemon: RtpengineDaemon | undefined;
+  let engine: RtpengineMediaEngine | undefined;
+  try {
+    daemon = await startRtpengine();
+    engine = new RtpengineMediaEngine({ ng: { host: '127.0.0.1', port: daemon.ngPort }, timeout: 30, holdTimeout: 3600 });
+    const r = await playThrough(engine);
+    assert.equal(r.stats.aToB.packets, r.audio + r.dtmf, 'rtpengine counted every packet from SIPp');
+  } finally {
+    await engine?.close();
+    await daemon?.stop();
   }
 });
