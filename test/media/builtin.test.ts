@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { BuiltinMediaEngine } from '../../src/media/builtin.js';
 import type { LegMediaOptions } from '../../src/media/engine.js';
 import { MediaError } from '../../src/media/errors.js';
-import { bindUdp, mediaPortRange, Peer, sdpPorts, sleep, until } from './helpers.js';
+import { bindUdp, freeMediaRange, mediaPortRange, Peer, sdpPorts, sleep, until } from './helpers.js';
 
 const ANY: LegMediaOptions = { profile: 'as-offered', codecs: [] };
 const RTP: LegMediaOptions = { profile: 'RTP/AVP', codecs: [] };
@@ -56,7 +56,7 @@ test('plain RTP: each side sees only the relay; codecs restricted and ordered; m
   const sent: Buffer[] = [];
   for (let i = 0; i < 20; i++) sent.push(a.send(c.toA.port, randomBytes(160), 0));
   for (let i = 0; i < 10; i++) b.send(c.toB.port, randomBytes(160), 0);
-  await until(() => b.rtpIn.length === 20 && a.rtpIn.length === 10, 2000, 'RTP both ways');
+  await until(() => b.rtpIn.length === 20 && a.rtpIn.length === 10, 5000, 'RTP both ways');
   assert.deepEqual(b.rtpIn.map((r) => r.buf), sent, 'payload and headers relayed unchanged');
   assert.equal(b.rtpIn[0]!.port, c.toB.port, 'b receives from the port it was told');
 
@@ -64,7 +64,7 @@ test('plain RTP: each side sees only the relay; codecs restricted and ordered; m
   for (const ts of [5000, 5000, 5000, 9000, 9000]) a.send(c.toA.port, Buffer.from([1, 0x80, 0, 160]), 101, ts);
   // b reports 3 lost, jitter 80 units (10 ms at 8 kHz).
   b.sendRr(c.toB.rtcp!, 3, 80);
-  await until(() => b.rtpIn.length === 25 && a.rtcpIn.length === 1, 2000, 'DTMF and RTCP');
+  await until(() => b.rtpIn.length === 25 && a.rtcpIn.length === 1, 5000, 'DTMF and RTCP');
   const st = engine.stats(c.id)!;
   assert.equal(st.aToB.packets, 25);
   assert.equal(st.aToB.bytes, 20 * 172 + 5 * 16);
@@ -87,10 +87,10 @@ test('latching: a peer sending from another port than its SDP gets its audio the
   const gotNat: Buffer[] = [];
   natted.on('message', (m) => gotNat.push(m));
   b.send(c.toB.port, randomBytes(160), 8, undefined, natted);
-  await until(() => a.rtpIn.length === 1, 2000, 'first packet from b');
+  await until(() => a.rtpIn.length === 1, 5000, 'first packet from b');
   a.send(c.toA.port, randomBytes(160));
   a.send(c.toA.port, randomBytes(160));
-  await until(() => gotNat.length === 2, 2000, 'audio to the latched address');
+  await until(() => gotNat.length === 2, 5000, 'audio to the latched address');
   assert.equal(b.rtpIn.length, 0, 'nothing to the SDP port once latched elsewhere');
   // A stranger is not relayed.
   const stranger = await bindUdp();
@@ -120,15 +120,15 @@ test('SRTP caller, RTP callee: offer to b is RTP/AVP without keys; a gets RTP/SA
   const sent: Buffer[] = [];
   for (let i = 0; i < 10; i++) sent.push(a.send(c.toA.port, randomBytes(160)));
   const back: Buffer[] = [];
-  await until(() => b.rtpIn.length === 10, 2000, 'decrypted RTP at b');
+  await until(() => b.rtpIn.length === 10, 5000, 'decrypted RTP at b');
   assert.deepEqual(b.rtpIn.map((r) => r.buf), sent, 'b receives the plain packets a encrypted');
   for (let i = 0; i < 10; i++) back.push(b.send(c.toB.port, randomBytes(160)));
-  await until(() => a.rtpIn.length === 10, 2000, 'SRTP at a');
+  await until(() => a.rtpIn.length === 10, 5000, 'SRTP at a');
   assert.ok(a.rtpIn.every((r) => r.buf.length === 182), 'SRTP packets carry the 80-bit tag');
   assert.deepEqual(a.plainRtp(), back, 'a decrypts what the relay encrypted');
   // SRTCP from a arrives as RTCP at b.
   a.sendRr(c.toA.rtcp!, 7, 160);
-  await until(() => b.rtcpIn.length === 1, 2000, 'RTCP at b');
+  await until(() => b.rtcpIn.length === 1, 5000, 'RTCP at b');
   assert.equal(b.rtcpIn[0]!.buf.length, 32);
   assert.equal(b.rtcpIn[0]!.buf.readUInt32BE(12) & 0xffffff, 7);
   const st = engine.stats(c.id)!;
@@ -137,7 +137,7 @@ test('SRTP caller, RTP callee: offer to b is RTP/AVP without keys; a gets RTP/SA
   // A forged packet (wrong key) is dropped and counted.
   a.tx = null;
   a.send(c.toA.port, randomBytes(170));
-  await until(() => engine.stats(c.id)!.aToB.srtpFailures === 1, 2000, 'auth failure counted');
+  await until(() => engine.stats(c.id)!.aToB.srtpFailures === 1, 5000, 'auth failure counted');
   assert.equal(b.rtpIn.length, 10);
   await engine.delete(c.id);
 });
@@ -161,12 +161,12 @@ test('RTP caller, SRTP callee: the callee is offered both suites with fresh keys
   assert.doesNotMatch(c.answer, /a=crypto/);
   const sent: Buffer[] = [];
   for (let i = 0; i < 10; i++) sent.push(a.send(c.toA.port, randomBytes(160)));
-  await until(() => b.rtpIn.length === 10, 2000, 'SRTP at b');
+  await until(() => b.rtpIn.length === 10, 5000, 'SRTP at b');
   assert.ok(b.rtpIn.every((r) => r.buf.length === 176), '32-bit tag');
   assert.deepEqual(b.plainRtp(), sent);
   const back: Buffer[] = [];
   for (let i = 0; i < 10; i++) back.push(b.send(c.toB.port, randomBytes(160)));
-  await until(() => a.rtpIn.length === 10, 2000, 'RTP at a');
+  await until(() => a.rtpIn.length === 10, 5000, 'RTP at a');
   assert.deepEqual(a.rtpIn.map((r) => r.buf), back);
   await engine.delete(c.id);
 });
@@ -186,7 +186,7 @@ test('SRTP to SRTP: new keys on each leg; audio passes', async () => {
   a.useRelayKey(c.answer);
   const sent = [a.send(c.toA.port, randomBytes(160)), a.send(c.toA.port, randomBytes(160))];
   const back = [b.send(c.toB.port, randomBytes(160))];
-  await until(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, 2000, 'SRTP both ways');
+  await until(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, 5000, 'SRTP both ways');
   assert.deepEqual(b.plainRtp(), sent);
   assert.deepEqual(a.plainRtp(), back);
   await engine.delete(c.id);
@@ -235,9 +235,9 @@ test('rtcp-mux: a caller offering it gets one port; the callee without it keeps 
   assert.equal(c.toB.rtcp, c.toB.port + 1, 'with a fallback RTCP port');
   // b answered without rtcp-mux: RTCP from a (on its RTP port) reaches b's RTCP port.
   a.sendRr(c.toA.port, 1, 8, a.rtp);
-  await until(() => b.rtcpIn.length === 1, 2000, 'RTCP at b');
+  await until(() => b.rtcpIn.length === 1, 5000, 'RTCP at b');
   b.sendRr(c.toB.rtcp!, 2, 8);
-  await until(() => a.rtpIn.length === 1, 2000, 'RTCP at a on its RTP port (mux)');
+  await until(() => a.rtpIn.length === 1, 5000, 'RTCP at a on its RTP port (mux)');
   assert.equal(a.rtpIn[0]!.buf[1], 201);
   await engine.delete(c.id);
 });
@@ -247,7 +247,7 @@ test('re-INVITE: hold (sendonly), resume, and a new address/port from either sid
   const b = await peer();
   const c = await call(a, b);
   a.send(c.toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 1, 2000, 'media before hold');
+  await until(() => b.rtpIn.length === 1, 5000, 'media before hold');
   // a puts b on hold.
   const hold = await engine.offer(c.id, 'a', a.sdp({ direction: 'sendonly' }), ANY);
   assert.match(hold, /^a=sendonly/m);
@@ -257,16 +257,16 @@ test('re-INVITE: hold (sendonly), resume, and a new address/port from either sid
   assert.equal(sdpPorts(holdAns).port, c.toA.port);
   assert.ok(/^o=- \d+ 2 /m.test(hold), 'o= version moved for the changed SDP');
   a.send(c.toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 2, 2000, 'music on hold flows');
+  await until(() => b.rtpIn.length === 2, 5000, 'music on hold flows');
   // b re-INVITEs from a new socket (new port): the relay sends there.
   const b2 = await peer();
   const move = await engine.offer(c.id, 'b', b2.sdp(), ANY);
   assert.equal(sdpPorts(move).port, c.toA.port, 'a is offered the same relay port');
   await engine.answer(c.id, 'a', a.sdp(), ANY);
   a.send(c.toA.port, randomBytes(160));
-  await until(() => b2.rtpIn.length === 1, 2000, 'audio to the new address');
+  await until(() => b2.rtpIn.length === 1, 5000, 'audio to the new address');
   b2.send(c.toB.port, randomBytes(160));
-  await until(() => a.rtpIn.length === 1, 2000, 'audio from the new address');
+  await until(() => a.rtpIn.length === 1, 5000, 'audio from the new address');
   // Re-offer with no change: the o= version stays (RFC 3264 8).
   const same1 = await engine.offer(c.id, 'b', b2.sdp(), ANY);
   await engine.answer(c.id, 'a', a.sdp(), ANY);
@@ -283,7 +283,7 @@ test('SRTP survives a re-INVITE: unchanged keys keep their contexts (no auth fai
   const c = await call(a, b, { aSdp: a.sdp({ profile: 'RTP/SAVP', extra: [aCrypto] }), toB: RTP });
   a.useRelayKey(c.answer);
   for (let i = 0; i < 5; i++) a.send(c.toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 5, 2000, 'before');
+  await until(() => b.rtpIn.length === 5, 5000, 'before');
   const re = await engine.answer(c.id, 'b', b.sdp(), ANY).catch((e: unknown) => e);
   assert.ok(re instanceof MediaError, 'an answer without an offer is refused');
   await engine.offer(c.id, 'a', a.sdp({ profile: 'RTP/SAVP', extra: [aCrypto], direction: 'sendonly' }), RTP);
@@ -291,7 +291,7 @@ test('SRTP survives a re-INVITE: unchanged keys keep their contexts (no auth fai
   assert.equal(/inline:(\S+)/.exec(ans)![1], /inline:(\S+)/.exec(c.answer)![1], 'the relay keeps its key toward a');
   for (let i = 0; i < 5; i++) a.send(c.toA.port, randomBytes(160));
   b.send(c.toB.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 10 && a.rtpIn.length === 1, 2000, 'after');
+  await until(() => b.rtpIn.length === 10 && a.rtpIn.length === 1, 5000, 'after');
   assert.equal(engine.stats(c.id)!.aToB.srtpFailures, 0);
   assert.ok(a.plainRtp()[0] !== undefined, 'a still decrypts');
   await engine.delete(c.id);
@@ -314,12 +314,10 @@ test('media timeout: a silent side is reported once; a held call uses the hold t
     clearInterval(iv);
     const took = Date.now() - started;
     assert.deepEqual(fired, [['t1', 'b']], 'b (silent) is the side that timed out');
-    assert.ok(took >= 550 && took < 1500, `reported after ${took} ms`);
+    assert.ok(took >= 550 && took < 3000, `reported after ${took} ms`);
     await sleep(800);
     assert.equal(fired.length, 1, 'reported once');
     // Held call: silent for longer than `timeout` but under `holdTimeout`.
-    await e.offer('t2', 'a', a.sdp(), ANY);
-    await e.answer('t2', 'b', b.sdp(), ANY);
     await e.offer('t2', 'a', a.sdp({ direction: 'inactive' }), ANY);
     await e.answer('t2', 'b', b.sdp({ direction: 'inactive' }), ANY);
     await sleep(1300);
@@ -332,7 +330,7 @@ test('media timeout: a silent side is reported once; a held call uses the hold t
 });
 
 test('ports: 60 calls ended every way (answered, refused answer, never answered, re-INVITEd) leave none held, and every port binds again', async () => {
-  const small = mediaPortRange(40);
+  const small = await freeMediaRange(40);
   const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: small, timeout: 30, holdTimeout: 3600 });
   try {
     const a = await peer();
@@ -392,6 +390,39 @@ test('keys never reach the log: an SRTP call, a refused offer and a timeout logg
       assert.equal(text.includes(k), false, 'no key material in the log');
     }
   } finally {
+    await e.close();
+  }
+});
+
+test('IPv6: a relay on ::1 writes c=IN IP6 and relays between IPv6 peers; an IPv4 peer is refused with 488/301', async () => {
+  const { createSocket } = await import('node:dgram');
+  const bind6 = (): Promise<import('node:dgram').Socket> =>
+    new Promise((resolve, reject) => {
+      const s = createSocket('udp6');
+      s.once('error', reject);
+      s.bind(0, '::1', () => resolve(s));
+    });
+  const e = new BuiltinMediaEngine({ address: '::1', ports: mediaPortRange(20), timeout: 30, holdTimeout: 3600 });
+  const sa = await bind6();
+  const sb = await bind6();
+  try {
+    const sdp6 = (port: number): string =>
+      ['v=0', 'o=- 1 1 IN IP6 ::1', 's=-', 'c=IN IP6 ::1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    const offer = await e.offer('v6', 'a', sdp6(sa.address().port), ANY);
+    assert.match(offer, /^c=IN IP6 ::1$/m);
+    assert.match(offer, /^o=- \d+ \d+ IN IP6 ::1$/m);
+    const answer = await e.answer('v6', 'b', sdp6(sb.address().port), ANY);
+    const got: Buffer[] = [];
+    sb.on('message', (m) => got.push(m));
+    const pkt = Buffer.concat([Buffer.from([0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9]), randomBytes(160)]);
+    sa.send(pkt, sdpPorts(answer).port, '::1');
+    await until(() => got.length === 1, 5000, 'IPv6 RTP');
+    assert.deepEqual(got[0], pkt);
+    const a = await peer();
+    await assert.rejects(e.offer('v4', 'a', a.sdp(), ANY), (err: unknown) => err instanceof MediaError && err.warnCode === 301);
+  } finally {
+    sa.close();
+    sb.close();
     await e.close();
   }
 });

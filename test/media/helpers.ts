@@ -15,6 +15,21 @@ export function mediaPortRange(size = 200): { min: number; max: number } {
   return { min, max: min + size - 1 };
 }
 
+/** A sub-range (as mediaPortRange) whose every port binds on 127.0.0.1 now (for tests that fill a range). */
+export async function freeMediaRange(size: number): Promise<{ min: number; max: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const r = mediaPortRange(size);
+    let ok = true;
+    for (let p = r.min; p <= r.max && ok; p++) {
+      const s = await bindUdp(p).catch(() => null);
+      if (s === null) ok = false;
+      else s.close();
+    }
+    if (ok) return r;
+  }
+  throw new Error(`no free range of ${size} ports in 40000-50000`);
+}
+
 export function bindUdp(port = 0, host = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket('udp4');
@@ -170,7 +185,7 @@ export class Peer {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until `cond()` holds, polling; fails after `ms`. */
-export async function until(cond: () => boolean, ms = 2000, what = 'condition'): Promise<void> {
+export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
