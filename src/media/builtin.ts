@@ -86,6 +86,8 @@ interface Session {
   streams: (Stream | undefined)[];
   origins: Record<Side, Origin>;
   pending: PendingOffer | null;
+  /** The offer last answered: a second answer to it (183 then 200, each with SDP) is applied again. */
+  answered: PendingOffer | null;
   established: boolean;
   lastCount: Record<Side, number>;
   lastSeen: Record<Side, number>;
@@ -134,6 +136,7 @@ export class BuiltinMediaEngine implements MediaEngine {
         streams: [],
         origins: { a: newOrigin(), b: newOrigin() },
         pending: null,
+        answered: null,
         established: false,
         lastCount: { a: 0, b: 0 },
         lastSeen: { a: Date.now(), b: Date.now() },
@@ -262,11 +265,12 @@ export class BuiltinMediaEngine implements MediaEngine {
     });
     const body = writeLegSdp(outSd, plans, this.advertise, s.origins[to]);
     s.pending = { from, peers, offerKey, toward, codecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
+    s.answered = null;
     return body;
   }
 
   private async doAnswer(s: Session, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
-    const pend = s.pending;
+    const pend = s.pending ?? s.answered;
     if (pend === null || pend.from !== otherSide(from)) throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
     const offerer = pend.from;
     const sd = parseSdp(sdp);
@@ -349,6 +353,7 @@ export class BuiltinMediaEngine implements MediaEngine {
       });
     }
     s.pending = null;
+    s.answered = pend;
     s.established = true;
     s.timedOut = false;
     const now = Date.now();

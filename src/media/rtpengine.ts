@@ -133,6 +133,8 @@ interface Call {
   stats: CallMediaStats;
   /** Codecs of each m= section we sent toward the answerer, for the answer check. */
   offered: { from: Side; codecs: Codec[][] } | null;
+  /** The offer last answered (a second answer to it, 183 then 200, is passed on again). */
+  answered: { from: Side; codecs: Codec[][] } | null;
   established: boolean;
   held: boolean;
   answeredAt: number;
@@ -170,7 +172,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     let call = this.calls.get(callSid);
     const isNew = call === undefined;
     if (call === undefined) {
-      call = { sid: callSid, stats: emptyStats(), offered: null, established: false, held: false, answeredAt: 0, timedOut: false };
+      call = { sid: callSid, stats: emptyStats(), offered: null, answered: null, established: false, held: false, answeredAt: 0, timedOut: false };
       this.calls.set(callSid, call);
     }
     const req: Dict = {
@@ -190,6 +192,7 @@ export class RtpengineMediaEngine implements MediaEngine {
       const out = await this.result(req);
       const outSd = parseSdp(out);
       call.offered = { from, codecs: outSd.media.map((m) => codecsOf(m)) };
+      call.answered = null;
       return out;
     } catch (err) {
       if (isNew) {
@@ -202,6 +205,7 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   async answer(callSid: string, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
     const call = this.calls.get(callSid);
+    if (call !== undefined && call.offered === null && call.answered?.from === otherSide(from)) call.offered = call.answered;
     if (call === undefined || call.offered === null || call.offered.from !== otherSide(from)) {
       throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
     }
@@ -227,6 +231,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     for (const m of outSd.media) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
     const outPeers = describePeer(outSd);
     call.held = [...peers, ...outPeers].some((p) => p.port !== 0 && p.direction !== 'sendrecv');
+    call.answered = call.offered;
     call.offered = null;
     call.established = true;
     call.answeredAt = Date.now();

@@ -284,8 +284,8 @@ test('SRTP survives a re-INVITE: unchanged keys keep their contexts (no auth fai
   a.useRelayKey(c.answer);
   for (let i = 0; i < 5; i++) a.send(c.toA.port, randomBytes(160));
   await until(() => b.rtpIn.length === 5, 5000, 'before');
-  const re = await engine.answer(c.id, 'b', b.sdp(), ANY).catch((e: unknown) => e);
-  assert.ok(re instanceof MediaError, 'an answer without an offer is refused');
+  const re = await engine.answer(c.id, 'a', a.sdp(), ANY).catch((e: unknown) => e);
+  assert.ok(re instanceof MediaError, 'an answer from the offerer side, with no offer from b, is refused');
   await engine.offer(c.id, 'a', a.sdp({ profile: 'RTP/SAVP', extra: [aCrypto], direction: 'sendonly' }), RTP);
   const ans = await engine.answer(c.id, 'b', b.sdp({ direction: 'recvonly' }), ANY);
   assert.equal(/inline:(\S+)/.exec(ans)![1], /inline:(\S+)/.exec(c.answer)![1], 'the relay keeps its key toward a');
@@ -425,4 +425,19 @@ test('IPv6: a relay on ::1 writes c=IN IP6 and relays between IPv6 peers; an IPv
     sb.close();
     await e.close();
   }
+});
+
+test('a second answer to the same offer (183 with SDP, then 200 with other SDP) is applied: media goes to the new address', async () => {
+  const a = await peer();
+  const b = await peer();
+  const b2 = await peer();
+  const id = sid();
+  await engine.offer(id, 'a', a.sdp(), ANY);
+  const early = await engine.answer(id, 'b', b.sdp(), ANY);
+  const final = await engine.answer(id, 'b', b2.sdp(), ANY);
+  assert.equal(sdpPorts(final).port, sdpPorts(early).port, 'same relay port for a');
+  a.send(sdpPorts(final).port, randomBytes(160));
+  await until(() => b2.rtpIn.length === 1, 5000, 'media to the final answerer');
+  assert.equal(b.rtpIn.length, 0);
+  await engine.delete(id);
 });

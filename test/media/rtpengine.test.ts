@@ -138,6 +138,24 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     }
   });
 
+  test('a call rtpengine no longer knows (its own timeout removed it) is reported', async () => {
+    const a = await peer();
+    const b = await peer();
+    const id = sid();
+    const fired: string[] = [];
+    engine.onTimeout((s, side) => {
+      if (s === id) fired.push(side);
+    });
+    await engine.offer(id, 'a', a.sdp(), ANY);
+    await engine.answer(id, 'b', b.sdp(), ANY);
+    // rtpengine drops the call behind the engine's back.
+    const r = await engine.ng.command({ command: 'delete', 'call-id': id });
+    assert.equal(r.result, 'ok');
+    await until(() => fired.length > 0, 5000, 'report of the vanished call');
+    assert.equal(fired.length, 1);
+    await engine.delete(id);
+  });
+
   test('re-INVITE hold through rtpengine keeps the call; a silent side is reported by polling', async () => {
     const a = await peer();
     const b = await peer();
