@@ -186,8 +186,10 @@ export class RtpengineMediaEngine implements MediaEngine {
     };
     if (call.established) req['to-tag'] = otherSide(from);
     if (toOther.profile !== 'as-offered') req['transport-protocol'] = toOther.profile;
-    // SDES only: no DTLS-SRTP offered to a trunk (Trunkline's own relay does SDES only too).
+    // SDES only: no DTLS-SRTP offered to a trunk (Trunkline's own relay does SDES only too),
+    // and no NULL_HMAC suites (authenticated but not encrypted).
     req.DTLS = 'off';
+    req.SDES = ['no-NULL_HMAC_SHA1_80', 'no-NULL_HMAC_SHA1_32'];
     try {
       const out = await this.result(req);
       const outSd = parseSdp(out);

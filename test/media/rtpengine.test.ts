@@ -86,6 +86,7 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
       const id = sid();
       const offer = await engine.offer(id, 'a', a.sdp(), { profile: 'RTP/SAVP', codecs: [] });
       assert.equal(sdpPorts(offer).profile, 'RTP/SAVP');
+      assert.doesNotMatch(offer, /NULL_HMAC|a=fingerprint|a=setup/, 'no unencrypted suites, no DTLS');
       const tag = tagOf(offer, suite);
       b.useRelayKey(offer, tag);
       const answer = await engine.answer(id, 'b', b.sdp({ profile: 'RTP/SAVP', extra: [b.srtpKey(suite, tag)] }), ANY);
