@@ -8,7 +8,9 @@ set -u
 # Peers the tests run: SIPp (sip-tester), kamailio (with its TLS module, the
 # TLS next hop of test/interop/kamailio-hop.test.ts), sipsak, sipvicious, and
 # baresip's core (the `baresip` metapackage only adds GUI/video plugins).
-PEERS=(sip-tester kamailio kamailio-tls-modules kamailio-sqlite-modules sipsak sipvicious baresip-core)
+# rtpengine-daemon: the media tests' and bench's rtpengine, run in userspace
+# (--table=-1) by the tests themselves; its packaged service is not started.
+PEERS=(sip-tester kamailio kamailio-tls-modules kamailio-sqlite-modules sipsak sipvicious baresip-core rtpengine-daemon)
 
 warn() { printf 'install-deps: %s\n' "$*" >&2; }
 note() { printf 'install-deps: %s\n' "$*"; }

@@ -187,6 +187,8 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       engine: raw.media.engine,
       ports: raw.media.ports,
       timeout: raw.media.timeout,
+      holdTimeout: raw.media.holdTimeout,
+      ...(raw.media.advertise !== undefined && { advertise: raw.media.advertise }),
       ...(raw.media.address !== undefined && { address: raw.media.address }),
       ...(raw.media.ng !== undefined
         ? { ng: raw.media.ng }

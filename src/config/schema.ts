@@ -230,6 +230,15 @@ const mediaSchema = z
     ports: portRange.default({ min: 10000, max: 40000 }),
     timeout: int(1, 86400, 'a number of seconds 1-86400').default(30),
     ng: ngAddress.optional(),
+    /** Address written in SDP when the relay is behind NAT (default: address). */
+    advertise: ipAddress.optional(),
+    /** Seconds without RTP before a held (sendonly/recvonly/inactive) call counts as dead. */
+    holdTimeout: int(1, 86400, 'a number of seconds 1-86400').default(3600),
+  })
+  .superRefine((m, ctx) => {
+    if (m.ports.max - m.ports.min < 3) {
+      ctx.addIssue({ code: 'custom', path: ['ports'], message: `expected a range of at least 4 ports, got ${m.ports.min}-${m.ports.max}` });
+    }
   })
   .prefault({});
 
@@ -415,6 +424,10 @@ export interface MediaConfig {
   timeout: number;
   /** rtpengine's ng control address; defaults to udp:127.0.0.1:2223 when the engine is rtpengine. */
   ng?: HostPort & { proto: 'udp' };
+  /** Address written in SDP (c=, o=) when the relay is behind NAT; default: address. */
+  advertise?: string;
+  /** Seconds without RTP before a call with a held stream counts as dead (default 3600). */
+  holdTimeout: number;
 }
 
 export interface SipTimers {

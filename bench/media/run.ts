@@ -1,0 +1,454 @@
+/**
+ * bench/media: RTP packets relayed per CPU-second, CPU per concurrent call,
+ * and loss, for the built-in relay and for rtpengine (Debian
+ * rtpengine-daemon, userspace `--table=-1`), on the same streams in the
+ * same run, plain RTP and SRTP->RTP (leg a SRTP AES_CM_128_HMAC_SHA1_80,
+ * leg b plain; both directions, so every packet is decrypted or encrypted).
+ *
+ * Each relay runs in its own process (the built-in one in
+ * builtin-child.ts), its CPU read from /proc/PID/stat (all threads). This
+ * process sets calls up through the engine interface and is the traffic
+ * generator: per call, one G.711 stream each way (172-byte RTP, 50 packets/s
+ * by default), spread over the 20 ms tick.
+ *
+ *   node dist/bench/media/run.js [--calls 50,100,200,400] [--seconds 8] [--pps 50]
+ *        [--modes plain,srtp] [--only builtin|rtpengine] [--json]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { CallMediaStats, LegMediaOptions, MediaEngine, Side } from '../../src/media/engine.js';
+import { NgClient, RtpengineMediaEngine } from '../../src/media/rtpengine.js';
+import { SrtpContext } from '../../src/media/srtp/context.js';
+import { loadavg } from 'node:os';
+import { clockTicksPerSecond, readProcStat } from '../proxy/procstat.js';
+
+/** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped because a socket buffer was full. */
+function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'latin1').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/);
+    return Number(values[names.indexOf('RcvbufErrors')] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+type Mode = 'plain' | 'srtp';
+type EngineName = 'builtin' | 'rtpengine';
+
+interface Args {
+  calls: number[];
+  seconds: number;
+  pps: number;
+  modes: Mode[];
+  only: EngineName | null;
+  json: boolean;
+  warmup: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { calls: [50, 100, 200, 400], seconds: 8, pps: 50, modes: ['plain', 'srtp'], only: null, json: false, warmup: 2 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--calls') a.calls = v().split(',').map(Number);
+    else if (k === '--seconds') a.seconds = Number(v());
+    else if (k === '--pps') a.pps = Number(v());
+    else if (k === '--warmup') a.warmup = Number(v());
+    else if (k === '--modes') a.modes = v().split(',') as Mode[];
+    else if (k === '--only') a.only = v() as EngineName;
+    else if (k === '--json') a.json = true;
+    else throw new Error(`unknown option ${k}`);
+  }
+  if (a.calls.some((n) => !Number.isInteger(n) || n < 1 || n > 2300)) throw new Error('--calls: integers 1-2300 (4 ports per call in 40000-50000)');
+  if (!(a.seconds > 0 && a.seconds <= 120)) throw new Error('--seconds: 1-120');
+  if (!(a.pps > 0 && a.pps <= 1000)) throw new Error('--pps: 1-1000');
+  return a;
+}
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The built-in engine behind IPC. */
+class ChildEngine {
+  private seq = 0;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m: { id?: number; ok?: boolean; value?: unknown; error?: string }) => {
+      if (m.id === undefined) return;
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      if (m.ok) w?.resolve(m.value);
+      else w?.reject(new Error(m.error));
+    });
+  }
+  static async start(range: { min: number; max: number }): Promise<ChildEngine> {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const proc = fork(join(here, 'builtin-child.js'), [String(range.min), String(range.max)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    await new Promise<void>((resolve, reject) => {
+      proc.once('message', () => resolve());
+      proc.once('exit', (c) => reject(new Error(`builtin child exited ${c}`)));
+    });
+    return new ChildEngine(proc);
+  }
+  private call<T>(op: string, args: unknown[]): Promise<T> {
+    const id = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.proc.send({ id, op, args });
+    });
+  }
+  offer(sid: string, from: Side, sdp: string, o: LegMediaOptions): Promise<string> {
+    return this.call('offer', [sid, from, sdp, o]);
+  }
+  answer(sid: string, from: Side, sdp: string, o: LegMediaOptions): Promise<string> {
+    return this.call('answer', [sid, from, sdp, o]);
+  }
+  delete(sid: string): Promise<CallMediaStats> {
+    return this.call('delete', [sid]);
+  }
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    await this.call('exit', []).catch(() => undefined);
+    await Promise.race([exited, sleep(2000)]);
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+interface Relay {
+  name: EngineName;
+  pid: number;
+  engine: Pick<MediaEngine, 'offer' | 'answer' | 'delete'>;
+  stop(): Promise<void>;
+}
+
+function portRange(size: number): { min: number; max: number } {
+  const min = 40000 + 2 * Math.floor(Math.random() * ((10000 - size) / 2));
+  return { min, max: min + size - 1 };
+}
+
+/** Ports for the largest step: 4 per call (RTP+RTCP per leg) and a margin for ports other processes hold. */
+let rangeSize = 2400;
+
+async function startBuiltin(): Promise<Relay> {
+  const e = await ChildEngine.start(portRange(rangeSize));
+  return { name: 'builtin', pid: e.proc.pid!, engine: e, stop: () => e.stop() };
+}
+
+function rtpengineBinary(): string | null {
+  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin']) if (d && existsSync(join(d, 'rtpengine'))) return join(d, 'rtpengine');
+  return null;
+}
+
+async function startRtpengine(): Promise<Relay> {
+  const bin = rtpengineBinary();
+  if (bin === null) throw new Error('rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)');
+  const ng = 20000 + Math.floor(Math.random() * 12000);
+  const r = portRange(rangeSize);
+  const proc = spawn(bin, ['--foreground', '--log-stderr', '--log-level=3', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ng}`, `--port-min=${r.min}`, `--port-max=${r.max}`, '--timeout=3600'], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const probe = new NgClient('127.0.0.1', ng, 200, 1);
+  let up = false;
+  for (let i = 0; i < 50 && !up; i++) up = (await probe.command({ command: 'ping' }).catch(() => null))?.result === 'pong';
+  probe.close();
+  if (!up) {
+    proc.kill('SIGKILL');
+    throw new Error('rtpengine did not start');
+  }
+  const engine = new RtpengineMediaEngine({ ng: { host: '127.0.0.1', port: ng }, timeout: 3600, holdTimeout: 3600, pollMs: 3_600_000 });
+  return {
+    name: 'rtpengine',
+    pid: proc.pid!,
+    engine,
+    stop: async () => {
+      await engine.close();
+      const exited = new Promise((res) => proc.once('exit', res));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    },
+  };
+}
+
+function bindUdp(): Promise<Socket> {
+  return new Promise((resolve) => {
+    const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    s.bind(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+function sdp(port: number, srtpKey: Buffer | null): string {
+  return [
+    'v=0',
+    'o=gen 1 1 IN IP4 127.0.0.1',
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} ${srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} 8 101`,
+    'a=rtpmap:8 PCMA/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=ptime:20',
+    ...(srtpKey ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${srtpKey.toString('base64')}`] : []),
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
+}
+
+interface Stream {
+  /** Where each side sends (the relay's port for it). */
+  toA: number;
+  toB: number;
+  ssrcA: number;
+  ssrcB: number;
+  seq: number;
+  tx: SrtpContext | null;
+}
+
+/** Sockets shared by all calls (the relay latches per leg, not per socket). */
+interface Gen {
+  a: Socket[];
+  b: Socket[];
+  rxA: number;
+  rxB: number;
+}
+
+async function setup(relay: Relay, calls: number, mode: Mode, gen: Gen): Promise<Stream[]> {
+  const out: Stream[] = [];
+  const plain: LegMediaOptions = { profile: 'RTP/AVP', codecs: [] };
+  for (let i = 0; i < calls; i++) {
+    const sa = gen.a[i % gen.a.length]!;
+    const sb = gen.b[i % gen.b.length]!;
+    const key = mode === 'srtp' ? randomBytes(30) : null;
+    const sid = `bench-${i}`;
+    const offer = await relay.engine.offer(sid, 'a', sdp(sa.address().port, key), plain);
+    const answer = await relay.engine.answer(sid, 'b', sdp(sb.address().port, null), { profile: 'as-offered', codecs: [] });
+    const port = (s: string): number => Number(/^m=audio (\d+)/m.exec(s)![1]);
+    out.push({
+      toA: port(answer),
+      toB: port(offer),
+      ssrcA: (Math.random() * 0xffffffff) >>> 0,
+      ssrcB: (Math.random() * 0xffffffff) >>> 0,
+      seq: 1,
+      tx: key ? new SrtpContext('AES_CM_128_HMAC_SHA1_80', key.subarray(0, 16), key.subarray(16)) : null,
+    });
+  }
+  return out;
+}
+
+const PAYLOAD = randomBytes(160);
+
+/** Sends one packet each way for streams [from, to). Returns packets sent. */
+function sendSlice(streams: Stream[], from: number, to: number, gen: Gen): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const s = streams[i]!;
+    const seq = s.seq++ & 0xffff;
+    const ts = (s.seq * 160) >>> 0;
+    const pa = Buffer.allocUnsafe(172);
+    pa[0] = 0x80;
+    pa[1] = 8;
+    pa.writeUInt16BE(seq, 2);
+    pa.writeUInt32BE(ts, 4);
+    pa.writeUInt32BE(s.ssrcA, 8);
+    PAYLOAD.copy(pa, 12);
+    let outA = pa;
+    if (s.tx !== null) {
+      outA = Buffer.allocUnsafe(182);
+      s.tx.protectRtp(pa, 172, outA);
+    }
+    gen.a[i % gen.a.length]!.send(outA, s.toA, '127.0.0.1');
+    const pb = Buffer.from(pa);
+    pb.writeUInt32BE(s.ssrcB, 8);
+    gen.b[i % gen.b.length]!.send(pb, s.toB, '127.0.0.1');
+    n += 2;
+  }
+  return n;
+}
+
+interface StepResult {
+  engine: EngineName;
+  mode: Mode;
+  calls: number;
+  seconds: number;
+  sent: number;
+  received: number;
+  lossPct: number;
+  relayCpuPct: number;
+  packetsPerCpuSecond: number;
+  cpuPctPerCall: number;
+  cpuUsPerPacket: number;
+  generatorCpuPct: number;
+  /** Packets per second the step asked for (both directions). */
+  targetPps: number;
+  /** Datagrams the kernel dropped on full socket buffers during the step (any process). */
+  rcvbufErrors: number;
+  /** 1-minute load average at the end of the step (other processes share the CPUs). */
+  load: number;
+}
+
+async function runStep(relay: Relay, mode: Mode, calls: number, args: Args, gen: Gen, hz: number): Promise<StepResult> {
+  const streams = await setup(relay, calls, mode, gen);
+  // Paced by the clock, not by timer counts: each tick sends what is due since
+  // the start (one packet each way per call every 1/pps s), so late timers on
+  // a busy machine do not lower the rate.
+  let sent = 0;
+  let pairs = 0;
+  let cursor = 0;
+  let running = true;
+  const start = process.hrtime.bigint();
+  const timer = setInterval(() => {
+    if (!running) return;
+    const due = Math.floor((Number(process.hrtime.bigint() - start) / 1e9) * args.pps * calls);
+    // At most 50 ms worth at once: a stalled generator shows as a lower rate, not a burst.
+    let n = Math.min(due - pairs, Math.ceil((calls * args.pps) / 20));
+    while (n > 0) {
+      const to = Math.min(calls, cursor + n);
+      sent += sendSlice(streams, cursor, to, gen);
+      pairs += to - cursor;
+      n -= to - cursor;
+      cursor = to === calls ? 0 : to;
+    }
+    if (due - pairs > calls * args.pps) pairs = due - calls; // give up on a backlog over 1 s
+  }, 5);
+  // Warm-up (latching, JIT), not measured.
+  await sleep(args.warmup * 1000);
+  const rx0 = gen.rxA + gen.rxB;
+  const sent0 = sent;
+  const cpu0 = readProcStat(relay.pid)!.ticks;
+  const drops0 = udpRcvbufErrors();
+  const g0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await sleep(args.seconds * 1000);
+  const cpu1 = readProcStat(relay.pid)!.ticks;
+  const g1 = process.cpuUsage(g0);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sentWindow = sent - sent0;
+  running = false;
+  clearInterval(timer);
+  await sleep(300);
+  const drops1 = udpRcvbufErrors();
+  // Packets in flight at the window's start were counted in rx0 or arrive in it; close enough at 10^4-10^5 packets.
+  const received = gen.rxA + gen.rxB - rx0;
+  for (let i = 0; i < calls; i++) await relay.engine.delete(`bench-${i}`);
+  const cpuSec = (cpu1 - cpu0) / hz;
+  const relayed = Math.min(received, sentWindow);
+  return {
+    engine: relay.name,
+    mode,
+    calls,
+    seconds: Math.round(wall * 100) / 100,
+    sent: sentWindow,
+    received,
+    lossPct: Math.max(0, Math.round(((sentWindow - received) / sentWindow) * 10000) / 100),
+    relayCpuPct: Math.round((cpuSec / wall) * 1000) / 10,
+    packetsPerCpuSecond: cpuSec > 0 ? Math.round(relayed / cpuSec) : Infinity,
+    cpuPctPerCall: Math.round(((cpuSec / wall) * 100 * 1000) / calls) / 1000,
+    cpuUsPerPacket: relayed > 0 ? Math.round(((cpuSec * 1e6) / relayed) * 100) / 100 : NaN,
+    generatorCpuPct: Math.round(((g1.user + g1.system) / 1e6 / wall) * 1000) / 10,
+    targetPps: calls * args.pps * 2,
+    rcvbufErrors: drops1 - drops0,
+    load: Math.round(loadavg()[0]! * 10) / 10,
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  rangeSize = Math.min(9800, Math.max(...args.calls) * 4 + 400);
+  const hz = clockTicksPerSecond();
+  const gen: Gen = { a: [], b: [], rxA: 0, rxB: 0 };
+  for (let i = 0; i < 32; i++) {
+    const a = await bindUdp();
+    const b = await bindUdp();
+    a.on('message', () => void gen.rxA++);
+    b.on('message', () => void gen.rxB++);
+    gen.a.push(a);
+    gen.b.push(b);
+  }
+  const engines: EngineName[] = args.only ? [args.only] : ['builtin', 'rtpengine'];
+  const results: StepResult[] = [];
+  for (const mode of args.modes) {
+    for (const name of engines) {
+      let relay: Relay;
+      try {
+        relay = name === 'builtin' ? await startBuiltin() : await startRtpengine();
+      } catch (err) {
+        log(`${name}: not run: ${(err as Error).message}`);
+        continue;
+      }
+      try {
+        for (const calls of args.calls) {
+          log(`${name} ${mode} ${calls} calls ...`);
+          const r = await runStep(relay, mode, calls, args, gen, hz);
+          results.push(r);
+          log(
+            `  ${r.received}/${r.sent} packets, loss ${r.lossPct}%, relay CPU ${r.relayCpuPct}% ` +
+              `(${r.packetsPerCpuSecond} packets per CPU-second, ${r.cpuUsPerPacket} us/packet, ${r.cpuPctPerCall}% per call), generator ${r.generatorCpuPct}%`,
+          );
+        }
+      } finally {
+        await relay.stop();
+      }
+    }
+  }
+  for (const s of [...gen.a, ...gen.b]) s.close();
+  const summary = summarize(results, args);
+  if (args.json) process.stdout.write(`${JSON.stringify({ args, results, summary }, null, 2)}\n`);
+  else printTable(results, summary);
+}
+
+interface Summary {
+  mode: Mode;
+  /** builtin CPU per packet / rtpengine CPU per packet, per call count. */
+  ratios: { calls: number; ratio: number }[];
+  /** Largest call count each engine relayed at the full rate with under 0.1% loss (0: none; limited by the generator too). */
+  maxCalls: Partial<Record<EngineName, number>>;
+}
+
+function summarize(results: StepResult[], args: Args): Summary[] {
+  return args.modes.map((mode) => {
+    const of = (e: EngineName): StepResult[] => results.filter((r) => r.mode === mode && r.engine === e);
+    const ratios = of('builtin')
+      .map((b) => {
+        const r = of('rtpengine').find((x) => x.calls === b.calls);
+        return r ? { calls: b.calls, ratio: Math.round((b.cpuUsPerPacket / r.cpuUsPerPacket) * 100) / 100 } : null;
+      })
+      .filter((x): x is { calls: number; ratio: number } => x !== null);
+    const maxCalls: Partial<Record<EngineName, number>> = {};
+    for (const e of ['builtin', 'rtpengine'] as const) {
+      // A step counts when the generator reached its rate (98%) and loss stayed under 0.1%.
+      const ok = of(e).filter((r) => r.lossPct < 0.1 && r.received / r.seconds >= 0.98 * r.targetPps);
+      if (of(e).length > 0) maxCalls[e] = ok.length ? Math.max(...ok.map((r) => r.calls)) : 0;
+    }
+    return { mode, ratios, maxCalls };
+  });
+}
+
+function printTable(results: StepResult[], summary: Summary[]): void {
+  const head = ['engine', 'mode', 'calls', 'target/s', 'pkts/s', 'loss %', 'relay CPU %', 'pkts/CPU-s', 'us/pkt', 'CPU %/call', 'gen CPU %', 'rcvbuf drops', 'load'];
+  const rows = results.map((r) => [r.engine, r.mode, r.calls, r.targetPps, Math.round(r.received / r.seconds), r.lossPct, r.relayCpuPct, r.packetsPerCpuSecond, r.cpuUsPerPacket, r.cpuPctPerCall, r.generatorCpuPct, r.rcvbufErrors, r.load].map(String));
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+  for (const s of summary) {
+    console.log(
+      `${s.mode}: builtin/rtpengine CPU per packet ${s.ratios.map((r) => `${r.ratio}x@${r.calls}`).join(', ') || 'n/a'}; ` +
+        `max calls under 0.1% loss: ${Object.entries(s.maxCalls).map(([e, n]) => `${e} ${n}`).join(', ')}`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  log(`bench/media: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

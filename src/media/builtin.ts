@@ -1,0 +1,451 @@
+/**
+ * The built-in media engine: anchors each call's media on Trunkline's own
+ * UDP ports (relay.ts) and rewrites the SDP of both legs (sdp/rewrite.ts).
+ *
+ * Offer/answer (RFC 3264): an offer from leg X is checked (transport, SDES
+ * crypto, codecs restricted for leg Y), ports are bound for both legs of
+ * every m= section, and the SDP for Y is written with Y's ports and, for an
+ * SRTP leg, fresh keys. Nothing changes on the relay until the answer: then
+ * both legs get their peer's address, SRTP contexts (new keys per leg, RFC
+ * 4568: each side's a=crypto is the key it sends with) and the SDP for X is
+ * written. A re-offer (re-INVITE/UPDATE: hold, resume, new address or ports,
+ * from either side) reuses the call's ports and keeps SRTP contexts whose
+ * keys did not change, so the call goes on.
+ *
+ * Timeouts: a timer compares each side's received-packet counters; a side
+ * silent for `timeout` s (`holdTimeout` when a stream is on hold or
+ * inactive) is reported once to the onTimeout callbacks.
+ */
+import { isIP } from 'node:net';
+import type { SessionDescription } from 'sdp-transform';
+import type { Logger } from '../log.js';
+import {
+  type CallMediaStats,
+  emptyStats,
+  type LegMediaOptions,
+  type MediaEngine,
+  otherSide,
+  type Side,
+} from './engine.js';
+import { MediaError, notAcceptable, WARN } from './errors.js';
+import { bindOne, bindPorts, PortAllocator } from './ports.js';
+import { pairLegs, RelayLeg } from './relay.js';
+import { checkAnswerCodecs, type Codec, codecsOf, restrictCodecs, telephoneEventPts } from './sdp/codecs.js';
+import { formatCryptoLine, newSdesKey, pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
+import {
+  describePeer,
+  newOrigin,
+  type Origin,
+  parseSdp,
+  type PeerMedia,
+  type SectionPlan,
+  type Transport,
+  transportToward,
+  writeLegSdp,
+} from './sdp/rewrite.js';
+import { SrtpContext } from './srtp/context.js';
+
+export interface BuiltinMediaOptions {
+  /** Address the relay's sockets bind to. */
+  address: string;
+  /** Address written in SDP (c=, o=, a=rtcp) when the relay is behind NAT; default `address`. */
+  advertise?: string;
+  ports: { min: number; max: number };
+  /** Seconds without media from a side before the call is reported (may be fractional in tests). */
+  timeout: number;
+  /** The same for a call with a stream on hold (sendonly/recvonly/inactive). */
+  holdTimeout: number;
+  /** SO_RCVBUF/SO_SNDBUF for the relay sockets; default 256 KiB. */
+  socketBufferBytes?: number;
+  log?: Logger;
+}
+
+interface Stream {
+  index: number;
+  legs: Record<Side, RelayLeg> | null;
+  /** Our key toward each side (what we encrypt with) and the peer's key (what it encrypts with). */
+  outKey: Record<Side, SdesKey | null>;
+  inKey: Record<Side, SdesKey | null>;
+  held: boolean;
+}
+
+interface PendingOffer {
+  from: Side;
+  peers: PeerMedia[];
+  /** Per section: the offerer's chosen crypto (SAVP), the transport and codecs we offered to the other leg, and our keys in that offer. */
+  offerKey: (SdesKey | null)[];
+  toward: Transport[];
+  codecs: Codec[][];
+  offeredKeys: SdesKey[][];
+  offeredMux: boolean[];
+}
+
+interface Session {
+  sid: string;
+  stats: CallMediaStats;
+  streams: (Stream | undefined)[];
+  origins: Record<Side, Origin>;
+  pending: PendingOffer | null;
+  /** The offer last answered: a second answer to it (183 then 200, each with SDP) is applied again. */
+  answered: PendingOffer | null;
+  established: boolean;
+  lastCount: Record<Side, number>;
+  lastSeen: Record<Side, number>;
+  timedOut: boolean;
+  queue: Promise<unknown>;
+}
+
+const SIDES: readonly Side[] = ['a', 'b'];
+
+export class BuiltinMediaEngine implements MediaEngine {
+  readonly ports: PortAllocator;
+  private readonly sessions = new Map<string, Session>();
+  private readonly timeoutCbs: ((sid: string, side: Side) => void)[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private readonly advertise: string;
+  private readonly sockOpts: { bufferBytes: number };
+  private closed = false;
+
+  constructor(private readonly opts: BuiltinMediaOptions) {
+    if (isIP(opts.address) === 0) throw new RangeError(`media address ${opts.address} is not an IP address`);
+    this.ports = new PortAllocator(opts.ports.min, opts.ports.max);
+    this.advertise = opts.advertise ?? opts.address;
+    this.sockOpts = { bufferBytes: opts.socketBufferBytes ?? 256 * 1024 };
+    const tickMs = Math.max(50, Math.min(1000, (Math.min(opts.timeout, opts.holdTimeout) * 1000) / 4));
+    this.timer = setInterval(() => this.checkTimeouts(), tickMs);
+    this.timer.unref();
+  }
+
+  /** Calls with media state (tests, `trunkline calls`). */
+  get callCount(): number {
+    return this.sessions.size;
+  }
+
+  onTimeout(cb: (callSid: string, side: Side) => void): void {
+    this.timeoutCbs.push(cb);
+  }
+
+  offer(callSid: string, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
+    if (this.closed) return Promise.reject(new MediaError(503, WARN.misc, 'media engine closed'));
+    let s = this.sessions.get(callSid);
+    const isNew = s === undefined;
+    if (s === undefined) {
+      s = {
+        sid: callSid,
+        stats: emptyStats(),
+        streams: [],
+        origins: { a: newOrigin(), b: newOrigin() },
+        pending: null,
+        answered: null,
+        established: false,
+        lastCount: { a: 0, b: 0 },
+        lastSeen: { a: Date.now(), b: Date.now() },
+        timedOut: false,
+        queue: Promise.resolve(),
+      };
+      this.sessions.set(callSid, s);
+    }
+    const session = s;
+    return this.serial(session, async () => {
+      try {
+        return await this.doOffer(session, from, sdp, toOther);
+      } catch (err) {
+        if (isNew) this.release(session);
+        throw err;
+      }
+    });
+  }
+
+  answer(callSid: string, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
+    const s = this.sessions.get(callSid);
+    if (s === undefined) return Promise.reject(new MediaError(500, WARN.misc, 'answer for a call without media'));
+    return this.serial(s, () => this.doAnswer(s, from, sdp, toOther));
+  }
+
+  async delete(callSid: string): Promise<CallMediaStats> {
+    const s = this.sessions.get(callSid);
+    if (s === undefined) return emptyStats();
+    this.release(s);
+    return snapshot(s.stats);
+  }
+
+  stats(callSid: string): CallMediaStats | null {
+    const s = this.sessions.get(callSid);
+    return s === undefined ? null : snapshot(s.stats);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const s of [...this.sessions.values()]) this.release(s);
+  }
+
+  private serial<T>(s: Session, fn: () => Promise<T>): Promise<T> {
+    const run = s.queue.then(fn, fn);
+    s.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doOffer(s: Session, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
+    const to = otherSide(from);
+    const sd = parseSdp(sdp);
+    const peers = describePeer(sd);
+    const family = isIP(this.opts.address);
+    const offerKey: (SdesKey | null)[] = [];
+    for (const p of peers) {
+      let key: SdesKey | null = null;
+      if (p.port !== 0) {
+        if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
+        if (p.srtp) {
+          const v = pickCrypto(p.crypto);
+          if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
+          key = v.key;
+        }
+      }
+      offerKey.push(key);
+    }
+    if (s.established && s.streams.length > peers.length) {
+      throw notAcceptable(WARN.misc, 'offer removes m= lines');
+    }
+    // The SDP toward the other leg: codecs restricted and ordered for it.
+    const outSd = structuredClone(sd) as SessionDescription;
+    const toward: Transport[] = [];
+    const codecs: Codec[][] = [];
+    peers.forEach((p, i) => {
+      toward.push(transportToward(p.transport, toOther.profile));
+      const m = outSd.media[i]!;
+      codecs.push(p.port === 0 || p.transport === 'udptl' ? codecsOf(m) : restrictCodecs(m, toOther.codecs));
+    });
+
+    // Ports: both legs of every accepted section (kept from earlier offers of the call).
+    const created: RelayLeg[] = [];
+    try {
+      for (const p of peers) {
+        const st = s.streams[p.index];
+        if (p.port === 0) continue;
+        if (st?.legs != null) continue;
+        const legFrom = await this.newLeg(s, from, p.rtcpMux, created);
+        const legTo = await this.newLeg(s, to, false, created);
+        pairLegs(legFrom, legTo);
+        const legs = { [from]: legFrom, [to]: legTo } as Record<Side, RelayLeg>;
+        s.streams[p.index] = { index: p.index, legs, outKey: { a: null, b: null }, inKey: { a: null, b: null }, held: false };
+      }
+      for (const p of peers) {
+        const legs = s.streams[p.index]?.legs;
+        // The leg toward the answerer keeps an RTCP port: the fallback when it declines rtcp-mux (RFC 5761 5.1.3).
+        if (p.port !== 0 && legs != null && legs[to].rtcpSock === null) await this.addRtcp(legs[to]);
+      }
+    } catch (err) {
+      for (const leg of created) this.freeLeg(leg);
+      for (const st of s.streams) if (st?.legs != null && created.includes(st.legs.a)) st.legs = null;
+      throw err;
+    }
+
+    const offeredKeys: SdesKey[][] = [];
+    const plans: SectionPlan[] = peers.map((p, i) => {
+      const st = s.streams[i];
+      const keys: SdesKey[] = [];
+      offeredKeys.push(keys);
+      if (p.port === 0 || st?.legs == null) {
+        return { port: 0, rtcpPort: null, rtcpMux: false, transport: toward[i]!, crypto: [] };
+      }
+      const leg = st.legs[to];
+      if (toward[i] === 'RTP/SAVP' || toward[i] === 'RTP/SAVPF') {
+        const current = st.outKey[to];
+        if (current !== null) keys.push({ ...current, tag: 1 });
+        else keys.push(newSdesKey(1, 'AES_CM_128_HMAC_SHA1_80'), newSdesKey(2, 'AES_CM_128_HMAC_SHA1_32'));
+      }
+      return {
+        port: leg.rtpPort,
+        rtcpPort: leg.rtcpPort,
+        rtcpMux: p.rtcpMux,
+        transport: toward[i]!,
+        crypto: keys.map(formatCryptoLine),
+      };
+    });
+    const body = writeLegSdp(outSd, plans, this.advertise, s.origins[to]);
+    s.pending = { from, peers, offerKey, toward, codecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
+    s.answered = null;
+    return body;
+  }
+
+  private async doAnswer(s: Session, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
+    const pend = s.pending ?? s.answered;
+    if (pend === null || pend.from !== otherSide(from)) throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
+    const offerer = pend.from;
+    const sd = parseSdp(sdp);
+    const peers = describePeer(sd);
+    if (peers.length !== pend.peers.length) {
+      throw notAcceptable(WARN.misc, `answer has ${peers.length} m= lines, the offer had ${pend.peers.length}`);
+    }
+    const family = isIP(this.opts.address);
+    // Check everything before changing the relay.
+    const answerKey: (SdesKey | null)[] = [];
+    const ourKeyToAnswerer: (SdesKey | null)[] = [];
+    const ansSd = structuredClone(sd) as SessionDescription;
+    peers.forEach((p, i) => {
+      answerKey.push(null);
+      ourKeyToAnswerer.push(null);
+      if (p.port === 0 || pend.peers[i]!.port === 0) return;
+      if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
+      const offered = pend.toward[i]!;
+      if (p.transport !== offered) throw notAcceptable(WARN.transport, `answer transport ${p.transport} differs from the offer's ${offered}`);
+      if (p.transport !== 'udptl') checkAnswerCodecs(sd.media[i]!, pend.codecs[i]!);
+      if (p.srtp) {
+        if (p.crypto.length !== 1) throw notAcceptable(WARN.attribute, 'SRTP answer must have exactly one a=crypto line');
+        const v = readCryptoLine(p.crypto[0]!);
+        if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
+        const ours = pend.offeredKeys[i]!.find((k) => k.tag === v.key.tag);
+        if (ours === undefined || ours.suite !== v.key.suite) throw notAcceptable(WARN.attribute, 'answer a=crypto tag or suite was not offered');
+        answerKey[i] = v.key;
+        ourKeyToAnswerer[i] = ours;
+      }
+      if (pend.peers[i]!.transport !== 'udptl') restrictCodecs(ansSd.media[i]!, toOther.codecs);
+    });
+
+    // Commit: legs learn their peers and keys.
+    const plans: SectionPlan[] = [];
+    for (let i = 0; i < peers.length; i++) {
+      const ans = peers[i]!;
+      const off = pend.peers[i]!;
+      const st = s.streams[i];
+      if (st?.legs == null || ans.port === 0 || off.port === 0) {
+        if (st?.legs != null) {
+          this.freeLeg(st.legs.a);
+          this.freeLeg(st.legs.b);
+          st.legs = null;
+        }
+        plans.push({ port: 0, rtcpPort: null, rtcpMux: false, transport: off.transport, crypto: [] });
+        continue;
+      }
+      const legX = st.legs[offerer];
+      const legY = st.legs[from];
+      const muxY = ans.rtcpMux && pend.offeredMux[i]!;
+      legX.setPeer(off.address, off.port, off.rtcpAddress, off.rtcpPort, off.rtcpMux);
+      legY.setPeer(ans.address, ans.port, ans.rtcpAddress, ans.rtcpPort, muxY);
+      if (off.rtcpMux && legX.rtcpSock !== null) this.ports.free(legX.dropRtcp() ?? -1);
+      if (muxY && legY.rtcpSock !== null) this.ports.free(legY.dropRtcp() ?? -1);
+      if (!off.rtcpMux && legX.rtcpSock === null) await this.addRtcp(legX);
+      legX.raw = legY.raw = off.transport === 'udptl';
+      // SRTP toward the offerer: keep our key when the suite is unchanged.
+      let keyToX: SdesKey | null = null;
+      if (off.srtp) {
+        const chosen = pend.offerKey[i]!;
+        const cur = st.outKey[offerer];
+        keyToX = cur !== null && cur.suite === chosen.suite ? { ...cur, tag: chosen.tag } : newSdesKey(chosen.tag, chosen.suite);
+      }
+      setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
+      setContexts(st, legY, from, answerKey[i] ?? null, ourKeyToAnswerer[i] ?? null);
+      const all = [...codecsOf(sd.media[i]!), ...pend.codecs[i]!];
+      const te = telephoneEventPts(all);
+      for (const leg of [legX, legY]) {
+        leg.tePt1 = te[0] ?? -1;
+        leg.tePt2 = te[1] ?? -1;
+        leg.clockRate = all[0]?.rate ?? 8000;
+      }
+      st.held = off.direction !== 'sendrecv' || ans.direction !== 'sendrecv';
+      plans.push({
+        port: legX.rtpPort,
+        rtcpPort: legX.rtcpPort,
+        rtcpMux: off.rtcpMux,
+        transport: off.transport,
+        crypto: keyToX === null ? [] : [formatCryptoLine(keyToX)],
+      });
+    }
+    s.pending = null;
+    s.answered = pend;
+    s.established = true;
+    s.timedOut = false;
+    const now = Date.now();
+    s.lastSeen = { a: now, b: now };
+    return writeLegSdp(ansSd, plans, this.advertise, s.origins[offerer]);
+  }
+
+  private async newLeg(s: Session, side: Side, mux: boolean, created: RelayLeg[]): Promise<RelayLeg> {
+    const b = await bindPorts(this.ports, this.opts.address, mux, this.sockOpts);
+    const flowIn = side === 'a' ? s.stats.aToB : s.stats.bToA;
+    const flowOut = side === 'a' ? s.stats.bToA : s.stats.aToB;
+    const leg = new RelayLeg(side, b.rtp, b.rtpPort, flowIn, flowOut);
+    if (b.rtcp !== null && b.rtcpPort !== null) leg.attachRtcp(b.rtcp, b.rtcpPort);
+    created.push(leg);
+    return leg;
+  }
+
+  private async addRtcp(leg: RelayLeg): Promise<void> {
+    const one = await bindOne(this.ports, this.opts.address, this.sockOpts);
+    leg.attachRtcp(one.sock, one.port);
+  }
+
+  private freeLeg(leg: RelayLeg): void {
+    leg.close();
+    this.ports.free(leg.rtpPort);
+    if (leg.rtcpPort !== null) this.ports.free(leg.rtcpPort);
+  }
+
+  /** Closes every socket of the call and frees its ports. */
+  private release(s: Session): void {
+    for (const st of s.streams) {
+      if (st?.legs != null) {
+        this.freeLeg(st.legs.a);
+        this.freeLeg(st.legs.b);
+        st.legs = null;
+      }
+    }
+    s.streams = [];
+    if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
+  }
+
+  private checkTimeouts(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      if (!s.established || s.timedOut) continue;
+      let active = false;
+      let held = false;
+      const count = { a: 0, b: 0 };
+      for (const st of s.streams) {
+        if (st?.legs == null) continue;
+        active = true;
+        held ||= st.held;
+        count.a += st.legs.a.rxCount;
+        count.b += st.legs.b.rxCount;
+      }
+      if (!active) continue;
+      const limitMs = (held ? this.opts.holdTimeout : this.opts.timeout) * 1000;
+      for (const side of SIDES) {
+        if (count[side] !== s.lastCount[side]) {
+          s.lastCount[side] = count[side];
+          s.lastSeen[side] = now;
+        } else if (now - s.lastSeen[side] >= limitMs) {
+          s.timedOut = true;
+          this.opts.log?.info({ call: s.sid, side, held }, 'media timeout');
+          for (const cb of this.timeoutCbs) {
+            try {
+              cb(s.sid, side);
+            } catch (err) {
+              this.opts.log?.error({ err, call: s.sid }, 'media timeout callback failed');
+            }
+          }
+          break;
+        }
+      }
+    }
+  }
+}
+
+/** Installs SRTP contexts on a leg: `peerKey` decrypts what its peer sends, `ourKey` encrypts toward it. Unchanged keys keep their context (ROC, replay window). */
+function setContexts(st: Stream, leg: RelayLeg, side: Side, peerKey: SdesKey | null, ourKey: SdesKey | null): void {
+  if (peerKey === null) leg.srtpIn = null;
+  else if (leg.srtpIn === null || !sameKey(st.inKey[side], peerKey)) leg.srtpIn = new SrtpContext(peerKey.suite, peerKey.key, peerKey.salt);
+  st.inKey[side] = peerKey;
+  if (ourKey === null) leg.srtpOut = null;
+  else if (leg.srtpOut === null || !sameKey(st.outKey[side], ourKey)) leg.srtpOut = new SrtpContext(ourKey.suite, ourKey.key, ourKey.salt);
+  st.outKey[side] = ourKey;
+}
+
+function sameKey(a: SdesKey | null, b: SdesKey): boolean {
+  return a !== null && a.suite === b.suite && a.key.equals(b.key) && a.salt.equals(b.salt);
+}
+
+function snapshot(s: CallMediaStats): CallMediaStats {
+  return { aToB: { ...s.aToB }, bToA: { ...s.bToA }, startedAt: s.startedAt };
+}

@@ -1,0 +1,30 @@
+/**
+ * The media engine a server runs, from the `media` config block:
+ * `engine: builtin` (the relay in this folder) or `engine: rtpengine` (the
+ * ng client). The caller resolves the media address when the config has
+ * none (advertise, or the first listen address: see MediaConfig.address).
+ */
+import type { MediaConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { BuiltinMediaEngine } from './builtin.js';
+import type { MediaEngine } from './engine.js';
+import { RtpengineMediaEngine } from './rtpengine.js';
+
+export type { CallMediaStats, FlowStats, LegMediaOptions, MediaEngine, MediaProfile, Side } from './engine.js';
+export { MediaError } from './errors.js';
+export { BuiltinMediaEngine } from './builtin.js';
+export { RtpengineMediaEngine } from './rtpengine.js';
+
+export function createMediaEngine(cfg: MediaConfig, defaultAddress: string, log?: Logger): MediaEngine {
+  const common = { timeout: cfg.timeout, holdTimeout: cfg.holdTimeout, ...(log !== undefined && { log: log.child({ mod: 'media' }) }) };
+  if (cfg.engine === 'rtpengine') {
+    const ng = cfg.ng ?? { host: '127.0.0.1', port: 2223 };
+    return new RtpengineMediaEngine({ ng: { host: ng.host, port: ng.port }, ...common });
+  }
+  return new BuiltinMediaEngine({
+    address: cfg.address ?? defaultAddress,
+    ...(cfg.advertise !== undefined && { advertise: cfg.advertise }),
+    ports: cfg.ports,
+    ...common,
+  });
+}

@@ -1,0 +1,156 @@
+/**
+ * The relay's UDP ports: an allocator over the configured range (RTP on an
+ * even port and RTCP on the next odd one, RFC 3550 11; or one port with
+ * rtcp-mux, RFC 5761), and the binding of sockets on them. A port that
+ * another process holds is skipped (bind fails, the next candidate is
+ * tried). The cursor moves on after each allocation so a port just freed
+ * is not handed out again at once (late packets of the old call).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { MediaError, WARN } from './errors.js';
+
+export class PortAllocator {
+  private readonly used: Uint8Array;
+  private cursor: number;
+  private count = 0;
+
+  constructor(
+    readonly min: number,
+    readonly max: number,
+  ) {
+    if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 1 && max <= 65535 && min < max)) {
+      throw new RangeError(`bad media port range ${min}-${max}`);
+    }
+    this.used = new Uint8Array(max - min + 1);
+    // Start somewhere in the range so restarts do not reuse the same ports first.
+    this.cursor = min + Math.floor(Math.random() * (max - min + 1));
+  }
+
+  /** Ports currently allocated. */
+  get inUse(): number {
+    return this.count;
+  }
+
+  isUsed(port: number): boolean {
+    return port >= this.min && port <= this.max && this.used[port - this.min] === 1;
+  }
+
+  private mark(port: number): void {
+    this.used[port - this.min] = 1;
+    this.count++;
+  }
+
+  /** An even port whose odd neighbour is free too, both marked used; null when the range is full. */
+  allocPair(): number | null {
+    const span = this.max - this.min + 1;
+    let p = this.cursor + (this.cursor & 1);
+    for (let n = 0; n < span; n += 2, p += 2) {
+      if (p + 1 > this.max) p = this.min + (this.min & 1);
+      if (p + 1 > this.max) return null;
+      if (this.used[p - this.min] === 0 && this.used[p + 1 - this.min] === 0) {
+        this.mark(p);
+        this.mark(p + 1);
+        this.cursor = p + 2;
+        return p;
+      }
+    }
+    return null;
+  }
+
+  /** Any one free port, marked used; null when the range is full. */
+  allocOne(): number | null {
+    const span = this.max - this.min + 1;
+    let p = this.cursor;
+    for (let n = 0; n < span; n++, p++) {
+      if (p > this.max) p = this.min;
+      if (this.used[p - this.min] === 0) {
+        this.mark(p);
+        this.cursor = p + 1;
+        return p;
+      }
+    }
+    return null;
+  }
+
+  free(port: number): void {
+    if (this.isUsed(port)) {
+      this.used[port - this.min] = 0;
+      this.count--;
+    }
+  }
+}
+
+/** Resolver for dgram that answers IP literals synchronously (no dns.lookup and nextTick per send). */
+function literalLookup(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, address, isIP(address) === 6 ? 6 : 4);
+}
+
+export interface SocketOptions {
+  /** Kernel buffer sizes in bytes (SO_RCVBUF/SO_SNDBUF); the kernel may cap them. */
+  bufferBytes?: number;
+}
+
+function bindAt(port: number, host: string, opts: SocketOptions): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const sock = createSocket({
+      type: isIP(host) === 6 ? 'udp6' : 'udp4',
+      lookup: literalLookup as never,
+      ...(opts.bufferBytes !== undefined && { recvBufferSize: opts.bufferBytes, sendBufferSize: opts.bufferBytes }),
+    });
+    const onError = (): void => {
+      sock.close();
+      resolve(null);
+    };
+    sock.once('error', onError);
+    sock.bind({ port, address: host, exclusive: true }, () => {
+      sock.removeListener('error', onError);
+      resolve(sock);
+    });
+  });
+}
+
+export interface BoundPorts {
+  rtpPort: number;
+  rtp: Socket;
+  rtcpPort: number | null;
+  rtcp: Socket | null;
+}
+
+const BIND_ATTEMPTS = 64;
+
+/**
+ * Allocates and binds an RTP socket and, unless `mux`, an RTCP socket on the
+ * next port. Throws MediaError 503 when the range is exhausted.
+ */
+export async function bindPorts(alloc: PortAllocator, host: string, mux: boolean, opts: SocketOptions = {}): Promise<BoundPorts> {
+  for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+    const p = mux ? alloc.allocOne() : alloc.allocPair();
+    if (p === null) break;
+    const rtp = await bindAt(p, host, opts);
+    if (rtp === null) {
+      alloc.free(p);
+      if (!mux) alloc.free(p + 1);
+      continue;
+    }
+    if (mux) return { rtpPort: p, rtp, rtcpPort: null, rtcp: null };
+    const rtcp = await bindAt(p + 1, host, opts);
+    if (rtcp !== null) return { rtpPort: p, rtp, rtcpPort: p + 1, rtcp };
+    rtp.close();
+    alloc.free(p);
+    alloc.free(p + 1);
+  }
+  throw new MediaError(503, WARN.misc, `no free media port in ${alloc.min}-${alloc.max}`);
+}
+
+/** One extra port for RTCP when a leg that had rtcp-mux drops it. */
+export async function bindOne(alloc: PortAllocator, host: string, opts: SocketOptions = {}): Promise<{ port: number; sock: Socket }> {
+  for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+    const p = alloc.allocOne();
+    if (p === null) break;
+    const sock = await bindAt(p, host, opts);
+    if (sock !== null) return { port: p, sock };
+    alloc.free(p);
+  }
+  throw new MediaError(503, WARN.misc, `no free media port in ${alloc.min}-${alloc.max}`);
+}

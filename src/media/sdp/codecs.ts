@@ -1,0 +1,112 @@
+/**
+ * Codec lists of one m= section: names of payload types (a=rtpmap, or the
+ * static table of RFC 3551 6), restriction and reordering by a trunk's list,
+ * and the check of an answer against the offer (RFC 3264 6.1: the answer's
+ * formats are a subset of the offer's).
+ */
+import type { MediaDescription } from 'sdp-transform';
+import { notAcceptable, WARN } from '../errors.js';
+
+/** RFC 3551 table 4: static audio payload types likely on a trunk. */
+const STATIC: Readonly<Record<number, { name: string; rate: number }>> = {
+  0: { name: 'PCMU', rate: 8000 },
+  3: { name: 'GSM', rate: 8000 },
+  4: { name: 'G723', rate: 8000 },
+  8: { name: 'PCMA', rate: 8000 },
+  9: { name: 'G722', rate: 8000 },
+  13: { name: 'CN', rate: 8000 },
+  18: { name: 'G729', rate: 8000 },
+};
+
+/** Formats that carry no voice: an offer left with only these has no common codec. */
+const AUXILIARY = new Set(['TELEPHONE-EVENT', 'CN', 'RED', 'ULPFEC', 'RTX', 'FLEXFEC-03']);
+
+export interface Codec {
+  pt: number;
+  /** Encoding name as written (case kept). */
+  name: string;
+  rate: number;
+}
+
+/** Payload type numbers of the m= line, in order (non-numeric formats, e.g. for udptl, are skipped). */
+export function payloadTypes(m: MediaDescription): number[] {
+  const out: number[] = [];
+  for (const f of String(m.payloads ?? '').trim().split(/\s+/)) {
+    if (/^\d{1,3}$/.test(f)) out.push(Number(f));
+  }
+  return out;
+}
+
+export function codecsOf(m: MediaDescription): Codec[] {
+  const maps = new Map<number, { codec: string; rate?: number }>();
+  for (const r of m.rtp ?? []) maps.set(r.payload, r);
+  return payloadTypes(m).map((pt) => {
+    const r = maps.get(pt);
+    if (r !== undefined) return { pt, name: r.codec, rate: r.rate ?? 8000 };
+    const s = STATIC[pt];
+    return { pt, name: s?.name ?? `PT${pt}`, rate: s?.rate ?? 8000 };
+  });
+}
+
+/** Keeps only the given payload types, in the given order, with their rtpmap/fmtp/rtcp-fb lines. */
+function keepPayloads(m: MediaDescription, pts: number[]): void {
+  const keep = new Set(pts);
+  m.payloads = pts.join(' ');
+  if (m.rtp) m.rtp = m.rtp.filter((r) => keep.has(r.payload));
+  if (m.fmtp) m.fmtp = m.fmtp.filter((f) => keep.has(f.payload));
+  if (m.rtcpFb) m.rtcpFb = m.rtcpFb.filter((f) => f.payload === '*' || keep.has(Number(f.payload)));
+}
+
+const isVoice = (c: Codec): boolean => !AUXILIARY.has(c.name.toUpperCase());
+
+/**
+ * Restricts and orders the section's codecs to `allowed` (names, case-insensitive,
+ * in preference order; [] keeps the offer as is); voice codecs come before
+ * telephone-event/CN whatever the list's order. Throws 488/305 when no voice codec remains.
+ */
+export function restrictCodecs(m: MediaDescription, allowed: readonly string[]): Codec[] {
+  const codecs = codecsOf(m);
+  if (allowed.length === 0 || m.type !== 'audio') return codecs;
+  const rank = new Map<string, number>();
+  allowed.forEach((n, i) => {
+    const k = n.toUpperCase();
+    if (!rank.has(k)) rank.set(k, i);
+  });
+  const kept = codecs
+    .map((c, i) => ({ c, i, r: rank.get(c.name.toUpperCase()) }))
+    .filter((x): x is { c: Codec; i: number; r: number } => x.r !== undefined)
+    // Voice codecs first (the first format is the one to send), auxiliary ones (DTMF, CN) after.
+    .sort((x, y) => Number(!isVoice(x.c)) - Number(!isVoice(y.c)) || x.r - y.r || x.i - y.i)
+    .map((x) => x.c);
+  if (!kept.some(isVoice)) {
+    throw notAcceptable(WARN.format, `no common codec (offered ${codecs.map((c) => c.name).join(',') || 'none'}, allowed ${allowed.join(',')})`);
+  }
+  keepPayloads(m, kept.map((c) => c.pt));
+  return kept;
+}
+
+/**
+ * RFC 3264 6.1: every format of the answer must be one the offer listed (same
+ * payload type, or a dynamic one of the same encoding). Throws 488/305 otherwise,
+ * or when an accepted audio stream has no voice codec.
+ */
+export function checkAnswerCodecs(answer: MediaDescription, offered: readonly Codec[]): Codec[] {
+  const got = codecsOf(answer);
+  const byPt = new Map(offered.map((c) => [c.pt, c]));
+  const names = new Set(offered.map((c) => c.name.toUpperCase()));
+  for (const c of got) {
+    const o = byPt.get(c.pt);
+    const sameName = o !== undefined && o.name.toUpperCase() === c.name.toUpperCase();
+    const dynamicSame = c.pt >= 96 && names.has(c.name.toUpperCase());
+    if (!sameName && !dynamicSame) throw notAcceptable(WARN.format, `answer has codec ${c.name}/${c.pt} that was not offered`);
+  }
+  if (answer.type === 'audio' && got.length > 0 && !got.some(isVoice)) {
+    throw notAcceptable(WARN.format, 'answer has no voice codec');
+  }
+  return got;
+}
+
+/** Payload types named telephone-event (RFC 4733) in a codec list. */
+export function telephoneEventPts(codecs: readonly Codec[]): number[] {
+  return codecs.filter((c) => c.name.toLowerCase() === 'telephone-event').map((c) => c.pt);
+}
