@@ -27,6 +27,8 @@ import { GatewayMonitor } from './trunking/gateway-monitor.js';
 import { B2bua } from './b2bua/b2bua.js';
 import type { B2buaEnv } from './b2bua/env.js';
 import { pingGateway } from './b2bua/options-ping.js';
+import { MediaLink } from './b2bua/media-link.js';
+import { createMediaEngine } from './media/index.js';
 import { CarrierRegistrations } from './b2bua/carrier-registration.js';
 import type { LegHeaderRule } from './b2bua/headers.js';
 import { ControlServer } from './control/control-server.js';
@@ -173,6 +175,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const directory = new StoreTrunkingDirectory({ store, log });
   await directory.start();
   const ourHost = interfaces.forProto(bound[0]!.proto, bound[0]!.host)?.host ?? '127.0.0.1';
+  // The media relay every trunk call's SDP goes through (built-in, or rtpengine).
+  const mediaEngine = createMediaEngine(config.media, ourHost.replace(/^\[|\]$/g, ''), log);
   const b2buaEnv: B2buaEnv = {
     layer,
     wheel,
@@ -189,6 +193,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       ringTimeoutMs: config.trunking.ringTimeout * 1000,
     },
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
+    media: new MediaLink(mediaEngine),
   };
   // Header rules per trunk / carrier (trunking.headers); replaced on reload.
   let headerRules = headerRuleMap(config);
@@ -282,6 +287,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       // Answered calls get their BYE (and a CDR) before the sockets close.
       b2bua.hangUpAll('Server shutting down');
       await layer.drain(DRAIN_MS);
+      await mediaEngine.close();
       layer.stop();
       wheel.stop();
       await transport.stop();

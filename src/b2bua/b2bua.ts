@@ -38,7 +38,15 @@ export class B2bua implements CallRegistry {
   constructor(
     private readonly env: B2buaEnv,
     private readonly planner: Planner,
-  ) {}
+  ) {
+    // A call whose media stopped is ended, not billed for hours (issue 8: "media timeout" in the CDR).
+    env.media.onTimeout((callSid) => {
+      const call = this.live.get(callSid);
+      if (call === undefined) return;
+      env.counters.inc('b2bua_media_timeouts');
+      call.hangUp('Media timeout', 'system');
+    });
+  }
 
   get directory(): TrunkingDirectory {
     return this.planner.directory;

@@ -16,6 +16,8 @@ import { newCallId, newLegSid, newTagValue } from './sid.js';
 import type { B2buaEnv } from './env.js';
 import type { CallPlan, LegAttempt } from './plan.js';
 import { InDialogRelay } from './in-dialog.js';
+import { MediaError } from '../media/errors.js';
+import type { LegMediaOptions } from '../media/engine.js';
 
 export type Side = 'a' | 'b';
 export type CallState = 'trying' | 'early' | 'confirmed' | 'ended';
@@ -71,6 +73,12 @@ export class Call {
   private readonly pendingAcks = new Map<Side, PendingAck>();
   readonly relay: InDialogRelay;
   private lastFinal = 0;
+  /** Media options of the callee's leg (its current attempt's trunk or carrier). */
+  mediaB: LegMediaOptions = { profile: 'as-offered', codecs: [] };
+  /** Steps that touch media run one after another, in the order their messages came. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Sides owed a BYE once they ACK our 2xx (RFC 3261 15: no BYE before the ACK). */
+  private readonly byeAfterAck = new Map<Side, string | undefined>();
 
   constructor(
     readonly env: B2buaEnv,
@@ -98,6 +106,11 @@ export class Call {
     // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
     this.a.routeSet = aInvite.getAll('Record-Route');
     this.relay = new InDialogRelay(this);
+  }
+
+  /** Ended or cancelled (checked again after every await). */
+  isOver(): boolean {
+    return this.state === 'ended' || this.cancelled;
   }
 
   get callSid(): string {
@@ -165,7 +178,20 @@ export class Call {
     if (this.plan.legSidHeader) base.push(['X-Leg-Sid', this.legSidB]);
     if (this.env.userAgent !== null) base.push(['User-Agent', this.env.userAgent]);
     const headers = applyHeaderRule(base, this.aInvite, attempt.rule);
-    const invite = b.request('INVITE', headers, this.aInvite.body);
+    // The caller's offer, anchored for this leg's trunk or carrier (each attempt may want another profile).
+    this.mediaB = attempt.media;
+    let body = this.aInvite.body;
+    const offer = this.env.media.sdpOf(this.aInvite);
+    if (offer !== null) {
+      try {
+        body = await this.env.media.offer(this.callSid, 'a', offer, attempt.media);
+      } catch (err) {
+        this.mediaFailed(err);
+        return;
+      }
+      if (this.isOver()) return;
+    }
+    const invite = b.request('INVITE', headers, body);
     // A B2BUA still counts hops, so that two of them cannot loop a call forever.
     invite.setHeader('Max-Forwards', String(mf === null ? 70 : Math.max(0, mf - 1)));
     this.sendInvite(invite, attempt);
@@ -224,7 +250,11 @@ export class Call {
       });
     }
     this.state = 'early';
-    this.aTx.respond(this.responseToA(res, res.status));
+    const sdp = this.env.media.sdpOf(res);
+    this.serial(async () => {
+      const body = sdp === null ? undefined : await this.env.media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
+      if (this.state !== 'ended' && !this.cancelled) this.aTx.respond(this.responseToA(res, res.status, body));
+    });
   }
 
   private onBFinal(res: SipMessage, attempt: LegAttempt): void {
@@ -295,11 +325,23 @@ export class Call {
     this.answerAt = Date.now();
     this.env.counters.inc('b2bua_calls_answered');
     this.env.events?.answered?.({ callSid: this.callSid });
-    const lateOffer = this.aInvite.body.length === 0;
+    const lateOffer = this.env.media.sdpOf(this.aInvite) === null;
     if (!lateOffer) this.sendAckToB(b.request('ACK', [], undefined, seq));
-    const ok = this.responseToA(res, 200);
-    this.answerWithRetransmit('a', ok, this.aTx, (ack) => {
-      if (lateOffer) this.sendAckToB(b.request('ACK', ackBodyHeaders(ack), ack.body, seq));
+    const sdp = this.env.media.sdpOf(res);
+    const media = this.env.media;
+    this.serial(async () => {
+      // Late offer (RFC 3261 13.2.1): the callee's 200 carries the offer, the caller's ACK the answer.
+      let body: Buffer | undefined;
+      if (sdp !== null) body = lateOffer ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA) : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
+      if (this.state === 'ended') return;
+      this.answerWithRetransmit('a', this.responseToA(res, 200, body), this.aTx, (ack) => {
+        if (!lateOffer) return;
+        const answer = media.sdpOf(ack);
+        this.serial(async () => {
+          const ackBody = answer === null ? undefined : await media.answer(this.callSid, 'a', answer, this.mediaB);
+          this.sendAckToB(b.request('ACK', ackBody === undefined ? [] : [['Content-Type', 'application/sdp']], ackBody, seq));
+        });
+      });
     });
   }
 
@@ -376,6 +418,12 @@ export class Call {
     if (p === undefined) return;
     if (ack.cseq.seq !== p.res.cseq.seq) return;
     this.clearPending(side);
+    if (this.byeAfterAck.has(side)) {
+      const reason = this.byeAfterAck.get(side);
+      this.byeAfterAck.delete(side);
+      this.sendBye(side, reason);
+      return;
+    }
     p.onAck(ack);
   }
 
@@ -388,8 +436,13 @@ export class Call {
     tx.respond(createResponse(bye, 200, this.env.userAgent === null ? {} : { headers: [['Server', this.env.userAgent]] }));
     this.env.counters.inc('b2bua_byes_received');
     if (this.state === 'confirmed') {
-      this.sendBye(side === 'a' ? 'b' : 'a', bye.get('Reason'));
-      this.end(200, 'Normal Clearing', side === 'a' ? 'caller' : 'callee');
+      // After the answer still on its way to the other side (media steps), and not before its ACK.
+      const other: Side = side === 'a' ? 'b' : 'a';
+      const reason = bye.get('Reason');
+      this.serial(() => {
+        this.byeWhenAcked(other, reason);
+        this.end(200, 'Normal Clearing', side === 'a' ? 'caller' : 'callee');
+      });
       return;
     }
     // A BYE from the callee before its answer reached us, or from the caller of an early call.
@@ -399,8 +452,9 @@ export class Call {
   /** Ends the call from inside (media timeout, API hang-up, missing ACK): BYE to both sides. */
   hangUp(reason: string, by: HangupSide = 'system'): void {
     if (this.state === 'confirmed') {
-      this.sendBye('a', `SIP;cause=200;text="${reason}"`);
-      this.sendBye('b', `SIP;cause=200;text="${reason}"`);
+      const r = `SIP;cause=200;text="${reason.replace(/["\\]/g, '')}"`;
+      this.byeWhenAcked('a', r);
+      this.byeWhenAcked('b', r);
       this.end(200, reason, by);
       return;
     }
@@ -409,6 +463,12 @@ export class Call {
       this.sendCancelToB();
       this.failCall(480, reason);
     }
+  }
+
+  /** A BYE now, or once the side ACKs the 2xx it is still owed an ACK for (RFC 3261 15). */
+  private byeWhenAcked(side: Side, reason?: string): void {
+    if (this.pendingAcks.has(side)) this.byeAfterAck.set(side, reason);
+    else this.sendBye(side, reason);
   }
 
   sendBye(side: Side, reason?: string): void {
@@ -445,6 +505,13 @@ export class Call {
       if (p.elapsed >= 64 * t1) {
         this.pendingAcks.delete(side);
         this.env.counters.inc('b2bua_ack_timeouts');
+        if (this.byeAfterAck.has(side)) {
+          // The call already ended: the owed BYE goes now.
+          const reason = this.byeAfterAck.get(side);
+          this.byeAfterAck.delete(side);
+          this.sendBye(side, reason);
+          return;
+        }
         this.hangUp('No ACK');
         return;
       }
@@ -464,24 +531,27 @@ export class Call {
   }
 
   /** A response of the callee leg as the caller leg sends it: our tag and Contact, its body, nothing else of theirs. */
-  responseToA(res: SipMessage, status: number): SipMessage {
-    const headers = relayedResponseHeaders(res);
+  responseToA(res: SipMessage, status: number, sdp?: Buffer): SipMessage {
+    // An SDP the media engine did not rewrite never crosses (it would show the other side's addresses).
+    const passBody = sdp !== undefined || (res.body.length > 0 && (!this.env.media.active || this.env.media.sdpOf(res) === null));
+    const headers = relayedResponseHeaders(res).filter(([n]) => passBody || n !== 'Content-Type');
     if (status >= 101 && status < 300) {
       // RFC 3261 12.1.1: a dialog-creating response carries the request's Record-Route, so proxies on the caller's side stay on the path.
       for (const rr of this.aInvite.getAll('Record-Route')) headers.push(['Record-Route', rr]);
       headers.push(['Contact', this.a.contact]);
     }
     if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
+    const body = sdp ?? (passBody ? res.body : undefined);
     return createResponse(this.aInvite, status, {
       reason: res.reason,
       toTag: this.a.localTag,
       headers,
-      ...(res.body.length > 0 ? { body: res.body } : {}),
+      ...(body !== undefined && body.length > 0 ? { body } : {}),
     });
   }
 
   /** No attempt answered: the caller gets the final status (a downstream 503 becomes 500, as a proxy does, 16.7 step 6). */
-  private failCall(status: number, reason: string, res?: SipMessage): void {
+  private failCall(status: number, reason: string, res?: SipMessage, extra: Array<[string, string]> = []): void {
     if (this.state === 'ended') return;
     const code = status === 503 ? 500 : status;
     const out =
@@ -490,10 +560,31 @@ export class Call {
         : createResponse(this.aInvite, code, {
             reason,
             toTag: this.a.localTag,
-            ...(this.env.userAgent === null ? {} : { headers: [['Server', this.env.userAgent]] }),
+            headers: [...extra, ...(this.env.userAgent === null ? [] : ([['Server', this.env.userAgent]] as Array<[string, string]>))],
           });
     this.end(status, reason, 'callee');
-    this.aTx.respond(out);
+    // After any provisional still on its way through the media steps.
+    this.serial(() => this.aTx.respond(out));
+  }
+
+  /** Runs a step after the earlier media steps of the call; a failure ends the call (or is answered 488). */
+  serial(step: () => Promise<void> | void): void {
+    this.chain = this.chain.then(step).catch((err: unknown) => this.mediaFailed(err));
+  }
+
+  /** A media step failed: an unanswered call gets the engine's status (488 + Warning); an answered one is hung up. */
+  private mediaFailed(err: unknown): void {
+    const me = err instanceof MediaError ? err : null;
+    this.env.counters.inc('b2bua_media_failures');
+    this.env.log.warn({ callSid: this.callSid, err: me?.message ?? String(err) }, 'b2bua: media step failed');
+    if (this.state === 'confirmed') {
+      this.hangUp('Media failure');
+      return;
+    }
+    if (this.state === 'ended') return;
+    this.cancelled = true;
+    this.sendCancelToB();
+    this.failCall(me?.sipStatus ?? 500, me?.warning ?? 'Media failure', undefined, me === null ? [] : [['Warning', me.warningHeader()]]);
   }
 
   // ---- the end -------------------------------------------------------------------------
@@ -506,7 +597,8 @@ export class Call {
     this.lastFinal = status;
     this.clearTimer('gateway');
     this.clearTimer('ring');
-    for (const side of ['a', 'b'] as const) this.clearPending(side);
+    // A side still owed a BYE keeps its 2xx retransmissions until its ACK.
+    for (const side of ['a', 'b'] as const) if (!this.byeAfterAck.has(side)) this.clearPending(side);
     this.plan.release();
     // Dialog keys stay bound a little (a BYE crossing ours, retransmissions) and then go.
     const keys = [this.dialogKeyA, this.bKey];
@@ -533,8 +625,19 @@ export class Call {
       extra: null,
     };
     this.env.counters.inc(answered ? 'b2bua_calls_completed' : 'b2bua_calls_failed');
-    this.env.events?.ended?.(cdr);
-    this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'));
+    // The media goes (its ports freed) and its figures go into the CDR.
+    void this.env.media
+      .end(this.callSid)
+      .catch((err: unknown) => {
+        this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: media not released');
+        return null;
+      })
+      .then((extra) => {
+        cdr.extra = extra;
+        this.env.events?.ended?.(cdr);
+        return this.env.cdrs.write(cdr);
+      })
+      .catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'));
   }
 
   get finalStatus(): number {
@@ -567,8 +670,3 @@ function reinviteHeaders(invite: SipMessage): Array<[string, string]> {
 
 const OWN: ReadonlySet<string> = new Set(['via', 'v', 'max-forwards', 'route', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'content-length', 'l', 'authorization', 'proxy-authorization']);
 
-/** The Content-Type of an ACK carrying an answer (late offer). */
-function ackBodyHeaders(ack: SipMessage): Array<[string, string]> {
-  const ct = ack.get('Content-Type');
-  return ct !== undefined && ack.body.length > 0 ? [['Content-Type', ct]] : [];
-}

@@ -6,6 +6,7 @@ import type { Counters } from '../core/counters.js';
 import type { Flow } from '../transport/types.js';
 import type { Interfaces } from '../proxy/interfaces.js';
 import type { Cdr } from '../trunking/model.js';
+import type { MediaLink } from './media-link.js';
 
 export interface B2buaLog {
   warn(obj: object, msg: string): void;
@@ -48,5 +49,7 @@ export interface B2buaEnv {
   userAgent: string | null;
   timers: B2buaTimers;
   cdrs: CdrSink;
+  /** The media engine (SDP anchored), or a link without one (SDP passes as is). */
+  media: MediaLink;
   events?: CallEvents;
 }

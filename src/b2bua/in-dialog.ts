@@ -5,6 +5,8 @@ import type { ClientHandlers } from '../transaction/client-transaction.js';
 import type { Call, Side } from './call.js';
 import type { Dialog } from './dialog.js';
 import { relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
+import { MediaError } from '../media/errors.js';
+import type { LegMediaOptions } from '../media/engine.js';
 
 /** Requests whose 2xx carries our Contact (target refresh, RFC 3261 12.2.2). */
 const REFRESHING: ReadonlySet<string> = new Set(['INVITE', 'UPDATE']);
@@ -53,22 +55,66 @@ export class InDialogRelay {
     if (REFRESHING.has(req.method)) src.refreshTarget(req);
     const headers = relayedRequestHeaders(req);
     if (env.userAgent !== null) headers.push(['User-Agent', env.userAgent]);
-    const out = dst.request(req.method, headers, req.body);
+    const dstSide: Side = side === 'a' ? 'b' : 'a';
+    const media = env.media;
+    const offer = media.sdpOf(req);
+    call.serial(async () => {
+      // An offer inside the call (re-INVITE, UPDATE: hold, resume, new address) goes through the media engine first.
+      let body = req.body;
+      if (offer !== null) {
+        try {
+          body = await media.offer(call.callSid, side, offer, this.options(dstSide));
+        } catch (err) {
+          if (req.method === 'INVITE') this.inviteFrom = null;
+          if (!(err instanceof MediaError)) throw err;
+          // The offer is refused; the call goes on as it was (RFC 3261 14.2).
+          tx.respond(createResponse(req, err.sipStatus, { headers: [['Warning', err.warningHeader()]] }));
+          return;
+        }
+      }
+      if (call.state !== 'confirmed') {
+        tx.respond(createResponse(req, 481));
+        return;
+      }
+      this.send(side, dstSide, req, tx, src, dst, headers, body, offer !== null);
+    });
+  }
+
+  /** Media options of a leg: its trunk's or carrier's profile and codecs. */
+  private options(side: Side): LegMediaOptions {
+    return side === 'a' ? this.call.plan.mediaA : this.call.mediaB;
+  }
+
+  private send(side: Side, dstSide: Side, req: SipMessage, tx: ServerTransaction, src: Dialog, dst: Dialog, headers: Array<[string, string]>, body: Buffer, hadOffer: boolean): void {
+    const call = this.call;
+    const env = call.env;
+    const media = env.media;
+    const out = dst.request(req.method, headers, body);
     env.counters.inc('b2bua_in_dialog_relayed');
     let ackOut: SipMessage | null = null;
     const handlers: ClientHandlers = {
       onProvisional: (res) => {
-        if (res.status > 100) tx.respond(this.response(req, res, src));
+        // An SDP in a provisional to a mid-call request is not carried (it would bypass the media engine).
+        if (res.status > 100) tx.respond(this.response(req, res, src, media.active ? Buffer.alloc(0) : undefined));
       },
       onFinal: (res) => {
-        if (req.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-          ackOut = this.answered(side, req, tx, out, res, src, dst, (ack) => (ackOut = ack));
-          return;
-        }
-        if (req.method === 'INVITE') this.inviteFrom = null;
-        tx.respond(this.response(req, res, src));
-        // RFC 3261 12.2.1.2: 481 or 408 to a request inside a dialog ends it.
-        if (res.status === 481 || res.status === 408) call.hangUp(`In-dialog ${req.method} answered ${res.status}`);
+        const ok = res.status >= 200 && res.status < 300;
+        const sdp = media.sdpOf(res);
+        call.serial(async () => {
+          let answerBody: Buffer | undefined;
+          if (ok && sdp !== null) {
+            // The far side's answer (or, for a late-offer re-INVITE, its offer) for the near side.
+            answerBody = hadOffer ? await media.answer(call.callSid, dstSide, sdp, this.options(side)) : await media.offer(call.callSid, dstSide, sdp, this.options(side));
+          }
+          if (req.method === 'INVITE' && ok) {
+            ackOut = this.answered(side, dstSide, req, tx, out, res, src, dst, hadOffer, answerBody, (ack) => (ackOut = ack));
+            return;
+          }
+          if (req.method === 'INVITE') this.inviteFrom = null;
+          tx.respond(this.response(req, res, src, answerBody ?? (media.active && sdp !== null ? Buffer.alloc(0) : undefined)));
+          // RFC 3261 12.2.1.2: 481 or 408 to a request inside a dialog ends it.
+          if (res.status === 481 || res.status === 408) call.hangUp(`In-dialog ${req.method} answered ${res.status}`);
+        });
       },
       onRetransmitted2xx: () => {
         if (ackOut !== null) call.sendStateless(ackOut, dst);
@@ -86,30 +132,37 @@ export class InDialogRelay {
    */
   private answered(
     side: Side,
+    dstSide: Side,
     req: SipMessage,
     tx: ServerTransaction,
     out: SipMessage,
     res: SipMessage,
     src: Dialog,
     dst: Dialog,
+    hadOffer: boolean,
+    body: Buffer | undefined,
     setAck: (ack: SipMessage) => void,
   ): SipMessage | null {
     const call = this.call;
+    const media = call.env.media;
     dst.refreshTarget(res);
     const seq = out.cseq.seq;
-    const lateOffer = req.body.length === 0;
+    const lateOffer = !hadOffer && req.body.length === 0;
     let ack: SipMessage | null = null;
     if (!lateOffer) {
       ack = dst.request('ACK', [], undefined, seq);
       call.sendStateless(ack, dst);
     }
-    call.answerWithRetransmit(side, this.response(req, res, src), tx, (nearAck) => {
+    call.answerWithRetransmit(side, this.response(req, res, src, body), tx, (nearAck) => {
       this.inviteFrom = null;
       if (!lateOffer) return;
-      const ct = nearAck.get('Content-Type');
-      const late = dst.request('ACK', ct !== undefined && nearAck.body.length > 0 ? [['Content-Type', ct]] : [], nearAck.body, seq);
-      setAck(late);
-      call.sendStateless(late, dst);
+      const answer = media.sdpOf(nearAck);
+      call.serial(async () => {
+        const ackBody = answer === null ? undefined : await media.answer(call.callSid, side, answer, this.options(dstSide));
+        const late = dst.request('ACK', ackBody === undefined ? [] : [['Content-Type', 'application/sdp']], ackBody, seq);
+        setAck(late);
+        call.sendStateless(late, dst);
+      });
     });
     return ack;
   }
@@ -121,10 +174,11 @@ export class InDialogRelay {
   }
 
   /** The far side's response as the near side gets it: our Contact on a refresh, the allowed headers, the body. */
-  private response(req: SipMessage, res: SipMessage, src: Dialog): SipMessage {
-    const headers = relayedResponseHeaders(res);
+  private response(req: SipMessage, res: SipMessage, src: Dialog, body?: Buffer): SipMessage {
+    const out = body ?? res.body;
+    const headers = relayedResponseHeaders(res).filter(([n]) => out.length > 0 || n !== 'Content-Type');
     if (REFRESHING.has(req.method) && res.status < 300) headers.push(['Contact', src.contact]);
     if (this.call.env.userAgent !== null) headers.push(['Server', this.call.env.userAgent]);
-    return createResponse(req, res.status, { reason: res.reason, headers, ...(res.body.length > 0 ? { body: res.body } : {}) });
+    return createResponse(req, res.status, { reason: res.reason, headers, ...(out.length > 0 ? { body: out } : {}) });
   }
 }

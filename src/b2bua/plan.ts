@@ -2,6 +2,7 @@ import type { SipUri } from '../sip/uri.js';
 import type { CallDirection } from '../trunking/model.js';
 import type { UacCredentials } from './uac-auth.js';
 import type { LegHeaderRule } from './headers.js';
+import type { LegMediaOptions } from '../media/engine.js';
 
 /** One attempt of the callee leg: a gateway, or the customer's destination. */
 export interface LegAttempt {
@@ -22,6 +23,8 @@ export interface LegAttempt {
   gateway: string | null;
   /** The header rule of the trunk or carrier this leg goes to, or null. */
   rule: LegHeaderRule | null;
+  /** Media profile and codecs of the trunk or carrier this leg goes to. */
+  media: LegMediaOptions;
 }
 
 /** What classification decided for a call: who it belongs to and the attempts, in failover order. */
@@ -38,4 +41,6 @@ export interface CallPlan {
   release: () => void;
   /** Adds an X-Leg-Sid per attempt toward the customer (inbound). */
   legSidHeader: boolean;
+  /** Media profile and codecs of the caller's side (its trunk or carrier). */
+  mediaA: LegMediaOptions;
 }

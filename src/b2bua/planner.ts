@@ -8,6 +8,7 @@ import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
 import { newCallSid } from './sid.js';
 import type { LegHeaderRule } from './headers.js';
+import { legMedia } from './media-link.js';
 
 /** A registered customer's contacts (the location service), for trunks without a fixed destination. */
 export interface ContactLookup {
@@ -127,11 +128,11 @@ export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier)
     const dest = parseUri(trunk.dest);
     if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI');
     const ruri: SipUri = { ...dest, user: dest.user ?? number };
-    attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name) });
+    attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name), media: legMedia(trunk.media, trunk.codecs) });
   } else if (trunk.register !== null) {
     const contacts = await p.contacts.contactsOf(trunk.register);
     for (const c of contacts) {
-      attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name) });
+      attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name), media: legMedia(trunk.media, trunk.codecs) });
     }
   }
   if (attempts.length === 0) return refuse(480, 'Trunk not reachable');
@@ -139,7 +140,7 @@ export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier)
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
-    plan: { callSid, direction: 'inbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: true },
+    plan: { callSid, direction: 'inbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: true, mediaA: legMedia(carrier.media, carrier.codecs) },
   };
 }
 
@@ -180,7 +181,7 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
-    plan: { callSid: newCallSid(), direction: 'outbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: false },
+    plan: { callSid: newCallSid(), direction: 'outbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: false, mediaA: legMedia(trunk.media, trunk.codecs) },
   };
 }
 
@@ -206,6 +207,7 @@ function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, numb
     carrier: c.name,
     gateway: gw,
     rule: p.headerRule('carrier', c.name),
+    media: legMedia(c.media, c.codecs),
   };
 }
 

@@ -56,7 +56,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
         ...(db === null ? [] : [`database: ${JSON.stringify(db.database)}`]),
         'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}',
         'trunking:',
-        '  gatewayTimeout: 1',
+        // Long enough for a SIPp just started on a loaded machine to bind and answer.
+        '  gatewayTimeout: 3',
         '  ping: {interval: 0}',
         '  headers:',
         // Toward the limited trunk: the carrier's X-Internal-Secret is let through, X-Provider added.

@@ -1,0 +1,48 @@
+import type { SipMessage } from '../sip/message.js';
+import type { MediaMode } from '../trunking/model.js';
+import type { LegMediaOptions, MediaEngine, Side } from '../media/engine.js';
+
+/**
+ * The B2BUA's side of the media engine: which bodies are SDP, each leg's
+ * media options from its trunk or carrier, and offer/answer on Buffers.
+ * Without an engine (null) SDP passes unchanged.
+ */
+export class MediaLink {
+  constructor(private readonly engine: MediaEngine | null) {}
+
+  get active(): boolean {
+    return this.engine !== null;
+  }
+
+  /** The SDP body of a message, or null (no body, or another type). */
+  sdpOf(msg: SipMessage): Buffer | null {
+    if (msg.body.length === 0) return null;
+    const ct = msg.contentType;
+    return ct !== null && ct.toLowerCase().startsWith('application/sdp') ? msg.body : null;
+  }
+
+  async offer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
+    if (this.engine === null) return sdp;
+    return Buffer.from(await this.engine.offer(callSid, from, sdp.toString('utf8'), toOther), 'utf8');
+  }
+
+  async answer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
+    if (this.engine === null) return sdp;
+    return Buffer.from(await this.engine.answer(callSid, from, sdp.toString('utf8'), toOther), 'utf8');
+  }
+
+  /** A call's media stopped (no RTP for the timeout): `cb` ends the call. */
+  onTimeout(cb: (callSid: string, side: Side) => void): void {
+    this.engine?.onTimeout(cb);
+  }
+
+  async end(callSid: string): Promise<string | null> {
+    if (this.engine === null) return null;
+    return JSON.stringify({ media: await this.engine.delete(callSid) });
+  }
+}
+
+/** A trunk's or carrier's media settings as the engine takes them. */
+export function legMedia(mode: MediaMode, codecs: string[]): LegMediaOptions {
+  return { profile: mode === 'rtp' ? 'RTP/AVP' : mode === 'srtp' ? 'RTP/SAVP' : 'as-offered', codecs };
+}
