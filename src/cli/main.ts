@@ -12,6 +12,8 @@ import { registerDomain } from './domain.js';
 import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
+import { registerToken } from './token.js';
+import { registerReload } from './reload.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerSubscriber(program);
   registerAlias(program);
   registerLocation(program);
+  registerToken(program);
+  registerReload(program);
   return program;
 }
 

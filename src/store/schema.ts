@@ -73,10 +73,23 @@ export interface StoreMetaTable {
   value: number;
 }
 
+/** HTTP API bearer tokens (0004_api): the SHA-256 of the token, never the token. */
+export interface ApiTokenTable {
+  name: string;
+  /** `admin` (read and write) or `read`. */
+  role: string;
+  /** Hex SHA-256 of the token. */
+  token_hash: string;
+  created_at: number;
+  /** Milliseconds since the epoch of the last request it authorized (at most once a minute), null when never. */
+  last_used_at: number | null;
+}
+
 export interface Database {
   domains: DomainTable;
   subscribers: SubscriberTable;
   aliases: AliasTable;
   location: LocationTable;
   store_meta: StoreMetaTable;
+  api_tokens: ApiTokenTable;
 }
