@@ -228,3 +228,28 @@ test('trunkline reload without a running server: one line, exit 1 (no pid file, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('api.tls: the API over HTTPS with the SIP TLS files (the generated localhost certificate), verified against it', { timeout: 30_000 }, async () => {
+  const port = await freePort();
+  const server = await startTrunkline([`listen: [tls:127.0.0.1:${port}]`, 'api: {listen: "127.0.0.1:0", tls: true}', ''].join('\n'));
+  try {
+    const url = /"api":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(server.output())?.[1];
+    assert.ok(url, server.output());
+    const ca = readFileSync(join(server.dir, 'data', 'tls', 'cert.pem'));
+    const { request } = await import('node:https');
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(`${url}/healthz`, { ca, servername: 'localhost' }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body, '200 {"status":"alive"}');
+    // Plain HTTP on the HTTPS port gets nowhere.
+    await assert.rejects(fetch(`${url.replace('https:', 'http:')}/healthz`));
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
