@@ -1,7 +1,7 @@
 /**
  * Operations overhead: signalling CPU per call with the operations side
  * busy (HEP capture of every message to a UDP collector, an open SSE event
- * stream, /metrics scraped every second) against the same server with
+ * stream, /metrics scraped every --scrape seconds, 5 by default) against the same server with
  * capture off, no stream and no scrapes; the issue's target is at most 10%
  * more. The SIP message counts of /metrics (a few byte reads per message in
  * the transport tap) are always on, in both modes.
@@ -16,7 +16,7 @@
  * (Trunks are not in this branch; domains stand in for the 10,000 trunks
  * of the issue.)
  *
- *   node dist/bench/ops/run.js [--rate 200] [--seconds 10] [--rounds 2] [--rows 10000] [--json]
+ *   node dist/bench/ops/run.js [--rate 200] [--seconds 10] [--rounds 2] [--scrape 5] [--rows 10000] [--json]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
@@ -40,11 +40,13 @@ interface Opts {
   seconds: number;
   rounds: number;
   rows: number;
+  /** Seconds between /metrics scrapes in the "on" runs (Prometheus's default is 15). */
+  scrape: number;
   json: boolean;
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { rate: 200, seconds: 10, rounds: 2, rows: 10_000, json: false };
+  const o: Opts = { rate: 200, seconds: 10, rounds: 2, rows: 10_000, scrape: 5, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): number => {
@@ -56,6 +58,7 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--seconds') o.seconds = v();
     else if (a === '--rounds') o.rounds = v();
     else if (a === '--rows') o.rows = v();
+    else if (a === '--scrape') o.scrape = v();
     else if (a === '--json') o.json = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -122,7 +125,7 @@ async function runOnce(o: Opts, on: boolean, sipp: string, hepPort: number): Pro
       })();
       scraping = setInterval(() => {
         void fetch(`${s.api}/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined);
-      }, 1000);
+      }, o.scrape * 1000);
     }
     const uac = async (calls: number, tag: string) =>
       runUac({ sipp, scenario: UAC, dir: s.dir, target: `127.0.0.1:${s.sip}`, localPort: await freePort(), transport: 'udp', rate: o.rate, calls, limit: Math.max(200, o.rate * 4), recvTimeoutMs: 10_000, deadlineMs: (calls / o.rate) * 1000 + 20_000, statsFile: join(s.dir, `uac-${tag}.csv`), controlPort: await freePort() });

@@ -115,7 +115,15 @@ const METHODS = ['GET', 'POST', 'PATCH', 'DELETE'] as const;
 export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiContext): void {
   const base = `/${r.name}`;
   const one = `/${r.name}/:key`;
-  const shape = (v: unknown): unknown => r.object.parse(v);
+  // Only the object schema's fields leave (a writeOnly password never does); a
+  // pick, not a parse: the handlers build the objects, and lists can be long.
+  const fields = Object.keys(r.object.shape);
+  const shape = (v: unknown): unknown => {
+    const src = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const f of fields) if (src[f] !== undefined) out[f] = src[f];
+    return out;
+  };
   const keyOf = (req: FastifyRequest): string => (req.params as { key: string }).key;
   const allowed = new Map<string, string[]>([[base, []], [one, []]]);
 

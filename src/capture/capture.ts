@@ -36,6 +36,8 @@ const MAX_CORRELATIONS = 100_000;
 /** TCP: bytes queued while (re)connecting before packets are dropped. */
 const MAX_TCP_QUEUE = 4 * 1024 * 1024;
 const RECONNECT_MS = 1000;
+/** UDP: packets kept while the socket connects, before packets are dropped. */
+const MAX_UDP_QUEUE = 1000;
 
 export interface CaptureStats {
   sent: number;
@@ -48,8 +50,10 @@ export class HepCapture {
   readonly #log: CaptureLog;
   #target: (HostPort & { proto: 'udp' | 'tcp' }) | null = null;
   #id = 0;
-  #udp4: dgram.Socket | null = null;
-  #udp6: dgram.Socket | null = null;
+  /** UDP: one socket connected to the collector (no address lookup per send). */
+  #udp: dgram.Socket | null = null;
+  #udpReady = false;
+  #udpQueue: Buffer[] = [];
   #tcp: net.Socket | null = null;
   #tcpReady = false;
   #tcpQueue: Buffer[] = [];
@@ -127,9 +131,15 @@ export class HepCapture {
 
   #send(target: HostPort & { proto: 'udp' | 'tcp' }, packet: Buffer): void {
     if (target.proto === 'udp') {
-      const sock = this.#udpSocket(target.host.includes(':') ? 6 : 4);
-      sock.send(packet, target.port, target.host);
-      this.stats.sent++;
+      if (this.#udpReady) {
+        this.#udp!.send(packet);
+        this.stats.sent++;
+      } else if (this.#udpQueue.length < MAX_UDP_QUEUE) {
+        this.#udpQueue.push(packet);
+        if (this.#udp === null) this.#connectUdp(target);
+      } else {
+        this.stats.dropped++;
+      }
       return;
     }
     if (this.#tcpReady && this.#tcp !== null) {
@@ -145,15 +155,20 @@ export class HepCapture {
     this.#tcpQueued += packet.length;
   }
 
-  #udpSocket(family: 4 | 6): dgram.Socket {
-    const existing = family === 4 ? this.#udp4 : this.#udp6;
-    if (existing !== null) return existing;
-    const sock = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
+  #connectUdp(target: HostPort): void {
+    const sock = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
+    this.#udp = sock;
     sock.on('error', (err) => this.#fail(err));
     sock.unref();
-    if (family === 4) this.#udp4 = sock;
-    else this.#udp6 = sock;
-    return sock;
+    sock.connect(target.port, target.host, () => {
+      if (this.#udp !== sock) return;
+      this.#udpReady = true;
+      for (const p of this.#udpQueue) {
+        sock.send(p);
+        this.stats.sent++;
+      }
+      this.#udpQueue = [];
+    });
   }
 
   #connectTcp(): void {
@@ -198,10 +213,10 @@ export class HepCapture {
   #closeSockets(): void {
     if (this.#reconnect !== null) clearTimeout(this.#reconnect);
     this.#reconnect = null;
-    this.#udp4?.close();
-    this.#udp6?.close();
-    this.#udp4 = null;
-    this.#udp6 = null;
+    this.#udp?.close();
+    this.#udp = null;
+    this.#udpReady = false;
+    this.#udpQueue = [];
     const tcp = this.#tcp;
     this.#tcp = null;
     this.#tcpReady = false;

@@ -38,7 +38,21 @@ export interface HepPacket {
 /** Largest HEP packet (its length field is 16 bits); a longer payload is cut. */
 export const HEP_MAX = 0xffff;
 
+/** Addresses seen recently, as bytes: a server talks to few peers, and the split is the dearest part of an encoding. */
+const IP_CACHE = new Map<string, Buffer>();
+const IP_CACHE_MAX = 4096;
+
 function ipBytes(ip: string, family: 4 | 6): Buffer {
+  let b = IP_CACHE.get(ip);
+  if (b === undefined) {
+    b = parseIp(ip, family);
+    if (IP_CACHE.size >= IP_CACHE_MAX) IP_CACHE.clear();
+    IP_CACHE.set(ip, b);
+  }
+  return b;
+}
+
+function parseIp(ip: string, family: 4 | 6): Buffer {
   if (family === 4) {
     const b = Buffer.allocUnsafe(4);
     const parts = ip.split('.');
@@ -84,7 +98,7 @@ export function encodeHep(p: HepPacket): Buffer {
   const payload = p.payload.length > room ? p.payload.subarray(0, Math.max(0, room)) : p.payload;
   const total = fixed + extra + 6 + payload.length;
   const b = Buffer.allocUnsafe(total);
-  let o = b.write('HEP3', 0, 'latin1');
+  let o = b.writeUInt32BE(0x48455033, 0); // 'HEP3'
   o = b.writeUInt16BE(total, o);
   const chunk = (type: number, len: number): void => {
     o = b.writeUInt16BE(0, o);

@@ -115,7 +115,8 @@ export class TokenRepo {
     const now = this.#ctx.now();
     if (row.last_used_at === null || now - row.last_used_at >= TOUCH_MS) {
       row.last_used_at = now;
-      await this.#ctx.db.updateTable('api_tokens').set({ last_used_at: now }).where('name', '=', row.name).execute();
+      // In a transaction: on SQLite that waits for another writer without blocking the event loop.
+      await this.#ctx.tx((db) => db.updateTable('api_tokens').set({ last_used_at: now }).where('name', '=', row.name).execute());
     }
     return toToken(row);
   }
