@@ -8,15 +8,18 @@
  *   /api/v1/openapi.json     the OpenAPI document (no token)
  *   /api/v1/events           SSE event stream
  *   /api/v1/reload           POST: re-read the config file and apply it (admin)
+ *   /api/v1/log              GET the log level, PATCH {"level": "debug"} to change it until the next reload
  *   /api/v1/NAME[/KEY]       the resources of ./resources (token; writes need admin)
  *
  * Every error is `{"error": "..."}` (errors.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { LOG_LEVELS } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authorize } from './auth.js';
-import { ApiError, statusOf } from './errors.js';
+import { ApiError, SchemaError, statusOf } from './errors.js';
 import { registerEvents, type EventStreams } from './events.js';
 import { openApiDocument } from './openapi.js';
 import { registerResource, type ApiContext, type Resource } from './resource.js';
@@ -93,9 +96,22 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       });
       const doc = openApiDocument(resources, deps.version, {
         [`${API_PREFIX}/events`]: { get: { summary: 'Server-Sent Events: registrations, calls, bans, gateway states', parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'text/event-stream' } } } },
+        [`${API_PREFIX}/log`]: {
+          get: { summary: 'the log level', responses: { 200: { description: '{"level": "info"}' } } },
+          patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
+        },
         [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
       });
       v1.get('/openapi.json', async () => doc);
+      const logBody = z.strictObject({ level: z.enum(LOG_LEVELS) });
+      v1.get('/log', async () => ({ level: deps.log.level }));
+      v1.patch('/log', async (req) => {
+        const r = logBody.safeParse(req.body, { reportInput: true });
+        if (!r.success) throw new SchemaError(r.error.issues, 'body');
+        deps.log.level = r.data.level;
+        deps.log.info({ level: r.data.level, token: req.token?.name }, 'log level changed through the API');
+        return { level: deps.log.level };
+      });
       v1.post('/reload', async () => {
         const r = await deps.reload();
         return { reloaded: true, config: r.config };
