@@ -253,3 +253,24 @@ test('api.tls: the API over HTTPS with the SIP TLS files (the generated localhos
     assert.equal(await server.stop(), 0);
   }
 });
+
+test('an api.listen that cannot bind refuses the start, naming it; the SIP listeners are released', { timeout: 30_000 }, async () => {
+  const { createServer } = await import('node:net');
+  const taken = await freePort();
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', () => r()));
+  const sipPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ops-api-bind-'));
+  try {
+    const config = join(dir, 'trunkline.yaml');
+    writeFileSync(config, `data: ${JSON.stringify(join(dir, 'data'))}\nlisten: [udp:127.0.0.1:${sipPort}]\napi: {listen: 127.0.0.1:${taken}}\n`);
+    const r = await run(process.execPath, [CLI, 'serve', '--config', config], 20_000);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`^trunkline: cannot start: api\\.listen 127\\.0\\.0\\.1:${taken}: address in use\\n$`));
+    assert.equal(await udpTaken(sipPort), false, 'the SIP port is free again');
+    assert.equal(existsSync(join(dir, 'data', 'trunkline.pid')), false, 'no pid file left behind');
+  } finally {
+    blocker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
