@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/ports.js';
 import { CLI, startTrunkline } from '../helpers/server.js';
-import { haveCommand, run, scenarioWith, sipp } from '../helpers/sipp.js';
+import { haveCommand, run, scenario, scenarioWith, sipp, sippBackground } from '../helpers/sipp.js';
 
 const DOMAIN = 'ops.example';
 const skip = !haveCommand('sipp') ? 'sipp not installed (scripts/install-deps.sh)' : false;
@@ -272,5 +272,48 @@ test('an api.listen that cannot bind refuses the start, naming it; the SIP liste
   } finally {
     blocker.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('/metrics after SIPp calls through the proxy: every request and 2xx in and out counted, one HEP packet per message', { skip, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const uasPort = await freePort();
+  const hepPort = await freePort();
+  const hep = createSocket('udp4');
+  let hepPackets = 0;
+  hep.on('message', (m) => {
+    if (m.toString('latin1', 0, 4) === 'HEP3') hepPackets++;
+  });
+  await new Promise<void>((r) => hep.bind(hepPort, '127.0.0.1', () => r()));
+  const server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, `capture: {hep: "udp:127.0.0.1:${hepPort}", id: 7}`, 'routes:', `  - forward: "sip:127.0.0.1:${uasPort}"`, ''].join('\n'));
+  const CALLS = 5;
+  try {
+    const api = /"api":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(server.output())![1]!;
+    const uas = sippBackground(scenario('uas-call.xml'), uasPort, { calls: CALLS, timeoutS: 30 });
+    await sleep(300);
+    const uac = await sipp({ scenario: scenario('uac-call.xml'), target: `127.0.0.1:${port}`, localPort: await freePort(), calls: CALLS, rate: 10, timeoutS: 20, extra: ['-s', 'bob'] });
+    const u = await uas.done;
+    assert.equal(uac.code, 0, `UAC:\n${uac.stdout.slice(-2000)}\n${server.output().slice(-2000)}`);
+    assert.equal(u.code, 0, `UAS:\n${u.stdout.slice(-2000)}`);
+    const text = await waitFor('every BYE answer counted', async () => {
+      const t = await (await fetch(`${api}/metrics`)).text();
+      return sample(t, 'trunkline_sip_responses_total', { direction: 'out', transport: 'udp', status_class: '2xx' }) >= 2 * CALLS ? t : undefined;
+    }, 5000);
+    for (const method of ['INVITE', 'ACK', 'BYE']) {
+      for (const direction of ['in', 'out']) {
+        assert.equal(sample(text, 'trunkline_sip_requests_total', { direction, transport: 'udp', method }), CALLS, `${method} ${direction}`);
+      }
+    }
+    assert.equal(sample(text, 'trunkline_sip_responses_total', { direction: 'in', transport: 'udp', status_class: '2xx' }), 2 * CALLS);
+    assert.equal(sample(text, 'trunkline_sip_responses_total', { direction: 'out', transport: 'udp', status_class: '2xx' }), 2 * CALLS);
+    assert.equal(sample(text, 'trunkline_proxy_requests_forwarded_total'), 2 * CALLS, 'INVITEs and BYEs forwarded statefully by the proxy core');
+    let messages = 0;
+    for (const line of text.split('\n')) if (/^trunkline_sip_(requests|responses)_total\{/.test(line)) messages += Number(line.split(' ').pop());
+    await waitFor('every HEP packet', () => hepPackets >= messages, 3000, () => `${hepPackets} of ${messages}`);
+    assert.equal(hepPackets, messages, 'one HEP packet per SIP message in or out');
+    assert.equal(sample(text, 'trunkline_hep_packets_total', { outcome: 'sent' }), messages);
+  } finally {
+    hep.close();
+    assert.equal(await server.stop(), 0);
   }
 });
