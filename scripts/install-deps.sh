@@ -9,8 +9,9 @@ set -u
 # TLS next hop of test/interop/kamailio-hop.test.ts), sipsak, sipvicious, and
 # baresip's core (the `baresip` metapackage only adds GUI/video plugins).
 PEERS=(sip-tester kamailio kamailio-tls-modules kamailio-sqlite-modules sipsak sipvicious baresip-core)
-# HEP3 capture tests: sngrep listens for HEP and writes what it decodes as pcap, tshark reads it.
-PEERS+=(sngrep tshark)
+# HEP3 capture tests: sngrep listens for HEP and writes what it decodes as pcap, tshark reads it;
+# the web console test drives headless chromium.
+PEERS+=(sngrep tshark chromium)
 
 warn() { printf 'install-deps: %s\n' "$*" >&2; }
 note() { printf 'install-deps: %s\n' "$*"; }

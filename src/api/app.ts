@@ -2,6 +2,7 @@
  * The HTTP API as a fastify instance (no socket: server.ts listens, tests
  * use inject()):
  *
+ *   /                        the web console (static files; its data comes from /api/v1)
  *   /healthz                 200 while the process runs (no token)
  *   /readyz                  200 when the store answers and every listener is bound, else 503 (no token)
  *   /metrics                 Prometheus text (no token)
@@ -19,6 +20,7 @@ import { LOG_LEVELS } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authorize } from './auth.js';
+import { registerConsole } from './console.js';
 import { ApiError, SchemaError, statusOf } from './errors.js';
 import { registerEvents, type EventStreams } from './events.js';
 import { openApiDocument } from './openapi.js';
@@ -72,6 +74,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     requests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
   });
 
+  registerConsole(app);
   app.get('/healthz', async () => ({ status: 'alive' }));
   app.get('/readyz', async (_req, reply) => {
     const why = await deps.ready();

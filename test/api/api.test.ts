@@ -249,6 +249,16 @@ function suite(backend: Backend): void {
       assert.deepEqual(r.json, { level: 'silent' });
     });
 
+    test('the console is served at / without a token, with a content security policy; its data needs the token', { skip }, async () => {
+      const r = await call('GET', '/', { token: null });
+      assert.equal(r.status, 200);
+      assert.match(String(r.headers['content-type']), /^text\/html/);
+      assert.match(String(r.headers['content-security-policy']), /default-src 'self'/);
+      assert.match(r.json, /<script type="module" src="\/console\/app.js">/);
+      assert.equal((await call('GET', '/console/app.js', { token: null })).status, 200);
+      assert.equal((await call('GET', '/console/nothing.js', { token: null })).status, 404);
+    });
+
     test('/readyz answers 503 with the reason once the store is closed', { skip }, async () => {
       const other = await harness(backend);
       await other.store.close();
