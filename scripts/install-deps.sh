@@ -11,6 +11,9 @@ set -u
 # rtpengine-daemon: the media tests' and bench's rtpengine, run in userspace
 # (--table=-1) by the tests themselves; its packaged service is not started.
 PEERS=(sip-tester kamailio kamailio-tls-modules kamailio-sqlite-modules sipsak sipvicious baresip-core rtpengine-daemon)
+# HEP3 capture tests: sngrep listens for HEP and writes what it decodes as pcap, tshark reads it;
+# the web console test drives headless chromium.
+PEERS+=(sngrep tshark chromium)
 
 warn() { printf 'install-deps: %s\n' "$*" >&2; }
 note() { printf 'install-deps: %s\n' "$*"; }

@@ -36,6 +36,7 @@ import { controlSocketPath } from './control/protocol.js';
 import { parseUri } from './sip/uri.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
 import { FailureCounter } from './auth/failure-counter.js';
+import { Operations } from './api/operations.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -69,6 +70,8 @@ export interface RunningServer {
   reload(config: TrunklineConfig): Promise<void>;
   counters: Counters;
   listeners(): Array<ListenSpec & { boundPort: number }>;
+  /** Events, metrics, capture and the HTTP API. */
+  ops: Operations;
 }
 
 function tlsOptions(files: TlsFileSet, config: TrunklineConfig): TransportTlsFiles {
@@ -98,6 +101,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const algorithms = digestAlgorithms(process.env, config.registrar.algorithms);
   const store = await openStore(config.database, { log });
   const counters = new Counters();
+  const ops = new Operations(config, log, counters);
   const transport = new TransportLayer({
     listen: config.listen.map((l) => ({ proto: l.proto, host: l.host, port: l.port })),
     ...(tls ? { tls: tlsOptions(tls, config) } : {}),
@@ -163,6 +167,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     maxExpires: config.registrar.maxExpires,
     serverHeader,
     log,
+    onRegistered: ops.onRegistered,
   });
   const location = new Location(store);
   const purge = setInterval(() => {
@@ -272,12 +277,31 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     ka.start();
     keepAlive = ka;
   }
+  try {
+    await ops.start({
+      store,
+      transport,
+      transactions: () => ({ server: layer.serverCount(), client: layer.clientCount() }),
+      forwarding: () => proxy.activeContexts,
+      apply: (next) => running.reload(next),
+    });
+  } catch (err) {
+    keepAlive?.stop();
+    clearInterval(purge);
+    layer.stop();
+    wheel.stop();
+    await transport.stop();
+    await store.close();
+    throw err;
+  }
   log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`), routes: config.routes.length }, 'trunkline started');
 
-  return {
+  const running: RunningServer = {
     counters,
+    ops,
     listeners: () => transport.listeners(),
     async stop() {
+      await ops.stop();
       // In-flight transactions finish (or time out) before the sockets close.
       keepAlive?.stop();
       gatewayMonitor?.stop();
@@ -303,6 +327,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
         transport.reloadTls(tlsOptions(files, next));
         log.info({ cert: files.certFile }, 'TLS certificate reloaded');
       }
+      await ops.reload(next);
     },
   };
+  return running;
 }

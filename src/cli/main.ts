@@ -19,6 +19,8 @@ import { registerDid } from './did.js';
 import { registerCarrier } from './carrier.js';
 import { registerRoute } from './route.js';
 import { registerCdr } from './cdr.js';
+import { registerToken } from './token.js';
+import { registerReload } from './reload.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -54,6 +56,8 @@ export function buildProgram(): Command {
   registerCarrier(program);
   registerRoute(program);
   registerCdr(program);
+  registerToken(program);
+  registerReload(program);
   return program;
 }
 

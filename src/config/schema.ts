@@ -245,6 +245,8 @@ const mediaSchema = z
 const apiSchema = z
   .strictObject({
     listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
+    /** HTTPS with the SIP TLS files (tls.cert/key, or the generated localhost certificate). */
+    tls: bool().default(false),
   })
   .prefault({});
 
@@ -460,7 +462,8 @@ export interface TrunklineConfig {
   database: DatabaseConfig;
   tls: TlsConfig;
   media: MediaConfig;
-  api: { listen: HostPort };
+  /** The HTTP API, /metrics and health checks; `tls`: HTTPS with the SIP TLS files. */
+  api: { listen: HostPort; tls: boolean };
   /** HEP3 capture; off when `hep` is absent. */
   capture: { hep?: HostPort & { proto: 'udp' | 'tcp' }; id: number };
   routes: RouteConfig[];

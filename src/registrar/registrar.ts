@@ -62,6 +62,8 @@ export interface RegistrarOptions {
   serverHeader?: string | null;
   now?: () => number;
   log?: RegistrarLog;
+  /** Called after each REGISTER that wrote bindings: the AOR's live contacts after it (events, metrics). */
+  onRegistered?: (aor: string, contacts: string[], flow: Flow) => void;
 }
 
 type Reply = { status: number; reason?: string; headers?: Array<[string, string]> };
@@ -77,6 +79,7 @@ export class Registrar {
   private readonly log: RegistrarLog | null;
   private dateSecond = Number.NaN;
   private dateText = '';
+  private readonly onRegistered: RegistrarOptions['onRegistered'];
 
   constructor(opts: RegistrarOptions) {
     this.store = opts.store;
@@ -94,6 +97,7 @@ export class Registrar {
     this.serverHeader = opts.serverHeader ?? null;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? null;
+    this.onRegistered = opts.onRegistered;
   }
 
   /** Whether a REGISTER for this Request-URI is ours to answer: its host is a local domain. */
@@ -156,6 +160,7 @@ export class Registrar {
     if (req.contactIsStar) {
       if (req.getAll('Contact').length !== 1 || headerExpires !== 0) return { status: 400, reason: 'Contact * Needs Expires 0 Alone' };
       const result = await this.store.location.register({ aor, callId, cseq, removeAll: true });
+      this.onRegistered?.(aor, [], flow);
       return this.ok(result.bindings);
     }
 
@@ -194,6 +199,7 @@ export class Registrar {
 
     // 5. All or nothing.
     const result = await this.store.location.register({ aor, callId, cseq, set, remove });
+    this.onRegistered?.(aor, result.bindings.map((b) => b.contact), flow);
     this.log?.debug({ aor, bindings: result.bindings.length, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` }, 'registered');
     const extra: Array<[string, string]> = [];
     // RFC 3327 5.3: the Path goes back to a UA that said it supports it.

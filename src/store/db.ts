@@ -247,11 +247,18 @@ async function migrate(
 ): Promise<string> {
   const all = list(dialect);
   const names = Object.keys(all).sort();
+  // Up to date already (the common case: every start after the first, every CLI command): no
+  // migrator, whose table lookup spans every schema of a PostgreSQL database and fails when another
+  // schema is dropped meanwhile.
+  if (sqlite === undefined && (await alreadyMigrated(db, schema, names))) return names.at(-1) ?? '';
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => all },
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    // Migrations are numbered per feature; a database made by a build that had a later number
+    // (0004) before an earlier one (0003) still takes the earlier one.
+    allowUnorderedMigrations: true,
     // Kysely's table lookup spans every schema; name ours so another
     // schema's tables (another Trunkline in the same database) never count.
     ...(schema !== undefined && { migrationTableSchema: schema }),
@@ -281,6 +288,18 @@ async function migrate(
     if (r.status === 'Success') log?.info({ mod: 'store', migration: r.migrationName }, 'store: migration applied');
   }
   return names.at(-1) ?? '';
+}
+
+/** Whether this schema's migration table lists every migration of this build (PostgreSQL). */
+async function alreadyMigrated(db: Kysely<Database>, schema: string | undefined, names: string[]): Promise<boolean> {
+  try {
+    const table = schema === undefined ? sql.table(MIGRATION_TABLE) : sql.table(`${schema}.${MIGRATION_TABLE}`);
+    const rows = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    const ran = new Set(rows.rows.map((r) => r.name));
+    return names.every((n) => ran.has(n)) && ran.size === names.length;
+  } catch {
+    return false; // no table yet: a new database
+  }
 }
 
 class KyselyStore implements Store {

@@ -164,6 +164,18 @@ export interface CdrTable {
   extra: string | null;
 }
 
+/** HTTP API bearer tokens (0004_api): the SHA-256 of the token, never the token. */
+export interface ApiTokenTable {
+  name: string;
+  /** `admin` (read and write) or `read`. */
+  role: string;
+  /** Hex SHA-256 of the token. */
+  token_hash: string;
+  created_at: number;
+  /** Milliseconds since the epoch of the last request it authorized (at most once a minute), null when never. */
+  last_used_at: number | null;
+}
+
 export interface Database {
   domains: DomainTable;
   subscribers: SubscriberTable;
@@ -178,4 +190,5 @@ export interface Database {
   routes: RouteTable;
   route_carriers: RouteCarrierTable;
   cdrs: CdrTable;
+  api_tokens: ApiTokenTable;
 }

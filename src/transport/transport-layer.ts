@@ -45,6 +45,9 @@ import {
   type TransportProto,
 } from './types.js';
 
+/** Sees every SIP message received (`in`) and sent (`out`): capture and metrics. Must not throw. */
+export type TransportTap = (dir: 'in' | 'out', data: Buffer, flow: Flow) => void;
+
 export interface TransportEvents {
   message: [InboundMessage];
   framingError: [FramingErrorEvent];
@@ -174,6 +177,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private sweepTimer: NodeJS.Timeout | null = null;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private lastRefusalLog = 0;
+  private tap: TransportTap | null = null;
   private refusedSinceLog = 0;
 
   constructor(opts: TransportLayerOptions) {
@@ -569,6 +573,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   /** Queue data on a connection. False if it is not open or its peer does not read. */
   private write(conn: StreamConn, data: Buffer): boolean {
     if (conn.closed || conn.state !== 'open') return false;
+    if (this.tap !== null) this.tap('out', data, this.flowOf(conn));
     const ws = conn.ws;
     if (ws) {
       if (ws.readyState !== WebSocket.OPEN) return false;
@@ -629,6 +634,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   private deliver(m: InboundMessage): void {
+    if (this.tap !== null) this.tap('in', m.data, m.flow);
     try {
       this.emit('message', m);
     } catch (err) {
@@ -668,6 +674,11 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   // ---------------------------------------------------------------- public API
+
+  /** Sets (or with null removes) the tap that sees every message in and out. */
+  setTap(fn: TransportTap | null): void {
+    this.tap = fn;
+  }
 
   /** One complete SIP message per call (UDP datagram, framed stream message, WS message). */
   onMessage(handler: (m: InboundMessage) => void): void {
@@ -802,6 +813,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
    * `done`, the caller learns the outcome.
    */
   private sendDatagram(l: UdpListener, host: string, port: number, data: Buffer, done: ((err: Error | null) => void) | null): boolean {
+    if (this.tap !== null) this.tap('out', data, { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost: host, remotePort: port, connectionId: null });
     try {
       if (done === null) l.socket.send(data, port, host);
       else

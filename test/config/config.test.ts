@@ -37,7 +37,7 @@ describe('defaults', () => {
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
     assert.deepEqual(c.tls, { verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
     assert.deepEqual(c.media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600 });
-    assert.deepEqual(c.api, { listen: { host: '127.0.0.1', port: 8080 } });
+    assert.deepEqual(c.api, { listen: { host: '127.0.0.1', port: 8080 }, tls: false });
     assert.deepEqual(c.capture, { id: 2001 });
     assert.deepEqual(c.routes, []);
     assert.deepEqual(c.sip, {

@@ -21,7 +21,9 @@ export interface RunningTrunkline {
 export async function startTrunkline(configYaml: string, timeoutMs = 15000): Promise<RunningTrunkline> {
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-test-'));
   const configFile = join(dir, 'trunkline.yaml');
-  writeFileSync(configFile, `data: ${JSON.stringify(join(dir, 'data'))}\n${configYaml}`);
+  // The HTTP API on a port of its own (never the default 8080), unless the test sets `api:`.
+  const api = /^api:/m.test(configYaml) ? '' : 'api: {listen: "127.0.0.1:0"}\n';
+  writeFileSync(configFile, `data: ${JSON.stringify(join(dir, 'data'))}\n${api}${configYaml}`);
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

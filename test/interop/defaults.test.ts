@@ -19,8 +19,8 @@ function tcpFree(port: number): Promise<boolean> {
 }
 
 test('with no config, serve runs on the embedded defaults: UDP/TCP 5060, TLS 5061, a localhost certificate in ./data', async (t) => {
-  if (!(await tcpFree(5060)) || !(await tcpFree(5061))) {
-    t.skip('127.0.0.1:5060 or 5061 is taken on this machine');
+  if (!(await tcpFree(5060)) || !(await tcpFree(5061)) || !(await tcpFree(8080))) {
+    t.skip('127.0.0.1:5060, 5061 or 8080 (the API) is taken on this machine');
     return;
   }
   const cwd = mkdtempSync(join(tmpdir(), 'trunkline-defaults-'));

@@ -1,0 +1,137 @@
+/**
+ * The HTTP API as a fastify instance (no socket: server.ts listens, tests
+ * use inject()):
+ *
+ *   /                        the web console (static files; its data comes from /api/v1)
+ *   /healthz                 200 while the process runs (no token)
+ *   /readyz                  200 when the store answers and every listener is bound, else 503 (no token)
+ *   /metrics                 Prometheus text (no token)
+ *   /api/v1/openapi.json     the OpenAPI document (no token)
+ *   /api/v1/events           SSE event stream
+ *   /api/v1/reload           POST: re-read the config file and apply it (admin)
+ *   /api/v1/log              GET the log level, PATCH {"level": "debug"} to change it until the next reload
+ *   /api/v1/NAME[/KEY]       the resources of ./resources (token; writes need admin)
+ *
+ * Every error is `{"error": "..."}` (errors.ts).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { LOG_LEVELS } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { authorize } from './auth.js';
+import { registerConsole } from './console.js';
+import { ApiError, SchemaError, statusOf } from './errors.js';
+import { registerEvents, type EventStreams } from './events.js';
+import { openApiDocument } from './openapi.js';
+import { registerResource, type ApiContext, type Resource } from './resource.js';
+import { RESOURCES } from './resources/index.js';
+
+export const API_PREFIX = '/api/v1';
+const BODY_LIMIT = 1 << 20;
+
+export interface ApiDeps {
+  ctx: ApiContext;
+  log: Logger;
+  metrics: Metrics;
+  version: string;
+  /** null when ready, else why not (503 body). */
+  ready(): Promise<string | null>;
+  /** Re-reads and applies the config; throws a ConfigError (400) for a bad one. Returns the file read. */
+  reload(): Promise<{ config: string | null }>;
+  /** The registry; RESOURCES by default. */
+  resources?: readonly Resource[];
+}
+
+export interface Api {
+  app: FastifyInstance;
+  events: EventStreams;
+}
+
+export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<Api> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    ...(opts.https !== undefined && { https: opts.https }),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  const log = deps.log.child({ mod: 'api' });
+  const resources = (deps.resources ?? RESOURCES).filter((r) => r.available?.(deps.ctx) ?? true);
+
+  app.setErrorHandler((err, req, reply) => {
+    const s = statusOf(err);
+    if (s.internal) log.error({ err, method: req.method, url: req.url.split('?')[0] }, 'API request failed');
+    for (const [k, v] of Object.entries(s.headers)) reply.header(k, v);
+    reply.code(s.status).send({ error: s.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: `no such path: ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  const requests = deps.metrics.counter('trunkline_api_requests_total', 'HTTP API requests by method, route and status', ['method', 'route', 'status']);
+  app.addHook('onResponse', async (req, reply) => {
+    requests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+
+  registerConsole(app);
+  app.get('/healthz', async () => ({ status: 'alive' }));
+  app.get('/readyz', async (_req, reply) => {
+    const why = await deps.ready();
+    if (why !== null) {
+      reply.code(503);
+      return { status: 'not ready', error: why };
+    }
+    return { status: 'ready' };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('Content-Type', deps.metrics.contentType);
+    return deps.metrics.text();
+  });
+
+  let events: EventStreams | undefined;
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', async (req) => {
+        const path = req.url.split('?')[0];
+        if (path === `${API_PREFIX}/openapi.json`) return;
+        await authorize(req, deps.ctx.tokens, { allowQueryToken: path === `${API_PREFIX}/events` });
+      });
+      const doc = openApiDocument(resources, deps.version, {
+        [`${API_PREFIX}/events`]: { get: { summary: 'Server-Sent Events: registrations, calls, bans, gateway states', parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'text/event-stream' } } } },
+        [`${API_PREFIX}/log`]: {
+          get: { summary: 'the log level', responses: { 200: { description: '{"level": "info"}' } } },
+          patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
+        },
+        [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
+      });
+      v1.get('/openapi.json', async () => doc);
+      const logBody = z.strictObject({ level: z.enum(LOG_LEVELS) });
+      v1.get('/log', async () => ({ level: deps.log.level }));
+      v1.patch('/log', async (req) => {
+        const r = logBody.safeParse(req.body, { reportInput: true });
+        if (!r.success) throw new SchemaError(r.error.issues, 'body');
+        deps.log.level = r.data.level;
+        deps.log.info({ level: r.data.level, token: req.token?.name }, 'log level changed through the API');
+        return { level: deps.log.level };
+      });
+      v1.post('/reload', async () => {
+        const r = await deps.reload();
+        return { reloaded: true, config: r.config };
+      });
+      events = registerEvents(v1, deps.ctx.bus);
+      for (const r of resources) registerResource(v1, r, deps.ctx);
+      // Unknown paths under the prefix still need a token: no probing without one.
+      v1.setNotFoundHandler(async (req) => {
+        await authorize(req, deps.ctx.tokens, { allowQueryToken: false }).catch((err: unknown) => {
+          if (err instanceof ApiError && err.status === 403) return; // a read token may learn a path is unknown
+          throw err;
+        });
+        throw new ApiError(404, `no such path: ${req.method} ${req.url.split('?')[0]}`);
+      });
+    },
+    { prefix: API_PREFIX },
+  );
+  await app.ready();
+  return { app, events: events! };
+}

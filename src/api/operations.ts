@@ -1,0 +1,196 @@
+/**
+ * The operations side of a running server, wired by server.ts in a few
+ * lines: the event bus, the metrics, HEP capture (with the transport tap
+ * they share), the HTTP API listener and the pid file.
+ *
+ *   const ops = new Operations(config, log, counters);     before the core is built
+ *   registrar: onRegistered: ops.onRegistered               the registration event
+ *   await ops.start({store, transport, layer, proxy, reload})   after the listeners are bound
+ *   ops.reload(next)                                        at each reload (capture, API TLS)
+ *   await ops.stop()                                        first thing at stop
+ */
+import type { TrunklineConfig } from '../config/schema.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Counters } from '../core/counters.js';
+import { EventBus } from '../core/events.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import { TokenRepo } from '../store/repos/tokens.js';
+import { ensureTlsFiles } from '../tls/self-signed.js';
+import type { TransportLayer } from '../transport/transport-layer.js';
+import type { Flow } from '../transport/types.js';
+import { HepCapture } from '../capture/capture.js';
+import { Metrics } from '../metrics/metrics.js';
+import { buildApi, type Api } from './app.js';
+import { ApiError } from './errors.js';
+import { writePidFile } from './pidfile.js';
+import { packageVersion } from './version.js';
+import { formatHostPort } from '../config/address.js';
+
+export interface OpsDeps {
+  store: Store;
+  transport: TransportLayer;
+  /** Transactions now: server and client. */
+  transactions(): { server: number; client: number };
+  /** Requests being forwarded now. */
+  forwarding(): number;
+  /** Applies a new config to the whole server (RunningServer.reload). */
+  apply(next: TrunklineConfig): Promise<void>;
+}
+
+export class Operations {
+  readonly bus: EventBus;
+  readonly metrics: Metrics;
+  readonly capture: HepCapture;
+  #config: TrunklineConfig;
+  readonly #log: Logger;
+  #api: Api | null = null;
+  #removePid: (() => void) | null = null;
+  #deps: OpsDeps | null = null;
+  /** The API's address once it listens (port 0 in the config: the one given). */
+  address: { host: string; port: number; tls: boolean } | null = null;
+
+  constructor(config: TrunklineConfig, log: Logger, counters: Counters) {
+    this.#config = config;
+    this.#log = log;
+    this.bus = new EventBus(log);
+    this.metrics = new Metrics(counters);
+    this.capture = new HepCapture(log.child({ mod: 'capture' }));
+  }
+
+  /** The registrar's hook: a REGISTER changed an AOR's bindings. */
+  readonly onRegistered = (aor: string, contacts: string[], flow: Flow): void => {
+    this.metrics.registrations.inc();
+    this.bus.publish('registration', { aor, contacts, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` });
+  };
+
+  /** Metrics, capture and the tap, the pid file, then the API listener. Rejects naming `api.listen` when it cannot bind. */
+  async start(deps: OpsDeps): Promise<void> {
+    this.#deps = deps;
+    const m = this.metrics;
+    m.gauge('trunkline_sip_transactions', 'SIP transactions now, by kind', () => {
+      const t = deps.transactions();
+      return [[{ kind: 'server' }, t.server], [{ kind: 'client' }, t.client]];
+    }, ['kind']);
+    m.gauge('trunkline_proxy_forward_contexts', 'requests being forwarded now (proxy forward contexts)', () => deps.forwarding());
+    m.gauge('trunkline_registrations', 'live bindings in the location table', async () => {
+      const row = await deps.store.db
+        .selectFrom('location')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('expires_at', '>', Date.now())
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
+    });
+    m.gauge('trunkline_transport_connections', 'open stream connections (TCP, TLS, WS, WSS)', () => deps.transport.connectionCount());
+    m.gauge('trunkline_event_stream_clients', 'open /api/v1/events streams', () => this.#api?.events.count ?? 0);
+    const stats = this.capture.stats;
+    m.counter('trunkline_hep_packets_total', 'HEP packets by outcome', ['outcome'], function collect() {
+      this.reset();
+      this.inc({ outcome: 'sent' }, stats.sent);
+      this.inc({ outcome: 'dropped' }, stats.dropped);
+      this.inc({ outcome: 'error' }, stats.errors);
+    });
+
+    this.capture.configure(this.#config.capture);
+    const messages = this.metrics.messages;
+    const capture = this.capture;
+    // The one tap: message counts always, HEP while capture is on.
+    deps.transport.setTap((dir, data, flow) => {
+      messages.observe(dir, data, flow);
+      if (capture.enabled) capture.tap(dir, data, flow);
+    });
+
+    this.#removePid = writePidFile(this.#config.data);
+    try {
+      await this.#listen(deps);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async #listen(deps: OpsDeps): Promise<void> {
+    const c = this.#config.api;
+    const tls = c.tls ? await ensureTlsFiles(this.#config) : undefined;
+    const api = await buildApi(
+      {
+        ctx: { store: deps.store, tokens: new TokenRepo(deps.store.ctx), bus: this.bus, now: Date.now },
+        log: this.#log,
+        metrics: this.metrics,
+        version: packageVersion(),
+        ready: () => this.#ready(),
+        reload: () => this.#reloadFromFile(),
+      },
+      tls !== undefined ? { https: { cert: tls.cert, key: tls.key } } : {},
+    );
+    this.#api = api;
+    try {
+      await api.app.listen({ host: c.listen.host, port: c.listen.port, listenTextResolver: () => '' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`api.listen ${formatHostPort(c.listen)}: ${code === 'EADDRINUSE' ? 'address in use' : err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const addr = api.app.server.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : c.listen.port;
+    this.address = { host: c.listen.host, port, tls: tls !== undefined };
+    this.#log.info({ api: `${tls ? 'https' : 'http'}://${formatHostPort({ host: c.listen.host, port })}` }, 'api listening');
+  }
+
+  async #ready(): Promise<string | null> {
+    const deps = this.#deps;
+    if (deps === null) return 'starting';
+    try {
+      await deps.store.ping();
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+    const bound = deps.transport.listeners().length;
+    if (bound < this.#config.listen.length) return `${bound} of ${this.#config.listen.length} SIP listeners bound`;
+    return null;
+  }
+
+  /** POST /api/v1/reload: the config file read again and applied, as SIGHUP does. */
+  async #reloadFromFile(): Promise<{ config: string | null }> {
+    const deps = this.#deps!;
+    const source = this.#config.source;
+    let next: TrunklineConfig;
+    try {
+      next = await loadConfig(source !== undefined ? { file: source } : {});
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ApiError(400, `reload refused, the running config stays: ${err.message.replace(/\s*\n\s*/g, '; ')}`);
+      throw err;
+    }
+    await deps.apply(next);
+    this.#log.level = next.log.level;
+    this.#log.info({ config: next.source ?? '(built-in defaults)', via: 'api' }, 'config reloaded');
+    return { config: next.source ?? null };
+  }
+
+  /** Applies what may change live: capture on/off/elsewhere, the API's TLS files. */
+  async reload(next: TrunklineConfig): Promise<void> {
+    this.capture.configure(next.capture);
+    if (this.#api !== null && this.address?.tls === true) {
+      const files = await ensureTlsFiles(next);
+      (this.#api.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ cert: files.cert, key: files.key });
+    }
+    const a = this.#config.api.listen;
+    if (next.api.listen.host !== a.host || next.api.listen.port !== a.port || next.api.tls !== this.#config.api.tls) {
+      this.#log.warn({ api: formatHostPort(next.api.listen) }, 'api.listen and api.tls take effect at the next start');
+    }
+    this.#config = { ...next, api: this.#config.api };
+  }
+
+  /** Closes the API (open event streams end), stops capture, removes the pid file. */
+  async stop(): Promise<void> {
+    const api = this.#api;
+    this.#api = null;
+    if (api !== null) {
+      api.events.closeAll();
+      await api.app.close();
+    }
+    this.#deps?.transport.setTap(null);
+    this.capture.stop();
+    this.#removePid?.();
+    this.#removePid = null;
+  }
+}

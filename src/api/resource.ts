@@ -1,0 +1,196 @@
+/**
+ * The resource registry's building block. A resource is one file in
+ * ./resources declaring one zod schema of its object and its handlers; from
+ * that one schema come
+ *   - the request checks (POST and PATCH bodies, list filters): 400 naming
+ *     the field, unknown fields refused;
+ *   - the TypeScript types of the handlers' inputs and outputs;
+ *   - the JSON schemas of the OpenAPI document (/api/v1/openapi.json);
+ *   - the response filter: only the schema's fields leave (a writeOnly
+ *     field such as a password never does).
+ *
+ *   GET    /api/v1/NAME        list      200 [objects]
+ *   POST   /api/v1/NAME        create    201 object
+ *   GET    /api/v1/NAME/KEY    get       200 object
+ *   PATCH  /api/v1/NAME/KEY    update    200 object
+ *   DELETE /api/v1/NAME/KEY    remove    204
+ *
+ * A method without a handler answers 405 with Allow. `views()` derives the
+ * create and patch bodies from the object schema: readOnly fields (times,
+ * derived parts) are not accepted, writeOnly ones (a password) are accepted
+ * but never returned, and the key cannot be patched.
+ */
+import { z } from 'zod';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Store } from '../store/index.js';
+import type { TokenRepo } from '../store/repos/tokens.js';
+import type { EventBus } from '../core/events.js';
+import { ApiError, SchemaError } from './errors.js';
+import { isPage, type Page } from './pagination.js';
+
+/** What handlers work with. Later modules add their services as optional fields. */
+export interface ApiContext {
+  store: Store;
+  tokens: TokenRepo;
+  bus: EventBus;
+  now(): number;
+}
+
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+type Out<S extends z.ZodType> = z.output<S>;
+
+export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends AnyObject, Q extends AnyObject> {
+  /** The collection: the URL segment (`domains`) and the OpenAPI tag. */
+  name: string;
+  /** The key field; its value names one object in the URL (`/domains/example.org`). */
+  key: string;
+  /** What the collection is, one line (OpenAPI). */
+  description: string;
+  /** The object as returned. */
+  object: O;
+  /** POST body (from views()). */
+  create?: { body: C; run(ctx: ApiContext, body: Out<C>): Promise<z.input<O>> };
+  /** PATCH body (from views()). */
+  update?: { body: P; run(ctx: ApiContext, key: string, body: Out<P>): Promise<z.input<O>> };
+  /** GET collection; with `query`, its filters (and pageQuery's limit/cursor for a paginated one). */
+  list?: { query?: Q; run(ctx: ApiContext, query: Out<Q>): Promise<z.input<O>[] | Page<z.input<O>>> };
+  get?(ctx: ApiContext, key: string): Promise<z.input<O>>;
+  /** DELETE; with `query`, its options (`?cascade=true`). */
+  remove?: { query?: Q; run(ctx: ApiContext, key: string, query: Out<Q>): Promise<void> };
+  /** Whether the resource is served (its service exists in this server); default yes. */
+  available?(ctx: ApiContext): boolean;
+}
+
+/** A resource with its types erased, for the registry's list. */
+export type Resource = ResourceDef<AnyObject, AnyObject, AnyObject, AnyObject>;
+
+/** Keeps the handlers' types checked against the schemas, then erases them for the registry. */
+export function defineResource<O extends AnyObject, C extends AnyObject = AnyObject, P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject>(
+  def: ResourceDef<O, C, P, Q>,
+): Resource {
+  return def as unknown as Resource;
+}
+
+function mask<K extends PropertyKey>(keys: readonly K[]): Record<K, true> {
+  return Object.fromEntries(keys.map((k) => [k, true])) as Record<K, true>;
+}
+
+/**
+ * The three views of one object schema:
+ *   object  what GET returns: every field but the writeOnly ones
+ *   create  the POST body: every field but the readOnly ones, unknown refused
+ *   patch   the PATCH body: like create, without the key, every field optional
+ */
+export function views<Sh extends z.ZodRawShape, K extends keyof Sh & string, RO extends keyof Sh & string = never, WO extends keyof Sh & string = never>(
+  schema: z.ZodObject<Sh>,
+  o: { key: K; readOnly?: readonly RO[]; writeOnly?: readonly WO[] },
+) {
+  const ro = o.readOnly ?? [];
+  const wo = o.writeOnly ?? [];
+  const object = schema.omit(mask(wo) as never) as unknown as z.ZodObject<Omit<Sh, WO>>;
+  const create = z.strictObject(schema.omit(mask(ro) as never).shape) as unknown as z.ZodObject<Omit<Sh, RO>, z.core.$strict>;
+  const patch = z.strictObject(schema.omit(mask([...ro, o.key]) as never).partial().shape) as unknown as z.ZodObject<
+    { [F in Exclude<keyof Sh, RO | K>]: z.ZodOptional<Sh[F]> },
+    z.core.$strict
+  >;
+  return { object, create, patch };
+}
+
+function check<S extends z.ZodType>(schema: S, value: unknown, part: 'body' | 'query'): z.output<S> {
+  const r = schema.safeParse(value ?? (part === 'query' ? {} : value), { reportInput: true });
+  if (!r.success) throw new SchemaError(r.error.issues, part);
+  return r.data;
+}
+
+/** The JSON schema of a zod schema for fastify's route (documentation) and OpenAPI. */
+export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete s.$schema;
+  return s;
+}
+
+const METHODS = ['GET', 'POST', 'PATCH', 'DELETE'] as const;
+
+/** Adds a resource's routes under the instance's prefix (/api/v1). */
+export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiContext): void {
+  const base = `/${r.name}`;
+  const one = `/${r.name}/:key`;
+  // Only the object schema's fields leave (a writeOnly password never does); a
+  // pick, not a parse: the handlers build the objects, and lists can be long.
+  const fields = Object.keys(r.object.shape);
+  const shape = (v: unknown): unknown => {
+    const src = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const f of fields) if (src[f] !== undefined) out[f] = src[f];
+    return out;
+  };
+  const keyOf = (req: FastifyRequest): string => (req.params as { key: string }).key;
+  const allowed = new Map<string, string[]>([[base, []], [one, []]]);
+
+  const route = (method: (typeof METHODS)[number], url: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void => {
+    allowed.get(url)!.push(method);
+    // Checked by zod in the handler (check()), so fastify validates nothing itself.
+    app.route({ method, url, handler });
+  };
+
+  if (r.list !== undefined) {
+    const list = r.list;
+    route('GET', base, async (req, reply) => {
+      const query = list.query !== undefined ? check(list.query, req.query, 'query') : {};
+      const result = await list.run(ctx, query);
+      if (isPage(result)) {
+        if (result.next !== null) {
+          reply.header('Next-Cursor', result.next);
+          const q = new URLSearchParams(req.query as Record<string, string>);
+          q.set('cursor', result.next);
+          reply.header('Link', `<${req.url.split('?')[0]}?${q.toString()}>; rel="next"`);
+        }
+        return result.items.map(shape);
+      }
+      return result.map(shape);
+    });
+  }
+  if (r.create !== undefined) {
+    const create = r.create;
+    route('POST', base, async (req, reply) => {
+      const body = check(create.body, req.body, 'body');
+      const created = await create.run(ctx, body);
+      reply.code(201);
+      return shape(created);
+    });
+  }
+  if (r.get !== undefined) {
+    const get = r.get;
+    route('GET', one, async (req) => shape(await get(ctx, keyOf(req))));
+  }
+  if (r.update !== undefined) {
+    const update = r.update;
+    route('PATCH', one, async (req) => {
+      const body = check(update.body, req.body, 'body');
+      return shape(await update.run(ctx, keyOf(req), body));
+    });
+  }
+  if (r.remove !== undefined) {
+    const remove = r.remove;
+    route('DELETE', one, async (req, reply) => {
+      const query = remove.query !== undefined ? check(remove.query, req.query, 'query') : {};
+      await remove.run(ctx, keyOf(req), query);
+      reply.code(204);
+      return reply.send();
+    });
+  }
+  for (const [url, methods] of allowed) {
+    for (const m of METHODS) {
+      if (methods.includes(m)) continue;
+      app.route({
+        method: m,
+        url,
+        handler: async () => {
+          throw new ApiError(405, `${m} is not allowed on /api/v1${url.replace(':key', `{${r.key}}`)} (allowed: ${methods.join(', ') || 'none'})`, {
+            Allow: methods.join(', '),
+          });
+        },
+      });
+    }
+  }
+}

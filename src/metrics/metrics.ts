@@ -1,0 +1,103 @@
+/**
+ * Prometheus metrics (prom-client), served at /metrics. Everything is read
+ * at scrape time from what the modules already count, so the signalling
+ * path pays nothing for it but the SIP message tap (sip-messages.ts):
+ *
+ *   trunkline_sip_requests_total{direction,transport,method}
+ *   trunkline_sip_responses_total{direction,transport,status_class}
+ *   trunkline_<counter>_total          every name of core/counters.ts
+ *                                      (parse errors, drops, proxy outcomes...)
+ *   trunkline_sip_transactions{kind}   server and client transactions now
+ *   trunkline_proxy_forward_contexts   requests being forwarded now
+ *   trunkline_registrations            live bindings in the location table
+ *   trunkline_registrations_total      REGISTERs that changed bindings
+ *   trunkline_hep_packets_total{outcome}, trunkline_event_stream_clients,
+ *   trunkline_api_requests_total{method,route,status}
+ *   process_*, nodejs_* (event-loop lag, heap, GC, handles)
+ *
+ * A later module adds its own in one line:
+ *   metrics.counter('trunkline_calls_total', 'calls by outcome', ['trunk', 'direction', 'disposition'])
+ *   metrics.gauge('trunkline_dialogs', 'dialogs now', () => b2bua.dialogCount())
+ * Label values must be bounded: names of trunks and carriers, never call
+ * IDs, numbers or source addresses.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counters } from '../core/counters.js';
+import { SipMessageCounts } from './sip-messages.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly messages = new SipMessageCounts();
+  readonly #counters: Counters;
+  readonly #exported = new Set<string>();
+  readonly registrations: Counter;
+
+  constructor(counters: Counters) {
+    this.#counters = counters;
+    collectDefaultMetrics({ register: this.registry });
+    const messages = this.messages;
+    this.counter('trunkline_sip_requests_total', 'SIP requests received (in) and sent (out), by transport and method', ['direction', 'transport', 'method'], function collect() {
+      this.reset();
+      for (const e of messages.entries()) if (e.method !== undefined) this.inc({ direction: e.direction, transport: e.transport, method: e.method }, e.value);
+    });
+    this.counter('trunkline_sip_responses_total', 'SIP responses received (in) and sent (out), by transport and status class', ['direction', 'transport', 'status_class'], function collect() {
+      this.reset();
+      for (const e of messages.entries()) if (e.statusClass !== undefined) this.inc({ direction: e.direction, transport: e.transport, status_class: e.statusClass }, e.value);
+    });
+    this.registrations = this.counter('trunkline_registrations_total', 'REGISTER requests that changed bindings');
+  }
+
+  /** A counter in this registry (`collect` runs at each scrape, for values kept elsewhere). */
+  counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Counter<L>) => void | Promise<void>): Counter<L> {
+    return new Counter<L>({ name, help, labelNames, registers: [this.registry], ...(collect && { collect }) });
+  }
+
+  /** A gauge whose value is read at each scrape (`read` returns a number, or [labels, value] pairs). */
+  gauge<L extends string = string>(
+    name: string,
+    help: string,
+    read: () => number | Array<[Partial<Record<L, string>>, number]> | Promise<number | Array<[Partial<Record<L, string>>, number]>>,
+    labelNames: readonly L[] = [],
+  ): Gauge<L> {
+    return new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      async collect() {
+        const v = await read();
+        if (typeof v === 'number') {
+          this.set(v);
+          return;
+        }
+        this.reset();
+        for (const [labels, value] of v) this.set(labels as never, value);
+      },
+    });
+  }
+
+  /** Registers a metric for each counter name that appeared since the last scrape. */
+  #syncCounters(): void {
+    const counters = this.#counters;
+    for (const key of Object.keys(counters.snapshot())) {
+      if (this.#exported.has(key)) continue;
+      this.#exported.add(key);
+      const name = `trunkline_${key.replace(/[^a-zA-Z0-9_]/g, '_')}_total`;
+      if (this.registry.getSingleMetric(name) !== undefined) continue;
+      this.counter(name, `core counter ${key}`, [], function collect() {
+        this.reset();
+        this.inc(counters.get(key));
+      });
+    }
+  }
+
+  /** The exposition text (Prometheus 0.0.4). */
+  async text(): Promise<string> {
+    this.#syncCounters();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

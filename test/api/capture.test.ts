@@ -1,0 +1,139 @@
+/**
+ * HEP3 encoding chunk by chunk (IPv4 and IPv6, correlation id, the 64 KiB
+ * cap), the capture over UDP and TCP to local listeners, switched on and
+ * off, and the Call-ID scan used for correlation. The end-to-end check with
+ * an independent decoder (sngrep) is in server.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { createServer, type Socket } from 'node:net';
+import { encodeHep, ipv6Bytes, type HepPacket } from '../../src/capture/hep.js';
+import { HepCapture, callIdOf } from '../../src/capture/capture.js';
+import type { Flow } from '../../src/transport/types.js';
+import { freePort } from '../helpers/ports.js';
+
+/** Chunks of one packet by type (generic vendor), checking the framing on the way. */
+function chunks(buf: Buffer): Map<number, Buffer> {
+  assert.equal(buf.toString('latin1', 0, 4), 'HEP3');
+  assert.equal(buf.readUInt16BE(4), buf.length, 'total length');
+  const out = new Map<number, Buffer>();
+  let o = 6;
+  while (o < buf.length) {
+    assert.equal(buf.readUInt16BE(o), 0, 'generic vendor');
+    const type = buf.readUInt16BE(o + 2);
+    const len = buf.readUInt16BE(o + 4);
+    assert.ok(len >= 6 && o + len <= buf.length, `chunk ${type} length ${len}`);
+    out.set(type, buf.subarray(o + 6, o + len));
+    o += len;
+  }
+  assert.equal(o, buf.length);
+  return out;
+}
+
+const SIP = Buffer.from('OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: abc-123@host\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+
+test('HEP3 over IPv4: every chunk in place, big-endian', () => {
+  const p: HepPacket = { family: 4, ipProto: 17, srcIp: '127.0.0.2', dstIp: '127.0.0.1', srcPort: 5070, dstPort: 5060, timeUs: 1_700_000_000_123_456, captureId: 2001, payload: SIP };
+  const c = chunks(encodeHep(p));
+  assert.equal(c.get(1)![0], 2);
+  assert.equal(c.get(2)![0], 17);
+  assert.deepEqual([...c.get(3)!], [127, 0, 0, 2]);
+  assert.deepEqual([...c.get(4)!], [127, 0, 0, 1]);
+  assert.equal(c.get(7)!.readUInt16BE(0), 5070);
+  assert.equal(c.get(8)!.readUInt16BE(0), 5060);
+  assert.equal(c.get(9)!.readUInt32BE(0), 1_700_000_000);
+  assert.equal(c.get(10)!.readUInt32BE(0), 123_456);
+  assert.equal(c.get(11)![0], 1, 'SIP');
+  assert.equal(c.get(12)!.readUInt32BE(0), 2001);
+  assert.deepEqual(c.get(15), SIP);
+  assert.equal(c.has(17), false, 'no correlation id unless known');
+});
+
+test('HEP3 over IPv6 with TCP, a correlation id and an auth key; a payload over 64 KiB is cut to fit', () => {
+  const c = chunks(encodeHep({ family: 6, ipProto: 6, srcIp: '::1', dstIp: '2001:db8::7', srcPort: 1, dstPort: 2, timeUs: 0, captureId: 7, payload: SIP, correlationId: 'call-42', authKey: 'k' }));
+  assert.equal(c.get(1)![0], 10);
+  assert.equal(c.get(2)![0], 6);
+  assert.equal(c.get(5)!.toString('hex'), '00000000000000000000000000000001');
+  assert.equal(c.get(6)!.toString('hex'), '20010db8000000000000000000000007');
+  assert.equal(c.get(17)!.toString(), 'call-42');
+  assert.equal(c.get(14)!.toString(), 'k');
+  const big = encodeHep({ family: 4, ipProto: 17, srcIp: '127.0.0.1', dstIp: '127.0.0.1', srcPort: 1, dstPort: 2, timeUs: 0, captureId: 1, payload: Buffer.alloc(70_000, 0x41) });
+  assert.equal(big.length, 0xffff);
+  assert.ok(chunks(big).get(15)!.length < 70_000);
+  assert.equal(ipv6Bytes('::ffff:10.1.2.3').toString('hex'), '00000000000000000000ffff0a010203');
+  assert.equal(ipv6Bytes('fe80::1%lo').toString('hex'), 'fe800000000000000000000000000001');
+});
+
+test('Call-ID found in its spellings and compact form, only in the header section', () => {
+  assert.equal(callIdOf(SIP), 'abc-123@host');
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ni:  x1 \r\n\r\n')), 'x1');
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ncall-id: low\r\n\r\n')), 'low');
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nTo: b\r\n\r\nCall-ID: in-body\r\n')), null);
+});
+
+const flow: Flow = { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '127.0.0.3', remotePort: 5080, connectionId: null };
+const quiet = { info() {}, warn() {} };
+
+test('capture over UDP: in and out with the addresses the right way round, a correlation id once set; off sends nothing', async () => {
+  const port = await freePort();
+  const sock = createSocket('udp4');
+  const got: Buffer[] = [];
+  sock.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+  const cap = new HepCapture(quiet);
+  try {
+    cap.configure({ hep: { proto: 'udp', host: '127.0.0.1', port }, id: 99 });
+    cap.tap('in', SIP, flow);
+    cap.correlate('abc-123@host', 'sid-1');
+    cap.tap('out', SIP, flow);
+    cap.tap('out', Buffer.from('\r\n\r\n'), flow); // a keep-alive is not captured
+    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 2);
+    const [a, b] = got.map(chunks);
+    assert.deepEqual([[...a!.get(3)!], a!.get(7)!.readUInt16BE(0), [...a!.get(4)!], a!.get(8)!.readUInt16BE(0)], [[127, 0, 0, 3], 5080, [127, 0, 0, 1], 5060]);
+    assert.deepEqual([[...b!.get(3)!], b!.get(7)!.readUInt16BE(0)], [[127, 0, 0, 1], 5060]);
+    assert.equal(a!.has(17), false);
+    assert.equal(b!.get(17)!.toString(), 'sid-1');
+    assert.equal(b!.get(12)!.readUInt32BE(0), 99);
+    cap.configure({ id: 99 });
+    assert.equal(cap.enabled, false);
+    cap.tap('in', SIP, flow);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got.length, 2);
+    assert.equal(cap.stats.sent, 2);
+  } finally {
+    cap.stop();
+    sock.close();
+  }
+});
+
+test('capture over TCP: packets queued while connecting, then back to back on one connection', async () => {
+  const port = await freePort();
+  let data = Buffer.alloc(0);
+  const conns: Socket[] = [];
+  const srv = createServer((s) => {
+    conns.push(s);
+    s.on('data', (d) => (data = Buffer.concat([data, d])));
+  });
+  await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
+  const cap = new HepCapture(quiet);
+  try {
+    cap.configure({ hep: { proto: 'tcp', host: '127.0.0.1', port }, id: 5 });
+    for (let i = 0; i < 3; i++) cap.tap('in', SIP, { ...flow, proto: 'tls', connectionId: 1 });
+    for (let i = 0; i < 100 && data.length < 3 * 100; i++) await new Promise((r) => setTimeout(r, 20));
+    const packets: Buffer[] = [];
+    for (let o = 0; o < data.length; ) {
+      const len = data.readUInt16BE(o + 4);
+      packets.push(data.subarray(o, o + len));
+      o += len;
+    }
+    assert.equal(packets.length, 3);
+    for (const p of packets) assert.equal(chunks(p).get(2)![0], 6, 'TLS is carried over TCP');
+    assert.equal(conns.length, 1);
+  } finally {
+    cap.stop();
+    for (const c of conns) c.destroy();
+    srv.close();
+  }
+});
