@@ -93,6 +93,8 @@ export class TrunkingSnapshot {
   readonly #hostTrunks = new Map<string, TrunkEntry[]>();
   /** Every other CIDR, most specific first. */
   readonly #cidrs: CidrEntry[] = [];
+  /** The union of #cidrs: one check answers "no CIDR trunk" for most sources. */
+  readonly #anyCidr = new BlockList();
   readonly #byRegistration = new Map<string, TrunkEntry>();
   readonly #carrierByIp = new Map<string, Carrier>();
   /** Carrier name -> the addresses its gateways had at build time. */
@@ -166,6 +168,7 @@ export class TrunkingSnapshot {
     const list = new BlockList();
     const type = family === 4 ? 'ipv4' : 'ipv6';
     list.addSubnet(ip, bits, type);
+    this.#anyCidr.addSubnet(ip, bits, type);
     this.#cidrs.push({ ...entry, bits, list, family: type });
   }
 
@@ -187,8 +190,8 @@ export class TrunkingSnapshot {
         refused ??= e;
       }
     }
-    if (this.#cidrs.length > 0) {
-      const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (this.#cidrs.length > 0 && this.#anyCidr.check(addr, family)) {
       for (const e of this.#cidrs) {
         if (e.family !== family || !e.list.check(addr, family)) continue;
         if (e.trunk.transport === null || e.trunk.transport === p) return { kind: 'trunk', trunk: e.trunk, account: e.account };
