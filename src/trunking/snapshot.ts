@@ -110,7 +110,8 @@ export class TrunkingSnapshot {
     // Among trunks claiming the same block, by name: the same answer on every load.
     this.#cidrs.sortEach((a, b) => (a.trunk.name < b.trunk.name ? -1 : a.trunk.name > b.trunk.name ? 1 : 0));
 
-    for (const c of data.carriers) {
+    for (const row of data.carriers) {
+      const c = guarded(row);
       this.carriers.set(c.name, c);
       const addresses: string[] = [];
       for (const g of c.gateways) {
@@ -209,6 +210,21 @@ export class TrunkingSnapshot {
     }
     return null;
   }
+}
+
+/**
+ * A copy of the carrier whose JSON form (JSON.stringify, pino) shows `***`
+ * for the password: a log line that includes a carrier never leaks it. The
+ * field itself is there for digest answers. (toJSON is not enumerable, so a
+ * spread copy loses the guard but never the password.)
+ */
+function guarded(c: Carrier): Carrier {
+  const copy: Carrier = { ...c };
+  Object.defineProperty(copy, 'toJSON', {
+    enumerable: false,
+    value: () => ({ ...copy, password: copy.password === null ? null : '***' }),
+  });
+  return copy;
 }
 
 /** `user@domain` with the domain lowercased and any `sip:`/`sips:` dropped. */
