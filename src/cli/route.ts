@@ -1,8 +1,10 @@
 /**
  * `trunkline route add PREFIX --carrier NAME[,NAME...]` / `rm PREFIX` /
- * `list [--json]`: outbound routing. The longest prefix of the dialled
- * E.164 number wins; `+` alone is the default route; carriers are tried in
- * the order given.
+ * `list [--json]` / `explain NUMBER --from TRUNK [--json]`: outbound
+ * routing. The longest prefix of the dialled E.164 number wins; `+` alone is
+ * the default route; carriers are tried in the order given. `explain` says
+ * what a call to NUMBER from TRUNK would meet, from the same in-memory
+ * directory the server uses.
  */
 import type { Command } from 'commander';
 import type { OutboundRoute } from '../trunking/model.js';
@@ -10,7 +12,35 @@ import { checkName, parseRoutePrefix } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
-import { listCell, listOption } from './trunking-common.js';
+import { listCell, listOption, printShow } from './trunking-common.js';
+import { NumberError, formatForCarrier, normalizeNumber } from '../trunking/e164.js';
+import { TrunkingSnapshot } from '../trunking/snapshot.js';
+import { loadTrunkingData } from '../trunking/directory.js';
+import { NotFoundError } from '../store/errors.js';
+
+/** What a call to `dialled` from `trunk` would meet (the checks the data decides; limits and caller ID are the call's). */
+export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dialled: string): Record<string, unknown> {
+  const entry = snapshot.trunks.get(trunkName);
+  if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
+  const out: Record<string, unknown> = { trunk: entry.trunk.name, account: entry.account.name, dialled };
+  let number: string;
+  try {
+    number = normalizeNumber(dialled);
+  } catch (err) {
+    if (!(err instanceof NumberError)) throw err;
+    return { ...out, number: null, route: null, carriers: [], refused: `404: the dialled number is not a phone number (${err.message})` };
+  }
+  out['number'] = number;
+  const prefix = snapshot.routeFor(number);
+  const carriers = snapshot.carriersFor(number);
+  out['route'] = prefix;
+  out['carriers'] = carriers.map((c) => ({ name: c.name, gateways: c.gateways, sends: formatForCarrier(number, c) }));
+  const did = snapshot.did(number);
+  if (did !== null) out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
+  out['refused'] =
+    prefix === null ? `404: no route for ${number} (add one, or a default route +)` : carriers.length === 0 ? `503: route ${prefix} has no carriers` : null;
+  return out;
+}
 
 export function routeJson(r: OutboundRoute): Record<string, unknown> {
   return { prefix: r.prefix, carriers: r.carriers, createdAt: isoTime(r.createdAt) };
@@ -56,6 +86,43 @@ export function registerRoute(program: Command): void {
         ['carriers', (r) => listCell(r.carriers)],
         ['created', (r) => isoTime(r.createdAt)],
       ]);
+    });
+  });
+
+  withConfigOption(
+    group
+      .command('explain')
+      .description('what a call to NUMBER from TRUNK would meet: the number as E.164, the route, the carriers and what each is sent')
+      .argument('<number>', 'the dialled number, as the PBX sends it')
+      .option('--from <trunk>', 'the trunk the call comes from (required)')
+      .option('--json', 'print a JSON object'),
+  ).action(async (number: string, opts: { from?: string; json?: boolean }, cmd: Command) => {
+    const from = await orFail(() => {
+      if (opts.from === undefined) throw new CliError('from: route explain needs --from TRUNK');
+      return checkName(opts.from, 'from');
+    });
+    await withStore(cmd, async (store) => {
+      const e = explainRoute(new TrunkingSnapshot(await loadTrunkingData(store)), from, number);
+      if (opts.json === true) {
+        printShow(e, true);
+        return;
+      }
+      const carriers = e['carriers'] as { name: string; gateways: string[]; sends: string }[];
+      printShow(
+        {
+          trunk: `${String(e['trunk'])} (account ${String(e['account'])})`,
+          dialled: e['dialled'],
+          number: e['number'],
+          did: e['did'] === undefined ? null : `${(e['did'] as { number: string }).number} of trunk ${(e['did'] as { trunk: string }).trunk}`,
+          route: e['route'],
+          carriers: carriers.map((c) => `${c.name} (sends ${c.sends} to ${c.gateways.join(', ')})`).join('; '),
+          verdict:
+            e['refused'] === null
+              ? 'routed (the caller ID and the limits are checked per call)'
+              : `refused with ${String(e['refused'])}`,
+        },
+        false,
+      );
     });
   });
 }

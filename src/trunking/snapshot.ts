@@ -4,7 +4,8 @@
  * a short scan, never a query.
  *
  * - Sources: a trunk's CIDRs are tried most specific first (a /32 before a
- *   /24 before a /8; IPv4 host addresses through one Map); carriers by the
+ *   /24 before a /8; one Map lookup per distinct prefix length, see
+ *   cidr-table.ts); carriers by the
  *   IP addresses of their gateways (IP literals as written, host names as
  *   resolved when the snapshot was built).
  * - DIDs and routes: Maps keyed by the number or prefix; a lookup tries the
@@ -12,7 +13,8 @@
  *   lookups for an E.164 number), so the exact DID beats any prefix and the
  *   longest prefix wins.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { CidrTable } from './cidr-table.js';
 import { isSipUri, parseUri } from '../sip/uri.js';
 import type { Account, Carrier, Did, DidMatch, OutboundRoute, SourceMatch, Trunk } from './model.js';
 
@@ -79,20 +81,12 @@ interface TrunkEntry {
   account: Account;
 }
 
-interface CidrEntry extends TrunkEntry {
-  bits: number;
-  list: BlockList;
-  family: 'ipv4' | 'ipv6';
-}
-
 export class TrunkingSnapshot {
   readonly accounts = new Map<string, Account>();
   readonly trunks = new Map<string, TrunkEntry>();
   readonly carriers = new Map<string, Carrier>();
-  /** Host addresses of IPv4 trunks (`/32`), most common case: one Map lookup. */
-  readonly #hostTrunks = new Map<string, TrunkEntry[]>();
-  /** Every other CIDR, most specific first. */
-  readonly #cidrs: CidrEntry[] = [];
+  /** Every trunk CIDR: one Map lookup per distinct prefix length, most specific first. */
+  readonly #cidrs = new CidrTable<TrunkEntry>();
   readonly #byRegistration = new Map<string, TrunkEntry>();
   readonly #carrierByIp = new Map<string, Carrier>();
   /** Carrier name -> the addresses its gateways had at build time. */
@@ -113,10 +107,11 @@ export class TrunkingSnapshot {
       if (t.register !== null) this.#byRegistration.set(registrationKey(t.register), entry);
       for (const cidr of t.ip) this.#addCidr(cidr, entry);
     }
-    this.#cidrs.sort((a, b) => b.bits - a.bits || (a.trunk.name < b.trunk.name ? -1 : 1));
-    for (const list of this.#hostTrunks.values()) list.sort((a, b) => (a.trunk.name < b.trunk.name ? -1 : 1));
+    // Among trunks claiming the same block, by name: the same answer on every load.
+    this.#cidrs.sortEach((a, b) => (a.trunk.name < b.trunk.name ? -1 : a.trunk.name > b.trunk.name ? 1 : 0));
 
-    for (const c of data.carriers) {
+    for (const row of data.carriers) {
+      const c = guarded(row);
       this.carriers.set(c.name, c);
       const addresses: string[] = [];
       for (const g of c.gateways) {
@@ -152,21 +147,7 @@ export class TrunkingSnapshot {
   #addCidr(cidr: string, entry: TrunkEntry): void {
     const slash = cidr.indexOf('/');
     const ip = canonicalIp(slash < 0 ? cidr : cidr.slice(0, slash));
-    const family = isIP(ip);
-    if (family === 0) return;
-    const max = family === 4 ? 32 : 128;
-    const bits = slash < 0 ? max : Number(cidr.slice(slash + 1));
-    if (!Number.isInteger(bits) || bits < 0 || bits > max) return;
-    if (family === 4 && bits === 32) {
-      let list = this.#hostTrunks.get(ip);
-      if (list === undefined) this.#hostTrunks.set(ip, (list = []));
-      list.push(entry);
-      return;
-    }
-    const list = new BlockList();
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    list.addSubnet(ip, bits, type);
-    this.#cidrs.push({ ...entry, bits, list, family: type });
+    if (ip !== '') this.#cidrs.add(slash < 0 ? ip : `${ip}${cidr.slice(slash)}`, entry);
   }
 
   /**
@@ -180,21 +161,16 @@ export class TrunkingSnapshot {
     if (addr === '') return { kind: 'none' };
     const p = proto.toLowerCase();
     let refused: TrunkEntry | undefined;
-    const host = this.#hostTrunks.get(addr);
-    if (host !== undefined) {
-      for (const e of host) {
-        if (e.trunk.transport === null || e.trunk.transport === p) return { kind: 'trunk', ...e };
-        refused ??= e;
+    let allowed: TrunkEntry | undefined;
+    this.#cidrs.find(addr, (e) => {
+      if (e.trunk.transport === null || e.trunk.transport === p) {
+        allowed = e;
+        return true;
       }
-    }
-    if (this.#cidrs.length > 0) {
-      const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-      for (const e of this.#cidrs) {
-        if (e.family !== family || !e.list.check(addr, family)) continue;
-        if (e.trunk.transport === null || e.trunk.transport === p) return { kind: 'trunk', trunk: e.trunk, account: e.account };
-        refused ??= e;
-      }
-    }
+      refused ??= e;
+      return false;
+    });
+    if (allowed !== undefined) return { kind: 'trunk', trunk: allowed.trunk, account: allowed.account };
     const carrier = this.#carrierByIp.get(addr);
     if (carrier !== undefined) return { kind: 'carrier', carrier };
     if (refused !== undefined) return { kind: 'wrong-transport', trunk: refused.trunk, account: refused.account };
@@ -234,6 +210,21 @@ export class TrunkingSnapshot {
     }
     return null;
   }
+}
+
+/**
+ * A copy of the carrier whose JSON form (JSON.stringify, pino) shows `***`
+ * for the password: a log line that includes a carrier never leaks it. The
+ * field itself is there for digest answers. (toJSON is not enumerable, so a
+ * spread copy loses the guard but never the password.)
+ */
+function guarded(c: Carrier): Carrier {
+  const copy: Carrier = { ...c };
+  Object.defineProperty(copy, 'toJSON', {
+    enumerable: false,
+    value: () => ({ ...copy, password: copy.password === null ? null : '***' }),
+  });
+  return copy;
 }
 
 /** `user@domain` with the domain lowercased and any `sip:`/`sips:` dropped. */

@@ -210,6 +210,31 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   ]);
   assert.deepEqual((await show(['carrier', 'show', 'cheap']))['routes'], ['+91']);
 
+  // route explain: what a call would meet, from the same directory the server builds.
+  const ex = await show(['route', 'explain', '0091 22 4000 1234', '--from', 'pbx']);
+  assert.deepEqual(ex, {
+    trunk: 'pbx',
+    account: 'acme',
+    dialled: '0091 22 4000 1234',
+    number: '+912240001234',
+    route: '+91',
+    carriers: [
+      { name: 'cheap', gateways: ['sip:127.0.0.7'], sends: '99912240001234' },
+      { name: 'up', gateways: ['sip:127.0.0.5:5080;transport=udp', 'sip:127.0.0.6:5080'], sends: '+912240001234' },
+    ],
+    did: { number: '+912240001234', trunk: 'pbx', account: 'acme' },
+    refused: null,
+  });
+  const exDefault = await show(['route', 'explain', '+442079460000', '--from', 'bpbx']);
+  assert.equal(exDefault['route'], '+');
+  assert.equal(exDefault['account'], 'beta');
+  assert.match(String((await show(['route', 'explain', 'abc', '--from', 'pbx']))['refused']), /^404: the dialled number is not a phone number/);
+  const exText = ok(await cli(['route', 'explain', '+912240001234', '--from', 'pbx']), 'route explain');
+  assert.match(exText, /^route\s+\+91$/m);
+  assert.match(exText, /^verdict\s+routed/m);
+  failed(await cli(['route', 'explain', '+1', '--from', 'ghost']), 'unknown trunk ghost', 'explain from a missing trunk');
+  failed(await cli(['route', 'explain', '+1']), /^from: route explain needs --from TRUNK$/, 'explain without --from');
+
   // Removal: refused while in use, with a clear line; cascade says what went.
   failed(await cli(['carrier', 'rm', 'cheap']), 'carrier cheap is used by route +91 (remove or change them first)', 'rm of a carrier in use');
   failed(await cli(['account', 'rm', 'acme']), 'account acme has 2 trunks (pbx, reg); remove them first, or cascade', 'rm of an account in use');

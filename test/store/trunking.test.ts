@@ -338,6 +338,10 @@ function suite(backend: Backend, skip: () => string | false): void {
     const one = (await s.cdrs.list({ limit: 1 })).cdrs[0]!;
     assert.equal(one.callSid, 'call-24');
     assert.equal(one.from, '+912240001234');
+    assert.deepEqual(await s.cdrs.show('call-24'), one);
+    await rejectsWith(s.cdrs.show('nope'), NotFoundError, 'unknown call nope');
+    assert.equal(await s.cdrs.purgeBefore(base + 4000), 12);
+    assert.equal((await s.cdrs.list({ limit: 100 })).cdrs.length, 13);
   });
 }
 

@@ -114,6 +114,9 @@ function suite(backend: Backend, skip: string | false): void {
     // The carrier as the B2BUA needs it: with its password.
     const up = d.classifySource('127.0.0.5', 'udp');
     assert.ok(up.kind === 'carrier' && up.carrier.password === 'pw1' && up.carrier.username === 'u1');
+    // ... which a log line never shows.
+    assert.ok(up.kind === 'carrier' && !JSON.stringify(up).includes('pw1') && JSON.stringify(up).includes('"password":"***"'));
+    assert.ok(!JSON.stringify(d.carrier('up')).includes('pw1'));
   });
 
   test(name('a carrier at a trunk address beats the trunk only where the trunk refuses the transport'), { skip }, async (t) => {

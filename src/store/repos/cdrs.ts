@@ -7,8 +7,8 @@
  * names the last row, and the next page starts after it, so rows written
  * meanwhile never shift a page.
  */
-import type { StoreContext } from '../context.js';
-import { ConflictError, ValidationError, isUniqueViolation } from '../errors.js';
+import { count, type StoreContext } from '../context.js';
+import { ConflictError, NotFoundError, ValidationError, isUniqueViolation } from '../errors.js';
 import type { CdrTable } from '../schema.js';
 import { checkInt, checkOptionalText, checkText } from '../validate.js';
 import type { CallDirection, Cdr, CdrFilter, HangupSide } from '../../trunking/model.js';
@@ -141,5 +141,20 @@ export class CdrRepo {
       cdrs: page.map(toCdr),
       next: rows.length > limit && last !== undefined ? encodeCursor(last.start_at, last.call_sid) : null,
     };
+  }
+
+  /** One call's record; NotFoundError when there is none. */
+  async show(callSid: string): Promise<Cdr> {
+    const sid = checkText(callSid, 'callSid', 128);
+    const row = await this.#ctx.db.selectFrom('cdrs').selectAll().where('call_sid', '=', sid).executeTakeFirst();
+    if (row === undefined) throw new NotFoundError(`unknown call ${sid}`);
+    return toCdr(row);
+  }
+
+  /** Deletes the records of calls that started before `time` (retention); how many went. */
+  async purgeBefore(time: number): Promise<number> {
+    const t = checkInt(time, 'time', 0, TIME_MAX);
+    const r = await this.#ctx.db.deleteFrom('cdrs').where('start_at', '<', t).executeTakeFirst();
+    return count(r.numDeletedRows);
   }
 }
