@@ -103,11 +103,13 @@ type Row = Omit<LocationTable, 'id'> & { id: number };
 
 function toBinding(row: Row): LocationBinding {
   let path: string[] = [];
-  try {
-    const parsed: unknown = JSON.parse(row.path);
-    if (Array.isArray(parsed)) path = parsed.map(String);
-  } catch {
-    // a hand-edited row: treat as no Path
+  if (row.path !== '[]') {
+    try {
+      const parsed: unknown = JSON.parse(row.path);
+      if (Array.isArray(parsed)) path = parsed.map(String);
+    } catch {
+      // a hand-edited row: treat as no Path
+    }
   }
   return {
     id: row.id,
