@@ -11,7 +11,8 @@
  * older than the lifetime is 'stale' (the client retries with stale=true,
  * RFC 7616 3.3, without asking the user again).
  */
-import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { takeRandom } from './random-pool.js';
 import { normalizeIp } from './ip.js';
 
 const TS_BYTES = 6;
@@ -80,7 +81,7 @@ export class NonceService {
   issue(sourceIp: string): string {
     const buf = Buffer.allocUnsafe(NONCE_BYTES);
     buf.writeUIntBE(Math.max(0, Math.floor(this.now())), 0, TS_BYTES);
-    takeRandom(buf, TS_BYTES);
+    takeRandom(buf, TS_BYTES, RANDOM_BYTES);
     mac(this.secret, buf.subarray(0, BODY_BYTES), sourceIp).copy(buf, BODY_BYTES);
     return buf.toString('base64url');
   }
@@ -106,20 +107,6 @@ export class NonceService {
     const fresh = age <= this.lifetimeMs && age >= -this.maxFutureMs;
     return { status: fresh ? 'ok' : 'stale', issuedAtMs, expiresAtMs };
   }
-}
-
-/** Random bytes drawn from a pool refilled 256 nonces at a time (one CSPRNG call instead of one per nonce). */
-const POOL = Buffer.allocUnsafe(RANDOM_BYTES * 256);
-let poolAt = POOL.length;
-
-function takeRandom(into: Buffer, at: number): void {
-  if (poolAt + RANDOM_BYTES > POOL.length) {
-    randomFillSync(POOL);
-    poolAt = 0;
-  }
-  POOL.copy(into, at, poolAt, poolAt + RANDOM_BYTES);
-  POOL.fill(0, poolAt, poolAt + RANDOM_BYTES); // used bytes do not linger
-  poolAt += RANDOM_BYTES;
 }
 
 function mac(secret: Buffer, body: Buffer, sourceIp: string): Buffer {

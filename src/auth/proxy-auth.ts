@@ -28,6 +28,7 @@ import { peekUsername } from './credentials.js';
 import type { NonceService } from './nonce.js';
 import type { FailureCounter } from './failure-counter.js';
 import type { NcTracker } from './nc-tracker.js';
+import { randomTag } from './random-pool.js';
 
 /** The store as proxy authentication reads it. */
 export interface ProxyAuthStore {
@@ -115,6 +116,6 @@ export class ProxyAuth {
   private respond(req: SipMessage, status: number, reason: string | undefined, headers: Array<[string, string]>): SipMessage {
     const all = [...headers];
     if (this.serverHeader !== null) all.push(['Server', this.serverHeader]);
-    return createResponse(req, status, { ...(reason !== undefined ? { reason } : {}), headers: all });
+    return createResponse(req, status, { ...(reason !== undefined ? { reason } : {}), headers: all, toTag: randomTag() });
   }
 }

@@ -32,6 +32,7 @@ import { splitHeaderList, type NameAddr } from '../sip/name-addr.js';
 import { isSipUri, parseUri, unescapeUriPart, type SipUri } from '../sip/uri.js';
 import { DigestAuthenticator, type ChallengeAlgorithm } from '../auth/digest.js';
 import type { NonceService } from '../auth/nonce.js';
+import { randomTag } from '../auth/random-pool.js';
 import type { FailureCounter } from '../auth/failure-counter.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
@@ -127,7 +128,7 @@ export class Registrar {
     }
     const headers = r.headers ? [...r.headers] : [];
     if (this.serverHeader !== null) headers.push(['Server', this.serverHeader]);
-    return createResponse(req, r.status, { ...(r.reason !== undefined ? { reason: r.reason } : {}), headers });
+    return createResponse(req, r.status, { ...(r.reason !== undefined ? { reason: r.reason } : {}), headers, toTag: randomTag() });
   }
 
   private async run(req: SipMessage, flow: Flow): Promise<Reply> {

@@ -36,7 +36,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { StatementCache, withStatementCache } from './statement-cache.js';
+import { withStatementCache } from './statement-cache.js';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationResultSet } from 'kysely';
 import type { DatabaseConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -174,12 +174,11 @@ async function openSqlite(
     raw?.close();
     throw new StoreError(`store: cannot open ${name}: ${messageOf(err)}`, { cause: err });
   }
-  const statements = new StatementCache(raw);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw, statements) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   try {
     const version = await migrate(db, 'sqlite', list, log, raw, undefined);
     log?.info({ mod: 'store', database: name, schema: version }, 'store open');
-    return new KyselyStore(db, 'sqlite', name, version, new StoreContext(db, 'sqlite', now, raw, statements));
+    return new KyselyStore(db, 'sqlite', name, version, new StoreContext(db, 'sqlite', now, raw));
   } catch (err) {
     await db.destroy().catch(() => undefined);
     throw err;

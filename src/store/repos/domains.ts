@@ -111,7 +111,7 @@ export class DomainRepo {
       return false;
     }
     // SQLite: a prepared statement run synchronously (every REGISTER asks).
-    const stmt = this.#ctx.sqlite('select "domain" from "domains" where "domain" = ?');
+    const stmt = this.#ctx.sqliteRows('select 1 from "domains" where "domain" = ?');
     if (stmt !== undefined) return stmt.get(d) !== undefined;
     const row = await this.#ctx.db.selectFrom('domains').select('domain').where('domain', '=', d).executeTakeFirst();
     return row !== undefined;

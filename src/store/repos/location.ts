@@ -103,11 +103,13 @@ type Row = Omit<LocationTable, 'id'> & { id: number };
 
 function toBinding(row: Row): LocationBinding {
   let path: string[] = [];
-  try {
-    const parsed: unknown = JSON.parse(row.path);
-    if (Array.isArray(parsed)) path = parsed.map(String);
-  } catch {
-    // a hand-edited row: treat as no Path
+  if (row.path !== '[]') {
+    try {
+      const parsed: unknown = JSON.parse(row.path);
+      if (Array.isArray(parsed)) path = parsed.map(String);
+    } catch {
+      // a hand-edited row: treat as no Path
+    }
   }
   return {
     id: row.id,
@@ -231,8 +233,8 @@ export class LocationRepo {
     // SQLite: the whole change as prepared statements in one synchronous
     // transaction when the write lock is free (the common case); else the
     // Kysely transaction, which waits for it.
-    const fast = this.#ctx.syncTx((run) => {
-      const p = build(run(SQL_SELECT_AOR).all(aor) as Row[]);
+    const fast = this.#ctx.syncTx((run, rows) => {
+      const p = build(rows(SQL_SELECT_AOR).all(aor).map(rowOf));
       const del = run(SQL_DELETE_ID);
       for (const id of p.deleteIds) del.run(id);
       const ids = new Map<number, number>();
@@ -351,7 +353,32 @@ const COLUMNS = [
   'aor', 'contact', 'received', 'path', 'instance', 'reg_id', 'call_id', 'cseq', 'q', 'expires_at', 'proto',
   'local_host', 'local_port', 'remote_host', 'remote_port', 'connection_id', 'user_agent', 'updated_at',
 ] as const;
-const SQL_SELECT_AOR = 'select * from "location" where "aor" = ?';
+const SQL_SELECT_AOR = `select "id", ${COLUMNS.map((c) => `"${c}"`).join(', ')} from "location" where "aor" = ?`;
+
+/** A row of SQL_SELECT_AOR in raw mode (id, then COLUMNS in order) as a Row. */
+function rowOf(v: unknown[]): Row {
+  return {
+    id: v[0] as number,
+    aor: v[1] as string,
+    contact: v[2] as string,
+    received: v[3] as string | null,
+    path: v[4] as string,
+    instance: v[5] as string | null,
+    reg_id: v[6] as number | null,
+    call_id: v[7] as string,
+    cseq: v[8] as number,
+    q: v[9] as number,
+    expires_at: v[10] as number,
+    proto: v[11] as string,
+    local_host: v[12] as string,
+    local_port: v[13] as number,
+    remote_host: v[14] as string,
+    remote_port: v[15] as number,
+    connection_id: v[16] as string | null,
+    user_agent: v[17] as string | null,
+    updated_at: v[18] as number,
+  };
+}
 const SQL_DELETE_ID = 'delete from "location" where "id" = ?';
 const SQL_UPDATE_ID = `update "location" set ${COLUMNS.map((c) => `"${c}" = ?`).join(', ')} where "id" = ?`;
 const SQL_INSERT = `insert into "location" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`;

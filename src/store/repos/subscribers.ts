@@ -173,11 +173,23 @@ export class SubscriberRepo {
       return undefined;
     }
     // SQLite: a prepared statement run synchronously (the registrar's hot path).
-    const stmt = this.#ctx.sqlite('select * from "subscribers" where "username" = ? and "domain" = ?');
-    const row =
-      stmt !== undefined
-        ? (stmt.get(u, d) as SubscriberTable & { id: number } | undefined)
-        : await this.#ctx.db.selectFrom('subscribers').selectAll().where('username', '=', u).where('domain', '=', d).executeTakeFirst();
+    const stmt = this.#ctx.sqliteRows(
+      'select "id", "username", "domain", "created_at", "updated_at", "ha1_md5", "ha1_sha256" from "subscribers" where "username" = ? and "domain" = ?',
+    );
+    if (stmt !== undefined) {
+      const v = stmt.get(u, d);
+      if (v === undefined) return undefined;
+      return {
+        id: v[0] as number,
+        username: v[1] as string,
+        domain: v[2] as string,
+        createdAt: v[3] as number,
+        updatedAt: v[4] as number,
+        ha1Md5: v[5] as string,
+        ha1Sha256: v[6] as string,
+      };
+    }
+    const row = await this.#ctx.db.selectFrom('subscribers').selectAll().where('username', '=', u).where('domain', '=', d).executeTakeFirst();
     if (row === undefined) return undefined;
     return { ...toSubscriber(row), ha1Md5: row.ha1_md5, ha1Sha256: row.ha1_sha256 };
   }
