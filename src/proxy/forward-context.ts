@@ -12,6 +12,7 @@ import { recordRouteUri, viaSentBy, type Interfaces, type SipInterface } from '.
 import { nextHopUri } from './route-set.js';
 import { allowsFailover, chooseBest } from './best-response.js';
 import { buildCancel } from './cancel.js';
+import { releasedRequest } from '../transaction/released.js';
 import type { ProxyEnv } from './proxy-env.js';
 
 /**
@@ -40,7 +41,8 @@ class Branch implements ClientHandlers {
 
   constructor(
     readonly ctx: ForwardContext,
-    readonly msg: SipMessage,
+    /** The branch's copy of the request; a stand-in once the context is done. */
+    public msg: SipMessage,
   ) {}
 
   onProvisional(res: SipMessage): void {
@@ -80,7 +82,8 @@ export class ForwardContext {
   constructor(
     private readonly env: ProxyEnv,
     private readonly interfaces: Interfaces,
-    readonly req: SipMessage,
+    /** The request as received; a stand-in once the context is done. */
+    private req: SipMessage,
     readonly serverTx: ServerTransaction,
     private readonly inFlow: Flow,
     destinations: Destination[],
@@ -305,9 +308,15 @@ export class ForwardContext {
       this.finalSent = true;
       this.sendBest(best);
     }
-    // The branches' client transactions outlive us (RFC 6026 Accepted keeps relaying 2xx retransmissions,
-    // which needs only the server transaction): let the collected responses go now.
+    // The branches' client transactions outlive us (RFC 6026 Accepted keeps relaying 2xx retransmissions
+    // for Timer M, 32 s, which needs only the server transaction): let the messages go now.
     this.finals.length = 0;
+    const released = releasedRequest(this.req.method);
+    this.req = released;
+    for (const b of this.branches) {
+      b.msg = released;
+      b.targets = NO_TARGETS;
+    }
     this.onDone(this);
   }
 
@@ -329,6 +338,8 @@ export class ForwardContext {
     this.serverTx.respond(best);
   }
 }
+
+const NO_TARGETS: Target[] = [];
 
 const NO_HANDLERS: ClientHandlers = {
   onFinal: () => undefined,
