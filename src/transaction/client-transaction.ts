@@ -116,9 +116,25 @@ export class ClientTransaction implements TimerTarget {
       else queueMicrotask(() => this.sendFailed(new Error('send on flow failed')));
       return;
     }
+    const transport = this.ctx.transport;
+    if (transport.sendToNow !== undefined) {
+      // UDP: no connection to wait for, so no promise and no microtask per request.
+      let now: Flow | null;
+      try {
+        now = transport.sendToNow(this.target, this.bytes!);
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        queueMicrotask(() => this.sendFailed(e));
+        return;
+      }
+      if (now !== null) {
+        this.sent(now);
+        return;
+      }
+    }
     let p: Promise<Flow>;
     try {
-      p = this.ctx.transport.sendTo(this.target, this.bytes!);
+      p = transport.sendTo(this.target, this.bytes!);
     } catch (err) {
       p = Promise.reject(err);
     }
