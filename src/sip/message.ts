@@ -423,9 +423,15 @@ export class SipMessage {
       return;
     }
     const f = this.fields[idx]!;
-    const values = splitHeaderList(f.value);
-    values[0] = value;
-    this.fields[idx] = HeaderField.create(f.name, values.join(', '));
+    const old = f.value;
+    if (old.indexOf(',') < 0) {
+      // One value on the line (the common case): no list to split and join.
+      this.fields[idx] = HeaderField.create(f.name, value);
+    } else {
+      const values = splitHeaderList(old);
+      values[0] = value;
+      this.fields[idx] = HeaderField.create(f.name, values.join(', '));
+    }
     this.invalidate(id);
   }
 
