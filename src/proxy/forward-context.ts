@@ -6,7 +6,7 @@ import type { Flow } from '../transport/types.js';
 import type { Target } from '../transaction/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
-import type { TimerHandle } from '../transaction/timer-wheel.js';
+import type { TimerHandle, TimerTarget } from '../transaction/timer-wheel.js';
 import { newBranch } from './branch.js';
 import { recordRouteUri, viaSentBy, type Interfaces, type SipInterface } from './interfaces.js';
 import { nextHopUri } from './route-set.js';
@@ -29,8 +29,11 @@ export interface BranchTarget {
 /** A destination: a next hop URI, a BranchTarget, or null for "the route set / Request-URI decides". */
 export type Destination = SipUri | BranchTarget | null;
 
+/** Timer id of Timer C (Branch.onTimer). */
+const TIMER_C = 1;
+
 /** One attempt toward one destination (16.6: a branch), with its RFC 3263 target list. */
-class Branch implements ClientHandlers {
+class Branch implements ClientHandlers, TimerTarget {
   tx: ClientTransaction | null = null;
   targets: Target[] = [];
   targetIndex = 0;
@@ -63,6 +66,13 @@ class Branch implements ClientHandlers {
 
   onTransportError(): void {
     this.ctx.onBranchFailure(this, 503, 'Service Unavailable');
+  }
+
+  /** Timer C (no closure per INVITE branch). */
+  onTimer(id: number): void {
+    if (id !== TIMER_C) return;
+    this.timerC = null;
+    this.ctx.onTimerC(this);
   }
 }
 
@@ -185,11 +195,12 @@ export class ForwardContext {
 
   /** 16.6 step 11: an INVITE branch that rings longer than Timer C is cancelled. */
   private armTimerC(branch: Branch): void {
-    const wheel = this.env.wheel;
-    branch.timerC = wheel.schedule(this.env.timerC, () => {
-      branch.timerC = null;
-      if (!branch.done) this.cancelBranch(branch);
-    });
+    branch.timerC = this.env.wheel.scheduleFor(this.env.timerC, branch, TIMER_C);
+  }
+
+  /** @internal Timer C fired for a branch. */
+  onTimerC(branch: Branch): void {
+    if (!branch.done) this.cancelBranch(branch);
   }
 
   onProvisional(branch: Branch, res: SipMessage): void {
