@@ -163,8 +163,13 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
   // Each call also pays the scripted UAC/UAS's own parsing; the figure is an upper bound for the core.
-  const heap = process.memoryUsage().heapUsed / 1048576;
-  console.log(`heap after: ${heap.toFixed(1)} MiB; server transactions ${layer.serverCount()}, client transactions ${layer.clientCount()}, forward contexts ${proxy.activeContexts}, timers ${wheel.size()}`);
+  // With --expose-gc: what stays alive (transactions waiting in Timers J/K/L/M), not garbage not yet collected.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined) gc();
+  const mem = process.memoryUsage();
+  const heap = mem.heapUsed / 1048576;
+  const live = layer.serverCount() + layer.clientCount();
+  console.log(`heap after${gc !== undefined ? ' a full GC' : ''}: ${heap.toFixed(1)} MiB, external ${(mem.external / 1048576).toFixed(1)} MiB (array buffers ${(mem.arrayBuffers / 1048576).toFixed(1)} MiB); ${((mem.heapUsed + mem.arrayBuffers) / Math.max(1, live / 4) / 1024).toFixed(1)} KiB per call still in its transactions; server transactions ${layer.serverCount()}, client transactions ${layer.clientCount()}, forward contexts ${proxy.activeContexts}, timers ${wheel.size()}`);
   console.log(`${calls} calls in ${wall.toFixed(0)} ms: ${(((cpu.user + cpu.system) / calls) / 1000).toFixed(3)} ms CPU per call (core + scripted peers), ${counters.get('proxy_requests_forwarded')} requests forwarded`);
   layer.stop();
   wheel.stop();

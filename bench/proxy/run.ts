@@ -31,23 +31,27 @@
  * Usage: node dist/bench/proxy/run.js [options]   (see USAGE below)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnSync } from 'node:child_process';
-import { freePort } from '../../test/helpers/ports.js';
-import { installCleanupHandlers } from './children.js';
-import { clockTicksPerSecond, loadAverage, treeCpuTicks } from './procstat.js';
-import { Uas, UasExited, runUac, sleep, type Transport, type UasCounters } from './sipp.js';
+import { installCleanupHandlers } from '../common/children.js';
+import { cpuMsBetween, idleCpuMsPerSecond, treeCpuTicks } from '../common/procstat.js';
+import { Uas, UasExited, runUac, type Transport, type UasCounters } from '../common/sipp.js';
+import { waitForBind, waitForOptions } from '../common/readiness.js';
 import {
-  startKamailio,
-  startTrunkline,
-  waitForBind,
-  waitForOptions,
-  type ProxyUnderTest,
+  commonUsage,
+  distinctFreePorts,
+  firstLine,
+  parseCommonArgs,
+  progress,
+  setUp,
+  shellQuote,
+  usageError,
+  type CommonOptions,
   type ServerName,
-  type ServerPorts,
-} from './servers.js';
+} from '../common/cli.js';
+import { fmtMs, formatTable, idleNote, ratio, verdict } from '../common/report.js';
+import { startKamailio, startTrunkline, type ProxyUnderTest, type ServerPorts } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = join(ROOT, 'bench', 'proxy');
@@ -55,8 +59,6 @@ const UAC_SCENARIO = join(HERE, 'uac-rr.xml');
 const UAS_SCENARIO = join(HERE, 'uas-rr.xml');
 const KAMAILIO_TEMPLATE = join(HERE, 'kamailio-proxy.cfg');
 
-/** Above this 1-minute load average the figures are noisy: warn. */
-const LOAD_WARN = 0.5;
 /** The UAC is killed this long after the step's nominal duration. */
 const DEADLINE_SLACK_MS = 20_000;
 /** A call waiting this long for an expected message fails (UAC); it ends well before the deadline. */
@@ -72,122 +74,49 @@ function uacCallLimit(rate: number): number {
 /** Between steps: how long to wait for the UAS to have no open call (timewait is 4 s). */
 const IDLE_TIMEOUT_MS = 35_000;
 
-const DEFAULT_TRUNKLINE_CMD = `${shq(process.execPath)} ${shq(join(ROOT, 'dist/src/cli/main.js'))} serve --config {config}`;
+const DEFAULT_TRUNKLINE_CMD = `${shellQuote(process.execPath)} ${shellQuote(join(ROOT, 'dist/src/cli/main.js'))} serve --config {config}`;
+
+const BENCH = 'bench/proxy';
+const DEFAULTS: CommonOptions = { rates: [100, 200, 300, 450, 600], seconds: 10, only: null, json: false, kamailioWorkers: 1, warmup: 3, keep: false };
 
 const USAGE = [
   'usage: node dist/bench/proxy/run.js [options]',
-  '  --rates LIST            call rates per second, comma-separated (default 100,200,300,450,600)',
-  '  --seconds N             seconds per rate (default 10): the UAC places rate * N calls',
+  ...commonUsage('calls', DEFAULTS),
   '  --transport udp|tcp     SIPp transport: udp (-t u1) or tcp (-t t1, one connection) (default udp)',
-  '  --only kamailio|trunkline  run one server only (no ratio, no target verdict)',
-  '  --json                  print one JSON object instead of the table',
   '  --trunkline-cmd CMD     how to start Trunkline, run by /bin/sh; {config} is the generated YAML',
   '                          (appended as --config FILE when absent), {port} the SIP port, {uas_port} the UAS port',
   '                          (default: node dist/src/cli/main.js serve --config {config})',
-  '  --kamailio-workers N    Kamailio children= and tcp_children= (default 1, as in the reference figures)',
-  '  --warmup N             seconds of calls at the lowest rate before the ladder, not reported (default 3; 0: none)',
-  '  --keep                  keep the temp dirs (configs, server and SIPp logs, SIPp CSVs) and print their paths',
-  '  -h, --help              this text',
 ].join('\n');
 
-interface Options {
-  rates: number[];
-  seconds: number;
+interface Options extends CommonOptions {
   transport: Transport;
-  only: ServerName | null;
-  json: boolean;
   trunklineCmd: string;
-  kamailioWorkers: number;
-  keep: boolean;
-  warmup: number;
-}
-
-function usageError(msg: string): never {
-  process.stderr.write(`bench/proxy: ${msg}\n${USAGE}\n`);
-  process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    rates: [100, 200, 300, 450, 600],
-    seconds: 10,
-    transport: 'udp',
-    only: null,
-    json: false,
-    trunklineCmd: DEFAULT_TRUNKLINE_CMD,
-    kamailioWorkers: 1,
-    keep: false,
-    warmup: 3,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) usageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--rates': {
-        const rates = value().split(',').map((s) => Number(s.trim()));
-        if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0)) usageError('--rates: positive integers, comma-separated');
-        o.rates = rates;
-        break;
-      }
-      case '--seconds': {
-        const s = Number(value());
-        if (!Number.isFinite(s) || s <= 0 || s > 3600) usageError('--seconds: a number of seconds in (0, 3600]');
-        o.seconds = s;
-        break;
-      }
-      case '--transport': {
+  let transport: Transport = 'udp';
+  let trunklineCmd = DEFAULT_TRUNKLINE_CMD;
+  const common = parseCommonArgs(argv, {
+    bench: BENCH,
+    usage: USAGE,
+    defaults: DEFAULTS,
+    extra: (flag, value) => {
+      if (flag === '--transport') {
         const t = value().toLowerCase();
-        if (t !== 'udp' && t !== 'tcp') usageError('--transport: udp or tcp');
-        o.transport = t;
-        break;
+        if (t !== 'udp' && t !== 'tcp') usageError(BENCH, USAGE, '--transport: udp or tcp');
+        transport = t as Transport;
+        return true;
       }
-      case '--only': {
-        const s = value().toLowerCase();
-        if (s !== 'kamailio' && s !== 'trunkline') usageError('--only: kamailio or trunkline');
-        o.only = s;
-        break;
-      }
-      case '--warmup': {
-        const w = Number(value());
-        if (!Number.isFinite(w) || w < 0 || w > 600) usageError('--warmup: a number of seconds in [0, 600]');
-        o.warmup = w;
-        break;
-      }
-      case '--json':
-        o.json = true;
-        break;
-      case '--keep':
-        o.keep = true;
-        break;
-      case '--trunkline-cmd': {
+      if (flag === '--trunkline-cmd') {
         const c = value().trim();
-        if (c === '') usageError('--trunkline-cmd: a command');
-        o.trunklineCmd = c;
-        break;
+        if (c === '') usageError(BENCH, USAGE, '--trunkline-cmd: a command');
+        trunklineCmd = c;
+        return true;
       }
-      case '--kamailio-workers': {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 1 || n > 64) usageError('--kamailio-workers: an integer 1-64');
-        o.kamailioWorkers = n;
-        break;
-      }
-      case '-h':
-      case '--help':
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-        break;
-      default:
-        usageError(`unknown argument ${a}`);
-    }
-  }
-  return o;
+      return false;
+    },
+  });
+  return { ...common, transport, trunklineCmd };
 }
 
 // ---------------------------------------------------------------- results
@@ -250,35 +179,8 @@ interface ServerRun {
 
 // ---------------------------------------------------------------- helpers
 
-function shq(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-function which(cmd: string): string | undefined {
-  const r = spawnSync('/bin/sh', ['-c', `command -v ${shq(cmd)}`], { encoding: 'utf8' });
-  const p = r.stdout.trim();
-  return r.status === 0 && p !== '' ? p : undefined;
-}
-
-function firstLine(cmd: string, args: string[], match?: RegExp): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  return (match ? lines.find((l) => match.test(l)) : lines[0]) ?? '?';
-}
-
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const p = await freePort('127.0.0.1');
-    if (!ports.includes(p)) ports.push(p);
-  }
-  return ports;
-}
-
 function log(opts: Options, line: string): void {
-  // Progress goes to stderr so that --json keeps stdout to the JSON object.
-  if (opts.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
+  progress(opts, line);
 }
 
 function delta(after: UasCounters, before: UasCounters): UasCounters {
@@ -388,8 +290,8 @@ async function benchServer(
 
       // The step ends when the UAS has no open call: work a server defers past the
       // last response (transaction cleanup, GC) is counted; both idle at ~0 CPU.
-      const cpuMs = ((cpu2.ticks - cpu0.ticks) * 1000) / clkTck;
-      const cpuMsAtUacExit = ((cpu1.ticks - cpu0.ticks) * 1000) / clkTck;
+      const cpuMs = cpuMsBetween(cpu0, cpu2, clkTck);
+      const cpuMsAtUacExit = cpuMsBetween(cpu0, cpu1, clkTck);
       const ok = uac.successful;
       const retrans = uac.retransmissions + u.retransmissions;
       const faults: string[] = [];
@@ -436,10 +338,9 @@ async function benchServer(
     };
 
     // What the server costs doing nothing (timers, polling), over a short idle window.
-    const idle0 = treeCpuTicks(server.child.pid);
-    await sleep(IDLE_SAMPLE_MS);
-    run.idleCpuMsPerSecond = (((treeCpuTicks(server.child.pid).ticks - idle0.ticks) * 1000) / clkTck) / (IDLE_SAMPLE_MS / 1000);
-    log(opts, `${run.label}: idle CPU ${run.idleCpuMsPerSecond.toFixed(1)} ms per second (${idle0.processes} processes)`);
+    const idle = await idleCpuMsPerSecond(server.child.pid, IDLE_SAMPLE_MS, clkTck);
+    run.idleCpuMsPerSecond = idle.msPerSecond;
+    log(opts, `${run.label}: idle CPU ${idle.msPerSecond.toFixed(1)} ms per second (${idle.processes} processes)`);
 
     if (opts.warmup > 0) run.warmup = await step(Math.min(...opts.rates), opts.warmup, 'warmup');
     for (const rate of rates) run.steps.push(await step(rate, opts.seconds, String(rate)));
@@ -462,139 +363,66 @@ async function benchServer(
 
 // ---------------------------------------------------------------- report
 
-function fmtMs(v: number | null | undefined): string {
-  return v === null || v === undefined ? 'n/a' : v.toFixed(3);
-}
+const perCall = (s: StepResult): number | null => s.cpuMsPerCall;
 
-interface Verdict {
-  evaluated: boolean;
-  holds: boolean;
-  reasons: string[];
-}
-
-function verdict(opts: Options, k: ServerRun | undefined, t: ServerRun | undefined): Verdict {
-  if (k === undefined || t === undefined) return { evaluated: false, holds: false, reasons: ['only one server ran (--only)'] };
-  const reasons: string[] = [];
-  if (k.error !== undefined) reasons.push(`Kamailio run failed: ${k.error.split('\n')[0]}`);
-  if (t.error !== undefined) reasons.push(`Trunkline run failed: ${t.error.split('\n')[0]}`);
-  for (const rate of opts.rates) {
-    const ks = k.steps.find((s) => s.rate === rate);
-    const ts = t.steps.find((s) => s.rate === rate);
-    if (ks === undefined || ts === undefined) {
-      reasons.push(`${rate}/s: no result for ${ks === undefined ? 'Kamailio' : 'Trunkline'}`);
-      continue;
-    }
-    if (ks.clean && !ts.clean) reasons.push(`${rate}/s: Kamailio clean, Trunkline not (${ts.faults.join('; ')})`);
-    if (ts.cpuMsPerCall === null || ks.cpuMsPerCall === null) reasons.push(`${rate}/s: no CPU per call`);
-    else if (ts.cpuMsPerCall > ks.cpuMsPerCall) reasons.push(`${rate}/s: Trunkline ${fmtMs(ts.cpuMsPerCall)} > Kamailio ${fmtMs(ks.cpuMsPerCall)} ms/call`);
-  }
-  return { evaluated: true, holds: reasons.length === 0, reasons };
-}
-
-function ratio(k: StepResult | undefined, t: StepResult | undefined): number | null {
-  if (k?.cpuMsPerCall == null || t?.cpuMsPerCall == null || k.cpuMsPerCall === 0) return null;
-  return t.cpuMsPerCall / k.cpuMsPerCall;
-}
-
-function printTable(opts: Options, runs: ServerRun[], v: Verdict): void {
-  const pad = (s: string | number, n: number): string => String(s).padStart(n);
-  const cell = (s: StepResult | undefined): string =>
-    s === undefined ? `${pad('-', 7)} ${pad('-', 7)} ${pad('-', 8)} ${pad('-', 8)}` : `${pad(s.ok, 7)} ${pad(s.failed, 7)} ${pad(s.retrans, 8)} ${pad(fmtMs(s.cpuMsPerCall), 8)}`;
+function printTable(opts: Options, runs: ServerRun[]): void {
   const k = runs.find((r) => r.name === 'kamailio');
   const t = runs.find((r) => r.name === 'trunkline');
-  const both = k !== undefined && t !== undefined;
-  const out: string[] = [''];
-  const block = '     ok  failed  retrans  ms/call';
-  const heads = runs.map((r) => r.label.padEnd(block.length));
-  out.push(`${' '.repeat(15)}| ${heads.join(' | ')} |`);
-  out.push(`proto  calls/s | ${runs.map(() => block).join(' | ')} |${both ? '    T/K  clean K/T' : '  clean'}`);
-  for (const rate of opts.rates) {
-    const steps = runs.map((r) => r.steps.find((s) => s.rate === rate));
-    const cleanText = (s: StepResult | undefined): string => (s === undefined ? '-' : s.clean ? 'yes' : 'no');
-    let tail: string;
-    if (both) {
-      const r = ratio(steps[0], steps[1]);
-      tail = `${pad(r === null ? 'n/a' : r.toFixed(2), 7)}  ${cleanText(steps[0])}/${cleanText(steps[1])}`;
-    } else {
-      tail = `  ${cleanText(steps[0])}`;
-    }
-    out.push(`${opts.transport.padEnd(5)} ${pad(rate, 8)} | ${steps.map(cell).join(' | ')} |${tail}`);
-  }
-  out.push('');
-  out.push(
-    'ok/failed: calls of the step (rate x seconds) that succeeded / did not; retrans: UAC + UAS retransmissions; ms/call: the proxy\'s CPU',
-  );
-  out.push('(utime+stime of all its processes and threads) per call started; clean: all ok, no retransmission, every ACK reached the UAS.');
-  const idle = runs.filter((r) => r.idleCpuMsPerSecond !== undefined).map((r) => `${r.label} ${r.idleCpuMsPerSecond!.toFixed(1)} ms/s`);
-  if (idle.length > 0) out.push(`Idle CPU: ${idle.join(', ')}.${opts.warmup > 0 ? ` Warm-up before the ladder (not in the table): ${opts.warmup} s at ${Math.min(...opts.rates)} calls/s.` : ''}`);
+  const notes = [
+    "ok/failed: calls of the step (rate x seconds) that succeeded / did not; retrans: UAC + UAS retransmissions; ms/call: the proxy's CPU",
+    '(utime+stime of all its processes and threads) per call started; clean: all ok, no retransmission, every ACK reached the UAS.',
+    ...idleNote(runs, opts.warmup, opts.rates),
+  ];
   for (const r of runs) {
-    if (r.uasRestarts) out.push(`${r.label}: the SIPp UAS ended mid-run ${r.uasRestarts} time(s) (something outside the benchmark?); the server run was restarted at that step.`);
-    if (r.error !== undefined) out.push(`${r.label} ERROR: ${r.error}`);
+    if (r.uasRestarts) notes.push(`${r.label}: the SIPp UAS ended mid-run ${r.uasRestarts} time(s) (something outside the benchmark?); the server run was restarted at that step.`);
   }
-  if (v.evaluated) {
-    out.push(
-      v.holds
-        ? 'TARGET HOLDS: Trunkline at or below Kamailio\'s CPU per call at every rate, and clean wherever Kamailio is clean.'
-        : `TARGET DOES NOT HOLD: ${v.reasons.join('; ')}`,
-    );
-  } else {
-    out.push(`target not evaluated: ${v.reasons.join('; ')}`);
-  }
-  process.stdout.write(`${out.join('\n')}\n`);
+  process.stdout.write(
+    formatTable({
+      rates: opts.rates,
+      runs,
+      perUnit: perCall,
+      rowHead: 'proto  calls/s',
+      row: (rate) => `${opts.transport.padEnd(5)} ${String(rate).padStart(8)}`,
+      unitHead: 'ms/call',
+      notes,
+      verdict: verdict(opts.rates, k, t, perCall, 'call'),
+      holdsText: "TARGET HOLDS: Trunkline at or below Kamailio's CPU per call at every rate, and clean wherever Kamailio is clean.",
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  if (process.platform !== 'linux') usageError('needs Linux (/proc for CPU times)');
-  const sipp = which('sipp');
-  if (sipp === undefined) usageError('sipp not found: install the Debian package sip-tester (scripts/install-deps.sh)');
-  const servers: ServerName[] = opts.only === null ? ['kamailio', 'trunkline'] : [opts.only];
-  let kamailio: string | undefined;
-  if (servers.includes('kamailio')) {
-    kamailio = which('kamailio') ?? (which('/usr/sbin/kamailio') !== undefined ? '/usr/sbin/kamailio' : undefined);
-    if (kamailio === undefined) usageError('kamailio not found: install the Debian package kamailio (scripts/install-deps.sh), or use --only trunkline');
-  }
-
+  const { sipp, kamailio, servers, machine } = setUp(BENCH, USAGE, opts, opts.transport.toUpperCase());
   installCleanupHandlers((sig) => process.stderr.write(`\nbench/proxy: ${sig}: stopping the servers and SIPp\n`));
-  const clkTck = clockTicksPerSecond();
-  const load = loadAverage();
-  const ncpu = cpus().length;
-  const sippVersion = firstLine(sipp, ['-v'], /SIPp v/);
-  log(opts, `bench/proxy: ${opts.transport.toUpperCase()}, rates ${opts.rates.join(', ')} calls/s, ${opts.seconds} s each; ${ncpu} CPUs; ${sippVersion}`);
-  log(opts, `load average before the run: ${load.map((x) => x.toFixed(2)).join(' ')}`);
-  if (load[0] > LOAD_WARN) {
-    log(opts, `WARNING: 1-minute load average ${load[0].toFixed(2)} is above ${LOAD_WARN}: something else is using the CPU, figures will be noisy`);
-  }
 
   const runs: ServerRun[] = [];
   for (const name of servers) {
-    runs.push(await benchServerWithRetry(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, clkTck));
+    runs.push(await benchServerWithRetry(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, machine.clockTicksPerSecond));
   }
   for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
 
   const k = runs.find((r) => r.name === 'kamailio');
   const t = runs.find((r) => r.name === 'trunkline');
-  const v = verdict(opts, k, t);
   if (opts.json) {
-    const rows = opts.rates.map((rate) => {
-      const ks = k?.steps.find((s) => s.rate === rate);
-      const ts = t?.steps.find((s) => s.rate === rate);
-      return { rate, ratioTrunklineKamailio: ratio(ks, ts) };
-    });
+    const rows = opts.rates.map((rate) => ({
+      rate,
+      ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate), perCall),
+    }));
     const json = {
       transport: opts.transport,
       seconds: opts.seconds,
       rates: opts.rates,
-      machine: { cpus: ncpu, loadAverage: load, loadWarning: load[0] > LOAD_WARN, clockTicksPerSecond: clkTck, sipp: sippVersion },
+      machine,
       servers: Object.fromEntries(runs.map((r) => [r.name, r])),
       rows,
-      target: v,
+      target: verdict(opts.rates, k, t, perCall, 'call'),
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    printTable(opts, runs, v);
+    printTable(opts, runs);
   }
   // The target's verdict does not set the exit code; a run that could not be completed does.
   process.exitCode = runs.some((r) => r.error !== undefined) ? 1 : 0;

@@ -21,7 +21,7 @@
  * for each rate SIPp sends rate * seconds registrations at that rate.
  *
  * CPU: utime+stime (+cutime+cstime) from /proc/PID/stat over the server's
- * process tree (bench/proxy/procstat.ts), sampled just before SIPp starts
+ * process tree (bench/common/procstat.ts), sampled just before SIPp starts
  * and SETTLE_MS after it exits (deferred work counted). CPU ms per
  * registration = difference / registrations SIPp started.
  *
@@ -33,18 +33,32 @@
  * Usage: node dist/bench/register/run.js [options]   (see USAGE below)
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import Sqlite from 'better-sqlite3';
-import { freePort } from '../../test/helpers/ports.js';
 import { openStore } from '../../src/store/index.js';
-import { Child, installCleanupHandlers } from '../proxy/children.js';
-import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../proxy/procstat.js';
-import { runUac, sleep } from '../proxy/sipp.js';
-import { kamailioModulePath, shellQuote, substdef, waitForOptions, type ServerName } from '../proxy/servers.js';
+import { Child, installCleanupHandlers } from '../common/children.js';
+import { cpuMsBetween, idleCpuMsPerSecond, treeCpuTicks } from '../common/procstat.js';
+import { runUac, sleep } from '../common/sipp.js';
+import { requireModulePath, startKamailioFromTemplate } from '../common/kamailio.js';
+import { waitForOptions } from '../common/readiness.js';
+import {
+  commonUsage,
+  distinctFreePorts,
+  firstLine,
+  parseCommonArgs,
+  progress,
+  setUp,
+  shellQuote,
+  usageError,
+  which,
+  type CommonOptions,
+  type ServerName,
+} from '../common/cli.js';
+import { fmtMs, formatTable, idleNote, ratio, verdict } from '../common/report.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = join(ROOT, 'bench', 'register');
@@ -57,7 +71,6 @@ const DOMAIN = 'bench.test';
 const USER = 'alice';
 const PASSWORD = 'alice-bench-pw';
 
-const LOAD_WARN = 0.5;
 /** SIPp is killed this long after the step's nominal duration. */
 const DEADLINE_SLACK_MS = 20_000;
 /** A registration waiting this long for a response fails. */
@@ -67,92 +80,14 @@ const IDLE_SAMPLE_MS = 3000;
 const SETTLE_MS = 1000;
 const START_TIMEOUT_MS = 15_000;
 
-const USAGE = [
-  'usage: node dist/bench/register/run.js [options]',
-  '  --rates LIST            registrations per second, comma-separated (default 200,500)',
-  '  --seconds N             seconds per rate (default 10): SIPp sends rate * N registrations',
-  '  --only kamailio|trunkline  run one server only (no ratio, no target verdict)',
-  '  --json                  print one JSON object instead of the table',
-  '  --kamailio-workers N    Kamailio children= (default 1, as in the reference figures)',
-  '  --warmup N              seconds at the lowest rate before the ladder, not reported (default 2; 0: none)',
-  '  --keep                  keep the temp dirs (configs, databases, logs, SIPp CSVs) and print their paths',
-  '  -h, --help              this text',
-].join('\n');
+const BENCH = 'bench/register';
+const DEFAULTS: CommonOptions = { rates: [200, 500], seconds: 10, only: null, json: false, kamailioWorkers: 1, warmup: 2, keep: false };
+const USAGE = ['usage: node dist/bench/register/run.js [options]', ...commonUsage('registrations', DEFAULTS)].join('\n');
 
-interface Options {
-  rates: number[];
-  seconds: number;
-  only: ServerName | null;
-  json: boolean;
-  kamailioWorkers: number;
-  warmup: number;
-  keep: boolean;
-}
-
-function usageError(msg: string): never {
-  process.stderr.write(`bench/register: ${msg}\n${USAGE}\n`);
-  process.exit(2);
-}
+type Options = CommonOptions;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rates: [200, 500], seconds: 10, only: null, json: false, kamailioWorkers: 1, warmup: 2, keep: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) usageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--rates': {
-        const rates = value().split(',').map((s) => Number(s.trim()));
-        if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0)) usageError('--rates: positive integers, comma-separated');
-        o.rates = rates;
-        break;
-      }
-      case '--seconds': {
-        const s = Number(value());
-        if (!Number.isFinite(s) || s <= 0 || s > 3600) usageError('--seconds: a number of seconds in (0, 3600]');
-        o.seconds = s;
-        break;
-      }
-      case '--only': {
-        const s = value().toLowerCase();
-        if (s !== 'kamailio' && s !== 'trunkline') usageError('--only: kamailio or trunkline');
-        o.only = s;
-        break;
-      }
-      case '--warmup': {
-        const w = Number(value());
-        if (!Number.isFinite(w) || w < 0 || w > 600) usageError('--warmup: a number of seconds in [0, 600]');
-        o.warmup = w;
-        break;
-      }
-      case '--kamailio-workers': {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 1 || n > 64) usageError('--kamailio-workers: an integer 1-64');
-        o.kamailioWorkers = n;
-        break;
-      }
-      case '--json':
-        o.json = true;
-        break;
-      case '--keep':
-        o.keep = true;
-        break;
-      case '-h':
-      case '--help':
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-        break;
-      default:
-        usageError(`unknown argument ${a}`);
-    }
-  }
-  return o;
+  return parseCommonArgs(argv, { bench: BENCH, usage: USAGE, defaults: DEFAULTS });
 }
 
 // ---------------------------------------------------------------- results
@@ -199,30 +134,8 @@ interface ServerRun {
 
 // ---------------------------------------------------------------- helpers
 
-function which(cmd: string): string | undefined {
-  const r = spawnSync('/bin/sh', ['-c', `command -v ${shellQuote(cmd)}`], { encoding: 'utf8' });
-  const p = r.stdout.trim();
-  return r.status === 0 && p !== '' ? p : undefined;
-}
-
-function firstLine(cmd: string, args: string[], match?: RegExp): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  return (match ? lines.find((l) => match.test(l)) : lines[0]) ?? '?';
-}
-
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const p = await freePort('127.0.0.1');
-    if (!ports.includes(p)) ports.push(p);
-  }
-  return ports;
-}
-
 function log(opts: Options, line: string): void {
-  if (opts.json) process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
+  progress(opts, line);
 }
 
 function md5(s: string): string {
@@ -230,7 +143,7 @@ function md5(s: string): string {
 }
 
 /**
- * SIPp as runUac (bench/proxy/sipp.ts) starts it, plus the registration's
+ * SIPp as runUac (bench/common/sipp.ts) starts it, plus the registration's
  * own arguments: a wrapper script that execs sipp with them appended (so
  * the pid is SIPp's).
  */
@@ -287,16 +200,12 @@ interface Started {
 function startKamailioRegistrar(kamailio: string, dir: string, port: number, workers: number): Started {
   const dbFile = join(dir, 'kamailio-reg.db');
   const how = makeKamailioDb(dbFile);
-  const cfg = substdef(readFileSync(KAMAILIO_TEMPLATE, 'utf8'), {
-    BENCH_DBURL: `sqlite://${dbFile}`,
-    BENCH_LISTEN: `udp:127.0.0.1:${port}`,
-    BENCH_WORKERS: String(workers),
-    BENCH_MPATH: kamailioModulePath(),
+  const { child, args } = startKamailioFromTemplate({
+    kamailio,
+    template: KAMAILIO_TEMPLATE,
+    dir,
+    values: { BENCH_DBURL: `sqlite://${dbFile}`, BENCH_LISTEN: `udp:127.0.0.1:${port}`, BENCH_WORKERS: String(workers) },
   });
-  const file = join(dir, 'kamailio.cfg');
-  writeFileSync(file, cfg);
-  const args = ['-f', file, '-DD', '-E', '-m', '256', '-M', '32', '-x', 'tlsf'];
-  const child = new Child('kamailio', kamailio, args, join(dir, 'kamailio.log'), dir);
   return { child, describe: `kamailio ${args.join(' ')} (children=${workers}; registrar+usrloc db_mode 1+auth_db over db_sqlite; db made with ${how})` };
 }
 
@@ -374,7 +283,7 @@ async function benchServer(name: ServerName, opts: Options, tools: { sipp: strin
       const cpu1 = treeCpuTicks(srv.child.pid);
       await sleep(SETTLE_MS);
       const cpu2 = treeCpuTicks(srv.child.pid);
-      const cpuMs = ((cpu2.ticks - cpu0.ticks) * 1000) / clkTck;
+      const cpuMs = cpuMsBetween(cpu0, cpu2, clkTck);
       const ok = uac.successful;
       const faults: string[] = [];
       if (ok < registrations) faults.push(`${registrations - ok} of ${registrations} registrations not ok`);
@@ -391,7 +300,7 @@ async function benchServer(name: ServerName, opts: Options, tools: { sipp: strin
         retrans: uac.retransmissions,
         cpuMs,
         cpuMsPerRegistration: uac.created > 0 ? cpuMs / uac.created : null,
-        cpuMsAtSippExit: ((cpu1.ticks - cpu0.ticks) * 1000) / clkTck,
+        cpuMsAtSippExit: cpuMsBetween(cpu0, cpu1, clkTck),
         processes: cpu0.processes,
         sippWallSeconds: uac.wallSeconds,
         sippKilled: uac.killed,
@@ -410,10 +319,9 @@ async function benchServer(name: ServerName, opts: Options, tools: { sipp: strin
       return r;
     };
 
-    const idle0 = treeCpuTicks(srv.child.pid);
-    await sleep(IDLE_SAMPLE_MS);
-    run.idleCpuMsPerSecond = (((treeCpuTicks(srv.child.pid).ticks - idle0.ticks) * 1000) / clkTck) / (IDLE_SAMPLE_MS / 1000);
-    log(opts, `${label}: idle CPU ${run.idleCpuMsPerSecond.toFixed(1)} ms per second (${idle0.processes} processes)`);
+    const idle = await idleCpuMsPerSecond(srv.child.pid, IDLE_SAMPLE_MS, clkTck);
+    run.idleCpuMsPerSecond = idle.msPerSecond;
+    log(opts, `${label}: idle CPU ${idle.msPerSecond.toFixed(1)} ms per second (${idle.processes} processes)`);
 
     if (opts.warmup > 0) run.warmup = await step(Math.min(...opts.rates), opts.warmup, 'warmup');
     for (const rate of opts.rates) run.steps.push(await step(rate, opts.seconds, String(rate)));
@@ -430,137 +338,69 @@ async function benchServer(name: ServerName, opts: Options, tools: { sipp: strin
 
 // ---------------------------------------------------------------- report
 
-function fmtMs(v: number | null | undefined): string {
-  return v === null || v === undefined ? 'n/a' : v.toFixed(3);
-}
+const perRegistration = (s: StepResult): number | null => s.cpuMsPerRegistration;
 
-interface Verdict {
-  evaluated: boolean;
-  holds: boolean;
-  reasons: string[];
-}
-
-function verdict(opts: Options, k: ServerRun | undefined, t: ServerRun | undefined): Verdict {
-  if (k === undefined || t === undefined) return { evaluated: false, holds: false, reasons: ['only one server ran (--only)'] };
-  const reasons: string[] = [];
-  if (k.error !== undefined) reasons.push(`Kamailio run failed: ${k.error.split('\n')[0]}`);
-  if (t.error !== undefined) reasons.push(`Trunkline run failed: ${t.error.split('\n')[0]}`);
-  for (const rate of opts.rates) {
-    const ks = k.steps.find((s) => s.rate === rate);
-    const ts = t.steps.find((s) => s.rate === rate);
-    if (ks === undefined || ts === undefined) {
-      reasons.push(`${rate}/s: no result for ${ks === undefined ? 'Kamailio' : 'Trunkline'}`);
-      continue;
-    }
-    if (ks.clean && !ts.clean) reasons.push(`${rate}/s: Kamailio clean, Trunkline not (${ts.faults.join('; ')})`);
-    if (ts.cpuMsPerRegistration === null || ks.cpuMsPerRegistration === null) reasons.push(`${rate}/s: no CPU per registration`);
-    else if (ts.cpuMsPerRegistration > ks.cpuMsPerRegistration)
-      reasons.push(`${rate}/s: Trunkline ${fmtMs(ts.cpuMsPerRegistration)} > Kamailio ${fmtMs(ks.cpuMsPerRegistration)} ms/registration`);
-  }
-  return { evaluated: true, holds: reasons.length === 0, reasons };
-}
-
-function ratio(k: StepResult | undefined, t: StepResult | undefined): number | null {
-  if (k?.cpuMsPerRegistration == null || t?.cpuMsPerRegistration == null || k.cpuMsPerRegistration === 0) return null;
-  return t.cpuMsPerRegistration / k.cpuMsPerRegistration;
-}
-
-function printTable(opts: Options, runs: ServerRun[], v: Verdict): void {
-  const pad = (s: string | number, n: number): string => String(s).padStart(n);
-  const block = '     ok  failed  retrans   ms/reg';
-  const cell = (s: StepResult | undefined): string =>
-    s === undefined
-      ? `${pad('-', 7)} ${pad('-', 7)} ${pad('-', 8)} ${pad('-', 8)}`
-      : `${pad(s.ok, 7)} ${pad(s.failed, 7)} ${pad(s.retrans, 8)} ${pad(fmtMs(s.cpuMsPerRegistration), 8)}`;
-  const both = runs.length === 2;
-  const out: string[] = [''];
-  out.push(`${' '.repeat(8)}| ${runs.map((r) => r.label.padEnd(block.length)).join(' | ')} |`);
-  out.push(`  reg/s | ${runs.map(() => block).join(' | ')} |${both ? '    T/K  clean K/T' : '  clean'}`);
-  for (const rate of opts.rates) {
-    const steps = runs.map((r) => r.steps.find((s) => s.rate === rate));
-    const cleanText = (s: StepResult | undefined): string => (s === undefined ? '-' : s.clean ? 'yes' : 'no');
-    let tail: string;
-    if (both) {
-      const r = ratio(steps[0], steps[1]);
-      tail = `${pad(r === null ? 'n/a' : r.toFixed(2), 7)}  ${cleanText(steps[0])}/${cleanText(steps[1])}`;
-    } else {
-      tail = `  ${cleanText(steps[0])}`;
-    }
-    out.push(`${pad(rate, 7)} | ${steps.map(cell).join(' | ')} |${tail}`);
-  }
-  out.push('');
-  out.push('ok/failed: registrations of the step (rate x seconds) that got their 200 / did not; retrans: SIPp retransmissions;');
-  out.push('ms/reg: the server\'s CPU (utime+stime of all its processes and threads) per registration started (REGISTER, 401,');
-  out.push(`REGISTER, 200), sampled ${SETTLE_MS} ms after SIPp exited; T/K: Trunkline / Kamailio; clean: all ok, no retransmission.`);
-  const idle = runs.filter((r) => r.idleCpuMsPerSecond !== undefined).map((r) => `${r.label} ${r.idleCpuMsPerSecond!.toFixed(1)} ms/s`);
-  if (idle.length > 0) out.push(`Idle CPU: ${idle.join(', ')}.${opts.warmup > 0 ? ` Warm-up (not in the table): ${opts.warmup} s at ${Math.min(...opts.rates)}/s.` : ''}`);
-  for (const r of runs) if (r.error !== undefined) out.push(`${r.label} ERROR: ${r.error}`);
-  if (v.evaluated) {
-    out.push(
-      v.holds
-        ? 'TARGET HOLDS: Trunkline at or below Kamailio\'s CPU per registration at every rate, and clean wherever Kamailio is clean.'
-        : `TARGET DOES NOT HOLD: ${v.reasons.join('; ')}`,
-    );
-  } else {
-    out.push(`target not evaluated: ${v.reasons.join('; ')}`);
-  }
-  process.stdout.write(`${out.join('\n')}\n`);
+function printTable(opts: Options, runs: ServerRun[]): void {
+  const k = runs.find((r) => r.name === 'kamailio');
+  const t = runs.find((r) => r.name === 'trunkline');
+  process.stdout.write(
+    formatTable({
+      rates: opts.rates,
+      runs,
+      perUnit: perRegistration,
+      rowHead: '  reg/s',
+      row: (rate) => String(rate),
+      unitHead: 'ms/reg',
+      notes: [
+        'ok/failed: registrations of the step (rate x seconds) that got their 200 / did not; retrans: SIPp retransmissions;',
+        "ms/reg: the server's CPU (utime+stime of all its processes and threads) per registration started (REGISTER, 401,",
+        `REGISTER, 200), sampled ${SETTLE_MS} ms after SIPp exited; T/K: Trunkline / Kamailio; clean: all ok, no retransmission.`,
+        ...idleNote(runs, opts.warmup, opts.rates),
+      ],
+      verdict: verdict(opts.rates, k, t, perRegistration, 'registration'),
+      holdsText: "TARGET HOLDS: Trunkline at or below Kamailio's CPU per registration at every rate, and clean wherever Kamailio is clean.",
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  if (process.platform !== 'linux') usageError('needs Linux (/proc for CPU times)');
-  const sipp = which('sipp');
-  if (sipp === undefined) usageError('sipp not found: install the Debian package sip-tester (scripts/install-deps.sh)');
-  const servers: ServerName[] = opts.only === null ? ['kamailio', 'trunkline'] : [opts.only];
-  let kamailio: string | undefined;
-  if (servers.includes('kamailio')) {
-    kamailio = which('kamailio') ?? (which('/usr/sbin/kamailio') !== undefined ? '/usr/sbin/kamailio' : undefined);
-    if (kamailio === undefined) usageError('kamailio not found: install the Debian package kamailio, or use --only trunkline');
+  const { sipp, kamailio, servers, machine } = setUp(BENCH, USAGE, opts, 'REGISTER with MD5 digest over UDP');
+  if (kamailio !== undefined) {
     try {
       readFileSync(join(KAMAILIO_SQL_DIR, 'usrloc-create.sql'));
-      kamailioModulePath();
-      readFileSync(join(kamailioModulePath(), 'db_sqlite.so'));
+      readFileSync(join(requireModulePath(), 'db_sqlite.so'));
     } catch {
-      usageError(`Kamailio's SQLite module or ${KAMAILIO_SQL_DIR} missing: install the Debian package kamailio-sqlite-modules, or use --only trunkline`);
+      usageError(BENCH, USAGE, `Kamailio's SQLite module or ${KAMAILIO_SQL_DIR} missing: install the Debian package kamailio-sqlite-modules, or use --only trunkline`);
     }
   }
-
   installCleanupHandlers((sig) => process.stderr.write(`\nbench/register: ${sig}: stopping the servers and SIPp\n`));
-  const clkTck = clockTicksPerSecond();
-  const load = loadAverage();
-  const ncpu = cpus().length;
-  const sippVersion = firstLine(sipp, ['-v'], /SIPp v/);
-  log(opts, `bench/register: REGISTER with MD5 digest over UDP, rates ${opts.rates.join(', ')}/s, ${opts.seconds} s each; ${ncpu} CPUs; ${sippVersion}`);
-  log(opts, `load average before the run: ${load.map((x) => x.toFixed(2)).join(' ')}`);
-  if (load[0] > LOAD_WARN) log(opts, `WARNING: 1-minute load average ${load[0].toFixed(2)} is above ${LOAD_WARN}: figures will be noisy`);
 
   const runs: ServerRun[] = [];
-  for (const name of servers) runs.push(await benchServer(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, clkTck));
+  for (const name of servers) runs.push(await benchServer(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, machine.clockTicksPerSecond));
   for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
 
   const k = runs.find((r) => r.name === 'kamailio');
   const t = runs.find((r) => r.name === 'trunkline');
-  const v = verdict(opts, k, t);
   if (opts.json) {
     const rows = opts.rates.map((rate) => ({
       rate,
-      ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate)),
+      ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate), perRegistration),
     }));
     const json = {
       transport: 'udp',
       seconds: opts.seconds,
       rates: opts.rates,
-      machine: { cpus: ncpu, loadAverage: load, loadWarning: load[0] > LOAD_WARN, clockTicksPerSecond: clkTck, sipp: sippVersion },
+      machine,
       servers: Object.fromEntries(runs.map((r) => [r.name, r])),
       rows,
-      target: v,
+      target: verdict(opts.rates, k, t, perRegistration, 'registration'),
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    printTable(opts, runs, v);
+    printTable(opts, runs);
   }
   process.exitCode = runs.some((r) => r.error !== undefined) ? 1 : 0;
 }

@@ -6,12 +6,13 @@ import type { Flow } from '../transport/types.js';
 import type { Target } from '../transaction/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
-import type { TimerHandle } from '../transaction/timer-wheel.js';
+import type { TimerHandle, TimerTarget } from '../transaction/timer-wheel.js';
 import { newBranch } from './branch.js';
 import { recordRouteUri, viaSentBy, type Interfaces, type SipInterface } from './interfaces.js';
 import { nextHopUri } from './route-set.js';
 import { allowsFailover, chooseBest } from './best-response.js';
 import { buildCancel } from './cancel.js';
+import { releasedRequest } from '../transaction/released.js';
 import type { ProxyEnv } from './proxy-env.js';
 
 /**
@@ -28,8 +29,11 @@ export interface BranchTarget {
 /** A destination: a next hop URI, a BranchTarget, or null for "the route set / Request-URI decides". */
 export type Destination = SipUri | BranchTarget | null;
 
+/** Timer id of Timer C (Branch.onTimer). */
+const TIMER_C = 1;
+
 /** One attempt toward one destination (16.6: a branch), with its RFC 3263 target list. */
-class Branch implements ClientHandlers {
+class Branch implements ClientHandlers, TimerTarget {
   tx: ClientTransaction | null = null;
   targets: Target[] = [];
   targetIndex = 0;
@@ -40,7 +44,8 @@ class Branch implements ClientHandlers {
 
   constructor(
     readonly ctx: ForwardContext,
-    readonly msg: SipMessage,
+    /** The branch's copy of the request; a stand-in once the context is done. */
+    public msg: SipMessage,
   ) {}
 
   onProvisional(res: SipMessage): void {
@@ -62,6 +67,13 @@ class Branch implements ClientHandlers {
   onTransportError(): void {
     this.ctx.onBranchFailure(this, 503, 'Service Unavailable');
   }
+
+  /** Timer C (no closure per INVITE branch). */
+  onTimer(id: number): void {
+    if (id !== TIMER_C) return;
+    this.timerC = null;
+    this.ctx.onTimerC(this);
+  }
 }
 
 /**
@@ -80,7 +92,8 @@ export class ForwardContext {
   constructor(
     private readonly env: ProxyEnv,
     private readonly interfaces: Interfaces,
-    readonly req: SipMessage,
+    /** The request as received; a stand-in once the context is done. */
+    private req: SipMessage,
     readonly serverTx: ServerTransaction,
     private readonly inFlow: Flow,
     destinations: Destination[],
@@ -182,11 +195,12 @@ export class ForwardContext {
 
   /** 16.6 step 11: an INVITE branch that rings longer than Timer C is cancelled. */
   private armTimerC(branch: Branch): void {
-    const wheel = this.env.wheel;
-    branch.timerC = wheel.schedule(this.env.timerC, () => {
-      branch.timerC = null;
-      if (!branch.done) this.cancelBranch(branch);
-    });
+    branch.timerC = this.env.wheel.scheduleFor(this.env.timerC, branch, TIMER_C);
+  }
+
+  /** @internal Timer C fired for a branch. */
+  onTimerC(branch: Branch): void {
+    if (!branch.done) this.cancelBranch(branch);
   }
 
   onProvisional(branch: Branch, res: SipMessage): void {
@@ -305,9 +319,15 @@ export class ForwardContext {
       this.finalSent = true;
       this.sendBest(best);
     }
-    // The branches' client transactions outlive us (RFC 6026 Accepted keeps relaying 2xx retransmissions,
-    // which needs only the server transaction): let the collected responses go now.
+    // The branches' client transactions outlive us (RFC 6026 Accepted keeps relaying 2xx retransmissions
+    // for Timer M, 32 s, which needs only the server transaction): let the messages go now.
     this.finals.length = 0;
+    const released = releasedRequest(this.req.method);
+    this.req = released;
+    for (const b of this.branches) {
+      b.msg = released;
+      b.targets = NO_TARGETS;
+    }
     this.onDone(this);
   }
 
@@ -329,6 +349,8 @@ export class ForwardContext {
     this.serverTx.respond(best);
   }
 }
+
+const NO_TARGETS: Target[] = [];
 
 const NO_HANDLERS: ClientHandlers = {
   onFinal: () => undefined,

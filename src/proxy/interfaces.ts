@@ -2,10 +2,10 @@ import type { Flow, ListenSpec, TransportProto } from '../transport/types.js';
 
 /** One of our SIP interfaces as written in Via, Record-Route and Contact. */
 export interface SipInterface {
-  proto: TransportProto;
+  readonly proto: TransportProto;
   /** Host as written in a URI or Via: IPv6 in brackets. */
-  host: string;
-  port: number;
+  readonly host: string;
+  readonly port: number;
 }
 
 /**
@@ -15,6 +15,8 @@ export interface SipInterface {
  */
 export class Interfaces {
   private readonly listeners: Array<ListenSpec & { boundPort: number }>;
+  /** The written interface of each listener, made once (every forwarded request asks for one). */
+  private readonly cache = new Map<ListenSpec & { boundPort: number }, SipInterface>();
 
   constructor(
     listeners: Array<ListenSpec & { boundPort: number }>,
@@ -29,18 +31,26 @@ export class Interfaces {
     let fallback: (ListenSpec & { boundPort: number }) | null = null;
     for (const l of this.listeners) {
       if (l.proto !== proto) continue;
-      if (l.host.includes(':') === v6) return this.written(l.proto, l.host, l.boundPort);
+      if (l.host.includes(':') === v6) return this.of(l);
       fallback ??= l;
     }
-    return fallback === null ? null : this.written(fallback.proto, fallback.host, fallback.boundPort);
+    return fallback === null ? null : this.of(fallback);
   }
 
   /** The interface a request arrived on. */
   forFlow(flow: Flow): SipInterface {
-    const l = this.listeners.find((x) => x.proto === flow.proto && x.boundPort === flow.localPort);
-    if (l !== undefined) return this.written(l.proto, l.host, l.boundPort);
+    for (const l of this.listeners) if (l.proto === flow.proto && l.boundPort === flow.localPort) return this.of(l);
     // An outgoing connection we opened: name the listener of that transport.
     return this.forProto(flow.proto, flow.remoteHost) ?? this.written(flow.proto, flow.localHost, flow.localPort);
+  }
+
+  private of(l: ListenSpec & { boundPort: number }): SipInterface {
+    let i = this.cache.get(l);
+    if (i === undefined) {
+      i = this.written(l.proto, l.host, l.boundPort);
+      this.cache.set(l, i);
+    }
+    return i;
   }
 
   private written(proto: TransportProto, host: string, port: number): SipInterface {
@@ -49,13 +59,26 @@ export class Interfaces {
   }
 }
 
+const RR_URIS = new WeakMap<SipInterface, string>();
+const SENT_BYS = new WeakMap<SipInterface, string>();
+
 /** `sip:host:port;transport=tcp;lr`: the Record-Route URI of an interface (RFC 3261 16.6 step 4). */
 export function recordRouteUri(i: SipInterface): string {
-  const transport = i.proto === 'udp' ? '' : `;transport=${i.proto}`;
-  return `sip:${i.host}:${i.port}${transport};lr`;
+  let s = RR_URIS.get(i);
+  if (s === undefined) {
+    const transport = i.proto === 'udp' ? '' : `;transport=${i.proto}`;
+    s = `sip:${i.host}:${i.port}${transport};lr`;
+    RR_URIS.set(i, s);
+  }
+  return s;
 }
 
 /** `SIP/2.0/UDP host:port` without parameters: the start of a Via we add. */
 export function viaSentBy(i: SipInterface): string {
-  return `SIP/2.0/${i.proto.toUpperCase()} ${i.host}:${i.port}`;
+  let s = SENT_BYS.get(i);
+  if (s === undefined) {
+    s = `SIP/2.0/${i.proto.toUpperCase()} ${i.host}:${i.port}`;
+    SENT_BYS.set(i, s);
+  }
+  return s;
 }

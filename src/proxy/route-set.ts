@@ -1,5 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
-import { parseUri, isSipUri, formatUri, type Uri, type SipUri } from '../sip/uri.js';
+import { isSipUri, formatUri, type Uri, type SipUri } from '../sip/uri.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import { firstListElement } from '../sip/fast-scan.js';
 
@@ -12,7 +12,7 @@ export type IsOurs = (host: string, port: number | null) => boolean;
  * of them when we double record-routed). Returns the Request-URI to use.
  */
 export function preprocessRoutes(req: SipMessage, isOurs: IsOurs): Uri {
-  let uri = parseUri(req.requestUri);
+  let uri = req.requestUriParsed;
   // Our Record-Route URIs have no user part and carry lr: that in the Request-URI is a strict router's doing.
   if (isSipUri(uri) && uri.user === null && uri.params.has('lr') && isOurs(uri.host, uri.port) && req.has('Route')) {
     const routes = req.getAll('Route');
@@ -54,6 +54,6 @@ export function nextHopUri(req: SipMessage): SipUri | null {
     }
     return top;
   }
-  const uri = parseUri(req.requestUri);
+  const uri = req.requestUriParsed;
   return isSipUri(uri) ? uri : null;
 }

@@ -3,7 +3,7 @@ import { serialize } from '../sip/serializer.js';
 import type { SipUri } from '../sip/uri.js';
 import type { Via } from '../sip/via.js';
 import type { Flow, TransportProto } from '../transport/types.js';
-import type { Target } from '../transaction/types.js';
+import type { Target, TransactionTransport } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
 import { viaSentBy, type Interfaces } from './interfaces.js';
 import type { ProxyEnv } from './proxy-env.js';
@@ -24,14 +24,17 @@ export class StatelessForwarder {
   /** Forwards a request to its next hop without a transaction; MF and a deterministic Via branch. */
   async forwardRequest(req: SipMessage, hop: SipUri): Promise<boolean> {
     const targets = await this.env.locate(hop);
+    // 16.6 step 3, once whatever the number of targets tried.
+    const mf = req.maxForwards;
     for (const target of targets) {
       const out = this.interfaces.forProto(target.proto, target.host);
       if (out === null) continue;
-      const mf = req.maxForwards;
       req.setHeader('Max-Forwards', String(mf === null ? 70 : mf - 1));
       req.prependHeader('Via', `${viaSentBy(out)};branch=${statelessBranch(req)}`);
       try {
-        await this.env.transport.sendTo(target, serialize(req));
+        const bytes = serialize(req);
+        // UDP goes out at once (no promise); a stream transport may have to connect first.
+        if (this.sendNow(target, bytes) === null) await this.env.transport.sendTo(target, bytes);
         this.env.counters.inc('proxy_stateless_requests');
         return true;
       } catch {
@@ -41,6 +44,12 @@ export class StatelessForwarder {
     }
     this.env.counters.inc('proxy_stateless_unsendable');
     return false;
+  }
+
+  /** TransactionTransport.sendToNow when the transport has it: the flow, or null to use sendTo(). */
+  private sendNow(target: Target, bytes: Buffer): Flow | null {
+    const t = this.env.transport as ProxyEnv['transport'] & Partial<Pick<TransactionTransport, 'sendToNow'>>;
+    return t.sendToNow === undefined ? null : t.sendToNow(target, bytes);
   }
 
   /**
@@ -61,7 +70,19 @@ export class StatelessForwarder {
       this.env.counters.inc('proxy_stray_responses_dropped');
       return;
     }
-    this.env.transport.sendTo(target, serialize(res)).then(
+    const bytes = serialize(res);
+    let now: Flow | null;
+    try {
+      now = this.sendNow(target, bytes);
+    } catch {
+      this.env.counters.inc('proxy_stray_responses_unsendable');
+      return;
+    }
+    if (now !== null) {
+      this.env.counters.inc('proxy_stray_responses_forwarded');
+      return;
+    }
+    this.env.transport.sendTo(target, bytes).then(
       () => this.env.counters.inc('proxy_stray_responses_forwarded'),
       () => this.env.counters.inc('proxy_stray_responses_unsendable'),
     );

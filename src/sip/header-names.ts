@@ -135,9 +135,20 @@ export function headerIdFromBytes(buf: Buffer, start: number, end: number): H {
   return H.Other;
 }
 
+/**
+ * Names as code writes them ("Via", "Max-Forwards", "via", "v"): found
+ * without lowering the case, which makes a new string on every lookup of
+ * the hot path (prependHeader, setHeader, get).
+ */
+const BY_EXACT = new Map<string, H>(BY_LOWER);
+CANONICAL_NAMES.forEach((name, id) => {
+  if (id !== 0) BY_EXACT.set(name, id as H);
+});
+for (const [letter, id] of Object.entries(COMPACT)) BY_EXACT.set(letter.toUpperCase(), id);
+
 /** Header id of a name given as a string (any case, long or compact). */
 export function headerIdFromName(name: string): H {
-  return BY_LOWER.get(name.toLowerCase()) ?? H.Other;
+  return BY_EXACT.get(name) ?? BY_LOWER.get(name.toLowerCase()) ?? H.Other;
 }
 
 /** Canonical name for a known id, or the name as given. */

@@ -6,6 +6,7 @@ import { firstListElement, nameAddrParam } from './fast-scan.js';
 import { parseNameAddr, parseNameAddrList, splitHeaderList, type NameAddr } from './name-addr.js';
 import { parseDecimal } from './chars.js';
 import { parseCSeq, type CSeq } from './cseq.js';
+import { parseUri, type Uri } from './uri.js';
 
 /**
  * A SIP request or response (RFC 3261 section 7). Headers are parsed lazily:
@@ -42,6 +43,7 @@ export class SipMessage {
   private fromCache: NameAddr | null = null;
   private toCache: NameAddr | null = null;
   private cseqCache: CSeq | null = null;
+  private requestUriCache: Uri | null = null;
 
   constructor(init: {
     isRequest: boolean;
@@ -86,6 +88,7 @@ export class SipMessage {
       contentLength: this.receivedContentLength,
     });
     copy.bodyChanged = this.bodyChanged;
+    copy.requestUriCache = this.requestUriCache;
     return copy;
   }
 
@@ -99,7 +102,18 @@ export class SipMessage {
   /** Replaces the Request-URI (retargeting, strict-route handling: RFC 3261 16.5, 16.6). */
   set requestUri(uri: string) {
     this.requestUriText = uri;
+    this.requestUriCache = null;
     this.src = null;
+  }
+
+  /**
+   * The Request-URI parsed, once per message (validation, route
+   * preprocessing and next-hop choice all read it); throws SipSyntaxError.
+   * Shared by every reader: treat it as read-only.
+   */
+  get requestUriParsed(): Uri {
+    if (this.requestUriCache === null) this.requestUriCache = parseUri(this.requestUriText);
+    return this.requestUriCache;
   }
 
   /** The start line without CRLF. */
@@ -409,9 +423,15 @@ export class SipMessage {
       return;
     }
     const f = this.fields[idx]!;
-    const values = splitHeaderList(f.value);
-    values[0] = value;
-    this.fields[idx] = HeaderField.create(f.name, values.join(', '));
+    const old = f.value;
+    if (old.indexOf(',') < 0) {
+      // One value on the line (the common case): no list to split and join.
+      this.fields[idx] = HeaderField.create(f.name, value);
+    } else {
+      const values = splitHeaderList(old);
+      values[0] = value;
+      this.fields[idx] = HeaderField.create(f.name, values.join(', '));
+    }
     this.invalidate(id);
   }
 

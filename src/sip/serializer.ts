@@ -11,6 +11,20 @@ const CRLF_LEN = 2;
  * streams, and harmless on UDP).
  */
 export function serialize(msg: SipMessage): Buffer {
+  return serializeWith(msg, Buffer.allocUnsafe);
+}
+
+/**
+ * serialize() into a buffer of its own instead of a slice of Node's shared
+ * 8 KiB Buffer pool: for bytes kept a long time (a final response kept for
+ * retransmissions for 32 s), which would otherwise keep the whole slab, and
+ * every other message written into it, alive.
+ */
+export function serializeUnpooled(msg: SipMessage): Buffer {
+  return serializeWith(msg, Buffer.allocUnsafeSlow);
+}
+
+function serializeWith(msg: SipMessage, alloc: (size: number) => Buffer): Buffer {
   const fields = msg.fields;
   const startBytes = msg.startLineBytes();
   const startText = startBytes === null ? msg.startLine : '';
@@ -26,7 +40,7 @@ export function serialize(msg: SipMessage): Buffer {
   const contentLengthLine = hasContentLength ? '' : `Content-Length: ${body.length}\r\n`;
   size += contentLengthLine.length + CRLF_LEN + body.length;
 
-  const out = Buffer.allocUnsafe(size);
+  const out = alloc(size);
   let pos = 0;
   if (startBytes !== null) pos += startBytes.copy(out, pos);
   else {

@@ -1,7 +1,7 @@
 import { SipSyntaxError } from './errors.js';
 import { H } from './header-names.js';
 import type { SipMessage } from './message.js';
-import { parseUri, isSipUri } from './uri.js';
+import { isSipUri } from './uri.js';
 import { parseHttpDate } from './date.js';
 
 /**
@@ -37,7 +37,7 @@ export function validateMessage(msg: SipMessage): SipSyntaxError | null {
     {
       // RFC 3261 8.1.1.5: the CSeq method matches the request method (RFC 4475 mismatch01/02).
       if (cseq.method !== msg.method) throw new SipSyntaxError('CSeq', `method ${cseq.method} differs from ${msg.method}`);
-      const uri = parseUri(msg.requestUri);
+      const uri = msg.requestUriParsed;
       // RFC 3261 19.1.5: a Request-URI carries no header part (RFC 4475 escruri).
       if (isSipUri(uri) && uri.headers !== null) throw new SipSyntaxError('Request-URI', 'contains headers');
       void msg.contacts;

@@ -1,5 +1,6 @@
 import type { SipMessage } from '../sip/message.js';
-import { serialize } from '../sip/serializer.js';
+import { releasedRequest } from './released.js';
+import { serialize, serializeUnpooled } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
 import type { TimerHandle, TimerTarget } from './timer-wheel.js';
 import { isReliable, type Target, type TransactionState } from './types.js';
@@ -35,8 +36,8 @@ const T_M = 17;
  * (17.1.3, by the layer), ACKs 3xx-6xx responses itself and times out.
  */
 export class ClientTransaction implements TimerTarget {
-  readonly request: SipMessage;
   readonly target: Target;
+  readonly method: string;
   readonly branch: string;
   readonly isInvite: boolean;
   /** @internal map key (17.1.3) */
@@ -48,7 +49,14 @@ export class ClientTransaction implements TimerTarget {
   lastProvisional = 0;
 
   private readonly ctx: LayerContext;
-  private readonly handlers: ClientHandlers;
+  /** The TU's handlers; a no-op set once nothing more can reach the TU (Completed, Terminated). */
+  private handlers: ClientHandlers;
+  /**
+   * The request, until a final response came: then it is let go (Accepted,
+   * Completed only wait out Timers M, D, K), so that finished transactions do
+   * not keep whole messages alive for 32 s.
+   */
+  private req: SipMessage | null;
   private reliable: boolean;
   /** Request bytes, kept for retransmission over unreliable transports. */
   private bytes: Buffer | null;
@@ -63,7 +71,8 @@ export class ClientTransaction implements TimerTarget {
   /** @internal created by TransactionLayer.sendRequest */
   constructor(ctx: LayerContext, request: SipMessage, target: Target, handlers: ClientHandlers, key: string, branch: string, flow: Flow | undefined) {
     this.ctx = ctx;
-    this.request = request;
+    this.req = request;
+    this.method = request.method;
     this.target = target;
     this.handlers = handlers;
     this.key = key;
@@ -72,6 +81,14 @@ export class ClientTransaction implements TimerTarget {
     this.state = this.isInvite ? 'Calling' : 'Trying';
     this.reliable = isReliable(flow !== undefined ? flow.proto : target.proto);
     this.bytes = serialize(request);
+  }
+
+  /**
+   * The request sent. After the final response it is released, and this is
+   * a stand-in with the method only (no header).
+   */
+  get request(): SipMessage {
+    return this.req ?? releasedRequest(this.method);
   }
 
   /** Ends the transaction now: timers cancelled, removed from the layer, no callbacks (e.g. Timer C, 16.8). */
@@ -99,9 +116,25 @@ export class ClientTransaction implements TimerTarget {
       else queueMicrotask(() => this.sendFailed(new Error('send on flow failed')));
       return;
     }
+    const transport = this.ctx.transport;
+    if (transport.sendToNow !== undefined) {
+      // UDP: no connection to wait for, so no promise and no microtask per request.
+      let now: Flow | null;
+      try {
+        now = transport.sendToNow(this.target, this.bytes!);
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        queueMicrotask(() => this.sendFailed(e));
+        return;
+      }
+      if (now !== null) {
+        this.sent(now);
+        return;
+      }
+    }
     let p: Promise<Flow>;
     try {
-      p = this.ctx.transport.sendTo(this.target, this.bytes!);
+      p = transport.sendTo(this.target, this.bytes!);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -240,15 +273,18 @@ export class ClientTransaction implements TimerTarget {
         if (status < 300) {
           // RFC 6026 7.2: Accepted; the 2xx goes to the TU and is never ACKed here; Timer M.
           this.state = 'Accepted';
+          this.req = null;
           this.stateTimer = this.ctx.wheel.scheduleFor(64 * this.ctx.timers.t1, this, T_M);
+          this.final(res);
         } else {
           // 17.1.1.2: Completed; the ACK is ours (17.1.1.3); Timer D absorbs retransmitted finals.
           this.state = 'Completed';
           this.sendAck(res);
+          this.req = null;
           if (this.reliable) this.end();
           else this.stateTimer = this.ctx.wheel.scheduleFor(this.ctx.timers.d, this, T_D);
+          this.finalAndForget(res);
         }
-        this.final(res);
         return;
       case 'Accepted':
         // RFC 6026 7.2: each further 2xx goes to the TU; anything else is absorbed.
@@ -288,16 +324,20 @@ export class ClientTransaction implements TimerTarget {
     this.cancelRetrans();
     this.cancelState();
     this.bytes = null;
+    this.req = null;
     this.state = 'Completed';
     if (this.reliable) this.end();
     else this.stateTimer = this.ctx.wheel.scheduleFor(this.ctx.timers.t4, this, T_K);
-    this.final(res);
+    this.finalAndForget(res);
   }
 
   private sendAck(res: SipMessage): void {
+    const req = this.req;
+    if (req === null) return;
     let bytes: Buffer;
     try {
-      bytes = serialize(buildNon2xxAck(this.request, res));
+      // Kept for Timer D (32 s): a buffer of its own, not a slice of a pool slab.
+      bytes = serializeUnpooled(buildNon2xxAck(req, res));
     } catch (err) {
       this.ctx.log.warn({ err: errText(err), branch: this.branch }, 'transaction: ACK not built');
       return;
@@ -341,6 +381,17 @@ export class ClientTransaction implements TimerTarget {
     }
   }
 
+  /** The final response to the TU, which hears nothing more from this transaction: its handlers are let go. */
+  private finalAndForget(res: SipMessage): void {
+    const h = this.handlers;
+    this.handlers = FORGOTTEN;
+    try {
+      h.onFinal(res, this);
+    } catch (err) {
+      this.tuThrew('onFinal', err);
+    }
+  }
+
   private tuThrew(handler: string, err: unknown): void {
     this.ctx.log.warn({ err: errText(err), handler, branch: this.branch }, 'transaction: TU handler threw');
   }
@@ -349,6 +400,8 @@ export class ClientTransaction implements TimerTarget {
     this.cancelRetrans();
     this.cancelState();
     this.bytes = null;
+    this.ackBytes = null;
+    this.req = null;
     this.state = 'Terminated';
     this.ctx.clientEnded(this);
   }
@@ -367,3 +420,10 @@ export class ClientTransaction implements TimerTarget {
     }
   }
 }
+
+/** Handlers of a transaction the TU no longer hears from. */
+const FORGOTTEN: ClientHandlers = {
+  onFinal: () => undefined,
+  onTimeout: () => undefined,
+  onTransportError: () => undefined,
+};

@@ -1,6 +1,7 @@
 import type { SipMessage } from '../sip/message.js';
+import { releasedRequest, releasedResponse } from './released.js';
 import { createResponse } from '../sip/response.js';
-import { serialize } from '../sip/serializer.js';
+import { serialize, serializeUnpooled } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
 import type { TimerHandle, TimerTarget } from './timer-wheel.js';
 import { isReliable, type TransactionState } from './types.js';
@@ -29,22 +30,33 @@ export const enum AckOutcome {
  * transports, absorbs request retransmissions, and ends itself on its timers.
  */
 export class ServerTransaction implements TimerTarget {
-  readonly request: SipMessage;
   readonly flow: Flow;
+  readonly method: string;
   readonly isInvite: boolean;
   /** Top Via branch of the request; '' for an RFC 2543 request without one. */
   readonly branch: string;
   /** @internal map key (17.2.3) */
   readonly key: string;
   state: TransactionState;
-  /** Last response the TU sent through this transaction. */
-  lastResponse: SipMessage | null = null;
   /** Fires once when an INVITE server transaction ends without an ACK (Timer H) or a response cannot be sent. */
   onError?: (reason: 'timeout' | 'transport') => void;
 
   private readonly ctx: LayerContext;
   private readonly reliable: boolean;
-  /** Bytes of lastResponse, sent again on a request retransmission or Timer G. */
+  /**
+   * The request, until the transaction only waits out its timers (Accepted,
+   * Completed non-INVITE, Confirmed): then it is let go, so that thousands of
+   * finished transactions do not keep whole messages and their source
+   * buffers alive for 32 s (garbage-collector work grows with the live heap).
+   */
+  private req: SipMessage | null;
+  /** Last response sent, until released as the request is; its status, reason and To tag stay. */
+  private last: SipMessage | null = null;
+  private lastStatus = 0;
+  private lastReason = '';
+  /** To tag of the final response sent (RFC 2543 ACK matching); undefined until read or released. */
+  private finalToTag: string | null | undefined = undefined;
+  /** Bytes of the last response, sent again on a request retransmission or Timer G. */
   private lastBytes: Buffer | null = null;
   /** Timer G (or the 100 Trying delay in Proceeding). */
   private retransTimer: TimerHandle | null = null;
@@ -55,10 +67,11 @@ export class ServerTransaction implements TimerTarget {
   /** @internal created by TransactionLayer */
   constructor(ctx: LayerContext, request: SipMessage, flow: Flow, key: string, branch: string) {
     this.ctx = ctx;
-    this.request = request;
+    this.req = request;
     this.flow = flow;
     this.key = key;
     this.branch = branch;
+    this.method = request.method;
     this.isInvite = request.method === 'INVITE';
     this.reliable = isReliable(flow.proto);
     if (this.isInvite) {
@@ -68,6 +81,25 @@ export class ServerTransaction implements TimerTarget {
     } else {
       this.state = 'Trying'; // 17.2.2
     }
+  }
+
+  /**
+   * The request that created the transaction. Once the transaction only
+   * waits out its timers the message is released, and this is a stand-in
+   * with the method only (no header): the TU has no use for it by then.
+   */
+  get request(): SipMessage {
+    return this.req ?? releasedRequest(this.method);
+  }
+
+  /**
+   * Last response the TU sent through this transaction, or null. Once the
+   * transaction only waits out its timers, a stand-in with the same status
+   * and reason (no header).
+   */
+  get lastResponse(): SipMessage | null {
+    if (this.last !== null) return this.last;
+    return this.lastStatus === 0 ? null : releasedResponse(this.lastStatus, this.lastReason);
   }
 
   /**
@@ -92,6 +124,7 @@ export class ServerTransaction implements TimerTarget {
           // RFC 6026 7.1: Accepted, Timer L; the TU retransmits its 2xx.
           this.state = 'Accepted';
           this.lastBytes = null; // absorbed retransmissions never need them
+          this.release();
           this.stateTimer = this.ctx.wheel.scheduleFor(64 * this.ctx.timers.t1, this, T_L);
         } else {
           // 17.2.1: Completed; Timer G retransmits over unreliable transports, Timer H waits for the ACK.
@@ -108,8 +141,8 @@ export class ServerTransaction implements TimerTarget {
         // RFC 6026 7.1: 2xx retransmissions from the TU go out; Accepted stays.
         const bytes = serialize(res);
         if (!this.transmit(bytes)) return;
-        // In Accepted the bytes are never sent again (INVITE retransmissions are absorbed): keep only the response.
-        if (state === 'Accepted') this.lastResponse = res;
+        // In Accepted the bytes are never sent again (INVITE retransmissions are absorbed): note only the status.
+        if (state === 'Accepted') this.noteStatus(res);
         return;
       }
     } else if (state === 'Trying' || state === 'Proceeding') {
@@ -121,11 +154,14 @@ export class ServerTransaction implements TimerTarget {
       // 17.2.2: Completed; Timer J (64*T1 unreliable, 0 reliable) keeps absorbing retransmissions.
       this.state = 'Completed';
       if (this.reliable) this.end();
-      else this.stateTimer = this.ctx.wheel.scheduleFor(64 * this.ctx.timers.t1, this, T_J);
+      else {
+        this.release();
+        this.stateTimer = this.ctx.wheel.scheduleFor(64 * this.ctx.timers.t1, this, T_J);
+      }
       return;
     }
     this.ctx.log.debug(
-      { callId: this.callIdSafe(), state, status, method: this.request.method },
+      { callId: this.callIdSafe(), state, status, method: this.method },
       'transaction: response not allowed in this state dropped',
     );
   }
@@ -166,7 +202,12 @@ export class ServerTransaction implements TimerTarget {
         this.cancelState();
         this.state = 'Confirmed';
         if (this.reliable) this.end();
-        else this.stateTimer = this.ctx.wheel.scheduleFor(this.ctx.timers.t4, this, T_I);
+        else {
+          // Retransmitted ACKs are absorbed without a send: nothing to keep.
+          this.lastBytes = null;
+          this.release();
+          this.stateTimer = this.ctx.wheel.scheduleFor(this.ctx.timers.t4, this, T_I);
+        }
         return AckOutcome.Absorbed;
       case 'Confirmed':
         return AckOutcome.Absorbed;
@@ -180,13 +221,9 @@ export class ServerTransaction implements TimerTarget {
 
   /** @internal To tag of the final response sent (RFC 2543 ACK matching, 17.2.3). */
   responseToTag(): string | null {
-    const r = this.lastResponse;
-    if (r === null || r.status < 200) return null;
-    try {
-      return r.toTag;
-    } catch {
-      return null;
-    }
+    if (this.lastStatus < 200) return null;
+    if (this.finalToTag === undefined) this.finalToTag = toTagOf(this.last);
+    return this.finalToTag;
   }
 
   /** @internal stop timers without callbacks (layer stop()). */
@@ -233,19 +270,37 @@ export class ServerTransaction implements TimerTarget {
   // ---- internals -------------------------------------------------------------------
 
   private sendTrying(): void {
-    const ts = this.request.get('Timestamp');
+    const req = this.req;
+    if (req === null) return;
+    const ts = req.get('Timestamp');
     // 8.2.6.1: a 100 Trying copies Timestamp; 8.2.6.2: no To tag is added to a 100.
-    const trying = createResponse(this.request, 100, ts === undefined ? {} : { headers: [['Timestamp', ts]] });
+    const trying = createResponse(req, 100, ts === undefined ? {} : { headers: [['Timestamp', ts]] });
     this.sendResponse(trying);
   }
 
   /** Serializes, sends, records as last response. False on a transport error (the transaction then ended). */
   private sendResponse(res: SipMessage): boolean {
-    const bytes = serialize(res);
+    // A final response over an unreliable transport is kept for retransmissions (Timers G, J: up to 32 s):
+    // its bytes get a buffer of their own, so they do not pin an 8 KiB slab of Node's Buffer pool.
+    const bytes = res.status >= 200 && !this.reliable && !(this.isInvite && res.status < 300) ? serializeUnpooled(res) : serialize(res);
     if (!this.transmit(bytes)) return false;
-    this.lastResponse = res;
+    this.last = res;
+    this.noteStatus(res);
     this.lastBytes = bytes;
     return true;
+  }
+
+  private noteStatus(res: SipMessage): void {
+    this.lastStatus = res.status;
+    this.lastReason = res.reason;
+    this.finalToTag = undefined;
+  }
+
+  /** The transaction only waits out its timers from now on: let the messages go, keep what matching needs. */
+  private release(): void {
+    if (this.lastStatus >= 200 && this.finalToTag === undefined) this.finalToTag = toTagOf(this.last);
+    this.req = null;
+    this.last = null;
   }
 
   private transmit(bytes: Buffer): boolean {
@@ -280,6 +335,8 @@ export class ServerTransaction implements TimerTarget {
     this.cancelRetrans();
     this.cancelState();
     this.state = 'Terminated';
+    this.lastBytes = null;
+    this.release();
     this.ctx.serverEnded(this);
   }
 
@@ -298,6 +355,15 @@ export class ServerTransaction implements TimerTarget {
   }
 
   private callIdSafe(): string | undefined {
-    return this.request.get('Call-ID');
+    return this.req?.get('Call-ID');
+  }
+}
+
+function toTagOf(res: SipMessage | null): string | null {
+  if (res === null) return null;
+  try {
+    return res.toTag;
+  } catch {
+    return null;
   }
 }

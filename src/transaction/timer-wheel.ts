@@ -53,14 +53,20 @@ const DEFAULT_SLOTS = 1024;
  * revolution waits in its slot until its tick comes round.
  *
  * Accuracy: a timer never fires before its delay has passed, and fires at
- * most one resolution (plus event-loop latency) after. Timers due in the same
- * tick fire in the order they were scheduled; timers whose delays differ by
- * at least the resolution fire in delay order.
+ * most one resolution (plus event-loop latency) after; a long timer (16
+ * resolutions or more) may fire up to 1/16 of its delay late: its due tick
+ * is rounded up to a power-of-two grid, so that the many long timers of a
+ * busy server (Timers J, K, L, M: 5 s, 32 s) come due together in few
+ * wake-ups instead of one every tick. Timers due in the same tick fire in the
+ * order they were scheduled; timers whose delays differ by at least the
+ * resolution (and the grid) fire in delay order.
  *
  * The Node timer is armed only while timers are pending, for the next
- * non-empty slot (a scan of at most one revolution when re-arming), and
- * re-armed earlier when a sooner timer is scheduled. It is not unref'd:
- * pending transactions keep the process alive until stop().
+ * non-empty slot (a scan of at most one revolution when re-arming), re-armed
+ * earlier when a sooner timer is scheduled, and re-armed later when the
+ * timers it was armed for are all cancelled (a 100 Trying delay or Timer A
+ * stopped by the response costs no wake-up). It is not unref'd: pending
+ * transactions keep the process alive until stop().
  */
 export class TimerWheel {
   private readonly res: number;
@@ -74,6 +80,8 @@ export class TimerWheel {
   private node: NodeJS.Timeout | null = null;
   private armedTick = Number.POSITIVE_INFINITY;
   private processing = false;
+  /** Times the Node timer fired (wake-ups), for tests and diagnostics. */
+  wakeups = 0;
   /** Timers taken off their slots and about to fire (cancel() still stops them). */
   private batch: TimerHandle[] = [];
   private readonly onNodeTimer = (): void => this.advance();
@@ -106,12 +114,17 @@ export class TimerWheel {
   /** Stops a timer; harmless when it already fired or was cancelled. */
   cancel(h: TimerHandle): void {
     if (h.state === PENDING) {
+      const tick = h.tick;
+      const slot = h.slot;
       this.unlink(h);
       h.state = DONE;
       h.fn = null;
       h.target = null;
       this.count--;
-      if (this.count === 0 && !this.processing) this.disarm();
+      if (this.processing) return;
+      if (this.count === 0) this.disarm();
+      // Nothing pending is due before the armed tick: look for the next one after it.
+      else if (tick === this.armedTick && !this.hasTick(slot, tick)) this.rearm(tick);
     } else if (h.state === FIRING) {
       h.state = DONE;
       h.fn = null;
@@ -156,8 +169,16 @@ export class TimerWheel {
   }
 
   private insert(h: TimerHandle, delayMs: number): void {
-    const due = performance.now() - this.origin + (delayMs > 0 ? delayMs : 0);
+    const delay = delayMs > 0 ? delayMs : 0;
+    const due = performance.now() - this.origin + delay;
     let tick = Math.ceil(due / this.res);
+    // Long timers: round up to a grid of at most delay/16 (a power of two of ticks, so grids nest).
+    const spread = delay / (16 * this.res);
+    if (spread >= 2) {
+      let grid = 2;
+      while (grid * 2 <= spread) grid *= 2;
+      tick = Math.ceil(tick / grid) * grid;
+    }
     if (tick <= this.current) tick = this.current + 1;
     h.tick = tick;
     const slot = tick & this.mask;
@@ -183,6 +204,12 @@ export class TimerWheel {
     h.slot = -1;
   }
 
+  /** Whether a slot holds a pending timer due at exactly this tick. */
+  private hasTick(slot: number, tick: number): boolean {
+    for (let h = this.heads[slot] ?? null; h !== null; h = h.next) if (h.tick === tick) return true;
+    return false;
+  }
+
   private arm(tick: number): void {
     if (this.node !== null) clearTimeout(this.node);
     const delay = this.origin + tick * this.res - performance.now();
@@ -198,6 +225,7 @@ export class TimerWheel {
 
   /** The Node timer fired: run every timer due by now, then re-arm. */
   private advance(): void {
+    this.wakeups++;
     this.node = null;
     this.armedTick = Number.POSITIVE_INFINITY;
     const target = this.nowTick();
@@ -258,14 +286,15 @@ export class TimerWheel {
     }
   }
 
-  private rearm(): void {
+  /** Arms the Node timer for the first non-empty slot after tick `from` (default: the last processed tick). */
+  private rearm(from = this.current): void {
     if (this.count === 0) {
       this.disarm();
       return;
     }
     const n = this.mask + 1;
     for (let i = 1; i <= n; i++) {
-      const tick = this.current + i;
+      const tick = from + i;
       const head = this.heads[tick & this.mask];
       if (head !== null && head !== undefined) {
         // A slot may hold only timers of later revolutions: waking for it is harmless.
@@ -273,6 +302,6 @@ export class TimerWheel {
         return;
       }
     }
-    this.arm(this.current + 1);
+    this.arm(from + 1);
   }
 }

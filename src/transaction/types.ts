@@ -17,6 +17,12 @@ export interface TransactionTransport {
   send(flow: Flow, data: Buffer): boolean;
   /** Sends a new request toward a target (may open a connection); rejects on a transport error. */
   sendTo(target: Target, data: Buffer): Promise<Flow>;
+  /**
+   * Optional fast path of sendTo() for a target that needs no connection
+   * (UDP): sends at once and returns the flow used, or null when the send has
+   * to go through sendTo(). Throws on a transport error.
+   */
+  sendToNow?(target: Target, data: Buffer): Flow | null;
 }
 
 /** RFC 3261 17.1.1.1 / table 4 timer values in milliseconds. */

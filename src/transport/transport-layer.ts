@@ -704,7 +704,13 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     if (this.state !== 'running') return false;
     if (flow.proto === 'udp') {
       // Flows we made carry the listener's own host string: compare as is first (hot path), normalize only if that fails.
-      let l = this.udpListeners.find((u) => u.port === flow.localPort && u.host === flow.localHost);
+      let l: UdpListener | undefined;
+      for (const u of this.udpListeners) {
+        if (u.port === flow.localPort && u.host === flow.localHost) {
+          l = u;
+          break;
+        }
+      }
       if (!l) {
         const host = normalizeHost(flow.localHost);
         l = this.udpListeners.find((u) => u.port === flow.localPort && u.host === host);
@@ -736,6 +742,17 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const conn = await this.connect(proto, target.host, target.port);
     if (!this.write(conn, data)) throw new Error(`${name}: connection closed before sending`);
     return this.flowOf(conn);
+  }
+
+  /**
+   * sendTo() without the promise for UDP (nothing to connect): the flow
+   * used, or null for a stream transport (use sendTo()). Throws as sendTo() rejects.
+   */
+  sendToNow(target: { proto: TransportProto; host: string; port: number }, data: Buffer): Flow | null {
+    if (target.proto !== 'udp') return null;
+    if (this.state !== 'running') throw new Error(`${specName(target)}: transport layer not running`);
+    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new Error(`${specName(target)}: invalid port`);
+    return this.sendUdpNow(target.host, target.port, data);
   }
 
   /** RFC 5923: the sent-by of a Via with ;alias maps to this connection. */
@@ -830,17 +847,28 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
 
   private async sendUdpTo(host: string, port: number, data: Buffer): Promise<Flow> {
-    const name = (): string => specName({ proto: 'udp', host, port });
+    return this.sendUdpNow(host, port, data);
+  }
+
+  private sendUdpNow(host: string, port: number, data: Buffer): Flow {
     // Plain dotted IPv4 (the common case) needs no normalizing or isIP regex.
-    const remoteHost = isPlainIpv4(host) ? host : normalizeHost(host);
-    const family = remoteHost === host && isPlainIpv4(host) ? 4 : ipFamily(remoteHost);
-    if (family === 0) throw new Error(`${name()}: udp destination must be an IP literal`);
-    const l = this.udpListeners.find((u) => u.family === family);
-    if (!l) throw new Error(`${name()}: no udp listener for IPv${family}`);
+    const plain = isPlainIpv4(host);
+    const remoteHost = plain ? host : normalizeHost(host);
+    const family = plain ? 4 : ipFamily(remoteHost);
+    if (family === 0) throw new Error(`${specName({ proto: 'udp', host, port })}: udp destination must be an IP literal`);
+    let l: UdpListener | undefined;
+    for (const u of this.udpListeners) {
+      if (u.family === family) {
+        l = u;
+        break;
+      }
+    }
+    if (!l) throw new Error(`${specName({ proto: 'udp', host, port })}: no udp listener for IPv${family}`);
     // UDP has no delivery report worth waiting for: a datagram handed to the socket counts as sent.
-    if (!this.sendDatagram(l, remoteHost, port, data, null)) throw new Error(`${name()}: udp socket not running`);
+    if (!this.sendDatagram(l, remoteHost, port, data, null)) throw new Error(`${specName({ proto: 'udp', host, port })}: udp socket not running`);
     return { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost, remotePort: port, connectionId: null };
   }
+
 
   private connect(proto: StreamProto, host: string, port: number): Promise<StreamConn> {
     const key = `${proto}|${normalizeHost(host)}|${port}`;

@@ -12,8 +12,9 @@
  * response it receives as one `KREPLY ...` line, which the tests read to
  * see what crossed it (hops(), replies()).
  *
- * The approach is that of bench/proxy/servers.ts (not imported: tests do not
- * depend on bench/).
+ * The binary and module lookup, the command line and the OPTIONS readiness
+ * probe are shared with the benchmarks (bench/common/kamailio.ts imports
+ * them from here: tests do not depend on bench/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -51,6 +52,17 @@ export function kamailioSkipReason(opts: { tls?: boolean } = {}): string | false
   if (mpath === null) return 'Kamailio modules (tm.so) not found (Debian package kamailio: scripts/install-deps.sh)';
   if (opts.tls && !existsSync(join(mpath, 'tls.so'))) return 'Kamailio TLS module tls.so not installed (Debian package kamailio-tls-modules: scripts/install-deps.sh)';
   return false;
+}
+
+/**
+ * Kamailio's command line as its production users run it, in the
+ * foreground: -DD (no fork into the background), -E (log to stderr),
+ * shared (-m) and private (-M) memory in MB, and the TLSF allocator
+ * (-x tlsf; Debian's default qm is a debugging allocator that costs about
+ * 4x the CPU per call).
+ */
+export function kamailioArgs(configFile: string, mem: { sharedMb: number; privateMb: number }): string[] {
+  return ['-f', configFile, '-DD', '-E', '-m', String(mem.sharedMb), '-M', String(mem.privateMb), '-x', 'tlsf'];
 }
 
 export interface KamailioOptions {
@@ -154,7 +166,7 @@ export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio
 
   // Foreground (-DD), log to stderr (-E), small shared (-m, MB) and private (-M) memory,
   // TLSF allocator (-x tlsf; Debian's default qm is a debugging build).
-  const args = ['-f', configFile, '-DD', '-E', '-m', '64', '-M', '8', '-x', 'tlsf', '-Y', dir];
+  const args = [...kamailioArgs(configFile, { sharedMb: 64, privateMb: 8 }), '-Y', dir];
   const proc: ChildProcess = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -193,7 +205,12 @@ export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio
   };
 
   try {
-    await waitForOptions(o.udpPort, () => exited, () => out, o.startTimeoutMs ?? 10000);
+    await probeOptions(o.udpPort, {
+      gone: () => (exited ? `kamailio exited at start:\n${out.slice(-4000)}` : null),
+      timeoutMs: o.startTimeoutMs ?? 10000,
+      who: 'kamailio',
+      tail: () => out.slice(-4000),
+    });
   } catch (err) {
     await stop();
     throw err;
@@ -217,27 +234,33 @@ function logLines(out: string, marker: string): string[] {
 }
 
 /**
- * OPTIONS with Max-Forwards 0 over UDP until any SIP response comes back
- * (Kamailio answers it 483 itself, relaying nothing).
+ * OPTIONS with Max-Forwards 0 over UDP to 127.0.0.1:port until any SIP
+ * response comes back (a proxy answers it itself, 483 or 200 for OPTIONS,
+ * RFC 3261 16.3, relaying nothing). Returns the response's status line.
+ * `gone` says why waiting is pointless (the process exited), or null.
  */
-async function waitForOptions(port: number, exited: () => boolean, output: () => string, timeoutMs: number): Promise<void> {
+export async function probeOptions(
+  port: number,
+  o: { gone: () => string | null; timeoutMs: number; who: string; tail: () => string },
+): Promise<string> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
     sock.bind(0, '127.0.0.1', () => resolve());
   });
   const local = sock.address().port;
-  const callId = `kamailio-ready-${randomBytes(6).toString('hex')}@127.0.0.1`;
-  let answered = false;
+  const callId = `probe-${randomBytes(6).toString('hex')}@127.0.0.1`;
+  let answer: string | undefined;
   sock.on('message', (m) => {
     const text = m.toString('latin1');
-    if (text.startsWith('SIP/2.0 ') && text.includes(callId)) answered = true;
+    if (text.startsWith('SIP/2.0 ') && text.includes(callId)) answer = text.slice(0, text.indexOf('\r\n'));
   });
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + o.timeoutMs;
   try {
-    for (let n = 1; !answered; n++) {
-      if (exited()) throw new Error(`kamailio exited at start:\n${output().slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`kamailio did not answer OPTIONS on udp:127.0.0.1:${port} within ${timeoutMs} ms:\n${output().slice(-4000)}`);
+    for (let n = 1; answer === undefined; n++) {
+      const gone = o.gone();
+      if (gone !== null) throw new Error(gone);
+      if (Date.now() > deadline) throw new Error(`${o.who} did not answer OPTIONS on udp:127.0.0.1:${port} within ${o.timeoutMs} ms:\n${o.tail()}`);
       const req = [
         `OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
         `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,
@@ -251,8 +274,9 @@ async function waitForOptions(port: number, exited: () => boolean, output: () =>
         '',
       ].join('\r\n');
       sock.send(req, port, '127.0.0.1');
-      for (let i = 0; i < 10 && !answered; i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 10 && answer === undefined; i++) await new Promise((r) => setTimeout(r, 25));
     }
+    return answer;
   } finally {
     sock.close();
   }

@@ -257,6 +257,36 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
     }
   });
 
+  test('after the final response the request is let go (Accepted, Completed): the handlers still get further 2xx', async () => {
+    const k = kit();
+    try {
+      const cl = clientLog();
+      const req = outgoing({ branch: branch() });
+      const tx = k.layer.sendRequest(req, UDP_TARGET, cl.handlers);
+      await waitFor(() => tx.flow !== null, 100, 'sent');
+      assert.equal(tx.request, req, 'kept while it may be retransmitted or cancelled');
+      const ok = responseTo(req, 200, { toTag: 'callee' });
+      k.layer.receiveResponse(ok, tx.flow!);
+      assert.equal(tx.state, 'Accepted');
+      assert.notEqual(tx.request, req, 'released in Accepted');
+      assert.equal(tx.request.method, 'INVITE', 'the stand-in keeps the method');
+      k.layer.receiveResponse(ok, tx.flow!);
+      assert.equal(cl.retrans2xx.length, 1, 'Timer M: the TU still hears of further 2xx');
+
+      const cl2 = clientLog();
+      const bye = outgoing({ branch: branch(), method: 'BYE' });
+      const tx2 = k.layer.sendRequest(bye, UDP_TARGET, cl2.handlers);
+      await waitFor(() => tx2.flow !== null, 100, 'sent');
+      k.layer.receiveResponse(responseTo(bye, 200), tx2.flow!);
+      assert.equal(tx2.state, 'Completed');
+      assert.equal(tx2.request.method, 'BYE');
+      assert.notEqual(tx2.request, bye, 'released in Completed (Timer K)');
+      assert.equal(cl2.finals.length, 1);
+    } finally {
+      k.close();
+    }
+  });
+
   test('non-INVITE over TCP: no Timer E; final ends it at once (Timer K = 0)', async () => {
     const k = kit();
     try {

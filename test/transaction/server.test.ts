@@ -271,6 +271,43 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
     }
   });
 
+  test('a transaction that only waits out its timers lets its messages go: same bytes re-sent, status and To tag kept', async () => {
+    const k = kit();
+    try {
+      const f = flow('udp');
+      // non-INVITE Completed (Timer J): the request and response objects are released, the bytes stay.
+      const req = request({ method: 'BYE', toTag: 'callee' });
+      k.layer.receiveRequest(req, f);
+      const tx = k.tu.requests[0]!.tx!;
+      assert.equal(tx.request, req, 'kept while the TU may still answer');
+      const ok = responseTo(req, 200);
+      tx.respond(ok);
+      assert.equal(tx.state, 'Completed');
+      assert.notEqual(tx.request, req, 'released in Completed');
+      assert.equal(tx.request.method, 'BYE', 'the stand-in keeps the method');
+      assert.notEqual(tx.lastResponse, ok);
+      assert.equal(tx.lastResponse!.status, 200, 'the stand-in keeps the status');
+      k.layer.receiveRequest(req, f);
+      const finals = k.transport.responses(200);
+      assert.equal(finals.length, 2);
+      assert.ok(finals[1]!.data.equals(finals[0]!.data), 'the retransmission answered with the same bytes');
+      assert.ok(finals[0]!.data.buffer.byteLength === finals[0]!.data.length, 'kept bytes in a buffer of their own, not a pool slab');
+
+      // INVITE Accepted (Timer L): released too; 2xx retransmissions from the TU still go out; the To tag stays for matching.
+      const { req: inv, tx: itx } = inviteIn(k);
+      const ok2 = responseTo(inv, 200, { toTag: 'ua-tag' });
+      itx.respond(ok2);
+      assert.equal(itx.state, 'Accepted');
+      assert.equal(itx.request.method, 'INVITE');
+      assert.equal(itx.lastResponse!.status, 200);
+      assert.equal(itx.responseToTag(), 'ua-tag');
+      itx.respond(ok2);
+      assert.equal(k.transport.responses(200).length, 4);
+    } finally {
+      k.close();
+    }
+  });
+
   test('non-INVITE over TCP: Completed ends at once (Timer J = 0)', () => {
     const k = kit();
     try {

@@ -161,3 +161,39 @@ test('50,000 timers: exactly one active Node timer, O(1) schedule/cancel, all fi
   assert.equal(nodeTimers(), 0, 'an empty wheel releases its Node timer');
   wheel.stop();
 });
+
+test('long timers come due on a grid of at most delay/16: never early, few wake-ups for many timers', async () => {
+  const res = 1;
+  const wheel = new TimerWheel(res);
+  const start = performance.now();
+  const late: number[] = [];
+  const N = 100;
+  await new Promise<void>((resolve) => {
+    // 100 timers with delays spread over 320-420 ms: a grid of 16 ms (320 / 16 = 20 ticks, rounded down to 16).
+    for (let i = 0; i < N; i++) {
+      const d = 320 + i;
+      wheel.schedule(d, () => {
+        late.push(performance.now() - start - d);
+        if (late.length === N) resolve();
+      });
+    }
+  });
+  for (const l of late) {
+    assert.ok(l >= -0.01, `fired ${-l} ms early`);
+    assert.ok(l <= 420 / 16 + 8, `fired ${l.toFixed(1)} ms late`);
+  }
+  assert.ok(wheel.wakeups <= 10, `${wheel.wakeups} wake-ups for timers on a 16 ms grid over 100 ms`);
+  wheel.stop();
+});
+
+test('a cancelled timer costs no wake-up: the Node timer moves on to the next one', async () => {
+  const wheel = new TimerWheel(1);
+  let fired = 0;
+  const early = wheel.schedule(20, () => fired++);
+  wheel.schedule(60, () => fired++);
+  wheel.cancel(early);
+  await sleep(90);
+  assert.equal(fired, 1);
+  assert.equal(wheel.wakeups, 1, 'one wake-up, for the 60 ms timer only');
+  wheel.stop();
+});
