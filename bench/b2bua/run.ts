@@ -21,8 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
-import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../proxy/procstat.js';
-import { lastCsvRow, num } from '../proxy/sipp.js';
+import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../common/procstat.js';
+import { lastCsvRow, num } from '../common/sipp.js';
 import { openStore } from '../../src/store/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -24,7 +24,7 @@ import type { CallMediaStats, LegMediaOptions, MediaEngine, Side } from '../../s
 import { NgClient, RtpengineMediaEngine } from '../../src/media/rtpengine.js';
 import { SrtpContext } from '../../src/media/srtp/context.js';
 import { loadavg } from 'node:os';
-import { clockTicksPerSecond, readProcStat } from '../proxy/procstat.js';
+import { clockTicksPerSecond, readProcStat } from '../common/procstat.js';
 
 /** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped because a socket buffer was full. */
 function udpRcvbufErrors(): number {

@@ -25,10 +25,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
-import { Child, installCleanupHandlers } from '../proxy/children.js';
-import { clockTicksPerSecond, treeCpuTicks } from '../proxy/procstat.js';
-import { Uas, runUac } from '../proxy/sipp.js';
-import { waitForBind, waitForOptions } from '../proxy/servers.js';
+import { Child, installCleanupHandlers } from '../common/children.js';
+import { clockTicksPerSecond, treeCpuTicks } from '../common/procstat.js';
+import { Uas, runUac } from '../common/sipp.js';
+import { waitForBind, waitForOptions } from '../common/readiness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
