@@ -23,7 +23,13 @@ export class StatelessForwarder {
 
   /** Forwards a request to its next hop without a transaction; MF and a deterministic Via branch. */
   async forwardRequest(req: SipMessage, hop: SipUri): Promise<boolean> {
-    const targets = await this.env.locate(hop);
+    let targets: Target[];
+    try {
+      targets = await this.env.locate(hop);
+    } catch {
+      // An unresolvable next hop (a stray ACK for any domain, say) costs a counter, never the process.
+      targets = [];
+    }
     // 16.6 step 3, once whatever the number of targets tried.
     const mf = req.maxForwards;
     for (const target of targets) {

@@ -130,6 +130,16 @@ test('UDP over IPv6 ::1: OPTIONS gets 200 with received and rport (RFC 3581)', a
   assert.ok(Number(r.message.topVia.params.get('rport')) > 0);
 });
 
+test('a stray ACK for a domain that does not resolve is dropped and the server keeps serving', async () => {
+  const ack = `ACK sip:x@nowhere.invalid SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstray1;rport\r\nMax-Forwards: 70\r\nTo: <sip:x@nowhere.invalid>;tag=1\r\nFrom: <sip:t@127.0.0.1>;tag=2\r\nCall-ID: stray-ack-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n`;
+  assert.equal(await udpExchange('127.0.0.1', ack, 1500), null, 'an ACK is never answered');
+  const res = await udpExchange(
+    '127.0.0.1',
+    `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKafter;rport\r\nMax-Forwards: 70\r\nTo: <sip:127.0.0.1>\r\nFrom: <sip:t@127.0.0.1>;tag=6\r\nCall-ID: after-stray\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
+  );
+  assert.ok(res !== null, 'the server stopped answering after the stray ACK');
+});
+
 test('every invalid RFC 4475 request over UDP gets 400 (or 505), responses are dropped, and the server keeps serving', async () => {
   const dir = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
   const requests = ['badinv01', 'clerr', 'ncl', 'scalar02', 'quotbal', 'ltgtruri', 'lwsruri', 'lwsstart', 'trws', 'escruri', 'baddate', 'regbadct', 'badaspec', 'baddn', 'badvers', 'mismatch01', 'mismatch02', 'insuf', 'multi01', 'mcl01'];
