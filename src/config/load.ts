@@ -188,6 +188,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       ports: raw.media.ports,
       timeout: raw.media.timeout,
       holdTimeout: raw.media.holdTimeout,
+      worker: raw.media.worker,
       ...(raw.media.advertise !== undefined && { advertise: raw.media.advertise }),
       ...(raw.media.address !== undefined && { address: raw.media.address }),
       ...(raw.media.ng !== undefined

@@ -234,6 +234,8 @@ const mediaSchema = z
     advertise: ipAddress.optional(),
     /** Seconds without RTP before a held (sendonly/recvonly/inactive) call counts as dead. */
     holdTimeout: int(1, 86400, 'a number of seconds 1-86400').default(3600),
+    /** Run the built-in relay on a worker thread (media off the signalling event loop). */
+    worker: bool().default(false),
   })
   .superRefine((m, ctx) => {
     if (m.ports.max - m.ports.min < 3) {
@@ -430,6 +432,8 @@ export interface MediaConfig {
   advertise?: string;
   /** Seconds without RTP before a call with a held stream counts as dead (default 3600). */
   holdTimeout: number;
+  /** The built-in relay on a worker thread (default false: on the main event loop). */
+  worker: boolean;
 }
 
 export interface SipTimers {
