@@ -21,6 +21,7 @@ import type { ChallengeAlgorithm } from './auth/digest.js';
 import { Registrar } from './registrar/registrar.js';
 import { Location } from './registrar/location.js';
 import { KeepAlive } from './registrar/keepalive.js';
+import { SecurityService } from './security/service.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -99,17 +100,33 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const responder = new Responder(transport, counters, serverHeader);
   const wheel = new TimerWheel(10);
   const layer = new TransactionLayer({ transport, timers: config.sip.timers, log, wheel });
+  // The security edge (src/security): bans and flood before parsing, the pipeline before the transaction layer.
+  const security = new SecurityService({
+    config: config.security,
+    store,
+    counters,
+    responder,
+    log,
+    selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : [])],
+    isForUs: (uri) => (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
+  });
+  const pipeline = security.pipeline;
   const ingress = new Ingress(limits, responder, counters, log, {
-    onRequest: (req, flow) => layer.receiveRequest(req, flow),
+    onRequest: pipeline === null ? (req, flow) => layer.receiveRequest(req, flow) : (req, flow) => {
+      if (pipeline.admit(req, flow)) layer.receiveRequest(req, flow);
+    },
     onResponse: (res, flow) => layer.receiveResponse(res, flow),
   });
 
+  ingress.setGate(security.gate);
   transport.onMessage((m) => ingress.handle(m));
   transport.onFramingError((e) => ingress.handleFramingError(e));
 
   try {
+    await security.start();
     await transport.start();
   } catch (err) {
+    security.stop();
     await store.close();
     throw err;
   }
@@ -127,6 +144,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     maxExpires: config.registrar.maxExpires,
     serverHeader,
     log,
+    ...(security.failures !== null ? { failures: security.failures } : {}),
   });
   const location = new Location(store);
   const purge = setInterval(() => {
@@ -180,10 +198,12 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       wheel.stop();
       await transport.stop();
       clearInterval(purge);
+      security.stop();
       await store.close();
     },
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));
+      security.trust.setConfigured(next.security.trusted);
       log.info({ routes: next.routes.length }, 'routing table reloaded');
       if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
         const files = await ensureTlsFiles(next);

@@ -12,6 +12,9 @@ import { registerDomain } from './domain.js';
 import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
+import { registerBan } from './ban.js';
+import { registerAcl } from './acl.js';
+import { registerBlocklist } from './blocklist.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -40,6 +43,9 @@ export function buildProgram(): Command {
   registerSubscriber(program);
   registerAlias(program);
   registerLocation(program);
+  registerBan(program);
+  registerAcl(program);
+  registerBlocklist(program);
   return program;
 }
 

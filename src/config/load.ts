@@ -209,6 +209,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
     },
     registrar: { ...raw.registrar, algorithms: [...raw.registrar.algorithms] },
     log: { level: raw.log.level },
+    security: raw.security,
   };
   if (source !== undefined) config.source = source;
   if (raw.advertise !== undefined) config.advertise = raw.advertise;

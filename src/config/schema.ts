@@ -19,6 +19,7 @@ import {
   parseListen,
   parseProtoHostPort,
 } from './address.js';
+import { securitySchema, type SecurityConfig } from '../security/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -323,6 +324,7 @@ export const configSchema = z.strictObject({
   sip: sipSchema,
   registrar: registrarSchema,
   log: logSchema,
+  security: securitySchema,
 });
 
 /** What the schema gives: defaults in, paths not yet resolved. */
@@ -413,4 +415,6 @@ export interface TrunklineConfig {
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
   registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number };
   log: { level: LogLevel };
+  /** The security edge (src/security/config.ts): every step switchable, the defaults. */
+  security: SecurityConfig;
 }

@@ -11,6 +11,8 @@
  */
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial.js';
+// 0002_trunking: another branch adds its import here.
+import { security } from './0003_security.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -18,5 +20,7 @@ export type { StoreDialect } from './types.js';
 export function migrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
+    // 0002_trunking: another branch adds its line here.
+    '0003_security': security(dialect),
   };
 }

@@ -1,0 +1,41 @@
+/**
+ * Steps 1 and 2, before a message is parsed (the ingress calls `admit()`
+ * first): a banned source is dropped, counted, never answered; then a
+ * request (not a response) counts towards its source's flood density, and
+ * the request that crosses it bans the source at once (this request
+ * included). Nothing here reads more than the first four bytes.
+ */
+import type { InboundMessage } from '../transport/types.js';
+import type { Counters } from '../core/counters.js';
+import type { BanList } from './ban-list.js';
+import { looksLikeResponse, type FloodDetector } from './flood.js';
+
+export class SecurityGate {
+  constructor(
+    private readonly bans: BanList | null,
+    private readonly flood: FloodDetector | null,
+    private readonly counters: Counters,
+    /** Called when a source crosses the flood density (the service bans it). */
+    private readonly onFlood: (ip: string) => void,
+  ) {}
+
+  admit(m: InboundMessage): boolean {
+    const ip = m.flow.remoteHost;
+    if (this.bans !== null && this.bans.isBanned(ip)) {
+      this.counters.inc('security_banned_dropped');
+      return false;
+    }
+    if (this.flood !== null && !looksLikeResponse(m.data) && this.flood.hit(ip)) {
+      this.counters.inc('security_flood_bans');
+      this.onFlood(ip);
+      this.counters.inc('security_banned_dropped');
+      return false;
+    }
+    return true;
+  }
+
+  /** A source under a ban (for framing errors: no answer either). */
+  banned(ip: string): boolean {
+    return this.bans !== null && this.bans.isBanned(ip);
+  }
+}
