@@ -67,7 +67,6 @@ const onOff = <T extends z.ZodRawShape>(extra: T = {} as T) => z.strictObject({ 
 const sanityChecks = z
   .strictObject({
     uriScheme: bool().default(true),
-    cseqNumber: bool().default(true),
     expires: bool().default(true),
     proxyRequire: bool().default(true),
     digest: bool().default(true),

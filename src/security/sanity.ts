@@ -6,11 +6,11 @@
  * The parser and validator of the ingress already refuse, always, what no
  * element could process (and these cannot be switched off): the SIP version
  * of the request line (505), required headers To/From/CSeq/Call-ID/Via,
- * the CSeq method equal to the request method, Content-Length against the
+ * the CSeq method equal to the request method, a CSeq number below 2^31
+ * (RFC 3261 8.1.1.5), Content-Length against the
  * body, unparseable From/To/Contact/Route URIs, a malformed Expires. What is
  * checked here comes on top:
  * - uriScheme: Request-URI scheme sip, sips or tel (416, RFC 3261 16.3 step 2);
- * - cseqNumber: CSeq below 2^31 (RFC 3261 8.1.1.5);
  * - expires: Contact expires parameters are integers (RFC 3261 20.10);
  * - proxyRequire: no option tag we do not support (420 with Unsupported, 16.3 step 5);
  * - digest: Authorization/Proxy-Authorization well formed (RFC 3261 22.4);
@@ -22,12 +22,13 @@ import { SipSyntaxError } from '../sip/errors.js';
 import { authScheme, parseAuthHeader } from '../auth/credentials.js';
 import type { NameAddr } from '../sip/name-addr.js';
 
-export const SANITY_CHECKS = ['uriScheme', 'cseqNumber', 'expires', 'proxyRequire', 'digest', 'duplicateTags'] as const;
+export const SANITY_CHECKS = ['uriScheme', 'expires', 'proxyRequire', 'digest', 'duplicateTags'] as const;
 export type SanityCheckName = (typeof SANITY_CHECKS)[number];
 export type SanityChecks = Record<SanityCheckName, boolean>;
 
 export interface SanityFailure {
-  check: SanityCheckName;
+  /** The check, or `syntax` for a header the check had to parse and could not. */
+  check: SanityCheckName | 'syntax';
   status: number;
   reason: string;
   headers?: Array<[string, string]>;
@@ -45,7 +46,6 @@ export function checkSanity(req: SipMessage, checks: SanityChecks, ruri: Uri = p
         return { check: 'uriScheme', status: 416, reason: 'Unsupported URI Scheme' };
       }
     }
-    if (checks.cseqNumber && !(req.cseq.seq < 2 ** 31)) return { check: 'cseqNumber', status: 400, reason: 'Bad CSeq Number' };
     if (checks.expires && req.method === 'REGISTER' && !req.contactIsStar) {
       for (const c of req.contacts) {
         const e = c.params.get('expires');
@@ -77,7 +77,7 @@ export function checkSanity(req: SipMessage, checks: SanityChecks, ruri: Uri = p
     }
     return null;
   } catch (err) {
-    if (err instanceof SipSyntaxError) return { check: 'uriScheme', status: 400, reason: err.reasonPhrase };
+    if (err instanceof SipSyntaxError) return { check: 'syntax', status: 400, reason: err.reasonPhrase };
     throw err;
   }
 }
