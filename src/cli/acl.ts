@@ -20,6 +20,19 @@ const DIRECTIONS: readonly AclDirection[] = ['any', 'inbound', 'outbound'];
 
 export function registerAcl(program: Command): void {
   const group = commandGroup(program, 'acl', 'IP/CIDR access lists (allow and deny address groups per method and direction): add, rm, list');
+  group.addHelpText(
+    'after',
+    [
+      '',
+      'How a request is judged, over the entries for its method (or *) and direction:',
+      '  a deny entry containing the source: 403; else, where allow entries apply, the',
+      '  source must be in one of them (403 otherwise); else it passes. Entries with a',
+      '  direction apply once the trunking stage knows it (inbound: carrier to customer).',
+      'Example: only carrier gateways may send inbound calls:',
+      '  trunkline acl add carriers --allow 198.51.100.0/24 --method INVITE --direction inbound',
+      'A running server applies a change within 2 seconds.',
+    ].join('\n'),
+  );
 
   withConfigOption(
     group

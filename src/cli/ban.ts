@@ -21,6 +21,17 @@ function parseSeconds(v: string): number {
 
 export function registerBan(program: Command): void {
   const group = commandGroup(program, 'ban', 'banned source addresses (dropped unanswered before parsing): add, rm, list');
+  group.addHelpText(
+    'after',
+    [
+      '',
+      'The server bans by itself too (a flood: over security.flood.density requests in',
+      'security.flood.unit seconds; brute force: security.bruteForce.threshold failed',
+      'authentications); those bans are listed here with their source and end. Trusted',
+      'addresses (security.trusted, the server\'s own) are listed but never enforced.',
+      'A running server applies a change within 2 seconds and logs a ban lifted by hand.',
+    ].join('\n'),
+  );
 
   withConfigOption(
     group

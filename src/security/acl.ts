@@ -46,7 +46,15 @@ interface Compiled {
   allow: BlockList;
   denyEntries: AclEntry[];
   hasAllow: boolean;
+  /**
+   * Verdicts by source IP: BlockList.check() of a string builds a
+   * SocketAddress each time, the largest cost of this step; a source sends
+   * many requests. Bounded (cleared when full).
+   */
+  seen: Map<string, AclVerdict>;
 }
+
+const MAX_SEEN = 4096;
 
 function blockListAdd(list: BlockList, cidr: string): void {
   const slash = cidr.indexOf('/');
@@ -82,12 +90,13 @@ export class AccessList {
       this.cache.set(key, c);
     }
     if (c === null) return PASS;
-    if (c.denyEntries.length > 0 && contains(c.deny, ip)) {
-      const entry = c.denyEntries.find((e) => contains(single(e.cidr), ip)) ?? null;
-      return { allowed: false, entry, reason: `denied by acl ${entry?.group ?? ''}`.trim() };
+    let v = c.seen.get(ip);
+    if (v === undefined) {
+      v = judge(c, ip);
+      if (c.seen.size >= MAX_SEEN) c.seen.clear();
+      c.seen.set(ip, v);
     }
-    if (c.hasAllow && !contains(c.allow, ip)) return { allowed: false, entry: null, reason: 'not in an allowed address group' };
-    return PASS;
+    return v;
   }
 
   private compile(method: string, direction: AclDirection | null): Compiled | null {
@@ -95,7 +104,7 @@ export class AccessList {
       (e) => (e.method === '*' || e.method === method) && (e.direction === 'any' || e.direction === direction),
     );
     if (applies.length === 0) return null;
-    const c: Compiled = { deny: new BlockList(), allow: new BlockList(), denyEntries: [], hasAllow: false };
+    const c: Compiled = { deny: new BlockList(), allow: new BlockList(), denyEntries: [], hasAllow: false, seen: new Map() };
     for (const e of applies) {
       if (e.action === 'deny') {
         blockListAdd(c.deny, e.cidr);
@@ -110,6 +119,15 @@ export class AccessList {
 }
 
 const PASS: AclVerdict = { allowed: true, entry: null, reason: '' };
+
+function judge(c: Compiled, ip: string): AclVerdict {
+  if (c.denyEntries.length > 0 && contains(c.deny, ip)) {
+    const entry = c.denyEntries.find((e) => contains(single(e.cidr), ip)) ?? null;
+    return { allowed: false, entry, reason: `denied by acl ${entry?.group ?? ''}`.trim() };
+  }
+  if (c.hasAllow && !contains(c.allow, ip)) return { allowed: false, entry: null, reason: 'not in an allowed address group' };
+  return PASS;
+}
 
 function single(cidr: string): BlockList {
   const b = new BlockList();

@@ -80,6 +80,8 @@ export function normalizeListValue(kind: ListKind, value: string): string {
 export class SecurityLists {
   private readonly black = new ListSide();
   private readonly white = new ListSide();
+  /** Source IP -> 'white' | 'black' | null, memoised (BlockList.check of a string allocates); bounded. */
+  private readonly ipSeen = new Map<string, ListType | null>();
   readonly size: number;
 
   constructor(entries: readonly ListEntry[], private readonly sqlInjection = true) {
@@ -100,8 +102,16 @@ export class SecurityLists {
 
   /** The first list hit for a request from `ip`, or null to go on. */
   check(req: SipMessage, ip: string, ruri: Uri = parseUri(req.requestUri)): ListVerdict | null {
-    if (this.white.ipCount > 0 && hasIp(this.white.ip, ip)) return null;
-    if (this.black.ipCount > 0 && hasIp(this.black.ip, ip)) return { kind: 'ip', reason: 'source blacklisted' };
+    if (this.white.ipCount > 0 || this.black.ipCount > 0) {
+      let side = this.ipSeen.get(ip);
+      if (side === undefined) {
+        side = this.white.ipCount > 0 && hasIp(this.white.ip, ip) ? 'white' : this.black.ipCount > 0 && hasIp(this.black.ip, ip) ? 'black' : null;
+        if (this.ipSeen.size >= 4096) this.ipSeen.clear();
+        this.ipSeen.set(ip, side);
+      }
+      if (side === 'white') return null;
+      if (side === 'black') return { kind: 'ip', reason: 'source blacklisted' };
+    }
     if (this.black.ua.values.length > 0) {
       const ua = req.get('User-Agent');
       if (ua !== undefined) {
