@@ -109,6 +109,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     log,
     selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : [])],
     isForUs: (uri) => (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
+    closeConnection: (id) => void transport.closeConnection(id),
   });
   const pipeline = security.pipeline;
   const ingress = new Ingress(limits, responder, counters, log, {

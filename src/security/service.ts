@@ -47,6 +47,8 @@ export interface SecurityServiceOptions {
   isForUs: (uri: SipUri) => boolean;
   /** Store poll period (ms), default 1000. */
   pollMs?: number;
+  /** Closes a stream connection of a banned source (the transport's closeConnection). */
+  closeConnection?: (id: number) => void;
 }
 
 export class SecurityService {
@@ -81,6 +83,7 @@ export class SecurityService {
     this.gate = bansOn || this.flood !== null
       ? new SecurityGate(bansOn ? this.bans : null, this.flood, o.counters, (ip) =>
           this.ban(ip, `flood: more than ${c.flood.density} requests in ${c.flood.unit} s`, c.flood.banSeconds, 'flood'),
+          o.closeConnection ?? null,
         )
       : null;
     this.pipeline = on ? new SecurityPipeline({ config: c, isForUs: o.isForUs, counters: o.counters, responder: o.responder, log: o.log }) : null;

@@ -7,9 +7,27 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { UdpPeer, cli, waitUntil, tcpAsk, request, sleep } from './helpers.js';
+
+/** Whether the server closes a TCP connection from `host` after one request on it, within `ms`. */
+function closedByServer(host: string, port: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, localAddress: host });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, ms);
+    s.on('connect', () => s.write(request(host, s.localPort ?? 0, 'TCP')));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
 
 let server: RunningTrunkline;
 let port = 0;
@@ -102,11 +120,13 @@ test('blocklist and acl changes by the CLI act within 2 s', async () => {
 test('ban add by the CLI drops a source within 2 s (unanswered); ban rm lifts it, logged', async () => {
   const p = await peer('127.0.0.10');
   assert.equal((await p.ask(port))?.status, 200);
+  assert.equal(await closedByServer('127.0.0.10', port, 700), false, 'a connection of a source not banned stays open');
   let r = await cli(server.configFile, ['ban', 'add', '127.0.0.10', '--for', '600']);
   assert.equal(r.code, 0, r.stderr);
   let took = await waitUntil(async () => (await p.ask(port, {}, 200)) === null, 3000);
   assert.ok(took >= 0 && took <= 2000, `ban took ${took} ms`);
   assert.equal(await tcpAsk('127.0.0.10', port, (lp) => request('127.0.0.10', lp, 'TCP'), 500), null);
+  assert.equal(await closedByServer('127.0.0.10', port, 2000), true, 'the banned source\'s TCP connection is closed');
   r = await cli(server.configFile, ['ban', 'list', '--json']);
   const listed = JSON.parse(r.stdout) as Array<{ ip: string; source: string; expires: string }>;
   assert.equal(listed.find((b) => b.ip === '127.0.0.10')?.source, 'manual');
