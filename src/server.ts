@@ -111,10 +111,9 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     isForUs: (uri) => (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
     closeConnection: (id) => void transport.closeConnection(id),
   });
-  const pipeline = security.pipeline;
   const ingress = new Ingress(limits, responder, counters, log, {
-    onRequest: pipeline === null ? (req, flow) => layer.receiveRequest(req, flow) : (req, flow) => {
-      if (pipeline.admit(req, flow)) layer.receiveRequest(req, flow);
+    onRequest: (req, flow) => {
+      if (security.admit(req, flow)) layer.receiveRequest(req, flow);
     },
     onResponse: (res, flow) => layer.receiveResponse(res, flow),
   });
@@ -204,7 +203,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     },
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));
-      security.trust.setConfigured(next.security.trusted);
+      security.configure(next.security);
+      ingress.setGate(security.gate);
       log.info({ routes: next.routes.length }, 'routing table reloaded');
       if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
         const files = await ensureTlsFiles(next);

@@ -25,7 +25,9 @@ import { FloodDetector } from './flood.js';
 import { SecurityGate } from './gate.js';
 import { SecurityPipeline } from './pipeline.js';
 import { AccessList, type AclDirection, type AclVerdict } from './acl.js';
-import { SecurityLists, type ListVerdict } from './lists.js';
+import { SecurityLists, type ListEntry, type ListVerdict } from './lists.js';
+import type { SipMessage } from '../sip/message.js';
+import type { Flow } from '../transport/types.js';
 import { BanningFailureCounter } from './brute-force.js';
 import { checkCallBarring, type BarringVerdict } from './call-barring.js';
 import { TrustedAddresses } from './trust.js';
@@ -54,13 +56,19 @@ export interface SecurityServiceOptions {
 export class SecurityService {
   readonly trust: TrustedAddresses;
   readonly bans: BanList;
-  readonly flood: FloodDetector | null;
-  readonly gate: SecurityGate | null;
-  readonly pipeline: SecurityPipeline | null;
-  /** The counter to give the registrar and proxy authentication (null when brute force is off). */
+  /** The steps as the current config makes them (rebuilt by `configure()` on SIGHUP). */
+  flood: FloodDetector | null = null;
+  gate: SecurityGate | null = null;
+  pipeline: SecurityPipeline | null = null;
+  /**
+   * The counter to give the registrar and proxy authentication (null when
+   * brute force is off). Made once: its threshold and window are read at start.
+   */
   readonly failures: BanningFailureCounter | null;
+  private config: SecurityConfig;
   private acl = new AccessList([]);
   private lists: SecurityLists;
+  private listRows: ListEntry[] = [];
   private readonly banRepo: BanRepo;
   private readonly aclRepo: AclRepo;
   private readonly listRepo: ListRepo;
@@ -71,25 +79,16 @@ export class SecurityService {
 
   constructor(private readonly o: SecurityServiceOptions) {
     const c = o.config;
-    const on = c.enabled;
+    this.config = c;
     this.trust = new TrustedAddresses(c.trusted, o.selfAddresses, c.trustSelf);
     this.bans = new BanList({ isTrusted: this.trust.isTrusted, log: o.log });
-    this.flood = on && c.flood.enabled ? new FloodDetector({ density: c.flood.density, unit: c.flood.unit, isTrusted: this.trust.isTrusted }) : null;
     this.trust.onChange(() => {
       this.bans.setTrusted(this.trust.isTrusted);
       this.flood?.setTrusted(this.trust.isTrusted);
     });
-    const bansOn = on && c.bans.enabled;
-    this.gate = bansOn || this.flood !== null
-      ? new SecurityGate(bansOn ? this.bans : null, this.flood, o.counters, (ip) =>
-          this.ban(ip, `flood: more than ${c.flood.density} requests in ${c.flood.unit} s`, c.flood.banSeconds, 'flood'),
-          o.closeConnection ?? null,
-        )
-      : null;
-    this.pipeline = on ? new SecurityPipeline({ config: c, isForUs: o.isForUs, counters: o.counters, responder: o.responder, log: o.log }) : null;
     this.lists = new SecurityLists([], c.lists.sqlInjection);
     this.failures =
-      on && c.bruteForce.enabled
+      c.enabled && c.bruteForce.enabled
         ? new BanningFailureCounter(c.bruteForce, (ip, reason, seconds) => {
             this.o.counters.inc('security_bruteforce_bans');
             this.ban(ip, reason, seconds, 'brute-force');
@@ -104,6 +103,40 @@ export class SecurityService {
     this.banRepo = new BanRepo(o.store.ctx);
     this.aclRepo = new AclRepo(o.store.ctx);
     this.listRepo = new ListRepo(o.store.ctx);
+    this.configure(c);
+  }
+
+  /**
+   * (Re)builds the gate and the pipeline from a config (at start, and on
+   * SIGHUP: the caller installs the new `gate` in the ingress). Bans, store
+   * entries and the trusted hook's addresses carry over; `trustSelf` and
+   * `bruteForce` are read at start only.
+   */
+  configure(c: SecurityConfig): void {
+    this.config = c;
+    const on = c.enabled;
+    this.trust.setConfigured(c.trusted);
+    this.flood = on && c.flood.enabled ? new FloodDetector({ density: c.flood.density, unit: c.flood.unit, isTrusted: this.trust.isTrusted }) : null;
+    const bansOn = on && c.bans.enabled;
+    this.gate =
+      bansOn || this.flood !== null
+        ? new SecurityGate(
+            bansOn ? this.bans : null,
+            this.flood,
+            this.o.counters,
+            (ip) => this.ban(ip, `flood: more than ${c.flood.density} requests in ${c.flood.unit} s`, c.flood.banSeconds, 'flood'),
+            this.o.closeConnection ?? null,
+          )
+        : null;
+    this.pipeline = on ? new SecurityPipeline({ config: c, isForUs: this.o.isForUs, counters: this.o.counters, responder: this.o.responder, log: this.o.log }) : null;
+    this.lists = new SecurityLists(this.listRows, c.lists.sqlInjection);
+    this.pipeline?.setAcl(this.acl);
+    this.pipeline?.setLists(this.lists);
+  }
+
+  /** Steps 3-8 for a parsed request: false when the pipeline answered or dropped it. */
+  admit(req: SipMessage, flow: Flow): boolean {
+    return this.pipeline === null || this.pipeline.admit(req, flow);
   }
 
   /** Loads bans and lists from the store, then polls it. */
@@ -130,15 +163,16 @@ export class SecurityService {
   }
 
   checkAcl(ip: string, method: string, direction: AclDirection): AclVerdict {
+    if (!this.config.enabled || !this.config.acl.enabled) return { allowed: true, entry: null, reason: '' };
     return this.acl.decide(ip, method, direction);
   }
 
   checkDestination(dialled: string): ListVerdict | null {
-    return this.o.config.lists.enabled ? this.lists.checkDestination(dialled) : null;
+    return this.config.enabled && this.config.lists.enabled ? this.lists.checkDestination(dialled) : null;
   }
 
   checkBarring(account: string | null, trunk: string | null, dialled: string, now = new Date()): BarringVerdict {
-    return checkCallBarring(this.o.config.callBarring, { account, trunk, dialled, now });
+    return checkCallBarring(this.config.callBarring, { account, trunk, dialled, now });
   }
 
   private async poll(): Promise<void> {
@@ -167,7 +201,8 @@ export class SecurityService {
     this.lastChanges = n;
     this.bans.replaceFromStore(bans.map((b) => ({ ip: b.ip, reason: b.reason, expiresAt: b.expiresAt, createdAt: b.createdAt })), readAt);
     this.acl = new AccessList(acl);
-    this.lists = new SecurityLists(lists, this.o.config.lists.sqlInjection);
+    this.listRows = lists;
+    this.lists = new SecurityLists(lists, this.config.lists.sqlInjection);
     this.pipeline?.setAcl(this.acl);
     this.pipeline?.setLists(this.lists);
   }
