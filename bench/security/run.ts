@@ -61,7 +61,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rate: 100, seconds: 8, rounds: 3, packets: 100_000, pps: 20_000, json: false, keep: false };
+  const o: Options = { rate: 100, seconds: 8, rounds: 5, packets: 100_000, pps: 20_000, json: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): number => {
@@ -233,6 +233,8 @@ async function main(): Promise<void> {
     const offMs = median(off.cpuMsPerCall);
     const onMs = median(on.cpuMsPerCall);
     const overhead = onMs / offMs - 1;
+    const spreadOf = (xs: number[], m: number): number => (Math.max(...xs) - Math.min(...xs)) / (2 * m);
+    const spread = Math.max(spreadOf(off.cpuMsPerCall, offMs), spreadOf(on.cpuMsPerCall, onMs));
     const banned = await bannedCost(on, o);
     const perMessageUs = (onMs * 1000) / MESSAGES_PER_CALL;
     // Warm the JIT, then measure.
@@ -244,6 +246,7 @@ async function main(): Promise<void> {
       cpuMsPerCall: { off: off.cpuMsPerCall, on: on.cpuMsPerCall, medianOff: offMs, medianOn: onMs },
       failedCalls: { off: off.failed, on: on.failed },
       pipelineOverhead: overhead,
+      roundSpread: spread,
       banned: { ...banned, packetsPerCpuSecond: 1e6 / Math.max(banned.cpuUsPerPacket, 1e-9) },
       cpuUsPerCallMessage: perMessageUs,
       bannedCheaperBy: ratio,
@@ -259,7 +262,7 @@ async function main(): Promise<void> {
           `  CPU ms per call, security off: ${off.cpuMsPerCall.map((x) => f(x)).join(' ')} (median ${f(offMs)})`,
           `  CPU ms per call, security on:  ${on.cpuMsPerCall.map((x) => f(x)).join(' ')} (median ${f(onMs)})`,
           `  failed calls: off ${off.failed}, on ${on.failed}`,
-          `  pipeline overhead per call: ${f(overhead * 100, 1)}% (target <= 15%: ${result.verdict.overheadOk ? 'met' : 'NOT met'})`,
+          `  pipeline overhead per call: ${f(overhead * 100, 1)}% (target <= 15%: ${result.verdict.overheadOk ? 'met' : 'NOT met'}); rounds of one server spread ${f(spread * 100, 0)}% around their median${spread > Math.abs(overhead) ? ' (more than the difference: noise, see the in-process figure)' : ''}`,
           `  banned packets: ${banned.packets} counted (${banned.kernelDrops} kernel drops), ${f(banned.cpuUsPerPacket, 2)} us CPU each, ${Math.round(result.banned.packetsPerCpuSecond)} per CPU-second (idle ${f(banned.idleMsPerS, 1)} ms/s subtracted)`,
           `  a call message costs ${f(perMessageUs, 1)} us CPU (per call / ${MESSAGES_PER_CALL}): banned traffic ${f(ratio, 1)}x cheaper (target >= 5x: ${result.verdict.bannedOk ? 'met' : 'NOT met'})`,
           `  in-process: gate + pipeline ${f(m.pipelineUsPerCall, 2)} us per call (INVITE, ACK, BYE; parsing them ${f(m.parseUsPerCall, 2)} us) = ${f((m.pipelineUsPerCall / (offMs * 1000)) * 100, 2)}% of the CPU per call with security off; a banned datagram ${f(m.bannedDropUs * 1000, 0)} ns in the gate`,
