@@ -57,6 +57,13 @@ export class SecurityPipeline {
   private acl = new AccessList([]);
   private lists: SecurityLists;
   private readonly throttle = new LogThrottle();
+  /**
+   * Top-Via branches of INVITEs refused here, until Timer H would have ended
+   * a transaction (64*T1 = 32 s): the ACK for such a refusal is hop-by-hop
+   * (RFC 3261 17.1.1.3) and ends here; without this it would reach the
+   * proxy as a stray ACK and be relayed toward the Request-URI. Bounded.
+   */
+  private readonly refused = new Map<string, number>();
 
   constructor(private readonly o: PipelineOptions) {
     const c = o.config;
@@ -78,6 +85,7 @@ export class SecurityPipeline {
    * false, or returns true for the transaction layer to take it.
    */
   admit(req: SipMessage, flow: Flow): boolean {
+    if (req.method === 'ACK' && this.refused.size > 0 && this.absorbAck(req)) return false;
     let v: PipelineVerdict;
     try {
       v = this.decide(req, flow.remoteHost);
@@ -100,8 +108,35 @@ export class SecurityPipeline {
     }
     if (v.kind === 'reply' && req.method !== 'ACK') {
       this.o.responder.reply(req, flow, v.status, { reason: v.reason, ...(v.headers ? { headers: v.headers } : {}) });
+      if (req.method === 'INVITE') this.rememberRefusal(req);
     }
     return false;
+  }
+
+  private rememberRefusal(req: SipMessage): void {
+    const branch = req.topVia.branch;
+    if (branch === null || branch === undefined) return;
+    if (this.refused.size >= 10_000) {
+      const now = Date.now();
+      for (const [b, until] of this.refused) if (until <= now) this.refused.delete(b);
+      if (this.refused.size >= 10_000) this.refused.clear();
+    }
+    this.refused.set(branch, Date.now() + 32_000);
+  }
+
+  /** The ACK of an INVITE refused here: counted and dropped. */
+  private absorbAck(req: SipMessage): boolean {
+    const branch = req.topVia.branch;
+    if (branch === null || branch === undefined) return false;
+    const until = this.refused.get(branch);
+    if (until === undefined) return false;
+    // Kept until it expires: a retransmitted refusal brings a retransmitted ACK.
+    if (until <= Date.now()) {
+      this.refused.delete(branch);
+      return false;
+    }
+    this.o.counters.inc('security_acks_absorbed');
+    return true;
   }
 
   /** The decision alone (no answer sent, no counter): for tests and the bench. */

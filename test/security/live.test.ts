@@ -84,6 +84,36 @@ test('Max-Forwards 0 on a request to elsewhere: 483; sanity faults: their status
   assert.equal(refused.length, 1);
 });
 
+test('the ACK of an INVITE refused by the pipeline ends here (not relayed toward the Request-URI)', async () => {
+  const callee = await peer('127.0.0.18');
+  const caller = await peer('127.0.0.19');
+  const ruri = `sip:bob@127.0.0.18:${callee.port}`;
+  const branch = 'z9hG4bKrefused483x';
+  const lines = (method: string, mf: number): Buffer =>
+    Buffer.from(
+      [
+        `${method} ${ruri} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.19:${caller.port};branch=${branch};rport`,
+        `Max-Forwards: ${mf}`,
+        '<sip:a@127.0.0.19>;tag=c1'.replace(/^/, 'From: '),
+        `To: <${ruri}>${method === 'ACK' ? ';tag=x' : ''}`,
+        'Call-ID: refused-ack@127.0.0.19',
+        `CSeq: 1 ${method}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+  caller.send(lines('INVITE', 0), port);
+  assert.equal((await waitUntil(() => caller.drain().some((r) => r.status === 483), 2000)) >= 0, true);
+  caller.send(lines('ACK', 70), port);
+  await sleep(700);
+  assert.deepEqual(callee.drain(), [], 'the ACK was relayed');
+  // Control: an ACK of no refused INVITE is relayed statelessly (so the check above can fail).
+  caller.send(Buffer.from(lines('ACK', 70).toString().replace(branch, 'z9hG4bKotherack1')), port);
+  assert.ok((await waitUntil(() => callee.drain().length > 0, 2000)) >= 0, 'a stray ACK is relayed');
+});
+
 test('SQL-injection-like user parts and display names: 403', async () => {
   const p = await peer('127.0.0.6');
   assert.equal((await p.ask(port, { method: 'INVITE', ruri: "sip:1'or'1'='1@127.0.0.1" }))?.status, 403);
