@@ -43,7 +43,7 @@ test('the live security tests pass with the store on PostgreSQL', { skip: typeof
     });
   });
   assert.equal(r.code, 0, r.out.slice(-4000));
-  assert.match(r.out, /# pass 7/);
+  assert.match(r.out, /# pass [1-9]\d*\n# fail 0\n/);
   const rows = await pg.query(`select count(*)::int as n from ${schema}.bans`);
   assert.ok((rows.rows[0] as { n: number }).n >= 1, 'the bans were written to PostgreSQL');
 });
