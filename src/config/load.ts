@@ -224,6 +224,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       })),
     },
     log: { level: raw.log.level },
+    security: raw.security,
   };
   if (source !== undefined) config.source = source;
   if (raw.advertise !== undefined) config.advertise = raw.advertise;

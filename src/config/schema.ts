@@ -19,6 +19,7 @@ import {
   parseListen,
   parseProtoHostPort,
 } from './address.js';
+import { securitySchema, type SecurityConfig } from '../security/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -378,6 +379,7 @@ export const configSchema = z.strictObject({
   registrar: registrarSchema,
   trunking: trunkingSchema,
   log: logSchema,
+  security: securitySchema,
 });
 
 /** What the schema gives: defaults in, paths not yet resolved. */
@@ -476,6 +478,8 @@ export interface TrunklineConfig {
   registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number; checkFromUser: boolean };
   trunking: TrunkingConfig;
   log: { level: LogLevel };
+  /** The security edge (src/security/config.ts): every step switchable, the defaults. */
+  security: SecurityConfig;
 }
 
 export interface TrunkingConfig {
