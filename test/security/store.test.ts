@@ -38,7 +38,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     let t = 1_700_000_000_000;
     const store = await open(kind, () => t);
     try {
-      assert.equal(store.schemaVersion, '0003_security');
+      // The security tables came with 0003_security; later migrations may follow.
+      assert.ok(store.schemaVersion >= '0003_security', store.schemaVersion);
       const bans = new BanRepo(store.ctx);
       const c0 = await store.changes();
       const b = await bans.add('::FFFF:192.0.2.1', { seconds: 60, reason: 'test', source: 'flood' });
