@@ -347,7 +347,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       // Answered calls get their BYE (and a CDR) before the sockets close.
       b2bua.hangUpAll('Server shutting down');
       await layer.drain(DRAIN_MS);
-      await mediaEngine.close();
+      await mediaEngine?.close();
       layer.stop();
       wheel.stop();
       await transport.stop();

@@ -11,9 +11,12 @@
  * before the UAC starts and after the UAS has seen every call end; ms per
  * call = difference / calls placed. The report prints each mode's figure
  * beside the proxy's from the same run, as a ratio. Target (issue 5): B2BUA
- * CPU per call at most 2x the proxy's.
+ * CPU per call at most 2x the proxy's. `--media none` measures the B2BUA's
+ * signalling alone (SDP passed unchanged); the default anchors every call's
+ * media in the built-in relay (four UDP sockets per call).
  *
  * Usage: node dist/bench/b2bua/run.js [--rates 100,200,300] [--seconds 10] [--warmup 3] [--json FILE]
+ *        [--media builtin|none] [--modes proxy,inbound,outbound] [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,7 +34,7 @@ const UAS = join(ROOT, 'bench', 'proxy', 'uas-rr.xml');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 type Mode = 'proxy' | 'inbound' | 'outbound';
-const MODES: Mode[] = ['proxy', 'inbound', 'outbound'];
+const ALL_MODES: Mode[] = ['proxy', 'inbound', 'outbound'];
 const DID = '+912240001234';
 
 interface Step {
@@ -76,12 +79,14 @@ async function startServer(dir: string, port: number, uasProxy: number): Promise
       `listen: [udp:127.0.0.1:${port}]`,
       `api: {listen: 127.0.0.1:${await freePort()}}`,
       'trunking: {ping: {interval: 0}}',
+      `media: {engine: ${arg('media', 'builtin')}, ports: 41000-49000}`,
       'routes:',
       `  - {match: {user: "^proxy$"}, forward: "sip:127.0.0.1:${uasProxy}"}`,
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = arg('node-args', '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -118,6 +123,7 @@ async function main(): Promise<void> {
   await sleep(2500);
   const hz = clockTicksPerSecond();
   const steps: Step[] = [];
+  const MODES = arg('modes', ALL_MODES.join(',')).split(',') as Mode[];
   const warmupSeconds = Number(arg('warmup', '3'));
   // Warm-up (not reported): the JIT and the allocators settle on every path first.
   const ladder: Array<{ rate: number; secs: number; report: boolean }> = [
@@ -164,7 +170,7 @@ async function main(): Promise<void> {
   process.stdout.write('rate/s  proxy ms/call  inbound ms/call (ratio)  outbound ms/call (ratio)  failed p/i/o\n');
   let worst = 0;
   for (const rate of rates) {
-    const by = (m: Mode): Step => steps.find((s) => s.rate === rate && s.mode === m)!;
+    const by = (m: Mode): Step => steps.find((s) => s.rate === rate && s.mode === m) ?? { mode: m, rate, calls: 0, successful: 0, failed: 0, retransmissions: 0, cpuMsPerCall: NaN };
     const p = by('proxy');
     const i = by('inbound');
     const o = by('outbound');

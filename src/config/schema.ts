@@ -24,7 +24,8 @@ import { securitySchema, type SecurityConfig } from '../security/config.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const MEDIA_ENGINES = ['builtin', 'rtpengine'] as const;
+/** `none`: SDP passes unchanged (signalling only; the peers see each other's media addresses). */
+export const MEDIA_ENGINES = ['builtin', 'rtpengine', 'none'] as const;
 export type MediaEngine = (typeof MEDIA_ENGINES)[number];
 
 /** TLS protocol versions a listener may speak (1.0/1.1 are never offered). */

@@ -17,7 +17,9 @@ export { BuiltinMediaEngine } from './builtin.js';
 export { RtpengineMediaEngine } from './rtpengine.js';
 export { WorkerMediaEngine } from './worker.js';
 
-export function createMediaEngine(cfg: MediaConfig, defaultAddress: string, log?: Logger): MediaEngine {
+/** The configured engine; null for `engine: none` (SDP passes unchanged). */
+export function createMediaEngine(cfg: MediaConfig, defaultAddress: string, log?: Logger): MediaEngine | null {
+  if (cfg.engine === 'none') return null;
   const common = { timeout: cfg.timeout, holdTimeout: cfg.holdTimeout, ...(log !== undefined && { log: log.child({ mod: 'media' }) }) };
   if (cfg.engine === 'rtpengine') {
     const ng = cfg.ng ?? { host: '127.0.0.1', port: 2223 };
