@@ -625,6 +625,11 @@ export class Call {
       extra: null,
     };
     this.env.counters.inc(answered ? 'b2bua_calls_completed' : 'b2bua_calls_failed');
+    // One line per call outcome, with its SID (no numbers beyond what the CDR holds, no secrets).
+    this.env.log.info(
+      { callSid: cdr.callSid, direction: cdr.direction, account: cdr.account, trunk: cdr.trunk, carrier: cdr.carrier, status: cdr.status, reason: cdr.reason, duration: cdr.duration, hangupBy: cdr.hangupBy },
+      'call ended',
+    );
     // The media goes (its ports freed) and its figures go into the CDR.
     void this.env.media
       .end(this.callSid)
