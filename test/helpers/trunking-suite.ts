@@ -15,6 +15,7 @@ import { freePort } from './ports.js';
 import { startTrunkline, type RunningTrunkline } from './server.js';
 import { sipp, sippBackground, scenarioWith, type BackgroundSipp } from './sipp.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { run as runCli } from '../cli/helpers.js';
 import type { DatabaseConfig } from '../../src/config/schema.js';
 import type { Cdr } from '../../src/trunking/model.js';
 
@@ -276,6 +277,12 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     const first = sipp({ scenario: call('+15551230000', 'xx-none', 2500), target: `127.0.0.1:${port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 20, extra: ['-s', '+912240002001'] });
     await new Promise((r) => setTimeout(r, 800));
     await uac(expect('+15551230000', 503), CARRIER, '+912240002002');
+    // The live call as `trunkline calls` shows it (from the running server, over its control socket).
+    const live = await runCli(['calls', '--json', '--config', server.configFile]);
+    assert.equal(live.code, 0, live.stderr);
+    const calls = JSON.parse(live.stdout) as Array<{ trunk: string; direction: string; state: string; callSid: string }>;
+    assert.deepEqual(calls.map((c) => [c.trunk, c.direction, c.state]), [['limited', 'inbound', 'confirmed']]);
+    assert.match(calls[0]!.callSid, /^CA[0-9a-f]{20}$/);
     const r = await first;
     assert.equal(r.code, 0, r.stdout.slice(-2000));
     await done(pbx, 'limited PBX');
