@@ -68,7 +68,8 @@ export interface CallServer {
   close(): Promise<void>;
 }
 
-export async function startCallServer(opts: { traceCalls?: number } = {}): Promise<CallServer> {
+/** `withTrunk: false` leaves the trunk pbx and its DID to the test (the console adds them). */
+export async function startCallServer(opts: { traceCalls?: number; withTrunk?: boolean } = {}): Promise<CallServer> {
   const port = await freePort();
   const hepPort = await freePort();
   const pbxPort = await freePort();
@@ -116,6 +117,7 @@ export async function startCallServer(opts: { traceCalls?: number } = {}): Promi
     ['/api/v1/carriers', { name: 'main', gateways: [`sip:${CARRIER}:${gwPort}`] }],
     ['/api/v1/routes', { prefix: '+', carriers: ['main'] }],
   ] as const) {
+    if (opts.withTrunk === false && (path === '/api/v1/trunks' || path === '/api/v1/dids')) continue;
     const r = await request('POST', path, body);
     if (r.status !== 201) throw new Error(`POST ${path}: ${r.status} ${r.text}`);
   }
