@@ -51,6 +51,7 @@ export class Operations {
   #trunkingSource: TrunkingSource | null = null;
   #config: TrunklineConfig;
   readonly #log: Logger;
+  readonly #counters: Counters;
   #api: Api | null = null;
   #removePid: (() => void) | null = null;
   #deps: OpsDeps | null = null;
@@ -60,6 +61,7 @@ export class Operations {
   constructor(config: TrunklineConfig, log: Logger, counters: Counters) {
     this.#config = config;
     this.#log = log;
+    this.#counters = counters;
     this.bus = new EventBus(log);
     this.metrics = new Metrics(counters);
     this.capture = new HepCapture(log.child({ mod: 'capture' }));
@@ -71,7 +73,7 @@ export class Operations {
    * (bus events, call metrics, HEP and trace correlation of both legs).
    */
   attachTrunking(src: TrunkingSource): CallEvents {
-    const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics });
+    const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics, counters: this.#counters });
     this.traces.setResolver(src.legOwner);
     this.#trunking = t;
     this.#trunkingSource = src;

@@ -15,6 +15,7 @@ import type { HepCapture } from '../capture/capture.js';
 import type { CallTraces, LegResolver } from '../capture/trace.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Counter } from 'prom-client';
+import type { Counters } from '../core/counters.js';
 
 /** What the running B2BUA and its helpers offer operations. */
 export interface TrunkingSource {
@@ -45,7 +46,7 @@ export class TrunkingOps {
   readonly #legs = new Map<string, string[]>();
   #poll: NodeJS.Timeout | null = null;
 
-  constructor(src: TrunkingSource, deps: { bus: EventBus; capture: HepCapture; traces: CallTraces; metrics: Metrics }) {
+  constructor(src: TrunkingSource, deps: { bus: EventBus; capture: HepCapture; traces: CallTraces; metrics: Metrics; counters: Counters }) {
     this.#src = src;
     this.#bus = deps.bus;
     this.#capture = deps.capture;
@@ -62,6 +63,14 @@ export class TrunkingOps {
       }
       return [...by.values()];
     }, ['trunk', 'account', 'direction']);
+    // The B2BUA counts refusals as b2bua_refused_<status> (limits: 503/486, caller ID: 403, no route: 404...): one labelled view of them.
+    const counters = deps.counters;
+    m.counter('trunkline_calls_refused_total', 'trunk calls refused before a leg was tried, by SIP status (limits, caller ID, routing)', ['status'], function collect() {
+      this.reset();
+      for (const [name, v] of Object.entries(counters.snapshot())) {
+        if (name.startsWith('b2bua_refused_')) this.inc({ status: name.slice('b2bua_refused_'.length) }, v);
+      }
+    });
     m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down', () => src.gateways().map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.up ? 1 : 0]), ['carrier', 'gateway']);
     m.gauge('trunkline_carrier_registered', 'registrations kept with carriers: 1 while registered', () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]), ['carrier']);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);

@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CLI } from '../helpers/server.js';
-import { haveCommand, run } from '../helpers/sipp.js';
+import { haveCommand, run, scenarioWith, sipp } from '../helpers/sipp.js';
+import { freePort } from '../helpers/ports.js';
 import { CARRIER, DID, PBX, startCallServer } from './call-fixture.js';
 
 const skip = !haveCommand('sipp') ? 'sipp not installed (scripts/install-deps.sh)' : false;
@@ -141,6 +142,12 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
     const r404 = await s.request('GET', '/api/v1/calls/CA00000000000000000000/trace');
     assert.equal(r404.status, 404);
     assert.match(r404.json.error, /^unknown call CA00000000000000000000/);
+
+    // A refused call (no such DID): counted by status.
+    const refused = await sipp({ scenario: scenarioWith('trunk-uac-expect.xml', { caller: '+15551230000', expect: '404' }), target: `127.0.0.1:${s.port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 15, extra: ['-s', '+919999999999'] });
+    assert.equal(refused.code, 0, refused.stdout.slice(-2000));
+    metrics = await (await fetch(`${s.api}/metrics`)).text();
+    assert.equal(sample(metrics, 'trunkline_calls_refused_total', { status: '404' }), 1);
   } finally {
     sse.abort();
     await s.close();
