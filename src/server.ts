@@ -37,6 +37,7 @@ import { parseUri } from './sip/uri.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
 import { FailureCounter } from './auth/failure-counter.js';
 import { Operations } from './api/operations.js';
+import { SecurityService } from './security/service.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -124,17 +125,33 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const responder = new Responder(transport, counters, serverHeader);
   const wheel = new TimerWheel(10);
   const layer = new TransactionLayer({ transport, timers: config.sip.timers, log, wheel });
+  // The security edge (src/security): bans and flood before parsing, the pipeline before the transaction layer.
+  const security = new SecurityService({
+    config: config.security,
+    store,
+    counters,
+    responder,
+    log,
+    selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : [])],
+    isForUs: (uri) => (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
+    closeConnection: (id) => void transport.closeConnection(id),
+  });
   const ingress = new Ingress(limits, responder, counters, log, {
-    onRequest: (req, flow) => layer.receiveRequest(req, flow),
+    onRequest: (req, flow) => {
+      if (security.admit(req, flow)) layer.receiveRequest(req, flow);
+    },
     onResponse: (res, flow) => layer.receiveResponse(res, flow),
   });
 
+  ingress.setGate(security.gate);
   transport.onMessage((m) => ingress.handle(m));
   transport.onFramingError((e) => ingress.handleFramingError(e));
 
   try {
+    await security.start();
     await transport.start();
   } catch (err) {
+    security.stop();
     await store.close();
     throw err;
   }
@@ -144,8 +161,9 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const locator = new SipLocator();
   // A fresh secret per start: nonces of a previous run are simply re-challenged.
   const nonces = new NonceService({ secret: randomBytes(32) });
-  // Digest failures per source IP and user (bad password, unknown user, stale or forged nonce, replay), for the ban rules.
-  const failures = new FailureCounter();
+  // Digest failures per source IP and user (bad password, unknown user, stale or forged nonce, replay):
+  // the security edge's counter bans after N of them; without it they are still counted.
+  const failures = security.failures ?? new FailureCounter();
   const proxyAuth = new ProxyAuth({
     store,
     nonces,
@@ -179,6 +197,11 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   // Trunking: the directory (a snapshot of the store, reloaded on change), the limits, the B2BUA.
   const directory = new StoreTrunkingDirectory({ store, log });
   await directory.start();
+  // A ban never locks out a configured trunk or carrier: their addresses are trusted by the security edge.
+  const trustTrunking = (snap: typeof directory.snapshot): void =>
+    security.trust.setExtra([...[...snap.trunks.values()].flatMap((e) => e.trunk.ip), ...[...snap.carrierAddresses.values()].flat()]);
+  trustTrunking(directory.snapshot);
+  directory.onReload(trustTrunking);
   const ourHost = interfaces.forProto(bound[0]!.proto, bound[0]!.host)?.host ?? '127.0.0.1';
   // The media relay every trunk call's SDP goes through (built-in, or rtpengine).
   const mediaEngine = createMediaEngine(config.media, ourHost.replace(/^\[|\]$/g, ''), log);
@@ -224,6 +247,19 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     limiter: new CallLimiter(),
     ourHost,
     inUse: () => directory.snapshot.trunks.size + directory.snapshot.carriers.size > 0,
+    policy: {
+      inbound: (ip) => {
+        const v = security.checkAcl(ip, 'INVITE', 'inbound');
+        return v.allowed ? null : v.reason;
+      },
+      outbound: (ip, account, trunk, dialled) => {
+        const acl = security.checkAcl(ip, 'INVITE', 'outbound');
+        if (!acl.allowed) return 'Forbidden';
+        if (security.checkDestination(dialled) !== null) return 'Destination barred';
+        const b = security.checkBarring(account, trunk, dialled);
+        return b.barred ? 'Call barred at this time' : null;
+      },
+    },
     headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => gatewayMonitor?.isUp(uri) ?? true,
     fingerprintOf: (flow) => (flow.connectionId === null ? null : (transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null)),
@@ -330,11 +366,14 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       wheel.stop();
       await transport.stop();
       clearInterval(purge);
+      security.stop();
       await store.close();
     },
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));
       headerRules = headerRuleMap(next);
+      security.configure(next.security);
+      ingress.setGate(security.gate);
       log.info({ routes: next.routes.length }, 'routing table reloaded');
       if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
         const files = await ensureTlsFiles(next);

@@ -70,7 +70,7 @@ export class B2bua implements CallRegistry {
       if (reg !== null) src = { kind: 'trunk', trunk: reg.trunk, account: reg.account };
     }
     let planned: Promise<PlanResult>;
-    if (src.kind === 'carrier') planned = planInbound(this.planner, req, src.carrier);
+    if (src.kind === 'carrier') planned = planInbound(this.planner, req, flow, src.carrier);
     else if (src.kind === 'trunk') planned = planOutbound(this.planner, req, flow, src.trunk, src.account);
     else if (src.kind === 'wrong-transport') planned = Promise.resolve({ kind: 'refuse', status: 403, reason: 'Transport not allowed' });
     else return false;

@@ -15,6 +15,12 @@ export interface ContactLookup {
   contactsOf(aor: string): Promise<Array<{ requestUri: string; hop: SipUri; routes: string[] }>>;
 }
 
+/** The security edge's rules that need the trunking context (src/security/service.ts); null = allowed, else why not (403). */
+export interface CallPolicy {
+  inbound(ip: string): string | null;
+  outbound(ip: string, account: string, trunk: string, dialled: string): string | null;
+}
+
 /** What planning needs: the trunking data, the limits, gateway states, our name in From. */
 export interface Planner {
   directory: TrunkingDirectory;
@@ -28,6 +34,8 @@ export interface Planner {
   headerRule(kind: 'trunk' | 'carrier', name: string): LegHeaderRule | null;
   /** Whether any trunk or carrier is configured. */
   inUse(): boolean;
+  /** Access lists, barred destinations, call barring by time. */
+  policy: CallPolicy;
   /** The TLS certificate fingerprint of a connection, for trunks that require one. */
   fingerprintOf(flow: Flow): string | null;
 }
@@ -94,7 +102,9 @@ function displayPart(display: string | null): string {
  * fixed destination or its registered contacts. Nothing of the carrier's
  * addresses goes to the customer: From, To and PAI are written anew.
  */
-export async function planInbound(p: Planner, req: SipMessage, carrier: Carrier): Promise<PlanResult> {
+export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carrier: Carrier): Promise<PlanResult> {
+  const denied = p.policy.inbound(flow.remoteHost);
+  if (denied !== null) return refuse(403, 'Forbidden');
   // The DID is the Request-URI user; a carrier we register with calls our Contact (its user is our
   // username there) and names the DID in To.
   let number: string | null = null;
@@ -163,6 +173,9 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
   if (caller === null || !p.directory.accountOwns(account.name, caller)) return refuse(403, 'Caller ID not allowed');
   const number = toE164(requestUser(req));
   if (number === null) return refuse(484, 'Address Incomplete');
+  // Access lists for outbound calls, barred destinations (premium rate...), barring by time of day.
+  const barred = p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
+  if (barred !== null) return refuse(403, barred);
   const carriers = p.directory.carriersFor(number);
   if (carriers.length === 0) return refuse(404, 'No route');
   const attempts: LegAttempt[] = [];

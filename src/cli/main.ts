@@ -22,6 +22,9 @@ import { registerRoute } from './route.js';
 import { registerCdr } from './cdr.js';
 import { registerToken } from './token.js';
 import { registerReload } from './reload.js';
+import { registerBan } from './ban.js';
+import { registerAcl } from './acl.js';
+import { registerBlocklist } from './blocklist.js';
 
 /** The package version (package.json sits three levels above dist/src/cli/). */
 export function packageVersion(): string {
@@ -60,6 +63,9 @@ export function buildProgram(): Command {
   registerCdr(program);
   registerToken(program);
   registerReload(program);
+  registerBan(program);
+  registerAcl(program);
+  registerBlocklist(program);
   return program;
 }
 

@@ -188,6 +188,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       ports: raw.media.ports,
       timeout: raw.media.timeout,
       holdTimeout: raw.media.holdTimeout,
+      worker: raw.media.worker,
       ...(raw.media.advertise !== undefined && { advertise: raw.media.advertise }),
       ...(raw.media.address !== undefined && { address: raw.media.address }),
       ...(raw.media.ng !== undefined
@@ -223,6 +224,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       })),
     },
     log: { level: raw.log.level },
+    security: raw.security,
   };
   if (source !== undefined) config.source = source;
   if (raw.advertise !== undefined) config.advertise = raw.advertise;

@@ -19,6 +19,7 @@ import {
   parseListen,
   parseProtoHostPort,
 } from './address.js';
+import { securitySchema, type SecurityConfig } from '../security/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -234,6 +235,8 @@ const mediaSchema = z
     advertise: ipAddress.optional(),
     /** Seconds without RTP before a held (sendonly/recvonly/inactive) call counts as dead. */
     holdTimeout: int(1, 86400, 'a number of seconds 1-86400').default(3600),
+    /** Run the built-in relay on a worker thread (media off the signalling event loop). */
+    worker: bool().default(false),
   })
   .superRefine((m, ctx) => {
     if (m.ports.max - m.ports.min < 3) {
@@ -378,6 +381,7 @@ export const configSchema = z.strictObject({
   registrar: registrarSchema,
   trunking: trunkingSchema,
   log: logSchema,
+  security: securitySchema,
 });
 
 /** What the schema gives: defaults in, paths not yet resolved. */
@@ -432,6 +436,8 @@ export interface MediaConfig {
   advertise?: string;
   /** Seconds without RTP before a call with a held stream counts as dead (default 3600). */
   holdTimeout: number;
+  /** The built-in relay on a worker thread (default false: on the main event loop). */
+  worker: boolean;
 }
 
 export interface SipTimers {
@@ -474,6 +480,8 @@ export interface TrunklineConfig {
   registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number; checkFromUser: boolean };
   trunking: TrunkingConfig;
   log: { level: LogLevel };
+  /** The security edge (src/security/config.ts): every step switchable, the defaults. */
+  security: SecurityConfig;
 }
 
 export interface TrunkingConfig {

@@ -21,6 +21,15 @@ export interface IngressLog {
   debug(obj: object, msg: string): void;
 }
 
+/**
+ * Runs before anything is parsed (src/security/gate.ts: bans, flood): false
+ * drops the message, unanswered. `banned` also silences framing errors.
+ */
+export interface IngressGate {
+  admit(m: InboundMessage): boolean;
+  banned(ip: string): boolean;
+}
+
 /** What the layers above receive: a parsed, validated message and where it came from. */
 export interface IngressHandlers {
   onRequest(req: SipMessage, flow: Flow): void;
@@ -37,6 +46,7 @@ export interface IngressHandlers {
  */
 export class Ingress {
   private readonly throttle = new LogThrottle();
+  private gate: IngressGate | null = null;
 
   constructor(
     private readonly limits: ParseLimits,
@@ -46,7 +56,13 @@ export class Ingress {
     private readonly handlers: IngressHandlers,
   ) {}
 
+  /** Installs the security gate (null removes it). */
+  setGate(gate: IngressGate | null): void {
+    this.gate = gate;
+  }
+
   handle(m: InboundMessage): void {
+    if (this.gate !== null && !this.gate.admit(m)) return;
     this.counters.inc(BYTES_IN[m.flow.proto], m.data.length);
     const parsed = parseMessage(m.data, this.limits);
     if (!parsed.ok) {
@@ -75,6 +91,7 @@ export class Ingress {
    * before the transport closes the connection.
    */
   handleFramingError(e: { flow: Flow; reason: string; status: number; headerText: string | null }): void {
+    if (this.gate !== null && this.gate.banned(e.flow.remoteHost)) return;
     this.counters.inc('sip_framing_errors');
     let msg: SipMessage | null = null;
     if (e.headerText !== null) {

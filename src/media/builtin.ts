@@ -169,6 +169,13 @@ export class BuiltinMediaEngine implements MediaEngine {
     return snapshot(s.stats);
   }
 
+  /** Figures of every call (the worker pushes them to the main thread). */
+  allStats(): Record<string, CallMediaStats> {
+    const out: Record<string, CallMediaStats> = {};
+    for (const [sid, s] of this.sessions) out[sid] = snapshot(s.stats);
+    return out;
+  }
+
   stats(callSid: string): CallMediaStats | null {
     const s = this.sessions.get(callSid);
     return s === undefined ? null : snapshot(s.stats);

@@ -30,7 +30,7 @@ export interface LegMediaOptions {
 
 /** Figures of one direction of a call's media (aToB: what a sent, relayed to b). */
 export interface FlowStats {
-  /** RTP packets and bytes (whole RTP packet as received) relayed in this direction. */
+  /** RTP packets and bytes relayed in this direction (bytes of the plain RTP packet: header and payload, no SRTP tag). */
   packets: number;
   bytes: number;
   /** RTCP packets relayed in this direction. */

@@ -9,11 +9,13 @@ import type { Logger } from '../log.js';
 import { BuiltinMediaEngine } from './builtin.js';
 import type { MediaEngine } from './engine.js';
 import { RtpengineMediaEngine } from './rtpengine.js';
+import { WorkerMediaEngine } from './worker.js';
 
 export type { CallMediaStats, FlowStats, LegMediaOptions, MediaEngine, MediaProfile, Side } from './engine.js';
 export { MediaError } from './errors.js';
 export { BuiltinMediaEngine } from './builtin.js';
 export { RtpengineMediaEngine } from './rtpengine.js';
+export { WorkerMediaEngine } from './worker.js';
 
 export function createMediaEngine(cfg: MediaConfig, defaultAddress: string, log?: Logger): MediaEngine {
   const common = { timeout: cfg.timeout, holdTimeout: cfg.holdTimeout, ...(log !== undefined && { log: log.child({ mod: 'media' }) }) };
@@ -21,10 +23,13 @@ export function createMediaEngine(cfg: MediaConfig, defaultAddress: string, log?
     const ng = cfg.ng ?? { host: '127.0.0.1', port: 2223 };
     return new RtpengineMediaEngine({ ng: { host: ng.host, port: ng.port }, ...common });
   }
-  return new BuiltinMediaEngine({
+  const options = {
     address: cfg.address ?? defaultAddress,
     ...(cfg.advertise !== undefined && { advertise: cfg.advertise }),
     ports: cfg.ports,
-    ...common,
-  });
+    timeout: cfg.timeout,
+    holdTimeout: cfg.holdTimeout,
+  };
+  if (cfg.worker) return new WorkerMediaEngine(options, log !== undefined ? { logLevel: log.level } : {});
+  return new BuiltinMediaEngine({ ...options, ...common });
 }

@@ -110,14 +110,20 @@ export class RelayLeg {
 
   private onRtp(msg: Buffer, rinfo: RemoteInfo): void {
     const flow = this.flowIn;
+    let relatch = false;
     if (this.latched && (rinfo.port !== this.dstPort || rinfo.address !== this.dstAddr)) {
-      flow.strangers++;
-      flow.dropped++;
-      return;
+      // The address the peer's SDP gave wins back over one learned earlier (a stranger
+      // that got in first); for SRTP only once its packet authenticates.
+      if (rinfo.port !== this.sdpPort || rinfo.address !== this.sdpAddr) {
+        flow.strangers++;
+        flow.dropped++;
+        return;
+      }
+      relatch = true;
     }
     let len = msg.length;
     if (this.raw) {
-      if (!this.latched) this.latch(rinfo);
+      if (!this.latched || relatch) this.latch(rinfo);
       this.rxCount++;
       const o = this.other;
       if (o.dstPort === 0) {
@@ -147,7 +153,7 @@ export class RelayLeg {
         return;
       }
     }
-    if (!this.latched) this.latch(rinfo);
+    if (!this.latched || relatch) this.latch(rinfo);
     this.rxCount++;
     const pt = msg[1]! & 0x7f;
     if (pt === this.tePt1 || pt === this.tePt2) {

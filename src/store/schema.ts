@@ -176,6 +176,44 @@ export interface ApiTokenTable {
   last_used_at: number | null;
 }
 
+/** 0003_security: an address banned (by hand, or by the server's flood and brute-force steps). */
+export interface BanTable {
+  /** Normalised IP literal. */
+  ip: string;
+  reason: string;
+  /** `manual`, `flood`, `brute-force`. */
+  source: string;
+  /** Milliseconds since the epoch; null = until lifted by hand. */
+  expires_at: number | null;
+  created_at: number;
+}
+
+/** 0003_security: one entry of an IP/CIDR access list (see src/security/acl.ts). */
+export interface AclEntryTable {
+  id: Generated<number>;
+  /** The address group's name. */
+  grp: string;
+  /** `allow` or `deny`. */
+  action: string;
+  cidr: string;
+  /** Uppercase method or `*`. */
+  method: string;
+  /** `any`, `inbound`, `outbound`. */
+  direction: string;
+  created_at: number;
+}
+
+/** 0003_security: one black- or whitelist value (see src/security/lists.ts). */
+export interface ListEntryTable {
+  id: Generated<number>;
+  /** `black` or `white`. */
+  list: string;
+  /** `ua`, `ip`, `domain`, `user`, `dest`. */
+  kind: string;
+  value: string;
+  created_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   subscribers: SubscriberTable;
@@ -191,4 +229,7 @@ export interface Database {
   route_carriers: RouteCarrierTable;
   cdrs: CdrTable;
   api_tokens: ApiTokenTable;
+  bans: BanTable;
+  acl_entries: AclEntryTable;
+  list_entries: ListEntryTable;
 }

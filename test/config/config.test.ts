@@ -36,7 +36,7 @@ describe('defaults', () => {
     assert.equal(c.data, '/srv/trunkline/data');
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
     assert.deepEqual(c.tls, { verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
-    assert.deepEqual(c.media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600 });
+    assert.deepEqual(c.media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
     assert.deepEqual(c.api, { listen: { host: '127.0.0.1', port: 8080 }, tls: false });
     assert.deepEqual(c.capture, { id: 2001, traceCalls: 200 });
     assert.deepEqual(c.routes, []);
@@ -78,7 +78,7 @@ describe('defaults', () => {
     assert.equal(c.advertise, '203.0.113.10');
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
     assert.deepEqual(c.tls, { cert: '/srv/trunkline/cert.pem', key: '/srv/trunkline/key.pem', ca: '/srv/trunkline/ca.pem', verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
-    assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600 });
+    assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
     assert.deepEqual(c.capture, { hep: { proto: 'udp', host: '127.0.0.1', port: 9060 }, id: 2001, traceCalls: 200 });
     assert.deepEqual(c.routes, [
       { match: { method: 'INVITE', user: '^\\+1', source: '127.0.0.0/8' }, forward: ['sip:127.0.0.1:5090'], mode: 'parallel', stateless: false },

@@ -17,9 +17,9 @@ function errorOf(yaml: string): string {
 }
 
 test('media config: defaults, the CONTRACT form, advertise and holdTimeout', () => {
-  assert.deepEqual(parseConfig('', BASE).media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600 });
+  assert.deepEqual(parseConfig('', BASE).media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
   const c = parseConfig('media: {engine: builtin, address: 127.0.0.1, advertise: 203.0.113.10, ports: 40000-40100, timeout: 20, holdTimeout: 600}', BASE);
-  assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', advertise: '203.0.113.10', ports: { min: 40000, max: 40100 }, timeout: 20, holdTimeout: 600 });
+  assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', advertise: '203.0.113.10', ports: { min: 40000, max: 40100 }, timeout: 20, holdTimeout: 600, worker: false });
 });
 
 test('media config: bad values are named', () => {

@@ -15,9 +15,12 @@ test('timers fire in delay order, never early, within resolution + a few ms', as
   const wheel = new TimerWheel(res);
   const delays = [50, 10, 30, 100, 20, 70, 0, 40, 150, 5];
   const fired: Array<{ delay: number; late: number }> = [];
+  // Plain Node timers beside the wheel's: how late the event loop itself runs (a loaded machine).
+  let loopLate = 0;
   const start = performance.now();
   await new Promise<void>((resolve) => {
     for (const d of delays) {
+      setTimeout(() => (loopLate = Math.max(loopLate, performance.now() - start - d)), d);
       wheel.schedule(d, () => {
         fired.push({ delay: d, late: performance.now() - start - d });
         if (fired.length === delays.length) resolve();
@@ -29,7 +32,7 @@ test('timers fire in delay order, never early, within resolution + a few ms', as
   assert.deepEqual(order.filter((d) => d >= 10), [10, 20, 30, 40, 50, 70, 100, 150]);
   for (const f of fired) {
     assert.ok(f.late >= -0.01, `delay ${f.delay} fired ${-f.late} ms early`);
-    assert.ok(f.late <= res + 8, `delay ${f.delay} fired ${f.late.toFixed(1)} ms late`);
+    assert.ok(f.late <= res + 8 + loopLate, `delay ${f.delay} fired ${f.late.toFixed(1)} ms late (event loop ${loopLate.toFixed(1)} ms late)`);
   }
   assert.equal(wheel.size(), 0);
   wheel.stop();
@@ -192,7 +195,7 @@ test('a cancelled timer costs no wake-up: the Node timer moves on to the next on
   const early = wheel.schedule(20, () => fired++);
   wheel.schedule(60, () => fired++);
   wheel.cancel(early);
-  await sleep(90);
+  await sleep(250);
   assert.equal(fired, 1);
   assert.equal(wheel.wakeups, 1, 'one wake-up, for the 60 ms timer only');
   wheel.stop();

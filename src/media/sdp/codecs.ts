@@ -42,7 +42,8 @@ export function codecsOf(m: MediaDescription): Codec[] {
   for (const r of m.rtp ?? []) maps.set(r.payload, r);
   return payloadTypes(m).map((pt) => {
     const r = maps.get(pt);
-    if (r !== undefined) return { pt, name: r.codec, rate: r.rate ?? 8000 };
+    // A malformed a=rtpmap can parse with a missing or numeric codec name.
+    if (r !== undefined && r.codec !== undefined && r.codec !== null) return { pt, name: String(r.codec), rate: Number(r.rate) || 8000 };
     const s = STATIC[pt];
     return { pt, name: s?.name ?? `PT${pt}`, rate: s?.rate ?? 8000 };
   });

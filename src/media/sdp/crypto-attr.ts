@@ -29,12 +29,14 @@ export type CryptoVerdict = { ok: true; key: SdesKey } | { ok: false; reason: st
 
 /** Whether Trunkline can use this crypto line, and its key when it can. */
 export function readCryptoLine(line: CryptoLine): CryptoVerdict {
-  const suite = line.suite.toUpperCase();
-  if (!(suite in SRTP_SUITES)) return { ok: false, reason: `unsupported crypto suite ${line.suite.slice(0, 40)}` };
-  if (line.sessionConfig !== undefined && line.sessionConfig.trim() !== '') {
+  // sdp-transform types these as strings but a malformed line can give numbers or nothing.
+  const rawSuite = String(line.suite ?? '');
+  const suite = rawSuite.toUpperCase();
+  if (!Object.hasOwn(SRTP_SUITES, suite)) return { ok: false, reason: `unsupported crypto suite ${rawSuite.slice(0, 40)}` };
+  if (line.sessionConfig !== undefined && String(line.sessionConfig).trim() !== '') {
     return { ok: false, reason: 'crypto session parameters not supported' };
   }
-  const params = line.config.split(';');
+  const params = String(line.config ?? '').split(';');
   if (params.length !== 1) return { ok: false, reason: 'more than one crypto key not supported' };
   const p = params[0]!;
   if (!p.toLowerCase().startsWith('inline:')) return { ok: false, reason: 'crypto key method other than inline' };

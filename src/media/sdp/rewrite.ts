@@ -62,6 +62,9 @@ function receives(d: Direction): boolean {
 export function describePeer(sd: SessionDescription): PeerMedia[] {
   const sessionDir = (sd.direction as Direction | undefined) ?? 'sendrecv';
   return sd.media.map((m, index) => {
+    if (typeof m.type !== 'string' || typeof m.protocol !== 'string' || m.port === undefined) {
+      throw notAcceptable(WARN.misc, `bad m= line ${index + 1}`);
+    }
     const port = Number(m.port);
     const transport = normalTransport(m.protocol);
     if (transport === null) {

@@ -146,6 +146,7 @@ export class SrtpContext {
   }
 
   private keep(ssrc: number, st: SsrcState): void {
+    if (st === this.lastState && ssrc === this.lastSsrc) return; // the per-packet case
     if (this.ssrcs.get(ssrc) === st) return;
     if (this.ssrcs.size >= MAX_SSRCS) {
       const oldest = this.ssrcs.keys().next().value as number;

@@ -12,7 +12,7 @@
 import type { Migration } from 'kysely';
 import { initial } from './0001_initial.js';
 import { trunking } from './0002_trunking.js';
-// 0003_security: added by its branch.
+import { security } from './0003_security.js';
 import { api } from './0004_api.js';
 import type { StoreDialect } from './types.js';
 
@@ -22,6 +22,7 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_trunking': trunking(dialect),
+    '0003_security': security(dialect),
     '0004_api': api(dialect),
   };
 }
