@@ -68,10 +68,10 @@ function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The value of the first header among `names` (full and compact spellings) in the raw head, or null. */
-function headerOf(head: Buffer, names: readonly string[]): string | null {
+/** The value of the first header among `names` (full and compact spellings, as bytes) in the raw head, or null. */
+function headerOf(head: Buffer, names: readonly Buffer[]): string | null {
   for (const name of names) {
-    const at = head.indexOf(name, 0, 'latin1');
+    const at = head.indexOf(name);
     if (at < 0) continue;
     const start = at + name.length;
     const eol = head.indexOf('\r\n', start);
@@ -80,9 +80,11 @@ function headerOf(head: Buffer, names: readonly string[]): string | null {
   return null;
 }
 
-const CALL_ID = ['\r\nCall-ID:', '\r\ncall-id:', '\r\nCall-Id:', '\r\nCALL-ID:', '\r\ni:'];
-const CSEQ = ['\r\nCSeq:', '\r\ncseq:', '\r\nCSEQ:', '\r\nCseq:'];
-const FROM = ['\r\nFrom:', '\r\nfrom:', '\r\nFROM:', '\r\nf:'];
+const bytes = (names: string[]): Buffer[] => names.map((n) => Buffer.from(n, 'latin1'));
+const CALL_ID = bytes(['\r\nCall-ID:', '\r\ncall-id:', '\r\nCall-Id:', '\r\nCALL-ID:', '\r\ni:']);
+const CSEQ = bytes(['\r\nCSeq:', '\r\ncseq:', '\r\nCSEQ:', '\r\nCseq:']);
+const FROM = bytes(['\r\nFrom:', '\r\nfrom:', '\r\nFROM:', '\r\nf:']);
+const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 
 function tagOf(nameAddr: string): string | null {
   const m = /;\s*tag=([^;>\s]+)/i.exec(nameAddr);
@@ -146,19 +148,20 @@ export class CallTraces {
   /** The transport tap: one message in or out. */
   readonly tap = (direction: Direction, data: Buffer, flow: Flow): void => {
     if (this.#max === 0 || data.length <= 4) return;
-    const end = data.indexOf('\r\n\r\n');
+    const end = data.indexOf(CRLF2);
     const head = end >= 0 ? data.subarray(0, end + 2) : data;
     const callId = headerOf(head, CALL_ID);
     if (callId === null) return;
-    const time = performance.timeOrigin + performance.now();
     const known = this.#byCallId.get(callId);
     if (known !== undefined) {
+      const time = performance.timeOrigin + performance.now();
       this.#push(known.trace, { time, direction, leg: known.leg, callId, flow, raw: Buffer.from(data) });
       return;
     }
     const cseq = headerOf(head, CSEQ);
     const method = cseq === null ? '' : cseq.slice(cseq.lastIndexOf(' ') + 1);
     if (method !== 'INVITE' && method !== 'CANCEL') return;
+    const time = performance.timeOrigin + performance.now();
     // A request we send on a leg of our own: the B2BUA knows its call by Call-ID and our From tag.
     if (direction === 'out' && this.#resolve !== null && !head.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')) {
       const from = headerOf(head, FROM);
