@@ -234,7 +234,10 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       upAfter: ping.upAfter,
       gateways: () => [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways),
       ping: (uri, done) => pingGateway(b2buaEnv, ourHost, uri, ping.timeout * 1000, done),
-      onChange: (uri, up) => log.warn({ gateway: uri, up }, up ? 'gateway up' : 'gateway down'),
+      onChange: (uri, up) => {
+        log.warn({ gateway: uri, up }, up ? 'gateway up' : 'gateway down');
+        ops.onGateway(uri, up);
+      },
     });
     monitor.start();
   }
@@ -271,9 +274,20 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const carrierRegistrations = new CarrierRegistrations(b2buaEnv);
   carrierRegistrations.sync(directory.snapshot.carriers.values());
   directory.onReload((snap) => carrierRegistrations.sync(snap.carriers.values()));
+  // Calls, gateways and carrier registrations for the event stream, the metrics, HEP and traces.
+  b2buaEnv.events = ops.attachTrunking({
+    calls: () => b2bua.liveCalls(),
+    hangUp: (sid) => b2bua.hangUp(sid),
+    callIds: (sid) => b2bua.callIds(sid),
+    legOwner: (callId, tag) => b2bua.legOwner(callId, tag),
+    gateways: () =>
+      [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: gatewayMonitor?.isUp(g) ?? true }))),
+    carrierRegistrations: () => carrierRegistrations.list(),
+  });
   const control = new ControlServer(controlSocketPath(config.data), (req) => {
     if (req.cmd === 'calls') return b2bua.liveCalls();
     if (req.cmd === 'hangup') return b2bua.hangUp(req.callSid);
+    if (req.cmd === 'trace') return ops.traces.trace(req.callSid);
     throw new Error('unknown command');
   });
   await control.start().catch((err: unknown) => log.warn({ err: String(err) }, 'control socket not available: `trunkline calls` will not see this server'));

@@ -26,6 +26,7 @@ import { registerEvents, type EventStreams } from './events.js';
 import { openApiDocument } from './openapi.js';
 import { registerResource, type ApiContext, type Resource } from './resource.js';
 import { RESOURCES } from './resources/index.js';
+import { EXTRA_PATHS, registerExtraRoutes } from './extra-routes.js';
 
 export const API_PREFIX = '/api/v1';
 const BODY_LIMIT = 1 << 20;
@@ -103,6 +104,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
           get: { summary: 'the log level', responses: { 200: { description: '{"level": "info"}' } } },
           patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
         },
+        ...EXTRA_PATHS,
         [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
       });
       v1.get('/openapi.json', async () => doc);
@@ -121,6 +123,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       });
       events = registerEvents(v1, deps.ctx.bus);
       for (const r of resources) registerResource(v1, r, deps.ctx);
+      registerExtraRoutes(v1, deps.ctx);
       // Unknown paths under the prefix still need a token: no probing without one.
       v1.setNotFoundHandler(async (req) => {
         await authorize(req, deps.ctx.tokens, { allowQueryToken: false }).catch((err: unknown) => {

@@ -20,6 +20,9 @@ import { ensureTlsFiles } from '../tls/self-signed.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Flow } from '../transport/types.js';
 import { HepCapture } from '../capture/capture.js';
+import { CallTraces } from '../capture/trace.js';
+import type { CallEvents } from '../b2bua/env.js';
+import { TrunkingOps, type TrunkingSource } from './trunking-ops.js';
 import { Metrics } from '../metrics/metrics.js';
 import { buildApi, type Api } from './app.js';
 import { ApiError } from './errors.js';
@@ -42,8 +45,13 @@ export class Operations {
   readonly bus: EventBus;
   readonly metrics: Metrics;
   readonly capture: HepCapture;
+  /** The ring buffer of the last calls' SIP messages (capture.traceCalls). */
+  readonly traces: CallTraces;
+  #trunking: TrunkingOps | null = null;
+  #trunkingSource: TrunkingSource | null = null;
   #config: TrunklineConfig;
   readonly #log: Logger;
+  readonly #counters: Counters;
   #api: Api | null = null;
   #removePid: (() => void) | null = null;
   #deps: OpsDeps | null = null;
@@ -53,10 +61,29 @@ export class Operations {
   constructor(config: TrunklineConfig, log: Logger, counters: Counters) {
     this.#config = config;
     this.#log = log;
+    this.#counters = counters;
     this.bus = new EventBus(log);
     this.metrics = new Metrics(counters);
     this.capture = new HepCapture(log.child({ mod: 'capture' }));
+    this.traces = new CallTraces(config.capture.traceCalls);
   }
+
+  /**
+   * The trunk calls' side (before start): returns the B2BUA's `env.events`
+   * (bus events, call metrics, HEP and trace correlation of both legs).
+   */
+  attachTrunking(src: TrunkingSource): CallEvents {
+    const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics, counters: this.#counters });
+    this.traces.setResolver(src.legOwner);
+    this.#trunking = t;
+    this.#trunkingSource = src;
+    return t.events;
+  }
+
+  /** The gateway monitor's onChange: gateway.up / gateway.down events. */
+  readonly onGateway = (uri: string, up: boolean): void => {
+    this.#trunking?.onGateway(uri, up);
+  };
 
   /** The registrar's hook: a REGISTER changed an AOR's bindings. */
   readonly onRegistered = (aor: string, contacts: string[], flow: Flow): void => {
@@ -94,11 +121,14 @@ export class Operations {
     this.capture.configure(this.#config.capture);
     const messages = this.metrics.messages;
     const capture = this.capture;
-    // The one tap: message counts always, HEP while capture is on.
+    const traces = this.traces;
+    // The one tap: message counts always, traces while kept (first: they correlate a new leg for HEP), HEP while capture is on.
     deps.transport.setTap((dir, data, flow) => {
       messages.observe(dir, data, flow);
+      if (traces.enabled) traces.tap(dir, data, flow);
       if (capture.enabled) capture.tap(dir, data, flow);
     });
+    this.#trunking?.start();
 
     this.#removePid = writePidFile(this.#config.data);
     try {
@@ -114,7 +144,14 @@ export class Operations {
     const tls = c.tls ? await ensureTlsFiles(this.#config) : undefined;
     const api = await buildApi(
       {
-        ctx: { store: deps.store, tokens: new TokenRepo(deps.store.ctx), bus: this.bus, now: Date.now },
+        ctx: {
+          store: deps.store,
+          tokens: new TokenRepo(deps.store.ctx),
+          bus: this.bus,
+          now: Date.now,
+          traces: this.traces,
+          ...(this.#trunkingSource !== null && { calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp } }),
+        },
         log: this.#log,
         metrics: this.metrics,
         version: packageVersion(),
@@ -169,6 +206,7 @@ export class Operations {
   /** Applies what may change live: capture on/off/elsewhere, the API's TLS files. */
   async reload(next: TrunklineConfig): Promise<void> {
     this.capture.configure(next.capture);
+    this.traces.configure(next.capture.traceCalls);
     if (this.#api !== null && this.address?.tls === true) {
       const files = await ensureTlsFiles(next);
       (this.#api.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ cert: files.cert, key: files.key });
@@ -189,6 +227,7 @@ export class Operations {
       await api.app.close();
     }
     this.#deps?.transport.setTap(null);
+    this.#trunking?.stop();
     this.capture.stop();
     this.#removePid?.();
     this.#removePid = null;

@@ -27,6 +27,21 @@ import type { TokenRepo } from '../store/repos/tokens.js';
 import type { EventBus } from '../core/events.js';
 import { ApiError, SchemaError } from './errors.js';
 import { isPage, type Page } from './pagination.js';
+import type { LiveCall } from '../b2bua/b2bua.js';
+import type { TraceMessage } from '../capture/trace.js';
+
+/** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone). */
+export interface CallService {
+  list(): LiveCall[];
+  /** false when no such live call. */
+  hangUp(callSid: string): boolean;
+}
+
+/** The capture ring buffer of recent calls' SIP messages. */
+export interface TraceService {
+  /** The call's messages, both legs, oldest first; null when the call is not in the buffer. */
+  trace(callSid: string): TraceMessage[] | null;
+}
 
 /** What handlers work with. Later modules add their services as optional fields. */
 export interface ApiContext {
@@ -34,12 +49,14 @@ export interface ApiContext {
   tokens: TokenRepo;
   bus: EventBus;
   now(): number;
+  calls?: CallService;
+  traces?: TraceService;
 }
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 type Out<S extends z.ZodType> = z.output<S>;
 
-export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends AnyObject, Q extends AnyObject> {
+export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends AnyObject, Q extends AnyObject, R extends AnyObject = AnyObject> {
   /** The collection: the URL segment (`domains`) and the OpenAPI tag. */
   name: string;
   /** The key field; its value names one object in the URL (`/domains/example.org`). */
@@ -53,20 +70,20 @@ export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends
   /** PATCH body (from views()). */
   update?: { body: P; run(ctx: ApiContext, key: string, body: Out<P>): Promise<z.input<O>> };
   /** GET collection; with `query`, its filters (and pageQuery's limit/cursor for a paginated one). */
-  list?: { query?: Q; run(ctx: ApiContext, query: Out<Q>): Promise<z.input<O>[] | Page<z.input<O>>> };
+  list?: { query?: Q; /** Also answers CSV (`Accept: text/csv` or `?format=csv`). */ csv?: boolean; run(ctx: ApiContext, query: Out<Q>): Promise<z.input<O>[] | Page<z.input<O>>> };
   get?(ctx: ApiContext, key: string): Promise<z.input<O>>;
   /** DELETE; with `query`, its options (`?cascade=true`). */
-  remove?: { query?: Q; run(ctx: ApiContext, key: string, query: Out<Q>): Promise<void> };
+  remove?: { query?: R; run(ctx: ApiContext, key: string, query: Out<R>): Promise<void> };
   /** Whether the resource is served (its service exists in this server); default yes. */
   available?(ctx: ApiContext): boolean;
 }
 
 /** A resource with its types erased, for the registry's list. */
-export type Resource = ResourceDef<AnyObject, AnyObject, AnyObject, AnyObject>;
+export type Resource = ResourceDef<AnyObject, AnyObject, AnyObject, AnyObject, AnyObject>;
 
 /** Keeps the handlers' types checked against the schemas, then erases them for the registry. */
-export function defineResource<O extends AnyObject, C extends AnyObject = AnyObject, P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject>(
-  def: ResourceDef<O, C, P, Q>,
+export function defineResource<O extends AnyObject, C extends AnyObject = AnyObject, P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, R extends AnyObject = AnyObject>(
+  def: ResourceDef<O, C, P, Q, R>,
 ): Resource {
   return def as unknown as Resource;
 }
@@ -138,6 +155,8 @@ export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiCont
     route('GET', base, async (req, reply) => {
       const query = list.query !== undefined ? check(list.query, req.query, 'query') : {};
       const result = await list.run(ctx, query);
+      const csv = list.csv === true && wantsCsv(req);
+      if (csv) reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${r.name}.csv"`);
       if (isPage(result)) {
         if (result.next !== null) {
           reply.header('Next-Cursor', result.next);
@@ -145,9 +164,9 @@ export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiCont
           q.set('cursor', result.next);
           reply.header('Link', `<${req.url.split('?')[0]}?${q.toString()}>; rel="next"`);
         }
-        return result.items.map(shape);
+        return csv ? toCsv(fields, result.items.map(shape)) : result.items.map(shape);
       }
-      return result.map(shape);
+      return csv ? toCsv(fields, result.map(shape)) : result.map(shape);
     });
   }
   if (r.create !== undefined) {
@@ -193,4 +212,32 @@ export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiCont
       });
     }
   }
+}
+
+/** `?format=csv`, or an Accept header that names text/csv before (or without) JSON. */
+function wantsCsv(req: FastifyRequest): boolean {
+  const f = (req.query as Record<string, unknown> | undefined)?.['format'];
+  if (f === 'csv') return true;
+  if (f === 'json') return false;
+  const accept = req.headers.accept ?? '';
+  const c = accept.indexOf('text/csv');
+  if (c < 0) return false;
+  const j = accept.indexOf('application/json');
+  return j < 0 || c < j;
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled; CRLF line ends. */
+function csvField(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(fields: readonly string[], rows: readonly unknown[]): string {
+  let out = `${fields.join(',')}\r\n`;
+  for (const row of rows) {
+    const r = row as Record<string, unknown>;
+    out += `${fields.map((f) => csvField(r[f])).join(',')}\r\n`;
+  }
+  return out;
 }

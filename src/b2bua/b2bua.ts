@@ -169,6 +169,18 @@ export class B2bua implements CallRegistry {
     return out;
   }
 
+  /** The Call-IDs of a live call's legs (the callee's: its current attempt), for HEP and traces. */
+  callIds(callSid: string): { a: string; b: string | null } | null {
+    const c = this.live.get(callSid);
+    return c === undefined ? null : { a: c.a.callId, b: c.b?.callId ?? null };
+  }
+
+  /** The call and side owning one of our dialogs (its Call-ID and our tag), for traces. */
+  legOwner(callId: string, localTag: string): { callSid: string; side: Side } | null {
+    const e = this.dialogs.get(`${callId}\n${localTag}`);
+    return e === undefined ? null : { callSid: e.call.callSid, side: e.side };
+  }
+
   get liveCount(): number {
     return this.live.size;
   }

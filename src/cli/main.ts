@@ -13,6 +13,7 @@ import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
 import { registerCalls } from './calls.js';
+import { registerTrace } from './trace.js';
 import { registerAccount } from './account.js';
 import { registerTrunk } from './trunk.js';
 import { registerDid } from './did.js';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerLocation(program);
   registerCalls(program);
+  registerTrace(program);
   registerAccount(program);
   registerTrunk(program);
   registerDid(program);

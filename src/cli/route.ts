@@ -13,34 +13,9 @@ import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { listCell, listOption, printShow } from './trunking-common.js';
-import { NumberError, formatForCarrier, normalizeNumber } from '../trunking/e164.js';
 import { TrunkingSnapshot } from '../trunking/snapshot.js';
 import { loadTrunkingData } from '../trunking/directory.js';
-import { NotFoundError } from '../store/errors.js';
-
-/** What a call to `dialled` from `trunk` would meet (the checks the data decides; limits and caller ID are the call's). */
-export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dialled: string): Record<string, unknown> {
-  const entry = snapshot.trunks.get(trunkName);
-  if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
-  const out: Record<string, unknown> = { trunk: entry.trunk.name, account: entry.account.name, dialled };
-  let number: string;
-  try {
-    number = normalizeNumber(dialled);
-  } catch (err) {
-    if (!(err instanceof NumberError)) throw err;
-    return { ...out, number: null, route: null, carriers: [], refused: `404: the dialled number is not a phone number (${err.message})` };
-  }
-  out['number'] = number;
-  const prefix = snapshot.routeFor(number);
-  const carriers = snapshot.carriersFor(number);
-  out['route'] = prefix;
-  out['carriers'] = carriers.map((c) => ({ name: c.name, gateways: c.gateways, sends: formatForCarrier(number, c) }));
-  const did = snapshot.did(number);
-  if (did !== null) out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
-  out['refused'] =
-    prefix === null ? `404: no route for ${number} (add one, or a default route +)` : carriers.length === 0 ? `503: route ${prefix} has no carriers` : null;
-  return out;
-}
+import { explainRoute } from '../trunking/explain.js';
 
 export function routeJson(r: OutboundRoute): Record<string, unknown> {
   return { prefix: r.prefix, carriers: r.carriers, createdAt: isoTime(r.createdAt) };

@@ -196,7 +196,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
         : raw.media.engine === 'rtpengine' && { ng: parseProtoHostPort(DEFAULT_RTPENGINE_NG, ['udp'] as const)! }),
     },
     api: { listen: raw.api.listen, tls: raw.api.tls },
-    capture: { id: raw.capture.id, ...(raw.capture.hep !== undefined && { hep: raw.capture.hep }) },
+    capture: { id: raw.capture.id, traceCalls: raw.capture.traceCalls, ...(raw.capture.hep !== undefined && { hep: raw.capture.hep }) },
     routes: raw.routes.map((r): RouteConfig => ({
       match: Object.fromEntries(Object.entries(r.match).filter(([, v]) => v !== undefined)),
       mode: r.mode,

@@ -258,6 +258,8 @@ const captureSchema = z
   .strictObject({
     hep: hepAddress.optional(),
     id: int(0, 0xffffffff, 'an integer 0-4294967295').default(2001),
+    /** Calls whose SIP messages are kept for traces (`trunkline trace`, the console's ladder); 0 = none. */
+    traceCalls: int(0, 100_000, 'an integer 0-100000').default(200),
   })
   .prefault({});
 
@@ -472,7 +474,7 @@ export interface TrunklineConfig {
   /** The HTTP API, /metrics and health checks; `tls`: HTTPS with the SIP TLS files. */
   api: { listen: HostPort; tls: boolean };
   /** HEP3 capture; off when `hep` is absent. */
-  capture: { hep?: HostPort & { proto: 'udp' | 'tcp' }; id: number };
+  capture: { hep?: HostPort & { proto: 'udp' | 'tcp' }; id: number; traceCalls: number };
   routes: RouteConfig[];
   sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */

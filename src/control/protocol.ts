@@ -11,6 +11,6 @@ export function controlSocketPath(dataDir: string): string {
   return join(dataDir, CONTROL_SOCKET);
 }
 
-export type ControlRequest = { cmd: 'calls' } | { cmd: 'hangup'; callSid: string };
+export type ControlRequest = { cmd: 'calls' } | { cmd: 'hangup'; callSid: string } | { cmd: 'trace'; callSid: string };
 
 export type ControlAnswer = { ok: true; result: unknown } | { ok: false; error: string };

@@ -14,12 +14,14 @@
 export interface EventPayloads {
   /** A REGISTER changed an AOR's bindings (RFC 3261 10.3); `contacts` are the live ones after it. */
   registration: { aor: string; contacts: string[]; source: string };
-  'call.started': { callSid: string; trunk?: string; account?: string; from?: string; to?: string; direction?: string };
+  'call.started': { callSid: string; trunk?: string; account?: string; from?: string; to?: string; direction?: string; carrier?: string };
   'call.answered': { callSid: string };
-  'call.ended': { callSid: string; disposition: string; durationMs?: number; status?: number };
+  'call.ended': { callSid: string; disposition: string; durationMs?: number; status?: number; reason?: string; hangupBy?: string };
   ban: { ip: string; reason: string; untilMs?: number; lifted?: boolean };
   'gateway.up': { carrier: string; gateway: string };
   'gateway.down': { carrier: string; gateway: string; reason?: string };
+  /** A registration Trunkline keeps with a carrier was granted or lost. */
+  'carrier.registration': { carrier: string; gateway: string; registered: boolean; status: number | null };
 }
 
 export type EventType = keyof EventPayloads;
@@ -32,6 +34,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'ban',
   'gateway.up',
   'gateway.down',
+  'carrier.registration',
 ];
 
 export interface BusEvent<T extends EventType = EventType> {

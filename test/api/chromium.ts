@@ -86,7 +86,12 @@ export async function launch(url: string): Promise<Page> {
       ws.close();
       proc.kill('SIGKILL');
       await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(null) : proc.once('exit', r)));
-      rmSync(profile, { recursive: true, force: true });
+      // Chromium's helper processes may still write into the profile a moment after the browser died.
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch {
+        // a temporary directory left behind is no test failure
+      }
     },
   };
   return page;

@@ -14,6 +14,7 @@ import { freePort } from '../helpers/ports.js';
 import { CLI, startTrunkline } from '../helpers/server.js';
 import { haveCommand, run, scenarioWith, sipp } from '../helpers/sipp.js';
 import { launch, type Page } from './chromium.js';
+import { CARRIER, DID, PBX, startCallServer } from './call-fixture.js';
 
 const skip = !haveCommand('chromium') ? 'chromium not installed (apt-get install chromium)' : !haveCommand('sipp') ? 'sipp not installed' : false;
 const DOMAIN = 'console.example';
@@ -81,5 +82,91 @@ test('web console in headless Chromium: log in, add a domain and a subscriber, a
   } finally {
     await page?.close();
     assert.equal(await server.stop(), 0);
+  }
+});
+
+test('web console in headless Chromium: add a trunk and a DID, watch a SIPp call through the B2BUA appear live, hang it up from the page, find its CDR and CSV, open its ladder', { skip, timeout: 120_000 }, async () => {
+  const s = await startCallServer({ withTrunk: false });
+  let page: Page | undefined;
+  const shots = process.env.TRUNKLINE_SCREENSHOTS;
+  const shot = async (name: string): Promise<void> => {
+    if (!shots || !page) return;
+    mkdirSync(shots, { recursive: true });
+    writeFileSync(join(shots, `console-${name}.png`), await page.screenshot());
+  };
+  const go = async (p: string): Promise<void> => {
+    await page!.evaluate(`location.hash = '#${p}'`);
+    await page!.waitFor(`document.body.dataset.ready === '${p.split('/')[0]}'`);
+  };
+  try {
+    page = await launch(`${s.api}/`);
+    await page.waitFor("document.querySelector('#login') && !document.querySelector('#login').hidden");
+    await page.evaluate(`document.querySelector('#token').value = ${JSON.stringify(s.token)}; document.querySelector('#login-form').requestSubmit()`);
+    await page.waitFor("document.body.dataset.ready === 'dashboard'");
+
+    // A trunk and a DID, through the pages.
+    await go('trunks');
+    await page.evaluate(`{ const f = document.querySelector('#trunks-form'); f.name.value = 'pbx'; f.account.value = 'acme'; f.ip.value = '${PBX}/32'; f.dest.value = 'sip:${PBX}:${s.pbxPort}'; f.maxCalls.value = '5'; f.requestSubmit() }`);
+    await page.waitFor(`document.querySelector('#trunks-table tbody').textContent.includes('${PBX}/32')`);
+    await shot('trunks');
+    // A bad one: the API's 400 naming the field.
+    await page.evaluate(`{ const f = document.querySelector('#trunks-form'); f.name.value = 'bad'; f.account.value = 'acme'; f.ip.value = '999.1.1.1'; f.requestSubmit() }`);
+    await page.waitFor("document.querySelector('#error').textContent.startsWith('ip: ')");
+    await go('dids');
+    await page.evaluate(`{ const f = document.querySelector('#dids-form'); f.number.value = '${DID}'; f.trunk.value = 'pbx'; f.requestSubmit() }`);
+    await page.waitFor(`document.querySelector('#dids-table tbody').textContent.includes('${DID}')`);
+    await shot('dids');
+    const trunk = (await s.request('GET', '/api/v1/trunks/pbx')).json;
+    assert.deepEqual([trunk.account, trunk.ip, trunk.dest, trunk.maxCalls], ['acme', [`${PBX}/32`], `sip:${PBX}:${s.pbxPort}`, 5]);
+    assert.equal((await s.request('GET', `/api/v1/dids/${encodeURIComponent(DID)}`)).json.trunk, 'pbx');
+    await go('carriers');
+    await page.waitFor(`document.querySelector('#carriers-table tbody').textContent.includes('${CARRIER}')`);
+    await shot('carriers');
+    await go('routes');
+    await page.waitFor("document.querySelector('#routes-table tbody').textContent.includes('main')");
+    await shot('routes');
+    await go('accounts');
+    await page.waitFor("document.querySelector('#accounts-table tbody').textContent.includes('acme')");
+    await shot('accounts');
+    // The server sees the new trunk and DID within 2 s.
+    await new Promise((r) => setTimeout(r, 2200));
+
+    // A call carrier -> DID -> PBX appears live (the page follows the event stream) and is hung up from the page.
+    await go('calls');
+    const call = s.inboundCall();
+    await page.waitFor("document.querySelector('#calls-table tbody').textContent.includes('confirmed')", 20_000);
+    await shot('calls');
+    const sid = await page.evaluate<string>("document.querySelector('#calls-table tbody td').textContent");
+    assert.match(sid, /^CA[0-9a-f]{20}$/);
+    await page.evaluate("[...document.querySelectorAll('#calls-table tbody button')].find((b) => b.textContent === 'Hang up').click()");
+    const [caller, pbx] = await call.done;
+    assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-2000)}`);
+    assert.equal(pbx.code, 0, `pbx: ${pbx.stdout.slice(-2000)}`);
+    await page.waitFor("document.querySelector('#calls-table tbody').children.length === 0");
+
+    // Its CDR in the search, and the CSV export.
+    await new Promise((r) => setTimeout(r, 500));
+    await go('cdrs');
+    await page.evaluate("{ const f = document.querySelector('#cdrs-form'); f.trunk.value = 'pbx'; f.disposition.value = 'answered'; f.requestSubmit() }");
+    await page.waitFor(`document.querySelector('#cdrs-table tbody').textContent.includes('${sid}') && document.querySelector('#cdrs-table tbody').textContent.includes('Hung up by operator')`);
+    await shot('cdrs');
+    await page.evaluate("document.querySelector('#cdrs-csv').click()");
+    await page.waitFor("document.body.dataset.csv === 'done'");
+
+    // Its ladder: both legs, the parties as columns.
+    await page.evaluate(`[...document.querySelectorAll('#cdrs-table tbody button')].find((b) => b.textContent === 'Ladder').click()`);
+    await page.waitFor("document.body.dataset.ready === 'ladder' && document.querySelector('#ladder-diagram').textContent.includes('INVITE')");
+    const diagram = await page.evaluate<string>("document.querySelector('#ladder-diagram').textContent");
+    const head = diagram.split('\n')[0]!;
+    assert.ok(head.includes(`${CARRIER}:`) && head.includes(`${PBX}:${s.pbxPort}`), diagram);
+    assert.ok(/─+>/.test(diagram) && /<─+/.test(diagram) && diagram.includes('BYE') && diagram.includes('leg b'));
+    assert.equal(await page.evaluate<string>("document.querySelector('#ladder-sid').textContent"), sid);
+    await shot('ladder');
+    await go('dashboard');
+    await page.waitFor("[...document.querySelectorAll('.figure')].some((f) => f.textContent === '1calls answered')");
+    await shot('dashboard-calls');
+  } finally {
+    await page?.close();
+    await s.close();
   }
 });

@@ -38,7 +38,7 @@ describe('defaults', () => {
     assert.deepEqual(c.tls, { verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
     assert.deepEqual(c.media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
     assert.deepEqual(c.api, { listen: { host: '127.0.0.1', port: 8080 }, tls: false });
-    assert.deepEqual(c.capture, { id: 2001 });
+    assert.deepEqual(c.capture, { id: 2001, traceCalls: 200 });
     assert.deepEqual(c.routes, []);
     assert.deepEqual(c.sip, {
       timers: { t1: 500, t2: 4000, t4: 5000 },
@@ -79,7 +79,7 @@ describe('defaults', () => {
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
     assert.deepEqual(c.tls, { cert: '/srv/trunkline/cert.pem', key: '/srv/trunkline/key.pem', ca: '/srv/trunkline/ca.pem', verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
     assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
-    assert.deepEqual(c.capture, { hep: { proto: 'udp', host: '127.0.0.1', port: 9060 }, id: 2001 });
+    assert.deepEqual(c.capture, { hep: { proto: 'udp', host: '127.0.0.1', port: 9060 }, id: 2001, traceCalls: 200 });
     assert.deepEqual(c.routes, [
       { match: { method: 'INVITE', user: '^\\+1', source: '127.0.0.0/8' }, forward: ['sip:127.0.0.1:5090'], mode: 'parallel', stateless: false },
       { match: { method: 'MESSAGE' }, reply: 405, mode: 'serial', stateless: false },
@@ -179,6 +179,7 @@ describe('values', () => {
     ['api: {listen: "localhost:8080"}', 'api.listen: expected IP:PORT, got "localhost:8080"'],
     ['capture: {hep: "127.0.0.1:9060"}', 'capture.hep: expected udp|tcp:IP:PORT, got "127.0.0.1:9060"'],
     ['capture: {id: 1.5}', 'capture.id: expected an integer 0-4294967295, got 1.5'],
+    ['capture: {traceCalls: -1}', 'capture.traceCalls: expected an integer 0-100000, got -1'],
     ['routes: {then: location}', 'routes: expected a list, got {"then":"location"}'],
     ['routes: [{}]', 'routes[0]: expected one of forward, reply or then'],
     ['routes: [{reply: 404, then: location}]', 'routes[0]: expected only one of forward, reply or then, got reply and then'],

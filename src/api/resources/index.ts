@@ -8,6 +8,13 @@ import subscribers from './subscribers.js';
 import aliases from './aliases.js';
 import location from './location.js';
 import tokens from './tokens.js';
+import accounts from './accounts.js';
+import trunks from './trunks.js';
+import dids from './dids.js';
+import carriers from './carriers.js';
+import routes from './routes.js';
+import cdrs from './cdrs.js';
+import calls from './calls.js';
 
 export const RESOURCES: readonly Resource[] = [
   domains,
@@ -15,5 +22,12 @@ export const RESOURCES: readonly Resource[] = [
   aliases,
   location,
   tokens,
-  // accounts, trunks, dids, carriers, routes, bans, calls, cdrs: added with their modules.
+  accounts,
+  trunks,
+  dids,
+  carriers,
+  routes,
+  cdrs,
+  calls,
+  // bans: added with the security module (src/security).
 ];

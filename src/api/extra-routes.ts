@@ -1,0 +1,62 @@
+/**
+ * The API's routes outside the resource registry:
+ *
+ *   GET /api/v1/route/explain?number=N&from=TRUNK   what a call to N from TRUNK would meet
+ *                                                   (the twin of `trunkline route explain`)
+ *   GET /api/v1/calls/SID/trace                     the SIP messages of a live or recent call,
+ *                                                   both legs (the capture ring buffer)
+ *
+ * A `+` in a query string is a space once decoded: send it as %2B (a
+ * leading space in `number` is read as the `+` it was).
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { loadTrunkingData } from '../trunking/directory.js';
+import { explainRoute } from '../trunking/explain.js';
+import { TrunkingSnapshot } from '../trunking/snapshot.js';
+import { checkName } from '../trunking/validate.js';
+import { ApiError, SchemaError } from './errors.js';
+import type { ApiContext } from './resource.js';
+
+const explainQuery = z.strictObject({
+  number: z.string().min(1).max(64).describe('the dialled number, as the PBX sends it (+ as %2B)'),
+  from: z.string().min(1).max(64).describe('the trunk the call comes from'),
+});
+
+export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void {
+  v1.get('/route/explain', async (req) => {
+    const r = explainQuery.safeParse(req.query ?? {}, { reportInput: true });
+    if (!r.success) throw new SchemaError(r.error.issues, 'query');
+    const from = checkName(r.data.from, 'from');
+    const number = r.data.number.startsWith(' ') ? `+${r.data.number.trimStart()}` : r.data.number.trim();
+    return explainRoute(new TrunkingSnapshot(await loadTrunkingData(ctx.store)), from, number);
+  });
+  v1.get('/calls/:key/trace', async (req) => {
+    const sid = (req.params as { key: string }).key;
+    if (ctx.traces === undefined) throw new ApiError(404, 'call traces are not kept by this server');
+    const t = ctx.traces.trace(sid);
+    if (t === null) throw new ApiError(404, `unknown call ${sid} (not among the recent calls kept for traces: capture.traceCalls)`);
+    return t;
+  });
+}
+
+/** Their OpenAPI entries. */
+export const EXTRA_PATHS: Record<string, unknown> = {
+  '/api/v1/route/explain': {
+    get: {
+      summary: 'what a call to NUMBER from TRUNK would meet: number, DID, route, carriers and what each is sent, why it would be refused',
+      parameters: [
+        { name: 'number', in: 'query', required: true, schema: { type: 'string' } },
+        { name: 'from', in: 'query', required: true, schema: { type: 'string' } },
+      ],
+      responses: { 200: { description: 'the explanation' }, 400: { description: 'a bad parameter, named' }, 404: { description: 'unknown trunk' } },
+    },
+  },
+  '/api/v1/calls/{callSid}/trace': {
+    get: {
+      summary: 'the SIP messages of a live or recent call, both legs, oldest first (time, direction, leg, src, dst, firstLine, raw)',
+      parameters: [{ name: 'callSid', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: { description: 'the messages' }, 404: { description: 'not among the recent calls' } },
+    },
+  },
+};

@@ -1,0 +1,86 @@
+/**
+ * /api/v1/carriers: upstream carriers and their gateways in priority order
+ * (`trunkline carrier`). `password` is accepted in POST and PATCH and never
+ * returned (`hasPassword` says whether there is one); a PATCH that leaves
+ * the username as it is keeps the stored password. DELETE refused (409)
+ * while a route names the carrier.
+ */
+import { z } from 'zod';
+import type { CarrierInfo, CarrierInput } from '../../store/index.js';
+import { defineResource, views } from '../resource.js';
+import { iso } from './common.js';
+
+const schema = z.object({
+  name: z.string().describe('letters, digits, . _ -'),
+  gateways: z.array(z.string()).describe('SIP URIs, first = highest priority'),
+  username: z.string().nullable().optional().describe("user name for the carrier's 401/407 challenges"),
+  password: z.string().nullable().optional().describe('accepted, never returned'),
+  hasPassword: z.boolean().describe('whether a password is stored'),
+  register: z.boolean().optional().describe('keep a registration with the carrier (needs the credentials)'),
+  prefix: z.string().nullable().optional().describe('tech prefix put before the dialled number'),
+  plus: z.boolean().optional().describe('send numbers E.164 with + (default true; false = --no-plus)'),
+  media: z.enum(['rtp', 'srtp', 'any']).optional(),
+  codecs: z.array(z.string()).optional(),
+  createdAt: z.string().describe('ISO 8601'),
+});
+const v = views(schema, { key: 'name', readOnly: ['hasPassword', 'createdAt'], writeOnly: ['password'] });
+
+const out = (c: CarrierInfo) => ({
+  name: c.name,
+  gateways: c.gateways,
+  username: c.username,
+  hasPassword: c.hasPassword,
+  register: c.register,
+  prefix: c.prefix,
+  plus: c.plus,
+  media: c.media,
+  codecs: c.codecs,
+  createdAt: iso(c.createdAt),
+});
+
+export default defineResource({
+  name: 'carriers',
+  key: 'name',
+  description: 'upstream carriers and their gateways, in priority order (the password is never returned)',
+  object: v.object,
+  list: { run: async (ctx) => (await ctx.store.carriers.list()).map(out) },
+  get: async (ctx, key) => out(await ctx.store.carriers.show(key)),
+  create: {
+    body: v.create,
+    run: async (ctx, b) => {
+      const input: CarrierInput = { name: b.name, gateways: b.gateways };
+      if (b.username !== undefined) input.username = b.username;
+      if (b.password !== undefined) input.password = b.password;
+      if (b.register !== undefined) input.register = b.register;
+      if (b.prefix !== undefined) input.prefix = b.prefix;
+      if (b.plus !== undefined) input.plus = b.plus;
+      if (b.media !== undefined) input.media = b.media;
+      if (b.codecs !== undefined) input.codecs = b.codecs;
+      return out(await ctx.store.carriers.add(input));
+    },
+  },
+  update: {
+    body: v.patch,
+    run: async (ctx, key, b) => {
+      const c = await ctx.store.carriers.show(key);
+      const input: CarrierInput = {
+        name: c.name,
+        gateways: b.gateways ?? c.gateways,
+        username: b.username !== undefined ? b.username : c.username,
+        register: b.register ?? c.register,
+        prefix: b.prefix !== undefined ? b.prefix : c.prefix,
+        plus: b.plus ?? c.plus,
+        media: b.media ?? c.media,
+        codecs: b.codecs ?? c.codecs,
+      };
+      // Left out: the store keeps the stored password while the username stays.
+      if (b.password !== undefined) input.password = b.password;
+      return out(await ctx.store.carriers.update(input));
+    },
+  },
+  remove: {
+    run: async (ctx, key) => {
+      await ctx.store.carriers.rm(key);
+    },
+  },
+});

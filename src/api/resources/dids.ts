@@ -1,0 +1,50 @@
+/**
+ * /api/v1/dids: numbers (`+912240001234`) and prefixes (`+9122400012*`)
+ * pointed at a trunk (`trunkline did`). The key is the number as added; `+`
+ * and `*` may be written as is in the URL path (or as %2B, %2A). A DID is
+ * moved to another trunk by DELETE and POST (the CLI has no move either).
+ */
+import { z } from 'zod';
+import type { DidRow } from '../../store/repos/dids.js';
+import { NotFoundError } from '../../store/errors.js';
+import { parseDid } from '../../trunking/validate.js';
+import { defineResource, views } from '../resource.js';
+import { iso } from './common.js';
+
+const schema = z.object({
+  number: z.string().describe('an E.164 number (+912240001234) or a prefix ending in * (+9122400012*)'),
+  trunk: z.string().describe('the trunk inbound calls to it go to'),
+  account: z.string().describe("the trunk's account, which owns the number"),
+  createdAt: z.string().describe('ISO 8601'),
+});
+const v = views(schema, { key: 'number', readOnly: ['account', 'createdAt'] });
+const listQuery = z.strictObject({
+  trunk: z.string().optional().describe("only this trunk's"),
+  account: z.string().optional().describe("only this account's"),
+});
+
+const out = (d: DidRow) => ({ number: d.number, trunk: d.trunk, account: d.account, createdAt: iso(d.createdAt) });
+
+export default defineResource({
+  name: 'dids',
+  key: 'number',
+  description: "E.164 numbers and prefixes owned by a trunk's account",
+  object: v.object,
+  list: {
+    query: listQuery,
+    run: async (ctx, q) =>
+      (await ctx.store.dids.list({ ...(q.trunk !== undefined && { trunk: q.trunk }), ...(q.account !== undefined && { account: q.account }) })).map(out),
+  },
+  get: async (ctx, key) => {
+    const n = parseDid(key, 'number').number;
+    const found = (await ctx.store.dids.list()).find((d) => d.number === n);
+    if (found === undefined) throw new NotFoundError(`unknown DID ${n}`);
+    return out(found);
+  },
+  create: { body: v.create, run: async (ctx, b) => out(await ctx.store.dids.add(b.number, b.trunk)) },
+  remove: {
+    run: async (ctx, key) => {
+      await ctx.store.dids.rm(key);
+    },
+  },
+});

@@ -1,0 +1,52 @@
+/**
+ * /api/v1/routes: outbound routes (`trunkline route`), longest prefix of the
+ * dialled number wins, `+` alone is the default route; carriers are tried in
+ * order. The key is the prefix (`+`, `+9122`; `+` as is or %2B in the path).
+ * PATCH replaces the carriers.
+ */
+import { z } from 'zod';
+import { NotFoundError } from '../../store/errors.js';
+import type { OutboundRoute } from '../../trunking/model.js';
+import { parseRoutePrefix } from '../../trunking/validate.js';
+import { defineResource, views } from '../resource.js';
+import { iso } from './common.js';
+
+const schema = z.object({
+  prefix: z.string().describe('+ (the default route) or + and digits'),
+  carriers: z.array(z.string()).describe('carrier names, first tried first'),
+  createdAt: z.string().describe('ISO 8601'),
+});
+const v = views(schema, { key: 'prefix', readOnly: ['createdAt'] });
+
+const out = (r: OutboundRoute) => ({ prefix: r.prefix, carriers: r.carriers, createdAt: iso(r.createdAt) });
+
+export default defineResource({
+  name: 'routes',
+  key: 'prefix',
+  description: 'outbound routes: the longest prefix of the dialled number wins; + alone is the default',
+  object: v.object,
+  list: { run: async (ctx) => (await ctx.store.routes.list()).map(out) },
+  get: async (ctx, key) => {
+    const p = parseRoutePrefix(key, 'prefix');
+    const found = (await ctx.store.routes.list()).find((r) => r.prefix === p);
+    if (found === undefined) throw new NotFoundError(`unknown route ${p}`);
+    return out(found);
+  },
+  create: { body: v.create, run: async (ctx, b) => out(await ctx.store.routes.add(b.prefix, b.carriers)) },
+  update: {
+    body: v.patch,
+    run: async (ctx, key, b) => {
+      if (b.carriers === undefined) return out((await ctx.store.routes.list()).find((r) => r.prefix === parseRoutePrefix(key, 'prefix')) ?? notFound(key));
+      return out(await ctx.store.routes.update(key, b.carriers));
+    },
+  },
+  remove: {
+    run: async (ctx, key) => {
+      await ctx.store.routes.rm(key);
+    },
+  },
+});
+
+function notFound(key: string): never {
+  throw new NotFoundError(`unknown route ${key}`);
+}

@@ -1,0 +1,93 @@
+/**
+ * /api/v1/trunks: customers' trunks (`trunkline trunk`): a static peer
+ * (`ip`, CIDRs) or a registering PBX (`register`, USER@DOMAIN), exactly one
+ * of them. PATCH changes the fields given (giving `register` drops `ip` and
+ * the other way round); the store checks each value and names the field.
+ * DELETE refused (409) while the trunk has DIDs, unless `?cascade=true`.
+ */
+import { z } from 'zod';
+import type { TrunkInput } from '../../store/index.js';
+import type { Trunk } from '../../trunking/model.js';
+import { defineResource, views } from '../resource.js';
+import { iso } from './common.js';
+
+const schema = z.object({
+  name: z.string().describe('letters, digits, . _ -'),
+  account: z.string().describe('the account it belongs to'),
+  ip: z.array(z.string()).optional().describe('CIDRs of a static peer (a bare address is a /32 or /128); [] for a registering PBX'),
+  register: z.string().nullable().optional().describe('USER@DOMAIN a registering PBX registers as; null for a static peer'),
+  transport: z.enum(['udp', 'tcp', 'tls']).nullable().optional().describe('the only transport it may use; null = any'),
+  tlsFingerprint: z.string().nullable().optional().describe('SHA-256 fingerprint of the client certificate it must present'),
+  dest: z.string().nullable().optional().describe('SIP URI inbound calls go to; null = the registered contact'),
+  cpm: z.number().int().optional().describe('calls per minute (default 200)'),
+  maxCalls: z.number().int().nullable().optional().describe('concurrent calls; null = unlimited'),
+  media: z.enum(['rtp', 'srtp', 'any']).optional().describe('default any: as offered'),
+  codecs: z.array(z.string()).optional().describe('allowed codecs in order; [] = as offered'),
+  createdAt: z.string().describe('ISO 8601'),
+});
+const v = views(schema, { key: 'name', readOnly: ['createdAt'] });
+const listQuery = z.strictObject({ account: z.string().optional().describe("only this account's") });
+const removeQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional().describe('also remove its DIDs') });
+
+const out = (t: Trunk) => ({ ...t, createdAt: iso(t.createdAt) });
+
+type Body = z.output<typeof v.patch>;
+
+/** The trunk as `update` takes it: the stored one with the body's fields over it. */
+function merged(t: Trunk, b: Body): TrunkInput {
+  const input: TrunkInput = {
+    name: t.name,
+    account: b.account ?? t.account,
+    ip: b.ip ?? t.ip,
+    register: b.register !== undefined ? b.register : t.register,
+    transport: b.transport !== undefined ? b.transport : t.transport,
+    tlsFingerprint: b.tlsFingerprint !== undefined ? b.tlsFingerprint : t.tlsFingerprint,
+    dest: b.dest !== undefined ? b.dest : t.dest,
+    cpm: b.cpm ?? t.cpm,
+    maxCalls: b.maxCalls !== undefined ? b.maxCalls : t.maxCalls,
+    media: b.media ?? t.media,
+    codecs: b.codecs ?? t.codecs,
+  };
+  // A trunk is one kind or the other: the kind the body gives replaces the stored one.
+  if (b.register !== undefined && b.register !== null && b.ip === undefined) input.ip = [];
+  if (b.ip !== undefined && b.ip.length > 0 && b.register === undefined) input.register = null;
+  return input;
+}
+
+export default defineResource({
+  name: 'trunks',
+  key: 'name',
+  description: "customers' trunks: a static peer (ip) or a registering PBX (register)",
+  object: v.object,
+  list: {
+    query: listQuery,
+    run: async (ctx, q) => (await ctx.store.trunks.list(q.account !== undefined ? { account: q.account } : {})).map(out),
+  },
+  get: async (ctx, key) => out(await ctx.store.trunks.show(key)),
+  create: {
+    body: v.create,
+    run: async (ctx, b) => {
+      const input: TrunkInput = { name: b.name, account: b.account };
+      if (b.ip !== undefined) input.ip = b.ip;
+      if (b.register !== undefined) input.register = b.register;
+      if (b.transport !== undefined) input.transport = b.transport;
+      if (b.tlsFingerprint !== undefined) input.tlsFingerprint = b.tlsFingerprint;
+      if (b.dest !== undefined) input.dest = b.dest;
+      if (b.cpm !== undefined) input.cpm = b.cpm;
+      if (b.maxCalls !== undefined) input.maxCalls = b.maxCalls;
+      if (b.media !== undefined) input.media = b.media;
+      if (b.codecs !== undefined) input.codecs = b.codecs;
+      return out(await ctx.store.trunks.add(input));
+    },
+  },
+  update: {
+    body: v.patch,
+    run: async (ctx, key, b) => out(await ctx.store.trunks.update(merged(await ctx.store.trunks.show(key), b))),
+  },
+  remove: {
+    query: removeQuery,
+    run: async (ctx, key, q) => {
+      await ctx.store.trunks.rm(key, { cascade: q.cascade === 'true' });
+    },
+  },
+});

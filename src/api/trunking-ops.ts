@@ -1,0 +1,166 @@
+/**
+ * The operations side of the trunk calls, wired by server.ts through
+ * `ops.attachTrunking({...})`: the B2BUA's call events become bus events
+ * (call.started/answered/ended), metrics (calls by trunk, carrier,
+ * direction and disposition; calls now by trunk and account), HEP
+ * correlation and trace correlation of both legs under the call sid;
+ * gateway up/down and carrier registration changes become bus events and
+ * gauges.
+ */
+import type { LiveCall } from '../b2bua/b2bua.js';
+import type { CallEvents } from '../b2bua/env.js';
+import type { CarrierRegistrationState } from '../b2bua/carrier-registration.js';
+import type { EventBus } from '../core/events.js';
+import type { HepCapture } from '../capture/capture.js';
+import type { CallTraces, LegResolver } from '../capture/trace.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Counter } from 'prom-client';
+import type { Counters } from '../core/counters.js';
+
+/** What the running B2BUA and its helpers offer operations. */
+export interface TrunkingSource {
+  calls(): LiveCall[];
+  hangUp(callSid: string): boolean;
+  /** The Call-IDs of a live call's legs (the callee's: its current attempt). */
+  callIds(callSid: string): { a: string; b: string | null } | null;
+  /** The call and side owning a dialog of ours (Call-ID and our tag). */
+  legOwner: LegResolver;
+  /** Gateways and whether each answers its OPTIONS (all up when nobody pings). */
+  gateways(): Array<{ carrier: string; gateway: string; up: boolean }>;
+  /** Registrations kept with carriers. */
+  carrierRegistrations(): CarrierRegistrationState[];
+}
+
+/** How long a finished call's Call-IDs stay correlated in HEP (its last BYE/200, retransmissions). */
+const UNCORRELATE_MS = 35_000;
+const REG_POLL_MS = 1000;
+
+export class TrunkingOps {
+  readonly #bus: EventBus;
+  readonly #capture: HepCapture;
+  readonly #traces: CallTraces;
+  readonly #src: TrunkingSource;
+  readonly #calls: Counter<'trunk' | 'carrier' | 'direction' | 'disposition'>;
+  readonly #registered = new Map<string, boolean>();
+  /** Call-IDs correlated in HEP per call sid, to uncorrelate after the call. */
+  readonly #legs = new Map<string, string[]>();
+  #poll: NodeJS.Timeout | null = null;
+
+  constructor(src: TrunkingSource, deps: { bus: EventBus; capture: HepCapture; traces: CallTraces; metrics: Metrics; counters: Counters }) {
+    this.#src = src;
+    this.#bus = deps.bus;
+    this.#capture = deps.capture;
+    this.#traces = deps.traces;
+    const m = deps.metrics;
+    this.#calls = m.counter('trunkline_calls_total', 'trunk calls ended, by trunk, carrier, direction and disposition (answered, failed)', ['trunk', 'carrier', 'direction', 'disposition']);
+    m.gauge('trunkline_calls_active', 'live trunk calls now, by trunk, account and direction', () => {
+      const by = new Map<string, [Record<string, string>, number]>();
+      for (const c of src.calls()) {
+        const k = `${c.trunk}\n${c.account}\n${c.direction}`;
+        const e = by.get(k);
+        if (e !== undefined) e[1]++;
+        else by.set(k, [{ trunk: c.trunk ?? '', account: c.account ?? '', direction: c.direction }, 1]);
+      }
+      return [...by.values()];
+    }, ['trunk', 'account', 'direction']);
+    // The B2BUA counts refusals as b2bua_refused_<status> (limits: 503/486, caller ID: 403, no route: 404...): one labelled view of them.
+    const counters = deps.counters;
+    m.counter('trunkline_calls_refused_total', 'trunk calls refused before a leg was tried, by SIP status (limits, caller ID, routing)', ['status'], function collect() {
+      this.reset();
+      for (const [name, v] of Object.entries(counters.snapshot())) {
+        if (name.startsWith('b2bua_refused_')) this.inc({ status: name.slice('b2bua_refused_'.length) }, v);
+      }
+    });
+    m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down', () => src.gateways().map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.up ? 1 : 0]), ['carrier', 'gateway']);
+    m.gauge('trunkline_carrier_registered', 'registrations kept with carriers: 1 while registered', () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]), ['carrier']);
+    deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
+  }
+
+  /** The B2BUA's `env.events`. */
+  readonly events: CallEvents = {
+    started: (e) => {
+      const ids = this.#src.callIds(e.callSid);
+      if (ids !== null) this.#correlate(ids.a, e.callSid, 'a');
+      this.#bus.publish('call.started', {
+        callSid: e.callSid,
+        direction: e.direction,
+        from: e.from,
+        to: e.to,
+        ...(e.trunk !== null && { trunk: e.trunk }),
+        ...(e.carrier !== null && { carrier: e.carrier }),
+      });
+    },
+    answered: (e) => {
+      const ids = this.#src.callIds(e.callSid);
+      if (ids?.b != null) this.#correlate(ids.b, e.callSid, 'b');
+      this.#bus.publish('call.answered', { callSid: e.callSid });
+    },
+    ended: (cdr) => {
+      const disposition = cdr.status >= 200 && cdr.status < 300 ? 'answered' : 'failed';
+      this.#calls.inc({ trunk: cdr.trunk ?? '', carrier: cdr.carrier ?? '', direction: cdr.direction, disposition });
+      this.#bus.publish('call.ended', {
+        callSid: cdr.callSid,
+        disposition,
+        status: cdr.status,
+        reason: cdr.reason,
+        hangupBy: cdr.hangupBy,
+        durationMs: cdr.answerAt === null ? 0 : cdr.endAt - cdr.answerAt,
+      });
+      const legs = this.#legs.get(cdr.callSid);
+      if (legs === undefined) return;
+      const t = setTimeout(() => {
+        this.#legs.delete(cdr.callSid);
+        for (const callId of legs) this.#capture.uncorrelate(callId);
+      }, UNCORRELATE_MS);
+      t.unref();
+    },
+  };
+
+  #correlate(callId: string, sid: string, leg: 'a' | 'b'): void {
+    // The trace ring buffer tells the capture (onCorrelate); with traces off, the capture directly.
+    if (this.#traces.enabled) this.#traces.correlate(callId, sid, leg);
+    else this.#hep(callId, sid);
+  }
+
+  #hep(callId: string, sid: string): void {
+    const legs = this.#legs.get(sid);
+    if (legs === undefined) this.#legs.set(sid, [callId]);
+    else if (!legs.includes(callId)) legs.push(callId);
+    else return;
+    this.#capture.correlate(callId, sid);
+  }
+
+  /** The gateway monitor's onChange. */
+  readonly onGateway = (uri: string, up: boolean): void => {
+    for (const g of this.#src.gateways()) {
+      if (g.gateway !== uri) continue;
+      if (up) this.#bus.publish('gateway.up', { carrier: g.carrier, gateway: uri });
+      else this.#bus.publish('gateway.down', { carrier: g.carrier, gateway: uri, reason: 'no answer to OPTIONS' });
+    }
+  };
+
+  /** Watches carrier registrations (polled: their module has no hook) and publishes each change. */
+  start(): void {
+    this.#pollRegistrations(false);
+    this.#poll = setInterval(() => this.#pollRegistrations(true), REG_POLL_MS);
+    this.#poll.unref();
+  }
+
+  #pollRegistrations(publish: boolean): void {
+    const seen = new Set<string>();
+    for (const r of this.#src.carrierRegistrations()) {
+      seen.add(r.carrier);
+      const was = this.#registered.get(r.carrier);
+      this.#registered.set(r.carrier, r.registered);
+      if (publish && was !== r.registered && (was !== undefined || r.registered)) {
+        this.#bus.publish('carrier.registration', { carrier: r.carrier, gateway: r.gateway, registered: r.registered, status: r.lastStatus });
+      }
+    }
+    for (const k of [...this.#registered.keys()]) if (!seen.has(k)) this.#registered.delete(k);
+  }
+
+  stop(): void {
+    if (this.#poll !== null) clearInterval(this.#poll);
+    this.#poll = null;
+  }
+}
