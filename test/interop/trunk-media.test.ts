@@ -68,24 +68,36 @@ function pcapRtp(file: string): Buffer[] {
   return out;
 }
 
-/** A UDP socket standing in for a peer's RTP port: counts what arrives and sends each packet back to where it came from. */
+/**
+ * A UDP socket standing in for a peer's RTP port: counts what arrives and
+ * sends each packet back to where it came from. Behind "NAT" it sends from
+ * another socket (another port than its SDP names), which counts too.
+ */
 class MediaSink {
   readonly got: Array<{ buf: Buffer; from: string; at: number }> = [];
+  readonly gotNat: Array<{ buf: Buffer; from: string; at: number }> = [];
   private constructor(
     readonly sock: Socket,
     readonly port: number,
+    readonly nat: Socket | null,
   ) {
+    const out = nat ?? sock;
     sock.on('message', (buf, r) => {
       this.got.push({ buf: Buffer.from(buf), from: `${r.address}:${r.port}`, at: Date.now() });
-      sock.send(buf, r.port, r.address);
+      out.send(buf, r.port, r.address);
+    });
+    nat?.on('message', (buf, r) => {
+      this.gotNat.push({ buf: Buffer.from(buf), from: `${r.address}:${r.port}`, at: Date.now() });
+      out.send(buf, r.port, r.address);
     });
   }
-  static async open(ip: string): Promise<MediaSink> {
+  static async open(ip: string, behindNat = false): Promise<MediaSink> {
     const port = await freePort(ip);
-    return new MediaSink(await bindUdp(port, ip), port);
+    return new MediaSink(await bindUdp(port, ip), port, behindNat ? await bindUdp(await freePort(ip), ip) : null);
   }
   close(): void {
     this.sock.close();
+    this.nat?.close();
   }
 }
 
@@ -285,6 +297,27 @@ test('inbound call: the carrier (SIPp) plays G.711 A-law and an RFC 2833 digit; 
 
 test('outbound call: the PBX (SIPp) plays the same; the carrier gets every packet from Trunkline\'s media address', { skip, timeout: 60_000 }, async () => {
   await playCall({ caller: DID, callerIp: PBX, service: '+4930123456', calleeIp: CARRIER, calleePort: ports.gw! });
+});
+
+test('a PBX behind "NAT" (its RTP comes from another port than its SDP names) gets the audio at the port it sends from (latching)', { skip, timeout: 60_000 }, async () => {
+  const t0 = Date.now();
+  const sink = await MediaSink.open(PBX, true);
+  try {
+    const callee = await uas('media-uas.xml', { mport: String(sink.port), ...ALAW_ANSWER }, PBX, ports.pbx!, logFile('nat-callee'));
+    await uac('media-uac-play.xml', { caller: '+15551230000' }, CARRIER, DID, logFile('nat-caller'));
+    await done(callee, 'PBX behind NAT');
+    await new Promise((r) => setTimeout(r, 200));
+    const total = audio.length + digit.length;
+    // Until its first packet the relay sends to the SDP's port; from then on to where the PBX really is.
+    assert.equal(sink.got.length + sink.gotNat.length, total, 'every packet arrived, at one port or the other');
+    assert.ok(sink.got.length <= 3, `${sink.got.length} packets still went to the SDP's port after the PBX sent`);
+    const m = mediaOf((await cdrsSince(t0))[0]!);
+    assert.equal(m.aToB.packets, total);
+    assert.ok(m.bToA.packets >= total - 3, JSON.stringify(m));
+    assert.equal(m.bToA.strangers, 0);
+  } finally {
+    sink.close();
+  }
 });
 
 test('a trunk restricted to PCMA,telephone-event gets an offer of those only (the caller offered PCMU too)', { skip, timeout: 40_000 }, async () => {
