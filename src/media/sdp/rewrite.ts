@@ -139,6 +139,16 @@ export function newOrigin(): Origin {
  */
 const DROP_MEDIA_KEYS = ['candidates', 'iceUfrag', 'icePwd', 'iceOptions', 'endOfCandidates', 'fingerprint', 'setup', 'connection', 'rtcp', 'rtcpMux', 'crypto', 'direction', 'ssrcs', 'ssrcGroups', 'msid'] as const;
 
+/** Removes the attributes that name the peer (a=ssrc cname, a=ssrc-group, a=msid) from a parsed SDP (for rtpengine, which passes them). */
+export function stripPeerAttributes(sd: SessionDescription): void {
+  delete sd.msidSemantic;
+  for (const m of sd.media) {
+    delete m.ssrcs;
+    delete m.ssrcGroups;
+    delete m.msid;
+  }
+}
+
 /**
  * Writes `src` (a parsed SDP, not modified) as Trunkline's SDP toward a leg,
  * applying one plan per m= section.
