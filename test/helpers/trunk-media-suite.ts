@@ -342,6 +342,31 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
     }
   });
 
+  test(o.label + ': ' + 'late offer (INVITE without SDP): the callee\'s offer in the 200 and the caller\'s answer in the ACK are both anchored; the recording arrives', { skip, timeout: 60_000 }, async () => {
+    const t0 = Date.now();
+    const sink = await MediaSink.open(PBX);
+    const calleeLog = logFile('late-callee');
+    const callerLog = logFile('late-caller');
+    try {
+      const callee = await uas('media-uas.xml', { mport: String(sink.port), ...ALAW_ANSWER }, PBX, ports.pbx!, calleeLog);
+      await uac('media-uac-late.xml', { caller: '+15551230000' }, CARRIER, DID, callerLog);
+      await done(callee, 'PBX making the offer');
+      assert.equal(received(calleeLog, /^INVITE /)[0]!.body, '', 'the INVITE to the PBX has no SDP either');
+      const offer = received(callerLog, /^SIP\/2\.0 200/).find((m) => m.body !== '')!.body;
+      assertAnchored(offer, PBX, 'the PBX\'s offer as the carrier gets it');
+      const ack = received(calleeLog, /^ACK /)[0]!;
+      const toPbx = assertAnchored(ack.body, CARRIER, 'the carrier\'s answer in the ACK to the PBX');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(sink.got.length, audio.length + digit.length, 'every pcap packet arrived at the PBX');
+      assert.deepEqual(new Set(sink.got.map((g) => g.from)), new Set([`${MEDIA_ADDR}:${toPbx.port}`]));
+      const m = mediaOf((await cdrsSince(t0))[0]!);
+      assert.equal(m.aToB.packets, audio.length + digit.length);
+      assert.ok(m.bToA.packets >= audio.length, JSON.stringify(m));
+    } finally {
+      sink.close();
+    }
+  });
+
   test(o.label + ': ' + 'a trunk restricted to PCMA,telephone-event gets an offer of those only (the caller offered PCMU too)', { skip, timeout: 40_000 }, async () => {
     const sink = await MediaSink.open(PCMA_PBX);
     const calleeLog = logFile('pcma');
