@@ -407,6 +407,22 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
     }
   });
 
+  test(o.label + ': ' + 'late offer refused: the carrier\'s 200 offers only PCMU to a PCMA-only trunk: the carrier is ACKed and hung up, the PBX gets 488 with a Warning', { skip, timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const sink = await MediaSink.open(CARRIER);
+    const callerLog = logFile('late-refused-caller');
+    try {
+      const callee = await uas('media-uas.xml', { mport: String(sink.port), pts: '0', rtpmaps: 'a=rtpmap:0 PCMU/8000' }, CARRIER, ports.gw!, logFile('late-refused-callee'));
+      await uac('trunk-uac-expect.xml', { caller: DID_PCMA, expect: '488' }, PCMA_PBX, '+4930123456', callerLog);
+      await done(callee, 'carrier offering PCMU in its 200 (must get ACK and BYE)');
+      assert.match(received(callerLog, /^SIP\/2\.0 488/)[0]!.text, /^Warning: 305 \S+ ".+"$/m);
+      const rows = await cdrsSince(t0);
+      assert.deepEqual(rows.map((c) => [c.direction, c.status, c.answerAt]), [['outbound', 488, null]]);
+    } finally {
+      sink.close();
+    }
+  });
+
   test(o.label + ': ' + 'hold (re-INVITE a=sendonly) and resume (a=sendrecv) keep the call and its media: every packet of the recording arrives across both', { skip, timeout: 60_000 }, async () => {
     const t0 = Date.now();
     const sink = await MediaSink.open(PBX);
