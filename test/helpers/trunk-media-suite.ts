@@ -532,6 +532,43 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
     }
   });
 
+  test(o.label + ': ' + 'two baresips, one SRTP (the trunk\'s PBX, srtp-mand) and one plain RTP (the carrier\'s gateway): each records the other\'s tone, not silence', { skip: skipBaresip, timeout: 60_000 }, async () => {
+    const t0 = Date.now();
+    const recPbx = mkdtempSync(join(tmpdir(), 'baresip-rec-pbx-'));
+    const recGw = mkdtempSync(join(tmpdir(), 'baresip-rec-gw-'));
+    const pbx = await startBaresip({ name: 'srtp-pbx2', user: DID_SRTP, domain: SRTP_PBX, password: 'unused', proxyPort: port, answermode: 'auto', regint: 0, ip: SRTP_PBX, sipPort: ports.srtpPbx!, mediaenc: 'srtp-mand', recordDir: recPbx, toneSeconds: 20 });
+    let gw: Awaited<ReturnType<typeof startBaresip>> | null = null;
+    const detail = (): string => `--- pbx:\n${pbx.output().slice(-2500)}\n--- gateway:\n${gw?.output().slice(-2500) ?? ''}\n--- server:\n${server.output().slice(-2500)}`;
+    try {
+      gw = await startBaresip({ name: 'rtp-gw', user: '+15551230000', domain: CARRIER, password: 'unused', proxyPort: port, regint: 0, ip: CARRIER, recordDir: recGw, toneSeconds: 20 });
+      const r = await gw.command('dial', `sip:${DID_SRTP}@127.0.0.1:${port}`);
+      assert.equal(r.ok, true, `dial refused: ${JSON.stringify(r)}\n${detail()}`);
+      await gw.waitEvent((e) => e.type === 'CALL_ESTABLISHED', 'CALL_ESTABLISHED at the gateway', 10_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${detail()}`);
+      });
+      await new Promise((res) => setTimeout(res, 4000));
+      await gw.command('hangup');
+      await pbx.waitEvent((e) => e.type === 'CALL_CLOSED', 'CALL_CLOSED at the PBX', 5000);
+      assert.match(pbx.output(), /SRTP is Enabled \(cryptosuite=AES_CM_128_HMAC_SHA1_80\)/, detail());
+      assert.doesNotMatch(gw.output(), /SRTP is Enabled/);
+      for (const [who, dir] of [['SRTP PBX', recPbx], ['plain gateway', recGw]] as const) {
+        const dec = readdirSync(dir).find((f) => f.endsWith('-dec.wav'));
+        assert.ok(dec !== undefined, `${who}: no decoded recording\n${detail()}`);
+        const w = wavRms(join(dir, dec));
+        assert.ok(w.samples > 8000 * 2, `${who}: only ${w.samples} samples decoded`);
+        // The tone is a 440 Hz sine of amplitude 8000 (rms about 5600); G.711 silence decodes to |x| < 16.
+        assert.ok(w.rms > 1000, `${who}: decoded audio is silence (rms ${w.rms.toFixed(1)})`);
+      }
+      const rows = await cdrsSince(t0);
+      assert.equal(rows.length, 1);
+      const m = mediaOf(rows[0]!);
+      assert.ok(m.aToB.packets > 150 && m.bToA.packets > 150, JSON.stringify(m));
+    } finally {
+      await gw?.stop();
+      await pbx.stop();
+    }
+  });
+
   test(o.label + ': ' + 'after 30 calls (SIPp, 10 per second) every relay port of the range is free again', { skip, timeout: 60_000 }, async () => {
     const t0 = Date.now();
     const sink = await MediaSink.open(PBX);
