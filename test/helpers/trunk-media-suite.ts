@@ -457,6 +457,21 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
     }
   });
 
+  test(o.label + ': ' + 'a held call is not ended by the media timeout: silent on hold for twice the timeout, resumed, hung up by its caller', { skip, timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const sink = await MediaSink.open(PBX);
+    try {
+      const callee = await uas('media-uas-hold.xml', { mport: String(sink.port), ...ALAW_ANSWER }, PBX, ports.pbx!, logFile('silent-hold-callee'));
+      await uac('media-uac-hold-silent.xml', { caller: '+15551230000', heldMs: '6000' }, CARRIER, DID, logFile('silent-hold-caller'));
+      await done(callee, 'PBX held in silence');
+      const rows = await cdrsSince(t0);
+      assert.deepEqual(rows.map((c) => [c.status, c.reason, c.hangupBy]), [[200, 'Normal Clearing', 'caller']]);
+      assert.ok(rows[0]!.endAt - rows[0]!.answerAt! >= 6000);
+    } finally {
+      sink.close();
+    }
+  });
+
   test(o.label + ': ' + 'media timeout (3 s here): a call whose RTP stops gets a BYE on both sides and "Media timeout" in its CDR', { skip, timeout: 40_000 }, async () => {
     const t0 = Date.now();
     const sink = await MediaSink.open(PBX);
