@@ -332,7 +332,15 @@ export class Call {
     this.serial(async () => {
       // Late offer (RFC 3261 13.2.1): the callee's 200 carries the offer, the caller's ACK the answer.
       let body: Buffer | undefined;
-      if (sdp !== null) body = lateOffer ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA) : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
+      if (sdp !== null) {
+        try {
+          body = lateOffer ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA) : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
+        } catch (err) {
+          if (!(err instanceof MediaError)) throw err;
+          this.refuseAnswer(err, lateOffer ? b.request('ACK', [], undefined, seq) : null);
+          return;
+        }
+      }
       if (this.state === 'ended') return;
       this.answerWithRetransmit('a', this.responseToA(res, 200, body), this.aTx, (ack) => {
         if (!lateOffer) return;
@@ -343,6 +351,25 @@ export class Call {
         });
       });
     });
+  }
+
+  /**
+   * The callee's 2xx carries SDP the media engine refuses (a codec that was
+   * not offered, crypto it cannot use): the callee's dialog is ACKed (RFC
+   * 3261 13.2.2.4: a 2xx is always ACKed; `ack` for a late offer, which is
+   * not yet) and ended by BYE; the caller, who never got a 2xx, gets the
+   * engine's refusal (488 + Warning) and the call is not billed as answered.
+   */
+  private refuseAnswer(err: MediaError, ack: SipMessage | null): void {
+    if (this.state === 'ended') return;
+    this.env.counters.inc('b2bua_media_failures');
+    this.env.log.warn({ callSid: this.callSid, err: err.message }, 'b2bua: callee answer refused by the media engine');
+    if (ack !== null) this.sendAckToB(ack);
+    this.sendBye('b', `SIP;cause=${err.sipStatus};text="${err.warning.replace(/["\\]/g, '')}"`);
+    this.state = 'early';
+    this.answerAt = null;
+    this.cancelled = true;
+    this.failCall(err.sipStatus, err.warning, undefined, [['Warning', err.warningHeader()]]);
   }
 
   private sendAckToB(ack: SipMessage): void {

@@ -31,7 +31,7 @@ import {
 } from './engine.js';
 import { MediaError, notAcceptable, WARN } from './errors.js';
 import { checkAnswerCodecs, type Codec, codecsOf, restrictCodecs } from './sdp/codecs.js';
-import { describePeer, parseSdp } from './sdp/rewrite.js';
+import { describePeer, parseSdp, stripPeerAttributes } from './sdp/rewrite.js';
 
 export interface RtpengineOptions {
   ng: { host: string; port: number };
@@ -141,6 +141,20 @@ interface Call {
   timedOut: boolean;
 }
 
+/** rtpengine's SDES suites Trunkline does not offer (RFC 4568, RFC 6188, RFC 7714, and the NULL ones). */
+const RTPENGINE_SDES_OFF = [
+  'no-AEAD_AES_256_GCM',
+  'no-AEAD_AES_128_GCM',
+  'no-AES_256_CM_HMAC_SHA1_80',
+  'no-AES_256_CM_HMAC_SHA1_32',
+  'no-AES_192_CM_HMAC_SHA1_80',
+  'no-AES_192_CM_HMAC_SHA1_32',
+  'no-F8_128_HMAC_SHA1_80',
+  'no-F8_128_HMAC_SHA1_32',
+  'no-NULL_HMAC_SHA1_80',
+  'no-NULL_HMAC_SHA1_32',
+] as const;
+
 export class RtpengineMediaEngine implements MediaEngine {
   readonly ng: NgClient;
   private readonly calls = new Map<string, Call>();
@@ -169,6 +183,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     const sd = parseSdp(sdp);
     describePeer(sd);
     for (const m of sd.media) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
+    stripPeerAttributes(sd);
     let call = this.calls.get(callSid);
     const isNew = call === undefined;
     if (call === undefined) {
@@ -187,9 +202,10 @@ export class RtpengineMediaEngine implements MediaEngine {
     if (call.established) req['to-tag'] = otherSide(from);
     if (toOther.profile !== 'as-offered') req['transport-protocol'] = toOther.profile;
     // SDES only: no DTLS-SRTP offered to a trunk (Trunkline's own relay does SDES only too),
-    // and no NULL_HMAC suites (authenticated but not encrypted).
+    // and the suites the built-in relay offers, AES_CM_128_HMAC_SHA1_80 first (rtpengine
+    // 10.5 would put AEAD_AES_256_GCM first, which baresip 1.0 and many SBCs lack), no NULL_HMAC.
     req.DTLS = 'off';
-    req.SDES = ['no-NULL_HMAC_SHA1_80', 'no-NULL_HMAC_SHA1_32'];
+    req.SDES = [...RTPENGINE_SDES_OFF];
     try {
       const out = await this.result(req);
       const outSd = parseSdp(out);
@@ -224,7 +240,7 @@ export class RtpengineMediaEngine implements MediaEngine {
       'call-id': callSid,
       'from-tag': offerer,
       'to-tag': from,
-      sdp,
+      sdp: (stripPeerAttributes(sd), sdpTransform.write(sd)),
       replace: ['origin', 'session-connection'],
       ICE: 'remove',
       flags: ['trust-address'],

@@ -57,6 +57,16 @@ export interface BaresipOptions {
   /** Registration interval in seconds. */
   regint?: number;
   startTimeoutMs?: number;
+  /** Local address for SIP and RTP (another 127.x stands in for another host); 127.0.0.1 by default. */
+  ip?: string;
+  /** The SIP port to listen on (a free one by default). */
+  sipPort?: number;
+  /** Media encryption of the account, e.g. `srtp-mand` (SDES SRTP only; loads the srtp module). */
+  mediaenc?: string;
+  /** A directory where the sndfile module writes each call's decoded audio (dump-*-dec.wav) and what it sent (-enc.wav). */
+  recordDir?: string;
+  /** Length of the 440 Hz tone it sends (aufile ends the call at the end of its file); 2 s by default. */
+  toneSeconds?: number;
 }
 
 /**
@@ -90,7 +100,7 @@ function netstring(s: string): Buffer {
 
 export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
   const dir = mkdtempSync(join(tmpdir(), `baresip-${opts.name}-`));
-  const sipPort = await freePort();
+  const sipPort = opts.sipPort ?? (await freePort(opts.ip ?? '127.0.0.1'));
   const ctrlPort = await freePort();
   const account =
     `<sip:${opts.user}@${opts.domain};transport=udp>` +
@@ -98,18 +108,20 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
     `;outbound="sip:127.0.0.1:${opts.proxyPort};transport=udp"` +
     `;answermode=${opts.answermode ?? 'manual'}` +
     `;regint=${opts.regint ?? 600}` +
-    `;audio_codecs=PCMU/8000/1,PCMA/8000/1;mwi=no;pubint=0`;
+    `;audio_codecs=PCMU/8000/1,PCMA/8000/1;mwi=no;pubint=0` +
+    (opts.mediaenc !== undefined ? `;mediaenc=${opts.mediaenc}` : '');
+  const ip = opts.ip ?? '127.0.0.1';
   writeFileSync(join(dir, 'accounts'), `${account}\n`);
   writeFileSync(join(dir, 'contacts'), '');
   const wav = join(dir, 'tone.wav');
-  writeFileSync(wav, toneWav());
+  writeFileSync(wav, toneWav(8000, opts.toneSeconds ?? 2));
   writeFileSync(
     join(dir, 'config'),
     [
       'poll_method epoll',
       // SDP and RTP on loopback too, not the first external interface.
-      'net_interface 127.0.0.1',
-      `sip_listen 127.0.0.1:${sipPort}`,
+      `net_interface ${ip}`,
+      `sip_listen ${ip}:${sipPort}`,
       'call_local_timeout 20',
       'call_max_calls 1',
       `audio_source aufile,${wav}`,
@@ -119,6 +131,8 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       'module_path /usr/lib/baresip/modules',
       'module g711.so',
       'module aufile.so',
+      ...(opts.mediaenc !== undefined ? ['module srtp.so'] : []),
+      ...(opts.recordDir !== undefined ? ['module sndfile.so', `snd_path ${opts.recordDir}`] : []),
       'module ctrl_tcp.so',
       'module_tmp account.so',
       // dial, accept and hangup are menu commands.

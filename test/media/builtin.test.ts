@@ -441,3 +441,32 @@ test('a second answer to the same offer (183 with SDP, then 200 with other SDP) 
   assert.equal(b.rtpIn.length, 0);
   await engine.delete(id);
 });
+
+test('no latching before the answer: a packet at the callee\'s relay port before the answer is dropped and does not capture the leg (SRTP keys come with the answer)', async () => {
+  const a = await peer();
+  const b = await peer();
+  const id = sid();
+  const offer = await engine.offer(id, 'a', a.sdp(), SRTP);
+  const toB = sdpPorts(offer);
+  // Someone (not the callee) sends to the port offered to the callee before any answer.
+  const early = await bindUdp();
+  early.send(a.packet(randomBytes(160)), toB.port, '127.0.0.1');
+  await sleep(100);
+  const crypto = b.srtpKey('AES_CM_128_HMAC_SHA1_80', 1);
+  const toA = sdpPorts(await engine.answer(id, 'b', b.sdp({ profile: 'RTP/SAVP', extra: [crypto] }), ANY));
+  assert.equal(a.rtpIn.length, 0, 'nothing relayed before the answer');
+  // The callee's authenticated packets latch its leg and reach a; a's reach the callee, not the early sender.
+  b.useRelayKey(offer, 1);
+  b.send(toB.port, randomBytes(160));
+  await until(() => a.rtpIn.length === 1, 5000, 'the callee\'s packet at a');
+  const earlyGot: Buffer[] = [];
+  early.on('message', (m) => earlyGot.push(m));
+  a.send(toA.port, randomBytes(160));
+  await until(() => b.rtpIn.length === 1, 5000, 'a\'s packet at the callee');
+  assert.equal(earlyGot.length, 0);
+  const st = engine.stats(id)!;
+  assert.equal(st.bToA.strangers, 0, 'the early packet latched nothing');
+  assert.equal(st.bToA.packets, 1);
+  early.close();
+  await engine.delete(id);
+});

@@ -137,3 +137,17 @@ test('transportToward keeps the feedback flavour and udptl', () => {
   assert.equal(transportToward('RTP/SAVP', 'as-offered'), 'RTP/SAVP');
   assert.equal(transportToward('udptl', 'RTP/SAVP'), 'udptl');
 });
+
+test('writeLegSdp: the peer\'s a=ssrc / a=ssrc-group / a=msid (cname naming its user and address) do not cross', () => {
+  const sd = parseSdp(
+    [
+      'v=0', 'o=- 1 1 IN IP4 192.0.2.7', 's=-', 'c=IN IP4 192.0.2.7', 't=0 0', 'a=msid-semantic: WMS stream',
+      'm=audio 5004 RTP/AVP 8', 'a=rtpmap:8 PCMA/8000', 'a=ssrc:402660595 cname:sip:+912240003003@192.0.2.7',
+      'a=ssrc-group:FID 402660595 402660596', 'a=msid:stream track', 'a=ptime:20', '',
+    ].join('\r\n'),
+  );
+  const out = writeLegSdp(sd, [{ port: 40000, rtcpPort: 40001, rtcpMux: false, transport: 'RTP/AVP', crypto: [] }], '203.0.113.5', newOrigin());
+  assert.ok(!out.includes('192.0.2.7'), out);
+  assert.doesNotMatch(out, /a=ssrc|a=msid/);
+  assert.match(out, /^a=ptime:20\r?$/m);
+});

@@ -134,7 +134,23 @@ export function newOrigin(): Origin {
   return { id: String(Math.floor(Math.random() * 1e12) + 1), version: 1, lastBody: '' };
 }
 
-const DROP_MEDIA_KEYS = ['candidates', 'iceUfrag', 'icePwd', 'iceOptions', 'endOfCandidates', 'fingerprint', 'setup', 'connection', 'rtcp', 'rtcpMux', 'crypto', 'direction'] as const;
+/**
+ * Attributes of the peer's m= sections that never cross. Besides transport
+ * (ICE, DTLS, c=, rtcp, crypto, rewritten per leg): RFC 5576 a=ssrc and
+ * a=ssrc-group, whose cname names the peer (baresip writes
+ * `cname:sip:user@its-address`), and WebRTC's a=msid; all optional.
+ */
+const DROP_MEDIA_KEYS = ['candidates', 'iceUfrag', 'icePwd', 'iceOptions', 'endOfCandidates', 'fingerprint', 'setup', 'connection', 'rtcp', 'rtcpMux', 'crypto', 'direction', 'ssrcs', 'ssrcGroups', 'msid'] as const;
+
+/** Removes the attributes that name the peer (a=ssrc cname, a=ssrc-group, a=msid) from a parsed SDP (for rtpengine, which passes them). */
+export function stripPeerAttributes(sd: SessionDescription): void {
+  delete sd.msidSemantic;
+  for (const m of sd.media) {
+    delete m.ssrcs;
+    delete m.ssrcGroups;
+    delete m.msid;
+  }
+}
 
 /**
  * Writes `src` (a parsed SDP, not modified) as Trunkline's SDP toward a leg,
@@ -148,6 +164,7 @@ export function writeLegSdp(src: SessionDescription, plans: readonly SectionPlan
   delete sd.iceOptions;
   delete sd.fingerprint;
   delete (sd as { setup?: string }).setup;
+  delete sd.msidSemantic;
   if (sd.groups) sd.groups = sd.groups.filter((g) => g.type !== 'BUNDLE');
   if (sd.groups?.length === 0) delete sd.groups;
   const sessionDir = sd.direction;
