@@ -163,6 +163,29 @@ async function bindable(): Promise<Set<number>> {
   return s;
 }
 
+/**
+ * A -mp port for SIPp on `ip`: it binds that port, the next for RTCP and the
+ * two after for video, so all four must be free (the other engine's file runs
+ * on the same addresses at the same time).
+ */
+async function sippMediaPort(ip: string): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const p = await freePort(ip);
+    if (p % 2 !== 0) continue;
+    let ok = true;
+    for (const q of [p + 1, p + 2, p + 3]) {
+      const sock = await bindUdp(q, ip).catch(() => null);
+      if (sock === null) {
+        ok = false;
+        break;
+      }
+      sock.close();
+    }
+    if (ok) return p;
+  }
+  throw new Error(`no four free ports in a row for SIPp media on ${ip}`);
+}
+
 export interface TrunkMediaSuiteOptions {
   label: string;
   skip: string | false;
@@ -244,13 +267,13 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
       calls,
       rate: 10,
       timeoutS: 30,
-      extra: ['-s', service, '-mp', String(await freePort(ip)), '-trace_msg', '-message_file', log],
+      extra: ['-s', service, '-mp', String(await sippMediaPort(ip)), '-trace_msg', '-message_file', log],
     });
     assert.equal(r.code, 0, `UAC from ${ip} to ${service} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\nserver:\n${server.output().slice(-4000)}`);
   }
 
   async function uas(scn: string, values: Record<string, string>, ip: string, p: number, log: string, calls = 1): Promise<BackgroundSipp> {
-    return sippBackground(scenarioWith(scn, values), p, { ip, calls, timeoutS: 35, extra: ['-mp', String(await freePort(ip)), '-trace_msg', '-message_file', log] });
+    return sippBackground(scenarioWith(scn, values), p, { ip, calls, timeoutS: 35, extra: ['-mp', String(await sippMediaPort(ip)), '-trace_msg', '-message_file', log] });
   }
 
   async function done(b: BackgroundSipp, what: string): Promise<void> {
