@@ -169,7 +169,7 @@ describe('values', () => {
     ['registrar: {keepAlive: -1}', 'registrar.keepAlive: expected seconds 0-3600, got -1'],
     ['registrar: {keepAlive: 1.5}', 'registrar.keepAlive: expected seconds 0-3600, got 1.5'],
     ['tls: [a]', 'tls: expected a mapping of keys, got ["a"]'],
-    ['media: {engine: asterisk}', 'media.engine: expected builtin|rtpengine, got "asterisk"'],
+    ['media: {engine: asterisk}', 'media.engine: expected builtin|rtpengine|none, got "asterisk"'],
     ['media: {address: localhost}', 'media.address: expected an IP address, got "localhost"'],
     ['media: {ports: 40000-10000}', 'media.ports: expected a port range like 10000-40000, got "40000-10000"'],
     ['media: {ports: 10000}', 'media.ports: expected a port range like 10000-40000, got 10000'],

@@ -15,6 +15,7 @@ import carriers from './carriers.js';
 import routes from './routes.js';
 import cdrs from './cdrs.js';
 import calls from './calls.js';
+import bans from './bans.js';
 
 export const RESOURCES: readonly Resource[] = [
   domains,
@@ -29,5 +30,5 @@ export const RESOURCES: readonly Resource[] = [
   routes,
   cdrs,
   calls,
-  // bans: added with the security module (src/security).
+  bans,
 ];
