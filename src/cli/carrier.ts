@@ -7,29 +7,16 @@
  * show say whether there is one).
  */
 import type { Command } from 'commander';
-import type { CarrierInfo, CarrierInput } from '../store/index.js';
+import type { CarrierInput } from '../store/index.js';
 import { checkPassword, checkUsername } from '../store/validate.js';
 import { checkCodecs, checkMedia, checkName, checkSipUri, checkTechPrefix } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
-import { isoTime, printList, say } from './output.js';
+import { printList, say } from './output.js';
+import { carrierJson } from '../store/json.js';
 import { readPasswordFromStdin } from './password.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { listCell, listOption, printShow } from './trunking-common.js';
 
-export function carrierJson(c: CarrierInfo): Record<string, unknown> {
-  return {
-    name: c.name,
-    gateways: c.gateways,
-    username: c.username,
-    hasPassword: c.hasPassword,
-    register: c.register,
-    prefix: c.prefix,
-    plus: c.plus,
-    media: c.media,
-    codecs: c.codecs,
-    createdAt: isoTime(c.createdAt),
-  };
-}
 
 interface AddOptions {
   gateway?: string;

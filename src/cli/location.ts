@@ -3,38 +3,12 @@
  * contact, received, expires). `rm` removes every binding of the AOR.
  */
 import type { Command } from 'commander';
-import type { LocationBinding } from '../store/index.js';
 import { NotFoundError } from '../store/errors.js';
 import { normalizeAor } from '../store/validate.js';
 import { withConfigOption } from './common.js';
-import { isoTime, plural, printList, say } from './output.js';
+import { plural, printList, say } from './output.js';
+import { bindingJson, expiresIn } from '../store/json.js';
 import { commandGroup, orFail, withStore } from './store.js';
-
-/** Seconds until the binding expires (at least 0). */
-function expiresIn(b: LocationBinding, now: number): number {
-  return Math.max(0, Math.round((b.expiresAt - now) / 1000));
-}
-
-export function bindingJson(b: LocationBinding, now: number): Record<string, unknown> {
-  return {
-    aor: b.aor,
-    contact: b.contact,
-    received: b.received,
-    expires: expiresIn(b, now),
-    expiresAt: isoTime(b.expiresAt),
-    q: b.q,
-    path: b.path,
-    instance: b.instance,
-    regId: b.regId,
-    callId: b.callId,
-    cseq: b.cseq,
-    proto: b.proto,
-    local: `${b.localHost}:${b.localPort}`,
-    remote: `${b.remoteHost}:${b.remotePort}`,
-    userAgent: b.userAgent,
-    updatedAt: isoTime(b.updatedAt),
-  };
-}
 
 export function registerLocation(program: Command): void {
   const group = commandGroup(program, 'location', 'live registrations (aor, contact, received, expires): list, rm');

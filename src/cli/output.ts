@@ -47,9 +47,7 @@ export function printList<T>(
 }
 
 /** Milliseconds since the epoch as ISO 8601 (UTC). */
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
+export { isoTime } from '../store/json.js';
 
 /** A one-line report of what a command did, on stdout. */
 export function say(line: string): void {

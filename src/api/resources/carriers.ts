@@ -6,9 +6,9 @@
  * while a route names the carrier.
  */
 import { z } from 'zod';
-import type { CarrierInfo, CarrierInput } from '../../store/index.js';
+import type { CarrierInput } from '../../store/index.js';
+import { carrierJson } from '../../store/json.js';
 import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
 
 const schema = z.object({
   name: z.string().describe('letters, digits, . _ -'),
@@ -25,18 +25,7 @@ const schema = z.object({
 });
 const v = views(schema, { key: 'name', readOnly: ['hasPassword', 'createdAt'], writeOnly: ['password'] });
 
-const out = (c: CarrierInfo) => ({
-  name: c.name,
-  gateways: c.gateways,
-  username: c.username,
-  hasPassword: c.hasPassword,
-  register: c.register,
-  prefix: c.prefix,
-  plus: c.plus,
-  media: c.media,
-  codecs: c.codecs,
-  createdAt: iso(c.createdAt),
-});
+const out = carrierJson;
 
 export default defineResource({
   name: 'carriers',

@@ -1,6 +1,4 @@
 /** What resource files share. */
 
 /** Milliseconds since the epoch as ISO 8601 (UTC), as the CLI's --json prints times. */
-export function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
+export { isoTime as iso } from '../../store/json.js';

@@ -4,11 +4,10 @@
  * made by REGISTER, never by the API.
  */
 import { z } from 'zod';
-import type { LocationBinding } from '../../store/index.js';
 import { NotFoundError } from '../../store/errors.js';
 import { normalizeAor } from '../../store/validate.js';
 import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { bindingJson } from '../../store/json.js';
 
 const schema = z.object({
   aor: z.string().describe('USER@DOMAIN'),
@@ -31,26 +30,7 @@ const schema = z.object({
 const v = views(schema, { key: 'aor' });
 const listQuery = z.strictObject({ aor: z.string().optional().describe('only the bindings of USER@DOMAIN') });
 
-function out(b: LocationBinding, now: number) {
-  return {
-    aor: b.aor,
-    contact: b.contact,
-    received: b.received,
-    expires: Math.max(0, Math.round((b.expiresAt - now) / 1000)),
-    expiresAt: iso(b.expiresAt),
-    q: b.q,
-    path: b.path,
-    instance: b.instance,
-    regId: b.regId,
-    callId: b.callId,
-    cseq: b.cseq,
-    proto: b.proto,
-    local: `${b.localHost}:${b.localPort}`,
-    remote: `${b.remoteHost}:${b.remotePort}`,
-    userAgent: b.userAgent,
-    updatedAt: iso(b.updatedAt),
-  };
-}
+const out = bindingJson;
 
 export default defineResource({
   name: 'location',
