@@ -63,13 +63,9 @@ function admit(p: Planner, trunk: Trunk, account: Account): { release: () => voi
   return refuse(503, `${what} limit reached`, [['Retry-After', String(v.retryAfter)]]);
 }
 
-/** A user part as an E.164 number (digits without `+` taken as international), or null. */
+/** A user part as an E.164 number (digits without `+`, as some carriers write them, taken as international), or null. */
 function toE164(user: string | null): string | null {
-  if (user === null || user === '') return null;
-  const n = tryNormalizeNumber(user);
-  if (n !== null) return n;
-  // A carrier that writes numbers without `+` (`912240001234`): international all the same.
-  return /^[1-9][0-9]{0,14}$/.test(user) ? `+${user}` : null;
+  return user === null || user === '' ? null : tryNormalizeNumber(user);
 }
 
 function requestUser(req: SipMessage): string | null {
