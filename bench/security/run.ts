@@ -97,6 +97,8 @@ interface Server {
 function configYaml(port: number, uasPort: number, dir: string, on: boolean): string {
   return [
     `listen: [udp:127.0.0.1:${port}]`,
+    // The API on a free port: never the default 8080 another server may hold.
+    'api: {listen: "127.0.0.1:0"}',
     `data: ${JSON.stringify(join(dir, 'data'))}`,
     'log: {level: warn}',
     'routes:',
