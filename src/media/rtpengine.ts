@@ -318,11 +318,12 @@ export class RtpengineMediaEngine implements MediaEngine {
         let side: Side | null = null;
         if (last === null) side = 'a';
         else {
+          // rtpengine stamps "last packet" in whole seconds: a packet stamped
+          // second S may have come in at S + 0.999, so the side is silent
+          // only from S + 1 + limit on. The staler side is the one reported.
+          const quietSince = (s: Side): number => Math.max((last[s] + 1) * 1000, call.answeredAt);
           for (const s of ['a', 'b'] as const) {
-            if (now - Math.max(last[s] * 1000, call.answeredAt) >= limit) {
-              side = s;
-              break;
-            }
+            if (now - quietSince(s) >= limit && (side === null || quietSince(s) < quietSince(side))) side = s;
           }
         }
         if (side !== null && this.calls.get(call.sid) === call) {
