@@ -7,6 +7,8 @@
  *   trunkline_sip_responses_total{direction,transport,status_class}
  *   trunkline_<counter>_total          every name of core/counters.ts
  *                                      (parse errors, drops, proxy outcomes...)
+ *   trunkline_security_drops_total{reason}, trunkline_security_bans_total{reason}
+ *                                      the security edge's outcomes (security.ts)
  *   trunkline_sip_transactions{kind}   server and client transactions now
  *   trunkline_proxy_forward_contexts   requests being forwarded now
  *   trunkline_registrations            live bindings in the location table
@@ -24,6 +26,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../core/counters.js';
 import { SipMessageCounts } from './sip-messages.js';
+import { BAN_REASONS, DROP_REASONS, exportedHere, securityTotals } from './security.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -45,6 +48,14 @@ export class Metrics {
       for (const e of messages.entries()) if (e.statusClass !== undefined) this.inc({ direction: e.direction, transport: e.transport, status_class: e.statusClass }, e.value);
     });
     this.registrations = this.counter('trunkline_registrations_total', 'REGISTER requests that changed bindings');
+    this.counter('trunkline_security_drops_total', `requests stopped by the security edge, dropped or refused statelessly, by reason (${DROP_REASONS.join(', ')})`, ['reason'], function collect() {
+      this.reset();
+      for (const [reason, v] of Object.entries(securityTotals(counters).drops)) this.inc({ reason }, v);
+    });
+    this.counter('trunkline_security_bans_total', `sources banned, by reason (${BAN_REASONS.join(', ')})`, ['reason'], function collect() {
+      this.reset();
+      for (const [reason, v] of Object.entries(securityTotals(counters).bans)) this.inc({ reason }, v);
+    });
   }
 
   /** A counter in this registry (`collect` runs at each scrape, for values kept elsewhere). */
@@ -82,6 +93,7 @@ export class Metrics {
     for (const key of Object.keys(counters.snapshot())) {
       if (this.#exported.has(key)) continue;
       this.#exported.add(key);
+      if (exportedHere(key)) continue; // in trunkline_security_{drops,bans}_total
       const name = `trunkline_${key.replace(/[^a-zA-Z0-9_]/g, '_')}_total`;
       if (this.registry.getSingleMetric(name) !== undefined) continue;
       this.counter(name, `core counter ${key}`, [], function collect() {

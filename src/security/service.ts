@@ -76,6 +76,8 @@ export class SecurityService {
   private lastChanges = -1;
   private polling = false;
   private lastPurge = 0;
+  /** Bans by hand (`ban add`, the API) made after this time are counted when read from the store. */
+  private manualSeen = Date.now();
 
   constructor(private readonly o: SecurityServiceOptions) {
     const c = o.config;
@@ -199,6 +201,14 @@ export class SecurityService {
     const readAt = Date.now();
     const [bans, acl, lists] = await Promise.all([this.banRepo.list(), this.aclRepo.list(), this.listRepo.list()]);
     this.lastChanges = n;
+    // Bans by hand reach the server through the store only: counted once each, by their creation time.
+    let newest = this.manualSeen;
+    for (const b of bans) {
+      if (b.source !== 'manual' || b.createdAt <= this.manualSeen) continue;
+      this.o.counters.inc('security_manual_bans');
+      newest = Math.max(newest, b.createdAt);
+    }
+    this.manualSeen = newest;
     this.bans.replaceFromStore(bans.map((b) => ({ ip: b.ip, reason: b.reason, expiresAt: b.expiresAt, createdAt: b.createdAt })), readAt);
     this.acl = new AccessList(acl);
     this.listRows = lists;
