@@ -3,7 +3,8 @@
  * `ops.attachTrunking({...})`: the B2BUA's call events become bus events
  * (call.started/answered/ended), metrics (calls by trunk, carrier,
  * direction and disposition; calls now by trunk and account), HEP
- * correlation and trace correlation of both legs under the call sid;
+ * correlation of both legs under the caller leg's Call-ID and trace
+ * correlation of both legs under the call sid;
  * gateway up/down and carrier registration changes become bus events and
  * gauges.
  */
@@ -63,17 +64,26 @@ export class TrunkingOps {
       }
       return [...by.values()];
     }, ['trunk', 'account', 'direction']);
-    // The B2BUA counts refusals as b2bua_refused_<status> (limits: 503/486, caller ID: 403, no route: 404...): one labelled view of them.
+    // The B2BUA counts refusals as b2bua_refused_<status>_<cause> (limits: 503 cpm-limit/concurrent-limit, caller ID: 403 caller-id,
+    // no route: 404 no-route...; causes are a fixed set, RefusalCause): one labelled view of them.
     const counters = deps.counters;
-    m.counter('trunkline_calls_refused_total', 'trunk calls refused before a leg was tried, by SIP status (limits, caller ID, routing)', ['status'], function collect() {
+    m.counter('trunkline_calls_refused_total', 'trunk calls refused before a leg was tried, by SIP status and cause (cpm-limit, concurrent-limit, caller-id, unknown-did, no-route, ...)', ['status', 'cause'], function collect() {
       this.reset();
       for (const [name, v] of Object.entries(counters.snapshot())) {
-        if (name.startsWith('b2bua_refused_')) this.inc({ status: name.slice('b2bua_refused_'.length) }, v);
+        if (!name.startsWith('b2bua_refused_')) continue;
+        const rest = name.slice('b2bua_refused_'.length);
+        const cut = rest.indexOf('_');
+        this.inc(cut < 0 ? { status: rest, cause: '' } : { status: rest.slice(0, cut), cause: rest.slice(cut + 1) }, v);
       }
     });
     m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down', () => src.gateways().map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.up ? 1 : 0]), ['carrier', 'gateway']);
     m.gauge('trunkline_carrier_registered', 'registrations kept with carriers: 1 while registered', () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]), ['carrier']);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
+    // HEP: the callee leg's first INVITE carries the caller leg's Call-ID before any call event.
+    deps.capture.setLegResolver((callId, tag) => {
+      const owner = src.legOwner(callId, tag);
+      return owner === null ? null : this.#hep(callId, owner.callSid);
+    });
   }
 
   /** The B2BUA's `env.events`. */
@@ -122,12 +132,20 @@ export class TrunkingOps {
     else this.#hep(callId, sid);
   }
 
-  #hep(callId: string, sid: string): void {
+  /**
+   * HEP correlation: a leg of call `sid` carries the caller leg's Call-ID
+   * (returned; null when the call is gone). The caller leg carries its own
+   * anyway; another leg is mapped to it, and unmapped after the call.
+   */
+  #hep(callId: string, sid: string): string | null {
+    const a = this.#src.callIds(sid)?.a ?? null;
+    if (a === null || a === callId) return a;
     const legs = this.#legs.get(sid);
     if (legs === undefined) this.#legs.set(sid, [callId]);
     else if (!legs.includes(callId)) legs.push(callId);
-    else return;
-    this.#capture.correlate(callId, sid);
+    else return a;
+    this.#capture.correlate(callId, a);
+    return a;
   }
 
   /** The gateway monitor's onChange. */

@@ -8,7 +8,20 @@ import type { CallLimiter } from '../trunking/limits.js';
 import { Call, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
-import { planInbound, planOutbound, type Planner, type PlanResult } from './planner.js';
+import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, type PlanResult, type Refusal } from './planner.js';
+import { newCallSid } from './sid.js';
+import type { CallDirection, Cdr } from '../trunking/model.js';
+
+/** Who a refused call came from, for its CDR. */
+interface RefusedFrom {
+  direction: CallDirection;
+  carrier: string | null;
+  account: string | null;
+  trunk: string | null;
+}
+
+/** At most this much of a refused call's From user / Request-URI user goes into its CDR. */
+const CDR_USER_MAX = 64;
 
 /** A live call as `trunkline calls` and the API show it. */
 export interface LiveCall {
@@ -72,10 +85,12 @@ export class B2bua implements CallRegistry {
     let planned: Promise<PlanResult>;
     if (src.kind === 'carrier') planned = planInbound(this.planner, req, flow, src.carrier);
     else if (src.kind === 'trunk') planned = planOutbound(this.planner, req, flow, src.trunk, src.account);
-    else if (src.kind === 'wrong-transport') planned = Promise.resolve({ kind: 'refuse', status: 403, reason: 'Transport not allowed' });
+    else if (src.kind === 'wrong-transport') planned = Promise.resolve(refuse(403, 'Transport not allowed', 'transport'));
     else return false;
+    const from: RefusedFrom =
+      src.kind === 'carrier' ? { direction: 'inbound', carrier: src.carrier.name, account: null, trunk: null } : { direction: 'outbound', carrier: null, account: src.account.name, trunk: src.trunk.name };
     planned.then(
-      (result) => this.begin(req, tx, flow, result),
+      (result) => this.begin(req, tx, flow, result, from),
       (err: unknown) => {
         this.env.log.warn({ err: String(err), callId: req.callId }, 'b2bua: planning failed');
         this.answer(tx, req, 500, 'Server Internal Error');
@@ -84,11 +99,10 @@ export class B2bua implements CallRegistry {
     return true;
   }
 
-  private begin(req: SipMessage, tx: ServerTransaction, flow: Flow, result: PlanResult): void {
+  private begin(req: SipMessage, tx: ServerTransaction, flow: Flow, result: PlanResult, from: RefusedFrom): void {
     const answered = tx.lastResponse !== null && tx.lastResponse.status >= 200;
     if (result.kind === 'refuse') {
-      this.env.counters.inc(`b2bua_refused_${result.status}`);
-      this.env.log.info({ callId: req.callId, status: result.status, reason: result.reason, src: flow.remoteHost }, 'b2bua: call refused');
+      this.refused(req, flow, result, from);
       if (!answered) this.answer(tx, req, result.status, result.reason, result.headers);
       return;
     }
@@ -100,6 +114,8 @@ export class B2bua implements CallRegistry {
     const unsupported = unsupportedRequired(req);
     if (unsupported.length > 0) {
       result.plan.release();
+      const plan = result.plan;
+      this.refused(req, flow, refuse(420, 'Bad Extension', 'extension'), { direction: plan.direction, carrier: null, account: plan.account, trunk: plan.trunk });
       this.answer(tx, req, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
       return;
     }
@@ -107,6 +123,42 @@ export class B2bua implements CallRegistry {
     this.byInvite.set(tx, call);
     this.live.set(call.callSid, call);
     call.start();
+  }
+
+  /**
+   * A call of a known trunk or carrier refused before any leg was tried:
+   * counted by status and cause, one log line, and a CDR like any other
+   * call's (no answer, duration 0, hung up by the system), so the on-call
+   * engineer finds "why was my call refused" in the CDRs and the console's
+   * failure figures count it.
+   */
+  private refused(req: SipMessage, flow: Flow, r: Refusal, from: RefusedFrom): void {
+    this.env.counters.inc(`b2bua_refused_${r.status}_${r.cause}`);
+    const now = Date.now();
+    const cdr: Cdr = {
+      callSid: newCallSid(),
+      account: r.account ?? from.account,
+      trunk: r.trunk ?? from.trunk,
+      carrier: from.carrier,
+      direction: from.direction,
+      // As sent (the request may be why it was refused), cut to CDR_USER_MAX; empty when it does not parse.
+      from: (userOf(req.get('From')).user ?? '').slice(0, CDR_USER_MAX),
+      to: (requestUser(req) ?? '').slice(0, CDR_USER_MAX),
+      startAt: now,
+      answerAt: null,
+      endAt: now,
+      duration: 0,
+      status: r.status,
+      reason: r.reason,
+      hangupBy: 'system',
+      extra: null,
+    };
+    this.env.log.info(
+      { callSid: cdr.callSid, callId: req.callId, direction: cdr.direction, account: cdr.account, trunk: cdr.trunk, carrier: cdr.carrier, status: r.status, reason: r.reason, cause: r.cause, src: flow.remoteHost },
+      'call refused',
+    );
+    this.env.events?.ended?.(cdr);
+    this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: cdr.callSid }, 'b2bua: CDR not written'));
   }
 
   private answer(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra?: Array<[string, string]>): void {

@@ -40,12 +40,42 @@ export interface Planner {
   fingerprintOf(flow: Flow): string | null;
 }
 
-export type PlanResult =
-  | { kind: 'call'; plan: CallPlan }
-  | { kind: 'refuse'; status: number; reason: string; headers?: Array<[string, string]> };
+/**
+ * Why a call was refused before any leg was tried: a fixed, small set (a
+ * metric label and a CDR field), unlike the reason phrase, which may carry
+ * a barring rule's text.
+ */
+export type RefusalCause =
+  | 'policy'
+  | 'transport'
+  | 'certificate'
+  | 'caller-id'
+  | 'number'
+  | 'unknown-did'
+  | 'barred'
+  | 'no-route'
+  | 'no-gateway'
+  | 'trunk-unreachable'
+  | 'trunk-config'
+  | 'cpm-limit'
+  | 'concurrent-limit'
+  | 'extension';
 
-function refuse(status: number, reason: string, headers?: Array<[string, string]>): PlanResult {
-  return headers === undefined ? { kind: 'refuse', status, reason } : { kind: 'refuse', status, reason, headers };
+/** A call refused before any leg: the answer, its cause, and the trunk when a limit of it was hit. */
+export interface Refusal {
+  kind: 'refuse';
+  status: number;
+  reason: string;
+  cause: RefusalCause;
+  headers?: Array<[string, string]>;
+  account?: string;
+  trunk?: string;
+}
+
+export type PlanResult = { kind: 'call'; plan: CallPlan } | Refusal;
+
+export function refuse(status: number, reason: string, cause: RefusalCause, headers?: Array<[string, string]>): Refusal {
+  return headers === undefined ? { kind: 'refuse', status, reason, cause } : { kind: 'refuse', status, reason, cause, headers };
 }
 
 /** The limits a call of this trunk meets, outermost first: account over trunk. */
@@ -60,7 +90,9 @@ function admit(p: Planner, trunk: Trunk, account: Account): { release: () => voi
   const v = p.limiter.tryStart(scopes(trunk, account));
   if (v.ok) return { release: v.release };
   const what = v.kind === 'cpm' ? 'Calls per minute' : 'Concurrent calls';
-  return refuse(503, `${what} limit reached`, [['Retry-After', String(v.retryAfter)]]);
+  const refused = refuse(503, `${what} limit reached`, v.kind === 'cpm' ? 'cpm-limit' : 'concurrent-limit', [['Retry-After', String(v.retryAfter)]]);
+  // The CDR of a limit hit names the trunk that hit it (inbound calls are refused before the plan knows it otherwise).
+  return { ...refused, account: account.name, trunk: trunk.name };
 }
 
 /** A user part as an E.164 number (digits without `+`, as some carriers write them, taken as international), or null. */
@@ -68,7 +100,8 @@ function toE164(user: string | null): string | null {
   return user === null || user === '' ? null : tryNormalizeNumber(user);
 }
 
-function requestUser(req: SipMessage): string | null {
+/** The Request-URI's user (a tel: URI's number), or null when it has none or does not parse. */
+export function requestUser(req: SipMessage): string | null {
   try {
     const u = parseUri(req.requestUri);
     if (isSipUri(u)) return u.user;
@@ -78,7 +111,8 @@ function requestUser(req: SipMessage): string | null {
   }
 }
 
-function userOf(value: string | undefined): { user: string | null; display: string | null } {
+/** The user and display name of a From/To value, nulls when it does not parse. */
+export function userOf(value: string | undefined): { user: string | null; display: string | null } {
   if (value === undefined) return { user: null, display: null };
   try {
     const n = parseNameAddr(value);
@@ -100,7 +134,7 @@ function displayPart(display: string | null): string {
  */
 export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carrier: Carrier): Promise<PlanResult> {
   const denied = p.policy.inbound(flow.remoteHost);
-  if (denied !== null) return refuse(403, 'Forbidden');
+  if (denied !== null) return refuse(403, 'Forbidden', 'policy');
   // The DID is the Request-URI user; a carrier we register with calls our Contact (its user is our
   // username there) and names the DID in To.
   let number: string | null = null;
@@ -115,8 +149,8 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
       break;
     }
   }
-  if (number === null) return refuse(404, 'Unknown number');
-  if (match === null) return refuse(404, 'Unknown DID');
+  if (number === null) return refuse(404, 'Unknown number', 'number');
+  if (match === null) return refuse(404, 'Unknown DID', 'unknown-did');
   const { trunk, account } = match;
   const from = userOf(req.get('From'));
   const caller = toE164(from.user) ?? from.user ?? 'anonymous';
@@ -132,7 +166,7 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
   const fromValue = `${displayPart(from.display)}<sip:${caller}@${p.ourHost}>`;
   if (trunk.dest !== null) {
     const dest = parseUri(trunk.dest);
-    if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI');
+    if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI', 'trunk-config');
     const ruri: SipUri = { ...dest, user: dest.user ?? number };
     attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name), media: legMedia(trunk.media, trunk.codecs) });
   } else if (trunk.register !== null) {
@@ -141,7 +175,7 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
       attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name), media: legMedia(trunk.media, trunk.codecs) });
     }
   }
-  if (attempts.length === 0) return refuse(480, 'Trunk not reachable');
+  if (attempts.length === 0) return refuse(480, 'Trunk not reachable', 'trunk-unreachable');
   const admitted = admit(p, trunk, account);
   if ('kind' in admitted) return admitted;
   return {
@@ -157,23 +191,23 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
  * OPTIONS monitor found dead are skipped while another is up).
  */
 export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trunk: Trunk, account: Account): Promise<PlanResult> {
-  if (trunk.transport !== null && trunk.transport !== flow.proto) return refuse(403, 'Transport not allowed');
+  if (trunk.transport !== null && trunk.transport !== flow.proto) return refuse(403, 'Transport not allowed', 'transport');
   if (trunk.tlsFingerprint !== null) {
     const fp = p.fingerprintOf(flow);
-    if (fp === null || normFp(fp) !== normFp(trunk.tlsFingerprint)) return refuse(403, 'Certificate not allowed');
+    if (fp === null || normFp(fp) !== normFp(trunk.tlsFingerprint)) return refuse(403, 'Certificate not allowed', 'certificate');
   }
   const pai = userOf(req.get('P-Asserted-Identity'));
   const from = userOf(req.get('From'));
   const callerRaw = pai.user ?? from.user;
   const caller = toE164(callerRaw);
-  if (caller === null || !p.directory.accountOwns(account.name, caller)) return refuse(403, 'Caller ID not allowed');
+  if (caller === null || !p.directory.accountOwns(account.name, caller)) return refuse(403, 'Caller ID not allowed', 'caller-id');
   const number = toE164(requestUser(req));
-  if (number === null) return refuse(484, 'Address Incomplete');
+  if (number === null) return refuse(484, 'Address Incomplete', 'number');
   // Access lists for outbound calls, barred destinations (premium rate...), barring by time of day.
   const barred = p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
-  if (barred !== null) return refuse(403, barred);
+  if (barred !== null) return refuse(403, barred, 'barred');
   const carriers = p.directory.carriersFor(number);
-  if (carriers.length === 0) return refuse(404, 'No route');
+  if (carriers.length === 0) return refuse(404, 'No route', 'no-route');
   const attempts: LegAttempt[] = [];
   const down: LegAttempt[] = [];
   for (const c of carriers) {
@@ -185,7 +219,7 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
   }
   // Every gateway marked down: try them anyway rather than refuse the call.
   if (attempts.length === 0) attempts.push(...down);
-  if (attempts.length === 0) return refuse(503, 'No gateway');
+  if (attempts.length === 0) return refuse(503, 'No gateway', 'no-gateway');
   const admitted = admit(p, trunk, account);
   if ('kind' in admitted) return admitted;
   return {

@@ -5,10 +5,23 @@
  * after a failure). Set by `capture: {hep: udp:IP:PORT, id: N}` and switched
  * on, off or elsewhere by a config reload.
  *
- * Correlation: a module that knows two Call-IDs belong to one call (the
- * B2BUA's two legs) calls `correlate(callId, id)`; messages with that
- * Call-ID then carry chunk 17 = id, and Homer shows the legs as one call.
- * The Call-ID is looked for in a message only while such entries exist.
+ * Correlation (chunk 17): every message carries the Call-ID of its call's
+ * first leg. A message outside a B2BUA call, and every message of a B2BUA
+ * call's caller leg (the first INVITE in and our 100 Trying to it included:
+ * they come before the call exists), carries its own Call-ID, read from the
+ * message with no lookup. A leg we originate for a call (the callee's leg)
+ * carries the caller leg's Call-ID: `correlate(bCallId, aCallId)` says so,
+ * and the resolver (`setLegResolver`) finds it for the first INVITE of a
+ * leg before anyone has called `correlate`. Homer shows messages whose
+ * correlation id is a Call-ID together with that Call-ID's messages: the
+ * two legs as one call.
+ *
+ * Packets are sent in batches, back to back over UDP and in one write over
+ * TCP: a batch leaves at the end of the event loop's turn in which it
+ * reached BATCH_PACKETS, or BATCH_MS after its first packet when traffic is
+ * thin. Under load the server is awake anyway and no timer fires; the
+ * collector is woken once per batch. The time in each packet is the
+ * message's own; Homer orders by it.
  *
  * Sending never throws into the transport: a failure is counted and logged
  * at most once a minute.
@@ -17,7 +30,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { HostPort } from '../config/address.js';
 import type { Flow } from '../transport/types.js';
-import { encodeHep } from './hep.js';
+import { encodeHepInto } from './hep.js';
 
 export interface CaptureConfig {
   hep?: HostPort & { proto: 'udp' | 'tcp' };
@@ -38,6 +51,19 @@ const MAX_TCP_QUEUE = 4 * 1024 * 1024;
 const RECONNECT_MS = 1000;
 /** UDP: packets kept while the socket connects, before packets are dropped. */
 const MAX_UDP_QUEUE = 1000;
+/** A batch is encoded into one buffer of this size (a bigger one for a packet that needs it). */
+const ARENA_BYTES = 32 * 1024;
+/** A batch this long leaves at the end of the event loop's turn... */
+const BATCH_PACKETS = 32;
+/** ...and any batch this old (a timer, armed per batch, fires only when traffic is too thin to fill one). */
+const BATCH_MS = 20;
+
+/**
+ * The correlation id of an outbound request on a leg we originate (from
+ * its Call-ID and our From tag): the caller leg's Call-ID, or null when
+ * the leg is not ours.
+ */
+export type CorrelationResolver = (callId: string, fromTag: string) => string | null;
 
 export interface CaptureStats {
   sent: number;
@@ -56,11 +82,20 @@ export class HepCapture {
   #udpQueue: Buffer[] = [];
   #tcp: net.Socket | null = null;
   #tcpReady = false;
-  #tcpQueue: Buffer[] = [];
+  /** Whole batches (one buffer each) and their packet counts, while connecting. */
+  #tcpQueue: Array<{ bytes: Buffer; packets: number }> = [];
   #tcpQueued = 0;
   #reconnect: NodeJS.Timeout | null = null;
   #lastWarn = 0;
-  readonly #correlations = new Map<string, string>();
+  /** The current batch: its packets back to back in `#arena` up to `#used`, each ending at one of `#ends`. */
+  #arena: Buffer | null = null;
+  #used = 0;
+  #ends: number[] = [];
+  #check: NodeJS.Immediate | null = null;
+  #deadline: NodeJS.Timeout | null = null;
+  /** Call-ID of a leg we originate -> the caller leg's Call-ID, as bytes. */
+  readonly #correlations = new Map<string, Buffer>();
+  #resolve: CorrelationResolver | null = null;
 
   constructor(log: CaptureLog) {
     this.#log = log;
@@ -78,6 +113,7 @@ export class HepCapture {
     this.#id = c.id;
     if (same) return;
     const was = this.#target;
+    this.#flush();
     this.#closeSockets();
     this.#target = next;
     if (next === null) {
@@ -88,17 +124,23 @@ export class HepCapture {
     this.#log.info({ hep: `${next.proto}:${next.host}:${next.port}`, id: c.id }, 'HEP capture on');
   }
 
-  /** Messages with this Call-ID carry `id` as their correlation id. */
+  /** Messages with Call-ID `callId` (a leg we originate) carry `id` (the caller leg's Call-ID) as their correlation id. */
   correlate(callId: string, id: string): void {
+    if (callId === id) return;
     if (this.#correlations.size >= MAX_CORRELATIONS) {
       const oldest = this.#correlations.keys().next().value;
       if (oldest !== undefined) this.#correlations.delete(oldest);
     }
-    this.#correlations.set(callId, id);
+    this.#correlations.set(callId, Buffer.from(id, 'latin1'));
   }
 
   uncorrelate(callId: string): void {
     this.#correlations.delete(callId);
+  }
+
+  /** Who tells the caller leg's Call-ID of a leg we originate, at its first INVITE (the B2BUA). */
+  setLegResolver(r: CorrelationResolver | null): void {
+    this.#resolve = r;
   }
 
   /** The transport tap: one SIP message received (`in`) or sent (`out`) on `flow`. */
@@ -107,12 +149,10 @@ export class HepCapture {
     if (target === null || data.length <= 4) return; // CRLF keep-alives are not SIP messages
     try {
       const inbound = dir === 'in';
-      const family = flow.localHost.includes(':') ? 6 : 4;
       const now = performance.timeOrigin + performance.now();
-      const callId = this.#correlations.size > 0 ? callIdOf(data) : null;
-      const corr = callId !== null ? this.#correlations.get(callId) : undefined;
-      const packet = encodeHep({
-        family,
+      const corr = this.#correlationOf(inbound, data);
+      const p = {
+        family: flow.localHost.includes(':') ? 6 : 4,
         ipProto: flow.proto === 'udp' ? 17 : 6,
         srcIp: inbound ? flow.remoteHost : flow.localHost,
         srcPort: inbound ? flow.remotePort : flow.localPort,
@@ -121,38 +161,116 @@ export class HepCapture {
         timeUs: Math.floor(now * 1000),
         captureId: this.#id,
         payload: data,
-        ...(corr !== undefined && { correlationId: corr }),
-      });
-      this.#send(target, packet);
+        correlationId: corr,
+      } as const;
+      let n = this.#arena === null ? -1 : encodeHepInto(p, this.#arena, this.#used);
+      if (n < 0) {
+        // No batch yet, or this packet does not fit in it: the batch leaves, a new one starts.
+        if (this.#arena !== null) this.#flush();
+        this.#arena = Buffer.allocUnsafeSlow(Math.max(ARENA_BYTES, -n));
+        n = encodeHepInto(p, this.#arena, 0);
+      }
+      if (this.#ends.length === 0) {
+        this.#deadline = setTimeout(this.#onDeadline, BATCH_MS);
+        this.#deadline.unref();
+      }
+      this.#used += n;
+      this.#ends.push(this.#used);
+      if (this.#ends.length >= BATCH_PACKETS && this.#check === null) this.#check = setImmediate(this.#onCheck);
     } catch (err) {
       this.#fail(err);
     }
   };
 
-  #send(target: HostPort & { proto: 'udp' | 'tcp' }, packet: Buffer): void {
-    if (target.proto === 'udp') {
-      if (this.#udpReady) {
-        this.#udp!.send(packet);
-        this.stats.sent++;
-      } else if (this.#udpQueue.length < MAX_UDP_QUEUE) {
-        this.#udpQueue.push(packet);
-        if (this.#udp === null) this.#connectUdp(target);
-      } else {
-        this.stats.dropped++;
+  /**
+   * The correlation id of a message, as bytes: the caller leg's Call-ID for
+   * a leg we originate, else the message's own Call-ID (a slice of it, not
+   * copied); null without a Call-ID.
+   */
+  #correlationOf(inbound: boolean, data: Buffer): Buffer | null {
+    const span = callIdSpan(data);
+    if (span === null) return null;
+    const own = data.subarray(span[0], span[1]);
+    const map = this.#correlations;
+    const resolve = this.#resolve;
+    // Only a request we send can open a leg of ours (its first INVITE); anything else is looked up only while legs exist.
+    const opening = !inbound && resolve !== null && startsWithInvite(data);
+    if (map.size === 0 && !opening) return own;
+    const callId = own.toString('latin1');
+    const known = map.get(callId);
+    if (known !== undefined) return known;
+    if (!opening) return own;
+    const tag = fromTagOf(data);
+    const a = tag === null ? null : resolve(callId, tag);
+    if (a === null || a === callId) return own;
+    this.correlate(callId, a);
+    return this.#correlations.get(callId) ?? own;
+  }
+
+  /** End of a turn with a full batch. */
+  readonly #onCheck = (): void => {
+    this.#check = null;
+    if (this.#ends.length >= BATCH_PACKETS) this.#flush();
+  };
+
+  readonly #onDeadline = (): void => {
+    this.#deadline = null;
+    this.#flush();
+  };
+
+  /** Sends the current batch, back to back. */
+  #flush(): void {
+    if (this.#check !== null) clearImmediate(this.#check);
+    this.#check = null;
+    if (this.#deadline !== null) clearTimeout(this.#deadline);
+    this.#deadline = null;
+    const arena = this.#arena;
+    const ends = this.#ends;
+    const used = this.#used;
+    this.#arena = null; // never reused: UDP sends may still hold views of it
+    this.#used = 0;
+    this.#ends = [];
+    const target = this.#target;
+    if (arena === null || ends.length === 0 || target === null) return;
+    try {
+      if (target.proto === 'tcp') this.#sendTcp(arena.subarray(0, used), ends.length);
+      else {
+        let start = 0;
+        for (const end of ends) {
+          this.#sendUdp(target, arena.subarray(start, end));
+          start = end;
+        }
       }
-      return;
+    } catch (err) {
+      this.#fail(err);
     }
-    if (this.#tcpReady && this.#tcp !== null) {
-      this.#tcp.write(packet);
+  }
+
+  #sendUdp(target: HostPort, packet: Buffer): void {
+    if (this.#udpReady) {
+      this.#udp!.send(packet);
       this.stats.sent++;
-      return;
-    }
-    if (this.#tcpQueued + packet.length > MAX_TCP_QUEUE) {
+    } else if (this.#udpQueue.length < MAX_UDP_QUEUE) {
+      this.#udpQueue.push(packet);
+      if (this.#udp === null) this.#connectUdp(target);
+    } else {
       this.stats.dropped++;
+    }
+  }
+
+  /** A batch over TCP: one write. */
+  #sendTcp(bytes: Buffer, packets: number): void {
+    if (this.#tcpReady && this.#tcp !== null) {
+      this.#tcp.write(bytes);
+      this.stats.sent += packets;
       return;
     }
-    this.#tcpQueue.push(packet);
-    this.#tcpQueued += packet.length;
+    if (this.#tcpQueued + bytes.length > MAX_TCP_QUEUE) {
+      this.stats.dropped += packets;
+      return;
+    }
+    this.#tcpQueue.push({ bytes, packets });
+    this.#tcpQueued += bytes.length;
   }
 
   #connectUdp(target: HostPort): void {
@@ -181,9 +299,9 @@ export class HepCapture {
     sock.on('connect', () => {
       if (this.#tcp !== sock) return;
       this.#tcpReady = true;
-      for (const p of this.#tcpQueue) {
-        sock.write(p);
-        this.stats.sent++;
+      for (const q of this.#tcpQueue) {
+        sock.write(q.bytes);
+        this.stats.sent += q.packets;
       }
       this.#tcpQueue = [];
       this.#tcpQueued = 0;
@@ -225,25 +343,97 @@ export class HepCapture {
     this.#tcpQueued = 0;
   }
 
-  /** Closes the sockets; nothing is captured after. */
+  /** Sends what is waiting, closes the sockets; nothing is captured after. */
   stop(): void {
+    this.#flush();
     this.#closeSockets();
     this.#target = null;
   }
 }
 
-const CALL_ID_NAMES = ['\r\nCall-ID:', '\r\ncall-id:', '\r\nCall-Id:', '\r\nCALL-ID:', '\r\ni:'];
+const bytes = (names: readonly string[]): Buffer[] => names.map((n) => Buffer.from(n, 'latin1'));
+const FROM_NAMES = bytes(['\r\nFrom:', '\r\nfrom:', '\r\nFROM:', '\r\nf:', '\r\nF:']);
+const CRLF = Buffer.from('\r\n', 'latin1');
+const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
+const INVITE_SP = Buffer.from('INVITE ', 'latin1');
+
+function startsWithInvite(data: Buffer): boolean {
+  return data.length > INVITE_SP.length && data[0] === 0x49 /* I */ && data.compare(INVITE_SP, 0, INVITE_SP.length, 0, INVITE_SP.length) === 0;
+}
+
+const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x09;
+
+/** [start, end) of the value of the first header among `names` in the header section of a raw message, trimmed; null without it. */
+function headerSpan(data: Buffer, names: readonly Buffer[]): [number, number] | null {
+  let headEnd = -1;
+  for (const name of names) {
+    const at = data.indexOf(name);
+    if (at < 0) continue;
+    if (headEnd === -1) headEnd = data.indexOf(CRLF2);
+    if (headEnd >= 0 && at > headEnd) continue; // in the body
+    let start = at + name.length;
+    let end = data.indexOf(CRLF, start);
+    if (end < 0) end = data.length;
+    while (start < end && isSpace(data[start])) start++;
+    while (end > start && isSpace(data[end - 1])) end--;
+    return [start, end];
+  }
+  return null;
+}
+
+const CALL_ID_REST = Buffer.from('all-id', 'latin1');
+
+/**
+ * Where the Call-ID of a raw SIP message is ([start, end) of its value,
+ * trimmed), or null: one pass over the header section in JS, line by line,
+ * the name in any case (`Call-ID`, `call-id`, ...) or compact `i`
+ * (RFC 3261 7.3.1, 20.8), never in the body. Runs for every message while
+ * capture is on: a few native indexOf calls cost more than this loop.
+ */
+export function callIdSpan(data: Buffer): [number, number] | null {
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    if (data[i] !== 0x0a) continue;
+    let o = i + 1; // a line starts
+    const c = data[o];
+    if (c === 0x0d || c === 0x0a || c === undefined) return null; // the blank line: end of the headers
+    const lower = c | 0x20;
+    if (lower === 0x63 /* c */) {
+      let k = 0;
+      while (k < 6 && (data[o + 1 + k]! | 0x20) === CALL_ID_REST[k]) k++;
+      if (k < 6) continue;
+      o += 7;
+    } else if (lower === 0x69 /* i */) o += 1;
+    else continue;
+    while (o < n && (data[o] === 0x20 || data[o] === 0x09)) o++;
+    if (data[o] !== 0x3a /* : */) continue;
+    o++;
+    while (o < n && (data[o] === 0x20 || data[o] === 0x09)) o++;
+    let end = o;
+    while (end < n && data[end] !== 0x0d && data[end] !== 0x0a) end++;
+    let e = end;
+    while (e > o && (data[e - 1] === 0x20 || data[e - 1] === 0x09)) e--;
+    return [o, e];
+  }
+  return null;
+}
 
 /** The Call-ID of a raw SIP message (its usual spellings and the compact `i`), or null. */
 export function callIdOf(data: Buffer): string | null {
-  const end = data.indexOf('\r\n\r\n');
-  const head = end >= 0 ? data.subarray(0, end + 2) : data;
-  for (const name of CALL_ID_NAMES) {
-    const at = head.indexOf(name, 0, 'latin1');
-    if (at < 0) continue;
-    const start = at + name.length;
-    const eol = head.indexOf('\r\n', start);
-    return head.toString('latin1', start, eol < 0 ? head.length : eol).trim();
-  }
-  return null;
+  const s = callIdSpan(data);
+  return s === null ? null : data.toString('latin1', s[0], s[1]);
+}
+
+/** The tag parameter of a From or To value (after the `<...>` of a name-addr: a URI's own parameters are not the header's), or null. */
+export function tagParam(nameAddr: string): string | null {
+  const close = nameAddr.indexOf('<') >= 0 ? nameAddr.indexOf('>') : -1;
+  const m = /;\s*tag\s*=\s*([^;\s,]+)/i.exec(close >= 0 ? nameAddr.slice(close + 1) : nameAddr);
+  return m === null ? null : m[1]!;
+}
+
+/** The tag parameter of the From header of a raw SIP message, or null. */
+export function fromTagOf(data: Buffer): string | null {
+  const s = headerSpan(data, FROM_NAMES);
+  if (s === null) return null;
+  return tagParam(data.toString('latin1', s[0], s[1]));
 }

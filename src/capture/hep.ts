@@ -29,8 +29,8 @@ export interface HepPacket {
   timeUs: number;
   captureId: number;
   payload: Buffer;
-  /** Ties messages of one call together (both legs of a B2BUA call). */
-  correlationId?: string;
+  /** Ties messages of one call together (both legs of a B2BUA call); bytes as they are, or a string as UTF-8. */
+  correlationId?: string | Buffer | null;
   /** The collector's password, when it asks for one. */
   authKey?: string;
 }
@@ -85,11 +85,38 @@ export function ipv6Bytes(text: string): Buffer {
   return b;
 }
 
-/** Encodes one packet. */
+/** A chunk header (generic vendor) at `o`; returns the offset of its value. */
+function chunk(b: Buffer, o: number, type: number, len: number): number {
+  b[o] = 0;
+  b[o + 1] = 0;
+  b[o + 2] = type >>> 8;
+  b[o + 3] = type & 0xff;
+  const n = 6 + len;
+  b[o + 4] = n >>> 8;
+  b[o + 5] = n & 0xff;
+  return o + 6;
+}
+
+/** Encodes one packet into a buffer of its own. */
 export function encodeHep(p: HepPacket): Buffer {
+  const b = Buffer.allocUnsafe(-encodeHepInto(p, EMPTY, 0));
+  encodeHepInto(p, b, 0);
+  return b;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Encodes one packet into `b` at `at` and returns its length; when it does
+ * not fit there, writes nothing and returns minus its length. No allocation
+ * but the correlation id or key given as a string (it runs for every SIP
+ * message while capture is on: the capture encodes a batch into one buffer).
+ */
+export function encodeHepInto(p: HepPacket, b: Buffer, at: number): number {
   const src = ipBytes(p.srcIp, p.family);
   const dst = ipBytes(p.dstIp, p.family);
-  const corr = p.correlationId !== undefined ? Buffer.from(p.correlationId, 'utf8') : null;
+  const c = p.correlationId;
+  const corr = c === undefined || c === null ? null : typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
   const auth = p.authKey !== undefined ? Buffer.from(p.authKey, 'utf8') : null;
   // Fixed part: header 6; family 7, proto 7, src 6+n, dst 6+n, ports 8+8, times 10+10, type 7, id 10.
   const fixed = 6 + 7 + 7 + (6 + src.length) + (6 + dst.length) + 8 + 8 + 10 + 10 + 7 + 10;
@@ -97,44 +124,42 @@ export function encodeHep(p: HepPacket): Buffer {
   const room = HEP_MAX - fixed - extra - 6;
   const payload = p.payload.length > room ? p.payload.subarray(0, Math.max(0, room)) : p.payload;
   const total = fixed + extra + 6 + payload.length;
-  const b = Buffer.allocUnsafe(total);
-  let o = b.writeUInt32BE(0x48455033, 0); // 'HEP3'
-  o = b.writeUInt16BE(total, o);
-  const chunk = (type: number, len: number): void => {
-    o = b.writeUInt16BE(0, o);
-    o = b.writeUInt16BE(type, o);
-    o = b.writeUInt16BE(6 + len, o);
-  };
-  chunk(1, 1);
-  o = b.writeUInt8(p.family === 4 ? 2 : 10, o);
-  chunk(2, 1);
-  o = b.writeUInt8(p.ipProto, o);
-  chunk(p.family === 4 ? 3 : 5, src.length);
-  o += src.copy(b, o);
-  chunk(p.family === 4 ? 4 : 6, dst.length);
-  o += dst.copy(b, o);
-  chunk(7, 2);
-  o = b.writeUInt16BE(p.srcPort, o);
-  chunk(8, 2);
-  o = b.writeUInt16BE(p.dstPort, o);
+  if (at + total > b.length) return -total;
+  b.writeUInt32BE(0x48455033, at); // 'HEP3'
+  b.writeUInt16BE(total, at + 4);
+  let o = chunk(b, at + 6, 1, 1);
+  b[o++] = p.family === 4 ? 2 : 10;
+  o = chunk(b, o, 2, 1);
+  b[o++] = p.ipProto;
+  o = chunk(b, o, p.family === 4 ? 3 : 5, src.length);
+  b.set(src, o);
+  o = chunk(b, o + src.length, p.family === 4 ? 4 : 6, dst.length);
+  b.set(dst, o);
+  o = chunk(b, o + dst.length, 7, 2);
+  b.writeUInt16BE(p.srcPort, o);
+  o = chunk(b, o + 2, 8, 2);
+  b.writeUInt16BE(p.dstPort, o);
   const sec = Math.floor(p.timeUs / 1e6);
-  chunk(9, 4);
-  o = b.writeUInt32BE(sec >>> 0, o);
-  chunk(10, 4);
-  o = b.writeUInt32BE(Math.floor(p.timeUs - sec * 1e6) >>> 0, o);
-  chunk(11, 1);
-  o = b.writeUInt8(HEP_PROTO_SIP, o);
-  chunk(12, 4);
-  o = b.writeUInt32BE(p.captureId >>> 0, o);
+  o = chunk(b, o + 2, 9, 4);
+  b.writeUInt32BE(sec >>> 0, o);
+  o = chunk(b, o + 4, 10, 4);
+  b.writeUInt32BE(Math.floor(p.timeUs - sec * 1e6) >>> 0, o);
+  o = chunk(b, o + 4, 11, 1);
+  b[o++] = HEP_PROTO_SIP;
+  o = chunk(b, o, 12, 4);
+  b.writeUInt32BE(p.captureId >>> 0, o);
+  o += 4;
   if (auth !== null) {
-    chunk(14, auth.length);
-    o += auth.copy(b, o);
+    o = chunk(b, o, 14, auth.length);
+    b.set(auth, o);
+    o += auth.length;
   }
-  chunk(15, payload.length);
-  o += payload.copy(b, o);
+  o = chunk(b, o, 15, payload.length);
+  b.set(payload, o);
+  o += payload.length;
   if (corr !== null) {
-    chunk(17, corr.length);
-    o += corr.copy(b, o);
+    o = chunk(b, o, 17, corr.length);
+    b.set(corr, o);
   }
-  return b;
+  return total;
 }

@@ -11,6 +11,7 @@
  * originate is claimed when its first request leaves: `resolve` asks the
  * B2BUA which call owns that Call-ID and our From tag.
  */
+import { tagParam } from './capture.js';
 import type { Flow } from '../transport/types.js';
 import type { Direction } from './capture.js';
 
@@ -86,10 +87,6 @@ const CSEQ = bytes(['\r\nCSeq:', '\r\ncseq:', '\r\nCSEQ:', '\r\nCseq:']);
 const FROM = bytes(['\r\nFrom:', '\r\nfrom:', '\r\nFROM:', '\r\nf:']);
 const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 
-function tagOf(nameAddr: string): string | null {
-  const m = /;\s*tag=([^;>\s]+)/i.exec(nameAddr);
-  return m === null ? null : m[1]!;
-}
 
 export class CallTraces {
   #max: number;
@@ -165,7 +162,7 @@ export class CallTraces {
     // A request we send on a leg of our own: the B2BUA knows its call by Call-ID and our From tag.
     if (direction === 'out' && this.#resolve !== null && !head.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')) {
       const from = headerOf(head, FROM);
-      const tag = from === null ? null : tagOf(from);
+      const tag = from === null ? null : tagParam(from);
       const owner = tag === null ? null : this.#resolve(callId, tag);
       if (owner !== null) {
         this.correlate(callId, owner.callSid, owner.side);

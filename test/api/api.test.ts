@@ -7,7 +7,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeAdmin, harness, postgresBackend, sqliteBackend, type Backend, type Harness } from './helpers.js';
+import { closeAdmin, harness, injectCall, postgresBackend, sqliteBackend, type Backend, type Harness, type InjectOptions } from './helpers.js';
 
 type Json = any;
 
@@ -22,18 +22,7 @@ function suite(backend: Backend): void {
       if (skip === false) await h.close();
     });
 
-    async function call(method: string, url: string, opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
-      const token = opts.token === undefined ? h.admin : opts.token;
-      const headers: Record<string, string> = { ...(token !== null && { authorization: `Bearer ${token}` }), ...opts.headers };
-      const res = await h.api.app.inject({
-        method: method as 'GET',
-        url,
-        headers,
-        ...(opts.body !== undefined && { payload: opts.body as object }),
-      });
-      const json: Json = res.body === '' ? undefined : res.headers['content-type']?.toString().startsWith('application/json') ? JSON.parse(res.body) : res.body;
-      return { status: res.statusCode, json, headers: res.headers };
-    }
+    const call = (method: string, url: string, opts: InjectOptions = {}) => injectCall(h, method, url, opts);
 
     test('no token, a malformed header or an unknown token: 401 with WWW-Authenticate', { skip }, async () => {
       let r = await call('GET', '/api/v1/domains', { token: null });
@@ -254,8 +243,11 @@ function suite(backend: Backend): void {
       assert.equal(r.status, 200);
       assert.match(String(r.headers['content-type']), /^text\/html/);
       assert.match(String(r.headers['content-security-policy']), /default-src 'self'/);
-      assert.match(r.json, /<script type="module" src="\/console\/app.js">/);
-      assert.equal((await call('GET', '/console/app.js', { token: null })).status, 200);
+      const script = /<script type="module" crossorigin src="(\/console\/assets\/[^"]+\.js)">/.exec(r.json)?.[1];
+      assert.ok(script !== undefined, 'the built index names its script under /console/assets/');
+      const js = await call('GET', script, { token: null });
+      assert.equal(js.status, 200);
+      assert.match(String(js.headers['content-type']), /^text\/javascript/);
       assert.equal((await call('GET', '/console/nothing.js', { token: null })).status, 404);
     });
 

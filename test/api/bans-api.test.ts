@@ -1,7 +1,7 @@
 /** /api/v1/bans through inject() on SQLite and PostgreSQL: the same bans `trunkline ban` and the server's own steps write. */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeAdmin, harness, postgresBackend, sqliteBackend, type Backend, type Harness } from './helpers.js';
+import { closeAdmin, harness, injectCall, postgresBackend, sqliteBackend, type Backend, type Harness, type InjectOptions } from './helpers.js';
 
 type Json = any;
 
@@ -16,15 +16,7 @@ function suite(backend: Backend): void {
       if (skip === false) await h.close();
     });
 
-    async function call(method: string, url: string, opts: { token?: string; body?: unknown } = {}) {
-      const res = await h.api.app.inject({
-        method: method as 'GET',
-        url,
-        headers: { authorization: `Bearer ${opts.token ?? h.admin}` },
-        ...(opts.body !== undefined && { payload: opts.body as object }),
-      });
-      return { status: res.statusCode, json: (res.body === '' ? undefined : JSON.parse(res.body)) as Json };
-    }
+    const call = (method: string, url: string, opts: InjectOptions = {}) => injectCall(h, method, url, opts);
 
     test('ban add with an end, list, get, bad address 400 naming ip, read token 403, lift 204 then 404', { skip }, async () => {
       let r = await call('POST', '/api/v1/bans', { body: { ip: '192.0.2.7', for: 600, reason: 'scanner' } });

@@ -21,6 +21,20 @@ export const CARRIER = '127.0.0.5';
 export const DID = '+912240001234';
 export const CALLER = '+15551230000';
 
+/** The PBX's own 100 Trying (it stops Trunkline's INVITE retransmissions while the PBX waits). */
+const TRYING = `  <send>
+    <![CDATA[
+      SIP/2.0 100 Trying
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>`;
+
 /** One HEPv3 packet as decoded here, from the HEP3 draft (not with src/capture/hep.ts). */
 export interface HepSeen {
   captureId: number;
@@ -63,8 +77,11 @@ export interface CallServer {
   gwPort: number;
   port: number;
   request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }>;
-  /** A call carrier -> DID -> PBX; resolves when both SIPps ended (the call hung up by Trunkline). */
-  inboundCall(): { done: Promise<[RunResult, RunResult]> };
+  /**
+   * A call carrier -> DID -> PBX; resolves when both SIPps ended (the call hung up by Trunkline).
+   * `pbxDelayMs`: the PBX sends 100 Trying and waits this long before its 180 (past 200 ms, Trunkline's transaction sends the caller a 100 Trying, RFC 3261 17.2.1).
+   */
+  inboundCall(opts?: { pbxDelayMs?: number }): { done: Promise<[RunResult, RunResult]> };
   close(): Promise<void>;
 }
 
@@ -137,8 +154,13 @@ export async function startCallServer(opts: { traceCalls?: number; withTrunk?: b
     gwPort,
     port,
     request,
-    inboundCall() {
-      const pbx = sippBackground(scenario('uas-call.xml'), pbxPort, { ip: PBX, timeoutS: 40 });
+    inboundCall(o = {}) {
+      let uas = scenario('uas-call.xml');
+      if (o.pbxDelayMs !== undefined) {
+        uas = join(mkdtempSync(join(tmpdir(), 'sipp-scn-')), 'uas-call-slow.xml');
+        writeFileSync(uas, readFileSync(scenario('uas-call.xml'), 'utf8').replace('<recv request="INVITE" crlf="true"/>', `<recv request="INVITE" crlf="true"/>\n${TRYING}\n  <pause milliseconds="${o.pbxDelayMs}"/>`));
+      }
+      const pbx = sippBackground(uas, pbxPort, { ip: PBX, timeoutS: 40 });
       const caller = (async () => sipp({ scenario: uacFile, target: `127.0.0.1:${port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 40, extra: ['-s', DID] }))();
       return { done: Promise.all([caller, pbx.done]) };
     },

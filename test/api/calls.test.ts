@@ -3,8 +3,9 @@
  * PBX through the B2BUA): the call listed live by GET /api/v1/calls and
  * hung up by DELETE; call.started/answered/ended on the event stream;
  * /metrics counting it by trunk, carrier, direction and disposition; HEP
- * packets of both legs carrying the call sid as correlation ID (decoded by
- * the test's own HEP3 decoder); the trace of both legs by API and by
+ * packets of both legs, from the caller's first INVITE and our 100 Trying
+ * on, carrying the caller leg's Call-ID as correlation ID (decoded by the
+ * test's own HEP3 decoder); the trace of both legs by API and by
  * `trunkline trace` (a ladder), and clear errors for an unknown sid.
  */
 import { test } from 'node:test';
@@ -65,7 +66,7 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
       }
     })();
 
-    const call = s.inboundCall();
+    const call = s.inboundCall({ pbxDelayMs: 400 }); // ringing after 400 ms: Trunkline sends the caller a 100 Trying
     const live = await waitFor('the call to be answered', async () => {
       const r = await s.request('GET', '/api/v1/calls');
       return r.json?.find((c: any) => c.state === 'confirmed');
@@ -117,12 +118,21 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
     assert.ok(msgs.every((m, i) => i === 0 || m.time >= msgs[i - 1].time), 'oldest first');
     assert.equal(new Set(msgs.map((m) => m.callId)).size, 2, 'two Call-IDs, one per leg');
 
-    // HEP: every message of both legs carries the call sid (after the call existed: the first INVITE and its 100 came before).
-    const callIds = new Set(msgs.map((m) => m.callId));
-    const correlated = s.hep.filter((p) => p.correlationId === live.callSid);
-    const hepCallIds = new Set(correlated.map((p) => /\r\nCall-ID: *([^\r]+)/i.exec(p.payload)?.[1]?.trim()));
-    assert.deepEqual([...hepCallIds].sort(), [...callIds].sort(), 'both legs correlated under the call sid');
-    assert.ok(correlated.some((p) => p.payload.startsWith('BYE ') && p.dst.startsWith(PBX)));
+    // HEP: every message of both legs carries the caller leg's Call-ID as correlation ID, the first INVITE in and our 100 Trying to it included.
+    const aCallId = msgs[0].callId as string;
+    const bCallId = bInvite.callId as string;
+    assert.notEqual(aCallId, bCallId);
+    const hepCallId = (p: { payload: string }): string | undefined => /\r\n(?:Call-ID|i): *([^\r]+)/i.exec(p.payload)?.[1]?.trim();
+    const ofCall = s.hep.filter((p) => [aCallId, bCallId].includes(hepCallId(p)!));
+    assert.ok(ofCall.length >= msgs.length, `HEP packets of both legs: ${ofCall.length}, trace messages: ${msgs.length}`);
+    const stray = ofCall.filter((p) => p.correlationId !== aCallId).map((p) => `${p.payload.split('\r\n')[0]} (${hepCallId(p) === aCallId ? 'a' : 'b'}): ${p.correlationId}`);
+    assert.deepEqual(stray, [], 'every message of both legs carries the caller leg Call-ID');
+    const firstInvite = ofCall.find((p) => p.payload.startsWith('INVITE ') && hepCallId(p) === aCallId && p.src.startsWith(CARRIER));
+    const trying = ofCall.find((p) => p.payload.startsWith('SIP/2.0 100 ') && hepCallId(p) === aCallId && p.dst.startsWith(CARRIER));
+    const bInviteHep = ofCall.find((p) => p.payload.startsWith('INVITE ') && hepCallId(p) === bCallId && p.dst.startsWith(PBX));
+    assert.ok(firstInvite && trying && bInviteHep, 'the first INVITE in, the 100 Trying out and the callee leg INVITE were captured');
+    assert.deepEqual([firstInvite.correlationId, trying.correlationId, bInviteHep.correlationId], [aCallId, aCallId, aCallId]);
+    assert.ok(ofCall.some((p) => p.payload.startsWith('BYE ') && p.dst.startsWith(PBX) && p.correlationId === aCallId));
     assert.ok(s.hep.every((p) => p.captureId === 2002));
 
     // The CLI: the ladder from the running server.
@@ -143,13 +153,49 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
     assert.equal(r404.status, 404);
     assert.match(r404.json.error, /^unknown call CA00000000000000000000/);
 
-    // A refused call (no such DID): counted by status.
+    // A refused call (no such DID): counted by status and cause, and a CDR says why.
     const refused = await sipp({ scenario: scenarioWith('trunk-uac-expect.xml', { caller: '+15551230000', expect: '404' }), target: `127.0.0.1:${s.port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 15, extra: ['-s', '+919999999999'] });
     assert.equal(refused.code, 0, refused.stdout.slice(-2000));
     metrics = await (await fetch(`${s.api}/metrics`)).text();
-    assert.equal(sample(metrics, 'trunkline_calls_refused_total', { status: '404' }), 1);
+    assert.equal(sample(metrics, 'trunkline_calls_refused_total', { status: '404', cause: 'unknown-did' }), 1);
+    assert.equal(sample(metrics, 'trunkline_calls_refused_total', {}), 1, 'one refusal in all');
+    const failedCdrs = (await s.request('GET', '/api/v1/cdrs?disposition=failed')).json;
+    const rows = Array.isArray(failedCdrs) ? failedCdrs : failedCdrs.items;
+    assert.deepEqual(rows.map((x: any) => [x.status, x.reason, x.direction, x.carrier, x.trunk, x.to, x.hangupBy, x.duration]), [[404, 'Unknown DID', 'inbound', 'main', null, '+919999999999', 'system', 0]]);
   } finally {
     sse.abort();
+    await s.close();
+  }
+});
+
+test('HEP with the trace buffer off (capture.traceCalls 0): both legs of a trunk call still under the caller leg Call-ID from the first INVITE on', { skip, timeout: 60_000 }, async () => {
+  const s = await startCallServer({ traceCalls: 0 });
+  try {
+    const call = s.inboundCall({ pbxDelayMs: 400 });
+    const live = await waitFor('the call to be answered', async () => {
+      const r = await s.request('GET', '/api/v1/calls');
+      return r.json?.find((c: any) => c.state === 'confirmed');
+    }, 20_000);
+    assert.equal((await s.request('DELETE', `/api/v1/calls/${live.callSid}`)).status, 204);
+    const [caller, pbx] = await call.done;
+    assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-2000)}`);
+    assert.equal(pbx.code, 0, `pbx: ${pbx.stdout.slice(-2000)}`);
+    await sleep(200); // the last batch of HEP packets
+    const callIdOf = (p: { payload: string }): string | undefined => /\r\n(?:Call-ID|i): *([^\r]+)/i.exec(p.payload)?.[1]?.trim();
+    const firstInvite = s.hep.find((p) => p.payload.startsWith('INVITE ') && p.src.startsWith(CARRIER));
+    const bInvite = s.hep.find((p) => p.payload.startsWith('INVITE ') && p.dst.startsWith(PBX));
+    assert.ok(firstInvite && bInvite, 'both INVITEs captured');
+    const a = callIdOf(firstInvite)!;
+    const b = callIdOf(bInvite)!;
+    assert.notEqual(a, b);
+    const legs = s.hep.filter((p) => callIdOf(p) === a || callIdOf(p) === b);
+    // Caller leg: INVITE, 100, 180?, 200, ACK, BYE, 200; callee leg the same: at least 10 messages in all.
+    assert.ok(legs.length >= 10, `${legs.length} packets`);
+    assert.deepEqual(legs.filter((p) => p.correlationId !== a).map((p) => p.payload.split('\r\n')[0]), []);
+    const ladder = legs.map((p) => `${p.src}>${p.dst} ${p.payload.split('\r\n')[0]}`).join('; ');
+    assert.ok(legs.some((p) => p.payload.startsWith('SIP/2.0 100 ') && p.dst.startsWith(CARRIER)), `our 100 Trying to the caller: ${ladder}`);
+    assert.ok(legs.some((p) => p.payload.startsWith('SIP/2.0 1') && p.src.startsWith(PBX) && callIdOf(p) === b), 'a provisional answer of the callee');
+  } finally {
     await s.close();
   }
 });

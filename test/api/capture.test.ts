@@ -1,7 +1,7 @@
 /**
  * HEP3 encoding chunk by chunk (IPv4 and IPv6, correlation id, the 64 KiB
  * cap), the capture over UDP and TCP to local listeners, switched on and
- * off, and the Call-ID scan used for correlation. The end-to-end check with
+ * off, the Call-ID scan and the resolver used for correlation. The end-to-end check with
  * an independent decoder (sngrep) is in server.test.ts.
  */
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { encodeHep, ipv6Bytes, type HepPacket } from '../../src/capture/hep.js';
-import { HepCapture, callIdOf } from '../../src/capture/capture.js';
+import { HepCapture, callIdOf, fromTagOf } from '../../src/capture/capture.js';
 import type { Flow } from '../../src/transport/types.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -70,12 +70,25 @@ test('Call-ID found in its spellings and compact form, only in the header sectio
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ni:  x1 \r\n\r\n')), 'x1');
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ncall-id: low\r\n\r\n')), 'low');
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nTo: b\r\n\r\nCall-ID: in-body\r\n')), null);
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ncall-id: head\r\n\r\nCall-ID: in-body\r\n')), 'head');
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nCSeq: 1 BYE\r\nCall-Info: <x>\r\nCALL-id :\tmixed@h \r\n\r\n')), 'mixed@h');
+  assert.equal(callIdOf(Buffer.from('SIP/2.0 200 OK\r\nContact: <sip:c>\r\nI : compact\r\n\r\n')), 'compact');
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nCall-ID: no-crlf-at-end')), 'no-crlf-at-end');
+  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nInfo: x\r\nCallID: not-it\r\n\r\n')), null);
+  assert.equal(fromTagOf(Buffer.from('INVITE sip:a SIP/2.0\r\nFrom: "A" <sip:a@b;tag=uri>;tag=abc\r\nTo: <sip:b@c>;tag=no\r\n\r\n')), 'abc');
+  assert.equal(fromTagOf(Buffer.from('INVITE sip:a SIP/2.0\r\nf: <sip:a@b>;x=1; tag = t2\r\n\r\n')), 't2');
+  assert.equal(fromTagOf(Buffer.from('INVITE sip:a SIP/2.0\r\nFrom: <sip:a@b>\r\n\r\n')), null);
 });
 
 const flow: Flow = { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '127.0.0.3', remotePort: 5080, connectionId: null };
 const quiet = { info() {}, warn() {} };
 
-test('capture over UDP: in and out with the addresses the right way round, a correlation id once set; off sends nothing', async () => {
+/** Packets received on `got` until there are `n` (2 s at most). */
+async function waitCount(got: unknown[], n: number): Promise<void> {
+  for (let i = 0; i < 100 && got.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+test('capture over UDP: in and out with the addresses the right way round, the own Call-ID as correlation id unless mapped; off sends nothing', async () => {
   const port = await freePort();
   const sock = createSocket('udp4');
   const got: Buffer[] = [];
@@ -85,23 +98,57 @@ test('capture over UDP: in and out with the addresses the right way round, a cor
   try {
     cap.configure({ hep: { proto: 'udp', host: '127.0.0.1', port }, id: 99 });
     cap.tap('in', SIP, flow);
-    cap.correlate('abc-123@host', 'sid-1');
+    cap.correlate('abc-123@host', 'a-leg-call-id');
     cap.tap('out', SIP, flow);
     cap.tap('out', Buffer.from('\r\n\r\n'), flow); // a keep-alive is not captured
-    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(got.length, 2);
-    const [a, b] = got.map(chunks);
+    cap.tap('out', Buffer.from('OPTIONS sip:a SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n'), flow); // no Call-ID: no correlation id
+    await waitCount(got, 3);
+    assert.equal(got.length, 3);
+    const [a, b, c] = got.map(chunks);
     assert.deepEqual([[...a!.get(3)!], a!.get(7)!.readUInt16BE(0), [...a!.get(4)!], a!.get(8)!.readUInt16BE(0)], [[127, 0, 0, 3], 5080, [127, 0, 0, 1], 5060]);
     assert.deepEqual([[...b!.get(3)!], b!.get(7)!.readUInt16BE(0)], [[127, 0, 0, 1], 5060]);
-    assert.equal(a!.has(17), false);
-    assert.equal(b!.get(17)!.toString(), 'sid-1');
+    assert.equal(a!.get(17)!.toString(), 'abc-123@host');
+    assert.equal(b!.get(17)!.toString(), 'a-leg-call-id');
+    assert.equal(c!.has(17), false);
     assert.equal(b!.get(12)!.readUInt32BE(0), 99);
+    cap.uncorrelate('abc-123@host');
+    cap.tap('out', SIP, flow);
+    await waitCount(got, 4);
+    assert.equal(chunks(got[3]!).get(17)!.toString(), 'abc-123@host');
     cap.configure({ id: 99 });
     assert.equal(cap.enabled, false);
     cap.tap('in', SIP, flow);
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(got.length, 2);
-    assert.equal(cap.stats.sent, 2);
+    assert.equal(got.length, 4);
+    assert.equal(cap.stats.sent, 4);
+  } finally {
+    cap.stop();
+    sock.close();
+  }
+});
+
+test('capture: the first INVITE of a leg we originate asks the resolver (Call-ID, From tag) once; its later messages carry the answer', async () => {
+  const port = await freePort();
+  const sock = createSocket('udp4');
+  const got: Buffer[] = [];
+  sock.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+  const cap = new HepCapture(quiet);
+  const asked: string[] = [];
+  cap.setLegResolver((callId, tag) => {
+    asked.push(`${callId} ${tag}`);
+    return callId === 'b-leg' && tag === 'ours' ? 'a-leg' : null;
+  });
+  const msg = (first: string, callId: string, tag: string) => Buffer.from(`${first}\r\nFrom: <sip:x@y>;tag=${tag}\r\nCall-ID: ${callId}\r\nCSeq: 1 INVITE\r\n\r\n`);
+  try {
+    cap.configure({ hep: { proto: 'udp', host: '127.0.0.1', port }, id: 1 });
+    cap.tap('out', msg('INVITE sip:b@pbx SIP/2.0', 'b-leg', 'ours'), flow);
+    cap.tap('in', msg('SIP/2.0 180 Ringing', 'b-leg', 'ours'), flow);
+    cap.tap('in', msg('INVITE sip:b@us SIP/2.0', 'a-leg', 'theirs'), flow); // inbound: never asked
+    cap.tap('out', msg('INVITE sip:c@elsewhere SIP/2.0', 'proxied', 'theirs'), flow); // asked, not ours
+    await waitCount(got, 4);
+    assert.deepEqual(got.map((p) => chunks(p).get(17)!.toString()), ['a-leg', 'a-leg', 'a-leg', 'proxied']);
+    assert.deepEqual(asked, ['b-leg ours', 'proxied theirs']);
   } finally {
     cap.stop();
     sock.close();

@@ -7,7 +7,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeAdmin, harness, postgresBackend, sqliteBackend, type Backend, type Harness } from './helpers.js';
+import { closeAdmin, harness, injectCall, postgresBackend, sqliteBackend, type Backend, type Harness, type InjectOptions } from './helpers.js';
 import type { Cdr } from '../../src/trunking/model.js';
 
 type Json = any;
@@ -23,13 +23,7 @@ function suite(backend: Backend): void {
       if (skip === false) await h.close();
     });
 
-    async function call(method: string, url: string, opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) {
-      const token = opts.token === undefined ? h.admin : opts.token;
-      const headers: Record<string, string> = { ...(token !== null && { authorization: `Bearer ${token}` }), ...opts.headers };
-      const res = await h.api.app.inject({ method: method as 'GET', url, headers, ...(opts.body !== undefined && { payload: opts.body as object }) });
-      const json: Json = res.body === '' ? undefined : res.headers['content-type']?.toString().startsWith('application/json') ? JSON.parse(res.body) : res.body;
-      return { status: res.statusCode, json, headers: res.headers };
-    }
+    const call = (method: string, url: string, opts: InjectOptions = {}) => injectCall(h, method, url, opts);
 
     test('accounts: 201, list, get, PATCH limits (null clears), 400 naming the field, 409, 404, DELETE refused with trunks unless cascade', { skip }, async () => {
       let r = await call('POST', '/api/v1/accounts', { body: { name: 'acme', cpm: 60 } });

@@ -129,6 +129,16 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     return sippBackground(scenarioWith('trunk-uas-expect.xml', { must, hidden, hiddenAddr }), p, { ip, calls, timeoutS: 25, extra: debug });
   }
 
+  /** The CDRs since `t` that `keep` selects, once there are `n` of them (they are written after the answer), within 5 s. */
+  async function cdrsWhen(t: number, keep: (c: Cdr) => boolean, n: number): Promise<Cdr[]> {
+    let rows: Cdr[] = [];
+    for (const end = Date.now() + 5000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      rows = (await cdrsSince(t)).filter(keep);
+      if (rows.length >= n) break;
+    }
+    return rows;
+  }
+
   async function cdrsSince(t: number): Promise<Cdr[]> {
     // The CDR is written when the call ends; give the store a moment.
     await new Promise((r) => setTimeout(r, 300));
@@ -148,8 +158,14 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     assert.ok(rows[0]!.answerAt !== null);
   });
 
-  test(`${o.label}: inbound call to an unknown DID is refused 404`, { skip }, async () => {
+  test(`${o.label}: inbound call to an unknown DID is refused 404, and its CDR says why`, { skip }, async () => {
+    const t0 = Date.now();
     await uac(expect('+15551230000', 404), CARRIER, '+919999999999');
+    const rows = await cdrsWhen(t0, (c) => c.status === 404, 1);
+    assert.deepEqual(
+      rows.map((c) => [c.direction, c.carrier, c.trunk, c.from, c.to, c.reason, c.hangupBy, c.answerAt, c.duration]),
+      [['inbound', 'flaky', null, '+15551230000', '+919999999999', 'Unknown DID', 'system', null, 0]],
+    );
   });
 
   test(`${o.label}: outbound call with an owned caller ID reaches the carrier, which challenges with 407 first`, { skip }, async () => {
@@ -296,5 +312,11 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     await uac(expect('+15551230000', 503), CARRIER, '+912240002004');
     const limited = (await store.cdrs.list({ trunk: 'limited' })).cdrs;
     assert.equal(limited.filter((c) => c.status === 200).length, 20);
+    // Both refusals (this one and the concurrent test's) have a CDR of the trunk that hit its limit.
+    const refused = await cdrsWhen(0, (c) => c.trunk === 'limited' && c.status === 503, 2);
+    assert.deepEqual(refused.map((c) => [c.reason, c.account, c.to]), [
+      ['Calls per minute limit reached', 'tight', '+912240002004'],
+      ['Concurrent calls limit reached', 'tight', '+912240002002'],
+    ]);
   });
 }
