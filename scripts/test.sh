@@ -17,8 +17,10 @@ if [ ! -d node_modules ]; then
   fi
 fi
 
-# 3. Build src/, test/, bench/ into dist/.
+# 3. Build src/, test/, bench/ into dist/, and the web console (web/, Vite) into dist/web.
 node_modules/.bin/tsc -p tsconfig.json
+node_modules/.bin/tsc -p web/tsconfig.json
+node_modules/.bin/vite build web --logLevel warn
 
 # 4. Every test file whose source still exists (dist/ may hold files of deleted tests).
 files=()

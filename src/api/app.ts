@@ -10,6 +10,7 @@
  *   /api/v1/events           SSE event stream
  *   /api/v1/reload           POST: re-read the config file and apply it (admin)
  *   /api/v1/log              GET the log level, PATCH {"level": "debug"} to change it until the next reload
+ *   /api/v1/stats/calls      calls per minute over the last hour (the console's charts; stats.ts)
  *   /api/v1/NAME[/KEY]       the resources of ./resources (token; writes need admin)
  *
  * Every error is `{"error": "..."}` (errors.ts).
@@ -27,6 +28,7 @@ import { openApiDocument } from './openapi.js';
 import { registerResource, type ApiContext, type Resource } from './resource.js';
 import { RESOURCES } from './resources/index.js';
 import { EXTRA_PATHS, registerExtraRoutes } from './extra-routes.js';
+import { registerStats, STATS_PATHS } from './stats.js';
 
 export const API_PREFIX = '/api/v1';
 const BODY_LIMIT = 1 << 20;
@@ -75,7 +77,8 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     requests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
   });
 
-  registerConsole(app);
+  const noConsole = registerConsole(app);
+  if (noConsole !== null) log.warn({ reason: noConsole }, 'web console not served');
   app.get('/healthz', async () => ({ status: 'alive' }));
   app.get('/readyz', async (_req, reply) => {
     const why = await deps.ready();
@@ -105,6 +108,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
           patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
         },
         ...EXTRA_PATHS,
+        ...STATS_PATHS,
         [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
       });
       v1.get('/openapi.json', async () => doc);
@@ -124,6 +128,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       events = registerEvents(v1, deps.ctx.bus);
       for (const r of resources) registerResource(v1, r, deps.ctx);
       registerExtraRoutes(v1, deps.ctx);
+      registerStats(v1, deps.ctx);
       // Unknown paths under the prefix still need a token: no probing without one.
       v1.setNotFoundHandler(async (req) => {
         await authorize(req, deps.ctx.tokens, { allowQueryToken: false }).catch((err: unknown) => {

@@ -1,98 +1,74 @@
 /**
- * Headless Chromium (Debian `chromium`) driven over the DevTools protocol
- * with `ws`: launch on a port of its own, one page, evaluate expressions in
- * it, wait for conditions, take screenshots. Bounded: every wait has a
- * deadline, and `close()` kills the browser.
+ * Headless Debian chromium (/usr/bin/chromium) driven by playwright-core
+ * for the console tests: one page of a fresh context, every wait bounded,
+ * screenshots to TRUNKLINE_SCREENSHOTS=DIR when set (console-NAME.png).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { haveCommand } from '../helpers/sipp.js';
 
-export interface Page {
-  evaluate<T = unknown>(expression: string): Promise<T>;
-  waitFor(expression: string, timeoutMs?: number): Promise<void>;
-  screenshot(): Promise<Buffer>;
+// The functions handed to the page run in the browser; the root tsconfig has no DOM types.
+declare const document: any;
+declare const location: any;
+
+export const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+/** false, or why a browser test is skipped. */
+export function browserSkip(): string | false {
+  if (!haveCommand('chromium')) return 'chromium not installed (apt-get install chromium)';
+  if (!haveCommand('sipp')) return 'sipp not installed (scripts/install-deps.sh)';
+  return false;
+}
+
+export interface ConsolePage {
+  page: Page;
+  /** Waits for the page marker (document.body.dataset.ready) after going to #HASH. */
+  go(hash: string): Promise<void>;
+  /** Saves console-NAME.png into TRUNKLINE_SCREENSHOTS (no-op when unset). */
+  shot(name: string): Promise<void>;
+  /** The browser console's errors and the page's uncaught exceptions (a test asserts none). */
+  errors: string[];
   close(): Promise<void>;
 }
 
-export async function launch(url: string): Promise<Page> {
-  const profile = mkdtempSync(join(tmpdir(), 'chromium-'));
-  const proc: ChildProcess = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=1200,900', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const browserWs = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`chromium did not start:\n${err}`)), 20_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
+export async function openConsole(url: string, timeoutMs = 15_000): Promise<ConsolePage> {
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(timeoutMs);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      // A refused token (the login test) and API errors shown on purpose are 4xx network lines, not script errors.
+      if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) errors.push(`console: ${m.text()}`);
     });
-    proc.once('exit', (code) => reject(new Error(`chromium exited with ${code}:\n${err}`)));
-  });
-  const http = browserWs.replace(/^ws:\/\/([^/]+)\/.*$/, 'http://$1');
-  const targets = (await (await fetch(`${http}/json/list`)).json()) as Array<{ type: string; webSocketDebuggerUrl: string }>;
-  const target = targets.find((t) => t.type === 'page');
-  if (!target) throw new Error('chromium has no page');
-  const ws = new WebSocket(target.webSocketDebuggerUrl, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
-  ws.on('message', (data) => {
-    const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
-    if (msg.id === undefined) return;
-    const p = pending.get(msg.id);
-    pending.delete(msg.id);
-    if (msg.error) p?.reject(new Error(msg.error.message));
-    else p?.resolve(msg.result);
-  });
-  const send = (method: string, params: object = {}): Promise<any> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  await send('Page.enable');
-  await send('Page.navigate', { url });
-  const page: Page = {
-    async evaluate<T>(expression: string): Promise<T> {
-      const r = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
-      if (r.exceptionDetails) throw new Error(`in the page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
-      return r.result.value as T;
-    },
-    async waitFor(expression: string, timeoutMs = 10_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const ok = await page.evaluate<boolean>(`Boolean(${expression})`).catch(() => false);
-        if (ok) return;
-        if (Date.now() > deadline) {
-          const body = await page.evaluate<string>('location.href + " ready=" + (document.body && document.body.dataset.ready) + "\\n" + (document.body ? document.body.innerText : "")').catch((e: Error) => e.message);
-          throw new Error(`timed out waiting in the page for ${expression}\npage text:\n${body}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async screenshot(): Promise<Buffer> {
-      const r = await send('Page.captureScreenshot', { format: 'png' });
-      return Buffer.from(r.data as string, 'base64');
-    },
-    async close(): Promise<void> {
-      ws.close();
-      proc.kill('SIGKILL');
-      await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(null) : proc.once('exit', r)));
-      // Chromium's helper processes may still write into the profile a moment after the browser died.
-      try {
-        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-      } catch {
-        // a temporary directory left behind is no test failure
-      }
-    },
-  };
-  return page;
+    const res = await page.goto(url, { timeout: timeoutMs });
+    if (res === null || res.status() !== 200) throw new Error(`the console is not served at ${url} (${res?.status() ?? 'no answer'}): no build in dist/web? run \`npm run build\``);
+    const dir = process.env.TRUNKLINE_SCREENSHOTS;
+    return {
+      page,
+      errors,
+      async go(hash) {
+        await page.evaluate((h) => {
+          delete document.body.dataset.ready;
+          location.hash = `#${h}`;
+        }, hash);
+        await page.waitForFunction((p) => document.body.dataset.ready === p, hash.split('/')[0]);
+      },
+      async shot(name) {
+        if (!dir) return;
+        mkdirSync(dir, { recursive: true });
+        // Let charts and fonts settle.
+        await page.waitForTimeout(300);
+        writeFileSync(join(dir, `console-${name}.png`), await page.screenshot({ fullPage: true }));
+      },
+      close: () => browser.close(),
+    };
+  } catch (err) {
+    await browser.close();
+    throw err;
+  }
 }
