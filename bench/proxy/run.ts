@@ -51,7 +51,7 @@ import {
   type ServerName,
 } from '../common/cli.js';
 import { fmtMs, formatTable, idleNote, ratio, verdict } from '../common/report.js';
-import { startKamailio, startTrunkline, type ProxyUnderTest, type ServerPorts } from './servers.js';
+import { startKamailio, startNodeRelay, startTrunkline, type ProxyUnderTest, type ServerPorts } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = join(ROOT, 'bench', 'proxy');
@@ -86,16 +86,20 @@ const USAGE = [
   '  --trunkline-cmd CMD     how to start Trunkline, run by /bin/sh; {config} is the generated YAML',
   '                          (appended as --config FILE when absent), {port} the SIP port, {uas_port} the UAS port',
   '                          (default: node dist/src/cli/main.js serve --config {config})',
+  '  --floor                 also run node-relay.js, a Node.js UDP relay doing no SIP work at all: the floor',
+  '                          of any proxy on Node\'s dgram, printed beside Kamailio (UDP only)',
 ].join('\n');
 
 interface Options extends CommonOptions {
   transport: Transport;
   trunklineCmd: string;
+  floor: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
   let transport: Transport = 'udp';
   let trunklineCmd = DEFAULT_TRUNKLINE_CMD;
+  let floor = false;
   const common = parseCommonArgs(argv, {
     bench: BENCH,
     usage: USAGE,
@@ -107,6 +111,10 @@ function parseArgs(argv: string[]): Options {
         transport = t as Transport;
         return true;
       }
+      if (flag === '--floor') {
+        floor = true;
+        return true;
+      }
       if (flag === '--trunkline-cmd') {
         const c = value().trim();
         if (c === '') usageError(BENCH, USAGE, '--trunkline-cmd: a command');
@@ -116,7 +124,8 @@ function parseArgs(argv: string[]): Options {
       return false;
     },
   });
-  return { ...common, transport, trunklineCmd };
+  if (floor && transport !== 'udp') usageError(BENCH, USAGE, '--floor: the relay is UDP only');
+  return { ...common, transport, trunklineCmd, floor };
 }
 
 // ---------------------------------------------------------------- results
@@ -230,7 +239,7 @@ async function benchServer(
   const ports: ServerPorts = { proxy: proxy!, uas: uasPort!, api: api! };
   const run: ServerRun = {
     name,
-    label: name === 'kamailio' ? 'Kamailio' : 'Trunkline',
+    label: name === 'kamailio' ? 'Kamailio' : name === 'relay' ? 'Node relay (floor)' : 'Trunkline',
     describe: '',
     version: name === 'kamailio' ? firstLine(tools.kamailio!, ['-v'], /^version:/).replace(/^version:\s*/, '') : `node ${process.version}`,
     ports,
@@ -243,7 +252,9 @@ async function benchServer(
     server =
       name === 'kamailio'
         ? startKamailio({ kamailio: tools.kamailio!, template: KAMAILIO_TEMPLATE, dir, ports, workers: opts.kamailioWorkers })
-        : startTrunkline({ cmd: opts.trunklineCmd, dir, ports, transport: opts.transport, cwd: ROOT });
+        : name === 'relay'
+          ? startNodeRelay({ dir, ports, cwd: ROOT })
+          : startTrunkline({ cmd: opts.trunklineCmd, dir, ports, transport: opts.transport, cwd: ROOT });
     run.describe = server.describe;
     log(opts, `${run.label}: starting on udp+tcp 127.0.0.1:${ports.proxy} (UAS ${ports.uas}, UAC ${uacPort})`);
     run.optionsAnswer = await waitForOptions(ports.proxy, server.child, 15_000);
@@ -373,6 +384,14 @@ function printTable(opts: Options, runs: ServerRun[]): void {
     '(utime+stime of all its processes and threads) per call started; clean: all ok, no retransmission, every ACK reached the UAS.',
     ...idleNote(runs, opts.warmup, opts.rates),
   ];
+  const floor = runs.find((r) => r.name === 'relay');
+  if (k !== undefined && floor !== undefined) {
+    const ratios = opts.rates.map((rate) => {
+      const x = ratio(k.steps.find((s) => s.rate === rate), floor.steps.find((s) => s.rate === rate), perCall);
+      return `${rate}/s ${x === null ? 'n/a' : x.toFixed(2)}`;
+    });
+    notes.push(`Node relay (floor) / Kamailio: ${ratios.join(', ')} (no SIP work at all: Node's dgram and the kernel for the same datagrams).`);
+  }
   for (const r of runs) {
     if (r.uasRestarts) notes.push(`${r.label}: the SIPp UAS ended mid-run ${r.uasRestarts} time(s) (something outside the benchmark?); the server run was restarted at that step.`);
   }
@@ -399,7 +418,7 @@ async function main(): Promise<void> {
   installCleanupHandlers((sig) => process.stderr.write(`\nbench/proxy: ${sig}: stopping the servers and SIPp\n`));
 
   const runs: ServerRun[] = [];
-  for (const name of servers) {
+  for (const name of opts.floor ? [...servers, 'relay' as const] : servers) {
     runs.push(await benchServerWithRetry(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, machine.clockTicksPerSecond));
   }
   for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
@@ -410,6 +429,7 @@ async function main(): Promise<void> {
     const rows = opts.rates.map((rate) => ({
       rate,
       ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate), perCall),
+      ratioRelayKamailio: ratio(k?.steps.find((s) => s.rate === rate), runs.find((r) => r.name === 'relay')?.steps.find((s) => s.rate === rate), perCall),
     }));
     const json = {
       transport: opts.transport,

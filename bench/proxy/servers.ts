@@ -82,3 +82,11 @@ export function startTrunkline(o: { cmd: string; dir: string; ports: ServerPorts
   const child = new Child('trunkline', '/bin/sh', ['-c', `exec ${cmd}`], join(o.dir, 'trunkline.log'), o.cwd);
   return { name: 'trunkline', label: 'Trunkline', describe: cmd, child };
 }
+
+/** The Node.js floor (node-relay.ts): the same datagrams relayed with no SIP work. UDP only. */
+export function startNodeRelay(o: { dir: string; ports: ServerPorts; cwd: string }): ProxyUnderTest {
+  const script = join(o.cwd, 'dist/bench/proxy/node-relay.js');
+  const args = [script, '--port', String(o.ports.proxy), '--uas-port', String(o.ports.uas)];
+  const child = new Child('relay', process.execPath, args, join(o.dir, 'relay.log'), o.cwd);
+  return { name: 'relay', label: 'Node relay (floor)', describe: `node ${args.join(' ')}`, child };
+}
