@@ -14,7 +14,7 @@
  *
  * Then the API with --rows trunks (10,000 by default) in the store:
  * requests per second, 8 in flight, for GET /api/v1/trunks (the whole
- * list: the API has no pagination for trunks), GET ?account= (one
+ * list), a page of 100 of it (?limit=100&cursor=), GET ?account= (one
  * account's 100 trunks), GET one trunk and POST a new one.
  *
  *   node dist/bench/ops/run.js [--rate 200] [--seconds 10] [--rounds 2] [--scrape 5] [--rows 10000] [--json]
@@ -229,8 +229,10 @@ async function seed(s: Server, path: string, count: number, inFlight: number, bo
 /**
  * The API with --rows trunks (static peers, one /32 each) spread over
  * --rows/100 accounts, all made through POST itself (16 in flight; the time
- * is reported). GET /api/v1/trunks has no pagination: the whole list is one
- * response, measured as such; `?account=` (100 trunks) stands for a page.
+ * is reported). GET /api/v1/trunks without `limit` is the whole list in one
+ * response, measured as such; `?limit=100&cursor=` pages are measured at
+ * random places in the list (the cursors found by walking it once), and
+ * `?account=` (100 trunks) as a filter.
  */
 async function apiBench(o: Opts): Promise<Record<string, unknown>> {
   const s = await startServer(null, 0);
@@ -246,6 +248,21 @@ async function apiBench(o: Opts): Promise<Record<string, unknown>> {
     if (all.length !== o.rows) throw new Error(`GET /api/v1/trunks gave ${all.length} trunks, ${o.rows} made`);
     const listBytes = JSON.stringify(all).length;
     const list = await rps(5000, 8, () => fetch(`${s.api}/api/v1/trunks`, { headers }));
+    // Walk the list once by pages of 100 (every trunk once), keeping each page's cursor.
+    const cursors: string[] = [''];
+    let walked = 0;
+    for (;;) {
+      const r = await fetch(`${s.api}/api/v1/trunks?limit=100${cursors[cursors.length - 1] === '' ? '' : `&cursor=${cursors[cursors.length - 1]}`}`, { headers });
+      walked += ((await r.json()) as unknown[]).length;
+      const next = r.headers.get('next-cursor');
+      if (next === null) break;
+      cursors.push(next);
+    }
+    if (walked !== o.rows) throw new Error(`pages of GET /api/v1/trunks?limit=100 gave ${walked} trunks, ${o.rows} made`);
+    const paged = await rps(5000, 8, (i) => {
+      const c = cursors[(i * 7919) % cursors.length]!;
+      return fetch(`${s.api}/api/v1/trunks?limit=100${c === '' ? '' : `&cursor=${c}`}`, { headers });
+    });
     const byAccount = await rps(5000, 8, (i) => fetch(`${s.api}/api/v1/trunks?account=acct${i % accounts}`, { headers }));
     const one = await rps(5000, 8, (i) => fetch(`${s.api}/api/v1/trunks/t${(i * 7919) % o.rows}`, { headers }));
     const create = await rps(5000, 8, (i) => fetch(`${s.api}/api/v1/trunks`, { method: 'POST', headers, body: JSON.stringify({ name: `new${i}`, account: `acct${i % accounts}`, ip: [trunkIp(o.rows + i)] }) }));
@@ -257,6 +274,9 @@ async function apiBench(o: Opts): Promise<Record<string, unknown>> {
       listBytes,
       listPerSecond: list.rps,
       listErrors: list.errors,
+      pages: cursors.length,
+      pagePerSecond: paged.rps,
+      pageErrors: paged.errors,
       accountListPerSecond: byAccount.rps,
       accountListErrors: byAccount.errors,
       getPerSecond: one.rps,
@@ -328,7 +348,8 @@ async function main(): Promise<void> {
       const n = (k: string, d = 0): string => Number(r[k]).toFixed(d);
       say(o, `API with ${o.rows} trunks in ${n('accounts')} accounts (made by POST in ${n('seedMs')} ms, ${n('seedPerSecond')}/s, 16 in flight); 8 requests in flight:`);
       say(o, `  GET /api/v1/trunks (all ${o.rows}, ${n('listBytes')} bytes) ${n('listPerSecond', 1)}/s; GET ?account= (${Math.round(o.rows / Number(r.accounts))} trunks) ${n('accountListPerSecond')}/s`);
-      say(o, `  GET /api/v1/trunks/NAME ${n('getPerSecond')}/s; POST /api/v1/trunks ${n('createPerSecond')}/s; errors: ${n('listErrors')} ${n('accountListErrors')} ${n('getErrors')} ${n('createErrors')}`);
+      say(o, `  GET /api/v1/trunks?limit=100&cursor= (a page of 100 at random among ${n('pages')}) ${n('pagePerSecond')}/s`);
+      say(o, `  GET /api/v1/trunks/NAME ${n('getPerSecond')}/s; POST /api/v1/trunks ${n('createPerSecond')}/s; errors: ${n('listErrors')} ${n('pageErrors')} ${n('accountListErrors')} ${n('getErrors')} ${n('createErrors')}`);
     }
     if (o.json) process.stdout.write(`${JSON.stringify({ rate: o.rate, seconds: o.seconds, runs, offMsPerCall: off, onMsPerCall: on, overheadPercent: overhead, medianOverheadPercent: medianOverhead, hepReceived, loadavg: loadavg(), api }, null, 2)}\n`);
   } finally {

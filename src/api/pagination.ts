@@ -7,6 +7,11 @@
  *
  * A resource's list query extends `pageQuery`; its list fetches `limit + 1`
  * rows after the decoded cursor and returns `page(rows, limit, keyOf)`.
+ *
+ * Collections that used to come whole (trunks, DIDs) page only when asked:
+ * `optionalPageQuery` has no default limit, and `namePage` keeps the whole
+ * list for a request without `limit` and `cursor` (scripts written against
+ * it keep working) and pages by name otherwise.
  */
 import { z } from 'zod';
 import { ApiError } from './errors.js';
@@ -49,4 +54,30 @@ export function page<T>(rows: T[], limit: number, keyOf: (row: T) => unknown): P
   if (rows.length <= limit) return { items: rows, next: null };
   const items = rows.slice(0, limit);
   return { items, next: encodeCursor(keyOf(items[items.length - 1]!)) };
+}
+
+/** `limit` and `cursor` for a collection that is whole unless a page is asked for. */
+export const optionalPageQuery = {
+  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional().describe(`rows per page, 1-${MAX_LIMIT}; without it and cursor, the whole list`),
+  cursor: z.string().max(512).optional().describe('the Next-Cursor of the previous page'),
+};
+
+/** What a store's list needs for one page by name: the names after `after`, at most `limit` (one more is fetched to know of a next page). */
+export interface NameWindow {
+  after?: string;
+  limit?: number;
+}
+
+const nameKey = z.strictObject({ after: z.string().min(1).max(256) });
+
+/**
+ * Lists a collection ordered by its name (`key`): whole without limit and
+ * cursor, else one page after the cursor's name.
+ */
+export async function namePage<T>(q: { limit?: number | undefined; cursor?: string | undefined }, list: (w: NameWindow) => Promise<T[]>, key: (row: T) => string): Promise<T[] | Page<T>> {
+  if (q.limit === undefined && q.cursor === undefined) return list({});
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const w: NameWindow = { limit: limit + 1 };
+  if (q.cursor !== undefined) w.after = decodeCursor(q.cursor, nameKey).after;
+  return page(await list(w), limit, (row) => ({ after: key(row) }));
 }

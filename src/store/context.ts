@@ -176,6 +176,11 @@ export class StoreContext {
     return this.dialect === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column);
   }
 
+  /** `column > value` in the order of orderText (a page after a name). */
+  afterText(column: string, value: string) {
+    return sql<boolean>`${this.orderText(column)} > ${value}`;
+  }
+
   /**
    * The change counter (see Store.changes). SQLite: PRAGMA data_version
    * (moves when another connection, such as the CLI, commits) plus this

@@ -3,11 +3,11 @@
  * pointed at a trunk (`trunkline did`). The key is the number as added; `+`
  * and `*` may be written as is in the URL path (or as %2B, %2A). A DID is
  * moved to another trunk by DELETE and POST (the CLI has no move either).
+ * The list is whole, or pages by number with `?limit=N` (and the Next-Cursor).
  */
 import { z } from 'zod';
 import type { DidRow } from '../../store/repos/dids.js';
-import { NotFoundError } from '../../store/errors.js';
-import { parseDid } from '../../trunking/validate.js';
+import { namePage, optionalPageQuery } from '../pagination.js';
 import { defineResource, views } from '../resource.js';
 import { iso } from './common.js';
 
@@ -21,6 +21,7 @@ const v = views(schema, { key: 'number', readOnly: ['account', 'createdAt'] });
 const listQuery = z.strictObject({
   trunk: z.string().optional().describe("only this trunk's"),
   account: z.string().optional().describe("only this account's"),
+  ...optionalPageQuery,
 });
 
 const out = (d: DidRow) => ({ number: d.number, trunk: d.trunk, account: d.account, createdAt: iso(d.createdAt) });
@@ -32,15 +33,10 @@ export default defineResource({
   object: v.object,
   list: {
     query: listQuery,
-    run: async (ctx, q) =>
-      (await ctx.store.dids.list({ ...(q.trunk !== undefined && { trunk: q.trunk }), ...(q.account !== undefined && { account: q.account }) })).map(out),
+    run: (ctx, q) =>
+      namePage(q, async (w) => (await ctx.store.dids.list({ ...(q.trunk !== undefined && { trunk: q.trunk }), ...(q.account !== undefined && { account: q.account }), ...w })).map(out), (d) => d.number),
   },
-  get: async (ctx, key) => {
-    const n = parseDid(key, 'number').number;
-    const found = (await ctx.store.dids.list()).find((d) => d.number === n);
-    if (found === undefined) throw new NotFoundError(`unknown DID ${n}`);
-    return out(found);
-  },
+  get: async (ctx, key) => out(await ctx.store.dids.show(key)),
   create: { body: v.create, run: async (ctx, b) => out(await ctx.store.dids.add(b.number, b.trunk)) },
   remove: {
     run: async (ctx, key) => {

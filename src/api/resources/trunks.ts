@@ -4,10 +4,12 @@
  * of them. PATCH changes the fields given (giving `register` drops `ip` and
  * the other way round); the store checks each value and names the field.
  * DELETE refused (409) while the trunk has DIDs, unless `?cascade=true`.
+ * The list is whole, or pages by name with `?limit=N` (and the Next-Cursor).
  */
 import { z } from 'zod';
 import type { TrunkInput } from '../../store/index.js';
 import type { Trunk } from '../../trunking/model.js';
+import { namePage, optionalPageQuery } from '../pagination.js';
 import { defineResource, views } from '../resource.js';
 import { iso } from './common.js';
 
@@ -26,7 +28,7 @@ const schema = z.object({
   createdAt: z.string().describe('ISO 8601'),
 });
 const v = views(schema, { key: 'name', readOnly: ['createdAt'] });
-const listQuery = z.strictObject({ account: z.string().optional().describe("only this account's") });
+const listQuery = z.strictObject({ account: z.string().optional().describe("only this account's"), ...optionalPageQuery });
 const removeQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional().describe('also remove its DIDs') });
 
 const out = (t: Trunk) => ({ ...t, createdAt: iso(t.createdAt) });
@@ -61,7 +63,7 @@ export default defineResource({
   object: v.object,
   list: {
     query: listQuery,
-    run: async (ctx, q) => (await ctx.store.trunks.list(q.account !== undefined ? { account: q.account } : {})).map(out),
+    run: (ctx, q) => namePage(q, async (w) => (await ctx.store.trunks.list({ ...(q.account !== undefined && { account: q.account }), ...w })).map(out), (t) => t.name),
   },
   get: async (ctx, key) => out(await ctx.store.trunks.show(key)),
   create: {

@@ -78,9 +78,12 @@ export class DidRepo {
   }
 
   /** Every DID, by number; with `trunk` or `account`, only theirs (NotFoundError when unknown). */
-  async list(opts: { trunk?: string; account?: string } = {}): Promise<DidRow[]> {
+  /** DIDs by number; `after` and `limit` give one page of them. */
+  async list(opts: { trunk?: string; account?: string; after?: string; limit?: number } = {}): Promise<DidRow[]> {
     const db = this.#ctx.db;
     let q = this.#joined().orderBy(this.#ctx.orderText('dids.number'));
+    if (opts.after !== undefined) q = q.where(this.#ctx.afterText('dids.number', opts.after));
+    if (opts.limit !== undefined) q = q.limit(opts.limit);
     if (opts.trunk !== undefined) {
       const t = checkName(opts.trunk, 'trunk');
       if ((await db.selectFrom('trunks').select('name').where('name', '=', t).executeTakeFirst()) === undefined) {
@@ -96,5 +99,13 @@ export class DidRepo {
       q = q.where('trunks.account', '=', a);
     }
     return (await q.execute()).map((r) => ({ ...toDid(r), account: r.account }));
+  }
+
+  /** One DID (a number or a prefix, as written when added); NotFoundError when unknown. */
+  async show(number: string): Promise<DidRow> {
+    const n = parseDid(number, 'number').number;
+    const r = await this.#joined().where('dids.number', '=', n).executeTakeFirst();
+    if (r === undefined) throw new NotFoundError(`unknown DID ${n}`);
+    return { ...toDid(r), account: r.account };
   }
 }

@@ -205,9 +205,12 @@ export class TrunkRepo {
   }
 
   /** Every trunk, by name; with `account`, that account's only (NotFoundError when it is unknown). */
-  async list(opts: { account?: string } = {}): Promise<Trunk[]> {
+  /** Trunks by name; `after` and `limit` give one page of them. */
+  async list(opts: { account?: string; after?: string; limit?: number } = {}): Promise<Trunk[]> {
     const db = this.#ctx.db;
     let q = db.selectFrom('trunks').selectAll().orderBy(this.#ctx.orderText('name'));
+    if (opts.after !== undefined) q = q.where(this.#ctx.afterText('name', opts.after));
+    if (opts.limit !== undefined) q = q.limit(opts.limit);
     if (opts.account !== undefined) {
       const a = checkName(opts.account, 'account');
       const acc = await db.selectFrom('accounts').select('name').where('name', '=', a).executeTakeFirst();
