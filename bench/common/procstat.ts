@@ -104,3 +104,84 @@ export async function idleCpuMsPerSecond(root: number, windowMs: number, clkTck:
   await new Promise((r) => setTimeout(r, windowMs));
   return { msPerSecond: cpuMsBetween(a, treeCpuTicks(root), clkTck) / (windowMs / 1000), processes: a.processes };
 }
+
+/** Whether /proc has schedstat (run time in ns) on this kernel. */
+export const hasSchedstat = ((): boolean => {
+  try {
+    return /^\d+ \d+ \d+/.test(readFileSync('/proc/self/schedstat', 'latin1'));
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * CPU time of each thread of one process, summed by thread name: "main" for
+ * the main thread (Node's JavaScript, its event loop and the scavenges), the
+ * others by their names (Node 20 calls V8's platform workers, which run the
+ * concurrent GC and compiler, "node"; libuv's pool "libuv-worker"). In
+ * nanoseconds from /proc/PID/task/TID/schedstat (the scheduler's exact run
+ * time) where the kernel has it, else in clock ticks from .../stat, whose
+ * utime+stime is sampled at each tick and can be biased by when a process
+ * wakes. A thread that ended between two reads is lost.
+ */
+export function threadTimes(pid: number): { byName: Map<string, number>; unit: 'ns' | 'ticks' } {
+  const by = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { byName: by, unit: hasSchedstat ? 'ns' : 'ticks' };
+  }
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const open = text.indexOf('(');
+    const close = text.lastIndexOf(')');
+    if (open < 0 || close < 0) continue;
+    const name = Number(tid) === pid ? 'main' : text.slice(open + 1, close);
+    let t: number;
+    if (hasSchedstat) {
+      try {
+        t = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+      } catch {
+        continue;
+      }
+    } else {
+      const f = text.slice(close + 2).split(' ');
+      t = Number(f[11] ?? 0) + Number(f[12] ?? 0);
+    }
+    by.set(name, (by.get(name) ?? 0) + t);
+  }
+  return { byName: by, unit: hasSchedstat ? 'ns' : 'ticks' };
+}
+
+/** Milliseconds that `t` of threadTimes' unit is. */
+export function threadTimeMs(t: number, unit: 'ns' | 'ticks', clkTck: number): number {
+  return unit === 'ns' ? t / 1e6 : (t * 1000) / clkTck;
+}
+
+/** Per thread name, the time between two threadTimes reads. */
+export function threadTicksBetween(a: Map<string, number>, b: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, t] of b) out.set(name, t - (a.get(name) ?? 0));
+  return out;
+}
+
+/**
+ * The scheduler's run time (ns) of every thread of every process under root
+ * (Kamailio forks its workers): /proc/PID/task/TID/schedstat summed; null
+ * where the kernel has no schedstat.
+ */
+export function treeRunNs(root: number): number | null {
+  if (!hasSchedstat) return null;
+  let ns = 0;
+  for (const p of processTree(root)) {
+    const t = threadTimes(p.pid);
+    for (const v of t.byName.values()) ns += v;
+  }
+  return ns;
+}

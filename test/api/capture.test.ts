@@ -184,3 +184,57 @@ test('capture over TCP: packets queued while connecting, then back to back on on
     srv.close();
   }
 });
+
+for (const proto of ['udp', 'tcp'] as const) {
+  test(`capture over ${proto.toUpperCase()}: 3000 messages in bursts over many batches (buffers reused between them) all arrive whole, each with its own Call-ID`, async () => {
+    const port = await freePort();
+    const got: Buffer[] = [];
+    let stream = Buffer.alloc(0);
+    const sock = createSocket('udp4');
+    const conns: Socket[] = [];
+    const srv = createServer((s) => {
+      conns.push(s);
+      s.on('data', (d) => (stream = Buffer.concat([stream, d])));
+    });
+    if (proto === 'udp') {
+      sock.on('message', (m) => got.push(m));
+      await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+    } else await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
+    const cap = new HepCapture(quiet);
+    const N = 3000;
+    const message = (i: number) => Buffer.from(`OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: burst-${i}\r\nCSeq: ${i} OPTIONS\r\nX-Pad: ${'x'.repeat(i % 700)}\r\nContent-Length: 0\r\n\r\n`);
+    try {
+      cap.configure({ hep: { proto, host: '127.0.0.1', port }, id: 7 });
+      await new Promise((r) => setTimeout(r, 50)); // connected
+      for (let i = 0; i < N; ) {
+        for (const end = Math.min(N, i + 50); i < end; i++) cap.tap('out', message(i), flow);
+        await new Promise((r) => setTimeout(r, 2)); // the batch leaves at the end of the turn; the next burst may reuse its buffer
+      }
+      const packets = (): Buffer[] => {
+        if (proto === 'udp') return got;
+        const out: Buffer[] = [];
+        for (let o = 0; o + 6 <= stream.length; ) {
+          const len = stream.readUInt16BE(o + 4);
+          if (o + len > stream.length) break;
+          out.push(stream.subarray(o, o + len));
+          o += len;
+        }
+        return out;
+      };
+      for (let t = 0; t < 250 && packets().length < N; t++) await new Promise((r) => setTimeout(r, 20));
+      const all = packets();
+      assert.equal(all.length, N);
+      all.forEach((p, i) => {
+        const c = chunks(p);
+        assert.deepEqual(c.get(15), message(i), `payload ${i}`);
+        assert.equal(c.get(17)!.toString(), `burst-${i}`);
+      });
+      assert.equal(cap.stats.sent, N);
+    } finally {
+      cap.stop();
+      for (const c of conns) c.destroy();
+      srv.close();
+      sock.close();
+    }
+  });
+}
