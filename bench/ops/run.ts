@@ -7,22 +7,25 @@
  * the transport tap) are always on, in both modes.
  *
  * The same SIPp call flow as bench/proxy (uac-rr.xml through Trunkline to
- * uas-rr.xml), one fresh server per run, modes interleaved in ABBA order
+ * uas-rr.xml), one server switched on and off live between runs (config
+ * reload; --fresh: a fresh server per run), modes interleaved in ABBA order
  * (off, on, on, off, ...) so that drift of the machine, and whatever the
- * first run of a round leaves behind, hits both. CPU is the server's
- * utime+stime from /proc over the step, up to the UAS going idle.
+ * first run of a round leaves behind, hits both. CPU is the scheduler's run
+ * time of the server's threads over the step, up to the UAS going idle.
+ * Then Kamailio with siptrace (HEP over UDP) on and off the same way, side
+ * by side (bench/ops/README.md).
  *
  * Then the API with --rows trunks (10,000 by default) in the store:
  * requests per second, 8 in flight, for GET /api/v1/trunks (the whole
  * list), a page of 100 of it (?limit=100&cursor=), GET ?account= (one
  * account's 100 trunks), GET one trunk and POST a new one.
  *
- *   node dist/bench/ops/run.js [--rate 200] [--seconds 10] [--rounds 2] [--scrape 5] [--rows 10000] [--json]
+ *   node dist/bench/ops/run.js [--rate 200] [--seconds 20] [--rounds 6] [--scrape 5] [--rows 10000] [--json]
  *                              [--no-api] [--cpu-prof DIR  (V8 profiles of the servers, in DIR/on and DIR/off)]
  *                              [--parts capture,sse,scrape  (what "on" switches on; all by default)] [--hep udp|tcp]
  *                              [--gc  (servers run with --trace-gc; collections over the measured calls)]
  *                              [--fresh  (a fresh server per run instead of one switched live)] [--no-kamailio]
- *                              [--warmup 10  (seconds of calls before the measured ones, per server)]
+ *                              [--warmup 40  (seconds of calls before the measured ones: past the transactions' 32 s)]
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
@@ -74,7 +77,7 @@ const PARTS = ['capture', 'sse', 'scrape'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { rate: 200, seconds: 10, rounds: 2, rows: 10_000, scrape: 5, json: false, noApi: false, cpuProf: null, parts: new Set(PARTS), hep: 'udp', warmup: 10, gc: false, fresh: false, kamailio: true };
+  const o: Opts = { rate: 200, seconds: 20, rounds: 6, rows: 10_000, scrape: 5, json: false, noApi: false, cpuProf: null, parts: new Set(PARTS), hep: 'udp', warmup: 40, gc: false, fresh: false, kamailio: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): number => {
