@@ -33,6 +33,28 @@ function chunks(buf: Buffer): Map<number, Buffer> {
 
 const SIP = Buffer.from('OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: abc-123@host\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
 
+/** A UDP collector on a free loopback port: the datagrams it got. */
+async function udpCollector(): Promise<{ port: number; got: Buffer[]; close(): void }> {
+  const port = await freePort();
+  const sock = createSocket('udp4');
+  const got: Buffer[] = [];
+  sock.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+  return { port, got, close: () => sock.close() };
+}
+
+/** The whole HEP packets at the start of a TCP stream (a cut one at the end is left out). */
+function splitStream(stream: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o + 6 <= stream.length; ) {
+    const len = stream.readUInt16BE(o + 4);
+    if (len < 6 || o + len > stream.length) break;
+    out.push(stream.subarray(o, o + len));
+    o += len;
+  }
+  return out;
+}
+
 test('HEP3 over IPv4: every chunk in place, big-endian', () => {
   const p: HepPacket = { family: 4, ipProto: 17, srcIp: '127.0.0.2', dstIp: '127.0.0.1', srcPort: 5070, dstPort: 5060, timeUs: 1_700_000_000_123_456, captureId: 2001, payload: SIP };
   const c = chunks(encodeHep(p));
@@ -89,11 +111,7 @@ async function waitCount(got: unknown[], n: number): Promise<void> {
 }
 
 test('capture over UDP: in and out with the addresses the right way round, the own Call-ID as correlation id unless mapped; off sends nothing', async () => {
-  const port = await freePort();
-  const sock = createSocket('udp4');
-  const got: Buffer[] = [];
-  sock.on('message', (m) => got.push(m));
-  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+  const { port, got, close } = await udpCollector();
   const cap = new HepCapture(quiet);
   try {
     cap.configure({ hep: { proto: 'udp', host: '127.0.0.1', port }, id: 99 });
@@ -123,16 +141,12 @@ test('capture over UDP: in and out with the addresses the right way round, the o
     assert.equal(cap.stats.sent, 4);
   } finally {
     cap.stop();
-    sock.close();
+    close();
   }
 });
 
 test('capture: the first INVITE of a leg we originate asks the resolver (Call-ID, From tag) once; its later messages carry the answer', async () => {
-  const port = await freePort();
-  const sock = createSocket('udp4');
-  const got: Buffer[] = [];
-  sock.on('message', (m) => got.push(m));
-  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+  const { port, got, close } = await udpCollector();
   const cap = new HepCapture(quiet);
   const asked: string[] = [];
   cap.setLegResolver((callId, tag) => {
@@ -151,7 +165,7 @@ test('capture: the first INVITE of a leg we originate asks the resolver (Call-ID
     assert.deepEqual(asked, ['b-leg ours', 'proxied theirs']);
   } finally {
     cap.stop();
-    sock.close();
+    close();
   }
 });
 
@@ -169,12 +183,7 @@ test('capture over TCP: packets queued while connecting, then back to back on on
     cap.configure({ hep: { proto: 'tcp', host: '127.0.0.1', port }, id: 5 });
     for (let i = 0; i < 3; i++) cap.tap('in', SIP, { ...flow, proto: 'tls', connectionId: 1 });
     for (let i = 0; i < 100 && data.length < 3 * 100; i++) await new Promise((r) => setTimeout(r, 20));
-    const packets: Buffer[] = [];
-    for (let o = 0; o < data.length; ) {
-      const len = data.readUInt16BE(o + 4);
-      packets.push(data.subarray(o, o + len));
-      o += len;
-    }
+    const packets = splitStream(data);
     assert.equal(packets.length, 3);
     for (const p of packets) assert.equal(chunks(p).get(2)![0], 6, 'TLS is carried over TCP');
     assert.equal(conns.length, 1);
@@ -187,19 +196,15 @@ test('capture over TCP: packets queued while connecting, then back to back on on
 
 for (const proto of ['udp', 'tcp'] as const) {
   test(`capture over ${proto.toUpperCase()}: 3000 messages in bursts over many batches (buffers reused between them) all arrive whole, each with its own Call-ID`, async () => {
-    const port = await freePort();
-    const got: Buffer[] = [];
+    const udp = await udpCollector();
+    const port = proto === 'udp' ? udp.port : await freePort();
     let stream = Buffer.alloc(0);
-    const sock = createSocket('udp4');
     const conns: Socket[] = [];
     const srv = createServer((s) => {
       conns.push(s);
       s.on('data', (d) => (stream = Buffer.concat([stream, d])));
     });
-    if (proto === 'udp') {
-      sock.on('message', (m) => got.push(m));
-      await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
-    } else await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
+    if (proto === 'tcp') await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
     const cap = new HepCapture(quiet);
     const N = 3000;
     const message = (i: number) => Buffer.from(`OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: burst-${i}\r\nCSeq: ${i} OPTIONS\r\nX-Pad: ${'x'.repeat(i % 700)}\r\nContent-Length: 0\r\n\r\n`);
@@ -210,17 +215,7 @@ for (const proto of ['udp', 'tcp'] as const) {
         for (const end = Math.min(N, i + 50); i < end; i++) cap.tap('out', message(i), flow);
         await new Promise((r) => setTimeout(r, 2)); // the batch leaves at the end of the turn; the next burst may reuse its buffer
       }
-      const packets = (): Buffer[] => {
-        if (proto === 'udp') return got;
-        const out: Buffer[] = [];
-        for (let o = 0; o + 6 <= stream.length; ) {
-          const len = stream.readUInt16BE(o + 4);
-          if (o + len > stream.length) break;
-          out.push(stream.subarray(o, o + len));
-          o += len;
-        }
-        return out;
-      };
+      const packets = (): Buffer[] => (proto === 'udp' ? udp.got : splitStream(stream));
       for (let t = 0; t < 250 && packets().length < N; t++) await new Promise((r) => setTimeout(r, 20));
       const all = packets();
       assert.equal(all.length, N);
@@ -234,7 +229,7 @@ for (const proto of ['udp', 'tcp'] as const) {
       cap.stop();
       for (const c of conns) c.destroy();
       srv.close();
-      sock.close();
+      udp.close();
     }
   });
 }
