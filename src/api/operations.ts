@@ -21,6 +21,7 @@ import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Flow } from '../transport/types.js';
 import { HepCapture } from '../capture/capture.js';
 import { CallTraces } from '../capture/trace.js';
+import { callIdSpan } from '../capture/raw-headers.js';
 import type { CallEvents } from '../b2bua/env.js';
 import { TrunkingOps, type TrunkingSource } from './trunking-ops.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -122,11 +123,16 @@ export class Operations {
     const messages = this.metrics.messages;
     const capture = this.capture;
     const traces = this.traces;
-    // The one tap: message counts always, traces while kept (first: they correlate a new leg for HEP), HEP while capture is on.
+    // The one tap: message counts always, traces while kept (first: they correlate a new leg for HEP), HEP while capture is on;
+    // the Call-ID both need is found once.
     deps.transport.setTap((dir, data, flow) => {
       messages.observe(dir, data, flow);
-      if (traces.enabled) traces.tap(dir, data, flow);
-      if (capture.enabled) capture.tap(dir, data, flow);
+      const t = traces.enabled;
+      const c = capture.enabled;
+      if (!t && !c) return;
+      const callId = callIdSpan(data);
+      if (t) traces.tap(dir, data, flow, callId);
+      if (c) capture.tap(dir, data, flow, callId);
     });
     this.#trunking?.start();
 

@@ -11,7 +11,7 @@
  * originate is claimed when its first request leaves: `resolve` asks the
  * B2BUA which call owns that Call-ID and our From tag.
  */
-import { tagParam } from './capture.js';
+import { CSEQ_NAMES, callIdSpan, fromTagOf, headerValue } from './raw-headers.js';
 import type { Flow } from '../transport/types.js';
 import type { Direction } from './capture.js';
 
@@ -69,25 +69,6 @@ function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The value of the first header among `names` (full and compact spellings, as bytes) in the raw head, or null. */
-function headerOf(head: Buffer, names: readonly Buffer[]): string | null {
-  for (const name of names) {
-    const at = head.indexOf(name);
-    if (at < 0) continue;
-    const start = at + name.length;
-    const eol = head.indexOf('\r\n', start);
-    return head.toString('latin1', start, eol < 0 ? head.length : eol).trim();
-  }
-  return null;
-}
-
-const bytes = (names: string[]): Buffer[] => names.map((n) => Buffer.from(n, 'latin1'));
-const CALL_ID = bytes(['\r\nCall-ID:', '\r\ncall-id:', '\r\nCall-Id:', '\r\nCALL-ID:', '\r\ni:']);
-const CSEQ = bytes(['\r\nCSeq:', '\r\ncseq:', '\r\nCSEQ:', '\r\nCseq:']);
-const FROM = bytes(['\r\nFrom:', '\r\nfrom:', '\r\nFROM:', '\r\nf:']);
-const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
-
-
 export class CallTraces {
   #max: number;
   readonly #bySid = new Map<string, CallTrace>();
@@ -142,27 +123,23 @@ export class CallTraces {
     }
   }
 
-  /** The transport tap: one message in or out. */
-  readonly tap = (direction: Direction, data: Buffer, flow: Flow): void => {
-    if (this.#max === 0 || data.length <= 4) return;
-    const end = data.indexOf(CRLF2);
-    const head = end >= 0 ? data.subarray(0, end + 2) : data;
-    const callId = headerOf(head, CALL_ID);
-    if (callId === null) return;
+  /** The transport tap: one message in or out; `span` is where its Call-ID is (callIdSpan), when the caller has found it already. */
+  readonly tap = (direction: Direction, data: Buffer, flow: Flow, span: [number, number] | null = callIdSpan(data)): void => {
+    if (this.#max === 0 || data.length <= 4 || span === null) return;
+    const callId = data.toString('latin1', span[0], span[1]);
     const known = this.#byCallId.get(callId);
     if (known !== undefined) {
       const time = performance.timeOrigin + performance.now();
       this.#push(known.trace, { time, direction, leg: known.leg, callId, flow, raw: Buffer.from(data) });
       return;
     }
-    const cseq = headerOf(head, CSEQ);
+    const cseq = headerValue(data, CSEQ_NAMES);
     const method = cseq === null ? '' : cseq.slice(cseq.lastIndexOf(' ') + 1);
     if (method !== 'INVITE' && method !== 'CANCEL') return;
     const time = performance.timeOrigin + performance.now();
     // A request we send on a leg of our own: the B2BUA knows its call by Call-ID and our From tag.
-    if (direction === 'out' && this.#resolve !== null && !head.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')) {
-      const from = headerOf(head, FROM);
-      const tag = from === null ? null : tagParam(from);
+    if (direction === 'out' && this.#resolve !== null && !data.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')) {
+      const tag = fromTagOf(data);
       const owner = tag === null ? null : this.#resolve(callId, tag);
       if (owner !== null) {
         this.correlate(callId, owner.callSid, owner.side);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer, type Socket } from 'node:net';
 import { encodeHep, ipv6Bytes, type HepPacket } from '../../src/capture/hep.js';
-import { HepCapture, callIdOf, fromTagOf } from '../../src/capture/capture.js';
+import { HepCapture } from '../../src/capture/capture.js';
+import { callIdOf, fromTagOf } from '../../src/capture/raw-headers.js';
 import type { Flow } from '../../src/transport/types.js';
 import { freePort } from '../helpers/ports.js';
 
