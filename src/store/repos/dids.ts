@@ -20,6 +20,9 @@ export function toDid(row: DidTable): Did {
   return { number: row.number, trunk: row.trunk, createdAt: row.created_at };
 }
 
+/** A row of #joined() as listed. */
+const toRow = (r: Pick<DidTable, 'number' | 'trunk' | 'created_at'> & { account: string }): DidRow => ({ ...toDid(r), account: r.account });
+
 export class DidRepo {
   readonly #ctx: StoreContext;
 
@@ -77,8 +80,7 @@ export class DidRepo {
     });
   }
 
-  /** Every DID, by number; with `trunk` or `account`, only theirs (NotFoundError when unknown). */
-  /** DIDs by number; `after` and `limit` give one page of them. */
+  /** Every DID, by number; with `trunk` or `account`, only theirs (NotFoundError when unknown); `after` and `limit` give one page. */
   async list(opts: { trunk?: string; account?: string; after?: string; limit?: number } = {}): Promise<DidRow[]> {
     const db = this.#ctx.db;
     let q = this.#joined().orderBy(this.#ctx.orderText('dids.number'));
@@ -98,7 +100,7 @@ export class DidRepo {
       }
       q = q.where('trunks.account', '=', a);
     }
-    return (await q.execute()).map((r) => ({ ...toDid(r), account: r.account }));
+    return (await q.execute()).map(toRow);
   }
 
   /** One DID (a number or a prefix, as written when added); NotFoundError when unknown. */
@@ -106,6 +108,6 @@ export class DidRepo {
     const n = parseDid(number, 'number').number;
     const r = await this.#joined().where('dids.number', '=', n).executeTakeFirst();
     if (r === undefined) throw new NotFoundError(`unknown DID ${n}`);
-    return { ...toDid(r), account: r.account };
+    return toRow(r);
   }
 }

@@ -204,8 +204,7 @@ export class TrunkRepo {
     }
   }
 
-  /** Every trunk, by name; with `account`, that account's only (NotFoundError when it is unknown). */
-  /** Trunks by name; `after` and `limit` give one page of them. */
+  /** Every trunk, by name; with `account`, that account's only (NotFoundError when it is unknown); `after` and `limit` give one page. */
   async list(opts: { account?: string; after?: string; limit?: number } = {}): Promise<Trunk[]> {
     const db = this.#ctx.db;
     let q = db.selectFrom('trunks').selectAll().orderBy(this.#ctx.orderText('name'));
