@@ -209,7 +209,10 @@ function threadLine(t: Record<string, number>): string {
 const cost = (r: Run): number => (hasSchedstat ? r.runMsPerCall : r.cpuMsPerCall);
 
 /** Milliseconds of CPU per call that one clock tick is, over `calls` calls. */
-const tickMs = (calls: number): number => 1000 / clockTicksPerSecond() / Math.max(1, calls);
+/** Clock ticks per second of /proc's utime and stime (asked of getconf once). */
+const CLK_TCK = clockTicksPerSecond();
+
+const tickMs = (calls: number): number => 1000 / CLK_TCK / Math.max(1, calls);
 
 interface Run {
   cpuMsPerCall: number;
@@ -270,6 +273,11 @@ class OpsLoad {
   }
 }
 
+/** `calls` SIPp calls at the rate through the proxy on `port` (uac-rr.xml, UDP), its statistics in dir. */
+async function sippCalls(o: Opts, sipp: string, dir: string, port: number, calls: number, tag: string): ReturnType<typeof runUac> {
+  return runUac({ sipp, scenario: UAC, dir, target: `127.0.0.1:${port}`, localPort: await freePort(), transport: 'udp', rate: o.rate, calls, limit: Math.max(200, o.rate * 4), recvTimeoutMs: 10_000, deadlineMs: (calls / o.rate) * 1000 + 20_000, statsFile: join(dir, `uac-${tag}.csv`), controlPort: await freePort() });
+}
+
 /** A server with its UAS, and SIPp calls through it. */
 interface Rig {
   s: Server;
@@ -292,8 +300,8 @@ async function rig(o: Opts, sipp: string, capture: 'udp' | 'tcp' | null, hepPort
     await close();
     throw err;
   }
-  const uac = async (calls: number, tag: string) =>
-    runUac({ sipp, scenario: UAC, dir: s.dir, target: `127.0.0.1:${s.sip}`, localPort: await freePort(), transport: 'udp', rate: o.rate, calls, limit: Math.max(200, o.rate * 4), recvTimeoutMs: 10_000, deadlineMs: (calls / o.rate) * 1000 + 20_000, statsFile: join(s.dir, `uac-${tag}.csv`), controlPort: await freePort() });
+  const uac = (calls: number, tag: string) =>
+    sippCalls(o, sipp, s.dir, s.sip, calls, tag);
   return { s, uas, uac, close };
 }
 
@@ -321,9 +329,9 @@ async function measure(r: Rig, o: Opts, tag: string, load: OpsLoad | null): Prom
         };
   const n = Math.max(1, res.created);
   const threads: Record<string, number> = {};
-  for (const [name, t] of threadTicksBetween(th0.byName, th1.byName)) if (t > 0) threads[name] = threadTimeMs(t, th1.unit, clockTicksPerSecond()) / n;
+  for (const [name, t] of threadTicksBetween(th0.byName, th1.byName)) if (t > 0) threads[name] = threadTimeMs(t, th1.unit, CLK_TCK) / n;
   const runMs = Object.values(threads).reduce((x, y) => x + y, 0);
-  const cpuMs = ((cpu1.ticks - cpu0.ticks) * 1000) / clockTicksPerSecond();
+  const cpuMs = ((cpu1.ticks - cpu0.ticks) * 1000) / CLK_TCK;
   const tick = tickMs(res.created);
   return {
     cpuMsPerCall: cpuMs / n,
@@ -439,8 +447,8 @@ async function kamailioRuns(o: Opts, sipp: string, kamailio: string): Promise<Ar
     const r = spawnSync(kamcmd, ['-s', `unix:${ctl}`, 'siptrace.status', on ? 'on' : 'off'], { encoding: 'utf8', timeout: 5000 });
     if (r.status !== 0 || !r.stdout.includes(on ? 'Enabled' : 'Disabled')) throw new Error(`kamcmd siptrace.status ${on ? 'on' : 'off'} failed: ${r.stdout}${r.stderr}`);
   };
-  const uac = async (calls: number, tag: string) =>
-    runUac({ sipp, scenario: UAC, dir, target: `127.0.0.1:${ports.sip}`, localPort: await freePort(), transport: 'udp', rate: o.rate, calls, limit: Math.max(200, o.rate * 4), recvTimeoutMs: 10_000, deadlineMs: (calls / o.rate) * 1000 + 20_000, statsFile: join(dir, `uac-${tag}.csv`), controlPort: await freePort() });
+  const uac = (calls: number, tag: string) =>
+    sippCalls(o, sipp, dir, ports.sip, calls, tag);
   const out: Array<{ mode: 'off' | 'on'; msPerCall: number; hepPerCall: number; ok: number }> = [];
   try {
     await waitForOptions(ports.sip, child, 15_000);
@@ -463,7 +471,7 @@ async function kamailioRuns(o: Opts, sipp: string, kamailio: string): Promise<Ar
         const t1 = treeRunNs(child.pid);
         const c1 = treeCpuTicks(child.pid);
         const n = Math.max(1, r.created);
-        const ms = t0 !== null && t1 !== null ? (t1 - t0) / 1e6 : ((c1.ticks - c0.ticks) * 1000) / clockTicksPerSecond();
+        const ms = t0 !== null && t1 !== null ? (t1 - t0) / 1e6 : ((c1.ticks - c0.ticks) * 1000) / CLK_TCK;
         out.push({ mode, msPerCall: ms / n, hepPerCall: (received - h0) / n, ok: r.successful });
         say(o, `kamailio round ${round + 1} ${mode.padEnd(3)}: ${(ms / n).toFixed(3)} ms CPU per call, ${r.successful}/${r.created} calls ok, ${((received - h0) / n).toFixed(1)} HEP packets per call`);
       }
