@@ -5,11 +5,16 @@
  * once, and the caller bans it (default 300 s).
  *
  * Run before parsing, so it counts requests by their first bytes (a
- * response starts with "SIP/"). The count is one Map get/set per request;
- * the table is swapped for an empty one at each unit boundary (a fixed
- * window, as pike's per-unit counters), so memory holds the sources of one
- * unit at most, and at most `maxSources` of them: past that a new source is
- * not counted (counted as `untracked`) until the next unit.
+ * response starts with "SIP/"). Each source's unit starts at its first
+ * request (and again at its first request after the unit ran out): a burst
+ * is never split in two by a boundary the clock put inside it, so "more
+ * than `density` in a unit" holds for every burst. (One table swapped for
+ * an empty one every unit let a burst that straddled the swap pass with up
+ * to twice the density: a live test saw 21 of 40 answered.) The count is
+ * one Map get and a field update per request; windows that ran out are
+ * swept once per unit, so memory holds the sources of two units at most,
+ * and at most `maxSources` of them: past that a new source is not counted
+ * (counted as `untracked`) until a sweep makes room.
  *
  * Trusted sources are asked for only at the moment a source crosses, so the
  * predicate costs nothing per request.
@@ -27,9 +32,15 @@ export interface FloodOptions extends FloodConfig {
   maxSources?: number;
 }
 
+/** One source's unit: when it started, and the requests counted in it. */
+interface SourceWindow {
+  start: number;
+  n: number;
+}
+
 export class FloodDetector {
-  private counts = new Map<string, number>();
-  private unitEnds: number;
+  private sources = new Map<string, SourceWindow>();
+  private sweepAt: number;
   private readonly unitMs: number;
   private readonly density: number;
   private readonly maxSources: number;
@@ -49,7 +60,7 @@ export class FloodDetector {
     this.maxSources = opts.maxSources ?? 200_000;
     this.now = opts.now ?? Date.now;
     this.isTrusted = opts.isTrusted ?? (() => false);
-    this.unitEnds = this.now() + this.unitMs;
+    this.sweepAt = this.now() + this.unitMs;
   }
 
   setTrusted(isTrusted: (ip: string) => boolean): void {
@@ -62,20 +73,24 @@ export class FloodDetector {
    */
   hit(ip: string): boolean {
     const now = this.now();
-    if (now >= this.unitEnds) {
-      this.counts = new Map();
-      this.unitEnds = now + this.unitMs;
-    }
-    const n = this.counts.get(ip);
-    if (n === undefined) {
-      if (this.counts.size >= this.maxSources) {
+    if (now >= this.sweepAt) this.sweep(now);
+    const w = this.sources.get(ip);
+    if (w === undefined) {
+      if (this.sources.size >= this.maxSources) {
         this.untracked++;
         return false;
       }
-      this.counts.set(ip, 1);
+      this.sources.set(ip, { start: now, n: 1 });
       return this.density < 1;
     }
-    this.counts.set(ip, n + 1);
+    if (now - w.start >= this.unitMs) {
+      // Its unit ran out: this request starts the next one.
+      w.start = now;
+      w.n = 1;
+      return this.density < 1;
+    }
+    const n = w.n;
+    w.n = n + 1;
     if (n !== this.density) return false;
     if (this.isTrusted(ip)) {
       this.trustedOver++;
@@ -87,7 +102,13 @@ export class FloodDetector {
 
   /** Forgets a source (its ban was lifted by hand). */
   forget(ip: string): void {
-    this.counts.delete(ip);
+    this.sources.delete(ip);
+  }
+
+  /** Drops the windows that ran out (once per unit). */
+  private sweep(now: number): void {
+    for (const [ip, w] of this.sources) if (now - w.start >= this.unitMs) this.sources.delete(ip);
+    this.sweepAt = now + this.unitMs;
   }
 }
 

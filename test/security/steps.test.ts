@@ -123,6 +123,20 @@ test('flood: the 21st request in a 2 s unit crosses (pike defaults), once; a new
   assert.equal(f.floods, 1);
 });
 
+test('flood: a burst that straddles another source\'s unit boundary still crosses at its 21st request (each source\'s unit starts at its first request)', () => {
+  const clock = new Clock();
+  const f = new FloodDetector({ density: 20, unit: 2, now: clock.now });
+  assert.equal(f.hit('192.0.2.1'), false); // an earlier source, whose unit the clock runs through
+  clock.t += 1900;
+  for (let i = 0; i < 10; i++) assert.equal(f.hit('192.0.2.9'), false);
+  clock.t += 200; // 2.1 s after the first source: a table swapped every 2 s would have forgotten these 10
+  for (let i = 0; i < 10; i++) assert.equal(f.hit('192.0.2.9'), false);
+  assert.equal(f.hit('192.0.2.9'), true, 'the 21st request within 200 ms');
+  clock.t += 2000;
+  assert.equal(f.hit('192.0.2.9'), false, 'a new unit after the last one ran out');
+  assert.equal(f.floods, 1);
+});
+
 test('flood: a trusted source never crosses; the table is bounded', () => {
   const f = new FloodDetector({ density: 2, unit: 2, isTrusted: (ip) => ip === '203.0.113.5', maxSources: 3 });
   for (let i = 0; i < 10; i++) assert.equal(f.hit('203.0.113.5'), false);
