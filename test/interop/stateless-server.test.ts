@@ -8,6 +8,7 @@ import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { sipp, scenario, run, haveCommand } from '../helpers/sipp.js';
 import { parseMessage } from '../../src/sip/parser.js';
+import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
 /**
  * Trunkline as its own process on every transport, driven by real peers:
@@ -141,7 +142,7 @@ test('a stray ACK for a domain that does not resolve is dropped and the server k
 });
 
 test('every invalid RFC 4475 request over UDP gets 400 (or 505), responses are dropped, and the server keeps serving', async () => {
-  const dir = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
+  const dir = RFC4475_DIR;
   const requests = ['badinv01', 'clerr', 'ncl', 'scalar02', 'quotbal', 'ltgtruri', 'lwsruri', 'lwsstart', 'trws', 'escruri', 'baddate', 'regbadct', 'badaspec', 'baddn', 'badvers', 'mismatch01', 'mismatch02', 'insuf', 'multi01', 'mcl01'];
   for (const name of requests) {
     const res = await udpExchange('127.0.0.1', readFileSync(new URL(`${name}.dat`, dir)));

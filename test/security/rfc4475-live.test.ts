@@ -8,23 +8,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { parseMessage } from '../../src/sip/parser.js';
 import { validateMessage } from '../../src/sip/validate.js';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { UdpPeer, tcpAsk, waitUntil, request, type Reply } from './helpers.js';
+import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
-/** ../shared/testdata/rfc4475 beside the checkout: found by walking up from here (a worktree sits one level deeper). */
-function corpusDir(): URL {
-  for (let up = 3; up <= 6; up++) {
-    const u = new URL(`${'../'.repeat(up)}shared/testdata/rfc4475/`, import.meta.url);
-    if (existsSync(u)) return u;
-  }
-  throw new Error('shared/testdata/rfc4475 not found above the checkout');
-}
-const DIR = corpusDir();
+const DIR = RFC4475_DIR;
 const INVALID = ['badinv01', 'clerr', 'ncl', 'scalar02', 'scalarlg', 'quotbal', 'ltgtruri', 'lwsruri', 'lwsstart', 'trws', 'escruri', 'baddate', 'regbadct', 'badaspec', 'baddn', 'badvers', 'mismatch01', 'mismatch02', 'bigcode'];
 const SEMANTIC_400 = ['insuf', 'multi01', 'mcl01'];
 

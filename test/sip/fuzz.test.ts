@@ -7,8 +7,9 @@ import { serialize } from '../../src/sip/serializer.js';
 import { SipSyntaxError } from '../../src/sip/errors.js';
 import { ALL } from './fixtures.js';
 import { prng } from '../helpers/prng.js';
+import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
-const DIR = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
+const DIR = RFC4475_DIR;
 const SEEDS: Buffer[] = [
   ...ALL.map(([, b]) => b),
   ...readdirSync(DIR)

@@ -11,8 +11,9 @@ import {
 } from '../../src/sip/name-addr.js';
 import { formatUri, isSipUri, parseUri, unescapeUriPart, uriEquals, type OtherUri, type SipUri } from '../../src/sip/uri.js';
 import { prng } from '../helpers/prng.js';
+import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
-const RFC4475 = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
+const RFC4475 = RFC4475_DIR;
 
 function rejects(fn: () => unknown, field: string, label: string): void {
   assert.throws(fn, (e: unknown) => e instanceof SipSyntaxError && e.field === field, label);

@@ -7,9 +7,9 @@ import { serialize } from '../../src/sip/serializer.js';
 import { parseUri, isSipUri, unescapeUriPart } from '../../src/sip/uri.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { viaBranch } from '../../src/sip/via.js';
+import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
-/** RFC 4475 torture messages, shipped beside the project in ../shared/testdata. */
-const DIR = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
+const DIR = RFC4475_DIR;
 
 function load(name: string): Buffer {
   return readFileSync(new URL(`${name}.dat`, DIR));

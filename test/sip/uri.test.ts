@@ -16,8 +16,9 @@ import {
   type OtherUri,
 } from '../../src/sip/uri.js';
 import { prng } from '../helpers/prng.js';
+import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
-const RFC4475 = new URL('../../../../shared/testdata/rfc4475/', import.meta.url);
+const RFC4475 = RFC4475_DIR;
 
 function sip(s: string): SipUri {
   const u = parseUri(s);
