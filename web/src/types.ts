@@ -1,4 +1,4 @@
-// The API's objects as the console reads them (../shared/CONTRACT.md and
+// The API's objects as the console reads them (the README's API section and
 // /api/v1/openapi.json are the reference).
 export interface LiveCall {
   callSid: string;
