@@ -38,11 +38,16 @@ import { ProxyAuth } from './auth/proxy-auth.js';
 import { FailureCounter } from './auth/failure-counter.js';
 import { Operations } from './api/operations.js';
 import { SecurityService } from './security/service.js';
+import { Admission } from './core/admission.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
-/** How long SIGTERM waits for transactions in flight to finish. */
+/** How long SIGTERM waits for proxied transactions in flight to finish. */
 const DRAIN_MS = 5_000;
+/** How long SIGTERM waits for the answers to its BYEs, CANCELs and un-REGISTERs when nothing is proxied. */
+const ANSWER_WAIT_MS = 2_000;
+/** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
+const CDR_WAIT_MS = 5_000;
 /** How often expired bindings are removed from the store. */
 const PURGE_MS = 60_000;
 
@@ -67,7 +72,10 @@ function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
 }
 
 export interface RunningServer {
+  /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
   stop(): Promise<void>;
+  /** Resolves (never rejects) once stop() ended, whoever called it: undefined, or the error it failed with. */
+  stopped: Promise<unknown>;
   reload(config: TrunklineConfig): Promise<void>;
   counters: Counters;
   listeners(): Array<ListenSpec & { boundPort: number }>;
@@ -125,6 +133,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const responder = new Responder(transport, counters, serverHeader);
   const wheel = new TimerWheel(10);
   const layer = new TransactionLayer({ transport, timers: config.sip.timers, log, wheel });
+  // Open, draining or stopping: whether new calls are taken (src/core/admission.ts).
+  const admission = new Admission();
   // The security edge (src/security): bans and flood before parsing, the pipeline before the transaction layer.
   const security = new SecurityService({
     config: config.security,
@@ -133,7 +143,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     responder,
     log,
     selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : [])],
-    isForUs: (uri) => (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
+    // Its keep-alive answer (200 to an OPTIONS for us) only while calls are taken: draining or stopping, the proxy answers 503.
+    isForUs: (uri) => admission.open && (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
     closeConnection: (id) => void transport.closeConnection(id),
   });
   const ingress = new Ingress(limits, responder, counters, log, {
@@ -308,6 +319,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       location,
       trunking: b2bua,
       proxyAuth,
+      admission,
     },
     interfaces,
     new Router(config.routes),
@@ -334,6 +346,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       transactions: () => ({ server: layer.serverCount(), client: layer.clientCount() }),
       forwarding: () => proxy.activeContexts,
       apply: (next) => running.reload(next),
+      admission,
     });
   } catch (err) {
     keepAlive?.stop();
@@ -346,29 +359,50 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   }
   log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`), routes: config.routes.length }, 'trunkline started');
 
+  let stopping: Promise<void> | null = null;
+  let settleStopped: (outcome: unknown) => void = () => undefined;
+  const shutdown = async (): Promise<void> => {
+    // New INVITEs get 503 at once; the calls up are ended (BYE both legs, CDR) before anything closes.
+    admission.stop();
+    const ended = b2bua.hangUpAll('Server shutting down');
+    log.info({ calls: ended }, `shutting down: ${ended} calls ended`);
+    await ops.stop();
+    keepAlive?.stop();
+    gatewayMonitor?.stop();
+    // Registrations with carriers end (Expires: 0); their answers are waited for below, bounded.
+    carrierRegistrations.stop();
+    directory.stop();
+    await control.stop();
+    // Proxied transactions in flight finish (DRAIN_MS at most); else only the answers to our BYEs, CANCELs and
+    // un-REGISTERs are waited for (ANSWER_WAIT_MS at most). A client OPTIONS is a gateway ping nobody waits for,
+    // or a proxied one whose server transaction keeps the wait.
+    await layer.drain(proxy.activeContexts > 0 ? DRAIN_MS : ANSWER_WAIT_MS, (tx) => tx.request.method === 'OPTIONS');
+    // The ended calls' CDRs reach the store (their media released first) before it closes.
+    const written = await Promise.race([b2bua.cdrsWritten().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), CDR_WAIT_MS).unref())]);
+    if (!written) log.warn({ waitedMs: CDR_WAIT_MS }, 'shutting down: CDRs still not written');
+    await mediaEngine?.close();
+    layer.stop();
+    wheel.stop();
+    await transport.stop();
+    clearInterval(purge);
+    security.stop();
+    await store.close();
+  };
   const running: RunningServer = {
     counters,
     ops,
     listeners: () => transport.listeners(),
-    async stop() {
-      await ops.stop();
-      // In-flight transactions finish (or time out) before the sockets close.
-      keepAlive?.stop();
-      gatewayMonitor?.stop();
-      carrierRegistrations.stop();
-      directory.stop();
-      await control.stop();
-      // Answered calls get their BYE (and a CDR) before the sockets close.
-      b2bua.hangUpAll('Server shutting down');
-      await layer.drain(DRAIN_MS);
-      await mediaEngine?.close();
-      layer.stop();
-      wheel.stop();
-      await transport.stop();
-      clearInterval(purge);
-      security.stop();
-      await store.close();
+    stop() {
+      stopping ??= shutdown().then(
+        () => settleStopped(undefined),
+        (err: unknown) => {
+          settleStopped(err);
+          throw err;
+        },
+      );
+      return stopping;
     },
+    stopped: new Promise<unknown>((resolve) => (settleStopped = resolve)),
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));
       headerRules = headerRuleMap(next);

@@ -30,6 +30,7 @@ import { ApiError } from './errors.js';
 import { writePidFile } from './pidfile.js';
 import { packageVersion } from './version.js';
 import { formatHostPort } from '../config/address.js';
+import type { Admission } from '../core/admission.js';
 
 export interface OpsDeps {
   store: Store;
@@ -40,6 +41,8 @@ export interface OpsDeps {
   forwarding(): number;
   /** Applies a new config to the whole server (RunningServer.reload). */
   apply(next: TrunklineConfig): Promise<void>;
+  /** Whether new calls are taken (not ready while draining or stopping). */
+  admission?: Admission;
 }
 
 export class Operations {
@@ -101,6 +104,7 @@ export class Operations {
       return [[{ kind: 'server' }, t.server], [{ kind: 'client' }, t.client]];
     }, ['kind']);
     m.gauge('trunkline_proxy_forward_contexts', 'requests being forwarded now (proxy forward contexts)', () => deps.forwarding());
+    m.gauge('trunkline_draining', '1 while the server takes no new calls (draining or stopping), else 0', () => (deps.admission?.open === false ? 1 : 0));
     m.gauge('trunkline_registrations', 'live bindings in the location table', async () => {
       const row = await deps.store.db
         .selectFrom('location')
@@ -182,6 +186,8 @@ export class Operations {
   async #ready(): Promise<string | null> {
     const deps = this.#deps;
     if (deps === null) return 'starting';
+    // A load balancer moves new calls elsewhere (src/core/admission.ts).
+    if (deps.admission !== undefined && !deps.admission.open) return deps.admission.state;
     try {
       await deps.store.ping();
     } catch (err) {

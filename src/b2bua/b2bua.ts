@@ -10,6 +10,7 @@ import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
 import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, type PlanResult, type Refusal } from './planner.js';
 import { newCallSid } from './sid.js';
+import { RETRY_AFTER_S } from '../core/admission.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
 
 /** Who a refused call came from, for its CDR. */
@@ -47,6 +48,10 @@ export class B2bua implements CallRegistry {
   private readonly dialogs = new Map<string, { call: Call; side: Side }>();
   private readonly byInvite = new Map<ServerTransaction, Call>();
   private readonly live = new Map<string, Call>();
+  /** Ended calls' and refusals' CDRs still on their way to the store. */
+  private readonly writing = new Set<Promise<void>>();
+  /** No new call (draining, stopping): why one whose planning ends now is refused 503; null while open. */
+  private closed: string | null = null;
 
   constructor(
     private readonly env: B2buaEnv,
@@ -101,6 +106,15 @@ export class B2bua implements CallRegistry {
 
   private begin(req: SipMessage, tx: ServerTransaction, flow: Flow, result: PlanResult, from: RefusedFrom): void {
     const answered = tx.lastResponse !== null && tx.lastResponse.status >= 200;
+    if (this.closed !== null && result.kind === 'call') {
+      // Planned while the server stopped taking calls: no leg is started (RFC 3261 21.5.4).
+      result.plan.release();
+      const plan = result.plan;
+      const r = refuse(503, this.closed, 'shutdown', [['Retry-After', String(RETRY_AFTER_S)]]);
+      this.refused(req, flow, r, { direction: plan.direction, carrier: from.carrier, account: plan.account, trunk: plan.trunk });
+      if (!answered) this.answer(tx, req, r.status, r.reason, r.headers);
+      return;
+    }
     if (result.kind === 'refuse') {
       this.refused(req, flow, result, from);
       if (!answered) this.answer(tx, req, result.status, result.reason, result.headers);
@@ -158,7 +172,7 @@ export class B2bua implements CallRegistry {
       'call refused',
     );
     this.env.events?.ended?.(cdr);
-    this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: cdr.callSid }, 'b2bua: CDR not written'));
+    this.writingCdr(this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: cdr.callSid }, 'b2bua: CDR not written')));
   }
 
   private answer(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra?: Array<[string, string]>): void {
@@ -237,9 +251,22 @@ export class B2bua implements CallRegistry {
     return this.live.size;
   }
 
-  /** Ends every call (shutdown): BYE to both sides of answered calls. */
-  hangUpAll(reason: string): void {
-    for (const c of [...this.live.values()]) c.hangUp(reason, 'system');
+  /** Takes no new call from now on (draining); the calls up go on. */
+  stopTakingCalls(reason: string): void {
+    this.closed ??= reason;
+  }
+
+  /** Ends every call and takes no new one (shutdown): BYE to both sides of answered calls. Returns how many. */
+  hangUpAll(reason: string): number {
+    this.closed = reason;
+    const calls = [...this.live.values()];
+    for (const c of calls) c.hangUp(reason, 'system');
+    return calls.length;
+  }
+
+  /** Resolves once every CDR of a call ended so far is written (or failed, logged). */
+  async cdrsWritten(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
   }
 
   // ---- CallRegistry ----
@@ -255,5 +282,10 @@ export class B2bua implements CallRegistry {
   ended(call: Call): void {
     this.byInvite.delete(call.aTx);
     this.live.delete(call.callSid);
+  }
+
+  writingCdr(done: Promise<void>): void {
+    this.writing.add(done);
+    void done.finally(() => this.writing.delete(done));
   }
 }

@@ -27,6 +27,8 @@ export interface CallRegistry {
   bind(key: string, call: Call, side: Side): void;
   unbind(key: string): void;
   ended(call: Call): void;
+  /** The call's CDR on its way to the store (settles when written or failed), so that shutdown waits for it. */
+  writingCdr(done: Promise<void>): void;
 }
 
 const NO_HANDLERS: ClientHandlers = { onFinal() {}, onTimeout() {}, onTransportError() {} };
@@ -658,7 +660,7 @@ export class Call {
       'call ended',
     );
     // The media goes (its ports freed) and its figures go into the CDR.
-    void this.env.media
+    const written = this.env.media
       .end(this.callSid)
       .catch((err: unknown) => {
         this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: media not released');
@@ -670,6 +672,7 @@ export class Call {
         return this.env.cdrs.write(cdr);
       })
       .catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'));
+    this.registry.writingCdr(written);
   }
 
   get finalStatus(): number {

@@ -59,7 +59,8 @@ export type RefusalCause =
   | 'trunk-config'
   | 'cpm-limit'
   | 'concurrent-limit'
-  | 'extension';
+  | 'extension'
+  | 'shutdown';
 
 /** A call refused before any leg: the answer, its cause, and the trunk when a limit of it was hit. */
 export interface Refusal {

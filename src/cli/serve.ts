@@ -1,8 +1,9 @@
 /**
  * `trunkline serve [--config FILE]`: runs the server in the foreground.
  *
- *   SIGTERM, SIGINT  stop(): in-flight transactions finish; then exit 0
- *                    (a second signal while stopping exits 1 at once)
+ *   SIGTERM, SIGINT  stop(): new calls 503, calls up ended (BYE, CDR), in-flight
+ *                    transactions finish; then exit 0 (a second signal while
+ *                    stopping exits 1 at once)
  *   SIGHUP           re-read the same config file and reload; on a bad config
  *                    the error is logged and the running config stays
  */
@@ -54,6 +55,15 @@ function installSignals(server: Server, log: Logger, reloadOpts: LoadConfigOptio
   let stopping = false;
   let current = initial;
 
+  // However the stop came, the process exits once it is done.
+  void server.stopped.then((err) => {
+    if (err !== undefined) {
+      log.error({ err }, 'stop failed');
+      process.exit(EXIT_FAILURE);
+    }
+    log.info('stopped');
+    process.exit(0);
+  });
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal while stopping: exiting now');
@@ -61,16 +71,8 @@ function installSignals(server: Server, log: Logger, reloadOpts: LoadConfigOptio
     }
     stopping = true;
     log.info({ signal }, 'stopping');
-    server.stop().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'stop failed');
-        process.exit(EXIT_FAILURE);
-      },
-    );
+    // A failure is reported through server.stopped.
+    server.stop().catch(() => undefined);
   };
 
   // Reloads run one at a time; a HUP during a reload queues exactly one more.

@@ -4,6 +4,7 @@ import type { Target } from '../transaction/types.js';
 import type { TransactionLayer } from '../transaction/transaction-layer.js';
 import type { TimerWheel } from '../transaction/timer-wheel.js';
 import type { Counters } from '../core/counters.js';
+import type { Admission } from '../core/admission.js';
 import type { SipMessage } from '../sip/message.js';
 import type { Uri } from '../sip/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
@@ -86,4 +87,6 @@ export interface ProxyEnv {
   trunking?: TrunkingStage;
   /** Initial requests other than REGISTER pass it before the routes (RFC 3261 22.3); absent: none challenged. */
   proxyAuth?: ProxyAuthService;
+  /** Whether new dialogs are taken (draining, stopping: 503); absent: always. */
+  admission?: Admission;
 }

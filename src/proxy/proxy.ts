@@ -76,8 +76,16 @@ export class Proxy implements TransactionUser {
 
   private onNewRequest(req: SipMessage, tx: ServerTransaction, flow: Flow): void {
     const uri = parseUri(req.requestUri);
+    // Draining or stopping (src/core/admission.ts): no new dialog, and our OPTIONS answer says so (503, Retry-After).
+    const admission = this.env.admission;
+    const closed = admission !== undefined && !admission.open;
     if (req.method === 'OPTIONS' && this.isForUs(uri) && !req.has('Route')) {
-      this.reply(tx, req, { status: 200, headers: [['Allow', ALLOWED_METHODS], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] });
+      this.reply(tx, req, closed ? admission.refusal() : { status: 200, headers: [['Allow', ALLOWED_METHODS], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] });
+      return;
+    }
+    if (closed && req.toTag === null && DIALOG_CREATING.has(req.method)) {
+      this.env.counters.inc('proxy_refused_not_open');
+      this.reply(tx, req, admission.refusal());
       return;
     }
     const refusal = checkProxyRequest(req, uri, this.env.isOurs);

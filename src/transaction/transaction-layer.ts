@@ -237,8 +237,12 @@ export class TransactionLayer {
     this.settleDrains();
   }
 
-  /** Resolves when no transaction still waits for or owes a final response (graceful SIGTERM), or after maxMs. */
-  drain(maxMs: number): Promise<void> {
+  /**
+   * Resolves when no transaction still waits for or owes a final response
+   * (graceful SIGTERM), or after maxMs; client transactions `ignore` selects
+   * (pings nobody waits for) are not waited for.
+   */
+  drain(maxMs: number, ignore?: (tx: ClientTransaction) => boolean): Promise<void> {
     const deadline = Date.now() + maxMs;
     return new Promise<void>((resolve) => {
       let done = false;
@@ -256,7 +260,7 @@ export class TransactionLayer {
       // expecting or owing a final response. Checked every 50 ms.
       const check = (): void => {
         next = null;
-        if (!this.hasPending() || Date.now() >= deadline) finish();
+        if (!this.hasPending(ignore) || Date.now() >= deadline) finish();
         else next = this.wheel.schedule(Math.min(50, Math.max(1, deadline - Date.now())), check);
       };
       check();
@@ -264,9 +268,9 @@ export class TransactionLayer {
   }
 
   /** A server transaction without its final response, or a client transaction without one. */
-  private hasPending(): boolean {
+  private hasPending(ignore?: (tx: ClientTransaction) => boolean): boolean {
     for (const tx of this.servers.values()) if (tx.state === 'Trying' || tx.state === 'Proceeding') return true;
-    for (const tx of this.clients.values()) if (tx.state === 'Calling' || tx.state === 'Trying' || tx.state === 'Proceeding') return true;
+    for (const tx of this.clients.values()) if ((tx.state === 'Calling' || tx.state === 'Trying' || tx.state === 'Proceeding') && ignore?.(tx) !== true) return true;
     return false;
   }
 
