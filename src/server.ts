@@ -39,6 +39,7 @@ import { FailureCounter } from './auth/failure-counter.js';
 import { Operations } from './api/operations.js';
 import { SecurityService } from './security/service.js';
 import { Admission } from './core/admission.js';
+import { Drain, checkDrainTimeout, type DrainStatus } from './core/drain.js';
 
 /** Timer C of RFC 3261 16.6 step 11: greater than 3 minutes. */
 const TIMER_C_MS = 181_000;
@@ -74,8 +75,10 @@ function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
 export interface RunningServer {
   /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
   stop(): Promise<void>;
-  /** Resolves (never rejects) once stop() ended, whoever called it: undefined, or the error it failed with. */
+  /** Resolves (never rejects) once stop() ended, whoever called it (a drain does): undefined, or the error it failed with. */
   stopped: Promise<unknown>;
+  /** Drain mode (src/core/drain.ts): no new calls, stop once the calls up ended (or at the timeout, seconds). */
+  drain(timeoutS: number | null): DrainStatus;
   reload(config: TrunklineConfig): Promise<void>;
   counters: Counters;
   listeners(): Array<ListenSpec & { boundPort: number }>;
@@ -295,8 +298,17 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: gatewayMonitor?.isUp(g) ?? true }))),
     carrierRegistrations: () => carrierRegistrations.list(),
   });
+  const drain = new Drain({
+    admission,
+    liveCalls: () => b2bua.liveCount,
+    closeCalls: () => b2bua.stopTakingCalls('Server draining'),
+    // A failed stop is reported through running.stopped.
+    stop: () => void running.stop().catch(() => undefined),
+    log,
+  });
   const control = new ControlServer(controlSocketPath(config.data), (req) => {
     if (req.cmd === 'calls') return b2bua.liveCalls();
+    if (req.cmd === 'drain') return running.drain(checkDrainTimeout(req.timeout));
     if (req.cmd === 'hangup') return b2bua.hangUp(req.callSid);
     if (req.cmd === 'trace') return ops.traces.trace(req.callSid);
     throw new Error('unknown command');
@@ -347,6 +359,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       forwarding: () => proxy.activeContexts,
       apply: (next) => running.reload(next),
       admission,
+      drain: (timeoutS) => running.drain(timeoutS),
     });
   } catch (err) {
     keepAlive?.stop();
@@ -364,6 +377,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const shutdown = async (): Promise<void> => {
     // New INVITEs get 503 at once; the calls up are ended (BYE both legs, CDR) before anything closes.
     admission.stop();
+    drain.cancel();
     const ended = b2bua.hangUpAll('Server shutting down');
     log.info({ calls: ended }, `shutting down: ${ended} calls ended`);
     await ops.stop();
@@ -403,6 +417,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       return stopping;
     },
     stopped: new Promise<unknown>((resolve) => (settleStopped = resolve)),
+    drain: (timeoutS) => drain.start(timeoutS),
     async reload(next: TrunklineConfig) {
       proxy.setRouter(new Router(next.routes));
       headerRules = headerRuleMap(next);

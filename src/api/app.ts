@@ -4,11 +4,12 @@
  *
  *   /                        the web console (static files; its data comes from /api/v1)
  *   /healthz                 200 while the process runs (no token)
- *   /readyz                  200 when the store answers and every listener is bound, else 503 (no token)
+ *   /readyz                  200 when the store answers, every listener is bound and calls are taken, else 503 (no token)
  *   /metrics                 Prometheus text (no token)
  *   /api/v1/openapi.json     the OpenAPI document (no token)
  *   /api/v1/events           SSE event stream
  *   /api/v1/reload           POST: re-read the config file and apply it (admin)
+ *   /api/v1/drain            POST: stop taking calls, exit once those up ended (admin; extra-routes.ts)
  *   /api/v1/log              GET the log level, PATCH {"level": "debug"} to change it until the next reload
  *   /api/v1/stats/calls      calls per minute over the last hour (the console's charts; stats.ts)
  *   /api/v1/NAME[/KEY]       the resources of ./resources (token; writes need admin)

@@ -5,6 +5,8 @@
  *                                                   (the twin of `trunkline route explain`)
  *   GET /api/v1/calls/SID/trace                     the SIP messages of a live or recent call,
  *                                                   both legs (the capture ring buffer)
+ *   POST /api/v1/drain {"timeout": S}               stop taking calls, let those up end, then exit
+ *                                                   (the twin of `trunkline drain`; admin)
  *
  * A `+` in a query string is a space once decoded: send it as %2B (a
  * leading space in `number` is read as the `+` it was).
@@ -16,11 +18,16 @@ import { explainRoute } from '../trunking/explain.js';
 import { TrunkingSnapshot } from '../trunking/snapshot.js';
 import { checkName } from '../trunking/validate.js';
 import { ApiError, SchemaError } from './errors.js';
-import type { ApiContext } from './resource.js';
+import { MAX_DRAIN_TIMEOUT_S } from '../core/drain.js';
+import { jsonSchema, type ApiContext } from './resource.js';
 
 const explainQuery = z.strictObject({
   number: z.string().min(1).max(64).describe('the dialled number, as the PBX sends it (+ as %2B)'),
   from: z.string().min(1).max(64).describe('the trunk the call comes from'),
+});
+
+const drainBody = z.strictObject({
+  timeout: z.number().int().min(0).max(MAX_DRAIN_TIMEOUT_S).nullable().optional().describe('seconds; at the timeout the calls still up are ended (BYE, CDR "Server shutting down"); none: wait for them'),
 });
 
 export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void {
@@ -37,6 +44,13 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
     const t = ctx.traces.trace(sid);
     if (t === null) throw new ApiError(404, `unknown call ${sid} (not among the recent calls kept for traces: capture.traceCalls)`);
     return t;
+  });
+  v1.post('/drain', async (req, reply) => {
+    const r = drainBody.safeParse(req.body ?? {}, { reportInput: true });
+    if (!r.success) throw new SchemaError(r.error.issues, 'body');
+    if (ctx.drain === undefined) throw new ApiError(404, 'drain: not a running server');
+    reply.code(202);
+    return ctx.drain(r.data.timeout ?? null);
   });
 }
 
@@ -57,6 +71,17 @@ export const EXTRA_PATHS: Record<string, unknown> = {
       summary: 'the SIP messages of a live or recent call, both legs, oldest first (time, direction, leg, src, dst, firstLine, raw)',
       parameters: [{ name: 'callSid', in: 'path', required: true, schema: { type: 'string' } }],
       responses: { 200: { description: 'the messages' }, 404: { description: 'not among the recent calls' } },
+    },
+  },
+  '/api/v1/drain': {
+    post: {
+      summary: 'stop taking new calls (503 + Retry-After, OPTIONS 503, /readyz 503), let the calls up end, then exit; at the timeout the calls still up are ended as at SIGTERM. Again while draining: the new timeout applies',
+      requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(drainBody, 'input') } } },
+      responses: {
+        202: { description: 'draining: {state: draining|stopping, calls: N, deadline: ISO 8601 or null}' },
+        400: { description: 'a bad timeout' },
+        403: { description: 'a read token' },
+      },
     },
   },
 };

@@ -31,6 +31,7 @@ import { writePidFile } from './pidfile.js';
 import { packageVersion } from './version.js';
 import { formatHostPort } from '../config/address.js';
 import type { Admission } from '../core/admission.js';
+import type { DrainStatus } from '../core/drain.js';
 
 export interface OpsDeps {
   store: Store;
@@ -43,6 +44,8 @@ export interface OpsDeps {
   apply(next: TrunklineConfig): Promise<void>;
   /** Whether new calls are taken (not ready while draining or stopping). */
   admission?: Admission;
+  /** Drain mode (RunningServer.drain): POST /api/v1/drain. */
+  drain?(timeoutS: number | null): DrainStatus;
 }
 
 export class Operations {
@@ -161,6 +164,7 @@ export class Operations {
           now: Date.now,
           traces: this.traces,
           ...(this.#trunkingSource !== null && { calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp } }),
+          ...(deps.drain !== undefined && { drain: deps.drain }),
         },
         log: this.#log,
         metrics: this.metrics,

@@ -29,6 +29,7 @@ import { ApiError, SchemaError } from './errors.js';
 import { isPage, type Page } from './pagination.js';
 import type { LiveCall } from '../b2bua/b2bua.js';
 import type { TraceMessage } from '../capture/trace.js';
+import type { DrainStatus } from '../core/drain.js';
 
 /** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone). */
 export interface CallService {
@@ -51,6 +52,8 @@ export interface ApiContext {
   now(): number;
   calls?: CallService;
   traces?: TraceService;
+  /** Drain mode of the running server (POST /api/v1/drain): a server only. */
+  drain?: (timeoutS: number | null) => DrainStatus;
 }
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;

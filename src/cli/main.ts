@@ -13,6 +13,7 @@ import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
 import { registerCalls } from './calls.js';
+import { registerDrain } from './drain.js';
 import { registerTrace } from './trace.js';
 import { registerAccount } from './account.js';
 import { registerTrunk } from './trunk.js';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerLocation(program);
   registerCalls(program);
+  registerDrain(program);
   registerTrace(program);
   registerAccount(program);
   registerTrunk(program);

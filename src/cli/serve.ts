@@ -4,6 +4,8 @@
  *   SIGTERM, SIGINT  stop(): new calls 503, calls up ended (BYE, CDR), in-flight
  *                    transactions finish; then exit 0 (a second signal while
  *                    stopping exits 1 at once)
+ *   drain            (`trunkline drain`, POST /api/v1/drain) the server stops
+ *                    itself once its calls ended; then exit 0 as well
  *   SIGHUP           re-read the same config file and reload; on a bad config
  *                    the error is logged and the running config stays
  */
@@ -55,7 +57,7 @@ function installSignals(server: Server, log: Logger, reloadOpts: LoadConfigOptio
   let stopping = false;
   let current = initial;
 
-  // However the stop came, the process exits once it is done.
+  // However the stop came (a signal, the end of a drain), the process exits once it is done.
   void server.stopped.then((err) => {
     if (err !== undefined) {
       log.error({ err }, 'stop failed');

@@ -11,6 +11,11 @@ export function controlSocketPath(dataDir: string): string {
   return join(dataDir, CONTROL_SOCKET);
 }
 
-export type ControlRequest = { cmd: 'calls' } | { cmd: 'hangup'; callSid: string } | { cmd: 'trace'; callSid: string };
+export type ControlRequest =
+  | { cmd: 'calls' }
+  | { cmd: 'hangup'; callSid: string }
+  | { cmd: 'trace'; callSid: string }
+  /** Stop taking calls, let those up end, then exit; `timeout` seconds at most (src/core/drain.ts). */
+  | { cmd: 'drain'; timeout?: number | null };
 
 export type ControlAnswer = { ok: true; result: unknown } | { ok: false; error: string };
