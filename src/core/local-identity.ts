@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { isSipUri, type Uri } from '../sip/uri.js';
 
 /**
@@ -18,8 +19,16 @@ export class LocalIdentity {
     for (const h of extraHosts) this.hosts.add(normalizeHost(h));
     this.hosts.add('localhost');
     // A wildcard listener answers for every local address we could be reached at.
-    if (this.hosts.has('0.0.0.0')) this.hosts.add('127.0.0.1');
-    if (this.hosts.has('::')) this.hosts.add('::1');
+    const v4 = this.hosts.has('0.0.0.0');
+    const v6 = this.hosts.has('::');
+    if (v4) this.hosts.add('127.0.0.1');
+    if (v6) this.hosts.add('::1');
+    if (v4 || v6) {
+      // So that a next hop at one of them is known as us (a request sent there would only come back).
+      for (const list of Object.values(networkInterfaces())) {
+        for (const a of list ?? []) if ((a.family === 'IPv4' && v4) || (a.family === 'IPv6' && v6)) this.hosts.add(normalizeHost(a.address));
+      }
+    }
   }
 
   /** Adds a port actually bound (listeners on port 0 learn theirs at start). */

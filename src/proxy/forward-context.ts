@@ -160,8 +160,15 @@ export class ForwardContext {
 
   /** Sends the branch to its current target; on no usable interface moves down the list. */
   private sendToTarget(branch: Branch, first: boolean): void {
+    let self = false;
     while (branch.targetIndex < branch.targets.length) {
       const target = branch.targets[branch.targetIndex]!;
+      // RFC 3261 16.5: a next hop that is one of our own sockets is us: sent there, the request would only come back.
+      if (this.env.isOurs(target.host, target.port)) {
+        self = true;
+        branch.targetIndex++;
+        continue;
+      }
       const out = this.interfaces.forProto(target.proto, target.host);
       if (out === null) {
         branch.targetIndex++;
@@ -175,6 +182,11 @@ export class ForwardContext {
       this.env.counters.inc('proxy_requests_forwarded');
       branch.tx = this.env.layer.sendRequest(m, target, branch);
       if (m.method === 'INVITE') this.armTimerC(branch);
+      return;
+    }
+    if (self) {
+      this.env.counters.inc('proxy_next_hop_self');
+      this.synthesizeFinal(branch, 482, 'Next Hop Is This Server');
       return;
     }
     this.synthesizeFinal(branch, 503, 'No usable transport to destination');

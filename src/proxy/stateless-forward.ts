@@ -33,6 +33,11 @@ export class StatelessForwarder {
     // 16.6 step 3, once whatever the number of targets tried.
     const mf = req.maxForwards;
     for (const target of targets) {
+      // RFC 3261 16.5: one of our own sockets is us; a request sent there would come back until Max-Forwards ran out.
+      if (this.env.isOurs(target.host, target.port)) {
+        this.env.counters.inc('proxy_next_hop_self');
+        continue;
+      }
       const out = this.interfaces.forProto(target.proto, target.host);
       if (out === null) continue;
       req.setHeader('Max-Forwards', String(mf === null ? 70 : mf - 1));
