@@ -204,6 +204,7 @@ function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefi
       ...(r.forward !== undefined && { forward: r.forward }),
       ...(r.reply !== undefined && { reply: r.reply }),
       ...(r.then !== undefined && { then: r.then }),
+      ...(r.trustRoute && { trustRoute: true }),
     })),
     sip: {
       timers: { ...raw.sip.timers },

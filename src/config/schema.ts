@@ -189,11 +189,13 @@ const routeSchema = z
     reply: int(200, 699, 'a SIP status code 200-699').optional(),
     then: oneOf(ROUTE_STAGES).optional(),
     stateless: bool().default(false),
+    /** Initial requests matching the rule may bring a Route set naming other hosts, and it is followed. */
+    trustRoute: bool().default(false),
   })
   .superRefine((r, ctx) => {
     const actions = (['forward', 'reply', 'then'] as const).filter((k) => r[k] !== undefined);
-    if (actions.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'expected one of forward, reply or then' });
+    if (actions.length === 0 && !r.trustRoute) {
+      ctx.addIssue({ code: 'custom', message: 'expected one of forward, reply or then (or trustRoute: true)' });
     } else if (actions.length > 1) {
       ctx.addIssue({ code: 'custom', message: `expected only one of forward, reply or then, got ${actions.join(' and ')}` });
     }
@@ -411,6 +413,8 @@ export interface RouteConfig {
   reply?: number;
   then?: RouteStage;
   stateless: boolean;
+  /** A request matching the rule may carry a Route set naming other hosts (followed); a rule may have this alone, without an action. */
+  trustRoute?: boolean;
 }
 
 export interface TlsConfig {

@@ -45,20 +45,32 @@ export class Router {
 
   decide(req: SipMessage, uri: Uri, sourceIp: string): RouteDecision {
     for (const r of this.routes) {
-      if (r.method !== null && r.method !== req.method) continue;
-      if (r.user !== null || r.host !== null) {
-        const { user, host } = userAndHost(uri);
-        if (r.user !== null && !r.user.test(user)) continue;
-        if (r.host !== null && !r.host.test(host)) continue;
-      }
-      if (r.source !== null && !r.source.has(sourceIp)) continue;
       const c = r.config;
+      // A rule with only trustRoute has no action: it does not stop the search.
+      if (c.forward === undefined && c.reply === undefined && c.then === undefined) continue;
+      if (!matches(r, req, uri, sourceIp)) continue;
       if (c.forward !== undefined) return { kind: 'forward', targets: c.forward, mode: c.mode, stateless: c.stateless, index: r.index };
       if (c.reply !== undefined) return { kind: 'reply', status: c.reply, index: r.index };
       if (c.then !== undefined) return { kind: 'stage', stage: c.then, index: r.index };
     }
     return { kind: 'none' };
   }
+
+  /** Whether a rule with `trustRoute: true` matches: this initial request may bring a Route set naming other hosts. */
+  trustsRoute(req: SipMessage, uri: Uri, sourceIp: string): boolean {
+    for (const r of this.routes) if (r.config.trustRoute === true && matches(r, req, uri, sourceIp)) return true;
+    return false;
+  }
+}
+
+function matches(r: CompiledRoute, req: SipMessage, uri: Uri, sourceIp: string): boolean {
+  if (r.method !== null && r.method !== req.method) return false;
+  if (r.user !== null || r.host !== null) {
+    const { user, host } = userAndHost(uri);
+    if (r.user !== null && !r.user.test(user)) return false;
+    if (r.host !== null && !r.host.test(host)) return false;
+  }
+  return r.source === null || r.source.has(sourceIp);
 }
 
 /** User and host of a Request-URI for matching: sip(s) user@host, tel number, else the opaque part. */

@@ -125,6 +125,14 @@ describe('defaults', () => {
     assert.equal(c.advertise, '2001:db8::1');
     assert.equal(parseConfig('advertise: sip.example.com', BASE).advertise, 'sip.example.com');
   });
+
+  test('routes: trustRoute alone, or beside an action; absent unless true', () => {
+    const c = parseConfig('routes: [{match: {source: 10.0.0.0/8}, trustRoute: true}, {then: location, trustRoute: true}, {then: trunking, trustRoute: false}]', BASE);
+    assert.deepEqual(c.routes[0], { match: { source: '10.0.0.0/8' }, mode: 'serial', stateless: false, trustRoute: true });
+    assert.equal(c.routes[1]!.trustRoute, true);
+    assert.equal(c.routes[1]!.then, 'location');
+    assert.equal('trustRoute' in c.routes[2]!, false);
+  });
 });
 
 describe('unknown keys', () => {
@@ -181,7 +189,9 @@ describe('values', () => {
     ['capture: {id: 1.5}', 'capture.id: expected an integer 0-4294967295, got 1.5'],
     ['capture: {traceCalls: -1}', 'capture.traceCalls: expected an integer 0-100000, got -1'],
     ['routes: {then: location}', 'routes: expected a list, got {"then":"location"}'],
-    ['routes: [{}]', 'routes[0]: expected one of forward, reply or then'],
+    ['routes: [{}]', 'routes[0]: expected one of forward, reply or then (or trustRoute: true)'],
+    ['routes: [{trustRoute: false}]', 'routes[0]: expected one of forward, reply or then (or trustRoute: true)'],
+    ['routes: [{trustRoute: 1}]', 'routes[0].trustRoute: expected true or false, got 1'],
     ['routes: [{reply: 404, then: location}]', 'routes[0]: expected only one of forward, reply or then, got reply and then'],
     ['routes: [{forward: http://x}]', 'routes[0].forward[0]: expected a sip: or sips: URI, got "http://x"'],
     ['routes: [{forward: []}]', 'routes[0].forward: expected a sip: URI or a list of them, got an empty list'],

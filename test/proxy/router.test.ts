@@ -136,3 +136,21 @@ test('a regex is compiled once and gives the same answer on every call (no lastI
   const r = new Router([fwd({ user: 'bob' }, ['sip:gw.example.com'])]);
   for (let i = 0; i < 5; i++) assert.equal(indexOf(decide(r, 'INVITE', 'sip:bob@example.org')), 0);
 });
+
+test('trustRoute: a rule with only trustRoute has no action (the search goes on); trustsRoute asks every such rule\'s conditions', () => {
+  const r = new Router([
+    { match: { source: '10.0.0.0/8', method: 'INVITE' }, mode: 'serial', stateless: false, trustRoute: true },
+    fwd({ user: '^\\+44' }, ['sip:gw.example.com'], { trustRoute: true }),
+    fwd({}, ['sip:other.example.com']),
+  ]);
+  assert.equal(indexOf(decide(r, 'INVITE', 'sip:bob@example.org', '10.1.2.3')), 2);
+  const m = (method: string, ruri: string): [SipMessage, ReturnType<typeof parseUri>] => {
+    const x = req(method, ruri);
+    return [x, parseUri(x.requestUri)];
+  };
+  assert.equal(r.trustsRoute(...m('INVITE', 'sip:bob@example.org'), '10.1.2.3'), true);
+  assert.equal(r.trustsRoute(...m('MESSAGE', 'sip:bob@example.org'), '10.1.2.3'), false);
+  assert.equal(r.trustsRoute(...m('INVITE', 'sip:bob@example.org'), '198.51.100.7'), false);
+  assert.equal(r.trustsRoute(...m('MESSAGE', 'sip:+441234@example.org'), '198.51.100.7'), true);
+  assert.equal(new Router([fwd({}, ['sip:gw.example.com'])]).trustsRoute(...m('INVITE', 'sip:x@y'), '10.1.2.3'), false);
+});
