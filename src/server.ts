@@ -14,6 +14,8 @@ import { SipLocator } from './dns/resolver.js';
 import { Proxy } from './proxy/proxy.js';
 import { Router } from './proxy/router.js';
 import { Interfaces } from './proxy/interfaces.js';
+import { DialogStamp } from './proxy/dialog-stamp.js';
+import { loadRouteKey } from './proxy/route-key.js';
 import { randomBytes } from 'node:crypto';
 import { openStore } from './store/index.js';
 import { NonceService } from './auth/nonce.js';
@@ -111,6 +113,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   if (tls?.generated) log.info({ cert: tls.certFile }, 'generated a self-signed TLS certificate for localhost');
 
   const algorithms = digestAlgorithms(process.env, config.registrar.algorithms);
+  // Our Record-Route stamps: the key is kept in the data directory, since dialogs outlive a restart.
+  const dialogStamp = new DialogStamp(await loadRouteKey(config.data));
   const store = await openStore(config.database, { log });
   const counters = new Counters();
   const ops = new Operations(config, log, counters);
@@ -323,6 +327,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       locate: (uri) => locator.locate(uri),
       isOurs: (host, port) => identity.isLocalHostPort(host, port),
       isLocalHost: (host) => identity.isLocalHost(host),
+      dialogStamp,
       counters,
       log,
       serverHeader,

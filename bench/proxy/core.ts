@@ -18,6 +18,8 @@ import type { Target } from '../../src/transaction/types.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { Router } from '../../src/proxy/router.js';
 import { Interfaces } from '../../src/proxy/interfaces.js';
+import { DialogStamp } from '../../src/proxy/dialog-stamp.js';
+import { randomBytes } from 'node:crypto';
 import type { Flow } from '../../src/transport/types.js';
 import type { SipUri } from '../../src/sip/uri.js';
 
@@ -53,6 +55,7 @@ const proxy = new Proxy(
     locate: async (uri: SipUri) => [{ proto: 'udp', host: uri.host, port: uri.port ?? 5060 }],
     isOurs: (h, p) => identity.isLocalHostPort(h, p),
     isLocalHost: (h) => identity.isLocalHost(h),
+    dialogStamp: new DialogStamp(randomBytes(32)),
     counters,
     log: noLog,
     serverHeader: 'Trunkline',

@@ -88,6 +88,8 @@ export class ForwardContext {
   private readonly queue: Destination[];
   private finalSent = false;
   private cancelled = false;
+  /** The dialog's Record-Route stamp, made once for all branches. */
+  private stamp: string | null = null;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -198,11 +200,13 @@ export class ForwardContext {
    * from either side arrive at the interface that side can reach.
    */
   private addRecordRoute(m: SipMessage, out: SipInterface): void {
+    // Both entries carry the dialog's stamp: in-dialog requests are relayed only along a verified one (route-policy.ts).
+    this.stamp ??= this.env.dialogStamp.of(this.req.callId, this.req.fromTag ?? '');
     const inIf = this.interfaces.forFlow(this.inFlow);
     if (inIf.proto !== out.proto || inIf.host !== out.host || inIf.port !== out.port) {
-      m.prependHeader('Record-Route', `<${recordRouteUri(inIf)}>`);
+      m.prependHeader('Record-Route', `<${recordRouteUri(inIf, this.stamp)}>`);
     }
-    m.prependHeader('Record-Route', `<${recordRouteUri(out)}>`);
+    m.prependHeader('Record-Route', `<${recordRouteUri(out, this.stamp)}>`);
   }
 
   /** 16.6 step 11: an INVITE branch that rings longer than Timer C is cancelled. */

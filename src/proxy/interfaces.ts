@@ -1,4 +1,5 @@
 import type { Flow, ListenSpec, TransportProto } from '../transport/types.js';
+import { STAMP_PARAM } from './dialog-stamp.js';
 
 /** One of our SIP interfaces as written in Via, Record-Route and Contact. */
 export interface SipInterface {
@@ -62,15 +63,19 @@ export class Interfaces {
 const RR_URIS = new WeakMap<SipInterface, string>();
 const SENT_BYS = new WeakMap<SipInterface, string>();
 
-/** `sip:host:port;transport=tcp;lr`: the Record-Route URI of an interface (RFC 3261 16.6 step 4). */
-export function recordRouteUri(i: SipInterface): string {
+/**
+ * `sip:host:port;transport=tcp;lr`: the Record-Route URI of an interface
+ * (RFC 3261 16.6 step 4); with `stamp`, `;dsig=STAMP` after it, the dialog's
+ * stamp (dialog-stamp.ts) that in-dialog requests must bring back.
+ */
+export function recordRouteUri(i: SipInterface, stamp: string | null = null): string {
   let s = RR_URIS.get(i);
   if (s === undefined) {
     const transport = i.proto === 'udp' ? '' : `;transport=${i.proto}`;
     s = `sip:${i.host}:${i.port}${transport};lr`;
     RR_URIS.set(i, s);
   }
-  return s;
+  return stamp === null ? s : `${s};${STAMP_PARAM}=${stamp}`;
 }
 
 /** `SIP/2.0/UDP host:port` without parameters: the start of a Via we add. */

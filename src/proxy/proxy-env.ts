@@ -9,6 +9,7 @@ import type { SipMessage } from '../sip/message.js';
 import type { Uri } from '../sip/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { BranchTarget } from './forward-context.js';
+import type { DialogStamp } from './dialog-stamp.js';
 
 /** The registrar as the proxy sees it (src/registrar/registrar.ts). */
 export interface RegistrarService {
@@ -73,6 +74,8 @@ export interface ProxyEnv {
   isOurs(host: string, port: number | null): boolean;
   /** host is one of this server's names or addresses, whatever the port. */
   isLocalHost(host: string): boolean;
+  /** Stamps of our Record-Route entries: in-dialog requests are relayed only along a verified one (route-policy.ts). */
+  dialogStamp: DialogStamp;
   counters: Counters;
   log: ProxyLog;
   /** Server header of the answers the proxy makes itself, or null. */

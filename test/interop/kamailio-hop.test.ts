@@ -31,6 +31,8 @@ const skipUdp = noSipp || kamailioSkipReason();
 const skipTls = noSipp || kamailioSkipReason({ tls: true });
 
 const CALLS = 3;
+/** The dialog stamp on Trunkline's Record-Route entries (src/proxy/dialog-stamp.ts), as a regex. */
+const STAMP = '[A-Za-z0-9_-]{16}';
 
 let server: RunningTrunkline | undefined;
 let port: number;
@@ -129,7 +131,7 @@ test('Kamailio as the next hop over UDP: full calls, the ACK and BYE follow both
     assert.equal(count(hops, /^KHOP BYE .* proto=udp /), CALLS, hops.join('\n'));
     // The INVITE reached Kamailio with Trunkline's one Record-Route (UDP in, UDP out).
     for (const l of hops.filter((h) => h.startsWith('KHOP INVITE'))) {
-      assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${port};lr>\\]`), l);
+      assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
     }
     // In-dialog requests arrive at Kamailio with Kamailio's own Route value only (Trunkline removed its own).
     for (const l of hops.filter((h) => /^KHOP (ACK|BYE)/.test(h))) {
@@ -151,7 +153,7 @@ test('UDP in, TLS out: Trunkline verifies Kamailio\'s certificate (tls.ca), doub
     assert.equal(count(hops, /^KHOP BYE .* proto=tls /), CALLS, hops.join('\n'));
     // Trunkline's two Record-Route entries: the TLS interface it sent from on top, the UDP one it received on below.
     for (const l of hops.filter((h) => h.startsWith('KHOP INVITE'))) {
-      assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr>, ?<sip:127\\.0\\.0\\.1:${port};lr>\\]`), l);
+      assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr;dsig=${STAMP}>, ?<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
     }
     // In-dialog: Trunkline consumed both of its Route values and sent on over TLS to Kamailio's TLS entry.
     for (const l of hops.filter((h) => /^KHOP (ACK|BYE)/.test(h))) {
@@ -175,7 +177,7 @@ test('the callee hangs up through TLS: its BYE crosses Kamailio (UDP in, TLS out
     assert.equal(byes.length, CALLS, hops.join('\n'));
     for (const l of byes) {
       assert.match(l, / proto=udp /, l);
-      assert.match(l, new RegExp(`route=\\[<sip:127\\.0\\.0\\.1:${kByeUdp};r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${kBye};transport=tls;r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr>, ?<sip:127\\.0\\.0\\.1:${port};lr>\\]`), l);
+      assert.match(l, new RegExp(`route=\\[<sip:127\\.0\\.0\\.1:${kByeUdp};r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${kBye};transport=tls;r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr;dsig=${STAMP}>, ?<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
     }
   } finally {
     await k.stop();

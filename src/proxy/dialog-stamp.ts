@@ -1,0 +1,44 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** The URI parameter of our Record-Route entries that carries the stamp: `sip:host:port;lr;dsig=...`. */
+export const STAMP_PARAM = 'dsig';
+/** Bytes of HMAC-SHA256 kept (96 bits); 16 characters of base64url, all of them legal in a URI parameter. */
+const STAMP_BYTES = 12;
+const STAMP_CHARS = 16;
+
+/**
+ * The stamp that makes our Record-Route entries verifiable: a keyed hash of
+ * the dialog's Call-ID and the caller's tag (the From tag of the request
+ * that made the dialog). An in-dialog request from either side carries that
+ * tag: as its From tag from the caller, as its To tag from the callee. The
+ * proxy relays a request with a To tag only along an entry of ours whose
+ * stamp verifies (src/proxy/route-policy.ts): a forged in-dialog request
+ * cannot make us send anything anywhere.
+ */
+export class DialogStamp {
+  constructor(private readonly key: Buffer) {
+    if (key.length < 16) throw new RangeError('dialog stamp key: expected at least 16 bytes');
+  }
+
+  /** The stamp of the dialog (callId, callerTag). One HMAC. */
+  of(callId: string, callerTag: string): string {
+    return this.digest(callId, callerTag).toString('base64url');
+  }
+
+  /**
+   * Whether `stamp` was made by us for this request's dialog: the caller's
+   * tag is its From tag or its To tag. Anything malformed is simply false.
+   */
+  verifies(stamp: string, callId: string, fromTag: string | null, toTag: string | null): boolean {
+    if (stamp.length !== STAMP_CHARS) return false;
+    const given = Buffer.from(stamp, 'base64url');
+    if (given.length !== STAMP_BYTES) return false;
+    if (fromTag !== null && timingSafeEqual(given, this.digest(callId, fromTag))) return true;
+    return toTag !== null && timingSafeEqual(given, this.digest(callId, toTag));
+  }
+
+  private digest(callId: string, tag: string): Buffer {
+    // The separator keeps ("ab", "c") and ("a", "bc") apart; a Call-ID has no LF.
+    return createHmac('sha256', this.key).update(callId).update('\n').update(tag).digest().subarray(0, STAMP_BYTES);
+  }
+}
