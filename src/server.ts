@@ -327,6 +327,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       locate: (uri) => locator.locate(uri),
       isOurs: (host, port) => identity.isLocalHostPort(host, port),
       isLocalHost: (host) => identity.isLocalHost(host),
+      isTrustedSource: security.trust.isTrusted,
       dialogStamp,
       counters,
       log,

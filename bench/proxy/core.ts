@@ -55,6 +55,7 @@ const proxy = new Proxy(
     locate: async (uri: SipUri) => [{ proto: 'udp', host: uri.host, port: uri.port ?? 5060 }],
     isOurs: (h, p) => identity.isLocalHostPort(h, p),
     isLocalHost: (h) => identity.isLocalHost(h),
+    isTrustedSource: () => false,
     dialogStamp: new DialogStamp(randomBytes(32)),
     counters,
     log: noLog,

@@ -5,7 +5,11 @@
  *
  *   trunkline_security_drops_total{reason}  requests stopped before the
  *     transaction layer: dropped unanswered (banned, scanner) or refused
- *     statelessly (maxforwards 483, sanity 400/416/420, acl, lists, sqli 403)
+ *     statelessly (maxforwards 483, sanity 400/416/420, acl, lists, sqli 403);
+ *     and by the proxy, refused 403 or (an ACK) absorbed: foreign-route (an
+ *     initial request from an untrusted source with a Route naming another
+ *     host), forged-dialog (an in-dialog request not along a Record-Route of
+ *     ours), see src/proxy/route-policy.ts
  *   trunkline_security_bans_total{reason}   sources banned: flood (the
  *     density crossed), auth (brute force: failed authentications), manual
  *     (`trunkline ban add`, POST /api/v1/bans)
@@ -16,7 +20,7 @@
  */
 import type { Counters } from '../core/counters.js';
 
-export const DROP_REASONS = ['banned', 'scanner', 'maxforwards', 'sanity', 'acl', 'lists', 'sqli', 'other'] as const;
+export const DROP_REASONS = ['banned', 'scanner', 'maxforwards', 'sanity', 'acl', 'lists', 'sqli', 'foreign-route', 'forged-dialog', 'other'] as const;
 export const BAN_REASONS = ['flood', 'auth', 'manual'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type BanReason = (typeof BAN_REASONS)[number];
@@ -27,11 +31,19 @@ const BANS: Record<string, BanReason> = {
   security_manual_bans: 'manual',
 };
 
+/** The proxy's refusals (src/proxy/route-policy.ts ROUTE_REFUSAL_COUNTERS). */
+const ROUTE_DROPS: Record<string, DropReason> = {
+  security_route_foreign: 'foreign-route',
+  security_route_forged: 'forged-dialog',
+};
+
 /** `security_<step>_dropped` and `security_<step>_<status>` (the pipeline's outcomes); the keep-alive's 200 is an answer, not a drop. */
 const OUTCOME = /^security_([a-z]+)_(dropped|[3-6]\d\d)$/;
 
 /** The drop reason a core counter adds to, or null when it is not a drop. */
 export function dropReasonOf(counter: string): DropReason | null {
+  const route = ROUTE_DROPS[counter];
+  if (route !== undefined) return route;
   const m = OUTCOME.exec(counter);
   if (m === null) return null;
   const step = m[1]!;

@@ -74,6 +74,8 @@ export interface ProxyEnv {
   isOurs(host: string, port: number | null): boolean;
   /** host is one of this server's names or addresses, whatever the port. */
   isLocalHost(host: string): boolean;
+  /** The source may send requests with a Route set naming other hosts (security.trusted, our own address: src/security/trust.ts). */
+  isTrustedSource(ip: string): boolean;
   /** Stamps of our Record-Route entries: in-dialog requests are relayed only along a verified one (route-policy.ts). */
   dialogStamp: DialogStamp;
   counters: Counters;

@@ -8,7 +8,8 @@ import type { TransactionUser } from '../transaction/transaction-layer.js';
 import type { Router } from './router.js';
 import type { Interfaces } from './interfaces.js';
 import { checkProxyRequest, type Refusal } from './request-checks.js';
-import { preprocessRoutes, nextHopUri } from './route-set.js';
+import { nextHopUri } from './route-set.js';
+import { RoutePolicy } from './route-policy.js';
 import { ForwardContext, type Destination } from './forward-context.js';
 import { StatelessForwarder } from './stateless-forward.js';
 import type { AuthenticatedUser, ProxyEnv } from './proxy-env.js';
@@ -23,12 +24,16 @@ const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'RE
  * The stateful proxy core (RFC 3261 section 16), the transaction user of
  * the transaction layer. Per request: OPTIONS to ourselves answered; 16.3
  * checks; 16.4 route preprocessing; in-dialog requests follow their route
- * set; initial requests follow the routing table (forward / reply / stage),
- * and with no rule matching, nobody may relay through us (403).
+ * set when it came through a Record-Route of ours (route-policy.ts);
+ * initial requests follow the routing table (forward / reply / stage), and
+ * with no rule matching, nobody may relay through us (403), neither by
+ * Request-URI nor by Route.
  */
 export class Proxy implements TransactionUser {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();
   private readonly stateless: StatelessForwarder;
+  /** Who may use the Route header through us (initial requests, in-dialog requests). */
+  private readonly routes: RoutePolicy;
   /** Sees stray responses first; true = consumed (keep-alive OPTIONS answers), not relayed. */
   private strayHook: ((res: SipMessage, flow: Flow) => boolean) | null = null;
 
@@ -38,6 +43,7 @@ export class Proxy implements TransactionUser {
     private router: Router,
   ) {
     this.stateless = new StatelessForwarder(env, interfaces);
+    this.routes = new RoutePolicy(env);
   }
 
   /** Swaps the routing table (SIGHUP, API): calls in progress keep their contexts. */
@@ -54,7 +60,7 @@ export class Proxy implements TransactionUser {
       // A request inside one of the B2BUA's calls is the B2BUA's (it is their UA, not a proxy on their path).
       const trunking = this.env.trunking;
       if (trunking !== undefined && req.toTag !== null && trunking.claimInDialog(req, tx, flow)) return;
-      if (tx === null) this.onAck(req);
+      if (tx === null) this.onAck(req, flow);
       else if (req.method === 'CANCEL') this.onCancel(req, tx);
       else this.onNewRequest(req, tx, flow);
     } catch (err) {
@@ -93,16 +99,26 @@ export class Proxy implements TransactionUser {
       this.reply(tx, req, refusal);
       return;
     }
-    const target = preprocessRoutes(req, this.env.isOurs);
-    // In-dialog requests and requests with a route set go where the route set says (16.4, 16.6 step 6-7).
-    if (req.toTag !== null || req.has('Route')) {
-      if (!req.has('Route') && this.isForUs(target)) {
-        // An in-dialog request addressed to us as if we were a UA: nobody here.
-        this.reply(tx, req, { status: 404, reason: 'Not Here' });
+    const target = this.routes.preprocess(req);
+    // In-dialog requests and requests with a route set go where the route set says (16.4, 16.6 step 6-7), when they may.
+    switch (this.routes.verdict(req, flow, target, this.router)) {
+      case 'route':
+        break;
+      case 'follow':
+        this.forward(req, tx, flow, [null], 'parallel', false);
         return;
-      }
-      this.forward(req, tx, flow, [null], 'parallel', false);
-      return;
+      case 'for-us':
+        // RFC 3261 12.2.2: a request inside a dialog we (a UA here) do not have.
+        this.reply(tx, req, { status: 481 });
+        return;
+      case 'foreign-route':
+        this.routes.refused(req, flow, 'foreign-route');
+        this.reply(tx, req, { status: 403, reason: 'Foreign Route Not Allowed' });
+        return;
+      case 'forged-dialog':
+        this.routes.refused(req, flow, 'forged-dialog');
+        this.reply(tx, req, { status: 403, reason: 'Unverified Dialog Route' });
+        return;
     }
     // CONTRACT.md order: a REGISTER for a local domain goes to the registrar before the routes.
     const registrar = this.env.registrar;
@@ -240,11 +256,19 @@ export class Proxy implements TransactionUser {
     }
   }
 
-  /** An ACK for a 2xx (no transaction): forwarded statelessly along its route set (16.11). */
-  private onAck(ack: SipMessage): void {
-    preprocessRoutes(ack, this.env.isOurs);
-    const hop = nextHopUri(ack);
-    if (hop === null || (this.isForUs(hop) && !ack.has('Route'))) {
+  /**
+   * An ACK no transaction took: an ACK for a 2xx is forwarded statelessly
+   * along its route set (16.11) when it may be (route-policy.ts). Anything
+   * else is absorbed (RFC 3261 17.2.3): an ACK without a To tag (no 2xx has
+   * none: a non-2xx's ACK, hop by hop, its transaction gone), one addressed
+   * to us, one from a stranger outside our dialogs, one with nowhere to go.
+   */
+  private onAck(ack: SipMessage, flow: Flow): void {
+    const target = this.routes.preprocess(ack);
+    const verdict = ack.toTag === null ? null : this.routes.verdict(ack, flow, target, this.router);
+    const hop = verdict === 'follow' ? nextHopUri(ack) : null;
+    if (hop === null) {
+      if (verdict === 'forged-dialog') this.routes.refused(ack, flow, verdict);
       this.env.counters.inc('proxy_acks_absorbed');
       return;
     }

@@ -2,16 +2,43 @@ import type { SipMessage } from '../sip/message.js';
 import { isSipUri, formatUri, type Uri, type SipUri } from '../sip/uri.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import { firstListElement } from '../sip/fast-scan.js';
+import { STAMP_PARAM } from './dialog-stamp.js';
 
 export type IsOurs = (host: string, port: number | null) => boolean;
+
+/**
+ * What preprocessRoutes took off as ours: how many entries, and the stamp
+ * (dialog-stamp.ts) of the first that carried one. One per proxy, reset per
+ * request, so that no object is made per message.
+ */
+export class RouteScan {
+  ours = 0;
+  stamp: string | null = null;
+
+  reset(): this {
+    this.ours = 0;
+    this.stamp = null;
+    return this;
+  }
+
+  /** @internal An entry of ours came off. */
+  took(uri: SipUri): void {
+    this.ours++;
+    if (this.stamp === null) {
+      const s = uri.params.get(STAMP_PARAM);
+      if (typeof s === 'string') this.stamp = s;
+    }
+  }
+}
 
 /**
  * RFC 3261 16.4 route information preprocessing. A strict router before us
  * put our Record-Route URI in the Request-URI: the real one is the last
  * Route value. Then every Route value at the top naming us is removed (two
- * of them when we double record-routed). Returns the Request-URI to use.
+ * of them when we double record-routed). Returns the Request-URI to use;
+ * `scan`, when given, learns what was taken off as ours.
  */
-export function preprocessRoutes(req: SipMessage, isOurs: IsOurs): Uri {
+export function preprocessRoutes(req: SipMessage, isOurs: IsOurs, scan: RouteScan | null = null): Uri {
   let uri = req.requestUriParsed;
   // Our Record-Route URIs have no user part and carry lr: that in the Request-URI is a strict router's doing.
   if (isSipUri(uri) && uri.user === null && uri.params.has('lr') && isOurs(uri.host, uri.port) && req.has('Route')) {
@@ -19,6 +46,7 @@ export function preprocessRoutes(req: SipMessage, isOurs: IsOurs): Uri {
     const lastUri = parseNameAddr(routes[routes.length - 1]!, 'Route').uri;
     req.requestUri = formatUri(lastUri);
     removeLastRoute(req, routes);
+    scan?.took(uri);
     uri = lastUri;
   }
   for (;;) {
@@ -27,6 +55,7 @@ export function preprocessRoutes(req: SipMessage, isOurs: IsOurs): Uri {
     const top = parseNameAddr(firstListElement(f.value), 'Route').uri;
     if (!isSipUri(top) || !isOurs(top.host, top.port)) break;
     req.removeFirstValue('Route');
+    scan?.took(top);
   }
   return uri;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { preprocessRoutes, nextHopUri } from '../../src/proxy/route-set.js';
+import { preprocessRoutes, nextHopUri, RouteScan } from '../../src/proxy/route-set.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { formatUri } from '../../src/sip/uri.js';
@@ -125,4 +125,26 @@ test('preprocessRoutes then nextHopUri: an in-dialog request through a double-re
   assert.equal(hop?.host, 'p2.example.com');
   assert.equal(hop?.params.get('transport'), 'tls');
   assert.equal(req.requestUri, 'sip:bob@203.0.113.5');
+});
+
+test('RouteScan: preprocessRoutes notes how many entries of ours came off and the first stamp among them', () => {
+  const scan = new RouteScan();
+  const req = bye('sip:bob@203.0.113.5', ['<sip:p1.example.com;lr>', '<sip:p1.example.com:5061;transport=tls;lr;dsig=BBBBBBBBBBBBBBBB>', '<sip:p2.example.com;lr;dsig=CCCCCCCCCCCCCCCC>']);
+  preprocessRoutes(req, isOurs, scan);
+  assert.equal(scan.ours, 2);
+  assert.equal(scan.stamp, 'BBBBBBBBBBBBBBBB');
+  // Another proxy's parameter of the same name is not ours to read.
+  const other = bye('sip:bob@203.0.113.5', ['<sip:p2.example.com;lr;dsig=CCCCCCCCCCCCCCCC>']);
+  preprocessRoutes(other, isOurs, scan.reset());
+  assert.equal(scan.ours, 0);
+  assert.equal(scan.stamp, null);
+});
+
+test('RouteScan: a strict router\'s Request-URI of ours counts, with its stamp', () => {
+  const scan = new RouteScan();
+  const req = bye('sip:p1.example.com;lr;dsig=AAAAAAAAAAAAAAAA', ['<sip:bob@203.0.113.5:5070>']);
+  preprocessRoutes(req, isOurs, scan);
+  assert.equal(req.requestUri, 'sip:bob@203.0.113.5:5070');
+  assert.equal(scan.ours, 1);
+  assert.equal(scan.stamp, 'AAAAAAAAAAAAAAAA');
 });

@@ -10,8 +10,8 @@
  *                then banned: its later requests are drops{banned}
  *   auth         SIPp REGISTERs with a wrong password (3 failures ban)
  *   manual       `trunkline ban add` (the real CLI, through the store)
- *   maxforwards, sanity, sqli, acl, lists: one request each from a socket
- *                of the test, counted exactly
+ *   maxforwards, sanity, sqli, acl, lists, foreign-route, forged-dialog:
+ *                one request each from a socket of the test, counted exactly
  *
  * svmap sends from 127.0.0.1 whatever it is told, the server's own
  * address: the server runs with `trustSelf: false` (see sipvicious.test.ts).
@@ -26,7 +26,7 @@ import { UdpPeer, cli, securityScenario, sleep, waitUntil } from './helpers.js';
 
 const skip = (!haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)') || (!haveCommand('svmap') && 'sipvicious not installed (scripts/install-deps.sh)');
 
-const DROPS = ['banned', 'scanner', 'maxforwards', 'sanity', 'acl', 'lists', 'sqli', 'other'];
+const DROPS = ['banned', 'scanner', 'maxforwards', 'sanity', 'acl', 'lists', 'sqli', 'foreign-route', 'forged-dialog', 'other'];
 const BANS = ['flood', 'auth', 'manual'];
 
 /** Every sample of `name` as label value of `label` -> value. */
@@ -80,6 +80,9 @@ test('security drops and bans by reason on /metrics, each caused by a real peer 
       ['maxforwards', { method: 'INVITE', ruri: 'sip:bob@example.org', maxForwards: 0 }, 483],
       ['sanity', { method: 'MESSAGE', ruri: 'http://example.org/' }, 416],
       ['sqli', { method: 'INVITE', ruri: "sip:1'or'1'='1@127.0.0.1" }, 403],
+      // The proxy's Route policy (src/proxy/route-policy.ts): nothing is sent to 127.0.0.200.
+      ['foreign-route', { method: 'MESSAGE', ruri: 'sip:bob@127.0.0.1', extra: ['Route: <sip:127.0.0.200:5999;lr>'] }, 403],
+      ['forged-dialog', { method: 'MESSAGE', ruri: 'sip:bob@127.0.0.200:5999', to: '<sip:bob@example.org>;tag=x1' }, 403],
     ];
     for (const [reason, req, status] of steps) {
       const before = (await scrape()).drops.get(reason)!;
