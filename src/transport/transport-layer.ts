@@ -21,6 +21,8 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
 import { hostPort, ipFamily, isPlainIpv4, isWildcard, normalizeHost, specName } from './addr.js';
 import { ConnectionTable, type TableEntry } from './connection-table.js';
+import { AddressSet } from '../net/cidr.js';
+import { KernelSources, ListenerChoice, type SourceAddresses } from './listener-choice.js';
 import { StreamFramer } from './stream-framer.js';
 import {
   checkTlsFiles,
@@ -179,6 +181,11 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private lastRefusalLog = 0;
   private tap: TransportTap | null = null;
   private refusedSinceLog = 0;
+  /** The kernel's source addresses toward destinations (shared with the writer of Via and Record-Route). */
+  readonly sources: SourceAddresses;
+  /** Which listener a send leaves from (listener-choice.ts), over `chosen`: every bound listener in spec order. */
+  private choice = new ListenerChoice([], null);
+  private chosen: Array<UdpListener | StreamListener> = [];
 
   constructor(opts: TransportLayerOptions) {
     super();
@@ -191,6 +198,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     this.log = opts.log ?? NOOP_LOG;
     this.tlsClientVerify = opts.tlsClientVerify ?? true;
     this.table = new ConnectionTable<StreamConn>(this.limits);
+    this.sources = opts.sources ?? new KernelSources();
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -218,6 +226,15 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const sweepMs = Math.max(20, Math.min(5000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.handshakeTimeoutMs) / 4)));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
+    this.chosen = [];
+    for (const spec of this.specs) {
+      const l = spec.proto === 'udp' ? this.udpListeners.find((u) => u.spec === spec) : this.streamListeners.find((x) => x.spec === spec);
+      if (l !== undefined) this.chosen.push(l);
+    }
+    this.choice = new ListenerChoice(
+      this.chosen.map((l) => ({ proto: l.spec.proto, host: l.host, networks: l.spec.networks })),
+      this.sources,
+    );
     this.state = 'running';
     for (const l of this.boundListeners()) this.log.debug({ listen: specName({ ...l, port: l.boundPort }) }, 'transport listening');
   }
@@ -261,6 +278,13 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new Error(`${name}: invalid port`);
     if ((spec.proto === 'tls' || spec.proto === 'wss') && !this.tlsFiles) {
       throw new Error(`${name}: TLS certificate and key required`);
+    }
+    if (spec.networks !== undefined) {
+      try {
+        new AddressSet(spec.networks);
+      } catch (err) {
+        throw new Error(`${name}: networks: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -727,8 +751,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   /**
    * Send to a destination: reuse an open connection to it (accepted ones
-   * included, also via aliases), else open one. UDP goes out of the first udp
-   * listener of the destination's address family. Resolves with the flow used.
+   * included, also via aliases), else open one from the address of the
+   * listener chosen for it. UDP goes out of the udp listener chosen for the
+   * destination (listener-choice.ts). Resolves with the flow used.
    */
   async sendTo(target: { proto: TransportProto; host: string; port: number }, data: Buffer): Promise<Flow> {
     if (this.state !== 'running') throw new Error(`${specName(target)}: transport layer not running`);
@@ -857,11 +882,13 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const family = plain ? 4 : ipFamily(remoteHost);
     if (family === 0) throw new Error(`${specName({ proto: 'udp', host, port })}: udp destination must be an IP literal`);
     let l: UdpListener | undefined;
-    for (const u of this.udpListeners) {
-      if (u.family === family) {
-        l = u;
-        break;
-      }
+    if (this.udpListeners.length === 1) {
+      // One UDP listener (the common case): no choice to make.
+      if (this.udpListeners[0]!.family === family) l = this.udpListeners[0];
+    } else {
+      const i = this.choice.choose('udp', remoteHost);
+      const c = i >= 0 ? (this.chosen[i] as UdpListener) : undefined;
+      if (c !== undefined && c.family === family) l = c;
     }
     if (!l) throw new Error(`${specName({ proto: 'udp', host, port })}: no udp listener for IPv${family}`);
     // UDP has no delivery report worth waiting for: a datagram handed to the socket counts as sent.
@@ -880,12 +907,20 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     return p;
   }
 
-  /** Local address for outgoing connections: a listener's address of the same family (and proto if any). */
+  /**
+   * Local address for outgoing connections: the address of the listener
+   * chosen for the destination (listener-choice.ts); a wildcard one leaves
+   * it to the kernel. Without a listener of the transport: another stream
+   * listener's address of the same family.
+   */
   private localAddressFor(proto: StreamProto, host: string): string | undefined {
-    const family = ipFamily(normalizeHost(host));
+    const dest = normalizeHost(host);
+    const family = ipFamily(dest);
     if (family === 0) return undefined;
-    const candidates = this.streamListeners.filter((l) => l.family === family && !isWildcard(l.host));
-    return (candidates.find((l) => l.spec.proto === proto) ?? candidates[0])?.host;
+    const i = this.choice.choose(proto, dest);
+    const chosen = i >= 0 ? this.chosen[i]! : undefined;
+    if (chosen !== undefined && chosen.family === family) return isWildcard(chosen.host) ? undefined : chosen.host;
+    return this.streamListeners.find((l) => l.family === family && !isWildcard(l.host))?.host;
   }
 
   private newOutbound(proto: StreamProto, sock: net.Socket, host: string, port: number): StreamConn {

@@ -4,6 +4,8 @@
  * what stream framing (RFC 3261 18.3) needs.
  */
 
+import type { SourceAddresses } from './listener-choice.js';
+
 export type TransportProto = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 /** Connection-oriented transports (everything but UDP). */
 export type StreamProto = Exclude<TransportProto, 'udp'>;
@@ -15,6 +17,8 @@ export interface ListenSpec {
   proto: TransportProto;
   host: string;
   port: number;
+  /** Destinations (IP or CIDR) that leave from this listener whatever the kernel's routes say (listener-choice.ts). */
+  networks?: readonly string[];
 }
 
 /** Where a message came from / goes to. */
@@ -133,4 +137,10 @@ export interface TransportLayerOptions {
    * should turn it off.
    */
   tlsClientVerify?: boolean;
+  /**
+   * The kernel's source addresses toward destinations, shared with whoever
+   * writes our address into messages (src/proxy/interfaces.ts) so that both
+   * choose the same listener; default: a KernelSources of its own.
+   */
+  sources?: SourceAddresses;
 }
