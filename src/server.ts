@@ -119,7 +119,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const counters = new Counters();
   const ops = new Operations(config, log, counters);
   const transport = new TransportLayer({
-    listen: config.listen.map((l) => ({ proto: l.proto, host: l.host, port: l.port })),
+    listen: config.listen.map((l) => ({ proto: l.proto, host: l.host, port: l.port, ...(l.networks !== undefined && { networks: l.networks }) })),
     ...(tls ? { tls: tlsOptions(tls, config) } : {}),
     limits: {
       maxStreamMessageBytes: config.sip.limits.maxMessageBytes,
@@ -135,7 +135,9 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     maxHeaders: config.sip.limits.maxHeaders,
     maxHeaderLineBytes: config.sip.limits.maxHeaderBytes,
   };
-  const identity = new LocalIdentity(config.listen, config.advertise ?? null);
+  // Addresses advertised per listener (listen entries of the object form) also name this server.
+  const listenerAdvertised = config.listen.flatMap((l) => (l.advertise !== undefined ? [l.advertise] : []));
+  const identity = new LocalIdentity(config.listen, config.advertise ?? null, listenerAdvertised);
   const serverHeader = config.sip.serverHeader === '' ? null : config.sip.serverHeader;
   const responder = new Responder(transport, counters, serverHeader);
   const wheel = new TimerWheel(10);
@@ -149,7 +151,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     counters,
     responder,
     log,
-    selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : [])],
+    selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : []), ...listenerAdvertised],
     // Its keep-alive answer (200 to an OPTIONS for us) only while calls are taken: draining or stopping, the proxy answers 503.
     isForUs: (uri) => admission.open && (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
     closeConnection: (id) => void transport.closeConnection(id),
@@ -210,7 +212,15 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     store.location.purgeExpired().catch((err: unknown) => log.warn({ err: String(err) }, 'purging expired bindings failed'));
   }, PURGE_MS);
   purge.unref();
-  const interfaces = new Interfaces(bound, config.advertise ?? null);
+  // Each bound listener with its advertise and media address; the transport's kernel sources, so both choose alike.
+  const interfaces = new Interfaces(
+    bound.map((b, i) => {
+      const c = config.listen[i];
+      return c === undefined ? b : { ...b, ...(c.advertise !== undefined && { advertise: c.advertise }), ...(c.media !== undefined && { media: c.media }) };
+    }),
+    config.advertise ?? null,
+    { sources: transport.sources, mediaPerListener: config.media.address === undefined && config.media.advertise === undefined },
+  );
 
   // Trunking: the directory (a snapshot of the store, reloaded on change), the limits, the B2BUA.
   const directory = new StoreTrunkingDirectory({ store, log });

@@ -158,6 +158,10 @@ export class Call {
       targets = [];
     }
     if (this.state === 'ended' || this.cancelled) return;
+    // The kernel's route toward a new gateway decides our interface (listeners on several networks).
+    const ready = this.env.interfaces.prepare(targets.slice(0, 1));
+    if (ready !== null) await ready;
+    if (this.isOver()) return;
     const target = targets[0];
     const iface = target === undefined ? null : this.env.interfaces.forProto(target.proto, target.host);
     if (target === undefined || iface === null) {

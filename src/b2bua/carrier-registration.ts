@@ -124,7 +124,8 @@ export class CarrierRegistrations {
     const user = e.carrier.username!;
     this.env
       .locate(gw)
-      .then((targets) => {
+      .then(async (targets) => {
+        await this.env.interfaces.prepare(targets.slice(0, 1));
         const t = targets[0];
         const iface = t === undefined ? null : this.env.interfaces.forProto(t.proto, t.host);
         if (t === undefined || iface === null) {

@@ -35,7 +35,8 @@ export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeout
   const target = hop;
   env
     .locate(target)
-    .then((targets) => {
+    .then(async (targets) => {
+      await env.interfaces.prepare(targets.slice(0, 1));
       const t = targets[0];
       const iface = t === undefined ? null : env.interfaces.forProto(t.proto, t.host);
       if (t === undefined || iface === null) {

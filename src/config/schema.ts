@@ -105,7 +105,7 @@ function oneOrList<T extends z.ZodType>(item: T, expected: string) {
 }
 
 export const LISTEN_EXPECTED = 'udp|tcp|tls|ws|wss:IP:PORT';
-const listenEntry = leaf<ListenAddress>(LISTEN_EXPECTED, (v) => (typeof v === 'string' ? parseListen(v) : undefined));
+const listenAddress = leaf<ListenAddress>(LISTEN_EXPECTED, (v) => (typeof v === 'string' ? parseListen(v) : undefined));
 
 const hostPort = leaf<HostPort>('IP:PORT', (v) => (typeof v === 'string' ? parseHostPort(v) : undefined));
 
@@ -133,6 +133,50 @@ const ipOrHostname = leaf<string>('an IP address or a host name', (v) => {
   const ip = v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1) : v;
   if (isIP(ip) !== 0) return ip;
   return isHostname(v) ? v : undefined;
+});
+
+/**
+ * A listen entry of the object form: the listener, the address written for
+ * it in Via/Record-Route/Contact (public address behind NAT), the media
+ * relay's address for call legs on its side, destinations it is the way to.
+ */
+const listenObject = z
+  .strictObject({
+    listen: listenAddress,
+    advertise: ipOrHostname.optional(),
+    media: ipAddress.optional(),
+    networks: oneOrList(str('an IP address or CIDR block', isCidr), 'an IP address or CIDR block, or a list of them').optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.media !== undefined && isIP(o.media) !== isIP(o.listen.host)) {
+      ctx.addIssue({ code: 'custom', path: ['media'], message: `expected an IPv${isIP(o.listen.host)} address like the listener's, got ${showValue(o.media)}` });
+    }
+    for (const n of o.networks ?? []) {
+      const ip = n.includes('/') ? n.slice(0, n.indexOf('/')) : n;
+      if (isIP(ip) !== isIP(o.listen.host)) {
+        ctx.addIssue({ code: 'custom', path: ['networks'], message: `expected IPv${isIP(o.listen.host)} blocks like the listener's, got ${showValue(n)}` });
+      }
+    }
+  })
+  .transform((o): ListenEntry => ({
+    ...o.listen,
+    ...(o.advertise !== undefined && { advertise: o.advertise }),
+    ...(o.media !== undefined && { media: o.media }),
+    ...(o.networks !== undefined && { networks: o.networks }),
+  }));
+
+/** `udp:IP:PORT`, or `{listen: udp:IP:PORT, advertise: ..., media: ..., networks: [...]}`. */
+const listenEntry = z.unknown().transform((v, ctx): ListenEntry => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    const r = listenAddress.safeParse(v);
+    if (r.success) return r.data;
+    for (const iss of r.error.issues) ctx.addIssue({ ...iss, input: v } as z.core.$ZodRawIssue);
+    return z.NEVER;
+  }
+  const r = listenObject.safeParse(v, { reportInput: true });
+  if (r.success) return r.data;
+  for (const iss of r.error.issues) ctx.addIssue(iss as z.core.$ZodRawIssue);
+  return z.NEVER;
 });
 
 export interface PortRange {
@@ -463,11 +507,21 @@ export interface SipLimits {
   idleTimeoutMs: number;
 }
 
+/** A listener of `listen`, with what the object form adds. */
+export interface ListenEntry extends ListenAddress {
+  /** Written in Via/Record-Route/Contact for this listener instead of its address (and the top-level `advertise`). */
+  advertise?: string;
+  /** The media relay's address for call legs on this listener's side (built-in engine). */
+  media?: string;
+  /** Destinations (IP or CIDR) that leave from this listener whatever the kernel's routes say. */
+  networks?: string[];
+}
+
 /** The parsed, defaulted config: listen parsed, paths absolute. */
 export interface TrunklineConfig {
   /** Absolute path of the file read; undefined when running on the embedded defaults. */
   source?: string;
-  listen: ListenAddress[];
+  listen: ListenEntry[];
   /** Address written in Via/Record-Route/Contact (IP without brackets, or a host name). */
   advertise?: string;
   /** Absolute data directory. */

@@ -28,6 +28,12 @@ export interface LegMediaOptions {
   codecs: string[];
 }
 
+/** Our media address on one side of a call: where the relay's sockets bind, and what that side's SDP says (c=, o=). */
+export interface MediaAddress {
+  bind: string;
+  sdp: string;
+}
+
 /** Figures of one direction of a call's media (aToB: what a sent, relayed to b). */
 export interface FlowStats {
   /** RTP packets and bytes relayed in this direction (bytes of the plain RTP packet: header and payload, no SRTP tag). */

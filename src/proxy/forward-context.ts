@@ -154,6 +154,9 @@ export class ForwardContext {
       this.synthesizeFinal(branch, 503, 'Unresolvable destination');
       return;
     }
+    // Listeners on several networks: the kernel's route toward a new target decides which one we leave from.
+    const ready = this.interfaces.prepare(branch.targets);
+    if (ready !== null) await ready;
     // 16.6 step 3: Max-Forwards.
     const mf = m.maxForwards;
     m.setHeader('Max-Forwards', String(mf === null ? 70 : mf - 1));

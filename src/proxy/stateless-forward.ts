@@ -30,6 +30,8 @@ export class StatelessForwarder {
       // An unresolvable next hop (a stray ACK for any domain, say) costs a counter, never the process.
       targets = [];
     }
+    const ready = this.interfaces.prepare(targets);
+    if (ready !== null) await ready;
     // 16.6 step 3, once whatever the number of targets tried.
     const mf = req.maxForwards;
     for (const target of targets) {

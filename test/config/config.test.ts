@@ -271,6 +271,41 @@ describe('listen', () => {
     assert.equal(errorOf('listen: [udp:127.0.0.1:5060, tcp:localhost]'), 'config: listen[1]: expected udp|tcp|tls|ws|wss:IP:PORT, got "tcp:localhost"');
   });
 
+  test('the object form: a listener with its advertised address, media address and networks', () => {
+    const c = parseConfig(
+      [
+        'listen:',
+        '  - udp:203.0.113.5:5060',
+        '  - {listen: "udp:10.0.0.5:5060", advertise: 198.51.100.10, media: 10.0.0.6, networks: [10.0.0.0/8, 172.16.0.0/12]}',
+        '  - {listen: "tcp:10.0.0.5:5060", advertise: sbc.example.com, networks: 192.168.0.0/16}',
+        '  - listen: "tls:[::1]:5061"',
+      ].join('\n'),
+      BASE,
+    );
+    assert.deepEqual(c.listen, [
+      { proto: 'udp', host: '203.0.113.5', port: 5060 },
+      { proto: 'udp', host: '10.0.0.5', port: 5060, advertise: '198.51.100.10', media: '10.0.0.6', networks: ['10.0.0.0/8', '172.16.0.0/12'] },
+      { proto: 'tcp', host: '10.0.0.5', port: 5060, advertise: 'sbc.example.com', networks: ['192.168.0.0/16'] },
+      { proto: 'tls', host: '::1', port: 5061 },
+    ]);
+  });
+
+  const badObjects: Array<[string, string]> = [
+    ['{listen: "tcp:localhost:5060"}', 'listen[1].listen: expected udp|tcp|tls|ws|wss:IP:PORT, got "tcp:localhost:5060"'],
+    ['{advertise: 198.51.100.10}', 'listen[1].listen: expected udp|tcp|tls|ws|wss:IP:PORT, got nothing'],
+    ['{listen: "udp:10.0.0.5:5060", advertise: "not a host"}', 'listen[1].advertise: expected an IP address or a host name, got "not a host"'],
+    ['{listen: "udp:10.0.0.5:5060", media: "::1"}', 'listen[1].media: expected an IPv4 address like the listener\'s, got "::1"'],
+    ['{listen: "udp:10.0.0.5:5060", media: media.example.com}', 'listen[1].media: expected an IP address, got "media.example.com"'],
+    ['{listen: "udp:10.0.0.5:5060", networks: [10.0.0.0/33]}', 'listen[1].networks[0]: expected an IP address or CIDR block, got "10.0.0.0/33"'],
+    ['{listen: "udp:10.0.0.5:5060", networks: "fd00::/8"}', 'listen[1].networks: expected IPv4 blocks like the listener\'s, got "fd00::/8"'],
+    ['{listen: "udp:10.0.0.5:5060", adverstise: 198.51.100.10}', 'unknown key "listen[1].adverstise"'],
+  ];
+  for (const [entry, message] of badObjects) {
+    test(`refuses ${entry}`, () => {
+      assert.equal(errorOf(`listen:\n  - udp:127.0.0.1:5060\n  - ${entry}`), `config: ${message}`);
+    });
+  }
+
   test('helpers round-trip', () => {
     for (const text of ['udp:127.0.0.1:5060', 'tls:[::1]:5061', 'wss:[2001:db8::1]:0']) {
       assert.equal(formatListen(parseListen(text)!), text);
