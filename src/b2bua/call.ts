@@ -171,6 +171,8 @@ export class Call {
     }
     this.carrier = attempt.carrier;
     this.legSidB = newLegSid();
+    // Each leg's media on its own network's address.
+    this.env.media.setSides(this.callSid, this.a.iface.media, iface.media);
     const b = new Dialog(newCallId(), newTagValue(), attempt.from, attempt.to, attempt.requestUri, iface, target, null, 0, null);
     b.routeSet = [...attempt.routes];
     if (this.bKey !== null) this.registry.unbind(this.bKey);

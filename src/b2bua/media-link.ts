@@ -1,6 +1,6 @@
 import type { SipMessage } from '../sip/message.js';
 import type { MediaMode } from '../trunking/model.js';
-import type { LegMediaOptions, MediaEngine, Side } from '../media/engine.js';
+import type { LegMediaOptions, MediaAddress, MediaEngine, Side } from '../media/engine.js';
 
 /**
  * The B2BUA's side of the media engine: which bodies are SDP, each leg's
@@ -8,7 +8,29 @@ import type { LegMediaOptions, MediaEngine, Side } from '../media/engine.js';
  * Without an engine (null) SDP passes unchanged.
  */
 export class MediaLink {
+  /** Each call's media address per side (legs on different networks), given to every offer and answer. */
+  private readonly sides = new Map<string, Partial<Record<Side, MediaAddress>>>();
+
   constructor(private readonly engine: MediaEngine | null) {}
+
+  /**
+   * Our media address on each side of a call: that of the SIP interface of
+   * each leg (Interfaces, per listener). Sides without one use the engine's
+   * address; a later call (the next attempt, on another network) replaces it.
+   */
+  setSides(callSid: string, a: MediaAddress | undefined, b: MediaAddress | undefined): void {
+    if (this.engine === null) return;
+    if (a === undefined && b === undefined) {
+      this.sides.delete(callSid);
+      return;
+    }
+    this.sides.set(callSid, { ...(a !== undefined && { a }), ...(b !== undefined && { b }) });
+  }
+
+  private withSides(callSid: string, o: LegMediaOptions): LegMediaOptions {
+    const sides = this.sides.get(callSid);
+    return sides === undefined ? o : { ...o, sides };
+  }
 
   get active(): boolean {
     return this.engine !== null;
@@ -23,12 +45,12 @@ export class MediaLink {
 
   async offer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return sdp;
-    return Buffer.from(await this.engine.offer(callSid, from, sdp.toString('utf8'), toOther), 'utf8');
+    return Buffer.from(await this.engine.offer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)), 'utf8');
   }
 
   async answer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return sdp;
-    return Buffer.from(await this.engine.answer(callSid, from, sdp.toString('utf8'), toOther), 'utf8');
+    return Buffer.from(await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)), 'utf8');
   }
 
   /** A call's media stopped (no RTP for the timeout): `cb` ends the call. */
@@ -37,6 +59,7 @@ export class MediaLink {
   }
 
   async end(callSid: string): Promise<string | null> {
+    this.sides.delete(callSid);
     if (this.engine === null) return null;
     return JSON.stringify({ media: await this.engine.delete(callSid) });
   }

@@ -17,12 +17,14 @@
  * inactive) is reported once to the onTimeout callbacks.
  */
 import { isIP } from 'node:net';
+import { normalizeHost } from '../transport/addr.js';
 import type { SessionDescription } from 'sdp-transform';
 import type { Logger } from '../log.js';
 import {
   type CallMediaStats,
   emptyStats,
   type LegMediaOptions,
+  type MediaAddress,
   type MediaEngine,
   otherSide,
   type Side,
@@ -93,6 +95,8 @@ interface Session {
   lastSeen: Record<Side, number>;
   timedOut: boolean;
   queue: Promise<unknown>;
+  /** Our address on each side (LegMediaOptions.sides, the latest given); a side without one: the engine's. */
+  sides: Partial<Record<Side, MediaAddress>>;
 }
 
 const SIDES: readonly Side[] = ['a', 'b'];
@@ -142,6 +146,7 @@ export class BuiltinMediaEngine implements MediaEngine {
         lastSeen: { a: Date.now(), b: Date.now() },
         timedOut: false,
         queue: Promise.resolve(),
+        sides: {},
       };
       this.sessions.set(callSid, s);
     }
@@ -193,11 +198,22 @@ export class BuiltinMediaEngine implements MediaEngine {
     return run;
   }
 
+  /** Where the sockets of a side bind. */
+  private bindOf(s: Session, side: Side): string {
+    return s.sides[side]?.bind ?? this.opts.address;
+  }
+
+  /** The address a side's SDP shows. */
+  private sdpAddressOf(s: Session, side: Side): string {
+    return s.sides[side]?.sdp ?? this.advertise;
+  }
+
   private async doOffer(s: Session, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
     const to = otherSide(from);
+    if (toOther.sides !== undefined) s.sides = toOther.sides;
     const sd = parseSdp(sdp);
     const peers = describePeer(sd);
-    const family = isIP(this.opts.address);
+    const family = isIP(this.bindOf(s, from));
     const offerKey: (SdesKey | null)[] = [];
     for (const p of peers) {
       let key: SdesKey | null = null;
@@ -224,6 +240,16 @@ export class BuiltinMediaEngine implements MediaEngine {
       codecs.push(p.port === 0 || p.transport === 'udptl' ? codecsOf(m) : restrictCodecs(m, toOther.codecs));
     });
 
+    // A new attempt toward another network before the answer: that section's ports move to the sides' addresses.
+    if (!s.established) {
+      for (const st of s.streams) {
+        if (st?.legs == null) continue;
+        if (sameHost(boundAddress(st.legs.a), this.bindOf(s, 'a')) && sameHost(boundAddress(st.legs.b), this.bindOf(s, 'b'))) continue;
+        this.freeLeg(st.legs.a);
+        this.freeLeg(st.legs.b);
+        st.legs = null;
+      }
+    }
     // Ports: both legs of every accepted section (kept from earlier offers of the call).
     const created: RelayLeg[] = [];
     try {
@@ -270,7 +296,7 @@ export class BuiltinMediaEngine implements MediaEngine {
         crypto: keys.map(formatCryptoLine),
       };
     });
-    const body = writeLegSdp(outSd, plans, this.advertise, s.origins[to]);
+    const body = writeLegSdp(outSd, plans, this.sdpAddressOf(s, to), s.origins[to]);
     s.pending = { from, peers, offerKey, toward, codecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
     s.answered = null;
     return body;
@@ -280,12 +306,13 @@ export class BuiltinMediaEngine implements MediaEngine {
     const pend = s.pending ?? s.answered;
     if (pend === null || pend.from !== otherSide(from)) throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
     const offerer = pend.from;
+    if (toOther.sides !== undefined) s.sides = toOther.sides;
     const sd = parseSdp(sdp);
     const peers = describePeer(sd);
     if (peers.length !== pend.peers.length) {
       throw notAcceptable(WARN.misc, `answer has ${peers.length} m= lines, the offer had ${pend.peers.length}`);
     }
-    const family = isIP(this.opts.address);
+    const family = isIP(this.bindOf(s, from));
     // Check everything before changing the relay.
     const answerKey: (SdesKey | null)[] = [];
     const ourKeyToAnswerer: (SdesKey | null)[] = [];
@@ -365,11 +392,11 @@ export class BuiltinMediaEngine implements MediaEngine {
     s.timedOut = false;
     const now = Date.now();
     s.lastSeen = { a: now, b: now };
-    return writeLegSdp(ansSd, plans, this.advertise, s.origins[offerer]);
+    return writeLegSdp(ansSd, plans, this.sdpAddressOf(s, offerer), s.origins[offerer]);
   }
 
   private async newLeg(s: Session, side: Side, mux: boolean, created: RelayLeg[]): Promise<RelayLeg> {
-    const b = await bindPorts(this.ports, this.opts.address, mux, this.sockOpts);
+    const b = await bindPorts(this.ports, this.bindOf(s, side), mux, this.sockOpts);
     const flowIn = side === 'a' ? s.stats.aToB : s.stats.bToA;
     const flowOut = side === 'a' ? s.stats.bToA : s.stats.aToB;
     const leg = new RelayLeg(side, b.rtp, b.rtpPort, flowIn, flowOut);
@@ -379,7 +406,7 @@ export class BuiltinMediaEngine implements MediaEngine {
   }
 
   private async addRtcp(leg: RelayLeg): Promise<void> {
-    const one = await bindOne(this.ports, this.opts.address, this.sockOpts);
+    const one = await bindOne(this.ports, boundAddress(leg), this.sockOpts);
     leg.attachRtcp(one.sock, one.port);
   }
 
@@ -447,6 +474,15 @@ function setContexts(st: Stream, leg: RelayLeg, side: Side, peerKey: SdesKey | n
   if (ourKey === null) leg.srtpOut = null;
   else if (leg.srtpOut === null || !sameKey(st.outKey[side], ourKey)) leg.srtpOut = new SrtpContext(ourKey.suite, ourKey.key, ourKey.salt);
   st.outKey[side] = ourKey;
+}
+
+/** The address a leg's sockets are bound to. */
+function boundAddress(leg: RelayLeg): string {
+  return leg.rtpSock.address().address;
+}
+
+function sameHost(a: string, b: string): boolean {
+  return a === b || normalizeHost(a) === normalizeHost(b);
 }
 
 function sameKey(a: SdesKey | null, b: SdesKey): boolean {

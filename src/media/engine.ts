@@ -26,6 +26,13 @@ export interface LegMediaOptions {
   profile: MediaProfile | 'as-offered';
   /** Allowed codecs (encoding names, e.g. PCMA, PCMU, telephone-event), in preference order; [] = as offered. */
   codecs: string[];
+  /**
+   * Our media address on each side of the call, when the sides are on
+   * different networks (the SIP interface of each leg); a side without one
+   * uses the engine's address. The built-in relay binds that side's sockets
+   * there and writes it in that side's SDP; rtpengine ignores it.
+   */
+  sides?: Partial<Record<Side, MediaAddress>>;
 }
 
 /** Our media address on one side of a call: where the relay's sockets bind, and what that side's SDP says (c=, o=). */
