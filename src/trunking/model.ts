@@ -139,7 +139,11 @@ export type SourceMatch =
  * Numbers are E.164 with `+`.
  */
 export interface TrunkingDirectory {
-  /** The trunk or carrier a request from this address over this transport comes from. Trunks win over carriers. */
+  /**
+   * The trunk or carrier a request from this address over this transport
+   * comes from: the most specific match wins, so a carrier gateway's
+   * address (a whole address) comes before any trunk range holding it.
+   */
   classifySource(ip: string, proto: string): SourceMatch;
   /** The registration trunk whose subscriber is `user@domain`, with its account. */
   trunkByRegistration(aor: string): { trunk: Trunk; account: Account } | null;

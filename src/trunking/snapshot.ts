@@ -3,11 +3,13 @@
  * store's rows: every lookup the B2BUA makes per request is a Map lookup or
  * a short scan, never a query.
  *
- * - Sources: a trunk's CIDRs are tried most specific first (a /32 before a
- *   /24 before a /8; one Map lookup per distinct prefix length, see
- *   cidr-table.ts); carriers by the
- *   IP addresses of their gateways (IP literals as written, host names as
- *   resolved when the snapshot was built).
+ * - Sources: the most specific match wins. A carrier gateway's address (IP
+ *   literal as written, host name as resolved when the snapshot was built)
+ *   is a whole address, a /32 or /128, so it is tried first: at equal
+ *   length a carrier gateway wins over a trunk range, and no trunk range
+ *   can take a carrier's calls. Then a trunk's CIDRs, most specific first
+ *   (a /32 before a /24 before a /8; one Map lookup per distinct prefix
+ *   length, see cidr-table.ts).
  * - DIDs and routes: Maps keyed by the number or prefix; a lookup tries the
  *   exact number, then its prefixes from the longest down (at most 16 Map
  *   lookups for an E.164 number), so the exact DID beats any prefix and the
@@ -32,6 +34,13 @@ export type ResolvedHosts = ReadonlyMap<string, readonly string[]>;
 
 /** The longest key a lookup tries: `+` and 15 digits. */
 const MAX_NUMBER = 16;
+
+const NO_MATCH: SourceMatch = { kind: 'none' };
+
+/** Whether a trunk may send over `proto` (lowercase): its transport, or any when it has none. */
+function allows(trunk: Trunk, proto: string): boolean {
+  return trunk.transport === null || trunk.transport === proto;
+}
 
 /**
  * An address as the maps key it: IPv4 dotted (an IPv4-mapped IPv6 address
@@ -81,14 +90,39 @@ interface TrunkEntry {
   account: Account;
 }
 
+/** A trunk range in the CIDR table: the trunk, and the CIDR as stored (for `explainSource`). */
+interface RangeEntry {
+  entry: TrunkEntry;
+  cidr: string;
+}
+
+/** A carrier gateway address: the carrier and the gateway URI that gave it. */
+interface GatewayEntry {
+  carrier: Carrier;
+  gateway: string;
+}
+
+/** The rule that classified a source (`route explain --from-ip`). */
+export interface SourceRule {
+  match: SourceMatch;
+  /** The address as classified (IPv4-mapped IPv6 as IPv4), '' when not an address. */
+  address: string;
+  /** The trunk CIDR that matched (trunk, wrong-transport), as stored. */
+  cidr?: string;
+  /** The carrier gateway URI whose address it is (carrier). */
+  gateway?: string;
+  /** The rule in words. */
+  rule: string;
+}
+
 export class TrunkingSnapshot {
   readonly accounts = new Map<string, Account>();
   readonly trunks = new Map<string, TrunkEntry>();
   readonly carriers = new Map<string, Carrier>();
   /** Every trunk CIDR: one Map lookup per distinct prefix length, most specific first. */
-  readonly #cidrs = new CidrTable<TrunkEntry>();
+  readonly #cidrs = new CidrTable<RangeEntry>();
   readonly #byRegistration = new Map<string, TrunkEntry>();
-  readonly #carrierByIp = new Map<string, Carrier>();
+  readonly #carrierByIp = new Map<string, GatewayEntry>();
   /** Carrier name -> the addresses its gateways had at build time. */
   readonly carrierAddresses = new Map<string, string[]>();
   readonly #exactDids = new Map<string, DidMatch>();
@@ -108,7 +142,7 @@ export class TrunkingSnapshot {
       for (const cidr of t.ip) this.#addCidr(cidr, entry);
     }
     // Among trunks claiming the same block, by name: the same answer on every load.
-    this.#cidrs.sortEach((a, b) => (a.trunk.name < b.trunk.name ? -1 : a.trunk.name > b.trunk.name ? 1 : 0));
+    this.#cidrs.sortEach((a, b) => (a.entry.trunk.name < b.entry.trunk.name ? -1 : a.entry.trunk.name > b.entry.trunk.name ? 1 : 0));
 
     for (const row of data.carriers) {
       const c = guarded(row);
@@ -121,7 +155,7 @@ export class TrunkingSnapshot {
           if (ip === '' || addresses.includes(ip)) continue;
           addresses.push(ip);
           // The first carrier (by name) to claim an address keeps it.
-          if (!this.#carrierByIp.has(ip)) this.#carrierByIp.set(ip, c);
+          if (!this.#carrierByIp.has(ip)) this.#carrierByIp.set(ip, { carrier: c, gateway: g });
         }
       }
       this.carrierAddresses.set(c.name, addresses);
@@ -147,34 +181,60 @@ export class TrunkingSnapshot {
   #addCidr(cidr: string, entry: TrunkEntry): void {
     const slash = cidr.indexOf('/');
     const ip = canonicalIp(slash < 0 ? cidr : cidr.slice(0, slash));
-    if (ip !== '') this.#cidrs.add(slash < 0 ? ip : `${ip}${cidr.slice(slash)}`, entry);
+    if (ip !== '') this.#cidrs.add(slash < 0 ? ip : `${ip}${cidr.slice(slash)}`, { entry, cidr });
   }
 
   /**
-   * The trunk (most specific CIDR first, then by name) that may use `proto`,
-   * else the carrier with a gateway at this address, else the trunk the
-   * address belongs to but whose transport is another (wrong-transport),
-   * else none.
+   * The most specific match wins: the carrier with a gateway at this very
+   * address (a whole address: at equal length a carrier gateway comes
+   * before a trunk range), else the trunk of the most specific CIDR holding
+   * it (then by name) that may use `proto`, else the trunk the address
+   * belongs to but whose transport is another (wrong-transport), else none.
    */
   classifySource(ip: string, proto: string): SourceMatch {
     const addr = canonicalIp(ip);
-    if (addr === '') return { kind: 'none' };
+    if (addr === '') return NO_MATCH;
+    const gw = this.#carrierByIp.get(addr);
+    if (gw !== undefined) return { kind: 'carrier', carrier: gw.carrier };
     const p = proto.toLowerCase();
-    let refused: TrunkEntry | undefined;
-    let allowed: TrunkEntry | undefined;
-    this.#cidrs.find(addr, (e) => {
-      if (e.trunk.transport === null || e.trunk.transport === p) {
-        allowed = e;
+    const r = this.#range(addr, p);
+    if (r === undefined) return NO_MATCH;
+    const { trunk, account } = r.entry;
+    return allows(trunk, p) ? { kind: 'trunk', trunk, account } : { kind: 'wrong-transport', trunk, account };
+  }
+
+  /** classifySource, with the rule that decided (`route explain --from-ip`; not the hot path). */
+  explainSource(ip: string, proto: string): SourceRule {
+    const match = this.classifySource(ip, proto);
+    const addr = canonicalIp(ip);
+    const p = proto.toLowerCase();
+    if (match.kind === 'carrier') {
+      const gw = this.#carrierByIp.get(addr)!;
+      return { match, address: addr, gateway: gw.gateway, rule: `carrier ${gw.carrier.name}: ${addr} is the address of its gateway ${gw.gateway} (a carrier gateway comes before any trunk range)` };
+    }
+    if (match.kind === 'none') {
+      return { match, address: addr, rule: addr === '' ? `${JSON.stringify(ip)} is not an IP address` : `no carrier gateway and no trunk range holds ${addr} (403 Forbidden: unknown source)` };
+    }
+    const cidr = this.#range(addr, p)!.cidr;
+    if (match.kind === 'trunk') {
+      return { match, address: addr, cidr, rule: `trunk ${match.trunk.name}: ${cidr} is the most specific trunk range holding ${addr} that allows ${p}; no carrier gateway has this address` };
+    }
+    return { match, address: addr, cidr, rule: `trunk ${match.trunk.name}: ${cidr} holds ${addr}, but the trunk allows ${match.trunk.transport} only, not ${p} (403 Transport not allowed)` };
+  }
+
+  /** The most specific trunk range holding `addr` whose trunk allows `p`, else the most specific one holding it at all. */
+  #range(addr: string, p: string): RangeEntry | undefined {
+    let refused: RangeEntry | undefined;
+    let allowed: RangeEntry | undefined;
+    this.#cidrs.find(addr, (r) => {
+      if (allows(r.entry.trunk, p)) {
+        allowed = r;
         return true;
       }
-      refused ??= e;
+      refused ??= r;
       return false;
     });
-    if (allowed !== undefined) return { kind: 'trunk', trunk: allowed.trunk, account: allowed.account };
-    const carrier = this.#carrierByIp.get(addr);
-    if (carrier !== undefined) return { kind: 'carrier', carrier };
-    if (refused !== undefined) return { kind: 'wrong-transport', trunk: refused.trunk, account: refused.account };
-    return { kind: 'none' };
+    return allowed ?? refused;
   }
 
   trunkByRegistration(aor: string): TrunkEntry | null {

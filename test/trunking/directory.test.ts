@@ -1,7 +1,8 @@
 /**
  * The in-memory TrunkingDirectory over a real store, on SQLite and
  * PostgreSQL: source classification (most specific CIDR first, transport
- * restrictions, carriers by gateway address, IP literal or resolved name),
+ * restrictions, carriers by gateway address, IP literal or resolved name,
+ * before any trunk range),
  * registration trunks, DIDs (exact before prefix, longest prefix), the
  * caller-ID check, outbound routes (longest prefix, `+` default), and the
  * reload when another connection writes.
@@ -29,7 +30,8 @@ async function within(ms: number, check: () => boolean, what: string): Promise<n
  * udp only), trunk net-tls (10.1.0.0/16, tls only), trunk v6 (2001:db8::/32),
  * trunk reg (registers as pbx@example.org). beta: trunk bpbx (10.1.2.3/32,
  * tcp only). Carriers up (127.0.0.5 and gw.test, resolving to 127.0.0.9),
- * cheap (127.0.0.2, a trunk's address too). DIDs and routes as the tests say.
+ * cheap (127.0.0.2, a trunk's address too, and 2001:db8::7, inside trunk
+ * v6). DIDs and routes as the tests say.
  */
 async function seed(s: Store): Promise<void> {
   await s.accounts.add({ name: 'acme', cpm: 100 });
@@ -85,10 +87,10 @@ function suite(backend: Backend, skip: string | false): void {
       const m = d.classifySource(ip, proto);
       return m.kind === 'trunk' || m.kind === 'wrong-transport' ? `${m.kind}:${m.trunk.name}:${m.account.name}` : m.kind === 'carrier' ? `carrier:${m.carrier.name}` : 'none';
     };
-    // A trunk's /32, any transport; the trunk wins over the carrier at the same address.
-    assert.equal(kind('127.0.0.2', 'udp'), 'trunk:pbx:acme');
-    assert.equal(kind('127.0.0.2', 'tls'), 'trunk:pbx:acme');
-    assert.equal(kind('::ffff:127.0.0.2', 'udp'), 'trunk:pbx:acme', 'IPv4-mapped IPv6');
+    // A trunk's /32 at a carrier gateway's address: equal length, the carrier gateway comes first.
+    assert.equal(kind('127.0.0.2', 'udp'), 'carrier:cheap');
+    assert.equal(kind('127.0.0.2', 'tls'), 'carrier:cheap');
+    assert.equal(kind('::ffff:127.0.0.2', 'udp'), 'carrier:cheap', 'IPv4-mapped IPv6');
     // 10.1.2.3: bpbx (/32, tcp) before net-tls (/16, tls) before net (/8, udp).
     assert.equal(kind('10.1.2.3', 'tcp'), 'trunk:bpbx:beta');
     assert.equal(kind('10.1.2.3', 'tls'), 'trunk:net-tls:acme');
@@ -104,7 +106,8 @@ function suite(backend: Backend, skip: string | false): void {
     assert.equal(kind('127.0.0.5', 'udp'), 'carrier:up');
     assert.equal(kind('127.0.0.5', 'tcp'), 'carrier:up');
     assert.equal(kind('127.0.0.9', 'udp'), 'carrier:up');
-    assert.equal(kind('2001:db8::7', 'udp'), 'trunk:v6:acme', 'a trunk wins over a carrier');
+    assert.equal(kind('2001:db8::7', 'udp'), 'carrier:cheap', 'a gateway inside a trunk range stays the carrier');
+    assert.equal(kind('2001:db8::8', 'udp'), 'trunk:v6:acme');
     assert.equal(kind('127.0.0.3', 'udp'), 'none');
     assert.equal(kind('192.0.2.1', 'udp'), 'none');
     assert.equal(kind('not an address', 'udp'), 'none');
@@ -119,13 +122,13 @@ function suite(backend: Backend, skip: string | false): void {
     assert.ok(!JSON.stringify(d.carrier('up')).includes('pw1'));
   });
 
-  test(name('a carrier at a trunk address beats the trunk only where the trunk refuses the transport'), { skip }, async (t) => {
+  test(name('a carrier gateway keeps its address against a trunk at the same address, whatever the transport'), { skip }, async (t) => {
     const { store } = await open(t);
     await store.accounts.add({ name: 'acme' });
     await store.trunks.add({ name: 'tls-only', account: 'acme', ip: ['127.0.0.2'], transport: 'tls' });
     await store.carriers.add({ name: 'up', gateways: ['sip:127.0.0.2:5080'] });
     const d = await directory(t, store);
-    assert.equal(d.classifySource('127.0.0.2', 'tls').kind, 'trunk');
+    assert.equal(d.classifySource('127.0.0.2', 'tls').kind, 'carrier');
     assert.equal(d.classifySource('127.0.0.2', 'udp').kind, 'carrier');
     await store.carriers.rm('up');
     await d.reload();
