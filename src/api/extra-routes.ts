@@ -2,7 +2,9 @@
  * The API's routes outside the resource registry:
  *
  *   GET /api/v1/route/explain?number=N&from=TRUNK   what a call to N from TRUNK would meet
- *                                                   (the twin of `trunkline route explain`)
+ *                                                   (the twin of `trunkline route explain`);
+ *       ...&fromIp=IP[&transport=udp|tcp|tls]      from an address instead: which rule
+ *                                                   classifies it, then the same
  *   GET /api/v1/calls/SID/trace                     the SIP messages of a live or recent call,
  *                                                   both legs (the capture ring buffer)
  *   POST /api/v1/drain {"timeout": S}               stop taking calls, let those up end, then exit
@@ -14,8 +16,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { loadTrunkingData } from '../trunking/directory.js';
-import { explainRoute } from '../trunking/explain.js';
-import { TrunkingSnapshot } from '../trunking/snapshot.js';
+import { explainFromSource, explainRoute } from '../trunking/explain.js';
+import { TrunkingSnapshot, canonicalIp } from '../trunking/snapshot.js';
 import { checkName } from '../trunking/validate.js';
 import { ApiError, SchemaError } from './errors.js';
 import { MAX_DRAIN_TIMEOUT_S } from '../core/drain.js';
@@ -23,7 +25,9 @@ import { jsonSchema, type ApiContext } from './resource.js';
 
 const explainQuery = z.strictObject({
   number: z.string().min(1).max(64).describe('the dialled number, as the PBX sends it (+ as %2B)'),
-  from: z.string().min(1).max(64).describe('the trunk the call comes from'),
+  from: z.string().min(1).max(64).optional().describe('the trunk the call comes from'),
+  fromIp: z.string().min(1).max(64).optional().describe('or the address it comes from: which rule classifies it'),
+  transport: z.enum(['udp', 'tcp', 'tls']).optional().describe('with fromIp (default udp)'),
 });
 
 const drainBody = z.strictObject({
@@ -34,9 +38,14 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
   v1.get('/route/explain', async (req) => {
     const r = explainQuery.safeParse(req.query ?? {}, { reportInput: true });
     if (!r.success) throw new SchemaError(r.error.issues, 'query');
-    const from = checkName(r.data.from, 'from');
-    const number = r.data.number.startsWith(' ') ? `+${r.data.number.trimStart()}` : r.data.number.trim();
-    return explainRoute(new TrunkingSnapshot(await loadTrunkingData(ctx.store)), from, number);
+    const q = r.data;
+    if ((q.from === undefined) === (q.fromIp === undefined)) throw new ApiError(400, 'from: give from=TRUNK or fromIp=IP');
+    if (q.transport !== undefined && q.fromIp === undefined) throw new ApiError(400, 'transport: goes with fromIp');
+    const from = q.from === undefined ? null : checkName(q.from, 'from');
+    if (q.fromIp !== undefined && canonicalIp(q.fromIp) === '') throw new ApiError(400, `fromIp: expected an IP address, got ${JSON.stringify(q.fromIp)}`);
+    const number = q.number.startsWith(' ') ? `+${q.number.trimStart()}` : q.number.trim();
+    const snapshot = new TrunkingSnapshot(await loadTrunkingData(ctx.store));
+    return from !== null ? explainRoute(snapshot, from, number) : explainFromSource(snapshot, q.fromIp!, q.transport ?? 'udp', number);
   });
   v1.get('/calls/:key/trace', async (req) => {
     const sid = (req.params as { key: string }).key;
@@ -58,10 +67,12 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
 export const EXTRA_PATHS: Record<string, unknown> = {
   '/api/v1/route/explain': {
     get: {
-      summary: 'what a call to NUMBER from TRUNK would meet: number, DID, route, carriers and what each is sent, why it would be refused',
+      summary: 'what a call to NUMBER from TRUNK (or from the address fromIp: which rule classifies it) would meet: number, DID, route, carriers and what each is sent, why it would be refused',
       parameters: [
         { name: 'number', in: 'query', required: true, schema: { type: 'string' } },
-        { name: 'from', in: 'query', required: true, schema: { type: 'string' } },
+        { name: 'from', in: 'query', required: false, schema: { type: 'string' } },
+        { name: 'fromIp', in: 'query', required: false, schema: { type: 'string' } },
+        { name: 'transport', in: 'query', required: false, schema: { type: 'string', enum: ['udp', 'tcp', 'tls'] } },
       ],
       responses: { 200: { description: 'the explanation' }, 400: { description: 'a bad parameter, named' }, 404: { description: 'unknown trunk' } },
     },

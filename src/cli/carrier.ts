@@ -4,7 +4,9 @@
  * rtp|srtp|any] [--codecs ...]` / `rm NAME` / `list [--json]` / `show NAME
  * [--json]`: upstream carriers and their gateways, in priority order. The
  * password comes from standard input only and is never printed (list and
- * show say whether there is one).
+ * show say whether there is one). A gateway inside a trunk's range is
+ * allowed (the carrier keeps its address: a gateway comes before any trunk
+ * range), and said on standard error.
  */
 import type { Command } from 'commander';
 import type { CarrierInput } from '../store/index.js';
@@ -16,6 +18,7 @@ import { carrierJson } from '../store/json.js';
 import { readPasswordFromStdin } from './password.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { listCell, listOption, printShow } from './trunking-common.js';
+import { gatewaysInTrunkRanges } from '../trunking/ranges.js';
 
 
 interface AddOptions {
@@ -75,6 +78,9 @@ export function registerCarrier(program: Command): void {
     await withStore(cmd, async (store) => {
       const c = await store.carriers.add(input);
       say(`added carrier ${c.name} with ${c.gateways.length === 1 ? '1 gateway' : `${c.gateways.length} gateways`}`);
+      for (const o of gatewaysInTrunkRanges(c, await store.trunks.list())) {
+        process.stderr.write(`note: gateway ${o.gateway} is inside range ${o.cidr} of trunk ${o.trunk}: requests from ${o.address} are carrier ${c.name}'s (a carrier gateway comes before any trunk range)\n`);
+      }
     });
   });
 

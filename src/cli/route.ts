@@ -1,21 +1,24 @@
 /**
  * `trunkline route add PREFIX --carrier NAME[,NAME...]` / `rm PREFIX` /
- * `list [--json]` / `explain NUMBER --from TRUNK [--json]`: outbound
- * routing. The longest prefix of the dialled E.164 number wins; `+` alone is
- * the default route; carriers are tried in the order given. `explain` says
- * what a call to NUMBER from TRUNK would meet, from the same in-memory
- * directory the server uses.
+ * `list [--json]` / `explain NUMBER (--from TRUNK | --from-ip IP
+ * [--transport udp|tcp|tls]) [--json]`: outbound routing. The longest
+ * prefix of the dialled E.164 number wins; `+` alone is the default route;
+ * carriers are tried in the order given. `explain` says what a call to
+ * NUMBER from TRUNK would meet, from the same in-memory directory the
+ * server uses; from an address, first which rule classifies it (a carrier
+ * gateway, the most specific trunk range, nobody).
  */
 import type { Command } from 'commander';
 import type { OutboundRoute } from '../trunking/model.js';
-import { checkName, parseRoutePrefix } from '../trunking/validate.js';
+import { checkName, checkTransport, parseRoutePrefix } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { listCell, listOption, printShow } from './trunking-common.js';
 import { TrunkingSnapshot } from '../trunking/snapshot.js';
 import { loadTrunkingData } from '../trunking/directory.js';
-import { explainRoute } from '../trunking/explain.js';
+import { explainFromSource, explainRoute } from '../trunking/explain.js';
+import { canonicalIp } from '../trunking/snapshot.js';
 
 export function routeJson(r: OutboundRoute): Record<string, unknown> {
   return { prefix: r.prefix, carriers: r.carriers, createdAt: isoTime(r.createdAt) };
@@ -67,37 +70,61 @@ export function registerRoute(program: Command): void {
   withConfigOption(
     group
       .command('explain')
-      .description('what a call to NUMBER from TRUNK would meet: the number as E.164, the route, the carriers and what each is sent')
+      .description('what a call to NUMBER from TRUNK (or from an address) would meet: how the source is classified, the number as E.164, the route, the carriers and what each is sent')
       .argument('<number>', 'the dialled number, as the PBX sends it')
-      .option('--from <trunk>', 'the trunk the call comes from (required)')
+      .option('--from <trunk>', 'the trunk the call comes from')
+      .option('--from-ip <ip>', 'or the address it comes from: which rule classifies it (carrier gateway, trunk range, nobody)')
+      .option('--transport <proto>', 'with --from-ip: udp, tcp or tls (default udp)')
       .option('--json', 'print a JSON object'),
-  ).action(async (number: string, opts: { from?: string; json?: boolean }, cmd: Command) => {
-    const from = await orFail(() => {
-      if (opts.from === undefined) throw new CliError('from: route explain needs --from TRUNK');
-      return checkName(opts.from, 'from');
-    });
+  ).action(async (number: string, opts: ExplainOptions, cmd: Command) => {
+    const from = await orFail(() => explainSource(opts));
     await withStore(cmd, async (store) => {
-      const e = explainRoute(new TrunkingSnapshot(await loadTrunkingData(store)), from, number);
-      if (opts.json === true) {
-        printShow(e, true);
-        return;
-      }
-      const carriers = e['carriers'] as { name: string; gateways: string[]; sends: string }[];
-      printShow(
-        {
-          trunk: `${String(e['trunk'])} (account ${String(e['account'])})`,
-          dialled: e['dialled'],
-          number: e['number'],
-          did: e['did'] === undefined ? null : `${(e['did'] as { number: string }).number} of trunk ${(e['did'] as { trunk: string }).trunk}`,
-          route: e['route'],
-          carriers: carriers.map((c) => `${c.name} (sends ${c.sends} to ${c.gateways.join(', ')})`).join('; '),
-          verdict:
-            e['refused'] === null
-              ? 'routed (the caller ID and the limits are checked per call)'
-              : `refused with ${String(e['refused'])}`,
-        },
-        false,
-      );
+      const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
+      const e = 'trunk' in from ? explainRoute(snapshot, from.trunk, number) : explainFromSource(snapshot, from.ip, from.transport, number);
+      printShow(opts.json === true ? e : explanationText(e), opts.json);
     });
   });
+}
+
+interface ExplainOptions {
+  from?: string;
+  fromIp?: string;
+  transport?: string;
+  json?: boolean;
+}
+
+/** `--from TRUNK`, or `--from-ip IP [--transport P]`: exactly one. */
+function explainSource(o: ExplainOptions): { trunk: string } | { ip: string; transport: string } {
+  if ((o.from === undefined) === (o.fromIp === undefined)) throw new CliError('from: route explain needs --from TRUNK or --from-ip IP');
+  if (o.from !== undefined) {
+    if (o.transport !== undefined) throw new CliError('transport: --transport goes with --from-ip');
+    return { trunk: checkName(o.from, 'from') };
+  }
+  if (canonicalIp(o.fromIp!.trim()) === '') throw new CliError(`from-ip: expected an IP address, got ${JSON.stringify(o.fromIp)}`);
+  return { ip: o.fromIp!.trim(), transport: checkTransport(o.transport, 'transport') ?? 'udp' };
+}
+
+/** An explanation as KEY VALUE lines. */
+function explanationText(e: Record<string, unknown>): Record<string, unknown> {
+  const src = e['source'] as { ip: string; transport: string; rule: string } | undefined;
+  const carriers = (e['carriers'] as { name: string; gateways: string[]; sends: string }[] | undefined) ?? [];
+  const did = e['did'] as { number: string; trunk: string } | null | undefined;
+  const text: Record<string, unknown> = {};
+  if (src !== undefined) text['source'] = `${src.ip} over ${src.transport}: ${src.rule}`;
+  if (e['trunk'] !== undefined) text['trunk'] = `${String(e['trunk'])} (account ${String(e['account'])})`;
+  text['dialled'] = e['dialled'];
+  if ('number' in e) text['number'] = e['number'];
+  if (e['direction'] !== null) text['did'] = did === undefined || did === null ? null : `${did.number} of trunk ${did.trunk}`;
+  if (e['direction'] === 'inbound') text['destination'] = e['destination'];
+  else if (e['direction'] !== null) {
+    text['route'] = e['route'];
+    text['carriers'] = carriers.map((c) => `${c.name} (sends ${c.sends} to ${c.gateways.join(', ')})`).join('; ');
+  }
+  text['verdict'] =
+    e['refused'] === null
+      ? e['direction'] === 'inbound'
+        ? 'taken (access lists and the limits are checked per call)'
+        : 'routed (the caller ID and the limits are checked per call)'
+      : `refused with ${String(e['refused'])}`;
+  return text;
 }

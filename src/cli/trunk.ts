@@ -2,11 +2,13 @@
  * `trunkline trunk add NAME --account ACC (--ip CIDR[,CIDR...] | --register
  * USER@DOMAIN) [--transport udp|tcp|tls] [--tls-fingerprint SHA256] [--dest
  * URI] [--cpm N] [--max-calls N] [--media rtp|srtp|any] [--codecs
- * PCMA,PCMU,telephone-event]` / `rm NAME [--cascade]` / `list [--account
- * ACC] [--json]` / `show NAME [--json]`: a customer's trunks.
+ * PCMA,PCMU,telephone-event] [--force]` / `rm NAME [--cascade]` / `list
+ * [--account ACC] [--json]` / `show NAME [--json]`: a customer's trunks.
+ * A range holding a carrier gateway's address or every address is refused
+ * without --force (src/trunking/ranges.ts).
  */
 import type { Command } from 'commander';
-import type { TrunkInput } from '../store/index.js';
+import { TrunkRangeError, type TrunkInput } from '../store/index.js';
 import type { Trunk } from '../trunking/model.js';
 import {
   checkCidrs,
@@ -51,6 +53,7 @@ interface AddOptions {
   maxCalls?: string;
   media?: string;
   codecs?: string;
+  force?: boolean;
 }
 
 /** The options checked, each error naming its option; the store checks the account exists. */
@@ -94,11 +97,18 @@ export function registerTrunk(program: Command): void {
       .option('--cpm <n>', 'calls per minute (default 200)')
       .option('--max-calls <n>', 'concurrent calls (default: unlimited)')
       .option('--media <mode>', 'rtp, srtp or any (default any: as offered)')
-      .option('--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)'),
+      .option('--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)')
+      .option('--force', "accept a range holding a carrier gateway's address or every address (the carrier keeps its address)"),
   ).action(async (name: string, opts: AddOptions, cmd: Command) => {
     const input = await orFail(() => trunkInput(name, opts));
     await withStore(cmd, async (store) => {
-      const t = await store.trunks.add(input);
+      let t: Trunk;
+      try {
+        t = await store.trunks.add(input, { force: opts.force === true });
+      } catch (err) {
+        if (err instanceof TrunkRangeError) throw new CliError(`ip: ${err.problem}; --force adds it anyway`);
+        throw err;
+      }
       say(`added trunk ${t.name} (account ${t.account})`);
     });
   });

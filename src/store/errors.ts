@@ -31,6 +31,22 @@ export class ConflictError extends StoreError {
 }
 
 /**
+ * A trunk range that would hold a carrier gateway's address or every
+ * address (src/trunking/ranges.ts): refused unless forced. `problem` is the
+ * reason without the hint, for a caller that names its own force option.
+ */
+export class TrunkRangeError extends ConflictError {
+  override readonly name: string = 'TrunkRangeError';
+  readonly field = 'ip';
+  readonly problem: string;
+
+  constructor(problem: string) {
+    super(`ip: ${problem}; force adds it anyway`);
+    this.problem = problem;
+  }
+}
+
+/**
  * A REGISTER that would change a binding last set by the same Call-ID with a
  * CSeq not below its own (RFC 3261 10.3 step 7): the update is aborted and
  * nothing is written.

@@ -18,6 +18,7 @@ export {
   NotFoundError,
   StaleRegistrationError,
   StoreError,
+  TrunkRangeError,
   ValidationError,
 } from './errors.js';
 export type { Database } from './schema.js';
@@ -36,7 +37,7 @@ export {
   type RegisterResult,
 } from './repos/location.js';
 export type { AccountInput, AccountRemoval } from './repos/accounts.js';
-export type { TrunkInput, TrunkRemoval } from './repos/trunks.js';
+export type { TrunkInput, TrunkRemoval, TrunkWriteOptions } from './repos/trunks.js';
 export type { DidRow } from './repos/dids.js';
 export { withoutSecret, type CarrierInfo, type CarrierInput } from './repos/carriers.js';
 export { CDR_DEFAULT_LIMIT, CDR_MAX_LIMIT, type CdrPage } from './repos/cdrs.js';

@@ -211,6 +211,40 @@ function suite(backend: Backend): void {
       assert.equal((await call('GET', '/api/v1/route/explain?number=1&from=office', { token: null })).status, 401);
     });
 
+    test('trunk ranges: 409 over a carrier gateway or every address unless "force": true (POST and PATCH); route explain fromIp names the rule', { skip }, async () => {
+      // upstream's gateway is sip:127.0.0.6:5080 here (PATCHed above), backup's 127.0.0.9; office has 127.0.0.20.
+      let r = await call('POST', '/api/v1/trunks', { body: { name: 'wide', account: 'beta', ip: ['127.0.0.6/31'] } });
+      assert.deepEqual([r.status, r.json.error], [409, 'ip: 127.0.0.6/31 holds 127.0.0.6, the address of carrier upstream\'s gateway sip:127.0.0.6:5080 (its requests stay the carrier\'s); "force": true adds it anyway']);
+      r = await call('POST', '/api/v1/trunks', { body: { name: 'wide', account: 'beta', ip: ['0.0.0.0/0'] } });
+      assert.equal(r.status, 409);
+      assert.match(r.json.error, /^ip: 0\.0\.0\.0\/0 holds every address/);
+      assert.equal((await call('GET', '/api/v1/trunks/wide')).status, 404, 'nothing written');
+      r = await call('PATCH', '/api/v1/trunks/office', { body: { ip: ['127.0.0.6/31'] } });
+      assert.equal(r.status, 409);
+      assert.deepEqual((await call('GET', '/api/v1/trunks/office')).json.ip, ['127.0.0.20/32'], 'a refused PATCH changed nothing');
+      r = await call('PATCH', '/api/v1/trunks/office', { body: { ip: ['127.0.0.6/31'], force: true } });
+      assert.deepEqual([r.status, r.json.ip, 'force' in r.json], [200, ['127.0.0.6/31'], false]);
+      r = await call('POST', '/api/v1/trunks', { body: { name: 'wide', account: 'beta', ip: ['0.0.0.0/0'], force: true } });
+      assert.equal(r.status, 201);
+      assert.equal((await call('POST', '/api/v1/trunks', { body: { name: 'x', account: 'beta', ip: ['10.9.0.0/16'], force: 'yes' } })).status, 400);
+
+      r = await call('GET', '/api/v1/route/explain?number=%2B919876543210&fromIp=127.0.0.6', { token: h.reader });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual([r.json.source.kind, r.json.source.carrier, r.json.direction], ['carrier', 'upstream', 'inbound']);
+      r = await call('GET', '/api/v1/route/explain?number=%2B919876543210&fromIp=127.0.0.7&transport=tcp');
+      assert.deepEqual([r.json.source.kind, r.json.source.trunk, r.json.source.cidr, r.json.direction, r.json.route], ['trunk', 'office', '127.0.0.6/31', 'outbound', '+91']);
+      assert.match(r.json.source.rule, /^trunk office: 127\.0\.0\.6\/31 is the most specific trunk range holding 127\.0\.0\.7 that allows tcp/);
+      r = await call('GET', '/api/v1/route/explain?number=%2B919876543210&fromIp=198.51.100.1');
+      assert.deepEqual([r.json.source.kind, r.json.source.trunk], ['trunk', 'wide'], '0.0.0.0/0 (forced) takes strangers');
+      r = await call('GET', '/api/v1/route/explain?number=%2B91&fromIp=bogus');
+      assert.deepEqual([r.status, r.json.error], [400, 'fromIp: expected an IP address, got "bogus"']);
+      r = await call('GET', '/api/v1/route/explain?number=%2B91&from=office&fromIp=127.0.0.7');
+      assert.deepEqual([r.status, r.json.error], [400, 'from: give from=TRUNK or fromIp=IP']);
+      // Back as the other tests expect.
+      assert.equal((await call('DELETE', '/api/v1/trunks/wide')).status, 204);
+      assert.equal((await call('PATCH', '/api/v1/trunks/office', { body: { ip: ['127.0.0.20'] } })).status, 200);
+    });
+
     test('cdrs: newest first, filters, cursor pages (Next-Cursor, Link), CSV by Accept or ?format=csv, 400 naming the filter, 404', { skip }, async () => {
       const t0 = Date.parse('2026-01-10T10:00:00Z');
       const base: Cdr = {

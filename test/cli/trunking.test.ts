@@ -233,7 +233,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   assert.match(exText, /^route\s+\+91$/m);
   assert.match(exText, /^verdict\s+routed/m);
   failed(await cli(['route', 'explain', '+1', '--from', 'ghost']), 'unknown trunk ghost', 'explain from a missing trunk');
-  failed(await cli(['route', 'explain', '+1']), /^from: route explain needs --from TRUNK$/, 'explain without --from');
+  failed(await cli(['route', 'explain', '+1']), /^from: route explain needs --from TRUNK or --from-ip IP$/, 'explain without --from');
 
   // Removal: refused while in use, with a clear line; cascade says what went.
   failed(await cli(['carrier', 'rm', 'cheap']), 'carrier cheap is used by route +91 (remove or change them first)', 'rm of a carrier in use');
@@ -369,6 +369,62 @@ describe('trunkline trunking commands', { concurrency: true }, () => {
     await flows(config, cwd, db);
   });
 
+  test('trunk ranges over a carrier gateway or every address: refused without --force; route explain --from-ip names the rule', async () => {
+    const { config, cwd } = await setup();
+    const cli = (args: string[]): Promise<RunResult> => run([...args, '--config', config], { cwd });
+    ok(await cli(['account', 'add', 'acme']), 'account add');
+    ok(await cli(['account', 'add', 'beta']), 'account add beta');
+    ok(await cli(['carrier', 'add', 'upstream', '--gateway', 'sip:127.0.0.5:5080']), 'carrier add');
+    ok(await cli(['trunk', 'add', 'pbx', '--account', 'acme', '--ip', '127.0.0.2']), 'trunk add pbx');
+    ok(await cli(['did', 'add', '+912240001234', '--trunk', 'pbx']), 'did add');
+    ok(await cli(['route', 'add', '+', '--carrier', 'upstream']), 'route add');
+    failed(
+      await cli(['trunk', 'add', 'beta', '--account', 'beta', '--ip', '127.0.0.0/29']),
+      "ip: 127.0.0.0/29 holds 127.0.0.5, the address of carrier upstream's gateway sip:127.0.0.5:5080 (its requests stay the carrier's); --force adds it anyway",
+      'a range over a carrier gateway',
+    );
+    failed(await cli(['trunk', 'add', 'beta', '--account', 'beta', '--ip', '0.0.0.0/0']), /^ip: 0\.0\.0\.0\/0 holds every address: requests from anywhere would be this trunk's; --force adds it anyway$/, 'every address');
+    failed(await cli(['trunk', 'show', 'beta']), 'unknown trunk beta', 'nothing added');
+    assert.equal(ok(await cli(['trunk', 'add', 'beta', '--account', 'beta', '--ip', '127.0.0.0/29', '--force']), 'trunk add --force'), 'added trunk beta (account beta)\n');
+    // A carrier gateway inside a trunk range: accepted, with a note.
+    const late = await cli(['carrier', 'add', 'late', '--gateway', 'sip:127.0.0.4,sip:127.0.1.1']);
+    assert.equal(late.code, 0);
+    assert.equal(late.stdout, 'added carrier late with 2 gateways\n');
+    assert.equal(late.stderr, "note: gateway sip:127.0.0.4 is inside range 127.0.0.0/29 of trunk beta: requests from 127.0.0.4 are carrier late's (a carrier gateway comes before any trunk range)\n");
+
+    // route explain --from-ip: the rule that classified the source, then what the call meets.
+    const explain = async (args: string[]): Promise<Record<string, unknown>> => JSON.parse(ok(await cli(['route', 'explain', ...args, '--json']), args.join(' '))) as Record<string, unknown>;
+    const fromCarrier = await explain(['+912240001234', '--from-ip', '127.0.0.5']);
+    assert.deepEqual(fromCarrier['source'], {
+      ip: '127.0.0.5', transport: 'udp', kind: 'carrier', carrier: 'upstream', gateway: 'sip:127.0.0.5:5080',
+      rule: 'carrier upstream: 127.0.0.5 is the address of its gateway sip:127.0.0.5:5080 (a carrier gateway comes before any trunk range)',
+    });
+    assert.equal(fromCarrier['direction'], 'inbound');
+    assert.deepEqual(fromCarrier['did'], { number: '+912240001234', trunk: 'pbx', account: 'acme' });
+    assert.equal(fromCarrier['refused'], '480: Trunk not reachable (the trunk has no destination)');
+    const fromRange = await explain(['+4930123456', '--from-ip', '127.0.0.3', '--transport', 'tcp']);
+    assert.deepEqual(fromRange['source'], {
+      ip: '127.0.0.3', transport: 'tcp', kind: 'trunk', trunk: 'beta', account: 'beta', cidr: '127.0.0.0/29',
+      rule: 'trunk beta: 127.0.0.0/29 is the most specific trunk range holding 127.0.0.3 that allows tcp; no carrier gateway has this address',
+    });
+    assert.equal(fromRange['direction'], 'outbound');
+    assert.equal(fromRange['route'], '+');
+    assert.equal(fromRange['refused'], null);
+    assert.equal(((await explain(['+4930123456', '--from-ip', '127.0.0.2']))['source'] as { trunk: string }).trunk, 'pbx', 'the /32 before the /29');
+    const stranger = await explain(['+4930123456', '--from-ip', '127.0.0.9']);
+    assert.equal((stranger['source'] as { kind: string }).kind, 'none');
+    assert.match(String(stranger['refused']), /^403: Forbidden, unknown source/);
+    const text = ok(await cli(['route', 'explain', '+912240001234', '--from-ip', '::ffff:127.0.0.5']), 'route explain text');
+    assert.match(text, /^source\s+127\.0\.0\.5 over udp: carrier upstream: 127\.0\.0\.5 is the address of its gateway sip:127\.0\.0\.5:5080/m);
+    assert.match(text, /^did\s+\+912240001234 of trunk pbx$/m);
+    assert.match(text, /^verdict\s+refused with 480/m);
+    // The CONTRACT form still works; the two forms do not mix.
+    assert.match(ok(await cli(['route', 'explain', '+4930123456', '--from', 'beta']), 'explain --from'), /^verdict\s+routed/m);
+    failed(await cli(['route', 'explain', '+1', '--from', 'beta', '--from-ip', '127.0.0.3']), /^from: route explain needs --from TRUNK or --from-ip IP$/, 'both forms');
+    failed(await cli(['route', 'explain', '+1', '--from-ip', 'nowhere']), 'from-ip: expected an IP address, got "nowhere"', 'a bad address');
+    failed(await cli(['route', 'explain', '+1', '--from-ip', '127.0.0.3', '--transport', 'sctp']), /^transport: expected one of udp, tcp, tls/, 'a bad transport');
+  });
+
   test('SQLite: a running directory sees each CLI change within 2 s', async (t) => {
     const { config, cwd, db } = await setup();
     t.diagnostic(`seen after ${(await reloadAfterCli(config, cwd, db)).join(', ')} ms`);
@@ -385,7 +441,7 @@ describe('trunkline trunking commands', { concurrency: true }, () => {
       assert.match(help, new RegExp(`^\\s+${group}\\b`, 'm'), `--help lists ${group}`);
     }
     const trunk = ok(await run(['trunk', 'add', '--help']), 'trunk add --help');
-    for (const o of ['--account', '--ip', '--register', '--transport', '--tls-fingerprint', '--dest', '--cpm', '--max-calls', '--media', '--codecs']) {
+    for (const o of ['--account', '--ip', '--register', '--transport', '--tls-fingerprint', '--dest', '--cpm', '--max-calls', '--media', '--codecs', '--force']) {
       assert.ok(trunk.includes(o), `trunk add --help has ${o}`);
     }
     const carrier = ok(await run(['carrier', 'add', '--help']), 'carrier add --help');

@@ -74,6 +74,7 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'maxCalls', label: 'Max calls', kind: 'int', placeholder: 'unlimited', nullable: true },
       { name: 'media', label: 'Media', kind: 'choice', options: ['any', 'rtp', 'srtp'] },
       { name: 'codecs', label: 'Codecs', kind: 'list', placeholder: 'PCMA, PCMU' },
+      { name: 'force', label: "Force (a range holding a carrier gateway's address or every address)", kind: 'bool' },
     ],
     columns: [
       col('Name', 'name'),

@@ -3,15 +3,18 @@
  * (`ip`, CIDRs) or a registering PBX (`register`, USER@DOMAIN), exactly one
  * of them. PATCH changes the fields given (giving `register` drops `ip` and
  * the other way round); the store checks each value and names the field.
+ * An `ip` range holding a carrier gateway's address or every address is
+ * refused (409) unless the body says `"force": true` (POST and PATCH).
  * DELETE refused (409) while the trunk has DIDs, unless `?cascade=true`.
  * The list is whole, or pages by name with `?limit=N` (and the Next-Cursor).
  */
 import { z } from 'zod';
-import type { TrunkInput } from '../../store/index.js';
+import { TrunkRangeError, type TrunkInput } from '../../store/index.js';
 import type { Trunk } from '../../trunking/model.js';
 import { namePage, optionalPageQuery } from '../pagination.js';
 import { defineResource, views } from '../resource.js';
 import { iso } from './common.js';
+import { ApiError } from '../errors.js';
 
 const schema = z.object({
   name: z.string().describe('letters, digits, . _ -'),
@@ -26,14 +29,25 @@ const schema = z.object({
   media: z.enum(['rtp', 'srtp', 'any']).optional().describe('default any: as offered'),
   codecs: z.array(z.string()).optional().describe('allowed codecs in order; [] = as offered'),
   createdAt: z.string().describe('ISO 8601'),
+  force: z.boolean().optional().describe("accept an ip range holding a carrier gateway's address or every address (the carrier keeps its address)"),
 });
-const v = views(schema, { key: 'name', readOnly: ['createdAt'] });
+const v = views(schema, { key: 'name', readOnly: ['createdAt'], writeOnly: ['force'] });
 const listQuery = z.strictObject({ account: z.string().optional().describe("only this account's"), ...optionalPageQuery });
 const removeQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional().describe('also remove its DIDs') });
 
 const out = (t: Trunk) => ({ ...t, createdAt: iso(t.createdAt) });
 
 type Body = z.output<typeof v.patch>;
+
+/** A write that a TrunkRangeError stopped, said with this API's option. */
+async function forced<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof TrunkRangeError) throw new ApiError(409, `ip: ${err.problem}; "force": true adds it anyway`);
+    throw err;
+  }
+}
 
 /** The trunk as `update` takes it: the stored one with the body's fields over it. */
 function merged(t: Trunk, b: Body): TrunkInput {
@@ -79,12 +93,15 @@ export default defineResource({
       if (b.maxCalls !== undefined) input.maxCalls = b.maxCalls;
       if (b.media !== undefined) input.media = b.media;
       if (b.codecs !== undefined) input.codecs = b.codecs;
-      return out(await ctx.store.trunks.add(input));
+      return out(await forced(() => ctx.store.trunks.add(input, { force: b.force === true })));
     },
   },
   update: {
     body: v.patch,
-    run: async (ctx, key, b) => out(await ctx.store.trunks.update(merged(await ctx.store.trunks.show(key), b))),
+    run: async (ctx, key, b) => {
+      const input = merged(await ctx.store.trunks.show(key), b);
+      return out(await forced(() => ctx.store.trunks.update(input, { force: b.force === true })));
+    },
   },
   remove: {
     query: removeQuery,

@@ -4,11 +4,15 @@
  * client-certificate fingerprint, destination for inbound calls, limits,
  * media mode and codecs. A trunk belongs to an existing account.
  *
+ * Ranges: a trunk range holding a carrier gateway's address (an IP
+ * literal) or every address is refused (TrunkRangeError) unless `force`
+ * (src/trunking/ranges.ts); the carrier keeps its address either way.
+ *
  * Removal: refused (ConflictError) while the trunk has DIDs, unless
  * `cascade`, which removes them in the same transaction.
  */
 import { count, type StoreContext } from '../context.js';
-import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation, isUniqueViolation } from '../errors.js';
+import { ConflictError, NotFoundError, TrunkRangeError, ValidationError, isForeignKeyViolation, isUniqueViolation } from '../errors.js';
 import type { TrunkTable } from '../schema.js';
 import { parseAddress } from '../validate.js';
 import type { MediaMode, Trunk, TrunkTransport } from '../../trunking/model.js';
@@ -24,6 +28,7 @@ import {
   checkSipUri,
   checkTransport,
 } from '../../trunking/validate.js';
+import { describeRangeProblems, trunkRangeProblems } from '../../trunking/ranges.js';
 
 export interface TrunkInput {
   name: string;
@@ -41,6 +46,12 @@ export interface TrunkInput {
   /** Default `any`. */
   media?: MediaMode;
   codecs?: string[];
+}
+
+/** How `add` and `update` write. */
+export interface TrunkWriteOptions {
+  /** Accept a range that holds a carrier gateway's address or every address. */
+  force?: boolean;
 }
 
 /** What `rm` removed along with the trunk (zero without cascade). */
@@ -114,7 +125,7 @@ export class TrunkRepo {
    * Adds a trunk. NotFoundError for an unknown account; ConflictError when
    * the name exists or another trunk registers as the same subscriber.
    */
-  async add(input: TrunkInput): Promise<Trunk> {
+  async add(input: TrunkInput, opts: TrunkWriteOptions = {}): Promise<Trunk> {
     const row = toRow(input, this.#ctx.now());
     try {
       return await this.#ctx.write(async (db) => {
@@ -123,6 +134,7 @@ export class TrunkRepo {
         const same = await db.selectFrom('trunks').select('name').where('name', '=', row.name).executeTakeFirst();
         if (same !== undefined) throw new ConflictError(`trunk ${row.name} exists`);
         if (row.register !== null) await this.#registerFree(db, row.register, row.name);
+        if (opts.force !== true) await this.#rangesFree(db, row.ip);
         return toTrunk(await db.insertInto('trunks').values(row).returningAll().executeTakeFirstOrThrow());
       });
     } catch (err) {
@@ -134,7 +146,7 @@ export class TrunkRepo {
    * Replaces a trunk's settings with `input` (all of them, as add takes
    * them; its name and creation time stay). NotFoundError when unknown.
    */
-  async update(input: TrunkInput): Promise<Trunk> {
+  async update(input: TrunkInput, opts: TrunkWriteOptions = {}): Promise<Trunk> {
     const row = toRow(input, this.#ctx.now());
     try {
       return await this.#ctx.write(async (db) => {
@@ -143,6 +155,7 @@ export class TrunkRepo {
         const acc = await db.selectFrom('accounts').select('name').where('name', '=', row.account).executeTakeFirst();
         if (acc === undefined) throw new NotFoundError(`unknown account ${row.account}`);
         if (row.register !== null) await this.#registerFree(db, row.register, row.name);
+        if (opts.force !== true) await this.#rangesFree(db, row.ip);
         const { name: _n, created_at: _c, ...set } = row;
         return toTrunk(await db.updateTable('trunks').set(set).where('name', '=', row.name).returningAll().executeTakeFirstOrThrow());
       });
@@ -159,6 +172,21 @@ export class TrunkRepo {
       .where('name', '!=', self)
       .executeTakeFirst();
     if (other !== undefined) throw new ConflictError(`trunk ${other.name} already registers as ${register}`);
+  }
+
+  /** TrunkRangeError when a range (`row.ip`, JSON) holds a carrier gateway's address or every address. */
+  async #rangesFree(db: StoreContext['db'], ipJson: string): Promise<void> {
+    const cidrs = parseJsonList(ipJson);
+    if (cidrs.length === 0) return;
+    const rows = await db.selectFrom('carrier_gateways').select(['carrier', 'uri']).orderBy('carrier').orderBy('position').execute();
+    const byCarrier = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = byCarrier.get(r.carrier);
+      if (list === undefined) byCarrier.set(r.carrier, [r.uri]);
+      else list.push(r.uri);
+    }
+    const problems = trunkRangeProblems(cidrs, [...byCarrier].map(([name, gateways]) => ({ name, gateways })));
+    if (problems.length > 0) throw new TrunkRangeError(describeRangeProblems(problems));
   }
 
   /** A constraint another process raced us to, in words. */
