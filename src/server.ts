@@ -263,11 +263,15 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       gateways: () => [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways),
       ping: (uri, done) => pingGateway(b2buaEnv, ourHost, uri, ping.timeout * 1000, done),
       onChange: (uri, up) => {
-        log.warn({ gateway: uri, up }, up ? 'gateway up' : 'gateway down');
+        // A gateway going down is the warning; coming up is news.
+        if (up) log.info({ gateway: uri, up }, 'gateway up');
+        else log.warn({ gateway: uri, up }, 'gateway down');
         ops.onGateway(uri, up);
       },
     });
     monitor.start();
+    const m = monitor;
+    directory.onReload(() => m.sync());
   }
   const gatewayMonitor = monitor;
   const b2bua = new B2bua(b2buaEnv, {
@@ -309,7 +313,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     callIds: (sid) => b2bua.callIds(sid),
     legOwner: (callId, tag) => b2bua.legOwner(callId, tag),
     gateways: () =>
-      [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: gatewayMonitor?.isUp(g) ?? true }))),
+      [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: gatewayMonitor?.isUp(g) ?? true, state: gatewayMonitor?.health(g) ?? 'up' }))),
     carrierRegistrations: () => carrierRegistrations.list(),
   });
   const drain = new Drain({

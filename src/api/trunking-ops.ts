@@ -17,6 +17,7 @@ import type { CallTraces, LegResolver } from '../capture/trace.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Counter } from 'prom-client';
 import type { Counters } from '../core/counters.js';
+import type { GatewayHealth } from '../trunking/gateway-monitor.js';
 
 /** What the running B2BUA and its helpers offer operations. */
 export interface TrunkingSource {
@@ -26,11 +27,13 @@ export interface TrunkingSource {
   callIds(callSid: string): { a: string; b: string | null } | null;
   /** The call and side owning a dialog of ours (Call-ID and our tag). */
   legOwner: LegResolver;
-  /** Gateways and whether each answers its OPTIONS (all up when nobody pings). */
-  gateways(): Array<{ carrier: string; gateway: string; up: boolean }>;
+  /** Gateways, whether calls may use them and what their OPTIONS say: unknown until the first answer (all up when nobody pings). */
+  gateways(): Array<{ carrier: string; gateway: string; up: boolean; state: GatewayHealth }>;
   /** Registrations kept with carriers. */
   carrierRegistrations(): CarrierRegistrationState[];
 }
+
+const GATEWAY_STATES: readonly GatewayHealth[] = ['unknown', 'up', 'down'];
 
 /** How long a finished call's Call-IDs stay correlated in HEP (its last BYE/200, retransmissions). */
 const UNCORRELATE_MS = 35_000;
@@ -76,7 +79,9 @@ export class TrunkingOps {
         this.inc(cut < 0 ? { status: rest, cause: '' } : { status: rest.slice(0, cut), cause: rest.slice(cut + 1) }, v);
       }
     });
-    m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down', () => src.gateways().map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.up ? 1 : 0]), ['carrier', 'gateway']);
+    m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down (none until the first answer)', () => src.gateways().filter((g) => g.state !== 'unknown').map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.state === 'up' ? 1 : 0]), ['carrier', 'gateway']);
+    m.gauge('trunkline_gateway_state', 'carrier gateways: 1 for the state each is in (unknown until the first OPTIONS answer, up, down), 0 for the others', () =>
+      src.gateways().flatMap((g) => GATEWAY_STATES.map((state) => [{ carrier: g.carrier, gateway: g.gateway, state }, g.state === state ? 1 : 0] as [Record<string, string>, number])), ['carrier', 'gateway', 'state']);
     m.gauge('trunkline_carrier_registered', 'registrations kept with carriers: 1 while registered', () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]), ['carrier']);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
     // HEP: the callee leg's first INVITE carries the caller leg's Call-ID before any call event.

@@ -1,7 +1,7 @@
 // The dashboard: live calls, calls and failures per minute over the last
-// hour (GET /stats/calls), registrations, bans, gateway states and limit
-// hits (/metrics), and the live event feed. Any event reloads the figures
-// (at most every 500 ms); the charts also every 30 s.
+// hour (GET /stats/calls), registrations, bans, gateway states (unknown,
+// up, down) and limit hits (/metrics), and the live event feed. Any event
+// reloads the figures (at most every 500 ms); the charts also every 30 s.
 import { useEffect, useRef } from 'preact/hooks';
 import { api, ApiError, metrics, type Sample } from '../api';
 import { Card, Figure } from '../components/Card';
@@ -18,7 +18,8 @@ const DEBOUNCE_MS = 500;
 interface Gateway {
   carrier: string;
   gateway: string;
-  up: boolean;
+  /** unknown until its first OPTIONS answer (trunkline_gateway_state), up, down. */
+  state: string;
 }
 
 /**
@@ -60,7 +61,9 @@ async function load() {
     api<Ban[]>('GET', '/bans'),
     metrics(),
   ]);
-  const gateways: Gateway[] = samples.filter((s) => s.name === 'trunkline_gateway_up').map((s) => ({ carrier: s.labels.carrier ?? '?', gateway: s.labels.gateway ?? '?', up: s.value === 1 }));
+  const gateways: Gateway[] = samples
+    .filter((s) => s.name === 'trunkline_gateway_state' && s.value === 1)
+    .map((s) => ({ carrier: s.labels.carrier ?? '?', gateway: s.labels.gateway ?? '?', state: s.labels.state ?? 'unknown' }));
   const refused: Refused[] = samples
     .filter((s: Sample) => s.name === 'trunkline_calls_refused_total' && s.value > 0)
     .map((s) => ({ status: s.labels.status ?? '?', cause: s.labels.cause ?? '', count: s.value }));
@@ -90,7 +93,7 @@ export function Dashboard() {
   const stats = data?.stats ?? [];
   const times = stats.map((b) => b.start);
   const limitHits = (data?.refused ?? []).filter((r) => LIMIT_CAUSES.has(r.cause)).reduce((n, r) => n + r.count, 0);
-  const down = (data?.gateways ?? []).filter((g) => !g.up).length;
+  const down = (data?.gateways ?? []).filter((g) => g.state === 'down').length;
   const lastHour = stats.reduce((n, b) => ({ started: n.started + b.started, failed: n.failed + b.failed }), { started: 0, failed: 0 });
   return (
     <div class="page dashboard">
@@ -156,7 +159,7 @@ export function Dashboard() {
             columns={[
               { head: 'Carrier', cell: (g) => g.carrier },
               { head: 'Gateway', cell: (g) => g.gateway, cls: 'mono' },
-              { head: 'State', cell: (g) => <span class={g.up ? 'good' : 'bad'}>{g.up ? 'up' : 'down'}</span> },
+              { head: 'State', cell: (g) => <span class={g.state === 'up' ? 'good' : g.state === 'down' ? 'bad' : ''}>{g.state}</span> },
             ]}
           />
         </Card>
