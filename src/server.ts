@@ -29,6 +29,7 @@ import { GatewayMonitor } from './trunking/gateway-monitor.js';
 import { B2bua } from './b2bua/b2bua.js';
 import type { B2buaEnv } from './b2bua/env.js';
 import { pingGateway } from './b2bua/options-ping.js';
+import { udpProbesFor } from './transport/udp-probe.js';
 import { MediaLink } from './b2bua/media-link.js';
 import { createMediaEngine } from './media/index.js';
 import { CarrierRegistrations } from './b2bua/carrier-registration.js';
@@ -250,6 +251,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     },
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: new MediaLink(mediaEngine),
+    probeUdp: udpProbesFor(bound),
   };
   // Header rules per trunk / carrier (trunking.headers); replaced on reload.
   let headerRules = headerRuleMap(config);

@@ -70,6 +70,8 @@ export class Call {
   private cancelWanted = false;
   private gotResponse = false;
   private gatewayTimer: TimerHandle | null = null;
+  /** Cancels the UDP port probe of the current attempt (it ends with the gateway timer). */
+  private stopProbe: (() => void) | null = null;
   private ringTimer: TimerHandle | null = null;
   private ackToB: SipMessage | null = null;
   private readonly pendingAcks = new Map<Side, PendingAck>();
@@ -230,6 +232,18 @@ export class Call {
     };
     this.bTx = this.env.layer.sendRequest(invite, b.target, handlers);
     this.clearTimer('gateway');
+    // UDP does not say that nothing listens there: a probe hears the ICMP port unreachable, and the
+    // next gateway is tried at once, as after a refused TCP/TLS connect (onTransportError).
+    if (b.target.proto === 'udp' && this.env.probeUdp !== undefined) {
+      const tx = this.bTx;
+      this.stopProbe = this.env.probeUdp(b.target, () => {
+        if (tx !== this.bTx || this.gotResponse) return;
+        this.env.counters.inc('b2bua_gateway_unreachable');
+        tx.terminate();
+        this.bTx = null;
+        this.onBFailure(503, 'Service Unavailable');
+      });
+    }
     this.gatewayTimer = this.env.wheel.schedule(this.env.timers.gatewayTimeoutMs, () => {
       this.gatewayTimer = null;
       // Not even a 100 Trying: this gateway is gone; the next one (its transaction is let go).
@@ -686,6 +700,10 @@ export class Call {
   }
 
   private clearTimer(which: 'gateway' | 'ring'): void {
+    if (which === 'gateway' && this.stopProbe !== null) {
+      this.stopProbe();
+      this.stopProbe = null;
+    }
     const h = which === 'gateway' ? this.gatewayTimer : this.ringTimer;
     if (h === null) return;
     this.env.wheel.cancel(h);

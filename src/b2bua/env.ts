@@ -52,4 +52,9 @@ export interface B2buaEnv {
   /** The media engine (SDP anchored), or a link without one (SDP passes as is). */
   media: MediaLink;
   events?: CallEvents;
+  /**
+   * Probes a UDP target for an ICMP port unreachable (src/transport/udp-probe.ts):
+   * `onRefused` runs if nothing listens there; returns a cancel function. Absent: no probe.
+   */
+  probeUdp?(target: Target, onRefused: () => void): () => void;
 }

@@ -8,17 +8,21 @@ import { newBranchValue, newCallId, newTagValue } from './sid.js';
 /**
  * Sends one out-of-dialog OPTIONS to a gateway (RFC 3261 11) and reports
  * whether it is alive: any final answer but a 5xx is alive; a timeout
- * (`timeoutMs`, or Timer F), a transport error or a 5xx is a failure.
+ * (`timeoutMs`, or Timer F), a transport error (a refused TCP/TLS
+ * connect), an ICMP port unreachable over UDP (env.probeUdp) or a 5xx is
+ * a failure, the first two at once.
  */
 export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeoutMs: number, report: (r: PingResult) => void): void {
   // One outcome per ping: the first of the answer, the error, or our own (shorter than Timer F) timeout.
   let settled = false;
+  let stopProbe: (() => void) | null = null;
   const guard = setTimeout(() => done('fail'), timeoutMs);
   guard.unref();
   function done(r: PingResult): void {
     if (settled) return;
     settled = true;
     clearTimeout(guard);
+    stopProbe?.();
     report(r);
   }
   let hop;
@@ -58,11 +62,19 @@ export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeout
         ],
       });
       env.counters.inc('gateway_pings_sent');
-      env.layer.sendRequest(req, t, {
+      const tx = env.layer.sendRequest(req, t, {
         onFinal: (res) => done(res.status >= 500 && res.status < 600 ? 'fail' : 'ok'),
         onTimeout: () => done('fail'),
         onTransportError: () => done('fail'),
       });
+      if (t.proto === 'udp' && env.probeUdp !== undefined && !settled) {
+        stopProbe = env.probeUdp(t, () => {
+          if (settled) return;
+          env.counters.inc('gateway_pings_unreachable');
+          tx.terminate();
+          done('fail');
+        });
+      }
     })
     .catch(() => done('fail'));
 }
