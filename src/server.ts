@@ -317,6 +317,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     gateways: () =>
       [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: gatewayMonitor?.isUp(g) ?? true, state: gatewayMonitor?.health(g) ?? 'up' }))),
     carrierRegistrations: () => carrierRegistrations.list(),
+    unknownSources: () => b2bua.unknownSources(),
   });
   const drain = new Drain({
     admission,

@@ -165,6 +165,7 @@ export class Operations {
           traces: this.traces,
           ...(this.#trunkingSource !== null && { calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp } }),
           ...(deps.drain !== undefined && { drain: deps.drain }),
+          ...(this.#trunkingSource?.unknownSources !== undefined && { unknownSources: this.#trunkingSource.unknownSources }),
         },
         log: this.#log,
         metrics: this.metrics,

@@ -30,6 +30,7 @@ import { isPage, type Page } from './pagination.js';
 import type { LiveCall } from '../b2bua/b2bua.js';
 import type { TraceMessage } from '../capture/trace.js';
 import type { DrainStatus } from '../core/drain.js';
+import type { UnknownSource } from '../b2bua/unknown-sources.js';
 
 /** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone). */
 export interface CallService {
@@ -54,6 +55,8 @@ export interface ApiContext {
   traces?: TraceService;
   /** Drain mode of the running server (POST /api/v1/drain): a server only. */
   drain?: (timeoutS: number | null) => DrainStatus;
+  /** The last sources refused as unknown (absent without a B2BUA). */
+  unknownSources?: () => UnknownSource[];
 }
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;

@@ -10,6 +10,10 @@
  *
  * answered = a 2xx final status, failed = any other (the CDR search's
  * `disposition`). A call is counted in the minute it started.
+ *
+ * GET /api/v1/stats/unknown-sources: the last sources (at most 32) refused
+ * 403 as no trunk, carrier or user (src/b2bua/unknown-sources.ts), newest
+ * first, for the console's refused-calls card.
  */
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
@@ -75,6 +79,10 @@ export function registerStats(v1: FastifyInstance, ctx: ApiContext): void {
     if (!r.success) throw new SchemaError(r.error.issues, 'query');
     return callStats(ctx, r.data.minutes);
   });
+  // The sources the B2BUA refused as unknown; [] in a server without one.
+  v1.get('/stats/unknown-sources', async () =>
+    (ctx.unknownSources?.() ?? []).map((s) => ({ ...s, firstAt: new Date(s.firstAt).toISOString(), lastAt: new Date(s.lastAt).toISOString() })),
+  );
 }
 
 /** Its OpenAPI entry. */
@@ -84,6 +92,12 @@ export const STATS_PATHS: Record<string, unknown> = {
       summary: 'calls per minute over the last N minutes, oldest first: {start, started, answered, failed} (CDRs plus live calls, by start minute)',
       parameters: [{ name: 'minutes', in: 'query', schema: { type: 'integer', minimum: 1, maximum: STATS_MAX_MINUTES, default: 60 } }],
       responses: { 200: { description: 'the buckets' }, 400: { description: 'a bad minutes, named' } },
+    },
+  },
+  '/api/v1/stats/unknown-sources': {
+    get: {
+      summary: 'the last sources (at most 32) refused 403 as no trunk, carrier or user, newest first: {address, proto, method, count, firstAt, lastAt}',
+      responses: { 200: { description: 'the sources' } },
     },
   },
 };

@@ -6,11 +6,12 @@
  * correlation of both legs under the caller leg's Call-ID and trace
  * correlation of both legs under the call sid;
  * gateway up/down and carrier registration changes become bus events and
- * gauges.
+ * gauges; a source refused as unknown a `source.refused` event (throttled).
  */
 import type { LiveCall } from '../b2bua/b2bua.js';
 import type { CallEvents } from '../b2bua/env.js';
 import type { CarrierRegistrationState } from '../b2bua/carrier-registration.js';
+import type { UnknownSource } from '../b2bua/unknown-sources.js';
 import type { EventBus } from '../core/events.js';
 import type { HepCapture } from '../capture/capture.js';
 import type { CallTraces, LegResolver } from '../capture/trace.js';
@@ -31,6 +32,8 @@ export interface TrunkingSource {
   gateways(): Array<{ carrier: string; gateway: string; up: boolean; state: GatewayHealth }>;
   /** Registrations kept with carriers. */
   carrierRegistrations(): CarrierRegistrationState[];
+  /** The last sources refused as unknown (no trunk, carrier or user), newest first. */
+  unknownSources?(): UnknownSource[];
 }
 
 const GATEWAY_STATES: readonly GatewayHealth[] = ['unknown', 'up', 'down'];
@@ -129,6 +132,7 @@ export class TrunkingOps {
       }, UNCORRELATE_MS);
       t.unref();
     },
+    sourceRefused: (e) => this.#bus.publish('source.refused', e),
   };
 
   #correlate(callId: string, sid: string, leg: 'a' | 'b'): void {

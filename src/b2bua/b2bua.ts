@@ -12,6 +12,7 @@ import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, t
 import { newCallSid } from './sid.js';
 import { RETRY_AFTER_S } from '../core/admission.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
+import { UnknownSources, type UnknownSource } from './unknown-sources.js';
 
 /** Who a refused call came from, for its CDR. */
 interface RefusedFrom {
@@ -52,11 +53,13 @@ export class B2bua implements CallRegistry {
   private readonly writing = new Set<Promise<void>>();
   /** No new call (draining, stopping): why one whose planning ends now is refused 503; null while open. */
   private closed: string | null = null;
+  private readonly unknown: UnknownSources;
 
   constructor(
     private readonly env: B2buaEnv,
     private readonly planner: Planner,
   ) {
+    this.unknown = new UnknownSources(env.counters, env.log, (e) => env.events?.sourceRefused?.(e));
     // A call whose media stopped is ended, not billed for hours (issue 8: "media timeout" in the CDR).
     env.media.onTimeout((callSid) => {
       const call = this.live.get(callSid);
@@ -188,6 +191,16 @@ export class B2bua implements CallRegistry {
 
   inUse(): boolean {
     return this.planner.inUse();
+  }
+
+  /** A request from no trunk, carrier or user, refused 403 by the proxy: counted, logged once per source per minute. */
+  unknownSource(req: SipMessage, flow: Flow): void {
+    this.unknown.refused(req, flow);
+  }
+
+  /** The last sources refused as unknown, newest first. */
+  unknownSources(): UnknownSource[] {
+    return this.unknown.list();
   }
 
   /** A request with a To tag (or a 2xx ACK) of one of our calls: true when taken. */

@@ -7,6 +7,7 @@ import type { Flow } from '../transport/types.js';
 import type { Interfaces } from '../proxy/interfaces.js';
 import type { Cdr } from '../trunking/model.js';
 import type { MediaLink } from './media-link.js';
+import type { SourceRefusedEvent } from './unknown-sources.js';
 
 export interface B2buaLog {
   warn(obj: object, msg: string): void;
@@ -24,6 +25,8 @@ export interface CallEvents {
   started?(e: { callSid: string; direction: string; trunk: string | null; carrier: string | null; from: string; to: string }): void;
   answered?(e: { callSid: string }): void;
   ended?(cdr: Cdr): void;
+  /** A request from an unknown source refused (once per source per minute: unknown-sources.ts). */
+  sourceRefused?(e: SourceRefusedEvent): void;
 }
 
 export interface B2buaTimers {

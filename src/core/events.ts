@@ -22,6 +22,8 @@ export interface EventPayloads {
   'gateway.down': { carrier: string; gateway: string; reason?: string };
   /** A registration Trunkline keeps with a carrier was granted or lost. */
   'carrier.registration': { carrier: string; gateway: string; registered: boolean; status: number | null };
+  /** A request from no trunk, carrier or user was refused (once per source per minute, as its log line). */
+  'source.refused': { source: string; method: string; status: number; reason: string };
 }
 
 export type EventType = keyof EventPayloads;
@@ -35,6 +37,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'gateway.up',
   'gateway.down',
   'carrier.registration',
+  'source.refused',
 ];
 
 export interface BusEvent<T extends EventType = EventType> {

@@ -53,6 +53,8 @@ export interface TrunkingStage {
   cancel(invite: ServerTransaction): boolean;
   /** Whether any trunk or carrier is configured: then a stranger's request for this server is refused 403, not 404. */
   inUse(): boolean;
+  /** That 403 to a stranger (no trunk, carrier or user): counted, logged once per source per minute. */
+  unknownSource?(req: SipMessage, flow: Flow): void;
 }
 
 /** Logging the proxy does: one line per refusal or failure, at most. */

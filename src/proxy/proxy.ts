@@ -168,7 +168,7 @@ export class Proxy implements TransactionUser {
           return;
         }
         if (decision.stage === 'trunking' && this.env.trunking !== undefined) {
-          if (!this.env.trunking.handleInitial(req, tx, flow, user)) this.notLocal(req, tx, target);
+          if (!this.env.trunking.handleInitial(req, tx, flow, user)) this.notLocal(req, tx, flow, target);
           return;
         }
         this.reply(tx, req, { status: 501, reason: `Stage ${decision.stage} not available` });
@@ -180,7 +180,7 @@ export class Proxy implements TransactionUser {
           this.runLocation(req, tx, flow, target);
           return;
         }
-        this.notLocal(req, tx, target);
+        this.notLocal(req, tx, flow, target);
         return;
     }
   }
@@ -193,7 +193,7 @@ export class Proxy implements TransactionUser {
       if (tx.lastResponse !== null && tx.lastResponse.status >= 200) return; // CANCELled meanwhile
       switch (r.kind) {
         case 'not-local':
-          this.notLocal(req, tx, target);
+          this.notLocal(req, tx, flow, target);
           return;
         case 'unknown':
           this.reply(tx, req, { status: 404 });
@@ -210,10 +210,12 @@ export class Proxy implements TransactionUser {
   }
 
   /** Not a local domain: this server's own name is nobody here (404); elsewhere is not ours to relay to (403). */
-  private notLocal(req: SipMessage, tx: ServerTransaction, target: Uri): void {
-    if (this.env.trunking?.inUse() === true) {
-      // With trunks configured, a request from no trunk and no carrier is refused (issue: 403, counted).
+  private notLocal(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri): void {
+    const trunking = this.env.trunking;
+    if (trunking?.inUse() === true) {
+      // With trunks configured, a request from no trunk, carrier or user is refused: 403, counted, logged (throttled).
       this.env.counters.inc('proxy_unknown_source');
+      trunking.unknownSource?.(req, flow);
       this.reply(tx, req, { status: 403, reason: 'Forbidden' });
     } else if (isSipUri(target) && this.isOurDomain(target)) this.reply(tx, req, { status: 404 });
     else this.reply(tx, req, { status: 403, reason: 'Relaying Denied' });

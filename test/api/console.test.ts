@@ -19,7 +19,8 @@
  *    values), then four SIPp calls: one answered, one the PBX answers 486
  *    (a failed CDR), one over the CPM (503) and one to no DID (404), refused
  *    before any leg (counted in trunkline_calls_refused_total by cause, and a
- *    CDR each saying why).
+ *    CDR each saying why), and an INVITE from a stranger (403, counted as
+ *    cause unknown-source, listed with its address, no CDR).
  *    The dashboard's failed figure, its two charts (uPlot's own data) and
  *    the refused-calls card show exactly those; the event feed marks only
  *    the failed call's end; a CDR filter exported without a search is
@@ -339,6 +340,9 @@ test('console in headless chromium: a trunk and a carrier edited through the pag
     assert.equal(limited.code, 0, `503 caller: ${limited.stdout.slice(-2000)}`);
     const unknown = await call('404', '+919999999999');
     assert.equal(unknown.code, 0, `404 caller: ${unknown.stdout.slice(-2000)}`);
+    // 5. from an address that is no trunk, carrier or user -> 403, counted and listed, no CDR.
+    const stranger = await sipp({ scenario: uac('403'), target: `127.0.0.1:${s.port}`, ip: '127.0.0.9', localPort: await freePort(), timeoutS: 15, extra: ['-s', DID] });
+    assert.equal(stranger.code, 0, `403 stranger: ${stranger.stdout.slice(-2000)}`);
 
     // What the server recorded: four CDRs (newest first: 404, 503, 486, 200), the refusals also counted by status and cause.
     let cdrs: any[] = [];
@@ -357,7 +361,7 @@ test('console in headless chromium: a trunk and a carrier edited through the pag
       ],
     );
     const refused = samplesOf(await (await fetch(`${s.api}/metrics`)).text(), 'trunkline_calls_refused_total');
-    assert.deepEqual(refused, { 'status=404,cause=unknown-did': 1, 'status=503,cause=cpm-limit': 1 });
+    assert.deepEqual(refused, { 'status=404,cause=unknown-did': 1, 'status=503,cause=cpm-limit': 1, 'status=403,cause=unknown-source': 1 });
 
     // The dashboard: the CDRs in the last hour's figures and charts (each in its start minute), the
     // refusals also in the refused-calls card by cause and the limit hits (the CPM one only).
@@ -384,8 +388,11 @@ test('console in headless chromium: a trunk and a carrier edited through the pag
       [
         ['calls per minute limit (503)', '1'],
         ['unknown DID (404)', '1'],
+        ['unknown source (no trunk, carrier or user) (403)', '1'],
       ],
     );
+    const strangers = await page.locator('#unknown-sources tbody tr').evaluateAll((trs: any[]) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent)));
+    assert.deepEqual(strangers.map((r: string[]) => [r[0], r[1]!.startsWith('INVITE '), r[2]]), [['udp:127.0.0.9', true, '1']]);
     // The event feed: the answered call's end is not shown as an alarm, the failed one's is.
     await page.waitForFunction(() => document.querySelectorAll('#events .ev-call-ended').length === 4);
     const ended = await page.locator('#events .ev-call-ended').evaluateAll((els: any[]) => els.map((e) => e.className));

@@ -2,7 +2,10 @@
  * Who a trunk call comes from, live with SIPp on loopback: a carrier
  * gateway's address keeps its meaning inside a wide trunk range (forced in
  * with 127.0.0.0/29), so the carrier's INVITE to a DID still reaches the
- * DID's trunk instead of being taken as the wide trunk's outbound call.
+ * DID's trunk instead of being taken as the wide trunk's outbound call;
+ * an address that is no trunk, carrier or user gets 403, one log line a
+ * minute, a count as a refused call and a place in the API's list, and no
+ * CDR.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,21 +13,26 @@ import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { haveCommand, sipp, sippBackground, scenarioWith } from '../helpers/sipp.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { TokenRepo } from '../../src/store/repos/tokens.js';
 
 const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
 const PBX = '127.0.0.2';
 const CARRIER = '127.0.0.5';
+const STRANGER = '127.0.0.9';
 const DID = '+912240001234';
 
 let server: RunningTrunkline;
 let store: Store;
 let port: number;
 let pbxPort: number;
+let apiPort: number;
 
 before(async () => {
   if (skip !== false) return;
-  [port, pbxPort] = await Promise.all([freePort(), freePort()]);
-  server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, 'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}', 'trunking: {ping: {interval: 0}}', ''].join('\n'));
+  [port, pbxPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  server = await startTrunkline(
+    [`listen: [udp:127.0.0.1:${port}]`, `api: {listen: "127.0.0.1:${apiPort}"}`, 'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}', 'trunking: {ping: {interval: 0}}', ''].join('\n'),
+  );
   store = await openStore({ kind: 'sqlite', file: `${server.dir}/data/trunkline.db` });
   await store.accounts.add({ name: 'acme' });
   await store.accounts.add({ name: 'beta' });
@@ -54,4 +62,26 @@ test("a carrier's INVITE from an address inside a wide trunk range still reaches
     cdr = (await store.cdrs.list({})).cdrs.find((c) => c.direction === 'inbound');
   }
   assert.deepEqual([cdr?.carrier, cdr?.trunk, cdr?.status], ['upstream', 'pbx', 200]);
+});
+
+test("an unknown source's INVITEs: 403 each, one log line, counted as refused calls, listed by the API, no CDR", { skip, timeout: 60_000 }, async () => {
+  const before = (await store.cdrs.list({})).cdrs.length;
+  const scn = scenarioWith('trunk-uac-expect.xml', { caller: DID, expect: '403' });
+  const r = await sipp({ scenario: scn, target: `127.0.0.1:${port}`, ip: STRANGER, localPort: await freePort(), calls: 2, rate: 10, timeoutS: 15, extra: ['-s', '+4930123456'] });
+  assert.equal(r.code, 0, `the stranger's INVITEs were not both answered 403:\n${r.stdout.slice(-2000)}`);
+  const lines = server.output().split('\n').filter((l) => l.includes('request refused: unknown source'));
+  assert.equal(lines.length, 1, `one line for two INVITEs from one source:\n${lines.join('\n')}`);
+  const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(line['level'], 'warn');
+  assert.match(String(line['source']), /^udp:127\.0\.0\.9:\d+$/);
+  assert.equal(line['method'], 'INVITE');
+  const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  const sample = metrics.split('\n').find((l) => l.startsWith('trunkline_calls_refused_total{') && l.includes('cause="unknown-source"'));
+  assert.ok(sample !== undefined && sample.includes('status="403"') && sample.endsWith(' 2'), `metric: ${sample}`);
+  const token = (await new TokenRepo(store.ctx).add('reader', 'read')).token;
+  const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/stats/unknown-sources`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  const list = (await res.json()) as Array<Record<string, unknown>>;
+  assert.deepEqual(list.map((u) => [u['address'], u['proto'], u['method'], u['count']]), [[STRANGER, 'udp', 'INVITE', 2]]);
+  assert.equal((await store.cdrs.list({})).cdrs.length, before, 'no CDR for a stranger');
 });

@@ -28,7 +28,7 @@ export const errorCell = new Cell<string>('');
 export const showError = (message: string): void => errorCell.set(message);
 
 /** The event types of /api/v1/events (src/core/events.ts). */
-export const EVENT_TYPES = ['registration', 'call.started', 'call.answered', 'call.ended', 'ban', 'gateway.up', 'gateway.down', 'carrier.registration'] as const;
+export const EVENT_TYPES = ['registration', 'call.started', 'call.answered', 'call.ended', 'ban', 'gateway.up', 'gateway.down', 'carrier.registration', 'source.refused'] as const;
 const FEED_MAX = 100;
 
 /** The last events since log-in, newest first. */

@@ -41,6 +41,7 @@ const CAUSES: Record<string, string> = {
   'trunk-unreachable': 'trunk not reachable',
   'trunk-config': 'trunk destination invalid',
   extension: 'unsupported extension',
+  'unknown-source': 'unknown source (no trunk, carrier or user)',
 };
 const LIMIT_CAUSES = new Set(['cpm-limit', 'concurrent-limit']);
 
@@ -50,8 +51,17 @@ interface Refused {
   count: number;
 }
 
+/** A source refused as unknown (GET /stats/unknown-sources). */
+interface UnknownSource {
+  address: string;
+  proto: string;
+  method: string;
+  count: number;
+  lastAt: string;
+}
+
 async function load() {
-  const [calls, stats, bindings, bans, samples] = await Promise.all([
+  const [calls, stats, bindings, bans, samples, strangers] = await Promise.all([
     api<LiveCall[]>('GET', '/calls').catch((err: unknown) => {
       if (err instanceof ApiError && err.status === 404) return null; // a server without a B2BUA
       throw err;
@@ -60,6 +70,7 @@ async function load() {
     api<Binding[]>('GET', '/location'),
     api<Ban[]>('GET', '/bans'),
     metrics(),
+    api<UnknownSource[]>('GET', '/stats/unknown-sources'),
   ]);
   const gateways: Gateway[] = samples
     .filter((s) => s.name === 'trunkline_gateway_state' && s.value === 1)
@@ -67,7 +78,7 @@ async function load() {
   const refused: Refused[] = samples
     .filter((s: Sample) => s.name === 'trunkline_calls_refused_total' && s.value > 0)
     .map((s) => ({ status: s.labels.status ?? '?', cause: s.labels.cause ?? '', count: s.value }));
-  return { calls, stats, bindings, bans, gateways, refused };
+  return { calls, stats, bindings, bans, gateways, refused, strangers };
 }
 
 export function Dashboard() {
@@ -187,6 +198,19 @@ export function Dashboard() {
               { head: 'Calls', cell: (r) => String(r.count), cls: 'num' },
             ]}
           />
+          {(data?.strangers.length ?? 0) > 0 && (
+            <Table<UnknownSource>
+              id="unknown-sources"
+              rows={data?.strangers.slice(0, 10)}
+              rowKey={(u) => u.address}
+              empty=""
+              columns={[
+                { head: 'Unknown source', cell: (u) => `${u.proto}:${u.address}`, cls: 'mono' },
+                { head: 'Last', cell: (u) => `${u.method} ${when(u.lastAt)}` },
+                { head: 'Requests', cell: (u) => String(u.count), cls: 'num' },
+              ]}
+            />
+          )}
         </Card>
         <Card title="Live events" id="events-card">
           <ol id="events" class="events">
