@@ -233,8 +233,10 @@ export class Call {
     this.bTx = this.env.layer.sendRequest(invite, b.target, handlers);
     this.clearTimer('gateway');
     // UDP does not say that nothing listens there: a probe hears the ICMP port unreachable, and the
-    // next gateway is tried at once, as after a refused TCP/TLS connect (onTransportError).
-    if (b.target.proto === 'udp' && this.env.probeUdp !== undefined) {
+    // next gateway is tried at once, as after a refused TCP/TLS connect (onTransportError). Carrier
+    // gateways only: a customer's contact may sit behind a NAT that answers a packet from another
+    // port with an ICMP of its own while the PBX behind it is fine.
+    if (b.target.proto === 'udp' && attempt.gateway !== null && this.env.probeUdp !== undefined) {
       const tx = this.bTx;
       this.stopProbe = this.env.probeUdp(b.target, () => {
         if (tx !== this.bTx || this.gotResponse) return;
