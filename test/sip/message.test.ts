@@ -217,3 +217,22 @@ test('typed accessors throw SipSyntaxError on malformed values', () => {
   assert.throws(() => m.to, SipSyntaxError);
   assert.throws(() => m.callId, SipSyntaxError);
 });
+
+test('a CSeq whose number is not a decimal number says so (RFC 3261 20.16)', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['abc INVITE', /Bad CSeq: sequence number is not a decimal number/],
+    ['-1 INVITE', /Bad CSeq: sequence number is not a decimal number/],
+    ['1x INVITE', /Bad CSeq: sequence number is not a decimal number/],
+    ['4294967296 INVITE', /Bad CSeq: sequence number not below 2\^31/],
+    ['2147483648 INVITE', /Bad CSeq: sequence number not below 2\^31/],
+    ['1', /Bad CSeq: missing method/],
+  ];
+  for (const [value, phrase] of cases) {
+    const m = parse(`INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: ${value}\r\nContent-Length: 0\r\n\r\n`);
+    const err = validateMessage(m);
+    assert.ok(err, value);
+    assert.match(err.reasonPhrase, phrase, value);
+  }
+  const ok = parse('INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: 2147483647 INVITE\r\nContent-Length: 0\r\n\r\n');
+  assert.equal(validateMessage(ok), null);
+});
