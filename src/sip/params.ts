@@ -210,7 +210,7 @@ export function parseIPv6(s: string, start: number, end: number): number[] | nul
   if (end - start >= 2 && s.charCodeAt(i) === 58 && s.charCodeAt(i + 1) === 58) {
     compressed = true;
     cur = tail;
-    i += 2;
+    i = skipThirdColon(s, i + 2, end);
   }
   while (i < end) {
     const from = i;
@@ -238,7 +238,7 @@ export function parseIPv6(s: string, start: number, end: number): number[] | nul
       if (compressed) return null;
       compressed = true;
       cur = tail;
-      i++;
+      i = skipThirdColon(s, i + 1, end);
     } else if (i === end) {
       return null; // a single trailing ':'
     }
@@ -249,6 +249,26 @@ export function parseIPv6(s: string, start: number, end: number): number[] | nul
   for (let k = total; k < 8; k++) out.push(0);
   for (const g of tail) out.push(g);
   return out;
+}
+
+/**
+ * RFC 3261's IPv6address rule (hexpart [ ":" IPv4address ]) wrongly lets a
+ * third colon follow "::" before a trailing IPv4 part ("2001:db8:::192.0.2.1");
+ * RFC 5118 4.10 says to accept it as well as the two-colon form. Returns the
+ * index past that third colon when an IPv4address follows it, else i.
+ */
+function skipThirdColon(s: string, i: number, end: number): number {
+  return i < end && s.charCodeAt(i) === 58 && parseIPv4(s, i + 1, end) >= 0 ? i + 1 : i;
+}
+
+/**
+ * @internal An IPv6 reference in the two-colon form: the RFC 5118 4.10
+ * three-colon spelling that parseIPv6 tolerates is written back without its
+ * extra colon, so the host can be handed to the socket layer and compared.
+ */
+export function normalizeIPv6Reference(ref: string): string {
+  const k = ref.indexOf(':::');
+  return k < 0 ? ref : ref.slice(0, k) + ref.slice(k + 1);
 }
 
 // ---------------------------------------------------------------------------

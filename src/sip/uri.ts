@@ -21,6 +21,7 @@ import {
   isClass,
   Params,
   parseIPv4,
+  normalizeIPv6Reference,
   parseIPv6,
   scanClass,
   scanEscaped,
@@ -32,7 +33,7 @@ export interface SipUri {
   user: string | null;
   /** As written (still %-escaped); null when absent, '' for `user:@host`. */
   password: string | null;
-  /** Lowercase for domain names and IPv6; IPv6 WITH brackets, e.g. "[::1]". */
+  /** Lowercase for domain names and IPv6; IPv6 WITH brackets, e.g. "[::1]", in the two-colon form (RFC 5118 4.10). */
   host: string;
   hostType: 'domain' | 'ipv4' | 'ipv6';
   /** null when not given. */
@@ -199,7 +200,7 @@ function parseHostPort(s: string, i: number, end: number): HostPort {
     while (close < end && s.charCodeAt(close) !== 93 /* ] */) close++;
     if (close >= end) throw new SipSyntaxError(FIELD, 'unterminated IPv6 reference');
     if (parseIPv6(s, i + 1, close) === null) throw new SipSyntaxError(FIELD, 'bad IPv6 address');
-    host = s.slice(i, close + 1).toLowerCase();
+    host = normalizeIPv6Reference(s.slice(i, close + 1).toLowerCase());
     hostType = 'ipv6';
     i = close + 1;
   } else {

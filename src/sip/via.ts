@@ -1,5 +1,5 @@
 import { SipSyntaxError } from './errors.js';
-import { type Params, parseParams } from './params.js';
+import { type Params, normalizeIPv6Reference, parseParams } from './params.js';
 import { headerParamIn } from './fast-scan.js';
 import { splitHeaderList } from './name-addr.js';
 import { TOKEN, parseDecimal } from './chars.js';
@@ -17,7 +17,7 @@ export class Via {
   readonly protocol: string;
   /** Transport in upper case: UDP, TCP, TLS, WS, WSS, SCTP or any token. */
   readonly transport: string;
-  /** sent-by host: domain (lowercase), IPv4, or IPv6 in brackets. */
+  /** sent-by host: domain (lowercase), IPv4, or IPv6 in brackets (two-colon form, RFC 5118 4.10). */
   readonly host: string;
   /** sent-by port, or null when absent. */
   readonly port: number | null;
@@ -82,7 +82,7 @@ export function parseVia(value: string): Via {
   if (value.charCodeAt(i) === 91 /* [ */) {
     const close = value.indexOf(']', i);
     if (close < 0) throw new SipSyntaxError('Via', 'unterminated IPv6 reference');
-    host = value.slice(i, close + 1).toLowerCase();
+    host = normalizeIPv6Reference(value.slice(i, close + 1).toLowerCase());
     i = close + 1;
   } else {
     const start = i;

@@ -236,3 +236,18 @@ test('a CSeq whose number is not a decimal number says so (RFC 3261 20.16)', () 
   const ok = parse('INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: 2147483647 INVITE\r\nContent-Length: 0\r\n\r\n');
   assert.equal(validateMessage(ok), null);
 });
+
+test('RFC 5118 4.10: a request written with either IPv6 reference form is valid', () => {
+  for (const ref of ['[2001:db8::192.0.2.1]', '[2001:db8:::192.0.2.1]']) {
+    const m = parse(
+      `OPTIONS sip:${ref} SIP/2.0\r\nTo: sip:${ref}\r\nFrom: sip:user@example.com;tag=810x2\r\n` +
+        `Via: SIP/2.0/UDP ${ref}:5060;branch=z9hG4bKas3-111\r\nCall-ID: G9559905523997077@hlau_4100\r\n` +
+        `CSeq: 689 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+    );
+    assert.equal(validateMessage(m), null, ref);
+    const uri = m.requestUriParsed;
+    assert.ok('host' in uri);
+    assert.equal(uri.host, '[2001:db8::192.0.2.1]', ref);
+    assert.equal(m.topVia.host, '[2001:db8::192.0.2.1]', ref);
+  }
+});

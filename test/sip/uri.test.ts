@@ -755,3 +755,22 @@ test('adversarial input is linear, not catastrophic', () => {
   rejects(() => parseParams(`${';a'.repeat(big / 2)};`, 'Via'), 'Via', 'long params with trailing ;');
   assert.equal(unescapeUriPart('%41'.repeat(big)).length, big);
 });
+
+test('the RFC 5118 4.10 three-colon IPv6 reference is accepted like the two-colon one', () => {
+  const cases: Array<[string, string]> = [
+    ['sip:[2001:db8:::192.0.2.1]', '[2001:db8::192.0.2.1]'],
+    ['sip:user@[2001:DB8:::192.0.2.1]:5070;transport=udp', '[2001:db8::192.0.2.1]'],
+    ['sip:[:::192.0.2.1]', '[::192.0.2.1]'],
+    ['sip:[1:2:3:::10.0.0.1]', '[1:2:3::10.0.0.1]'],
+  ];
+  for (const [text, host] of cases) {
+    const u = sip(text);
+    assert.equal(u.hostType, 'ipv6', text);
+    assert.equal(u.host, host, text);
+  }
+  assert.ok(uriEquals(parseUri('sip:[2001:db8:::192.0.2.1]'), parseUri('sip:[2001:db8::192.0.2.1]')));
+  // The third colon is tolerated only before an IPv4 part.
+  for (const h of ['[2001:db8:::1]', '[2001:db8::::192.0.2.1]', '[2001:db8:::192.0.2]', '[1::2:::192.0.2.1]']) {
+    rejects(() => parseUri(`sip:${h}`), 'URI', h);
+  }
+});
