@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { AddressSet } from '../net/cidr.js';
 import { isSipUri, parseUri, formatUri } from '../sip/uri.js';
 import { ValidationError } from '../store/errors.js';
+import { knownCodecName } from '../media/sdp/codecs.js';
 import type { MediaMode, TrunkTransport } from './model.js';
 
 export const TRUNK_TRANSPORTS: readonly TrunkTransport[] = ['udp', 'tcp', 'tls'];
@@ -138,19 +139,22 @@ export function checkMedia(value: unknown, field = 'media'): MediaMode {
   throw new ValidationError(field, `expected one of ${MEDIA_MODES.join(', ')}, got ${show(value)}`);
 }
 
-const CODEC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
-
-/** Codec names (`PCMA`, `PCMU`, `telephone-event`), order kept, duplicates (any case) dropped; [] = as offered. */
+/**
+ * Codec names (`PCMA`, `PCMU`, `telephone-event`), any case, written in their
+ * usual spelling; order kept, duplicates dropped; [] = as offered. A name the
+ * media layer does not know (KNOWN_CODECS) is refused.
+ */
 export function checkCodecs(value: unknown, field = 'codecs'): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ValidationError(field, 'expected a list of codec names');
   if (value.length > MAX_LIST) throw new ValidationError(field, `at most ${MAX_LIST} entries`);
   const out: string[] = [];
   for (const c of value) {
-    if (typeof c !== 'string' || !CODEC.test(c)) {
-      throw new ValidationError(field, `expected codec names like PCMA,PCMU,telephone-event, got ${show(c)}`);
+    const name = typeof c === 'string' ? knownCodecName(c) : null;
+    if (name === null) {
+      throw new ValidationError(field, `unknown codec ${show(c)}: expected names like PCMA,PCMU,G722,G729,opus,telephone-event`);
     }
-    if (!out.some((o) => o.toLowerCase() === c.toLowerCase())) out.push(c);
+    if (!out.includes(name)) out.push(name);
   }
   return out;
 }

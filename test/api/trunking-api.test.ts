@@ -70,8 +70,15 @@ function suite(backend: Backend): void {
       r = await call('POST', '/api/v1/trunks', { body: { name: 'reg', account: 'acme', register: 'PBX@Example.org', transport: 'tcp', codecs: ['PCMA', 'telephone-event'] } });
       assert.equal(r.status, 201);
       assert.deepEqual([r.json.register, r.json.ip, r.json.transport, r.json.codecs], ['PBX@example.org', [], 'tcp', ['PCMA', 'telephone-event']]);
-      r = await call('PATCH', '/api/v1/trunks/pbx', { body: { maxCalls: null, codecs: ['PCMU'] } });
-      assert.deepEqual([r.status, r.json.maxCalls, r.json.codecs, r.json.ip, r.json.dest], [200, null, ['PCMU'], ['127.0.0.2/32'], 'sip:127.0.0.2:5070']);
+      r = await call('POST', '/api/v1/trunks', { body: { name: 'pbx2', account: 'acme', ip: ['127.0.0.3'], codecs: ['PCMA', 'PCMX'] } });
+      assert.deepEqual([r.status, r.json.error], [400, 'codecs: unknown codec "PCMX": expected names like PCMA,PCMU,G722,G729,opus,telephone-event']);
+      r = await call('PATCH', '/api/v1/trunks/pbx', { body: { codecs: ['G.711'] } });
+      assert.equal(r.status, 400);
+      assert.match(r.json.error, /^codecs: unknown codec "G\.711"/);
+      r = await call('PATCH', '/api/v1/trunks/pbx', { body: { maxCalls: null, codecs: ['pcmu', 'Telephone-Event'] } });
+      assert.deepEqual([r.status, r.json.maxCalls, r.json.codecs, r.json.ip, r.json.dest], [200, null, ['PCMU', 'telephone-event'], ['127.0.0.2/32'], 'sip:127.0.0.2:5070']);
+      r = await call('PATCH', '/api/v1/trunks/pbx', { body: { codecs: ['PCMU'] } });
+      assert.deepEqual([r.status, r.json.codecs], [200, ['PCMU']]);
       r = await call('PATCH', '/api/v1/trunks/pbx', { body: { dest: 'not a uri' } });
       assert.equal(r.status, 400);
       assert.match(r.json.error, /^dest: /);
@@ -156,6 +163,10 @@ function suite(backend: Backend): void {
       });
       const everything = JSON.stringify([(await call('GET', '/api/v1/carriers')).json, (await call('GET', '/api/v1/carriers/upstream')).json]);
       assert.ok(!everything.includes('s3cret-pw'), 'the password never leaves');
+      r = await call('POST', '/api/v1/carriers', { body: { name: 'c2', gateways: ['sip:127.0.0.7'], codecs: ['PCMX'] } });
+      assert.equal(r.status, 400);
+      assert.match(r.json.error, /^codecs: unknown codec "PCMX"/);
+      assert.equal((await call('GET', '/api/v1/carriers/c2')).status, 404, 'nothing written');
       r = await call('POST', '/api/v1/carriers', { body: { name: 'c2', gateways: [] } });
       assert.equal(r.status, 400);
       assert.match(r.json.error, /^gateways: /);

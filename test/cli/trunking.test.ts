@@ -105,6 +105,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   failed(await cli(['trunk', 'add', 'x', '--account', 'acme', '--ip', '1.2.3.4', '--dest', 'mailto:a@b']), /^dest: expected a SIP URI/, 'bad dest');
   failed(await cli(['trunk', 'add', 'x', '--account', 'acme', '--ip', '1.2.3.4', '--media', 'zrtp']), /^media: /, 'bad media');
   failed(await cli(['trunk', 'add', 'x', '--account', 'acme', '--ip', '1.2.3.4', '--codecs', 'PC MA']), /^codecs: /, 'bad codecs');
+  failed(await cli(['trunk', 'add', 'x', '--account', 'acme', '--ip', '1.2.3.4', '--codecs', 'PCMA,PCMX']), /^codecs: unknown codec "PCMX"/, 'unknown codec');
   failed(await cli(['trunk', 'add', 'x', '--account', 'acme', '--register', 'nodomain']), /^register: expected USER@DOMAIN/, 'bad register');
   const trunks = await json(['trunk', 'list']);
   assert.deepEqual(trunks.map((t) => t['name']), ['bpbx', 'pbx', 'reg']);
@@ -173,6 +174,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   failed(await cli(['carrier', 'add', 'x', '--gateway', 'sip:127.0.0.8', '--username', 'u', '--password-stdin']), /^password: no password on standard input/, 'empty stdin');
   failed(await cli(['carrier', 'add', 'x', '--gateway', 'sip:127.0.0.8', '--register']), /^register: /, 'register without credentials');
   failed(await cli(['carrier', 'add', 'x', '--gateway', 'sip:127.0.0.8', '--prefix', '9a']), /^prefix: /, 'bad prefix');
+  failed(await cli(['carrier', 'add', 'x', '--gateway', 'sip:127.0.0.8', '--codecs', 'PCMX,telephone-event']), /^codecs: unknown codec "PCMX"/, 'unknown carrier codec');
   failed(await cli(['carrier', 'add', 'x', '--gateway', 'sip:127.0.0.8', '--password', 'p']), /unknown option '--password'/, 'a password option', 2);
   const carriers = await json(['carrier', 'list']);
   assert.ok(!JSON.stringify(carriers).includes('Carr13r-pw'), 'no password in carrier list --json');

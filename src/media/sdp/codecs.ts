@@ -18,6 +18,27 @@ const STATIC: Readonly<Record<number, { name: string; rate: number }>> = {
   18: { name: 'G729', rate: 8000 },
 };
 
+/**
+ * Encoding names a trunk's or carrier's codec list may name (RFC 3551 table 4
+ * and the registered audio encodings of the IANA RTP payload format registry a
+ * trunk may carry), in their usual spelling. The relay forwards any payload
+ * and never transcodes: a name outside this list is a typo (`PCMX`), which
+ * would silently restrict every call to no codec at all.
+ */
+export const KNOWN_CODECS: readonly string[] = [
+  'PCMU', 'PCMA', 'G722', 'G729', 'G729D', 'G729E', 'G723', 'G728', 'GSM', 'GSM-EFR', 'GSM-HR-08',
+  'G726-16', 'G726-24', 'G726-32', 'G726-40', 'AAL2-G726-32', 'G7221', 'G7291', 'DVI4', 'L8', 'L16', 'L24', 'LPC', 'QCELP', 'MPA',
+  'iLBC', 'opus', 'speex', 'SILK', 'AMR', 'AMR-WB', 'EVS', 'BV16', 'BV32',
+  'telephone-event', 'CN', 'red', 'ulpfec', 'rtx',
+];
+
+const KNOWN_BY_UPPER = new Map(KNOWN_CODECS.map((n) => [n.toUpperCase(), n]));
+
+/** The usual spelling of a codec name (any case), or null when it is not one of KNOWN_CODECS. */
+export function knownCodecName(name: string): string | null {
+  return KNOWN_BY_UPPER.get(name.toUpperCase()) ?? null;
+}
+
 /** Formats that carry no voice: an offer left with only these has no common codec. */
 const AUXILIARY = new Set(['TELEPHONE-EVENT', 'CN', 'RED', 'ULPFEC', 'RTX', 'FLEXFEC-03']);
 
