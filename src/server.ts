@@ -383,6 +383,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       apply: (next) => running.reload(next),
       admission,
       drain: (timeoutS) => running.drain(timeoutS),
+      security,
     });
   } catch (err) {
     keepAlive?.stop();

@@ -22,6 +22,7 @@ import { LOG_LEVELS } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { authorize } from './auth.js';
+import type { LoginGuard } from './login-guard.js';
 import { registerConsole } from './console.js';
 import { ApiError, SchemaError, statusOf } from './errors.js';
 import { registerEvents, type EventStreams } from './events.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   reload(): Promise<{ config: string | null }>;
   /** The registry; RESOURCES by default. */
   resources?: readonly Resource[];
+  /** Failed logins logged and counted, banned sources refused (login-guard.ts); none: tokens only. */
+  logins?: LoginGuard;
 }
 
 export interface Api {
@@ -62,6 +65,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const log = deps.log.child({ mod: 'api' });
   const resources = (deps.resources ?? RESOURCES).filter((r) => r.available?.(deps.ctx) ?? true);
+  const guard = deps.logins ?? null;
 
   app.setErrorHandler((err, req, reply) => {
     const s = statusOf(err);
@@ -100,7 +104,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       v1.addHook('onRequest', async (req) => {
         const path = req.url.split('?')[0];
         if (path === `${API_PREFIX}/openapi.json`) return;
-        await authorize(req, deps.ctx.tokens, { allowQueryToken: path === `${API_PREFIX}/events` });
+        await authorize(req, deps.ctx.tokens, { allowQueryToken: path === `${API_PREFIX}/events`, guard });
       });
       const doc = openApiDocument(resources, deps.version, {
         [`${API_PREFIX}/events`]: { get: { summary: 'Server-Sent Events: registrations, calls, bans, gateway states', parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'text/event-stream' } } } },
@@ -132,7 +136,7 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
       registerStats(v1, deps.ctx);
       // Unknown paths under the prefix still need a token: no probing without one.
       v1.setNotFoundHandler(async (req) => {
-        await authorize(req, deps.ctx.tokens, { allowQueryToken: false }).catch((err: unknown) => {
+        await authorize(req, deps.ctx.tokens, { allowQueryToken: false, guard }).catch((err: unknown) => {
           if (err instanceof ApiError && err.status === 403) return; // a read token may learn a path is unknown
           throw err;
         });

@@ -32,6 +32,8 @@ import { packageVersion } from './version.js';
 import { formatHostPort } from '../config/address.js';
 import type { Admission } from '../core/admission.js';
 import type { DrainStatus } from '../core/drain.js';
+import type { SecurityService } from '../security/service.js';
+import { LoginGuard } from './login-guard.js';
 
 export interface OpsDeps {
   store: Store;
@@ -46,6 +48,8 @@ export interface OpsDeps {
   admission?: Admission;
   /** Drain mode (RunningServer.drain): POST /api/v1/drain. */
   drain?(timeoutS: number | null): DrainStatus;
+  /** The security edge: failed API logins count toward its bans, and its bans hold on the API (login-guard.ts). */
+  security?: Pick<SecurityService, 'activeBan' | 'failures' | 'trust'>;
 }
 
 export class Operations {
@@ -172,6 +176,7 @@ export class Operations {
         version: packageVersion(),
         ready: () => this.#ready(),
         reload: () => this.#reloadFromFile(),
+        ...(deps.security !== undefined && { logins: this.#loginGuard(deps.security, c.listen.host) }),
       },
       tls !== undefined ? { https: { cert: tls.cert, key: tls.key } } : {},
     );
@@ -186,6 +191,17 @@ export class Operations {
     const port = typeof addr === 'object' && addr !== null ? addr.port : c.listen.port;
     this.address = { host: c.listen.host, port, tls: tls !== undefined };
     this.#log.info({ api: `${tls ? 'https' : 'http'}://${formatHostPort({ host: c.listen.host, port })}` }, 'api listening');
+  }
+
+  #loginGuard(security: NonNullable<OpsDeps['security']>, apiHost: string): LoginGuard {
+    const failures = security.failures;
+    return new LoginGuard({
+      activeBan: (ip) => security.activeBan(ip),
+      record: failures === null ? null : (ip, reason) => void failures.record(ip, null, reason),
+      isTrusted: security.trust.isTrusted,
+      ownAddress: apiHost,
+      log: this.#log,
+    });
   }
 
   async #ready(): Promise<string | null> {

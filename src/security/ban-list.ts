@@ -78,6 +78,13 @@ export class BanList {
     return true;
   }
 
+  /** The ban enforced on `ip` now (not ended, not of a trusted address), for gates off the packet path (the API); counts nothing. */
+  enforced(ip: string): Ban | undefined {
+    const e = this.bans.get(normalizeIp(ip));
+    if (e === undefined || e.exempt || (e.expiresAt !== null && e.expiresAt <= this.now())) return undefined;
+    return toBan(e);
+  }
+
   get size(): number {
     return this.bans.size;
   }

@@ -20,7 +20,7 @@ import type { Store } from '../store/index.js';
 import { BanRepo } from '../store/repos/bans.js';
 import { AclRepo } from '../store/repos/acl.js';
 import { ListRepo } from '../store/repos/lists.js';
-import { BanList, type BanSource } from './ban-list.js';
+import { BanList, type Ban, type BanSource } from './ban-list.js';
 import { FloodDetector } from './flood.js';
 import { SecurityGate } from './gate.js';
 import { SecurityPipeline } from './pipeline.js';
@@ -162,6 +162,11 @@ export class SecurityService {
       .add(b.ip, { reason, source, expiresAt: b.expiresAt })
       .then(() => this.bans.markPersisted(b.ip))
       .catch((err: unknown) => this.o.log.warn({ mod: 'security', ip: b.ip, err: String(err) }, 'writing a ban to the store failed'));
+  }
+
+  /** The ban that holds `ip` now when bans are on (the API refuses such a source too), else undefined. */
+  activeBan(ip: string): Ban | undefined {
+    return this.config.enabled && this.config.bans.enabled ? this.bans.enforced(ip) : undefined;
   }
 
   checkAcl(ip: string, method: string, direction: AclDirection): AclVerdict {
