@@ -195,6 +195,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     fromUserExempt: (aor) => directory.trunkByRegistration(aor) !== null,
     opaque: randomBytes(8).toString('hex'),
     serverHeader,
+    log,
   });
   const registrar = new Registrar({
     store,

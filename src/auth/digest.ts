@@ -15,7 +15,9 @@
  *
  * verify() checks, in order: credentials for the realm present and well
  * formed; algorithm one of those offered; opaque returned unchanged; the
- * digest-uri equal to the Request-URI (RFC 7616 3.4.6); the nonce genuine and
+ * digest-uri equal to the Request-URI (RFC 7616 3.4.6; else 400, RFC 2617
+ * 3.2.2.5: a fresh challenge would only be answered with the same uri
+ * again, a loop that ends in a flood ban); the nonce genuine and
  * issued to this source address; the response (constant-time compare); the
  * nonce not expired (expired but correct: 'stale', the caller re-challenges
  * with stale=true); the nonce-count not seen before; the From user equal to
@@ -40,6 +42,7 @@ import {
 import type { NonceService } from './nonce.js';
 import { NcTracker } from './nc-tracker.js';
 import type { FailureCounter } from './failure-counter.js';
+import { LogThrottle } from '../core/log-throttle.js';
 
 export type { ChallengeAlgorithm, DigestAlgorithm, DigestCredentials } from './credentials.js';
 
@@ -92,6 +95,12 @@ export interface DigestAuthenticatorOptions {
   matchFromUser?: boolean;
   /** Accept credentials without qop (RFC 2617 compatibility, no replay protection; default true). */
   allowNoQop?: boolean;
+  /** Each 400 (malformed credentials, a digest uri that is not the Request-URI) is logged here at info, throttled per source and reason. */
+  log?: DigestLog;
+}
+
+export interface DigestLog {
+  info(obj: object, msg: string): void;
 }
 
 export interface VerifyOptions {
@@ -162,6 +171,8 @@ export class DigestAuthenticator {
   private readonly failures: FailureCounter | null;
   private readonly matchFromUser: boolean;
   private readonly allowNoQop: boolean;
+  private readonly log: DigestLog | null;
+  private readonly logThrottle = new LogThrottle();
   /** Key of the decoy HA1 used for unknown users (per process, never leaves it). */
   private readonly decoyKey = randomBytes(32);
 
@@ -178,6 +189,7 @@ export class DigestAuthenticator {
     this.failures = opts.failures ?? null;
     this.matchFromUser = opts.matchFromUser ?? true;
     this.allowNoQop = opts.allowNoQop ?? true;
+    this.log = opts.log ?? null;
   }
 
   /**
@@ -203,6 +215,10 @@ export class DigestAuthenticator {
    */
   async verify(req: SipMessage, realm: string, sourceIp: string, lookupHa1: Ha1Lookup, opts: VerifyOptions = {}): Promise<AuthOutcome> {
     const outcome = await this.check(req, realm, sourceIp, lookupHa1, opts);
+    if (outcome.kind === 'malformed' && this.log !== null) {
+      const held = this.logThrottle.admit(`${sourceIp} ${outcome.reason}`);
+      if (held >= 0) this.log.info({ mod: 'auth', source: sourceIp, method: req.method, realm, reason: outcome.reason, ...(held > 0 && { held }) }, 'digest credentials refused with 400');
+    }
     if (this.failures !== null) {
       if (outcome.kind === 'fail' || outcome.kind === 'forbidden') {
         this.failures.record(sourceIp, outcome.username, outcome.reason);
@@ -267,7 +283,8 @@ export class DigestAuthenticator {
     if (!this.algorithms.includes(alg)) return fail(`algorithm ${alg} not offered`);
     if (cred.qop === null && !this.allowNoQop) return fail('qop required');
     if (this.opaque !== null && cred.opaque !== this.opaque) return fail('opaque mismatch');
-    if (!sameUri(cred.uri, req.requestUri)) return fail('digest uri does not match the Request-URI');
+    // RFC 2617 3.2.2.5: "if they are not [the same], the server SHOULD return a 400 Bad Request".
+    if (!sameUri(cred.uri, req.requestUri)) return { kind: 'malformed', reason: 'digest uri does not match the Request-URI' };
 
     const nonce = this.nonces.inspect(cred.nonce, sourceIp);
     if (nonce.status === 'invalid') return fail('nonce invalid');

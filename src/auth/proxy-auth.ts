@@ -7,7 +7,8 @@
  * when an expired nonce was otherwise right). The digest itself is the
  * registrar's (./digest.ts): the same nonces, nonce-count replay
  * protection, decoy HA1 for unknown users (an unknown user and a wrong
- * password get the same 407) and failure counting.
+ * password get the same 407), 400 for a digest uri that is not the
+ * Request-URI, and failure counting.
  *
  * When `checkFromUser` is on (the default), the From user must be the
  * authenticated user: 403 otherwise (RFC 3261 22.3 leaves the policy to the
@@ -23,7 +24,7 @@ import { createResponse } from '../sip/response.js';
 import { SipSyntaxError } from '../sip/errors.js';
 import { isSipUri } from '../sip/uri.js';
 import type { Flow } from '../transport/types.js';
-import { canChallenge, DigestAuthenticator, type ChallengeAlgorithm } from './digest.js';
+import { canChallenge, DigestAuthenticator, type ChallengeAlgorithm, type DigestLog } from './digest.js';
 import { peekUsername } from './credentials.js';
 import type { NonceService } from './nonce.js';
 import type { FailureCounter } from './failure-counter.js';
@@ -56,6 +57,8 @@ export interface ProxyAuthOptions {
   fromUserExempt?: (aor: string) => boolean;
   /** Nonce-count replay protection (default: its own NcTracker on Date.now, the nonces' clock). */
   ncTracker?: NcTracker;
+  /** Where a 400 for bad credentials is logged (info, throttled). */
+  log?: DigestLog;
 }
 
 /** The authenticated subscriber; null when the request was not ours to challenge (From not local). */
@@ -81,6 +84,7 @@ export class ProxyAuth {
       ...(opts.failures ? { failures: opts.failures } : {}),
       ...(opts.opaque !== undefined ? { opaque: opts.opaque } : {}),
       ...(opts.ncTracker ? { ncTracker: opts.ncTracker } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
       matchFromUser: opts.checkFromUser ?? true,
     });
     this.serverHeader = opts.serverHeader ?? null;

@@ -39,6 +39,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import { StaleRegistrationError, ValidationError, type BindingKey, type BindingProto, type BindingSet, type LocationBinding, type Store } from '../store/index.js';
 
 export interface RegistrarLog {
+  info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
 }
@@ -88,6 +89,7 @@ export class Registrar {
       nonces: opts.nonces,
       algorithms: opts.algorithms ?? ['SHA-256', 'MD5'],
       ...(opts.failures ? { failures: opts.failures } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
       // Third-party registration is allowed: the To (the AOR) is what must be the user's.
       matchFromUser: false,
     });

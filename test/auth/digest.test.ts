@@ -320,13 +320,13 @@ test('verify: the digest uri must match the Request-URI (equal text, or equal by
   const a1 = answer(v, { user: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:EXAMPLE.com;transport=udp', nc: 1 });
   assert.equal((await f.auth.verify(request('REGISTER', 'sip:example.com;Transport=UDP', [`Authorization: ${a1}`]), REALM, IP, f.lookup)).kind, 'ok');
   const a2 = answer(v, { user: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:evil.example', nc: 2 });
-  assert.deepEqual(await f.auth.verify(request('REGISTER', 'sip:example.com', [`Authorization: ${a2}`]), REALM, IP, f.lookup), {
-    kind: 'fail',
-    username: 'alice',
-    reason: 'digest uri does not match the Request-URI',
-  });
+  // RFC 2617 3.2.2.5: 400, not a fresh challenge (the client would answer it over the same uri again).
+  const req2 = request('REGISTER', 'sip:example.com', [`Authorization: ${a2}`]);
+  const out2 = await f.auth.verify(req2, REALM, IP, f.lookup);
+  assert.deepEqual(out2, { kind: 'malformed', reason: 'digest uri does not match the Request-URI' });
+  assert.deepEqual(f.auth.rejection(req2, out2, REALM, IP), { status: 400, reason: 'Bad Authorization: digest uri does not match the Request-URI', headers: [] });
   const a3 = answer(v, { user: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:example.com:5060', nc: 3 });
-  assert.equal((await f.auth.verify(request('REGISTER', 'sip:example.com', [`Authorization: ${a3}`]), REALM, IP, f.lookup)).kind, 'fail', 'an explicit port differs (19.1.4)');
+  assert.equal((await f.auth.verify(request('REGISTER', 'sip:example.com', [`Authorization: ${a3}`]), REALM, IP, f.lookup)).kind, 'malformed', 'an explicit port differs (19.1.4)');
 });
 
 test('verify: the response covers the method (a REGISTER answer does not authorise an INVITE)', async () => {
