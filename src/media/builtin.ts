@@ -32,7 +32,7 @@ import {
 import { MediaError, notAcceptable, WARN } from './errors.js';
 import { bindOne, bindPorts, PortAllocator } from './ports.js';
 import { pairLegs, RelayLeg } from './relay.js';
-import { checkAnswerCodecs, type Codec, codecsOf, restrictCodecs, telephoneEventPts } from './sdp/codecs.js';
+import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs, telephoneEventPts } from './sdp/codecs.js';
 import { formatCryptoLine, newSdesKey, pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
 import {
   describePeer,
@@ -78,6 +78,8 @@ interface PendingOffer {
   offerKey: (SdesKey | null)[];
   toward: Transport[];
   codecs: Codec[][];
+  /** Per section: the codecs of the offer as the offerer wrote it (before the other leg's list restricted them). */
+  offererCodecs: Codec[][];
   offeredKeys: SdesKey[][];
   offeredMux: boolean[];
 }
@@ -297,7 +299,8 @@ export class BuiltinMediaEngine implements MediaEngine {
       };
     });
     const body = writeLegSdp(outSd, plans, this.sdpAddressOf(s, to), s.origins[to]);
-    s.pending = { from, peers, offerKey, toward, codecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
+    const offererCodecs = sd.media.map((m) => codecsOf(m));
+    s.pending = { from, peers, offerKey, toward, codecs, offererCodecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
     s.answered = null;
     return body;
   }
@@ -317,6 +320,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     const answerKey: (SdesKey | null)[] = [];
     const ourKeyToAnswerer: (SdesKey | null)[] = [];
     const ansSd = structuredClone(sd) as SessionDescription;
+    const tolerated: Array<{ section: number; relayed: string; dropped: string }> = [];
     peers.forEach((p, i) => {
       answerKey.push(null);
       ourKeyToAnswerer.push(null);
@@ -324,7 +328,11 @@ export class BuiltinMediaEngine implements MediaEngine {
       if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
       const offered = pend.toward[i]!;
       if (p.transport !== offered) throw notAcceptable(WARN.transport, `answer transport ${p.transport} differs from the offer's ${offered}`);
-      if (p.transport !== 'udptl') checkAnswerCodecs(sd.media[i]!, pend.codecs[i]!);
+      if (p.transport !== 'udptl') {
+        // Written back to the offerer from ansSd: a format dropped by the check is taken out there.
+        const found = checkAnswerCodecs(ansSd.media[i]!, pend.codecs[i]!, pend.offererCodecs[i]!);
+        if (found.relayed.length + found.dropped.length > 0) tolerated.push({ section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) });
+      }
       if (p.srtp) {
         if (p.crypto.length !== 1) throw notAcceptable(WARN.attribute, 'SRTP answer must have exactly one a=crypto line');
         const v = readCryptoLine(p.crypto[0]!);
@@ -336,6 +344,10 @@ export class BuiltinMediaEngine implements MediaEngine {
       }
       if (pend.peers[i]!.transport !== 'udptl') restrictCodecs(ansSd.media[i]!, toOther.codecs);
     });
+
+    for (const t of tolerated) {
+      this.opts.log?.warn({ call: s.sid, answerer: from, ...t }, 'media: answer with codecs not offered to its leg (relayed: the other leg offered them; dropped: nobody did)');
+    }
 
     // Commit: legs learn their peers and keys.
     const plans: SectionPlan[] = [];

@@ -7,8 +7,10 @@
  *
  * Tags: leg a is tag `a`, leg b is tag `b`; an offer from b (a re-INVITE
  * from the callee) carries from-tag b and to-tag a, as rtpengine expects.
- * Codec restriction and the answer check run on our side (sdp/codecs.ts),
- * the rest (ports, SDES keys, latching) is rtpengine's.
+ * Codec restriction and the answer check run on our side (sdp/codecs.ts):
+ * rtpengine gets the whole offer and its SDP toward the other leg is
+ * restricted, so it knows every codec the offerer listed. The rest (ports,
+ * SDES keys, latching) is rtpengine's.
  *
  * Timeouts: rtpengine does not call back, so established calls are polled
  * with `query`: a side whose streams' "last packet" is older than the
@@ -30,7 +32,7 @@ import {
   type Side,
 } from './engine.js';
 import { MediaError, notAcceptable, WARN } from './errors.js';
-import { checkAnswerCodecs, type Codec, codecsOf, restrictCodecs } from './sdp/codecs.js';
+import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } from './sdp/codecs.js';
 import { describePeer, parseSdp, stripPeerAttributes } from './sdp/rewrite.js';
 
 export interface RtpengineOptions {
@@ -128,13 +130,19 @@ export class NgClient {
   }
 }
 
+interface OfferCodecs {
+  from: Side;
+  codecs: Codec[][];
+  offererCodecs: Codec[][];
+}
+
 interface Call {
   sid: string;
   stats: CallMediaStats;
-  /** Codecs of each m= section we sent toward the answerer, for the answer check. */
-  offered: { from: Side; codecs: Codec[][] } | null;
+  /** Codecs of each m= section we sent toward the answerer, and those the offerer wrote, for the answer check. */
+  offered: OfferCodecs | null;
   /** The offer last answered (a second answer to it, 183 then 200, is passed on again). */
-  answered: { from: Side; codecs: Codec[][] } | null;
+  answered: OfferCodecs | null;
   established: boolean;
   held: boolean;
   answeredAt: number;
@@ -182,7 +190,11 @@ export class RtpengineMediaEngine implements MediaEngine {
   async offer(callSid: string, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
     const sd = parseSdp(sdp);
     describePeer(sd);
-    for (const m of sd.media) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
+    const offererCodecs = sd.media.map((m) => codecsOf(m));
+    // Checked here (no common codec: 488 before rtpengine is asked) and applied to rtpengine's SDP
+    // toward the other leg: rtpengine keeps the whole offer, so an answer with a codec only the
+    // offerer listed (relayed by checkAnswerCodecs) is answered to the offerer as it is.
+    for (const m of structuredClone(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
     stripPeerAttributes(sd);
     let call = this.calls.get(callSid);
     const isNew = call === undefined;
@@ -209,9 +221,10 @@ export class RtpengineMediaEngine implements MediaEngine {
     try {
       const out = await this.result(req);
       const outSd = parseSdp(out);
-      call.offered = { from, codecs: outSd.media.map((m) => codecsOf(m)) };
+      for (const m of outSd.media) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
+      call.offered = { from, codecs: outSd.media.map((m) => codecsOf(m)), offererCodecs };
       call.answered = null;
-      return out;
+      return toOther.codecs.length === 0 ? out : sdpTransform.write(outSd);
     } catch (err) {
       if (isNew) {
         this.calls.delete(callSid);
@@ -231,8 +244,17 @@ export class RtpengineMediaEngine implements MediaEngine {
     const peers = describePeer(sd);
     const offered = call.offered.codecs;
     if (sd.media.length !== offered.length) throw notAcceptable(WARN.misc, `answer has ${sd.media.length} m= lines, the offer had ${offered.length}`);
+    const offererCodecs = call.offered.offererCodecs;
     sd.media.forEach((m, i) => {
-      if (Number(m.port) !== 0) checkAnswerCodecs(m, offered[i]!);
+      if (Number(m.port) === 0) return;
+      // A format dropped by the check is taken out of sd, so rtpengine and the offerer never see it.
+      const found = checkAnswerCodecs(m, offered[i]!, offererCodecs[i] ?? []);
+      if (found.relayed.length + found.dropped.length > 0) {
+        this.opts.log?.warn(
+          { call: callSid, answerer: from, section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) },
+          'media: answer with codecs not offered to its leg (relayed: the other leg offered them; dropped: nobody did)',
+        );
+      }
     });
     const offerer = call.offered.from;
     const out = await this.result({

@@ -408,17 +408,44 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
     }
   });
 
-  test(o.label + ': ' + 'an answer with a codec that was not offered: the caller gets 488 with a Warning, the callee is ACKed and hung up, the CDR says why', { skip, timeout: 40_000 }, async () => {
+  test(o.label + ': ' + 'a PBX on a PCMA-only trunk answers PCMU, which the carrier offered: the call stays up, the carrier is answered PCMU, the recording is relayed both ways, a warning is logged', { skip, timeout: 60_000 }, async () => {
+    const t0 = Date.now();
+    const sink = await MediaSink.open(PCMA_PBX);
+    const calleeLog = logFile('pcmu-callee');
+    const callerLog = logFile('pcmu-caller');
+    try {
+      // PCMU in the answer, though the offer toward this trunk held PCMA and telephone-event only.
+      const callee = await uas('media-uas.xml', { mport: String(sink.port), pts: '0', rtpmaps: 'a=rtpmap:0 PCMU/8000' }, PCMA_PBX, ports.pcmaPbx!, calleeLog);
+      await uac('media-uac-play.xml', { caller: '+15551230000' }, CARRIER, DID_PCMA, callerLog);
+      await done(callee, 'PBX answering PCMU');
+      assert.deepEqual(assertAnchored(received(calleeLog, /^INVITE /)[0]!.body, CARRIER, 'offer to the PCMA-only trunk').payloads.split(' '), ['8', '101']);
+      const answer = received(callerLog, /^SIP\/2\.0 200/).find((m) => m.body !== '')!.body;
+      assert.equal(assertAnchored(answer, PCMA_PBX, 'answer to the carrier').payloads, '0', 'the carrier is answered with the PBX\'s PCMU');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(sink.got.length, audio.length + digit.length, 'every packet the carrier sent reached the PBX');
+      const rows = await cdrsSince(t0);
+      assert.deepEqual(rows.map((c) => [c.status, c.hangupBy, c.reason]), [[200, 'caller', 'Normal Clearing']]);
+      assert.ok(rows[0]!.answerAt !== null, 'answered and billed');
+      const m = mediaOf(rows[0]!);
+      assert.equal(m.aToB.packets, audio.length + digit.length);
+      assert.ok(m.bToA.packets >= audio.length, JSON.stringify(m));
+      const warned = server.output().split('\n').filter((l) => l.includes('answer with codecs not offered to its leg'));
+      assert.ok(warned.some((l) => l.includes('"level":"warn"') && l.includes('"relayed":"PCMU/0"')), warned.join('\n') || server.output().slice(-3000));
+    } finally {
+      sink.close();
+    }
+  });
+
+  test(o.label + ': ' + 'an answer with a voice codec no leg offered (G729): the caller gets 488 with a Warning, the callee is ACKed and hung up, the CDR says why', { skip, timeout: 40_000 }, async () => {
     const t0 = Date.now();
     const sink = await MediaSink.open(PCMA_PBX);
     const callerLog = logFile('refused-caller');
     try {
-      // PCMU in the answer, though the offer toward this trunk held PCMA and telephone-event only.
-      const callee = await uas('media-uas.xml', { mport: String(sink.port), pts: '0', rtpmaps: 'a=rtpmap:0 PCMU/8000' }, PCMA_PBX, ports.pcmaPbx!, logFile('refused-callee'));
+      const callee = await uas('media-uas.xml', { mport: String(sink.port), pts: '18', rtpmaps: 'a=rtpmap:18 G729/8000' }, PCMA_PBX, ports.pcmaPbx!, logFile('refused-callee'));
       await uac('media-uac-expect.xml', { caller: '+15551230000', expect: '488' }, CARRIER, DID_PCMA, callerLog);
-      await done(callee, 'PBX answering PCMU (must get ACK and BYE)');
+      await done(callee, 'PBX answering G729 (must get ACK and BYE)');
       const refusal = received(callerLog, /^SIP\/2\.0 488/)[0]!;
-      assert.match(refusal.text, /^Warning: 305 \S+ ".+"$/m);
+      assert.match(refusal.text, /^Warning: 305 \S+ ".*G729.*"$/m);
       assert.equal(refusal.body, '');
       const rows = await cdrsSince(t0);
       assert.equal(rows.length, 1);

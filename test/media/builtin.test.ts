@@ -216,12 +216,31 @@ test('offers Trunkline cannot accept get MediaError 488 with a Warning, and hold
   assert.equal(engine.ports.inUse, before);
 });
 
-test('an answer with a codec that was not offered is refused', async () => {
+test('an answer with a codec the callee was not offered but the caller was: relayed (PCMU to a PCMA-only offer); media both ways', async () => {
   const a = await peer();
   const b = await peer();
+  // The caller offers PCMA, PCMU and telephone-event; the callee's trunk allows PCMA only; it answers PCMU.
+  const c = await call(a, b, { toB: { profile: 'as-offered', codecs: ['PCMA'] }, bSdp: () => b.sdp({ codecs: '0' }) });
+  assert.equal(c.toB.payloads, '8');
+  assert.equal(c.toA.payloads, '0', 'the caller is answered PCMU, a codec it offered');
+  const sent: Buffer[] = [];
+  for (let i = 0; i < 5; i++) sent.push(a.send(c.toA.port, randomBytes(160), 0));
+  for (let i = 0; i < 5; i++) b.send(c.toB.port, randomBytes(160), 0);
+  await until(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, 3000, 'PCMU both ways');
+  assert.deepEqual(b.rtpIn.map((r) => r.buf.subarray(12)), sent.map((p) => p.subarray(12)));
+  await engine.delete(c.id);
+});
+
+test('an answer with an extra telephone-event nobody offered: taken out of the answer to the caller; a voice codec nobody offered is refused', async () => {
+  const a = await peer();
+  const b = await peer();
+  const c = await call(a, b, { aSdp: a.sdp({ codecs: '8 0' }), bSdp: () => b.sdp({ codecs: '8 101' }) });
+  assert.equal(c.toA.payloads, '8');
+  assert.doesNotMatch(c.answer, /telephone-event|a=fmtp:101/);
+  await engine.delete(c.id);
   const id = sid();
   await engine.offer(id, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
-  await assert.rejects(engine.answer(id, 'b', b.sdp({ codecs: '0' }), ANY), (err: unknown) => err instanceof MediaError && err.warnCode === 305);
+  await assert.rejects(engine.answer(id, 'b', b.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), ANY), (err: unknown) => err instanceof MediaError && err.warnCode === 305 && /G729\/18/.test(err.warning));
   await engine.delete(id);
 });
 

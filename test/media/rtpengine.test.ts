@@ -70,13 +70,24 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     assert.equal(st.bToA.packets, 4);
   });
 
-  test('an answer with a codec that was not offered is refused before rtpengine sees it', async () => {
+  test('an answer with a codec only the caller was offered is relayed (PCMU to a PCMA-only offer); one nobody offered is refused before rtpengine sees it', async () => {
     const a = await peer();
     const b = await peer();
     const id = sid();
-    await engine.offer(id, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
-    await assert.rejects(engine.answer(id, 'b', b.sdp({ codecs: '0' }), ANY), (e: unknown) => e instanceof MediaError && e.sipStatus === 488);
+    const offer = await engine.offer(id, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
+    assert.equal(sdpPorts(offer).payloads, '8');
+    const answer = await engine.answer(id, 'b', b.sdp({ codecs: '0' }), ANY);
+    const an = sdpPorts(answer);
+    assert.equal(an.payloads, '0', 'the caller is answered PCMU, a codec it offered');
+    const o = sdpPorts(offer);
+    for (let i = 0; i < 5; i++) a.send(an.port, randomBytes(160), 0);
+    for (let i = 0; i < 5; i++) b.send(o.port, randomBytes(160), 0);
+    await until(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, 3000, 'PCMU both ways through rtpengine');
     await engine.delete(id);
+    const id2 = sid();
+    await engine.offer(id2, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
+    await assert.rejects(engine.answer(id2, 'b', b.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), ANY), (e: unknown) => e instanceof MediaError && e.sipStatus === 488);
+    await engine.delete(id2);
   });
 
   for (const suite of ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'] as const) {

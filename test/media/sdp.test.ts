@@ -102,11 +102,36 @@ test('answer check: a subset of the offer passes; a codec not offered, or only t
   const offered = codecsOf(parseSdp(OFFER).media[0]!);
   const ans = (fmt: string, maps: string[] = []): ReturnType<typeof parseSdp>['media'][0] =>
     parseSdp(['v=0', 'o=- 1 1 IN IP4 1.2.3.4', 's=-', 'c=IN IP4 1.2.3.4', 't=0 0', `m=audio 5000 RTP/AVP ${fmt}`, ...maps, ''].join('\r\n')).media[0]!;
-  assert.deepEqual(checkAnswerCodecs(ans('8 101', ['a=rtpmap:101 telephone-event/8000']), offered).map((c) => c.pt), [8, 101]);
+  assert.deepEqual(checkAnswerCodecs(ans('8 101', ['a=rtpmap:101 telephone-event/8000']), offered).codecs.map((c) => c.pt), [8, 101]);
   assert.doesNotThrow(() => checkAnswerCodecs(ans('8 100', ['a=rtpmap:100 telephone-event/8000']), offered), 'dynamic PT renumbered');
   assert.throws(() => checkAnswerCodecs(ans('9'), offered), MediaError);
   assert.throws(() => checkAnswerCodecs(ans('8 18', ['a=rtpmap:8 G729/8000']), offered), MediaError, 'same PT, other codec');
   assert.throws(() => checkAnswerCodecs(ans('101', ['a=rtpmap:101 telephone-event/8000']), offered), MediaError);
+});
+
+test('answer check, tolerant where the media can be carried: a codec the other leg offered is relayed, an extra telephone-event nobody offered is dropped, a voice codec nobody offered is refused', () => {
+  const sdp = (fmt: string, maps: string[] = []): ReturnType<typeof parseSdp>['media'][0] =>
+    parseSdp(['v=0', 'o=- 1 1 IN IP4 1.2.3.4', 's=-', 'c=IN IP4 1.2.3.4', 't=0 0', `m=audio 5000 RTP/AVP ${fmt}`, ...maps, ''].join('\r\n')).media[0]!;
+  // The caller offered PCMA, PCMU and telephone-event/101; the trunk's list let PCMA through only.
+  const caller = codecsOf(sdp('8 0 101', ['a=rtpmap:101 telephone-event/8000']));
+  const toCallee = codecsOf(sdp('8'));
+  const pcmu = sdp('0 101', ['a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000']);
+  const r = checkAnswerCodecs(pcmu, toCallee, caller);
+  assert.deepEqual([r.codecs.map((c) => c.pt), r.relayed.map((c) => c.name), r.dropped], [[0, 101], ['PCMU', 'telephone-event'], []]);
+  assert.equal(pcmu.payloads, '0 101', 'nothing taken out');
+  // Without the other leg's offer (the old check) the same answer is refused.
+  assert.throws(() => checkAnswerCodecs(sdp('0', ['a=rtpmap:0 PCMU/8000']), toCallee), (e: unknown) => e instanceof MediaError && e.sipStatus === 488);
+  // telephone-event that no leg offered: taken out of the answer, the voice codec stays.
+  const callerNoDtmf = codecsOf(sdp('8 0'));
+  const extra = sdp('8 101', ['a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15']);
+  const e = checkAnswerCodecs(extra, toCallee, callerNoDtmf);
+  assert.deepEqual([e.codecs.map((c) => c.pt), e.relayed, e.dropped.map((c) => c.name)], [[8], [], ['telephone-event']]);
+  assert.equal(extra.payloads, '8');
+  assert.deepEqual([extra.rtp?.map((x) => x.payload), extra.fmtp?.map((x) => x.payload)], [[], []]);
+  // The other leg offered telephone-event under another payload type: not the same format for it, so dropped too.
+  assert.deepEqual(checkAnswerCodecs(sdp('8 96', ['a=rtpmap:96 telephone-event/8000']), toCallee, caller).dropped.map((c) => c.pt), [96]);
+  // A voice codec no leg offered cannot be carried.
+  assert.throws(() => checkAnswerCodecs(sdp('18', ['a=rtpmap:18 G729/8000']), toCallee, caller), (e2: unknown) => e2 instanceof MediaError && e2.warnCode === 305 && /G729\/18/.test(e2.warning));
 });
 
 test('SDES lines: accepted suites and forms; MKI, session params, bad keys refused; keys redacted for logs', () => {

@@ -107,25 +107,57 @@ export function restrictCodecs(m: MediaDescription, allowed: readonly string[]):
   return kept;
 }
 
+/** What checkAnswerCodecs() found beyond a plain subset of the offer. */
+export interface AnswerCodecs {
+  /** The answer's formats as kept. */
+  codecs: Codec[];
+  /** Formats not offered to the answerer that the other leg offered (same payload type and name): relayed as they are. */
+  relayed: Codec[];
+  /** Auxiliary formats (telephone-event, CN...) no leg offered: taken out of the answer. */
+  dropped: Codec[];
+}
+
+/** The codec is in the list: the same payload type with the same name, or (`dynamic`) a dynamic one of the same name. */
+function listed(c: Codec, list: readonly Codec[], dynamic: boolean): boolean {
+  const name = c.name.toUpperCase();
+  return list.some((o) => o.name.toUpperCase() === name && (o.pt === c.pt || (dynamic && c.pt >= 96)));
+}
+
 /**
  * RFC 3264 6.1: every format of the answer must be one the offer listed (same
- * payload type, or a dynamic one of the same encoding). Throws 488/305 otherwise,
- * or when an accepted audio stream has no voice codec.
+ * payload type, or a dynamic one of the same encoding). A B2BUA can be more
+ * tolerant, since it relays the payload and never transcodes: a format the
+ * offer to this leg left out (a trunk's codec list) that the other leg
+ * offered with the same payload type (`otherOffered`) can still be carried,
+ * so it is relayed (and listed for a warning) rather than losing an answered
+ * call to 488. An auxiliary format no leg offered (an extra telephone-event)
+ * is taken out of `answer` (changed in place). A voice format no leg offered
+ * cannot be carried: 488/305, as is an accepted audio stream left without a
+ * voice codec.
  */
-export function checkAnswerCodecs(answer: MediaDescription, offered: readonly Codec[]): Codec[] {
+export function checkAnswerCodecs(answer: MediaDescription, offered: readonly Codec[], otherOffered: readonly Codec[] = []): AnswerCodecs {
   const got = codecsOf(answer);
-  const byPt = new Map(offered.map((c) => [c.pt, c]));
-  const names = new Set(offered.map((c) => c.name.toUpperCase()));
+  const kept: Codec[] = [];
+  const relayed: Codec[] = [];
+  const dropped: Codec[] = [];
   for (const c of got) {
-    const o = byPt.get(c.pt);
-    const sameName = o !== undefined && o.name.toUpperCase() === c.name.toUpperCase();
-    const dynamicSame = c.pt >= 96 && names.has(c.name.toUpperCase());
-    if (!sameName && !dynamicSame) throw notAcceptable(WARN.format, `answer has codec ${c.name}/${c.pt} that was not offered`);
+    if (listed(c, offered, true)) kept.push(c);
+    else if (listed(c, otherOffered, false)) {
+      kept.push(c);
+      relayed.push(c);
+    } else if (!isVoice(c)) dropped.push(c);
+    else throw notAcceptable(WARN.format, `answer has codec ${c.name}/${c.pt} that was not offered`);
   }
-  if (answer.type === 'audio' && got.length > 0 && !got.some(isVoice)) {
+  if (answer.type === 'audio' && got.length > 0 && !kept.some(isVoice)) {
     throw notAcceptable(WARN.format, 'answer has no voice codec');
   }
-  return got;
+  if (dropped.length > 0) keepPayloads(answer, kept.map((c) => c.pt));
+  return { codecs: kept, relayed, dropped };
+}
+
+/** Codecs as `PCMU/0,telephone-event/101`, for logs. */
+export function codecList(codecs: readonly Codec[]): string {
+  return codecs.map((c) => `${c.name}/${c.pt}`).join(',');
 }
 
 /** Payload types named telephone-event (RFC 4733) in a codec list. */
