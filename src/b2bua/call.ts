@@ -66,6 +66,8 @@ export class Call {
   private bInvite: SipMessage | null = null;
   private bKey: string | null = null;
   private authTried = false;
+  /** This attempt's SRTP offer was refused with 488 and sent again as RTP (once per attempt). */
+  private rtpRetried = false;
   private cancelled = false;
   private cancelWanted = false;
   private gotResponse = false;
@@ -182,6 +184,7 @@ export class Call {
     this.bKey = dialogKey(b.callId, b.localTag);
     this.registry.bind(this.bKey, this, 'b');
     this.authTried = false;
+    this.rtpRetried = false;
     this.gotResponse = false;
     const mf = this.aInvite.maxForwards;
     const base: Array<[string, string]> = [...relayedRequestHeaders(this.aInvite), ...attempt.headers];
@@ -305,6 +308,11 @@ export class Call {
         return;
       }
     }
+    if (status === 488 && this.canRetryAsRtp(attempt)) {
+      this.rtpRetried = true;
+      this.serial(() => this.retryAsRtp(attempt));
+      return;
+    }
     if (!this.cancelled && allowsFailover(status) && this.attemptIndex + 1 < this.plan.attempts.length) {
       this.env.counters.inc('b2bua_failovers');
       this.nextAttempt(status, res.reason);
@@ -316,6 +324,31 @@ export class Call {
       return;
     }
     this.failCall(status, res.reason, res);
+  }
+
+  /** A 488 to an SRTP offer made as offered (`--media any`): once per attempt, the same gateway gets it again as RTP. */
+  private canRetryAsRtp(attempt: LegAttempt): boolean {
+    if (this.cancelled || this.rtpRetried || attempt.media.profile !== 'as-offered' || !this.env.media.active) return false;
+    const sent = this.bInvite === null ? null : this.env.media.sdpOf(this.bInvite);
+    return sent !== null && offersSrtp(sent);
+  }
+
+  /** After the media steps before it (a 183's answer); a media refusal ends the call as any media step does. */
+  private async retryAsRtp(attempt: LegAttempt): Promise<void> {
+    if (this.isOver()) return;
+    const b = this.b!;
+    const previous = this.bInvite!;
+    const media: LegMediaOptions = { ...attempt.media, profile: 'RTP/AVP' };
+    this.mediaB = media;
+    this.env.counters.inc('b2bua_rtp_retries');
+    this.env.log.info({ callSid: this.callSid, carrier: attempt.carrier }, 'b2bua: SRTP offer refused with 488, offered again as RTP');
+    const body = await this.env.media.offer(this.callSid, 'a', this.env.media.sdpOf(this.aInvite)!, media);
+    if (this.isOver()) return;
+    // A new INVITE of the same dialog attempt, the next CSeq (as for credentials, RFC 3261 22.2); a challenge may be answered again.
+    this.authTried = false;
+    const again = b.request('INVITE', reinviteHeaders(previous), body);
+    again.setHeader('Max-Forwards', previous.get('Max-Forwards') ?? '70');
+    this.sendInvite(again, attempt);
   }
 
   private onBFailure(status: number, reason: string): void {
@@ -712,6 +745,11 @@ export class Call {
     if (which === 'gateway') this.gatewayTimer = null;
     else this.ringTimer = null;
   }
+}
+
+/** Whether an SDP offers an SRTP stream (RTP/SAVP or RTP/SAVPF on a port other than 0). */
+function offersSrtp(sdp: Buffer): boolean {
+  return /^m=\S+ [1-9]\d* RTP\/SAVPF?\b/m.test(sdp.toString('latin1'));
 }
 
 export function dialogKey(callId: string, localTag: string): string {

@@ -15,6 +15,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -452,6 +453,38 @@ export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {
       assert.equal(rows[0]!.status, 488);
       assert.equal(rows[0]!.answerAt, null, 'a call refused for its media is not billed as answered');
       assert.match(rows[0]!.reason ?? '', /not offered/);
+    } finally {
+      sink.close();
+    }
+  });
+
+  test(o.label + ': ' + 'an SRTP offer the carrier (media: any) refuses with 488 is offered again as RTP to the same gateway; the call is answered, the PBX keeps its SRTP', { skip, timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const sink = await MediaSink.open(CARRIER);
+    const calleeLog = logFile('srtp-488-carrier');
+    const callerLog = logFile('srtp-488-pbx');
+    try {
+      const callee = await uas('media-uas-488-srtp.xml', { mport: String(sink.port), ...ALAW_ANSWER }, CARRIER, ports.gw!, calleeLog);
+      await uac('media-uac-srtp.xml', { caller: DID, key: randomBytes(30).toString('base64'), holdMs: '1000' }, PBX, '+4930123456', callerLog);
+      await done(callee, 'carrier refusing SRTP, then answering RTP');
+      const invites = received(calleeLog, /^INVITE /);
+      assert.equal(invites.length, 2, 'the SRTP INVITE and the RTP one');
+      const first = assertAnchored(invites[0]!.body, PBX, 'first offer to the carrier');
+      const second = assertAnchored(invites[1]!.body, PBX, 'second offer to the carrier');
+      assert.deepEqual([first.profile, second.profile], ['RTP/SAVP', 'RTP/AVP']);
+      assert.match(invites[0]!.body, /^a=crypto:/m);
+      assert.doesNotMatch(invites[1]!.body, /a=crypto/);
+      const header = (m: { text: string }, name: string): string => new RegExp(`^${name}: *(.*)$`, 'im').exec(m.text)?.[1] ?? '';
+      assert.equal(header(invites[1]!, 'Call-ID'), header(invites[0]!, 'Call-ID'), 'the same gateway, the same call');
+      assert.deepEqual([header(invites[0]!, 'CSeq'), header(invites[1]!, 'CSeq')], ['1 INVITE', '2 INVITE']);
+      // The PBX offered SRTP and is answered SRTP, with Trunkline's key.
+      const answer = received(callerLog, /^SIP\/2\.0 200/).find((m) => m.body !== '')!.body;
+      assert.equal(assertAnchored(answer, CARRIER, 'answer to the PBX').profile, 'RTP/SAVP');
+      assert.match(answer, /^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/m);
+      assert.equal(received(callerLog, /^SIP\/2\.0 488/).length, 0, 'the PBX never saw the 488');
+      const rows = await cdrsSince(t0);
+      assert.deepEqual(rows.map((c) => [c.direction, c.carrier, c.status, c.hangupBy]), [['outbound', 'main', 200, 'caller']]);
+      assert.match(server.output(), /SRTP offer refused with 488, offered again as RTP/);
     } finally {
       sink.close();
     }
