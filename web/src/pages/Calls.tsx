@@ -1,6 +1,6 @@
 // Live calls of the B2BUA, following the event stream (call.*) and a 5 s
-// refresh for the durations; Hang up sends BYE to both legs (CDR "Hung up by
-// operator"), Ladder opens the call's flow.
+// refresh for the durations; Hang up, once confirmed, sends BYE to both legs
+// (CDR "Hung up by operator"), Ladder opens the call's flow.
 import { useEffect } from 'preact/hooks';
 import { api, enc } from '../api';
 import { Table, txt } from '../components/Table';
@@ -39,11 +39,20 @@ export function Calls() {
             { head: 'Seconds', cell: (c) => String(c.seconds), cls: 'num' },
           ]}
           actions={[
-            { label: 'Hang up', danger: true, run: (c) => void act(async () => { await api('DELETE', `/calls/${enc(c.callSid)}`); await reload(); }) },
+            { label: 'Hang up', danger: true, run: (c) => void hangUp(c, reload) },
             { label: 'Ladder', run: (c) => go('ladder', c.callSid) },
           ]}
         />
       </div>
     </div>
   );
+}
+
+/** Ends a live call after the operator confirms it: a misplaced click must not cut a call. */
+async function hangUp(c: LiveCall, reload: () => Promise<void>): Promise<void> {
+  if (!window.confirm(`Hang up call ${c.callSid} (${c.from} to ${c.to})? Both legs get a BYE.`)) return;
+  await act(async () => {
+    await api('DELETE', `/calls/${enc(c.callSid)}`);
+    await reload();
+  });
 }

@@ -1,8 +1,10 @@
 // The call-flow ladder of a live or recent call (GET /calls/SID/trace, the
 // capture ring buffer): an SVG with a column per party and an arrow per
 // message, both legs side by side; click an arrow for the whole message.
+// A call whose messages are no longer kept (a CDR's Ladder after a restart,
+// or older than the last capture.traceCalls calls) gets a note, not an error.
 import { useState } from 'preact/hooks';
-import { api, enc } from '../api';
+import { api, ApiError, enc } from '../api';
 import { ladderLayout } from '../ladder';
 import { useLoad } from '../load';
 import type { TraceMessage } from '../types';
@@ -14,9 +16,32 @@ const ROW = 30;
 /** Width of a 12px monospace character: labels are cut to their arrow's length. */
 const CHAR = 7.3;
 
+/** The trace, or null when the server no longer keeps it (404). */
+async function traceOf(sid: string): Promise<TraceMessage[] | null> {
+  try {
+    return await api<TraceMessage[]>('GET', `/calls/${enc(sid)}/trace`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
 export function Ladder(props: { sid: string }) {
-  const { data } = useLoad('ladder', () => api<TraceMessage[]>('GET', `/calls/${enc(props.sid)}/trace`), [props.sid]);
+  const { data } = useLoad('ladder', () => traceOf(props.sid), [props.sid]);
   const [open, setOpen] = useState<number | null>(null);
+  if (data === null) {
+    return (
+      <div class="page">
+        <h2>
+          Call flow <span id="ladder-sid" class="mono">{props.sid}</span>
+        </h2>
+        <div class="card" id="ladder-gone">
+          <p>The SIP messages of this call are no longer kept.</p>
+          <p class="hint">The server keeps the messages of its last calls in memory only (capture.traceCalls): a restart, or newer calls, dropped these. The call's record in the CDRs is unchanged.</p>
+        </div>
+      </div>
+    );
+  }
   const messages = data ?? [];
   const { lanes, arrows } = ladderLayout(messages);
   const x = (i: number): number => LEFT + i * COL + COL / 2;
