@@ -21,6 +21,7 @@
 import type { Logger } from '../log.js';
 import { normalizeIp } from '../auth/ip.js';
 import { LogThrottle } from '../core/log-throttle.js';
+import type { Counters } from '../core/counters.js';
 import { ApiError } from './errors.js';
 
 /** A ban as the guard reports it. */
@@ -40,14 +41,12 @@ export interface LoginGuardDeps {
   /** The API's own listen address (never locked out); a wildcard names none. */
   ownAddress: string | null;
   log: Logger;
+  /** api_login_failures and api_banned_refusals (trunkline_..._total at /metrics). */
+  counters?: Counters;
   now?: () => number;
 }
 
 export class LoginGuard {
-  /** Failed logins seen (counted or not). */
-  failures = 0;
-  /** Requests refused because their source is banned. */
-  refused = 0;
   private readonly throttle = new LogThrottle(60_000);
   private readonly own: string | null;
   private readonly now: () => number;
@@ -69,7 +68,7 @@ export class LoginGuard {
     const key = normalizeIp(ip);
     const ban = this.deps.activeBan(key);
     if (ban === undefined || this.exempt(key)) return;
-    this.refused++;
+    this.deps.counters?.inc('api_banned_refusals');
     const held = this.throttle.admit(`banned ${key}`, this.now());
     if (held >= 0) this.deps.log.warn({ mod: 'api', ip: key, reason: ban.reason, held }, 'API request from a banned address refused');
     const left = ban.expiresAt === null ? null : Math.max(1, Math.ceil((ban.expiresAt - this.now()) / 1000));
@@ -80,7 +79,7 @@ export class LoginGuard {
   /** A failed login from `ip`: logged, and counted unless the source is exempt. */
   failed(ip: string, reason: string): void {
     const key = normalizeIp(ip);
-    this.failures++;
+    this.deps.counters?.inc('api_login_failures');
     const exempt = this.exempt(key);
     const counted = !exempt && this.deps.record !== null;
     // A counted source is banned after a few failures, so each one is worth its line; otherwise one line a minute per source.

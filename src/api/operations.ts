@@ -201,6 +201,7 @@ export class Operations {
       isTrusted: security.trust.isTrusted,
       ownAddress: apiHost,
       log: this.#log,
+      counters: this.#counters,
     });
   }
 

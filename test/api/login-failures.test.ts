@@ -115,6 +115,11 @@ test('failed API logins are logged and ban the source after 3; other sources, th
     assert.equal(lines(server.output(), 'ban added').length, 1, 'only 127.0.0.9 was banned');
     assert.equal(lines(server.output(), 'API login failed').filter((l) => l['ip'] === '127.0.0.13').length, 2);
 
+    // Counted at /metrics: 2 + 3 + 5 + 5 failed logins, one refusal of the banned source.
+    const metrics = await (await fetch(`${at}/metrics`)).text();
+    assert.match(metrics, /^trunkline_api_login_failures_total 15$/m);
+    assert.match(metrics, /^trunkline_api_banned_refusals_total 1$/m);
+
     // Lifted by hand (from another source): the server reads the store within a second or two, and 127.0.0.9 is back.
     assert.equal((await call(api, '127.0.0.10', 'DELETE', '/api/v1/bans/127.0.0.9', good)).status, 204);
     const deadline = Date.now() + 10_000;
