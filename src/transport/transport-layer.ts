@@ -24,6 +24,7 @@ import { ConnectionTable, type TableEntry } from './connection-table.js';
 import { AddressSet } from '../net/cidr.js';
 import { KernelSources, ListenerChoice, type SourceAddresses } from './listener-choice.js';
 import { StreamFramer } from './stream-framer.js';
+import { codeOf, describeError, errCode, TransportError, type TransportErrorCode, type TransportTarget } from './transport-error.js';
 import {
   checkTlsFiles,
   clientOptions,
@@ -44,7 +45,6 @@ import {
   type TransportLayerOptions,
   type TransportLimits,
   type TransportLogger,
-  type TransportProto,
 } from './types.js';
 
 /** Sees every SIP message received (`in`) and sent (`out`): capture and metrics. Must not throw. */
@@ -94,22 +94,6 @@ const STUN_MAGIC_COOKIE = 0x2112a442;
 const UDP_RECV_BUFFER = 4 * 1024 * 1024;
 const CLOSE_GRACE_MS = 2000;
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-function describeError(err: unknown): string {
-  switch (errCode(err)) {
-    case 'EADDRINUSE': return 'address in use';
-    case 'EADDRNOTAVAIL': return 'address not available';
-    case 'EACCES': return 'permission denied';
-    case 'EAFNOSUPPORT': return 'address family not supported';
-    case 'ECONNREFUSED': return 'connection refused';
-    case 'ETIMEDOUT': return 'timed out';
-    default: return err instanceof Error ? err.message : String(err);
-  }
-}
-
 function isBlank(data: Buffer): boolean {
   for (let i = 0; i < data.length; i++) {
     const b = data[i];
@@ -155,6 +139,16 @@ function literalLookup(address: string, family: unknown, callback: (err: Error |
   callback(null, address, fam);
 }
 
+
+/**
+ * The code of a failed WebSocket opening: a socket or TLS error has its
+ * errno; the ws library's own errors (a handshake timeout, an HTTP answer
+ * other than 101, a bad Sec-WebSocket-Accept) have none.
+ */
+function wsErrorCode(err: Error): TransportErrorCode {
+  if (errCode(err) !== undefined) return codeOf(err);
+  return err.message.includes('timed out') ? 'timeout' : 'handshake';
+}
 
 export class TransportLayer extends EventEmitter<TransportEvents> {
   private readonly specs: ListenSpec[];
@@ -755,17 +749,15 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
    * listener chosen for it. UDP goes out of the udp listener chosen for the
    * destination (listener-choice.ts). Resolves with the flow used.
    */
-  async sendTo(target: { proto: TransportProto; host: string; port: number }, data: Buffer): Promise<Flow> {
-    if (this.state !== 'running') throw new Error(`${specName(target)}: transport layer not running`);
-    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new Error(`${specName(target)}: invalid port`);
+  async sendTo(target: TransportTarget, data: Buffer): Promise<Flow> {
+    this.checkTarget(target);
     if (target.proto === 'udp') return this.sendUdpTo(target.host, target.port, data);
-    const name = specName(target);
     const proto = target.proto;
-    if (!TRANSPORT_PROTOS.includes(proto)) throw new Error(`${name}: unknown transport`);
+    if (!TRANSPORT_PROTOS.includes(proto)) throw new TransportError('bad-target', target, 'unknown transport');
     const existing = this.table.lookup(proto, target.host, target.port);
     if (existing && this.write(existing, data)) return this.flowOf(existing);
     const conn = await this.connect(proto, target.host, target.port);
-    if (!this.write(conn, data)) throw new Error(`${name}: connection closed before sending`);
+    if (!this.write(conn, data)) throw new TransportError('closed', target, 'connection closed before sending');
     return this.flowOf(conn);
   }
 
@@ -773,11 +765,15 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
    * sendTo() without the promise for UDP (nothing to connect): the flow
    * used, or null for a stream transport (use sendTo()). Throws as sendTo() rejects.
    */
-  sendToNow(target: { proto: TransportProto; host: string; port: number }, data: Buffer): Flow | null {
+  sendToNow(target: TransportTarget, data: Buffer): Flow | null {
     if (target.proto !== 'udp') return null;
-    if (this.state !== 'running') throw new Error(`${specName(target)}: transport layer not running`);
-    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new Error(`${specName(target)}: invalid port`);
+    this.checkTarget(target);
     return this.sendUdpNow(target.host, target.port, data);
+  }
+
+  private checkTarget(target: TransportTarget): void {
+    if (this.state !== 'running') throw new TransportError('not-running', target, 'transport layer not running');
+    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new TransportError('bad-target', target, 'invalid port');
   }
 
   /** RFC 5923: the sent-by of a Via with ;alias maps to this connection. */
@@ -880,7 +876,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const plain = isPlainIpv4(host);
     const remoteHost = plain ? host : normalizeHost(host);
     const family = plain ? 4 : ipFamily(remoteHost);
-    if (family === 0) throw new Error(`${specName({ proto: 'udp', host, port })}: udp destination must be an IP literal`);
+    if (family === 0) throw new TransportError('bad-target', { proto: 'udp', host, port }, 'udp destination must be an IP literal');
     let l: UdpListener | undefined;
     if (this.udpListeners.length === 1) {
       // One UDP listener (the common case): no choice to make.
@@ -890,9 +886,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       const c = i >= 0 ? (this.chosen[i] as UdpListener) : undefined;
       if (c !== undefined && c.family === family) l = c;
     }
-    if (!l) throw new Error(`${specName({ proto: 'udp', host, port })}: no udp listener for IPv${family}`);
+    if (!l) throw new TransportError('no-listener', { proto: 'udp', host, port }, `no udp listener for IPv${family}`);
     // UDP has no delivery report worth waiting for: a datagram handed to the socket counts as sent.
-    if (!this.sendDatagram(l, remoteHost, port, data, null)) throw new Error(`${specName({ proto: 'udp', host, port })}: udp socket not running`);
+    if (!this.sendDatagram(l, remoteHost, port, data, null)) throw new TransportError('closed', { proto: 'udp', host, port }, 'udp socket not running');
     return { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost, remotePort: port, connectionId: null };
   }
 
@@ -954,12 +950,12 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   private openOutbound(proto: StreamProto, host: string, port: number): Promise<StreamConn> {
-    const name = specName({ proto, host, port });
+    const target: TransportTarget = { proto, host, port };
     const refusal = this.table.refusal(null);
-    if (refusal) return Promise.reject(new Error(`${name}: ${refusal}`));
+    if (refusal) return Promise.reject(new TransportError('limit', target, refusal));
     const bareHost = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     const localAddress = this.localAddressFor(proto, bareHost);
-    if (proto === 'ws' || proto === 'wss') return this.openWs(proto, bareHost, port, localAddress, name);
+    if (proto === 'ws' || proto === 'wss') return this.openWs(proto, bareHost, port, localAddress, target);
 
     return new Promise<StreamConn>((resolve, reject) => {
       let sock: net.Socket;
@@ -980,9 +976,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         clearTimeout(timer);
         this.connectingSockets.delete(sock);
         sock.destroy();
-        reject(new Error(`${name}: ${describeError(err)}`, { cause: err }));
+        reject(TransportError.of(err, target));
       };
-      const onClose = (): void => fail(new Error('connection closed during setup'));
+      const onClose = (): void => fail(new TransportError('closed', target, 'connection closed during setup'));
       sock.once('error', fail);
       sock.once('close', onClose);
       sock.once(proto === 'tcp' ? 'connect' : 'secureConnect', () => {
@@ -990,9 +986,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         this.connectingSockets.delete(sock);
         sock.off('error', fail);
         sock.off('close', onClose);
-        if (this.state !== 'running') return fail(new Error('transport layer stopped'));
+        if (this.state !== 'running') return fail(new TransportError('not-running', target, 'transport layer stopped'));
         const refusedNow = this.table.refusal(null);
-        if (refusedNow) return fail(new Error(refusedNow));
+        if (refusedNow) return fail(new TransportError('limit', target, refusedNow));
         const conn = this.newOutbound(proto, sock, bareHost, port);
         conn.raw = proto === 'tcp' ? sock : null;
         conn.stream = sock;
@@ -1006,7 +1002,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     });
   }
 
-  private openWs(proto: 'ws' | 'wss', host: string, port: number, localAddress: string | undefined, name: string): Promise<StreamConn> {
+  private openWs(proto: 'ws' | 'wss', host: string, port: number, localAddress: string | undefined, target: TransportTarget): Promise<StreamConn> {
     return new Promise<StreamConn>((resolve, reject) => {
       const url = `${proto}://${hostPort(host, port)}/`;
       const ws = new WebSocket(url, 'sip', {
@@ -1025,19 +1021,20 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       const fail = (err: Error): void => {
         this.connectingSockets.delete(handle);
         ws.terminate();
-        reject(new Error(`${name}: ${describeError(err)}`, { cause: err }));
+        reject(err instanceof TransportError ? err : new TransportError(wsErrorCode(err), target, describeError(err), { cause: err }));
       };
-      const onClose = (): void => fail(new Error('connection closed during setup'));
+      const onClose = (): void => fail(new TransportError('closed', target, 'connection closed during setup'));
       ws.once('error', fail);
       ws.once('close', onClose);
       ws.once('open', () => {
         this.connectingSockets.delete(handle);
         ws.off('error', fail);
         ws.off('close', onClose);
-        if (ws.protocol !== 'sip') return fail(new Error('server did not accept the "sip" subprotocol'));
-        if (this.state !== 'running') return fail(new Error('transport layer stopped'));
+        if (ws.protocol !== 'sip') return fail(new TransportError('handshake', target, 'server did not accept the "sip" subprotocol'));
+        if (this.state !== 'running') return fail(new TransportError('not-running', target, 'transport layer stopped'));
         const refusedNow = this.table.refusal(null);
-        if (refusedNow || !sock) return fail(new Error(refusedNow ?? 'no socket'));
+        if (refusedNow) return fail(new TransportError('limit', target, refusedNow));
+        if (!sock) return fail(new TransportError('failed', target, 'no socket'));
         const conn = this.newOutbound(proto, sock, host, port);
         if (sock instanceof tls.TLSSocket) this.setTlsInfo(conn, sock);
         this.attachWs(conn, ws);

@@ -127,7 +127,7 @@ test('tcp: sendTo opens an outgoing connection, reuses it, and receives on it', 
   peerSockets[0]!.write(sipResponse('o1'));
   const m = await inbox.next();
   assert.equal(m.flow.connectionId, f1.connectionId);
-  await assert.rejects(tl.sendTo({ proto: 'tcp', host: '127.0.0.1', port: await freePort() }, sipRequest('x')), /^Error: tcp:127\.0\.0\.1:\d+: connection refused/);
+  await assert.rejects(tl.sendTo({ proto: 'tcp', host: '127.0.0.1', port: await freePort() }, sipRequest('x')), /^TransportError: tcp:127\.0\.0\.1:\d+: connection refused/);
 });
 
 test('tcp: per-IP connection cap closes further accepts at once', async (t) => {

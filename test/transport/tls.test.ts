@@ -81,7 +81,7 @@ test('tls: sendTo opens a verified TLS connection; unverifiable server refused u
   assert.equal(r.flow.connectionId, flow.connectionId);
   // c has no trust anchor for a's self-signed certificate
   const c = await startLayer(t, { listen: [] });
-  await assert.rejects(c.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('x')), /^Error: tls:127\.0\.0\.1:\d+: .*self[- ]signed/i);
+  await assert.rejects(c.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('x')), /^TransportError: tls:127\.0\.0\.1:\d+: .*self[- ]signed/i);
   const d = await startLayer(t, { listen: [], tlsClientVerify: false });
   await d.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('unverified'));
   await a.inbox.next(2);
