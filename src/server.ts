@@ -176,7 +176,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     await store.close();
     throw err;
   }
-  const bound = transport.listeners();
+  const bound = transport.boundListeners();
   for (const l of bound) identity.addPort(l.boundPort);
 
   const locator = new SipLocator();
@@ -430,7 +430,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const running: RunningServer = {
     counters,
     ops,
-    listeners: () => transport.listeners(),
+    listeners: () => transport.boundListeners(),
     stop() {
       stopping ??= shutdown().then(
         () => settleStopped(undefined),

@@ -215,7 +215,7 @@ export class Operations {
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     }
-    const bound = deps.transport.listeners().length;
+    const bound = deps.transport.boundListeners().length;
     if (bound < this.#config.listen.length) return `${bound} of ${this.#config.listen.length} SIP listeners bound`;
     return null;
   }

@@ -229,17 +229,6 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   // ---------------------------------------------------------------- listeners, connections, tap
 
-  /**
-   * Without an argument: the listen specs with their actual ports (port 0 in a
-   * spec = ephemeral). With an event name: EventEmitter.listeners().
-   */
-  override listeners(): BoundListenSpec[];
-  override listeners<K extends keyof TransportEvents>(eventName: K): Array<(...args: TransportEvents[K]) => void>;
-  override listeners(...args: unknown[]): unknown[] {
-    if (args.length > 0) return super.listeners(args[0] as keyof TransportEvents);
-    return this.boundListeners();
-  }
-
   /** The listen specs that are bound, in config order, with their actual ports. */
   boundListeners(): BoundListenSpec[] {
     const out: BoundListenSpec[] = [];

@@ -30,7 +30,7 @@ before(async () => {
     ],
   });
   await transport.start();
-  const bound = transport.listeners();
+  const bound = transport.boundListeners();
   udpPort = bound.find((l) => l.proto === 'udp')!.boundPort;
   tcpPort = bound.find((l) => l.proto === 'tcp')!.boundPort;
   interfaces = new Interfaces(bound, null);

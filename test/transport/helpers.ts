@@ -109,7 +109,7 @@ export async function startLayer(
     tl,
     inbox,
     port(proto?: string) {
-      const l = tl.listeners().find((x) => proto === undefined || x.proto === proto);
+      const l = tl.boundListeners().find((x) => proto === undefined || x.proto === proto);
       if (!l) throw new Error(`no ${proto} listener`);
       return l.boundPort;
     },

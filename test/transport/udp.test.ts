@@ -15,7 +15,7 @@ function udpClient(t: { after(fn: () => unknown): void }, host: string): Promise
 test('udp: receive a datagram, reply along its flow from the listening socket', async (t) => {
   const port = await freePort();
   const { tl, inbox } = await startLayer(t, { listen: [{ proto: 'udp', host: '127.0.0.1', port }] });
-  assert.deepEqual(tl.listeners(), [{ proto: 'udp', host: '127.0.0.1', port, boundPort: port }]);
+  assert.deepEqual(tl.boundListeners(), [{ proto: 'udp', host: '127.0.0.1', port, boundPort: port }]);
   const c = await udpClient(t, '127.0.0.1');
   c.sock.send(sipRequest('u1'), port, '127.0.0.1');
   const m = await inbox.next();
