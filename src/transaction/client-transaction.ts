@@ -2,6 +2,7 @@ import type { SipMessage } from '../sip/message.js';
 import { releasedRequest } from './released.js';
 import { serialize, serializeUnpooled } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
+import { TransportError } from '../transport/transport-error.js';
 import type { TimerHandle, TimerTarget } from './timer-wheel.js';
 import { isReliable, type Target, type TransactionState } from './types.js';
 import { errText, type LayerContext } from './context.js';
@@ -16,8 +17,11 @@ export interface ClientHandlers {
   onRetransmitted2xx?(res: SipMessage, tx: ClientTransaction): void;
   /** Timer B/F fired: the TU acts as if a 408 came (RFC 3261 8.1.3.1, 16.7 step 2). */
   onTimeout(tx: ClientTransaction): void;
-  /** The request could not be sent: the TU acts as if a 503 came (8.1.3.1, RFC 3263 4.3 failover). */
-  onTransportError(tx: ClientTransaction, err: Error): void;
+  /**
+   * The request could not be sent: the TU acts as if a 503 came (8.1.3.1, RFC 3263 4.3 failover).
+   * `err.code` says why (e.g. 'connect-refused': nothing listens at the target).
+   */
+  onTransportError(tx: ClientTransaction, err: TransportError): void;
 }
 
 // Timer ids (TimerTarget.onTimer).
@@ -113,7 +117,7 @@ export class ClientTransaction implements TimerTarget {
       }
       if (ok) this.sent(flow);
       // Reported after sendRequest() returned, as a failed sendTo() is.
-      else queueMicrotask(() => this.sendFailed(new Error('send on flow failed')));
+      else queueMicrotask(() => this.sendFailed(new TransportError('closed', this.target, 'send on flow failed')));
       return;
     }
     const transport = this.ctx.transport;
@@ -123,8 +127,7 @@ export class ClientTransaction implements TimerTarget {
       try {
         now = transport.sendToNow(this.target, this.bytes!);
       } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
-        queueMicrotask(() => this.sendFailed(e));
+        queueMicrotask(() => this.sendFailed(err));
         return;
       }
       if (now !== null) {
@@ -140,7 +143,7 @@ export class ClientTransaction implements TimerTarget {
     }
     p.then(
       (f) => this.sent(f),
-      (err: unknown) => this.sendFailed(err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => this.sendFailed(err),
     );
   }
 
@@ -221,13 +224,14 @@ export class ClientTransaction implements TimerTarget {
     }
   }
 
-  private sendFailed(err: Error): void {
+  /** `err`: from the transport, a TransportError (anything else is wrapped as one toward the target). */
+  private sendFailed(err: unknown): void {
     if (this.state === 'Terminated') return;
-    this.failTransport(err);
+    this.failTransport(TransportError.of(err, this.target));
   }
 
   /** 17.1.4: a transport failure ends the transaction; the TU hears of it. */
-  private failTransport(err: Error): void {
+  private failTransport(err: TransportError): void {
     this.end();
     try {
       this.handlers.onTransportError(this, err);
@@ -247,7 +251,7 @@ export class ClientTransaction implements TimerTarget {
       this.ctx.log.warn({ err: errText(err) }, 'transaction: transport send threw');
       ok = false;
     }
-    if (!ok) this.failTransport(new Error('retransmission failed'));
+    if (!ok) this.failTransport(new TransportError('closed', this.target, 'retransmission failed'));
     return ok;
   }
 

@@ -13,6 +13,7 @@ import {
   UDP_TARGET,
   TCP_TARGET,
 } from './helpers.js';
+import { TransportError } from '../../src/transport/transport-error.js';
 
 // Independent tests, each with its own layer and wheel: run side by side to keep the suite short.
 describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
@@ -338,17 +339,30 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
 
   // ---- transport errors, TU faults --------------------------------------------------------------------
 
-  test('transport errors: sendTo rejecting, send on a flow failing, a failed retransmission → onTransportError once', async () => {
+  test('transport errors: sendTo rejecting, send on a flow failing, a failed retransmission → onTransportError once, with a TransportError', async () => {
     const k = kit();
     try {
-      // sendTo rejects (connection refused): reported after sendRequest returned.
-      k.transport.failSendTo = new Error('ECONNREFUSED');
+      // sendTo rejects (connection refused): reported after sendRequest returned, the transport's error as is.
+      const refused = new TransportError('connect-refused', TCP_TARGET, 'connection refused');
+      k.transport.failSendTo = refused;
       const a = clientLog();
       const txA = k.layer.sendRequest(outgoing({ branch: branch(), transport: 'TCP' }), TCP_TARGET, a.handlers);
       assert.equal(a.transportErrors.length, 0, 'not synchronously');
       await waitFor(() => a.transportErrors.length === 1, 100, 'onTransportError');
-      assert.equal(a.transportErrors[0]!.message, 'ECONNREFUSED');
+      assert.equal(a.transportErrors[0], refused);
       assert.equal(txA.state, 'Terminated');
+
+      // Another error from a transport: a TransportError toward the target, the error as its cause.
+      const odd = new Error('EMFILE');
+      k.transport.failSendTo = odd;
+      const a2 = clientLog();
+      k.layer.sendRequest(outgoing({ branch: branch(), transport: 'TCP' }), TCP_TARGET, a2.handlers);
+      await waitFor(() => a2.transportErrors.length === 1, 100, 'onTransportError');
+      const wrapped = a2.transportErrors[0]!;
+      assert.ok(wrapped instanceof TransportError);
+      assert.equal(wrapped.code, 'failed');
+      assert.equal(wrapped.target, TCP_TARGET);
+      assert.equal(wrapped.cause, odd);
       k.transport.failSendTo = null;
 
       // send on a flow fails.
@@ -358,6 +372,8 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       assert.equal(b.transportErrors.length, 0);
       await sleep(0);
       assert.equal(b.transportErrors.length, 1);
+      assert.ok(b.transportErrors[0] instanceof TransportError);
+      assert.equal(b.transportErrors[0].code, 'closed');
       assert.equal(txB.state, 'Terminated');
       k.transport.failSend = false;
 
@@ -367,6 +383,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       await waitFor(() => txC.flow !== null, 100, 'sent');
       k.transport.failSend = true;
       await waitFor(() => c.transportErrors.length === 1, 200, 'retransmission error');
+      assert.equal((c.transportErrors[0] as TransportError).code, 'closed');
       assert.equal(txC.state, 'Terminated');
       await sleep(30);
       assert.equal(c.transportErrors.length, 1);
