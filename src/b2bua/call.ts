@@ -2,6 +2,7 @@ import type { SipMessage } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
+import type { TransportError } from '../transport/transport-error.js';
 import type { Target } from '../transaction/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
@@ -229,8 +230,8 @@ export class Call {
       onTimeout: (tx) => {
         if (tx === this.bTx) this.onBFailure(408, 'Request Timeout');
       },
-      onTransportError: (tx) => {
-        if (tx === this.bTx) this.onBFailure(503, 'Service Unavailable');
+      onTransportError: (tx, err) => {
+        if (tx === this.bTx) this.onBUnreachable(err, attempt);
       },
     };
     this.bTx = this.env.layer.sendRequest(invite, b.target, handlers);
@@ -241,12 +242,11 @@ export class Call {
     // port with an ICMP of its own while the PBX behind it is fine.
     if (b.target.proto === 'udp' && attempt.gateway !== null && this.env.probeUdp !== undefined) {
       const tx = this.bTx;
-      this.stopProbe = this.env.probeUdp(b.target, () => {
+      this.stopProbe = this.env.probeUdp(b.target, (err) => {
         if (tx !== this.bTx || this.gotResponse) return;
-        this.env.counters.inc('b2bua_gateway_unreachable');
         tx.terminate();
         this.bTx = null;
-        this.onBFailure(503, 'Service Unavailable');
+        this.onBUnreachable(err, attempt);
       });
     }
     this.gatewayTimer = this.env.wheel.schedule(this.env.timers.gatewayTimeoutMs, () => {
@@ -349,6 +349,16 @@ export class Call {
     const again = b.request('INVITE', reinviteHeaders(previous), body);
     again.setHeader('Max-Forwards', previous.get('Max-Forwards') ?? '70');
     this.sendInvite(again, attempt);
+  }
+
+  /**
+   * The INVITE did not reach the callee (RFC 3263 4.3: as after a 503, the next
+   * gateway at once). Nothing listening at a carrier gateway (a refused connect,
+   * an ICMP port unreachable over UDP) is counted as b2bua_gateway_unreachable.
+   */
+  private onBUnreachable(err: TransportError, attempt: LegAttempt): void {
+    if (err.code === 'connect-refused' && attempt.gateway !== null) this.env.counters.inc('b2bua_gateway_unreachable');
+    this.onBFailure(503, 'Service Unavailable');
   }
 
   private onBFailure(status: number, reason: string): void {

@@ -4,6 +4,7 @@ import type { TransactionLayer } from '../transaction/transaction-layer.js';
 import type { TimerWheel } from '../transaction/timer-wheel.js';
 import type { Counters } from '../core/counters.js';
 import type { Flow } from '../transport/types.js';
+import type { TransportError } from '../transport/transport-error.js';
 import type { Interfaces } from '../proxy/interfaces.js';
 import type { Cdr } from '../trunking/model.js';
 import type { MediaLink } from './media-link.js';
@@ -57,7 +58,7 @@ export interface B2buaEnv {
   events?: CallEvents;
   /**
    * Probes a UDP target for an ICMP port unreachable (src/transport/udp-probe.ts):
-   * `onRefused` runs if nothing listens there; returns a cancel function. Absent: no probe.
+   * `onRefused` runs if nothing listens there (a TransportError 'connect-refused'); returns a cancel function. Absent: no probe.
    */
-  probeUdp?(target: Target, onRefused: () => void): () => void;
+  probeUdp?(target: Target, onRefused: (err: TransportError) => void): () => void;
 }

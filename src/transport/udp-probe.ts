@@ -15,6 +15,7 @@
  */
 import * as dgram from 'node:dgram';
 import { isIP } from 'node:net';
+import { TransportError } from './transport-error.js';
 
 const PING = Buffer.from('\r\n\r\n', 'latin1');
 
@@ -41,8 +42,11 @@ export class UdpProbes {
     this.#max = opts.max ?? 256;
   }
 
-  /** Probes host:port (an IP literal); `onRefused` runs once if the port is closed. Returns a cancel function. */
-  probe(host: string, port: number, onRefused: () => void): () => void {
+  /**
+   * Probes host:port (an IP literal); `onRefused` runs once if the port is
+   * closed, with a TransportError 'connect-refused'. Returns a cancel function.
+   */
+  probe(host: string, port: number, onRefused: (err: TransportError) => void): () => void {
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     const family = isIP(bare);
     if ((family !== 4 && family !== 6) || this.#open >= this.#max) {
@@ -75,7 +79,7 @@ export class UdpProbes {
       finish();
       if (refused) {
         this.stats.refused++;
-        onRefused();
+        onRefused(TransportError.of(err, { proto: 'udp', host: bare, port }));
       }
     });
     socket.on('message', () => undefined); // a pong, if any: not news
@@ -108,7 +112,7 @@ const NOTHING = (): void => undefined;
  * The `probeUdp` a B2BUA env takes: probes sent from the address of the
  * first UDP listener of the target's family.
  */
-export function udpProbesFor(listeners: ReadonlyArray<{ proto: string; host: string }>, opts: { waitMs?: number; max?: number } = {}): (target: { host: string; port: number }, onRefused: () => void) => () => void {
+export function udpProbesFor(listeners: ReadonlyArray<{ proto: string; host: string }>, opts: { waitMs?: number; max?: number } = {}): (target: { host: string; port: number }, onRefused: (err: TransportError) => void) => () => void {
   const hostOf = (family: 4 | 6): string | undefined => listeners.find((l) => l.proto === 'udp' && isIP(l.host) === family)?.host;
   const probes = new UdpProbes({ localAddress: hostOf, ...opts });
   return (target, onRefused) => probes.probe(target.host, target.port, onRefused);

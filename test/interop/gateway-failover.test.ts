@@ -9,7 +9,8 @@
  *    down at warn.
  * 2. Without monitoring, a call fails over from a dead gateway to the next
  *    at once instead of waiting gatewayTimeout (10 s here): over UDP
- *    (the ICMP port unreachable), and over TCP and TLS (a refused connect).
+ *    (the ICMP port unreachable), and over TCP and TLS (a refused connect);
+ *    each dead gateway counts once in trunkline_b2bua_gateway_unreachable_total.
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -136,11 +137,13 @@ describe('fast failover without monitoring', () => {
   let server: RunningTrunkline;
   let db: { dir: string; file: string };
   let port: number;
+  let apiPort: number;
   const p: Record<string, number> = {};
 
   before(async () => {
     if (skip !== false) return;
     port = await freePort();
+    apiPort = await freePort();
     for (const n of ['deadUdp', 'deadTcp', 'deadTls', 'live']) p[n] = await freePort(GW2);
     db = await provisioned(async (s) => {
       await s.carriers.add({ name: 'udp-dead', gateways: [`sip:${GW2}:${p.deadUdp}`, `sip:${GW2}:${p.live}`] });
@@ -154,6 +157,7 @@ describe('fast failover without monitoring', () => {
       [
         `listen: [udp:127.0.0.1:${port}, tcp:127.0.0.1:${port}, tls:127.0.0.1:${await freePort()}]`,
         `database: ${JSON.stringify(`sqlite:${db.file}`)}`,
+        `api: {listen: "127.0.0.1:${apiPort}"}`,
         'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}',
         `trunking: {gatewayTimeout: ${GATEWAY_TIMEOUT_S}, ping: {interval: 0}}`,
         '',
@@ -167,8 +171,22 @@ describe('fast failover without monitoring', () => {
     rmSync(db.dir, { recursive: true, force: true });
   });
 
+  /** Dead gateways met so far (absent from /metrics until the first). */
+  async function unreachable(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    const m = /^trunkline_b2bua_gateway_unreachable_total (\d+)$/m.exec(text);
+    return m === null ? 0 : Number(m[1]);
+  }
+
   /** A call to `number` from the PBX; the live gateway answers it; how long the setup took (the CDR's answer - start). */
   async function callVia(number: string): Promise<number> {
+    const before = await unreachable();
+    const ms = await callThrough(number);
+    assert.equal(await unreachable(), before + 1, 'the dead gateway counted once as unreachable');
+    return ms;
+  }
+
+  async function callThrough(number: string): Promise<number> {
     const store = await openStore({ kind: 'sqlite', file: db.file });
     try {
       const far = sippBackground(scenarioWith('trunk-uas-expect.xml', { must: `INVITE sip:\\${number}@`, hidden: 'X-Internal-Secret', hiddenAddr: '127\\.0\\.0\\.2[^0-9]' }), p.live!, { ip: GW2, timeoutS: 25 });

@@ -8,26 +8,35 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import { UdpProbes, udpProbesFor } from '../../src/transport/udp-probe.js';
+import { TransportError } from '../../src/transport/transport-error.js';
 import { freePort } from '../helpers/ports.js';
 
 const HOST = '127.0.0.13';
 
-function refusedWithin(probes: UdpProbes, port: number, ms: number): Promise<number | null> {
+function refusedWithin(probes: UdpProbes, port: number, ms: number, errors: TransportError[] = []): Promise<number | null> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), ms);
-    probes.probe(HOST, port, () => {
+    probes.probe(HOST, port, (err) => {
+      errors.push(err);
       clearTimeout(timer);
       resolve(Date.now() - t0);
     });
   });
 }
 
-test('a closed UDP port is reported refused at once (ICMP port unreachable), from the listener address', async () => {
+test('a closed UDP port is reported refused at once (ICMP port unreachable), from the listener address, as a TransportError', async () => {
   const probes = new UdpProbes({ localAddress: () => '127.0.0.1', waitMs: 2000 });
-  const took = await refusedWithin(probes, await freePort(HOST), 1500);
+  const port = await freePort(HOST);
+  const errors: TransportError[] = [];
+  const took = await refusedWithin(probes, port, 1500, errors);
   assert.ok(took !== null, 'no refusal for a closed port');
   assert.ok(took < 500, `the refusal took ${took} ms`);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof TransportError);
+  assert.equal(errors[0].code, 'connect-refused');
+  assert.deepEqual(errors[0].target, { proto: 'udp', host: HOST, port });
+  assert.equal(errors[0].message, `udp:${HOST}:${port}: connection refused`);
   assert.deepEqual(probes.stats, { sent: 1, refused: 1, skipped: 0 });
 });
 
