@@ -13,7 +13,7 @@ import { TransactionLayer } from './transaction/transaction-layer.js';
 import { SipLocator } from './dns/resolver.js';
 import { Proxy } from './proxy/proxy.js';
 import { Router } from './proxy/router.js';
-import { Interfaces } from './proxy/interfaces.js';
+import { Interfaces } from './dialog/interfaces.js';
 import { DialogStamp } from './proxy/dialog-stamp.js';
 import { loadRouteKey } from './proxy/route-key.js';
 import { randomBytes } from 'node:crypto';

@@ -17,7 +17,7 @@ import { TransactionLayer } from '../../src/transaction/transaction-layer.js';
 import type { Target } from '../../src/transaction/types.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { Router } from '../../src/proxy/router.js';
-import { Interfaces } from '../../src/proxy/interfaces.js';
+import { Interfaces } from '../../src/dialog/interfaces.js';
 import { DialogStamp } from '../../src/proxy/dialog-stamp.js';
 import { randomBytes } from 'node:crypto';
 import type { Flow } from '../../src/transport/types.js';

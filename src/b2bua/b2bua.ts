@@ -9,7 +9,7 @@ import { Call, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
 import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, type PlanResult, type Refusal } from './planner.js';
-import { newCallSid } from './sid.js';
+import { newCallSid } from '../dialog/sid.js';
 import { RETRY_AFTER_S } from '../core/admission.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
 import { UnknownSources, type UnknownSource } from './unknown-sources.js';

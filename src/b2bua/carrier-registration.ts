@@ -1,10 +1,10 @@
 import { isSipUri, parseUri } from '../sip/uri.js';
 import type { SipMessage } from '../sip/message.js';
-import { viaSentBy } from '../proxy/interfaces.js';
+import { viaSentBy } from '../dialog/interfaces.js';
 import type { Carrier } from '../trunking/model.js';
 import type { B2buaEnv } from './env.js';
-import { buildRequest } from './request-builder.js';
-import { newBranchValue, newCallId, newTagValue } from './sid.js';
+import { buildRequest } from '../dialog/request-builder.js';
+import { newBranchValue, newCallId, newTagValue } from '../dialog/sid.js';
 import { answerChallenge } from './uac-auth.js';
 
 /** What we ask the carrier for; it may grant less (RFC 3261 10.2.1). */

@@ -5,7 +5,7 @@ import type { TimerWheel } from '../transaction/timer-wheel.js';
 import type { Counters } from '../core/counters.js';
 import type { Flow } from '../transport/types.js';
 import type { TransportError } from '../transport/transport-error.js';
-import type { Interfaces } from '../proxy/interfaces.js';
+import type { Interfaces } from '../dialog/interfaces.js';
 import type { Cdr } from '../trunking/model.js';
 import type { MediaLink } from './media-link.js';
 import type { SourceRefusedEvent } from './unknown-sources.js';

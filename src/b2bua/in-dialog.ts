@@ -3,7 +3,7 @@ import { createResponse } from '../sip/response.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientHandlers } from '../transaction/client-transaction.js';
 import type { Call, Side } from './call.js';
-import type { Dialog } from './dialog.js';
+import type { Dialog } from '../dialog/dialog.js';
 import { relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
 import { MediaError } from '../media/errors.js';
 import type { LegMediaOptions } from '../media/engine.js';

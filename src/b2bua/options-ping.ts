@@ -1,9 +1,9 @@
 import { isSipUri, parseUri } from '../sip/uri.js';
-import { viaSentBy } from '../proxy/interfaces.js';
+import { viaSentBy } from '../dialog/interfaces.js';
 import type { PingResult } from '../trunking/gateway-monitor.js';
 import type { B2buaEnv } from './env.js';
-import { buildRequest } from './request-builder.js';
-import { newBranchValue, newCallId, newTagValue } from './sid.js';
+import { buildRequest } from '../dialog/request-builder.js';
+import { newBranchValue, newCallId, newTagValue } from '../dialog/sid.js';
 
 /**
  * Sends one out-of-dialog OPTIONS to a gateway (RFC 3261 11) and reports

@@ -6,7 +6,7 @@ import type { Account, Carrier, DidMatch, Trunk, TrunkingDirectory } from '../tr
 import type { CallLimiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
-import { newCallSid } from './sid.js';
+import { newCallSid } from '../dialog/sid.js';
 import type { LegHeaderRule } from './headers.js';
 import { legMedia } from './media-link.js';
 

@@ -8,7 +8,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
 import type { TimerHandle, TimerTarget } from '../transaction/timer-wheel.js';
 import { newBranch } from './branch.js';
-import { recordRouteUri, viaSentBy, type Interfaces, type SipInterface } from './interfaces.js';
+import { recordRouteUri, viaSentBy, type Interfaces, type SipInterface } from '../dialog/interfaces.js';
 import { nextHopUri } from './route-set.js';
 import { allowsFailover, chooseBest } from './best-response.js';
 import { buildCancel } from './cancel.js';

@@ -6,7 +6,7 @@ import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TransactionUser } from '../transaction/transaction-layer.js';
 import type { Router } from './router.js';
-import type { Interfaces } from './interfaces.js';
+import type { Interfaces } from '../dialog/interfaces.js';
 import { checkProxyRequest, type Refusal } from './request-checks.js';
 import { nextHopUri } from './route-set.js';
 import { RoutePolicy } from './route-policy.js';

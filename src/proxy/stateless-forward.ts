@@ -5,7 +5,7 @@ import type { Via } from '../sip/via.js';
 import type { Flow, TransportProto } from '../transport/types.js';
 import type { Target, TransactionTransport } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
-import { viaSentBy, type Interfaces } from './interfaces.js';
+import { viaSentBy, type Interfaces } from '../dialog/interfaces.js';
 import type { ProxyEnv } from './proxy-env.js';
 
 const VIA_PROTOS: Record<string, TransportProto> = { UDP: 'udp', TCP: 'tcp', TLS: 'tls', WS: 'ws', WSS: 'wss' };

@@ -19,7 +19,7 @@ import type { SipMessage } from '../sip/message.js';
 import { isSipUri, parseUri } from '../sip/uri.js';
 import type { LocationBinding } from '../store/repos/location.js';
 import type { Flow, TransportProto } from '../transport/types.js';
-import { viaSentBy, type SipInterface } from '../proxy/interfaces.js';
+import { viaSentBy, type SipInterface } from '../dialog/interfaces.js';
 
 export const KEEPALIVE_CALL_ID_PREFIX = 'ka-';
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');

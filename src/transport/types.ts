@@ -139,7 +139,7 @@ export interface TransportLayerOptions {
   tlsClientVerify?: boolean;
   /**
    * The kernel's source addresses toward destinations, shared with whoever
-   * writes our address into messages (src/proxy/interfaces.ts) so that both
+   * writes our address into messages (src/dialog/interfaces.ts) so that both
    * choose the same listener; default: a KernelSources of its own.
    */
   sources?: SourceAddresses;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withoutTag } from '../../src/b2bua/dialog.js';
+import { withoutTag } from '../../src/dialog/dialog.js';
 import { answerChallenge } from '../../src/b2bua/uac-auth.js';
 import { parseAuthHeader } from '../../src/auth/credentials.js';
 import { digestResponse, ha1 } from '../../src/auth/digest.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DialogStamp } from '../../src/proxy/dialog-stamp.js';
 import { loadRouteKey, RouteKeyError, ROUTE_KEY_FILE } from '../../src/proxy/route-key.js';
-import { recordRouteUri } from '../../src/proxy/interfaces.js';
+import { recordRouteUri } from '../../src/dialog/interfaces.js';
 import { parseUri, isSipUri } from '../../src/sip/uri.js';
 
 /**

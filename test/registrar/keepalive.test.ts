@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { parseMessage } from '../../src/sip/parser.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { TransportLayer } from '../../src/transport/transport-layer.js';
-import { Interfaces } from '../../src/proxy/interfaces.js';
+import { Interfaces } from '../../src/dialog/interfaces.js';
 import { KeepAlive, parseReceived } from '../../src/registrar/keepalive.js';
 import type { BindingSet } from '../../src/store/repos/location.js';
 

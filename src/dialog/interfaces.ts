@@ -1,5 +1,5 @@
 import type { Flow, ListenSpec, TransportProto } from '../transport/types.js';
-import { STAMP_PARAM } from './dialog-stamp.js';
+import { STAMP_PARAM } from '../proxy/dialog-stamp.js';
 import { ListenerChoice, type SourceAddresses } from '../transport/listener-choice.js';
 import { ipFamily, isWildcard, normalizeHost } from '../transport/addr.js';
 import type { MediaAddress } from '../media/engine.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Interfaces, recordRouteUri, viaSentBy, type InterfaceListener } from '../../src/proxy/interfaces.js';
+import { Interfaces, recordRouteUri, viaSentBy, type InterfaceListener } from '../../src/dialog/interfaces.js';
 import type { Flow } from '../../src/transport/types.js';
 
 /**

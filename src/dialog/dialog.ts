@@ -1,7 +1,7 @@
 import type { SipMessage } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { Target } from '../transaction/types.js';
-import { viaSentBy, type SipInterface } from '../proxy/interfaces.js';
+import { viaSentBy, type SipInterface } from './interfaces.js';
 import { buildRequest } from './request-builder.js';
 import { newBranchValue } from './sid.js';
 
