@@ -97,21 +97,20 @@ export class Call {
   ) {
     const contacts = aInvite.contacts;
     const remoteTarget = contacts.length > 0 ? contacts[0]!.uriText : aInvite.from.uriText;
-    this.a = new Dialog(
-      aInvite.callId,
-      newTagValue(),
-      withoutTag(aInvite.get('To') ?? ''),
-      withoutTag(aInvite.get('From') ?? ''),
+    this.a = new Dialog({
+      callId: aInvite.callId,
+      localTag: newTagValue(),
+      localUri: withoutTag(aInvite.get('To') ?? ''),
+      remoteUri: withoutTag(aInvite.get('From') ?? ''),
+      remoteTag: aInvite.fromTag,
       remoteTarget,
-      env.interfaces.forFlow(aFlow),
-      targetOfFlow(aFlow),
-      aFlow.proto === 'udp' ? null : aFlow,
-      0,
-      aInvite.cseq.seq,
-    );
-    this.a.remoteTag = aInvite.fromTag;
-    // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
-    this.a.routeSet = aInvite.getAll('Record-Route');
+      // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
+      routeSet: aInvite.getAll('Record-Route'),
+      iface: env.interfaces.forFlow(aFlow),
+      target: targetOfFlow(aFlow),
+      flow: aFlow.proto === 'udp' ? null : aFlow,
+      remoteSeq: aInvite.cseq.seq,
+    });
     this.relay = new InDialogRelay(this);
   }
 
@@ -178,8 +177,16 @@ export class Call {
     this.legSidB = newLegSid();
     // Each leg's media on its own network's address.
     this.env.media.setSides(this.callSid, this.a.iface.media, iface.media);
-    const b = new Dialog(newCallId(), newTagValue(), attempt.from, attempt.to, attempt.requestUri, iface, target, null, 0, null);
-    b.routeSet = [...attempt.routes];
+    const b = new Dialog({
+      callId: newCallId(),
+      localTag: newTagValue(),
+      localUri: attempt.from,
+      remoteUri: attempt.to,
+      remoteTarget: attempt.requestUri,
+      routeSet: [...attempt.routes],
+      iface,
+      target,
+    });
     if (this.bKey !== null) this.registry.unbind(this.bKey);
     this.b = b;
     this.bKey = dialogKey(b.callId, b.localTag);
@@ -457,9 +464,19 @@ export class Call {
     const contacts = res.contacts;
     const iface = this.env.interfaces.forProto(tx.target.proto, tx.target.host);
     if (iface === null) return;
-    const d = new Dialog(req.callId, req.fromTag ?? newTagValue(), withoutTag(req.get('From') ?? ''), withoutTag(req.get('To') ?? ''), contacts[0]?.uriText ?? req.requestUri, iface, tx.target, tx.flow, req.cseq.seq, null);
-    d.remoteTag = to;
-    d.routeSet = res.getAll('Record-Route').reverse();
+    const d = new Dialog({
+      callId: req.callId,
+      localTag: req.fromTag ?? newTagValue(),
+      localUri: withoutTag(req.get('From') ?? ''),
+      remoteUri: withoutTag(req.get('To') ?? ''),
+      remoteTag: to,
+      remoteTarget: contacts[0]?.uriText ?? req.requestUri,
+      routeSet: res.getAll('Record-Route').reverse(),
+      iface,
+      target: tx.target,
+      flow: tx.flow,
+      localSeq: req.cseq.seq,
+    });
     this.sendStateless(d.request('ACK', [], undefined, req.cseq.seq), d);
     this.env.layer.sendRequest(d.request('BYE', []), d.target, NO_HANDLERS, d.flow ?? undefined);
     this.env.counters.inc('b2bua_stray_answers_hung_up');

@@ -5,6 +5,32 @@ import { viaSentBy, type SipInterface } from './interfaces.js';
 import { buildRequest } from './request-builder.js';
 import { newBranchValue } from './sid.js';
 
+/** What a dialog starts with (RFC 3261 12.1.1 for the UAS side, 12.1.2 for the UAC side). */
+export interface DialogOptions {
+  callId: string;
+  localTag: string;
+  /** Our From/To value without tag (name-addr). */
+  localUri: string;
+  /** The peer's From/To value without tag (name-addr). */
+  remoteUri: string;
+  /** The peer's tag; absent until its answer (UAC side). */
+  remoteTag?: string | null;
+  /** The peer's Contact URI (or, before one, the Request-URI). */
+  remoteTarget: string;
+  /** Route values for our requests, in the order they are written. */
+  routeSet?: string[];
+  /** Our interface toward the peer: Via, Contact. */
+  iface: SipInterface;
+  /** Where requests to the peer go. */
+  target: Target;
+  /** The flow to reuse (stream connection); absent or null: none. */
+  flow?: Flow | null;
+  /** The CSeq of our last request (default 0: the next is 1). */
+  localSeq?: number;
+  /** The peer's last CSeq (default null: none yet). */
+  remoteSeq?: number | null;
+}
+
 /**
  * One side of a B2BUA call as a dialog (RFC 3261 12): Trunkline is one
  * party, the peer the other. Requests we send inside it carry our tag in
@@ -13,36 +39,41 @@ import { newBranchValue } from './sid.js';
  * source address on UDP, so NATed peers are reached; symmetric signalling).
  */
 export class Dialog {
+  readonly callId: string;
+  readonly localTag: string;
+  /** Our From/To value without tag (name-addr). */
+  readonly localUri: string;
+  /** The peer's From/To value without tag (name-addr). */
+  readonly remoteUri: string;
   /** Our CSeq for the next request we send (12.2.1.1). */
   localSeq: number;
   /** The peer's last CSeq (12.2.2); null before any request of the peer. */
   remoteSeq: number | null;
-  remoteTag: string | null = null;
+  remoteTag: string | null;
   /** The peer's Contact URI: our in-dialog Request-URI (12.2.1.1). */
   remoteTarget: string;
   /** Route values for our requests, in the order they are written (12.1.1, 12.1.2). */
-  routeSet: string[] = [];
+  routeSet: string[];
+  /** Our interface toward the peer: Via, Contact. */
+  iface: SipInterface;
+  /** Where requests to the peer go. */
+  target: Target;
+  /** The flow to reuse (stream connection), or null. */
+  flow: Flow | null;
 
-  constructor(
-    readonly callId: string,
-    readonly localTag: string,
-    /** Our From/To value without tag (name-addr). */
-    readonly localUri: string,
-    /** The peer's From/To value without tag (name-addr). */
-    readonly remoteUri: string,
-    remoteTarget: string,
-    /** Our interface toward the peer: Via, Contact. */
-    public iface: SipInterface,
-    /** Where requests to the peer go. */
-    public target: Target,
-    /** The flow to reuse (stream connection), or null. */
-    public flow: Flow | null,
-    localSeq: number,
-    remoteSeq: number | null,
-  ) {
-    this.remoteTarget = remoteTarget;
-    this.localSeq = localSeq;
-    this.remoteSeq = remoteSeq;
+  constructor(o: DialogOptions) {
+    this.callId = o.callId;
+    this.localTag = o.localTag;
+    this.localUri = o.localUri;
+    this.remoteUri = o.remoteUri;
+    this.remoteTag = o.remoteTag ?? null;
+    this.remoteTarget = o.remoteTarget;
+    this.routeSet = o.routeSet ?? [];
+    this.iface = o.iface;
+    this.target = o.target;
+    this.flow = o.flow ?? null;
+    this.localSeq = o.localSeq ?? 0;
+    this.remoteSeq = o.remoteSeq ?? null;
   }
 
   /** Our Contact for this side: the interface the peer reaches (a GRUU-less UA contact). */
