@@ -212,9 +212,8 @@ export class Call {
       }
       if (this.isOver()) return;
     }
-    const invite = b.request('INVITE', headers, body);
     // A B2BUA still counts hops, so that two of them cannot loop a call forever.
-    invite.setHeader('Max-Forwards', String(mf === null ? 70 : Math.max(0, mf - 1)));
+    const invite = b.request('INVITE', { headers, body, maxForwards: mf === null ? 70 : Math.max(0, mf - 1) });
     this.sendInvite(invite, attempt);
   }
 
@@ -309,8 +308,7 @@ export class Call {
         this.env.counters.inc('b2bua_carrier_auth');
         const headers = reinviteHeaders(this.bInvite!);
         headers.push(answer);
-        const again = b.request('INVITE', headers, this.bInvite!.body);
-        again.setHeader('Max-Forwards', this.bInvite!.get('Max-Forwards') ?? '70');
+        const again = b.request('INVITE', { headers, body: this.bInvite!.body, maxForwards: this.bInvite!.maxForwards ?? 70 });
         this.sendInvite(again, attempt);
         return;
       }
@@ -353,8 +351,7 @@ export class Call {
     if (this.isOver()) return;
     // A new INVITE of the same dialog attempt, the next CSeq (as for credentials, RFC 3261 22.2); a challenge may be answered again.
     this.authTried = false;
-    const again = b.request('INVITE', reinviteHeaders(previous), body);
-    again.setHeader('Max-Forwards', previous.get('Max-Forwards') ?? '70');
+    const again = b.request('INVITE', { headers: reinviteHeaders(previous), body, maxForwards: previous.maxForwards ?? 70 });
     this.sendInvite(again, attempt);
   }
 
@@ -390,7 +387,7 @@ export class Call {
     const seq = this.bInvite!.cseq.seq;
     if (this.state === 'ended' || this.cancelled) {
       // The caller gave up first: this answer is acknowledged and hung up at once.
-      this.sendAckToB(b.request('ACK', [], undefined, seq));
+      this.sendAckToB(b.request('ACK', { seq }));
       this.sendBye('b');
       return;
     }
@@ -400,7 +397,7 @@ export class Call {
     this.env.counters.inc('b2bua_calls_answered');
     this.env.events?.answered?.({ callSid: this.callSid });
     const lateOffer = this.env.media.sdpOf(this.aInvite) === null;
-    if (!lateOffer) this.sendAckToB(b.request('ACK', [], undefined, seq));
+    if (!lateOffer) this.sendAckToB(b.request('ACK', { seq }));
     const sdp = this.env.media.sdpOf(res);
     const media = this.env.media;
     this.serial(async () => {
@@ -411,7 +408,7 @@ export class Call {
           body = lateOffer ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA) : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
         } catch (err) {
           if (!(err instanceof MediaError)) throw err;
-          this.refuseAnswer(err, lateOffer ? b.request('ACK', [], undefined, seq) : null);
+          this.refuseAnswer(err, lateOffer ? b.request('ACK', { seq }) : null);
           return;
         }
       }
@@ -421,7 +418,7 @@ export class Call {
         const answer = media.sdpOf(ack);
         this.serial(async () => {
           const ackBody = answer === null ? undefined : await media.answer(this.callSid, 'a', answer, this.mediaB);
-          this.sendAckToB(b.request('ACK', ackBody === undefined ? [] : [['Content-Type', 'application/sdp']], ackBody, seq));
+          this.sendAckToB(b.request('ACK', ackBody === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body: ackBody, seq }));
         });
       });
     });
@@ -477,8 +474,8 @@ export class Call {
       flow: tx.flow,
       localSeq: req.cseq.seq,
     });
-    this.sendStateless(d.request('ACK', [], undefined, req.cseq.seq), d);
-    this.env.layer.sendRequest(d.request('BYE', []), d.target, NO_HANDLERS, d.flow ?? undefined);
+    this.sendStateless(d.request('ACK', { seq: req.cseq.seq }), d);
+    this.env.layer.sendRequest(d.request('BYE'), d.target, NO_HANDLERS, d.flow ?? undefined);
     this.env.counters.inc('b2bua_stray_answers_hung_up');
   }
 
@@ -588,7 +585,7 @@ export class Call {
     const headers: Array<[string, string]> = [];
     if (reason !== undefined) headers.push(['Reason', reason]);
     if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
-    this.env.layer.sendRequest(d.request('BYE', headers), d.target, NO_HANDLERS, d.flow ?? undefined);
+    this.env.layer.sendRequest(d.request('BYE', { headers }), d.target, NO_HANDLERS, d.flow ?? undefined);
     this.env.counters.inc('b2bua_byes_sent');
   }
 

@@ -1,10 +1,9 @@
 import { isSipUri, parseUri } from '../sip/uri.js';
 import type { SipMessage } from '../sip/message.js';
-import { viaSentBy } from '../dialog/interfaces.js';
 import type { Carrier } from '../trunking/model.js';
 import type { B2buaEnv } from './env.js';
-import { buildRequest } from '../dialog/request-builder.js';
-import { newBranchValue, newCallId, newTagValue } from '../dialog/sid.js';
+import { uacRequest } from '../dialog/uac-request.js';
+import { newCallId, newTagValue } from '../dialog/sid.js';
 import { answerChallenge } from './uac-auth.js';
 
 /** What we ask the carrier for; it may grant less (RFC 3261 10.2.1). */
@@ -134,16 +133,7 @@ export class CarrierRegistrations {
         }
         e.cseq++;
         const transport = t.proto === 'udp' ? '' : `;transport=${t.proto}`;
-        const headers: Array<[string, string]> = [
-          ['Via', `${viaSentBy(iface)};branch=${newBranchValue()};rport`],
-          ['Max-Forwards', '70'],
-          ['From', `<sip:${user}@${gw.host}>;tag=${e.tag}`],
-          ['To', `<sip:${user}@${gw.host}>`],
-          ['Call-ID', e.callId],
-          ['CSeq', `${e.cseq} REGISTER`],
-          ['Contact', `<sip:${user}@${iface.host}:${iface.port}${transport}>`],
-          ['Expires', String(expires)],
-        ];
+        const headers: Array<[string, string]> = [['Expires', String(expires)]];
         if (challenge !== null) {
           const answer = answerChallenge(challenge, 'REGISTER', ruri, { username: user, password: e.carrier.password! });
           if (answer === null) {
@@ -153,8 +143,20 @@ export class CarrierRegistrations {
           headers.push(answer);
         }
         if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
+        const req = uacRequest({
+          method: 'REGISTER',
+          uri: ruri,
+          iface,
+          from: `<sip:${user}@${gw.host}>`,
+          fromTag: e.tag,
+          to: `<sip:${user}@${gw.host}>`,
+          callId: e.callId,
+          cseq: e.cseq,
+          contact: `<sip:${user}@${iface.host}:${iface.port}${transport}>`,
+          headers,
+        });
         this.env.counters.inc('carrier_registers_sent');
-        this.env.layer.sendRequest(buildRequest({ method: 'REGISTER', uri: ruri, headers }), t, {
+        this.env.layer.sendRequest(req, t, {
           onFinal: (res) => {
             if (e.round !== round) return;
             if ((res.status === 401 || res.status === 407) && challenge === null) {

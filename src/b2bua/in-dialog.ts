@@ -89,7 +89,7 @@ export class InDialogRelay {
     const call = this.call;
     const env = call.env;
     const media = env.media;
-    const out = dst.request(req.method, headers, body);
+    const out = dst.request(req.method, { headers, body });
     env.counters.inc('b2bua_in_dialog_relayed');
     let ackOut: SipMessage | null = null;
     const handlers: ClientHandlers = {
@@ -150,7 +150,7 @@ export class InDialogRelay {
     const lateOffer = !hadOffer && req.body.length === 0;
     let ack: SipMessage | null = null;
     if (!lateOffer) {
-      ack = dst.request('ACK', [], undefined, seq);
+      ack = dst.request('ACK', { seq });
       call.sendStateless(ack, dst);
     }
     call.answerWithRetransmit(side, this.response(req, res, src, body), tx, (nearAck) => {
@@ -159,7 +159,7 @@ export class InDialogRelay {
       const answer = media.sdpOf(nearAck);
       call.serial(async () => {
         const ackBody = answer === null ? undefined : await media.answer(call.callSid, side, answer, this.options(dstSide));
-        const late = dst.request('ACK', ackBody === undefined ? [] : [['Content-Type', 'application/sdp']], ackBody, seq);
+        const late = dst.request('ACK', ackBody === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body: ackBody, seq });
         setAck(late);
         call.sendStateless(late, dst);
       });

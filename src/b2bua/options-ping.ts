@@ -1,9 +1,8 @@
 import { isSipUri, parseUri } from '../sip/uri.js';
-import { viaSentBy } from '../dialog/interfaces.js';
 import type { PingResult } from '../trunking/gateway-monitor.js';
 import type { B2buaEnv } from './env.js';
-import { buildRequest } from '../dialog/request-builder.js';
-import { newBranchValue, newCallId, newTagValue } from '../dialog/sid.js';
+import { uacRequest } from '../dialog/uac-request.js';
+import { newCallId, newTagValue } from '../dialog/sid.js';
 
 /**
  * Sends one out-of-dialog OPTIONS to a gateway (RFC 3261 11) and reports
@@ -48,18 +47,16 @@ export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeout
         return;
       }
       const ruri = `sip:${target.host}${target.port === null ? '' : `:${target.port}`}${t.proto === 'udp' ? '' : `;transport=${t.proto}`}`;
-      const req = buildRequest({
+      const req = uacRequest({
         method: 'OPTIONS',
         uri: ruri,
-        headers: [
-          ['Via', `${viaSentBy(iface)};branch=${newBranchValue()};rport`],
-          ['Max-Forwards', '70'],
-          ['From', `<sip:ping@${ourHost}>;tag=${newTagValue()}`],
-          ['To', `<${ruri}>`],
-          ['Call-ID', newCallId()],
-          ['CSeq', '1 OPTIONS'],
-          ...(env.userAgent === null ? [] : ([['User-Agent', env.userAgent]] as Array<[string, string]>)),
-        ],
+        iface,
+        from: `<sip:ping@${ourHost}>`,
+        fromTag: newTagValue(),
+        to: `<${ruri}>`,
+        callId: newCallId(),
+        cseq: 1,
+        ...(env.userAgent !== null && { headers: [['User-Agent', env.userAgent]] }),
       });
       env.counters.inc('gateway_pings_sent');
       const tx = env.layer.sendRequest(req, t, {

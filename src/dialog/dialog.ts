@@ -1,9 +1,19 @@
 import type { SipMessage } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { Target } from '../transaction/types.js';
-import { viaSentBy, type SipInterface } from './interfaces.js';
-import { buildRequest } from './request-builder.js';
-import { newBranchValue } from './sid.js';
+import type { SipInterface } from './interfaces.js';
+import { uacRequest } from './uac-request.js';
+
+/** What a request inside a dialog carries besides what the dialog writes. */
+export interface InDialogRequest {
+  /** Header fields after the dialog's own (Via to CSeq, Contact), in order. */
+  headers?: ReadonlyArray<readonly [string, string]>;
+  body?: Buffer;
+  /** The CSeq number to reuse (ACK, CANCEL); absent: the next one. */
+  seq?: number;
+  /** Default 70. */
+  maxForwards?: number;
+}
 
 /** What a dialog starts with (RFC 3261 12.1.1 for the UAS side, 12.1.2 for the UAC side). */
 export interface DialogOptions {
@@ -85,22 +95,23 @@ export class Dialog {
    * A new request inside the dialog (12.2.1.1): the next CSeq (ACK and
    * CANCEL reuse the INVITE's, given as `seq`), a fresh branch.
    */
-  request(method: string, headers: Array<[string, string]>, body?: Buffer, seq?: number): SipMessage {
-    const cseq = seq ?? ++this.localSeq;
-    const h: Array<[string, string]> = [
-      ['Via', `${viaSentBy(this.iface)};branch=${newBranchValue()};rport`],
-      ['Max-Forwards', '70'],
-    ];
-    for (const r of this.routeSet) h.push(['Route', r]);
-    h.push(
-      ['From', `${this.localUri};tag=${this.localTag}`],
-      ['To', this.remoteTag === null ? this.remoteUri : `${this.remoteUri};tag=${this.remoteTag}`],
-      ['Call-ID', this.callId],
-      ['CSeq', `${cseq} ${method}`],
-    );
-    if (TARGET_REFRESH.has(method)) h.push(['Contact', this.contact]);
-    for (const x of headers) h.push(x);
-    return buildRequest({ method, uri: this.remoteTarget, headers: h, body });
+  request(method: string, o: InDialogRequest = {}): SipMessage {
+    const cseq = o.seq ?? ++this.localSeq;
+    return uacRequest({
+      method,
+      uri: this.remoteTarget,
+      iface: this.iface,
+      from: this.localUri,
+      fromTag: this.localTag,
+      to: this.remoteTag === null ? this.remoteUri : `${this.remoteUri};tag=${this.remoteTag}`,
+      callId: this.callId,
+      cseq,
+      routes: this.routeSet,
+      ...(o.maxForwards !== undefined && { maxForwards: o.maxForwards }),
+      ...(TARGET_REFRESH.has(method) && { contact: this.contact }),
+      ...(o.headers !== undefined && { headers: o.headers }),
+      ...(o.body !== undefined && { body: o.body }),
+    });
   }
 
   /**

@@ -19,7 +19,10 @@ import type { SipMessage } from '../sip/message.js';
 import { isSipUri, parseUri } from '../sip/uri.js';
 import type { LocationBinding } from '../store/repos/location.js';
 import type { Flow, TransportProto } from '../transport/types.js';
-import { viaSentBy, type SipInterface } from '../dialog/interfaces.js';
+import type { SipInterface } from '../dialog/interfaces.js';
+import { uacRequest } from '../dialog/uac-request.js';
+import { newTagValue } from '../dialog/sid.js';
+import { serialize } from '../sip/serializer.js';
 
 export const KEEPALIVE_CALL_ID_PREFIX = 'ka-';
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
@@ -143,7 +146,15 @@ export class KeepAlive {
         return;
       }
       const callId = `${KEEPALIVE_CALL_ID_PREFIX}${randomBytes(12).toString('hex')}`;
-      const data = buildOptions(b.contact, iface, callId);
+      let data: Buffer;
+      try {
+        data = buildOptions(b.contact, iface, callId);
+      } catch (err) {
+        // A stored contact that cannot be written into a request: this binding is passed over, the round goes on.
+        this.stats.skipped++;
+        this.opts.log?.debug({ contact: b.contact, err: String(err) }, 'keep-alive OPTIONS not built');
+        return;
+      }
       this.pending.set(callId, now);
       this.stats.optionsSent++;
       this.opts.transport.sendTo(to, data).catch((err: unknown) => {
@@ -166,18 +177,18 @@ export class KeepAlive {
   }
 }
 
-/** The keep-alive OPTIONS to `contact`, from our interface. */
+/** The keep-alive OPTIONS to `contact`, from our interface (throws when `contact` cannot be written in one). */
 export function buildOptions(contact: string, iface: SipInterface, callId: string): Buffer {
-  const branch = `z9hG4bK${KEEPALIVE_CALL_ID_PREFIX}${randomBytes(8).toString('hex')}`;
-  const tag = randomBytes(6).toString('hex');
-  const text =
-    `OPTIONS ${contact} SIP/2.0\r\n` +
-    `Via: ${viaSentBy(iface)};branch=${branch};rport\r\n` +
-    `Max-Forwards: 70\r\n` +
-    `From: <sip:keepalive@${iface.host}:${iface.port}>;tag=${tag}\r\n` +
-    `To: <${contact}>\r\n` +
-    `Call-ID: ${callId}\r\n` +
-    `CSeq: 1 OPTIONS\r\n` +
-    `Content-Length: 0\r\n\r\n`;
-  return Buffer.from(text, 'utf8');
+  return serialize(
+    uacRequest({
+      method: 'OPTIONS',
+      uri: contact,
+      iface,
+      from: `<sip:keepalive@${iface.host}:${iface.port}>`,
+      fromTag: newTagValue(),
+      to: `<${contact}>`,
+      callId,
+      cseq: 1,
+    }),
+  );
 }

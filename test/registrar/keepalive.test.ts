@@ -216,3 +216,31 @@ test('work per tick is bounded and the walk resumes where it stopped', async () 
   phone.close();
   for (let i = 0; i < 5; i++) await store.location.removeAll(`u${i}@example.test`);
 });
+
+test('a stored contact that cannot be written into an OPTIONS is skipped, and the round goes on', async () => {
+  const phone = dgram.createSocket('udp4');
+  phone.bind(0, '127.0.0.1');
+  await once(phone, 'listening');
+  const port = phone.address().port;
+  const got: string[] = [];
+  phone.on('message', (d) => got.push(d.toString('utf8')));
+  const received = `sip:127.0.0.1:${port};transport=udp`;
+  try {
+    // A space in the Request-URI would make a request line no peer can read.
+    await store.location.register({ aor: 'bad@example.test', callId: 'reg-bad', cseq: 1, set: [binding('sip:bad@10.0.0.8 x', received, 'udp', port)] });
+    await store.location.register({ aor: 'good@example.test', callId: 'reg-good', cseq: 1, set: [binding('sip:good@10.0.0.9:5060', received, 'udp', port)] });
+    const ka = keepAlive();
+    await ka.tick();
+    assert.equal(ka.stats.skipped, 1);
+    assert.equal(ka.stats.optionsSent, 1);
+    const deadline = Date.now() + 2000;
+    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(got.length, 1);
+    assert.ok(got[0]!.startsWith('OPTIONS sip:good@10.0.0.9:5060 SIP/2.0\r\n'));
+  } finally {
+    phone.close();
+    await store.location.removeAll('bad@example.test');
+    await store.location.removeAll('good@example.test');
+  }
+});
