@@ -11,6 +11,7 @@ import { allowsFailover } from '../proxy/best-response.js';
 import { buildCancel } from '../proxy/cancel.js';
 import type { Cdr, HangupSide } from '../trunking/model.js';
 import { Dialog, targetOfFlow, withoutTag } from '../dialog/dialog.js';
+import type { RetransmitClock } from '../dialog/ack-wait.js';
 import { applyHeaderRule, relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
 import { answerChallenge } from './uac-auth.js';
 import { newCallId, newLegSid, newTagValue } from '../dialog/sid.js';
@@ -33,17 +34,6 @@ export interface CallRegistry {
 }
 
 const NO_HANDLERS: ClientHandlers = { onFinal() {}, onTimeout() {}, onTransportError() {} };
-
-/** A 2xx we answered and retransmit until its ACK (RFC 3261 13.3.1.4). */
-interface PendingAck {
-  res: SipMessage;
-  tx: ServerTransaction;
-  interval: number;
-  elapsed: number;
-  timer: TimerHandle | null;
-  /** The ACK to send to the other leg once this one is acknowledged (late offer: it carries the answer). */
-  onAck: (ack: SipMessage) => void;
-}
 
 /**
  * One trunk call: the caller's leg (a: we are its UAS) and the callee's leg
@@ -77,15 +67,14 @@ export class Call {
   private stopProbe: (() => void) | null = null;
   private ringTimer: TimerHandle | null = null;
   private ackToB: SipMessage | null = null;
-  private readonly pendingAcks = new Map<Side, PendingAck>();
   readonly relay: InDialogRelay;
   private lastFinal = 0;
   /** Media options of the callee's leg (its current attempt's trunk or carrier). */
   mediaB: LegMediaOptions = { profile: 'as-offered', codecs: [] };
   /** Steps that touch media run one after another, in the order their messages came. */
   private chain: Promise<void> = Promise.resolve();
-  /** Sides owed a BYE once they ACK our 2xx (RFC 3261 15: no BYE before the ACK). */
-  private readonly byeAfterAck = new Map<Side, string | undefined>();
+  /** What times our 2xx retransmissions (RFC 3261 13.3.1.4). */
+  private readonly clock: RetransmitClock;
 
   constructor(
     readonly env: B2buaEnv,
@@ -112,6 +101,7 @@ export class Call {
       remoteSeq: aInvite.cseq.seq,
     });
     this.relay = new InDialogRelay(this);
+    this.clock = { wheel: env.wheel, t1: env.timers.t1, t2: env.timers.t2 };
   }
 
   /** Ended or cancelled (checked again after every await). */
@@ -511,7 +501,8 @@ export class Call {
     // Symmetric signalling: answers and requests go where the peer really is.
     if (side === 'a' || flow.proto !== 'udp') d.flow = flow.proto === 'udp' ? null : flow;
     if (tx === null) {
-      this.onAck(side, req);
+      // An ACK: of our 2xx it runs what waited for it; any other is absorbed.
+      d.takeAck(req);
       return;
     }
     if (req.method === 'BYE') {
@@ -519,20 +510,6 @@ export class Call {
       return;
     }
     this.relay.relay(side, req, tx);
-  }
-
-  private onAck(side: Side, ack: SipMessage): void {
-    const p = this.pendingAcks.get(side);
-    if (p === undefined) return;
-    if (ack.cseq.seq !== p.res.cseq.seq) return;
-    this.clearPending(side);
-    if (this.byeAfterAck.has(side)) {
-      const reason = this.byeAfterAck.get(side);
-      this.byeAfterAck.delete(side);
-      this.sendBye(side, reason);
-      return;
-    }
-    p.onAck(ack);
   }
 
   private onBye(side: Side, bye: SipMessage, tx: ServerTransaction): void {
@@ -575,8 +552,17 @@ export class Call {
 
   /** A BYE now, or once the side ACKs the 2xx it is still owed an ACK for (RFC 3261 15). */
   private byeWhenAcked(side: Side, reason?: string): void {
-    if (this.pendingAcks.has(side)) this.byeAfterAck.set(side, reason);
-    else this.sendBye(side, reason);
+    const bye = (): void => this.sendBye(side, reason);
+    const d = side === 'a' ? this.a : this.b;
+    const owed = d?.endAfterAck({
+      onAck: bye,
+      // The call already ended: the owed BYE goes now.
+      onTimeout: () => {
+        this.env.counters.inc('b2bua_ack_timeouts');
+        bye();
+      },
+    });
+    if (owed !== true) bye();
   }
 
   sendBye(side: Side, reason?: string): void {
@@ -597,45 +583,19 @@ export class Call {
   }
 
   /**
-   * Answers with a 2xx and retransmits it over UDP until its ACK, doubling
-   * from T1 to T2 (RFC 3261 13.3.1.4); without an ACK after 64*T1 the call
-   * is ended (BYE to both sides).
+   * Answers a side's INVITE with a 2xx, sent again until its ACK (RFC 3261
+   * 13.3.1.4, the dialog's); without an ACK after 64*T1 the call is ended
+   * (BYE to both sides). `onAck` runs on the ACK (a late offer's answer).
    */
   answerWithRetransmit(side: Side, res: SipMessage, tx: ServerTransaction, onAck: (ack: SipMessage) => void): void {
-    this.clearPending(side);
-    tx.respond(res);
-    const t1 = this.env.timers.t1;
-    const p: PendingAck = { res, tx, interval: t1, elapsed: 0, timer: null, onAck };
-    const reliable = tx.flow.proto !== 'udp';
-    const tick = (): void => {
-      p.timer = null;
-      p.elapsed += p.interval;
-      if (p.elapsed >= 64 * t1) {
-        this.pendingAcks.delete(side);
+    const d = side === 'a' ? this.a : this.b!;
+    d.answerInvite(res, tx, this.clock, {
+      onAck,
+      onTimeout: () => {
         this.env.counters.inc('b2bua_ack_timeouts');
-        if (this.byeAfterAck.has(side)) {
-          // The call already ended: the owed BYE goes now.
-          const reason = this.byeAfterAck.get(side);
-          this.byeAfterAck.delete(side);
-          this.sendBye(side, reason);
-          return;
-        }
         this.hangUp('No ACK');
-        return;
-      }
-      if (!reliable) tx.respond(res);
-      p.interval = Math.min(p.interval * 2, this.env.timers.t2);
-      p.timer = this.env.wheel.schedule(reliable ? 64 * t1 - p.elapsed : p.interval, tick);
-    };
-    p.timer = this.env.wheel.schedule(reliable ? 64 * t1 : t1, tick);
-    this.pendingAcks.set(side, p);
-  }
-
-  private clearPending(side: Side): void {
-    const p = this.pendingAcks.get(side);
-    if (p === undefined) return;
-    if (p.timer !== null) this.env.wheel.cancel(p.timer);
-    this.pendingAcks.delete(side);
+      },
+    });
   }
 
   /** A response of the callee leg as the caller leg sends it: our tag and Contact, its body, nothing else of theirs. */
@@ -706,7 +666,7 @@ export class Call {
     this.clearTimer('gateway');
     this.clearTimer('ring');
     // A side still owed a BYE keeps its 2xx retransmissions until its ACK.
-    for (const side of ['a', 'b'] as const) if (!this.byeAfterAck.has(side)) this.clearPending(side);
+    for (const d of [this.a, this.b]) if (d !== null && !d.endsAfterAck) d.stopAckWait();
     this.plan.release();
     // Dialog keys stay bound a little (a BYE crossing ours, retransmissions) and then go.
     const keys = [this.dialogKeyA, this.bKey];

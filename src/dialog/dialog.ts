@@ -1,8 +1,10 @@
 import type { SipMessage } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { Target } from '../transaction/types.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { SipInterface } from './interfaces.js';
 import { uacRequest } from './uac-request.js';
+import { AckWait, type AckWaitHandlers, type RetransmitClock } from './ack-wait.js';
 
 /** What a request inside a dialog carries besides what the dialog writes. */
 export interface InDialogRequest {
@@ -70,6 +72,8 @@ export class Dialog {
   target: Target;
   /** The flow to reuse (stream connection), or null. */
   flow: Flow | null;
+  /** Our 2xx to the peer's INVITE still waiting for its ACK, or null. */
+  private ackWait: AckWait | null = null;
 
   constructor(o: DialogOptions) {
     this.callId = o.callId;
@@ -123,6 +127,46 @@ export class Dialog {
     if (this.remoteSeq !== null && seq <= this.remoteSeq) return false;
     this.remoteSeq = seq;
     return true;
+  }
+
+  /**
+   * Answers the peer's INVITE (initial or re-INVITE) with a 2xx, sent again
+   * until its ACK (RFC 3261 13.3.1.4, ack-wait.ts); `then` runs on the ACK
+   * or when none came within 64*T1. An earlier 2xx still waiting is let go.
+   */
+  answerInvite(res: SipMessage, tx: ServerTransaction, clock: RetransmitClock, then: AckWaitHandlers): void {
+    this.stopAckWait();
+    const wait: AckWait = new AckWait(res, tx, clock, then, () => {
+      if (this.ackWait === wait) this.ackWait = null;
+    });
+    this.ackWait = wait;
+  }
+
+  /** An ACK of the peer: true when it acknowledges our 2xx (whose `then` runs). */
+  takeAck(ack: SipMessage): boolean {
+    return this.ackWait !== null && this.ackWait.ack(ack);
+  }
+
+  /**
+   * The dialog is to end once the peer ACKs our 2xx (RFC 3261 15: a BYE
+   * only after it): `then` replaces what was to follow the ACK. False when
+   * no 2xx waits for its ACK (end it now).
+   */
+  endAfterAck(then: AckWaitHandlers): boolean {
+    if (this.ackWait === null) return false;
+    this.ackWait.endWith(then);
+    return true;
+  }
+
+  /** Whether our 2xx waits for its ACK, and the dialog is to end after it. */
+  get endsAfterAck(): boolean {
+    return this.ackWait !== null && this.ackWait.ending;
+  }
+
+  /** No more retransmissions of our 2xx, nothing runs on its ACK. */
+  stopAckWait(): void {
+    this.ackWait?.stop();
+    this.ackWait = null;
   }
 
   /** A target refresh (12.2): a re-INVITE/UPDATE or its 2xx with a Contact changes the remote target. */
