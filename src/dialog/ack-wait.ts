@@ -66,16 +66,16 @@ export class AckWait {
   }
 
   private tick(): void {
-    const t1 = this.clock.t1;
     this.timer = null;
-    this.elapsed += this.interval;
-    if (this.elapsed >= 64 * t1) {
+    // Over a reliable transport the one timer was the whole wait.
+    this.elapsed = this.reliable ? 64 * this.clock.t1 : this.elapsed + this.interval;
+    if (this.elapsed >= 64 * this.clock.t1) {
       this.settled();
       this.handlers.onTimeout();
       return;
     }
-    if (!this.reliable) this.tx.respond(this.res);
+    this.tx.respond(this.res);
     this.interval = Math.min(this.interval * 2, this.clock.t2);
-    this.timer = this.clock.wheel.schedule(this.reliable ? 64 * t1 - this.elapsed : this.interval, () => this.tick());
+    this.timer = this.clock.wheel.schedule(this.interval, () => this.tick());
   }
 }

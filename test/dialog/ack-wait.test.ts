@@ -121,3 +121,18 @@ test('stopAckWait and a new answer let the earlier 2xx go', async () => {
     k.close();
   }
 });
+
+test('a 2xx over TCP is sent once, and without an ACK onTimeout runs after 64*T1', async () => {
+  const k = kit();
+  try {
+    const { tx, d, ok } = inviteIn(k, 'tcp');
+    let at = 0;
+    const start = performance.now();
+    d.answerInvite(ok, tx, clockOf(k), { onAck: () => assert.fail('no ACK came'), onTimeout: () => (at = performance.now() - start) });
+    await waitFor(() => at > 0, 3000, 'the timeout');
+    assert.ok(at >= 600 && at < 1200, `after ${Math.round(at)} ms`);
+    assert.equal(k.transport.responses(200).length, 1, 'a reliable transport carries it once');
+  } finally {
+    k.close();
+  }
+});
