@@ -2,21 +2,15 @@ import type { SipMessage } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
-import type { TransportError } from '../transport/transport-error.js';
-import type { Target } from '../transaction/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
-import type { TimerHandle } from '../transaction/timer-wheel.js';
-import { allowsFailover } from '../proxy/best-response.js';
-import { buildCancel } from '../proxy/cancel.js';
 import type { Cdr, HangupSide } from '../trunking/model.js';
 import { Dialog, targetOfFlow, withoutTag } from '../dialog/dialog.js';
 import type { RetransmitClock } from '../dialog/ack-wait.js';
-import { applyHeaderRule, relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
-import { answerChallenge } from './uac-auth.js';
-import { newCallId, newLegSid, newTagValue } from '../dialog/sid.js';
+import { newLegSid, newTagValue } from '../dialog/sid.js';
+import { relayedResponseHeaders } from './headers.js';
 import type { B2buaEnv } from './env.js';
-import type { CallPlan, LegAttempt } from './plan.js';
+import type { CallPlan } from './plan.js';
+import { CalleeSearch, NO_HANDLERS } from './callee-search.js';
 import { InDialogRelay } from './in-dialog.js';
 import { MediaError } from '../media/errors.js';
 import type { LegMediaOptions } from '../media/engine.js';
@@ -33,13 +27,13 @@ export interface CallRegistry {
   writingCdr(done: Promise<void>): void;
 }
 
-const NO_HANDLERS: ClientHandlers = { onFinal() {}, onTimeout() {}, onTransportError() {} };
-
 /**
  * One trunk call: the caller's leg (a: we are its UAS) and the callee's leg
  * (b: we are its UAC), each its own dialog with its own Call-ID, tags, Via
- * and Contact. The b leg is tried attempt after attempt (gateways in order)
- * until one answers, a refusal ends the search, or the caller cancels.
+ * and Contact. The b leg is searched for by a CalleeSearch (attempt after
+ * attempt, callee-search.ts); the call relays its provisionals, takes its
+ * answer, relays what happens inside the dialogs (in-dialog.ts), and ends
+ * once, with its CDR.
  */
 export class Call {
   state: CallState = 'trying';
@@ -52,21 +46,11 @@ export class Call {
   legSidA = newLegSid();
   legSidB: string | null = null;
 
-  private attemptIndex = -1;
-  private bTx: ClientTransaction | null = null;
-  private bInvite: SipMessage | null = null;
+  /** The caller cancelled, or we gave up on the callee (abandon), before an answer. */
+  cancelled = false;
+  /** The registry key of the callee leg's current dialog. */
   private bKey: string | null = null;
-  private authTried = false;
-  /** This attempt's SRTP offer was refused with 488 and sent again as RTP (once per attempt). */
-  private rtpRetried = false;
-  private cancelled = false;
-  private cancelWanted = false;
-  private gotResponse = false;
-  private gatewayTimer: TimerHandle | null = null;
-  /** Cancels the UDP port probe of the current attempt (it ends with the gateway timer). */
-  private stopProbe: (() => void) | null = null;
-  private ringTimer: TimerHandle | null = null;
-  private ackToB: SipMessage | null = null;
+  private readonly search: CalleeSearch;
   readonly relay: InDialogRelay;
   private lastFinal = 0;
   /** Media options of the callee's leg (its current attempt's trunk or carrier). */
@@ -101,6 +85,7 @@ export class Call {
       remoteSeq: aInvite.cseq.seq,
     });
     this.relay = new InDialogRelay(this);
+    this.search = new CalleeSearch(this);
     this.clock = { wheel: env.wheel, t1: env.timers.t1, t2: env.timers.t2 };
   }
 
@@ -128,268 +113,45 @@ export class Call {
       from: this.plan.from,
       to: this.plan.to,
     });
-    this.nextAttempt(503, 'Service Unavailable');
+    this.search.start();
   }
 
-  // ---- the callee leg ------------------------------------------------------------------
+  // ---- the callee leg (its search: callee-search.ts) ------------------------------------
 
-  /** Starts the next attempt, or ends the call with `status` when none is left. */
-  private nextAttempt(status: number, reason: string): void {
-    this.attemptIndex++;
-    const attempt = this.plan.attempts[this.attemptIndex];
-    if (attempt === undefined || this.cancelled) {
-      this.failCall(status, reason);
-      return;
-    }
-    void this.sendAttempt(attempt);
-  }
-
-  private async sendAttempt(attempt: LegAttempt): Promise<void> {
-    let targets: Target[];
-    try {
-      targets = await this.env.locate(attempt.hop);
-    } catch {
-      targets = [];
-    }
-    if (this.state === 'ended' || this.cancelled) return;
-    // The kernel's route toward a new gateway decides our interface (listeners on several networks).
-    const ready = this.env.interfaces.prepare(targets.slice(0, 1));
-    if (ready !== null) await ready;
-    if (this.isOver()) return;
-    const target = targets[0];
-    const iface = target === undefined ? null : this.env.interfaces.forProto(target.proto, target.host);
-    if (target === undefined || iface === null) {
-      this.env.counters.inc('b2bua_attempts_unroutable');
-      this.nextAttempt(503, 'Unresolvable destination');
-      return;
-    }
-    this.carrier = attempt.carrier;
-    this.legSidB = newLegSid();
-    // Each leg's media on its own network's address.
-    this.env.media.setSides(this.callSid, this.a.iface.media, iface.media);
-    const b = new Dialog({
-      callId: newCallId(),
-      localTag: newTagValue(),
-      localUri: attempt.from,
-      remoteUri: attempt.to,
-      remoteTarget: attempt.requestUri,
-      routeSet: [...attempt.routes],
-      iface,
-      target,
-    });
+  /** The dialog of a new attempt toward the callee: the callee's in-dialog requests find the call by it from now on. */
+  bindLeg(b: Dialog): void {
     if (this.bKey !== null) this.registry.unbind(this.bKey);
     this.b = b;
     this.bKey = dialogKey(b.callId, b.localTag);
     this.registry.bind(this.bKey, this, 'b');
-    this.authTried = false;
-    this.rtpRetried = false;
-    this.gotResponse = false;
-    const mf = this.aInvite.maxForwards;
-    const base: Array<[string, string]> = [...relayedRequestHeaders(this.aInvite), ...attempt.headers];
-    if (this.plan.legSidHeader) base.push(['X-Leg-Sid', this.legSidB]);
-    if (this.env.userAgent !== null) base.push(['User-Agent', this.env.userAgent]);
-    const headers = applyHeaderRule(base, this.aInvite, attempt.rule);
-    // The caller's offer, anchored for this leg's trunk or carrier (each attempt may want another profile).
-    this.mediaB = attempt.media;
-    let body = this.aInvite.body;
-    const offer = this.env.media.sdpOf(this.aInvite);
-    if (offer !== null) {
-      try {
-        body = await this.env.media.offer(this.callSid, 'a', offer, attempt.media);
-      } catch (err) {
-        this.mediaFailed(err);
-        return;
-      }
-      if (this.isOver()) return;
-    }
-    // A B2BUA still counts hops, so that two of them cannot loop a call forever.
-    const invite = b.request('INVITE', { headers, body, maxForwards: mf === null ? 70 : Math.max(0, mf - 1) });
-    this.sendInvite(invite, attempt);
   }
 
-  private sendInvite(invite: SipMessage, attempt: LegAttempt): void {
-    const b = this.b!;
-    this.bInvite = invite;
-    this.env.counters.inc('b2bua_invites_sent');
-    const handlers: ClientHandlers = {
-      onProvisional: (res, tx) => {
-        if (tx === this.bTx) this.onBProvisional(res);
-      },
-      onFinal: (res, tx) => {
-        if (tx === this.bTx) this.onBFinal(res, attempt);
-        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx);
-      },
-      onRetransmitted2xx: (res, tx) => {
-        if (tx === this.bTx) this.resendAckToB();
-        else this.hangUpStray(res, tx);
-      },
-      onTimeout: (tx) => {
-        if (tx === this.bTx) this.onBFailure(408, 'Request Timeout');
-      },
-      onTransportError: (tx, err) => {
-        if (tx === this.bTx) this.onBUnreachable(err, attempt);
-      },
-    };
-    this.bTx = this.env.layer.sendRequest(invite, b.target, handlers);
-    this.clearTimer('gateway');
-    // UDP does not say that nothing listens there: a probe hears the ICMP port unreachable, and the
-    // next gateway is tried at once, as after a refused TCP/TLS connect (onTransportError). Carrier
-    // gateways only: a customer's contact may sit behind a NAT that answers a packet from another
-    // port with an ICMP of its own while the PBX behind it is fine.
-    if (b.target.proto === 'udp' && attempt.gateway !== null && this.env.probeUdp !== undefined) {
-      const tx = this.bTx;
-      this.stopProbe = this.env.probeUdp(b.target, (err) => {
-        if (tx !== this.bTx || this.gotResponse) return;
-        tx.terminate();
-        this.bTx = null;
-        this.onBUnreachable(err, attempt);
-      });
-    }
-    this.gatewayTimer = this.env.wheel.schedule(this.env.timers.gatewayTimeoutMs, () => {
-      this.gatewayTimer = null;
-      // Not even a 100 Trying: this gateway is gone; the next one (its transaction is let go).
-      if (!this.gotResponse && this.state !== 'ended' && !this.cancelled) {
-        this.env.counters.inc('b2bua_gateway_timeouts');
-        this.bTx = null;
-        this.nextAttempt(408, 'Request Timeout');
-      }
-    });
+  /** The call gives up on the callee (caller's CANCEL, hang-up, ring timeout, media failure): a CANCEL toward it. */
+  abandon(): void {
+    this.cancelled = true;
+    this.search.cancel();
   }
 
-  private onBProvisional(res: SipMessage): void {
-    this.gotResponse = true;
-    this.clearTimer('gateway');
-    if (this.cancelWanted) this.sendCancelToB();
-    if (res.status === 100 || this.state === 'ended' || this.cancelled) return;
-    if (this.ringTimer === null) {
-      this.ringTimer = this.env.wheel.schedule(this.env.timers.ringTimeoutMs, () => {
-        this.ringTimer = null;
-        if (this.state === 'early' || this.state === 'trying') {
-          this.env.counters.inc('b2bua_ring_timeouts');
-          this.cancelled = true;
-          this.sendCancelToB();
-          this.failCall(408, 'No Answer');
-        }
-      });
-    }
+  /** A provisional of the callee (not 100): the call is early; the caller gets it, its SDP through the media engine. */
+  relayProvisional(res: SipMessage): void {
     this.state = 'early';
     const sdp = this.env.media.sdpOf(res);
     this.serial(async () => {
       const body = sdp === null ? undefined : await this.env.media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
-      if (this.state !== 'ended' && !this.cancelled) this.aTx.respond(this.responseToA(res, res.status, body));
+      if (!this.isOver()) this.aTx.respond(this.responseToA(res, res.status, body));
     });
   }
 
-  private onBFinal(res: SipMessage, attempt: LegAttempt): void {
-    this.gotResponse = true;
-    this.clearTimer('gateway');
-    const status = res.status;
-    if (status >= 200 && status < 300) {
-      this.onBAnswered(res);
-      return;
-    }
-    if (this.state === 'ended') return;
-    if ((status === 401 || status === 407) && attempt.credentials !== null && !this.authTried && !this.cancelled) {
-      // RFC 3261 22.2: the same request again with credentials, the next CSeq, a new branch.
-      const b = this.b!;
-      const answer = answerChallenge(res, 'INVITE', this.bInvite!.requestUri, attempt.credentials);
-      if (answer !== null) {
-        this.authTried = true;
-        this.env.counters.inc('b2bua_carrier_auth');
-        const headers = reinviteHeaders(this.bInvite!);
-        headers.push(answer);
-        const again = b.request('INVITE', { headers, body: this.bInvite!.body, maxForwards: this.bInvite!.maxForwards ?? 70 });
-        this.sendInvite(again, attempt);
-        return;
-      }
-    }
-    if (status === 488 && this.canRetryAsRtp(attempt)) {
-      this.rtpRetried = true;
-      this.serial(() => this.retryAsRtp(attempt));
-      return;
-    }
-    if (!this.cancelled && allowsFailover(status) && this.attemptIndex + 1 < this.plan.attempts.length) {
-      this.env.counters.inc('b2bua_failovers');
-      this.nextAttempt(status, res.reason);
-      return;
-    }
-    if (!this.cancelled && (status === 401 || status === 407) && this.attemptIndex + 1 < this.plan.attempts.length) {
-      // Our credentials were refused by this carrier: another carrier may take the call.
-      this.nextAttempt(status, res.reason);
-      return;
-    }
-    this.failCall(status, res.reason, res);
-  }
-
-  /** A 488 to an SRTP offer made as offered (`--media any`): once per attempt, the same gateway gets it again as RTP. */
-  private canRetryAsRtp(attempt: LegAttempt): boolean {
-    if (this.cancelled || this.rtpRetried || attempt.media.profile !== 'as-offered' || !this.env.media.active) return false;
-    const sent = this.bInvite === null ? null : this.env.media.sdpOf(this.bInvite);
-    return sent !== null && offersSrtp(sent);
-  }
-
-  /** After the media steps before it (a 183's answer); a media refusal ends the call as any media step does. */
-  private async retryAsRtp(attempt: LegAttempt): Promise<void> {
-    if (this.isOver()) return;
-    const b = this.b!;
-    const previous = this.bInvite!;
-    const media: LegMediaOptions = { ...attempt.media, profile: 'RTP/AVP' };
-    this.mediaB = media;
-    this.env.counters.inc('b2bua_rtp_retries');
-    this.env.log.info({ callSid: this.callSid, carrier: attempt.carrier }, 'b2bua: SRTP offer refused with 488, offered again as RTP');
-    const body = await this.env.media.offer(this.callSid, 'a', this.env.media.sdpOf(this.aInvite)!, media);
-    if (this.isOver()) return;
-    // A new INVITE of the same dialog attempt, the next CSeq (as for credentials, RFC 3261 22.2); a challenge may be answered again.
-    this.authTried = false;
-    const again = b.request('INVITE', { headers: reinviteHeaders(previous), body, maxForwards: previous.maxForwards ?? 70 });
-    this.sendInvite(again, attempt);
-  }
-
-  /**
-   * The INVITE did not reach the callee (RFC 3263 4.3: as after a 503, the next
-   * gateway at once). Nothing listening at a carrier gateway (a refused connect,
-   * an ICMP port unreachable over UDP) is counted as b2bua_gateway_unreachable.
-   */
-  private onBUnreachable(err: TransportError, attempt: LegAttempt): void {
-    if (err.code === 'connect-refused' && attempt.gateway !== null) this.env.counters.inc('b2bua_gateway_unreachable');
-    this.onBFailure(503, 'Service Unavailable');
-  }
-
-  private onBFailure(status: number, reason: string): void {
-    this.clearTimer('gateway');
-    if (this.state === 'ended' || this.cancelled) return;
-    if (this.attemptIndex + 1 < this.plan.attempts.length) {
-      this.env.counters.inc('b2bua_failovers');
-      this.nextAttempt(status, reason);
-      return;
-    }
-    this.failCall(status, reason);
-  }
-
-  /** The callee answered: confirm its dialog, ACK it (now, or with the caller's ACK for a late offer), answer the caller. */
-  private onBAnswered(res: SipMessage): void {
-    const b = this.b!;
-    b.remoteTag = res.toTag;
-    b.refreshTarget(res);
-    // RFC 3261 12.1.2: the UAC route set is the Record-Route of the 2xx, reversed.
-    b.routeSet = res.getAll('Record-Route').reverse();
-    if (this.bTx?.flow && this.bTx.flow.proto !== 'udp') b.flow = this.bTx.flow;
-    const seq = this.bInvite!.cseq.seq;
-    if (this.state === 'ended' || this.cancelled) {
-      // The caller gave up first: this answer is acknowledged and hung up at once.
-      this.sendAckToB(b.request('ACK', { seq }));
-      this.sendBye('b');
-      return;
-    }
-    this.clearTimer('ring');
+  /** The callee answered (its dialog confirmed): ACK it (now, or with the caller's ACK for a late offer), answer the caller. */
+  answered(res: SipMessage): void {
     this.state = 'confirmed';
     this.answerAt = Date.now();
     this.env.counters.inc('b2bua_calls_answered');
     this.env.events?.answered?.({ callSid: this.callSid });
-    const lateOffer = this.env.media.sdpOf(this.aInvite) === null;
-    if (!lateOffer) this.sendAckToB(b.request('ACK', { seq }));
-    const sdp = this.env.media.sdpOf(res);
     const media = this.env.media;
+    const lateOffer = media.sdpOf(this.aInvite) === null;
+    if (!lateOffer) this.search.ackCallee();
+    const sdp = media.sdpOf(res);
     this.serial(async () => {
       // Late offer (RFC 3261 13.2.1): the callee's 200 carries the offer, the caller's ACK the answer.
       let body: Buffer | undefined;
@@ -398,7 +160,7 @@ export class Call {
           body = lateOffer ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA) : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
         } catch (err) {
           if (!(err instanceof MediaError)) throw err;
-          this.refuseAnswer(err, lateOffer ? b.request('ACK', { seq }) : null);
+          this.refuseAnswer(err, lateOffer);
           return;
         }
       }
@@ -407,8 +169,7 @@ export class Call {
         if (!lateOffer) return;
         const answer = media.sdpOf(ack);
         this.serial(async () => {
-          const ackBody = answer === null ? undefined : await media.answer(this.callSid, 'a', answer, this.mediaB);
-          this.sendAckToB(b.request('ACK', ackBody === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body: ackBody, seq }));
+          this.search.ackCallee(answer === null ? undefined : await media.answer(this.callSid, 'a', answer, this.mediaB));
         });
       });
     });
@@ -417,15 +178,15 @@ export class Call {
   /**
    * The callee's 2xx carries SDP the media engine refuses (a codec that was
    * not offered, crypto it cannot use): the callee's dialog is ACKed (RFC
-   * 3261 13.2.2.4: a 2xx is always ACKed; `ack` for a late offer, which is
-   * not yet) and ended by BYE; the caller, who never got a 2xx, gets the
+   * 3261 13.2.2.4: a 2xx is always ACKed; `ackNow` for a late offer, which
+   * is not yet) and ended by BYE; the caller, who never got a 2xx, gets the
    * engine's refusal (488 + Warning) and the call is not billed as answered.
    */
-  private refuseAnswer(err: MediaError, ack: SipMessage | null): void {
+  private refuseAnswer(err: MediaError, ackNow: boolean): void {
     if (this.state === 'ended') return;
     this.env.counters.inc('b2bua_media_failures');
     this.env.log.warn({ callSid: this.callSid, err: err.message }, 'b2bua: callee answer refused by the media engine');
-    if (ack !== null) this.sendAckToB(ack);
+    if (ackNow) this.search.ackCallee();
     this.sendBye('b', `SIP;cause=${err.sipStatus};text="${err.warning.replace(/["\\]/g, '')}"`);
     this.state = 'early';
     this.answerAt = null;
@@ -433,65 +194,14 @@ export class Call {
     this.failCall(err.sipStatus, err.warning, undefined, [['Warning', err.warningHeader()]]);
   }
 
-  private sendAckToB(ack: SipMessage): void {
-    const b = this.b!;
-    this.ackToB = ack;
-    this.sendStateless(ack, b);
-  }
-
-  private resendAckToB(): void {
-    if (this.ackToB !== null && this.b !== null) this.sendStateless(this.ackToB, this.b);
-  }
-
-  /** A 2xx of a transaction we no longer want (an abandoned attempt): ACK and BYE it (RFC 3261 15). */
-  private hangUpStray(res: SipMessage, tx: ClientTransaction): void {
-    const to = res.toTag;
-    if (to === null) return;
-    const req = tx.request;
-    const contacts = res.contacts;
-    const iface = this.env.interfaces.forProto(tx.target.proto, tx.target.host);
-    if (iface === null) return;
-    const d = new Dialog({
-      callId: req.callId,
-      localTag: req.fromTag ?? newTagValue(),
-      localUri: withoutTag(req.get('From') ?? ''),
-      remoteUri: withoutTag(req.get('To') ?? ''),
-      remoteTag: to,
-      remoteTarget: contacts[0]?.uriText ?? req.requestUri,
-      routeSet: res.getAll('Record-Route').reverse(),
-      iface,
-      target: tx.target,
-      flow: tx.flow,
-      localSeq: req.cseq.seq,
-    });
-    this.sendStateless(d.request('ACK', { seq: req.cseq.seq }), d);
-    this.env.layer.sendRequest(d.request('BYE'), d.target, NO_HANDLERS, d.flow ?? undefined);
-    this.env.counters.inc('b2bua_stray_answers_hung_up');
-  }
-
   // ---- the caller leg ------------------------------------------------------------------
 
   /** The caller's CANCEL (RFC 3261 9.2): 487 to the INVITE, CANCEL toward the callee. */
   onCancel(): void {
     if (this.state === 'confirmed' || this.state === 'ended') return;
-    this.cancelled = true;
-    this.sendCancelToB();
+    this.abandon();
     this.end(487, 'Request Terminated', 'caller');
     this.aTx.respond(createResponse(this.aInvite, 487, { toTag: this.a.localTag }));
-  }
-
-  /** RFC 3261 9.1: a CANCEL only after a provisional; until then it waits. */
-  private sendCancelToB(): void {
-    const tx = this.bTx;
-    if (tx === null) return;
-    if (tx.lastProvisional === 0) {
-      this.cancelWanted = true;
-      return;
-    }
-    this.cancelWanted = false;
-    if (tx.state !== 'Proceeding' && tx.state !== 'Calling') return;
-    this.env.layer.sendRequest(buildCancel(tx.request), tx.target, NO_HANDLERS, tx.flow ?? undefined);
-    this.env.counters.inc('b2bua_cancels_sent');
   }
 
   /** A request inside one of the call's dialogs (or a 2xx ACK). */
@@ -544,8 +254,7 @@ export class Call {
       return;
     }
     if (this.state !== 'ended') {
-      this.cancelled = true;
-      this.sendCancelToB();
+      this.abandon();
       this.failCall(480, reason);
     }
   }
@@ -619,7 +328,7 @@ export class Call {
   }
 
   /** No attempt answered: the caller gets the final status (a downstream 503 becomes 500, as a proxy does, 16.7 step 6). */
-  private failCall(status: number, reason: string, res?: SipMessage, extra: Array<[string, string]> = []): void {
+  failCall(status: number, reason: string, res?: SipMessage, extra: Array<[string, string]> = []): void {
     if (this.state === 'ended') return;
     const code = status === 503 ? 500 : status;
     const out =
@@ -641,7 +350,7 @@ export class Call {
   }
 
   /** A media step failed: an unanswered call gets the engine's status (488 + Warning); an answered one is hung up. */
-  private mediaFailed(err: unknown): void {
+  mediaFailed(err: unknown): void {
     const me = err instanceof MediaError ? err : null;
     this.env.counters.inc('b2bua_media_failures');
     this.env.log.warn({ callSid: this.callSid, err: me?.message ?? String(err) }, 'b2bua: media step failed');
@@ -650,8 +359,7 @@ export class Call {
       return;
     }
     if (this.state === 'ended') return;
-    this.cancelled = true;
-    this.sendCancelToB();
+    this.abandon();
     this.failCall(me?.sipStatus ?? 500, me?.warning ?? 'Media failure', undefined, me === null ? [] : [['Warning', me.warningHeader()]]);
   }
 
@@ -663,8 +371,7 @@ export class Call {
     const answered = this.state === 'confirmed';
     this.state = 'ended';
     this.lastFinal = status;
-    this.clearTimer('gateway');
-    this.clearTimer('ring');
+    this.search.stop();
     // A side still owed a BYE keeps its 2xx retransmissions until its ACK.
     for (const d of [this.a, this.b]) if (d !== null && !d.endsAfterAck) d.stopAckWait();
     this.plan.release();
@@ -717,39 +424,8 @@ export class Call {
   get finalStatus(): number {
     return this.lastFinal;
   }
-
-  private clearTimer(which: 'gateway' | 'ring'): void {
-    if (which === 'gateway' && this.stopProbe !== null) {
-      this.stopProbe();
-      this.stopProbe = null;
-    }
-    const h = which === 'gateway' ? this.gatewayTimer : this.ringTimer;
-    if (h === null) return;
-    this.env.wheel.cancel(h);
-    if (which === 'gateway') this.gatewayTimer = null;
-    else this.ringTimer = null;
-  }
-}
-
-/** Whether an SDP offers an SRTP stream (RTP/SAVP or RTP/SAVPF on a port other than 0). */
-function offersSrtp(sdp: Buffer): boolean {
-  return /^m=\S+ [1-9]\d* RTP\/SAVPF?\b/m.test(sdp.toString('latin1'));
 }
 
 export function dialogKey(callId: string, localTag: string): string {
   return `${callId}\n${localTag}`;
 }
-
-/** Headers of an INVITE sent again with credentials: all but those Dialog.request writes. */
-function reinviteHeaders(invite: SipMessage): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const f of invite.fields) {
-    const n = f.name.toLowerCase();
-    if (OWN.has(n)) continue;
-    out.push([f.name, f.value]);
-  }
-  return out;
-}
-
-const OWN: ReadonlySet<string> = new Set(['via', 'v', 'max-forwards', 'route', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'content-length', 'l', 'authorization', 'proxy-authorization']);
-

@@ -169,6 +169,13 @@ export class Dialog {
     this.ackWait = null;
   }
 
+  /** Our side as UAC confirmed by the peer's 2xx (12.1.2): its tag, its Contact as target, the route set from Record-Route reversed. */
+  confirm(res: SipMessage): void {
+    this.remoteTag = res.toTag;
+    this.refreshTarget(res);
+    this.routeSet = res.getAll('Record-Route').reverse();
+  }
+
   /** A target refresh (12.2): a re-INVITE/UPDATE or its 2xx with a Contact changes the remote target. */
   refreshTarget(msg: SipMessage): void {
     const c = msg.contacts;
