@@ -12,18 +12,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { parseListen, parseProtoHostPort } from './address.js';
 import { ConfigError } from './errors.js';
-import {
-  DEFAULT_LISTEN,
-  DEFAULT_RTPENGINE_NG,
-  configSchema,
-  showValue,
-  type DatabaseConfig,
-  type RawConfig,
-  type RouteConfig,
-  type TrunklineConfig,
-} from './schema.js';
+import { configSchema, showValue, type DatabaseConfig, type RawConfig, type TrunklineConfig } from './schema.js';
 
 export { ConfigError } from './errors.js';
 export type { TrunklineConfig } from './schema.js';
@@ -169,67 +159,22 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return [...unknown, ...other];
 }
 
+/** The schema's output with what depends on where the file is: absolute paths, the database. */
 function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefined): TrunklineConfig {
   const data = resolve(baseDir, raw.data);
-  const config: TrunklineConfig = {
-    listen: raw.listen ?? DEFAULT_LISTEN.map((l) => parseListen(l)!),
+  const { tls } = raw;
+  return {
+    ...raw,
+    ...(source !== undefined && { source }),
     data,
     database: resolveDatabase(raw.database, baseDir, data),
     tls: {
-      verifyClient: raw.tls.verifyClient,
-      minVersion: raw.tls.minVersion,
-      maxVersion: raw.tls.maxVersion,
-      ...(raw.tls.cert !== undefined && { cert: resolve(baseDir, raw.tls.cert) }),
-      ...(raw.tls.key !== undefined && { key: resolve(baseDir, raw.tls.key) }),
-      ...(raw.tls.ca !== undefined && { ca: resolve(baseDir, raw.tls.ca) }),
+      ...tls,
+      ...(tls.cert !== undefined && { cert: resolve(baseDir, tls.cert) }),
+      ...(tls.key !== undefined && { key: resolve(baseDir, tls.key) }),
+      ...(tls.ca !== undefined && { ca: resolve(baseDir, tls.ca) }),
     },
-    media: {
-      engine: raw.media.engine,
-      ports: raw.media.ports,
-      timeout: raw.media.timeout,
-      holdTimeout: raw.media.holdTimeout,
-      worker: raw.media.worker,
-      ...(raw.media.advertise !== undefined && { advertise: raw.media.advertise }),
-      ...(raw.media.address !== undefined && { address: raw.media.address }),
-      ...(raw.media.ng !== undefined
-        ? { ng: raw.media.ng }
-        : raw.media.engine === 'rtpengine' && { ng: parseProtoHostPort(DEFAULT_RTPENGINE_NG, ['udp'] as const)! }),
-    },
-    api: { listen: raw.api.listen, tls: raw.api.tls },
-    capture: { id: raw.capture.id, traceCalls: raw.capture.traceCalls, ...(raw.capture.hep !== undefined && { hep: raw.capture.hep }) },
-    routes: raw.routes.map((r): RouteConfig => ({
-      match: Object.fromEntries(Object.entries(r.match).filter(([, v]) => v !== undefined)),
-      mode: r.mode,
-      stateless: r.stateless,
-      ...(r.forward !== undefined && { forward: r.forward }),
-      ...(r.reply !== undefined && { reply: r.reply }),
-      ...(r.then !== undefined && { then: r.then }),
-      ...(r.trustRoute && { trustRoute: true }),
-    })),
-    sip: {
-      timers: { ...raw.sip.timers },
-      limits: { ...raw.sip.limits },
-      serverHeader: raw.sip.serverHeader,
-    },
-    registrar: { ...raw.registrar, algorithms: [...raw.registrar.algorithms] },
-    trunking: {
-      gatewayTimeout: raw.trunking.gatewayTimeout,
-      ringTimeout: raw.trunking.ringTimeout,
-      ping: { ...raw.trunking.ping },
-      headers: raw.trunking.headers.map((h) => ({
-        ...(h.trunk !== undefined && { trunk: h.trunk }),
-        ...(h.carrier !== undefined && { carrier: h.carrier }),
-        keep: [...h.keep],
-        strip: [...h.strip],
-        add: { ...h.add },
-      })),
-    },
-    log: { level: raw.log.level },
-    security: raw.security,
   };
-  if (source !== undefined) config.source = source;
-  if (raw.advertise !== undefined) config.advertise = raw.advertise;
-  return config;
 }
 
 function resolveDatabase(url: string | undefined, baseDir: string, data: string): DatabaseConfig {

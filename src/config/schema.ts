@@ -19,7 +19,7 @@ import {
   parseListen,
   parseProtoHostPort,
 } from './address.js';
-import { securitySchema, type SecurityConfig } from '../security/config.js';
+import { securitySchema } from '../security/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -143,8 +143,11 @@ const ipOrHostname = leaf<string>('an IP address or a host name', (v) => {
 const listenObject = z
   .strictObject({
     listen: listenAddress,
+    /** Written in Via/Record-Route/Contact for this listener instead of its address (and the top-level `advertise`). */
     advertise: ipOrHostname.optional(),
+    /** The media relay's address for call legs on this listener's side (built-in engine). */
     media: ipAddress.optional(),
+    /** Destinations (IP or CIDR) that leave from this listener whatever the kernel's routes say. */
     networks: oneOrList(str('an IP address or CIDR block', isCidr), 'an IP address or CIDR block, or a list of them').optional(),
   })
   .superRefine((o, ctx) => {
@@ -158,12 +161,10 @@ const listenObject = z
       }
     }
   })
-  .transform((o): ListenEntry => ({
-    ...o.listen,
-    ...(o.advertise !== undefined && { advertise: o.advertise }),
-    ...(o.media !== undefined && { media: o.media }),
-    ...(o.networks !== undefined && { networks: o.networks }),
-  }));
+  .transform(({ listen, ...extra }) => ({ ...listen, ...extra }));
+
+/** A listener of `listen`, with what the object form adds (keys not given are absent). */
+export type ListenEntry = z.output<typeof listenObject>;
 
 /** `udp:IP:PORT`, or `{listen: udp:IP:PORT, advertise: ..., media: ..., networks: [...]}`. */
 const listenEntry = z.unknown().transform((v, ctx): ListenEntry => {
@@ -219,8 +220,11 @@ const headerText = str('printable text without line breaks, at most 200 characte
 const matchSchema = z
   .strictObject({
     method: methodToken.optional(),
+    /** Regular expression over the Request-URI user part. */
     user: regex().optional(),
+    /** Regular expression over the Request-URI host part. */
     host: regex().optional(),
+    /** IP or CIDR of the request's source address. */
     source: str('an IP address or CIDR block', isCidr).optional(),
   })
   .prefault({});
@@ -228,12 +232,16 @@ const matchSchema = z
 const routeSchema = z
   .strictObject({
     match: matchSchema,
+    /** Targets, one or more (a single URI in the file becomes a list of one). */
     forward: oneOrList(sipUri, 'a sip: URI or a list of them').optional(),
     mode: oneOf(['parallel', 'serial'] as const).default('serial'),
     reply: int(200, 699, 'a SIP status code 200-699').optional(),
     then: oneOf(ROUTE_STAGES).optional(),
     stateless: bool().default(false),
-    /** Initial requests matching the rule may bring a Route set naming other hosts, and it is followed. */
+    /**
+     * Initial requests matching the rule may bring a Route set naming other
+     * hosts, and it is followed; a rule may have this alone, without an action.
+     */
     trustRoute: bool().default(false),
   })
   .superRefine((r, ctx) => {
@@ -243,7 +251,9 @@ const routeSchema = z
     } else if (actions.length > 1) {
       ctx.addIssue({ code: 'custom', message: `expected only one of forward, reply or then, got ${actions.join(' and ')}` });
     }
-  });
+  })
+  // trustRoute is kept only when true.
+  .transform(({ trustRoute, ...rule }) => (trustRoute ? { ...rule, trustRoute } : rule) as typeof rule & { trustRoute?: boolean });
 
 /** '1.2' or '1.3'; YAML reads an unquoted 1.2 as a number, which means the same. */
 const tlsVersion = leaf<TlsVersion>(TLS_VERSIONS.join('|'), (v) => {
@@ -253,10 +263,12 @@ const tlsVersion = leaf<TlsVersion>(TLS_VERSIONS.join('|'), (v) => {
 
 const tlsSchema = z
   .strictObject({
+    /** Cert and key come together or not at all (then a generated localhost cert); load.ts makes the paths absolute. */
     cert: path().optional(),
     key: path().optional(),
     ca: path().optional(),
     verifyClient: bool().default(false),
+    /** Lowest and highest TLS version offered; 1.3 can be turned off for peers whose TLS 1.3 is broken. */
     minVersion: tlsVersion.default('1.2'),
     maxVersion: tlsVersion.default('1.3'),
   })
@@ -274,9 +286,12 @@ const tlsSchema = z
 const mediaSchema = z
   .strictObject({
     engine: oneOf(MEDIA_ENGINES).default('builtin'),
+    /** Relay address; when absent the server picks (advertise, or the first listen address). */
     address: ipAddress.optional(),
     ports: portRange.default({ min: 10000, max: 40000 }),
+    /** Seconds without RTP before a stream counts as dead. */
     timeout: int(1, 86400, 'a number of seconds 1-86400').default(30),
+    /** rtpengine's ng control address; udp:127.0.0.1:2223 when the engine is rtpengine and it is not given. */
     ng: ngAddress.optional(),
     /** Address written in SDP when the relay is behind NAT (default: address). */
     advertise: ipAddress.optional(),
@@ -290,6 +305,9 @@ const mediaSchema = z
       ctx.addIssue({ code: 'custom', path: ['ports'], message: `expected a range of at least 4 ports, got ${m.ports.min}-${m.ports.max}` });
     }
   })
+  .transform((m): typeof m =>
+    m.ng === undefined && m.engine === 'rtpengine' ? { ...m, ng: parseProtoHostPort(DEFAULT_RTPENGINE_NG, ['udp'] as const)! } : m,
+  )
   .prefault({});
 
 const apiSchema = z
@@ -311,8 +329,11 @@ const captureSchema = z
 
 const timersSchema = z
   .strictObject({
+    /** RFC 3261 17: RTT estimate, ms. */
     t1: int(1, 60_000, 'milliseconds 1-60000').default(500),
+    /** Maximum retransmit interval for non-INVITE requests and INVITE responses, ms. */
     t2: int(1, 600_000, 'milliseconds 1-600000').default(4000),
+    /** Maximum time a message stays in the network, ms. */
     t4: int(1, 600_000, 'milliseconds 1-600000').default(5000),
   })
   .superRefine((t, ctx) => {
@@ -326,6 +347,7 @@ const limitsSchema = z
     maxHeaders: int(1, 10_000).default(100),
     maxHeaderBytes: int(64, 1024 * 1024, 'bytes 64-1048576').default(16384),
     maxConnectionsPerIp: int(1, 1_000_000).default(64),
+    /** A TCP/TLS/WS connection without traffic for this long is closed. */
     idleTimeoutMs: int(1, 86_400_000, 'milliseconds 1-86400000').default(300_000),
   })
   .prefault({});
@@ -413,21 +435,32 @@ const logSchema = z
   })
   .prefault({});
 
-/** The whole file. Listen may be one entry or a list. */
+/**
+ * The whole file. Listen may be one entry or a list. Its output is the
+ * config (TrunklineConfig below) but for what load.ts's finalizeConfig()
+ * resolves against the file's directory: the paths and the database.
+ */
 export const configSchema = z.strictObject({
-  listen: oneOrList(listenEntry, `a list of ${LISTEN_EXPECTED}`).optional(),
+  listen: oneOrList(listenEntry, `a list of ${LISTEN_EXPECTED}`).default(() => DEFAULT_LISTEN.map((l) => parseListen(l)!)),
+  /** Address written in Via/Record-Route/Contact (IP without brackets, or a host name). */
   advertise: ipOrHostname.optional(),
+  /** The data directory (absolute once loaded). */
   data: path().default(DEFAULT_DATA),
+  /** `sqlite:PATH` or `postgres://...`: a DatabaseConfig once loaded, in the data directory when absent. */
   database: databaseUrl.optional(),
   tls: tlsSchema,
   media: mediaSchema,
+  /** The HTTP API, /metrics and health checks; `tls`: HTTPS with the SIP TLS files. */
   api: apiSchema,
+  /** HEP3 capture; off when `hep` is absent. */
   capture: captureSchema,
   routes: z.array(routeSchema).default([]),
   sip: sipSchema,
+  /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
   registrar: registrarSchema,
   trunking: trunkingSchema,
   log: logSchema,
+  /** The security edge (src/security/config.ts): every step switchable, the issue's defaults. */
   security: securitySchema,
 });
 
@@ -439,122 +472,13 @@ export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
   | { kind: 'postgres'; url: string };
 
-export interface RouteMatch {
-  method?: string;
-  /** Regular expression over the Request-URI user part. */
-  user?: string;
-  /** Regular expression over the Request-URI host part. */
-  host?: string;
-  /** IP or CIDR of the request's source address. */
+/** The parsed, defaulted config: the schema's output with paths absolute and the database resolved (load.ts). */
+export type TrunklineConfig = Omit<RawConfig, 'database'> & {
+  /** Absolute path of the file read; absent when running on the embedded defaults. */
   source?: string;
-}
-
-export interface RouteConfig {
-  match: RouteMatch;
-  /** Targets, one or more (a single URI in the file becomes a list of one). */
-  forward?: string[];
-  mode: 'parallel' | 'serial';
-  reply?: number;
-  then?: RouteStage;
-  stateless: boolean;
-  /** A request matching the rule may carry a Route set naming other hosts (followed); a rule may have this alone, without an action. */
-  trustRoute?: boolean;
-}
-
-export interface TlsConfig {
-  /** Absolute paths; cert and key come together or not at all (then a generated localhost cert). */
-  cert?: string;
-  key?: string;
-  ca?: string;
-  verifyClient: boolean;
-  /** Lowest and highest TLS version offered; 1.3 can be turned off for peers whose TLS 1.3 is broken. */
-  minVersion: TlsVersion;
-  maxVersion: TlsVersion;
-}
-
-export interface MediaConfig {
-  engine: MediaEngine;
-  /** Relay address; when absent the server picks (advertise, or the first listen address). */
-  address?: string;
-  ports: PortRange;
-  /** Seconds without RTP before a stream counts as dead. */
-  timeout: number;
-  /** rtpengine's ng control address; defaults to udp:127.0.0.1:2223 when the engine is rtpengine. */
-  ng?: HostPort & { proto: 'udp' };
-  /** Address written in SDP (c=, o=) when the relay is behind NAT; default: address. */
-  advertise?: string;
-  /** Seconds without RTP before a call with a held stream counts as dead (default 3600). */
-  holdTimeout: number;
-  /** The built-in relay on a worker thread (default false: on the main event loop). */
-  worker: boolean;
-}
-
-export interface SipTimers {
-  /** RFC 3261 17: RTT estimate, ms. */
-  t1: number;
-  /** Maximum retransmit interval for non-INVITE requests and INVITE responses, ms. */
-  t2: number;
-  /** Maximum time a message stays in the network, ms. */
-  t4: number;
-}
-
-export interface SipLimits {
-  maxMessageBytes: number;
-  maxHeaders: number;
-  maxHeaderBytes: number;
-  maxConnectionsPerIp: number;
-  /** A TCP/TLS/WS connection without traffic for this long is closed. */
-  idleTimeoutMs: number;
-}
-
-/** A listener of `listen`, with what the object form adds. */
-export interface ListenEntry extends ListenAddress {
-  /** Written in Via/Record-Route/Contact for this listener instead of its address (and the top-level `advertise`). */
-  advertise?: string;
-  /** The media relay's address for call legs on this listener's side (built-in engine). */
-  media?: string;
-  /** Destinations (IP or CIDR) that leave from this listener whatever the kernel's routes say. */
-  networks?: string[];
-}
-
-/** The parsed, defaulted config: listen parsed, paths absolute. */
-export interface TrunklineConfig {
-  /** Absolute path of the file read; undefined when running on the embedded defaults. */
-  source?: string;
-  listen: ListenEntry[];
-  /** Address written in Via/Record-Route/Contact (IP without brackets, or a host name). */
-  advertise?: string;
-  /** Absolute data directory. */
-  data: string;
   database: DatabaseConfig;
-  tls: TlsConfig;
-  media: MediaConfig;
-  /** The HTTP API, /metrics and health checks; `tls`: HTTPS with the SIP TLS files. */
-  api: { listen: HostPort; tls: boolean };
-  /** HEP3 capture; off when `hep` is absent. */
-  capture: { hep?: HostPort & { proto: 'udp' | 'tcp' }; id: number; traceCalls: number };
-  routes: RouteConfig[];
-  sip: { timers: SipTimers; limits: SipLimits; serverHeader: string };
-  /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
-  registrar: { minExpires: number; defaultExpires: number; maxExpires: number; algorithms: DigestAlgorithmName[]; keepAlive: number; checkFromUser: boolean };
-  trunking: TrunkingConfig;
-  log: { level: LogLevel };
-  /** The security edge (src/security/config.ts): every step switchable, the issue's defaults. */
-  security: SecurityConfig;
-}
+};
 
-export interface TrunkingConfig {
-  gatewayTimeout: number;
-  ringTimeout: number;
-  ping: { interval: number; timeout: number; downAfter: number; upAfter: number };
-  headers: HeaderRule[];
-}
-
-/** Headers toward one trunk or carrier: `keep` lets the other side's through, `strip` removes, `add` adds. */
-export interface HeaderRule {
-  trunk?: string;
-  carrier?: string;
-  keep: string[];
-  strip: string[];
-  add: Record<string, string>;
-}
+export type RouteConfig = TrunklineConfig['routes'][number];
+export type RouteMatch = RouteConfig['match'];
+export type MediaConfig = TrunklineConfig['media'];
