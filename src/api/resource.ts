@@ -15,10 +15,9 @@
  *   PATCH  /api/v1/NAME/KEY    update    200 object
  *   DELETE /api/v1/NAME/KEY    remove    204
  *
- * A method without a handler answers 405 with Allow. `views()` derives the
- * create and patch bodies from the object schema: readOnly fields (times,
- * derived parts) are not accepted, writeOnly ones (a password) are accepted
- * but never returned, and the key cannot be patched.
+ * A method without a handler answers 405 with Allow. `views()` (views.ts)
+ * derives the create and patch bodies from the object schema; the objects'
+ * schemas are in shapes.ts.
  */
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -92,31 +91,6 @@ export function defineResource<O extends AnyObject, C extends AnyObject = AnyObj
   def: ResourceDef<O, C, P, Q, R>,
 ): Resource {
   return def as unknown as Resource;
-}
-
-function mask<K extends PropertyKey>(keys: readonly K[]): Record<K, true> {
-  return Object.fromEntries(keys.map((k) => [k, true])) as Record<K, true>;
-}
-
-/**
- * The three views of one object schema:
- *   object  what GET returns: every field but the writeOnly ones
- *   create  the POST body: every field but the readOnly ones, unknown refused
- *   patch   the PATCH body: like create, without the key, every field optional
- */
-export function views<Sh extends z.ZodRawShape, K extends keyof Sh & string, RO extends keyof Sh & string = never, WO extends keyof Sh & string = never>(
-  schema: z.ZodObject<Sh>,
-  o: { key: K; readOnly?: readonly RO[]; writeOnly?: readonly WO[] },
-) {
-  const ro = o.readOnly ?? [];
-  const wo = o.writeOnly ?? [];
-  const object = schema.omit(mask(wo) as never) as unknown as z.ZodObject<Omit<Sh, WO>>;
-  const create = z.strictObject(schema.omit(mask(ro) as never).shape) as unknown as z.ZodObject<Omit<Sh, RO>, z.core.$strict>;
-  const patch = z.strictObject(schema.omit(mask([...ro, o.key]) as never).partial().shape) as unknown as z.ZodObject<
-    { [F in Exclude<keyof Sh, RO | K>]: z.ZodOptional<Sh[F]> },
-    z.core.$strict
-  >;
-  return { object, create, patch };
 }
 
 function check<S extends z.ZodType>(schema: S, value: unknown, part: 'body' | 'query'): z.output<S> {

@@ -4,16 +4,12 @@
  * limits over all their trunks (none given: unlimited).
  */
 import type { Command } from 'commander';
-import type { Account } from '../trunking/model.js';
 import { checkName } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
+import { accountJson } from '../store/json.js';
 import { commandGroup, orFail, withStore } from './store.js';
 import { intOption, printShow } from './trunking-common.js';
-
-export function accountJson(a: Account): Record<string, unknown> {
-  return { name: a.name, cpm: a.cpm, maxCalls: a.maxCalls, createdAt: isoTime(a.createdAt) };
-}
 
 export function registerAccount(program: Command): void {
   const group = commandGroup(program, 'account', 'customers, with limits over all their trunks: add, rm, list, show');

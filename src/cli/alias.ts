@@ -4,21 +4,11 @@
  * (`+912240001234`), a prefix ending in `*` (`+9122400012*`), or a name.
  */
 import type { Command } from 'commander';
-import type { Alias } from '../store/index.js';
 import { parseAddress, parseAlias } from '../store/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
+import { aliasJson } from '../store/json.js';
 import { commandGroup, orFail, withStore } from './store.js';
-
-export function aliasJson(a: Alias): Record<string, unknown> {
-  return {
-    alias: a.alias,
-    subscriber: `${a.username}@${a.domain}`,
-    username: a.username,
-    domain: a.domain,
-    createdAt: isoTime(a.createdAt),
-  };
-}
 
 export function registerAlias(program: Command): void {
   const group = commandGroup(program, 'alias', 'numbers or names that reach a subscriber: add, rm, list');

@@ -9,9 +9,12 @@ import { fail, withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { commandGroup, withStore } from './store.js';
 import type { BanRow } from '../store/repos/bans.js';
+import { banJson } from '../store/json.js';
 
-export function banJson(b: BanRow): Record<string, unknown> {
-  return { ip: b.ip, reason: b.reason, source: b.source, expires: b.expiresAt === null ? null : isoTime(b.expiresAt), createdAt: isoTime(b.createdAt) };
+/** The shared view, but `ban list --json` has always called `expiresAt` `expires`, and keeps its name. */
+function banListJson(b: BanRow): Record<string, unknown> {
+  const { ip, reason, source, expiresAt, createdAt } = banJson(b);
+  return { ip, reason, source, expires: expiresAt, createdAt };
 }
 
 function parseSeconds(v: string): number {
@@ -63,7 +66,7 @@ export function registerBan(program: Command): void {
     async (opts: { json?: boolean }, cmd: Command) => {
       await withStore(cmd, async (store) => {
         const { BanRepo } = await import('../store/repos/bans.js');
-        printList(await new BanRepo(store.ctx).list(), opts.json, banJson, [
+        printList(await new BanRepo(store.ctx).list(), opts.json, banListJson, [
           ['ip', (b) => b.ip],
           ['source', (b) => b.source],
           ['expires', (b) => (b.expiresAt === null ? 'never' : isoTime(b.expiresAt))],

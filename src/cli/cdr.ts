@@ -6,32 +6,13 @@
  * earlier `--json --page` answer.
  */
 import type { Command } from 'commander';
-import type { CdrFilter, Cdr } from '../trunking/model.js';
+import type { CdrFilter } from '../trunking/model.js';
 import { CDR_DEFAULT_LIMIT, CDR_MAX_LIMIT } from '../store/repos/cdrs.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printJson, printList } from './output.js';
+import { cdrJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { intOption } from './trunking-common.js';
-
-export function cdrJson(c: Cdr): Record<string, unknown> {
-  return {
-    callSid: c.callSid,
-    account: c.account,
-    trunk: c.trunk,
-    carrier: c.carrier,
-    direction: c.direction,
-    from: c.from,
-    to: c.to,
-    startAt: isoTime(c.startAt),
-    answerAt: c.answerAt === null ? null : isoTime(c.answerAt),
-    endAt: isoTime(c.endAt),
-    duration: c.duration,
-    status: c.status,
-    reason: c.reason,
-    hangupBy: c.hangupBy,
-    extra: c.extra,
-  };
-}
 
 /** An ISO 8601 time with a date (`2026-01-31`, `2026-01-31T12:00:00Z`, with an offset) as ms. */
 function isoOption(value: string | undefined, field: string): number | undefined {

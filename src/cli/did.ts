@@ -4,15 +4,11 @@
  * prefixes (`+9122400012*`) pointed at a trunk, owned by its account.
  */
 import type { Command } from 'commander';
-import type { DidRow } from '../store/index.js';
 import { checkName, parseDid } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
+import { didJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
-
-export function didJson(d: DidRow): Record<string, unknown> {
-  return { number: d.number, trunk: d.trunk, account: d.account, createdAt: isoTime(d.createdAt) };
-}
 
 export function registerDid(program: Command): void {
   const group = commandGroup(program, 'did', 'numbers (E.164, or a prefix ending in *) pointed at a trunk: add, rm, list');

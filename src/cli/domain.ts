@@ -3,14 +3,10 @@
  * the local SIP domains (the registrar's realms).
  */
 import type { Command } from 'commander';
-import type { Domain } from '../store/index.js';
 import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
+import { domainJson } from '../store/json.js';
 import { commandGroup, withStore } from './store.js';
-
-export function domainJson(d: Domain): Record<string, unknown> {
-  return { domain: d.domain, createdAt: isoTime(d.createdAt) };
-}
 
 export function registerDomain(program: Command): void {
   const group = commandGroup(program, 'domain', 'local SIP domains (the registrar\'s realms): add, rm, list');

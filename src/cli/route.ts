@@ -9,20 +9,16 @@
  * gateway, the most specific trunk range, nobody).
  */
 import type { Command } from 'commander';
-import type { OutboundRoute } from '../trunking/model.js';
 import { checkName, checkTransport, parseRoutePrefix } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
+import { routeJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { listCell, listOption, printShow } from './trunking-common.js';
 import { TrunkingSnapshot } from '../trunking/snapshot.js';
 import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
 import { canonicalIp } from '../trunking/snapshot.js';
-
-export function routeJson(r: OutboundRoute): Record<string, unknown> {
-  return { prefix: r.prefix, carriers: r.carriers, createdAt: isoTime(r.createdAt) };
-}
 
 export function registerRoute(program: Command): void {
   const group = commandGroup(program, 'route', 'outbound routes, longest prefix wins (+ alone is the default): add, rm, list');

@@ -5,24 +5,14 @@
  * and the password never comes from the command line.
  */
 import type { Command } from 'commander';
-import type { Subscriber } from '../store/index.js';
 import { parseAddress } from '../store/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
+import { subscriberJson } from '../store/json.js';
 import { readPasswordFromStdin } from './password.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 
 const PASSWORD_STDIN = '--password-stdin';
-
-export function subscriberJson(s: Subscriber): Record<string, unknown> {
-  return {
-    subscriber: `${s.username}@${s.domain}`,
-    username: s.username,
-    domain: s.domain,
-    createdAt: isoTime(s.createdAt),
-    updatedAt: isoTime(s.updatedAt),
-  };
-}
 
 /** USER@DOMAIN checked, then the password from stdin: both before the store opens. */
 async function addressAndPassword(

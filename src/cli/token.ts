@@ -5,14 +5,11 @@
  * that `TOKEN=$(trunkline token add ci --role read)` captures the token alone.
  */
 import type { Command } from 'commander';
-import { TokenRepo, checkTokenName, checkTokenRole, type ApiToken } from '../store/repos/tokens.js';
+import { TokenRepo, checkTokenName, checkTokenRole } from '../store/repos/tokens.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
+import { tokenJson } from '../store/json.js';
 import { commandGroup, orFail, withStore } from './store.js';
-
-export function tokenJson(t: ApiToken): Record<string, unknown> {
-  return { name: t.name, role: t.role, createdAt: isoTime(t.createdAt), lastUsedAt: t.lastUsedAt === null ? null : isoTime(t.lastUsedAt) };
-}
 
 export function registerToken(program: Command): void {
   const group = commandGroup(program, 'token', 'HTTP API tokens (admin reads and writes, read only reads): add, rm, list');

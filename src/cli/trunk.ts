@@ -21,26 +21,10 @@ import {
 } from '../trunking/validate.js';
 import { parseAddress } from '../store/validate.js';
 import { withConfigOption } from './common.js';
-import { isoTime, plural, printList, say } from './output.js';
+import { plural, printList, say } from './output.js';
+import { trunkJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { intOption, listCell, listOption, printShow } from './trunking-common.js';
-
-export function trunkJson(t: Trunk): Record<string, unknown> {
-  return {
-    name: t.name,
-    account: t.account,
-    ip: t.ip,
-    register: t.register,
-    transport: t.transport,
-    tlsFingerprint: t.tlsFingerprint,
-    dest: t.dest,
-    cpm: t.cpm,
-    maxCalls: t.maxCalls,
-    media: t.media,
-    codecs: t.codecs,
-    createdAt: isoTime(t.createdAt),
-  };
-}
 
 interface AddOptions {
   account?: string;

@@ -1,14 +1,66 @@
 /**
- * The JSON shape of stored objects, one per noun, shared by the CLI's
+ * The JSON of stored objects, one view per noun, shared by the CLI's
  * `--json` output and the HTTP API (CONTRACT.md: the same fields both ways).
- * Times are ISO 8601 (UTC).
+ * The shapes, their types and descriptions are the schemas of
+ * src/api/shapes.ts; each view returns its schema's type. Times are ISO
+ * 8601 (UTC).
  */
+import type {
+  AccountJson,
+  AliasJson,
+  BanJson,
+  BindingJson,
+  CarrierJson,
+  CdrJson,
+  DidJson,
+  DomainJson,
+  RouteJson,
+  SubscriberJson,
+  TokenJson,
+  TrunkJson,
+} from '../api/shapes.js';
+import type { Account, Cdr, OutboundRoute, Trunk } from '../trunking/model.js';
+import type { Alias } from './repos/aliases.js';
+import type { BanRow } from './repos/bans.js';
 import type { CarrierInfo } from './repos/carriers.js';
+import type { DidRow } from './repos/dids.js';
+import type { Domain } from './repos/domains.js';
 import type { LocationBinding } from './repos/location.js';
+import type { Subscriber } from './repos/subscribers.js';
+import type { ApiToken } from './repos/tokens.js';
 
 /** Milliseconds since the epoch as ISO 8601 (UTC). */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+
+// ---------------------------------------------------------------- registrar
+
+export function domainJson(d: Domain): DomainJson {
+  return { domain: d.domain, createdAt: isoTime(d.createdAt) };
+}
+
+/** A subscriber: never its password or HA1s. */
+export function subscriberJson(s: Subscriber): SubscriberJson {
+  return {
+    subscriber: `${s.username}@${s.domain}`,
+    username: s.username,
+    domain: s.domain,
+    createdAt: isoTime(s.createdAt),
+    updatedAt: isoTime(s.updatedAt),
+  };
+}
+
+export function aliasJson(a: Alias): AliasJson {
+  return {
+    alias: a.alias,
+    subscriber: `${a.username}@${a.domain}`,
+    username: a.username,
+    domain: a.domain,
+    createdAt: isoTime(a.createdAt),
+  };
 }
 
 /** Seconds until a binding expires at `now` (at least 0). */
@@ -17,7 +69,7 @@ export function expiresIn(b: LocationBinding, now: number): number {
 }
 
 /** A registration as listed. */
-export function bindingJson(b: LocationBinding, now: number) {
+export function bindingJson(b: LocationBinding, now: number): BindingJson {
   return {
     aor: b.aor,
     contact: b.contact,
@@ -38,8 +90,35 @@ export function bindingJson(b: LocationBinding, now: number) {
   };
 }
 
+// ---------------------------------------------------------------- trunking
+
+export function accountJson(a: Account): AccountJson {
+  return { name: a.name, cpm: a.cpm, maxCalls: a.maxCalls, createdAt: isoTime(a.createdAt) };
+}
+
+export function trunkJson(t: Trunk): TrunkJson {
+  return {
+    name: t.name,
+    account: t.account,
+    ip: t.ip,
+    register: t.register,
+    transport: t.transport,
+    tlsFingerprint: t.tlsFingerprint,
+    dest: t.dest,
+    cpm: t.cpm,
+    maxCalls: t.maxCalls,
+    media: t.media,
+    codecs: t.codecs,
+    createdAt: isoTime(t.createdAt),
+  };
+}
+
+export function didJson(d: DidRow): DidJson {
+  return { number: d.number, trunk: d.trunk, account: d.account, createdAt: isoTime(d.createdAt) };
+}
+
 /** A carrier: whether it has a password, never the password. */
-export function carrierJson(c: CarrierInfo) {
+export function carrierJson(c: CarrierInfo): CarrierJson {
   return {
     name: c.name,
     gateways: c.gateways,
@@ -52,4 +131,39 @@ export function carrierJson(c: CarrierInfo) {
     codecs: c.codecs,
     createdAt: isoTime(c.createdAt),
   };
+}
+
+export function routeJson(r: OutboundRoute): RouteJson {
+  return { prefix: r.prefix, carriers: r.carriers, createdAt: isoTime(r.createdAt) };
+}
+
+export function cdrJson(c: Cdr): CdrJson {
+  return {
+    callSid: c.callSid,
+    account: c.account,
+    trunk: c.trunk,
+    carrier: c.carrier,
+    direction: c.direction,
+    from: c.from,
+    to: c.to,
+    startAt: isoTime(c.startAt),
+    answerAt: isoOrNull(c.answerAt),
+    endAt: isoTime(c.endAt),
+    duration: c.duration,
+    status: c.status,
+    reason: c.reason,
+    hangupBy: c.hangupBy,
+    extra: c.extra,
+  };
+}
+
+// ---------------------------------------------------------------- security
+
+export function banJson(b: BanRow): BanJson {
+  return { ip: b.ip, reason: b.reason, source: b.source, expiresAt: isoOrNull(b.expiresAt), createdAt: isoTime(b.createdAt) };
+}
+
+/** A token: never the token itself (the API's POST answer adds it, once). */
+export function tokenJson(t: ApiToken): TokenJson {
+  return { name: t.name, role: t.role, createdAt: isoTime(t.createdAt), lastUsedAt: isoOrNull(t.lastUsedAt) };
 }

@@ -4,23 +4,13 @@
  * while the account has trunks, unless `?cascade=true`.
  */
 import { z } from 'zod';
-import type { Account } from '../../trunking/model.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { accountViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { accountJson as out } from '../../store/json.js';
 
-const limit = z.number().int().min(1).max(1_000_000).nullable();
-const schema = z.object({
-  name: z.string().describe('letters, digits, . _ -'),
-  cpm: limit.optional().describe('calls per minute over all its trunks; null = unlimited'),
-  maxCalls: limit.optional().describe('concurrent calls over all its trunks; null = unlimited'),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'name', readOnly: ['createdAt'] });
 const removeQuery = z.strictObject({
   cascade: z.enum(['true', 'false']).optional().describe('also remove its trunks and their DIDs'),
 });
-
-const out = (a: Account) => ({ name: a.name, cpm: a.cpm, maxCalls: a.maxCalls, createdAt: iso(a.createdAt) });
 
 export default defineResource({
   name: 'accounts',

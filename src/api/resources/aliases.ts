@@ -4,31 +4,15 @@
  * `sales`); `+` and `*` may be written as is in the URL.
  */
 import { z } from 'zod';
-import type { Alias } from '../../store/index.js';
 import { NotFoundError } from '../../store/errors.js';
 import { parseAddress, parseAlias } from '../../store/validate.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { aliasViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { aliasJson as out } from '../../store/json.js';
 
-const schema = z.object({
-  alias: z.string().describe('an E.164 number (+912240001234), a prefix ending in * (+9122400012*), or a name'),
-  subscriber: z.string().describe('USER@DOMAIN it reaches'),
-  username: z.string(),
-  domain: z.string(),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'alias', readOnly: ['username', 'domain', 'createdAt'] });
 const listQuery = z.strictObject({
   subscriber: z.string().optional().describe('only the aliases of USER@DOMAIN'),
   domain: z.string().optional().describe("only those of this domain's subscribers"),
-});
-
-const out = (a: Alias) => ({
-  alias: a.alias,
-  subscriber: `${a.username}@${a.domain}`,
-  username: a.username,
-  domain: a.domain,
-  createdAt: iso(a.createdAt),
 });
 
 export default defineResource({

@@ -1,21 +1,9 @@
 /** /api/v1/bans: bans by hand and the server's own (flood, brute force) — `trunkline ban`. */
-import { z } from 'zod';
-import { defineResource, views } from '../resource.js';
-import { BanRepo, normalizeBanIp, type BanRow } from '../../store/repos/bans.js';
+import { banViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { BanRepo, normalizeBanIp } from '../../store/repos/bans.js';
 import { NotFoundError } from '../../store/errors.js';
-import { iso } from './common.js';
-
-const schema = z.object({
-  ip: z.string().describe('IPv4 or IPv6 address'),
-  for: z.number().int().positive().optional().describe('seconds until it ends by itself; absent: until lifted'),
-  reason: z.string().max(200).optional().describe('why (shown in ban list)'),
-  source: z.string().describe('manual, flood or brute-force'),
-  expiresAt: z.string().nullable().describe('ISO 8601, null = until lifted'),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'ip', readOnly: ['source', 'expiresAt', 'createdAt'], writeOnly: ['for'] });
-
-const out = (b: BanRow) => ({ ip: b.ip, reason: b.reason, source: b.source, expiresAt: b.expiresAt === null ? null : iso(b.expiresAt), createdAt: iso(b.createdAt) });
+import { banJson as out } from '../../store/json.js';
 
 export default defineResource({
   name: 'bans',

@@ -4,28 +4,13 @@
  * operator"). Served only in a server with a B2BUA (ApiContext.calls). The
  * ladder of a live or recent call is GET /api/v1/calls/SID/trace (app.ts).
  */
-import { z } from 'zod';
 import type { LiveCall } from '../../b2bua/b2bua.js';
 import { NotFoundError } from '../../store/errors.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { callViews as v, type CallJson } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { isoTime as iso } from '../../store/json.js';
 
-const schema = z.object({
-  callSid: z.string(),
-  direction: z.string().describe('inbound or outbound'),
-  account: z.string().nullable(),
-  trunk: z.string().nullable(),
-  carrier: z.string().nullable().describe('the carrier answering or being tried'),
-  from: z.string(),
-  to: z.string(),
-  state: z.string().describe('trying, early, confirmed, ...'),
-  startAt: z.string().describe('ISO 8601'),
-  answerAt: z.string().nullable().describe('ISO 8601; null until answered'),
-  seconds: z.number().int().describe('since the start'),
-});
-const v = views(schema, { key: 'callSid' });
-
-const out = (c: LiveCall, now: number) => ({
+const out = (c: LiveCall, now: number): CallJson => ({
   ...c,
   startAt: iso(c.startAt),
   answerAt: c.answerAt === null ? null : iso(c.answerAt),

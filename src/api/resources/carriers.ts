@@ -5,27 +5,10 @@
  * the username as it is keeps the stored password. DELETE refused (409)
  * while a route names the carrier.
  */
-import { z } from 'zod';
 import type { CarrierInput } from '../../store/index.js';
-import { carrierJson } from '../../store/json.js';
-import { defineResource, views } from '../resource.js';
-
-const schema = z.object({
-  name: z.string().describe('letters, digits, . _ -'),
-  gateways: z.array(z.string()).describe('SIP URIs, first = highest priority'),
-  username: z.string().nullable().optional().describe("user name for the carrier's 401/407 challenges"),
-  password: z.string().nullable().optional().describe('accepted, never returned'),
-  hasPassword: z.boolean().describe('whether a password is stored'),
-  register: z.boolean().optional().describe('keep a registration with the carrier (needs the credentials)'),
-  prefix: z.string().nullable().optional().describe('tech prefix put before the dialled number'),
-  plus: z.boolean().optional().describe('send numbers E.164 with + (default true; false = --no-plus)'),
-  media: z.enum(['rtp', 'srtp', 'any']).optional(),
-  codecs: z.array(z.string()).optional(),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'name', readOnly: ['hasPassword', 'createdAt'], writeOnly: ['password'] });
-
-const out = carrierJson;
+import { carrierJson as out } from '../../store/json.js';
+import { carrierViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
 
 export default defineResource({
   name: 'carriers',

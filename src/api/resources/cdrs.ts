@@ -7,28 +7,10 @@
  */
 import { z } from 'zod';
 import { CDR_DEFAULT_LIMIT, CDR_MAX_LIMIT } from '../../store/index.js';
-import type { Cdr, CdrFilter } from '../../trunking/model.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
-
-const schema = z.object({
-  callSid: z.string(),
-  account: z.string().nullable(),
-  trunk: z.string().nullable(),
-  carrier: z.string().nullable(),
-  direction: z.enum(['inbound', 'outbound']),
-  from: z.string(),
-  to: z.string(),
-  startAt: z.string().describe('ISO 8601'),
-  answerAt: z.string().nullable().describe('ISO 8601; null when never answered'),
-  endAt: z.string().describe('ISO 8601'),
-  duration: z.number().int().describe('seconds answered'),
-  status: z.number().int().describe('final SIP status (200 for an answered call)'),
-  reason: z.string(),
-  hangupBy: z.enum(['caller', 'callee', 'system']),
-  extra: z.string().nullable().describe('JSON text: media figures'),
-});
-const v = views(schema, { key: 'callSid' });
+import type { CdrFilter } from '../../trunking/model.js';
+import { cdrViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { cdrJson } from '../../store/json.js';
 
 const ISO = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/;
 const time = z
@@ -49,13 +31,6 @@ const listQuery = z.strictObject({
   format: z.enum(['json', 'csv']).optional().describe('csv: the same rows as CSV (or Accept: text/csv)'),
 });
 
-export const cdrOut = (c: Cdr) => ({
-  ...c,
-  startAt: iso(c.startAt),
-  answerAt: c.answerAt === null ? null : iso(c.answerAt),
-  endAt: iso(c.endAt),
-});
-
 export default defineResource({
   name: 'cdrs',
   key: 'callSid',
@@ -74,8 +49,8 @@ export default defineResource({
       if (q.disposition !== undefined) f.disposition = q.disposition;
       if (q.cursor !== undefined) f.cursor = q.cursor;
       const p = await ctx.store.cdrs.list(f);
-      return { items: p.cdrs.map(cdrOut), next: p.next };
+      return { items: p.cdrs.map(cdrJson), next: p.next };
     },
   },
-  get: async (ctx, key) => cdrOut(await ctx.store.cdrs.show(key)),
+  get: async (ctx, key) => cdrJson(await ctx.store.cdrs.show(key)),
 });

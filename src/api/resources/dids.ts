@@ -6,25 +6,16 @@
  * The list is whole, or pages by number with `?limit=N` (and the Next-Cursor).
  */
 import { z } from 'zod';
-import type { DidRow } from '../../store/repos/dids.js';
 import { namePage, optionalPageQuery } from '../pagination.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { didViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { didJson as out } from '../../store/json.js';
 
-const schema = z.object({
-  number: z.string().describe('an E.164 number (+912240001234) or a prefix ending in * (+9122400012*)'),
-  trunk: z.string().describe('the trunk inbound calls to it go to'),
-  account: z.string().describe("the trunk's account, which owns the number"),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'number', readOnly: ['account', 'createdAt'] });
 const listQuery = z.strictObject({
   trunk: z.string().optional().describe("only this trunk's"),
   account: z.string().optional().describe("only this account's"),
   ...optionalPageQuery,
 });
-
-const out = (d: DidRow) => ({ number: d.number, trunk: d.trunk, account: d.account, createdAt: iso(d.createdAt) });
 
 export default defineResource({
   name: 'dids',

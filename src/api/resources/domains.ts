@@ -1,18 +1,12 @@
 /** /api/v1/domains: the local SIP domains (`trunkline domain`). */
 import { z } from 'zod';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { domainViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { domainJson as out } from '../../store/json.js';
 
-const schema = z.object({
-  domain: z.string().describe('host name or IP address; the digest realm of its subscribers'),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'domain', readOnly: ['createdAt'] });
 const removeQuery = z.strictObject({
   cascade: z.enum(['true', 'false']).optional().describe('also remove its subscribers, their aliases and registrations'),
 });
-
-const out = (d: { domain: string; createdAt: number }) => ({ domain: d.domain, createdAt: iso(d.createdAt) });
 
 export default defineResource({
   name: 'domains',

@@ -6,31 +6,11 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../store/errors.js';
 import { normalizeAor } from '../../store/validate.js';
-import { defineResource, views } from '../resource.js';
-import { bindingJson } from '../../store/json.js';
+import { bindingViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { bindingJson as out } from '../../store/json.js';
 
-const schema = z.object({
-  aor: z.string().describe('USER@DOMAIN'),
-  contact: z.string(),
-  received: z.string().nullable().describe('where the REGISTER came from when that differs from the contact (NAT)'),
-  expires: z.number().int().describe('seconds left'),
-  expiresAt: z.string().describe('ISO 8601'),
-  q: z.number(),
-  path: z.array(z.string()),
-  instance: z.string().nullable(),
-  regId: z.number().int().nullable(),
-  callId: z.string(),
-  cseq: z.number().int(),
-  proto: z.string(),
-  local: z.string().describe('IP:PORT it arrived on'),
-  remote: z.string().describe('IP:PORT it came from'),
-  userAgent: z.string().nullable(),
-  updatedAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'aor' });
 const listQuery = z.strictObject({ aor: z.string().optional().describe('only the bindings of USER@DOMAIN') });
-
-const out = bindingJson;
 
 export default defineResource({
   name: 'location',

@@ -4,21 +4,11 @@
  * order. The key is the prefix (`+`, `+9122`; `+` as is or %2B in the path).
  * PATCH replaces the carriers.
  */
-import { z } from 'zod';
 import { NotFoundError } from '../../store/errors.js';
-import type { OutboundRoute } from '../../trunking/model.js';
 import { parseRoutePrefix } from '../../trunking/validate.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
-
-const schema = z.object({
-  prefix: z.string().describe('+ (the default route) or + and digits'),
-  carriers: z.array(z.string()).describe('carrier names, first tried first'),
-  createdAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'prefix', readOnly: ['createdAt'] });
-
-const out = (r: OutboundRoute) => ({ prefix: r.prefix, carriers: r.carriers, createdAt: iso(r.createdAt) });
+import { routeViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { routeJson as out } from '../../store/json.js';
 
 export default defineResource({
   name: 'routes',

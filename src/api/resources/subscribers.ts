@@ -4,29 +4,12 @@
  * its HA1s (MD5, SHA-256).
  */
 import { z } from 'zod';
-import type { Subscriber } from '../../store/index.js';
 import { parseAddress } from '../../store/validate.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { subscriberViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { subscriberJson as out } from '../../store/json.js';
 
-const schema = z.object({
-  subscriber: z.string().describe('USER@DOMAIN (its domain must exist)'),
-  password: z.string().describe('the digest password; accepted, never returned'),
-  username: z.string(),
-  domain: z.string(),
-  createdAt: z.string().describe('ISO 8601'),
-  updatedAt: z.string().describe('ISO 8601'),
-});
-const v = views(schema, { key: 'subscriber', readOnly: ['username', 'domain', 'createdAt', 'updatedAt'], writeOnly: ['password'] });
 const listQuery = z.strictObject({ domain: z.string().optional().describe("only this domain's") });
-
-const out = (s: Subscriber) => ({
-  subscriber: `${s.username}@${s.domain}`,
-  username: s.username,
-  domain: s.domain,
-  createdAt: iso(s.createdAt),
-  updatedAt: iso(s.updatedAt),
-});
 
 export default defineResource({
   name: 'subscribers',

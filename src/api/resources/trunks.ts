@@ -12,30 +12,13 @@ import { z } from 'zod';
 import { TrunkRangeError, type TrunkInput } from '../../store/index.js';
 import type { Trunk } from '../../trunking/model.js';
 import { namePage, optionalPageQuery } from '../pagination.js';
-import { defineResource, views } from '../resource.js';
-import { iso } from './common.js';
+import { trunkViews as v } from '../shapes.js';
+import { defineResource } from '../resource.js';
+import { trunkJson as out } from '../../store/json.js';
 import { ApiError } from '../errors.js';
 
-const schema = z.object({
-  name: z.string().describe('letters, digits, . _ -'),
-  account: z.string().describe('the account it belongs to'),
-  ip: z.array(z.string()).optional().describe('CIDRs of a static peer (a bare address is a /32 or /128); [] for a registering PBX'),
-  register: z.string().nullable().optional().describe('USER@DOMAIN a registering PBX registers as; null for a static peer'),
-  transport: z.enum(['udp', 'tcp', 'tls']).nullable().optional().describe('the only transport it may use; null = any'),
-  tlsFingerprint: z.string().nullable().optional().describe('SHA-256 fingerprint of the client certificate it must present'),
-  dest: z.string().nullable().optional().describe('SIP URI inbound calls go to; null = the registered contact'),
-  cpm: z.number().int().optional().describe('calls per minute (default 200)'),
-  maxCalls: z.number().int().nullable().optional().describe('concurrent calls; null = unlimited'),
-  media: z.enum(['rtp', 'srtp', 'any']).optional().describe('default any: as offered'),
-  codecs: z.array(z.string()).optional().describe('allowed codecs in order; [] = as offered'),
-  createdAt: z.string().describe('ISO 8601'),
-  force: z.boolean().optional().describe("accept an ip range holding a carrier gateway's address or every address (the carrier keeps its address)"),
-});
-const v = views(schema, { key: 'name', readOnly: ['createdAt'], writeOnly: ['force'] });
 const listQuery = z.strictObject({ account: z.string().optional().describe("only this account's"), ...optionalPageQuery });
 const removeQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional().describe('also remove its DIDs') });
-
-const out = (t: Trunk) => ({ ...t, createdAt: iso(t.createdAt) });
 
 type Body = z.output<typeof v.patch>;
 
