@@ -20,6 +20,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { SchemaError } from './errors.js';
 import type { ApiContext } from './resource.js';
+import type { CallBucket, UnknownSourceJson } from './shapes.js';
 
 const MINUTE = 60_000;
 export const STATS_MAX_MINUTES = 1440;
@@ -27,14 +28,6 @@ export const STATS_MAX_MINUTES = 1440;
 const callsQuery = z.strictObject({
   minutes: z.coerce.number().int().min(1).max(STATS_MAX_MINUTES).default(60).describe(`minutes back from now, 1-${STATS_MAX_MINUTES} (default 60)`),
 });
-
-export interface CallBucket {
-  /** ISO 8601, the minute's start. */
-  start: string;
-  started: number;
-  answered: number;
-  failed: number;
-}
 
 /** The buckets of the `minutes` minutes up to and including the current one. */
 export async function callStats(ctx: ApiContext, minutes: number): Promise<CallBucket[]> {
@@ -81,7 +74,16 @@ export function registerStats(v1: FastifyInstance, ctx: ApiContext): void {
   });
   // The sources the B2BUA refused as unknown; [] in a server without one.
   v1.get('/stats/unknown-sources', async () =>
-    (ctx.unknownSources?.() ?? []).map((s) => ({ ...s, firstAt: new Date(s.firstAt).toISOString(), lastAt: new Date(s.lastAt).toISOString() })),
+    (ctx.unknownSources?.() ?? []).map(
+      (s): UnknownSourceJson => ({
+        address: s.address,
+        proto: s.proto,
+        method: s.method,
+        count: s.count,
+        firstAt: new Date(s.firstAt).toISOString(),
+        lastAt: new Date(s.lastAt).toISOString(),
+      }),
+    ),
   );
 }
 

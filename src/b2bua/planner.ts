@@ -9,6 +9,7 @@ import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
 import { newCallSid } from '../dialog/sid.js';
 import type { LegHeaderRule } from './headers.js';
 import { legMedia } from './media-link.js';
+import type { RefusalCause } from './refusal-cause.js';
 
 /** A registered customer's contacts (the location service), for trunks without a fixed destination. */
 export interface ContactLookup {
@@ -40,27 +41,7 @@ export interface Planner {
   fingerprintOf(flow: Flow): string | null;
 }
 
-/**
- * Why a call was refused before any leg was tried: a fixed, small set (a
- * metric label and a CDR field), unlike the reason phrase, which may carry
- * a barring rule's text.
- */
-export type RefusalCause =
-  | 'policy'
-  | 'transport'
-  | 'certificate'
-  | 'caller-id'
-  | 'number'
-  | 'unknown-did'
-  | 'barred'
-  | 'no-route'
-  | 'no-gateway'
-  | 'trunk-unreachable'
-  | 'trunk-config'
-  | 'cpm-limit'
-  | 'concurrent-limit'
-  | 'extension'
-  | 'shutdown';
+export type { RefusalCause };
 
 /** A call refused before any leg: the answer, its cause, and the trunk when a limit of it was hit. */
 export interface Refusal {

@@ -14,25 +14,10 @@
 import { CSEQ_NAMES, callIdSpan, fromTagOf, headerValue } from './raw-headers.js';
 import type { Flow } from '../transport/types.js';
 import type { Direction } from './capture.js';
+import type { TraceMessage } from '../api/shapes.js';
 
-/** One message of a trace, as the API returns it. */
-export interface TraceMessage {
-  /** ISO 8601 with milliseconds. */
-  time: string;
-  /** in: received by Trunkline; out: sent by it. */
-  direction: Direction;
-  /** a: the caller's leg; b: the callee's leg (one per gateway attempt). */
-  leg: 'a' | 'b';
-  callId: string;
-  proto: string;
-  /** IP:PORT (IPv6 in brackets). */
-  src: string;
-  dst: string;
-  /** The request or status line. */
-  firstLine: string;
-  /** The whole message as text. */
-  raw: string;
-}
+/** One message of a trace, as the API returns it (its shape is the API's: src/api/shapes.ts). */
+export type { TraceMessage };
 
 interface Stored {
   time: number;

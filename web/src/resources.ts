@@ -1,6 +1,9 @@
 // The provisioning pages, one description each: the form's fields (and
 // how each becomes JSON), the table's columns, whether the API has PATCH.
-// The shapes are the API's (src/api/resources/*.ts).
+// The shapes are the server's (src/api/shapes.ts): a field of a form must
+// be one the POST body takes, a column's one the object has.
+import type { z } from 'zod';
+import type * as shapes from '../../src/api/shapes';
 import type { Sample } from './api';
 import { when } from './components/Table';
 
@@ -39,13 +42,47 @@ export interface ResourcePage {
   hint?: string;
 }
 
+/** The collections with a page, and the views of their schemas. */
+interface Views {
+  accounts: typeof shapes.accountViews;
+  trunks: typeof shapes.trunkViews;
+  dids: typeof shapes.didViews;
+  carriers: typeof shapes.carrierViews;
+  routes: typeof shapes.routeViews;
+  domains: typeof shapes.domainViews;
+  subscribers: typeof shapes.subscriberViews;
+}
+type Json<N extends keyof Views> = z.output<Views[N]['object']>;
+type BodyField<N extends keyof Views> = keyof z.input<Views[N]['create']> & string;
+
+/** The column makers of one collection: a field the object has. */
+interface Columns<N extends keyof Views> {
+  col(head: string, field: keyof Json<N> & string, fallback?: string): Column;
+  timeCol(head: string, field: keyof Json<N> & string): Column;
+  cell(head: string, cell: (o: Json<N>, extra: Extra) => string): Column;
+}
+
 const t = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : Array.isArray(v) ? (v.length === 0 ? '-' : v.join(', ')) : String(v));
-const col = (head: string, field: string, fallback?: string): Column => ({ head, cell: (o) => (o[field] === null && fallback !== undefined ? fallback : t(o[field])) });
-const timeCol = (head: string, field: string): Column => ({ head, cell: (o) => when(typeof o[field] === 'string' ? o[field] : null) });
-const created = timeCol('Created', 'createdAt');
+const columns = {
+  col: (head: string, field: string, fallback?: string): Column => ({ head, cell: (o) => (o[field] === null && fallback !== undefined ? fallback : t(o[field])) }),
+  timeCol: (head: string, field: string): Column => ({ head, cell: (o) => when(typeof o[field] === 'string' ? o[field] : null) }),
+  cell: (head: string, cell: (o: Obj, extra: Extra) => string): Column => ({ head, cell }),
+};
+
+/** A page whose key, fields and columns are checked against the collection's schema. */
+function page<N extends keyof Views>(
+  p: Omit<ResourcePage, 'name' | 'key' | 'fields' | 'columns'> & {
+    name: N;
+    key: keyof Json<N> & string;
+    fields: Array<Field & { name: BodyField<N> }>;
+    columns: (c: Columns<N>) => Column[];
+  },
+): ResourcePage {
+  return { ...p, columns: p.columns(columns as unknown as Columns<N>) };
+}
 
 export const RESOURCE_PAGES: ResourcePage[] = [
-  {
+  page({
     name: 'accounts',
     title: 'Accounts',
     key: 'name',
@@ -55,9 +92,9 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'cpm', label: 'Calls per minute', kind: 'int', placeholder: 'unlimited', nullable: true },
       { name: 'maxCalls', label: 'Max calls', kind: 'int', placeholder: 'unlimited', nullable: true },
     ],
-    columns: [col('Name', 'name'), col('CPM', 'cpm', 'unlimited'), col('Max calls', 'maxCalls', 'unlimited'), created],
-  },
-  {
+    columns: ({ col, timeCol }) => [col('Name', 'name'), col('CPM', 'cpm', 'unlimited'), col('Max calls', 'maxCalls', 'unlimited'), timeCol('Created', 'createdAt')],
+  }),
+  page({
     name: 'trunks',
     title: 'Trunks',
     key: 'name',
@@ -76,10 +113,10 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'codecs', label: 'Codecs', kind: 'list', placeholder: 'PCMA, PCMU' },
       { name: 'force', label: "Force (a range holding a carrier gateway's address or every address)", kind: 'bool' },
     ],
-    columns: [
+    columns: ({ col, cell }) => [
       col('Name', 'name'),
       col('Account', 'account'),
-      { head: 'Source', cell: (o) => (o.register !== null && o.register !== undefined ? `registers as ${t(o.register)}` : t(o.ip)) },
+      cell('Source', (o) => (o.register !== null && o.register !== undefined ? `registers as ${t(o.register)}` : t(o.ip))),
       col('Destination', 'dest', 'registered contact'),
       col('Transport', 'transport', 'any'),
       col('CPM', 'cpm'),
@@ -87,8 +124,8 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       col('Media', 'media'),
       col('Codecs', 'codecs'),
     ],
-  },
-  {
+  }),
+  page({
     name: 'dids',
     title: 'DIDs',
     key: 'number',
@@ -97,9 +134,9 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'number', label: 'Number or prefix', required: true, placeholder: '+912240001234 or +9122400012*' },
       { name: 'trunk', label: 'Trunk', required: true },
     ],
-    columns: [col('Number', 'number'), col('Trunk', 'trunk'), col('Account', 'account'), created],
-  },
-  {
+    columns: ({ col, timeCol }) => [col('Number', 'number'), col('Trunk', 'trunk'), col('Account', 'account'), timeCol('Created', 'createdAt')],
+  }),
+  page({
     name: 'carriers',
     title: 'Carriers',
     key: 'name',
@@ -116,20 +153,19 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'media', label: 'Media', kind: 'choice', options: ['any', 'rtp', 'srtp'] },
       { name: 'codecs', label: 'Codecs', kind: 'list', placeholder: 'PCMA, PCMU' },
     ],
-    columns: [
+    columns: ({ col, cell }) => [
       col('Name', 'name'),
-      {
-        head: 'Gateways',
-        cell: (o, x) => (Array.isArray(o.gateways) ? o.gateways.map((g) => `${String(g)} (${x.gateways.has(String(g)) ? (x.gateways.get(String(g)) ? 'up' : 'down') : 'unknown'})`).join(', ') : '-'),
-      },
+      cell('Gateways', (o, x) =>
+        Array.isArray(o.gateways) ? o.gateways.map((g) => `${String(g)} (${x.gateways.has(String(g)) ? (x.gateways.get(String(g)) ? 'up' : 'down') : 'unknown'})`).join(', ') : '-',
+      ),
       col('Username', 'username'),
-      { head: 'Password', cell: (o) => (o.hasPassword === true ? 'set' : 'none') },
+      cell('Password', (o) => (o.hasPassword === true ? 'set' : 'none')),
       col('Prefix', 'prefix'),
-      { head: 'Register', cell: (o) => (o.register === true ? 'yes' : 'no') },
+      cell('Register', (o) => (o.register === true ? 'yes' : 'no')),
       col('Media', 'media'),
     ],
-  },
-  {
+  }),
+  page({
     name: 'routes',
     title: 'Routes',
     key: 'prefix',
@@ -139,18 +175,18 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'prefix', label: 'Prefix', required: true, placeholder: '+ or +91' },
       { name: 'carriers', label: 'Carriers (in order)', kind: 'list', required: true },
     ],
-    columns: [col('Prefix', 'prefix'), col('Carriers', 'carriers'), created],
-  },
-  {
+    columns: ({ col, timeCol }) => [col('Prefix', 'prefix'), col('Carriers', 'carriers'), timeCol('Created', 'createdAt')],
+  }),
+  page({
     name: 'domains',
     title: 'Domains',
     key: 'domain',
     editable: false,
     hint: 'The domains the registrar serves; a domain is the digest realm of its subscribers.',
     fields: [{ name: 'domain', label: 'Domain', required: true, placeholder: 'example.org' }],
-    columns: [col('Domain', 'domain'), created],
-  },
-  {
+    columns: ({ col, timeCol }) => [col('Domain', 'domain'), timeCol('Created', 'createdAt')],
+  }),
+  page({
     name: 'subscribers',
     title: 'Subscribers',
     key: 'subscriber',
@@ -160,8 +196,8 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'subscriber', label: 'USER@DOMAIN', required: true },
       { name: 'password', label: 'Password', kind: 'password', required: true },
     ],
-    columns: [col('Subscriber', 'subscriber'), created, timeCol('Updated', 'updatedAt')],
-  },
+    columns: ({ col, timeCol }) => [col('Subscriber', 'subscriber'), timeCol('Created', 'createdAt'), timeCol('Updated', 'updatedAt')],
+  }),
 ];
 
 /** The form's text for a field of an object (editing). */

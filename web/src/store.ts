@@ -3,6 +3,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getToken } from './api';
 import type { BusEvent } from './types';
+// The event types of /api/v1/events: the server's list (a tiny module, bundled).
+import { EVENT_TYPES } from '../../src/core/events';
 
 class Cell<T> {
   #listeners = new Set<(v: T) => void>();
@@ -27,8 +29,6 @@ export function useCell<T>(cell: Cell<T>): T {
 export const errorCell = new Cell<string>('');
 export const showError = (message: string): void => errorCell.set(message);
 
-/** The event types of /api/v1/events (src/core/events.ts). */
-export const EVENT_TYPES = ['registration', 'call.started', 'call.answered', 'call.ended', 'ban', 'gateway.up', 'gateway.down', 'carrier.registration', 'source.refused'] as const;
 const FEED_MAX = 100;
 
 /** The last events since log-in, newest first. */

@@ -1,73 +1,24 @@
-// The API's objects as the console reads them (the README's API section and
-// /api/v1/openapi.json are the reference).
-export interface LiveCall {
-  callSid: string;
-  direction: string;
-  account: string | null;
-  trunk: string | null;
-  carrier: string | null;
-  from: string;
-  to: string;
-  state: string;
-  startAt: string;
-  answerAt: string | null;
-  seconds: number;
-}
+// The API's objects as the console reads them: the server's own types,
+// imported (type only, nothing of the server is bundled), never copied.
+// src/api/shapes.ts holds the objects' schemas; /api/v1/openapi.json is
+// made from the same schemas.
+import type { EventType } from '../../src/core/events';
 
-export interface Cdr {
-  callSid: string;
-  account: string | null;
-  trunk: string | null;
-  carrier: string | null;
-  direction: string;
-  from: string;
-  to: string;
-  startAt: string;
-  answerAt: string | null;
-  endAt: string;
-  duration: number;
-  status: number;
-  reason: string;
-  hangupBy: string;
-}
+export type {
+  BanJson as Ban,
+  BindingJson as Binding,
+  CallBucket,
+  CallJson as LiveCall,
+  CdrJson as Cdr,
+  TraceMessage,
+  UnknownSourceJson as UnknownSource,
+} from '../../src/api/shapes';
+export type { EventType } from '../../src/core/events';
+export type { RefusedCallCause } from '../../src/b2bua/refusal-cause';
 
-export interface Ban {
-  ip: string;
-  reason?: string;
-  source: string;
-  expiresAt: string | null;
-  createdAt: string;
-}
-
-export interface Binding {
-  aor: string;
-  contact: string;
-  received: string | null;
-  expires: number;
-  userAgent: string | null;
-}
-
-export interface TraceMessage {
-  time: string;
-  direction: 'in' | 'out';
-  leg: 'a' | 'b';
-  callId: string;
-  proto: string;
-  src: string;
-  dst: string;
-  firstLine: string;
-  raw: string;
-}
-
-export interface CallBucket {
-  start: string;
-  started: number;
-  answered: number;
-  failed: number;
-}
-
+/** An event of /api/v1/events as the stream delivers it (SSE: the id is text, the data parsed JSON). */
 export interface BusEvent {
   id: string;
-  type: string;
+  type: EventType;
   data: Record<string, unknown>;
 }

@@ -10,7 +10,7 @@ import { Table, txt, when } from '../components/Table';
 import { useLoad } from '../load';
 import { go } from '../route';
 import { feedCell, streamCell, useCell, useEventsOf } from '../store';
-import type { Ban, Binding, CallBucket, LiveCall } from '../types';
+import type { Ban, Binding, CallBucket, LiveCall, RefusedCallCause, UnknownSource } from '../types';
 
 const REFRESH_MS = 30_000;
 const DEBOUNCE_MS = 500;
@@ -23,10 +23,11 @@ interface Gateway {
 }
 
 /**
- * Refusals before a leg was tried (trunkline_calls_refused_total), by the cause the planner
- * (src/b2bua/planner.ts, RefusalCause) gives them; the limit hits are the two limit causes.
+ * Refusals before a leg was tried (trunkline_calls_refused_total), by the cause the server
+ * gives them (src/b2bua/refusal-cause.ts: a label for each, or the build fails); the limit
+ * hits are the two limit causes.
  */
-const CAUSES: Record<string, string> = {
+const CAUSES: Record<RefusedCallCause, string> = {
   'cpm-limit': 'calls per minute limit',
   'concurrent-limit': 'concurrent calls limit',
   'caller-id': 'caller ID not allowed',
@@ -42,22 +43,16 @@ const CAUSES: Record<string, string> = {
   'trunk-config': 'trunk destination invalid',
   extension: 'unsupported extension',
   'unknown-source': 'unknown source (no trunk, carrier or user)',
+  shutdown: 'shutting down',
 };
-const LIMIT_CAUSES = new Set(['cpm-limit', 'concurrent-limit']);
+/** The label of a metric's cause (text from /metrics: perhaps a cause this console does not know). */
+const causeText = (cause: string): string | undefined => (CAUSES as Partial<Record<string, string>>)[cause];
+const LIMIT_CAUSES = new Set<string>(['cpm-limit', 'concurrent-limit'] satisfies RefusedCallCause[]);
 
 interface Refused {
   status: string;
   cause: string;
   count: number;
-}
-
-/** A source refused as unknown (GET /stats/unknown-sources). */
-interface UnknownSource {
-  address: string;
-  proto: string;
-  method: string;
-  count: number;
-  lastAt: string;
 }
 
 async function load() {
@@ -194,7 +189,7 @@ export function Dashboard() {
             rowKey={(r) => `${r.status} ${r.cause}`}
             empty="No call refused since start."
             columns={[
-              { head: 'Why', cell: (r) => `${CAUSES[r.cause] ?? (r.cause || 'refused')} (${r.status})` },
+              { head: 'Why', cell: (r) => `${causeText(r.cause) ?? (r.cause || 'refused')} (${r.status})` },
               { head: 'Calls', cell: (r) => String(r.count), cls: 'num' },
             ]}
           />
