@@ -36,7 +36,8 @@ import { randomTag } from '../auth/random-pool.js';
 import type { FailureCounter } from '../auth/failure-counter.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import { StaleRegistrationError, ValidationError, type BindingKey, type BindingProto, type BindingSet, type LocationBinding, type Store } from '../store/index.js';
+import { StaleRegistrationError, ValidationError, type BindingProto, type LocationBinding, type Store } from '../store/index.js';
+import { registerBindings, type BindingKey, type BindingSet } from './bindings.js';
 
 export interface RegistrarLog {
   info(obj: object, msg: string): void;
@@ -162,7 +163,7 @@ export class Registrar {
     // 3. Contact: * (10.3 step 6).
     if (req.contactIsStar) {
       if (req.getAll('Contact').length !== 1 || headerExpires !== 0) return { status: 400, reason: 'Contact * Needs Expires 0 Alone' };
-      const result = await this.store.location.register({ aor, callId, cseq, removeAll: true });
+      const result = await registerBindings(this.store.location, { aor, callId, cseq, removeAll: true });
       this.onRegistered?.(aor, [], flow);
       return this.ok(result.bindings);
     }
@@ -201,7 +202,7 @@ export class Registrar {
     }
 
     // 5. All or nothing.
-    const result = await this.store.location.register({ aor, callId, cseq, set, remove });
+    const result = await registerBindings(this.store.location, { aor, callId, cseq, set, remove });
     this.onRegistered?.(aor, result.bindings.map((b) => b.contact), flow);
     this.log?.debug({ aor, bindings: result.bindings.length, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` }, 'registered');
     const extra: Array<[string, string]> = [];

@@ -26,16 +26,7 @@ export { aorOf, normalizeAor, normalizeDomain, parseAddress, parseAlias } from '
 export type { Domain, DomainRemoval } from './repos/domains.js';
 export { ha1Md5, ha1Sha256, type Subscriber, type SubscriberAuth, type SubscriberRemoval } from './repos/subscribers.js';
 export type { Alias, AliasMatch } from './repos/aliases.js';
-export {
-  BINDING_PROTOS,
-  type BindingInput,
-  type BindingKey,
-  type BindingProto,
-  type BindingSet,
-  type LocationBinding,
-  type RegisterChange,
-  type RegisterResult,
-} from './repos/location.js';
+export { BINDING_PROTOS, type BindingProto, type LocationBinding, type LocationWrite, type NewBinding } from './repos/location.js';
 export type { AccountInput, AccountRemoval } from './repos/accounts.js';
 export type { TrunkInput, TrunkRemoval, TrunkWriteOptions } from './repos/trunks.js';
 export type { DidRow } from './repos/dids.js';

@@ -8,6 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { closeAdmin, harness, injectCall, postgresBackend, sqliteBackend, type Backend, type Harness, type InjectOptions } from './helpers.js';
+import { upsertBinding } from '../../src/registrar/bindings.js';
 
 type Json = any;
 
@@ -168,7 +169,7 @@ function suite(backend: Backend): void {
 
     test('location: list (all, or ?aor=), DELETE by AOR 204 then 404; POST 405 (bindings come from REGISTER)', { skip }, async () => {
       const now = Date.now();
-      await h.store.location.upsert({
+      await upsertBinding(h.store.location, {
         aor: 'carol@loc.example', contact: 'sip:carol@127.0.0.1:5099', expiresAt: now + 60_000, callId: 'c1', cseq: 1,
         proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '127.0.0.1', remotePort: 5099,
       });

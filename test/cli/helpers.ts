@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { DatabaseConfig } from '../../src/config/schema.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { upsertBinding } from '../../src/registrar/bindings.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -236,7 +237,7 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
     // Location: bindings as the registrar writes them.
     const expiresAt = Date.now() + 3600_000;
     const binding = (aor: string, contact: string, callId: string, received: string | null = null) =>
-      store.location.upsert({
+      upsertBinding(store.location, {
         aor,
         callId,
         cseq: 1,

@@ -11,7 +11,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { TransportLayer } from '../../src/transport/transport-layer.js';
 import { Interfaces } from '../../src/dialog/interfaces.js';
 import { KeepAlive, parseReceived } from '../../src/registrar/keepalive.js';
-import type { BindingSet } from '../../src/store/repos/location.js';
+import { registerBindings, type BindingSet } from '../../src/registrar/bindings.js';
 
 let dir: string;
 let store: Store;
@@ -99,13 +99,13 @@ test('a NATed UDP contact gets a well-formed OPTIONS at its received address, an
   plain.on('message', () => plainGot++);
 
   const contact = 'sip:alice@10.0.0.5:5060';
-  await store.location.register({
+  await registerBindings(store.location, {
     aor: 'alice@example.test',
     callId: 'reg-1',
     cseq: 1,
     set: [binding(contact, `sip:127.0.0.1:${natPort};transport=udp`, 'udp', natPort)],
   });
-  await store.location.register({
+  await registerBindings(store.location, {
     aor: 'bob@example.test',
     callId: 'reg-2',
     cseq: 1,
@@ -162,7 +162,7 @@ test('a NATed TCP contact gets CRLFCRLF on its open connection; none is opened w
   await new Promise((r) => setTimeout(r, 100));
   const conn = transport.connections().find((c) => c.remotePort === natPort);
   assert.ok(conn, 'the accepted connection is in the table');
-  await store.location.register({
+  await registerBindings(store.location, {
     aor: 'carol@example.test',
     callId: 'reg-3',
     cseq: 1,
@@ -194,7 +194,7 @@ test('work per tick is bounded and the walk resumes where it stopped', async () 
   let got = 0;
   phone.on('message', () => got++);
   for (let i = 0; i < 5; i++) {
-    await store.location.register({
+    await registerBindings(store.location, {
       aor: `u${i}@example.test`,
       callId: `reg-b${i}`,
       cseq: 1,
@@ -227,8 +227,8 @@ test('a stored contact that cannot be written into an OPTIONS is skipped, and th
   const received = `sip:127.0.0.1:${port};transport=udp`;
   try {
     // A space in the Request-URI would make a request line no peer can read.
-    await store.location.register({ aor: 'bad@example.test', callId: 'reg-bad', cseq: 1, set: [binding('sip:bad@10.0.0.8 x', received, 'udp', port)] });
-    await store.location.register({ aor: 'good@example.test', callId: 'reg-good', cseq: 1, set: [binding('sip:good@10.0.0.9:5060', received, 'udp', port)] });
+    await registerBindings(store.location, { aor: 'bad@example.test', callId: 'reg-bad', cseq: 1, set: [binding('sip:bad@10.0.0.8 x', received, 'udp', port)] });
+    await registerBindings(store.location, { aor: 'good@example.test', callId: 'reg-good', cseq: 1, set: [binding('sip:good@10.0.0.9:5060', received, 'udp', port)] });
     const ka = keepAlive();
     await ka.tick();
     assert.equal(ka.stats.skipped, 1);

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import Sqlite from 'better-sqlite3';
-import { openStore, StaleRegistrationError, type BindingSet, type Store } from '../../src/store/index.js';
+import { openStore, StaleRegistrationError, type Store } from '../../src/store/index.js';
+import { registerBindings, type BindingSet } from '../../src/registrar/bindings.js';
 
 /**
  * The REGISTER write path on SQLite runs as prepared statements in one
@@ -51,7 +52,7 @@ test('while a transaction of the same connection is open, register waits for it 
   });
   while (!inside) await new Promise((r) => setImmediate(r));
   let done = false;
-  const reg = store.location.register({ aor: AOR, callId: 'c1', cseq: 1, set: [set('sip:alice@192.0.2.10:5060')] }).then((r) => {
+  const reg = registerBindings(store.location, { aor: AOR, callId: 'c1', cseq: 1, set: [set('sip:alice@192.0.2.10:5060')] }).then((r) => {
     done = true;
     return r;
   });
@@ -70,7 +71,7 @@ test('while another connection holds the write lock, register waits (without blo
     other.exec('BEGIN IMMEDIATE');
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
-    const reg = store.location.register({ aor: AOR, callId: 'c1', cseq: 2, set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.11:5060')] });
+    const reg = registerBindings(store.location, { aor: AOR, callId: 'c1', cseq: 2, set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.11:5060')] });
     await new Promise((r) => setTimeout(r, 100));
     other.exec('COMMIT');
     const r = await reg;
@@ -84,12 +85,12 @@ test('while another connection holds the write lock, register waits (without blo
 });
 
 test('the synchronous path: a stale CSeq writes nothing; expired rows go; q kept per binding', async () => {
-  await assert.rejects(store.location.register({ aor: AOR, callId: 'c1', cseq: 2, set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.12:5060')] }), StaleRegistrationError);
+  await assert.rejects(registerBindings(store.location, { aor: AOR, callId: 'c1', cseq: 2, set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.12:5060')] }), StaleRegistrationError);
   assert.equal((await store.location.listForAor(AOR)).length, 2);
   // An expired row of the AOR is removed by the next write.
-  await store.location.register({ aor: AOR, callId: 'c2', cseq: 1, set: [set('sip:alice@192.0.2.13:5060', { expiresAt: Date.now() + 30 })] });
+  await registerBindings(store.location, { aor: AOR, callId: 'c2', cseq: 1, set: [set('sip:alice@192.0.2.13:5060', { expiresAt: Date.now() + 30 })] });
   await new Promise((r) => setTimeout(r, 40));
-  const r = await store.location.register({
+  const r = await registerBindings(store.location, {
     aor: AOR,
     callId: 'c3',
     cseq: 1,
@@ -105,7 +106,7 @@ test('the synchronous path: a stale CSeq writes nothing; expired rows go; q kept
     raw.close();
   }
   // Contact * with Expires 0 removes all.
-  const all = await store.location.register({ aor: AOR, callId: 'c4', cseq: 1, removeAll: true });
+  const all = await registerBindings(store.location, { aor: AOR, callId: 'c4', cseq: 1, removeAll: true });
   assert.deepEqual(all.bindings, []);
   assert.equal(all.previous.length, 3);
 });

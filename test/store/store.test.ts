@@ -26,7 +26,7 @@ import {
 } from '../../src/store/errors.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { ha1Md5, ha1Sha256 } from '../../src/store/repos/subscribers.js';
-import type { BindingSet } from '../../src/store/repos/location.js';
+import { registerBindings, removeBinding, upsertBinding, type BindingSet } from '../../src/registrar/bindings.js';
 
 const execFileP = promisify(execFile);
 
@@ -263,8 +263,8 @@ function storeSuite(backend: Backend): void {
       await s.subscribers.add('carol', 'other.org', 'pw');
       await s.aliases.add('+912240001234', 'alice', 'example.org');
       await s.aliases.add('+4930*', 'carol', 'other.org');
-      await s.location.upsert({ aor: 'alice@example.org', callId: 'c1', cseq: 1, ...flow({ expiresAt: c.now() + 60_000 }) });
-      await s.location.upsert({ aor: 'carol@other.org', callId: 'c2', cseq: 1, ...flow({ expiresAt: c.now() + 60_000 }) });
+      await upsertBinding(s.location, { aor: 'alice@example.org', callId: 'c1', cseq: 1, ...flow({ expiresAt: c.now() + 60_000 }) });
+      await upsertBinding(s.location, { aor: 'carol@other.org', callId: 'c2', cseq: 1, ...flow({ expiresAt: c.now() + 60_000 }) });
 
       const e = await rejectsWith(s.domains.rm('example.org'), ConflictError, /^domain example.org has 2 subscribers/);
       assert.equal(e.status, 409);
@@ -361,7 +361,7 @@ function storeSuite(backend: Backend): void {
       await s.aliases.add('+912240001234', 'alice', 'example.org');
       await s.aliases.add('sales', 'alice', 'example.org');
       await s.aliases.add('+4930*', 'bob', 'example.org');
-      await s.location.upsert({ aor: 'sip:alice@example.org', callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1000 }) });
+      await upsertBinding(s.location, { aor: 'sip:alice@example.org', callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1000 }) });
       assert.deepEqual(await s.subscribers.rm('alice', 'example.org'), {
         username: 'alice',
         domain: 'example.org',
@@ -451,7 +451,7 @@ function storeSuite(backend: Backend): void {
       const c = clock();
       const s = await withAlice(t, { now: c.now });
       const t0 = c.now();
-      const first = await s.location.upsert({
+      const first = await upsertBinding(s.location, {
         aor: `sip:${AOR}`,
         callId: 'call-1',
         cseq: 1,
@@ -475,13 +475,13 @@ function storeSuite(backend: Backend): void {
       assert.equal(b.expiresAt, t0 + 60_000);
       assert.equal(b.userAgent, 'Phone/1.0');
 
-      await s.location.upsert({
+      await upsertBinding(s.location, {
         aor: AOR,
         callId: 'call-2',
         cseq: 1,
         ...flow({ contact: 'sip:alice@192.0.2.20', expiresAt: t0 + 30_000, q: 0.9 }),
       });
-      await s.location.upsert({
+      await upsertBinding(s.location, {
         aor: AOR,
         callId: 'call-3',
         cseq: 1,
@@ -494,7 +494,7 @@ function storeSuite(backend: Backend): void {
 
       // Refresh: same contact, next CSeq, same row.
       c.advance(10_000);
-      const again = await s.location.upsert({ aor: AOR, callId: 'call-1', cseq: 2, ...flow({ expiresAt: c.now() + 60_000 }) });
+      const again = await upsertBinding(s.location, { aor: AOR, callId: 'call-1', cseq: 2, ...flow({ expiresAt: c.now() + 60_000 }) });
       assert.equal(again.binding.id, b.id);
       assert.equal(again.binding.cseq, 2);
       assert.equal(again.binding.q, 1);
@@ -521,20 +521,20 @@ function storeSuite(backend: Backend): void {
       const s = await withAlice(t, { now: c.now });
       const exp = c.now() + 3600_000;
       const inst = '<urn:uuid:00000000-0000-1000-8000-000A95A0E128>';
-      const r1 = await s.location.upsert({
+      const r1 = await upsertBinding(s.location, {
         aor: AOR,
         callId: 'a',
         cseq: 1,
         ...flow({ contact: 'sip:alice@192.0.2.10:5060;ob', instance: inst, regId: 1, expiresAt: exp }),
       });
-      await s.location.upsert({
+      await upsertBinding(s.location, {
         aor: AOR,
         callId: 'b',
         cseq: 1,
         ...flow({ contact: 'sip:alice@198.51.100.7:5060;ob', instance: inst, regId: 2, expiresAt: exp }),
       });
       // The phone moved: flow 1 comes back from a new address with a new Contact.
-      const moved = await s.location.upsert({
+      const moved = await upsertBinding(s.location, {
         aor: AOR,
         callId: 'a2',
         cseq: 1,
@@ -549,13 +549,13 @@ function storeSuite(backend: Backend): void {
       );
       // Instance without reg-id (RFC 5627): keyed by the instance.
       const inst2 = '<urn:uuid:11111111-0000-1000-8000-000A95A0E128>';
-      await s.location.upsert({ aor: AOR, callId: 'x', cseq: 1, ...flow({ contact: 'sip:a@192.0.2.50', instance: inst2, expiresAt: exp }) });
-      await s.location.upsert({ aor: AOR, callId: 'y', cseq: 1, ...flow({ contact: 'sip:a@192.0.2.51', instance: inst2, expiresAt: exp }) });
+      await upsertBinding(s.location, { aor: AOR, callId: 'x', cseq: 1, ...flow({ contact: 'sip:a@192.0.2.50', instance: inst2, expiresAt: exp }) });
+      await upsertBinding(s.location, { aor: AOR, callId: 'y', cseq: 1, ...flow({ contact: 'sip:a@192.0.2.51', instance: inst2, expiresAt: exp }) });
       assert.equal((await s.location.listForAor(AOR)).length, 3);
       // Remove by flow key.
-      assert.equal(await s.location.remove(AOR, { contact: 'sip:none', instance: inst, regId: 2 }), 1);
-      assert.equal(await s.location.remove(AOR, { contact: 'sip:a@192.0.2.51' }), 1);
-      assert.equal(await s.location.remove(AOR, { contact: 'sip:a@192.0.2.51' }), 0);
+      assert.equal(await removeBinding(s.location, AOR, { contact: 'sip:none', instance: inst, regId: 2 }), 1);
+      assert.equal(await removeBinding(s.location, AOR, { contact: 'sip:a@192.0.2.51' }), 1);
+      assert.equal(await removeBinding(s.location, AOR, { contact: 'sip:a@192.0.2.51' }), 0);
       assert.deepEqual((await s.location.listForAor(AOR)).map((x) => x.regId), [1]);
     });
 
@@ -563,19 +563,19 @@ function storeSuite(backend: Backend): void {
       const c = clock();
       const s = await withAlice(t, { now: c.now });
       const exp = c.now() + 60_000;
-      await s.location.register({
+      await registerBindings(s.location, {
         aor: AOR,
         callId: 'reg',
         cseq: 5,
         set: [flow({ contact: 'sip:alice@192.0.2.1', expiresAt: exp }), flow({ contact: 'sip:alice@192.0.2.2', expiresAt: exp })],
       });
-      await s.location.upsert({ aor: AOR, callId: 'other', cseq: 1, ...flow({ contact: 'sip:alice@192.0.2.3', expiresAt: exp }) });
+      await upsertBinding(s.location, { aor: AOR, callId: 'other', cseq: 1, ...flow({ contact: 'sip:alice@192.0.2.3', expiresAt: exp }) });
       const before = await s.location.listForAor(AOR);
       assert.equal(before.length, 3);
 
       // A new contact plus a refresh with a CSeq not above 5: nothing written.
       await rejectsWith(
-        s.location.register({
+        registerBindings(s.location, {
           aor: AOR,
           callId: 'reg',
           cseq: 5,
@@ -584,11 +584,11 @@ function storeSuite(backend: Backend): void {
         StaleRegistrationError,
         /binding sip:alice@192.0.2.1 of alice@example.org: CSeq 5 is not above 5/,
       );
-      await rejectsWith(s.location.register({ aor: AOR, callId: 'reg', cseq: 4, removeAll: true }), ConflictError, /CSeq 4/);
+      await rejectsWith(registerBindings(s.location, { aor: AOR, callId: 'reg', cseq: 4, removeAll: true }), ConflictError, /CSeq 4/);
       assert.deepEqual(await s.location.listForAor(AOR), before);
 
       // Another Call-ID may change it whatever its CSeq; Contact: * removes all.
-      const r = await s.location.register({
+      const r = await registerBindings(s.location, {
         aor: AOR,
         callId: 'third',
         cseq: 1,
@@ -597,7 +597,7 @@ function storeSuite(backend: Backend): void {
       });
       assert.deepEqual(r.bindings.map((x) => x.contact).sort(), ['sip:alice@192.0.2.1', 'sip:alice@192.0.2.3']);
       assert.deepEqual(r.previous.map((x) => x.contact).sort(), ['sip:alice@192.0.2.1', 'sip:alice@192.0.2.2']);
-      const all = await s.location.register({ aor: AOR, callId: 'third', cseq: 2, removeAll: true });
+      const all = await registerBindings(s.location, { aor: AOR, callId: 'third', cseq: 2, removeAll: true });
       assert.deepEqual(all.bindings, []);
       assert.equal(all.previous.length, 2);
     });
@@ -606,29 +606,29 @@ function storeSuite(backend: Backend): void {
       const c = clock();
       const s = await withAlice(t, { now: c.now });
       let e = await rejectsWith(
-        s.location.upsert({ aor: AOR, callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() }) }),
+        upsertBinding(s.location, { aor: AOR, callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() }) }),
         ValidationError,
         'set[0].expiresAt: must be in the future',
       );
       assert.equal(e.field, 'set[0].expiresAt');
       e = await rejectsWith(
-        s.location.upsert({ aor: 'alice', callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1 }) }),
+        upsertBinding(s.location, { aor: 'alice', callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1 }) }),
         ValidationError,
         /^aor: /,
       );
       assert.equal(e.field, 'aor');
       await rejectsWith(
-        s.location.upsert({ aor: AOR, callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1, q: 1.5 }) }),
+        upsertBinding(s.location, { aor: AOR, callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1, q: 1.5 }) }),
         ValidationError,
         /^set\[0\]\.q: /,
       );
       await rejectsWith(
-        s.location.upsert({ aor: AOR, callId: 'c', cseq: -1, ...flow({ expiresAt: c.now() + 1 }) }),
+        upsertBinding(s.location, { aor: AOR, callId: 'c', cseq: -1, ...flow({ expiresAt: c.now() + 1 }) }),
         ValidationError,
         /^cseq: /,
       );
       for (let i = 0; i < 3; i++) {
-        await s.location.upsert({
+        await upsertBinding(s.location, {
           aor: 'sip:alice@EXAMPLE.org',
           callId: `c${i}`,
           cseq: 1,
@@ -647,7 +647,7 @@ function storeSuite(backend: Backend): void {
       const exp = Date.now() + 60_000;
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          (i % 2 === 0 ? a : b).location.upsert({
+          upsertBinding((i % 2 === 0 ? a : b).location, {
             aor: AOR,
             callId: `c${i}`,
             cseq: 1,
@@ -720,7 +720,7 @@ function storeSuite(backend: Backend): void {
       assert.ok(c1 > c0);
       await assert.rejects(s.domains.add('example.org'), ConflictError);
       assert.equal(await s.changes(), c1);
-      await s.location.upsert({ aor: 'x@example.org', callId: 'c', cseq: 1, ...flow({ expiresAt: Date.now() + 60_000 }) });
+      await upsertBinding(s.location, { aor: 'x@example.org', callId: 'c', cseq: 1, ...flow({ expiresAt: Date.now() + 60_000 }) });
       assert.equal(await s.changes(), c1);
     });
 
