@@ -65,8 +65,24 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const log = deps.log.child({ mod: 'api' });
   const resources = (deps.resources ?? RESOURCES).filter((r) => r.available?.(deps.ctx) ?? true);
-  const guard = deps.logins ?? null;
+  answerErrors(app, log);
+  countRequests(app, deps.metrics);
+  const noConsole = registerConsole(app);
+  if (noConsole !== null) log.warn({ reason: noConsole }, 'web console not served');
+  registerProbes(app, deps);
+  let events: EventStreams | undefined;
+  await app.register(
+    async (v1) => {
+      events = registerV1(v1, deps, resources);
+    },
+    { prefix: API_PREFIX },
+  );
+  await app.ready();
+  return { app, events: events! };
+}
 
+/** Every error as `{"error": "..."}` with its status (errors.ts); an internal one logged. */
+function answerErrors(app: FastifyInstance, log: Logger): void {
   app.setErrorHandler((err, req, reply) => {
     const s = statusOf(err);
     if (s.internal) log.error({ err, method: req.method, url: req.url.split('?')[0] }, 'API request failed');
@@ -76,14 +92,17 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: `no such path: ${req.method} ${req.url.split('?')[0]}` });
   });
+}
 
-  const requests = deps.metrics.counter('trunkline_api_requests_total', 'HTTP API requests by method, route and status', ['method', 'route', 'status']);
+function countRequests(app: FastifyInstance, metrics: Metrics): void {
+  const requests = metrics.counter('trunkline_api_requests_total', 'HTTP API requests by method, route and status', ['method', 'route', 'status']);
   app.addHook('onResponse', async (req, reply) => {
     requests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
   });
+}
 
-  const noConsole = registerConsole(app);
-  if (noConsole !== null) log.warn({ reason: noConsole }, 'web console not served');
+/** /healthz, /readyz and /metrics: no token. */
+function registerProbes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', async () => ({ status: 'alive' }));
   app.get('/readyz', async (_req, reply) => {
     const why = await deps.ready();
@@ -97,54 +116,59 @@ export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | B
     reply.header('Content-Type', deps.metrics.contentType);
     return deps.metrics.text();
   });
-
-  let events: EventStreams | undefined;
-  await app.register(
-    async (v1) => {
-      v1.addHook('onRequest', async (req) => {
-        const path = req.url.split('?')[0];
-        if (path === `${API_PREFIX}/openapi.json`) return;
-        await authorize(req, deps.ctx.tokens, { allowQueryToken: path === `${API_PREFIX}/events`, guard });
-      });
-      const doc = openApiDocument(resources, deps.version, {
-        [`${API_PREFIX}/events`]: { get: { summary: 'Server-Sent Events: registrations, calls, bans, gateway states', parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'text/event-stream' } } } },
-        [`${API_PREFIX}/log`]: {
-          get: { summary: 'the log level', responses: { 200: { description: '{"level": "info"}' } } },
-          patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
-        },
-        ...EXTRA_PATHS,
-        ...STATS_PATHS,
-        [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
-      });
-      v1.get('/openapi.json', async () => doc);
-      const logBody = z.strictObject({ level: z.enum(LOG_LEVELS) });
-      v1.get('/log', async () => ({ level: deps.log.level }));
-      v1.patch('/log', async (req) => {
-        const r = logBody.safeParse(req.body, { reportInput: true });
-        if (!r.success) throw new SchemaError(r.error.issues, 'body');
-        deps.log.level = r.data.level;
-        deps.log.info({ level: r.data.level, token: req.token?.name }, 'log level changed through the API');
-        return { level: deps.log.level };
-      });
-      v1.post('/reload', async () => {
-        const r = await deps.reload();
-        return { reloaded: true, config: r.config };
-      });
-      events = registerEvents(v1, deps.ctx.bus);
-      for (const r of resources) registerResource(v1, r, deps.ctx);
-      registerExtraRoutes(v1, deps.ctx);
-      registerStats(v1, deps.ctx);
-      // Unknown paths under the prefix still need a token: no probing without one.
-      v1.setNotFoundHandler(async (req) => {
-        await authorize(req, deps.ctx.tokens, { allowQueryToken: false, guard }).catch((err: unknown) => {
-          if (err instanceof ApiError && err.status === 403) return; // a read token may learn a path is unknown
-          throw err;
-        });
-        throw new ApiError(404, `no such path: ${req.method} ${req.url.split('?')[0]}`);
-      });
-    },
-    { prefix: API_PREFIX },
-  );
-  await app.ready();
-  return { app, events: events! };
 }
+
+/** Everything under /api/v1: a token first (but for the OpenAPI document), then the routes. */
+function registerV1(v1: FastifyInstance, deps: ApiDeps, resources: readonly Resource[]): EventStreams {
+  const guard = deps.logins ?? null;
+  v1.addHook('onRequest', async (req) => {
+    const path = req.url.split('?')[0];
+    if (path === `${API_PREFIX}/openapi.json`) return;
+    await authorize(req, deps.ctx.tokens, { allowQueryToken: path === `${API_PREFIX}/events`, guard });
+  });
+  const doc = openApiDocument(resources, deps.version, OPERATION_PATHS);
+  v1.get('/openapi.json', async () => doc);
+  registerLogLevel(v1, deps.log);
+  v1.post('/reload', async () => {
+    const r = await deps.reload();
+    return { reloaded: true, config: r.config };
+  });
+  const events = registerEvents(v1, deps.ctx.bus);
+  for (const r of resources) registerResource(v1, r, deps.ctx);
+  registerExtraRoutes(v1, deps.ctx);
+  registerStats(v1, deps.ctx);
+  // Unknown paths under the prefix still need a token: no probing without one.
+  v1.setNotFoundHandler(async (req) => {
+    await authorize(req, deps.ctx.tokens, { allowQueryToken: false, guard }).catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 403) return; // a read token may learn a path is unknown
+      throw err;
+    });
+    throw new ApiError(404, `no such path: ${req.method} ${req.url.split('?')[0]}`);
+  });
+  return events;
+}
+
+/** GET /log, and PATCH {"level": "debug"} until the next reload. */
+function registerLogLevel(v1: FastifyInstance, log: Logger): void {
+  const logBody = z.strictObject({ level: z.enum(LOG_LEVELS) });
+  v1.get('/log', async () => ({ level: log.level }));
+  v1.patch('/log', async (req) => {
+    const r = logBody.safeParse(req.body, { reportInput: true });
+    if (!r.success) throw new SchemaError(r.error.issues, 'body');
+    log.level = r.data.level;
+    log.info({ level: r.data.level, token: req.token?.name }, 'log level changed through the API');
+    return { level: log.level };
+  });
+}
+
+/** The OpenAPI entries of the routes outside the resources. */
+const OPERATION_PATHS = {
+  [`${API_PREFIX}/events`]: { get: { summary: 'Server-Sent Events: registrations, calls, bans, gateway states', parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'text/event-stream' } } } },
+  [`${API_PREFIX}/log`]: {
+    get: { summary: 'the log level', responses: { 200: { description: '{"level": "info"}' } } },
+    patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
+  },
+  ...EXTRA_PATHS,
+  ...STATS_PATHS,
+  [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
+};
