@@ -107,91 +107,117 @@ export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<st
 }
 
 const METHODS = ['GET', 'POST', 'PATCH', 'DELETE'] as const;
+type Method = (typeof METHODS)[number];
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** A resource's routes as its handlers give them: method, URL (base or one object), handler. */
+interface Route {
+  method: Method;
+  url: string;
+  handler: Handler;
+}
 
 /** Adds a resource's routes under the instance's prefix (/api/v1). */
 export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiContext): void {
-  const base = `/${r.name}`;
-  const one = `/${r.name}/:key`;
-  // Only the object schema's fields leave (a writeOnly password never does); a
-  // pick, not a parse: the handlers build the objects, and lists can be long.
-  const fields = Object.keys(r.object.shape);
-  const shape = (v: unknown): unknown => {
-    const src = v as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const f of fields) if (src[f] !== undefined) out[f] = src[f];
-    return out;
-  };
-  const keyOf = (req: FastifyRequest): string => (req.params as { key: string }).key;
-  const allowed = new Map<string, string[]>([[base, []], [one, []]]);
-
-  const route = (method: (typeof METHODS)[number], url: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void => {
-    allowed.get(url)!.push(method);
+  const urls = { base: `/${r.name}`, one: `/${r.name}/:key` };
+  const allowed = new Map<string, Method[]>([[urls.base, []], [urls.one, []]]);
+  for (const route of routesOf(r, ctx, urls)) {
+    allowed.get(route.url)!.push(route.method);
     // Checked by zod in the handler (check()), so fastify validates nothing itself.
-    app.route({ method, url, handler });
-  };
-
-  if (r.list !== undefined) {
-    const list = r.list;
-    route('GET', base, async (req, reply) => {
-      const query = list.query !== undefined ? check(list.query, req.query, 'query') : {};
-      const result = await list.run(ctx, query);
-      const csv = list.csv === true && wantsCsv(req);
-      if (csv) reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${r.name}.csv"`);
-      if (isPage(result)) {
-        if (result.next !== null) {
-          reply.header('Next-Cursor', result.next);
-          const q = new URLSearchParams(req.query as Record<string, string>);
-          q.set('cursor', result.next);
-          reply.header('Link', `<${req.url.split('?')[0]}?${q.toString()}>; rel="next"`);
-        }
-        return csv ? toCsv(fields, result.items.map(shape)) : result.items.map(shape);
-      }
-      return csv ? toCsv(fields, result.map(shape)) : result.map(shape);
-    });
+    app.route(route);
   }
+  for (const [url, methods] of allowed) {
+    for (const m of METHODS) if (!methods.includes(m)) app.route({ method: m, url, handler: notAllowed(r, url, m, methods) });
+  }
+}
+
+/** The routes of the handlers the resource has. */
+function routesOf(r: Resource, ctx: ApiContext, urls: { base: string; one: string }): Route[] {
+  const shape = outputShape(r);
+  const keyOf = (req: FastifyRequest): string => (req.params as { key: string }).key;
+  const routes: Route[] = [];
+  if (r.list !== undefined) routes.push({ method: 'GET', url: urls.base, handler: listHandler(r.name, r.list, ctx, shape) });
   if (r.create !== undefined) {
     const create = r.create;
-    route('POST', base, async (req, reply) => {
-      const body = check(create.body, req.body, 'body');
-      const created = await create.run(ctx, body);
-      reply.code(201);
-      return shape(created);
+    routes.push({
+      method: 'POST',
+      url: urls.base,
+      handler: async (req, reply) => {
+        const created = await create.run(ctx, check(create.body, req.body, 'body'));
+        reply.code(201);
+        return shape.pick(created);
+      },
     });
   }
   if (r.get !== undefined) {
     const get = r.get;
-    route('GET', one, async (req) => shape(await get(ctx, keyOf(req))));
+    routes.push({ method: 'GET', url: urls.one, handler: async (req) => shape.pick(await get(ctx, keyOf(req))) });
   }
   if (r.update !== undefined) {
     const update = r.update;
-    route('PATCH', one, async (req) => {
-      const body = check(update.body, req.body, 'body');
-      return shape(await update.run(ctx, keyOf(req), body));
-    });
+    routes.push({ method: 'PATCH', url: urls.one, handler: async (req) => shape.pick(await update.run(ctx, keyOf(req), check(update.body, req.body, 'body'))) });
   }
   if (r.remove !== undefined) {
     const remove = r.remove;
-    route('DELETE', one, async (req, reply) => {
-      const query = remove.query !== undefined ? check(remove.query, req.query, 'query') : {};
-      await remove.run(ctx, keyOf(req), query);
-      reply.code(204);
-      return reply.send();
+    routes.push({
+      method: 'DELETE',
+      url: urls.one,
+      handler: async (req, reply) => {
+        await remove.run(ctx, keyOf(req), remove.query !== undefined ? check(remove.query, req.query, 'query') : {});
+        reply.code(204);
+        return reply.send();
+      },
     });
   }
-  for (const [url, methods] of allowed) {
-    for (const m of METHODS) {
-      if (methods.includes(m)) continue;
-      app.route({
-        method: m,
-        url,
-        handler: async () => {
-          throw new ApiError(405, `${m} is not allowed on /api/v1${url.replace(':key', `{${r.key}}`)} (allowed: ${methods.join(', ') || 'none'})`, {
-            Allow: methods.join(', '),
-          });
-        },
-      });
+  return routes;
+}
+
+/**
+ * Only the object schema's fields leave (a writeOnly password never does);
+ * a pick, not a parse: the handlers build the objects, and lists can be long.
+ */
+function outputShape(r: Resource): { fields: string[]; pick(v: unknown): Record<string, unknown> } {
+  const fields = Object.keys(r.object.shape);
+  return {
+    fields,
+    pick(v) {
+      const src = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const f of fields) if (src[f] !== undefined) out[f] = src[f];
+      return out;
+    },
+  };
+}
+
+/** GET of the collection: its filters checked, JSON or CSV, a page's Next-Cursor and Link. */
+function listHandler(name: string, list: NonNullable<Resource['list']>, ctx: ApiContext, shape: ReturnType<typeof outputShape>): Handler {
+  return async (req, reply) => {
+    const query = list.query !== undefined ? check(list.query, req.query, 'query') : {};
+    const result = await list.run(ctx, query);
+    const csv = list.csv === true && wantsCsv(req);
+    if (csv) reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${name}.csv"`);
+    let items = result;
+    if (isPage(result)) {
+      if (result.next !== null) {
+        reply.header('Next-Cursor', result.next);
+        const q = new URLSearchParams(req.query as Record<string, string>);
+        q.set('cursor', result.next);
+        reply.header('Link', `<${req.url.split('?')[0]}?${q.toString()}>; rel="next"`);
+      }
+      items = result.items;
     }
-  }
+    const rows = (items as unknown[]).map((v) => shape.pick(v));
+    return csv ? toCsv(shape.fields, rows) : rows;
+  };
+}
+
+/** 405 with Allow, for a method the resource has no handler of. */
+function notAllowed(r: Resource, url: string, m: Method, methods: readonly Method[]): Handler {
+  return async () => {
+    throw new ApiError(405, `${m} is not allowed on /api/v1${url.replace(':key', `{${r.key}}`)} (allowed: ${methods.join(', ') || 'none'})`, {
+      Allow: methods.join(', '),
+    });
+  };
 }
 
 /** `?format=csv`, or an Accept header that names text/csv before (or without) JSON. */
