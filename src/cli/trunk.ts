@@ -66,7 +66,13 @@ function trunkInput(name: string, o: AddOptions): TrunkInput {
 
 export function registerTrunk(program: Command): void {
   const group = commandGroup(program, 'trunk', "a customer's trunks (static IP or registering PBX): add, rm, list, show");
+  registerAdd(group);
+  registerRm(group);
+  registerList(group);
+  registerShow(group);
+}
 
+function registerAdd(group: Command): void {
   withConfigOption(
     group
       .command('add')
@@ -96,7 +102,9 @@ export function registerTrunk(program: Command): void {
       say(`added trunk ${t.name} (account ${t.account})`);
     });
   });
+}
 
+function registerRm(group: Command): void {
   withConfigOption(
     group
       .command('rm')
@@ -110,7 +118,9 @@ export function registerTrunk(program: Command): void {
       say(`removed trunk ${r.name} (account ${r.account})${r.dids > 0 ? ` with ${plural(r.dids, 'DID')}` : ''}`);
     });
   });
+}
 
+function registerList(group: Command): void {
   withConfigOption(
     group
       .command('list')
@@ -133,7 +143,9 @@ export function registerTrunk(program: Command): void {
       ]);
     });
   });
+}
 
+function registerShow(group: Command): void {
   withConfigOption(
     group
       .command('show')
