@@ -14,19 +14,9 @@ import { CLI } from '../helpers/server.js';
 import { haveCommand, run, scenarioWith, sipp } from '../helpers/sipp.js';
 import { freePort } from '../helpers/ports.js';
 import { CARRIER, DID, PBX, startCallServer } from './call-fixture.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const skip = !haveCommand('sipp') ? 'sipp not installed (scripts/install-deps.sh)' : false;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function sample(text: string, name: string, labels: Record<string, string>): number {
   for (const line of text.split('\n')) {
@@ -67,10 +57,10 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
     })();
 
     const call = s.inboundCall({ pbxDelayMs: 400 }); // ringing after 400 ms: Trunkline sends the caller a 100 Trying
-    const live = await waitFor('the call to be answered', async () => {
+    const live = await waitFor(async () => {
       const r = await s.request('GET', '/api/v1/calls');
       return r.json?.find((c: any) => c.state === 'confirmed');
-    }, 20_000);
+    }, { timeoutMs: 20_000, what: 'the call to be answered', intervalMs: 100 });
     assert.match(live.callSid, /^CA[0-9a-f]{20}$/);
     assert.deepEqual([live.direction, live.trunk, live.account, live.carrier, live.to], ['inbound', 'pbx', 'acme', 'main', DID]);
     assert.equal((await s.request('GET', `/api/v1/calls/${live.callSid}`)).json.callSid, live.callSid);
@@ -86,7 +76,7 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
     assert.deepEqual((await s.request('GET', '/api/v1/calls')).json, []);
 
     // Events and metrics.
-    await waitFor('call.ended', async () => events.some((e) => e.type === 'call.ended'), 5000);
+    await waitFor(async () => events.some((e) => e.type === 'call.ended'), { timeoutMs: 5000, what: 'call.ended', intervalMs: 100 });
     const mine = events.filter((e) => e.data.callSid === live.callSid).map((e) => e.type);
     assert.deepEqual(mine, ['call.started', 'call.answered', 'call.ended']);
     const ended = events.find((e) => e.type === 'call.ended')!.data;
@@ -97,10 +87,10 @@ test('a live trunk call: listed, hung up by the API, its events, metrics, HEP co
     assert.equal(sample(metrics, 'trunkline_gateway_up', { carrier: 'main' }), 1);
 
     // The CDR, by the API.
-    const cdr = await waitFor('the CDR', async () => {
+    const cdr = await waitFor(async () => {
       const r = await s.request('GET', `/api/v1/cdrs/${live.callSid}`);
       return r.status === 200 ? r.json : undefined;
-    }, 5000);
+    }, { timeoutMs: 5000, what: 'the CDR', intervalMs: 100 });
     assert.equal(cdr.reason, 'Hung up by operator');
 
     // The trace: both legs, in order, the caller's INVITE first.
@@ -172,10 +162,10 @@ test('HEP with the trace buffer off (capture.traceCalls 0): both legs of a trunk
   const s = await startCallServer({ traceCalls: 0 });
   try {
     const call = s.inboundCall({ pbxDelayMs: 400 });
-    const live = await waitFor('the call to be answered', async () => {
+    const live = await waitFor(async () => {
       const r = await s.request('GET', '/api/v1/calls');
       return r.json?.find((c: any) => c.state === 'confirmed');
-    }, 20_000);
+    }, { timeoutMs: 20_000, what: 'the call to be answered', intervalMs: 100 });
     assert.equal((await s.request('DELETE', `/api/v1/calls/${live.callSid}`)).status, 204);
     const [caller, pbx] = await call.done;
     assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-2000)}`);

@@ -17,22 +17,11 @@ import { join } from 'node:path';
 import { freePort } from '../helpers/ports.js';
 import { CLI, startTrunkline } from '../helpers/server.js';
 import { haveCommand, run, scenario, scenarioWith, sipp, sippBackground } from '../helpers/sipp.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const DOMAIN = 'ops.example';
 const skip = !haveCommand('sipp') ? 'sipp not installed (scripts/install-deps.sh)' : false;
 const noHep = !haveCommand('sngrep') || !haveCommand('tshark') ? 'sngrep or tshark not installed (apt-get install sngrep tshark)' : false;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, detail: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await sleep(50);
-  }
-}
 
 function udpTaken(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -105,13 +94,13 @@ test('a running server: token from the CLI, API over HTTP, SSE registration even
         sse += dec.decode(value, { stream: true });
       }
     })();
-    await waitFor('the stream preamble', () => sse.startsWith(': trunkline events'), 5000);
+    await waitFor(() => sse.startsWith(': trunkline events'), { timeoutMs: 5000, what: 'the stream preamble', intervalMs: 50 });
 
     // sngrep listens for HEP and writes what it decodes to a pcap.
     const pcap = join(work, 'hep.pcap');
     if (noHep === false) {
       sngrep = spawn('sngrep', ['-N', '-q', '-L', `udp:127.0.0.1:${hepPort}`, '-O', pcap], { stdio: 'ignore' });
-      await waitFor('sngrep to listen', () => udpTaken(hepPort), 5000);
+      await waitFor(() => udpTaken(hepPort), { timeoutMs: 5000, what: 'sngrep to listen', intervalMs: 50 });
     }
 
     const t0 = Date.now() / 1000;
@@ -121,7 +110,7 @@ test('a running server: token from the CLI, API over HTTP, SSE registration even
     const t1 = Date.now() / 1000;
 
     // The registration event.
-    await waitFor('the registration event', () => sse.includes('event: registration'), 5000, () => sse);
+    await waitFor(() => sse.includes('event: registration'), { timeoutMs: 5000, what: 'the registration event', intervalMs: 50, detail: () => sse });
     const data = JSON.parse(/event: registration\ndata: (.*)\n/.exec(sse)![1]!);
     assert.equal(data.aor, `alice@${DOMAIN}`);
     assert.deepEqual(data.contacts, [`sip:alice@127.0.0.1:${alicePort}`]);
@@ -142,10 +131,10 @@ test('a running server: token from the CLI, API over HTTP, SSE registration even
     assert.equal(sample(metrics, 'trunkline_registrations'), 1);
     assert.equal(sample(metrics, 'trunkline_registrations_total'), 1);
     // HEP packets leave in batches (20 ms at most when traffic is thin): the four messages, once sent.
-    const hepSent = await waitFor('4 HEP packets sent', async () => {
+    const hepSent = await waitFor(async () => {
       const n = sample(await (await fetch(`${api}/metrics`)).text(), 'trunkline_hep_packets_total', { outcome: 'sent' });
       return n >= 4 ? n : undefined;
-    }, 2000);
+    }, { timeoutMs: 2000, what: '4 HEP packets sent', intervalMs: 50 });
     assert.equal(hepSent, 4);
     assert.equal(sample(metrics, 'trunkline_event_stream_clients'), 1);
     assert.match(metrics, /^nodejs_eventloop_lag_seconds /m);
@@ -181,7 +170,7 @@ test('a running server: token from the CLI, API over HTTP, SSE registration even
     const rl = await run(process.execPath, [CLI, 'reload', '--config', server.configFile], 15_000);
     assert.equal(rl.code, 0, rl.stderr);
     assert.match(rl.stdout, new RegExp(`reload requested from server ${server.proc.pid}`));
-    await waitFor('HEP capture off', () => server.output().includes('"msg":"HEP capture off"'), 5000, out);
+    await waitFor(() => server.output().includes('"msg":"HEP capture off"'), { timeoutMs: 5000, what: 'HEP capture off', intervalMs: 50, detail: out });
 
     // Reload by the API: a bad config is refused naming its key, and the running one stays.
     writeFileSync(server.configFile, `${readFileSync(server.configFile, 'utf8')}capture: {hep: "udp:nowhere"}\n`);
@@ -300,10 +289,10 @@ test('/metrics after SIPp calls through the proxy: every request and 2xx in and 
     const u = await uas.done;
     assert.equal(uac.code, 0, `UAC:\n${uac.stdout.slice(-2000)}\n${server.output().slice(-2000)}`);
     assert.equal(u.code, 0, `UAS:\n${u.stdout.slice(-2000)}`);
-    const text = await waitFor('every BYE answer counted', async () => {
+    const text = await waitFor(async () => {
       const t = await (await fetch(`${api}/metrics`)).text();
       return sample(t, 'trunkline_sip_responses_total', { direction: 'out', transport: 'udp', status_class: '2xx' }) >= 2 * CALLS ? t : undefined;
-    }, 5000);
+    }, { timeoutMs: 5000, what: 'every BYE answer counted', intervalMs: 50 });
     for (const method of ['INVITE', 'ACK', 'BYE']) {
       for (const direction of ['in', 'out']) {
         assert.equal(sample(text, 'trunkline_sip_requests_total', { direction, transport: 'udp', method }), CALLS, `${method} ${direction}`);
@@ -314,7 +303,7 @@ test('/metrics after SIPp calls through the proxy: every request and 2xx in and 
     assert.equal(sample(text, 'trunkline_proxy_requests_forwarded_total'), 2 * CALLS, 'INVITEs and BYEs forwarded statefully by the proxy core');
     let messages = 0;
     for (const line of text.split('\n')) if (/^trunkline_sip_(requests|responses)_total\{/.test(line)) messages += Number(line.split(' ').pop());
-    await waitFor('every HEP packet', () => hepPackets >= messages, 3000, () => `${hepPackets} of ${messages}`);
+    await waitFor(() => hepPackets >= messages, { timeoutMs: 3000, what: 'every HEP packet', intervalMs: 50, detail: () => `${hepPackets} of ${messages}` });
     assert.equal(hepPackets, messages, 'one HEP packet per SIP message in or out');
     assert.equal(sample(text, 'trunkline_hep_packets_total', { outcome: 'sent' }), messages);
   } finally {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Dialog } from '../../src/dialog/dialog.js';
 import type { RetransmitClock } from '../../src/dialog/ack-wait.js';
 import type { SipMessage } from '../../src/sip/message.js';
-import { ackFor, flow, kit, request, responseTo, sleep, waitFor, type Kit } from '../transaction/helpers.js';
+import { ackFor, flow, kit, request, responseTo, type Kit } from '../transaction/helpers.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** The caller's INVITE received over `proto`, its server transaction, and the dialog we answer it in. */
 function inviteIn(k: Kit, proto: 'udp' | 'tcp' = 'udp') {
@@ -72,7 +73,7 @@ test('a 2xx over UDP without an ACK: onTimeout once after 64*T1', async () => {
         at = performance.now() - start;
       },
     });
-    await waitFor(() => timeouts > 0, 2000, 'the timeout');
+    await waitFor(() => timeouts > 0, { timeoutMs: 2000, what: 'the timeout' });
     assert.ok(at >= 600 && at < 1200, `after ${Math.round(at)} ms`);
     const count = k.transport.responses(200).length;
     assert.ok(count >= 10, `sent ${count} times`);
@@ -114,7 +115,7 @@ test('stopAckWait and a new answer let the earlier 2xx go', async () => {
     assert.equal(k.transport.responses(200).length, sent);
     d.answerInvite(ok, tx, clockOf(k), { onAck() {}, onTimeout: () => timeouts++ });
     d.answerInvite(ok, tx, clockOf(k), { onAck() {}, onTimeout: () => timeouts++ });
-    await waitFor(() => timeouts > 0, 2000, 'the timeout');
+    await waitFor(() => timeouts > 0, { timeoutMs: 2000, what: 'the timeout' });
     await sleep(100);
     assert.equal(timeouts, 1, 'only the last answer times out');
   } finally {
@@ -129,7 +130,7 @@ test('a 2xx over TCP is sent once, and without an ACK onTimeout runs after 64*T1
     let at = 0;
     const start = performance.now();
     d.answerInvite(ok, tx, clockOf(k), { onAck: () => assert.fail('no ACK came'), onTimeout: () => (at = performance.now() - start) });
-    await waitFor(() => at > 0, 3000, 'the timeout');
+    await waitFor(() => at > 0, { timeoutMs: 3000, what: 'the timeout' });
     assert.ok(at >= 600 && at < 1200, `after ${Math.round(at)} ms`);
     assert.equal(k.transport.responses(200).length, 1, 'a reliable transport carries it once');
   } finally {

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { sipp, sippBackground, scenario, haveCommand, type BackgroundSipp, type RunResult } from '../helpers/sipp.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /**
  * The routing table is reloaded on SIGHUP without dropping a call in
@@ -12,16 +13,6 @@ import { sipp, sippBackground, scenario, haveCommand, type BackgroundSipp, type 
  * follow the new table.
  */
 const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function assertPassed(r: RunResult, what: string, server?: RunningTrunkline): void {
   assert.equal(r.code, 0, `${what} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}${server ? `\n--- trunkline:\n${server.output().slice(-3000)}` : ''}`);
@@ -57,7 +48,7 @@ test('SIGHUP reloads the routes: the ringing call completes with the old callee,
     assert.ok(yaml.includes(`sip:127.0.0.1:${uasA}`));
     writeFileSync(server.configFile, yaml.replace(`sip:127.0.0.1:${uasA}`, `sip:127.0.0.1:${uasB}`));
     server.proc.kill('SIGHUP');
-    await waitFor('"config reloaded" in the log', () => server.output().includes('"msg":"config reloaded"'), 5000);
+    await waitFor(() => server.output().includes('"msg":"config reloaded"'), { timeoutMs: 5000, what: '"config reloaded" in the log', intervalMs: 25 });
     assert.match(server.output(), /"routes":1,"msg":"routing table reloaded"/);
     assert.equal(firstDone, false, 'the first call must still be ringing when the routes are reloaded');
 

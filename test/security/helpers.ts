@@ -1,6 +1,6 @@
 /**
  * What the live security tests share: a UDP/TCP SIP client bound to any
- * 127.0.0.x (each test's "other host"), the real CLI, and bounded waits.
+ * 127.0.0.x (each test's "other host"), and the real CLI (waits: test/helpers/wait.ts).
  */
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../helpers/server.js';
 import { run, type RunResult } from '../helpers/sipp.js';
+import { elapsedUntil } from '../helpers/wait.js';
 
 /** Scenario files of these tests (tsc does not copy XML: read them from the source tree). */
 export function securityScenario(name: string): string {
@@ -21,20 +22,7 @@ export function cli(configFile: string, args: string[], input?: string): Promise
   return run(process.execPath, [CLI, ...args, '--config', configFile], 15_000, input !== undefined ? { input } : {});
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `fn` every `stepMs` until it returns true or `timeoutMs` passes; returns the elapsed ms, or -1. */
-export async function waitUntil(fn: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<number> {
-  const start = Date.now();
-  for (let i = 0; i < Math.ceil(timeoutMs / stepMs) + 1; i++) {
-    if (await fn()) return Date.now() - start;
-    if (Date.now() - start >= timeoutMs) break;
-    await sleep(stepMs);
-  }
-  return -1;
-}
+export { sleep } from '../helpers/wait.js';
 
 export interface RequestOptions {
   method?: string;
@@ -106,7 +94,7 @@ export class UdpPeer {
   async ask(port: number, o: RequestOptions = {}, ms = 1000): Promise<Reply | null> {
     this.inbox.length = 0;
     this.send(request(this.host, this.port, 'UDP', o), port);
-    const took = await waitUntil(() => this.inbox.some((r) => r.status >= 200), ms, 20);
+    const took = await elapsedUntil(() => this.inbox.some((r) => r.status >= 200), { timeoutMs: ms, intervalMs: 20 });
     return took < 0 ? null : this.inbox.find((r) => r.status >= 200)!;
   }
 

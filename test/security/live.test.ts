@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { UdpPeer, cli, waitUntil, tcpAsk, request, sleep } from './helpers.js';
+import { UdpPeer, cli, tcpAsk, request, sleep } from './helpers.js';
+import { elapsedUntil } from '../helpers/wait.js';
 
 /** Whether the server closes a TCP connection from `host` after one request on it, within `ms`. */
 function closedByServer(host: string, port: number, ms: number): Promise<boolean> {
@@ -107,13 +108,13 @@ test('the ACK of an INVITE refused by the pipeline ends here (not relayed toward
       ].join('\r\n'),
     );
   caller.send(lines('INVITE', 0), port);
-  assert.equal((await waitUntil(() => caller.drain().some((r) => r.status === 483), 2000)) >= 0, true);
+  assert.equal((await elapsedUntil(() => caller.drain().some((r) => r.status === 483), { timeoutMs: 2000 })) >= 0, true);
   caller.send(lines('ACK', 70), port);
   await sleep(700);
   assert.deepEqual(callee.drain(), [], 'the ACK was relayed');
   // Control: an ACK of no refused INVITE is relayed statelessly (so the check above can fail).
   caller.send(Buffer.from(lines('ACK', 70).toString().replace(branch, 'z9hG4bKotherack1')), port);
-  assert.ok((await waitUntil(() => callee.drain().length > 0, 2000)) >= 0, 'a stray ACK is relayed');
+  assert.ok((await elapsedUntil(() => callee.drain().length > 0, { timeoutMs: 2000 })) >= 0, 'a stray ACK is relayed');
 });
 
 test('SQL-injection-like user parts and display names: 403', async () => {
@@ -129,7 +130,7 @@ test('blocklist and acl changes by the CLI act within 2 s', async () => {
   assert.doesNotMatch((await p.ask(port, relay))!.reason, /Forbidden$/);
   let r = await cli(server.configFile, ['blocklist', 'add', 'dest', '+1900']);
   assert.equal(r.code, 0, r.stderr);
-  let took = await waitUntil(async () => (await p.ask(port, relay, 300))?.reason === 'Forbidden', 3000);
+  let took = await elapsedUntil(async () => (await p.ask(port, relay, 300))?.reason === 'Forbidden', { timeoutMs: 3000 });
   assert.ok(took >= 0 && took <= 2000, `blocklist took ${took} ms`);
   r = await cli(server.configFile, ['blocklist', 'list', '--json']);
   assert.deepEqual(JSON.parse(r.stdout).map((e: { list: string; kind: string; value: string }) => [e.list, e.kind, e.value]), [['black', 'dest', '+1900']]);
@@ -138,7 +139,7 @@ test('blocklist and acl changes by the CLI act within 2 s', async () => {
   assert.equal((await q.ask(port))?.status, 200);
   r = await cli(server.configFile, ['acl', 'add', 'blocked', '--deny', '127.0.0.9/32']);
   assert.equal(r.code, 0, r.stderr);
-  took = await waitUntil(async () => (await q.ask(port, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 300))?.status === 403, 3000);
+  took = await elapsedUntil(async () => (await q.ask(port, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 300))?.status === 403, { timeoutMs: 3000 });
   assert.ok(took >= 0 && took <= 2000, `acl took ${took} ms`);
   r = await cli(server.configFile, ['acl', 'list', '--json']);
   assert.equal(JSON.parse(r.stdout)[0].cidr, '127.0.0.9/32');
@@ -155,7 +156,7 @@ test('ban add by the CLI drops a source within 2 s (unanswered); ban rm lifts it
   assert.equal(await closedByServer('127.0.0.10', port, 700), false, 'a connection of a source not banned stays open');
   let r = await cli(server.configFile, ['ban', 'add', '127.0.0.10', '--for', '600']);
   assert.equal(r.code, 0, r.stderr);
-  let took = await waitUntil(async () => (await p.ask(port, {}, 200)) === null, 3000);
+  let took = await elapsedUntil(async () => (await p.ask(port, {}, 200)) === null, { timeoutMs: 3000 });
   assert.ok(took >= 0 && took <= 2000, `ban took ${took} ms`);
   assert.equal(await tcpAsk('127.0.0.10', port, (lp) => request('127.0.0.10', lp, 'TCP'), 500), null);
   assert.equal(await closedByServer('127.0.0.10', port, 2000), true, 'the banned source\'s TCP connection is closed');
@@ -164,7 +165,7 @@ test('ban add by the CLI drops a source within 2 s (unanswered); ban rm lifts it
   assert.equal(listed.find((b) => b.ip === '127.0.0.10')?.source, 'manual');
   r = await cli(server.configFile, ['ban', 'rm', '127.0.0.10']);
   assert.equal(r.code, 0, r.stderr);
-  took = await waitUntil(async () => (await p.ask(port, {}, 200))?.status === 200, 3000);
+  took = await elapsedUntil(async () => (await p.ask(port, {}, 200))?.status === 200, { timeoutMs: 3000 });
   assert.ok(took >= 0 && took <= 2000, `unban took ${took} ms`);
   assert.ok(server.output().includes('"msg":"ban lifted by hand"'));
   r = await cli(server.configFile, ['ban', 'rm', '127.0.0.10']);
@@ -184,9 +185,9 @@ test('a flood (over 20 requests in 2 s) bans the source, and the ban shows in ba
   assert.equal(await p.ask(port, {}, 500), null);
   const other = await peer('127.0.0.12');
   assert.equal((await other.ask(port))?.status, 200);
-  const listed = await waitUntil(async () => {
+  const listed = await elapsedUntil(async () => {
     const r = await cli(server.configFile, ['ban', 'list', '--json']);
     return (JSON.parse(r.stdout) as Array<{ ip: string; source: string }>).some((b) => b.ip === '127.0.0.11' && b.source === 'flood');
-  }, 5000, 500);
+  }, { timeoutMs: 5000, intervalMs: 500 });
   assert.ok(listed >= 0, 'the flood ban is in the store');
 });

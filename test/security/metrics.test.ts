@@ -22,7 +22,8 @@ import { spawn } from 'node:child_process';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline } from '../helpers/server.js';
 import { haveCommand, run, scenarioWith, sipp } from '../helpers/sipp.js';
-import { UdpPeer, cli, securityScenario, sleep, waitUntil } from './helpers.js';
+import { UdpPeer, cli, securityScenario, sleep } from './helpers.js';
+import { elapsedUntil } from '../helpers/wait.js';
 
 const skip = (!haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)') || (!haveCommand('svmap') && 'sipvicious not installed (scripts/install-deps.sh)');
 
@@ -97,7 +98,7 @@ test('security drops and bans by reason on /metrics, each caused by a real peer 
     // (Before the change, such a request is refused too, 403 with another reason: relaying denied, no route. A MESSAGE:
     // the proxy's 403 to an INVITE is retransmitted until an ACK, which these sockets never send.)
     const message = { method: 'MESSAGE', ruri: 'sip:bob@example.org' };
-    assert.ok((await waitUntil(async () => (await q.ask(port, message, 300))?.reason === 'Forbidden', 5000)) >= 0, 'the acl took effect');
+    assert.ok((await elapsedUntil(async () => (await q.ask(port, message, 300))?.reason === 'Forbidden', { timeoutMs: 5000 })) >= 0, 'the acl took effect');
     let before = (await scrape()).drops.get('acl')!;
     assert.ok(before >= 1, `${before}: ${(await scrape()).text.split('\n').filter((x) => x.includes('security')).join('\n')}`);
     assert.equal((await q.ask(port, message))?.reason, 'Forbidden');
@@ -105,7 +106,7 @@ test('security drops and bans by reason on /metrics, each caused by a real peer 
     r = await cli(server.configFile, ['blocklist', 'add', 'ip', '127.0.0.56']);
     assert.equal(r.code, 0, r.stderr);
     const l = await peer('127.0.0.56');
-    assert.ok((await waitUntil(async () => (await l.ask(port, message, 300))?.reason === 'Forbidden', 5000)) >= 0, 'the blocklist took effect');
+    assert.ok((await elapsedUntil(async () => (await l.ask(port, message, 300))?.reason === 'Forbidden', { timeoutMs: 5000 })) >= 0, 'the blocklist took effect');
     before = (await scrape()).drops.get('lists')!;
     assert.ok(before >= 1, `${before}: ${(await scrape()).text.split('\n').filter((x) => x.includes('security')).join('\n')}`);
     assert.equal((await l.ask(port, message))?.reason, 'Forbidden');
@@ -130,7 +131,7 @@ test('security drops and bans by reason on /metrics, each caused by a real peer 
     // By hand: the CLI writes the store; the server counts the ban when it reads it.
     r = await cli(server.configFile, ['ban', 'add', '127.0.0.55']);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok((await waitUntil(async () => (await scrape()).bans.get('manual') === 1, 5000)) >= 0, 'the manual ban counted');
+    assert.ok((await elapsedUntil(async () => (await scrape()).bans.get('manual') === 1, { timeoutMs: 5000 })) >= 0, 'the manual ban counted');
     await sleep(1500); // a later read of the store does not count it again
     m = await scrape();
     assert.deepEqual(Object.fromEntries(m.bans), { flood: 1, auth: 1, manual: 1 });

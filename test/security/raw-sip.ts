@@ -8,7 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect, createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { waitUntil } from './helpers.js';
+import { elapsedUntil } from '../helpers/wait.js';
 
 export interface RawOptions {
   method: string;
@@ -147,7 +147,7 @@ export class RawPeer {
     const sent = this.request(o);
     this.send(sent.bytes, serverPort);
     const final = (): Msg | undefined => this.inbox.find((m) => m.status >= 200 && m.header('Call-ID') === sent.callId);
-    await waitUntil(() => final() !== undefined, ms, 10);
+    await elapsedUntil(() => final() !== undefined, { timeoutMs: ms, intervalMs: 10 });
     const r = final() ?? null;
     if (r !== null && o.method === 'INVITE' && r.status >= 300) this.send(ackFor(sent, r, o.ruri, this.host, this.port, 'UDP'), serverPort);
     return r;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline } from '../helpers/server.js';
-import { UdpPeer, cli, waitUntil } from './helpers.js';
+import { UdpPeer, cli } from './helpers.js';
+import { elapsedUntil } from '../helpers/wait.js';
 
 test('SIGHUP applies a changed security config; bans carry over', async () => {
   const port = await freePort();
@@ -18,10 +19,10 @@ test('SIGHUP applies a changed security config; bans carry over', async () => {
     assert.equal(await p.ask(port, { ua: 'friendly-scanner' }, 600), null);
     let r = await cli(server.configFile, ['ban', 'add', '127.0.0.17']);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok((await waitUntil(async () => (await banned.ask(port, {}, 200)) === null, 3000)) >= 0);
+    assert.ok((await elapsedUntil(async () => (await banned.ask(port, {}, 200)) === null, { timeoutMs: 3000 })) >= 0);
     appendFileSync(server.configFile, 'security: {scanners: {enabled: false}}\n');
     server.proc.kill('SIGHUP');
-    const took = await waitUntil(async () => (await p.ask(port, { ua: 'friendly-scanner' }, 300))?.status === 200, 5000);
+    const took = await elapsedUntil(async () => (await p.ask(port, { ua: 'friendly-scanner' }, 300))?.status === 200, { timeoutMs: 5000 });
     assert.ok(took >= 0, 'the scanner step is off after SIGHUP');
     assert.equal(await banned.ask(port, {}, 500), null, 'the ban stays');
     r = await cli(server.configFile, ['ban', 'list', '--json']);

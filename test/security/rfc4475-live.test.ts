@@ -14,7 +14,8 @@ import { parseMessage } from '../../src/sip/parser.js';
 import { validateMessage } from '../../src/sip/validate.js';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { UdpPeer, tcpAsk, waitUntil, request, type Reply } from './helpers.js';
+import { UdpPeer, tcpAsk, request, type Reply } from './helpers.js';
+import { elapsedUntil } from '../helpers/wait.js';
 import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
 const DIR = RFC4475_DIR;
@@ -57,7 +58,7 @@ async function udpAsk(host: string, data: Buffer, ms: number): Promise<Reply | n
     got.push({ status: Number(text.slice(8, 11)), reason: text.slice(12, text.indexOf('\r\n')), text });
   });
   sock.send(data, port, '127.0.0.1');
-  await waitUntil(() => got.length > 0, ms, 20);
+  await elapsedUntil(() => got.length > 0, { timeoutMs: ms, intervalMs: 20 });
   sock.close();
   return got[0] ?? null;
 }

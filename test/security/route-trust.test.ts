@@ -12,7 +12,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { cli, waitUntil, sleep } from './helpers.js';
+import { cli, sleep } from './helpers.js';
+import { elapsedUntil } from '../helpers/wait.js';
 import { RawPeer, Gateway, okFor, rawRequest, type Msg } from './raw-sip.js';
 
 const GW = '127.0.0.200';
@@ -86,7 +87,7 @@ test('a call through a forward route: ACK and BYE follow our stamped Record-Rout
   const inDialog = { ruri: contact, routes: rr, fromTag: 'caller1', toTag: 'callee1', callId };
   caller.send(caller.request({ method: 'ACK', ...inDialog }).bytes, port);
   expectAnswer(await caller.ask(port, { method: 'INFO', cseq: 2, ...inDialog }), 200, 'OK', 'INFO from the caller');
-  assert.ok((await waitUntil(() => callee.requests('ACK').length === 1, 2000)) >= 0, callee.summary());
+  assert.ok((await elapsedUntil(() => callee.requests('ACK').length === 1, { timeoutMs: 2000 })) >= 0, callee.summary());
 
   // The stamp of this dialog, brought in another one: refused, the callee gets nothing.
   const stamp = /dsig=([^;>]+)/.exec(rr[0]!)![1]!;
@@ -108,9 +109,9 @@ test('a call through a forward route: ACK and BYE follow our stamped Record-Rout
   const bye = rawRequest(callee.host, callee.port, 'UDP', { method: 'BYE', ruri: `sip:caller@127.0.0.31:${caller.port}`, routes: rr, fromTag: 'callee1', toTag: 'caller1', callId, cseq: 1 });
   callee.send(bye.bytes, port);
   let got: Msg | undefined;
-  assert.ok((await waitUntil(() => (got = caller.inbox.find((m) => m.method === 'BYE')) !== undefined, 2000)) >= 0, 'the callee\'s BYE reached the caller');
+  assert.ok((await elapsedUntil(() => (got = caller.inbox.find((m) => m.method === 'BYE')) !== undefined, { timeoutMs: 2000 })) >= 0, 'the callee\'s BYE reached the caller');
   caller.send(Buffer.from(okFor(got!, `sip:caller@127.0.0.31:${caller.port}`, 'caller1')), port);
-  assert.ok((await waitUntil(() => callee.received.some((r) => r.msg.status === 200 && r.msg.header('CSeq') === '1 BYE'), 2000)) >= 0, callee.summary());
+  assert.ok((await elapsedUntil(() => callee.received.some((r) => r.msg.status === 200 && r.msg.header('CSeq') === '1 BYE'), { timeoutMs: 2000 })) >= 0, callee.summary());
 });
 
 test('a trunk may preload a Route; with trunks configured, an in-dialog request for no call gets 481 from anyone', async () => {
@@ -121,7 +122,7 @@ test('a trunk may preload a Route; with trunks configured, an in-dialog request 
   // The server reads the store within 2 s.
   const trunk = await peer('127.0.0.12');
   let last: Msg | null = null;
-  const took = await waitUntil(async () => (last = await message(trunk, 'trunk'))?.status === 200, 5000, 400);
+  const took = await elapsedUntil(async () => (last = await message(trunk, 'trunk'))?.status === 200, { timeoutMs: 5000, intervalMs: 400 });
   assert.ok(took >= 0, `trunk: ${last === null ? 'no answer' : (last as Msg).text}`);
   assert.ok(relayed('trunk') >= 1, gw.summary());
 

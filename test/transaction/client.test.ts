@@ -6,13 +6,12 @@ import {
   responseTo,
   clientLog,
   flow,
-  sleep,
-  waitFor,
   gaps,
   uniq,
   UDP_TARGET,
   TCP_TARGET,
 } from './helpers.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { TransportError } from '../../src/transport/transport-error.js';
 
 // Independent tests, each with its own layer and wheel: run side by side to keep the suite short.
@@ -43,7 +42,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
         assert.ok(g[i]! >= want - 1 && g[i]! <= want + 15, `gap ${i} = ${g[i]!.toFixed(1)}, want ~${want}`),
       );
       assert.equal(cl.timeouts, 0);
-      await waitFor(() => cl.timeouts === 1, 300, 'Timer B');
+      await waitFor(() => cl.timeouts === 1, { timeoutMs: 300, what: 'Timer B' });
       assert.equal(tx.state, 'Terminated');
       assert.equal(k.layer.clientCount(), 0);
       const n = k.transport.sent.length;
@@ -59,7 +58,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
     try {
       const cl = clientLog();
       const tx = k.layer.sendRequest(outgoing({ branch: branch(), transport: 'TCP' }), TCP_TARGET, cl.handlers);
-      await waitFor(() => cl.timeouts === 1, 900, 'Timer B');
+      await waitFor(() => cl.timeouts === 1, { timeoutMs: 900, what: 'Timer B' });
       assert.equal(k.transport.sent.length, 1);
       assert.equal(tx.state, 'Terminated');
     } finally {
@@ -104,7 +103,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
         cseq: 4711,
       });
       const tx = k.layer.sendRequest(req, UDP_TARGET, cl.handlers);
-      await waitFor(() => tx.flow !== null, 100, 'sent');
+      await waitFor(() => tx.flow !== null, { timeoutMs: 100, what: 'sent' });
       const busy = responseTo(req, 486, { toTag: 'busy-tag' });
       k.layer.receiveResponse(busy, tx.flow!);
       assert.equal(tx.state, 'Completed');
@@ -144,7 +143,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       await sleep(60);
       assert.equal(k.transport.requests('INVITE').length, invites, 'Timer A stopped');
       assert.equal(tx.state, 'Completed', 'Timer D = 100 ms here');
-      await waitFor(() => tx.state === 'Terminated', 200, 'Timer D');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 200, what: 'Timer D' });
       assert.equal(k.layer.clientCount(), 0);
       assert.equal(cl.timeouts, 0);
     } finally {
@@ -158,7 +157,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const cl = clientLog();
       const req = outgoing({ branch: branch(), transport: 'TCP' });
       const tx = k.layer.sendRequest(req, TCP_TARGET, cl.handlers);
-      await waitFor(() => tx.flow !== null, 100, 'sent');
+      await waitFor(() => tx.flow !== null, { timeoutMs: 100, what: 'sent' });
       k.layer.receiveResponse(responseTo(req, 603), tx.flow!);
       assert.equal(k.transport.requests('ACK').length, 1);
       assert.equal(tx.state, 'Terminated');
@@ -174,7 +173,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const cl = clientLog();
       const req = outgoing({ branch: branch() });
       const tx = k.layer.sendRequest(req, UDP_TARGET, cl.handlers);
-      await waitFor(() => tx.flow !== null, 100, 'sent');
+      await waitFor(() => tx.flow !== null, { timeoutMs: 100, what: 'sent' });
       k.layer.receiveResponse(responseTo(req, 180, { toTag: 'a' }), tx.flow!);
       const ok = responseTo(req, 200, { toTag: 'a' });
       k.layer.receiveResponse(ok, tx.flow!);
@@ -189,7 +188,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       assert.equal(k.transport.requests('ACK').length, 0, 'a 2xx is ACKed by the UAC, not the transaction');
       await sleep(500);
       assert.equal(tx.state, 'Accepted', 'Timer M = 64*T1 = 640 ms');
-      await waitFor(() => tx.state === 'Terminated', 400, 'Timer M');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 400, what: 'Timer M' });
       assert.equal(k.layer.clientCount(), 0);
       k.layer.receiveResponse(ok, tx.flow!);
       assert.equal(k.tu.strays.length, 1, 'after Timer M a 2xx is stray (forwarded statelessly)');
@@ -216,7 +215,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       [10, 20, 40, 40, 40, 40].forEach((want, i) =>
         assert.ok(g[i]! >= want - 1 && g[i]! <= want + 15, `gap ${i} = ${g[i]!.toFixed(1)}, want ~${want}`),
       );
-      await waitFor(() => cl.timeouts === 1, 600, 'Timer F');
+      await waitFor(() => cl.timeouts === 1, { timeoutMs: 600, what: 'Timer F' });
       assert.equal(tx.state, 'Terminated');
       assert.equal(k.layer.clientCount(), 0);
     } finally {
@@ -231,7 +230,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const cl = clientLog();
       const req = outgoing({ branch: branch(), method: 'REGISTER' });
       const tx = k.layer.sendRequest(req, UDP_TARGET, cl.handlers);
-      await waitFor(() => tx.flow !== null, 100, 'sent');
+      await waitFor(() => tx.flow !== null, { timeoutMs: 100, what: 'sent' });
       k.layer.receiveResponse(responseTo(req, 100), tx.flow!);
       assert.equal(tx.state, 'Proceeding');
       assert.equal(tx.lastProvisional, 100);
@@ -249,7 +248,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const n = k.transport.sent.length;
       await sleep(30);
       assert.equal(tx.state, 'Completed', 'Timer K = T4 = 50 ms');
-      await waitFor(() => tx.state === 'Terminated', 200, 'Timer K');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 200, what: 'Timer K' });
       assert.equal(k.transport.sent.length, n, 'Timer E stopped');
       assert.equal(cl.timeouts, 0, 'Timer F cancelled');
       assert.equal(k.layer.clientCount(), 0);
@@ -264,7 +263,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const cl = clientLog();
       const req = outgoing({ branch: branch() });
       const tx = k.layer.sendRequest(req, UDP_TARGET, cl.handlers);
-      await waitFor(() => tx.flow !== null, 100, 'sent');
+      await waitFor(() => tx.flow !== null, { timeoutMs: 100, what: 'sent' });
       assert.equal(tx.request, req, 'kept while it may be retransmitted or cancelled');
       const ok = responseTo(req, 200, { toTag: 'callee' });
       k.layer.receiveResponse(ok, tx.flow!);
@@ -277,7 +276,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const cl2 = clientLog();
       const bye = outgoing({ branch: branch(), method: 'BYE' });
       const tx2 = k.layer.sendRequest(bye, UDP_TARGET, cl2.handlers);
-      await waitFor(() => tx2.flow !== null, 100, 'sent');
+      await waitFor(() => tx2.flow !== null, { timeoutMs: 100, what: 'sent' });
       k.layer.receiveResponse(responseTo(bye, 200), tx2.flow!);
       assert.equal(tx2.state, 'Completed');
       assert.equal(tx2.request.method, 'BYE');
@@ -348,7 +347,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       const a = clientLog();
       const txA = k.layer.sendRequest(outgoing({ branch: branch(), transport: 'TCP' }), TCP_TARGET, a.handlers);
       assert.equal(a.transportErrors.length, 0, 'not synchronously');
-      await waitFor(() => a.transportErrors.length === 1, 100, 'onTransportError');
+      await waitFor(() => a.transportErrors.length === 1, { timeoutMs: 100, what: 'onTransportError' });
       assert.equal(a.transportErrors[0], refused);
       assert.equal(txA.state, 'Terminated');
 
@@ -357,7 +356,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       k.transport.failSendTo = odd;
       const a2 = clientLog();
       k.layer.sendRequest(outgoing({ branch: branch(), transport: 'TCP' }), TCP_TARGET, a2.handlers);
-      await waitFor(() => a2.transportErrors.length === 1, 100, 'onTransportError');
+      await waitFor(() => a2.transportErrors.length === 1, { timeoutMs: 100, what: 'onTransportError' });
       const wrapped = a2.transportErrors[0]!;
       assert.ok(wrapped instanceof TransportError);
       assert.equal(wrapped.code, 'failed');
@@ -380,9 +379,9 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       // The first send works, a Timer A retransmission fails.
       const c = clientLog();
       const txC = k.layer.sendRequest(outgoing({ branch: branch() }), UDP_TARGET, c.handlers);
-      await waitFor(() => txC.flow !== null, 100, 'sent');
+      await waitFor(() => txC.flow !== null, { timeoutMs: 100, what: 'sent' });
       k.transport.failSend = true;
-      await waitFor(() => c.transportErrors.length === 1, 200, 'retransmission error');
+      await waitFor(() => c.transportErrors.length === 1, { timeoutMs: 200, what: 'retransmission error' });
       assert.equal((c.transportErrors[0] as TransportError).code, 'closed');
       assert.equal(txC.state, 'Terminated');
       await sleep(30);
@@ -400,7 +399,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       k.transport.connectDelayMs = 200;
       const cl = clientLog();
       const tx = k.layer.sendRequest(outgoing({ branch: branch(), transport: 'TCP' }), TCP_TARGET, cl.handlers);
-      await waitFor(() => cl.timeouts === 1, 400, 'Timer B');
+      await waitFor(() => cl.timeouts === 1, { timeoutMs: 400, what: 'Timer B' });
       await sleep(120);
       assert.equal(tx.flow, null);
       assert.equal(cl.transportErrors.length, 0);
@@ -423,7 +422,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
         onTimeout: boom,
         onTransportError: boom,
       });
-      await waitFor(() => tx.flow !== null, 100, 'sent');
+      await waitFor(() => tx.flow !== null, { timeoutMs: 100, what: 'sent' });
       k.layer.receiveResponse(responseTo(req, 180, { toTag: 't' }), tx.flow!);
       k.layer.receiveResponse(responseTo(req, 200, { toTag: 't' }), tx.flow!);
       k.layer.receiveResponse(responseTo(req, 200, { toTag: 't' }), tx.flow!);

@@ -11,6 +11,7 @@ import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow, TransportProto } from '../../src/transport/types.js';
 import type { Target, TimerConfig, TransactionTransport } from '../../src/transaction/types.js';
 import { TimerWheel } from '../../src/transaction/timer-wheel.js';
+import { sleep } from '../helpers/wait.js';
 import {
   TransactionLayer,
   type ClientHandlers,
@@ -23,17 +24,6 @@ export function parse(data: string | Buffer): SipMessage {
   const r = parseMessage(typeof data === 'string' ? Buffer.from(data) : data);
   if (!r.ok) throw r.error;
   return r.message;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until pred() holds; fails after timeoutMs. */
-export async function waitFor(pred: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!pred()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
 }
 
 let flowSeq = 0;

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { kit, request, outgoing, responseTo, ackFor, clientLog, flow, sleep, parse, UDP_TARGET } from './helpers.js';
+import { kit, request, outgoing, responseTo, ackFor, clientLog, flow, parse, UDP_TARGET } from './helpers.js';
+import { sleep } from '../helpers/wait.js';
 import { TransactionLayer } from '../../src/transaction/transaction-layer.js';
 import { isReliable } from '../../src/transaction/types.js';
 

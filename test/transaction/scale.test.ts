@@ -5,7 +5,8 @@ import { TimerWheel } from '../../src/transaction/timer-wheel.js';
 import { TransactionLayer, type ServerTransaction } from '../../src/transaction/transaction-layer.js';
 import type { Flow } from '../../src/transport/types.js';
 import type { Target, TransactionTransport } from '../../src/transaction/types.js';
-import { request, outgoing, responseTo, ackFor, flow, sleep, waitFor, UDP_TARGET } from './helpers.js';
+import { request, outgoing, responseTo, ackFor, flow, UDP_TARGET } from './helpers.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 function nodeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -72,8 +73,7 @@ test('5,000 INVITE server + 5,000 INVITE client transactions (UDP, RFC timers) h
     // Let the timers work: the 100 Tryings (200 ms), Timer G (500 ms), Timer A (500 ms); the next G/A only at 1.5 s.
     await waitFor(
       () => transport.n('SIP/2.0 486') === N && transport.n('INVITE sip:+15551230000@trunk.example.com') === 2 * N,
-      1200,
-      'first Timer A and G retransmissions',
+      { timeoutMs: 1200, what: 'first Timer A and G retransmissions' },
     );
     assert.equal(nodeTimers(), 1);
     assert.equal(transport.n('SIP/2.0 100'), N / 2, 'a 100 Trying for each unanswered INVITE');

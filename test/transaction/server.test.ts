@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kit, request, responseTo, ackFor, flow, sleep, waitFor, gaps, type Kit } from './helpers.js';
+import { kit, request, responseTo, ackFor, flow, gaps, type Kit } from './helpers.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import type { ServerTransaction } from '../../src/transaction/transaction-layer.js';
 
 // Independent tests, each with its own layer and wheel: run side by side to keep the suite short.
@@ -26,7 +27,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       assert.equal(tx.isInvite, true);
       await sleep(150);
       assert.equal(k.transport.sent.length, 0, 'nothing before 200 ms');
-      await waitFor(() => k.transport.sent.length === 1, 500, '100 Trying');
+      await waitFor(() => k.transport.sent.length === 1, { timeoutMs: 500, what: '100 Trying' });
       const trying = k.transport.sent[0]!;
       assert.equal(trying.msg.status, 100);
       assert.equal(trying.flow, f, 'on the request flow');
@@ -121,7 +122,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       await sleep(500);
       assert.equal(tx.state, 'Accepted', 'Timer L is 64*T1 = 640 ms');
       assert.equal(k.layer.serverCount(), 1);
-      await waitFor(() => tx.state === 'Terminated', 400, 'Timer L');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 400, what: 'Timer L' });
       assert.equal(k.layer.serverCount(), 0, 'removed from the map');
       // After Timer L a 2xx retransmission from the TU is still sent (statelessly).
       tx.respond(ok);
@@ -145,7 +146,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       tx.respond(busy);
       assert.equal(tx.state, 'Completed');
       // G at 10, 30, 70, 110, 150 ms (intervals 10, 20, 40, 40 capped at T2=40, 40).
-      await waitFor(() => k.transport.sent.length >= 6, 1000, 'Timer G');
+      await waitFor(() => k.transport.sent.length >= 6, { timeoutMs: 1000, what: 'Timer G' });
       const g = gaps(k.transport.sent.slice(0, 6));
       const expected = [10, 20, 40, 40, 40];
       g.forEach((gap, i) => assert.ok(gap >= expected[i]! - 1 && gap <= expected[i]! + 15, `gap ${i} = ${gap.toFixed(1)}, want ~${expected[i]}`));
@@ -166,7 +167,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       assert.equal(k.tu.requests.length, 1);
       await sleep(30);
       assert.equal(tx.state, 'Confirmed', 'Timer I is T4 = 50 ms');
-      await waitFor(() => tx.state === 'Terminated', 200, 'Timer I');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 200, what: 'Timer I' });
       assert.equal(k.transport.sent.length, confirmedAt, 'Timer G stopped at the ACK');
       assert.equal(k.layer.serverCount(), 0);
       assert.equal(errors, 0);
@@ -184,7 +185,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       tx.respond(responseTo(req, 503));
       await sleep(550);
       assert.equal(tx.state, 'Completed');
-      await waitFor(() => tx.state === 'Terminated', 300, 'Timer H');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 300, what: 'Timer H' });
       assert.deepEqual(errors, ['timeout']);
       // 1 + G retransmissions up to 640 ms: 10, 30, 70, then every 40 ms: about 16 in all.
       const n = k.transport.sent.length;
@@ -211,7 +212,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       assert.equal(k.transport.sent.length, 2, 'no retransmission on a reliable transport');
       k.layer.receiveRequest(ackFor(a.req, busy, a.tx.branch), a.f);
       assert.equal(a.tx.state, 'Terminated');
-      await waitFor(() => b.tx.state === 'Terminated', 800, 'Timer H on TCP');
+      await waitFor(() => b.tx.state === 'Terminated', { timeoutMs: 800, what: 'Timer H on TCP' });
       assert.equal(err, 'timeout');
       assert.equal(k.layer.serverCount(), 0);
     } finally {
@@ -264,7 +265,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       assert.equal(k.tu.requests.length, 1);
       await sleep(500);
       assert.equal(tx.state, 'Completed', 'Timer J is 64*T1 = 640 ms');
-      await waitFor(() => tx.state === 'Terminated', 400, 'Timer J');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 400, what: 'Timer J' });
       assert.equal(k.layer.serverCount(), 0);
     } finally {
       k.close();
@@ -364,7 +365,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       };
       tx.respond(responseTo(req, 404));
       k.layer.receiveRequest(req, f);
-      await waitFor(() => tx.state === 'Terminated', 1000, 'Timer H');
+      await waitFor(() => tx.state === 'Terminated', { timeoutMs: 1000, what: 'Timer H' });
       assert.equal(k.log.warns.length, 2);
     } finally {
       k.close();

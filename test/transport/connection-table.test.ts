@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { ConnectionTable, type TableEntry } from '../../src/transport/connection-table.js';
 import { freePort } from '../helpers/ports.js';
-import { SocketReader, sipRequest, startLayer, waitFor } from './helpers.js';
+import { SocketReader, sipRequest, startLayer } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 function entry(table: ConnectionTable<TableEntry>, remoteHost: string, remotePort: number, direction: 'inbound' | 'outbound' = 'inbound'): TableEntry {
   const now = Date.now();
@@ -73,11 +74,11 @@ test('transport: stalled TLS handshake is dropped; total cap; stop() closes conn
   });
   const stalled = await open(port); // plain TCP to the TLS port: never completes a handshake
   const c1 = await open(tcpPort);
-  await waitFor(() => tl.connectionCount() === 2);
+  await waitFor(() => tl.connectionCount() === 2, { timeoutMs: 3000, what: 'tl.connectionCount() === 2' });
   const refused = await open(tcpPort);
   await refused.waitClosed();
   await stalled.waitClosed(2000);
-  await waitFor(() => tl.connectionCount() === 1);
+  await waitFor(() => tl.connectionCount() === 1, { timeoutMs: 3000, what: 'tl.connectionCount() === 1' });
   c1.sock.write(sipRequest('still-here'));
   await inbox.next();
   assert.equal(tl.listeners('message').length, 1, 'EventEmitter.listeners(name) still works');

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { generate } from 'selfsigned';
 import { TransportLayer } from '../../src/transport/transport-layer.js';
 import type { InboundMessage, TransportLayerOptions } from '../../src/transport/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface TestCert {
   cert: string;
@@ -51,18 +52,6 @@ export function sipResponse(callId: string): Buffer {
   );
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitFor(pred: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 /** Collects inbound messages of a transport layer. */
 export class Inbox {
   readonly messages: InboundMessage[] = [];
@@ -70,7 +59,7 @@ export class Inbox {
     tl.onMessage((m) => this.messages.push(m));
   }
   async next(count = this.messages.length + 1, timeoutMs = 3000): Promise<InboundMessage> {
-    await waitFor(() => this.messages.length >= count, timeoutMs, `message #${count}`);
+    await waitFor(() => this.messages.length >= count, { timeoutMs, what: `message #${count}` });
     return this.messages[count - 1]!;
   }
 }
@@ -88,11 +77,11 @@ export class SocketReader {
     return Buffer.concat(this.chunks).toString('latin1');
   }
   async waitText(pred: (s: string) => boolean, timeoutMs = 3000): Promise<string> {
-    await waitFor(() => pred(this.text), timeoutMs, 'socket data');
+    await waitFor(() => pred(this.text), { timeoutMs, what: 'socket data' });
     return this.text;
   }
   async waitClosed(timeoutMs = 3000): Promise<void> {
-    await waitFor(() => this.closed, timeoutMs, 'socket close');
+    await waitFor(() => this.closed, { timeoutMs, what: 'socket close' });
   }
 }
 

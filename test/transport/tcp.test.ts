@@ -4,7 +4,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import { freePort } from '../helpers/ports.js';
 import { TransportLayer } from '../../src/transport/transport-layer.js';
 import type { FramingErrorEvent } from '../../src/transport/types.js';
-import { SocketReader, sipRequest, sipResponse, sleep, startLayer, waitFor } from './helpers.js';
+import { SocketReader, sipRequest, sipResponse, startLayer } from './helpers.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 function client(t: { after(fn: () => unknown): void }, port: number, host = '127.0.0.1'): Promise<SocketReader> {
   return new Promise((resolve, reject) => {
@@ -65,7 +66,7 @@ test('tcp: framing error is reported with the header, reply flushed, then connec
   assert.equal(errors.length, 1);
   assert.equal(errors[0]!.status, 400);
   assert.equal(errors[0]!.headerText, 'OPTIONS sip:x SIP/2.0\r\nCall-ID: bad');
-  await waitFor(() => tl.connectionCount() === 0);
+  await waitFor(() => tl.connectionCount() === 0, { timeoutMs: 3000, what: 'tl.connectionCount() === 0' });
 });
 
 test('tcp: garbage without CRLFCRLF is cut off after maxHeaderBytes (513)', async (t) => {
@@ -83,7 +84,7 @@ test('tcp: garbage without CRLFCRLF is cut off after maxHeaderBytes (513)', asyn
   assert.equal(errors[0]!.status, 513);
   assert.equal(errors[0]!.headerText, null);
   // The client saw its end close; the server's own close event may still be on its way.
-  await waitFor(() => tl.connectionCount() === 0);
+  await waitFor(() => tl.connectionCount() === 0, { timeoutMs: 3000, what: 'tl.connectionCount() === 0' });
 });
 
 test('tcp: sendTo reuses a connection the peer opened (remote address and alias)', async (t) => {
@@ -121,7 +122,7 @@ test('tcp: sendTo opens an outgoing connection, reuses it, and receives on it', 
   assert.equal(f1.connectionId, f2.connectionId);
   assert.equal(f1.connectionId, f3.connectionId);
   assert.equal(f1.localHost, '127.0.0.1');
-  await waitFor(() => received.includes('Call-ID: o3'));
+  await waitFor(() => received.includes('Call-ID: o3'), { timeoutMs: 3000, what: 'Call-ID: o3 received' });
   assert.equal(peerSockets.length, 1);
   assert.equal(tl.connectionInfo(f1.connectionId!)?.direction, 'outbound');
   peerSockets[0]!.write(sipResponse('o1'));
@@ -135,15 +136,15 @@ test('tcp: per-IP connection cap closes further accepts at once', async (t) => {
   const { tl } = await startLayer(t, { listen: [{ proto: 'tcp', host: '127.0.0.1', port }], limits: { maxConnectionsPerIp: 2 } });
   const a = await client(t, port);
   const b = await client(t, port);
-  await waitFor(() => tl.connectionCount() === 2);
+  await waitFor(() => tl.connectionCount() === 2, { timeoutMs: 3000, what: 'tl.connectionCount() === 2' });
   const c = await client(t, port);
   await c.waitClosed();
   assert.equal(a.closed || b.closed, false);
   assert.equal(tl.connectionCount(), 2);
   a.sock.destroy();
-  await waitFor(() => tl.connectionCount() === 1);
+  await waitFor(() => tl.connectionCount() === 1, { timeoutMs: 3000, what: 'tl.connectionCount() === 1' });
   const d = await client(t, port);
-  await waitFor(() => tl.connectionCount() === 2);
+  await waitFor(() => tl.connectionCount() === 2, { timeoutMs: 3000, what: 'tl.connectionCount() === 2' });
   assert.equal(d.closed, false);
 });
 
@@ -156,7 +157,7 @@ test('tcp: idle connections are closed by the sweep', async (t) => {
   t.after(() => clearInterval(timer));
   await idle.waitClosed(2000);
   assert.equal(busy.closed, false);
-  await waitFor(() => tl.connectionCount() === 1);
+  await waitFor(() => tl.connectionCount() === 1, { timeoutMs: 3000, what: 'tl.connectionCount() === 1' });
   clearInterval(timer);
 });
 

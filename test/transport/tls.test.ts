@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { freePort } from '../helpers/ports.js';
-import { SocketReader, makeCert, sipRequest, sipResponse, startLayer, waitFor, type TestCert } from './helpers.js';
+import { SocketReader, makeCert, sipRequest, sipResponse, startLayer, type TestCert } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const certs: Promise<[TestCert, TestCert, TestCert]> = Promise.all([makeCert('localhost'), makeCert('localhost'), makeCert('client.test')]);
 
@@ -62,7 +63,7 @@ test('tls: verifyClient requires a client certificate and exposes its fingerprin
   // no client certificate: the server refuses (TLS 1.3 reports it after the handshake)
   const bad = await tlsClient(t, { host: '127.0.0.1', port, ca: server.cert }).catch(() => null);
   if (bad) await bad.waitClosed();
-  await waitFor(() => tl.connectionCount() === 1);
+  await waitFor(() => tl.connectionCount() === 1, { timeoutMs: 3000, what: 'tl.connectionCount() === 1' });
 });
 
 test('tls: sendTo opens a verified TLS connection; unverifiable server refused unless tlsClientVerify is off', async (t) => {

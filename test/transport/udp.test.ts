@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { freePort } from '../helpers/ports.js';
-import { sipRequest, sipResponse, sleep, startLayer, waitFor } from './helpers.js';
+import { sipRequest, sipResponse, startLayer } from './helpers.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 function udpClient(t: { after(fn: () => unknown): void }, host: string): Promise<{ sock: Socket; port: number; got: Array<{ data: string; port: number }> }> {
   const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
@@ -22,7 +23,7 @@ test('udp: receive a datagram, reply along its flow from the listening socket', 
   assert.equal(m.data.toString(), sipRequest('u1').toString());
   assert.deepEqual(m.flow, { proto: 'udp', localHost: '127.0.0.1', localPort: port, remoteHost: '127.0.0.1', remotePort: c.port, connectionId: null });
   assert.equal(tl.send(m.flow, sipResponse('u1')), true);
-  await waitFor(() => c.got.length === 1);
+  await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
   assert.equal(c.got[0]!.port, port, 'reply comes from the listening port');
   assert.match(c.got[0]!.data, /^SIP\/2\.0 200 OK/);
   assert.equal(tl.send({ ...m.flow, localPort: port + 1 }, sipResponse('u1')), false, 'no socket for that local port');
@@ -49,7 +50,7 @@ test('udp: sendTo goes out of the first udp listener of the same family', async 
   const c = await udpClient(t, '127.0.0.1');
   const flow = await tl.sendTo({ proto: 'udp', host: '127.0.0.1', port: c.port }, sipRequest('out'));
   assert.deepEqual(flow, { proto: 'udp', localHost: '127.0.0.1', localPort: port, remoteHost: '127.0.0.1', remotePort: c.port, connectionId: null });
-  await waitFor(() => c.got.length === 1);
+  await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
   assert.equal(c.got[0]!.port, port);
   await assert.rejects(tl.sendTo({ proto: 'udp', host: '::1', port: c.port }, sipRequest('x')), /no udp listener for IPv6/);
   await assert.rejects(tl.sendTo({ proto: 'udp', host: 'example.com', port: 5060 }, sipRequest('x')), /IP literal/);
@@ -65,7 +66,7 @@ test('udp: IPv6 ::1 both ways', async (t) => {
   assert.equal(m.flow.remoteHost, '::1');
   assert.equal(tl.send(m.flow, sipResponse('v6')), true);
   await tl.sendTo({ proto: 'udp', host: '[::1]', port: c.port }, sipRequest('v6b'));
-  await waitFor(() => c.got.length === 2);
+  await waitFor(() => c.got.length === 2, { timeoutMs: 3000, what: 'c.got.length === 2' });
   assert.ok(c.got.every((g) => g.port === port));
 });
 

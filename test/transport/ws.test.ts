@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket, type ClientOptions } from 'ws';
 import { freePort } from '../helpers/ports.js';
-import { makeCert, sipRequest, sipResponse, startLayer, waitFor } from './helpers.js';
+import { makeCert, sipRequest, sipResponse, startLayer } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const certP = makeCert('localhost');
 
@@ -36,16 +37,16 @@ test('ws: a client offering "sip" exchanges messages; CRLF keep-alive answered',
   assert.match(m.data.toString(), /Call-ID: w2/);
   assert.equal(m.flow.proto, 'ws');
   assert.equal(tl.send(m.flow, sipResponse('w2')), true);
-  await waitFor(() => c.got.length === 1);
+  await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
   assert.match(c.got[0]!, /^SIP\/2\.0 200 OK/);
   c.ws.send('\r\n\r\n');
-  await waitFor(() => c.got.length === 2);
+  await waitFor(() => c.got.length === 2, { timeoutMs: 3000, what: 'c.got.length === 2' });
   assert.equal(c.got[1], '\r\n');
   assert.equal(inbox.messages.length, 2);
   // a later request to the client reuses its connection
   const f = await tl.sendTo({ proto: 'ws', host: '127.0.0.1', port: m.flow.remotePort }, sipRequest('w3'));
   assert.equal(f.connectionId, m.flow.connectionId);
-  await waitFor(() => c.got.length === 3);
+  await waitFor(() => c.got.length === 3, { timeoutMs: 3000, what: 'c.got.length === 3' });
 });
 
 test('ws: an upgrade not offering "sip" is refused; plain HTTP gets 426', async (t) => {
@@ -56,7 +57,7 @@ test('ws: an upgrade not offering "sip" is refused; plain HTTP gets 426', async 
   const res = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(res.status, 426);
   await res.text();
-  await waitFor(() => tl.connectionCount() === 0);
+  await waitFor(() => tl.connectionCount() === 0, { timeoutMs: 3000, what: 'tl.connectionCount() === 0' });
 });
 
 test('ws: a message over maxStreamMessageBytes closes the connection', async (t) => {
@@ -64,10 +65,10 @@ test('ws: a message over maxStreamMessageBytes closes the connection', async (t)
   const { tl, inbox } = await startLayer(t, { listen: [{ proto: 'ws', host: '127.0.0.1', port }], limits: { maxStreamMessageBytes: 1000 } });
   const c = await wsClient(t, `ws://127.0.0.1:${port}/`, ['sip']);
   c.ws.send(sipRequest('big', 'x'.repeat(2000)).toString());
-  await waitFor(() => c.closeCode !== null);
+  await waitFor(() => c.closeCode !== null, { timeoutMs: 3000, what: 'c.closeCode !== null' });
   assert.equal(c.closeCode, 1009);
   assert.equal(inbox.messages.length, 0);
-  await waitFor(() => tl.connectionCount() === 0);
+  await waitFor(() => tl.connectionCount() === 0, { timeoutMs: 3000, what: 'tl.connectionCount() === 0' });
 });
 
 test('wss: TLS WebSocket with the same certificate, and outgoing ws/wss via sendTo', async (t) => {
@@ -84,7 +85,7 @@ test('wss: TLS WebSocket with the same certificate, and outgoing ws/wss via send
   assert.equal(m.flow.proto, 'wss');
   assert.equal(m.flow.localPort, port);
   a.tl.send(m.flow, sipResponse('s1'));
-  await waitFor(() => c.got.length === 1);
+  await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
   assert.equal(a.tl.connectionInfo(m.flow.connectionId!)?.tlsProtocol, 'TLSv1.3');
   await assert.rejects(wsClient(t, `wss://127.0.0.1:${port}/`, ['foo'], { ca: cert.cert }), /400/);
 
@@ -111,5 +112,5 @@ test('ws: IPv6 ::1', async (t) => {
   const m = await inbox.next();
   assert.equal(m.flow.remoteHost, '::1');
   tl.send(m.flow, sipResponse('v6'));
-  await waitFor(() => c.got.length === 1);
+  await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
 });
