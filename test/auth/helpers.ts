@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
+import { parse } from '../helpers/sip-messages.js';
 
 /** A request parsed from text; extra header lines go after the usual ones. */
 export function request(method: string, uri: string, extra: string[] = [], from = 'sip:alice@example.com'): SipMessage {
@@ -17,9 +17,7 @@ export function request(method: string, uri: string, extra: string[] = [], from 
     '',
     '',
   ];
-  const r = parseMessage(Buffer.from(lines.join('\r\n')));
-  if (!r.ok) throw r.error;
-  return r.message;
+  return parse(lines.join('\r\n'));
 }
 
 /** The parameters of a challenge value, read with a regular expression (independent of src/auth). */

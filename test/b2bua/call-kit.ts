@@ -25,7 +25,8 @@ import { CallLimiter } from '../../src/trunking/limits.js';
 import { StoreTrunkingDirectory } from '../../src/trunking/directory.js';
 import type { Cdr } from '../../src/trunking/model.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { flow, kit, parse, uniq, type Kit, type Sent } from '../transaction/helpers.js';
+import { flow, kit, uniq, type Kit, type Sent } from '../transaction/helpers.js';
+import { parse } from '../helpers/sip-messages.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const CALLER_HOST = '203.0.113.10';

@@ -7,16 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Counters } from '../../src/core/counters.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow } from '../../src/transport/types.js';
 import { UnknownSources, type SourceRefusedEvent } from '../../src/b2bua/unknown-sources.js';
+import { msgText } from '../helpers/sip-messages.js';
 
 function request(method: string): SipMessage {
   const text = `${method} sip:+4930123456@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK1\nFrom: <sip:x@127.0.0.9>;tag=1\nTo: <sip:+4930123456@127.0.0.1>\nCall-ID: c1\nCSeq: 1 ${method}\nMax-Forwards: 70\nContent-Length: 0\n\n`;
-  const r = parseMessage(Buffer.from(text.replace(/\n/g, '\r\n')));
-  if (!r.ok) throw r.error;
-  return r.message;
+  return msgText(text);
 }
 
 function flowFrom(address: string, port = 5060): Flow {

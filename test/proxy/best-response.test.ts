@@ -1,15 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseBest, allowsFailover } from '../../src/proxy/best-response.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
-
-function msg(lines: string[], body = ''): SipMessage {
-  const text = `${lines.join('\r\n')}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-  const r = parseMessage(Buffer.from(text));
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { msg } from '../helpers/sip-messages.js';
 
 function response(status: number): SipMessage {
   return msg([

@@ -2,20 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalIdentity } from '../../src/core/local-identity.js';
 import { preprocessRoutes } from '../../src/proxy/route-set.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
+import { msg } from '../helpers/sip-messages.js';
 
 /**
  * Route preprocessing (RFC 3261 16.4) with the server's own notion of "us"
  * (src/core/local-identity.ts, the isOurs of src/server.ts): Trunkline on
  * 127.0.0.1:5070 only, another proxy on the same host.
  */
-function msg(lines: string[]): SipMessage {
-  const r = parseMessage(Buffer.from(`${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`));
-  if (!r.ok) throw r.error;
-  return r.message;
-}
-
 function bye(routes: string[]): SipMessage {
   return msg([
     'BYE sip:bob@127.0.0.1:5090 SIP/2.0',

@@ -2,15 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkProxyRequest } from '../../src/proxy/request-checks.js';
 import { newBranch } from '../../src/proxy/branch.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { parseUri } from '../../src/sip/uri.js';
-
-function msg(lines: string[]): SipMessage {
-  const r = parseMessage(Buffer.from(`${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`));
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { msg } from '../helpers/sip-messages.js';
 
 /** We are 192.0.2.1 on port 5060 (a port left out means 5060). */
 const isOurs = (host: string, port: number | null): boolean => host === '192.0.2.1' && (port === null || port === 5060);

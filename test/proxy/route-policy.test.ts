@@ -7,10 +7,10 @@ import { Router } from '../../src/proxy/router.js';
 import { LocalIdentity } from '../../src/core/local-identity.js';
 import { Counters } from '../../src/core/counters.js';
 import { TrustedAddresses } from '../../src/security/trust.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import type { Flow } from '../../src/transport/types.js';
 import type { RouteConfig } from '../../src/config/schema.js';
+import { parse } from '../helpers/sip-messages.js';
 
 /**
  * The Route policy (src/proxy/route-policy.ts) with the server's real parts:
@@ -50,9 +50,7 @@ function req(o: { method?: string; ruri: string; routes?: string[]; fromTag?: st
     '',
     '',
   ].join('\r\n');
-  const r = parseMessage(Buffer.from(text));
-  if (!r.ok) throw r.error;
-  return r.message;
+  return parse(text);
 }
 
 const from = (ip: string): Flow => ({ proto: 'udp', localHost: '127.0.0.1', localPort: 5070, remoteHost: ip, remotePort: 5060, connectionId: null });

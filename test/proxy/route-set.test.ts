@@ -1,16 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { preprocessRoutes, nextHopUri, RouteScan } from '../../src/proxy/route-set.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { formatUri } from '../../src/sip/uri.js';
 import { serialize } from '../../src/sip/serializer.js';
-
-function msg(lines: string[]): SipMessage {
-  const r = parseMessage(Buffer.from(`${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`));
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { msg } from '../helpers/sip-messages.js';
 
 /** We are p1.example.com, on 5060 (UDP/TCP) and 5061 (TLS); a port left out means 5060. */
 const isOurs = (host: string, port: number | null): boolean => host.toLowerCase() === 'p1.example.com' && (port === null || port === 5060 || port === 5061);

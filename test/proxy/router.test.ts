@@ -3,15 +3,8 @@ import assert from 'node:assert/strict';
 import { Router, type RouteDecision } from '../../src/proxy/router.js';
 import type { RouteConfig, RouteMatch } from '../../src/config/schema.js';
 import { parseUri } from '../../src/sip/uri.js';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
-
-function msg(lines: string[], body = ''): SipMessage {
-  const text = `${lines.join('\r\n')}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-  const r = parseMessage(Buffer.from(text));
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { msg } from '../helpers/sip-messages.js';
 
 function fwd(match: RouteMatch, forward: string[], extra: Partial<RouteConfig> = {}): RouteConfig {
   return { match, forward, mode: 'serial', stateless: false, ...extra };

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { parseUri } from '../../src/sip/uri.js';
 import { digestResponse, ha1, type ChallengeAlgorithm } from '../../src/auth/digest.js';
@@ -12,6 +11,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { Registrar, type RegistrarOptions } from '../../src/registrar/registrar.js';
 import { Location } from '../../src/registrar/location.js';
 import type { Flow } from '../../src/transport/types.js';
+import { msgText } from '../helpers/sip-messages.js';
 
 const DOMAIN = 'example.test';
 const FLOW: Flow = { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '192.0.2.10', remotePort: 5062, connectionId: null };
@@ -39,12 +39,6 @@ after(async () => {
 
 function registrar(opts: Partial<RegistrarOptions> = {}): Registrar {
   return new Registrar({ store, nonces: new NonceService({ secret: Buffer.alloc(32, 7), now }), now, ...opts });
-}
-
-function msg(text: string): SipMessage {
-  const r = parseMessage(Buffer.from(text.replace(/\n/g, '\r\n')));
-  if (!r.ok) throw new Error('test message does not parse');
-  return r.message;
 }
 
 let callSeq = 0;
@@ -77,7 +71,7 @@ function register(o: RegOpts): SipMessage {
     '',
     '',
   ];
-  return msg(lines.join('\n'));
+  return msgText(lines.join('\n'));
 }
 
 function challengeOf(res: SipMessage, alg: ChallengeAlgorithm): { nonce: string; stale: boolean } {

@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { BanList } from '../../src/security/ban-list.js';
 import { FloodDetector, looksLikeResponse } from '../../src/security/flood.js';
@@ -18,12 +17,7 @@ import { BanningFailureCounter } from '../../src/security/brute-force.js';
 import { TrustedAddresses } from '../../src/security/trust.js';
 import { securitySchema, defaultSecurityConfig } from '../../src/security/config.js';
 import { configSchema } from '../../src/config/schema.js';
-
-function msg(lines: string[]): SipMessage {
-  const r = parseMessage(Buffer.from(`${lines.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`));
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { msg } from '../helpers/sip-messages.js';
 
 function req(o: { method?: string; ruri?: string; from?: string; to?: string; ua?: string; extra?: string[] } = {}): SipMessage {
   const method = o.method ?? 'INVITE';

@@ -5,14 +5,8 @@ import { serialize } from '../../src/sip/serializer.js';
 import { createResponse } from '../../src/sip/response.js';
 import { validateMessage } from '../../src/sip/validate.js';
 import { SipSyntaxError } from '../../src/sip/errors.js';
-import type { SipMessage } from '../../src/sip/message.js';
 import { ALL, INVITE, OK_200, REGISTER, BYE } from './fixtures.js';
-
-function parse(buf: Buffer | string): SipMessage {
-  const r = parseMessage(typeof buf === 'string' ? Buffer.from(buf) : buf);
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { parse } from '../helpers/sip-messages.js';
 
 for (const [name, raw] of ALL) {
   test(`${name}: parses, validates, and serializes byte for byte when untouched`, () => {

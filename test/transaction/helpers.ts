@@ -4,7 +4,6 @@
  * builders producing real parsed messages, and small timing helpers.
  */
 import { performance } from 'node:perf_hooks';
-import { parseMessage } from '../../src/sip/parser.js';
 import { serialize } from '../../src/sip/serializer.js';
 import { createResponse, type ResponseOptions } from '../../src/sip/response.js';
 import type { SipMessage } from '../../src/sip/message.js';
@@ -19,12 +18,7 @@ import {
   type ServerTransaction,
   type TransactionUser,
 } from '../../src/transaction/transaction-layer.js';
-
-export function parse(data: string | Buffer): SipMessage {
-  const r = parseMessage(typeof data === 'string' ? Buffer.from(data) : data);
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+import { parse } from '../helpers/sip-messages.js';
 
 let flowSeq = 0;
 

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { kit, request, outgoing, responseTo, ackFor, clientLog, flow, parse, UDP_TARGET } from './helpers.js';
+import { kit, request, outgoing, responseTo, ackFor, clientLog, flow, UDP_TARGET } from './helpers.js';
 import { sleep } from '../helpers/wait.js';
 import { TransactionLayer } from '../../src/transaction/transaction-layer.js';
 import { isReliable } from '../../src/transaction/types.js';
+import { parse } from '../helpers/sip-messages.js';
 
 // ---- server matching, RFC 3261 branch (17.2.3) -----------------------------------------------
 
