@@ -7,7 +7,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeAdmin, harness, injectCall, postgresBackend, sqliteBackend, type Backend, type Harness, type InjectOptions } from './helpers.js';
+import { harness, injectCall, type Harness, type InjectOptions } from './helpers.js';
+import { postgresBackend, sqliteBackend, type Backend } from '../helpers/backends.js';
 import { upsertBinding } from '../../src/registrar/bindings.js';
 
 type Json = any;
@@ -263,6 +264,8 @@ function suite(backend: Backend): void {
   });
 }
 
-suite(sqliteBackend);
-suite(postgresBackend);
-after(closeAdmin);
+const backends = [sqliteBackend('api'), postgresBackend('api')];
+for (const b of backends) suite(b);
+after(async () => {
+  for (const b of backends) await b.cleanup();
+});

@@ -1,7 +1,8 @@
 /** /api/v1/bans through inject() on SQLite and PostgreSQL: the same bans `trunkline ban` and the server's own steps write. */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeAdmin, harness, injectCall, postgresBackend, sqliteBackend, type Backend, type Harness, type InjectOptions } from './helpers.js';
+import { harness, injectCall, type Harness, type InjectOptions } from './helpers.js';
+import { postgresBackend, sqliteBackend, type Backend } from '../helpers/backends.js';
 
 type Json = any;
 
@@ -39,6 +40,8 @@ function suite(backend: Backend): void {
   });
 }
 
-suite(sqliteBackend);
-suite(postgresBackend);
-after(closeAdmin);
+const backends = [sqliteBackend('api'), postgresBackend('api')];
+for (const b of backends) suite(b);
+after(async () => {
+  for (const b of backends) await b.cleanup();
+});

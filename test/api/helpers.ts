@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type pg from 'pg';
 import { buildApi, type Api } from '../../src/api/app.js';
 import { Counters } from '../../src/core/counters.js';
 import { EventBus } from '../../src/core/events.js';
@@ -9,56 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { TokenRepo } from '../../src/store/repos/tokens.js';
-import type { DatabaseConfig } from '../../src/config/schema.js';
-import { connectPostgres, schemaUrl } from '../helpers/postgres.js';
-
-/** A database for one API suite: SQLite in a directory of its own, or a PostgreSQL schema of its own. */
-export interface Backend {
-  label: string;
-  /** false, or why the suite is skipped. */
-  skip: () => Promise<string | false>;
-  open(): Promise<{ config: DatabaseConfig; cleanup(): Promise<void> }>;
-}
-
-export const sqliteBackend: Backend = {
-  label: 'SQLite',
-  skip: async () => false,
-  async open() {
-    const dir = mkdtempSync(join(tmpdir(), 'api-test-'));
-    return { config: { kind: 'sqlite', file: join(dir, 'trunkline.db') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
-  },
-};
-
-let pgAdmin: pg.Client | string | undefined;
-async function admin(): Promise<pg.Client | string> {
-  pgAdmin ??= await connectPostgres();
-  return pgAdmin;
-}
-
-export const postgresBackend: Backend = {
-  label: 'PostgreSQL',
-  skip: async () => {
-    const a = await admin();
-    return typeof a === 'string' ? a : false;
-  },
-  async open() {
-    const a = await admin();
-    if (typeof a === 'string') throw new Error(a);
-    const schema = `api_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-    await a.query(`create schema ${schema}`);
-    return {
-      config: { kind: 'postgres', url: schemaUrl(schema) },
-      cleanup: async () => {
-        await a.query(`drop schema if exists ${schema} cascade`);
-      },
-    };
-  },
-};
-
-export async function closeAdmin(): Promise<void> {
-  if (pgAdmin !== undefined && typeof pgAdmin !== 'string') await pgAdmin.end();
-  pgAdmin = undefined;
-}
+import type { Backend } from '../helpers/backends.js';
 
 export interface Harness {
   api: Api;
@@ -72,8 +19,7 @@ export interface Harness {
 
 /** The API over a fresh store, with an admin and a read token; requests through fastify's inject(). */
 export async function harness(backend: Backend): Promise<Harness> {
-  const db = await backend.open();
-  const store = await openStore(db.config, { env: {} });
+  const store = await openStore(await backend.fresh(), { env: {} });
   const tokens = new TokenRepo(store.ctx);
   const bus = new EventBus();
   const api = await buildApi({
@@ -103,7 +49,6 @@ export async function harness(backend: Backend): Promise<Harness> {
     async close() {
       await api.app.close();
       await store.close();
-      await db.cleanup();
     },
   };
 }

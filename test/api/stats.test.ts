@@ -16,7 +16,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { TokenRepo } from '../../src/store/repos/tokens.js';
 import type { Cdr } from '../../src/trunking/model.js';
-import { closeAdmin, postgresBackend, sqliteBackend, type Backend } from './helpers.js';
+import { postgresBackend, sqliteBackend, type Backend } from '../helpers/backends.js';
 
 const NOW = Date.parse('2026-03-01T12:30:40Z');
 const MIN = 60_000;
@@ -31,12 +31,9 @@ function suite(backend: Backend): void {
     let store: Store;
     let api: Api;
     let token: string;
-    let cleanup: () => Promise<void>;
     before(async () => {
       if (skip !== false) return;
-      const db = await backend.open();
-      cleanup = db.cleanup;
-      store = await openStore(db.config, { env: {} });
+      store = await openStore(await backend.fresh(), { env: {} });
       const tokens = new TokenRepo(store.ctx);
       api = await buildApi({
         ctx: { store, tokens, bus: new EventBus(), now: () => NOW },
@@ -65,7 +62,6 @@ function suite(backend: Backend): void {
       if (skip !== false) return;
       await api.app.close();
       await store.close();
-      await cleanup();
     });
 
     const get = async (url: string, auth = true) => {
@@ -109,6 +105,8 @@ function suite(backend: Backend): void {
   });
 }
 
-suite(sqliteBackend);
-suite(postgresBackend);
-after(closeAdmin);
+const backends = [sqliteBackend('api'), postgresBackend('api')];
+for (const b of backends) suite(b);
+after(async () => {
+  for (const b of backends) await b.cleanup();
+});

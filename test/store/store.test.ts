@@ -6,14 +6,14 @@
  */
 import { test, describe, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { PG_URL, connectPostgres, schemaUrl } from '../helpers/postgres.js';
+import { PG_URL } from '../helpers/postgres.js';
+import { type Backend, postgresBackend, postgresSkip, sqliteBackend } from '../helpers/backends.js';
 import { sql } from 'kysely';
 import type { DatabaseConfig } from '../../src/config/schema.js';
 import { openStore, resolveDatabaseConfig, type Store, type StoreOptions } from '../../src/store/db.js';
@@ -36,61 +36,6 @@ const execFileP = promisify(execFile);
 /** Known vectors: computed independently (coreutils md5sum/sha256sum). */
 const ALICE_MD5 = '543e1aec5d3614f03141652d6ada51b2'; // md5('alice:example.org:secret')
 const ALICE_SHA256 = 'd1659fff7a501be15962adc35514ca6a5868905695f2dd1093741f931e000a1f';
-
-interface Backend {
-  name: 'sqlite' | 'postgres';
-  /** A config naming a new, empty database (its own file or schema). */
-  fresh(): Promise<DatabaseConfig>;
-  cleanup(): Promise<void>;
-}
-
-function sqliteBackend(): Backend {
-  let dir: string | undefined;
-  let n = 0;
-  return {
-    name: 'sqlite',
-    async fresh() {
-      dir ??= await mkdtemp(join(tmpdir(), 'trunkline-store-'));
-      // A directory that does not exist yet: openStore creates it.
-      return { kind: 'sqlite', file: join(dir, `t${++n}`, 'trunkline.db') };
-    },
-    async cleanup() {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function postgresBackend(base: string): Backend {
-  const schemas: string[] = [];
-  const tag = `tl_store_${process.pid}_${randomBytes(3).toString('hex')}`;
-  let admin: pg.Client | undefined;
-  return {
-    name: 'postgres',
-    async fresh() {
-      if (admin === undefined) {
-        admin = new pg.Client({ connectionString: base });
-        await admin.connect();
-      }
-      const schema = `${tag}_${schemas.length + 1}`;
-      await admin.query(`create schema ${schema}`);
-      schemas.push(schema);
-      return { kind: 'postgres', url: schemaUrl(schema, base) };
-    },
-    async cleanup() {
-      if (admin === undefined) return;
-      for (const s of schemas) await admin.query(`drop schema if exists ${s} cascade`);
-      await admin.end();
-    },
-  };
-}
-
-/** Why PostgreSQL cannot be used, or undefined when it answers. */
-async function probePostgres(url: string): Promise<string | undefined> {
-  const client = await connectPostgres(url);
-  if (typeof client === 'string') return client;
-  await client.end().catch(() => undefined);
-  return undefined;
-}
 
 /** A mutable test clock. */
 function clock(start = 1_700_000_000_000): { now: () => number; set(t: number): void; advance(ms: number): void } {
@@ -827,7 +772,7 @@ describe('which database', () => {
   });
 });
 
-describe('store on SQLite', () => storeSuite(sqliteBackend()));
+describe('store on SQLite', () => storeSuite(sqliteBackend('store')));
 
-const pgSkip = await probePostgres(PG_URL);
-describe('store on PostgreSQL', { skip: pgSkip ?? false }, () => storeSuite(postgresBackend(PG_URL)));
+const pgSkip = await postgresSkip(PG_URL);
+describe('store on PostgreSQL', { skip: pgSkip }, () => storeSuite(postgresBackend('store', PG_URL)));

@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/store/errors.js';
 import type { Cdr } from '../../src/trunking/model.js';
-import { type Backend, postgresBackend, postgresSkip, sqliteBackend } from '../trunking/backends.js';
+import { type Backend, postgresBackend, postgresSkip, sqliteBackend } from '../helpers/backends.js';
 
 async function rejectsWith<E extends Error>(
   p: Promise<unknown>,
@@ -346,7 +346,7 @@ function suite(backend: Backend, skip: () => string | false): void {
 }
 
 describe('trunking repositories', () => {
-  const sqlite = sqliteBackend();
+  const sqlite = sqliteBackend('trunking');
   after(() => sqlite.cleanup());
   suite(sqlite, () => false);
 });
@@ -354,7 +354,7 @@ describe('trunking repositories', () => {
 const pgSkip = await postgresSkip();
 
 describe('trunking repositories on PostgreSQL', () => {
-  const pg = postgresBackend();
+  const pg = postgresBackend('trunking');
   after(() => pg.cleanup());
   suite(pg, () => pgSkip);
 });

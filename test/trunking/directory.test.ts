@@ -13,7 +13,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import type { DatabaseConfig } from '../../src/config/schema.js';
 import { StoreTrunkingDirectory, type DirectoryOptions } from '../../src/trunking/directory.js';
 import { canonicalIp } from '../../src/trunking/snapshot.js';
-import { type Backend, postgresBackend, postgresSkip, sqliteBackend } from './backends.js';
+import { type Backend, postgresBackend, postgresSkip, sqliteBackend } from '../helpers/backends.js';
 
 /** Waits until `check` holds, polling every 20 ms, at most `ms`; how long it took. */
 async function within(ms: number, check: () => boolean, what: string): Promise<number> {
@@ -260,7 +260,7 @@ test('canonicalIp', () => {
 });
 
 describe('trunking directory', () => {
-  const sqlite = sqliteBackend();
+  const sqlite = sqliteBackend('trunking');
   after(() => sqlite.cleanup());
   suite(sqlite, false);
 });
@@ -268,7 +268,7 @@ describe('trunking directory', () => {
 const pgSkip = await postgresSkip();
 
 describe('trunking directory on PostgreSQL', () => {
-  const pg = postgresBackend();
+  const pg = postgresBackend('trunking');
   after(() => pg.cleanup());
   suite(pg, pgSkip);
 });

@@ -12,7 +12,7 @@ import { TrunkingSnapshot, type TrunkingData } from '../../src/trunking/snapshot
 import { gatewaysInTrunkRanges, trunkRangeProblems, describeRangeProblems } from '../../src/trunking/ranges.js';
 import type { Carrier, Trunk } from '../../src/trunking/model.js';
 import { openStore, TrunkRangeError } from '../../src/store/index.js';
-import { sqliteBackend } from './backends.js';
+import { sqliteBackend } from '../helpers/backends.js';
 
 function trunk(name: string, ip: string[], transport: Trunk['transport'] = null): Trunk {
   return { name, account: 'acme', ip, register: null, transport, tlsFingerprint: null, dest: null, cpm: 200, maxCalls: null, media: 'any', codecs: [], createdAt: 0 };
@@ -103,7 +103,7 @@ test('range checks: every address, a gateway address inside (IP literals only), 
   ]);
 });
 
-const backend = sqliteBackend();
+const backend = sqliteBackend('trunking');
 after(() => backend.cleanup());
 
 test('the store refuses a trunk range over a carrier gateway or every address without force, on add and update', async () => {
