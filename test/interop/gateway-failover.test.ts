@@ -22,6 +22,7 @@ import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { haveCommand, sipp, sippBackground, scenarioWith } from '../helpers/sipp.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
 const PBX = '127.0.0.2';
@@ -52,14 +53,6 @@ function lines(server: RunningTrunkline, msg: string): Array<Record<string, unkn
     .split('\n')
     .filter((l) => l.includes(`"msg":"${msg}"`))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function until<T>(ms: number, f: () => T | undefined | Promise<T | undefined>): Promise<T | undefined> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
-    const v = await f();
-    if (v !== undefined) return v;
-  }
-  return undefined;
 }
 
 describe('gateway states at start', () => {
@@ -113,21 +106,28 @@ describe('gateway states at start', () => {
   test('a dead gateway is unknown, then down within a second of the start; a silent one unknown until its ping times out; down warns, up informs', { skip, timeout: 30_000 }, async () => {
     const first = await states();
     assert.equal(first[String(silentPort)], 'unknown', `the silent gateway right after start: ${JSON.stringify(first)}`);
-    const down = await until(3000, () => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${deadPort}`));
-    assert.ok(down !== undefined, `no 'gateway down' for the dead gateway:\n${server.output().slice(-2000)}`);
+    const down = await waitFor(() => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${deadPort}`), {
+      timeoutMs: 3000,
+      what: "'gateway down' for the dead gateway",
+      intervalMs: 50,
+      detail: () => server.output().slice(-2000),
+    });
     // From the server's first log line (its start, whatever the machine's load); the old monitor needed 3 pings 30 s apart.
     const firstLine = JSON.parse(server.output().split('\n').find((l) => l.startsWith('{'))!) as { time: string };
     const deadAfter = Date.parse(String(down['time'])) - Date.parse(firstLine.time);
     assert.ok(deadAfter < 1500, `the dead gateway went down ${deadAfter} ms after the start`);
     assert.equal(down['level'], 'warn');
-    const up = await until(3000, () => lines(server, 'gateway up').find((l) => l['gateway'] === `sip:${GW}:${livePort}`));
-    assert.ok(up !== undefined, `no 'gateway up' for the live gateway:\n${server.output().slice(-2000)}`);
+    const up = await waitFor(() => lines(server, 'gateway up').find((l) => l['gateway'] === `sip:${GW}:${livePort}`), {
+      timeoutMs: 3000,
+      what: "'gateway up' for the live gateway",
+      intervalMs: 50,
+      detail: () => server.output().slice(-2000),
+    });
     assert.equal(up['level'], 'info');
     assert.equal((await states())[String(deadPort)], 'down');
     assert.equal((await states())[String(livePort)], 'up');
     // The silent one: unknown until its ping times out (3 s), then down.
-    const silentDown = await until(6000, () => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${silentPort}`));
-    assert.ok(silentDown !== undefined, 'the silent gateway never went down');
+    await waitFor(() => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${silentPort}`), { timeoutMs: 6000, what: 'the silent gateway to go down', intervalMs: 50 });
     assert.equal((await states())[String(silentPort)], 'down');
     assert.equal(lines(server, 'gateway down').length, 2, 'one line per gateway');
   });
@@ -196,8 +196,8 @@ describe('fast failover without monitoring', () => {
       assert.equal(r.code, 0, `the call to ${number} failed:\n${r.stdout.slice(-1500)}\nserver:\n${server.output().slice(-1500)}`);
       const farEnd = await far.done;
       assert.equal(farEnd.code, 0, `the live gateway did not take the call:\n${farEnd.stdout.slice(-1500)}`);
-      const cdr = await until(5000, async () => (await store.cdrs.list({})).cdrs.find((c) => c.to === number));
-      assert.ok(cdr !== undefined && cdr.answerAt !== null, `no answered CDR for ${number}`);
+      const cdr = await waitFor(async () => (await store.cdrs.list({})).cdrs.find((c) => c.to === number), { timeoutMs: 5000, what: `the CDR of ${number}`, intervalMs: 50 });
+      assert.ok(cdr.answerAt !== null, `no answered CDR for ${number}`);
       return cdr.answerAt - cdr.startAt;
     } finally {
       await store.close();

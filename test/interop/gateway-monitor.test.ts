@@ -4,6 +4,7 @@ import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { sipp, sippBackground, scenarioWith, haveCommand } from '../helpers/sipp.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { elapsedUntil } from '../helpers/wait.js';
 
 /**
  * Carrier gateway monitoring with real OPTIONS: a gateway with nothing
@@ -48,13 +49,9 @@ after(async () => {
   assert.equal(await server.stop(), 0);
 });
 
+/** Whether the server's log matches `pattern` within `ms`. */
 async function waitForLog(pattern: RegExp, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pattern.test(server.output())) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
+  return (await elapsedUntil(() => pattern.test(server.output()), { timeoutMs: ms, intervalMs: 200 })) >= 0;
 }
 
 test('a dead gateway is marked down at its first failed OPTIONS and skipped; back up after 2 answered ones', { skip, timeout: 60_000 }, async () => {

@@ -8,6 +8,7 @@ import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { haveCommand } from '../helpers/sipp.js';
 import { startBaresip, type Baresip } from '../helpers/baresip.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Two real baresip clients (Debian baresip-core 1.0) register with passwords
@@ -19,14 +20,6 @@ import { openStore, type Store } from '../../src/store/index.js';
  */
 const skip = !haveCommand('baresip') && 'baresip not installed (scripts/install-deps.sh)';
 const DOMAIN = 'example.test';
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number, detail: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs} ms:\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('two baresip clients register with digest; alice calls bob, bob answers, alice hangs up', { skip, timeout: 30000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'registrar-baresip-'));
@@ -59,12 +52,12 @@ test('two baresip clients register with digest; alice calls bob, bob answers, al
     // Both registered: a binding each in the store, at the client's SIP port.
     const st = store;
     for (const c of clients) {
-      await until(
-        `${c.name} registered`,
-        async () => (await st.location.listForAor(`${c.name}@${DOMAIN}`)).some((b) => b.contact.includes(`127.0.0.1:${c.sipPort}`)),
-        left(8000),
+      await waitFor(async () => (await st.location.listForAor(`${c.name}@${DOMAIN}`)).some((b) => b.contact.includes(`127.0.0.1:${c.sipPort}`)), {
+        timeoutMs: left(8000),
+        what: `${c.name} registered`,
+        intervalMs: 100,
         detail,
-      );
+      });
     }
 
     const r = await alice.command('dial', `sip:bob@${DOMAIN}`, left(5000));

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { BuiltinMediaEngine } from '../../src/media/builtin.js';
 import type { LegMediaOptions } from '../../src/media/engine.js';
 import { MediaError } from '../../src/media/errors.js';
-import { bindUdp, freeMediaRange, mediaPortRange, Peer, sdpPorts, sleep, until } from './helpers.js';
+import { bindUdp, freeMediaRange, mediaPortRange, Peer, sdpPorts, sleep } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ANY: LegMediaOptions = { profile: 'as-offered', codecs: [] };
 const RTP: LegMediaOptions = { profile: 'RTP/AVP', codecs: [] };
@@ -56,7 +57,7 @@ test('plain RTP: each side sees only the relay; codecs restricted and ordered; m
   const sent: Buffer[] = [];
   for (let i = 0; i < 20; i++) sent.push(a.send(c.toA.port, randomBytes(160), 0));
   for (let i = 0; i < 10; i++) b.send(c.toB.port, randomBytes(160), 0);
-  await until(() => b.rtpIn.length === 20 && a.rtpIn.length === 10, 5000, 'RTP both ways');
+  await waitFor(() => b.rtpIn.length === 20 && a.rtpIn.length === 10, { timeoutMs: 5000, what: 'RTP both ways', intervalMs: 10 });
   assert.deepEqual(b.rtpIn.map((r) => r.buf), sent, 'payload and headers relayed unchanged');
   assert.equal(b.rtpIn[0]!.port, c.toB.port, 'b receives from the port it was told');
 
@@ -64,7 +65,7 @@ test('plain RTP: each side sees only the relay; codecs restricted and ordered; m
   for (const ts of [5000, 5000, 5000, 9000, 9000]) a.send(c.toA.port, Buffer.from([1, 0x80, 0, 160]), 101, ts);
   // b reports 3 lost, jitter 80 units (10 ms at 8 kHz).
   b.sendRr(c.toB.rtcp!, 3, 80);
-  await until(() => b.rtpIn.length === 25 && a.rtcpIn.length === 1, 5000, 'DTMF and RTCP');
+  await waitFor(() => b.rtpIn.length === 25 && a.rtcpIn.length === 1, { timeoutMs: 5000, what: 'DTMF and RTCP', intervalMs: 10 });
   const st = engine.stats(c.id)!;
   assert.equal(st.aToB.packets, 25);
   assert.equal(st.aToB.bytes, 20 * 172 + 5 * 16);
@@ -87,10 +88,10 @@ test('latching: a peer sending from another port than its SDP gets its audio the
   const gotNat: Buffer[] = [];
   natted.on('message', (m) => gotNat.push(m));
   b.send(c.toB.port, randomBytes(160), 8, undefined, natted);
-  await until(() => a.rtpIn.length === 1, 5000, 'first packet from b');
+  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: 'first packet from b', intervalMs: 10 });
   a.send(c.toA.port, randomBytes(160));
   a.send(c.toA.port, randomBytes(160));
-  await until(() => gotNat.length === 2, 5000, 'audio to the latched address');
+  await waitFor(() => gotNat.length === 2, { timeoutMs: 5000, what: 'audio to the latched address', intervalMs: 10 });
   assert.equal(b.rtpIn.length, 0, 'nothing to the SDP port once latched elsewhere');
   // A stranger is not relayed.
   const stranger = await bindUdp();
@@ -120,15 +121,15 @@ test('SRTP caller, RTP callee: offer to b is RTP/AVP without keys; a gets RTP/SA
   const sent: Buffer[] = [];
   for (let i = 0; i < 10; i++) sent.push(a.send(c.toA.port, randomBytes(160)));
   const back: Buffer[] = [];
-  await until(() => b.rtpIn.length === 10, 5000, 'decrypted RTP at b');
+  await waitFor(() => b.rtpIn.length === 10, { timeoutMs: 5000, what: 'decrypted RTP at b', intervalMs: 10 });
   assert.deepEqual(b.rtpIn.map((r) => r.buf), sent, 'b receives the plain packets a encrypted');
   for (let i = 0; i < 10; i++) back.push(b.send(c.toB.port, randomBytes(160)));
-  await until(() => a.rtpIn.length === 10, 5000, 'SRTP at a');
+  await waitFor(() => a.rtpIn.length === 10, { timeoutMs: 5000, what: 'SRTP at a', intervalMs: 10 });
   assert.ok(a.rtpIn.every((r) => r.buf.length === 182), 'SRTP packets carry the 80-bit tag');
   assert.deepEqual(a.plainRtp(), back, 'a decrypts what the relay encrypted');
   // SRTCP from a arrives as RTCP at b.
   a.sendRr(c.toA.rtcp!, 7, 160);
-  await until(() => b.rtcpIn.length === 1, 5000, 'RTCP at b');
+  await waitFor(() => b.rtcpIn.length === 1, { timeoutMs: 5000, what: 'RTCP at b', intervalMs: 10 });
   assert.equal(b.rtcpIn[0]!.buf.length, 32);
   assert.equal(b.rtcpIn[0]!.buf.readUInt32BE(12) & 0xffffff, 7);
   const st = engine.stats(c.id)!;
@@ -137,7 +138,7 @@ test('SRTP caller, RTP callee: offer to b is RTP/AVP without keys; a gets RTP/SA
   // A forged packet (wrong key) is dropped and counted.
   a.tx = null;
   a.send(c.toA.port, randomBytes(170));
-  await until(() => engine.stats(c.id)!.aToB.srtpFailures === 1, 5000, 'auth failure counted');
+  await waitFor(() => engine.stats(c.id)!.aToB.srtpFailures === 1, { timeoutMs: 5000, what: 'auth failure counted', intervalMs: 10 });
   assert.equal(b.rtpIn.length, 10);
   await engine.delete(c.id);
 });
@@ -161,12 +162,12 @@ test('RTP caller, SRTP callee: the callee is offered both suites with fresh keys
   assert.doesNotMatch(c.answer, /a=crypto/);
   const sent: Buffer[] = [];
   for (let i = 0; i < 10; i++) sent.push(a.send(c.toA.port, randomBytes(160)));
-  await until(() => b.rtpIn.length === 10, 5000, 'SRTP at b');
+  await waitFor(() => b.rtpIn.length === 10, { timeoutMs: 5000, what: 'SRTP at b', intervalMs: 10 });
   assert.ok(b.rtpIn.every((r) => r.buf.length === 176), '32-bit tag');
   assert.deepEqual(b.plainRtp(), sent);
   const back: Buffer[] = [];
   for (let i = 0; i < 10; i++) back.push(b.send(c.toB.port, randomBytes(160)));
-  await until(() => a.rtpIn.length === 10, 5000, 'RTP at a');
+  await waitFor(() => a.rtpIn.length === 10, { timeoutMs: 5000, what: 'RTP at a', intervalMs: 10 });
   assert.deepEqual(a.rtpIn.map((r) => r.buf), back);
   await engine.delete(c.id);
 });
@@ -186,7 +187,7 @@ test('SRTP to SRTP: new keys on each leg; audio passes', async () => {
   a.useRelayKey(c.answer);
   const sent = [a.send(c.toA.port, randomBytes(160)), a.send(c.toA.port, randomBytes(160))];
   const back = [b.send(c.toB.port, randomBytes(160))];
-  await until(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, 5000, 'SRTP both ways');
+  await waitFor(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, { timeoutMs: 5000, what: 'SRTP both ways', intervalMs: 10 });
   assert.deepEqual(b.plainRtp(), sent);
   assert.deepEqual(a.plainRtp(), back);
   await engine.delete(c.id);
@@ -226,7 +227,7 @@ test('an answer with a codec the callee was not offered but the caller was: rela
   const sent: Buffer[] = [];
   for (let i = 0; i < 5; i++) sent.push(a.send(c.toA.port, randomBytes(160), 0));
   for (let i = 0; i < 5; i++) b.send(c.toB.port, randomBytes(160), 0);
-  await until(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, 3000, 'PCMU both ways');
+  await waitFor(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, { timeoutMs: 3000, what: 'PCMU both ways', intervalMs: 10 });
   assert.deepEqual(b.rtpIn.map((r) => r.buf.subarray(12)), sent.map((p) => p.subarray(12)));
   await engine.delete(c.id);
 });
@@ -254,9 +255,9 @@ test('rtcp-mux: a caller offering it gets one port; the callee without it keeps 
   assert.equal(c.toB.rtcp, c.toB.port + 1, 'with a fallback RTCP port');
   // b answered without rtcp-mux: RTCP from a (on its RTP port) reaches b's RTCP port.
   a.sendRr(c.toA.port, 1, 8, a.rtp);
-  await until(() => b.rtcpIn.length === 1, 5000, 'RTCP at b');
+  await waitFor(() => b.rtcpIn.length === 1, { timeoutMs: 5000, what: 'RTCP at b', intervalMs: 10 });
   b.sendRr(c.toB.rtcp!, 2, 8);
-  await until(() => a.rtpIn.length === 1, 5000, 'RTCP at a on its RTP port (mux)');
+  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: 'RTCP at a on its RTP port (mux)', intervalMs: 10 });
   assert.equal(a.rtpIn[0]!.buf[1], 201);
   await engine.delete(c.id);
 });
@@ -266,7 +267,7 @@ test('re-INVITE: hold (sendonly), resume, and a new address/port from either sid
   const b = await peer();
   const c = await call(a, b);
   a.send(c.toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 1, 5000, 'media before hold');
+  await waitFor(() => b.rtpIn.length === 1, { timeoutMs: 5000, what: 'media before hold', intervalMs: 10 });
   // a puts b on hold.
   const hold = await engine.offer(c.id, 'a', a.sdp({ direction: 'sendonly' }), ANY);
   assert.match(hold, /^a=sendonly/m);
@@ -276,16 +277,16 @@ test('re-INVITE: hold (sendonly), resume, and a new address/port from either sid
   assert.equal(sdpPorts(holdAns).port, c.toA.port);
   assert.ok(/^o=- \d+ 2 /m.test(hold), 'o= version moved for the changed SDP');
   a.send(c.toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 2, 5000, 'music on hold flows');
+  await waitFor(() => b.rtpIn.length === 2, { timeoutMs: 5000, what: 'music on hold flows', intervalMs: 10 });
   // b re-INVITEs from a new socket (new port): the relay sends there.
   const b2 = await peer();
   const move = await engine.offer(c.id, 'b', b2.sdp(), ANY);
   assert.equal(sdpPorts(move).port, c.toA.port, 'a is offered the same relay port');
   await engine.answer(c.id, 'a', a.sdp(), ANY);
   a.send(c.toA.port, randomBytes(160));
-  await until(() => b2.rtpIn.length === 1, 5000, 'audio to the new address');
+  await waitFor(() => b2.rtpIn.length === 1, { timeoutMs: 5000, what: 'audio to the new address', intervalMs: 10 });
   b2.send(c.toB.port, randomBytes(160));
-  await until(() => a.rtpIn.length === 1, 5000, 'audio from the new address');
+  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: 'audio from the new address', intervalMs: 10 });
   // Re-offer with no change: the o= version stays (RFC 3264 8).
   const same1 = await engine.offer(c.id, 'b', b2.sdp(), ANY);
   await engine.answer(c.id, 'a', a.sdp(), ANY);
@@ -302,7 +303,7 @@ test('SRTP survives a re-INVITE: unchanged keys keep their contexts (no auth fai
   const c = await call(a, b, { aSdp: a.sdp({ profile: 'RTP/SAVP', extra: [aCrypto] }), toB: RTP });
   a.useRelayKey(c.answer);
   for (let i = 0; i < 5; i++) a.send(c.toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 5, 5000, 'before');
+  await waitFor(() => b.rtpIn.length === 5, { timeoutMs: 5000, what: 'before', intervalMs: 10 });
   const re = await engine.answer(c.id, 'a', a.sdp(), ANY).catch((e: unknown) => e);
   assert.ok(re instanceof MediaError, 'an answer from the offerer side, with no offer from b, is refused');
   await engine.offer(c.id, 'a', a.sdp({ profile: 'RTP/SAVP', extra: [aCrypto], direction: 'sendonly' }), RTP);
@@ -310,7 +311,7 @@ test('SRTP survives a re-INVITE: unchanged keys keep their contexts (no auth fai
   assert.equal(/inline:(\S+)/.exec(ans)![1], /inline:(\S+)/.exec(c.answer)![1], 'the relay keeps its key toward a');
   for (let i = 0; i < 5; i++) a.send(c.toA.port, randomBytes(160));
   b.send(c.toB.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 10 && a.rtpIn.length === 1, 5000, 'after');
+  await waitFor(() => b.rtpIn.length === 10 && a.rtpIn.length === 1, { timeoutMs: 5000, what: 'after', intervalMs: 10 });
   assert.equal(engine.stats(c.id)!.aToB.srtpFailures, 0);
   assert.ok(a.plainRtp()[0] !== undefined, 'a still decrypts');
   await engine.delete(c.id);
@@ -329,7 +330,7 @@ test('media timeout: a silent side is reported once; a held call uses the hold t
     void offer;
     const started = Date.now();
     const iv = setInterval(() => a.send(pa, randomBytes(160)), 20);
-    await until(() => fired.length > 0, 3000, 'timeout');
+    await waitFor(() => fired.length > 0, { timeoutMs: 3000, what: 'timeout', intervalMs: 10 });
     clearInterval(iv);
     const took = Date.now() - started;
     assert.deepEqual(fired, [['t1', 'b']], 'b (silent) is the side that timed out');
@@ -341,7 +342,7 @@ test('media timeout: a silent side is reported once; a held call uses the hold t
     await e.answer('t2', 'b', b.sdp({ direction: 'inactive' }), ANY);
     await sleep(1300);
     assert.equal(fired.length, 1, 'no timeout while held');
-    await until(() => fired.length === 2, 3000, 'hold timeout');
+    await waitFor(() => fired.length === 2, { timeoutMs: 3000, what: 'hold timeout', intervalMs: 10 });
     assert.equal(fired[1]![0], 't2');
   } finally {
     await e.close();
@@ -403,7 +404,7 @@ test('keys never reach the log: an SRTP call, a refused offer and a timeout logg
     await e.offer('k2', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`] }), ANY).catch(() => undefined);
     let timedOut = false;
     e.onTimeout(() => (timedOut = true));
-    await until(() => timedOut, 3000, 'timeout');
+    await waitFor(() => timedOut, { timeoutMs: 3000, what: 'timeout', intervalMs: 10 });
     assert.match(text, /media timeout/, 'the log was written');
     for (const k of [key, ...[offer, answer].map((s) => /inline:([^\s|]+)/.exec(s)![1]!)]) {
       assert.equal(text.includes(k), false, 'no key material in the log');
@@ -435,7 +436,7 @@ test('IPv6: a relay on ::1 writes c=IN IP6 and relays between IPv6 peers; an IPv
     sb.on('message', (m) => got.push(m));
     const pkt = Buffer.concat([Buffer.from([0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9]), randomBytes(160)]);
     sa.send(pkt, sdpPorts(answer).port, '::1');
-    await until(() => got.length === 1, 5000, 'IPv6 RTP');
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'IPv6 RTP', intervalMs: 10 });
     assert.deepEqual(got[0], pkt);
     const a = await peer();
     await assert.rejects(e.offer('v4', 'a', a.sdp(), ANY), (err: unknown) => err instanceof MediaError && err.warnCode === 301);
@@ -456,7 +457,7 @@ test('a second answer to the same offer (183 with SDP, then 200 with other SDP) 
   const final = await engine.answer(id, 'b', b2.sdp(), ANY);
   assert.equal(sdpPorts(final).port, sdpPorts(early).port, 'same relay port for a');
   a.send(sdpPorts(final).port, randomBytes(160));
-  await until(() => b2.rtpIn.length === 1, 5000, 'media to the final answerer');
+  await waitFor(() => b2.rtpIn.length === 1, { timeoutMs: 5000, what: 'media to the final answerer', intervalMs: 10 });
   assert.equal(b.rtpIn.length, 0);
   await engine.delete(id);
 });
@@ -477,11 +478,11 @@ test('no latching before the answer: a packet at the callee\'s relay port before
   // The callee's authenticated packets latch its leg and reach a; a's reach the callee, not the early sender.
   b.useRelayKey(offer, 1);
   b.send(toB.port, randomBytes(160));
-  await until(() => a.rtpIn.length === 1, 5000, 'the callee\'s packet at a');
+  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: 'the callee\'s packet at a', intervalMs: 10 });
   const earlyGot: Buffer[] = [];
   early.on('message', (m) => earlyGot.push(m));
   a.send(toA.port, randomBytes(160));
-  await until(() => b.rtpIn.length === 1, 5000, 'a\'s packet at the callee');
+  await waitFor(() => b.rtpIn.length === 1, { timeoutMs: 5000, what: 'a\'s packet at the callee', intervalMs: 10 });
   assert.equal(earlyGot.length, 0);
   const st = engine.stats(id)!;
   assert.equal(st.bToA.strangers, 0, 'the early packet latched nothing');

@@ -9,6 +9,7 @@ import { BuiltinMediaEngine } from '../../src/media/builtin.js';
 import { MediaError } from '../../src/media/errors.js';
 import { prng } from '../helpers/prng.js';
 import { freeMediaRange, Peer } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ANY = { profile: 'as-offered' as const, codecs: [] };
 const PIECES = ['\r\n', ' ', 'm=audio 0 RTP/AVP 0', 'c=IN IP4 0.0.0.0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:', 'a=rtcp:', 'a=rtcp-mux', 'a=rtpmap:', '/', '-1', '99999', 'IP6', '::1', 'a=sendonly', 'RTP/SAVP', 'UDP/TLS/RTP/SAVPF', '\0', 'é', '='];
@@ -58,7 +59,7 @@ test('fuzz: 1,500 mutated offers and answers resolve or reject with MediaError, 
 });
 
 test('fuzz: 3,000 random datagrams at the RTP and RTCP ports of an SRTP<->RTP call are dropped and counted; the call still works', async () => {
-  const { bindUdp, sdpPorts, until } = await import('./helpers.js');
+  const { bindUdp, sdpPorts } = await import('./helpers.js');
   const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: await freeMediaRange(20), timeout: 30, holdTimeout: 3600 });
   const a = await Peer.create();
   const b = await Peer.create();
@@ -81,10 +82,10 @@ test('fuzz: 3,000 random datagrams at the RTP and RTCP ports of an SRTP<->RTP ca
     // side it got in first; b sending from its SDP address takes the leg back.
     await new Promise((r) => setTimeout(r, 200));
     b.send(sdpPorts(offer).port, randomBytes(160));
-    await until(() => a.rtpIn.length > 0, 5000, 'b reaches a');
+    await waitFor(() => a.rtpIn.length > 0, { timeoutMs: 5000, what: 'b reaches a', intervalMs: 10 });
     b.rtpIn.length = 0;
     const sent = a.send(sdpPorts(answer).port, randomBytes(160));
-    await until(() => b.rtpIn.some((r) => r.buf.equals(sent)), 5000, 'a real packet after the junk');
+    await waitFor(() => b.rtpIn.some((r) => r.buf.equals(sent)), { timeoutMs: 5000, what: 'a real packet after the junk', intervalMs: 10 });
     const st = e.stats('j')!;
     assert.ok(st.aToB.srtpFailures > 0, 'junk at the SRTP leg failed authentication');
     assert.ok(st.aToB.dropped + st.bToA.dropped > 500, 'junk counted as dropped');

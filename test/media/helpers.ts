@@ -182,16 +182,7 @@ export class Peer {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until `cond()` holds, polling; fails after `ms`. */
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+export { sleep } from '../helpers/wait.js';
 
 /** The m= port, a=rtcp port and c= address of an SDP. */
 export function sdpPorts(sdp: string): { port: number; rtcp: number | null; address: string; profile: string; payloads: string } {

@@ -11,7 +11,8 @@ import { BuiltinMediaEngine } from '../../src/media/builtin.js';
 import type { LegMediaOptions } from '../../src/media/engine.js';
 import { MediaError } from '../../src/media/errors.js';
 import { freePort } from '../helpers/ports.js';
-import { mediaPortRange, Peer, sdpPorts, sleep, until } from './helpers.js';
+import { mediaPortRange, Peer, sdpPorts, sleep } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 import { rtpengineSkipReason, startRtpengine, type RtpengineDaemon } from './rtpengine-daemon.js';
 
 const ANY: LegMediaOptions = { profile: 'as-offered', codecs: [] };
@@ -61,7 +62,7 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     const sent: Buffer[] = [];
     for (let i = 0; i < 10; i++) sent.push(a.send(an.port, randomBytes(160)));
     for (let i = 0; i < 4; i++) b.send(o.port, randomBytes(160));
-    await until(() => b.rtpIn.length === 10 && a.rtpIn.length === 4, 3000, 'RTP through rtpengine');
+    await waitFor(() => b.rtpIn.length === 10 && a.rtpIn.length === 4, { timeoutMs: 3000, what: 'RTP through rtpengine', intervalMs: 10 });
     assert.deepEqual(b.rtpIn.map((r) => r.buf.subarray(12)), sent.map((p) => p.subarray(12)));
     await engine.query(id);
     const st = await engine.delete(id);
@@ -82,7 +83,7 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     const o = sdpPorts(offer);
     for (let i = 0; i < 5; i++) a.send(an.port, randomBytes(160), 0);
     for (let i = 0; i < 5; i++) b.send(o.port, randomBytes(160), 0);
-    await until(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, 3000, 'PCMU both ways through rtpengine');
+    await waitFor(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, { timeoutMs: 3000, what: 'PCMU both ways through rtpengine', intervalMs: 10 });
     await engine.delete(id);
     const id2 = sid();
     await engine.offer(id2, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
@@ -107,17 +108,17 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
       // a -> rtpengine (encrypts) -> b (we decrypt).
       const sent: Buffer[] = [];
       for (let i = 0; i < 20; i++) sent.push(a.send(toA.port, randomBytes(160)));
-      await until(() => b.rtpIn.length === 20, 3000, 'SRTP from rtpengine');
+      await waitFor(() => b.rtpIn.length === 20, { timeoutMs: 3000, what: 'SRTP from rtpengine', intervalMs: 10 });
       assert.equal(b.rtpIn[0]!.buf.length, 172 + (suite.endsWith('80') ? 10 : 4));
       assert.deepEqual(b.plainRtp(), sent, 'our SRTP decrypts and authenticates rtpengine output');
       // b (we encrypt) -> rtpengine (decrypts) -> a.
       const back: Buffer[] = [];
       for (let i = 0; i < 20; i++) back.push(b.send(toB.port, randomBytes(160)));
-      await until(() => a.rtpIn.length === 20, 3000, 'RTP from rtpengine');
+      await waitFor(() => a.rtpIn.length === 20, { timeoutMs: 3000, what: 'RTP from rtpengine', intervalMs: 10 });
       assert.deepEqual(a.rtpIn.map((r) => r.buf), back, 'rtpengine decrypts and authenticates our SRTP');
       // SRTCP from b -> plain RTCP at a.
       const rr = b.sendRr(toB.rtcp!, 5, 40);
-      await until(() => a.rtcpIn.length >= 1, 3000, 'RTCP from rtpengine');
+      await waitFor(() => a.rtcpIn.length >= 1, { timeoutMs: 3000, what: 'RTCP from rtpengine', intervalMs: 10 });
       assert.deepEqual(a.rtcpIn[0]!.buf.subarray(0, 32), rr, 'rtpengine decrypts our SRTCP');
       await engine.delete(id);
     });
@@ -136,11 +137,11 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
       const toA = await builtin.answer(id, 'b', fromR, ANY);
       const sent: Buffer[] = [];
       for (let i = 0; i < 20; i++) sent.push(a.send(sdpPorts(toA).port, randomBytes(160)));
-      await until(() => c.rtpIn.length === 20, 3000, 'audio at c');
+      await waitFor(() => c.rtpIn.length === 20, { timeoutMs: 3000, what: 'audio at c', intervalMs: 10 });
       assert.deepEqual(c.rtpIn.map((r) => r.buf), sent);
       const back: Buffer[] = [];
       for (let i = 0; i < 20; i++) back.push(c.send(sdpPorts(toC).port, randomBytes(160)));
-      await until(() => a.rtpIn.length === 20, 3000, 'audio at a');
+      await waitFor(() => a.rtpIn.length === 20, { timeoutMs: 3000, what: 'audio at a', intervalMs: 10 });
       assert.deepEqual(a.rtpIn.map((r) => r.buf), back);
       assert.equal(builtin.stats(id)!.bToA.srtpFailures, 0);
       await engine.delete(id);
@@ -163,7 +164,7 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     // rtpengine drops the call behind the engine's back.
     const r = await engine.ng.command({ command: 'delete', 'call-id': id });
     assert.equal(r.result, 'ok');
-    await until(() => fired.length > 0, 5000, 'report of the vanished call');
+    await waitFor(() => fired.length > 0, { timeoutMs: 5000, what: 'report of the vanished call', intervalMs: 10 });
     assert.equal(fired.length, 1);
     await engine.delete(id);
   });
@@ -186,7 +187,7 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     await engine.answer(id, 'b', b.sdp(), ANY);
     const iv = setInterval(() => a.send(sdpPorts(answer).port, randomBytes(160)), 20);
     try {
-      await until(() => fired.length > 0, 5000, 'timeout report');
+      await waitFor(() => fired.length > 0, { timeoutMs: 5000, what: 'timeout report', intervalMs: 10 });
     } finally {
       clearInterval(iv);
     }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { BuiltinMediaEngine } from '../../src/media/builtin.js';
 import type { LegMediaOptions, MediaAddress } from '../../src/media/engine.js';
-import { mediaPortRange, sdpPorts, until } from './helpers.js';
+import { mediaPortRange, sdpPorts } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The built-in relay with each side of a call on its own network
@@ -66,10 +67,10 @@ test('each side\'s SDP shows the relay on its own network; RTP leaves each side 
   assert.equal(toA.address, '127.0.0.10');
   // a sends to the relay's port on its network; b gets it from the relay's socket on its network.
   a.sock.send(rtpPacket(1), toA.port, NET1.bind);
-  await until(() => b.got.length === 1, 3000, 'RTP a -> b');
+  await waitFor(() => b.got.length === 1, { timeoutMs: 3000, what: 'RTP a -> b', intervalMs: 10 });
   assert.deepEqual(b.got[0], { address: NET2.bind, port: toB.port });
   b.sock.send(rtpPacket(1), toB.port, NET2.bind);
-  await until(() => a.got.length === 1, 3000, 'RTP b -> a');
+  await waitFor(() => a.got.length === 1, { timeoutMs: 3000, what: 'RTP b -> a', intervalMs: 10 });
   assert.deepEqual(a.got[0], { address: NET1.bind, port: toA.port });
   await engine.delete('s1');
 });
@@ -84,7 +85,7 @@ test('a new attempt toward another network before the answer moves the callee\'s
   const toA = sdpPorts(await engine.answer('s2', 'b', offerSdp(c), opts()));
   assert.equal(toA.address, '127.0.0.10', 'sides kept from the offer');
   a.sock.send(rtpPacket(1), toA.port, NET1.bind);
-  await until(() => c.got.length === 1, 3000, 'RTP a -> c');
+  await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'RTP a -> c', intervalMs: 10 });
   assert.deepEqual(c.got[0], { address: NET3.bind, port: second.port });
   await engine.delete('s2');
 });

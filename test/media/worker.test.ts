@@ -5,7 +5,8 @@ import { WorkerMediaEngine } from '../../src/media/worker.js';
 import { MediaError } from '../../src/media/errors.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createMediaEngine } from '../../src/media/index.js';
-import { mediaPortRange, Peer, sdpPorts, until } from './helpers.js';
+import { mediaPortRange, Peer, sdpPorts } from './helpers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ANY = { profile: 'as-offered' as const, codecs: [] };
 
@@ -21,13 +22,13 @@ test('the built-in relay on a worker thread: SRTP<->RTP media, figures, MediaErr
     a.useRelayKey(answer);
     const sent = [a.send(sdpPorts(answer).port, randomBytes(160)), a.send(sdpPorts(answer).port, randomBytes(160))];
     const back = [b.send(sdpPorts(offer).port, randomBytes(160))];
-    await until(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, 5000, 'media through the worker');
+    await waitFor(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, { timeoutMs: 5000, what: 'media through the worker', intervalMs: 10 });
     assert.deepEqual(b.rtpIn.map((r) => r.buf), sent);
     assert.deepEqual(a.plainRtp(), back);
-    await until(() => e.stats('w1')?.aToB.packets === 2, 5000, 'figures pushed from the worker');
+    await waitFor(() => e.stats('w1')?.aToB.packets === 2, { timeoutMs: 5000, what: 'figures pushed from the worker', intervalMs: 10 });
     await assert.rejects(e.offer('w2', 'a', a.sdp({ profile: 'RTP/SAVP' }), ANY), (err: unknown) => err instanceof MediaError && err.sipStatus === 488 && err.warnCode === 306);
     assert.equal(e.stats('w2'), null);
-    await until(() => fired.length > 0, 5000, 'timeout from the worker');
+    await waitFor(() => fired.length > 0, { timeoutMs: 5000, what: 'timeout from the worker', intervalMs: 10 });
     assert.ok(fired[0]!.startsWith('w1:'));
     const st = await e.delete('w1');
     assert.equal(st.aToB.packets, 2);
