@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { freePort } from '../helpers/ports.js';
 import { CLI, startTrunkline } from '../helpers/server.js';
 import { run } from '../helpers/sipp.js';
+import { sleep } from '../helpers/wait.js';
 
 interface Reply {
   status: number;
@@ -46,8 +47,6 @@ function call(api: URL, from: string, method: string, path: string, token: strin
     req.end();
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Log lines (JSON) with the given msg. */
 function lines(out: string, msg: string): Array<Record<string, unknown>> {

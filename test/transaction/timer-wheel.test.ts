@@ -2,13 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { TimerWheel } from '../../src/transaction/timer-wheel.js';
+import { sleep } from '../helpers/wait.js';
 
 /** Active Node timers ('Timeout' resources: ref'd setTimeout/setInterval handles). */
 function nodeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('timers fire in delay order, never early, within resolution + a few ms', async () => {
   const res = 10;
