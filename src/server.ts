@@ -243,7 +243,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     locate: (uri) => locator.locate(uri),
     counters,
     log,
-    userAgent: serverHeader,
+    agentName: serverHeader,
+    bus: ops.bus,
     timers: {
       t1: layer.timers.t1,
       t2: layer.timers.t2,
@@ -309,8 +310,8 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
   const carrierRegistrations = new CarrierRegistrations(b2buaEnv);
   carrierRegistrations.sync(directory.snapshot.carriers.values());
   directory.onReload((snap) => carrierRegistrations.sync(snap.carriers.values()));
-  // Calls, gateways and carrier registrations for the event stream, the metrics, HEP and traces.
-  b2buaEnv.events = ops.attachTrunking({
+  // Calls (from the bus), gateways and carrier registrations for the metrics, HEP and traces.
+  ops.attachTrunking({
     calls: () => b2bua.liveCalls(),
     hangUp: (sid) => b2bua.hangUp(sid),
     callIds: (sid) => b2bua.callIds(sid),
@@ -343,13 +344,15 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       wheel,
       transport,
       locate: (uri) => locator.locate(uri),
+      interfaces,
+      bus: ops.bus,
       isOurs: (host, port) => identity.isLocalHostPort(host, port),
       isLocalHost: (host) => identity.isLocalHost(host),
       isTrustedSource: security.trust.isTrusted,
       dialogStamp,
       counters,
       log,
-      serverHeader,
+      agentName: serverHeader,
       timerC: TIMER_C_MS,
       registrar,
       location,
@@ -357,7 +360,6 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       proxyAuth,
       admission,
     },
-    interfaces,
     new Router(config.routes),
   );
   layer.setUser(proxy);

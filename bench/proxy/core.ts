@@ -10,6 +10,7 @@
 import { Ingress } from '../../src/core/ingress.js';
 import { Responder } from '../../src/core/responder.js';
 import { Counters } from '../../src/core/counters.js';
+import { EventBus } from '../../src/core/events.js';
 import { LocalIdentity } from '../../src/core/local-identity.js';
 import { DEFAULT_PARSE_LIMITS, parseMessage } from '../../src/sip/parser.js';
 import { TimerWheel } from '../../src/transaction/timer-wheel.js';
@@ -53,16 +54,17 @@ const proxy = new Proxy(
     wheel,
     transport,
     locate: async (uri: SipUri) => [{ proto: 'udp', host: uri.host, port: uri.port ?? 5060 }],
+    interfaces: new Interfaces([{ proto: 'udp', host: PROXY.host, port: PROXY.port, boundPort: PROXY.port }], null),
+    bus: new EventBus(),
     isOurs: (h, p) => identity.isLocalHostPort(h, p),
     isLocalHost: (h) => identity.isLocalHost(h),
     isTrustedSource: () => false,
     dialogStamp: new DialogStamp(randomBytes(32)),
     counters,
     log: noLog,
-    serverHeader: 'Trunkline',
+    agentName: 'Trunkline',
     timerC: 181_000,
   },
-  new Interfaces([{ proto: 'udp', host: PROXY.host, port: PROXY.port, boundPort: PROXY.port }], null),
   new Router([{ match: {}, forward: [`sip:${UAS.host}:${UAS.port}`], mode: 'serial', stateless: false }]),
 );
 layer.setUser(proxy);

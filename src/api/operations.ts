@@ -1,13 +1,14 @@
 /**
- * The operations side of a running server, wired by server.ts in a few
+ * The operations side of a running server, wired by src/server/ in a few
  * lines: the event bus, the metrics, HEP capture (with the transport tap
  * they share), the HTTP API listener and the pid file.
  *
- *   const ops = new Operations(config, log, counters);     before the core is built
+ *   const ops = new Operations(config, log, counters);     before the core is built (ops.bus goes into the stages' env)
  *   registrar: onRegistered: ops.onRegistered               the registration event
+ *   ops.attachTrunking({...})                               call metrics and HEP correlation, from the bus
  *   await ops.start({store, transport, layer, proxy, reload})   after the listeners are bound
  *   ops.reload(next)                                        at each reload (capture, API TLS)
- *   await ops.stop()                                        first thing at stop
+ *   await ops.stop()                                        first thing at stop, after the calls
  */
 import type { TrunklineConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -22,7 +23,6 @@ import type { Flow } from '../transport/types.js';
 import { HepCapture } from '../capture/capture.js';
 import { CallTraces } from '../capture/trace.js';
 import { callIdSpan } from '../capture/raw-headers.js';
-import type { CallEvents } from '../b2bua/env.js';
 import { TrunkingOps, type TrunkingSource } from './trunking-ops.js';
 import { Metrics } from '../metrics/metrics.js';
 import { buildApi, type Api } from './app.js';
@@ -80,15 +80,14 @@ export class Operations {
   }
 
   /**
-   * The trunk calls' side (before start): returns the B2BUA's `env.events`
-   * (bus events, call metrics, HEP and trace correlation of both legs).
+   * The trunk calls' side (before start): call metrics, HEP and trace
+   * correlation of both legs, from the call events on the bus.
    */
-  attachTrunking(src: TrunkingSource): CallEvents {
+  attachTrunking(src: TrunkingSource): void {
     const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics, counters: this.#counters });
     this.traces.setResolver(src.legOwner);
     this.#trunking = t;
     this.#trunkingSource = src;
-    return t.events;
   }
 
   /** The gateway monitor's onChange: gateway.up / gateway.down events. */

@@ -1,18 +1,17 @@
 /**
- * The operations side of the trunk calls, wired by server.ts through
- * `ops.attachTrunking({...})`: the B2BUA's call events become bus events
- * (call.started/answered/ended), metrics (calls by trunk, carrier,
- * direction and disposition; calls now by trunk and account), HEP
+ * The operations side of the trunk calls, wired by src/server/ through
+ * `ops.attachTrunking({...})`: the call events the B2BUA publishes on the
+ * bus (call.started/answered/ended) become metrics (calls by trunk,
+ * carrier, direction and disposition; calls now by trunk and account), HEP
  * correlation of both legs under the caller leg's Call-ID and trace
  * correlation of both legs under the call sid;
  * gateway up/down and carrier registration changes become bus events and
- * gauges; a source refused as unknown a `source.refused` event (throttled).
+ * gauges.
  */
 import type { LiveCall } from '../b2bua/b2bua.js';
-import type { CallEvents } from '../b2bua/env.js';
 import type { CarrierRegistrationState } from '../b2bua/carrier-registration.js';
 import type { UnknownSource } from '../b2bua/unknown-sources.js';
-import type { EventBus } from '../core/events.js';
+import type { BusEvent, EventBus } from '../core/events.js';
 import type { HepCapture } from '../capture/capture.js';
 import type { CallTraces, LegResolver } from '../capture/trace.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -87,6 +86,8 @@ export class TrunkingOps {
       src.gateways().flatMap((g) => GATEWAY_STATES.map((state) => [{ carrier: g.carrier, gateway: g.gateway, state }, g.state === state ? 1 : 0] as [Record<string, string>, number])), ['carrier', 'gateway', 'state']);
     m.gauge('trunkline_carrier_registered', 'registrations kept with carriers: 1 while registered', () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]), ['carrier']);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
+    // Subscribed first (before any event stream): a leg is correlated before its event goes out.
+    deps.bus.subscribe((e) => this.#onEvent(e));
     // HEP: the callee leg's first INVITE carries the caller leg's Call-ID before any call event.
     deps.capture.setLegResolver((callId, tag) => {
       const owner = src.legOwner(callId, tag);
@@ -94,46 +95,31 @@ export class TrunkingOps {
     });
   }
 
-  /** The B2BUA's `env.events`. */
-  readonly events: CallEvents = {
-    started: (e) => {
-      const ids = this.#src.callIds(e.callSid);
-      if (ids !== null) this.#correlate(ids.a, e.callSid, 'a');
-      this.#bus.publish('call.started', {
-        callSid: e.callSid,
-        direction: e.direction,
-        from: e.from,
-        to: e.to,
-        ...(e.trunk !== null && { trunk: e.trunk }),
-        ...(e.carrier !== null && { carrier: e.carrier }),
-      });
-    },
-    answered: (e) => {
-      const ids = this.#src.callIds(e.callSid);
-      if (ids?.b != null) this.#correlate(ids.b, e.callSid, 'b');
-      this.#bus.publish('call.answered', { callSid: e.callSid });
-    },
-    ended: (cdr) => {
-      const disposition = cdr.status >= 200 && cdr.status < 300 ? 'answered' : 'failed';
-      this.#calls.inc({ trunk: cdr.trunk ?? '', carrier: cdr.carrier ?? '', direction: cdr.direction, disposition });
-      this.#bus.publish('call.ended', {
-        callSid: cdr.callSid,
-        disposition,
-        status: cdr.status,
-        reason: cdr.reason,
-        hangupBy: cdr.hangupBy,
-        durationMs: cdr.answerAt === null ? 0 : cdr.endAt - cdr.answerAt,
-      });
-      const legs = this.#legs.get(cdr.callSid);
-      if (legs === undefined) return;
-      const t = setTimeout(() => {
-        this.#legs.delete(cdr.callSid);
-        for (const callId of legs) this.#capture.uncorrelate(callId);
-      }, UNCORRELATE_MS);
-      t.unref();
-    },
-    sourceRefused: (e) => this.#bus.publish('source.refused', e),
-  };
+  /** The call events of the bus: legs correlated as they appear, calls counted as they end. */
+  #onEvent(e: BusEvent): void {
+    if (e.type === 'call.started') {
+      const sid = (e as BusEvent<'call.started'>).data.callSid;
+      const ids = this.#src.callIds(sid);
+      if (ids !== null) this.#correlate(ids.a, sid, 'a');
+    } else if (e.type === 'call.answered') {
+      const sid = (e as BusEvent<'call.answered'>).data.callSid;
+      const ids = this.#src.callIds(sid);
+      if (ids?.b != null) this.#correlate(ids.b, sid, 'b');
+    } else if (e.type === 'call.ended') {
+      this.#ended((e as BusEvent<'call.ended'>).data);
+    }
+  }
+
+  #ended(e: BusEvent<'call.ended'>['data']): void {
+    this.#calls.inc({ trunk: e.trunk ?? '', carrier: e.carrier ?? '', direction: e.direction ?? '', disposition: e.disposition });
+    const legs = this.#legs.get(e.callSid);
+    if (legs === undefined) return;
+    const t = setTimeout(() => {
+      this.#legs.delete(e.callSid);
+      for (const callId of legs) this.#capture.uncorrelate(callId);
+    }, UNCORRELATE_MS);
+    t.unref();
+  }
 
   #correlate(callId: string, sid: string, leg: 'a' | 'b'): void {
     // The trace ring buffer tells the capture (onCorrelate); with traces off, the capture directly.

@@ -10,6 +10,7 @@ import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
 import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, type PlanResult, type Refusal } from './planner.js';
 import { newCallSid } from '../dialog/sid.js';
+import { callEnded } from './call-events.js';
 import { RETRY_AFTER_S } from '../core/admission.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
 import { UnknownSources, type UnknownSource } from './unknown-sources.js';
@@ -59,7 +60,7 @@ export class B2bua implements CallRegistry {
     private readonly env: B2buaEnv,
     private readonly planner: Planner,
   ) {
-    this.unknown = new UnknownSources(env.counters, env.log, (e) => env.events?.sourceRefused?.(e));
+    this.unknown = new UnknownSources(env.counters, env.log, (e) => env.bus.publish('source.refused', e));
     // A call whose media stopped is ended, not billed for hours (issue 8: "media timeout" in the CDR).
     env.media.onTimeout((callSid) => {
       const call = this.live.get(callSid);
@@ -174,13 +175,13 @@ export class B2bua implements CallRegistry {
       { callSid: cdr.callSid, callId: req.callId, direction: cdr.direction, account: cdr.account, trunk: cdr.trunk, carrier: cdr.carrier, status: r.status, reason: r.reason, cause: r.cause, src: flow.remoteHost },
       'call refused',
     );
-    this.env.events?.ended?.(cdr);
+    this.env.bus.publish('call.ended', callEnded(cdr));
     this.writingCdr(this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: cdr.callSid }, 'b2bua: CDR not written')));
   }
 
   private answer(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra?: Array<[string, string]>): void {
     const headers: Array<[string, string]> = [...(extra ?? [])];
-    if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
+    if (this.env.agentName !== null) headers.push(['Server', this.env.agentName]);
     tx.respond(createResponse(req, status, { reason, headers }));
   }
 

@@ -9,6 +9,7 @@ import type { RetransmitClock } from '../dialog/ack-wait.js';
 import { newLegSid, newTagValue } from '../dialog/sid.js';
 import { relayedResponseHeaders } from './headers.js';
 import type { B2buaEnv } from './env.js';
+import { callEnded } from './call-events.js';
 import type { CallPlan } from './plan.js';
 import { CalleeSearch, NO_HANDLERS } from './callee-search.js';
 import { InDialogRelay } from './in-dialog.js';
@@ -105,11 +106,10 @@ export class Call {
   start(): void {
     this.registry.bind(this.dialogKeyA, this, 'a');
     this.env.counters.inc('b2bua_calls_started');
-    this.env.events?.started?.({
+    this.env.bus.publish('call.started', {
       callSid: this.callSid,
       direction: this.plan.direction,
-      trunk: this.plan.trunk,
-      carrier: null,
+      ...(this.plan.trunk !== null && { trunk: this.plan.trunk }),
       from: this.plan.from,
       to: this.plan.to,
     });
@@ -147,7 +147,7 @@ export class Call {
     this.state = 'confirmed';
     this.answerAt = Date.now();
     this.env.counters.inc('b2bua_calls_answered');
-    this.env.events?.answered?.({ callSid: this.callSid });
+    this.env.bus.publish('call.answered', { callSid: this.callSid });
     const media = this.env.media;
     const lateOffer = media.sdpOf(this.aInvite) === null;
     if (!lateOffer) this.search.ackCallee();
@@ -228,7 +228,7 @@ export class Call {
       tx.respond(createResponse(bye, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
       return;
     }
-    tx.respond(createResponse(bye, 200, this.env.userAgent === null ? {} : { headers: [['Server', this.env.userAgent]] }));
+    tx.respond(createResponse(bye, 200, this.env.agentName === null ? {} : { headers: [['Server', this.env.agentName]] }));
     this.env.counters.inc('b2bua_byes_received');
     if (this.state === 'confirmed') {
       // After the answer still on its way to the other side (media steps), and not before its ACK.
@@ -279,7 +279,7 @@ export class Call {
     if (d === null) return;
     const headers: Array<[string, string]> = [];
     if (reason !== undefined) headers.push(['Reason', reason]);
-    if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
+    if (this.env.agentName !== null) headers.push(['User-Agent', this.env.agentName]);
     this.env.layer.sendRequest(d.request('BYE', { headers }), d.target, NO_HANDLERS, d.flow ?? undefined);
     this.env.counters.inc('b2bua_byes_sent');
   }
@@ -317,7 +317,7 @@ export class Call {
       for (const rr of this.aInvite.getAll('Record-Route')) headers.push(['Record-Route', rr]);
       headers.push(['Contact', this.a.contact]);
     }
-    if (this.env.userAgent !== null) headers.push(['Server', this.env.userAgent]);
+    if (this.env.agentName !== null) headers.push(['Server', this.env.agentName]);
     const body = sdp ?? (passBody ? res.body : undefined);
     return createResponse(this.aInvite, status, {
       reason: res.reason,
@@ -337,7 +337,7 @@ export class Call {
         : createResponse(this.aInvite, code, {
             reason,
             toTag: this.a.localTag,
-            headers: [...extra, ...(this.env.userAgent === null ? [] : ([['Server', this.env.userAgent]] as Array<[string, string]>))],
+            headers: [...extra, ...(this.env.agentName === null ? [] : ([['Server', this.env.agentName]] as Array<[string, string]>))],
           });
     this.end(status, reason, 'callee');
     // After any provisional still on its way through the media steps.
@@ -414,7 +414,7 @@ export class Call {
       })
       .then((extra) => {
         cdr.extra = extra;
-        this.env.events?.ended?.(cdr);
+        this.env.bus.publish('call.ended', callEnded(cdr));
         return this.env.cdrs.write(cdr);
       })
       .catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'));

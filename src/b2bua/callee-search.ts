@@ -138,7 +138,7 @@ export class CalleeSearch {
     const call = this.call;
     const base: Array<[string, string]> = [...relayedRequestHeaders(call.aInvite), ...attempt.headers];
     if (call.plan.legSidHeader) base.push(['X-Leg-Sid', legSid]);
-    if (call.env.userAgent !== null) base.push(['User-Agent', call.env.userAgent]);
+    if (call.env.agentName !== null) base.push(['User-Agent', call.env.agentName]);
     return applyHeaderRule(base, call.aInvite, attempt.rule);
   }
 

@@ -142,7 +142,7 @@ export class CarrierRegistrations {
           }
           headers.push(answer);
         }
-        if (this.env.userAgent !== null) headers.push(['User-Agent', this.env.userAgent]);
+        if (this.env.agentName !== null) headers.push(['User-Agent', this.env.agentName]);
         const req = uacRequest({
           method: 'REGISTER',
           uri: ruri,

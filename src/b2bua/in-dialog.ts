@@ -54,7 +54,7 @@ export class InDialogRelay {
     }
     if (REFRESHING.has(req.method)) src.refreshTarget(req);
     const headers = relayedRequestHeaders(req);
-    if (env.userAgent !== null) headers.push(['User-Agent', env.userAgent]);
+    if (env.agentName !== null) headers.push(['User-Agent', env.agentName]);
     const dstSide: Side = side === 'a' ? 'b' : 'a';
     const media = env.media;
     const offer = media.sdpOf(req);
@@ -178,7 +178,7 @@ export class InDialogRelay {
     const out = body ?? res.body;
     const headers = relayedResponseHeaders(res).filter(([n]) => out.length > 0 || n !== 'Content-Type');
     if (REFRESHING.has(req.method) && res.status < 300) headers.push(['Contact', src.contact]);
-    if (this.call.env.userAgent !== null) headers.push(['Server', this.call.env.userAgent]);
+    if (this.call.env.agentName !== null) headers.push(['Server', this.call.env.agentName]);
     return createResponse(req, res.status, { reason: res.reason, headers, ...(out.length > 0 ? { body: out } : {}) });
   }
 }

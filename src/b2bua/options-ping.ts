@@ -56,7 +56,7 @@ export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeout
         to: `<${ruri}>`,
         callId: newCallId(),
         cseq: 1,
-        ...(env.userAgent !== null && { headers: [['User-Agent', env.userAgent]] }),
+        ...(env.agentName !== null && { headers: [['User-Agent', env.agentName]] }),
       });
       env.counters.inc('gateway_pings_sent');
       const tx = env.layer.sendRequest(req, t, {

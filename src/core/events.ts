@@ -1,7 +1,9 @@
 /**
  * The in-process event bus: modules publish what an operator watches live
- * (registrations now; calls, bans and gateway states as their modules come),
- * the API streams it to dashboards (GET /api/v1/events, SSE).
+ * (registrations, calls, refused sources, gateway states, carrier
+ * registrations), the API streams it to dashboards (GET /api/v1/events,
+ * SSE) and the operations side turns calls into metrics and HEP correlation
+ * (src/api/trunking-ops.ts).
  *
  * Publishing costs one branch when nobody listens: `publish` returns at once
  * without subscribers, and a publisher may check `bus.active` before it
@@ -16,7 +18,8 @@ export interface EventPayloads {
   registration: { aor: string; contacts: string[]; source: string };
   'call.started': { callSid: string; trunk?: string; account?: string; from?: string; to?: string; direction?: string; carrier?: string };
   'call.answered': { callSid: string };
-  'call.ended': { callSid: string; disposition: string; durationMs?: number; status?: number; reason?: string; hangupBy?: string };
+  /** `trunk`, `carrier` and `direction` as in the call's CDR (the metrics count calls by them). */
+  'call.ended': { callSid: string; disposition: string; durationMs?: number; status?: number; reason?: string; hangupBy?: string; direction?: string; trunk?: string; carrier?: string };
   ban: { ip: string; reason: string; untilMs?: number; lifted?: boolean };
   'gateway.up': { carrier: string; gateway: string };
   'gateway.down': { carrier: string; gateway: string; reason?: string };

@@ -1,10 +1,7 @@
 import type { SipUri } from '../sip/uri.js';
 import type { Flow } from '../transport/types.js';
-import type { Target } from '../transaction/types.js';
-import type { TransactionLayer } from '../transaction/transaction-layer.js';
-import type { TimerWheel } from '../transaction/timer-wheel.js';
-import type { Counters } from '../core/counters.js';
 import type { Admission } from '../core/admission.js';
+import type { StageEnv, StageLog } from '../core/stage-env.js';
 import type { SipMessage } from '../sip/message.js';
 import type { Uri } from '../sip/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
@@ -58,20 +55,15 @@ export interface TrunkingStage {
 }
 
 /** Logging the proxy does: one line per refusal or failure, at most. */
-export interface ProxyLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
+export type ProxyLog = StageLog;
 
-/** What the proxy needs from the rest of the server, named so tests and wiring see one list. */
-export interface ProxyEnv {
-  layer: TransactionLayer;
-  /** The timer wheel the transaction layer runs on (Timer C shares it). */
-  wheel: TimerWheel;
-  transport: { sendTo(target: Target, data: Buffer): Promise<Flow> };
-  /** RFC 3263: the ordered targets for a URI (empty when it resolves to nothing). */
-  locate(uri: SipUri): Promise<Target[]>;
+/**
+ * What the proxy needs from the rest of the server: the shared record
+ * (src/core/stage-env.ts) and its own stages, named so tests and wiring
+ * see one list. The Server header of the answers it makes itself is
+ * `agentName`.
+ */
+export interface ProxyEnv extends StageEnv {
   /** host[:port] names this server (Via sent-by, Route); no port means the default port. */
   isOurs(host: string, port: number | null): boolean;
   /** host is one of this server's names or addresses, whatever the port. */
@@ -80,10 +72,6 @@ export interface ProxyEnv {
   isTrustedSource(ip: string): boolean;
   /** Stamps of our Record-Route entries: in-dialog requests are relayed only along a verified one (route-policy.ts). */
   dialogStamp: DialogStamp;
-  counters: Counters;
-  log: ProxyLog;
-  /** Server header of the answers the proxy makes itself, or null. */
-  serverHeader: string | null;
   /** Timer C (RFC 3261 16.6 step 11), ms: an INVITE branch ringing this long is cancelled. */
   timerC: number;
   /** REGISTERs for local domains go here before the routes; absent: REGISTER is routed like any request. */

@@ -6,7 +6,6 @@ import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TransactionUser } from '../transaction/transaction-layer.js';
 import type { Router } from './router.js';
-import type { Interfaces } from '../dialog/interfaces.js';
 import { checkProxyRequest, type Refusal } from './request-checks.js';
 import { nextHopUri } from './route-set.js';
 import { RoutePolicy } from './route-policy.js';
@@ -39,10 +38,9 @@ export class Proxy implements TransactionUser {
 
   constructor(
     private readonly env: ProxyEnv,
-    private readonly interfaces: Interfaces,
     private router: Router,
   ) {
-    this.stateless = new StatelessForwarder(env, interfaces);
+    this.stateless = new StatelessForwarder(env, env.interfaces);
     this.routes = new RoutePolicy(env);
   }
 
@@ -236,7 +234,7 @@ export class Proxy implements TransactionUser {
   }
 
   private forward(req: SipMessage, tx: ServerTransaction, flow: Flow, dests: Destination[], mode: 'parallel' | 'serial', recordRoute: boolean): void {
-    const ctx = new ForwardContext(this.env, this.interfaces, req, tx, flow, dests, mode, recordRoute, (done) => this.contexts.delete(done.serverTx));
+    const ctx = new ForwardContext(this.env, this.env.interfaces, req, tx, flow, dests, mode, recordRoute, (done) => this.contexts.delete(done.serverTx));
     this.contexts.set(tx, ctx);
     ctx.start();
   }
@@ -293,7 +291,7 @@ export class Proxy implements TransactionUser {
 
   private reply(tx: ServerTransaction, req: SipMessage, r: Refusal): void {
     const headers = r.headers ? [...r.headers] : [];
-    if (this.env.serverHeader !== null) headers.push(['Server', this.env.serverHeader]);
+    if (this.env.agentName !== null) headers.push(['Server', this.env.agentName]);
     this.env.counters.inc(`proxy_replies_${r.status}`);
     tx.respond(createResponse(req, r.status, { ...(r.reason ? { reason: r.reason } : {}), headers }));
   }

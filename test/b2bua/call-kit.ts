@@ -28,6 +28,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { flow, kit, uniq, type Kit, type Sent } from '../transaction/helpers.js';
 import { parse } from '../helpers/sip-messages.js';
 import { waitFor } from '../helpers/wait.js';
+import { EventBus } from '../../src/core/events.js';
 
 export const CALLER_HOST = '203.0.113.10';
 export const GW1 = '198.51.100.1';
@@ -104,7 +105,8 @@ export async function callKit(): Promise<CallKit> {
     locate: async (uri) => [{ proto: 'udp', host: uri.host, port: uri.port ?? 5060 }],
     counters,
     log,
-    userAgent: null,
+    agentName: null,
+    bus: new EventBus(),
     timers: TIMERS,
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: new MediaLink(null),
