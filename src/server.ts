@@ -41,6 +41,7 @@ import { ProxyAuth } from './auth/proxy-auth.js';
 import { FailureCounter } from './auth/failure-counter.js';
 import { Operations } from './api/operations.js';
 import { SecurityService } from './security/service.js';
+import { SecurityCallPolicy } from './security/call-policy.js';
 import { Admission } from './core/admission.js';
 import { Drain, checkDrainTimeout, type DrainStatus } from './core/drain.js';
 
@@ -157,14 +158,17 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     isForUs: (uri) => admission.open && (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
     closeConnection: (id) => void transport.closeConnection(id),
   });
-  const ingress = new Ingress(limits, responder, counters, log, {
-    onRequest: (req, flow) => {
-      if (security.admit(req, flow)) layer.receiveRequest(req, flow);
+  const ingress = new Ingress(
+    limits,
+    responder,
+    counters,
+    log,
+    {
+      onRequest: (req, flow) => layer.receiveRequest(req, flow),
+      onResponse: (res, flow) => layer.receiveResponse(res, flow),
     },
-    onResponse: (res, flow) => layer.receiveResponse(res, flow),
-  });
-
-  ingress.setGate(security.gate);
+    security,
+  );
   transport.onMessage((m) => ingress.handle(m));
   transport.onFramingError((e) => ingress.handleFramingError(e));
 
@@ -283,19 +287,7 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
     limiter: new CallLimiter(),
     ourHost,
     inUse: () => directory.snapshot.trunks.size + directory.snapshot.carriers.size > 0,
-    policy: {
-      inbound: (ip) => {
-        const v = security.checkAcl(ip, 'INVITE', 'inbound');
-        return v.allowed ? null : v.reason;
-      },
-      outbound: (ip, account, trunk, dialled) => {
-        const acl = security.checkAcl(ip, 'INVITE', 'outbound');
-        if (!acl.allowed) return 'Forbidden';
-        if (security.checkDestination(dialled) !== null) return 'Destination barred';
-        const b = security.checkBarring(account, trunk, dialled);
-        return b.barred ? 'Call barred at this time' : null;
-      },
-    },
+    policy: new SecurityCallPolicy(security),
     headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => gatewayMonitor?.isUp(uri) ?? true,
     fingerprintOf: (flow) => (flow.connectionId === null ? null : (transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null)),
@@ -449,7 +441,6 @@ export async function startServer(config: TrunklineConfig, log: Logger): Promise
       proxy.setRouter(new Router(next.routes));
       headerRules = headerRuleMap(next);
       security.configure(next.security);
-      ingress.setGate(security.gate);
       log.info({ routes: next.routes.length }, 'routing table reloaded');
       if (next.listen.some((l) => TLS_PROTOS.has(l.proto))) {
         const files = await ensureTlsFiles(next);

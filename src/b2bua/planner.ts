@@ -10,17 +10,14 @@ import { newCallSid } from '../dialog/sid.js';
 import type { LegHeaderRule } from './headers.js';
 import { legMedia } from './media-link.js';
 import type { RefusalCause } from './refusal-cause.js';
+import type { CallPolicy } from '../security/call-policy.js';
 
 /** A registered customer's contacts (the location service), for trunks without a fixed destination. */
 export interface ContactLookup {
   contactsOf(aor: string): Promise<Array<{ requestUri: string; hop: SipUri; routes: string[] }>>;
 }
 
-/** The security edge's rules that need the trunking context (src/security/service.ts); null = allowed, else why not (403). */
-export interface CallPolicy {
-  inbound(ip: string): string | null;
-  outbound(ip: string, account: string, trunk: string, dialled: string): string | null;
-}
+export type { CallPolicy };
 
 /** What planning needs: the trunking data, the limits, gateway states, our name in From. */
 export interface Planner {
@@ -35,7 +32,7 @@ export interface Planner {
   headerRule(kind: 'trunk' | 'carrier', name: string): LegHeaderRule | null;
   /** Whether any trunk or carrier is configured. */
   inUse(): boolean;
-  /** Access lists, barred destinations, call barring by time. */
+  /** Access lists, barred destinations, call barring by time (src/security/call-policy.ts). */
   policy: CallPolicy;
   /** The TLS certificate fingerprint of a connection, for trunks that require one. */
   fingerprintOf(flow: Flow): string | null;

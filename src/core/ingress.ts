@@ -30,7 +30,18 @@ export interface IngressGate {
   banned(ip: string): boolean;
 }
 
-/** What the layers above receive: a parsed, validated message and where it came from. */
+/**
+ * The security edge as the ingress hands messages to it (src/security/service.ts):
+ * `gate` before parsing (read per message: a reload replaces it; null when
+ * bans and flood are off), `admit` after (steps 3-8: false when the request
+ * was answered or dropped there).
+ */
+export interface IngressSecurity {
+  readonly gate: IngressGate | null;
+  admit(req: SipMessage, flow: Flow): boolean;
+}
+
+/** What the layers above receive (the transaction layer): a parsed, validated, admitted message and where it came from. */
 export interface IngressHandlers {
   onRequest(req: SipMessage, flow: Flow): void;
   onResponse(res: SipMessage, flow: Flow): void;
@@ -43,10 +54,12 @@ export interface IngressHandlers {
  * fault when enough of it was read to address a response; a broken response
  * is dropped (RFC 3261 18.1.2). Either way: one counter, and one log line
  * per source and fault per minute at most.
+ *
+ * The ingress owns the hand-off to the security edge: its gate sees the
+ * bytes first, its pipeline every parsed request before the layer above.
  */
 export class Ingress {
   private readonly throttle = new LogThrottle();
-  private gate: IngressGate | null = null;
 
   constructor(
     private readonly limits: ParseLimits,
@@ -54,15 +67,13 @@ export class Ingress {
     private readonly counters: Counters,
     private readonly log: IngressLog,
     private readonly handlers: IngressHandlers,
+    /** Null: no security edge (benches, tests of the core alone). */
+    private readonly security: IngressSecurity | null = null,
   ) {}
 
-  /** Installs the security gate (null removes it). */
-  setGate(gate: IngressGate | null): void {
-    this.gate = gate;
-  }
-
   handle(m: InboundMessage): void {
-    if (this.gate !== null && !this.gate.admit(m)) return;
+    const gate = this.security?.gate ?? null;
+    if (gate !== null && !gate.admit(m)) return;
     this.counters.inc(BYTES_IN[m.flow.proto], m.data.length);
     const parsed = parseMessage(m.data, this.limits);
     if (!parsed.ok) {
@@ -78,6 +89,7 @@ export class Ingress {
     if (msg.isRequest) {
       this.counters.inc('sip_requests_in');
       stampReceived(msg, m.flow);
+      if (this.security !== null && !this.security.admit(msg, m.flow)) return;
       this.handlers.onRequest(msg, m.flow);
     } else {
       this.counters.inc('sip_responses_in');
@@ -91,7 +103,8 @@ export class Ingress {
    * before the transport closes the connection.
    */
   handleFramingError(e: { flow: Flow; reason: string; status: number; headerText: string | null }): void {
-    if (this.gate !== null && this.gate.banned(e.flow.remoteHost)) return;
+    const gate = this.security?.gate ?? null;
+    if (gate !== null && gate.banned(e.flow.remoteHost)) return;
     this.counters.inc('sip_framing_errors');
     let msg: SipMessage | null = null;
     if (e.headerText !== null) {
