@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../log.js';
 import { EXIT_CONFIG, EXIT_FAILURE, configOptionsOf, errorMessage, fail, withConfigOption } from './common.js';
 
 // The server module is loaded by `serve` only, so management commands start fast.
-type Server = Awaited<ReturnType<typeof import('../server.js').startServer>>;
+type Server = Awaited<ReturnType<typeof import('../server/index.js').startServer>>;
 
 export function registerServe(program: Command, version: string): void {
   withConfigOption(
@@ -43,7 +43,7 @@ export async function serve(loadOpts: LoadConfigOptions, version: string): Promi
 
   let server: Server;
   try {
-    const { startServer } = await import('../server.js');
+    const { startServer } = await import('../server/index.js');
     server = await startServer(config, log);
   } catch (err) {
     log.error({ err }, 'start failed');
