@@ -1,5 +1,5 @@
 /**
- * The HTTP API as a fastify instance (no socket: server.ts listens, tests
+ * The HTTP API as a fastify instance (no socket: operations.ts listens, tests
  * use inject()):
  *
  *   /                        the web console (static files; its data comes from /api/v1)

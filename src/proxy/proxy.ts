@@ -26,7 +26,8 @@ const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'RE
  * set when it came through a Record-Route of ours (route-policy.ts);
  * initial requests follow the routing table (forward / reply / stage), and
  * with no rule matching, nobody may relay through us (403), neither by
- * Request-URI nor by Route.
+ * Request-URI nor by Route. Its place in the whole request pipeline, and
+ * the stages it asks in order: src/server/pipeline.ts.
  */
 export class Proxy implements TransactionUser {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();

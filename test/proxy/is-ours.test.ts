@@ -7,7 +7,7 @@ import { msg } from '../helpers/sip-messages.js';
 
 /**
  * Route preprocessing (RFC 3261 16.4) with the server's own notion of "us"
- * (src/core/local-identity.ts, the isOurs of src/server.ts): Trunkline on
+ * (src/core/local-identity.ts, the isOurs of src/server/pipeline.ts): Trunkline on
  * 127.0.0.1:5070 only, another proxy on the same host.
  */
 function bye(routes: string[]): SipMessage {

@@ -1,0 +1,219 @@
+/**
+ * Trunking: the media engine, the trunking directory (a snapshot of the
+ * store, reloaded on change), the B2BUA of trunk calls with its limits and
+ * the call policy, the gateway monitor and the registrations kept with
+ * carriers. Built once the listeners are bound; each periodic piece is a
+ * part of its own, started and stopped by the parts list.
+ */
+import type { TrunklineConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { StageEnv } from '../core/stage-env.js';
+import type { StoreTrunkingDirectory } from '../trunking/directory.js';
+import { CallLimiter } from '../trunking/limits.js';
+import { GatewayMonitor } from '../trunking/gateway-monitor.js';
+import { B2bua } from '../b2bua/b2bua.js';
+import type { B2buaEnv } from '../b2bua/env.js';
+import { pingGateway } from '../b2bua/options-ping.js';
+import { MediaLink } from '../b2bua/media-link.js';
+import { CarrierRegistrations } from '../b2bua/carrier-registration.js';
+import type { LegHeaderRule } from '../b2bua/headers.js';
+import { udpProbesFor } from '../transport/udp-probe.js';
+import type { TransportLayer } from '../transport/transport-layer.js';
+import { createMediaEngine, type MediaEngine } from '../media/index.js';
+import { parseUri } from '../sip/uri.js';
+import { SecurityCallPolicy } from '../security/call-policy.js';
+import type { SecurityService } from '../security/service.js';
+import type { Location } from '../registrar/location.js';
+import type { Operations } from '../api/operations.js';
+import type { Part } from './parts.js';
+
+/** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
+const CDR_WAIT_MS = 5_000;
+
+export interface Trunking {
+  directory: StoreTrunkingDirectory;
+  b2bua: B2bua;
+  /** Null when gateways are not pinged (`trunking.ping.interval: 0`). */
+  monitor: GatewayMonitor | null;
+  carrierRegistrations: CarrierRegistrations;
+  /** Replaces the header rules per trunk / carrier (`trunking.headers`) for the calls to come. */
+  setHeaderRules(config: TrunklineConfig): void;
+}
+
+export interface TrunkingDeps {
+  config: TrunklineConfig;
+  /** The trunking data (not loaded yet: directoryPart loads it). */
+  directory: StoreTrunkingDirectory;
+  store: Store;
+  env: StageEnv;
+  /** The transport itself: TLS fingerprints of connections, the listeners UDP probes leave from. */
+  transport: TransportLayer;
+  /** The media relay every trunk call's SDP goes through (none: SDP passes as is). */
+  media: MediaLink;
+  /** Our host in the From/To/PAI the B2BUA writes and in its gateway pings. */
+  ourHost: string;
+  security: SecurityService;
+  location: Location;
+  ops: Operations;
+  log: Logger;
+}
+
+function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
+  const m = new Map<string, LegHeaderRule>();
+  for (const r of config.trunking.headers) m.set(r.trunk !== undefined ? `trunk:${r.trunk}` : `carrier:${r.carrier!}`, { keep: r.keep, strip: r.strip, add: r.add });
+  return m;
+}
+
+/** The media engine (built-in relay, rtpengine, or none); `link` is what the B2BUA holds once it started. */
+export class MediaPart implements Part {
+  readonly name = 'media engine';
+  #engine: MediaEngine | null = null;
+  link = new MediaLink(null);
+
+  constructor(
+    private readonly config: TrunklineConfig,
+    private readonly address: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.#engine = createMediaEngine(this.config.media, this.address.replace(/^\[|\]$/g, ''), this.log);
+    this.link = new MediaLink(this.#engine);
+  }
+
+  async stop(): Promise<void> {
+    await this.#engine?.close();
+  }
+}
+
+function buildMonitor(d: TrunkingDeps, env: B2buaEnv, directory: StoreTrunkingDirectory): GatewayMonitor | null {
+  const ping = d.config.trunking.ping;
+  if (ping.interval <= 0) return null;
+  return new GatewayMonitor({
+    intervalMs: ping.interval * 1000,
+    downAfter: ping.downAfter,
+    upAfter: ping.upAfter,
+    gateways: () => [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways),
+    ping: (uri, done) => pingGateway(env, d.ourHost, uri, ping.timeout * 1000, done),
+    onChange: (uri, up) => {
+      // A gateway going down is the warning; coming up is news.
+      if (up) d.log.info({ gateway: uri, up }, 'gateway up');
+      else d.log.warn({ gateway: uri, up }, 'gateway down');
+      d.ops.onGateway(uri, up);
+    },
+  });
+}
+
+/** Builds the trunking pieces (nothing runs yet) and attaches them to operations (metrics, HEP, the API). */
+export function buildTrunking(d: TrunkingDeps): Trunking {
+  const { config, store, env, directory } = d;
+  let headerRules = headerRuleMap(config);
+  const b2buaEnv: B2buaEnv = {
+    ...env,
+    timers: { t1: env.layer.timers.t1, t2: env.layer.timers.t2, gatewayTimeoutMs: config.trunking.gatewayTimeout * 1000, ringTimeoutMs: config.trunking.ringTimeout * 1000 },
+    cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
+    media: d.media,
+    probeUdp: udpProbesFor(d.transport.boundListeners()),
+  };
+  const monitor = buildMonitor(d, b2buaEnv, directory);
+  const b2bua = new B2bua(b2buaEnv, {
+    directory,
+    limiter: new CallLimiter(),
+    ourHost: d.ourHost,
+    inUse: () => directory.snapshot.trunks.size + directory.snapshot.carriers.size > 0,
+    policy: new SecurityCallPolicy(d.security),
+    headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
+    gatewayUp: (uri) => monitor?.isUp(uri) ?? true,
+    fingerprintOf: (flow) => (flow.connectionId === null ? null : (d.transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null)),
+    contacts: {
+      async contactsOf(aor) {
+        const r = await d.location.lookup(parseUri(`sip:${aor}`));
+        return r.kind === 'found' ? r.targets : [];
+      },
+    },
+  });
+  const carrierRegistrations = new CarrierRegistrations(b2buaEnv);
+  // Gateways and carrier registrations for the metrics and the API; calls come to operations by the bus.
+  d.ops.attachTrunking({
+    calls: () => b2bua.liveCalls(),
+    hangUp: (sid) => b2bua.hangUp(sid),
+    callIds: (sid) => b2bua.callIds(sid),
+    legOwner: (callId, tag) => b2bua.legOwner(callId, tag),
+    gateways: () =>
+      [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: monitor?.isUp(g) ?? true, state: monitor?.health(g) ?? 'up' }))),
+    carrierRegistrations: () => carrierRegistrations.list(),
+    unknownSources: () => b2bua.unknownSources(),
+  });
+  return {
+    directory,
+    b2bua,
+    monitor,
+    carrierRegistrations,
+    setHeaderRules: (next) => {
+      headerRules = headerRuleMap(next);
+    },
+  };
+}
+
+/** The B2BUA: a reload replaces the header rules; at stop, the CDRs of the calls ended reach the store (CDR_WAIT_MS at most). */
+export function b2buaPart(t: Trunking, log: Logger): Part {
+  return {
+    name: 'B2BUA',
+    reload: (next) => t.setHeaderRules(next),
+    async stop() {
+      // The ended calls' CDRs reach the store (their media released first) before it closes.
+      const written = await Promise.race([t.b2bua.cdrsWritten().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), CDR_WAIT_MS).unref())]);
+      if (!written) log.warn({ waitedMs: CDR_WAIT_MS }, 'shutting down: CDRs still not written');
+    },
+  };
+}
+
+/** The directory's first load, then its polling; a ban never locks out a configured trunk or carrier (their addresses are trusted). */
+export function directoryPart(t: Trunking, security: SecurityService): Part {
+  return {
+    name: 'trunking directory',
+    async start() {
+      await t.directory.start();
+      const trustTrunking = (snap: typeof t.directory.snapshot): void =>
+        security.trust.setExtra([...[...snap.trunks.values()].flatMap((e) => e.trunk.ip), ...[...snap.carrierAddresses.values()].flat()]);
+      trustTrunking(t.directory.snapshot);
+      t.directory.onReload(trustTrunking);
+    },
+    stop: () => t.directory.stop(),
+  };
+}
+
+/** Registrations with carriers that want them (carrier add --register), kept in line with the store; un-REGISTERed at stop. */
+export function carrierRegistrationsPart(t: Trunking): Part {
+  return {
+    name: 'carrier registrations',
+    start() {
+      t.carrierRegistrations.sync(t.directory.snapshot.carriers.values());
+      t.directory.onReload((snap) => t.carrierRegistrations.sync(snap.carriers.values()));
+    },
+    // Registrations end (Expires: 0); their answers are waited for by the in-flight step, bounded.
+    stop: () => t.carrierRegistrations.stop(),
+  };
+}
+
+/** OPTIONS pings of the carriers' gateways (`trunking.ping`); a gateway a reload adds is pinged at once. */
+export function gatewayMonitorPart(t: Trunking): Part {
+  let running = false;
+  return {
+    name: 'gateway monitor',
+    start() {
+      const monitor = t.monitor;
+      if (monitor === null) return;
+      monitor.start();
+      running = true;
+      t.directory.onReload(() => {
+        if (running) monitor.sync();
+      });
+    },
+    stop() {
+      running = false;
+      t.monitor?.stop();
+    },
+  };
+}
