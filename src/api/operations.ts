@@ -84,7 +84,7 @@ export class Operations {
    * correlation of both legs, from the call events on the bus.
    */
   attachTrunking(src: TrunkingSource): void {
-    const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics, counters: this.#counters });
+    const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics });
     this.traces.setResolver(src.legOwner);
     this.#trunking = t;
     this.#trunkingSource = src;

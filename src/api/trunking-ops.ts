@@ -16,7 +16,7 @@ import type { HepCapture } from '../capture/capture.js';
 import type { CallTraces, LegResolver } from '../capture/trace.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Counter } from 'prom-client';
-import type { Counters } from '../core/counters.js';
+import { CALLS_REFUSED } from '../metrics/families.js';
 import type { GatewayHealth } from '../trunking/gateway-monitor.js';
 
 /** What the running B2BUA and its helpers offer operations. */
@@ -52,7 +52,7 @@ export class TrunkingOps {
   readonly #legs = new Map<string, string[]>();
   #poll: NodeJS.Timeout | null = null;
 
-  constructor(src: TrunkingSource, deps: { bus: EventBus; capture: HepCapture; traces: CallTraces; metrics: Metrics; counters: Counters }) {
+  constructor(src: TrunkingSource, deps: { bus: EventBus; capture: HepCapture; traces: CallTraces; metrics: Metrics }) {
     this.#src = src;
     this.#bus = deps.bus;
     this.#capture = deps.capture;
@@ -69,18 +69,8 @@ export class TrunkingOps {
       }
       return [...by.values()];
     }, ['trunk', 'account', 'direction']);
-    // The B2BUA counts refusals as b2bua_refused_<status>_<cause> (limits: 503 cpm-limit/concurrent-limit, caller ID: 403 caller-id,
-    // no route: 404 no-route...; causes are a fixed set, RefusalCause): one labelled view of them.
-    const counters = deps.counters;
-    m.counter('trunkline_calls_refused_total', 'trunk calls refused before a leg was tried, by SIP status and cause (cpm-limit, concurrent-limit, caller-id, unknown-did, no-route, ...)', ['status', 'cause'], function collect() {
-      this.reset();
-      for (const [name, v] of Object.entries(counters.snapshot())) {
-        if (!name.startsWith('b2bua_refused_')) continue;
-        const rest = name.slice('b2bua_refused_'.length);
-        const cut = rest.indexOf('_');
-        this.inc(cut < 0 ? { status: rest, cause: '' } : { status: rest.slice(0, cut), cause: rest.slice(cut + 1) }, v);
-      }
-    });
+    // The B2BUA counts refusals as b2bua_refused_<status>_<cause>: one labelled view of them.
+    m.family(CALLS_REFUSED);
     m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down (none until the first answer)', () => src.gateways().filter((g) => g.state !== 'unknown').map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.state === 'up' ? 1 : 0]), ['carrier', 'gateway']);
     m.gauge('trunkline_gateway_state', 'carrier gateways: 1 for the state each is in (unknown until the first OPTIONS answer, up, down), 0 for the others', () =>
       src.gateways().flatMap((g) => GATEWAY_STATES.map((state) => [{ carrier: g.carrier, gateway: g.gateway, state }, g.state === state ? 1 : 0] as [Record<string, string>, number])), ['carrier', 'gateway', 'state']);

@@ -12,6 +12,7 @@ import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, t
 import { newCallSid } from '../dialog/sid.js';
 import { callEnded } from './call-events.js';
 import { RETRY_AFTER_S } from '../core/admission.js';
+import { statusLabel } from '../core/counters.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
 import { UnknownSources, type UnknownSource } from './unknown-sources.js';
 
@@ -151,7 +152,7 @@ export class B2bua implements CallRegistry {
    * failure figures count it.
    */
   private refused(req: SipMessage, flow: Flow, r: Refusal, from: RefusedFrom): void {
-    this.env.counters.inc(`b2bua_refused_${r.status}_${r.cause}`);
+    this.env.counters.inc(`b2bua_refused_${statusLabel(r.status)}_${r.cause}`);
     const now = Date.now();
     const cdr: Cdr = {
       callSid: newCallSid(),

@@ -2,7 +2,7 @@ import type { SipMessage } from '../sip/message.js';
 import { createResponse, type ResponseOptions } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
-import type { Counters } from './counters.js';
+import { statusClassLabel, type Counters } from './counters.js';
 
 /** The part of the transport layer the responder needs. */
 export interface ResponseSender {
@@ -35,7 +35,7 @@ export class Responder {
   /** Sends an already built response to the request's origin. */
   sendResponse(res: SipMessage, flow: Flow): boolean {
     const ok = this.transport.send(flow, serialize(res));
-    this.counters.inc(ok ? `sip_responses_out_${Math.floor(res.status / 100)}xx` : 'sip_responses_unsendable');
+    this.counters.inc(ok ? `sip_responses_out_${statusClassLabel(res.status)}` : 'sip_responses_unsendable');
     return ok;
   }
 

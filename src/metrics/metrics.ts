@@ -5,10 +5,12 @@
  *
  *   trunkline_sip_requests_total{direction,transport,method}
  *   trunkline_sip_responses_total{direction,transport,status_class}
- *   trunkline_<counter>_total          every name of core/counters.ts
+ *   trunkline_<counter>_total          every other name of core/counters.ts
  *                                      (parse errors, drops, proxy outcomes...)
- *   trunkline_security_drops_total{reason}, trunkline_security_bans_total{reason}
- *                                      the security edge's outcomes (security.ts)
+ *   trunkline_security_drops_total{reason}, trunkline_security_bans_total{reason},
+ *   trunkline_proxy_replies_total{status}, trunkline_stateless_responses_total{status_class},
+ *   trunkline_calls_refused_total{status,cause}
+ *                                      families of core counter names (families.ts)
  *   trunkline_sip_transactions{kind}   server and client transactions now
  *   trunkline_proxy_forward_contexts   requests being forwarded now
  *   trunkline_registrations            live bindings in the location table
@@ -26,13 +28,15 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../core/counters.js';
 import { SipMessageCounts } from './sip-messages.js';
-import { BAN_REASONS, DROP_REASONS, exportedHere, securityTotals } from './security.js';
+import { SECURITY_BANS, SECURITY_DROPS } from './security.js';
+import { PROXY_REPLIES, STATELESS_RESPONSES, type CounterFamily } from './families.js';
 
 export class Metrics {
   readonly registry = new Registry();
   readonly messages = new SipMessageCounts();
   readonly #counters: Counters;
   readonly #exported = new Set<string>();
+  readonly #families: CounterFamily[] = [];
   readonly registrations: Counter;
 
   constructor(counters: Counters) {
@@ -48,14 +52,10 @@ export class Metrics {
       for (const e of messages.entries()) if (e.statusClass !== undefined) this.inc({ direction: e.direction, transport: e.transport, status_class: e.statusClass }, e.value);
     });
     this.registrations = this.counter('trunkline_registrations_total', 'REGISTER requests that changed bindings');
-    this.counter('trunkline_security_drops_total', `requests stopped by the security edge, dropped or refused statelessly, by reason (${DROP_REASONS.join(', ')})`, ['reason'], function collect() {
-      this.reset();
-      for (const [reason, v] of Object.entries(securityTotals(counters).drops)) this.inc({ reason }, v);
-    });
-    this.counter('trunkline_security_bans_total', `sources banned, by reason (${BAN_REASONS.join(', ')})`, ['reason'], function collect() {
-      this.reset();
-      for (const [reason, v] of Object.entries(securityTotals(counters).bans)) this.inc({ reason }, v);
-    });
+    this.family(SECURITY_DROPS);
+    this.family(SECURITY_BANS);
+    this.family(PROXY_REPLIES);
+    this.family(STATELESS_RESPONSES);
   }
 
   /** A counter in this registry (`collect` runs at each scrape, for values kept elsewhere). */
@@ -87,13 +87,30 @@ export class Metrics {
     });
   }
 
-  /** Registers a metric for each counter name that appeared since the last scrape. */
+  /**
+   * One labelled counter for a family of core counter names (families.ts),
+   * summed at each scrape; the names it takes are not exported one by one.
+   */
+  family<L extends string>(f: CounterFamily<L>): Counter<L> {
+    this.#families.push(f as CounterFamily);
+    const counters = this.#counters;
+    return this.counter(f.name, f.help, f.labelNames, function collect() {
+      this.reset();
+      for (const labels of f.always ?? []) this.inc(labels as never, 0);
+      for (const [key, v] of Object.entries(counters.snapshot())) {
+        const labels = f.labelsOf(key);
+        if (labels !== null) this.inc(labels as never, v);
+      }
+    });
+  }
+
+  /** Registers a metric for each counter name that appeared since the last scrape (and no family takes). */
   #syncCounters(): void {
     const counters = this.#counters;
     for (const key of Object.keys(counters.snapshot())) {
       if (this.#exported.has(key)) continue;
       this.#exported.add(key);
-      if (exportedHere(key)) continue; // in trunkline_security_{drops,bans}_total
+      if (this.#families.some((f) => f.labelsOf(key) !== null)) continue;
       const name = `trunkline_${key.replace(/[^a-zA-Z0-9_]/g, '_')}_total`;
       if (this.registry.getSingleMetric(name) !== undefined) continue;
       this.counter(name, `core counter ${key}`, [], function collect() {

@@ -15,10 +15,10 @@
  *     (`trunkline ban add`, POST /api/v1/bans)
  *
  * Label values are the fixed sets below ('other' for a step this file does
- * not know yet), never addresses. The counters mapped here are not exported
- * again one by one (`exportedHere`).
+ * not know yet), never addresses. Two families of families.ts: the counters
+ * mapped here are not exported again one by one.
  */
-import type { Counters } from '../core/counters.js';
+import type { CounterFamily } from './families.js';
 
 export const DROP_REASONS = ['banned', 'scanner', 'maxforwards', 'sanity', 'acl', 'lists', 'sqli', 'foreign-route', 'forged-dialog', 'other'] as const;
 export const BAN_REASONS = ['flood', 'auth', 'manual'] as const;
@@ -55,21 +55,24 @@ export function banReasonOf(counter: string): BanReason | null {
   return BANS[counter] ?? null;
 }
 
-/** Whether a core counter is exported in one of the labelled counters here (and not on its own). */
-export function exportedHere(counter: string): boolean {
-  return dropReasonOf(counter) !== null || banReasonOf(counter) !== null;
-}
+export const SECURITY_DROPS: CounterFamily<'reason'> = {
+  name: 'trunkline_security_drops_total',
+  help: `requests stopped by the security edge, dropped or refused statelessly, by reason (${DROP_REASONS.join(', ')})`,
+  labelNames: ['reason'],
+  labelsOf: (c) => {
+    const reason = c.startsWith('security_') ? dropReasonOf(c) : null;
+    return reason === null ? null : { reason };
+  },
+  always: DROP_REASONS.map((reason) => ({ reason })),
+};
 
-/** Sums the core counters by reason: every reason present, 0 when nothing happened (a rate() needs the series from the start). */
-export function securityTotals(counters: Counters): { drops: Record<DropReason, number>; bans: Record<BanReason, number> } {
-  const drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
-  const bans = Object.fromEntries(BAN_REASONS.map((r) => [r, 0])) as Record<BanReason, number>;
-  for (const [name, value] of Object.entries(counters.snapshot())) {
-    if (!name.startsWith('security_')) continue;
-    const d = dropReasonOf(name);
-    if (d !== null) drops[d] += value;
-    const b = banReasonOf(name);
-    if (b !== null) bans[b] += value;
-  }
-  return { drops, bans };
-}
+export const SECURITY_BANS: CounterFamily<'reason'> = {
+  name: 'trunkline_security_bans_total',
+  help: `sources banned, by reason (${BAN_REASONS.join(', ')})`,
+  labelNames: ['reason'],
+  labelsOf: (c) => {
+    const reason = c.startsWith('security_') ? banReasonOf(c) : null;
+    return reason === null ? null : { reason };
+  },
+  always: BAN_REASONS.map((reason) => ({ reason })),
+};

@@ -3,6 +3,7 @@ import { createResponse } from '../sip/response.js';
 import { SipSyntaxError } from '../sip/errors.js';
 import { parseUri, isSipUri, type SipUri, type Uri } from '../sip/uri.js';
 import type { Flow } from '../transport/types.js';
+import { statusLabel } from '../core/counters.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TransactionUser } from '../transaction/transaction-layer.js';
 import type { Router } from './router.js';
@@ -293,7 +294,7 @@ export class Proxy implements TransactionUser {
   private reply(tx: ServerTransaction, req: SipMessage, r: Refusal): void {
     const headers = r.headers ? [...r.headers] : [];
     if (this.env.agentName !== null) headers.push(['Server', this.env.agentName]);
-    this.env.counters.inc(`proxy_replies_${r.status}`);
+    this.env.counters.inc(`proxy_replies_${statusLabel(r.status)}`);
     tx.respond(createResponse(req, r.status, { ...(r.reason ? { reason: r.reason } : {}), headers }));
   }
 }

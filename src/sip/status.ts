@@ -54,6 +54,11 @@ const REASONS: Record<number, string> = {
   606: 'Not Acceptable',
 };
 
+/** Whether a status is one of the codes above (a fixed set: a metric's label values). */
+export function isKnownStatus(status: number): boolean {
+  return REASONS[status] !== undefined;
+}
+
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? (status < 200 ? 'Progress' : status < 300 ? 'OK' : 'Error');
 }
