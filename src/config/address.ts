@@ -3,7 +3,7 @@
  * endpoints, IPv6 in brackets (`udp:[::1]:5060`), CIDR blocks. Pure functions,
  * shared by the config schema, the CLI and whoever prints an address back.
  */
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 export const LISTEN_PROTOS = ['udp', 'tcp', 'tls', 'ws', 'wss'] as const;
 export type ListenProto = (typeof LISTEN_PROTOS)[number];
@@ -64,15 +64,7 @@ export function formatListen(l: ListenAddress): string {
 }
 
 /** An IP literal or `IP/PREFIX` (prefix within the family's bits). */
-export function isCidr(text: string): boolean {
-  const slash = text.indexOf('/');
-  if (slash < 0) return isIP(text) !== 0;
-  const ip = text.slice(0, slash);
-  const prefixText = text.slice(slash + 1);
-  const family = isIP(ip);
-  if (family === 0 || !/^\d{1,3}$/.test(prefixText)) return false;
-  return Number(prefixText) <= (family === 4 ? 32 : 128);
-}
+export { isCidr } from '../net/cidr.js';
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`);

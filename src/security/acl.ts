@@ -18,7 +18,7 @@
  * The pipeline runs it before routing with the direction unknown; the
  * trunking stage calls `decide()` again with the direction it classified.
  */
-import { BlockList, isIP } from 'node:net';
+import { AddressSet } from '../net/cidr.js';
 
 export type AclAction = 'allow' | 'deny';
 export type AclDirection = 'any' | 'inbound' | 'outbound';
@@ -42,12 +42,12 @@ export interface AclVerdict {
 }
 
 interface Compiled {
-  deny: BlockList;
-  allow: BlockList;
+  deny: AddressSet;
+  allow: AddressSet;
   denyEntries: AclEntry[];
   hasAllow: boolean;
   /**
-   * Verdicts by source IP: BlockList.check() of a string builds a
+   * Verdicts by source IP: BlockList.check() (AddressSet.has) of a string builds a
    * SocketAddress each time, the largest cost of this step; a source sends
    * many requests. Bounded (cleared when full).
    */
@@ -56,22 +56,7 @@ interface Compiled {
 
 const MAX_SEEN = 4096;
 
-function blockListAdd(list: BlockList, cidr: string): void {
-  const slash = cidr.indexOf('/');
-  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
-  const fam = isIP(ip);
-  if (fam === 0) throw new RangeError(`not an IP address or CIDR: ${cidr}`);
-  const type = fam === 6 ? 'ipv6' : 'ipv4';
-  if (slash < 0) list.addAddress(ip, type);
-  else list.addSubnet(ip, Number(cidr.slice(slash + 1)), type);
-}
-
-function contains(list: BlockList, ip: string): boolean {
-  const fam = isIP(ip);
-  return fam !== 0 && list.check(ip, fam === 6 ? 'ipv6' : 'ipv4');
-}
-
-/** The entries compiled per (method, direction) into BlockLists, built lazily and kept. */
+/** The entries compiled per (method, direction) into address sets, built lazily and kept. */
 export class AccessList {
   private readonly cache = new Map<string, Compiled | null>();
   readonly size: number;
@@ -104,13 +89,13 @@ export class AccessList {
       (e) => (e.method === '*' || e.method === method) && (e.direction === 'any' || e.direction === direction),
     );
     if (applies.length === 0) return null;
-    const c: Compiled = { deny: new BlockList(), allow: new BlockList(), denyEntries: [], hasAllow: false, seen: new Map() };
+    const c: Compiled = { deny: new AddressSet(), allow: new AddressSet(), denyEntries: [], hasAllow: false, seen: new Map() };
     for (const e of applies) {
       if (e.action === 'deny') {
-        blockListAdd(c.deny, e.cidr);
+        c.deny.add(e.cidr);
         c.denyEntries.push(e);
       } else {
-        blockListAdd(c.allow, e.cidr);
+        c.allow.add(e.cidr);
         c.hasAllow = true;
       }
     }
@@ -121,16 +106,10 @@ export class AccessList {
 const PASS: AclVerdict = { allowed: true, entry: null, reason: '' };
 
 function judge(c: Compiled, ip: string): AclVerdict {
-  if (c.denyEntries.length > 0 && contains(c.deny, ip)) {
-    const entry = c.denyEntries.find((e) => contains(single(e.cidr), ip)) ?? null;
+  if (c.denyEntries.length > 0 && c.deny.has(ip)) {
+    const entry = c.denyEntries.find((e) => new AddressSet([e.cidr]).has(ip)) ?? null;
     return { allowed: false, entry, reason: `denied by acl ${entry?.group ?? ''}`.trim() };
   }
-  if (c.hasAllow && !contains(c.allow, ip)) return { allowed: false, entry: null, reason: 'not in an allowed address group' };
+  if (c.hasAllow && !c.allow.has(ip)) return { allowed: false, entry: null, reason: 'not in an allowed address group' };
   return PASS;
-}
-
-function single(cidr: string): BlockList {
-  const b = new BlockList();
-  blockListAdd(b, cidr);
-  return b;
 }

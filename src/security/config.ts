@@ -22,7 +22,7 @@
  * ```
  */
 import { z } from 'zod';
-import { isIP } from 'node:net';
+import { isCidr } from '../net/cidr.js';
 import { DEFAULT_SCANNER_AGENTS } from './scanners.js';
 import { SANITY_CHECKS, type SanityCheckName } from './sanity.js';
 import { parseDays, parseClock, isTimeZone, type BarringRule } from './call-barring.js';
@@ -49,18 +49,7 @@ const int = (min: number, max: number, what: string) =>
 const text = (what: string, ok: (s: string) => boolean = (s) => s.trim() !== '') =>
   leaf(what, (v) => (typeof v === 'string' && ok(v) ? v : undefined));
 
-/** `IP` or `IP/PREFIX`. */
-export function isCidrText(s: string): boolean {
-  const slash = s.indexOf('/');
-  const ip = slash < 0 ? s : s.slice(0, slash);
-  const family = isIP(ip);
-  if (family === 0) return false;
-  if (slash < 0) return true;
-  const p = s.slice(slash + 1);
-  return /^\d{1,3}$/.test(p) && Number(p) <= (family === 4 ? 32 : 128);
-}
-
-const cidr = text('an IP address or CIDR block', isCidrText);
+const cidr = text('an IP address or CIDR block', isCidr);
 
 const onOff = <T extends z.ZodRawShape>(extra: T = {} as T) => z.strictObject({ enabled: bool().default(true), ...extra }).prefault({} as never);
 

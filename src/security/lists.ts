@@ -14,7 +14,7 @@
  * The trunking stage calls `checkDestination()` again with the number it
  * normalised (E.164), so prefixes written in E.164 also bar `00`-dialled calls.
  */
-import { BlockList, isIP } from 'node:net';
+import { AddressSet, isCidr } from '../net/cidr.js';
 import type { SipMessage } from '../sip/message.js';
 import { isSipUri, isTelUri, parseUri, type Uri } from '../sip/uri.js';
 import type { NameAddr } from '../sip/name-addr.js';
@@ -50,8 +50,7 @@ class ListSide {
   readonly domain = new KindSet();
   readonly user = new KindSet();
   readonly dest = new KindSet();
-  readonly ip = new BlockList();
-  ipCount = 0;
+  readonly ip = new AddressSet();
 }
 
 /** Lowercases where the kind is case-insensitive; throws a RangeError naming a bad value. */
@@ -62,16 +61,9 @@ export function normalizeListValue(kind: ListKind, value: string): string {
     case 'ua':
     case 'domain':
       return v.toLowerCase();
-    case 'ip': {
-      const slash = v.indexOf('/');
-      const ip = slash < 0 ? v : v.slice(0, slash);
-      const fam = isIP(ip);
-      const p = slash < 0 ? null : Number(v.slice(slash + 1));
-      if (fam === 0 || (p !== null && (!Number.isInteger(p) || p < 0 || p > (fam === 4 ? 32 : 128)))) {
-        throw new RangeError(`not an IP address or CIDR: ${value}`);
-      }
+    case 'ip':
+      if (!isCidr(v)) throw new RangeError(`not an IP address or CIDR: ${value}`);
       return v.toLowerCase();
-    }
     default:
       return v;
   }
@@ -80,7 +72,7 @@ export function normalizeListValue(kind: ListKind, value: string): string {
 export class SecurityLists {
   private readonly black = new ListSide();
   private readonly white = new ListSide();
-  /** Source IP -> 'white' | 'black' | null, memoised (BlockList.check of a string allocates); bounded. */
+  /** Source IP -> 'white' | 'black' | null, memoised (AddressSet.has of a string allocates); bounded. */
   private readonly ipSeen = new Map<string, ListType | null>();
   readonly size: number;
 
@@ -88,24 +80,18 @@ export class SecurityLists {
     for (const e of entries) {
       const side = e.list === 'white' ? this.white : this.black;
       const v = normalizeListValue(e.kind, e.value);
-      if (e.kind === 'ip') {
-        const slash = v.indexOf('/');
-        const ip = slash < 0 ? v : v.slice(0, slash);
-        const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-        if (slash < 0) side.ip.addAddress(ip, type);
-        else side.ip.addSubnet(ip, Number(v.slice(slash + 1)), type);
-        side.ipCount++;
-      } else side[e.kind].add(v);
+      if (e.kind === 'ip') side.ip.add(v);
+      else side[e.kind].add(v);
     }
     this.size = entries.length;
   }
 
   /** The first list hit for a request from `ip`, or null to go on. */
   check(req: SipMessage, ip: string, ruri: Uri = parseUri(req.requestUri)): ListVerdict | null {
-    if (this.white.ipCount > 0 || this.black.ipCount > 0) {
+    if (this.white.ip.size > 0 || this.black.ip.size > 0) {
       let side = this.ipSeen.get(ip);
       if (side === undefined) {
-        side = this.white.ipCount > 0 && hasIp(this.white.ip, ip) ? 'white' : this.black.ipCount > 0 && hasIp(this.black.ip, ip) ? 'black' : null;
+        side = this.white.ip.size > 0 && this.white.ip.has(ip) ? 'white' : this.black.ip.size > 0 && this.black.ip.has(ip) ? 'black' : null;
         if (this.ipSeen.size >= 4096) this.ipSeen.clear();
         this.ipSeen.set(ip, side);
       }
@@ -165,11 +151,6 @@ export class SecurityLists {
     const white = longestPrefix(this.white.dest.values, dialled);
     return white >= black ? null : { kind: 'dest', reason: 'destination barred' };
   }
-}
-
-function hasIp(list: BlockList, ip: string): boolean {
-  const fam = isIP(ip);
-  return fam !== 0 && list.check(ip, fam === 6 ? 'ipv6' : 'ipv4');
 }
 
 function pushUser(out: string[], u: Uri): void {

@@ -10,7 +10,8 @@
  * Gateways given by host name are not checked here (their addresses are
  * known once resolved, by the directory); the precedence covers them too.
  */
-import { CidrTable } from './cidr-table.js';
+import { parseCidr } from '../net/cidr.js';
+import { CidrTable } from '../net/cidr-table.js';
 import { canonicalIp, gatewayHost } from './snapshot.js';
 
 /** Why a trunk range is refused without force. */
@@ -22,11 +23,9 @@ export type RangeProblem =
 export type CarrierGateways = { name: string; gateways: readonly string[] };
 export type TrunkRanges = { name: string; ip: readonly string[] };
 
-/** `10.0.0.0/8` -> its prefix length (a bare address: 32 or 128). */
+/** `10.0.0.0/8` -> its prefix length (a bare address: 32 or 128; -1 when it does not parse). */
 function prefixLength(cidr: string): number {
-  const slash = cidr.indexOf('/');
-  if (slash >= 0) return Number(cidr.slice(slash + 1));
-  return cidr.includes(':') ? 128 : 32;
+  return parseCidr(cidr)?.bits ?? -1;
 }
 
 /** A CIDR with its address canonical (as the snapshot keys it), or null. */

@@ -9,14 +9,14 @@
  *   length a carrier gateway wins over a trunk range, and no trunk range
  *   can take a carrier's calls. Then a trunk's CIDRs, most specific first
  *   (a /32 before a /24 before a /8; one Map lookup per distinct prefix
- *   length, see cidr-table.ts).
+ *   length, see src/net/cidr-table.ts).
  * - DIDs and routes: Maps keyed by the number or prefix; a lookup tries the
  *   exact number, then its prefixes from the longest down (at most 16 Map
  *   lookups for an E.164 number), so the exact DID beats any prefix and the
  *   longest prefix wins.
  */
 import { isIP } from 'node:net';
-import { CidrTable } from './cidr-table.js';
+import { CidrTable } from '../net/cidr-table.js';
 import { isSipUri, parseUri } from '../sip/uri.js';
 import type { Account, Carrier, Did, DidMatch, OutboundRoute, SourceMatch, Trunk } from './model.js';
 

@@ -4,8 +4,7 @@
  * ValidationError naming the field, in the store's style (`ip: ...`), so the
  * CLI prints it as is and the API answers 400 with it.
  */
-import { isIP } from 'node:net';
-import { AddressSet } from '../net/cidr.js';
+import { parseCidr } from '../net/cidr.js';
 import { isSipUri, parseUri, formatUri } from '../sip/uri.js';
 import { ValidationError } from '../store/errors.js';
 import { knownCodecName } from '../media/sdp/codecs.js';
@@ -87,20 +86,8 @@ export function parseRoutePrefix(value: unknown, field = 'prefix'): string {
  */
 export function checkCidr(value: unknown, field = 'ip'): string {
   if (typeof value === 'string') {
-    const v = value.trim();
-    const slash = v.indexOf('/');
-    const ip = (slash < 0 ? v : v.slice(0, slash)).toLowerCase();
-    const family = isIP(ip);
-    if (family !== 0) {
-      const max = family === 6 ? 128 : 32;
-      const lenText = slash < 0 ? String(max) : v.slice(slash + 1);
-      const len = /^[0-9]{1,3}$/.test(lenText) ? Number(lenText) : NaN;
-      if (Number.isInteger(len) && len >= 0 && len <= max) {
-        const cidr = `${ip}/${len}`;
-        new AddressSet([cidr]); // the same parser the directory uses must take it
-        return cidr;
-      }
-    }
+    const c = parseCidr(value.trim());
+    if (c !== null) return `${c.ip.toLowerCase()}/${c.bits}`;
   }
   throw new ValidationError(field, `expected an IP address or CIDR like 192.0.2.10/32 or 2001:db8::/32, got ${show(value)}`);
 }

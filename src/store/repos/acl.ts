@@ -3,6 +3,7 @@
  * they mean. Take a StoreContext: `new AclRepo(store.ctx)`.
  */
 import { isIP } from 'node:net';
+import { parseCidr } from '../../net/cidr.js';
 import type { StoreContext } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { AclEntryTable } from '../schema.js';
@@ -34,18 +35,15 @@ function toRow(r: AclEntryTable & { id: number }): AclRow {
 
 /** `IP` or `IP/PREFIX`, normalised (lowercase, no brackets); ValidationError otherwise. */
 export function normalizeCidr(text: string, field = 'cidr'): string {
-  let s = text.trim().toLowerCase();
+  const s = text.trim().toLowerCase();
   const slash = s.indexOf('/');
   let ip = slash < 0 ? s : s.slice(0, slash);
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
-  const fam = isIP(ip);
-  if (fam === 0) throw new ValidationError(field, `not an IP address or CIDR: ${text}`);
-  if (slash >= 0) {
-    const p = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > (fam === 4 ? 32 : 128)) throw new ValidationError(field, `bad prefix length: ${text}`);
-    s = `${ip}/${Number(p)}`;
-  } else s = ip;
-  return s;
+  if (isIP(ip) === 0) throw new ValidationError(field, `not an IP address or CIDR: ${text}`);
+  if (slash < 0) return ip;
+  const c = parseCidr(`${ip}${s.slice(slash)}`);
+  if (c === null) throw new ValidationError(field, `bad prefix length: ${text}`);
+  return `${ip}/${c.bits}`;
 }
 
 function checkGroup(g: string): string {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockList } from 'node:net';
-import { CidrTable, ipv4ToNumber, ipv6ToHextets } from '../../src/trunking/cidr-table.js';
+import { CidrTable, ipv4ToNumber, ipv6ToHextets } from '../../src/net/cidr-table.js';
 import { prng } from '../helpers/prng.js';
 
 function all(t: CidrTable<string>, ip: string): string[] {

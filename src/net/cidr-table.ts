@@ -9,6 +9,7 @@
  * the hextets of the network written out up to the prefix length.
  */
 import { isIP } from 'node:net';
+import { parseCidr } from './cidr.js';
 
 /** IPv4 dotted-quad to an unsigned 32-bit number, or -1. */
 export function ipv4ToNumber(ip: string): number {
@@ -85,15 +86,10 @@ export class CidrTable<T> {
 
   /** Adds `IP/BITS` (or a bare IP: /32, /128); false when it does not parse. */
   add(cidr: string, value: T): boolean {
-    const slash = cidr.indexOf('/');
-    const ip = slash < 0 ? cidr : cidr.slice(0, slash);
-    const family = isIP(ip);
-    if (family === 0) return false;
-    const max = family === 4 ? 32 : 128;
-    const bitsText = slash < 0 ? String(max) : cidr.slice(slash + 1);
-    const bits = /^[0-9]{1,3}$/.test(bitsText) ? Number(bitsText) : -1;
-    if (bits < 0 || bits > max) return false;
-    if (family === 4) {
+    const c = parseCidr(cidr);
+    if (c === null) return false;
+    const { ip, bits } = c;
+    if (c.family === 4) {
       const n = ipv4ToNumber(ip);
       if (n < 0) return false;
       let byKey = this.#v4.get(bits);
