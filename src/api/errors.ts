@@ -43,7 +43,7 @@ function show(v: unknown): string {
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
-    s = String(v);
+    s = String(v); // a cycle or a BigInt inside: JSON cannot show it
   }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

@@ -44,7 +44,7 @@ export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
     const r = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     if (r.success) return r.data;
   } catch {
-    // fall through
+    // not base64url JSON: not a cursor of ours, the 400 below says so
   }
   throw new ApiError(400, 'cursor: not a cursor given by this API');
 }

@@ -122,7 +122,7 @@ export class CalleeSearch {
     try {
       targets = await env.locate(attempt.hop);
     } catch {
-      targets = [];
+      targets = []; // DNS failed (NXDOMAIN, timeout): no target, the next attempt is tried
     }
     if (this.call.isOver()) return null;
     // The kernel's route toward a new gateway decides our interface (listeners on several networks).

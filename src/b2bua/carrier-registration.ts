@@ -1,4 +1,5 @@
-import { isSipUri, parseUri } from '../sip/uri.js';
+import { isSipUri, tryParseUri } from '../sip/uri.js';
+import { parsedOrNull } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import type { Carrier } from '../trunking/model.js';
 import type { B2buaEnv } from './env.js';
@@ -110,13 +111,8 @@ export class CarrierRegistrations {
   }
 
   private register(e: Entry, expires: number, challenge: SipMessage | null): void {
-    let gw;
-    try {
-      gw = parseUri(e.gateway);
-    } catch {
-      return;
-    }
-    if (!isSipUri(gw)) return;
+    const gw = tryParseUri(e.gateway);
+    if (gw === null || !isSipUri(gw)) return;
     const round = e.round;
     const hostPort = `${gw.host}${gw.port === null ? '' : `:${gw.port}`}`;
     const ruri = `sip:${hostPort}`;
@@ -206,13 +202,10 @@ export class CarrierRegistrations {
 
 /** The expiry the registrar granted: our Contact's expires parameter, else Expires, else what we asked. */
 function grantedExpires(res: SipMessage, asked: number): number {
-  try {
-    for (const c of res.contacts) {
-      const v = c.params.get('expires');
-      if (v !== undefined && v !== null && /^[0-9]+$/.test(v)) return Number(v);
-    }
-  } catch {
-    /* a Contact we cannot read: fall back to Expires */
+  // A Contact we cannot read: fall back to Expires.
+  for (const c of parsedOrNull(() => res.contacts) ?? []) {
+    const v = c.params.get('expires');
+    if (v !== undefined && v !== null && /^[0-9]+$/.test(v)) return Number(v);
   }
   const e = res.expires;
   return e === null ? asked : e;

@@ -1,4 +1,4 @@
-import { isSipUri, parseUri } from '../sip/uri.js';
+import { isSipUri, tryParseUri } from '../sip/uri.js';
 import type { PingResult } from '../trunking/gateway-monitor.js';
 import type { B2buaEnv } from './env.js';
 import { uacRequest } from '../dialog/uac-request.js';
@@ -24,14 +24,8 @@ export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeout
     stopProbe?.();
     report(r);
   }
-  let hop;
-  try {
-    hop = parseUri(uri);
-  } catch {
-    done('fail');
-    return;
-  }
-  if (!isSipUri(hop)) {
+  const hop = tryParseUri(uri);
+  if (hop === null || !isSipUri(hop)) {
     done('fail');
     return;
   }

@@ -1,5 +1,6 @@
 import type { SipMessage } from '../sip/message.js';
-import { formatUri, isSipUri, isTelUri, parseUri, type SipUri } from '../sip/uri.js';
+import { formatUri, isSipUri, isTelUri, parseUri, tryParseUri, type SipUri } from '../sip/uri.js';
+import { parsedOrNull } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import type { Flow } from '../transport/types.js';
 import type { Account, Carrier, DidMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
@@ -81,24 +82,17 @@ function toE164(user: string | null): string | null {
 
 /** The Request-URI's user (a tel: URI's number), or null when it has none or does not parse. */
 export function requestUser(req: SipMessage): string | null {
-  try {
-    const u = parseUri(req.requestUri);
-    if (isSipUri(u)) return u.user;
-    return isTelUri(u) ? u.number : null;
-  } catch {
-    return null;
-  }
+  const u = tryParseUri(req.requestUri);
+  if (u === null) return null;
+  if (isSipUri(u)) return u.user;
+  return isTelUri(u) ? u.number : null;
 }
 
 /** The user and display name of a From/To value, nulls when it does not parse. */
 export function userOf(value: string | undefined): { user: string | null; display: string | null } {
-  if (value === undefined) return { user: null, display: null };
-  try {
-    const n = parseNameAddr(value);
-    return { user: isSipUri(n.uri) ? n.uri.user : null, display: n.displayName };
-  } catch {
-    return { user: null, display: null };
-  }
+  const n = value === undefined ? null : parsedOrNull(() => parseNameAddr(value));
+  if (n === null) return { user: null, display: null };
+  return { user: isSipUri(n.uri) ? n.uri.user : null, display: n.displayName };
 }
 
 function displayPart(display: string | null): string {
@@ -208,13 +202,8 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
 }
 
 function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, number: string, display: string | null): LegAttempt | null {
-  let uri;
-  try {
-    uri = parseUri(gw);
-  } catch {
-    return null;
-  }
-  if (!isSipUri(uri)) return null;
+  const uri = tryParseUri(gw);
+  if (uri === null || !isSipUri(uri)) return null;
   const dialled = formatForCarrier(number, c);
   const callerOut = formatForCarrier(caller, { prefix: null, plus: c.plus });
   const ruri: SipUri = { ...uri, user: dialled };

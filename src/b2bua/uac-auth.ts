@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SipMessage } from '../sip/message.js';
 import { parseAuthHeader } from '../auth/credentials.js';
+import { parsedOrNull } from '../sip/errors.js';
 import { digestResponse, ha1, type ChallengeAlgorithm } from '../auth/digest.js';
 
 export interface UacCredentials {
@@ -23,13 +24,8 @@ export function answerChallenge(
   const proxy = res.status === 407;
   const challenges = res.getAll(proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate');
   for (const value of challenges) {
-    let parsed;
-    try {
-      parsed = parseAuthHeader(value, proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate');
-    } catch {
-      continue;
-    }
-    if (parsed.scheme.toLowerCase() !== 'digest') continue;
+    const parsed = parsedOrNull(() => parseAuthHeader(value, proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate'));
+    if (parsed === null || parsed.scheme.toLowerCase() !== 'digest') continue;
     const p = (k: string): string | null => parsed.params.get(k)?.value ?? null;
     const realm = p('realm');
     const nonce = p('nonce');

@@ -3,7 +3,7 @@
  * The `trunkline` command. Each command group lives in its own module and
  * registers itself here; they share --config handling from common.ts.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_FAILURE, errorMessage } from './common.js';
@@ -26,16 +26,7 @@ import { registerReload } from './reload.js';
 import { registerBan } from './ban.js';
 import { registerAcl } from './acl.js';
 import { registerBlocklist } from './blocklist.js';
-
-/** The package version (package.json sits three levels above dist/src/cli/). */
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
+import { packageVersion } from '../api/version.js';
 
 export function buildProgram(): Command {
   const version = packageVersion();
@@ -92,7 +83,7 @@ function isEntryPoint(): boolean {
   try {
     return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
   } catch {
-    return false;
+    return false; // argv[1] is no file (node -e, a REPL): not this entry point
   }
 }
 

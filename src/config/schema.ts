@@ -49,7 +49,7 @@ export function showValue(v: unknown): string {
     try {
       text = JSON.stringify(v) ?? String(v);
     } catch {
-      text = String(v);
+      text = String(v); // a cycle or a BigInt inside: JSON cannot show it
     }
   }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
@@ -90,7 +90,7 @@ const regex = () =>
       new RegExp(s);
       return true;
     } catch {
-      return false;
+      return false; // SyntaxError: the message names the key
     }
   });
 
@@ -201,7 +201,7 @@ const databaseUrl = str('sqlite:PATH or postgres://USER@HOST/DB', (s) => {
       new URL(s);
       return true;
     } catch {
-      return false;
+      return false; // TypeError: not a URL, the message names the key
     }
   }
   return false;

@@ -148,7 +148,7 @@ export class ForwardContext {
     try {
       branch.targets = await this.env.locate(hop);
     } catch {
-      branch.targets = [];
+      branch.targets = []; // DNS failed (NXDOMAIN, timeout): answered below like no target
     }
     if (branch.targets.length === 0) {
       this.synthesizeFinal(branch, 503, 'Unresolvable destination');

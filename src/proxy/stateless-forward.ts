@@ -51,6 +51,7 @@ export class StatelessForwarder {
         this.env.counters.inc('proxy_stateless_requests');
         return true;
       } catch {
+        // This target cannot be reached (connect refused...): the next one is tried.
         req.removeFirstValue('Via');
         continue;
       }

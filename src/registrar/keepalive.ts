@@ -16,7 +16,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { SipMessage } from '../sip/message.js';
-import { isSipUri, parseUri } from '../sip/uri.js';
+import { isSipUri, tryParseUri } from '../sip/uri.js';
+import { parsedOrNull } from '../sip/errors.js';
 import type { LocationBinding } from '../store/repos/location.js';
 import type { Flow, TransportProto } from '../transport/types.js';
 import type { SipInterface } from '../dialog/interfaces.js';
@@ -56,13 +57,8 @@ export interface KeepAliveStats {
 
 /** `sip:IP:PORT;transport=PROTO` as the registrar writes it; null when it is not that. */
 export function parseReceived(received: string): { proto: TransportProto; host: string; port: number } | null {
-  let u;
-  try {
-    u = parseUri(received);
-  } catch {
-    return null;
-  }
-  if (!isSipUri(u) || u.port === null || u.hostType === 'domain') return null;
+  const u = tryParseUri(received);
+  if (u === null || !isSipUri(u) || u.port === null || u.hostType === 'domain') return null;
   const t = u.params.get('transport');
   const proto = typeof t === 'string' ? t.toLowerCase() : 'udp';
   if (!PROTOS.has(proto)) return null;
@@ -122,13 +118,8 @@ export class KeepAlive {
 
   /** A stray response: true when it answers one of our OPTIONS (counted and consumed). */
   consume(res: SipMessage): boolean {
-    let callId: string;
-    try {
-      callId = res.callId;
-    } catch {
-      return false;
-    }
-    if (!callId.startsWith(KEEPALIVE_CALL_ID_PREFIX)) return false;
+    const callId = parsedOrNull(() => res.callId);
+    if (callId === null || !callId.startsWith(KEEPALIVE_CALL_ID_PREFIX)) return false;
     if (res.status >= 200 && this.pending.delete(callId)) this.stats.optionsAnswered++;
     return true;
   }

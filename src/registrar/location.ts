@@ -8,7 +8,7 @@
  */
 import { isSipUri, parseUri, unescapeUriPart, type SipUri, type Uri } from '../sip/uri.js';
 import { parseNameAddr } from '../sip/name-addr.js';
-import { SipSyntaxError } from '../sip/errors.js';
+import { SipSyntaxError, parsedOrNull } from '../sip/errors.js';
 import type { Store } from '../store/index.js';
 
 /** One branch of the fork: the Request-URI to write, the next hop, Route headers to preload. */
@@ -31,13 +31,10 @@ export class Location {
   async lookup(uri: Uri): Promise<LocationResult> {
     if (!isSipUri(uri)) return { kind: 'not-local' };
     if (!(await this.store.domains.exists(uri.host))) return { kind: 'not-local' };
-    if (uri.user === null) return { kind: 'unknown' };
-    let user: string;
-    try {
-      user = unescapeUriPart(uri.user);
-    } catch {
-      return { kind: 'unknown' };
-    }
+    const escaped = uri.user;
+    if (escaped === null) return { kind: 'unknown' };
+    const user = parsedOrNull(() => unescapeUriPart(escaped));
+    if (user === null) return { kind: 'unknown' };
     let aor: string;
     if ((await this.store.subscribers.get(user, uri.host)) !== undefined) {
       aor = `${user}@${uri.host}`;

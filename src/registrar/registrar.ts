@@ -26,7 +26,7 @@
  */
 import type { SipMessage } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
-import { SipSyntaxError } from '../sip/errors.js';
+import { SipSyntaxError, parsedOrNull } from '../sip/errors.js';
 import { formatHttpDate } from '../sip/date.js';
 import { splitHeaderList, type NameAddr } from '../sip/name-addr.js';
 import { isSipUri, parseUri, unescapeUriPart, type SipUri } from '../sip/uri.js';
@@ -125,7 +125,7 @@ export class Registrar {
       else if (err instanceof StaleRegistrationError) r = { status: 400, reason: 'Out of Order' };
       else if (err instanceof ValidationError) r = { status: 400, reason: `Bad ${err.field}` };
       else {
-        this.log?.warn({ err: String(err), callId: safe(() => req.callId) }, 'registrar: store failure');
+        this.log?.warn({ err: String(err), callId: parsedOrNull(() => req.callId) }, 'registrar: store failure');
         r = { status: 500, reason: 'Registrar Unavailable', headers: [['Retry-After', '5']] };
       }
     }
@@ -287,12 +287,4 @@ export function receivedFor(c: NameAddr, flow: Flow): string | null {
 
 function unquoteParam(v: string): string {
   return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
-}
-
-function safe<T>(f: () => T): T | null {
-  try {
-    return f();
-  } catch {
-    return null;
-  }
 }

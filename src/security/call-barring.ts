@@ -86,7 +86,7 @@ export function isTimeZone(tz: string): boolean {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
   } catch {
-    return false;
+    return false; // RangeError: a time zone Intl does not know
   }
 }
 

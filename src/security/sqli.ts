@@ -39,6 +39,6 @@ function decode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    return s; // a stray % (URIError): scanned as written
   }
 }

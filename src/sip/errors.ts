@@ -32,3 +32,17 @@ export class SipLimitError extends SipSyntaxError {
     super(field, reason, status);
   }
 }
+
+/**
+ * `read()`, or null when what it reads does not parse (it throws a
+ * SipSyntaxError): for a value that may be malformed and has a fallback.
+ * Any other error is a bug and propagates.
+ */
+export function parsedOrNull<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof SipSyntaxError) return null;
+    throw err;
+  }
+}

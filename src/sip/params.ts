@@ -6,7 +6,7 @@
  * scanners shared by the URI and name-addr parsers (marked @internal): they
  * are plain table lookups, so every scan is linear in the input.
  */
-import { SipSyntaxError } from './errors.js';
+import { SipSyntaxError, parsedOrNull } from './errors.js';
 
 /** A parameter value: the text after '=' as written, or null for a flag (`;lr`). */
 export type ParamValue = string | null;
@@ -375,13 +375,7 @@ function checkName(name: string): void {
 function checkValue(value: string): void {
   const n = value.length;
   if (n > 0 && value.charCodeAt(0) === 34) {
-    let end = -1;
-    try {
-      end = scanQuoted(value, 0, n, 'params');
-    } catch {
-      end = -1;
-    }
-    if (end === n) return;
+    if (parsedOrNull(() => scanQuoted(value, 0, n, 'params')) === n) return;
   } else if (n > 0 && scanClass(value, 0, n, C_SAFE) === n) {
     return;
   }

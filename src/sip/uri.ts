@@ -69,6 +69,16 @@ export function parseUri(s: string): Uri {
   return parseOtherBody(s, colon + 1, scheme);
 }
 
+/** parseUri, or null when the text is not a URI (SipSyntaxError); any other error propagates. */
+export function tryParseUri(s: string): Uri | null {
+  try {
+    return parseUri(s);
+  } catch (err) {
+    if (err instanceof SipSyntaxError) return null;
+    throw err;
+  }
+}
+
 /** Parses a sip or sips URI; any other (well-formed) scheme throws with status 416. */
 export function parseSipUri(s: string): SipUri {
   const u = parseUri(s);

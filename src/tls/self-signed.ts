@@ -111,7 +111,7 @@ async function readGenerated(certFile: string, keyFile: string): Promise<{ cert:
   try {
     [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
   } catch {
-    return undefined;
+    return undefined; // not generated yet (or unreadable): a new pair is made
   }
   if (checkPair(cert, key) !== undefined) return undefined;
   const validTo = Date.parse(new X509Certificate(cert).validTo);

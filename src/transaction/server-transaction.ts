@@ -1,4 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
+import { SipSyntaxError } from '../sip/errors.js';
 import { releasedRequest, releasedResponse } from './released.js';
 import { createResponse } from '../sip/response.js';
 import { serialize, serializeUnpooled } from '../sip/serializer.js';
@@ -363,7 +364,9 @@ function toTagOf(res: SipMessage | null): string | null {
   if (res === null) return null;
   try {
     return res.toTag;
-  } catch {
-    return null;
+  } catch (err) {
+    // A To we cannot read has no tag to match the ACK by (no closure here: this runs per final response).
+    if (err instanceof SipSyntaxError) return null;
+    throw err;
   }
 }

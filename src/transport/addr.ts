@@ -16,7 +16,7 @@ export function normalizeHost(host: string): string {
     try {
       return new URL(`http://[${h}]/`).hostname.slice(1, -1);
     } catch {
-      return h;
+      return h; // isIPv6 took it, so URL does too; were it not, the address as written is the best key
     }
   }
   return h;

@@ -333,11 +333,11 @@ export function kernelSource(dest: string): Promise<string | null> {
         try {
           done(sock.address().address);
         } catch {
-          done(null);
+          done(null); // closed meanwhile: no answer, the caller falls back
         }
       });
     } catch {
-      done(null);
+      done(null); // a destination connect() refuses synchronously: no route known
     }
   });
 }

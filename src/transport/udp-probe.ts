@@ -57,6 +57,7 @@ export class UdpProbes {
     try {
       socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
     } catch {
+      // No socket to spare (EMFILE): a probe is an extra, skipped and counted.
       this.stats.skipped++;
       return NOTHING;
     }
@@ -97,6 +98,7 @@ export class UdpProbes {
       if (local !== undefined && local !== '0.0.0.0' && local !== '::') socket.bind({ address: local, port: 0, exclusive: true }, connect);
       else connect();
     } catch {
+      // The local address is gone (EADDRNOTAVAIL): skipped and counted, like no socket.
       finish();
       this.stats.skipped++;
       return NOTHING;

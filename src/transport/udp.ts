@@ -163,7 +163,7 @@ export class UdpTransport {
       try {
         l.socket.close(() => resolve());
       } catch {
-        resolve();
+        resolve(); // not running (ERR_SOCKET_DGRAM_NOT_RUNNING): nothing to wait for
       }
     }));
     return Promise.all(waits).then(() => {

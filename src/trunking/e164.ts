@@ -20,6 +20,7 @@
  * phone-context (its context is not a country code we can trust).
  */
 import { unescapeUriPart } from '../sip/uri.js';
+import { parsedOrNull } from '../sip/errors.js';
 
 export class NumberError extends Error {
   override readonly name = 'NumberError';
@@ -56,11 +57,9 @@ function numberPart(input: string): string {
   // A user part may carry password (`user:pw`) or tel parameters (`+1555;isub=1`); the number is before them.
   const colon = user.indexOf(':');
   if (colon >= 0) user = user.slice(0, colon);
-  try {
-    user = unescapeUriPart(user);
-  } catch {
-    throw new NumberError(`bad %-escape in ${JSON.stringify(input)}`);
-  }
+  const unescaped = parsedOrNull(() => unescapeUriPart(user));
+  if (unescaped === null) throw new NumberError(`bad %-escape in ${JSON.stringify(input)}`);
+  user = unescaped;
   const semi = user.indexOf(';');
   return semi < 0 ? user : user.slice(0, semi);
 }

@@ -17,7 +17,7 @@
  */
 import { isIP } from 'node:net';
 import { CidrTable } from '../net/cidr-table.js';
-import { isSipUri, parseUri } from '../sip/uri.js';
+import { isSipUri, tryParseUri } from '../sip/uri.js';
 import type { Account, Carrier, Did, DidMatch, OutboundRoute, SourceMatch, Trunk } from './model.js';
 
 /** The rows a snapshot is built from. */
@@ -60,7 +60,7 @@ export function canonicalIp(ip: string): string {
     const c = host.slice(1, -1);
     return c.startsWith('::ffff:') && !c.includes('.') ? mappedV4(c) ?? c : c;
   } catch {
-    return lower;
+    return lower; // isIP took it, so URL does too; were it not, the address as written is the best key
   }
 }
 
@@ -75,14 +75,10 @@ function mappedV4(c: string): string | null {
 
 /** The host of a gateway URI as written (IPv6 without brackets), or null when it does not parse. */
 export function gatewayHost(uri: string): { host: string; literal: boolean } | null {
-  try {
-    const u = parseUri(uri);
-    if (!isSipUri(u)) return null;
-    if (u.hostType === 'domain') return { host: u.host, literal: false };
-    return { host: canonicalIp(u.host), literal: true };
-  } catch {
-    return null;
-  }
+  const u = tryParseUri(uri);
+  if (u === null || !isSipUri(u)) return null;
+  if (u.hostType === 'domain') return { host: u.host, literal: false };
+  return { host: canonicalIp(u.host), literal: true };
 }
 
 interface TrunkEntry {

@@ -5,7 +5,7 @@
  * CLI prints it as is and the API answers 400 with it.
  */
 import { parseCidr } from '../net/cidr.js';
-import { isSipUri, parseUri, formatUri } from '../sip/uri.js';
+import { isSipUri, tryParseUri, formatUri } from '../sip/uri.js';
 import { ValidationError } from '../store/errors.js';
 import { knownCodecName } from '../media/sdp/codecs.js';
 import type { MediaMode, TrunkTransport } from './model.js';
@@ -102,12 +102,8 @@ export function checkCidrs(value: unknown, field = 'ip'): string[] {
 /** A SIP or SIPS URI with a host (`sip:127.0.0.5:5080;transport=udp`), as written back by the parser. */
 export function checkSipUri(value: unknown, field: string): string {
   if (typeof value === 'string' && value.length <= 512) {
-    try {
-      const u = parseUri(value.trim());
-      if (isSipUri(u)) return formatUri(u);
-    } catch {
-      // the message below names the field
-    }
+    const u = tryParseUri(value.trim());
+    if (u !== null && isSipUri(u)) return formatUri(u);
   }
   throw new ValidationError(field, `expected a SIP URI like sip:192.0.2.10:5060, got ${show(value)}`);
 }

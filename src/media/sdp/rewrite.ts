@@ -40,6 +40,7 @@ export function parseSdp(text: string): SessionDescription {
   try {
     sd = sdpTransform.parse(text);
   } catch {
+    // sdp-transform throws plain Errors: each means text it cannot read, answered 488
     throw notAcceptable(WARN.misc, 'SDP cannot be parsed');
   }
   if (!Array.isArray(sd.media) || sd.media.length === 0) throw notAcceptable(WARN.misc, 'SDP has no m= line');

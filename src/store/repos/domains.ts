@@ -3,7 +3,7 @@
  */
 import { sql } from 'kysely';
 import { count, type StoreContext } from '../context.js';
-import { ConflictError, NotFoundError, isForeignKeyViolation } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation } from '../errors.js';
 import type { DomainTable } from '../schema.js';
 import { normalizeDomain } from '../validate.js';
 
@@ -107,8 +107,9 @@ export class DomainRepo {
     let d: string;
     try {
       d = normalizeDomain(domain);
-    } catch {
-      return false;
+    } catch (err) {
+      if (err instanceof ValidationError) return false; // a name from a request that no domain can have
+      throw err;
     }
     // SQLite: a prepared statement run synchronously (every REGISTER asks).
     const stmt = this.#ctx.sqliteRows('select 1 from "domains" where "domain" = ?');

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { count, type StoreContext } from '../context.js';
-import { ConflictError, NotFoundError, isForeignKeyViolation } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation } from '../errors.js';
 import type { SubscriberTable } from '../schema.js';
 import { aorOf, checkPassword, checkUsername, normalizeDomain } from '../validate.js';
 
@@ -169,8 +169,9 @@ export class SubscriberRepo {
     try {
       u = checkUsername(username);
       d = normalizeDomain(domain);
-    } catch {
-      return undefined;
+    } catch (err) {
+      if (err instanceof ValidationError) return undefined; // a name from a request that no subscriber can have
+      throw err;
     }
     // SQLite: a prepared statement run synchronously (the registrar's hot path).
     const stmt = this.#ctx.sqliteRows(
