@@ -9,6 +9,7 @@ import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
 import { newCallSid } from '../dialog/sid.js';
 import type { LegHeaderRule } from './headers.js';
+import type { B2buaLog } from './env.js';
 import { legMedia } from './media-link.js';
 import type { RefusalCause } from './refusal-cause.js';
 import type { CallPolicy } from '../security/call-policy.js';
@@ -37,6 +38,8 @@ export interface Planner {
   policy: CallPolicy;
   /** The TLS certificate fingerprint of a connection, for trunks that require one. */
   fingerprintOf(flow: Flow): string | null;
+  /** For a gateway left out of a plan because its URI is not a SIP URI. */
+  log: B2buaLog;
 }
 
 export type { RefusalCause };
@@ -201,9 +204,19 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
   };
 }
 
+/** Gateways already reported as unusable, so that each costs one log line, not one per call (bounded). */
+const reportedGateways = new Set<string>();
+
 function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, number: string, display: string | null): LegAttempt | null {
   const uri = tryParseUri(gw);
-  if (uri === null || !isSipUri(uri)) return null;
+  if (uri === null || !isSipUri(uri)) {
+    if (!reportedGateways.has(gw)) {
+      if (reportedGateways.size >= 1024) reportedGateways.clear();
+      reportedGateways.add(gw);
+      p.log.warn({ carrier: c.name, gateway: gw }, 'carrier gateway left out of calls: not a SIP URI');
+    }
+    return null;
+  }
   const dialled = formatForCarrier(number, c);
   const callerOut = formatForCarrier(caller, { prefix: null, plus: c.plus });
   const ruri: SipUri = { ...uri, user: dialled };

@@ -118,6 +118,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const b2bua = new B2bua(b2buaEnv, {
+    log: d.log,
     directory,
     limiter: new CallLimiter(),
     ourHost: d.ourHost,

@@ -112,6 +112,7 @@ export async function callKit(): Promise<CallKit> {
     media: new MediaLink(null),
   };
   const b2bua = new B2bua(env, {
+    log,
     directory,
     limiter: new CallLimiter(),
     contacts: { contactsOf: async () => [] },
