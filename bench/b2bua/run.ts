@@ -10,7 +10,7 @@
  * CPU: utime+stime of Trunkline's process (all threads) from /proc, sampled
  * before the UAC starts and after the UAS has seen every call end; ms per
  * call = difference / calls placed. The report prints each mode's figure
- * beside the proxy's from the same run, as a ratio. Target (issue 5): B2BUA
+ * beside the proxy's from the same run, as a ratio. Target: B2BUA
  * CPU per call at most 2x the proxy's. `--media none` measures the B2BUA's
  * signalling alone (SDP passed unchanged); the default anchors every call's
  * media in the built-in relay (four UDP sockets per call).

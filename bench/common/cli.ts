@@ -9,7 +9,7 @@ import { freePort } from '../../test/helpers/ports.js';
 import { clockTicksPerSecond, loadAverage } from './procstat.js';
 import { findKamailio } from './kamailio.js';
 
-/** 'relay': bench/proxy's Node.js floor (node-relay.ts), run only with --floor. */
+/** 'relay': bench/proxy's Node.js floor (bench/proxy/node-relay.ts), run only with --floor. */
 export type ServerName = 'kamailio' | 'trunkline' | 'relay';
 
 export interface CommonOptions {

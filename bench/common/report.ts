@@ -43,7 +43,7 @@ export function ratio<S extends StepFigures>(k: S | undefined, t: S | undefined,
 }
 
 /**
- * The issue's target: Trunkline at or below Kamailio's CPU per unit at
+ * The target: Trunkline at or below Kamailio's CPU per unit at
  * every rate, and clean wherever Kamailio is clean.
  */
 export function verdict<S extends StepFigures>(

@@ -2,7 +2,7 @@
  * Operations overhead: signalling CPU per call with the operations side
  * busy (HEP capture of every message to a UDP collector, an open SSE event
  * stream, /metrics scraped every --scrape seconds, 5 by default) against the same server with
- * capture off, no stream and no scrapes; the issue's target is at most 10%
+ * capture off, no stream and no scrapes; the target is at most 10%
  * more. The SIP message counts of /metrics (a few byte reads per message in
  * the transport tap) are always on, in both modes.
  *

@@ -28,7 +28,7 @@
  * Profiling Trunkline alone:
  *   node --cpu-prof dist/bench/parse/run.js --in-process --only trunkline --op forward
  *
- * Target (the issue's): Trunkline >= 3x the fastest peer on parse+forward.
+ * Target: Trunkline >= 3x the fastest peer on parse+forward.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

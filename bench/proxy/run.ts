@@ -24,7 +24,7 @@
  * started), retransmissions (UAC + UAS), CPU ms per call, and "clean": all
  * calls ok, no retransmission, and the UAS got the ACK of every call.
  *
- * Target (the issue's): Trunkline at or below Kamailio's CPU per call at
+ * Target: Trunkline at or below Kamailio's CPU per call at
  * every rate, and clean at every rate where Kamailio is clean. The verdict
  * is printed; the exit code is 1 only when a run could not be completed.
  *

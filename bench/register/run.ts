@@ -25,7 +25,7 @@
  * and SETTLE_MS after it exits (deferred work counted). CPU ms per
  * registration = difference / registrations SIPp started.
  *
- * Target (the issue's): Trunkline at or below Kamailio's CPU per
+ * Target: Trunkline at or below Kamailio's CPU per
  * registration at every rate, and clean (all ok, no retransmission)
  * wherever Kamailio is clean. The verdict is printed; the exit code is 1
  * only when a run could not be completed.

@@ -4,7 +4,7 @@
  * one call (INVITE, ACK, BYE as a UA sends them, already parsed: parsing is
  * the core's cost either way), and on one banned datagram. Measured with
  * process.cpuUsage over many iterations of real parsed messages, with the
- * issue's defaults and a few list and ACL entries in place.
+ * default config and a few list and ACL entries in place.
  */
 import { parseMessage } from '../../src/sip/parser.js';
 import { validateMessage } from '../../src/sip/validate.js';

@@ -1,6 +1,6 @@
 /**
  * Authentication failures per source IP and per username within a sliding
- * window, for the ban rules of the security issue: when a key reaches the
+ * window, for the security edge's ban rules: when a key reaches the
  * threshold (default 3 failures within 60 s) the onThreshold callback runs
  * and that key starts counting afresh, so a client still failing after its
  * ban ends crosses again.

@@ -62,7 +62,7 @@ export class B2bua implements CallRegistry {
     private readonly planner: Planner,
   ) {
     this.unknown = new UnknownSources(env.counters, env.log, (e) => env.bus.publish('source.refused', e));
-    // A call whose media stopped is ended, not billed for hours (issue 8: "media timeout" in the CDR).
+    // A call whose media stopped is ended, not billed for hours ("Media timeout" in the CDR).
     env.media.onTimeout((callSid) => {
       const call = this.live.get(callSid);
       if (call === undefined) return;

@@ -1,5 +1,5 @@
 /**
- * The config file of CONTRACT.md, as a zod schema. Every key is optional and
+ * The config file (README.md, Configuration), as a zod schema. Every key is optional and
  * has the embedded default; objects are strict (an unknown key refuses the
  * start, naming its path). Leaf values are checked by small `leaf()` parsers
  * so that each message reads `KEY: expected WHAT, got VALUE`.
@@ -460,7 +460,7 @@ export const configSchema = z.strictObject({
   registrar: registrarSchema,
   trunking: trunkingSchema,
   log: logSchema,
-  /** The security edge (src/security/config.ts): every step switchable, the issue's defaults. */
+  /** The security edge (src/security/config.ts): every step switchable, with its defaults. */
   security: securitySchema,
 });
 

@@ -120,7 +120,7 @@ export class Proxy implements TransactionUser {
         this.reply(tx, req, { status: 403, reason: 'Unverified Dialog Route' });
         return;
     }
-    // CONTRACT.md order: a REGISTER for a local domain goes to the registrar before the routes.
+    // A REGISTER for a local domain goes to the registrar before the routes.
     const registrar = this.env.registrar;
     if (req.method === 'REGISTER' && registrar !== undefined && isSipUri(target)) {
       this.async(req, tx, async () => {
@@ -174,7 +174,7 @@ export class Proxy implements TransactionUser {
         this.reply(tx, req, { status: 501, reason: `Stage ${decision.stage} not available` });
         return;
       case 'none':
-        // CONTRACT.md default chain: trunking, location, then 403.
+        // The default chain (README.md, Routes): trunking, location, then 404 or 403.
         if (this.env.trunking !== undefined && this.env.trunking.handleInitial(req, tx, flow, user)) return;
         if (this.env.location !== undefined) {
           this.runLocation(req, tx, flow, target);

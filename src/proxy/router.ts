@@ -22,7 +22,7 @@ interface CompiledRoute {
 /**
  * The `routes:` table of the config, compiled once (regexes, CIDRs): rules
  * are tried in order and the first whose every given condition matches acts
- * (CONTRACT.md). A new Router is built on reload and swapped in whole, so a
+ * (README.md, Routes). A new Router is built on reload and swapped in whole, so a
  * call in progress never sees half a table.
  */
 export class Router {

@@ -1,6 +1,6 @@
 /**
  * The `security:` key of the config file: one strict object per policy step,
- * each with `enabled` and its own defaults (the issue's numbers). Written
+ * each with `enabled` and its own defaults. Written
  * with zod directly (config/schema.ts only references it), in the same
  * message style: `KEY: expected WHAT, got VALUE`.
  *

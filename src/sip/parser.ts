@@ -5,7 +5,7 @@ import { SipMessage } from './message.js';
 import { TOKEN, CR, LF, SP, HTAB, COLON } from './chars.js';
 import { latin1, utf8 } from './bytes.js';
 
-/** Limits against abuse (the issue's defaults; config `sip.limits`). */
+/** Limits against abuse (defaults; config `sip.limits`). */
 export interface ParseLimits {
   /** Largest message accepted (streams; a datagram is bounded by its size). */
   maxMessageBytes: number;

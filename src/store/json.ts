@@ -1,6 +1,6 @@
 /**
  * The JSON of stored objects, one view per noun, shared by the CLI's
- * `--json` output and the HTTP API (CONTRACT.md: the same fields both ways).
+ * `--json` output and the HTTP API (the same fields both ways).
  * The shapes, their types and descriptions are the schemas of
  * src/api/shapes.ts; each view returns its schema's type. Times are ISO
  * 8601 (UTC).

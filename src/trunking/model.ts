@@ -1,5 +1,5 @@
 /**
- * The trunking model as the rest of Trunkline sees it (CONTRACT.md nouns:
+ * The trunking model as the rest of Trunkline sees it (the CLI's and API's nouns:
  * account, trunk, did, carrier, route, cdr). The store keeps them (see
  * src/store/repos/), the CLI and API edit them, the B2BUA reads them through
  * a TrunkingDirectory: an in-memory snapshot reloaded when the store changes,

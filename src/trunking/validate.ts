@@ -13,7 +13,7 @@ import type { MediaMode, TrunkTransport } from './model.js';
 export const TRUNK_TRANSPORTS: readonly TrunkTransport[] = ['udp', 'tcp', 'tls'];
 export const MEDIA_MODES: readonly MediaMode[] = ['rtp', 'srtp', 'any'];
 
-/** The calls-per-minute of a trunk when none is given (CONTRACT.md). */
+/** The calls-per-minute of a trunk when none is given (README.md). */
 export const DEFAULT_TRUNK_CPM = 200;
 /** Upper bound of cpm and max-calls values. */
 export const MAX_LIMIT = 1_000_000;

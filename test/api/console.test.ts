@@ -7,7 +7,7 @@
  *    them, the password shows nowhere), a SIPp registration arrives live on
  *    the dashboard (SSE), the API's 409 shown when removing a domain that
  *    still has a subscriber, a ban added and lifted on the bans page.
- * 2. trunk side (the issue's flow): add a trunk and a DID through the pages
+ * 2. trunk side: add a trunk and a DID through the pages
  *    (and a bad trunk: the API's 400 naming the field), edit an account
  *    (PATCH), a real SIPp call carrier -> DID -> PBX appears live on the
  *    calls page and on the dashboard (its chart counts it), is hung up from

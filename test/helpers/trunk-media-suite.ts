@@ -1,5 +1,5 @@
 /**
- * Media through real trunk calls (issue 8): a Trunkline process whose B2BUA
+ * Media through real trunk calls: a Trunkline process whose B2BUA
  * anchors every call on its media engine, SIPp as carrier and PBX on
  * 127.x addresses (127.0.0.5 the carrier's gateway, 127.0.0.2 the PBX of a
  * trunk as offered, 127.0.0.3 a PBX whose trunk allows PCMA and

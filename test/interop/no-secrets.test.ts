@@ -7,7 +7,7 @@ import { sipp, sippBackground, scenarioWith, haveCommand } from '../helpers/sipp
 import { run as runCli } from '../cli/helpers.js';
 
 /**
- * Secrets never reach the logs (issue 9): a server at log level debug goes
+ * Secrets never reach the logs: a server at log level debug goes
  * through registrations with right and wrong passwords, an API token in use,
  * a carrier's 407 answered with its password, and an SRTP leg whose offer
  * carries a fresh key; then its whole output, and every CLI command's, is

@@ -12,7 +12,7 @@ import { parseUri, isSipUri } from '../../src/sip/uri.js';
 /**
  * The Record-Route stamp (src/proxy/dialog-stamp.ts): a keyed hash of the
  * Call-ID and the caller's tag, verified from either side of the dialog;
- * and its key, kept in the data directory across restarts (route-key.ts).
+ * and its key, kept in the data directory across restarts (src/proxy/route-key.ts).
  */
 
 const key = randomBytes(32);

@@ -286,7 +286,7 @@ test('brute force: 3 failures from one IP, or against one user, ban the failing 
   assert.deepEqual(bans[1], ['192.0.2.13', 'brute force: 3 failed authentications against user dave within 60 s']);
 });
 
-test('config: defaults are the issue\'s; every step has a switch; a bad key is named', () => {
+test('config: the documented defaults; every step has a switch; a bad key is named', () => {
   const d = defaultSecurityConfig();
   assert.equal(d.flood.density, 20);
   assert.equal(d.flood.unit, 2);

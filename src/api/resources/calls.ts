@@ -2,7 +2,7 @@
  * /api/v1/calls: the live calls of the running B2BUA (`trunkline calls`);
  * DELETE /api/v1/calls/SID hangs one up (BYE to both sides, CDR "Hung up by
  * operator"). Served only in a server with a B2BUA (ApiContext.calls). The
- * ladder of a live or recent call is GET /api/v1/calls/SID/trace (app.ts).
+ * ladder of a live or recent call is GET /api/v1/calls/SID/trace (src/api/extra-routes.ts).
  */
 import type { LiveCall } from '../../b2bua/b2bua.js';
 import { NotFoundError } from '../../store/errors.js';
