@@ -32,8 +32,9 @@ import {
 import { MediaError, notAcceptable, WARN } from './errors.js';
 import { bindOne, bindPorts, PortAllocator } from './ports.js';
 import { pairLegs, RelayLeg } from './relay.js';
-import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs, telephoneEventPts } from './sdp/codecs.js';
-import { formatCryptoLine, newSdesKey, pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
+import { codecsOf, telephoneEventPts } from './sdp/codecs.js';
+import { formatCryptoLine, newSdesKey, type SdesKey } from './sdp/crypto-attr.js';
+import { checkAnswer, type CheckedAnswer, offerKeys, offerToward, type PendingOffer } from './offer-answer.js';
 import {
   describePeer,
   newOrigin,
@@ -42,7 +43,6 @@ import {
   type PeerMedia,
   type SectionPlan,
   type Transport,
-  transportToward,
   writeLegSdp,
 } from './sdp/rewrite.js';
 import { SrtpContext } from './srtp/context.js';
@@ -69,19 +69,6 @@ interface Stream {
   outKey: Record<Side, SdesKey | null>;
   inKey: Record<Side, SdesKey | null>;
   held: boolean;
-}
-
-interface PendingOffer {
-  from: Side;
-  peers: PeerMedia[];
-  /** Per section: the offerer's chosen crypto (SAVP), the transport and codecs we offered to the other leg, and our keys in that offer. */
-  offerKey: (SdesKey | null)[];
-  toward: Transport[];
-  codecs: Codec[][];
-  /** Per section: the codecs of the offer as the offerer wrote it (before the other leg's list restricted them). */
-  offererCodecs: Codec[][];
-  offeredKeys: SdesKey[][];
-  offeredMux: boolean[];
 }
 
 interface Session {
@@ -215,44 +202,35 @@ export class BuiltinMediaEngine implements MediaEngine {
     if (toOther.sides !== undefined) s.sides = toOther.sides;
     const sd = parseSdp(sdp);
     const peers = describePeer(sd);
-    const family = isIP(this.bindOf(s, from));
-    const offerKey: (SdesKey | null)[] = [];
-    for (const p of peers) {
-      let key: SdesKey | null = null;
-      if (p.port !== 0) {
-        if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
-        if (p.srtp) {
-          const v = pickCrypto(p.crypto);
-          if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
-          key = v.key;
-        }
-      }
-      offerKey.push(key);
-    }
+    const offerKey = offerKeys(peers, isIP(this.bindOf(s, from)));
     if (s.established && s.streams.length > peers.length) {
       throw notAcceptable(WARN.misc, 'offer removes m= lines');
     }
-    // The SDP toward the other leg: codecs restricted and ordered for it.
-    const outSd = structuredClone(sd) as SessionDescription;
-    const toward: Transport[] = [];
-    const codecs: Codec[][] = [];
-    peers.forEach((p, i) => {
-      toward.push(transportToward(p.transport, toOther.profile));
-      const m = outSd.media[i]!;
-      codecs.push(p.port === 0 || p.transport === 'udptl' ? codecsOf(m) : restrictCodecs(m, toOther.codecs));
-    });
+    const { outSd, toward, codecs } = offerToward(sd, peers, toOther);
+    if (!s.established) this.rebindMovedSections(s);
+    await this.bindSections(s, from, peers);
+    const { plans, offeredKeys } = this.offerPlans(s, to, peers, toward);
+    const body = writeLegSdp(outSd, plans, this.sdpAddressOf(s, to), s.origins[to]);
+    const offererCodecs = sd.media.map((m) => codecsOf(m));
+    s.pending = { from, peers, offerKey, toward, codecs, offererCodecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
+    s.answered = null;
+    return body;
+  }
 
-    // A new attempt toward another network before the answer: that section's ports move to the sides' addresses.
-    if (!s.established) {
-      for (const st of s.streams) {
-        if (st?.legs == null) continue;
-        if (sameHost(boundAddress(st.legs.a), this.bindOf(s, 'a')) && sameHost(boundAddress(st.legs.b), this.bindOf(s, 'b'))) continue;
-        this.freeLeg(st.legs.a);
-        this.freeLeg(st.legs.b);
-        st.legs = null;
-      }
+  /** A new attempt toward another network before the answer: the sections whose ports are not on the sides' addresses give them up (bound again by bindSections). */
+  private rebindMovedSections(s: Session): void {
+    for (const st of s.streams) {
+      if (st?.legs == null) continue;
+      if (sameHost(boundAddress(st.legs.a), this.bindOf(s, 'a')) && sameHost(boundAddress(st.legs.b), this.bindOf(s, 'b'))) continue;
+      this.freeLeg(st.legs.a);
+      this.freeLeg(st.legs.b);
+      st.legs = null;
     }
-    // Ports: both legs of every accepted section (kept from earlier offers of the call).
+  }
+
+  /** Ports for both legs of every accepted section (kept from earlier offers of the call); on a failure, the ports bound here are freed. */
+  private async bindSections(s: Session, from: Side, peers: readonly PeerMedia[]): Promise<void> {
+    const to = otherSide(from);
     const created: RelayLeg[] = [];
     try {
       for (const p of peers) {
@@ -275,7 +253,10 @@ export class BuiltinMediaEngine implements MediaEngine {
       for (const st of s.streams) if (st?.legs != null && created.includes(st.legs.a)) st.legs = null;
       throw err;
     }
+  }
 
+  /** Each section of the offer toward `to`: its ports and, for SRTP, our keys (the current one kept, else two fresh suites). */
+  private offerPlans(s: Session, to: Side, peers: readonly PeerMedia[], toward: readonly Transport[]): { plans: SectionPlan[]; offeredKeys: SdesKey[][] } {
     const offeredKeys: SdesKey[][] = [];
     const plans: SectionPlan[] = peers.map((p, i) => {
       const st = s.streams[i];
@@ -298,11 +279,7 @@ export class BuiltinMediaEngine implements MediaEngine {
         crypto: keys.map(formatCryptoLine),
       };
     });
-    const body = writeLegSdp(outSd, plans, this.sdpAddressOf(s, to), s.origins[to]);
-    const offererCodecs = sd.media.map((m) => codecsOf(m));
-    s.pending = { from, peers, offerKey, toward, codecs, offererCodecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
-    s.answered = null;
-    return body;
+    return { plans, offeredKeys };
   }
 
   private async doAnswer(s: Session, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
@@ -315,89 +292,15 @@ export class BuiltinMediaEngine implements MediaEngine {
     if (peers.length !== pend.peers.length) {
       throw notAcceptable(WARN.misc, `answer has ${peers.length} m= lines, the offer had ${pend.peers.length}`);
     }
-    const family = isIP(this.bindOf(s, from));
     // Check everything before changing the relay.
-    const answerKey: (SdesKey | null)[] = [];
-    const ourKeyToAnswerer: (SdesKey | null)[] = [];
     const ansSd = structuredClone(sd) as SessionDescription;
-    const tolerated: Array<{ section: number; relayed: string; dropped: string }> = [];
-    peers.forEach((p, i) => {
-      answerKey.push(null);
-      ourKeyToAnswerer.push(null);
-      if (p.port === 0 || pend.peers[i]!.port === 0) return;
-      if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
-      const offered = pend.toward[i]!;
-      if (p.transport !== offered) throw notAcceptable(WARN.transport, `answer transport ${p.transport} differs from the offer's ${offered}`);
-      if (p.transport !== 'udptl') {
-        // Written back to the offerer from ansSd: a format dropped by the check is taken out there.
-        const found = checkAnswerCodecs(ansSd.media[i]!, pend.codecs[i]!, pend.offererCodecs[i]!);
-        if (found.relayed.length + found.dropped.length > 0) tolerated.push({ section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) });
-      }
-      if (p.srtp) {
-        if (p.crypto.length !== 1) throw notAcceptable(WARN.attribute, 'SRTP answer must have exactly one a=crypto line');
-        const v = readCryptoLine(p.crypto[0]!);
-        if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
-        const ours = pend.offeredKeys[i]!.find((k) => k.tag === v.key.tag);
-        if (ours === undefined || ours.suite !== v.key.suite) throw notAcceptable(WARN.attribute, 'answer a=crypto tag or suite was not offered');
-        answerKey[i] = v.key;
-        ourKeyToAnswerer[i] = ours;
-      }
-      if (pend.peers[i]!.transport !== 'udptl') restrictCodecs(ansSd.media[i]!, toOther.codecs);
-    });
-
-    for (const t of tolerated) {
+    const checked = checkAnswer(pend, peers, ansSd, isIP(this.bindOf(s, from)), toOther);
+    for (const t of checked.tolerated) {
       this.opts.log?.warn({ call: s.sid, answerer: from, ...t }, 'media: answer with codecs not offered to its leg (relayed: the other leg offered them; dropped: nobody did)');
     }
-
     // Commit: legs learn their peers and keys.
     const plans: SectionPlan[] = [];
-    for (let i = 0; i < peers.length; i++) {
-      const ans = peers[i]!;
-      const off = pend.peers[i]!;
-      const st = s.streams[i];
-      if (st?.legs == null || ans.port === 0 || off.port === 0) {
-        if (st?.legs != null) {
-          this.freeLeg(st.legs.a);
-          this.freeLeg(st.legs.b);
-          st.legs = null;
-        }
-        plans.push({ port: 0, rtcpPort: null, rtcpMux: false, transport: off.transport, crypto: [] });
-        continue;
-      }
-      const legX = st.legs[offerer];
-      const legY = st.legs[from];
-      const muxY = ans.rtcpMux && pend.offeredMux[i]!;
-      legX.setPeer(off.address, off.port, off.rtcpAddress, off.rtcpPort, off.rtcpMux);
-      legY.setPeer(ans.address, ans.port, ans.rtcpAddress, ans.rtcpPort, muxY);
-      if (off.rtcpMux && legX.rtcpSock !== null) this.ports.free(legX.dropRtcp() ?? -1);
-      if (muxY && legY.rtcpSock !== null) this.ports.free(legY.dropRtcp() ?? -1);
-      if (!off.rtcpMux && legX.rtcpSock === null) await this.addRtcp(legX);
-      legX.raw = legY.raw = off.transport === 'udptl';
-      // SRTP toward the offerer: keep our key when the suite is unchanged.
-      let keyToX: SdesKey | null = null;
-      if (off.srtp) {
-        const chosen = pend.offerKey[i]!;
-        const cur = st.outKey[offerer];
-        keyToX = cur !== null && cur.suite === chosen.suite ? { ...cur, tag: chosen.tag } : newSdesKey(chosen.tag, chosen.suite);
-      }
-      setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
-      setContexts(st, legY, from, answerKey[i] ?? null, ourKeyToAnswerer[i] ?? null);
-      const all = [...codecsOf(sd.media[i]!), ...pend.codecs[i]!];
-      const te = telephoneEventPts(all);
-      for (const leg of [legX, legY]) {
-        leg.tePt1 = te[0] ?? -1;
-        leg.tePt2 = te[1] ?? -1;
-        leg.clockRate = all[0]?.rate ?? 8000;
-      }
-      st.held = off.direction !== 'sendrecv' || ans.direction !== 'sendrecv';
-      plans.push({
-        port: legX.rtpPort,
-        rtcpPort: legX.rtcpPort,
-        rtcpMux: off.rtcpMux,
-        transport: off.transport,
-        crypto: keyToX === null ? [] : [formatCryptoLine(keyToX)],
-      });
-    }
+    for (let i = 0; i < peers.length; i++) plans.push(await this.commitSection(s, pend, i, peers[i]!, sd, from, checked));
     s.pending = null;
     s.answered = pend;
     s.established = true;
@@ -405,6 +308,59 @@ export class BuiltinMediaEngine implements MediaEngine {
     const now = Date.now();
     s.lastSeen = { a: now, b: now };
     return writeLegSdp(ansSd, plans, this.sdpAddressOf(s, offerer), s.origins[offerer]);
+  }
+
+  /**
+   * Section `i` of an answered offer: both legs get their peer's address,
+   * RTCP ports as muxed or not, SRTP contexts and DTMF payload types; a
+   * section refused on either side gives up its ports. Returns the section
+   * as written back to the offerer.
+   */
+  private async commitSection(s: Session, pend: PendingOffer, i: number, ans: PeerMedia, sd: SessionDescription, from: Side, checked: CheckedAnswer): Promise<SectionPlan> {
+    const offerer = pend.from;
+    const off = pend.peers[i]!;
+    const st = s.streams[i];
+    if (st?.legs == null || ans.port === 0 || off.port === 0) {
+      if (st?.legs != null) {
+        this.freeLeg(st.legs.a);
+        this.freeLeg(st.legs.b);
+        st.legs = null;
+      }
+      return { port: 0, rtcpPort: null, rtcpMux: false, transport: off.transport, crypto: [] };
+    }
+    const legX = st.legs[offerer];
+    const legY = st.legs[from];
+    const muxY = ans.rtcpMux && pend.offeredMux[i]!;
+    legX.setPeer(off.address, off.port, off.rtcpAddress, off.rtcpPort, off.rtcpMux);
+    legY.setPeer(ans.address, ans.port, ans.rtcpAddress, ans.rtcpPort, muxY);
+    if (off.rtcpMux && legX.rtcpSock !== null) this.ports.free(legX.dropRtcp() ?? -1);
+    if (muxY && legY.rtcpSock !== null) this.ports.free(legY.dropRtcp() ?? -1);
+    if (!off.rtcpMux && legX.rtcpSock === null) await this.addRtcp(legX);
+    legX.raw = legY.raw = off.transport === 'udptl';
+    // SRTP toward the offerer: keep our key when the suite is unchanged.
+    let keyToX: SdesKey | null = null;
+    if (off.srtp) {
+      const chosen = pend.offerKey[i]!;
+      const cur = st.outKey[offerer];
+      keyToX = cur !== null && cur.suite === chosen.suite ? { ...cur, tag: chosen.tag } : newSdesKey(chosen.tag, chosen.suite);
+    }
+    setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
+    setContexts(st, legY, from, checked.answerKey[i] ?? null, checked.ourKeyToAnswerer[i] ?? null);
+    const all = [...codecsOf(sd.media[i]!), ...pend.codecs[i]!];
+    const te = telephoneEventPts(all);
+    for (const leg of [legX, legY]) {
+      leg.tePt1 = te[0] ?? -1;
+      leg.tePt2 = te[1] ?? -1;
+      leg.clockRate = all[0]?.rate ?? 8000;
+    }
+    st.held = off.direction !== 'sendrecv' || ans.direction !== 'sendrecv';
+    return {
+      port: legX.rtpPort,
+      rtcpPort: legX.rtcpPort,
+      rtcpMux: off.rtcpMux,
+      transport: off.transport,
+      crypto: keyToX === null ? [] : [formatCryptoLine(keyToX)],
+    };
   }
 
   private async newLeg(s: Session, side: Side, mux: boolean, created: RelayLeg[]): Promise<RelayLeg> {
