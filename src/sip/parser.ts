@@ -53,35 +53,65 @@ function parseOrThrow(buf: Buffer, limits: ParseLimits): ParseResult {
     throw new SipLimitError('message', `larger than ${limits.maxMessageBytes} bytes`, 513);
   }
   // RFC 3261 7.5: CRLFs before the start line are ignored.
-  let pos = 0;
-  while (pos < len && (buf[pos] === CR || buf[pos] === LF)) pos++;
-  if (pos === len) throw new SipSyntaxError('message', 'empty');
-  const startLineBegin = pos;
-  const startLineEnd = findLineEnd(buf, pos, len);
+  let startLineBegin = 0;
+  while (startLineBegin < len && (buf[startLineBegin] === CR || buf[startLineBegin] === LF)) startLineBegin++;
+  if (startLineBegin === len) throw new SipSyntaxError('message', 'empty');
+  const startLineEnd = findLineEnd(buf, startLineBegin, len);
   if (startLineEnd < 0) throw new SipSyntaxError('start-line', 'no line end');
   const startContentEnd = trimLineBreak(buf, startLineBegin, startLineEnd);
   if (startContentEnd - startLineBegin > limits.maxHeaderLineBytes) {
     throw new SipLimitError('start-line', 'too long', 414);
   }
+  const start = readStartLine(buf, startLineBegin, startContentEnd);
+  const startError = scan.startError;
+  const fields: HeaderField[] = [];
+  const headersEnd = readHeaderLines(buf, startLineEnd, len, limits, fields);
+  const message = new SipMessage({
+    isRequest: start.isRequest,
+    method: start.method,
+    requestUri: start.requestUri,
+    status: start.status,
+    reason: start.reason,
+    fields,
+    body: buf.subarray(headersEnd, headersEnd),
+    src: startLineBegin === 0 ? buf : buf.subarray(startLineBegin),
+    startLineEnd: startLineEnd - startLineBegin,
+    contentLength: scan.contentLength,
+  });
+  if (startError !== null) return { ok: false, error: startError, message };
+  return takeBody(buf, message, headersEnd);
+}
 
-  // A bad start line still has its headers read, so that a request can get its 400 (or 505).
-  let start: StartLine;
-  let startError: SipSyntaxError | null = null;
+/**
+ * What the steps below found besides what they return (a start line's
+ * error, the Content-Length): one object reused by every parse (parsing is
+ * synchronous), so that no result object is allocated per message.
+ */
+const scan = {
+  startError: null as SipSyntaxError | null,
+  contentLength: null as number | null,
+  contentLengthConflict: false,
+  contentLengthBad: null as string | null,
+};
+
+/** The start line; a bad one still has its headers read, so that a request can get its 400 (or 505): its error goes in `scan.startError`. */
+function readStartLine(buf: Buffer, begin: number, end: number): StartLine {
+  scan.startError = null;
   try {
-    start = parseStartLine(buf, startLineBegin, startContentEnd);
+    return parseStartLine(buf, begin, end);
   } catch (err) {
     if (!(err instanceof SipSyntaxError)) throw err;
-    startError = err;
-    const looksLikeResponse = startContentEnd - startLineBegin >= 7 && startsWithVersion(buf, startLineBegin);
-    start = { isRequest: !looksLikeResponse, method: '', requestUri: '', status: 0, reason: '' };
+    scan.startError = err;
+    const looksLikeResponse = end - begin >= 7 && startsWithVersion(buf, begin);
+    return { isRequest: !looksLikeResponse, method: '', requestUri: '', status: 0, reason: '' };
   }
+}
 
-  // Header lines up to the empty line.
-  const fields: HeaderField[] = [];
-  pos = startLineEnd;
-  let contentLength: number | null = null;
-  let contentLengthConflict = false;
-  let contentLengthBad: string | null = null;
+/** The header lines from `pos` up to the empty line into `fields`; returns where the headers end. The Content-Length found goes in `scan`. */
+function readHeaderLines(buf: Buffer, pos: number, len: number, limits: ParseLimits, fields: HeaderField[]): number {
+  scan.contentLength = null;
+  scan.contentLengthConflict = false;
+  scan.contentLengthBad = null;
   let headersEnd = -1;
   while (pos < len) {
     const c = buf[pos];
@@ -94,13 +124,7 @@ function parseOrThrow(buf: Buffer, limits: ParseLimits): ParseResult {
     if (fields.length >= limits.maxHeaders) throw new SipLimitError('header', `more than ${limits.maxHeaders} headers`, 513);
     const field = parseHeaderLine(buf, pos, len, limits.maxHeaderLineBytes);
     fields.push(field);
-    if (field.id === H.ContentLength) {
-      const v = field.value;
-      const n = parseContentLength(v);
-      if (n < 0) contentLengthBad = v;
-      else if (contentLength !== null && contentLength !== n) contentLengthConflict = true;
-      else contentLength = n;
-    }
+    if (field.id === H.ContentLength) noteContentLength(field.value);
     pos = field.lineEnd;
   }
   // A datagram that ends right after a complete header line has no body and
@@ -108,33 +132,31 @@ function parseOrThrow(buf: Buffer, limits: ParseLimits): ParseResult {
   // (stream framing has already required the empty line).
   if (headersEnd < 0 && pos === len && fields.length > 0) headersEnd = len;
   if (headersEnd < 0) throw new SipSyntaxError('message', 'header section not terminated by an empty line');
+  return headersEnd;
+}
 
-  const message = new SipMessage({
-    isRequest: start.isRequest,
-    method: start.method,
-    requestUri: start.requestUri,
-    status: start.status,
-    reason: start.reason,
-    fields,
-    body: buf.subarray(headersEnd, headersEnd),
-    src: startLineBegin === 0 ? buf : buf.subarray(startLineBegin),
-    startLineEnd: startLineEnd - startLineBegin,
-    contentLength,
-  });
-  if (startError !== null) return { ok: false, error: startError, message };
-  const fail = (reason: string): ParseResult => ({
-    ok: false,
-    error: new SipSyntaxError('Content-Length', reason),
-    message,
-  });
-  if (contentLengthBad !== null) return fail(`not a non-negative number: ${contentLengthBad.slice(0, 20)}`);
-  if (contentLengthConflict) return fail('several different values');
+/** One Content-Length value: the first good one counts, a different one later is a conflict, a bad one is kept for the 400. */
+function noteContentLength(v: string): void {
+  const n = parseContentLength(v);
+  if (n < 0) scan.contentLengthBad = v;
+  else if (scan.contentLength !== null && scan.contentLength !== n) scan.contentLengthConflict = true;
+  else scan.contentLength = n;
+}
+
+/** The body by Content-Length, or the failure of a message whose Content-Length is bad, conflicting or too large. */
+function takeBody(buf: Buffer, message: SipMessage, headersEnd: number): ParseResult {
+  if (scan.contentLengthBad !== null) return contentLengthFailure(message, `not a non-negative number: ${scan.contentLengthBad.slice(0, 20)}`);
+  if (scan.contentLengthConflict) return contentLengthFailure(message, 'several different values');
   // RFC 3261 18.3: without Content-Length (datagrams only) the body runs to the end.
-  const available = len - headersEnd;
-  const bodyLen = contentLength ?? available;
-  if (bodyLen > available) return fail(`says ${bodyLen} bytes, ${available} present`);
+  const available = buf.length - headersEnd;
+  const bodyLen = scan.contentLength ?? available;
+  if (bodyLen > available) return contentLengthFailure(message, `says ${bodyLen} bytes, ${available} present`);
   message.body = buf.subarray(headersEnd, headersEnd + bodyLen);
   return { ok: true, message };
+}
+
+function contentLengthFailure(message: SipMessage, reason: string): ParseResult {
+  return { ok: false, error: new SipSyntaxError('Content-Length', reason), message };
 }
 
 interface StartLine {
