@@ -118,7 +118,7 @@ const SENT_BYS = new WeakMap<SipInterface, string>();
 /**
  * `sip:host:port;transport=tcp;lr`: the Record-Route URI of an interface
  * (RFC 3261 16.6 step 4); with `stamp`, `;dsig=STAMP` after it, the dialog's
- * stamp (dialog-stamp.ts) that in-dialog requests must bring back.
+ * stamp (src/proxy/dialog-stamp.ts) that in-dialog requests must bring back.
  */
 export function recordRouteUri(i: SipInterface, stamp: string | null = null): string {
   let s = RR_URIS.get(i);

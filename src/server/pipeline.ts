@@ -12,7 +12,7 @@
  *                     matched (RFC 3261 17)
  *   5. proxy          a request inside a B2BUA call goes to it;     src/proxy/proxy.ts
  *                     503 while not taking calls; 16.3 checks;
- *                     the route set (16.4, route-policy.ts)
+ *                     the route set (16.4, src/proxy/route-policy.ts)
  *   6. registrar/auth REGISTER for a local domain; digest of a      src/registrar/registrar.ts
  *                     local user's other initial requests (407)     src/auth/proxy-auth.ts
  *   7. routes         the `routes:` table: forward, reply, or a     src/proxy/router.ts

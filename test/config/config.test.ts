@@ -54,7 +54,7 @@ describe('defaults', () => {
     assert.deepEqual(parseConfig('media:\ntls:\nadvertise:\n', BASE), expected);
   });
 
-  test('the CONTRACT.md example parses', () => {
+  test('the full example config parses', () => {
     const c = parseConfig(
       [
         'listen: [udp:127.0.0.1:5060, tcp:127.0.0.1:5060, tls:127.0.0.1:5061]',
