@@ -13,7 +13,7 @@
  * is `other`. The names of a family are not exported again one by one.
  */
 import { isKnownStatus } from '../sip/status.js';
-import type { RefusalCause } from '../b2bua/planner.js';
+import type { RefusedCallCause } from '../b2bua/refusal-cause.js';
 
 export interface CounterFamily<L extends string = string> {
   readonly name: string;
@@ -31,13 +31,13 @@ function statusValue(text: string): string {
   return text.length === 3 && isKnownStatus(n) ? text : 'other';
 }
 
-/** Why trunk calls are refused: the planner's causes (RefusalCause), the unknown sources' (src/b2bua/unknown-sources.ts), `other`. */
+/** The `cause` label's values: every RefusedCallCause (src/b2bua/refusal-cause.ts), and `other`. */
 export const CALL_REFUSAL_CAUSES = [
   'policy', 'transport', 'certificate', 'caller-id', 'number', 'unknown-did', 'barred', 'no-route', 'no-gateway',
   'trunk-unreachable', 'trunk-config', 'cpm-limit', 'concurrent-limit', 'extension', 'shutdown', 'unknown-source', 'other',
-] as const;
-// Every RefusalCause is in the list (a new one fails to build until it is added).
-const everyCause: [Exclude<RefusalCause, (typeof CALL_REFUSAL_CAUSES)[number]>] extends [never] ? true : never = true;
+] as const satisfies ReadonlyArray<RefusedCallCause | 'other'>;
+// Every RefusedCallCause is in the list (a new one fails to build until it is added).
+const everyCause: [Exclude<RefusedCallCause, (typeof CALL_REFUSAL_CAUSES)[number]>] extends [never] ? true : never = true;
 void everyCause;
 const CAUSES: ReadonlySet<string> = new Set(CALL_REFUSAL_CAUSES);
 
