@@ -70,7 +70,11 @@ function spawnSipp(args: string[], log: string): { child: ChildProcess; done: Pr
   return { child, done };
 }
 
-async function startServer(dir: string, port: number, uasProxy: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+async function startServer(
+  dir: string,
+  port: number,
+  uasProxy: number,
+): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const config = join(dir, 'trunkline.yaml');
   writeFileSync(
     config,
@@ -85,8 +89,12 @@ async function startServer(dir: string, port: number, uasProxy: number): Promise
       '',
     ].join('\n'),
   );
-  const nodeArgs = arg('node-args', '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = arg('node-args', '')
+    .split(' ')
+    .filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -115,7 +123,13 @@ async function main(): Promise<void> {
   const store = await openStore({ kind: 'sqlite', file: join(dir, 'data', 'trunkline.db') });
   await store.accounts.add({ name: 'bench' });
   // Limits far above the ladder: the benchmark measures calls, not refusals.
-  await store.trunks.add({ name: 'pbx', account: 'bench', ip: ['127.0.0.2/32'], dest: `sip:127.0.0.3:${uas.inbound}`, cpm: 1_000_000 });
+  await store.trunks.add({
+    name: 'pbx',
+    account: 'bench',
+    ip: ['127.0.0.2/32'],
+    dest: `sip:127.0.0.3:${uas.inbound}`,
+    cpm: 1_000_000,
+  });
   await store.dids.add(DID, 'pbx');
   await store.carriers.add({ name: 'carrier', gateways: [`sip:127.0.0.6:${uas.outbound}`, 'sip:127.0.0.5:5060'] });
   await store.routes.add('+', ['carrier']);
@@ -134,12 +148,58 @@ async function main(): Promise<void> {
     for (const { rate, secs, report } of ladder) {
       for (const mode of MODES) {
         const calls = rate * secs;
-        const uasRun = spawnSipp(['-sf', UAS, '-i', uasIp[mode], '-p', String(uas[mode]), '-m', String(calls), '-nostdin', '-nr', '-timeout', `${secs + 60}s`], join(dir, `uas-${mode}-${rate}-${secs}.log`));
+        const uasRun = spawnSipp(
+          [
+            '-sf',
+            UAS,
+            '-i',
+            uasIp[mode],
+            '-p',
+            String(uas[mode]),
+            '-m',
+            String(calls),
+            '-nostdin',
+            '-nr',
+            '-timeout',
+            `${secs + 60}s`,
+          ],
+          join(dir, `uas-${mode}-${rate}-${secs}.log`),
+        );
         await sleep(300);
         const before = treeCpuTicks(server.child.pid!).ticks;
         const stf = join(dir, `uac-${mode}-${rate}-${secs}.csv`);
         const uacRun = spawnSipp(
-          ['-sf', UAC, `127.0.0.1:${port}`, '-i', uacIp[mode], '-p', String(await freePort()), '-s', service[mode], '-key', 'caller', DID, '-r', String(rate), '-m', String(calls), '-l', String(rate * 4), '-recv_timeout', '10000', '-nostdin', '-nr', '-trace_stat', '-stf', stf, '-fd', '1', '-timeout', `${secs + 40}s`],
+          [
+            '-sf',
+            UAC,
+            `127.0.0.1:${port}`,
+            '-i',
+            uacIp[mode],
+            '-p',
+            String(await freePort()),
+            '-s',
+            service[mode],
+            '-key',
+            'caller',
+            DID,
+            '-r',
+            String(rate),
+            '-m',
+            String(calls),
+            '-l',
+            String(rate * 4),
+            '-recv_timeout',
+            '10000',
+            '-nostdin',
+            '-nr',
+            '-trace_stat',
+            '-stf',
+            stf,
+            '-fd',
+            '1',
+            '-timeout',
+            `${secs + 40}s`,
+          ],
           join(dir, `uac-${mode}-${rate}-${secs}.log`),
         );
         await uacRun.done;
@@ -159,18 +219,31 @@ async function main(): Promise<void> {
         };
         if (!report) continue;
         steps.push(step);
-        process.stdout.write(`${mode.padEnd(8)} ${String(rate).padStart(4)}/s  ok ${step.successful}/${calls}  retrans ${step.retransmissions}  cpu ${step.cpuMsPerCall.toFixed(3)} ms/call\n`);
+        process.stdout.write(
+          `${mode.padEnd(8)} ${String(rate).padStart(4)}/s  ok ${step.successful}/${calls}  retrans ${step.retransmissions}  cpu ${step.cpuMsPerCall.toFixed(3)} ms/call\n`,
+        );
       }
     }
   } finally {
     await server.stop();
   }
   const load = loadAverage();
-  process.stdout.write(`\nTrunkline B2BUA vs Trunkline proxy, same run (load ${load.map((x) => x.toFixed(2)).join(' ')})\n`);
+  process.stdout.write(
+    `\nTrunkline B2BUA vs Trunkline proxy, same run (load ${load.map((x) => x.toFixed(2)).join(' ')})\n`,
+  );
   process.stdout.write('rate/s  proxy ms/call  inbound ms/call (ratio)  outbound ms/call (ratio)  failed p/i/o\n');
   let worst = 0;
   for (const rate of rates) {
-    const by = (m: Mode): Step => steps.find((s) => s.rate === rate && s.mode === m) ?? { mode: m, rate, calls: 0, successful: 0, failed: 0, retransmissions: 0, cpuMsPerCall: NaN };
+    const by = (m: Mode): Step =>
+      steps.find((s) => s.rate === rate && s.mode === m) ?? {
+        mode: m,
+        rate,
+        calls: 0,
+        successful: 0,
+        failed: 0,
+        retransmissions: 0,
+        cpuMsPerCall: NaN,
+      };
     const p = by('proxy');
     const i = by('inbound');
     const o = by('outbound');
@@ -181,13 +254,14 @@ async function main(): Promise<void> {
       `${String(rate).padStart(6)}  ${p.cpuMsPerCall.toFixed(3).padStart(13)}  ${i.cpuMsPerCall.toFixed(3).padStart(15)} (${ri.toFixed(2)}x)  ${o.cpuMsPerCall.toFixed(3).padStart(16)} (${ro.toFixed(2)}x)  ${p.failed}/${i.failed}/${o.failed}\n`,
     );
   }
-  process.stdout.write(`target: B2BUA <= 2.00x the proxy's CPU per call: ${worst <= 2 ? 'met' : 'NOT met'} (worst ${worst.toFixed(2)}x)\n`);
+  process.stdout.write(
+    `target: B2BUA <= 2.00x the proxy's CPU per call: ${worst <= 2 ? 'met' : 'NOT met'} (worst ${worst.toFixed(2)}x)\n`,
+  );
   if (jsonOut !== '') writeFileSync(jsonOut, JSON.stringify({ steps, load }, null, 2));
   rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench/b2bua: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench/b2bua: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
-

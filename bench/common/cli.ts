@@ -66,8 +66,11 @@ export function parseCommonArgs(
     };
     switch (flag) {
       case '--rates': {
-        const rates = value().split(',').map((s) => Number(s.trim()));
-        if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0)) fail('--rates: positive integers, comma-separated');
+        const rates = value()
+          .split(',')
+          .map((s) => Number(s.trim()));
+        if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r <= 0))
+          fail('--rates: positive integers, comma-separated');
         opts.rates = rates;
         break;
       }
@@ -126,7 +129,10 @@ export function which(cmd: string): string | undefined {
 /** The first line of a command's output (or the first matching `match`), for version strings. */
 export function firstLine(cmd: string, args: string[], match?: RegExp): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return (match ? lines.find((l) => match.test(l)) : lines[0]) ?? '?';
 }
 
@@ -168,20 +174,38 @@ export function setUp(
 ): { sipp: string; kamailio?: string; servers: ServerName[]; machine: Machine } {
   if (process.platform !== 'linux') usageError(bench, usage, 'needs Linux (/proc for CPU times)');
   const sipp = which('sipp');
-  if (sipp === undefined) usageError(bench, usage, 'sipp not found: install the Debian package sip-tester (scripts/install-deps.sh)');
+  if (sipp === undefined)
+    usageError(bench, usage, 'sipp not found: install the Debian package sip-tester (scripts/install-deps.sh)');
   const servers: ServerName[] = opts.only === null ? ['kamailio', 'trunkline'] : [opts.only];
   let kamailio: string | undefined;
   if (servers.includes('kamailio')) {
     kamailio = findKamailio();
-    if (kamailio === undefined) usageError(bench, usage, 'kamailio not found: install the Debian package kamailio (scripts/install-deps.sh), or use --only trunkline');
+    if (kamailio === undefined)
+      usageError(
+        bench,
+        usage,
+        'kamailio not found: install the Debian package kamailio (scripts/install-deps.sh), or use --only trunkline',
+      );
   }
   const load = loadAverage();
   const sippVersion = firstLine(sipp!, ['-v'], /SIPp v/);
-  const machine: Machine = { cpus: cpus().length, loadAverage: load, loadWarning: load[0] > LOAD_WARN, clockTicksPerSecond: clockTicksPerSecond(), sipp: sippVersion };
-  progress(opts, `${bench}: ${what}, rates ${opts.rates.join(', ')}/s, ${opts.seconds} s each; ${machine.cpus} CPUs; ${sippVersion}`);
+  const machine: Machine = {
+    cpus: cpus().length,
+    loadAverage: load,
+    loadWarning: load[0] > LOAD_WARN,
+    clockTicksPerSecond: clockTicksPerSecond(),
+    sipp: sippVersion,
+  };
+  progress(
+    opts,
+    `${bench}: ${what}, rates ${opts.rates.join(', ')}/s, ${opts.seconds} s each; ${machine.cpus} CPUs; ${sippVersion}`,
+  );
   progress(opts, `load average before the run: ${load.map((x) => x.toFixed(2)).join(' ')}`);
   if (machine.loadWarning) {
-    progress(opts, `WARNING: 1-minute load average ${load[0].toFixed(2)} is above ${LOAD_WARN}: something else is using the CPU, figures will be noisy`);
+    progress(
+      opts,
+      `WARNING: 1-minute load average ${load[0].toFixed(2)} is above ${LOAD_WARN}: something else is using the CPU, figures will be noisy`,
+    );
   }
   return { sipp: sipp!, ...(kamailio !== undefined ? { kamailio } : {}), servers, machine };
 }

@@ -18,7 +18,10 @@ export function findKamailio(): string | undefined {
 /** Where Kamailio's modules are; throws a clear error when tm.so is nowhere. */
 export function requireModulePath(): string {
   const p = kamailioModulePath();
-  if (p === null) throw new Error('Kamailio modules (tm.so) not found: install the Debian package kamailio (scripts/install-deps.sh)');
+  if (p === null)
+    throw new Error(
+      'Kamailio modules (tm.so) not found: install the Debian package kamailio (scripts/install-deps.sh)',
+    );
   return p;
 }
 

@@ -99,7 +99,11 @@ export function cpuMsBetween(a: { ticks: number }, b: { ticks: number }, clkTck:
 }
 
 /** What a process tree costs doing nothing (timers, polling): CPU ms per second over a window. */
-export async function idleCpuMsPerSecond(root: number, windowMs: number, clkTck: number): Promise<{ msPerSecond: number; processes: number }> {
+export async function idleCpuMsPerSecond(
+  root: number,
+  windowMs: number,
+  clkTck: number,
+): Promise<{ msPerSecond: number; processes: number }> {
   const a = treeCpuTicks(root);
   await new Promise((r) => setTimeout(r, windowMs));
   return { msPerSecond: cpuMsBetween(a, treeCpuTicks(root), clkTck) / (windowMs / 1000), processes: a.processes };

@@ -13,7 +13,10 @@ import { sleep, type Transport } from './sipp.js';
  */
 export function waitForOptions(port: number, server: Child, timeoutMs: number): Promise<string> {
   return probeOptions(port, {
-    gone: () => (server.exited ? `${server.name} exited before answering OPTIONS (${server.describeExit()}):\n${server.logTail()}` : null),
+    gone: () =>
+      server.exited
+        ? `${server.name} exited before answering OPTIONS (${server.describeExit()}):\n${server.logTail()}`
+        : null,
     timeoutMs,
     who: server.name,
     tail: () => server.logTail(),
@@ -40,7 +43,8 @@ export async function waitForBind(port: number, transport: Transport, who: Child
   const deadline = Date.now() + timeoutMs;
   while (!(await portTaken(port, transport))) {
     if (who.exited) throw new Error(`${who.name} exited at start (${who.describeExit()}):\n${who.logTail()}`);
-    if (Date.now() > deadline) throw new Error(`${who.name} did not bind ${transport}:127.0.0.1:${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${who.name} did not bind ${transport}:127.0.0.1:${port} within ${timeoutMs} ms`);
     await sleep(50);
   }
 }

@@ -35,7 +35,11 @@ export function fmtMs(v: number | null | undefined): string {
 }
 
 /** Trunkline / Kamailio CPU per unit, or null when either is missing. */
-export function ratio<S extends StepFigures>(k: S | undefined, t: S | undefined, perUnit: (s: S) => number | null): number | null {
+export function ratio<S extends StepFigures>(
+  k: S | undefined,
+  t: S | undefined,
+  perUnit: (s: S) => number | null,
+): number | null {
   const kv = k === undefined ? null : perUnit(k);
   const tv = t === undefined ? null : perUnit(t);
   if (kv === null || tv === null || kv === 0) return null;
@@ -53,7 +57,8 @@ export function verdict<S extends StepFigures>(
   perUnit: (s: S) => number | null,
   unit: string,
 ): Verdict {
-  if (k === undefined || t === undefined) return { evaluated: false, holds: false, reasons: ['only one server ran (--only)'] };
+  if (k === undefined || t === undefined)
+    return { evaluated: false, holds: false, reasons: ['only one server ran (--only)'] };
   const reasons: string[] = [];
   if (k.error !== undefined) reasons.push(`Kamailio run failed: ${k.error.split('\n')[0]}`);
   if (t.error !== undefined) reasons.push(`Trunkline run failed: ${t.error.split('\n')[0]}`);
@@ -107,7 +112,11 @@ export function formatTable<S extends StepFigures>(o: {
     const steps = o.runs.map((r) => r.steps.find((s) => s.rate === rate));
     let tail: string;
     if (both) {
-      const r = ratio(k.steps.find((s) => s.rate === rate), t.steps.find((s) => s.rate === rate), o.perUnit);
+      const r = ratio(
+        k.steps.find((s) => s.rate === rate),
+        t.steps.find((s) => s.rate === rate),
+        o.perUnit,
+      );
       tail = `${pad(r === null ? 'n/a' : r.toFixed(2), 7)}  ${cleanText(steps[0])}/${cleanText(steps[1])}`;
     } else {
       tail = `  ${cleanText(steps[0])}`;
@@ -117,14 +126,19 @@ export function formatTable<S extends StepFigures>(o: {
   out.push('');
   out.push(...o.notes);
   for (const r of o.runs) if (r.error !== undefined) out.push(`${r.label} ERROR: ${r.error}`);
-  if (o.verdict.evaluated) out.push(o.verdict.holds ? o.holdsText : `TARGET DOES NOT HOLD: ${o.verdict.reasons.join('; ')}`);
+  if (o.verdict.evaluated)
+    out.push(o.verdict.holds ? o.holdsText : `TARGET DOES NOT HOLD: ${o.verdict.reasons.join('; ')}`);
   else out.push(`target not evaluated: ${o.verdict.reasons.join('; ')}`);
   return `${out.join('\n')}\n`;
 }
 
 /** "Idle CPU: Kamailio 0.0 ms/s, Trunkline 0.0 ms/s." and the warm-up, for the notes. */
 export function idleNote<S extends StepFigures>(runs: Array<RunFigures<S>>, warmup: number, rates: number[]): string[] {
-  const idle = runs.filter((r) => r.idleCpuMsPerSecond !== undefined).map((r) => `${r.label} ${r.idleCpuMsPerSecond!.toFixed(1)} ms/s`);
+  const idle = runs
+    .filter((r) => r.idleCpuMsPerSecond !== undefined)
+    .map((r) => `${r.label} ${r.idleCpuMsPerSecond!.toFixed(1)} ms/s`);
   if (idle.length === 0) return [];
-  return [`Idle CPU: ${idle.join(', ')}.${warmup > 0 ? ` Warm-up before the ladder (not in the table): ${warmup} s at ${Math.min(...rates)}/s.` : ''}`];
+  return [
+    `Idle CPU: ${idle.join(', ')}.${warmup > 0 ? ` Warm-up before the ladder (not in the table): ${warmup} s at ${Math.min(...rates)}/s.` : ''}`,
+  ];
 }

@@ -90,18 +90,30 @@ export function sippTransportArgs(t: Transport): string[] {
 
 export async function runUac(o: UacOptions): Promise<UacResult> {
   const args = [
-    '-sf', o.scenario,
+    '-sf',
+    o.scenario,
     o.target,
-    '-i', '127.0.0.1',
-    '-p', String(o.localPort),
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(o.localPort),
     ...sippTransportArgs(o.transport),
-    '-r', String(o.rate),
-    '-m', String(o.calls),
-    '-l', String(o.limit),
-    '-recv_timeout', String(o.recvTimeoutMs),
-    '-cp', String(o.controlPort),
+    '-r',
+    String(o.rate),
+    '-m',
+    String(o.calls),
+    '-l',
+    String(o.limit),
+    '-recv_timeout',
+    String(o.recvTimeoutMs),
+    '-cp',
+    String(o.controlPort),
     '-nostdin',
-    '-trace_stat', '-stf', o.statsFile, '-fd', '1',
+    '-trace_stat',
+    '-stf',
+    o.statsFile,
+    '-fd',
+    '1',
   ];
   const started = Date.now();
   const child = new Child(`sipp uac ${o.rate}/s`, o.sipp, args, join(o.dir, `uac-${o.rate}.log`), o.dir);
@@ -167,16 +179,24 @@ export class Uas {
   }): Uas {
     const statsFile = join(o.dir, 'uas-stats.csv');
     const args = [
-      '-sf', o.scenario,
-      '-i', '127.0.0.1',
-      '-p', String(o.port),
+      '-sf',
+      o.scenario,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(o.port),
       ...sippTransportArgs(o.transport),
-      '-recv_timeout', String(o.recvTimeoutMs),
-      '-cp', String(o.controlPort),
+      '-recv_timeout',
+      String(o.recvTimeoutMs),
+      '-cp',
+      String(o.controlPort),
       '-nostdin',
-      '-trace_stat', '-stf', statsFile,
+      '-trace_stat',
+      '-stf',
+      statsFile,
       '-trace_counts',
-      '-fd', '1',
+      '-fd',
+      '1',
     ];
     return new Uas(new Child('sipp uas', o.sipp, args, join(o.dir, 'uas.log'), o.dir), o.dir, statsFile);
   }

@@ -29,7 +29,9 @@ import { clockTicksPerSecond, readProcStat } from '../common/procstat.js';
 /** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped because a socket buffer was full. */
 function udpRcvbufErrors(): number {
   try {
-    const lines = readFileSync('/proc/net/snmp', 'latin1').split('\n').filter((l) => l.startsWith('Udp:'));
+    const lines = readFileSync('/proc/net/snmp', 'latin1')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
     const names = lines[0]!.split(/\s+/);
     const values = lines[1]!.split(/\s+/);
     return Number(values[names.indexOf('RcvbufErrors')] ?? 0);
@@ -52,7 +54,15 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { calls: [50, 100, 200, 400], seconds: 8, pps: 50, modes: ['plain', 'srtp'], only: null, json: false, warmup: 2 };
+  const a: Args = {
+    calls: [50, 100, 200, 400],
+    seconds: 8,
+    pps: 50,
+    modes: ['plain', 'srtp'],
+    only: null,
+    json: false,
+    warmup: 2,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = (): string => {
@@ -69,7 +79,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--json') a.json = true;
     else throw new Error(`unknown option ${k}`);
   }
-  if (a.calls.some((n) => !Number.isInteger(n) || n < 1 || n > 2300)) throw new Error('--calls: integers 1-2300 (4 ports per call in 40000-50000)');
+  if (a.calls.some((n) => !Number.isInteger(n) || n < 1 || n > 2300))
+    throw new Error('--calls: integers 1-2300 (4 ports per call in 40000-50000)');
   if (!(a.seconds > 0 && a.seconds <= 120)) throw new Error('--seconds: 1-120');
   if (!(a.pps > 0 && a.pps <= 1000)) throw new Error('--pps: 1-1000');
   return a;
@@ -93,7 +104,9 @@ class ChildEngine {
   }
   static async start(range: { min: number; max: number }): Promise<ChildEngine> {
     const here = dirname(fileURLToPath(import.meta.url));
-    const proc = fork(join(here, 'builtin-child.js'), [String(range.min), String(range.max)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = fork(join(here, 'builtin-child.js'), [String(range.min), String(range.max)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     await new Promise<void>((resolve, reject) => {
       proc.once('message', () => resolve());
       proc.once('exit', (c) => reject(new Error(`builtin child exited ${c}`)));
@@ -145,7 +158,8 @@ async function startBuiltin(): Promise<Relay> {
 }
 
 function rtpengineBinary(): string | null {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin']) if (d && existsSync(join(d, 'rtpengine'))) return join(d, 'rtpengine');
+  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'])
+    if (d && existsSync(join(d, 'rtpengine'))) return join(d, 'rtpengine');
   return null;
 }
 
@@ -154,18 +168,38 @@ async function startRtpengine(): Promise<Relay> {
   if (bin === null) throw new Error('rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)');
   const ng = 20000 + Math.floor(Math.random() * 12000);
   const r = portRange(rangeSize);
-  const proc = spawn(bin, ['--foreground', '--log-stderr', '--log-level=3', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ng}`, `--port-min=${r.min}`, `--port-max=${r.max}`, '--timeout=3600'], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
+  const proc = spawn(
+    bin,
+    [
+      '--foreground',
+      '--log-stderr',
+      '--log-level=3',
+      '--table=-1',
+      '--interface=127.0.0.1',
+      `--listen-ng=127.0.0.1:${ng}`,
+      `--port-min=${r.min}`,
+      `--port-max=${r.max}`,
+      '--timeout=3600',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    },
+  );
   const probe = new NgClient('127.0.0.1', ng, 200, 1);
   let up = false;
-  for (let i = 0; i < 50 && !up; i++) up = (await probe.command({ command: 'ping' }).catch(() => null))?.result === 'pong';
+  for (let i = 0; i < 50 && !up; i++)
+    up = (await probe.command({ command: 'ping' }).catch(() => null))?.result === 'pong';
   probe.close();
   if (!up) {
     proc.kill('SIGKILL');
     throw new Error('rtpengine did not start');
   }
-  const engine = new RtpengineMediaEngine({ ng: { host: '127.0.0.1', port: ng }, timeout: 3600, holdTimeout: 3600, pollMs: 3_600_000 });
+  const engine = new RtpengineMediaEngine({
+    ng: { host: '127.0.0.1', port: ng },
+    timeout: 3600,
+    holdTimeout: 3600,
+    pollMs: 3_600_000,
+  });
   return {
     name: 'rtpengine',
     pid: proc.pid!,
@@ -231,7 +265,10 @@ async function setup(relay: Relay, calls: number, mode: Mode, gen: Gen): Promise
     const key = mode === 'srtp' ? randomBytes(30) : null;
     const sid = `bench-${i}`;
     const offer = await relay.engine.offer(sid, 'a', sdp(sa.address().port, key), plain);
-    const answer = await relay.engine.answer(sid, 'b', sdp(sb.address().port, null), { profile: 'as-offered', codecs: [] });
+    const answer = await relay.engine.answer(sid, 'b', sdp(sb.address().port, null), {
+      profile: 'as-offered',
+      codecs: [],
+    });
     const port = (s: string): number => Number(/^m=audio (\d+)/m.exec(s)![1]);
     out.push({
       toA: port(answer),
@@ -445,8 +482,38 @@ function summarize(results: StepResult[], args: Args): Summary[] {
 }
 
 function printTable(results: StepResult[], summary: Summary[]): void {
-  const head = ['engine', 'mode', 'calls', 'target/s', 'sent/s', 'loss %', 'relay CPU %', 'pkts/CPU-s', 'us/pkt', 'CPU %/call', 'gen CPU %', 'rcvbuf drops', 'load'];
-  const rows = results.map((r) => [r.engine, r.mode, r.calls, r.targetPps, Math.round(r.sent / r.seconds), r.lossPct, r.relayCpuPct, r.packetsPerCpuSecond, r.cpuUsPerPacket, r.cpuPctPerCall, r.generatorCpuPct, r.rcvbufErrors, r.load].map(String));
+  const head = [
+    'engine',
+    'mode',
+    'calls',
+    'target/s',
+    'sent/s',
+    'loss %',
+    'relay CPU %',
+    'pkts/CPU-s',
+    'us/pkt',
+    'CPU %/call',
+    'gen CPU %',
+    'rcvbuf drops',
+    'load',
+  ];
+  const rows = results.map((r) =>
+    [
+      r.engine,
+      r.mode,
+      r.calls,
+      r.targetPps,
+      Math.round(r.sent / r.seconds),
+      r.lossPct,
+      r.relayCpuPct,
+      r.packetsPerCpuSecond,
+      r.cpuUsPerPacket,
+      r.cpuPctPerCall,
+      r.generatorCpuPct,
+      r.rcvbufErrors,
+      r.load,
+    ].map(String),
+  );
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
   console.log(line(head));
@@ -454,7 +521,9 @@ function printTable(results: StepResult[], summary: Summary[]): void {
   for (const s of summary) {
     console.log(
       `${s.mode}: builtin/rtpengine CPU per packet ${s.ratios.map((r) => `${r.ratio}x@${r.calls}`).join(', ') || 'n/a'}; ` +
-        `max calls under 0.1% loss: ${Object.entries(s.maxCalls).map(([e, n]) => `${e} ${n}`).join(', ')}`,
+        `max calls under 0.1% loss: ${Object.entries(s.maxCalls)
+          .map(([e, n]) => `${e} ${n}`)
+          .join(', ')}`,
     );
   }
 }

@@ -36,7 +36,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
 import { Child, installCleanupHandlers } from '../common/children.js';
-import { clockTicksPerSecond, hasSchedstat, threadTicksBetween, threadTimeMs, threadTimes, treeCpuTicks, treeRunNs } from '../common/procstat.js';
+import {
+  clockTicksPerSecond,
+  hasSchedstat,
+  threadTicksBetween,
+  threadTimeMs,
+  threadTimes,
+  treeCpuTicks,
+  treeRunNs,
+} from '../common/procstat.js';
 import { findKamailio, startKamailioFromTemplate } from '../common/kamailio.js';
 import { Uas, runUac } from '../common/sipp.js';
 import { waitForBind, waitForOptions } from '../common/readiness.js';
@@ -77,7 +85,22 @@ const PARTS = ['capture', 'sse', 'scrape'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { rate: 200, seconds: 20, rounds: 6, rows: 10_000, scrape: 5, json: false, noApi: false, cpuProf: null, parts: new Set(PARTS), hep: 'udp', warmup: 40, gc: false, fresh: false, kamailio: true };
+  const o: Opts = {
+    rate: 200,
+    seconds: 20,
+    rounds: 6,
+    rows: 10_000,
+    scrape: 5,
+    json: false,
+    noApi: false,
+    cpuProf: null,
+    parts: new Set(PARTS),
+    hep: 'udp',
+    warmup: 40,
+    gc: false,
+    fresh: false,
+    kamailio: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): number => {
@@ -103,10 +126,11 @@ function parseArgs(argv: string[]): Opts {
       o.hep = h;
     } else if (a === '--parts') {
       const list = (argv[++i] ?? '').split(',');
-      for (const p of list) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--parts: ${p} is not one of ${PARTS.join(', ')}`);
+      for (const p of list)
+        if (!(PARTS as readonly string[]).includes(p))
+          throw new Error(`--parts: ${p} is not one of ${PARTS.join(', ')}`);
       o.parts = new Set(list as Part[]);
-    }
-    else throw new Error(`unknown option ${a}`);
+    } else throw new Error(`unknown option ${a}`);
   }
   return o;
 }
@@ -124,7 +148,12 @@ interface Server {
 }
 
 /** The server's config file: SIP and API on free ports, one route to the UAS, HEP capture or not. */
-function configText(dir: string, ports: { sip: number; api: number; uas: number }, capture: 'udp' | 'tcp' | null, hepPort: number): string {
+function configText(
+  dir: string,
+  ports: { sip: number; api: number; uas: number },
+  capture: 'udp' | 'tcp' | null,
+  hepPort: number,
+): string {
   return [
     `listen: [udp:127.0.0.1:${ports.sip}]`,
     `data: ${JSON.stringify(join(dir, 'data'))}`,
@@ -144,11 +173,27 @@ async function startServer(capture: 'udp' | 'tcp' | null, hepPort: number, nodeA
   const uas = await freePort();
   const config = join(dir, 'trunkline.yaml');
   writeFileSync(config, configText(dir, { sip, api: apiPort, uas }, capture, hepPort));
-  const made = spawnSync(process.execPath, [CLI, 'token', 'add', 'bench', '--role', 'admin', '--config', config], { encoding: 'utf8' });
+  const made = spawnSync(process.execPath, [CLI, 'token', 'add', 'bench', '--role', 'admin', '--config', config], {
+    encoding: 'utf8',
+  });
   if (made.status !== 0) throw new Error(`token add failed: ${made.stderr}`);
-  const child = new Child('trunkline', process.execPath, [...nodeArgs, CLI, 'serve', '--config', config], join(dir, 'trunkline.log'), dir);
+  const child = new Child(
+    'trunkline',
+    process.execPath,
+    [...nodeArgs, CLI, 'serve', '--config', config],
+    join(dir, 'trunkline.log'),
+    dir,
+  );
   await waitForOptions(sip, child, 15_000);
-  return { child, dir, config, api: `http://127.0.0.1:${apiPort}`, sip, ports: { sip, api: apiPort, uas }, token: made.stdout.trim() };
+  return {
+    child,
+    dir,
+    config,
+    api: `http://127.0.0.1:${apiPort}`,
+    sip,
+    ports: { sip, api: apiPort, uas },
+    token: made.stdout.trim(),
+  };
 }
 
 /** utime and stime of one process (the server is one process), in clock ticks. */
@@ -162,7 +207,13 @@ function userSys(pid: number): { user: number; sys: number } {
  * Collections the server's --trace-gc has logged so far (its stdout, in
  * trunkline.log): lines like `[pid:0x..]  1234 ms: Scavenge 5.1 (6.2) -> 4.3 (7.2) MB, 0.80 / 0.00 ms ...`.
  */
-function gcCounts(dir: string): { scavenges: number; markCompacts: number; ms: number; heapMb: number; reasons: Map<string, number> } {
+function gcCounts(dir: string): {
+  scavenges: number;
+  markCompacts: number;
+  ms: number;
+  heapMb: number;
+  reasons: Map<string, number>;
+} {
   let text = '';
   try {
     text = readFileSync(join(dir, 'trunkline.log'), 'latin1');
@@ -248,7 +299,10 @@ class OpsLoad {
     if (o.parts.has('sse')) {
       const abort = new AbortController();
       this.#abort = abort;
-      const res = await fetch(`${s.api}/api/v1/events`, { headers: { authorization: `Bearer ${s.token}` }, signal: abort.signal });
+      const res = await fetch(`${s.api}/api/v1/events`, {
+        headers: { authorization: `Bearer ${s.token}` },
+        signal: abort.signal,
+      });
       void (async () => {
         const reader = res.body!.getReader();
         for (;;) {
@@ -260,7 +314,12 @@ class OpsLoad {
     }
     if (o.parts.has('scrape')) {
       this.#scraping = setInterval(() => {
-        void fetch(`${s.api}/metrics`).then((r) => r.text()).then(() => this.scrapes++, () => undefined);
+        void fetch(`${s.api}/metrics`)
+          .then((r) => r.text())
+          .then(
+            () => this.scrapes++,
+            () => undefined,
+          );
       }, o.scrape * 1000);
     }
   }
@@ -274,8 +333,29 @@ class OpsLoad {
 }
 
 /** `calls` SIPp calls at the rate through the proxy on `port` (uac-rr.xml, UDP), its statistics in dir. */
-async function sippCalls(o: Opts, sipp: string, dir: string, port: number, calls: number, tag: string): ReturnType<typeof runUac> {
-  return runUac({ sipp, scenario: UAC, dir, target: `127.0.0.1:${port}`, localPort: await freePort(), transport: 'udp', rate: o.rate, calls, limit: Math.max(200, o.rate * 4), recvTimeoutMs: 10_000, deadlineMs: (calls / o.rate) * 1000 + 20_000, statsFile: join(dir, `uac-${tag}.csv`), controlPort: await freePort() });
+async function sippCalls(
+  o: Opts,
+  sipp: string,
+  dir: string,
+  port: number,
+  calls: number,
+  tag: string,
+): ReturnType<typeof runUac> {
+  return runUac({
+    sipp,
+    scenario: UAC,
+    dir,
+    target: `127.0.0.1:${port}`,
+    localPort: await freePort(),
+    transport: 'udp',
+    rate: o.rate,
+    calls,
+    limit: Math.max(200, o.rate * 4),
+    recvTimeoutMs: 10_000,
+    deadlineMs: (calls / o.rate) * 1000 + 20_000,
+    statsFile: join(dir, `uac-${tag}.csv`),
+    controlPort: await freePort(),
+  });
 }
 
 /** A server with its UAS, and SIPp calls through it. */
@@ -286,9 +366,23 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(o: Opts, sipp: string, capture: 'udp' | 'tcp' | null, hepPort: number, nodeArgs: string[]): Promise<Rig> {
+async function rig(
+  o: Opts,
+  sipp: string,
+  capture: 'udp' | 'tcp' | null,
+  hepPort: number,
+  nodeArgs: string[],
+): Promise<Rig> {
   const s = await startServer(capture, hepPort, nodeArgs);
-  const uas = Uas.start({ sipp, scenario: UAS, dir: s.dir, port: s.ports.uas, transport: 'udp', recvTimeoutMs: 20_000, controlPort: await freePort() });
+  const uas = Uas.start({
+    sipp,
+    scenario: UAS,
+    dir: s.dir,
+    port: s.ports.uas,
+    transport: 'udp',
+    recvTimeoutMs: 20_000,
+    controlPort: await freePort(),
+  });
   const close = async (): Promise<void> => {
     await uas.child.stop(2000, 'SIGINT');
     await s.child.stop(5000);
@@ -300,8 +394,7 @@ async function rig(o: Opts, sipp: string, capture: 'udp' | 'tcp' | null, hepPort
     await close();
     throw err;
   }
-  const uac = (calls: number, tag: string) =>
-    sippCalls(o, sipp, s.dir, s.sip, calls, tag);
+  const uac = (calls: number, tag: string) => sippCalls(o, sipp, s.dir, s.sip, calls, tag);
   return { s, uas, uac, close };
 }
 
@@ -320,16 +413,23 @@ async function measure(r: Rig, o: Opts, tag: string, load: OpsLoad | null): Prom
   const us1 = userSys(s.child.pid);
   const th1 = threadTimes(s.child.pid);
   const gc1 = o.gc ? gcCounts(s.dir) : null;
-  const gc = gc0 === null || gc1 === null ? null : {
+  const gc =
+    gc0 === null || gc1 === null
+      ? null
+      : {
           scavenges: gc1.scavenges - gc0.scavenges,
           markCompacts: gc1.markCompacts - gc0.markCompacts,
           ms: gc1.ms - gc0.ms,
           heapMb: gc1.heapMb,
-          reasons: [...gc1.reasons].map(([why, n]) => [why, n - (gc0.reasons.get(why) ?? 0)] as const).filter(([, n]) => n > 0).map(([why, n]) => `${n}x ${why}`),
+          reasons: [...gc1.reasons]
+            .map(([why, n]) => [why, n - (gc0.reasons.get(why) ?? 0)] as const)
+            .filter(([, n]) => n > 0)
+            .map(([why, n]) => `${n}x ${why}`),
         };
   const n = Math.max(1, res.created);
   const threads: Record<string, number> = {};
-  for (const [name, t] of threadTicksBetween(th0.byName, th1.byName)) if (t > 0) threads[name] = threadTimeMs(t, th1.unit, CLK_TCK) / n;
+  for (const [name, t] of threadTicksBetween(th0.byName, th1.byName))
+    if (t > 0) threads[name] = threadTimeMs(t, th1.unit, CLK_TCK) / n;
   const runMs = Object.values(threads).reduce((x, y) => x + y, 0);
   const cpuMs = ((cpu1.ticks - cpu0.ticks) * 1000) / CLK_TCK;
   const tick = tickMs(res.created);
@@ -353,7 +453,10 @@ async function hepSent(s: Server): Promise<number> {
   return Number(/^trunkline_hep_packets_total\{outcome="sent"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
 }
 
-const nodeArgsOf = (o: Opts, tag: string): string[] => [...(o.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', join(o.cpuProf, tag)] : []), ...(o.gc ? ['--trace-gc'] : [])];
+const nodeArgsOf = (o: Opts, tag: string): string[] => [
+  ...(o.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', join(o.cpuProf, tag)] : []),
+  ...(o.gc ? ['--trace-gc'] : []),
+];
 
 /** --fresh: one measured run on a server of its own, with or without the operations load. */
 async function freshRun(o: Opts, on: boolean, sipp: string, hepPort: number): Promise<Run> {
@@ -380,14 +483,22 @@ async function freshRun(o: Opts, on: boolean, sipp: string, hepPort: number): Pr
  * takes that out. The warm-up runs half with everything on, half off, so
  * both modes' code is compiled before anything is measured.
  */
-async function liveRuns(o: Opts, sipp: string, hepPort: number, report: (mode: 'off' | 'on', r: Run) => void): Promise<void> {
+async function liveRuns(
+  o: Opts,
+  sipp: string,
+  hepPort: number,
+  report: (mode: 'off' | 'on', r: Run) => void,
+): Promise<void> {
   const r = await rig(o, sipp, null, hepPort, nodeArgsOf(o, 'live'));
   let load: OpsLoad | null = null;
   const set = async (on: boolean): Promise<void> => {
     load?.stop();
     load = null;
     writeFileSync(r.s.config, configText(r.s.dir, r.s.ports, on && o.parts.has('capture') ? o.hep : null, hepPort));
-    const res = await fetch(`${r.s.api}/api/v1/reload`, { method: 'POST', headers: { authorization: `Bearer ${r.s.token}` } });
+    const res = await fetch(`${r.s.api}/api/v1/reload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${r.s.token}` },
+    });
     if (!res.ok) throw new Error(`reload failed: ${res.status} ${await res.text()}`);
     if (on) {
       load = new OpsLoad(r.s, o);
@@ -420,7 +531,11 @@ async function liveRuns(o: Opts, sipp: string, hepPort: number, report: (mode: '
  * same ABBA rounds and call flow as Trunkline. CPU is the scheduler's run
  * time of all its processes. Returns CPU ms per call and HEP packets per call by mode.
  */
-async function kamailioRuns(o: Opts, sipp: string, kamailio: string): Promise<Array<{ mode: 'off' | 'on'; msPerCall: number; hepPerCall: number; ok: number }>> {
+async function kamailioRuns(
+  o: Opts,
+  sipp: string,
+  kamailio: string,
+): Promise<Array<{ mode: 'off' | 'on'; msPerCall: number; hepPerCall: number; ok: number }>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ops-kamailio-'));
   const ports = { sip: await freePort(), uas: await freePort(), hep: await freePort() };
   let received = 0;
@@ -441,14 +556,25 @@ async function kamailioRuns(o: Opts, sipp: string, kamailio: string): Promise<Ar
       BENCH_CTL: `unix:${ctl}`,
     },
   });
-  const uas = Uas.start({ sipp, scenario: UAS, dir, port: ports.uas, transport: 'udp', recvTimeoutMs: 20_000, controlPort: await freePort() });
+  const uas = Uas.start({
+    sipp,
+    scenario: UAS,
+    dir,
+    port: ports.uas,
+    transport: 'udp',
+    recvTimeoutMs: 20_000,
+    controlPort: await freePort(),
+  });
   const kamcmd = join(dirname(kamailio), 'kamcmd');
   const set = (on: boolean): void => {
-    const r = spawnSync(kamcmd, ['-s', `unix:${ctl}`, 'siptrace.status', on ? 'on' : 'off'], { encoding: 'utf8', timeout: 5000 });
-    if (r.status !== 0 || !r.stdout.includes(on ? 'Enabled' : 'Disabled')) throw new Error(`kamcmd siptrace.status ${on ? 'on' : 'off'} failed: ${r.stdout}${r.stderr}`);
+    const r = spawnSync(kamcmd, ['-s', `unix:${ctl}`, 'siptrace.status', on ? 'on' : 'off'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    if (r.status !== 0 || !r.stdout.includes(on ? 'Enabled' : 'Disabled'))
+      throw new Error(`kamcmd siptrace.status ${on ? 'on' : 'off'} failed: ${r.stdout}${r.stderr}`);
   };
-  const uac = (calls: number, tag: string) =>
-    sippCalls(o, sipp, dir, ports.sip, calls, tag);
+  const uac = (calls: number, tag: string) => sippCalls(o, sipp, dir, ports.sip, calls, tag);
   const out: Array<{ mode: 'off' | 'on'; msPerCall: number; hepPerCall: number; ok: number }> = [];
   try {
     await waitForOptions(ports.sip, child, 15_000);
@@ -473,7 +599,10 @@ async function kamailioRuns(o: Opts, sipp: string, kamailio: string): Promise<Ar
         const n = Math.max(1, r.created);
         const ms = t0 !== null && t1 !== null ? (t1 - t0) / 1e6 : ((c1.ticks - c0.ticks) * 1000) / CLK_TCK;
         out.push({ mode, msPerCall: ms / n, hepPerCall: (received - h0) / n, ok: r.successful });
-        say(o, `kamailio round ${round + 1} ${mode.padEnd(3)}: ${(ms / n).toFixed(3)} ms CPU per call, ${r.successful}/${r.created} calls ok, ${((received - h0) / n).toFixed(1)} HEP packets per call`);
+        say(
+          o,
+          `kamailio round ${round + 1} ${mode.padEnd(3)}: ${(ms / n).toFixed(3)} ms CPU per call, ${r.successful}/${r.created} calls ok, ${((received - h0) / n).toFixed(1)} HEP packets per call`,
+        );
       }
     }
     return out;
@@ -486,7 +615,13 @@ async function kamailioRuns(o: Opts, sipp: string, kamailio: string): Promise<Ar
 }
 
 /** Mean of on/off - 1 in percent, and the median of the per-round ratios (runs in pairs, as the rounds made them). */
-function overheadOf(runs: Array<{ mode: 'off' | 'on'; cost: number }>): { off: number; on: number; mean: number; median: number; perRound: number[] } {
+function overheadOf(runs: Array<{ mode: 'off' | 'on'; cost: number }>): {
+  off: number;
+  on: number;
+  mean: number;
+  median: number;
+  perRound: number[];
+} {
   const mean = (m: 'off' | 'on'): number => {
     const xs = runs.filter((r) => r.mode === m).map((r) => r.cost);
     return xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
@@ -500,7 +635,12 @@ function overheadOf(runs: Array<{ mode: 'off' | 'on'; cost: number }>): { off: n
   }
   const sorted = [...perRound].sort((x, y) => x - y);
   const mid = sorted.length / 2;
-  const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const median =
+    sorted.length === 0
+      ? NaN
+      : sorted.length % 2 === 1
+        ? sorted[Math.floor(mid)]!
+        : (sorted[mid - 1]! + sorted[mid]!) / 2;
   const off = mean('off');
   const on = mean('on');
   return { off, on, mean: (on / off - 1) * 100, median, perRound };
@@ -509,7 +649,11 @@ function overheadOf(runs: Array<{ mode: 'off' | 'on'; cost: number }>): { off: n
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 
 /** Requests per second of `make()` with `concurrency` in flight for `ms`. */
-async function rps(ms: number, concurrency: number, make: (i: number) => Promise<Response>): Promise<{ rps: number; errors: number }> {
+async function rps(
+  ms: number,
+  concurrency: number,
+  make: (i: number) => Promise<Response>,
+): Promise<{ rps: number; errors: number }> {
   const end = Date.now() + ms;
   let n = 0;
   let errors = 0;
@@ -529,7 +673,13 @@ async function rps(ms: number, concurrency: number, make: (i: number) => Promise
 const trunkIp = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 /** `count` POSTs to `path`, `inFlight` at a time; any answer but 201 stops the bench. */
-async function seed(s: Server, path: string, count: number, inFlight: number, body: (i: number) => object): Promise<void> {
+async function seed(
+  s: Server,
+  path: string,
+  count: number,
+  inFlight: number,
+  body: (i: number) => object,
+): Promise<void> {
   const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
   let next = 0;
   await Promise.all(
@@ -557,7 +707,11 @@ async function apiBench(o: Opts): Promise<Record<string, unknown>> {
     const accounts = Math.max(1, Math.ceil(o.rows / 100));
     const t0 = Date.now();
     await seed(s, '/api/v1/accounts', accounts, 16, (i) => ({ name: `acct${i}` }));
-    await seed(s, '/api/v1/trunks', o.rows, 16, (i) => ({ name: `t${i}`, account: `acct${i % accounts}`, ip: [trunkIp(i)] }));
+    await seed(s, '/api/v1/trunks', o.rows, 16, (i) => ({
+      name: `t${i}`,
+      account: `acct${i % accounts}`,
+      ip: [trunkIp(i)],
+    }));
     const seedMs = Date.now() - t0;
     const check = await fetch(`${s.api}/api/v1/trunks`, { headers });
     const all = (await check.json()) as unknown[];
@@ -568,20 +722,32 @@ async function apiBench(o: Opts): Promise<Record<string, unknown>> {
     const cursors: string[] = [''];
     let walked = 0;
     for (;;) {
-      const r = await fetch(`${s.api}/api/v1/trunks?limit=100${cursors[cursors.length - 1] === '' ? '' : `&cursor=${cursors[cursors.length - 1]}`}`, { headers });
+      const r = await fetch(
+        `${s.api}/api/v1/trunks?limit=100${cursors[cursors.length - 1] === '' ? '' : `&cursor=${cursors[cursors.length - 1]}`}`,
+        { headers },
+      );
       walked += ((await r.json()) as unknown[]).length;
       const next = r.headers.get('next-cursor');
       if (next === null) break;
       cursors.push(next);
     }
-    if (walked !== o.rows) throw new Error(`pages of GET /api/v1/trunks?limit=100 gave ${walked} trunks, ${o.rows} made`);
+    if (walked !== o.rows)
+      throw new Error(`pages of GET /api/v1/trunks?limit=100 gave ${walked} trunks, ${o.rows} made`);
     const paged = await rps(5000, 8, (i) => {
       const c = cursors[(i * 7919) % cursors.length]!;
       return fetch(`${s.api}/api/v1/trunks?limit=100${c === '' ? '' : `&cursor=${c}`}`, { headers });
     });
-    const byAccount = await rps(5000, 8, (i) => fetch(`${s.api}/api/v1/trunks?account=acct${i % accounts}`, { headers }));
+    const byAccount = await rps(5000, 8, (i) =>
+      fetch(`${s.api}/api/v1/trunks?account=acct${i % accounts}`, { headers }),
+    );
     const one = await rps(5000, 8, (i) => fetch(`${s.api}/api/v1/trunks/t${(i * 7919) % o.rows}`, { headers }));
-    const create = await rps(5000, 8, (i) => fetch(`${s.api}/api/v1/trunks`, { method: 'POST', headers, body: JSON.stringify({ name: `new${i}`, account: `acct${i % accounts}`, ip: [trunkIp(o.rows + i)] }) }));
+    const create = await rps(5000, 8, (i) =>
+      fetch(`${s.api}/api/v1/trunks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ name: `new${i}`, account: `acct${i % accounts}`, ip: [trunkIp(o.rows + i)] }),
+      }),
+    );
     return {
       rows: o.rows,
       accounts,
@@ -615,22 +781,31 @@ async function main(): Promise<void> {
   let hepReceived = 0;
   const sink = createSocket('udp4');
   sink.on('message', () => hepReceived++);
-  const tcpSink = createServer((c) => c.on('data', (d: Buffer) => (hepReceived += d.length)).on('error', () => undefined));
+  const tcpSink = createServer((c) =>
+    c.on('data', (d: Buffer) => (hepReceived += d.length)).on('error', () => undefined),
+  );
   if (o.hep === 'udp') await new Promise<void>((r) => sink.bind(hepPort, '127.0.0.1', () => r()));
   else await new Promise<void>((r) => tcpSink.listen(hepPort, '127.0.0.1', () => r()));
   const load0 = loadavg();
   const runs: Array<Run & { mode: 'off' | 'on' }> = [];
   try {
     const report = (mode: 'off' | 'on', r: Run): void => {
-        runs.push({ mode, ...r });
-        const round = Math.ceil(runs.length / 2);
-        say(o, `round ${round} ${mode.padEnd(3)}: ${cost(r).toFixed(3)} ms CPU per call${hasSchedstat ? ` (scheduler's run time; ticks: ${r.cpuMsPerCall.toFixed(3)},` : ' ('} user ${r.userMsPerCall.toFixed(3)}, system ${r.sysMsPerCall.toFixed(3)}), ${r.ok}/${r.calls} calls ok${mode === 'on' ? `, ${r.hep} HEP packets, ${r.scrapes} scrapes, ${r.events} SSE bytes` : ''}`);
-        say(o, `    by thread (ms per call): ${threadLine(r.threads)}${r.gc !== null ? `; GC: ${r.gc.scavenges} scavenges, ${r.gc.markCompacts} mark-compacts, ${r.gc.ms.toFixed(0)} ms, heap ${r.gc.heapMb} MB after the last${r.gc.reasons.length > 0 ? `; mark-compacts: ${r.gc.reasons.join('; ')}` : ''}` : ''}`);
+      runs.push({ mode, ...r });
+      const round = Math.ceil(runs.length / 2);
+      say(
+        o,
+        `round ${round} ${mode.padEnd(3)}: ${cost(r).toFixed(3)} ms CPU per call${hasSchedstat ? ` (scheduler's run time; ticks: ${r.cpuMsPerCall.toFixed(3)},` : ' ('} user ${r.userMsPerCall.toFixed(3)}, system ${r.sysMsPerCall.toFixed(3)}), ${r.ok}/${r.calls} calls ok${mode === 'on' ? `, ${r.hep} HEP packets, ${r.scrapes} scrapes, ${r.events} SSE bytes` : ''}`,
+      );
+      say(
+        o,
+        `    by thread (ms per call): ${threadLine(r.threads)}${r.gc !== null ? `; GC: ${r.gc.scavenges} scavenges, ${r.gc.markCompacts} mark-compacts, ${r.gc.ms.toFixed(0)} ms, heap ${r.gc.heapMb} MB after the last${r.gc.reasons.length > 0 ? `; mark-compacts: ${r.gc.reasons.join('; ')}` : ''}` : ''}`,
+      );
     };
     if (o.fresh) {
       for (let round = 0; round < o.rounds; round++) {
         // ABBA: off first in even rounds, on first in odd ones (the second server of a round runs on a machine the first just left).
-        for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) report(mode, await freshRun(o, mode === 'on', sipp, hepPort));
+        for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const))
+          report(mode, await freshRun(o, mode === 'on', sipp, hepPort));
       }
     } else await liveRuns(o, sipp, hepPort, report);
     let t: ReturnType<typeof overheadOf> | null = null;
@@ -646,37 +821,73 @@ async function main(): Promise<void> {
       say(o, `                               on  ${threadLine(byThread('on'))}`);
       t = overheadOf(runs.map((r) => ({ mode: r.mode, cost: cost(r) })));
       say(o, `HEP over ${o.hep}, "on" = ${[...o.parts].join('+')}`);
-      say(o, `signalling CPU per call at ${o.rate} calls/s, mean of ${o.rounds} interleaved rounds: off ${t.off.toFixed(3)} ms, on ${t.on.toFixed(3)} ms: ${pct(t.mean)} (target at most +10%)`);
+      say(
+        o,
+        `signalling CPU per call at ${o.rate} calls/s, mean of ${o.rounds} interleaved rounds: off ${t.off.toFixed(3)} ms, on ${t.on.toFixed(3)} ms: ${pct(t.mean)} (target at most +10%)`,
+      );
       // Per round (the two runs of a round back to back): the median of on/off, less moved by one disturbed run.
       say(o, `  per round: ${t.perRound.map(pct).join(' ')}; median ${pct(t.median)}`);
     }
-    say(o, `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (at start ${load0.map((x) => x.toFixed(2)).join(' ')}), ${cpus().length} CPUs`);
+    say(
+      o,
+      `load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} (at start ${load0.map((x) => x.toFixed(2)).join(' ')}), ${cpus().length} CPUs`,
+    );
     let peer: (ReturnType<typeof overheadOf> & { hepPerCall: number }) | null = null;
     const kamailio = o.kamailio ? findKamailio() : undefined;
-    if (o.kamailio && kamailio === undefined) say(o, 'kamailio not installed: no peer figures (scripts/install-deps.sh installs it)');
+    if (o.kamailio && kamailio === undefined)
+      say(o, 'kamailio not installed: no peer figures (scripts/install-deps.sh installs it)');
     if (kamailio !== undefined && t !== null) {
       const k = await kamailioRuns(o, sipp, kamailio);
       const ko = overheadOf(k.map((r) => ({ mode: r.mode, cost: r.msPerCall })));
       const on = k.filter((r) => r.mode === 'on');
       peer = { ...ko, hepPerCall: on.reduce((x, r) => x + r.hepPerCall, 0) / Math.max(1, on.length) };
-      say(o, `kamailio (siptrace, HEP over udp, one worker, -x tlsf), mean of ${o.rounds} interleaved rounds: off ${ko.off.toFixed(3)} ms, on ${ko.on.toFixed(3)} ms: ${pct(ko.mean)}; per round: ${ko.perRound.map(pct).join(' ')}; median ${pct(ko.median)}`);
+      say(
+        o,
+        `kamailio (siptrace, HEP over udp, one worker, -x tlsf), mean of ${o.rounds} interleaved rounds: off ${ko.off.toFixed(3)} ms, on ${ko.on.toFixed(3)} ms: ${pct(ko.mean)}; per round: ${ko.perRound.map(pct).join(' ')}; median ${pct(ko.median)}`,
+      );
       say(o, '');
       say(o, `                    off ms/call   on ms/call   overhead (mean, median)`);
-      say(o, `  Trunkline         ${t.off.toFixed(3).padStart(11)}   ${t.on.toFixed(3).padStart(10)}   ${pct(t.mean)}, ${pct(t.median)}   (HEP over ${o.hep}, on = ${[...o.parts].join('+')})`);
-      say(o, `  Kamailio          ${ko.off.toFixed(3).padStart(11)}   ${ko.on.toFixed(3).padStart(10)}   ${pct(ko.mean)}, ${pct(ko.median)}   (siptrace HEP over udp)`);
-      say(o, `  Trunkline/Kamailio ${(t.off / ko.off).toFixed(2).padStart(10)}   ${(t.on / ko.on).toFixed(2).padStart(10)}   extra ms per call: Trunkline ${(t.on - t.off).toFixed(3)}, Kamailio ${(ko.on - ko.off).toFixed(3)}`);
+      say(
+        o,
+        `  Trunkline         ${t.off.toFixed(3).padStart(11)}   ${t.on.toFixed(3).padStart(10)}   ${pct(t.mean)}, ${pct(t.median)}   (HEP over ${o.hep}, on = ${[...o.parts].join('+')})`,
+      );
+      say(
+        o,
+        `  Kamailio          ${ko.off.toFixed(3).padStart(11)}   ${ko.on.toFixed(3).padStart(10)}   ${pct(ko.mean)}, ${pct(ko.median)}   (siptrace HEP over udp)`,
+      );
+      say(
+        o,
+        `  Trunkline/Kamailio ${(t.off / ko.off).toFixed(2).padStart(10)}   ${(t.on / ko.on).toFixed(2).padStart(10)}   extra ms per call: Trunkline ${(t.on - t.off).toFixed(3)}, Kamailio ${(ko.on - ko.off).toFixed(3)}`,
+      );
     }
     let api: Record<string, unknown> | null = null;
     if (!o.noApi) {
       const r = await apiBench(o);
       api = r;
       const n = (k: string, d = 0): string => Number(r[k]).toFixed(d);
-      say(o, `API with ${o.rows} trunks in ${n('accounts')} accounts (made by POST in ${n('seedMs')} ms, ${n('seedPerSecond')}/s, 16 in flight); 8 requests in flight:`);
-      say(o, `  GET /api/v1/trunks (all ${o.rows}, ${n('listBytes')} bytes) ${n('listPerSecond', 1)}/s; GET ?account= (${Math.round(o.rows / Number(r.accounts))} trunks) ${n('accountListPerSecond')}/s`);
-      say(o, `  GET /api/v1/trunks?limit=100&cursor= (a page of 100 at random among ${n('pages')}) ${n('pagePerSecond')}/s`);
-      say(o, `  GET /api/v1/trunks/NAME ${n('getPerSecond')}/s; POST /api/v1/trunks ${n('createPerSecond')}/s; errors: ${n('listErrors')} ${n('pageErrors')} ${n('accountListErrors')} ${n('getErrors')} ${n('createErrors')}`);
+      say(
+        o,
+        `API with ${o.rows} trunks in ${n('accounts')} accounts (made by POST in ${n('seedMs')} ms, ${n('seedPerSecond')}/s, 16 in flight); 8 requests in flight:`,
+      );
+      say(
+        o,
+        `  GET /api/v1/trunks (all ${o.rows}, ${n('listBytes')} bytes) ${n('listPerSecond', 1)}/s; GET ?account= (${Math.round(o.rows / Number(r.accounts))} trunks) ${n('accountListPerSecond')}/s`,
+      );
+      say(
+        o,
+        `  GET /api/v1/trunks?limit=100&cursor= (a page of 100 at random among ${n('pages')}) ${n('pagePerSecond')}/s`,
+      );
+      say(
+        o,
+        `  GET /api/v1/trunks/NAME ${n('getPerSecond')}/s; POST /api/v1/trunks ${n('createPerSecond')}/s; errors: ${n('listErrors')} ${n('pageErrors')} ${n('accountListErrors')} ${n('getErrors')} ${n('createErrors')}`,
+      );
     }
-    if (o.json) process.stdout.write(`${JSON.stringify({ rate: o.rate, seconds: o.seconds, runs, offMsPerCall: t?.off ?? null, onMsPerCall: t?.on ?? null, overheadPercent: t?.mean ?? null, medianOverheadPercent: t?.median ?? null, kamailio: peer, hepReceived, loadavg: loadavg(), api }, null, 2)}\n`);
+    if (o.json)
+      process.stdout.write(
+        `${JSON.stringify({ rate: o.rate, seconds: o.seconds, runs, offMsPerCall: t?.off ?? null, onMsPerCall: t?.on ?? null, overheadPercent: t?.mean ?? null, medianOverheadPercent: t?.median ?? null, kamailio: peer, hepReceived, loadavg: loadavg(), api }, null, 2)}\n`,
+      );
   } finally {
     if (o.hep === 'udp') sink.close();
     else tcpSink.close();

@@ -39,13 +39,19 @@ export function checkForwarded(c: CorpusMessage, out: Buffer): string[] {
     expect(fwd.toTag === orig.toTag, 'To tag changed');
     expect(fwd.body.equals(orig.body), 'body changed');
     const cl = fwd.get('Content-Length');
-    expect(cl !== undefined && Number(cl) === fwd.body.length, `Content-Length ${cl} does not match body ${fwd.body.length}`);
+    expect(
+      cl !== undefined && Number(cl) === fwd.body.length,
+      `Content-Length ${cl} does not match body ${fwd.body.length}`,
+    );
     const origVias = orig.vias;
     const vias = fwd.vias;
     if (orig.isRequest) {
       expect(vias.length === origVias.length + 1, `expected ${origVias.length + 1} Via values, got ${vias.length}`);
       const top = vias[0]!;
-      expect(top.host === PROXY_HOST && top.port === PROXY_PORT && top.transport === 'UDP', 'new top Via has the wrong sent-by');
+      expect(
+        top.host === PROXY_HOST && top.port === PROXY_PORT && top.transport === 'UDP',
+        'new top Via has the wrong sent-by',
+      );
       const branch = top.params.get('branch');
       expect(typeof branch === 'string' && /^z9hG4bK\d+$/.test(branch), `new top Via branch is ${String(branch)}`);
       expect(vias[1]?.params.get('branch') === origVias[0]!.params.get('branch'), 'received top Via is not second');
@@ -54,7 +60,10 @@ export function checkForwarded(c: CorpusMessage, out: Buffer): string[] {
       const origRoutes = orig.routes;
       const routes = fwd.routes;
       if (origRoutes.length > 0) {
-        expect(routes.length === origRoutes.length - 1, `expected ${origRoutes.length - 1} Route values, got ${routes.length}`);
+        expect(
+          routes.length === origRoutes.length - 1,
+          `expected ${origRoutes.length - 1} Route values, got ${routes.length}`,
+        );
         expect(routes.length === 0 || routes[0]!.uriText === origRoutes[1]!.uriText, 'wrong Route removed');
       } else {
         expect(routes.length === 0, 'Route appeared');

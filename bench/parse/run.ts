@@ -209,7 +209,9 @@ function main(): void {
     `Trunkline parse benchmark: node ${process.version}, corpus of ${CORPUS.length} messages ` +
       `(${CORPUS.map((c) => c.name).join(', ')}; ${totalBytes} bytes)`,
   );
-  log('forward output of every implementation checked: re-parses with Trunkline, new top Via, Max-Forwards - 1, Route/Via popped');
+  log(
+    'forward output of every implementation checked: re-parses with Trunkline, new top Via, Max-Forwards - 1, Route/Via popped',
+  );
   log(
     `${ROUNDS} rounds x ${opts.seconds} s per implementation per operation, ` +
       `${opts.inProcess ? 'all in one process' : 'each implementation in a fresh process per round'}; best round reported`,
@@ -221,7 +223,9 @@ function main(): void {
   if (opts.inProcess) for (const impl of impls) runRound(impl, ops, WARMUP_SECONDS, true);
   for (let r = 0; r < ROUNDS; r++) {
     for (const impl of impls) {
-      const result = opts.inProcess ? runRound(impl, ops, opts.seconds, false) : runRoundInChild(impl, ops, opts.seconds);
+      const result = opts.inProcess
+        ? runRound(impl, ops, opts.seconds, false)
+        : runRoundInChild(impl, ops, opts.seconds);
       for (const op of ops) {
         const list = rates.get(key(impl, op)) ?? [];
         list.push(result[op]!);

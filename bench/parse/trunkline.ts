@@ -52,7 +52,17 @@ function forward(buf: Buffer): Buffer {
 }
 
 /** Headers read through a typed accessor in fullParse; the rest go through get(). */
-const TYPED = new Set<number>([H.Via, H.From, H.To, H.Contact, H.Route, H.RecordRoute, H.CSeq, H.CallId, H.MaxForwards]);
+const TYPED = new Set<number>([
+  H.Via,
+  H.From,
+  H.To,
+  H.Contact,
+  H.Route,
+  H.RecordRoute,
+  H.CSeq,
+  H.CallId,
+  H.MaxForwards,
+]);
 
 function fullParse(buf: Buffer): number {
   const m = parse(buf);

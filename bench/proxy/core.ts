@@ -28,7 +28,14 @@ const PROXY = { host: '127.0.0.1', port: 5060 };
 const UAC = { host: '127.0.0.1', port: 5070 };
 const UAS = { host: '127.0.0.1', port: 5090 };
 
-const flowFrom = (peer: { host: string; port: number }): Flow => ({ proto: 'udp', localHost: PROXY.host, localPort: PROXY.port, remoteHost: peer.host, remotePort: peer.port, connectionId: null });
+const flowFrom = (peer: { host: string; port: number }): Flow => ({
+  proto: 'udp',
+  localHost: PROXY.host,
+  localPort: PROXY.port,
+  remoteHost: peer.host,
+  remotePort: peer.port,
+  connectionId: null,
+});
 
 /** Sent datagrams, delivered by the driver loop (not re-entrantly). */
 const outbox: Array<{ to: number; data: Buffer }> = [];
@@ -74,7 +81,8 @@ const ingress = new Ingress(DEFAULT_PARSE_LIMITS, new Responder(transport, count
 });
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'));
-const SDP = 'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n';
+const SDP =
+  'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n';
 
 function invite(n: number): Buffer {
   return crlf([
@@ -100,13 +108,24 @@ function uasAnswer(req: Buffer): Buffer[] {
   if (!r.ok) throw new Error(`UAS got garbage: ${r.error.message}`);
   const m = r.message;
   if (m.method === 'ACK') return [];
-  const copy = ['Via', 'From', 'Call-ID', 'CSeq', 'Record-Route'].flatMap((h) => m.fields.filter((f) => f.name === h).map((f) => `${h}: ${f.value}`));
+  const copy = ['Via', 'From', 'Call-ID', 'CSeq', 'Record-Route'].flatMap((h) =>
+    m.fields.filter((f) => f.name === h).map((f) => `${h}: ${f.value}`),
+  );
   const to = `To: ${m.get('To')}${m.toTag === null ? ';tag=uas1' : ''}`;
   const contact = `Contact: <sip:${UAS.host}:${UAS.port};transport=UDP>`;
   if (m.method === 'INVITE') {
     return [
       crlf(['SIP/2.0 180 Ringing', ...copy, to, contact, 'Content-Length: 0', '', '']),
-      crlf(['SIP/2.0 200 OK', ...copy, to, contact, 'Content-Type: application/sdp', `Content-Length: ${SDP.length}`, '', SDP]),
+      crlf([
+        'SIP/2.0 200 OK',
+        ...copy,
+        to,
+        contact,
+        'Content-Type: application/sdp',
+        `Content-Length: ${SDP.length}`,
+        '',
+        SDP,
+      ]),
     ];
   }
   return [crlf(['SIP/2.0 200 OK', ...copy, to, 'Content-Length: 0', '', ''])];
@@ -153,10 +172,14 @@ async function call(n: number): Promise<void> {
   ingress.handle({ data: invite(n), flow: flowFrom(UAC) });
   const got = await drain();
   const ok = got.find((b) => b.subarray(0, 14).toString() === 'SIP/2.0 200 OK');
-  if (ok === undefined) throw new Error(`call ${n}: no 200 OK reached the UAC (${got.map((b) => b.subarray(0, 20).toString()).join(' | ')})`);
+  if (ok === undefined)
+    throw new Error(
+      `call ${n}: no 200 OK reached the UAC (${got.map((b) => b.subarray(0, 20).toString()).join(' | ')})`,
+    );
   for (const req of uacInDialog(ok, n)) ingress.handle({ data: req, flow: flowFrom(UAC) });
   const end = await drain();
-  if (!end.some((b) => b.subarray(0, 14).toString() === 'SIP/2.0 200 OK')) throw new Error(`call ${n}: BYE not answered`);
+  if (!end.some((b) => b.subarray(0, 14).toString() === 'SIP/2.0 200 OK'))
+    throw new Error(`call ${n}: BYE not answered`);
 }
 
 async function main(): Promise<void> {
@@ -175,8 +198,12 @@ async function main(): Promise<void> {
   const mem = process.memoryUsage();
   const heap = mem.heapUsed / 1048576;
   const live = layer.serverCount() + layer.clientCount();
-  console.log(`heap after${gc !== undefined ? ' a full GC' : ''}: ${heap.toFixed(1)} MiB, external ${(mem.external / 1048576).toFixed(1)} MiB (array buffers ${(mem.arrayBuffers / 1048576).toFixed(1)} MiB); ${((mem.heapUsed + mem.arrayBuffers) / Math.max(1, live / 4) / 1024).toFixed(1)} KiB per call still in its transactions; server transactions ${layer.serverCount()}, client transactions ${layer.clientCount()}, forward contexts ${proxy.activeContexts}, timers ${wheel.size()}`);
-  console.log(`${calls} calls in ${wall.toFixed(0)} ms: ${(((cpu.user + cpu.system) / calls) / 1000).toFixed(3)} ms CPU per call (core + scripted peers), ${counters.get('proxy_requests_forwarded')} requests forwarded`);
+  console.log(
+    `heap after${gc !== undefined ? ' a full GC' : ''}: ${heap.toFixed(1)} MiB, external ${(mem.external / 1048576).toFixed(1)} MiB (array buffers ${(mem.arrayBuffers / 1048576).toFixed(1)} MiB); ${((mem.heapUsed + mem.arrayBuffers) / Math.max(1, live / 4) / 1024).toFixed(1)} KiB per call still in its transactions; server transactions ${layer.serverCount()}, client transactions ${layer.clientCount()}, forward contexts ${proxy.activeContexts}, timers ${wheel.size()}`,
+  );
+  console.log(
+    `${calls} calls in ${wall.toFixed(0)} ms: ${((cpu.user + cpu.system) / calls / 1000).toFixed(3)} ms CPU per call (core + scripted peers), ${counters.get('proxy_requests_forwarded')} requests forwarded`,
+  );
   layer.stop();
   wheel.stop();
 }

@@ -77,7 +77,15 @@ const IDLE_TIMEOUT_MS = 35_000;
 const DEFAULT_TRUNKLINE_CMD = `${shellQuote(process.execPath)} ${shellQuote(join(ROOT, 'dist/src/cli/main.js'))} serve --config {config}`;
 
 const BENCH = 'bench/proxy';
-const DEFAULTS: CommonOptions = { rates: [100, 200, 300, 450, 600], seconds: 10, only: null, json: false, kamailioWorkers: 1, warmup: 3, keep: false };
+const DEFAULTS: CommonOptions = {
+  rates: [100, 200, 300, 450, 600],
+  seconds: 10,
+  only: null,
+  json: false,
+  kamailioWorkers: 1,
+  warmup: 3,
+  keep: false,
+};
 
 const USAGE = [
   'usage: node dist/bench/proxy/run.js [options]',
@@ -87,7 +95,7 @@ const USAGE = [
   '                          (appended as --config FILE when absent), {port} the SIP port, {uas_port} the UAS port',
   '                          (default: node dist/src/cli/main.js serve --config {config})',
   '  --floor                 also run node-relay.js, a Node.js UDP relay doing no SIP work at all: the floor',
-  '                          of any proxy on Node\'s dgram, printed beside Kamailio (UDP only)',
+  "                          of any proxy on Node's dgram, printed beside Kamailio (UDP only)",
 ].join('\n');
 
 interface Options extends CommonOptions {
@@ -213,7 +221,12 @@ function delta(after: UasCounters, before: UasCounters): UasCounters {
  * was cut, so no debris of the cut step (the proxy's retransmissions to the
  * old UAS) falls into a measured step.
  */
-async function benchServerWithRetry(name: ServerName, opts: Options, tools: { sipp: string; kamailio?: string }, clkTck: number): Promise<ServerRun> {
+async function benchServerWithRetry(
+  name: ServerName,
+  opts: Options,
+  tools: { sipp: string; kamailio?: string },
+  clkTck: number,
+): Promise<ServerRun> {
   const run = await benchServer(name, opts, opts.rates, tools, clkTck);
   if (run.uasExited !== true) return run;
   const rest = opts.rates.slice(run.steps.length);
@@ -241,7 +254,10 @@ async function benchServer(
     name,
     label: name === 'kamailio' ? 'Kamailio' : name === 'relay' ? 'Node relay (floor)' : 'Trunkline',
     describe: '',
-    version: name === 'kamailio' ? firstLine(tools.kamailio!, ['-v'], /^version:/).replace(/^version:\s*/, '') : `node ${process.version}`,
+    version:
+      name === 'kamailio'
+        ? firstLine(tools.kamailio!, ['-v'], /^version:/).replace(/^version:\s*/, '')
+        : `node ${process.version}`,
     ports,
     steps: [],
     ...(opts.keep ? { dir } : {}),
@@ -251,7 +267,13 @@ async function benchServer(
   try {
     server =
       name === 'kamailio'
-        ? startKamailio({ kamailio: tools.kamailio!, template: KAMAILIO_TEMPLATE, dir, ports, workers: opts.kamailioWorkers })
+        ? startKamailio({
+            kamailio: tools.kamailio!,
+            template: KAMAILIO_TEMPLATE,
+            dir,
+            ports,
+            workers: opts.kamailioWorkers,
+          })
         : name === 'relay'
           ? startNodeRelay({ dir, ports, cwd: ROOT })
           : startTrunkline({ cmd: opts.trunklineCmd, dir, ports, transport: opts.transport, cwd: ROOT });
@@ -273,7 +295,8 @@ async function benchServer(
     let before: UasCounters = { invites: 0, acks: 0, byes: 0, retransmissions: 0, failedCalls: 0, currentCalls: 0 };
 
     const step = async (rate: number, seconds: number, tag: string): Promise<StepResult> => {
-      if (server!.child.exited) throw new Error(`${run.label} exited (${server!.child.describeExit()}):\n${server!.child.logTail()}`);
+      if (server!.child.exited)
+        throw new Error(`${run.label} exited (${server!.child.describeExit()}):\n${server!.child.logTail()}`);
       if (uas!.child.exited) throw new UasExited(uas!.child);
       const calls = Math.max(1, Math.round(rate * seconds));
       const cpu0 = treeCpuTicks(server!.child.pid);
@@ -311,7 +334,8 @@ async function benchServer(
       if (u.retransmissions > 0) faults.push(`${u.retransmissions} UAS retransmissions`);
       if (u.acks < ok) faults.push(`UAS got ${u.acks} ACKs for ${ok} calls`);
       if (u.failedCalls > 0) faults.push(`${u.failedCalls} UAS calls failed`);
-      if (!idle) faults.push(`UAS still had ${counters.currentCalls} open calls ${IDLE_TIMEOUT_MS / 1000} s after the step`);
+      if (!idle)
+        faults.push(`UAS still had ${counters.currentCalls} open calls ${IDLE_TIMEOUT_MS / 1000} s after the step`);
       if (cpu2.processes === 0) faults.push('server gone at the end of the step');
       const result: StepResult = {
         rate,
@@ -337,7 +361,9 @@ async function benchServer(
         clean: faults.length === 0,
         faults,
       };
-      const kinds = Object.entries(uac.failureKinds).map(([k, v]) => `${k} ${v}`).join(', ');
+      const kinds = Object.entries(uac.failureKinds)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       log(
         opts,
         `${run.label} ${opts.transport} ${rate}/s${tag === 'warmup' ? ' (warm-up, not reported)' : ''}: ok ${ok}/${calls}, ` +
@@ -387,13 +413,22 @@ function printTable(opts: Options, runs: ServerRun[]): void {
   const floor = runs.find((r) => r.name === 'relay');
   if (k !== undefined && floor !== undefined) {
     const ratios = opts.rates.map((rate) => {
-      const x = ratio(k.steps.find((s) => s.rate === rate), floor.steps.find((s) => s.rate === rate), perCall);
+      const x = ratio(
+        k.steps.find((s) => s.rate === rate),
+        floor.steps.find((s) => s.rate === rate),
+        perCall,
+      );
       return `${rate}/s ${x === null ? 'n/a' : x.toFixed(2)}`;
     });
-    notes.push(`Node relay (floor) / Kamailio: ${ratios.join(', ')} (no SIP work at all: Node's dgram and the kernel for the same datagrams).`);
+    notes.push(
+      `Node relay (floor) / Kamailio: ${ratios.join(', ')} (no SIP work at all: Node's dgram and the kernel for the same datagrams).`,
+    );
   }
   for (const r of runs) {
-    if (r.uasRestarts) notes.push(`${r.label}: the SIPp UAS ended mid-run ${r.uasRestarts} time(s) (something outside the benchmark?); the server run was restarted at that step.`);
+    if (r.uasRestarts)
+      notes.push(
+        `${r.label}: the SIPp UAS ended mid-run ${r.uasRestarts} time(s) (something outside the benchmark?); the server run was restarted at that step.`,
+      );
   }
   process.stdout.write(
     formatTable({
@@ -405,7 +440,8 @@ function printTable(opts: Options, runs: ServerRun[]): void {
       unitHead: 'ms/call',
       notes,
       verdict: verdict(opts.rates, k, t, perCall, 'call'),
-      holdsText: "TARGET HOLDS: Trunkline at or below Kamailio's CPU per call at every rate, and clean wherever Kamailio is clean.",
+      holdsText:
+        "TARGET HOLDS: Trunkline at or below Kamailio's CPU per call at every rate, and clean wherever Kamailio is clean.",
     }),
   );
 }
@@ -419,7 +455,14 @@ async function main(): Promise<void> {
 
   const runs: ServerRun[] = [];
   for (const name of opts.floor ? [...servers, 'relay' as const] : servers) {
-    runs.push(await benchServerWithRetry(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, machine.clockTicksPerSecond));
+    runs.push(
+      await benchServerWithRetry(
+        name,
+        opts,
+        { sipp, ...(kamailio !== undefined ? { kamailio } : {}) },
+        machine.clockTicksPerSecond,
+      ),
+    );
   }
   for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
 
@@ -428,8 +471,16 @@ async function main(): Promise<void> {
   if (opts.json) {
     const rows = opts.rates.map((rate) => ({
       rate,
-      ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate), perCall),
-      ratioRelayKamailio: ratio(k?.steps.find((s) => s.rate === rate), runs.find((r) => r.name === 'relay')?.steps.find((s) => s.rate === rate), perCall),
+      ratioTrunklineKamailio: ratio(
+        k?.steps.find((s) => s.rate === rate),
+        t?.steps.find((s) => s.rate === rate),
+        perCall,
+      ),
+      ratioRelayKamailio: ratio(
+        k?.steps.find((s) => s.rate === rate),
+        runs.find((r) => r.name === 'relay')?.steps.find((s) => s.rate === rate),
+        perCall,
+      ),
     }));
     const json = {
       transport: opts.transport,

@@ -27,7 +27,13 @@ export interface ProxyUnderTest {
 }
 
 /** Kamailio 5.6 from kamailio-proxy.cfg: tm/rr/sl, record-route, t_relay to the UAS; -x tlsf. */
-export function startKamailio(o: { kamailio: string; template: string; dir: string; ports: ServerPorts; workers: number }): ProxyUnderTest {
+export function startKamailio(o: {
+  kamailio: string;
+  template: string;
+  dir: string;
+  ports: ServerPorts;
+  workers: number;
+}): ProxyUnderTest {
   const { child, args } = startKamailioFromTemplate({
     kamailio: o.kamailio,
     template: o.template,
@@ -71,9 +77,18 @@ export function trunklineConfigYaml(o: { ports: ServerPorts; transport: Transpor
  * {config}, {port} and {uas_port} in it are replaced. With no {config} the
  * generated config is appended as `--config FILE`.
  */
-export function startTrunkline(o: { cmd: string; dir: string; ports: ServerPorts; transport: Transport; cwd: string }): ProxyUnderTest {
+export function startTrunkline(o: {
+  cmd: string;
+  dir: string;
+  ports: ServerPorts;
+  transport: Transport;
+  cwd: string;
+}): ProxyUnderTest {
   const file = join(o.dir, 'trunkline.yaml');
-  writeFileSync(file, trunklineConfigYaml({ ports: o.ports, transport: o.transport, dataDir: join(o.dir, 'trunkline-data') }));
+  writeFileSync(
+    file,
+    trunklineConfigYaml({ ports: o.ports, transport: o.transport, dataDir: join(o.dir, 'trunkline-data') }),
+  );
   let cmd = o.cmd.includes('{config}') ? o.cmd : `${o.cmd} --config {config}`;
   cmd = cmd
     .replaceAll('{config}', shellQuote(file))

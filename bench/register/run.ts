@@ -81,8 +81,18 @@ const SETTLE_MS = 1000;
 const START_TIMEOUT_MS = 15_000;
 
 const BENCH = 'bench/register';
-const DEFAULTS: CommonOptions = { rates: [200, 500], seconds: 10, only: null, json: false, kamailioWorkers: 1, warmup: 2, keep: false };
-const USAGE = ['usage: node dist/bench/register/run.js [options]', ...commonUsage('registrations', DEFAULTS)].join('\n');
+const DEFAULTS: CommonOptions = {
+  rates: [200, 500],
+  seconds: 10,
+  only: null,
+  json: false,
+  kamailioWorkers: 1,
+  warmup: 2,
+  keep: false,
+};
+const USAGE = ['usage: node dist/bench/register/run.js [options]', ...commonUsage('registrations', DEFAULTS)].join(
+  '\n',
+);
 
 type Options = CommonOptions;
 
@@ -204,9 +214,16 @@ function startKamailioRegistrar(kamailio: string, dir: string, port: number, wor
     kamailio,
     template: KAMAILIO_TEMPLATE,
     dir,
-    values: { BENCH_DBURL: `sqlite://${dbFile}`, BENCH_LISTEN: `udp:127.0.0.1:${port}`, BENCH_WORKERS: String(workers) },
+    values: {
+      BENCH_DBURL: `sqlite://${dbFile}`,
+      BENCH_LISTEN: `udp:127.0.0.1:${port}`,
+      BENCH_WORKERS: String(workers),
+    },
   });
-  return { child, describe: `kamailio ${args.join(' ')} (children=${workers}; registrar+usrloc db_mode 1+auth_db over db_sqlite; db made with ${how})` };
+  return {
+    child,
+    describe: `kamailio ${args.join(' ')} (children=${workers}; registrar+usrloc db_mode 1+auth_db over db_sqlite; db made with ${how})`,
+  };
 }
 
 async function startTrunklineRegistrar(dir: string, port: number, apiPort: number): Promise<Started> {
@@ -240,10 +257,17 @@ async function startTrunklineRegistrar(dir: string, port: number, apiPort: numbe
 
 // ---------------------------------------------------------------- one server
 
-async function benchServer(name: ServerName, opts: Options, tools: { sipp: string; kamailio?: string }, clkTck: number): Promise<ServerRun> {
+async function benchServer(
+  name: ServerName,
+  opts: Options,
+  tools: { sipp: string; kamailio?: string },
+  clkTck: number,
+): Promise<ServerRun> {
   const label = name === 'kamailio' ? 'Kamailio' : 'Trunkline';
   const version =
-    name === 'kamailio' ? firstLine(tools.kamailio!, ['-v'], /^version:/) : `trunkline ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version} on node ${process.version}`;
+    name === 'kamailio'
+      ? firstLine(tools.kamailio!, ['-v'], /^version:/)
+      : `trunkline ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version} on node ${process.version}`;
   const run: ServerRun = { name, label, describe: '', version, steps: [] };
   const dir = mkdtempSync(join(tmpdir(), `bench-register-${name}-`));
   run.dir = dir;
@@ -309,7 +333,9 @@ async function benchServer(name: ServerName, opts: Options, tools: { sipp: strin
         clean: faults.length === 0,
         faults,
       };
-      const kinds = Object.entries(uac.failureKinds).map(([k, v]) => `${k} ${v}`).join(', ');
+      const kinds = Object.entries(uac.failureKinds)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       log(
         opts,
         `${label} ${rate}/s${tag === 'warmup' ? ' (warm-up, not reported)' : ''}: ok ${ok}/${registrations}, failed ${r.failed}${kinds ? ` (${kinds})` : ''}, ` +
@@ -358,7 +384,8 @@ function printTable(opts: Options, runs: ServerRun[]): void {
         ...idleNote(runs, opts.warmup, opts.rates),
       ],
       verdict: verdict(opts.rates, k, t, perRegistration, 'registration'),
-      holdsText: "TARGET HOLDS: Trunkline at or below Kamailio's CPU per registration at every rate, and clean wherever Kamailio is clean.",
+      holdsText:
+        "TARGET HOLDS: Trunkline at or below Kamailio's CPU per registration at every rate, and clean wherever Kamailio is clean.",
     }),
   );
 }
@@ -373,13 +400,25 @@ async function main(): Promise<void> {
       readFileSync(join(KAMAILIO_SQL_DIR, 'usrloc-create.sql'));
       readFileSync(join(requireModulePath(), 'db_sqlite.so'));
     } catch {
-      usageError(BENCH, USAGE, `Kamailio's SQLite module or ${KAMAILIO_SQL_DIR} missing: install the Debian package kamailio-sqlite-modules, or use --only trunkline`);
+      usageError(
+        BENCH,
+        USAGE,
+        `Kamailio's SQLite module or ${KAMAILIO_SQL_DIR} missing: install the Debian package kamailio-sqlite-modules, or use --only trunkline`,
+      );
     }
   }
   installCleanupHandlers((sig) => process.stderr.write(`\nbench/register: ${sig}: stopping the servers and SIPp\n`));
 
   const runs: ServerRun[] = [];
-  for (const name of servers) runs.push(await benchServer(name, opts, { sipp, ...(kamailio !== undefined ? { kamailio } : {}) }, machine.clockTicksPerSecond));
+  for (const name of servers)
+    runs.push(
+      await benchServer(
+        name,
+        opts,
+        { sipp, ...(kamailio !== undefined ? { kamailio } : {}) },
+        machine.clockTicksPerSecond,
+      ),
+    );
   for (const r of runs) log(opts, `${r.label}: ${r.version}: ${r.describe}`);
 
   const k = runs.find((r) => r.name === 'kamailio');
@@ -387,7 +426,11 @@ async function main(): Promise<void> {
   if (opts.json) {
     const rows = opts.rates.map((rate) => ({
       rate,
-      ratioTrunklineKamailio: ratio(k?.steps.find((s) => s.rate === rate), t?.steps.find((s) => s.rate === rate), perRegistration),
+      ratioTrunklineKamailio: ratio(
+        k?.steps.find((s) => s.rate === rate),
+        t?.steps.find((s) => s.rate === rate),
+        perRegistration,
+      ),
     }));
     const json = {
       transport: 'udp',

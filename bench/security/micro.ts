@@ -68,12 +68,27 @@ export function micro(calls = 20_000): MicroResult {
     responder: new Responder({ send: () => true }, counters, null),
     log: { warn() {}, info() {} },
   });
-  pipeline.setLists(new SecurityLists([{ list: 'black', kind: 'dest', value: '+1900' }, { list: 'black', kind: 'ua', value: 'badphone' }, { list: 'black', kind: 'user', value: 'mallory' }]));
-  pipeline.setAcl(new AccessList([{ group: 'bad', action: 'deny', cidr: '203.0.113.0/24', method: '*', direction: 'any' }]));
+  pipeline.setLists(
+    new SecurityLists([
+      { list: 'black', kind: 'dest', value: '+1900' },
+      { list: 'black', kind: 'ua', value: 'badphone' },
+      { list: 'black', kind: 'user', value: 'mallory' },
+    ]),
+  );
+  pipeline.setAcl(
+    new AccessList([{ group: 'bad', action: 'deny', cidr: '203.0.113.0/24', method: '*', direction: 'any' }]),
+  );
   const bans = new BanList();
   bans.add('203.0.113.9', 'bench', null, 'manual');
   const gate = new SecurityGate(bans, new FloodDetector({ density: 1_000_000_000, unit: 2 }), counters, () => {});
-  const flow: Flow = { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '192.0.2.10', remotePort: 5060, connectionId: null };
+  const flow: Flow = {
+    proto: 'udp',
+    localHost: '127.0.0.1',
+    localPort: 5060,
+    remoteHost: '192.0.2.10',
+    remotePort: 5060,
+    connectionId: null,
+  };
   const raw: Buffer[] = [];
   for (let i = 0; i < calls; i++) raw.push(request('INVITE', 1, i), request('ACK', 1, i), request('BYE', 2, i));
   // Parsing (with the validator) for scale: what every request costs before any step.

@@ -114,9 +114,23 @@ async function startServer(label: 'on' | 'off', base: string): Promise<Server> {
   const [port, uasPort, cp] = [await freePort(), await freePort(), await freePort()];
   const file = join(dir, 'trunkline.yaml');
   writeFileSync(file, configYaml(port, uasPort, dir, label === 'on'));
-  const child = new Child(`trunkline-${label}`, process.execPath, [CLI, 'serve', '--config', file], join(dir, 'trunkline.log'), dir);
+  const child = new Child(
+    `trunkline-${label}`,
+    process.execPath,
+    [CLI, 'serve', '--config', file],
+    join(dir, 'trunkline.log'),
+    dir,
+  );
   await waitForOptions(port, child, 20_000);
-  const uas = Uas.start({ sipp: 'sipp', scenario: UAS, dir, port: uasPort, transport: 'udp', recvTimeoutMs: 10_000, controlPort: cp });
+  const uas = Uas.start({
+    sipp: 'sipp',
+    scenario: UAS,
+    dir,
+    port: uasPort,
+    transport: 'udp',
+    recvTimeoutMs: 10_000,
+    controlPort: cp,
+  });
   await sleep(500);
   const hz = clockTicksPerSecond();
   const t0 = treeCpuTicks(child.pid).ticks;
@@ -133,8 +147,19 @@ async function callRound(s: Server, o: Options, round: number): Promise<void> {
   const before = treeCpuTicks(s.child.pid).ticks;
   const t0 = Date.now();
   const r = await runUac({
-    sipp: 'sipp', scenario: UAC, dir: s.dir, target: `127.0.0.1:${s.port}`, localPort, transport: 'udp', rate: o.rate, calls,
-    limit: o.rate * 4, recvTimeoutMs: 10_000, deadlineMs: (o.seconds + 30) * 1000, statsFile: join(s.dir, `uac-${round}.csv`), controlPort: cp,
+    sipp: 'sipp',
+    scenario: UAC,
+    dir: s.dir,
+    target: `127.0.0.1:${s.port}`,
+    localPort,
+    transport: 'udp',
+    rate: o.rate,
+    calls,
+    limit: o.rate * 4,
+    recvTimeoutMs: 10_000,
+    deadlineMs: (o.seconds + 30) * 1000,
+    statsFile: join(s.dir, `uac-${round}.csv`),
+    controlPort: cp,
   });
   const since = Date.now();
   await s.uas.waitIdle(since, 20_000);
@@ -145,7 +170,9 @@ async function callRound(s: Server, o: Options, round: number): Promise<void> {
 }
 
 function udpRcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   if (lines.length < 2) return 0;
   const names = lines[0]!.split(/\s+/);
   const values = lines[1]!.split(/\s+/);
@@ -186,7 +213,10 @@ async function blast(port: number, count: number, pps: number): Promise<void> {
   sock.close();
 }
 
-async function bannedCost(s: Server, o: Options): Promise<{ cpuUsPerPacket: number; packets: number; kernelDrops: number; idleMsPerS: number }> {
+async function bannedCost(
+  s: Server,
+  o: Options,
+): Promise<{ cpuUsPerPacket: number; packets: number; kernelDrops: number; idleMsPerS: number }> {
   const hz = clockTicksPerSecond();
   // Crossing the flood density bans the sender (and writes the ban to the store).
   await blast(s.port, 100, 1000);
@@ -244,7 +274,10 @@ async function main(): Promise<void> {
     const m = micro();
     const ratio = perMessageUs / Math.max(banned.cpuUsPerPacket, 1e-9);
     const result = {
-      rate: o.rate, secondsPerRound: o.seconds, rounds: o.rounds, loadAverageAtStart: load,
+      rate: o.rate,
+      secondsPerRound: o.seconds,
+      rounds: o.rounds,
+      loadAverageAtStart: load,
       cpuMsPerCall: { off: off.cpuMsPerCall, on: on.cpuMsPerCall, medianOff: offMs, medianOn: onMs },
       failedCalls: { off: off.failed, on: on.failed },
       pipelineOverhead: overhead,

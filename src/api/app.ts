@@ -55,7 +55,10 @@ export interface Api {
   events: EventStreams;
 }
 
-export async function buildApi(deps: ApiDeps, opts: { https?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<Api> {
+export async function buildApi(
+  deps: ApiDeps,
+  opts: { https?: { cert: string | Buffer; key: string | Buffer } } = {},
+): Promise<Api> {
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
@@ -95,7 +98,11 @@ function answerErrors(app: FastifyInstance, log: Logger): void {
 }
 
 function countRequests(app: FastifyInstance, metrics: Metrics): void {
-  const requests = metrics.counter('trunkline_api_requests_total', 'HTTP API requests by method, route and status', ['method', 'route', 'status']);
+  const requests = metrics.counter('trunkline_api_requests_total', 'HTTP API requests by method, route and status', [
+    'method',
+    'route',
+    'status',
+  ]);
   app.addHook('onResponse', async (req, reply) => {
     requests.inc({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
   });
@@ -163,12 +170,33 @@ function registerLogLevel(v1: FastifyInstance, log: Logger): void {
 
 /** The OpenAPI entries of the routes outside the resources. */
 const OPERATION_PATHS = {
-  [`${API_PREFIX}/events`]: { get: { summary: 'Server-Sent Events: registrations, calls, bans, gateway states', parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'text/event-stream' } } } },
+  [`${API_PREFIX}/events`]: {
+    get: {
+      summary: 'Server-Sent Events: registrations, calls, bans, gateway states',
+      parameters: [{ name: 'types', in: 'query', schema: { type: 'string' } }],
+      responses: { 200: { description: 'text/event-stream' } },
+    },
+  },
   [`${API_PREFIX}/log`]: {
     get: { summary: 'the log level', responses: { 200: { description: '{"level": "info"}' } } },
-    patch: { summary: 'change the log level until the next reload', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] } } } }, responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } } },
+    patch: {
+      summary: 'change the log level until the next reload',
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: { type: 'object', properties: { level: { enum: [...LOG_LEVELS] } }, required: ['level'] },
+          },
+        },
+      },
+      responses: { 200: { description: 'changed' }, 400: { description: 'not a level' } },
+    },
   },
   ...EXTRA_PATHS,
   ...STATS_PATHS,
-  [`${API_PREFIX}/reload`]: { post: { summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does', responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } } } },
+  [`${API_PREFIX}/reload`]: {
+    post: {
+      summary: 'reload the config file (routes, TLS files, capture), as SIGHUP does',
+      responses: { 200: { description: 'reloaded' }, 400: { description: 'the config is bad; the running one stays' } },
+    },
+  },
 };

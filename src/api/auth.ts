@@ -27,7 +27,10 @@ function presented(req: FastifyRequest, allowQuery: boolean): string | undefined
   const h = req.headers.authorization;
   if (typeof h === 'string') {
     const m = /^Bearer +([^\s]+) *$/i.exec(h);
-    if (m === null) throw new ApiError(401, 'Authorization: expected "Bearer TOKEN"', { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_request"` });
+    if (m === null)
+      throw new ApiError(401, 'Authorization: expected "Bearer TOKEN"', {
+        'WWW-Authenticate': `${CHALLENGE}, error="invalid_request"`,
+      });
     return m[1];
   }
   if (allowQuery) {
@@ -38,7 +41,11 @@ function presented(req: FastifyRequest, allowQuery: boolean): string | undefined
 }
 
 /** Checks the request's token and role; sets `req.token`. */
-export async function authorize(req: FastifyRequest, tokens: TokenRepo, opts: { allowQueryToken: boolean; guard?: LoginGuard | null }): Promise<void> {
+export async function authorize(
+  req: FastifyRequest,
+  tokens: TokenRepo,
+  opts: { allowQueryToken: boolean; guard?: LoginGuard | null },
+): Promise<void> {
   const guard = opts.guard ?? null;
   guard?.check(req.ip);
   let token: string | undefined;
@@ -48,7 +55,10 @@ export async function authorize(req: FastifyRequest, tokens: TokenRepo, opts: { 
     guard?.failed(req.ip, 'malformed Authorization header');
     throw err;
   }
-  if (token === undefined) throw new ApiError(401, 'missing bearer token (Authorization: Bearer TOKEN; make one with trunkline token add)', { 'WWW-Authenticate': CHALLENGE });
+  if (token === undefined)
+    throw new ApiError(401, 'missing bearer token (Authorization: Bearer TOKEN; make one with trunkline token add)', {
+      'WWW-Authenticate': CHALLENGE,
+    });
   const t = await tokens.verify(token);
   if (t === undefined) {
     guard?.failed(req.ip, 'invalid token');
@@ -57,6 +67,8 @@ export async function authorize(req: FastifyRequest, tokens: TokenRepo, opts: { 
   req.token = t;
   const reading = req.method === 'GET' || req.method === 'HEAD';
   if (!reading && t.role !== 'admin') {
-    throw new ApiError(403, `token ${t.name} has role ${t.role}: ${req.method} needs an admin token`, { 'WWW-Authenticate': `${CHALLENGE}, error="insufficient_scope"` });
+    throw new ApiError(403, `token ${t.name} has role ${t.role}: ${req.method} needs an admin token`, {
+      'WWW-Authenticate': `${CHALLENGE}, error="insufficient_scope"`,
+    });
   }
 }

@@ -32,7 +32,8 @@ const TYPES: Record<string, string> = {
 };
 
 const HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };
@@ -46,7 +47,8 @@ export function registerConsole(app: FastifyInstance, dir = WEB_DIR): string | n
     index = readFileSync(join(dir, 'index.html'));
     const assetDir = join(dir, 'assets');
     const names = readdirSync(assetDir);
-    if (names.length > MAX_ASSETS) return `${assetDir} holds ${names.length} files (more than ${MAX_ASSETS}): not a console build`;
+    if (names.length > MAX_ASSETS)
+      return `${assetDir} holds ${names.length} files (more than ${MAX_ASSETS}): not a console build`;
     for (const name of names) {
       const file = join(assetDir, name);
       if (!statSync(file).isFile()) continue;

@@ -60,7 +60,10 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], part: string
     let problem: string;
     const input = (iss as { input?: unknown }).input;
     if (iss.code === 'invalid_type') {
-      problem = input === undefined && field !== '' ? 'required' : `expected ${iss.expected === 'object' && field === '' ? `a JSON object as the ${part}` : iss.expected}, got ${show(input)}`;
+      problem =
+        input === undefined && field !== ''
+          ? 'required'
+          : `expected ${iss.expected === 'object' && field === '' ? `a JSON object as the ${part}` : iss.expected}, got ${show(input)}`;
     } else {
       problem = iss.message.replace(/^Invalid input: /, '');
       if (input !== undefined && !problem.includes('got ')) problem += `, got ${show(input)}`;
@@ -71,11 +74,24 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], part: string
 }
 
 /** The status and message of anything thrown by a handler or by fastify. */
-export function statusOf(err: unknown): { status: number; message: string; headers: Record<string, string>; internal: boolean } {
-  if (err instanceof ApiError) return { status: err.status, message: err.message, headers: err.headers, internal: false };
-  if (err instanceof StoreError && err.status < 500) return { status: err.status, message: err.message, headers: {}, internal: false };
+export function statusOf(err: unknown): {
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+  internal: boolean;
+} {
+  if (err instanceof ApiError)
+    return { status: err.status, message: err.message, headers: err.headers, internal: false };
+  if (err instanceof StoreError && err.status < 500)
+    return { status: err.status, message: err.message, headers: {}, internal: false };
   const fst = err as { statusCode?: unknown; code?: unknown; message?: unknown } | null;
-  if (fst !== null && typeof fst === 'object' && typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) {
+  if (
+    fst !== null &&
+    typeof fst === 'object' &&
+    typeof fst.statusCode === 'number' &&
+    fst.statusCode >= 400 &&
+    fst.statusCode < 500
+  ) {
     const message = typeof fst.message === 'string' && fst.message !== '' ? fst.message : 'bad request';
     return { status: fst.statusCode, message, headers: {}, internal: false };
   }

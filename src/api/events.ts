@@ -27,7 +27,9 @@ export function registerEvents(app: FastifyInstance, bus: EventBus): EventStream
     let types: Set<string> | null = null;
     if (typeof typesParam === 'string' && typesParam !== '') {
       types = new Set(typesParam.split(',').map((t) => t.trim()));
-      for (const t of types) if (!(EVENT_TYPES as readonly string[]).includes(t)) throw new ApiError(400, `types: unknown event type ${JSON.stringify(t)} (known: ${EVENT_TYPES.join(', ')})`);
+      for (const t of types)
+        if (!(EVENT_TYPES as readonly string[]).includes(t))
+          throw new ApiError(400, `types: unknown event type ${JSON.stringify(t)} (known: ${EVENT_TYPES.join(', ')})`);
     }
     reply.hijack();
     const res = reply.raw;
@@ -51,7 +53,9 @@ export function registerEvents(app: FastifyInstance, bus: EventBus): EventStream
         close();
         return;
       }
-      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify({ time: new Date(e.time).toISOString(), ...e.data })}\n\n`);
+      res.write(
+        `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify({ time: new Date(e.time).toISOString(), ...e.data })}\n\n`,
+      );
     });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

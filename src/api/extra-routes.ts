@@ -31,7 +31,16 @@ const explainQuery = z.strictObject({
 });
 
 const drainBody = z.strictObject({
-  timeout: z.number().int().min(0).max(MAX_DRAIN_TIMEOUT_S).nullable().optional().describe('seconds; at the timeout the calls still up are ended (BYE, CDR "Server shutting down"); none: wait for them'),
+  timeout: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_DRAIN_TIMEOUT_S)
+    .nullable()
+    .optional()
+    .describe(
+      'seconds; at the timeout the calls still up are ended (BYE, CDR "Server shutting down"); none: wait for them',
+    ),
 });
 
 export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void {
@@ -39,19 +48,24 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
     const r = explainQuery.safeParse(req.query ?? {}, { reportInput: true });
     if (!r.success) throw new SchemaError(r.error.issues, 'query');
     const q = r.data;
-    if ((q.from === undefined) === (q.fromIp === undefined)) throw new ApiError(400, 'from: give from=TRUNK or fromIp=IP');
+    if ((q.from === undefined) === (q.fromIp === undefined))
+      throw new ApiError(400, 'from: give from=TRUNK or fromIp=IP');
     if (q.transport !== undefined && q.fromIp === undefined) throw new ApiError(400, 'transport: goes with fromIp');
     const from = q.from === undefined ? null : checkName(q.from, 'from');
-    if (q.fromIp !== undefined && canonicalIp(q.fromIp) === '') throw new ApiError(400, `fromIp: expected an IP address, got ${JSON.stringify(q.fromIp)}`);
+    if (q.fromIp !== undefined && canonicalIp(q.fromIp) === '')
+      throw new ApiError(400, `fromIp: expected an IP address, got ${JSON.stringify(q.fromIp)}`);
     const number = q.number.startsWith(' ') ? `+${q.number.trimStart()}` : q.number.trim();
     const snapshot = new TrunkingSnapshot(await loadTrunkingData(ctx.store));
-    return from !== null ? explainRoute(snapshot, from, number) : explainFromSource(snapshot, q.fromIp!, q.transport ?? 'udp', number);
+    return from !== null
+      ? explainRoute(snapshot, from, number)
+      : explainFromSource(snapshot, q.fromIp!, q.transport ?? 'udp', number);
   });
   v1.get('/calls/:key/trace', async (req) => {
     const sid = (req.params as { key: string }).key;
     if (ctx.traces === undefined) throw new ApiError(404, 'call traces are not kept by this server');
     const t = ctx.traces.trace(sid);
-    if (t === null) throw new ApiError(404, `unknown call ${sid} (not among the recent calls kept for traces: capture.traceCalls)`);
+    if (t === null)
+      throw new ApiError(404, `unknown call ${sid} (not among the recent calls kept for traces: capture.traceCalls)`);
     return t;
   });
   v1.post('/drain', async (req, reply) => {
@@ -67,26 +81,33 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
 export const EXTRA_PATHS: Record<string, unknown> = {
   '/api/v1/route/explain': {
     get: {
-      summary: 'what a call to NUMBER from TRUNK (or from the address fromIp: which rule classifies it) would meet: number, DID, route, carriers and what each is sent, why it would be refused',
+      summary:
+        'what a call to NUMBER from TRUNK (or from the address fromIp: which rule classifies it) would meet: number, DID, route, carriers and what each is sent, why it would be refused',
       parameters: [
         { name: 'number', in: 'query', required: true, schema: { type: 'string' } },
         { name: 'from', in: 'query', required: false, schema: { type: 'string' } },
         { name: 'fromIp', in: 'query', required: false, schema: { type: 'string' } },
         { name: 'transport', in: 'query', required: false, schema: { type: 'string', enum: ['udp', 'tcp', 'tls'] } },
       ],
-      responses: { 200: { description: 'the explanation' }, 400: { description: 'a bad parameter, named' }, 404: { description: 'unknown trunk' } },
+      responses: {
+        200: { description: 'the explanation' },
+        400: { description: 'a bad parameter, named' },
+        404: { description: 'unknown trunk' },
+      },
     },
   },
   '/api/v1/calls/{callSid}/trace': {
     get: {
-      summary: 'the SIP messages of a live or recent call, both legs, oldest first (time, direction, leg, src, dst, firstLine, raw)',
+      summary:
+        'the SIP messages of a live or recent call, both legs, oldest first (time, direction, leg, src, dst, firstLine, raw)',
       parameters: [{ name: 'callSid', in: 'path', required: true, schema: { type: 'string' } }],
       responses: { 200: { description: 'the messages' }, 404: { description: 'not among the recent calls' } },
     },
   },
   '/api/v1/drain': {
     post: {
-      summary: 'stop taking new calls (503 + Retry-After, OPTIONS 503, /readyz 503), let the calls up end, then exit; at the timeout the calls still up are ended as at SIGTERM. Again while draining: the new timeout applies',
+      summary:
+        'stop taking new calls (503 + Retry-After, OPTIONS 503, /readyz 503), let the calls up end, then exit; at the timeout the calls still up are ended as at SIGTERM. Again while draining: the new timeout applies',
       requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(drainBody, 'input') } } },
       responses: {
         202: { description: 'draining: {state: draining|stopping, calls: N, deadline: ISO 8601 or null}' },

@@ -70,10 +70,18 @@ export class LoginGuard {
     if (ban === undefined || this.exempt(key)) return;
     this.deps.counters?.inc('api_banned_refusals');
     const held = this.throttle.admit(`banned ${key}`, this.now());
-    if (held >= 0) this.deps.log.warn({ mod: 'api', ip: key, reason: ban.reason, held }, 'API request from a banned address refused');
+    if (held >= 0)
+      this.deps.log.warn(
+        { mod: 'api', ip: key, reason: ban.reason, held },
+        'API request from a banned address refused',
+      );
     const left = ban.expiresAt === null ? null : Math.max(1, Math.ceil((ban.expiresAt - this.now()) / 1000));
     const until = ban.expiresAt === null ? 'until lifted' : `for ${left} s more`;
-    throw new ApiError(403, `address ${key} is banned ${until} (${ban.reason}); trunkline ban rm ${key} lifts it`, left === null ? {} : { 'Retry-After': String(left) });
+    throw new ApiError(
+      403,
+      `address ${key} is banned ${until} (${ban.reason}); trunkline ban rm ${key} lifts it`,
+      left === null ? {} : { 'Retry-After': String(left) },
+    );
   }
 
   /** A failed login from `ip`: logged, and counted unless the source is exempt. */
@@ -84,7 +92,11 @@ export class LoginGuard {
     const counted = !exempt && this.deps.record !== null;
     // A counted source is banned after a few failures, so each one is worth its line; otherwise one line a minute per source.
     const held = counted ? 0 : this.throttle.admit(`failed ${key}`, this.now());
-    if (held >= 0) this.deps.log.warn({ mod: 'api', ip: key, reason, ...(exempt && { exempt: true }), ...(held > 0 && { held }) }, 'API login failed');
+    if (held >= 0)
+      this.deps.log.warn(
+        { mod: 'api', ip: key, reason, ...(exempt && { exempt: true }), ...(held > 0 && { held }) },
+        'API login failed',
+      );
     if (counted) this.deps.record!(key, `API login: ${reason}`);
   }
 }

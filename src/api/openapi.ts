@@ -9,7 +9,12 @@ type Json = Record<string, unknown>;
 
 const ERROR = { $ref: '#/components/schemas/Error' };
 const errors = (...codes: number[]): Json =>
-  Object.fromEntries(codes.map((c) => [String(c), { description: STATUS_TEXT[c] ?? 'error', content: { 'application/json': { schema: ERROR } } }]));
+  Object.fromEntries(
+    codes.map((c) => [
+      String(c),
+      { description: STATUS_TEXT[c] ?? 'error', content: { 'application/json': { schema: ERROR } } },
+    ]),
+  );
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'a bad field (named in the message)',
@@ -43,33 +48,55 @@ export function openApiDocument(resources: readonly Resource[], version: string,
     });
     const coll: Json = {};
     if (r.list) {
-      coll.get = { tags: [tag], summary: `list ${r.name}`, parameters: queryParams(r.list.query), responses: { ...ok('200', { type: 'array', items: objRef }, r.description), ...errors(400, 401) } };
+      coll.get = {
+        tags: [tag],
+        summary: `list ${r.name}`,
+        parameters: queryParams(r.list.query),
+        responses: { ...ok('200', { type: 'array', items: objRef }, r.description), ...errors(400, 401) },
+      };
     }
     if (r.create) {
       schemas[`${r.name}.create`] = jsonSchema(r.create.body, 'input');
       coll.post = {
         tags: [tag],
         summary: `create in ${r.name}`,
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.name}.create` } } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.name}.create` } } },
+        },
         responses: { ...ok('201', objRef, 'created'), ...errors(400, 401, 403, 404, 409) },
       };
     }
     if (Object.keys(coll).length > 0) paths[`/api/v1/${r.name}`] = coll;
     const one: Json = {};
     const keyParam = [{ name: r.key, in: 'path', required: true, schema: { type: 'string' } }];
-    if (r.get) one.get = { tags: [tag], summary: `one of ${r.name}`, parameters: keyParam, responses: { ...ok('200', objRef, 'the object'), ...errors(401, 404) } };
+    if (r.get)
+      one.get = {
+        tags: [tag],
+        summary: `one of ${r.name}`,
+        parameters: keyParam,
+        responses: { ...ok('200', objRef, 'the object'), ...errors(401, 404) },
+      };
     if (r.update) {
       schemas[`${r.name}.patch`] = jsonSchema(r.update.body, 'input');
       one.patch = {
         tags: [tag],
         summary: `change one of ${r.name}`,
         parameters: keyParam,
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.name}.patch` } } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: `#/components/schemas/${r.name}.patch` } } },
+        },
         responses: { ...ok('200', objRef, 'the changed object'), ...errors(400, 401, 403, 404, 409) },
       };
     }
     if (r.remove) {
-      one.delete = { tags: [tag], summary: `remove one of ${r.name}`, parameters: [...keyParam, ...queryParams(r.remove.query)], responses: { ...ok('204', null, 'removed'), ...errors(401, 403, 404, 409) } };
+      one.delete = {
+        tags: [tag],
+        summary: `remove one of ${r.name}`,
+        parameters: [...keyParam, ...queryParams(r.remove.query)],
+        responses: { ...ok('204', null, 'removed'), ...errors(401, 403, 404, 409) },
+      };
     }
     if (Object.keys(one).length > 0) paths[`/api/v1/${r.name}/{${r.key}}`] = one;
   }

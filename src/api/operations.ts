@@ -84,7 +84,12 @@ export class Operations {
    * correlation of both legs, from the call events on the bus.
    */
   attachTrunking(src: TrunkingSource): void {
-    const t = new TrunkingOps(src, { bus: this.bus, capture: this.capture, traces: this.traces, metrics: this.metrics });
+    const t = new TrunkingOps(src, {
+      bus: this.bus,
+      capture: this.capture,
+      traces: this.traces,
+      metrics: this.metrics,
+    });
     this.traces.setResolver(src.legOwner);
     this.#trunking = t;
     this.#trunkingSource = src;
@@ -105,12 +110,24 @@ export class Operations {
   async start(deps: OpsDeps): Promise<void> {
     this.#deps = deps;
     const m = this.metrics;
-    m.gauge('trunkline_sip_transactions', 'SIP transactions now, by kind', () => {
-      const t = deps.transactions();
-      return [[{ kind: 'server' }, t.server], [{ kind: 'client' }, t.client]];
-    }, ['kind']);
-    m.gauge('trunkline_proxy_forward_contexts', 'requests being forwarded now (proxy forward contexts)', () => deps.forwarding());
-    m.gauge('trunkline_draining', '1 while the server takes no new calls (draining or stopping), else 0', () => (deps.admission?.open === false ? 1 : 0));
+    m.gauge(
+      'trunkline_sip_transactions',
+      'SIP transactions now, by kind',
+      () => {
+        const t = deps.transactions();
+        return [
+          [{ kind: 'server' }, t.server],
+          [{ kind: 'client' }, t.client],
+        ];
+      },
+      ['kind'],
+    );
+    m.gauge('trunkline_proxy_forward_contexts', 'requests being forwarded now (proxy forward contexts)', () =>
+      deps.forwarding(),
+    );
+    m.gauge('trunkline_draining', '1 while the server takes no new calls (draining or stopping), else 0', () =>
+      deps.admission?.open === false ? 1 : 0,
+    );
     m.gauge('trunkline_registrations', 'live bindings in the location table', async () => {
       const row = await deps.store.db
         .selectFrom('location')
@@ -119,7 +136,9 @@ export class Operations {
         .executeTakeFirst();
       return Number(row?.n ?? 0);
     });
-    m.gauge('trunkline_transport_connections', 'open stream connections (TCP, TLS, WS, WSS)', () => deps.transport.connectionCount());
+    m.gauge('trunkline_transport_connections', 'open stream connections (TCP, TLS, WS, WSS)', () =>
+      deps.transport.connectionCount(),
+    );
     m.gauge('trunkline_event_stream_clients', 'open /api/v1/events streams', () => this.#api?.events.count ?? 0);
     const stats = this.capture.stats;
     m.counter('trunkline_hep_packets_total', 'HEP packets by outcome', ['outcome'], function collect() {
@@ -166,9 +185,13 @@ export class Operations {
           bus: this.bus,
           now: Date.now,
           traces: this.traces,
-          ...(this.#trunkingSource !== null && { calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp } }),
+          ...(this.#trunkingSource !== null && {
+            calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp },
+          }),
           ...(deps.drain !== undefined && { drain: deps.drain }),
-          ...(this.#trunkingSource?.unknownSources !== undefined && { unknownSources: this.#trunkingSource.unknownSources }),
+          ...(this.#trunkingSource?.unknownSources !== undefined && {
+            unknownSources: this.#trunkingSource.unknownSources,
+          }),
         },
         log: this.#log,
         metrics: this.metrics,
@@ -184,12 +207,18 @@ export class Operations {
       await api.app.listen({ host: c.listen.host, port: c.listen.port, listenTextResolver: () => '' });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new Error(`api.listen ${formatHostPort(c.listen)}: ${code === 'EADDRINUSE' ? 'address in use' : err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(
+        `api.listen ${formatHostPort(c.listen)}: ${code === 'EADDRINUSE' ? 'address in use' : err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     const addr = api.app.server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : c.listen.port;
     this.address = { host: c.listen.host, port, tls: tls !== undefined };
-    this.#log.info({ api: `${tls ? 'https' : 'http'}://${formatHostPort({ host: c.listen.host, port })}` }, 'api listening');
+    this.#log.info(
+      { api: `${tls ? 'https' : 'http'}://${formatHostPort({ host: c.listen.host, port })}` },
+      'api listening',
+    );
   }
 
   #loginGuard(security: NonNullable<OpsDeps['security']>, apiHost: string): LoginGuard {
@@ -227,7 +256,8 @@ export class Operations {
     try {
       next = await loadConfig(source !== undefined ? { file: source } : {});
     } catch (err) {
-      if (err instanceof ConfigError) throw new ApiError(400, `reload refused, the running config stays: ${err.message.replace(/\s*\n\s*/g, '; ')}`);
+      if (err instanceof ConfigError)
+        throw new ApiError(400, `reload refused, the running config stays: ${err.message.replace(/\s*\n\s*/g, '; ')}`);
       throw err;
     }
     await deps.apply(next);
@@ -242,7 +272,10 @@ export class Operations {
     this.traces.configure(next.capture.traceCalls);
     if (this.#api !== null && this.address?.tls === true) {
       const files = await ensureTlsFiles(next);
-      (this.#api.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ cert: files.cert, key: files.key });
+      (this.#api.app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({
+        cert: files.cert,
+        key: files.key,
+      });
     }
     const a = this.#config.api.listen;
     if (next.api.listen.host !== a.host || next.api.listen.port !== a.port || next.api.tls !== this.#config.api.tls) {

@@ -58,7 +58,13 @@ export function page<T>(rows: T[], limit: number, keyOf: (row: T) => unknown): P
 
 /** `limit` and `cursor` for a collection that is whole unless a page is asked for. */
 export const optionalPageQuery = {
-  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional().describe(`rows per page, 1-${MAX_LIMIT}; without it and cursor, the whole list`),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_LIMIT)
+    .optional()
+    .describe(`rows per page, 1-${MAX_LIMIT}; without it and cursor, the whole list`),
   cursor: z.string().max(512).optional().describe('the Next-Cursor of the previous page'),
 };
 
@@ -74,7 +80,11 @@ const nameKey = z.strictObject({ after: z.string().min(1).max(256) });
  * Lists a collection ordered by its name (`key`): whole without limit and
  * cursor, else one page after the cursor's name.
  */
-export async function namePage<T>(q: { limit?: number | undefined; cursor?: string | undefined }, list: (w: NameWindow) => Promise<T[]>, key: (row: T) => string): Promise<T[] | Page<T>> {
+export async function namePage<T>(
+  q: { limit?: number | undefined; cursor?: string | undefined },
+  list: (w: NameWindow) => Promise<T[]>,
+  key: (row: T) => string,
+): Promise<T[] | Page<T>> {
   if (q.limit === undefined && q.cursor === undefined) return list({});
   const limit = q.limit ?? DEFAULT_LIMIT;
   const w: NameWindow = { limit: limit + 1 };

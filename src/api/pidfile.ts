@@ -49,7 +49,8 @@ export function runningServerPid(dataDir: string): number {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new NoServerError(`no server running: process ${pid} of ${file} is gone`);
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM')
+      throw new NoServerError(`no server running: process ${pid} of ${file} is gone`);
   }
   // Linux: make sure a recycled pid is not some other program.
   let cmdline: string | undefined;

@@ -61,7 +61,13 @@ export interface ApiContext {
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 type Out<S extends z.ZodType> = z.output<S>;
 
-export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends AnyObject, Q extends AnyObject, R extends AnyObject = AnyObject> {
+export interface ResourceDef<
+  O extends AnyObject,
+  C extends AnyObject,
+  P extends AnyObject,
+  Q extends AnyObject,
+  R extends AnyObject = AnyObject,
+> {
   /** The collection: the URL segment (`domains`) and the OpenAPI tag. */
   name: string;
   /** The key field; its value names one object in the URL (`/domains/example.org`). */
@@ -75,7 +81,11 @@ export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends
   /** PATCH body (from views()). */
   update?: { body: P; run(ctx: ApiContext, key: string, body: Out<P>): Promise<z.input<O>> };
   /** GET collection; with `query`, its filters (and pageQuery's limit/cursor for a paginated one). */
-  list?: { query?: Q; /** Also answers CSV (`Accept: text/csv` or `?format=csv`). */ csv?: boolean; run(ctx: ApiContext, query: Out<Q>): Promise<z.input<O>[] | Page<z.input<O>>> };
+  list?: {
+    query?: Q;
+    /** Also answers CSV (`Accept: text/csv` or `?format=csv`). */ csv?: boolean;
+    run(ctx: ApiContext, query: Out<Q>): Promise<z.input<O>[] | Page<z.input<O>>>;
+  };
   get?(ctx: ApiContext, key: string): Promise<z.input<O>>;
   /** DELETE; with `query`, its options (`?cascade=true`). */
   remove?: { query?: R; run(ctx: ApiContext, key: string, query: Out<R>): Promise<void> };
@@ -87,9 +97,13 @@ export interface ResourceDef<O extends AnyObject, C extends AnyObject, P extends
 export type Resource = ResourceDef<AnyObject, AnyObject, AnyObject, AnyObject, AnyObject>;
 
 /** Keeps the handlers' types checked against the schemas, then erases them for the registry. */
-export function defineResource<O extends AnyObject, C extends AnyObject = AnyObject, P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, R extends AnyObject = AnyObject>(
-  def: ResourceDef<O, C, P, Q, R>,
-): Resource {
+export function defineResource<
+  O extends AnyObject,
+  C extends AnyObject = AnyObject,
+  P extends AnyObject = AnyObject,
+  Q extends AnyObject = AnyObject,
+  R extends AnyObject = AnyObject,
+>(def: ResourceDef<O, C, P, Q, R>): Resource {
   return def as unknown as Resource;
 }
 
@@ -120,14 +134,18 @@ interface Route {
 /** Adds a resource's routes under the instance's prefix (/api/v1). */
 export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiContext): void {
   const urls = { base: `/${r.name}`, one: `/${r.name}/:key` };
-  const allowed = new Map<string, Method[]>([[urls.base, []], [urls.one, []]]);
+  const allowed = new Map<string, Method[]>([
+    [urls.base, []],
+    [urls.one, []],
+  ]);
   for (const route of routesOf(r, ctx, urls)) {
     allowed.get(route.url)!.push(route.method);
     // Checked by zod in the handler (check()), so fastify validates nothing itself.
     app.route(route);
   }
   for (const [url, methods] of allowed) {
-    for (const m of METHODS) if (!methods.includes(m)) app.route({ method: m, url, handler: notAllowed(r, url, m, methods) });
+    for (const m of METHODS)
+      if (!methods.includes(m)) app.route({ method: m, url, handler: notAllowed(r, url, m, methods) });
   }
 }
 
@@ -136,7 +154,8 @@ function routesOf(r: Resource, ctx: ApiContext, urls: { base: string; one: strin
   const shape = outputShape(r);
   const keyOf = (req: FastifyRequest): string => (req.params as { key: string }).key;
   const routes: Route[] = [];
-  if (r.list !== undefined) routes.push({ method: 'GET', url: urls.base, handler: listHandler(r.name, r.list, ctx, shape) });
+  if (r.list !== undefined)
+    routes.push({ method: 'GET', url: urls.base, handler: listHandler(r.name, r.list, ctx, shape) });
   if (r.create !== undefined) {
     const create = r.create;
     routes.push({
@@ -155,7 +174,11 @@ function routesOf(r: Resource, ctx: ApiContext, urls: { base: string; one: strin
   }
   if (r.update !== undefined) {
     const update = r.update;
-    routes.push({ method: 'PATCH', url: urls.one, handler: async (req) => shape.pick(await update.run(ctx, keyOf(req), check(update.body, req.body, 'body'))) });
+    routes.push({
+      method: 'PATCH',
+      url: urls.one,
+      handler: async (req) => shape.pick(await update.run(ctx, keyOf(req), check(update.body, req.body, 'body'))),
+    });
   }
   if (r.remove !== undefined) {
     const remove = r.remove;
@@ -190,12 +213,20 @@ function outputShape(r: Resource): { fields: string[]; pick(v: unknown): Record<
 }
 
 /** GET of the collection: its filters checked, JSON or CSV, a page's Next-Cursor and Link. */
-function listHandler(name: string, list: NonNullable<Resource['list']>, ctx: ApiContext, shape: ReturnType<typeof outputShape>): Handler {
+function listHandler(
+  name: string,
+  list: NonNullable<Resource['list']>,
+  ctx: ApiContext,
+  shape: ReturnType<typeof outputShape>,
+): Handler {
   return async (req, reply) => {
     const query = list.query !== undefined ? check(list.query, req.query, 'query') : {};
     const result = await list.run(ctx, query);
     const csv = list.csv === true && wantsCsv(req);
-    if (csv) reply.header('Content-Type', 'text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${name}.csv"`);
+    if (csv)
+      reply
+        .header('Content-Type', 'text/csv; charset=utf-8')
+        .header('Content-Disposition', `attachment; filename="${name}.csv"`);
     let items = result;
     if (isPage(result)) {
       if (result.next !== null) {
@@ -214,9 +245,13 @@ function listHandler(name: string, list: NonNullable<Resource['list']>, ctx: Api
 /** 405 with Allow, for a method the resource has no handler of. */
 function notAllowed(r: Resource, url: string, m: Method, methods: readonly Method[]): Handler {
   return async () => {
-    throw new ApiError(405, `${m} is not allowed on /api/v1${url.replace(':key', `{${r.key}}`)} (allowed: ${methods.join(', ') || 'none'})`, {
-      Allow: methods.join(', '),
-    });
+    throw new ApiError(
+      405,
+      `${m} is not allowed on /api/v1${url.replace(':key', `{${r.key}}`)} (allowed: ${methods.join(', ') || 'none'})`,
+      {
+        Allow: methods.join(', '),
+      },
+    );
   };
 }
 

@@ -84,17 +84,37 @@ export const trunkViews = views(
   z.object({
     name: z.string().describe('letters, digits, . _ -'),
     account: z.string().describe('the account it belongs to'),
-    ip: z.array(z.string()).optional().describe('CIDRs of a static peer (a bare address is a /32 or /128); [] for a registering PBX'),
-    register: z.string().nullable().optional().describe('USER@DOMAIN a registering PBX registers as; null for a static peer'),
-    transport: z.enum(['udp', 'tcp', 'tls']).nullable().optional().describe('the only transport it may use; null = any'),
-    tlsFingerprint: z.string().nullable().optional().describe('SHA-256 fingerprint of the client certificate it must present'),
+    ip: z
+      .array(z.string())
+      .optional()
+      .describe('CIDRs of a static peer (a bare address is a /32 or /128); [] for a registering PBX'),
+    register: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('USER@DOMAIN a registering PBX registers as; null for a static peer'),
+    transport: z
+      .enum(['udp', 'tcp', 'tls'])
+      .nullable()
+      .optional()
+      .describe('the only transport it may use; null = any'),
+    tlsFingerprint: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('SHA-256 fingerprint of the client certificate it must present'),
     dest: z.string().nullable().optional().describe('SIP URI inbound calls go to; null = the registered contact'),
     cpm: z.number().int().optional().describe('calls per minute (default 200)'),
     maxCalls: z.number().int().nullable().optional().describe('concurrent calls; null = unlimited'),
     media: z.enum(['rtp', 'srtp', 'any']).optional().describe('default any: as offered'),
     codecs: z.array(z.string()).optional().describe('allowed codecs in order; [] = as offered'),
     createdAt: z.string().describe('ISO 8601'),
-    force: z.boolean().optional().describe("accept an ip range holding a carrier gateway's address or every address (the carrier keeps its address)"),
+    force: z
+      .boolean()
+      .optional()
+      .describe(
+        "accept an ip range holding a carrier gateway's address or every address (the carrier keeps its address)",
+      ),
   }),
   { key: 'name', readOnly: ['createdAt'], writeOnly: ['force'] },
 );

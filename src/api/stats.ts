@@ -26,7 +26,13 @@ const MINUTE = 60_000;
 export const STATS_MAX_MINUTES = 1440;
 
 const callsQuery = z.strictObject({
-  minutes: z.coerce.number().int().min(1).max(STATS_MAX_MINUTES).default(60).describe(`minutes back from now, 1-${STATS_MAX_MINUTES} (default 60)`),
+  minutes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(STATS_MAX_MINUTES)
+    .default(60)
+    .describe(`minutes back from now, 1-${STATS_MAX_MINUTES} (default 60)`),
 });
 
 /** The buckets of the `minutes` minutes up to and including the current one. */
@@ -74,16 +80,14 @@ export function registerStats(v1: FastifyInstance, ctx: ApiContext): void {
   });
   // The sources the B2BUA refused as unknown; [] in a server without one.
   v1.get('/stats/unknown-sources', async () =>
-    (ctx.unknownSources?.() ?? []).map(
-      (s): UnknownSourceJson => ({
-        address: s.address,
-        proto: s.proto,
-        method: s.method,
-        count: s.count,
-        firstAt: new Date(s.firstAt).toISOString(),
-        lastAt: new Date(s.lastAt).toISOString(),
-      }),
-    ),
+    (ctx.unknownSources?.() ?? []).map((s): UnknownSourceJson => ({
+      address: s.address,
+      proto: s.proto,
+      method: s.method,
+      count: s.count,
+      firstAt: new Date(s.firstAt).toISOString(),
+      lastAt: new Date(s.lastAt).toISOString(),
+    })),
   );
 }
 
@@ -91,14 +95,22 @@ export function registerStats(v1: FastifyInstance, ctx: ApiContext): void {
 export const STATS_PATHS: Record<string, unknown> = {
   '/api/v1/stats/calls': {
     get: {
-      summary: 'calls per minute over the last N minutes, oldest first: {start, started, answered, failed} (CDRs plus live calls, by start minute)',
-      parameters: [{ name: 'minutes', in: 'query', schema: { type: 'integer', minimum: 1, maximum: STATS_MAX_MINUTES, default: 60 } }],
+      summary:
+        'calls per minute over the last N minutes, oldest first: {start, started, answered, failed} (CDRs plus live calls, by start minute)',
+      parameters: [
+        {
+          name: 'minutes',
+          in: 'query',
+          schema: { type: 'integer', minimum: 1, maximum: STATS_MAX_MINUTES, default: 60 },
+        },
+      ],
       responses: { 200: { description: 'the buckets' }, 400: { description: 'a bad minutes, named' } },
     },
   },
   '/api/v1/stats/unknown-sources': {
     get: {
-      summary: 'the last sources (at most 32) refused 403 as no trunk, carrier or user, newest first: {address, proto, method, count, firstAt, lastAt}',
+      summary:
+        'the last sources (at most 32) refused 403 as no trunk, carrier or user, newest first: {address, proto, method, count, firstAt, lastAt}',
       responses: { 200: { description: 'the sources' } },
     },
   },

@@ -58,23 +58,61 @@ export class TrunkingOps {
     this.#capture = deps.capture;
     this.#traces = deps.traces;
     const m = deps.metrics;
-    this.#calls = m.counter('trunkline_calls_total', 'trunk calls ended, by trunk, carrier, direction and disposition (answered, failed)', ['trunk', 'carrier', 'direction', 'disposition']);
-    m.gauge('trunkline_calls_active', 'live trunk calls now, by trunk, account and direction', () => {
-      const by = new Map<string, [Record<string, string>, number]>();
-      for (const c of src.calls()) {
-        const k = `${c.trunk}\n${c.account}\n${c.direction}`;
-        const e = by.get(k);
-        if (e !== undefined) e[1]++;
-        else by.set(k, [{ trunk: c.trunk ?? '', account: c.account ?? '', direction: c.direction }, 1]);
-      }
-      return [...by.values()];
-    }, ['trunk', 'account', 'direction']);
+    this.#calls = m.counter(
+      'trunkline_calls_total',
+      'trunk calls ended, by trunk, carrier, direction and disposition (answered, failed)',
+      ['trunk', 'carrier', 'direction', 'disposition'],
+    );
+    m.gauge(
+      'trunkline_calls_active',
+      'live trunk calls now, by trunk, account and direction',
+      () => {
+        const by = new Map<string, [Record<string, string>, number]>();
+        for (const c of src.calls()) {
+          const k = `${c.trunk}\n${c.account}\n${c.direction}`;
+          const e = by.get(k);
+          if (e !== undefined) e[1]++;
+          else by.set(k, [{ trunk: c.trunk ?? '', account: c.account ?? '', direction: c.direction }, 1]);
+        }
+        return [...by.values()];
+      },
+      ['trunk', 'account', 'direction'],
+    );
     // The B2BUA counts refusals as b2bua_refused_<status>_<cause>: one labelled view of them.
     m.family(CALLS_REFUSED);
-    m.gauge('trunkline_gateway_up', 'carrier gateways: 1 while they answer OPTIONS, 0 when down (none until the first answer)', () => src.gateways().filter((g) => g.state !== 'unknown').map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.state === 'up' ? 1 : 0]), ['carrier', 'gateway']);
-    m.gauge('trunkline_gateway_state', 'carrier gateways: 1 for the state each is in (unknown until the first OPTIONS answer, up, down), 0 for the others', () =>
-      src.gateways().flatMap((g) => GATEWAY_STATES.map((state) => [{ carrier: g.carrier, gateway: g.gateway, state }, g.state === state ? 1 : 0] as [Record<string, string>, number])), ['carrier', 'gateway', 'state']);
-    m.gauge('trunkline_carrier_registered', 'registrations kept with carriers: 1 while registered', () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]), ['carrier']);
+    m.gauge(
+      'trunkline_gateway_up',
+      'carrier gateways: 1 while they answer OPTIONS, 0 when down (none until the first answer)',
+      () =>
+        src
+          .gateways()
+          .filter((g) => g.state !== 'unknown')
+          .map((g) => [{ carrier: g.carrier, gateway: g.gateway }, g.state === 'up' ? 1 : 0]),
+      ['carrier', 'gateway'],
+    );
+    m.gauge(
+      'trunkline_gateway_state',
+      'carrier gateways: 1 for the state each is in (unknown until the first OPTIONS answer, up, down), 0 for the others',
+      () =>
+        src
+          .gateways()
+          .flatMap((g) =>
+            GATEWAY_STATES.map(
+              (state) =>
+                [{ carrier: g.carrier, gateway: g.gateway, state }, g.state === state ? 1 : 0] as [
+                  Record<string, string>,
+                  number,
+                ],
+            ),
+          ),
+      ['carrier', 'gateway', 'state'],
+    );
+    m.gauge(
+      'trunkline_carrier_registered',
+      'registrations kept with carriers: 1 while registered',
+      () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]),
+      ['carrier'],
+    );
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
     // Subscribed first (before any event stream): a leg is correlated before its event goes out.
     deps.bus.subscribe((e) => this.#onEvent(e));
@@ -101,7 +139,12 @@ export class TrunkingOps {
   }
 
   #ended(e: BusEvent<'call.ended'>['data']): void {
-    this.#calls.inc({ trunk: e.trunk ?? '', carrier: e.carrier ?? '', direction: e.direction ?? '', disposition: e.disposition });
+    this.#calls.inc({
+      trunk: e.trunk ?? '',
+      carrier: e.carrier ?? '',
+      direction: e.direction ?? '',
+      disposition: e.disposition,
+    });
     const legs = this.#legs.get(e.callSid);
     if (legs === undefined) return;
     const t = setTimeout(() => {
@@ -156,7 +199,12 @@ export class TrunkingOps {
       const was = this.#registered.get(r.carrier);
       this.#registered.set(r.carrier, r.registered);
       if (publish && was !== r.registered && (was !== undefined || r.registered)) {
-        this.#bus.publish('carrier.registration', { carrier: r.carrier, gateway: r.gateway, registered: r.registered, status: r.lastStatus });
+        this.#bus.publish('carrier.registration', {
+          carrier: r.carrier,
+          gateway: r.gateway,
+          registered: r.registered,
+          status: r.lastStatus,
+        });
       }
     }
     for (const k of [...this.#registered.keys()]) if (!seen.has(k)) this.#registered.delete(k);

@@ -14,14 +14,19 @@ function mask<K extends PropertyKey>(keys: readonly K[]): Record<K, true> {
   return Object.fromEntries(keys.map((k) => [k, true])) as Record<K, true>;
 }
 
-export function views<Sh extends z.ZodRawShape, K extends keyof Sh & string, RO extends keyof Sh & string = never, WO extends keyof Sh & string = never>(
-  schema: z.ZodObject<Sh>,
-  o: { key: K; readOnly?: readonly RO[]; writeOnly?: readonly WO[] },
-) {
+export function views<
+  Sh extends z.ZodRawShape,
+  K extends keyof Sh & string,
+  RO extends keyof Sh & string = never,
+  WO extends keyof Sh & string = never,
+>(schema: z.ZodObject<Sh>, o: { key: K; readOnly?: readonly RO[]; writeOnly?: readonly WO[] }) {
   const ro = o.readOnly ?? [];
   const wo = o.writeOnly ?? [];
   const object = schema.omit(mask(wo) as never) as unknown as z.ZodObject<Omit<Sh, WO>>;
-  const create = z.strictObject(schema.omit(mask(ro) as never).shape) as unknown as z.ZodObject<Omit<Sh, RO>, z.core.$strict>;
+  const create = z.strictObject(schema.omit(mask(ro) as never).shape) as unknown as z.ZodObject<
+    Omit<Sh, RO>,
+    z.core.$strict
+  >;
   const patch = z.strictObject(schema.omit(mask([...ro, o.key]) as never).partial().shape) as unknown as z.ZodObject<
     { [F in Exclude<keyof Sh, RO | K>]: z.ZodOptional<Sh[F]> },
     z.core.$strict

@@ -179,7 +179,8 @@ export class DigestAuthenticator {
   constructor(opts: DigestAuthenticatorOptions) {
     const algs = opts.algorithms ?? ['SHA-256', 'MD5'];
     if (algs.length === 0) throw new RangeError('at least one digest algorithm must be offered');
-    for (const a of algs) if (a !== 'MD5' && a !== 'SHA-256') throw new RangeError(`unsupported digest algorithm ${String(a)}`);
+    for (const a of algs)
+      if (a !== 'MD5' && a !== 'SHA-256') throw new RangeError(`unsupported digest algorithm ${String(a)}`);
     if (new Set(algs).size !== algs.length) throw new RangeError('digest algorithm listed twice');
     if (opts.opaque !== undefined) checkQuotable(opts.opaque, 'opaque');
     this.nonces = opts.nonces;
@@ -213,11 +214,28 @@ export class DigestAuthenticator {
    * nonce or URI costs no lookup); its rejection propagates (a store outage
    * is the caller's 500/503, not an authentication failure).
    */
-  async verify(req: SipMessage, realm: string, sourceIp: string, lookupHa1: Ha1Lookup, opts: VerifyOptions = {}): Promise<AuthOutcome> {
+  async verify(
+    req: SipMessage,
+    realm: string,
+    sourceIp: string,
+    lookupHa1: Ha1Lookup,
+    opts: VerifyOptions = {},
+  ): Promise<AuthOutcome> {
     const outcome = await this.check(req, realm, sourceIp, lookupHa1, opts);
     if (outcome.kind === 'malformed' && this.log !== null) {
       const held = this.logThrottle.admit(`${sourceIp} ${outcome.reason}`);
-      if (held >= 0) this.log.info({ mod: 'auth', source: sourceIp, method: req.method, realm, reason: outcome.reason, ...(held > 0 && { held }) }, 'digest credentials refused with 400');
+      if (held >= 0)
+        this.log.info(
+          {
+            mod: 'auth',
+            source: sourceIp,
+            method: req.method,
+            realm,
+            reason: outcome.reason,
+            ...(held > 0 && { held }),
+          },
+          'digest credentials refused with 400',
+        );
     }
     if (this.failures !== null) {
       if (outcome.kind === 'fail' || outcome.kind === 'forbidden') {
@@ -265,7 +283,13 @@ export class DigestAuthenticator {
     return createHmac('sha256', this.decoyKey).update(`${alg}\0${realm}\0${user}`, 'utf8').digest('hex').slice(0, len);
   }
 
-  private async check(req: SipMessage, realm: string, sourceIp: string, lookupHa1: Ha1Lookup, opts: VerifyOptions): Promise<AuthOutcome> {
+  private async check(
+    req: SipMessage,
+    realm: string,
+    sourceIp: string,
+    lookupHa1: Ha1Lookup,
+    opts: VerifyOptions,
+  ): Promise<AuthOutcome> {
     const { credentialsHeader } = authHeadersFor(req.method);
     let cred: DigestCredentials | null;
     try {
@@ -284,7 +308,8 @@ export class DigestAuthenticator {
     if (cred.qop === null && !this.allowNoQop) return fail('qop required');
     if (this.opaque !== null && cred.opaque !== this.opaque) return fail('opaque mismatch');
     // RFC 2617 3.2.2.5: "if they are not [the same], the server SHOULD return a 400 Bad Request".
-    if (!sameUri(cred.uri, req.requestUri)) return { kind: 'malformed', reason: 'digest uri does not match the Request-URI' };
+    if (!sameUri(cred.uri, req.requestUri))
+      return { kind: 'malformed', reason: 'digest uri does not match the Request-URI' };
 
     const nonce = this.nonces.inspect(cred.nonce, sourceIp);
     if (nonce.status === 'invalid') return fail('nonce invalid');
@@ -324,7 +349,8 @@ export class DigestAuthenticator {
         if (err instanceof SipSyntaxError) return { kind: 'malformed', reason: `From: ${err.message}` };
         throw err;
       }
-      if (fromUser !== user) return { kind: 'forbidden', username: user, reason: 'From user is not the authenticated user' };
+      if (fromUser !== user)
+        return { kind: 'forbidden', username: user, reason: 'From user is not the authenticated user' };
     }
     return { kind: 'ok', username: user };
   }

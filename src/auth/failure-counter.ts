@@ -124,8 +124,10 @@ export class FailureCounter {
     const make = (kind: FailureKind, rule: FailureRule | undefined): Window => {
       const threshold = rule?.threshold ?? opts.threshold ?? 3;
       const windowS = rule?.windowS ?? opts.windowS ?? 60;
-      if (!Number.isInteger(threshold) || threshold < 1) throw new RangeError(`${kind} threshold must be a positive integer`);
-      if (!(windowS > 0) || !Number.isFinite(windowS)) throw new RangeError(`${kind} window must be a positive number of seconds`);
+      if (!Number.isInteger(threshold) || threshold < 1)
+        throw new RangeError(`${kind} threshold must be a positive integer`);
+      if (!(windowS > 0) || !Number.isFinite(windowS))
+        throw new RangeError(`${kind} window must be a positive number of seconds`);
       return new Window(kind, threshold, windowS * 1000, maxKeys);
     };
     this.ip = make('ip', opts.ip);

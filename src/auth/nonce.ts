@@ -62,7 +62,8 @@ export class NonceService {
     checkSecret(opts.secret);
     if (opts.previousSecret !== undefined) checkSecret(opts.previousSecret);
     const lifetimeS = opts.lifetimeS ?? 300;
-    if (!(lifetimeS > 0) || !Number.isFinite(lifetimeS)) throw new RangeError('nonce lifetime must be a positive number of seconds');
+    if (!(lifetimeS > 0) || !Number.isFinite(lifetimeS))
+      throw new RangeError('nonce lifetime must be a positive number of seconds');
     this.secret = Buffer.from(opts.secret);
     this.previousSecret = opts.previousSecret === undefined ? null : Buffer.from(opts.previousSecret);
     this.lifetimeMs = Math.round(lifetimeS * 1000);
@@ -99,7 +100,8 @@ export class NonceService {
     const body = buf.subarray(0, BODY_BYTES);
     const given = buf.subarray(BODY_BYTES);
     let genuine = timingSafeEqual(given, mac(this.secret, body, sourceIp));
-    if (!genuine && this.previousSecret !== null) genuine = timingSafeEqual(given, mac(this.previousSecret, body, sourceIp));
+    if (!genuine && this.previousSecret !== null)
+      genuine = timingSafeEqual(given, mac(this.previousSecret, body, sourceIp));
     if (!genuine) return invalid;
     const issuedAtMs = buf.readUIntBE(0, TS_BYTES);
     const expiresAtMs = issuedAtMs + this.lifetimeMs;

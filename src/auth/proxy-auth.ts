@@ -111,15 +111,30 @@ export class ProxyAuth {
     const sourceIp = flow.remoteHost;
     const claimed = this.fromUserExempt === null ? null : peekUsername(req.get('Proxy-Authorization') ?? '');
     const exempt = claimed !== null && this.fromUserExempt!(`${claimed}@${realm}`);
-    const outcome = await this.auth.verify(req, realm, sourceIp, (u, r, alg) => this.store.subscribers.ha1(u, r, alg), exempt ? { matchFromUser: false } : {});
+    const outcome = await this.auth.verify(
+      req,
+      realm,
+      sourceIp,
+      (u, r, alg) => this.store.subscribers.ha1(u, r, alg),
+      exempt ? { matchFromUser: false } : {},
+    );
     if (outcome.kind === 'ok') return { ok: true, subscriber: { username: outcome.username, domain: realm } };
     const rejection = this.auth.rejection(req, outcome, realm, sourceIp)!;
     return { ok: false, response: this.respond(req, rejection.status, rejection.reason, rejection.headers) };
   }
 
-  private respond(req: SipMessage, status: number, reason: string | undefined, headers: Array<[string, string]>): SipMessage {
+  private respond(
+    req: SipMessage,
+    status: number,
+    reason: string | undefined,
+    headers: Array<[string, string]>,
+  ): SipMessage {
     const all = [...headers];
     if (this.serverHeader !== null) all.push(['Server', this.serverHeader]);
-    return createResponse(req, status, { ...(reason !== undefined ? { reason } : {}), headers: all, toTag: randomTag() });
+    return createResponse(req, status, {
+      ...(reason !== undefined ? { reason } : {}),
+      headers: all,
+      toTag: randomTag(),
+    });
   }
 }

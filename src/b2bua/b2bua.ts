@@ -8,7 +8,16 @@ import type { CallLimiter } from '../trunking/limits.js';
 import { Call, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
-import { planInbound, planOutbound, refuse, requestUser, userOf, type Planner, type PlanResult, type Refusal } from './planner.js';
+import {
+  planInbound,
+  planOutbound,
+  refuse,
+  requestUser,
+  userOf,
+  type Planner,
+  type PlanResult,
+  type Refusal,
+} from './planner.js';
 import { newCallSid } from '../dialog/sid.js';
 import { callEnded } from './call-events.js';
 import { RETRY_AFTER_S } from '../core/admission.js';
@@ -95,10 +104,13 @@ export class B2bua implements CallRegistry {
     let planned: Promise<PlanResult>;
     if (src.kind === 'carrier') planned = planInbound(this.planner, req, flow, src.carrier);
     else if (src.kind === 'trunk') planned = planOutbound(this.planner, req, flow, src.trunk, src.account);
-    else if (src.kind === 'wrong-transport') planned = Promise.resolve(refuse(403, 'Transport not allowed', 'transport'));
+    else if (src.kind === 'wrong-transport')
+      planned = Promise.resolve(refuse(403, 'Transport not allowed', 'transport'));
     else return false;
     const from: RefusedFrom =
-      src.kind === 'carrier' ? { direction: 'inbound', carrier: src.carrier.name, account: null, trunk: null } : { direction: 'outbound', carrier: null, account: src.account.name, trunk: src.trunk.name };
+      src.kind === 'carrier'
+        ? { direction: 'inbound', carrier: src.carrier.name, account: null, trunk: null }
+        : { direction: 'outbound', carrier: null, account: src.account.name, trunk: src.trunk.name };
     planned.then(
       (result) => this.begin(req, tx, flow, result, from),
       (err: unknown) => {
@@ -116,7 +128,12 @@ export class B2bua implements CallRegistry {
       result.plan.release();
       const plan = result.plan;
       const r = refuse(503, this.closed, 'shutdown', [['Retry-After', String(RETRY_AFTER_S)]]);
-      this.refused(req, flow, r, { direction: plan.direction, carrier: from.carrier, account: plan.account, trunk: plan.trunk });
+      this.refused(req, flow, r, {
+        direction: plan.direction,
+        carrier: from.carrier,
+        account: plan.account,
+        trunk: plan.trunk,
+      });
       if (!answered) this.answer(tx, req, r.status, r.reason, r.headers);
       return;
     }
@@ -134,7 +151,12 @@ export class B2bua implements CallRegistry {
     if (unsupported.length > 0) {
       result.plan.release();
       const plan = result.plan;
-      this.refused(req, flow, refuse(420, 'Bad Extension', 'extension'), { direction: plan.direction, carrier: null, account: plan.account, trunk: plan.trunk });
+      this.refused(req, flow, refuse(420, 'Bad Extension', 'extension'), {
+        direction: plan.direction,
+        carrier: null,
+        account: plan.account,
+        trunk: plan.trunk,
+      });
       this.answer(tx, req, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
       return;
     }
@@ -173,14 +195,37 @@ export class B2bua implements CallRegistry {
       extra: null,
     };
     this.env.log.info(
-      { callSid: cdr.callSid, callId: req.callId, direction: cdr.direction, account: cdr.account, trunk: cdr.trunk, carrier: cdr.carrier, status: r.status, reason: r.reason, cause: r.cause, src: flow.remoteHost },
+      {
+        callSid: cdr.callSid,
+        callId: req.callId,
+        direction: cdr.direction,
+        account: cdr.account,
+        trunk: cdr.trunk,
+        carrier: cdr.carrier,
+        status: r.status,
+        reason: r.reason,
+        cause: r.cause,
+        src: flow.remoteHost,
+      },
       'call refused',
     );
     this.env.bus.publish('call.ended', callEnded(cdr));
-    this.writingCdr(this.env.cdrs.write(cdr).catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: cdr.callSid }, 'b2bua: CDR not written')));
+    this.writingCdr(
+      this.env.cdrs
+        .write(cdr)
+        .catch((err: unknown) =>
+          this.env.log.warn({ err: String(err), callSid: cdr.callSid }, 'b2bua: CDR not written'),
+        ),
+    );
   }
 
-  private answer(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra?: Array<[string, string]>): void {
+  private answer(
+    tx: ServerTransaction,
+    req: SipMessage,
+    status: number,
+    reason: string,
+    extra?: Array<[string, string]>,
+  ): void {
     const headers: Array<[string, string]> = [...(extra ?? [])];
     if (this.env.agentName !== null) headers.push(['Server', this.env.agentName]);
     tx.respond(createResponse(req, status, { reason, headers }));

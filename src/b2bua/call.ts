@@ -157,7 +157,9 @@ export class Call {
       let body: Buffer | undefined;
       if (sdp !== null) {
         try {
-          body = lateOffer ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA) : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
+          body = lateOffer
+            ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA)
+            : await media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
         } catch (err) {
           if (!(err instanceof MediaError)) throw err;
           this.refuseAnswer(err, lateOffer);
@@ -169,7 +171,9 @@ export class Call {
         if (!lateOffer) return;
         const answer = media.sdpOf(ack);
         this.serial(async () => {
-          this.search.ackCallee(answer === null ? undefined : await media.answer(this.callSid, 'a', answer, this.mediaB));
+          this.search.ackCallee(
+            answer === null ? undefined : await media.answer(this.callSid, 'a', answer, this.mediaB),
+          );
         });
       });
     });
@@ -228,7 +232,9 @@ export class Call {
       tx.respond(createResponse(bye, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
       return;
     }
-    tx.respond(createResponse(bye, 200, this.env.agentName === null ? {} : { headers: [['Server', this.env.agentName]] }));
+    tx.respond(
+      createResponse(bye, 200, this.env.agentName === null ? {} : { headers: [['Server', this.env.agentName]] }),
+    );
     this.env.counters.inc('b2bua_byes_received');
     if (this.state === 'confirmed') {
       // After the answer still on its way to the other side (media steps), and not before its ACK.
@@ -310,7 +316,8 @@ export class Call {
   /** A response of the callee leg as the caller leg sends it: our tag and Contact, its body, nothing else of theirs. */
   responseToA(res: SipMessage, status: number, sdp?: Buffer): SipMessage {
     // An SDP the media engine did not rewrite never crosses (it would show the other side's addresses).
-    const passBody = sdp !== undefined || (res.body.length > 0 && (!this.env.media.active || this.env.media.sdpOf(res) === null));
+    const passBody =
+      sdp !== undefined || (res.body.length > 0 && (!this.env.media.active || this.env.media.sdpOf(res) === null));
     const headers = relayedResponseHeaders(res).filter(([n]) => passBody || n !== 'Content-Type');
     if (status >= 101 && status < 300) {
       // RFC 3261 12.1.1: a dialog-creating response carries the request's Record-Route, so proxies on the caller's side stay on the path.
@@ -337,7 +344,10 @@ export class Call {
         : createResponse(this.aInvite, code, {
             reason,
             toTag: this.a.localTag,
-            headers: [...extra, ...(this.env.agentName === null ? [] : ([['Server', this.env.agentName]] as Array<[string, string]>))],
+            headers: [
+              ...extra,
+              ...(this.env.agentName === null ? [] : ([['Server', this.env.agentName]] as Array<[string, string]>)),
+            ],
           });
     this.end(status, reason, 'callee');
     // After any provisional still on its way through the media steps.
@@ -360,7 +370,12 @@ export class Call {
     }
     if (this.state === 'ended') return;
     this.abandon();
-    this.failCall(me?.sipStatus ?? 500, me?.warning ?? 'Media failure', undefined, me === null ? [] : [['Warning', me.warningHeader()]]);
+    this.failCall(
+      me?.sipStatus ?? 500,
+      me?.warning ?? 'Media failure',
+      undefined,
+      me === null ? [] : [['Warning', me.warningHeader()]],
+    );
   }
 
   // ---- the end -------------------------------------------------------------------------
@@ -402,7 +417,17 @@ export class Call {
     this.env.counters.inc(answered ? 'b2bua_calls_completed' : 'b2bua_calls_failed');
     // One line per call outcome, with its SID (no numbers beyond what the CDR holds, no secrets).
     this.env.log.info(
-      { callSid: cdr.callSid, direction: cdr.direction, account: cdr.account, trunk: cdr.trunk, carrier: cdr.carrier, status: cdr.status, reason: cdr.reason, duration: cdr.duration, hangupBy: cdr.hangupBy },
+      {
+        callSid: cdr.callSid,
+        direction: cdr.direction,
+        account: cdr.account,
+        trunk: cdr.trunk,
+        carrier: cdr.carrier,
+        status: cdr.status,
+        reason: cdr.reason,
+        duration: cdr.duration,
+        hangupBy: cdr.hangupBy,
+      },
       'call ended',
     );
     // The media goes (its ports freed) and its figures go into the CDR.
@@ -417,7 +442,9 @@ export class Call {
         this.env.bus.publish('call.ended', callEnded(cdr));
         return this.env.cdrs.write(cdr);
       })
-      .catch((err: unknown) => this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'));
+      .catch((err: unknown) =>
+        this.env.log.warn({ err: String(err), callSid: this.callSid }, 'b2bua: CDR not written'),
+      );
     this.registry.writingCdr(written);
   }
 

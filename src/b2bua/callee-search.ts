@@ -112,7 +112,10 @@ export class CalleeSearch {
     }
     const mf = call.aInvite.maxForwards;
     // A B2BUA still counts hops, so that two of them cannot loop a call forever.
-    this.sendInvite(b.request('INVITE', { headers, body, maxForwards: mf === null ? 70 : Math.max(0, mf - 1) }), attempt);
+    this.sendInvite(
+      b.request('INVITE', { headers, body, maxForwards: mf === null ? 70 : Math.max(0, mf - 1) }),
+      attempt,
+    );
   }
 
   /** Where the attempt goes (RFC 3263) and our interface toward it; null when unresolvable or we do not listen on its transport. */
@@ -254,7 +257,10 @@ export class CalleeSearch {
     this.call.env.counters.inc('b2bua_carrier_auth');
     const headers = reinviteHeaders(previous);
     headers.push(answer);
-    this.sendInvite(this.call.b!.request('INVITE', { headers, body: previous.body, maxForwards: previous.maxForwards ?? 70 }), attempt);
+    this.sendInvite(
+      this.call.b!.request('INVITE', { headers, body: previous.body, maxForwards: previous.maxForwards ?? 70 }),
+      attempt,
+    );
     return true;
   }
 
@@ -276,12 +282,18 @@ export class CalleeSearch {
     const media: LegMediaOptions = { ...attempt.media, profile: 'RTP/AVP' };
     call.mediaB = media;
     env.counters.inc('b2bua_rtp_retries');
-    env.log.info({ callSid: call.callSid, carrier: attempt.carrier }, 'b2bua: SRTP offer refused with 488, offered again as RTP');
+    env.log.info(
+      { callSid: call.callSid, carrier: attempt.carrier },
+      'b2bua: SRTP offer refused with 488, offered again as RTP',
+    );
     const body = await env.media.offer(call.callSid, 'a', env.media.sdpOf(call.aInvite)!, media);
     if (call.isOver()) return;
     // A new INVITE of the same dialog attempt, the next CSeq (as for credentials, RFC 3261 22.2); a challenge may be answered again.
     this.authTried = false;
-    this.sendInvite(b.request('INVITE', { headers: reinviteHeaders(previous), body, maxForwards: previous.maxForwards ?? 70 }), attempt);
+    this.sendInvite(
+      b.request('INVITE', { headers: reinviteHeaders(previous), body, maxForwards: previous.maxForwards ?? 70 }),
+      attempt,
+    );
   }
 
   /**
@@ -290,7 +302,8 @@ export class CalleeSearch {
    * an ICMP port unreachable over UDP) is counted as b2bua_gateway_unreachable.
    */
   private onUnreachable(err: TransportError, attempt: LegAttempt): void {
-    if (err.code === 'connect-refused' && attempt.gateway !== null) this.call.env.counters.inc('b2bua_gateway_unreachable');
+    if (err.code === 'connect-refused' && attempt.gateway !== null)
+      this.call.env.counters.inc('b2bua_gateway_unreachable');
     this.onFailure(503, 'Service Unavailable');
   }
 
@@ -327,7 +340,10 @@ export class CalleeSearch {
   ackCallee(body?: Buffer): void {
     const b = this.call.b!;
     const seq = this.answeredSeq;
-    this.ack = b.request('ACK', body === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body, seq });
+    this.ack = b.request(
+      'ACK',
+      body === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body, seq },
+    );
     this.call.sendStateless(this.ack, b);
   }
 
@@ -411,4 +427,22 @@ function reinviteHeaders(invite: SipMessage): Array<[string, string]> {
   return out;
 }
 
-const OWN: ReadonlySet<string> = new Set(['via', 'v', 'max-forwards', 'route', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'content-length', 'l', 'authorization', 'proxy-authorization']);
+const OWN: ReadonlySet<string> = new Set([
+  'via',
+  'v',
+  'max-forwards',
+  'route',
+  'from',
+  'f',
+  'to',
+  't',
+  'call-id',
+  'i',
+  'cseq',
+  'contact',
+  'm',
+  'content-length',
+  'l',
+  'authorization',
+  'proxy-authorization',
+]);

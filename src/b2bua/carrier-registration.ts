@@ -55,10 +55,16 @@ export class CarrierRegistrations {
   sync(carriers: Iterable<Carrier>): void {
     if (this.stopped) return;
     const wanted = new Map<string, Carrier>();
-    for (const c of carriers) if (c.register && c.username !== null && c.password !== null && c.gateways.length > 0) wanted.set(c.name, c);
+    for (const c of carriers)
+      if (c.register && c.username !== null && c.password !== null && c.gateways.length > 0) wanted.set(c.name, c);
     for (const [name, e] of this.entries) {
       const c = wanted.get(name);
-      if (c === undefined || c.gateways[0] !== e.gateway || c.username !== e.carrier.username || c.password !== e.carrier.password) {
+      if (
+        c === undefined ||
+        c.gateways[0] !== e.gateway ||
+        c.username !== e.carrier.username ||
+        c.password !== e.carrier.password
+      ) {
         this.drop(e);
         this.entries.delete(name);
       }
@@ -76,7 +82,14 @@ export class CarrierRegistrations {
         cseq: 0,
         timer: null,
         round: 0,
-        state: { carrier: name, gateway: c.gateways[0]!, registered: false, expires: 0, lastStatus: null, lastChange: null },
+        state: {
+          carrier: name,
+          gateway: c.gateways[0]!,
+          registered: false,
+          expires: 0,
+          lastStatus: null,
+          lastChange: null,
+        },
       };
       this.entries.set(name, e);
       this.register(e, REQUESTED_EXPIRES, null);
@@ -131,7 +144,10 @@ export class CarrierRegistrations {
         const transport = t.proto === 'udp' ? '' : `;transport=${t.proto}`;
         const headers: Array<[string, string]> = [['Expires', String(expires)]];
         if (challenge !== null) {
-          const answer = answerChallenge(challenge, 'REGISTER', ruri, { username: user, password: e.carrier.password! });
+          const answer = answerChallenge(challenge, 'REGISTER', ruri, {
+            username: user,
+            password: e.carrier.password!,
+          });
           if (answer === null) {
             this.failed(e, round, challenge.status);
             return;

@@ -92,7 +92,11 @@ const INTERNAL: ReadonlySet<string> = new Set(['x-call-sid', 'x-leg-sid', 'x-tru
  * writes fixed ones, `strip` removes by name (also ours, e.g.
  * P-Asserted-Identity toward a carrier that refuses it).
  */
-export function applyHeaderRule(headers: Array<[string, string]>, source: SipMessage, rule: LegHeaderRule | null): Array<[string, string]> {
+export function applyHeaderRule(
+  headers: Array<[string, string]>,
+  source: SipMessage,
+  rule: LegHeaderRule | null,
+): Array<[string, string]> {
   if (rule === null) return headers;
   const out = [...headers];
   for (const name of rule.keep) {

@@ -44,7 +44,12 @@ export class InDialogRelay {
       if (this.inviteFrom !== null) {
         env.counters.inc('b2bua_glare');
         if (this.inviteFrom === side) {
-          tx.respond(createResponse(req, 500, { reason: 'Request Pending', headers: [['Retry-After', String(1 + Math.floor(Math.random() * 5))]] }));
+          tx.respond(
+            createResponse(req, 500, {
+              reason: 'Request Pending',
+              headers: [['Retry-After', String(1 + Math.floor(Math.random() * 5))]],
+            }),
+          );
         } else {
           tx.respond(createResponse(req, 491));
         }
@@ -85,7 +90,17 @@ export class InDialogRelay {
     return side === 'a' ? this.call.plan.mediaA : this.call.mediaB;
   }
 
-  private send(side: Side, dstSide: Side, req: SipMessage, tx: ServerTransaction, src: Dialog, dst: Dialog, headers: Array<[string, string]>, body: Buffer, hadOffer: boolean): void {
+  private send(
+    side: Side,
+    dstSide: Side,
+    req: SipMessage,
+    tx: ServerTransaction,
+    src: Dialog,
+    dst: Dialog,
+    headers: Array<[string, string]>,
+    body: Buffer,
+    hadOffer: boolean,
+  ): void {
     const call = this.call;
     const env = call.env;
     const media = env.media;
@@ -104,14 +119,30 @@ export class InDialogRelay {
           let answerBody: Buffer | undefined;
           if (ok && sdp !== null) {
             // The far side's answer (or, for a late-offer re-INVITE, its offer) for the near side.
-            answerBody = hadOffer ? await media.answer(call.callSid, dstSide, sdp, this.options(side)) : await media.offer(call.callSid, dstSide, sdp, this.options(side));
+            answerBody = hadOffer
+              ? await media.answer(call.callSid, dstSide, sdp, this.options(side))
+              : await media.offer(call.callSid, dstSide, sdp, this.options(side));
           }
           if (req.method === 'INVITE' && ok) {
-            ackOut = this.answered(side, dstSide, req, tx, out, res, src, dst, hadOffer, answerBody, (ack) => (ackOut = ack));
+            ackOut = this.answered(
+              side,
+              dstSide,
+              req,
+              tx,
+              out,
+              res,
+              src,
+              dst,
+              hadOffer,
+              answerBody,
+              (ack) => (ackOut = ack),
+            );
             return;
           }
           if (req.method === 'INVITE') this.inviteFrom = null;
-          tx.respond(this.response(req, res, src, answerBody ?? (media.active && sdp !== null ? Buffer.alloc(0) : undefined)));
+          tx.respond(
+            this.response(req, res, src, answerBody ?? (media.active && sdp !== null ? Buffer.alloc(0) : undefined)),
+          );
           // RFC 3261 12.2.1.2: 481 or 408 to a request inside a dialog ends it.
           if (res.status === 481 || res.status === 408) call.hangUp(`In-dialog ${req.method} answered ${res.status}`);
         });
@@ -158,8 +189,12 @@ export class InDialogRelay {
       if (!lateOffer) return;
       const answer = media.sdpOf(nearAck);
       call.serial(async () => {
-        const ackBody = answer === null ? undefined : await media.answer(call.callSid, side, answer, this.options(dstSide));
-        const late = dst.request('ACK', ackBody === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body: ackBody, seq });
+        const ackBody =
+          answer === null ? undefined : await media.answer(call.callSid, side, answer, this.options(dstSide));
+        const late = dst.request(
+          'ACK',
+          ackBody === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body: ackBody, seq },
+        );
         setAck(late);
         call.sendStateless(late, dst);
       });

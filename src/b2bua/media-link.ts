@@ -45,12 +45,18 @@ export class MediaLink {
 
   async offer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return sdp;
-    return Buffer.from(await this.engine.offer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)), 'utf8');
+    return Buffer.from(
+      await this.engine.offer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)),
+      'utf8',
+    );
   }
 
   async answer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return sdp;
-    return Buffer.from(await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)), 'utf8');
+    return Buffer.from(
+      await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)),
+      'utf8',
+    );
   }
 
   /** A call's media stopped (no RTP for the timeout): `cb` ends the call. */

@@ -11,7 +11,13 @@ import { newCallId, newTagValue } from '../dialog/sid.js';
  * connect), an ICMP port unreachable over UDP (env.probeUdp) or a 5xx is
  * a failure, the first two at once.
  */
-export function pingGateway(env: B2buaEnv, ourHost: string, uri: string, timeoutMs: number, report: (r: PingResult) => void): void {
+export function pingGateway(
+  env: B2buaEnv,
+  ourHost: string,
+  uri: string,
+  timeoutMs: number,
+  report: (r: PingResult) => void,
+): void {
   // One outcome per ping: the first of the answer, the error, or our own (shorter than Timer F) timeout.
   let settled = false;
   let stopProbe: (() => void) | null = null;

@@ -57,8 +57,15 @@ export interface Refusal {
 
 export type PlanResult = { kind: 'call'; plan: CallPlan } | Refusal;
 
-export function refuse(status: number, reason: string, cause: RefusalCause, headers?: Array<[string, string]>): Refusal {
-  return headers === undefined ? { kind: 'refuse', status, reason, cause } : { kind: 'refuse', status, reason, cause, headers };
+export function refuse(
+  status: number,
+  reason: string,
+  cause: RefusalCause,
+  headers?: Array<[string, string]>,
+): Refusal {
+  return headers === undefined
+    ? { kind: 'refuse', status, reason, cause }
+    : { kind: 'refuse', status, reason, cause, headers };
 }
 
 /** The limits a call of this trunk meets, outermost first: account over trunk. */
@@ -73,7 +80,9 @@ function admit(p: Planner, trunk: Trunk, account: Account): { release: () => voi
   const v = p.limiter.tryStart(scopes(trunk, account));
   if (v.ok) return { release: v.release };
   const what = v.kind === 'cpm' ? 'Calls per minute' : 'Concurrent calls';
-  const refused = refuse(503, `${what} limit reached`, v.kind === 'cpm' ? 'cpm-limit' : 'concurrent-limit', [['Retry-After', String(v.retryAfter)]]);
+  const refused = refuse(503, `${what} limit reached`, v.kind === 'cpm' ? 'cpm-limit' : 'concurrent-limit', [
+    ['Retry-After', String(v.retryAfter)],
+  ]);
   // The CDR of a limit hit names the trunk that hit it (inbound calls are refused before the plan knows it otherwise).
   return { ...refused, account: account.name, trunk: trunk.name };
 }
@@ -144,11 +153,35 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
     const dest = parseUri(trunk.dest);
     if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI', 'trunk-config');
     const ruri: SipUri = { ...dest, user: dest.user ?? number };
-    attempts.push({ requestUri: formatUri(ruri), hop: dest, routes: [], from: fromValue, to: `<sip:${number}@${dest.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name), media: legMedia(trunk.media, trunk.codecs) });
+    attempts.push({
+      requestUri: formatUri(ruri),
+      hop: dest,
+      routes: [],
+      from: fromValue,
+      to: `<sip:${number}@${dest.host}>`,
+      headers: common,
+      credentials: null,
+      carrier: carrier.name,
+      gateway: null,
+      rule: p.headerRule('trunk', trunk.name),
+      media: legMedia(trunk.media, trunk.codecs),
+    });
   } else if (trunk.register !== null) {
     const contacts = await p.contacts.contactsOf(trunk.register);
     for (const c of contacts) {
-      attempts.push({ requestUri: c.requestUri, hop: c.hop, routes: c.routes, from: fromValue, to: `<sip:${number}@${c.hop.host}>`, headers: common, credentials: null, carrier: carrier.name, gateway: null, rule: p.headerRule('trunk', trunk.name), media: legMedia(trunk.media, trunk.codecs) });
+      attempts.push({
+        requestUri: c.requestUri,
+        hop: c.hop,
+        routes: c.routes,
+        from: fromValue,
+        to: `<sip:${number}@${c.hop.host}>`,
+        headers: common,
+        credentials: null,
+        carrier: carrier.name,
+        gateway: null,
+        rule: p.headerRule('trunk', trunk.name),
+        media: legMedia(trunk.media, trunk.codecs),
+      });
     }
   }
   if (attempts.length === 0) return refuse(480, 'Trunk not reachable', 'trunk-unreachable');
@@ -156,7 +189,18 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
-    plan: { callSid, direction: 'inbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: true, mediaA: legMedia(carrier.media, carrier.codecs) },
+    plan: {
+      callSid,
+      direction: 'inbound',
+      account: account.name,
+      trunk: trunk.name,
+      from: caller,
+      to: number,
+      attempts,
+      release: admitted.release,
+      legSidHeader: true,
+      mediaA: legMedia(carrier.media, carrier.codecs),
+    },
   };
 }
 
@@ -166,17 +210,26 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
  * limits, then the route's carriers and their gateways in order (those an
  * OPTIONS monitor found dead are skipped while another is up).
  */
-export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trunk: Trunk, account: Account): Promise<PlanResult> {
-  if (trunk.transport !== null && trunk.transport !== flow.proto) return refuse(403, 'Transport not allowed', 'transport');
+export async function planOutbound(
+  p: Planner,
+  req: SipMessage,
+  flow: Flow,
+  trunk: Trunk,
+  account: Account,
+): Promise<PlanResult> {
+  if (trunk.transport !== null && trunk.transport !== flow.proto)
+    return refuse(403, 'Transport not allowed', 'transport');
   if (trunk.tlsFingerprint !== null) {
     const fp = p.fingerprintOf(flow);
-    if (fp === null || normFp(fp) !== normFp(trunk.tlsFingerprint)) return refuse(403, 'Certificate not allowed', 'certificate');
+    if (fp === null || normFp(fp) !== normFp(trunk.tlsFingerprint))
+      return refuse(403, 'Certificate not allowed', 'certificate');
   }
   const pai = userOf(req.get('P-Asserted-Identity'));
   const from = userOf(req.get('From'));
   const callerRaw = pai.user ?? from.user;
   const caller = toE164(callerRaw);
-  if (caller === null || !p.directory.accountOwns(account.name, caller)) return refuse(403, 'Caller ID not allowed', 'caller-id');
+  if (caller === null || !p.directory.accountOwns(account.name, caller))
+    return refuse(403, 'Caller ID not allowed', 'caller-id');
   const number = toE164(requestUser(req));
   if (number === null) return refuse(484, 'Address Incomplete', 'number');
   // Access lists for outbound calls, barred destinations (premium rate...), barring by time of day.
@@ -200,14 +253,32 @@ export async function planOutbound(p: Planner, req: SipMessage, flow: Flow, trun
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
-    plan: { callSid: newCallSid(), direction: 'outbound', account: account.name, trunk: trunk.name, from: caller, to: number, attempts, release: admitted.release, legSidHeader: false, mediaA: legMedia(trunk.media, trunk.codecs) },
+    plan: {
+      callSid: newCallSid(),
+      direction: 'outbound',
+      account: account.name,
+      trunk: trunk.name,
+      from: caller,
+      to: number,
+      attempts,
+      release: admitted.release,
+      legSidHeader: false,
+      mediaA: legMedia(trunk.media, trunk.codecs),
+    },
   };
 }
 
 /** Gateways already reported as unusable, so that each costs one log line, not one per call (bounded). */
 const reportedGateways = new Set<string>();
 
-function carrierAttempt(p: Planner, c: Carrier, gw: string, caller: string, number: string, display: string | null): LegAttempt | null {
+function carrierAttempt(
+  p: Planner,
+  c: Carrier,
+  gw: string,
+  caller: string,
+  number: string,
+  display: string | null,
+): LegAttempt | null {
   const uri = tryParseUri(gw);
   if (uri === null || !isSipUri(uri)) {
     if (!reportedGateways.has(gw)) {

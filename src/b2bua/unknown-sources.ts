@@ -90,7 +90,15 @@ export class UnknownSources {
     this.#capped = 0;
     const source = `${flow.proto}:${address}:${flow.remotePort}`;
     this.#log.warn(
-      { mod: 'trunking', source, method, status: 403, cause: 'unknown-source', suppressedBefore: held, ...(capped > 0 && { otherSourcesNotLogged: capped }) },
+      {
+        mod: 'trunking',
+        source,
+        method,
+        status: 403,
+        cause: 'unknown-source',
+        suppressedBefore: held,
+        ...(capped > 0 && { otherSourcesNotLogged: capped }),
+      },
       'request refused: unknown source (no trunk, carrier or user)',
     );
     this.#publish?.({ source, method, status: 403, reason: 'unknown source' });

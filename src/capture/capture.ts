@@ -125,7 +125,12 @@ export class HepCapture {
   /** Applies a capture config (at start and at each reload): on, off, or to another collector. */
   configure(c: CaptureConfig): void {
     const next = c.hep ?? null;
-    const same = next !== null && this.#target !== null && next.proto === this.#target.proto && next.host === this.#target.host && next.port === this.#target.port;
+    const same =
+      next !== null &&
+      this.#target !== null &&
+      next.proto === this.#target.proto &&
+      next.host === this.#target.host &&
+      next.port === this.#target.port;
     this.#id = c.id;
     if (same) return;
     const was = this.#target;
@@ -164,7 +169,12 @@ export class HepCapture {
    * `flow`; `callId` is where its Call-ID is (callIdSpan), when the caller
    * has found it already.
    */
-  readonly tap = (dir: Direction, data: Buffer, flow: Flow, callId: [number, number] | null = callIdSpan(data)): void => {
+  readonly tap = (
+    dir: Direction,
+    data: Buffer,
+    flow: Flow,
+    callId: [number, number] | null = callIdSpan(data),
+  ): void => {
     const target = this.#target;
     if (target === null || data.length <= 4) return; // CRLF keep-alives are not SIP messages
     try {
@@ -189,7 +199,10 @@ export class HepCapture {
         if (this.#arena !== null) this.#flush();
         const spare = this.#spare;
         this.#spare = null;
-        this.#arena = spare !== null && spare.length >= -n ? spare : Buffer.allocUnsafeSlow(Math.max(BATCH[target.proto].arena, -n));
+        this.#arena =
+          spare !== null && spare.length >= -n
+            ? spare
+            : Buffer.allocUnsafeSlow(Math.max(BATCH[target.proto].arena, -n));
         n = encodeHepInto(p, this.#arena, 0);
       }
       if (this.#ends.length === 0) {
@@ -198,7 +211,8 @@ export class HepCapture {
       }
       this.#used += n;
       this.#ends.push(this.#used);
-      if (this.#ends.length >= BATCH[target.proto].packets && this.#check === null) this.#check = setImmediate(this.#onCheck);
+      if (this.#ends.length >= BATCH[target.proto].packets && this.#check === null)
+        this.#check = setImmediate(this.#onCheck);
     } catch (err) {
       this.#fail(err);
     }
@@ -354,7 +368,10 @@ export class HepCapture {
     if (now - this.#lastWarn < 60_000) return;
     this.#lastWarn = now;
     const t = this.#target;
-    this.#log.warn({ hep: t ? `${t.proto}:${t.host}:${t.port}` : null, err: err instanceof Error ? err.message : String(err) }, 'HEP capture: sending failed');
+    this.#log.warn(
+      { hep: t ? `${t.proto}:${t.host}:${t.port}` : null, err: err instanceof Error ? err.message : String(err) },
+      'HEP capture: sending failed',
+    );
   }
 
   #closeSockets(): void {
@@ -383,5 +400,9 @@ export class HepCapture {
 const INVITE_SP = Buffer.from('INVITE ', 'latin1');
 
 function startsWithInvite(data: Buffer): boolean {
-  return data.length > INVITE_SP.length && data[0] === 0x49 /* I */ && data.compare(INVITE_SP, 0, INVITE_SP.length, 0, INVITE_SP.length) === 0;
+  return (
+    data.length > INVITE_SP.length &&
+    data[0] === 0x49 /* I */ &&
+    data.compare(INVITE_SP, 0, INVITE_SP.length, 0, INVITE_SP.length) === 0
+  );
 }

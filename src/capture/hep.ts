@@ -71,14 +71,19 @@ export function ipv6Bytes(text: string): Buffer {
   let v4: number[] | null = null;
   if (ip.includes('.')) {
     const i = ip.lastIndexOf(':');
-    v4 = ip.slice(i + 1).split('.').map(Number);
+    v4 = ip
+      .slice(i + 1)
+      .split('.')
+      .map(Number);
     ip = `${ip.slice(0, i)}:0:0`;
   }
   const halves = ip.split('::');
-  const parse = (s: string | undefined): number[] => (s === undefined || s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const parse = (s: string | undefined): number[] =>
+    s === undefined || s === '' ? [] : s.split(':').map((g) => parseInt(g, 16));
   const head = parse(halves[0]);
   const tail = parse(halves[1]);
-  const groups = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
+  const groups =
+    halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
   const b = Buffer.alloc(16);
   for (let i = 0; i < 8; i++) b.writeUInt16BE(groups[i] ?? 0, i * 2);
   if (v4 !== null) for (let i = 0; i < 4; i++) b[12 + i] = v4[i]! & 0xff;

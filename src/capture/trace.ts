@@ -109,7 +109,12 @@ export class CallTraces {
   }
 
   /** The transport tap: one message in or out; `span` is where its Call-ID is (callIdSpan), when the caller has found it already. */
-  readonly tap = (direction: Direction, data: Buffer, flow: Flow, span: [number, number] | null = callIdSpan(data)): void => {
+  readonly tap = (
+    direction: Direction,
+    data: Buffer,
+    flow: Flow,
+    span: [number, number] | null = callIdSpan(data),
+  ): void => {
     if (this.#max === 0 || data.length <= 4 || span === null) return;
     const callId = data.toString('latin1', span[0], span[1]);
     const known = this.#byCallId.get(callId);
@@ -123,7 +128,11 @@ export class CallTraces {
     if (method !== 'INVITE' && method !== 'CANCEL') return;
     const time = performance.timeOrigin + performance.now();
     // A request we send on a leg of our own: the B2BUA knows its call by Call-ID and our From tag.
-    if (direction === 'out' && this.#resolve !== null && !data.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')) {
+    if (
+      direction === 'out' &&
+      this.#resolve !== null &&
+      !data.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')
+    ) {
       const tag = fromTagOf(data);
       const owner = tag === null ? null : this.#resolve(callId, tag);
       if (owner !== null) {

@@ -13,13 +13,24 @@ import { commandGroup, withStore } from './store.js';
 import type { AclDirection, AclRow } from '../store/repos/acl.js';
 
 export function aclJson(a: AclRow): Record<string, unknown> {
-  return { group: a.group, action: a.action, cidr: a.cidr, method: a.method, direction: a.direction, createdAt: isoTime(a.createdAt) };
+  return {
+    group: a.group,
+    action: a.action,
+    cidr: a.cidr,
+    method: a.method,
+    direction: a.direction,
+    createdAt: isoTime(a.createdAt),
+  };
 }
 
 const DIRECTIONS: readonly AclDirection[] = ['any', 'inbound', 'outbound'];
 
 export function registerAcl(program: Command): void {
-  const group = commandGroup(program, 'acl', 'IP/CIDR access lists (allow and deny address groups per method and direction): add, rm, list');
+  const group = commandGroup(
+    program,
+    'acl',
+    'IP/CIDR access lists (allow and deny address groups per method and direction): add, rm, list',
+  );
   group.addHelpText(
     'after',
     [
@@ -43,25 +54,46 @@ export function registerAcl(program: Command): void {
       .option('--deny <cidrs>', 'deny these IP/CIDR blocks (comma-separated)')
       .option('--method <method>', 'only for this SIP method (default: every method, *)')
       .option('--direction <direction>', 'any (default), inbound (carrier to customer) or outbound (trunk to PSTN)'),
-  ).action(async (name: string, opts: { allow?: string; deny?: string; method?: string; direction?: string }, cmd: Command) => {
-    if ((opts.allow === undefined) === (opts.deny === undefined)) fail('acl add: give exactly one of --allow or --deny');
-    const direction = (opts.direction ?? 'any').toLowerCase() as AclDirection;
-    if (!DIRECTIONS.includes(direction)) fail(`--direction: expected any, inbound or outbound, got ${JSON.stringify(opts.direction)}`);
-    const action = opts.allow !== undefined ? 'allow' : 'deny';
-    const cidrs = (opts.allow ?? opts.deny!).split(',').map((c) => c.trim()).filter((c) => c !== '');
-    if (cidrs.length === 0) fail(`--${action}: expected an IP or CIDR block`);
-    await withStore(cmd, async (store) => {
-      const { AclRepo } = await import('../store/repos/acl.js');
-      const repo = new AclRepo(store.ctx);
-      for (const cidr of cidrs) {
-        const a = await repo.add({ group: name, action, cidr, ...(opts.method !== undefined ? { method: opts.method } : {}), direction });
-        say(`acl ${a.group}: ${a.action} ${a.cidr} method ${a.method} direction ${a.direction}`);
-      }
-    });
-  });
+  ).action(
+    async (
+      name: string,
+      opts: { allow?: string; deny?: string; method?: string; direction?: string },
+      cmd: Command,
+    ) => {
+      if ((opts.allow === undefined) === (opts.deny === undefined))
+        fail('acl add: give exactly one of --allow or --deny');
+      const direction = (opts.direction ?? 'any').toLowerCase() as AclDirection;
+      if (!DIRECTIONS.includes(direction))
+        fail(`--direction: expected any, inbound or outbound, got ${JSON.stringify(opts.direction)}`);
+      const action = opts.allow !== undefined ? 'allow' : 'deny';
+      const cidrs = (opts.allow ?? opts.deny!)
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
+      if (cidrs.length === 0) fail(`--${action}: expected an IP or CIDR block`);
+      await withStore(cmd, async (store) => {
+        const { AclRepo } = await import('../store/repos/acl.js');
+        const repo = new AclRepo(store.ctx);
+        for (const cidr of cidrs) {
+          const a = await repo.add({
+            group: name,
+            action,
+            cidr,
+            ...(opts.method !== undefined ? { method: opts.method } : {}),
+            direction,
+          });
+          say(`acl ${a.group}: ${a.action} ${a.cidr} method ${a.method} direction ${a.direction}`);
+        }
+      });
+    },
+  );
 
   withConfigOption(
-    group.command('rm').description('remove an address group, or one CIDR block of it').argument('<group>', 'the group').argument('[cidr]', 'only this block'),
+    group
+      .command('rm')
+      .description('remove an address group, or one CIDR block of it')
+      .argument('<group>', 'the group')
+      .argument('[cidr]', 'only this block'),
   ).action(async (name: string, cidr: string | undefined, _opts: unknown, cmd: Command) => {
     await withStore(cmd, async (store) => {
       const { AclRepo } = await import('../store/repos/acl.js');
@@ -70,18 +102,18 @@ export function registerAcl(program: Command): void {
     });
   });
 
-  withConfigOption(group.command('list').description('list the access-list entries').option('--json', 'print a JSON array')).action(
-    async (opts: { json?: boolean }, cmd: Command) => {
-      await withStore(cmd, async (store) => {
-        const { AclRepo } = await import('../store/repos/acl.js');
-        printList(await new AclRepo(store.ctx).list(), opts.json, aclJson, [
-          ['group', (a) => a.group],
-          ['action', (a) => a.action],
-          ['cidr', (a) => a.cidr],
-          ['method', (a) => a.method],
-          ['direction', (a) => a.direction],
-        ]);
-      });
-    },
-  );
+  withConfigOption(
+    group.command('list').description('list the access-list entries').option('--json', 'print a JSON array'),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    await withStore(cmd, async (store) => {
+      const { AclRepo } = await import('../store/repos/acl.js');
+      printList(await new AclRepo(store.ctx).list(), opts.json, aclJson, [
+        ['group', (a) => a.group],
+        ['action', (a) => a.action],
+        ['cidr', (a) => a.cidr],
+        ['method', (a) => a.method],
+        ['direction', (a) => a.direction],
+      ]);
+    });
+  });
 }

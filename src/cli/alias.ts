@@ -40,15 +40,15 @@ export function registerAlias(program: Command): void {
     });
   });
 
-  withConfigOption(
-    group.command('list').description('list the aliases').option('--json', 'print a JSON array'),
-  ).action(async (opts: { json?: boolean }, cmd: Command) => {
-    await withStore(cmd, async (store) => {
-      printList(await store.aliases.list(), opts.json, aliasJson, [
-        ['alias', (a) => a.alias],
-        ['subscriber', (a) => `${a.username}@${a.domain}`],
-        ['created', (a) => isoTime(a.createdAt)],
-      ]);
-    });
-  });
+  withConfigOption(group.command('list').description('list the aliases').option('--json', 'print a JSON array')).action(
+    async (opts: { json?: boolean }, cmd: Command) => {
+      await withStore(cmd, async (store) => {
+        printList(await store.aliases.list(), opts.json, aliasJson, [
+          ['alias', (a) => a.alias],
+          ['subscriber', (a) => `${a.username}@${a.domain}`],
+          ['created', (a) => isoTime(a.createdAt)],
+        ]);
+      });
+    },
+  );
 }

@@ -18,12 +18,17 @@ function banListJson(b: BanRow): Record<string, unknown> {
 }
 
 function parseSeconds(v: string): number {
-  if (!/^\d{1,9}$/.test(v) || Number(v) === 0) fail(`--for: expected a positive number of seconds, got ${JSON.stringify(v)}`);
+  if (!/^\d{1,9}$/.test(v) || Number(v) === 0)
+    fail(`--for: expected a positive number of seconds, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 
 export function registerBan(program: Command): void {
-  const group = commandGroup(program, 'ban', 'banned source addresses (dropped unanswered before parsing): add, rm, list');
+  const group = commandGroup(
+    program,
+    'ban',
+    'banned source addresses (dropped unanswered before parsing): add, rm, list',
+  );
   group.addHelpText(
     'after',
     [
@@ -31,7 +36,7 @@ export function registerBan(program: Command): void {
       'The server bans by itself too (a flood: over security.flood.density requests in',
       'security.flood.unit seconds; brute force: security.bruteForce.threshold failed',
       'authentications); those bans are listed here with their source and end. Trusted',
-      'addresses (security.trusted, the server\'s own) are listed but never enforced.',
+      "addresses (security.trusted, the server's own) are listed but never enforced.",
       'A running server applies a change within 2 seconds and logs a ban lifted by hand.',
     ].join('\n'),
   );
@@ -39,7 +44,9 @@ export function registerBan(program: Command): void {
   withConfigOption(
     group
       .command('add')
-      .description('ban an IP address (until lifted, or for --for SECONDS); a trusted address is listed but never enforced')
+      .description(
+        'ban an IP address (until lifted, or for --for SECONDS); a trusted address is listed but never enforced',
+      )
       .argument('<ip>', 'IPv4 or IPv6 address')
       .option('--for <seconds>', 'ban for this many seconds (default: until `ban rm`)')
       .option('--reason <text>', 'why (shown by list)'),
@@ -47,7 +54,11 @@ export function registerBan(program: Command): void {
     const seconds = opts.for === undefined ? null : parseSeconds(opts.for);
     await withStore(cmd, async (store) => {
       const { BanRepo } = await import('../store/repos/bans.js');
-      const b = await new BanRepo(store.ctx).add(ip, { seconds, reason: opts.reason ?? 'banned by hand', source: 'manual' });
+      const b = await new BanRepo(store.ctx).add(ip, {
+        seconds,
+        reason: opts.reason ?? 'banned by hand',
+        source: 'manual',
+      });
       say(`banned ${b.ip}${b.expiresAt === null ? '' : ` until ${isoTime(b.expiresAt)}`}`);
     });
   });
@@ -62,17 +73,17 @@ export function registerBan(program: Command): void {
     },
   );
 
-  withConfigOption(group.command('list').description('list the active bans').option('--json', 'print a JSON array')).action(
-    async (opts: { json?: boolean }, cmd: Command) => {
-      await withStore(cmd, async (store) => {
-        const { BanRepo } = await import('../store/repos/bans.js');
-        printList(await new BanRepo(store.ctx).list(), opts.json, banListJson, [
-          ['ip', (b) => b.ip],
-          ['source', (b) => b.source],
-          ['expires', (b) => (b.expiresAt === null ? 'never' : isoTime(b.expiresAt))],
-          ['reason', (b) => b.reason],
-        ]);
-      });
-    },
-  );
+  withConfigOption(
+    group.command('list').description('list the active bans').option('--json', 'print a JSON array'),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    await withStore(cmd, async (store) => {
+      const { BanRepo } = await import('../store/repos/bans.js');
+      printList(await new BanRepo(store.ctx).list(), opts.json, banListJson, [
+        ['ip', (b) => b.ip],
+        ['source', (b) => b.source],
+        ['expires', (b) => (b.expiresAt === null ? 'never' : isoTime(b.expiresAt))],
+        ['reason', (b) => b.reason],
+      ]);
+    });
+  });
 }

@@ -20,7 +20,11 @@ export function listJson(l: ListRow): Record<string, unknown> {
 const KINDS_HELP = 'ua, ip, domain, user or dest';
 
 export function registerBlocklist(program: Command): void {
-  const group = commandGroup(program, 'blocklist', 'black- and whitelists of user agents, IPs, domains, users and dialled prefixes: add, rm, list');
+  const group = commandGroup(
+    program,
+    'blocklist',
+    'black- and whitelists of user agents, IPs, domains, users and dialled prefixes: add, rm, list',
+  );
   group.addHelpText(
     'after',
     [
@@ -28,7 +32,7 @@ export function registerBlocklist(program: Command): void {
       'Kinds: ua (User-Agent substring, any case), ip (IP or CIDR of the source), domain (a host',
       '  and its subdomains in From/To/Request-URI), user (a user part, exact), dest (a dialled',
       '  prefix of the Request-URI user or tel: number, e.g. +1900).',
-      'A blacklist hit is refused with 403. A whitelisted value overrides its kind\'s blacklist',
+      "A blacklist hit is refused with 403. A whitelisted value overrides its kind's blacklist",
       '(dest: the longer prefix wins); a whitelisted IP skips every list. User parts and display',
       'names that look like SQL injection are refused too (security.lists.sqlInjection).',
       'Example: trunkline blocklist add dest +1900; trunkline blocklist add dest +1900555 --white',

@@ -25,28 +25,36 @@ export function registerCalls(program: Command): void {
       if (!(err instanceof NoServerError)) fail(err instanceof Error ? err.message : String(err));
     }
     const now = Date.now();
-    printList(list, opts.json, (c) => ({ ...c, startAt: isoTime(c.startAt), answerAt: c.answerAt === null ? null : isoTime(c.answerAt) }), [
-      ['call', (c) => c.callSid],
-      ['direction', (c) => c.direction],
-      ['trunk', (c) => c.trunk],
-      ['carrier', (c) => c.carrier],
-      ['from', (c) => c.from],
-      ['to', (c) => c.to],
-      ['state', (c) => c.state],
-      ['seconds', (c) => Math.round((now - c.startAt) / 1000)],
-    ]);
+    printList(
+      list,
+      opts.json,
+      (c) => ({ ...c, startAt: isoTime(c.startAt), answerAt: c.answerAt === null ? null : isoTime(c.answerAt) }),
+      [
+        ['call', (c) => c.callSid],
+        ['direction', (c) => c.direction],
+        ['trunk', (c) => c.trunk],
+        ['carrier', (c) => c.carrier],
+        ['from', (c) => c.from],
+        ['to', (c) => c.to],
+        ['state', (c) => c.state],
+        ['seconds', (c) => Math.round((now - c.startAt) / 1000)],
+      ],
+    );
   });
-  withConfigOption(calls.command('hangup').description('end a live call (BYE to both sides)').argument('<call-sid>', 'the X-Call-Sid of the call')).action(
-    async (sid: string, _opts: unknown, cmd: Command) => {
-      const config = await loadConfigOrExit(cmd);
-      try {
-        const ok = await controlRequest(controlSocketPath(config.data), { cmd: 'hangup', callSid: sid });
-        if (ok !== true) fail(`unknown call ${sid}`);
-        say(`hung up ${sid}`);
-      } catch (err) {
-        if (err instanceof NoServerError) fail(`unknown call ${sid} (no running server)`);
-        throw err;
-      }
-    },
-  );
+  withConfigOption(
+    calls
+      .command('hangup')
+      .description('end a live call (BYE to both sides)')
+      .argument('<call-sid>', 'the X-Call-Sid of the call'),
+  ).action(async (sid: string, _opts: unknown, cmd: Command) => {
+    const config = await loadConfigOrExit(cmd);
+    try {
+      const ok = await controlRequest(controlSocketPath(config.data), { cmd: 'hangup', callSid: sid });
+      if (ok !== true) fail(`unknown call ${sid}`);
+      say(`hung up ${sid}`);
+    } catch (err) {
+      if (err instanceof NoServerError) fail(`unknown call ${sid} (no running server)`);
+      throw err;
+    }
+  });
 }

@@ -20,7 +20,6 @@ import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { listCell, listOption, printShow } from './trunking-common.js';
 import { gatewaysInTrunkRanges } from '../trunking/ranges.js';
 
-
 interface AddOptions {
   gateway?: string;
   username?: string;
@@ -79,7 +78,9 @@ export function registerCarrier(program: Command): void {
       const c = await store.carriers.add(input);
       say(`added carrier ${c.name} with ${c.gateways.length === 1 ? '1 gateway' : `${c.gateways.length} gateways`}`);
       for (const o of gatewaysInTrunkRanges(c, await store.trunks.list())) {
-        process.stderr.write(`note: gateway ${o.gateway} is inside range ${o.cidr} of trunk ${o.trunk}: requests from ${o.address} are carrier ${c.name}'s (a carrier gateway comes before any trunk range)\n`);
+        process.stderr.write(
+          `note: gateway ${o.gateway} is inside range ${o.cidr} of trunk ${o.trunk}: requests from ${o.address} are carrier ${c.name}'s (a carrier gateway comes before any trunk range)\n`,
+        );
       }
     });
   });
@@ -98,7 +99,10 @@ export function registerCarrier(program: Command): void {
   });
 
   withConfigOption(
-    group.command('list').description('list the carriers (never their passwords)').option('--json', 'print a JSON array'),
+    group
+      .command('list')
+      .description('list the carriers (never their passwords)')
+      .option('--json', 'print a JSON array'),
   ).action(async (opts: { json?: boolean }, cmd: Command) => {
     await withStore(cmd, async (store) => {
       printList(await store.carriers.list(), opts.json, carrierJson, [

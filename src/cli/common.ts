@@ -11,7 +11,8 @@ export const EXIT_FAILURE = 1;
 export const EXIT_CONFIG = 2;
 
 export const CONFIG_OPTION_FLAGS = '-c, --config <file>';
-export const CONFIG_OPTION_HELP = 'config file (default: $TRUNKLINE_CONFIG, else ./trunkline.yaml if present, else built-in defaults)';
+export const CONFIG_OPTION_HELP =
+  'config file (default: $TRUNKLINE_CONFIG, else ./trunkline.yaml if present, else built-in defaults)';
 
 /** Adds `--config FILE` to a command (the program has it too; either place works). */
 export function withConfigOption(cmd: Command): Command {

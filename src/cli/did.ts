@@ -11,7 +11,11 @@ import { didJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 
 export function registerDid(program: Command): void {
-  const group = commandGroup(program, 'did', 'numbers (E.164, or a prefix ending in *) pointed at a trunk: add, rm, list');
+  const group = commandGroup(
+    program,
+    'did',
+    'numbers (E.164, or a prefix ending in *) pointed at a trunk: add, rm, list',
+  );
 
   withConfigOption(
     group

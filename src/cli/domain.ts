@@ -9,15 +9,16 @@ import { domainJson } from '../store/json.js';
 import { commandGroup, withStore } from './store.js';
 
 export function registerDomain(program: Command): void {
-  const group = commandGroup(program, 'domain', 'local SIP domains (the registrar\'s realms): add, rm, list');
+  const group = commandGroup(program, 'domain', "local SIP domains (the registrar's realms): add, rm, list");
 
-  withConfigOption(group.command('add').description('add a local domain').argument('<domain>', 'host name or IP address'))
-    .action(async (domain: string, _opts: unknown, cmd: Command) => {
-      await withStore(cmd, async (store) => {
-        const d = await store.domains.add(domain);
-        say(`added domain ${d.domain}`);
-      });
+  withConfigOption(
+    group.command('add').description('add a local domain').argument('<domain>', 'host name or IP address'),
+  ).action(async (domain: string, _opts: unknown, cmd: Command) => {
+    await withStore(cmd, async (store) => {
+      const d = await store.domains.add(domain);
+      say(`added domain ${d.domain}`);
     });
+  });
 
   withConfigOption(
     group

@@ -20,7 +20,11 @@ function timeoutOption(value: string | undefined): number | null {
   if (value === undefined) return null;
   const v = value.trim();
   const n = /^[0-9]{1,6}$/.test(v) ? Number(v) : NaN;
-  if (!(n >= 0 && n <= MAX_DRAIN_TIMEOUT_S)) fail(`--timeout: expected whole seconds from 0 to ${MAX_DRAIN_TIMEOUT_S}, got ${JSON.stringify(value)}`, EXIT_CONFIG);
+  if (!(n >= 0 && n <= MAX_DRAIN_TIMEOUT_S))
+    fail(
+      `--timeout: expected whole seconds from 0 to ${MAX_DRAIN_TIMEOUT_S}, got ${JSON.stringify(value)}`,
+      EXIT_CONFIG,
+    );
   return n;
 }
 
@@ -28,7 +32,9 @@ export function registerDrain(program: Command): void {
   withConfigOption(
     program
       .command('drain')
-      .description('make the running server stop taking calls (503), let those up end, then exit; --timeout S ends them after S seconds')
+      .description(
+        'make the running server stop taking calls (503), let those up end, then exit; --timeout S ends them after S seconds',
+      )
       .option('--timeout <seconds>', 'end the calls still up after this many seconds (BYE both legs), then exit')
       .option('--json', 'print the answer as JSON'),
   ).action(async (opts: { timeout?: string; json?: boolean }, cmd: Command) => {

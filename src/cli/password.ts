@@ -41,8 +41,7 @@ export async function readPasswordFromStdin(input: PasswordInput = process.stdin
       }
     };
     const onEnd = (): void => finish();
-    const onError = (err: Error): void =>
-      finish(new CliError(`password: cannot read standard input: ${err.message}`));
+    const onError = (err: Error): void => finish(new CliError(`password: cannot read standard input: ${err.message}`));
     input.setEncoding('utf8');
     input.on('data', onData);
     input.on('end', onEnd);

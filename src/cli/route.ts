@@ -21,7 +21,11 @@ import { explainFromSource, explainRoute } from '../trunking/explain.js';
 import { canonicalIp } from '../trunking/snapshot.js';
 
 export function registerRoute(program: Command): void {
-  const group = commandGroup(program, 'route', 'outbound routes, longest prefix wins (+ alone is the default): add, rm, list');
+  const group = commandGroup(
+    program,
+    'route',
+    'outbound routes, longest prefix wins (+ alone is the default): add, rm, list',
+  );
 
   withConfigOption(
     group
@@ -51,32 +55,40 @@ export function registerRoute(program: Command): void {
     });
   });
 
-  withConfigOption(
-    group.command('list').description('list the routes').option('--json', 'print a JSON array'),
-  ).action(async (opts: { json?: boolean }, cmd: Command) => {
-    await withStore(cmd, async (store) => {
-      printList(await store.routes.list(), opts.json, routeJson, [
-        ['prefix', (r) => r.prefix],
-        ['carriers', (r) => listCell(r.carriers)],
-        ['created', (r) => isoTime(r.createdAt)],
-      ]);
-    });
-  });
+  withConfigOption(group.command('list').description('list the routes').option('--json', 'print a JSON array')).action(
+    async (opts: { json?: boolean }, cmd: Command) => {
+      await withStore(cmd, async (store) => {
+        printList(await store.routes.list(), opts.json, routeJson, [
+          ['prefix', (r) => r.prefix],
+          ['carriers', (r) => listCell(r.carriers)],
+          ['created', (r) => isoTime(r.createdAt)],
+        ]);
+      });
+    },
+  );
 
   withConfigOption(
     group
       .command('explain')
-      .description('what a call to NUMBER from TRUNK (or from an address) would meet: how the source is classified, the number as E.164, the route, the carriers and what each is sent')
+      .description(
+        'what a call to NUMBER from TRUNK (or from an address) would meet: how the source is classified, the number as E.164, the route, the carriers and what each is sent',
+      )
       .argument('<number>', 'the dialled number, as the PBX sends it')
       .option('--from <trunk>', 'the trunk the call comes from')
-      .option('--from-ip <ip>', 'or the address it comes from: which rule classifies it (carrier gateway, trunk range, nobody)')
+      .option(
+        '--from-ip <ip>',
+        'or the address it comes from: which rule classifies it (carrier gateway, trunk range, nobody)',
+      )
       .option('--transport <proto>', 'with --from-ip: udp, tcp or tls (default udp)')
       .option('--json', 'print a JSON object'),
   ).action(async (number: string, opts: ExplainOptions, cmd: Command) => {
     const from = await orFail(() => explainSource(opts));
     await withStore(cmd, async (store) => {
       const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
-      const e = 'trunk' in from ? explainRoute(snapshot, from.trunk, number) : explainFromSource(snapshot, from.ip, from.transport, number);
+      const e =
+        'trunk' in from
+          ? explainRoute(snapshot, from.trunk, number)
+          : explainFromSource(snapshot, from.ip, from.transport, number);
       printShow(opts.json === true ? e : explanationText(e), opts.json);
     });
   });
@@ -91,12 +103,14 @@ interface ExplainOptions {
 
 /** `--from TRUNK`, or `--from-ip IP [--transport P]`: exactly one. */
 function explainSource(o: ExplainOptions): { trunk: string } | { ip: string; transport: string } {
-  if ((o.from === undefined) === (o.fromIp === undefined)) throw new CliError('from: route explain needs --from TRUNK or --from-ip IP');
+  if ((o.from === undefined) === (o.fromIp === undefined))
+    throw new CliError('from: route explain needs --from TRUNK or --from-ip IP');
   if (o.from !== undefined) {
     if (o.transport !== undefined) throw new CliError('transport: --transport goes with --from-ip');
     return { trunk: checkName(o.from, 'from') };
   }
-  if (canonicalIp(o.fromIp!.trim()) === '') throw new CliError(`from-ip: expected an IP address, got ${JSON.stringify(o.fromIp)}`);
+  if (canonicalIp(o.fromIp!.trim()) === '')
+    throw new CliError(`from-ip: expected an IP address, got ${JSON.stringify(o.fromIp)}`);
   return { ip: o.fromIp!.trim(), transport: checkTransport(o.transport, 'transport') ?? 'udp' };
 }
 
@@ -110,7 +124,8 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   if (e['trunk'] !== undefined) text['trunk'] = `${String(e['trunk'])} (account ${String(e['account'])})`;
   text['dialled'] = e['dialled'];
   if ('number' in e) text['number'] = e['number'];
-  if (e['direction'] !== null) text['did'] = did === undefined || did === null ? null : `${did.number} of trunk ${did.trunk}`;
+  if (e['direction'] !== null)
+    text['did'] = did === undefined || did === null ? null : `${did.number} of trunk ${did.trunk}`;
   if (e['direction'] === 'inbound') text['destination'] = e['destination'];
   else if (e['direction'] !== null) {
     text['route'] = e['route'];

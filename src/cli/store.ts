@@ -6,7 +6,15 @@
  */
 import type { Command } from 'commander';
 import type { Store } from '../store/index.js';
-import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_CONFIG, EXIT_FAILURE, errorMessage, fail, loadConfigOrExit } from './common.js';
+import {
+  CONFIG_OPTION_FLAGS,
+  CONFIG_OPTION_HELP,
+  EXIT_CONFIG,
+  EXIT_FAILURE,
+  errorMessage,
+  fail,
+  loadConfigOrExit,
+} from './common.js';
 
 /** A command's own error: printed as is (one line), exit 1. */
 export class CliError extends Error {

@@ -23,7 +23,9 @@ async function addressAndPassword(
   return orFail(async () => {
     const { username, domain } = parseAddress(address, 'subscriber');
     if (opts.passwordStdin !== true) {
-      throw new CliError(`password: subscriber ${verb} needs ${PASSWORD_STDIN} (the password is read from standard input)`);
+      throw new CliError(
+        `password: subscriber ${verb} needs ${PASSWORD_STDIN} (the password is read from standard input)`,
+      );
     }
     return { username, domain, password: await readPasswordFromStdin() };
   });

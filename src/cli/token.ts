@@ -12,7 +12,11 @@ import { tokenJson } from '../store/json.js';
 import { commandGroup, orFail, withStore } from './store.js';
 
 export function registerToken(program: Command): void {
-  const group = commandGroup(program, 'token', 'HTTP API tokens (admin reads and writes, read only reads): add, rm, list');
+  const group = commandGroup(
+    program,
+    'token',
+    'HTTP API tokens (admin reads and writes, read only reads): add, rm, list',
+  );
 
   withConfigOption(
     group
@@ -29,26 +33,32 @@ export function registerToken(program: Command): void {
     });
   });
 
-  withConfigOption(group.command('rm').description('remove a token (requests with it are refused at once)').argument('<name>', 'the token name')).action(
-    async (name: string, _opts: unknown, cmd: Command) => {
-      const n = await orFail(() => checkTokenName(name));
-      await withStore(cmd, async (store) => {
-        const t = await new TokenRepo(store.ctx).rm(n);
-        say(`removed ${t.role} token ${t.name}`);
-      });
-    },
-  );
+  withConfigOption(
+    group
+      .command('rm')
+      .description('remove a token (requests with it are refused at once)')
+      .argument('<name>', 'the token name'),
+  ).action(async (name: string, _opts: unknown, cmd: Command) => {
+    const n = await orFail(() => checkTokenName(name));
+    await withStore(cmd, async (store) => {
+      const t = await new TokenRepo(store.ctx).rm(n);
+      say(`removed ${t.role} token ${t.name}`);
+    });
+  });
 
-  withConfigOption(group.command('list').description('list the tokens (names and roles, never the tokens)').option('--json', 'print a JSON array')).action(
-    async (opts: { json?: boolean }, cmd: Command) => {
-      await withStore(cmd, async (store) => {
-        printList(await new TokenRepo(store.ctx).list(), opts.json, tokenJson, [
-          ['name', (t) => t.name],
-          ['role', (t) => t.role],
-          ['created', (t) => isoTime(t.createdAt)],
-          ['last used', (t) => (t.lastUsedAt === null ? null : isoTime(t.lastUsedAt))],
-        ]);
-      });
-    },
-  );
+  withConfigOption(
+    group
+      .command('list')
+      .description('list the tokens (names and roles, never the tokens)')
+      .option('--json', 'print a JSON array'),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    await withStore(cmd, async (store) => {
+      printList(await new TokenRepo(store.ctx).list(), opts.json, tokenJson, [
+        ['name', (t) => t.name],
+        ['role', (t) => t.role],
+        ['created', (t) => isoTime(t.createdAt)],
+        ['last used', (t) => (t.lastUsedAt === null ? null : isoTime(t.lastUsedAt))],
+      ]);
+    });
+  });
 }

@@ -25,19 +25,25 @@ export function registerTrace(program: Command): void {
     const config = await loadConfigOrExit(cmd);
     let messages: TraceMessage[] | null;
     try {
-      messages = (await controlRequest(controlSocketPath(config.data), { cmd: 'trace', callSid: sid }, 10_000)) as TraceMessage[] | null;
+      messages = (await controlRequest(controlSocketPath(config.data), { cmd: 'trace', callSid: sid }, 10_000)) as
+        TraceMessage[] | null;
     } catch (err) {
-      if (err instanceof NoServerError) fail(`unknown call ${sid}: no running server (traces live in the server's memory)`);
+      if (err instanceof NoServerError)
+        fail(`unknown call ${sid}: no running server (traces live in the server's memory)`);
       fail(err instanceof Error ? err.message : String(err));
     }
-    if (messages === null) fail(`unknown call ${sid} (not among the last ${config.capture.traceCalls} calls kept for traces)`);
+    if (messages === null)
+      fail(`unknown call ${sid} (not among the last ${config.capture.traceCalls} calls kept for traces)`);
     if (opts.json === true) {
       printJson(messages);
       return;
     }
     process.stdout.write(renderLadder(messages, { title: `call ${sid}: ${messages.length} messages` }));
     if (opts.raw === true) {
-      for (const m of messages) process.stdout.write(`\n--- ${m.time} leg ${m.leg} ${m.proto} ${m.src} -> ${m.dst}\n${m.raw.replace(/\r\n/g, '\n')}`);
+      for (const m of messages)
+        process.stdout.write(
+          `\n--- ${m.time} leg ${m.leg} ${m.proto} ${m.src} -> ${m.dst}\n${m.raw.replace(/\r\n/g, '\n')}`,
+        );
     }
   });
 }

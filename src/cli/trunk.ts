@@ -46,7 +46,9 @@ function trunkInput(name: string, o: AddOptions): TrunkInput {
   if (o.account === undefined) throw new CliError('account: trunk add needs --account ACC');
   input.account = checkName(o.account, 'account');
   if ((o.ip === undefined) === (o.register === undefined)) {
-    throw new CliError('ip: give exactly one of --ip CIDR[,CIDR...] (a static peer) or --register USER@DOMAIN (a registering PBX)');
+    throw new CliError(
+      'ip: give exactly one of --ip CIDR[,CIDR...] (a static peer) or --register USER@DOMAIN (a registering PBX)',
+    );
   }
   if (o.ip !== undefined) input.ip = checkCidrs(listOption(o.ip, 'ip'), 'ip');
   if (o.register !== undefined) {
@@ -65,7 +67,11 @@ function trunkInput(name: string, o: AddOptions): TrunkInput {
 }
 
 export function registerTrunk(program: Command): void {
-  const group = commandGroup(program, 'trunk', "a customer's trunks (static IP or registering PBX): add, rm, list, show");
+  const group = commandGroup(
+    program,
+    'trunk',
+    "a customer's trunks (static IP or registering PBX): add, rm, list, show",
+  );
   registerAdd(group);
   registerRm(group);
   registerList(group);
@@ -88,7 +94,10 @@ function registerAdd(group: Command): void {
       .option('--max-calls <n>', 'concurrent calls (default: unlimited)')
       .option('--media <mode>', 'rtp, srtp or any (default any: as offered)')
       .option('--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)')
-      .option('--force', "accept a range holding a carrier gateway's address or every address (the carrier keeps its address)"),
+      .option(
+        '--force',
+        "accept a range holding a carrier gateway's address or every address (the carrier keeps its address)",
+      ),
   ).action(async (name: string, opts: AddOptions, cmd: Command) => {
     const input = await orFail(() => trunkInput(name, opts));
     await withStore(cmd, async (store) => {

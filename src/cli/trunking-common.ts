@@ -23,7 +23,8 @@ export function intOption(value: string | undefined, field: string, max = MAX_LI
 export function listOption(value: string | undefined, field: string): string[] | undefined {
   if (value === undefined) return undefined;
   const items = value.split(',').map((s) => s.trim());
-  if (items.some((s) => s === '')) throw new CliError(`${field}: expected a comma-separated list, got ${JSON.stringify(value)}`);
+  if (items.some((s) => s === ''))
+    throw new CliError(`${field}: expected a comma-separated list, got ${JSON.stringify(value)}`);
   return items;
 }
 
@@ -43,7 +44,13 @@ export function printShow(object: Record<string, unknown>, json: boolean | undef
   }
   const rows: Cell[][] = Object.entries(object).map(([k, v]) => [
     k,
-    Array.isArray(v) ? v.join(',') : v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : (v as Cell),
+    Array.isArray(v)
+      ? v.join(',')
+      : v === null || v === undefined
+        ? null
+        : typeof v === 'object'
+          ? JSON.stringify(v)
+          : (v as Cell),
   ]);
   // formatTable's first line is its header; a show has none.
   process.stdout.write(`${formatTable(['key', 'value'], rows).split('\n').slice(1).join('\n')}\n`);

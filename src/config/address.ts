@@ -39,7 +39,10 @@ export function parseListen(text: string): ListenAddress | undefined {
 }
 
 /** `PROTO:IP:PORT` for a given set of protocols (lower case; the input may be any case). */
-export function parseProtoHostPort<P extends string>(text: string, protos: readonly P[]): (HostPort & { proto: P }) | undefined {
+export function parseProtoHostPort<P extends string>(
+  text: string,
+  protos: readonly P[],
+): (HostPort & { proto: P }) | undefined {
   const colon = text.indexOf(':');
   if (colon < 0) return undefined;
   const proto = text.slice(0, colon).trim().toLowerCase() as P;

@@ -134,9 +134,13 @@ function describeIssue(iss: z.core.$ZodRawIssue): string | undefined {
       if (iss.expected === 'array') return `expected a list, got ${got}`;
       return `expected ${iss.expected}, got ${got}`;
     case 'too_small':
-      return iss.origin === 'array' ? `expected at least ${String(iss.minimum)} item(s), got ${got}` : `expected at least ${String(iss.minimum)}, got ${got}`;
+      return iss.origin === 'array'
+        ? `expected at least ${String(iss.minimum)} item(s), got ${got}`
+        : `expected at least ${String(iss.minimum)}, got ${got}`;
     case 'too_big':
-      return iss.origin === 'array' ? `expected at most ${String(iss.maximum)} item(s), got ${got}` : `expected at most ${String(iss.maximum)}, got ${got}`;
+      return iss.origin === 'array'
+        ? `expected at most ${String(iss.maximum)} item(s), got ${got}`
+        : `expected at most ${String(iss.maximum)}, got ${got}`;
     case 'invalid_value':
       return `expected ${iss.values.map((v) => String(v)).join('|')}, got ${got}`;
     default:

@@ -79,7 +79,9 @@ const int = (min: number, max: number, expected = `an integer ${min}-${max}`) =>
 const bool = () => leaf('true or false', (v) => (typeof v === 'boolean' ? v : undefined));
 
 const oneOf = <T extends string>(values: readonly T[]) =>
-  leaf(values.join('|'), (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined));
+  leaf(values.join('|'), (v) =>
+    typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined,
+  );
 
 const path = () => str('a file path', (s) => s.trim() !== '' && !s.includes('\0'));
 
@@ -148,16 +150,27 @@ const listenObject = z
     /** The media relay's address for call legs on this listener's side (built-in engine). */
     media: ipAddress.optional(),
     /** Destinations (IP or CIDR) that leave from this listener whatever the kernel's routes say. */
-    networks: oneOrList(str('an IP address or CIDR block', isCidr), 'an IP address or CIDR block, or a list of them').optional(),
+    networks: oneOrList(
+      str('an IP address or CIDR block', isCidr),
+      'an IP address or CIDR block, or a list of them',
+    ).optional(),
   })
   .superRefine((o, ctx) => {
     if (o.media !== undefined && isIP(o.media) !== isIP(o.listen.host)) {
-      ctx.addIssue({ code: 'custom', path: ['media'], message: `expected an IPv${isIP(o.listen.host)} address like the listener's, got ${showValue(o.media)}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['media'],
+        message: `expected an IPv${isIP(o.listen.host)} address like the listener's, got ${showValue(o.media)}`,
+      });
     }
     for (const n of o.networks ?? []) {
       const ip = n.includes('/') ? n.slice(0, n.indexOf('/')) : n;
       if (isIP(ip) !== isIP(o.listen.host)) {
-        ctx.addIssue({ code: 'custom', path: ['networks'], message: `expected IPv${isIP(o.listen.host)} blocks like the listener's, got ${showValue(n)}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['networks'],
+          message: `expected IPv${isIP(o.listen.host)} blocks like the listener's, got ${showValue(n)}`,
+        });
       }
     }
   })
@@ -213,8 +226,9 @@ const methodToken = str('a SIP method like INVITE', (s) => /^[A-Za-z0-9.!%*_+`'~
 const sipUri = str('a sip: or sips: URI', (s) => /^sips?:\S+$/i.test(s));
 
 /** Values allowed in the Server header: printable, no CR/LF. */
-const headerText = str('printable text without line breaks, at most 200 characters', (s) =>
-  s.length <= 200 && !/[\x00-\x1f\x7f]/.test(s),
+const headerText = str(
+  'printable text without line breaks, at most 200 characters',
+  (s) => s.length <= 200 && !/[\x00-\x1f\x7f]/.test(s),
 );
 
 const matchSchema = z
@@ -249,16 +263,24 @@ const routeSchema = z
     if (actions.length === 0 && !r.trustRoute) {
       ctx.addIssue({ code: 'custom', message: 'expected one of forward, reply or then (or trustRoute: true)' });
     } else if (actions.length > 1) {
-      ctx.addIssue({ code: 'custom', message: `expected only one of forward, reply or then, got ${actions.join(' and ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected only one of forward, reply or then, got ${actions.join(' and ')}`,
+      });
     }
   })
   // trustRoute is kept only when true.
-  .transform(({ trustRoute, ...rule }) => (trustRoute ? { ...rule, trustRoute } : rule) as typeof rule & { trustRoute?: boolean });
+  .transform(
+    ({ trustRoute, ...rule }) =>
+      (trustRoute ? { ...rule, trustRoute } : rule) as typeof rule & { trustRoute?: boolean },
+  );
 
 /** '1.2' or '1.3'; YAML reads an unquoted 1.2 as a number, which means the same. */
 const tlsVersion = leaf<TlsVersion>(TLS_VERSIONS.join('|'), (v) => {
   const text = typeof v === 'number' ? v.toFixed(1) : v;
-  return typeof text === 'string' && (TLS_VERSIONS as readonly string[]).includes(text) ? (text as TlsVersion) : undefined;
+  return typeof text === 'string' && (TLS_VERSIONS as readonly string[]).includes(text)
+    ? (text as TlsVersion)
+    : undefined;
 });
 
 const tlsSchema = z
@@ -274,11 +296,19 @@ const tlsSchema = z
   })
   .superRefine((t, ctx) => {
     if (t.minVersion > t.maxVersion) {
-      ctx.addIssue({ code: 'custom', path: ['maxVersion'], message: `expected a version not below minVersion ${t.minVersion}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxVersion'],
+        message: `expected a version not below minVersion ${t.minVersion}`,
+      });
     }
     if ((t.cert === undefined) !== (t.key === undefined)) {
       const missing = t.cert === undefined ? 'cert' : 'key';
-      ctx.addIssue({ code: 'custom', path: [missing], message: 'expected cert and key together (or neither, for a generated certificate)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'expected cert and key together (or neither, for a generated certificate)',
+      });
     }
   })
   .prefault({});
@@ -302,11 +332,17 @@ const mediaSchema = z
   })
   .superRefine((m, ctx) => {
     if (m.ports.max - m.ports.min < 3) {
-      ctx.addIssue({ code: 'custom', path: ['ports'], message: `expected a range of at least 4 ports, got ${m.ports.min}-${m.ports.max}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ports'],
+        message: `expected a range of at least 4 ports, got ${m.ports.min}-${m.ports.max}`,
+      });
     }
   })
   .transform((m): typeof m =>
-    m.ng === undefined && m.engine === 'rtpengine' ? { ...m, ng: parseProtoHostPort(DEFAULT_RTPENGINE_NG, ['udp'] as const)! } : m,
+    m.ng === undefined && m.engine === 'rtpengine'
+      ? { ...m, ng: parseProtoHostPort(DEFAULT_RTPENGINE_NG, ['udp'] as const)! }
+      : m,
   )
   .prefault({});
 
@@ -337,7 +373,8 @@ const timersSchema = z
     t4: int(1, 600_000, 'milliseconds 1-600000').default(5000),
   })
   .superRefine((t, ctx) => {
-    if (t.t2 < t.t1) ctx.addIssue({ code: 'custom', path: ['t2'], message: `expected t2 >= t1 (${t.t1}), got ${t.t2}` });
+    if (t.t2 < t.t1)
+      ctx.addIssue({ code: 'custom', path: ['t2'], message: `expected t2 >= t1 (${t.t1}), got ${t.t2}` });
   })
   .prefault({});
 
@@ -367,7 +404,9 @@ export type DigestAlgorithmName = (typeof DIGEST_ALGORITHMS)[number];
 const digestAlgorithms = z.preprocess(
   (v) => (typeof v === 'string' ? [v] : v),
   z
-    .array(oneOf(DIGEST_ALGORITHMS), { error: (iss) => `expected SHA-256|MD5 or a list of them, got ${showValue(iss.input)}` })
+    .array(oneOf(DIGEST_ALGORITHMS), {
+      error: (iss) => `expected SHA-256|MD5 or a list of them, got ${showValue(iss.input)}`,
+    })
     .min(1, { error: 'expected SHA-256|MD5 or a list of them, got an empty list' }),
 );
 
@@ -383,9 +422,18 @@ const registrarSchema = z
     checkFromUser: bool().default(true),
   })
   .superRefine((r, ctx) => {
-    if (r.minExpires > r.maxExpires) ctx.addIssue({ code: 'custom', path: ['maxExpires'], message: `expected maxExpires >= minExpires (${r.minExpires}), got ${r.maxExpires}` });
+    if (r.minExpires > r.maxExpires)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxExpires'],
+        message: `expected maxExpires >= minExpires (${r.minExpires}), got ${r.maxExpires}`,
+      });
     else if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
-      ctx.addIssue({ code: 'custom', path: ['defaultExpires'], message: `expected a value from minExpires to maxExpires, got ${r.defaultExpires}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultExpires'],
+        message: `expected a value from minExpires to maxExpires, got ${r.defaultExpires}`,
+      });
     }
   })
   .prefault({});
@@ -402,7 +450,8 @@ const headerRuleSchema = z
     add: z.record(headerNameSchema, z.string().regex(/^[^\r\n]*$/, 'expected a value on one line')).default({}),
   })
   .superRefine((r, ctx) => {
-    if ((r.trunk === undefined) === (r.carrier === undefined)) ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
+    if ((r.trunk === undefined) === (r.carrier === undefined))
+      ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
   });
 
 /** The B2BUA of trunk calls: gateway failover timing and gateway OPTIONS monitoring. */
@@ -441,7 +490,9 @@ const logSchema = z
  * resolves against the file's directory: the paths and the database.
  */
 export const configSchema = z.strictObject({
-  listen: oneOrList(listenEntry, `a list of ${LISTEN_EXPECTED}`).default(() => DEFAULT_LISTEN.map((l) => parseListen(l)!)),
+  listen: oneOrList(listenEntry, `a list of ${LISTEN_EXPECTED}`).default(() =>
+    DEFAULT_LISTEN.map((l) => parseListen(l)!),
+  ),
   /** Address written in Via/Record-Route/Contact (IP without brackets, or a host name). */
   advertise: ipOrHostname.optional(),
   /** The data directory (absolute once loaded). */
@@ -469,8 +520,7 @@ export type RawConfig = z.output<typeof configSchema>;
 
 export type DatabaseConfig =
   /** `file` is absolute, or `:memory:`. */
-  | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string };
+  { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
 /** The parsed, defaulted config: the schema's output with paths absolute and the database resolved (load.ts). */
 export type TrunklineConfig = Omit<RawConfig, 'database'> & {

@@ -35,6 +35,10 @@ export class Admission {
 
   /** The answer to a request refused while not open: 503 with Retry-After, its reason saying why. */
   refusal(): { status: 503; reason: string; headers: Array<[string, string]> } {
-    return { status: 503, reason: this.#state === 'stopping' ? 'Server Shutting Down' : 'Server Draining', headers: [['Retry-After', String(RETRY_AFTER_S)]] };
+    return {
+      status: 503,
+      reason: this.#state === 'stopping' ? 'Server Shutting Down' : 'Server Draining',
+      headers: [['Retry-After', String(RETRY_AFTER_S)]],
+    };
   }
 }

@@ -72,7 +72,11 @@ export class Drain {
 
   status(): DrainStatus {
     const stopping = this.#stopped || this.o.admission.state === 'stopping';
-    return { state: stopping ? 'stopping' : 'draining', calls: this.o.liveCalls(), deadline: this.#deadline === null ? null : new Date(this.#deadline).toISOString() };
+    return {
+      state: stopping ? 'stopping' : 'draining',
+      calls: this.o.liveCalls(),
+      deadline: this.#deadline === null ? null : new Date(this.#deadline).toISOString(),
+    };
   }
 
   /** No more checks (the server stops for another reason). */

@@ -16,10 +16,28 @@
 export interface EventPayloads {
   /** A REGISTER changed an AOR's bindings (RFC 3261 10.3); `contacts` are the live ones after it. */
   registration: { aor: string; contacts: string[]; source: string };
-  'call.started': { callSid: string; trunk?: string; account?: string; from?: string; to?: string; direction?: string; carrier?: string };
+  'call.started': {
+    callSid: string;
+    trunk?: string;
+    account?: string;
+    from?: string;
+    to?: string;
+    direction?: string;
+    carrier?: string;
+  };
   'call.answered': { callSid: string };
   /** `trunk`, `carrier` and `direction` as in the call's CDR (the metrics count calls by them). */
-  'call.ended': { callSid: string; disposition: string; durationMs?: number; status?: number; reason?: string; hangupBy?: string; direction?: string; trunk?: string; carrier?: string };
+  'call.ended': {
+    callSid: string;
+    disposition: string;
+    durationMs?: number;
+    status?: number;
+    reason?: string;
+    hangupBy?: string;
+    direction?: string;
+    trunk?: string;
+    carrier?: string;
+  };
   ban: { ip: string; reason: string; untilMs?: number; lifted?: boolean };
   'gateway.up': { carrier: string; gateway: string };
   'gateway.down': { carrier: string; gateway: string; reason?: string };

@@ -26,7 +26,8 @@ export class LocalIdentity {
     if (v4 || v6) {
       // So that a next hop at one of them is known as us (a request sent there would only come back).
       for (const list of Object.values(networkInterfaces())) {
-        for (const a of list ?? []) if ((a.family === 'IPv4' && v4) || (a.family === 'IPv6' && v6)) this.hosts.add(normalizeHost(a.address));
+        for (const a of list ?? [])
+          if ((a.family === 'IPv4' && v4) || (a.family === 'IPv6' && v6)) this.hosts.add(normalizeHost(a.address));
       }
     }
   }
@@ -43,7 +44,9 @@ export class LocalIdentity {
   /** host[:port] naming this server (a Via sent-by, a Route URI's host and port). */
   isLocalHostPort(host: string, port: number | null): boolean {
     // No port means the default port (RFC 3261 19.1.2): 5060, or 5061 for TLS.
-    return this.isLocalHost(host) && (port === null ? this.ports.has(5060) || this.ports.has(5061) : this.ports.has(port));
+    return (
+      this.isLocalHost(host) && (port === null ? this.ports.has(5060) || this.ports.has(5061) : this.ports.has(port))
+    );
   }
 
   /** A sip/sips URI for this server: our host and, if given, one of our ports. */

@@ -46,5 +46,4 @@ export class Responder {
     if (!req.has('Via')) return false;
     return this.reply(req, flow, status, { reason });
   }
-
 }

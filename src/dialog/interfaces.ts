@@ -80,12 +80,19 @@ export class Interfaces {
   forFlow(flow: Flow): SipInterface {
     // Listeners on several addresses may share a port: the local address decides (any, for a wildcard listener).
     for (const l of this.listeners) {
-      if (l.proto === flow.proto && l.boundPort === flow.localPort && (l.host === flow.localHost || isWildcard(l.host) || normalizeHost(l.host) === flow.localHost)) {
+      if (
+        l.proto === flow.proto &&
+        l.boundPort === flow.localPort &&
+        (l.host === flow.localHost || isWildcard(l.host) || normalizeHost(l.host) === flow.localHost)
+      ) {
         return this.of(l);
       }
     }
     // An outgoing connection we opened: name the listener of that transport.
-    return this.forProto(flow.proto, flow.remoteHost) ?? this.written(flow.proto, flow.localHost, flow.localPort, this.advertise, undefined);
+    return (
+      this.forProto(flow.proto, flow.remoteHost) ??
+      this.written(flow.proto, flow.localHost, flow.localPort, this.advertise, undefined)
+    );
   }
 
   private of(l: Listener): SipInterface {
@@ -106,7 +113,13 @@ export class Interfaces {
     return { bind, sdp: adv !== undefined && ipFamily(adv) !== 0 ? adv : bind };
   }
 
-  private written(proto: TransportProto, host: string, port: number, advertise: string | null | undefined, media: MediaAddress | undefined): SipInterface {
+  private written(
+    proto: TransportProto,
+    host: string,
+    port: number,
+    advertise: string | null | undefined,
+    media: MediaAddress | undefined,
+  ): SipInterface {
     const h = advertise ?? (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
     return { proto, host: h.includes(':') ? `[${h}]` : h, port, ...(media !== undefined && { media }) };
   }

@@ -41,7 +41,12 @@ export function uacRequest(p: UacRequestParts): SipMessage {
     ['Max-Forwards', String(p.maxForwards ?? 70)],
   ];
   if (p.routes !== undefined) for (const r of p.routes) h.push(['Route', r]);
-  h.push(['From', `${p.from};tag=${p.fromTag}`], ['To', p.to], ['Call-ID', p.callId], ['CSeq', `${p.cseq} ${p.method}`]);
+  h.push(
+    ['From', `${p.from};tag=${p.fromTag}`],
+    ['To', p.to],
+    ['Call-ID', p.callId],
+    ['CSeq', `${p.cseq} ${p.method}`],
+  );
   if (p.contact !== undefined) h.push(['Contact', p.contact]);
   if (p.headers !== undefined) for (const [n, v] of p.headers) h.push([n, v]);
   return buildRequest({ method: p.method, uri: p.uri, headers: h, body: p.body });

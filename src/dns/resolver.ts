@@ -230,7 +230,8 @@ export class SipLocator {
     // that transport ("_sips" when it is TLS), else A/AAAA at its default port.
     if (explicit !== null) {
       const srvName = srvNameFor(explicit, target.host);
-      const srv = srvName === null ? { found: false, targets: [] } : await this.srvTargets(srvName, explicit, name, errors);
+      const srv =
+        srvName === null ? { found: false, targets: [] } : await this.srvTargets(srvName, explicit, name, errors);
       if (srv.found) return this.finish(srv.targets, target.host, errors);
       const targets = await this.addressTargets(target.host, explicit, defaultPortFor(explicit), name, errors);
       return this.finish(targets, target.host, errors);
@@ -242,7 +243,13 @@ export class SipLocator {
       if (viaNaptr.found) return this.finish(viaNaptr.targets, target.host, errors);
       // 4.2: "If no SRV records were found, the client performs an A or AAAA
       // record lookup of the domain name", with the transport NAPTR chose.
-      const targets = await this.addressTargets(target.host, viaNaptr.proto, defaultPortFor(viaNaptr.proto), name, errors);
+      const targets = await this.addressTargets(
+        target.host,
+        viaNaptr.proto,
+        defaultPortFor(viaNaptr.proto),
+        name,
+        errors,
+      );
       return this.finish(targets, target.host, errors);
     }
 
@@ -253,8 +260,15 @@ export class SipLocator {
     // RFC's NAPTR example); a SIPS URI only ever uses _sips._tcp.
     const order: TransportProto[] = secure ? ['tls'] : ['tls', 'tcp', 'udp'];
     const usable = order.filter((p) => this.supported.has(p));
-    const outcomes = await Promise.all(usable.map((p) => this.srvTargets(srvNameFor(p, target.host)!, p, name, errors)));
-    if (outcomes.some((o) => o.found)) return this.finish(outcomes.flatMap((o) => o.targets), target.host, errors);
+    const outcomes = await Promise.all(
+      usable.map((p) => this.srvTargets(srvNameFor(p, target.host)!, p, name, errors)),
+    );
+    if (outcomes.some((o) => o.found))
+      return this.finish(
+        outcomes.flatMap((o) => o.targets),
+        target.host,
+        errors,
+      );
 
     // 4.2: no SRV either: A/AAAA of the domain; 4.1: "If no SRV records are
     // found, the client SHOULD use TCP for a SIPS URI, and UDP for a SIP URI".
@@ -291,7 +305,8 @@ export class SipLocator {
     if (proto !== null && uri.scheme === 'sips') {
       if (proto === 'tcp') proto = 'tls';
       else if (proto === 'ws') proto = 'wss';
-      else if (proto === 'udp') throw new DnsLookupError('ETRANSPORT', name, `transport=udp is not possible for a sips URI (${name})`);
+      else if (proto === 'udp')
+        throw new DnsLookupError('ETRANSPORT', name, `transport=udp is not possible for a sips URI (${name})`);
     }
     if (proto === null || !this.supported.has(proto)) {
       throw new DnsLookupError('ETRANSPORT', name, `unsupported transport ${t} for ${name}`);
@@ -306,7 +321,8 @@ export class SipLocator {
   private defaultTransport(secure: boolean, name: string): TransportProto {
     const prefs: TransportProto[] = secure ? ['tls'] : ['udp', 'tcp', 'tls'];
     const proto = prefs.find((p) => this.supported.has(p));
-    if (proto === undefined) throw new DnsLookupError('ETRANSPORT', name, `no supported transport for ${secure ? 'sips' : 'sip'}:${name}`);
+    if (proto === undefined)
+      throw new DnsLookupError('ETRANSPORT', name, `no supported transport for ${secure ? 'sips' : 'sip'}:${name}`);
     return proto;
   }
 
@@ -338,14 +354,21 @@ export class SipLocator {
     for (const rec of answer.records) {
       const service = NAPTR_SERVICES[rec.service.toUpperCase()];
       if (service === undefined || (secure && !service.secure) || !this.supported.has(service.proto)) continue;
-      if (rec.flags.toLowerCase() !== 's' || rec.regexp !== '' || rec.replacement === '' || rec.replacement === '.') continue;
+      if (rec.flags.toLowerCase() !== 's' || rec.regexp !== '' || rec.replacement === '' || rec.replacement === '.')
+        continue;
       usable.push({ rec, proto: service.proto });
     }
     if (usable.length === 0) return null;
     const lowestOrder = Math.min(...usable.map((u) => u.rec.order));
-    const chosen = usable.filter((u) => u.rec.order === lowestOrder).sort((a, b) => a.rec.preference - b.rec.preference);
+    const chosen = usable
+      .filter((u) => u.rec.order === lowestOrder)
+      .sort((a, b) => a.rec.preference - b.rec.preference);
     const outcomes = await Promise.all(chosen.map((u) => this.srvTargets(u.rec.replacement, u.proto, name, errors)));
-    return { found: outcomes.some((o) => o.found), targets: outcomes.flatMap((o) => o.targets), proto: chosen[0]!.proto };
+    return {
+      found: outcomes.some((o) => o.found),
+      targets: outcomes.flatMap((o) => o.targets),
+      proto: chosen[0]!.proto,
+    };
   }
 
   /**
@@ -354,7 +377,12 @@ export class SipLocator {
    * the SRV port. A target of "." means the service is decidedly not
    * available (RFC 2782): no targets, and no A/AAAA fallback either.
    */
-  private async srvTargets(srvName: string, proto: TransportProto, name: string, errors: Failure[]): Promise<SrvOutcome> {
+  private async srvTargets(
+    srvName: string,
+    proto: TransportProto,
+    name: string,
+    errors: Failure[],
+  ): Promise<SrvOutcome> {
     const answer = await this.query('SRV', srvName);
     if (!answer.ok) {
       errors.push(answer);
@@ -363,12 +391,20 @@ export class SipLocator {
     const ordered = orderSrv(answer.records, this.random)
       .filter((r) => r.name !== '' && r.name !== '.')
       .slice(0, MAX_SRV_RECORDS);
-    const lists = await Promise.all(ordered.map((r) => this.addressTargets(normalizeDomain(r.name), proto, r.port, name, errors)));
+    const lists = await Promise.all(
+      ordered.map((r) => this.addressTargets(normalizeDomain(r.name), proto, r.port, name, errors)),
+    );
     return { found: answer.records.length > 0, targets: lists.flat() };
   }
 
   /** A then AAAA records of host, as targets (RFC 3263 4.2). */
-  private async addressTargets(host: string, proto: TransportProto, port: number, name: string, errors: Failure[]): Promise<SipTarget[]> {
+  private async addressTargets(
+    host: string,
+    proto: TransportProto,
+    port: number,
+    name: string,
+    errors: Failure[],
+  ): Promise<SipTarget[]> {
     const [v4, v6] = await Promise.all([this.query('A', host), this.query('AAAA', host)]);
     const out: SipTarget[] = [];
     for (const answer of [v4, v6]) {
@@ -399,7 +435,9 @@ export class SipLocator {
     if (out.length > 0) return out;
     const failure = errors.find((e) => !NEGATIVE.has(e.code));
     if (failure !== undefined) {
-      throw new DnsLookupError(failure.code, host, `DNS lookup for ${host} failed: ${failure.code}`, { cause: failure.cause });
+      throw new DnsLookupError(failure.code, host, `DNS lookup for ${host} failed: ${failure.code}`, {
+        cause: failure.cause,
+      });
     }
     throw new DnsLookupError('ENOTFOUND', host, `no SIP server found for ${host}`);
   }
@@ -440,7 +478,10 @@ export class SipLocator {
       switch (type) {
         case 'A':
         case 'AAAA': {
-          const recs = type === 'A' ? await this.resolver.resolve4(name, { ttl: true }) : await this.resolver.resolve6(name, { ttl: true });
+          const recs =
+            type === 'A'
+              ? await this.resolver.resolve4(name, { ttl: true })
+              : await this.resolver.resolve6(name, { ttl: true });
           const ttl = recs.length === 0 ? 0 : Math.min(...recs.map((r) => r.ttl));
           return { answer: { ok: true, records: recs.map((r) => r.address) }, ttlMs: ttl * 1000 };
         }

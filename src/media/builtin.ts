@@ -212,7 +212,16 @@ export class BuiltinMediaEngine implements MediaEngine {
     const { plans, offeredKeys } = this.offerPlans(s, to, peers, toward);
     const body = writeLegSdp(outSd, plans, this.sdpAddressOf(s, to), s.origins[to]);
     const offererCodecs = sd.media.map((m) => codecsOf(m));
-    s.pending = { from, peers, offerKey, toward, codecs, offererCodecs, offeredKeys, offeredMux: peers.map((p) => p.rtcpMux) };
+    s.pending = {
+      from,
+      peers,
+      offerKey,
+      toward,
+      codecs,
+      offererCodecs,
+      offeredKeys,
+      offeredMux: peers.map((p) => p.rtcpMux),
+    };
     s.answered = null;
     return body;
   }
@@ -221,7 +230,11 @@ export class BuiltinMediaEngine implements MediaEngine {
   private rebindMovedSections(s: Session): void {
     for (const st of s.streams) {
       if (st?.legs == null) continue;
-      if (sameHost(boundAddress(st.legs.a), this.bindOf(s, 'a')) && sameHost(boundAddress(st.legs.b), this.bindOf(s, 'b'))) continue;
+      if (
+        sameHost(boundAddress(st.legs.a), this.bindOf(s, 'a')) &&
+        sameHost(boundAddress(st.legs.b), this.bindOf(s, 'b'))
+      )
+        continue;
       this.freeLeg(st.legs.a);
       this.freeLeg(st.legs.b);
       st.legs = null;
@@ -241,7 +254,13 @@ export class BuiltinMediaEngine implements MediaEngine {
         const legTo = await this.newLeg(s, to, false, created);
         pairLegs(legFrom, legTo);
         const legs = { [from]: legFrom, [to]: legTo } as Record<Side, RelayLeg>;
-        s.streams[p.index] = { index: p.index, legs, outKey: { a: null, b: null }, inKey: { a: null, b: null }, held: false };
+        s.streams[p.index] = {
+          index: p.index,
+          legs,
+          outKey: { a: null, b: null },
+          inKey: { a: null, b: null },
+          held: false,
+        };
       }
       for (const p of peers) {
         const legs = s.streams[p.index]?.legs;
@@ -256,7 +275,12 @@ export class BuiltinMediaEngine implements MediaEngine {
   }
 
   /** Each section of the offer toward `to`: its ports and, for SRTP, our keys (the current one kept, else two fresh suites). */
-  private offerPlans(s: Session, to: Side, peers: readonly PeerMedia[], toward: readonly Transport[]): { plans: SectionPlan[]; offeredKeys: SdesKey[][] } {
+  private offerPlans(
+    s: Session,
+    to: Side,
+    peers: readonly PeerMedia[],
+    toward: readonly Transport[],
+  ): { plans: SectionPlan[]; offeredKeys: SdesKey[][] } {
     const offeredKeys: SdesKey[][] = [];
     const plans: SectionPlan[] = peers.map((p, i) => {
       const st = s.streams[i];
@@ -284,7 +308,8 @@ export class BuiltinMediaEngine implements MediaEngine {
 
   private async doAnswer(s: Session, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
     const pend = s.pending ?? s.answered;
-    if (pend === null || pend.from !== otherSide(from)) throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
+    if (pend === null || pend.from !== otherSide(from))
+      throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
     const offerer = pend.from;
     if (toOther.sides !== undefined) s.sides = toOther.sides;
     const sd = parseSdp(sdp);
@@ -296,11 +321,15 @@ export class BuiltinMediaEngine implements MediaEngine {
     const ansSd = structuredClone(sd) as SessionDescription;
     const checked = checkAnswer(pend, peers, ansSd, isIP(this.bindOf(s, from)), toOther);
     for (const t of checked.tolerated) {
-      this.opts.log?.warn({ call: s.sid, answerer: from, ...t }, 'media: answer with codecs not offered to its leg (relayed: the other leg offered them; dropped: nobody did)');
+      this.opts.log?.warn(
+        { call: s.sid, answerer: from, ...t },
+        'media: answer with codecs not offered to its leg (relayed: the other leg offered them; dropped: nobody did)',
+      );
     }
     // Commit: legs learn their peers and keys.
     const plans: SectionPlan[] = [];
-    for (let i = 0; i < peers.length; i++) plans.push(await this.commitSection(s, pend, i, peers[i]!, sd, from, checked));
+    for (let i = 0; i < peers.length; i++)
+      plans.push(await this.commitSection(s, pend, i, peers[i]!, sd, from, checked));
     s.pending = null;
     s.answered = pend;
     s.established = true;
@@ -316,7 +345,15 @@ export class BuiltinMediaEngine implements MediaEngine {
    * section refused on either side gives up its ports. Returns the section
    * as written back to the offerer.
    */
-  private async commitSection(s: Session, pend: PendingOffer, i: number, ans: PeerMedia, sd: SessionDescription, from: Side, checked: CheckedAnswer): Promise<SectionPlan> {
+  private async commitSection(
+    s: Session,
+    pend: PendingOffer,
+    i: number,
+    ans: PeerMedia,
+    sd: SessionDescription,
+    from: Side,
+    checked: CheckedAnswer,
+  ): Promise<SectionPlan> {
     const offerer = pend.from;
     const off = pend.peers[i]!;
     const st = s.streams[i];
@@ -342,7 +379,8 @@ export class BuiltinMediaEngine implements MediaEngine {
     if (off.srtp) {
       const chosen = pend.offerKey[i]!;
       const cur = st.outKey[offerer];
-      keyToX = cur !== null && cur.suite === chosen.suite ? { ...cur, tag: chosen.tag } : newSdesKey(chosen.tag, chosen.suite);
+      keyToX =
+        cur !== null && cur.suite === chosen.suite ? { ...cur, tag: chosen.tag } : newSdesKey(chosen.tag, chosen.suite);
     }
     setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
     setContexts(st, legY, from, checked.answerKey[i] ?? null, checked.ourKeyToAnswerer[i] ?? null);
@@ -437,10 +475,12 @@ export class BuiltinMediaEngine implements MediaEngine {
 /** Installs SRTP contexts on a leg: `peerKey` decrypts what its peer sends, `ourKey` encrypts toward it. Unchanged keys keep their context (ROC, replay window). */
 function setContexts(st: Stream, leg: RelayLeg, side: Side, peerKey: SdesKey | null, ourKey: SdesKey | null): void {
   if (peerKey === null) leg.srtpIn = null;
-  else if (leg.srtpIn === null || !sameKey(st.inKey[side], peerKey)) leg.srtpIn = new SrtpContext(peerKey.suite, peerKey.key, peerKey.salt);
+  else if (leg.srtpIn === null || !sameKey(st.inKey[side], peerKey))
+    leg.srtpIn = new SrtpContext(peerKey.suite, peerKey.key, peerKey.salt);
   st.inKey[side] = peerKey;
   if (ourKey === null) leg.srtpOut = null;
-  else if (leg.srtpOut === null || !sameKey(st.outKey[side], ourKey)) leg.srtpOut = new SrtpContext(ourKey.suite, ourKey.key, ourKey.salt);
+  else if (leg.srtpOut === null || !sameKey(st.outKey[side], ourKey))
+    leg.srtpOut = new SrtpContext(ourKey.suite, ourKey.key, ourKey.salt);
   st.outKey[side] = ourKey;
 }
 

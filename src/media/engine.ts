@@ -83,7 +83,17 @@ export interface MediaEngine {
 }
 
 export function emptyFlow(): FlowStats {
-  return { packets: 0, bytes: 0, rtcpPackets: 0, dropped: 0, strangers: 0, srtpFailures: 0, lost: null, jitterMs: null, dtmfEvents: 0 };
+  return {
+    packets: 0,
+    bytes: 0,
+    rtcpPackets: 0,
+    dropped: 0,
+    strangers: 0,
+    srtpFailures: 0,
+    lost: null,
+    jitterMs: null,
+    dtmfEvents: 0,
+  };
 }
 
 export function emptyStats(startedAt = Date.now()): CallMediaStats {

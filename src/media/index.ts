@@ -20,7 +20,11 @@ export { WorkerMediaEngine } from './worker.js';
 /** The configured engine; null for `engine: none` (SDP passes unchanged). */
 export function createMediaEngine(cfg: MediaConfig, defaultAddress: string, log?: Logger): MediaEngine | null {
   if (cfg.engine === 'none') return null;
-  const common = { timeout: cfg.timeout, holdTimeout: cfg.holdTimeout, ...(log !== undefined && { log: log.child({ mod: 'media' }) }) };
+  const common = {
+    timeout: cfg.timeout,
+    holdTimeout: cfg.holdTimeout,
+    ...(log !== undefined && { log: log.child({ mod: 'media' }) }),
+  };
   if (cfg.engine === 'rtpengine') {
     const ng = cfg.ng ?? { host: '127.0.0.1', port: 2223 };
     return new RtpengineMediaEngine({ ng: { host: ng.host, port: ng.port }, ...common });

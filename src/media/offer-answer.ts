@@ -36,7 +36,8 @@ export function offerKeys(peers: readonly PeerMedia[], family: number): (SdesKey
   for (const p of peers) {
     let key: SdesKey | null = null;
     if (p.port !== 0) {
-      if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
+      if (p.address !== null && isIP(p.address) !== family)
+        throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
       if (p.srtp) {
         const v = pickCrypto(p.crypto);
         if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
@@ -49,7 +50,11 @@ export function offerKeys(peers: readonly PeerMedia[], family: number): (SdesKey
 }
 
 /** The offer as the other leg gets it: a copy of the SDP with codecs restricted and ordered for that leg, and per section the transport and codecs offered. */
-export function offerToward(sd: SessionDescription, peers: readonly PeerMedia[], toOther: LegMediaOptions): { outSd: SessionDescription; toward: Transport[]; codecs: Codec[][] } {
+export function offerToward(
+  sd: SessionDescription,
+  peers: readonly PeerMedia[],
+  toOther: LegMediaOptions,
+): { outSd: SessionDescription; toward: Transport[]; codecs: Codec[][] } {
   const outSd = structuredClone(sd) as SessionDescription;
   const toward: Transport[] = [];
   const codecs: Codec[][] = [];
@@ -83,7 +88,13 @@ export interface CheckedAnswer {
  * crypto), and restricts `ansSd` (the copy written back to the offerer) to
  * the codecs the offerer's leg may get.
  */
-export function checkAnswer(pend: PendingOffer, peers: readonly PeerMedia[], ansSd: SessionDescription, family: number, toOther: LegMediaOptions): CheckedAnswer {
+export function checkAnswer(
+  pend: PendingOffer,
+  peers: readonly PeerMedia[],
+  ansSd: SessionDescription,
+  family: number,
+  toOther: LegMediaOptions,
+): CheckedAnswer {
   const answerKey: (SdesKey | null)[] = [];
   const ourKeyToAnswerer: (SdesKey | null)[] = [];
   const tolerated: ToleratedCodecs[] = [];
@@ -91,13 +102,16 @@ export function checkAnswer(pend: PendingOffer, peers: readonly PeerMedia[], ans
     answerKey.push(null);
     ourKeyToAnswerer.push(null);
     if (p.port === 0 || pend.peers[i]!.port === 0) return;
-    if (p.address !== null && isIP(p.address) !== family) throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
+    if (p.address !== null && isIP(p.address) !== family)
+      throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
     const offered = pend.toward[i]!;
-    if (p.transport !== offered) throw notAcceptable(WARN.transport, `answer transport ${p.transport} differs from the offer's ${offered}`);
+    if (p.transport !== offered)
+      throw notAcceptable(WARN.transport, `answer transport ${p.transport} differs from the offer's ${offered}`);
     if (p.transport !== 'udptl') {
       // Written back to the offerer from ansSd: a format dropped by the check is taken out there.
       const found = checkAnswerCodecs(ansSd.media[i]!, pend.codecs[i]!, pend.offererCodecs[i]!);
-      if (found.relayed.length + found.dropped.length > 0) tolerated.push({ section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) });
+      if (found.relayed.length + found.dropped.length > 0)
+        tolerated.push({ section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) });
     }
     if (p.srtp) {
       const keys = answerCrypto(p, pend.offeredKeys[i]!);
@@ -115,6 +129,7 @@ function answerCrypto(p: PeerMedia, offered: readonly SdesKey[]): { theirs: Sdes
   const v = readCryptoLine(p.crypto[0]!);
   if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
   const ours = offered.find((k) => k.tag === v.key.tag);
-  if (ours === undefined || ours.suite !== v.key.suite) throw notAcceptable(WARN.attribute, 'answer a=crypto tag or suite was not offered');
+  if (ours === undefined || ours.suite !== v.key.suite)
+    throw notAcceptable(WARN.attribute, 'answer a=crypto tag or suite was not offered');
   return { theirs: v.key, ours };
 }

@@ -82,7 +82,11 @@ export class PortAllocator {
 }
 
 /** Resolver for dgram that answers IP literals synchronously (no dns.lookup and nextTick per send). */
-function literalLookup(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+function literalLookup(
+  address: string,
+  _family: unknown,
+  cb: (err: Error | null, address: string, family: number) => void,
+): void {
   cb(null, address, isIP(address) === 6 ? 6 : 4);
 }
 
@@ -123,7 +127,12 @@ const BIND_ATTEMPTS = 64;
  * Allocates and binds an RTP socket and, unless `mux`, an RTCP socket on the
  * next port. Throws MediaError 503 when the range is exhausted.
  */
-export async function bindPorts(alloc: PortAllocator, host: string, mux: boolean, opts: SocketOptions = {}): Promise<BoundPorts> {
+export async function bindPorts(
+  alloc: PortAllocator,
+  host: string,
+  mux: boolean,
+  opts: SocketOptions = {},
+): Promise<BoundPorts> {
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
     const p = mux ? alloc.allocOne() : alloc.allocPair();
     if (p === null) break;
@@ -144,7 +153,11 @@ export async function bindPorts(alloc: PortAllocator, host: string, mux: boolean
 }
 
 /** One extra port for RTCP when a leg that had rtcp-mux drops it. */
-export async function bindOne(alloc: PortAllocator, host: string, opts: SocketOptions = {}): Promise<{ port: number; sock: Socket }> {
+export async function bindOne(
+  alloc: PortAllocator,
+  host: string,
+  opts: SocketOptions = {},
+): Promise<{ port: number; sock: Socket }> {
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
     const p = alloc.allocOne();
     if (p === null) break;

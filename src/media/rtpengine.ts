@@ -199,7 +199,16 @@ export class RtpengineMediaEngine implements MediaEngine {
     let call = this.calls.get(callSid);
     const isNew = call === undefined;
     if (call === undefined) {
-      call = { sid: callSid, stats: emptyStats(), offered: null, answered: null, established: false, held: false, answeredAt: 0, timedOut: false };
+      call = {
+        sid: callSid,
+        stats: emptyStats(),
+        offered: null,
+        answered: null,
+        established: false,
+        held: false,
+        answeredAt: 0,
+        timedOut: false,
+      };
       this.calls.set(callSid, call);
     }
     const req: Dict = {
@@ -236,14 +245,16 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   async answer(callSid: string, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
     const call = this.calls.get(callSid);
-    if (call !== undefined && call.offered === null && call.answered?.from === otherSide(from)) call.offered = call.answered;
+    if (call !== undefined && call.offered === null && call.answered?.from === otherSide(from))
+      call.offered = call.answered;
     if (call === undefined || call.offered === null || call.offered.from !== otherSide(from)) {
       throw new MediaError(500, WARN.misc, 'answer without a pending offer from the other leg');
     }
     const sd = parseSdp(sdp);
     const peers = describePeer(sd);
     const offered = call.offered.codecs;
-    if (sd.media.length !== offered.length) throw notAcceptable(WARN.misc, `answer has ${sd.media.length} m= lines, the offer had ${offered.length}`);
+    if (sd.media.length !== offered.length)
+      throw notAcceptable(WARN.misc, `answer has ${sd.media.length} m= lines, the offer had ${offered.length}`);
     const offererCodecs = call.offered.offererCodecs;
     sd.media.forEach((m, i) => {
       if (Number(m.port) === 0) return;
@@ -251,7 +262,13 @@ export class RtpengineMediaEngine implements MediaEngine {
       const found = checkAnswerCodecs(m, offered[i]!, offererCodecs[i] ?? []);
       if (found.relayed.length + found.dropped.length > 0) {
         this.opts.log?.warn(
-          { call: callSid, answerer: from, section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) },
+          {
+            call: callSid,
+            answerer: from,
+            section: i,
+            relayed: codecList(found.relayed),
+            dropped: codecList(found.dropped),
+          },
           'media: answer with codecs not offered to its leg (relayed: the other leg offered them; dropped: nobody did)',
         );
       }
@@ -296,7 +313,9 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   stats(callSid: string): CallMediaStats | null {
     const call = this.calls.get(callSid);
-    return call === undefined ? null : { aToB: { ...call.stats.aToB }, bToA: { ...call.stats.bToA }, startedAt: call.stats.startedAt };
+    return call === undefined
+      ? null
+      : { aToB: { ...call.stats.aToB }, bToA: { ...call.stats.bToA }, startedAt: call.stats.startedAt };
   }
 
   /** Refreshes a call's figures from rtpengine (`query`); returns the last-packet time per side (epoch s). */
@@ -359,8 +378,10 @@ export class RtpengineMediaEngine implements MediaEngine {
   }
 }
 
-const num = (v: BValue | undefined): number => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0);
-const dict = (v: BValue | undefined): Dict | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null);
+const num = (v: BValue | undefined): number =>
+  typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0;
+const dict = (v: BValue | undefined): Dict | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null;
 const list = (v: BValue | undefined): BValue[] => (Array.isArray(v) ? v : []);
 
 /** Streams of a tag in a query/delete reply. */
@@ -380,7 +401,11 @@ function readStats(r: Dict, stats: CallMediaStats): void {
     let rtcp = 0;
     for (const s of tagStreams(r, tag)) {
       const st = dict(s.stats);
-      if (s['rtcp'] === 'yes' || s['RTCP'] === 'yes' || (list(s.flags).includes('RTCP') && !list(s.flags).includes('RTP'))) {
+      if (
+        s['rtcp'] === 'yes' ||
+        s['RTCP'] === 'yes' ||
+        (list(s.flags).includes('RTCP') && !list(s.flags).includes('RTP'))
+      ) {
         rtcp += num(st?.packets);
         continue;
       }

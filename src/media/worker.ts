@@ -10,7 +10,8 @@ import type { BuiltinMediaOptions } from './builtin.js';
 import { type CallMediaStats, emptyStats, type LegMediaOptions, type MediaEngine, type Side } from './engine.js';
 import { MediaError, WARN } from './errors.js';
 
-type WorkerError = { media: true; sipStatus: number; warnCode: number; warning: string } | { media: false; message: string };
+type WorkerError =
+  { media: true; sipStatus: number; warnCode: number; warning: string } | { media: false; message: string };
 
 export class WorkerMediaEngine implements MediaEngine {
   private readonly worker: Worker;
@@ -25,19 +26,29 @@ export class WorkerMediaEngine implements MediaEngine {
     this.worker = new Worker(new URL('./worker-main.js', import.meta.url), {
       workerData: { options, logLevel: opts.logLevel, statsMs: opts.statsMs ?? 1000 },
     });
-    this.worker.on('message', (m: { id?: number; ok?: boolean; value?: unknown; error?: WorkerError; timeout?: [string, Side]; stats?: Record<string, CallMediaStats> }) => {
-      if (m.timeout !== undefined) {
-        for (const cb of this.cbs) cb(m.timeout[0], m.timeout[1]);
-      } else if (m.stats !== undefined) {
-        this.snapshot = new Map(Object.entries(m.stats));
-      } else if (m.id !== undefined) {
-        const w = this.waiting.get(m.id);
-        this.waiting.delete(m.id);
-        if (w === undefined) return;
-        if (m.ok) w.resolve(m.value);
-        else w.reject(toError(m.error!));
-      }
-    });
+    this.worker.on(
+      'message',
+      (m: {
+        id?: number;
+        ok?: boolean;
+        value?: unknown;
+        error?: WorkerError;
+        timeout?: [string, Side];
+        stats?: Record<string, CallMediaStats>;
+      }) => {
+        if (m.timeout !== undefined) {
+          for (const cb of this.cbs) cb(m.timeout[0], m.timeout[1]);
+        } else if (m.stats !== undefined) {
+          this.snapshot = new Map(Object.entries(m.stats));
+        } else if (m.id !== undefined) {
+          const w = this.waiting.get(m.id);
+          this.waiting.delete(m.id);
+          if (w === undefined) return;
+          if (m.ok) w.resolve(m.value);
+          else w.reject(toError(m.error!));
+        }
+      },
+    );
     const fail = (err: Error): void => {
       this.dead = new MediaError(503, WARN.misc, `media worker stopped: ${err.message}`);
       for (const w of this.waiting.values()) w.reject(this.dead);

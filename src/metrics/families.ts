@@ -33,11 +33,27 @@ function statusValue(text: string): string {
 
 /** The `cause` label's values: every RefusedCallCause (src/b2bua/refusal-cause.ts), and `other`. */
 export const CALL_REFUSAL_CAUSES = [
-  'policy', 'transport', 'certificate', 'caller-id', 'number', 'unknown-did', 'barred', 'no-route', 'no-gateway',
-  'trunk-unreachable', 'trunk-config', 'cpm-limit', 'concurrent-limit', 'extension', 'shutdown', 'unknown-source', 'other',
+  'policy',
+  'transport',
+  'certificate',
+  'caller-id',
+  'number',
+  'unknown-did',
+  'barred',
+  'no-route',
+  'no-gateway',
+  'trunk-unreachable',
+  'trunk-config',
+  'cpm-limit',
+  'concurrent-limit',
+  'extension',
+  'shutdown',
+  'unknown-source',
+  'other',
 ] as const satisfies ReadonlyArray<RefusedCallCause | 'other'>;
 // Every RefusedCallCause is in the list (a new one fails to build until it is added).
-const everyCause: [Exclude<RefusedCallCause, (typeof CALL_REFUSAL_CAUSES)[number]>] extends [never] ? true : never = true;
+const everyCause: [Exclude<RefusedCallCause, (typeof CALL_REFUSAL_CAUSES)[number]>] extends [never] ? true : never =
+  true;
 void everyCause;
 const CAUSES: ReadonlySet<string> = new Set(CALL_REFUSAL_CAUSES);
 
@@ -46,7 +62,8 @@ export const PROXY_REPLIES: CounterFamily<'status'> = {
   name: 'trunkline_proxy_replies_total',
   help: 'answers the proxy made itself (refusals, OPTIONS to the server, CANCEL), by SIP status',
   labelNames: ['status'],
-  labelsOf: (c) => (c.startsWith(PROXY_REPLIES_PREFIX) ? { status: statusValue(c.slice(PROXY_REPLIES_PREFIX.length)) } : null),
+  labelsOf: (c) =>
+    c.startsWith(PROXY_REPLIES_PREFIX) ? { status: statusValue(c.slice(PROXY_REPLIES_PREFIX.length)) } : null,
 };
 
 const REFUSED_PREFIX = 'b2bua_refused_';

@@ -43,14 +43,28 @@ export class Metrics {
     this.#counters = counters;
     collectDefaultMetrics({ register: this.registry });
     const messages = this.messages;
-    this.counter('trunkline_sip_requests_total', 'SIP requests received (in) and sent (out), by transport and method', ['direction', 'transport', 'method'], function collect() {
-      this.reset();
-      for (const e of messages.entries()) if (e.method !== undefined) this.inc({ direction: e.direction, transport: e.transport, method: e.method }, e.value);
-    });
-    this.counter('trunkline_sip_responses_total', 'SIP responses received (in) and sent (out), by transport and status class', ['direction', 'transport', 'status_class'], function collect() {
-      this.reset();
-      for (const e of messages.entries()) if (e.statusClass !== undefined) this.inc({ direction: e.direction, transport: e.transport, status_class: e.statusClass }, e.value);
-    });
+    this.counter(
+      'trunkline_sip_requests_total',
+      'SIP requests received (in) and sent (out), by transport and method',
+      ['direction', 'transport', 'method'],
+      function collect() {
+        this.reset();
+        for (const e of messages.entries())
+          if (e.method !== undefined)
+            this.inc({ direction: e.direction, transport: e.transport, method: e.method }, e.value);
+      },
+    );
+    this.counter(
+      'trunkline_sip_responses_total',
+      'SIP responses received (in) and sent (out), by transport and status class',
+      ['direction', 'transport', 'status_class'],
+      function collect() {
+        this.reset();
+        for (const e of messages.entries())
+          if (e.statusClass !== undefined)
+            this.inc({ direction: e.direction, transport: e.transport, status_class: e.statusClass }, e.value);
+      },
+    );
     this.registrations = this.counter('trunkline_registrations_total', 'REGISTER requests that changed bindings');
     this.family(SECURITY_DROPS);
     this.family(SECURITY_BANS);
@@ -59,7 +73,12 @@ export class Metrics {
   }
 
   /** A counter in this registry (`collect` runs at each scrape, for values kept elsewhere). */
-  counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (this: Counter<L>) => void | Promise<void>): Counter<L> {
+  counter<L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (this: Counter<L>) => void | Promise<void>,
+  ): Counter<L> {
     return new Counter<L>({ name, help, labelNames, registers: [this.registry], ...(collect && { collect }) });
   }
 
@@ -67,7 +86,10 @@ export class Metrics {
   gauge<L extends string = string>(
     name: string,
     help: string,
-    read: () => number | Array<[Partial<Record<L, string>>, number]> | Promise<number | Array<[Partial<Record<L, string>>, number]>>,
+    read: () =>
+      | number
+      | Array<[Partial<Record<L, string>>, number]>
+      | Promise<number | Array<[Partial<Record<L, string>>, number]>>,
     labelNames: readonly L[] = [],
   ): Gauge<L> {
     return new Gauge<L>({

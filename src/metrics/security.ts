@@ -20,7 +20,18 @@
  */
 import type { CounterFamily } from './families.js';
 
-export const DROP_REASONS = ['banned', 'scanner', 'maxforwards', 'sanity', 'acl', 'lists', 'sqli', 'foreign-route', 'forged-dialog', 'other'] as const;
+export const DROP_REASONS = [
+  'banned',
+  'scanner',
+  'maxforwards',
+  'sanity',
+  'acl',
+  'lists',
+  'sqli',
+  'foreign-route',
+  'forged-dialog',
+  'other',
+] as const;
 export const BAN_REASONS = ['flood', 'auth', 'manual'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type BanReason = (typeof BAN_REASONS)[number];

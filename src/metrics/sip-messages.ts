@@ -7,7 +7,23 @@
  */
 import type { Flow, TransportProto } from '../transport/types.js';
 
-export const METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE', 'other'] as const;
+export const METHODS = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'PRACK',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'INFO',
+  'REFER',
+  'MESSAGE',
+  'UPDATE',
+  'other',
+] as const;
 const OTHER = METHODS.length - 1;
 /** Response slots: 1xx..6xx, and one for anything else. */
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', '6xx', 'other'] as const;
@@ -47,7 +63,13 @@ export class SipMessageCounts {
   }
 
   /** Every non-zero count with its labels. */
-  *entries(): Generator<{ direction: 'in' | 'out'; transport: TransportProto; method?: string; statusClass?: string; value: number }> {
+  *entries(): Generator<{
+    direction: 'in' | 'out';
+    transport: TransportProto;
+    method?: string;
+    statusClass?: string;
+    value: number;
+  }> {
     for (let d = 0; d < 2; d++) {
       for (let p = 0; p < PROTOS.length; p++) {
         for (let k = 0; k < KINDS; k++) {

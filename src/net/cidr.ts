@@ -67,7 +67,10 @@ export class AddressSet {
   /** Adds `IP` or `IP/PREFIX`; throws a RangeError naming the entry when malformed. */
   add(entry: string): void {
     const c = parseCidr(entry);
-    if (c === null) throw new RangeError(isIP(entry.split('/', 1)[0]!) === 0 ? `not an IP address or CIDR: ${entry}` : `bad prefix length: ${entry}`);
+    if (c === null)
+      throw new RangeError(
+        isIP(entry.split('/', 1)[0]!) === 0 ? `not an IP address or CIDR: ${entry}` : `bad prefix length: ${entry}`,
+      );
     const type = c.family === 6 ? 'ipv6' : 'ipv4';
     if (c.hasPrefix) this.list.addSubnet(c.ip, c.bits, type);
     else this.list.addAddress(c.ip, type);

@@ -18,7 +18,13 @@ export function chooseBest(finals: SipMessage[]): SipMessage | null {
     const a = classRank(r.status);
     const b = classRank(best.status);
     if (a < b) best = r;
-    else if (a === b && Math.floor(r.status / 100) === 4 && PREFERRED_4XX.has(r.status) && !PREFERRED_4XX.has(best.status)) best = r;
+    else if (
+      a === b &&
+      Math.floor(r.status / 100) === 4 &&
+      PREFERRED_4XX.has(r.status) &&
+      !PREFERRED_4XX.has(best.status)
+    )
+      best = r;
   }
   return best;
 }

@@ -356,7 +356,9 @@ export class ForwardContext {
       const name = best.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
       for (const r of this.finals) {
         if (r === best || r.status !== best.status) continue;
-        for (const f of r.fields) if (f.id === (best.status === 401 ? H.WwwAuthenticate : H.ProxyAuthenticate)) best.appendHeader(name, f.value);
+        for (const f of r.fields)
+          if (f.id === (best.status === 401 ? H.WwwAuthenticate : H.ProxyAuthenticate))
+            best.appendHeader(name, f.value);
       }
     }
     // 16.7 step 6: a 503 from downstream is not ours to pass on as 503 (it would make the caller avoid us).

@@ -25,12 +25,17 @@ export interface AuthenticatedUser {
 
 export interface ProxyAuthService {
   /** ok: go on; else the response to send (407, 403, 400). */
-  authenticate(req: SipMessage, flow: Flow): Promise<{ ok: true; subscriber: AuthenticatedUser | null } | { ok: false; response: SipMessage }>;
+  authenticate(
+    req: SipMessage,
+    flow: Flow,
+  ): Promise<{ ok: true; subscriber: AuthenticatedUser | null } | { ok: false; response: SipMessage }>;
 }
 
 /** The location stage as the proxy sees it (src/registrar/location.ts). */
 export interface LocationService {
-  lookup(uri: Uri): Promise<
+  lookup(
+    uri: Uri,
+  ): Promise<
     | { kind: 'not-local' }
     | { kind: 'unknown' }
     | { kind: 'offline' }

@@ -15,7 +15,8 @@ import { StatelessForwarder } from './stateless-forward.js';
 import type { AuthenticatedUser, ProxyEnv } from './proxy-env.js';
 
 /** Methods Trunkline understands (Allow header of its OPTIONS answer). */
-export const ALLOWED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
+export const ALLOWED_METHODS =
+  'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
 
 /** Requests that create a dialog and so get our Record-Route (RFC 3261 16.6 step 4). */
 const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
@@ -86,7 +87,20 @@ export class Proxy implements TransactionUser {
     const admission = this.env.admission;
     const closed = admission !== undefined && !admission.open;
     if (req.method === 'OPTIONS' && this.isForUs(uri) && !req.has('Route')) {
-      this.reply(tx, req, closed ? admission.refusal() : { status: 200, headers: [['Allow', ALLOWED_METHODS], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] });
+      this.reply(
+        tx,
+        req,
+        closed
+          ? admission.refusal()
+          : {
+              status: 200,
+              headers: [
+                ['Allow', ALLOWED_METHODS],
+                ['Accept', 'application/sdp'],
+                ['Supported', 'path, outbound'],
+              ],
+            },
+      );
       return;
     }
     if (closed && req.toTag === null && DIALOG_CREATING.has(req.method)) {
@@ -145,7 +159,13 @@ export class Proxy implements TransactionUser {
   }
 
   /** An initial request without a route set: the routing table, then the default chain. */
-  private routeInitial(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri, user: AuthenticatedUser | null = null): void {
+  private routeInitial(
+    req: SipMessage,
+    tx: ServerTransaction,
+    flow: Flow,
+    target: Uri,
+    user: AuthenticatedUser | null = null,
+  ): void {
     const decision = this.router.decide(req, target, flow.remoteHost);
     switch (decision.kind) {
       case 'forward': {
@@ -235,8 +255,17 @@ export class Proxy implements TransactionUser {
     });
   }
 
-  private forward(req: SipMessage, tx: ServerTransaction, flow: Flow, dests: Destination[], mode: 'parallel' | 'serial', recordRoute: boolean): void {
-    const ctx = new ForwardContext(this.env, this.env.interfaces, req, tx, flow, dests, mode, recordRoute, (done) => this.contexts.delete(done.serverTx));
+  private forward(
+    req: SipMessage,
+    tx: ServerTransaction,
+    flow: Flow,
+    dests: Destination[],
+    mode: 'parallel' | 'serial',
+    recordRoute: boolean,
+  ): void {
+    const ctx = new ForwardContext(this.env, this.env.interfaces, req, tx, flow, dests, mode, recordRoute, (done) =>
+      this.contexts.delete(done.serverTx),
+    );
     this.contexts.set(tx, ctx);
     ctx.start();
   }

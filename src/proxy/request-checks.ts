@@ -17,7 +17,11 @@ const SUPPORTED_PROXY_TAGS: ReadonlySet<string> = new Set();
  * ingress: URI scheme (416), Max-Forwards (483), loop (482), Proxy-Require
  * (420 with Unsupported). Returns the refusal, or null to go on.
  */
-export function checkProxyRequest(req: SipMessage, uri: Uri, isOurs: (host: string, port: number | null) => boolean): Refusal | null {
+export function checkProxyRequest(
+  req: SipMessage,
+  uri: Uri,
+  isOurs: (host: string, port: number | null) => boolean,
+): Refusal | null {
   // 16.3 step 2: a scheme we cannot route.
   if (uri.scheme !== 'sip' && uri.scheme !== 'sips' && uri.scheme !== 'tel') return { status: 416 };
   // 16.3 step 3.

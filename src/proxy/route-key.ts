@@ -35,6 +35,7 @@ export async function loadRouteKey(dataDir: string): Promise<Buffer> {
     }
   }
   const hex = text.trim();
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new RouteKeyError(`${file}: expected 64 hex characters (remove the file to make a new key)`);
+  if (!/^[0-9a-fA-F]{64}$/.test(hex))
+    throw new RouteKeyError(`${file}: expected 64 hex characters (remove the file to make a new key)`);
   return Buffer.from(hex, 'hex');
 }

@@ -7,7 +7,10 @@ import type { ProxyEnv } from './proxy-env.js';
 import { LogThrottle } from '../core/log-throttle.js';
 
 /** The security counters of the refusals (src/metrics/security.ts: trunkline_security_drops_total{reason}). */
-export const ROUTE_REFUSAL_COUNTERS = { 'foreign-route': 'security_route_foreign', 'forged-dialog': 'security_route_forged' } as const;
+export const ROUTE_REFUSAL_COUNTERS = {
+  'foreign-route': 'security_route_foreign',
+  'forged-dialog': 'security_route_forged',
+} as const;
 
 /**
  * What the proxy does with a request once RFC 3261 16.4 took our entries off:
@@ -23,7 +26,10 @@ export const ROUTE_REFUSAL_COUNTERS = { 'foreign-route': 'security_route_foreign
  *   not come along a Record-Route of ours for its dialog: refused
  */
 /** What the policy needs of the proxy's environment. */
-export type RoutePolicyEnv = Pick<ProxyEnv, 'isOurs' | 'isLocalHost' | 'isTrustedSource' | 'dialogStamp' | 'trunking' | 'counters' | 'log'>;
+export type RoutePolicyEnv = Pick<
+  ProxyEnv,
+  'isOurs' | 'isLocalHost' | 'isTrustedSource' | 'dialogStamp' | 'trunking' | 'counters' | 'log'
+>;
 
 export type RouteVerdict = 'route' | 'follow' | 'for-us' | 'foreign-route' | 'forged-dialog';
 
@@ -68,8 +74,17 @@ export class RoutePolicy {
     if (held < 0) return;
     const next = req.has('Route') ? req.getAll('Route')[0] : req.requestUri;
     this.env.log.warn(
-      { mod: 'proxy', source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}`, verdict, method: req.method, next, suppressedBefore: held },
-      verdict === 'foreign-route' ? 'request with a foreign Route refused' : 'in-dialog request not along our Record-Route refused',
+      {
+        mod: 'proxy',
+        source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}`,
+        verdict,
+        method: req.method,
+        next,
+        suppressedBefore: held,
+      },
+      verdict === 'foreign-route'
+        ? 'request with a foreign Route refused'
+        : 'in-dialog request not along our Record-Route refused',
     );
   }
 
@@ -80,6 +95,10 @@ export class RoutePolicy {
   }
 
   private trusts(req: SipMessage, flow: Flow, target: Uri, router: Router): boolean {
-    return this.env.isTrustedSource(flow.remoteHost) || this.env.trunking?.isTrunkSource(flow) === true || router.trustsRoute(req, target, flow.remoteHost);
+    return (
+      this.env.isTrustedSource(flow.remoteHost) ||
+      this.env.trunking?.isTrunkSource(flow) === true ||
+      router.trustsRoute(req, target, flow.remoteHost)
+    );
   }
 }

@@ -49,7 +49,8 @@ export class Router {
       // A rule with only trustRoute has no action: it does not stop the search.
       if (c.forward === undefined && c.reply === undefined && c.then === undefined) continue;
       if (!matches(r, req, uri, sourceIp)) continue;
-      if (c.forward !== undefined) return { kind: 'forward', targets: c.forward, mode: c.mode, stateless: c.stateless, index: r.index };
+      if (c.forward !== undefined)
+        return { kind: 'forward', targets: c.forward, mode: c.mode, stateless: c.stateless, index: r.index };
       if (c.reply !== undefined) return { kind: 'reply', status: c.reply, index: r.index };
       if (c.then !== undefined) return { kind: 'stage', stage: c.then, index: r.index };
     }

@@ -111,7 +111,10 @@ export function responseTarget(via: Via): Target | null {
   const rport = via.params.get('rport');
   const host = typeof received === 'string' && received.length > 0 ? received : unbracket(via.host);
   const rp = typeof rport === 'string' ? Number(rport) : NaN;
-  const port = Number.isInteger(rp) && rp > 0 && rp < 65536 ? rp : (via.port ?? (proto === 'tls' || proto === 'wss' ? 5061 : 5060));
+  const port =
+    Number.isInteger(rp) && rp > 0 && rp < 65536
+      ? rp
+      : (via.port ?? (proto === 'tls' || proto === 'wss' ? 5061 : 5060));
   return { proto, host, port };
 }
 

@@ -15,7 +15,13 @@
  * their AOR is next written.
  */
 import { StaleRegistrationError, ValidationError } from '../store/errors.js';
-import { BINDING_PROTOS, type BindingProto, type LocationBinding, type LocationWrite, type NewBinding } from '../store/repos/location.js';
+import {
+  BINDING_PROTOS,
+  type BindingProto,
+  type LocationBinding,
+  type LocationWrite,
+  type NewBinding,
+} from '../store/repos/location.js';
 import { checkInt, checkOptionalText, checkText, normalizeAor } from '../store/validate.js';
 
 /** Which binding: by flow when `instance` is given, else by contact. */
@@ -117,7 +123,11 @@ export function checkChange(change: RegisterChange, now: number): CheckedChange 
   return { aor, callId, cseq, removeAll: change.removeAll === true, removes, sets };
 }
 
-function checkSet(s: BindingSet, field: string, c: { aor: string; callId: string; cseq: number; now: number }): { key: Key; binding: NewBinding } {
+function checkSet(
+  s: BindingSet,
+  field: string,
+  c: { aor: string; callId: string; cseq: number; now: number },
+): { key: Key; binding: NewBinding } {
   const key = checkKey(s, field);
   const expiresAt = checkInt(s.expiresAt, `${field}.expiresAt`, 0, Number.MAX_SAFE_INTEGER);
   if (expiresAt <= c.now) throw new ValidationError(`${field}.expiresAt`, 'must be in the future');
@@ -169,7 +179,11 @@ export function sameBinding(b: LocationBinding, key: Key): boolean {
  * (and nothing is written). New bindings get provisional ids below 0 until
  * the store gives them theirs.
  */
-export function planRegister(stored: readonly LocationBinding[], change: CheckedChange, now: number): LocationWrite<RegisterResult> {
+export function planRegister(
+  stored: readonly LocationBinding[],
+  change: CheckedChange,
+  now: number,
+): LocationWrite<RegisterResult> {
   const { aor, callId, cseq } = change;
   const deleteIds: number[] = [];
   let live: LocationBinding[] = [];
@@ -184,7 +198,9 @@ export function planRegister(stored: readonly LocationBinding[], change: Checked
   const stale = (hit: LocationBinding[]): void => {
     for (const b of hit) {
       if (b.callId === callId && b.cseq >= cseq) {
-        throw new StaleRegistrationError(`binding ${b.contact} of ${aor}: CSeq ${cseq} is not above ${b.cseq} for the same Call-ID`);
+        throw new StaleRegistrationError(
+          `binding ${b.contact} of ${aor}: CSeq ${cseq} is not above ${b.cseq} for the same Call-ID`,
+        );
       }
     }
   };
@@ -243,7 +259,10 @@ export function registerBindings(store: BindingStore, change: RegisterChange): P
 }
 
 /** Adds or refreshes one binding; see registerBindings. */
-export async function upsertBinding(store: BindingStore, b: BindingInput): Promise<{ binding: LocationBinding; previous: LocationBinding | undefined }> {
+export async function upsertBinding(
+  store: BindingStore,
+  b: BindingInput,
+): Promise<{ binding: LocationBinding; previous: LocationBinding | undefined }> {
   const { aor, callId, cseq, ...set } = b;
   const result = await registerBindings(store, { aor, callId, cseq, set: [set] });
   const key = checkKey(set, 'set[0]');

@@ -36,7 +36,13 @@ import { randomTag } from '../auth/random-pool.js';
 import type { FailureCounter } from '../auth/failure-counter.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import { StaleRegistrationError, ValidationError, type BindingProto, type LocationBinding, type Store } from '../store/index.js';
+import {
+  StaleRegistrationError,
+  ValidationError,
+  type BindingProto,
+  type LocationBinding,
+  type Store,
+} from '../store/index.js';
 import { registerBindings, type BindingKey, type BindingSet } from './bindings.js';
 
 export interface RegistrarLog {
@@ -131,7 +137,11 @@ export class Registrar {
     }
     const headers = r.headers ? [...r.headers] : [];
     if (this.serverHeader !== null) headers.push(['Server', this.serverHeader]);
-    return createResponse(req, r.status, { ...(r.reason !== undefined ? { reason: r.reason } : {}), headers, toTag: randomTag() });
+    return createResponse(req, r.status, {
+      ...(r.reason !== undefined ? { reason: r.reason } : {}),
+      headers,
+      toTag: randomTag(),
+    });
   }
 
   private async run(req: SipMessage, flow: Flow): Promise<Reply> {
@@ -141,10 +151,16 @@ export class Registrar {
     const sourceIp = flow.remoteHost;
 
     // 1. Who is it (10.3 step 3, 22).
-    const outcome = await this.auth.verify(req, domain, sourceIp, (u, realm, alg) => this.store.subscribers.ha1(u, realm, alg));
+    const outcome = await this.auth.verify(req, domain, sourceIp, (u, realm, alg) =>
+      this.store.subscribers.ha1(u, realm, alg),
+    );
     const rejection = this.auth.rejection(req, outcome, domain, sourceIp);
     if (rejection !== null) {
-      return { status: rejection.status, ...(rejection.reason !== undefined ? { reason: rejection.reason } : {}), headers: rejection.headers };
+      return {
+        status: rejection.status,
+        ...(rejection.reason !== undefined ? { reason: rejection.reason } : {}),
+        headers: rejection.headers,
+      };
     }
     if (outcome.kind !== 'ok') return { status: 500 };
     const user = outcome.username;
@@ -162,7 +178,8 @@ export class Registrar {
 
     // 3. Contact: * (10.3 step 6).
     if (req.contactIsStar) {
-      if (req.getAll('Contact').length !== 1 || headerExpires !== 0) return { status: 400, reason: 'Contact * Needs Expires 0 Alone' };
+      if (req.getAll('Contact').length !== 1 || headerExpires !== 0)
+        return { status: 400, reason: 'Contact * Needs Expires 0 Alone' };
       const result = await registerBindings(this.store.location, { aor, callId, cseq, removeAll: true });
       this.onRegistered?.(aor, [], flow);
       return this.ok(result.bindings);
@@ -203,8 +220,15 @@ export class Registrar {
 
     // 5. All or nothing.
     const result = await registerBindings(this.store.location, { aor, callId, cseq, set, remove });
-    this.onRegistered?.(aor, result.bindings.map((b) => b.contact), flow);
-    this.log?.debug({ aor, bindings: result.bindings.length, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` }, 'registered');
+    this.onRegistered?.(
+      aor,
+      result.bindings.map((b) => b.contact),
+      flow,
+    );
+    this.log?.debug(
+      { aor, bindings: result.bindings.length, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` },
+      'registered',
+    );
     const extra: Array<[string, string]> = [];
     // RFC 3327 5.3: the Path goes back to a UA that said it supports it.
     if (path.length > 0 && req.optionTags('Supported').includes('path')) for (const p of path) extra.push(['Path', p]);
@@ -264,7 +288,8 @@ function contactExpires(c: NameAddr, headerExpires: number | null, dflt: number)
 function contactQ(c: NameAddr): number {
   const p = c.params.get('q');
   if (p === undefined) return 1;
-  if (typeof p !== 'string' || !/^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(p)) throw new SipSyntaxError('Contact', 'q is not a qvalue');
+  if (typeof p !== 'string' || !/^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(p))
+    throw new SipSyntaxError('Contact', 'q is not a qvalue');
   return Number(p);
 }
 

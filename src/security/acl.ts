@@ -89,7 +89,13 @@ export class AccessList {
       (e) => (e.method === '*' || e.method === method) && (e.direction === 'any' || e.direction === direction),
     );
     if (applies.length === 0) return null;
-    const c: Compiled = { deny: new AddressSet(), allow: new AddressSet(), denyEntries: [], hasAllow: false, seen: new Map() };
+    const c: Compiled = {
+      deny: new AddressSet(),
+      allow: new AddressSet(),
+      denyEntries: [],
+      hasAllow: false,
+      seen: new Map(),
+    };
     for (const e of applies) {
       if (e.action === 'deny') {
         c.deny.add(e.cidr);

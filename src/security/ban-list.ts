@@ -108,11 +108,26 @@ export class BanList {
     const now = this.now();
     const expiresAt = seconds === null ? null : now + seconds * 1000;
     const old = this.bans.get(key);
-    if (old !== undefined && (old.expiresAt === null || (expiresAt !== null && old.expiresAt >= expiresAt))) return null;
+    if (old !== undefined && (old.expiresAt === null || (expiresAt !== null && old.expiresAt >= expiresAt)))
+      return null;
     if (old === undefined && this.bans.size >= this.maxBans) this.evictOne();
-    const e: Entry = { ip: key, reason, expiresAt, createdAt: now, persisted: source === 'store', persistedAt: source === 'store' ? now : -1, exempt: this.isTrusted(key) };
+    const e: Entry = {
+      ip: key,
+      reason,
+      expiresAt,
+      createdAt: now,
+      persisted: source === 'store',
+      persistedAt: source === 'store' ? now : -1,
+      exempt: this.isTrusted(key),
+    };
     this.bans.set(key, e);
-    const fields = { mod: 'security', ip: key, reason, source, until: expiresAt === null ? 'lifted' : new Date(expiresAt).toISOString() };
+    const fields = {
+      mod: 'security',
+      ip: key,
+      reason,
+      source,
+      until: expiresAt === null ? 'lifted' : new Date(expiresAt).toISOString(),
+    };
     if (e.exempt) this.log?.warn(fields, 'ban of a trusted address not enforced');
     else this.log?.info(fields, 'ban added');
     return toBan(e);
@@ -153,7 +168,13 @@ export class BanList {
         this.bans.set(key, entry);
         if (e === undefined) {
           this.log?.info(
-            { mod: 'security', ip: key, reason: r.reason, source: 'store', until: r.expiresAt === null ? 'lifted' : new Date(r.expiresAt).toISOString() },
+            {
+              mod: 'security',
+              ip: key,
+              reason: r.reason,
+              source: 'store',
+              until: r.expiresAt === null ? 'lifted' : new Date(r.expiresAt).toISOString(),
+            },
             entry.exempt ? 'ban of a trusted address not enforced' : 'ban added',
           );
         }
@@ -162,7 +183,8 @@ export class BanList {
         e.persistedAt = this.now();
       }
     }
-    for (const e of [...this.bans.values()]) if (e.persisted && e.persistedAt < readAt && !seen.has(e.ip)) this.lift(e, 'by hand');
+    for (const e of [...this.bans.values()])
+      if (e.persisted && e.persistedAt < readAt && !seen.has(e.ip)) this.lift(e, 'by hand');
   }
 
   /** Lifts the bans whose time is up (a periodic sweep; isBanned also lifts lazily). */
@@ -190,7 +212,10 @@ export class BanList {
   private lift(e: Entry, how: 'expired' | 'by hand'): void {
     if (this.bans.get(e.ip) !== e) return;
     this.bans.delete(e.ip);
-    this.log?.info({ mod: 'security', ip: e.ip, reason: e.reason, how }, how === 'expired' ? 'ban lifted: expired' : 'ban lifted by hand');
+    this.log?.info(
+      { mod: 'security', ip: e.ip, reason: e.reason, how },
+      how === 'expired' ? 'ban lifted: expired' : 'ban lifted by hand',
+    );
     this.onLift?.(e.ip, how);
   }
 

@@ -38,7 +38,10 @@ export class BanningFailureCounter extends FailureCounter {
     const events = super.record(sourceIp, username, reason);
     if (events.length > 0) {
       const e = events[0]!;
-      const what = e.kind === 'ip' ? `${e.count} failed authentications from this address` : `${e.count} failed authentications against user ${e.key}`;
+      const what =
+        e.kind === 'ip'
+          ? `${e.count} failed authentications from this address`
+          : `${e.count} failed authentications against user ${e.key}`;
       this.bans++;
       this.ban(sourceIp, `brute force: ${what} within ${e.windowS} s`, this.cfg.banSeconds);
     }

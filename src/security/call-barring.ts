@@ -67,7 +67,13 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 export function localTime(now: Date, timeZone: string): { day: Weekday; minutes: number } {
   let f = formatters.get(timeZone);
   if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     formatters.set(timeZone, f);
   }
   let day = 0;
@@ -104,7 +110,10 @@ export function parseClock(s: string): number | null {
 export function parseDays(s: string): Set<Weekday> | null {
   const out = new Set<Weekday>();
   for (const part of s.toLowerCase().split(',')) {
-    const [a, b] = part.trim().split('-').map((x) => x.trim());
+    const [a, b] = part
+      .trim()
+      .split('-')
+      .map((x) => x.trim());
     const i = DAY_NAMES.indexOf(a as (typeof DAY_NAMES)[number]);
     if (i < 0) return null;
     if (b === undefined) {

@@ -51,7 +51,8 @@ const text = (what: string, ok: (s: string) => boolean = (s) => s.trim() !== '')
 
 const cidr = text('an IP address or CIDR block', isCidr);
 
-const onOff = <T extends z.ZodRawShape>(extra: T = {} as T) => z.strictObject({ enabled: bool().default(true), ...extra }).prefault({} as never);
+const onOff = <T extends z.ZodRawShape>(extra: T = {} as T) =>
+  z.strictObject({ enabled: bool().default(true), ...extra }).prefault({} as never);
 
 const sanityChecks = z
   .strictObject({
@@ -75,7 +76,9 @@ const barringRule = z
     days: text('days like mon-fri or sat,sun', (s) => parseDays(s) !== null).default('mon-sun'),
     from: text('a time HH:MM', (s) => parseClock(s) !== null).default('00:00'),
     to: text('a time HH:MM', (s) => parseClock(s) !== null).default('24:00'),
-    bar: leaf('outside|inside|always', (v) => (v === 'outside' || v === 'inside' || v === 'always' ? v : undefined)).default('outside'),
+    bar: leaf('outside|inside|always', (v) =>
+      v === 'outside' || v === 'inside' || v === 'always' ? v : undefined,
+    ).default('outside'),
   })
   .transform((r): BarringRule => ({
     ...(r.account !== undefined && { account: r.account }),

@@ -76,7 +76,10 @@ export class SecurityLists {
   private readonly ipSeen = new Map<string, ListType | null>();
   readonly size: number;
 
-  constructor(entries: readonly ListEntry[], private readonly sqlInjection = true) {
+  constructor(
+    entries: readonly ListEntry[],
+    private readonly sqlInjection = true,
+  ) {
     for (const e of entries) {
       const side = e.list === 'white' ? this.white : this.black;
       const v = normalizeListValue(e.kind, e.value);
@@ -91,7 +94,12 @@ export class SecurityLists {
     if (this.white.ip.size > 0 || this.black.ip.size > 0) {
       let side = this.ipSeen.get(ip);
       if (side === undefined) {
-        side = this.white.ip.size > 0 && this.white.ip.has(ip) ? 'white' : this.black.ip.size > 0 && this.black.ip.has(ip) ? 'black' : null;
+        side =
+          this.white.ip.size > 0 && this.white.ip.has(ip)
+            ? 'white'
+            : this.black.ip.size > 0 && this.black.ip.has(ip)
+              ? 'black'
+              : null;
         if (this.ipSeen.size >= 4096) this.ipSeen.clear();
         this.ipSeen.set(ip, side);
       }
@@ -102,7 +110,10 @@ export class SecurityLists {
       const ua = req.get('User-Agent');
       if (ua !== undefined) {
         const lower = ua.toLowerCase();
-        if (!this.white.ua.values.some((w) => lower.includes(w)) && this.black.ua.values.some((b) => lower.includes(b))) {
+        if (
+          !this.white.ua.values.some((w) => lower.includes(w)) &&
+          this.black.ua.values.some((b) => lower.includes(b))
+        ) {
           return { kind: 'ua', reason: 'user agent blacklisted' };
         }
       }
@@ -127,7 +138,8 @@ export class SecurityLists {
         if (!req.contactIsStar) for (const c of req.contacts) pushUser(users, c.uri);
       }
       for (const u of users) {
-        if (this.black.user.set.has(u) && !this.white.user.set.has(u)) return { kind: 'user', reason: 'user blacklisted' };
+        if (this.black.user.set.has(u) && !this.white.user.set.has(u))
+          return { kind: 'user', reason: 'user blacklisted' };
       }
       if (this.sqlInjection) {
         for (const u of users) if (suspiciousUser(u)) return { kind: 'sqli', reason: 'suspicious user part' };

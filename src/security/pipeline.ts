@@ -102,7 +102,15 @@ export class SecurityPipeline {
     const held = this.throttle.admit(`${flow.remoteHost}|${v.step}`);
     if (held >= 0) {
       this.o.log.warn(
-        { mod: 'security', source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}`, step: v.step, reason: v.reason, ...(v.kind === 'reply' ? { status: v.status } : {}), method: req.method, suppressedBefore: held },
+        {
+          mod: 'security',
+          source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}`,
+          step: v.step,
+          reason: v.reason,
+          ...(v.kind === 'reply' ? { status: v.status } : {}),
+          method: req.method,
+          suppressedBefore: held,
+        },
         v.kind === 'drop' ? 'request dropped' : 'request refused',
       );
     }
@@ -149,8 +157,25 @@ export class SecurityPipeline {
     }
     const uri: Uri = parseUri(req.requestUri);
     // 5. Keep-alive OPTIONS to ourselves.
-    if (c.keepAlive.enabled && req.method === 'OPTIONS' && isSipUri(uri) && uri.user === null && !req.has('Route') && this.o.isForUs(uri)) {
-      return { kind: 'reply', step: 'keepalive', status: 200, reason: 'OK', headers: [['Allow', ALLOWED_METHODS], ['Accept', 'application/sdp'], ['Supported', 'path, outbound']] };
+    if (
+      c.keepAlive.enabled &&
+      req.method === 'OPTIONS' &&
+      isSipUri(uri) &&
+      uri.user === null &&
+      !req.has('Route') &&
+      this.o.isForUs(uri)
+    ) {
+      return {
+        kind: 'reply',
+        step: 'keepalive',
+        status: 200,
+        reason: 'OK',
+        headers: [
+          ['Allow', ALLOWED_METHODS],
+          ['Accept', 'application/sdp'],
+          ['Supported', 'path, outbound'],
+        ],
+      };
     }
     // 4. Max-Forwards (RFC 3261 16.3 step 3; 16.6 step 3 adds it when absent).
     if (c.maxForwards.enabled) {
@@ -161,7 +186,14 @@ export class SecurityPipeline {
     // 6. Sanity.
     if (this.sanity !== null) {
       const f = checkSanity(req, this.sanity, uri);
-      if (f !== null) return { kind: 'reply', step: 'sanity', status: f.status, reason: f.reason, ...(f.headers ? { headers: f.headers } : {}) };
+      if (f !== null)
+        return {
+          kind: 'reply',
+          step: 'sanity',
+          status: f.status,
+          reason: f.reason,
+          ...(f.headers ? { headers: f.headers } : {}),
+        };
     }
     // 7. Access lists (the direction is the trunking stage's to know).
     if (c.acl.enabled && this.acl.size > 0) {
@@ -171,7 +203,8 @@ export class SecurityPipeline {
     // 8. Lists and SQL injection.
     if (c.lists.enabled) {
       const l = this.lists.check(req, ip, uri);
-      if (l !== null) return { kind: 'reply', step: l.kind === 'sqli' ? 'sqli' : 'lists', status: 403, reason: 'Forbidden' };
+      if (l !== null)
+        return { kind: 'reply', step: l.kind === 'sqli' ? 'sqli' : 'lists', status: 403, reason: 'Forbidden' };
     }
     return PASS;
   }

@@ -38,7 +38,11 @@ export interface SanityFailure {
 const SUPPORTED_PROXY_TAGS: ReadonlySet<string> = new Set();
 
 /** Runs the enabled checks in order; the first failure, or null. */
-export function checkSanity(req: SipMessage, checks: SanityChecks, ruri: Uri = parseUri(req.requestUri)): SanityFailure | null {
+export function checkSanity(
+  req: SipMessage,
+  checks: SanityChecks,
+  ruri: Uri = parseUri(req.requestUri),
+): SanityFailure | null {
   try {
     if (checks.uriScheme) {
       const scheme = ruri.scheme;
@@ -49,13 +53,19 @@ export function checkSanity(req: SipMessage, checks: SanityChecks, ruri: Uri = p
     if (checks.expires && req.method === 'REGISTER' && !req.contactIsStar) {
       for (const c of req.contacts) {
         const e = c.params.get('expires');
-        if (e !== undefined && (e === null || !isDigits(e))) return { check: 'expires', status: 400, reason: 'Bad Contact expires' };
+        if (e !== undefined && (e === null || !isDigits(e)))
+          return { check: 'expires', status: 400, reason: 'Bad Contact expires' };
       }
     }
     if (checks.proxyRequire && req.has('Proxy-Require')) {
       const unsupported = req.optionTags('Proxy-Require').filter((t) => !SUPPORTED_PROXY_TAGS.has(t.toLowerCase()));
       if (unsupported.length > 0) {
-        return { check: 'proxyRequire', status: 420, reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] };
+        return {
+          check: 'proxyRequire',
+          status: 420,
+          reason: 'Bad Extension',
+          headers: [['Unsupported', unsupported.join(', ')]],
+        };
       }
     }
     if (checks.digest) {

@@ -7,8 +7,21 @@
 import type { SipMessage } from '../sip/message.js';
 
 export const DEFAULT_SCANNER_AGENTS = [
-  'friendly-scanner', 'sipcli', 'sipvicious', 'sip-scan', 'sundayddr', 'iWar', 'SIVuS', 'Gulp', 'sipv', 'smap',
-  'friendly-request', 'VaxIPUserAgent', 'VaxSIPUserAgent', 'siparmyknife', 'Test Agent',
+  'friendly-scanner',
+  'sipcli',
+  'sipvicious',
+  'sip-scan',
+  'sundayddr',
+  'iWar',
+  'SIVuS',
+  'Gulp',
+  'sipv',
+  'smap',
+  'friendly-request',
+  'VaxIPUserAgent',
+  'VaxSIPUserAgent',
+  'siparmyknife',
+  'Test Agent',
 ] as const;
 
 export class ScannerFilter {

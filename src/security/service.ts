@@ -118,7 +118,10 @@ export class SecurityService {
     this.config = c;
     const on = c.enabled;
     this.trust.setConfigured(c.trusted);
-    this.flood = on && c.flood.enabled ? new FloodDetector({ density: c.flood.density, unit: c.flood.unit, isTrusted: this.trust.isTrusted }) : null;
+    this.flood =
+      on && c.flood.enabled
+        ? new FloodDetector({ density: c.flood.density, unit: c.flood.unit, isTrusted: this.trust.isTrusted })
+        : null;
     const bansOn = on && c.bans.enabled;
     this.gate =
       bansOn || this.flood !== null
@@ -126,11 +129,25 @@ export class SecurityService {
             bansOn ? this.bans : null,
             this.flood,
             this.o.counters,
-            (ip) => this.ban(ip, `flood: more than ${c.flood.density} requests in ${c.flood.unit} s`, c.flood.banSeconds, 'flood'),
+            (ip) =>
+              this.ban(
+                ip,
+                `flood: more than ${c.flood.density} requests in ${c.flood.unit} s`,
+                c.flood.banSeconds,
+                'flood',
+              ),
             this.o.closeConnection ?? null,
           )
         : null;
-    this.pipeline = on ? new SecurityPipeline({ config: c, isForUs: this.o.isForUs, counters: this.o.counters, responder: this.o.responder, log: this.o.log }) : null;
+    this.pipeline = on
+      ? new SecurityPipeline({
+          config: c,
+          isForUs: this.o.isForUs,
+          counters: this.o.counters,
+          responder: this.o.responder,
+          log: this.o.log,
+        })
+      : null;
     this.lists = new SecurityLists(this.listRows, c.lists.sqlInjection);
     this.pipeline?.setAcl(this.acl);
     this.pipeline?.setLists(this.lists);
@@ -161,7 +178,9 @@ export class SecurityService {
     this.banRepo
       .add(b.ip, { reason, source, expiresAt: b.expiresAt })
       .then(() => this.bans.markPersisted(b.ip))
-      .catch((err: unknown) => this.o.log.warn({ mod: 'security', ip: b.ip, err: String(err) }, 'writing a ban to the store failed'));
+      .catch((err: unknown) =>
+        this.o.log.warn({ mod: 'security', ip: b.ip, err: String(err) }, 'writing a ban to the store failed'),
+      );
   }
 
   /** The ban that holds `ip` now when bans are on (the API refuses such a source too), else undefined. */
@@ -214,7 +233,10 @@ export class SecurityService {
       newest = Math.max(newest, b.createdAt);
     }
     this.manualSeen = newest;
-    this.bans.replaceFromStore(bans.map((b) => ({ ip: b.ip, reason: b.reason, expiresAt: b.expiresAt, createdAt: b.createdAt })), readAt);
+    this.bans.replaceFromStore(
+      bans.map((b) => ({ ip: b.ip, reason: b.reason, expiresAt: b.expiresAt, createdAt: b.createdAt })),
+      readAt,
+    );
     this.acl = new AccessList(acl);
     this.listRows = lists;
     this.lists = new SecurityLists(lists, this.config.lists.sqlInjection);

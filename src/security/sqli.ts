@@ -7,7 +7,18 @@
  */
 const USER_TOKENS = ["'", '"', '--', '/*', '*/', '\\'];
 const DISPLAY_TOKENS = ['--', '/*', '*/'];
-const KEYWORDS = ['select ', 'union ', 'insert ', 'delete ', 'drop ', 'update ', ' or 1=1', "' or '", 'sleep(', 'benchmark('];
+const KEYWORDS = [
+  'select ',
+  'union ',
+  'insert ',
+  'delete ',
+  'drop ',
+  'update ',
+  ' or 1=1',
+  "' or '",
+  'sleep(',
+  'benchmark(',
+];
 
 /** Whether a user part (as written, %-escaped) looks like an injection attempt. */
 export function suspiciousUser(user: string): boolean {

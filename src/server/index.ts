@@ -40,7 +40,14 @@ import { PartList, type Part } from './parts.js';
 import { buildSipStack, listenersPart, ourHost, stageEnv, tlsFilesFor, transactionsPart } from './sip-stack.js';
 import { buildSecurity, securityPart } from './security.js';
 import { buildSubscribers, digestAlgorithms, keepAlivePart, purgePart } from './registrar.js';
-import { MediaPart, b2buaPart, buildTrunking, carrierRegistrationsPart, directoryPart, gatewayMonitorPart } from './trunking.js';
+import {
+  MediaPart,
+  b2buaPart,
+  buildTrunking,
+  carrierRegistrationsPart,
+  directoryPart,
+  gatewayMonitorPart,
+} from './trunking.js';
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
 import { admissionPart, buildDrain, controlPart, operationsPart } from './operations.js';
 
@@ -104,8 +111,29 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   const directory = new StoreTrunkingDirectory({ store, log });
   // A registration trunk's PBX sends its callers' numbers as From user: proxy authentication leaves those to the trunking stage.
   const fromUserExempt = (aor: string): boolean => directory.trunkByRegistration(aor) !== null;
-  const subscribers = buildSubscribers({ config, store, security, ops, algorithms, agentName: sip.agentName, fromUserExempt, log });
-  const trunking = buildTrunking({ config, store, directory, env, transport: sip.transport, media: media.link, ourHost: host, security, location: subscribers.location, ops, log });
+  const subscribers = buildSubscribers({
+    config,
+    store,
+    security,
+    ops,
+    algorithms,
+    agentName: sip.agentName,
+    fromUserExempt,
+    log,
+  });
+  const trunking = buildTrunking({
+    config,
+    store,
+    directory,
+    env,
+    transport: sip.transport,
+    media: media.link,
+    ourHost: host,
+    security,
+    location: subscribers.location,
+    ops,
+    log,
+  });
   await parts.start(b2buaPart(trunking, log));
   const proxy = buildProxy(config, sip, env, { subscribers, b2bua: trunking.b2bua, security, dialogStamp });
   await parts.start(inFlightPart(sip, proxy));
@@ -120,7 +148,13 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(admissionPart(sip, trunking.b2bua, drain, log));
 
   const bound = sip.transport.boundListeners();
-  log.info({ listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`), routes: config.routes.length }, 'trunkline started');
+  log.info(
+    {
+      listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`),
+      routes: config.routes.length,
+    },
+    'trunkline started',
+  );
   return {
     counters,
     ops,

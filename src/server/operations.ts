@@ -42,7 +42,12 @@ export function controlPart(config: TrunklineConfig, b2bua: B2bua, drain: Drain,
   });
   return {
     name: 'control socket',
-    start: () => control.start().catch((err: unknown) => log.warn({ err: String(err) }, 'control socket not available: `trunkline calls` will not see this server')),
+    start: () =>
+      control
+        .start()
+        .catch((err: unknown) =>
+          log.warn({ err: String(err) }, 'control socket not available: `trunkline calls` will not see this server'),
+        ),
     stop: () => control.stop(),
   };
 }

@@ -48,7 +48,13 @@ const DRAIN_MS = 5_000;
 const ANSWER_WAIT_MS = 2_000;
 
 /** Steps 1-4: transport -> ingress (with the security gate and steps) -> transaction layer. */
-export function connectIngress(config: TrunklineConfig, sip: SipStack, security: SecurityService, counters: Counters, log: Logger): Ingress {
+export function connectIngress(
+  config: TrunklineConfig,
+  sip: SipStack,
+  security: SecurityService,
+  counters: Counters,
+  log: Logger,
+): Ingress {
   const limits: ParseLimits = {
     maxMessageBytes: config.sip.limits.maxMessageBytes,
     maxHeaders: config.sip.limits.maxHeaders,
@@ -111,6 +117,7 @@ export function pipelinePart(sip: SipStack, proxy: Proxy, log: Logger): Part {
 export function inFlightPart(sip: SipStack, proxy: Proxy): Part {
   return {
     name: 'transactions in flight',
-    stop: () => sip.layer.drain(proxy.activeContexts > 0 ? DRAIN_MS : ANSWER_WAIT_MS, (tx) => tx.request.method === 'OPTIONS'),
+    stop: () =>
+      sip.layer.drain(proxy.activeContexts > 0 ? DRAIN_MS : ANSWER_WAIT_MS, (tx) => tx.request.method === 'OPTIONS'),
   };
 }

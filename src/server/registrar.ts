@@ -36,11 +36,15 @@ export interface Subscribers {
  * which overrides it for one run (tests with SIPp 3.6, which answers only an
  * MD5 challenge offered first).
  */
-export function digestAlgorithms(env: Record<string, string | undefined>, configured: ChallengeAlgorithm[]): ChallengeAlgorithm[] {
+export function digestAlgorithms(
+  env: Record<string, string | undefined>,
+  configured: ChallengeAlgorithm[],
+): ChallengeAlgorithm[] {
   const v = env.TRUNKLINE_DIGEST_ALGORITHMS?.trim();
   if (v === undefined || v === '') return configured;
   const list = v.split(',').map((a) => a.trim().toUpperCase());
-  for (const a of list) if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`TRUNKLINE_DIGEST_ALGORITHMS: unknown algorithm ${a}`);
+  for (const a of list)
+    if (a !== 'MD5' && a !== 'SHA-256') throw new Error(`TRUNKLINE_DIGEST_ALGORITHMS: unknown algorithm ${a}`);
   return list as ChallengeAlgorithm[];
 }
 
@@ -96,7 +100,9 @@ export function purgePart(store: Store, log: Logger): Part {
     name: 'expired bindings purge',
     start() {
       purge = setInterval(() => {
-        store.location.purgeExpired().catch((err: unknown) => log.warn({ err: String(err) }, 'purging expired bindings failed'));
+        store.location
+          .purgeExpired()
+          .catch((err: unknown) => log.warn({ err: String(err) }, 'purging expired bindings failed'));
       }, PURGE_MS);
       purge.unref();
     },

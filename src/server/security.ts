@@ -12,7 +12,13 @@ import { SecurityService } from '../security/service.js';
 import { listenerAdvertised, type SipStack } from './sip-stack.js';
 import type { Part } from './parts.js';
 
-export function buildSecurity(config: TrunklineConfig, store: Store, sip: SipStack, counters: Counters, log: Logger): SecurityService {
+export function buildSecurity(
+  config: TrunklineConfig,
+  store: Store,
+  sip: SipStack,
+  counters: Counters,
+  log: Logger,
+): SecurityService {
   const { identity, admission, transport } = sip;
   return new SecurityService({
     config: config.security,
@@ -20,9 +26,15 @@ export function buildSecurity(config: TrunklineConfig, store: Store, sip: SipSta
     counters,
     responder: sip.responder,
     log,
-    selfAddresses: [...config.listen.map((l) => l.host), ...(config.advertise !== undefined ? [config.advertise] : []), ...listenerAdvertised(config)],
+    selfAddresses: [
+      ...config.listen.map((l) => l.host),
+      ...(config.advertise !== undefined ? [config.advertise] : []),
+      ...listenerAdvertised(config),
+    ],
     // Its keep-alive answer (200 to an OPTIONS for us) only while calls are taken: draining or stopping, the proxy answers 503.
-    isForUs: (uri) => admission.open && (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
+    isForUs: (uri) =>
+      admission.open &&
+      (uri.port === null ? identity.isLocalHost(uri.host) : identity.isLocalHostPort(uri.host, uri.port)),
     closeConnection: (id) => void transport.closeConnection(id),
   });
 }

@@ -61,9 +61,19 @@ export function listenerAdvertised(config: TrunklineConfig): string[] {
 }
 
 /** Builds the stack; nothing listens or runs yet. */
-export function buildSipStack(config: TrunklineConfig, log: Logger, counters: Counters, tls: TlsFileSet | undefined): SipStack {
+export function buildSipStack(
+  config: TrunklineConfig,
+  log: Logger,
+  counters: Counters,
+  tls: TlsFileSet | undefined,
+): SipStack {
   const transport = new TransportLayer({
-    listen: config.listen.map((l) => ({ proto: l.proto, host: l.host, port: l.port, ...(l.networks !== undefined && { networks: l.networks }) })),
+    listen: config.listen.map((l) => ({
+      proto: l.proto,
+      host: l.host,
+      port: l.port,
+      ...(l.networks !== undefined && { networks: l.networks }),
+    })),
     ...(tls ? { tls: tlsOptions(tls, config) } : {}),
     limits: {
       maxStreamMessageBytes: config.sip.limits.maxMessageBytes,
@@ -116,16 +126,31 @@ export function transactionsPart(sip: SipStack): Part {
 }
 
 /** The shared record of the stages, once the listeners are bound (their ports and kernel sources). */
-export function stageEnv(config: TrunklineConfig, sip: SipStack, counters: Counters, log: Logger, bus: EventBus): StageEnv {
+export function stageEnv(
+  config: TrunklineConfig,
+  sip: SipStack,
+  counters: Counters,
+  log: Logger,
+  bus: EventBus,
+): StageEnv {
   const bound = sip.transport.boundListeners();
   // Each bound listener with its advertise and media address; the transport's kernel sources, so both choose alike.
   const interfaces = new Interfaces(
     bound.map((b, i) => {
       const c = config.listen[i];
-      return c === undefined ? b : { ...b, ...(c.advertise !== undefined && { advertise: c.advertise }), ...(c.media !== undefined && { media: c.media }) };
+      return c === undefined
+        ? b
+        : {
+            ...b,
+            ...(c.advertise !== undefined && { advertise: c.advertise }),
+            ...(c.media !== undefined && { media: c.media }),
+          };
     }),
     config.advertise ?? null,
-    { sources: sip.transport.sources, mediaPerListener: config.media.address === undefined && config.media.advertise === undefined },
+    {
+      sources: sip.transport.sources,
+      mediaPerListener: config.media.address === undefined && config.media.advertise === undefined,
+    },
   );
   const locator = new SipLocator();
   return {

@@ -61,7 +61,12 @@ export interface TrunkingDeps {
 
 function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
   const m = new Map<string, LegHeaderRule>();
-  for (const r of config.trunking.headers) m.set(r.trunk !== undefined ? `trunk:${r.trunk}` : `carrier:${r.carrier!}`, { keep: r.keep, strip: r.strip, add: r.add });
+  for (const r of config.trunking.headers)
+    m.set(r.trunk !== undefined ? `trunk:${r.trunk}` : `carrier:${r.carrier!}`, {
+      keep: r.keep,
+      strip: r.strip,
+      add: r.add,
+    });
   return m;
 }
 
@@ -111,7 +116,12 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   let headerRules = headerRuleMap(config);
   const b2buaEnv: B2buaEnv = {
     ...env,
-    timers: { t1: env.layer.timers.t1, t2: env.layer.timers.t2, gatewayTimeoutMs: config.trunking.gatewayTimeout * 1000, ringTimeoutMs: config.trunking.ringTimeout * 1000 },
+    timers: {
+      t1: env.layer.timers.t1,
+      t2: env.layer.timers.t2,
+      gatewayTimeoutMs: config.trunking.gatewayTimeout * 1000,
+      ringTimeoutMs: config.trunking.ringTimeout * 1000,
+    },
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: d.media,
     probeUdp: udpProbesFor(d.transport.boundListeners()),
@@ -126,7 +136,8 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     policy: new SecurityCallPolicy(d.security),
     headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => monitor?.isUp(uri) ?? true,
-    fingerprintOf: (flow) => (flow.connectionId === null ? null : (d.transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null)),
+    fingerprintOf: (flow) =>
+      flow.connectionId === null ? null : (d.transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null),
     contacts: {
       async contactsOf(aor) {
         const r = await d.location.lookup(parseUri(`sip:${aor}`));
@@ -142,7 +153,14 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     callIds: (sid) => b2bua.callIds(sid),
     legOwner: (callId, tag) => b2bua.legOwner(callId, tag),
     gateways: () =>
-      [...directory.snapshot.carriers.values()].flatMap((c) => c.gateways.map((g) => ({ carrier: c.name, gateway: g, up: monitor?.isUp(g) ?? true, state: monitor?.health(g) ?? 'up' }))),
+      [...directory.snapshot.carriers.values()].flatMap((c) =>
+        c.gateways.map((g) => ({
+          carrier: c.name,
+          gateway: g,
+          up: monitor?.isUp(g) ?? true,
+          state: monitor?.health(g) ?? 'up',
+        })),
+      ),
     carrierRegistrations: () => carrierRegistrations.list(),
     unknownSources: () => b2bua.unknownSources(),
   });
@@ -164,7 +182,10 @@ export function b2buaPart(t: Trunking, log: Logger): Part {
     reload: (next) => t.setHeaderRules(next),
     async stop() {
       // The ended calls' CDRs reach the store (their media released first) before it closes.
-      const written = await Promise.race([t.b2bua.cdrsWritten().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), CDR_WAIT_MS).unref())]);
+      const written = await Promise.race([
+        t.b2bua.cdrsWritten().then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), CDR_WAIT_MS).unref()),
+      ]);
       if (!written) log.warn({ waitedMs: CDR_WAIT_MS }, 'shutting down: CDRs still not written');
     },
   };
@@ -177,7 +198,10 @@ export function directoryPart(t: Trunking, security: SecurityService): Part {
     async start() {
       await t.directory.start();
       const trustTrunking = (snap: typeof t.directory.snapshot): void =>
-        security.trust.setExtra([...[...snap.trunks.values()].flatMap((e) => e.trunk.ip), ...[...snap.carrierAddresses.values()].flat()]);
+        security.trust.setExtra([
+          ...[...snap.trunks.values()].flatMap((e) => e.trunk.ip),
+          ...[...snap.carrierAddresses.values()].flat(),
+        ]);
       trustTrunking(t.directory.snapshot);
       t.directory.onReload(trustTrunking);
     },

@@ -10,7 +10,7 @@ export const COLON = 58;
 export const TOKEN = new Uint8Array(256);
 for (let c = 0; c < 256; c++) {
   const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-  if (alnum || '-.!%*_+`\'~'.includes(String.fromCharCode(c))) TOKEN[c] = 1;
+  if (alnum || "-.!%*_+`'~".includes(String.fromCharCode(c))) TOKEN[c] = 1;
 }
 
 export function isWsp(c: number): boolean {

@@ -13,7 +13,8 @@ export function parseCSeq(value: string): CSeq {
   const n = value.length;
   while (i < n && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++;
   const next = i < n ? value.charCodeAt(i) : 32;
-  if (i === 0 || (next !== 32 && next !== 9)) throw new SipSyntaxError('CSeq', 'sequence number is not a decimal number');
+  if (i === 0 || (next !== 32 && next !== 9))
+    throw new SipSyntaxError('CSeq', 'sequence number is not a decimal number');
   const seq = parseDecimal(value.slice(0, i), 10);
   if (seq < 0 || seq > 0x7fffffff) throw new SipSyntaxError('CSeq', 'sequence number not below 2^31');
   const sep = i;

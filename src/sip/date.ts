@@ -16,7 +16,20 @@ export function parseHttpDate(s: string): number | null {
   const mm = num(s, 20, 2);
   const ss = num(s, 23, 2);
   if (s[7] !== ' ' || s[11] !== ' ' || s[16] !== ' ' || s[19] !== ':' || s[22] !== ':') return null;
-  if (month < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 0 || day < 0 || hh < 0 || mm < 0 || ss < 0) return null;
+  if (
+    month < 0 ||
+    day < 1 ||
+    day > 31 ||
+    hh > 23 ||
+    mm > 59 ||
+    ss > 60 ||
+    year < 0 ||
+    day < 0 ||
+    hh < 0 ||
+    mm < 0 ||
+    ss < 0
+  )
+    return null;
   return Date.UTC(year, month, day, hh, mm, ss);
 }
 

@@ -118,9 +118,7 @@ export class SipMessage {
 
   /** The start line without CRLF. */
   get startLine(): string {
-    return this.isRequest
-      ? `${this.method} ${this.requestUriText} SIP/2.0`
-      : `SIP/2.0 ${this.status} ${this.reason}`;
+    return this.isRequest ? `${this.method} ${this.requestUriText} SIP/2.0` : `SIP/2.0 ${this.status} ${this.reason}`;
   }
 
   /** True when the start line is written from source bytes. */

@@ -4,17 +4,7 @@
  * top-level comma split of list headers (RFC 3261 7.3.1).
  */
 import { SipSyntaxError } from './errors.js';
-import {
-  C_TOKEN,
-  C_WS,
-  isClass,
-  Params,
-  parseParamsInto,
-  scanQuoted,
-  skipLws,
-  trimLwsEnd,
-  unquote,
-} from './params.js';
+import { C_TOKEN, C_WS, isClass, Params, parseParamsInto, scanQuoted, skipLws, trimLwsEnd, unquote } from './params.js';
 import { formatUri, parseUri, type Uri } from './uri.js';
 
 export interface NameAddr {

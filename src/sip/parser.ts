@@ -121,7 +121,8 @@ function readHeaderLines(buf: Buffer, pos: number, len: number, limits: ParseLim
       break;
     }
     if (c === SP || c === HTAB) throw new SipSyntaxError('header', 'continuation line without a header');
-    if (fields.length >= limits.maxHeaders) throw new SipLimitError('header', `more than ${limits.maxHeaders} headers`, 513);
+    if (fields.length >= limits.maxHeaders)
+      throw new SipLimitError('header', `more than ${limits.maxHeaders} headers`, 513);
     const field = parseHeaderLine(buf, pos, len, limits.maxHeaderLineBytes);
     fields.push(field);
     if (field.id === H.ContentLength) noteContentLength(field.value);
@@ -145,7 +146,8 @@ function noteContentLength(v: string): void {
 
 /** The body by Content-Length, or the failure of a message whose Content-Length is bad, conflicting or too large. */
 function takeBody(buf: Buffer, message: SipMessage, headersEnd: number): ParseResult {
-  if (scan.contentLengthBad !== null) return contentLengthFailure(message, `not a non-negative number: ${scan.contentLengthBad.slice(0, 20)}`);
+  if (scan.contentLengthBad !== null)
+    return contentLengthFailure(message, `not a non-negative number: ${scan.contentLengthBad.slice(0, 20)}`);
   if (scan.contentLengthConflict) return contentLengthFailure(message, 'several different values');
   // RFC 3261 18.3: without Content-Length (datagrams only) the body runs to the end.
   const available = buf.length - headersEnd;
@@ -237,7 +239,11 @@ function parseHeaderLine(buf: Buffer, pos: number, len: number, maxLine: number)
   const nameEnd = i;
   if (nameEnd === lineStart) throw new SipSyntaxError('header', 'header name is not a token');
   while (i < len && (buf[i] === SP || buf[i] === HTAB)) i++;
-  if (buf[i] !== COLON) throw new SipSyntaxError('header', `no colon after header name "${latin1(buf, lineStart, Math.min(nameEnd, lineStart + 40))}"`);
+  if (buf[i] !== COLON)
+    throw new SipSyntaxError(
+      'header',
+      `no colon after header name "${latin1(buf, lineStart, Math.min(nameEnd, lineStart + 40))}"`,
+    );
   i++;
   // Value: skip leading whitespace (and folds directly after the colon).
   let folded = false;

@@ -29,7 +29,8 @@ export function createResponse(req: SipMessage, status: number, opts: ResponseOp
   }
   for (const [name, value] of opts.headers ?? []) fields.push(HeaderField.create(name, value));
   const body = opts.body ?? Buffer.alloc(0);
-  if (opts.contentType !== undefined && body.length > 0) fields.push(HeaderField.create('Content-Type', opts.contentType));
+  if (opts.contentType !== undefined && body.length > 0)
+    fields.push(HeaderField.create('Content-Type', opts.contentType));
   fields.push(HeaderField.create('Content-Length', String(body.length)));
   return new SipMessage({
     isRequest: false,

@@ -177,7 +177,8 @@ function checkTelNumber(s: string, i: number, end: number): void {
     const c = s.charCodeAt(j);
     if (c >= 48 && c <= 57) digits++;
     else if (!global && (hexValue(c) >= 0 || c === 42 || c === 35)) digits++;
-    else if (c !== 45 && c !== 46 && c !== 40 && c !== 41) throw new SipSyntaxError(FIELD, 'bad character in tel number');
+    else if (c !== 45 && c !== 46 && c !== 40 && c !== 41)
+      throw new SipSyntaxError(FIELD, 'bad character in tel number');
   }
   if (digits === 0) throw new SipSyntaxError(FIELD, 'empty tel number');
 }
@@ -356,7 +357,7 @@ function decodeBytes(bytes: number[], ascii: boolean): string {
     for (const b of bytes) out += String.fromCharCode(b);
     return out;
   }
-  for (let k = 0; k < bytes.length; ) {
+  for (let k = 0; k < bytes.length;) {
     const len = utf8SequenceLength(bytes[k]!);
     if (len > 1 && k + len <= bytes.length) {
       try {

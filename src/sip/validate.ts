@@ -36,7 +36,8 @@ export function validateMessage(msg: SipMessage): SipSyntaxError | null {
     void msg.expires;
     {
       // RFC 3261 8.1.1.5: the CSeq method matches the request method (RFC 4475 mismatch01/02).
-      if (cseq.method !== msg.method) throw new SipSyntaxError('CSeq', `method ${cseq.method} differs from ${msg.method}`);
+      if (cseq.method !== msg.method)
+        throw new SipSyntaxError('CSeq', `method ${cseq.method} differs from ${msg.method}`);
       const uri = msg.requestUriParsed;
       // RFC 3261 19.1.5: a Request-URI carries no header part (RFC 4475 escruri).
       if (isSipUri(uri) && uri.headers !== null) throw new SipSyntaxError('Request-URI', 'contains headers');

@@ -107,7 +107,12 @@ export class StoreContext {
    * holding the write lock; the caller then uses `tx`, which waits. An
    * exception of fn rolls back and propagates.
    */
-  syncTx<T>(fn: (run: (sqlText: string) => BetterSqlite3.Statement, rows: (sqlText: string) => BetterSqlite3.Statement<unknown[], unknown[]>) => T): { value: T } | undefined {
+  syncTx<T>(
+    fn: (
+      run: (sqlText: string) => BetterSqlite3.Statement,
+      rows: (sqlText: string) => BetterSqlite3.Statement<unknown[], unknown[]>,
+    ) => T,
+  ): { value: T } | undefined {
     const raw = this.#sqlite;
     if (raw === undefined || raw.inTransaction) return undefined;
     const st = this.#sync!;
@@ -191,11 +196,7 @@ export class StoreContext {
     if (raw !== undefined) {
       return Number(raw.pragma('data_version', { simple: true })) + this.#localChanges;
     }
-    const row = await this.db
-      .selectFrom('store_meta')
-      .select('value')
-      .where('key', '=', 'changes')
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('store_meta').select('value').where('key', '=', 'changes').executeTakeFirst();
     return Number(row?.value ?? 0);
   }
 }

@@ -24,9 +24,21 @@ export {
 export type { Database } from './schema.js';
 export { aorOf, normalizeAor, normalizeDomain, parseAddress, parseAlias } from './validate.js';
 export type { Domain, DomainRemoval } from './repos/domains.js';
-export { ha1Md5, ha1Sha256, type Subscriber, type SubscriberAuth, type SubscriberRemoval } from './repos/subscribers.js';
+export {
+  ha1Md5,
+  ha1Sha256,
+  type Subscriber,
+  type SubscriberAuth,
+  type SubscriberRemoval,
+} from './repos/subscribers.js';
 export type { Alias, AliasMatch } from './repos/aliases.js';
-export { BINDING_PROTOS, type BindingProto, type LocationBinding, type LocationWrite, type NewBinding } from './repos/location.js';
+export {
+  BINDING_PROTOS,
+  type BindingProto,
+  type LocationBinding,
+  type LocationWrite,
+  type NewBinding,
+} from './repos/location.js';
 export type { AccountInput, AccountRemoval } from './repos/accounts.js';
 export type { TrunkInput, TrunkRemoval, TrunkWriteOptions } from './repos/trunks.js';
 export type { DidRow } from './repos/dids.js';

@@ -160,7 +160,13 @@ export function cdrJson(c: Cdr): CdrJson {
 // ---------------------------------------------------------------- security
 
 export function banJson(b: BanRow): BanJson {
-  return { ip: b.ip, reason: b.reason, source: b.source, expiresAt: isoOrNull(b.expiresAt), createdAt: isoTime(b.createdAt) };
+  return {
+    ip: b.ip,
+    reason: b.reason,
+    source: b.source,
+    expiresAt: isoOrNull(b.expiresAt),
+    createdAt: isoTime(b.createdAt),
+  };
 }
 
 /** A token: never the token itself (the API's POST answer adds it, once). */

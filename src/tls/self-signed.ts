@@ -157,7 +157,8 @@ async function lock(file: string): Promise<() => Promise<void>> {
       await fh.close();
       return () => unlink(file).catch(() => undefined);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`data: cannot create ${file}: ${errText(err)}`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new ConfigError(`data: cannot create ${file}: ${errText(err)}`);
     }
     const age = await stat(file).then(
       (s) => Date.now() - s.mtimeMs,

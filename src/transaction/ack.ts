@@ -48,7 +48,14 @@ export function buildNon2xxAck(invite: SipMessage, res: SipMessage): SipMessage 
   if (via === null || from === null || callId === null || to === null) {
     throw new Error('cannot build ACK: INVITE or response lacks Via/From/Call-ID/To');
   }
-  const fields: HeaderField[] = [via, ...routes, maxForwards ?? HeaderField.create('Max-Forwards', '70'), from, to, callId];
+  const fields: HeaderField[] = [
+    via,
+    ...routes,
+    maxForwards ?? HeaderField.create('Max-Forwards', '70'),
+    from,
+    to,
+    callId,
+  ];
   fields.push(HeaderField.create('CSeq', `${invite.cseq.seq} ACK`));
   fields.push(HeaderField.create('Content-Length', '0'));
   return new SipMessage({

@@ -73,7 +73,15 @@ export class ClientTransaction implements TimerTarget {
   private interval = 0;
 
   /** @internal created by TransactionLayer.sendRequest */
-  constructor(ctx: LayerContext, request: SipMessage, target: Target, handlers: ClientHandlers, key: string, branch: string, flow: Flow | undefined) {
+  constructor(
+    ctx: LayerContext,
+    request: SipMessage,
+    target: Target,
+    handlers: ClientHandlers,
+    key: string,
+    branch: string,
+    flow: Flow | undefined,
+  ) {
     this.ctx = ctx;
     this.req = request;
     this.method = request.method;
@@ -355,7 +363,8 @@ export class ClientTransaction implements TimerTarget {
     const flow = this.flow;
     try {
       if (flow !== null) {
-        if (!this.ctx.transport.send(flow, bytes)) this.ctx.log.debug({ branch: this.branch }, 'transaction: ACK not sent');
+        if (!this.ctx.transport.send(flow, bytes))
+          this.ctx.log.debug({ branch: this.branch }, 'transaction: ACK not sent');
       } else {
         // 17.1.1.3: to where the INVITE went.
         this.ctx.transport.sendTo(this.target, bytes).catch((err: unknown) => {

@@ -283,7 +283,10 @@ export class ServerTransaction implements TimerTarget {
   private sendResponse(res: SipMessage): boolean {
     // A final response over an unreliable transport is kept for retransmissions (Timers G, J: up to 32 s):
     // its bytes get a buffer of their own, so they do not pin an 8 KiB slab of Node's Buffer pool.
-    const bytes = res.status >= 200 && !this.reliable && !(this.isInvite && res.status < 300) ? serializeUnpooled(res) : serialize(res);
+    const bytes =
+      res.status >= 200 && !this.reliable && !(this.isInvite && res.status < 300)
+        ? serializeUnpooled(res)
+        : serialize(res);
     if (!this.transmit(bytes)) return false;
     this.last = res;
     this.noteStatus(res);

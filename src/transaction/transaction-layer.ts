@@ -74,7 +74,8 @@ export class TransactionLayer {
     for (const k of Object.keys(opts.timers ?? {}) as Array<keyof TimerConfig>) {
       const v = opts.timers![k];
       if (v !== undefined) {
-        if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`transaction timer ${k} must be a finite number >= 0`);
+        if (!(v >= 0) || !Number.isFinite(v))
+          throw new RangeError(`transaction timer ${k} must be a finite number >= 0`);
         timers[k] = v;
       }
     }
@@ -121,7 +122,10 @@ export class TransactionLayer {
         const outcome = tx.ack();
         if (outcome === AckOutcome.Absorbed) return;
         if (outcome === null) {
-          this.log.debug({ callId: req.get('Call-ID'), state: tx.state }, 'transaction: ACK before a final response dropped');
+          this.log.debug(
+            { callId: req.get('Call-ID'), state: tx.state },
+            'transaction: ACK before a final response dropped',
+          );
           return;
         }
       }
@@ -210,7 +214,8 @@ export class TransactionLayer {
     const branch = viaBranch(req.topVia);
     if (branch === null || branch.length === 0) throw new Error('sendRequest: top Via has no branch');
     const key = clientKey(branch, req.method);
-    if (this.clients.has(key)) throw new Error(`sendRequest: a client transaction with branch ${branch} ${req.method} exists`);
+    if (this.clients.has(key))
+      throw new Error(`sendRequest: a client transaction with branch ${branch} ${req.method} exists`);
     const tx = new ClientTransaction(this.ctx, req, target, handlers, key, branch, flow);
     this.clients.set(key, tx);
     tx.start(flow);
@@ -270,7 +275,9 @@ export class TransactionLayer {
   /** A server transaction without its final response, or a client transaction without one. */
   private hasPending(ignore?: (tx: ClientTransaction) => boolean): boolean {
     for (const tx of this.servers.values()) if (tx.state === 'Trying' || tx.state === 'Proceeding') return true;
-    for (const tx of this.clients.values()) if ((tx.state === 'Calling' || tx.state === 'Trying' || tx.state === 'Proceeding') && ignore?.(tx) !== true) return true;
+    for (const tx of this.clients.values())
+      if ((tx.state === 'Calling' || tx.state === 'Trying' || tx.state === 'Proceeding') && ignore?.(tx) !== true)
+        return true;
     return false;
   }
 

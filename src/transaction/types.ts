@@ -60,10 +60,4 @@ export interface TransactionLog {
 
 /** State names of RFC 3261 figures 5-8 and RFC 6026 (Accepted). */
 export type TransactionState =
-  | 'Calling'
-  | 'Trying'
-  | 'Proceeding'
-  | 'Accepted'
-  | 'Completed'
-  | 'Confirmed'
-  | 'Terminated';
+  'Calling' | 'Trying' | 'Proceeding' | 'Accepted' | 'Completed' | 'Confirmed' | 'Terminated';

@@ -14,7 +14,14 @@ import type { StreamIo } from './stream-io.js';
 import type { StreamListener } from './stream-server.js';
 import { clientOptions } from './tls-config.js';
 import type { TransportContext } from './transport-context.js';
-import { codeOf, describeError, errCode, TransportError, type TransportErrorCode, type TransportTarget } from './transport-error.js';
+import {
+  codeOf,
+  describeError,
+  errCode,
+  TransportError,
+  type TransportErrorCode,
+  type TransportTarget,
+} from './transport-error.js';
 import type { BoundListener } from './udp.js';
 import type { StreamProto } from './types.js';
 
@@ -109,7 +116,11 @@ export class OutboundConnections {
       sock = net.connect({ host, port, localAddress, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
     } else {
       // tls.connect passes localAddress on to net; @types/node does not list it.
-      const opts: tls.ConnectionOptions & { localAddress?: string } = { ...clientOptions(this.ctx.tlsFiles, this.ctx.tlsClientVerify), host, port };
+      const opts: tls.ConnectionOptions & { localAddress?: string } = {
+        ...clientOptions(this.ctx.tlsFiles, this.ctx.tlsClientVerify),
+        host,
+        port,
+      };
       if (localAddress) opts.localAddress = localAddress;
       if (ipFamily(host) === 0) opts.servername = host;
       sock = tls.connect(opts);
@@ -117,7 +128,10 @@ export class OutboundConnections {
     }
     sock.on('error', () => {}); // errors are handled below; a late one must never go unhandled
     this.connectingSockets.add(sock);
-    const timer = setTimeout(() => sock.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), this.ctx.limits.connectTimeoutMs);
+    const timer = setTimeout(
+      () => sock.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
+      this.ctx.limits.connectTimeoutMs,
+    );
     const fail = (err: Error): void => {
       clearTimeout(timer);
       this.connectingSockets.delete(sock);
@@ -161,11 +175,17 @@ export class OutboundConnections {
     const handle = { destroy: () => ws.terminate() };
     this.connectingSockets.add(handle);
     let sock: net.Socket | null = null;
-    ws.once('upgrade', (res) => { sock = res.socket; });
+    ws.once('upgrade', (res) => {
+      sock = res.socket;
+    });
     const fail = (err: Error): void => {
       this.connectingSockets.delete(handle);
       ws.terminate();
-      attempt.reject(err instanceof TransportError ? err : new TransportError(wsErrorCode(err), attempt.target, describeError(err), { cause: err }));
+      attempt.reject(
+        err instanceof TransportError
+          ? err
+          : new TransportError(wsErrorCode(err), attempt.target, describeError(err), { cause: err }),
+      );
     };
     const onClose = (): void => fail(this.error(attempt, 'closed', 'connection closed during setup'));
     ws.once('error', fail);
@@ -174,7 +194,8 @@ export class OutboundConnections {
       this.connectingSockets.delete(handle);
       ws.off('error', fail);
       ws.off('close', onClose);
-      if (ws.protocol !== 'sip') return fail(this.error(attempt, 'handshake', 'server did not accept the "sip" subprotocol'));
+      if (ws.protocol !== 'sip')
+        return fail(this.error(attempt, 'handshake', 'server did not accept the "sip" subprotocol'));
       const why = this.cannotTake(attempt);
       if (why !== null) return fail(why);
       const s: net.Socket | null = sock;

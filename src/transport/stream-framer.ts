@@ -38,9 +38,8 @@ export type ContentLengthResult = { ok: true; value: number } | { ok: false; rea
  * or no Content-Length at all are errors.
  */
 export function parseContentLength(headerText: string): ContentLengthResult {
-  const unfolded = headerText.includes('\r\n ') || headerText.includes('\r\n\t')
-    ? headerText.replace(/\r\n[ \t]+/g, ' ')
-    : headerText;
+  const unfolded =
+    headerText.includes('\r\n ') || headerText.includes('\r\n\t') ? headerText.replace(/\r\n[ \t]+/g, ' ') : headerText;
   const lines = unfolded.split('\r\n');
   let value: number | undefined;
   for (let i = 1; i < lines.length; i++) {
@@ -104,15 +103,26 @@ export class StreamFramer {
         if (this.scanned === 0) {
           // At a message boundary: keep-alives and stray line ends.
           const b0 = buf[off];
-          if (b0 === LF) { off += 1; continue; } // bare LF: tolerated like CRLF
+          if (b0 === LF) {
+            off += 1;
+            continue;
+          } // bare LF: tolerated like CRLF
           if (b0 === CR) {
             if (avail < 2) break;
             if (buf[off + 1] === LF) {
               if (avail < 3) break; // "\r\n" so far: may be the start of a ping
-              if (buf[off + 2] !== CR) { off += 2; continue; } // lone CRLF before a message
+              if (buf[off + 2] !== CR) {
+                off += 2;
+                continue;
+              } // lone CRLF before a message
               if (avail < 4) break;
-              if (buf[off + 3] === LF) { events.push(PING); off += 4; continue; }
-              off += 2; continue;
+              if (buf[off + 3] === LF) {
+                events.push(PING);
+                off += 4;
+                continue;
+              }
+              off += 2;
+              continue;
             }
             // "\r" followed by something else: garbage, goes through header scanning
           }
@@ -122,7 +132,12 @@ export class StreamFramer {
         const end = buf.indexOf(CRLFCRLF, from);
         if (end < 0) {
           if (avail >= this.limits.maxHeaderBytes) {
-            return this.fail(events, 513, `header section exceeds ${this.limits.maxHeaderBytes} bytes without end`, null);
+            return this.fail(
+              events,
+              513,
+              `header section exceeds ${this.limits.maxHeaderBytes} bytes without end`,
+              null,
+            );
           }
           this.scanned = avail;
           break;
@@ -130,13 +145,23 @@ export class StreamFramer {
         const headerText = buf.toString('utf8', off, end);
         const headerBytes = end - off + 4;
         if (headerBytes > this.limits.maxHeaderBytes) {
-          return this.fail(events, 513, `header section of ${headerBytes} bytes exceeds ${this.limits.maxHeaderBytes}`, headerText);
+          return this.fail(
+            events,
+            513,
+            `header section of ${headerBytes} bytes exceeds ${this.limits.maxHeaderBytes}`,
+            headerText,
+          );
         }
         const cl = parseContentLength(headerText);
         if (!cl.ok) return this.fail(events, 400, cl.reason, headerText);
         const total = headerBytes + cl.value;
         if (total > this.limits.maxStreamMessageBytes) {
-          return this.fail(events, 413, `message of ${total} bytes exceeds ${this.limits.maxStreamMessageBytes}`, headerText);
+          return this.fail(
+            events,
+            413,
+            `message of ${total} bytes exceeds ${this.limits.maxStreamMessageBytes}`,
+            headerText,
+          );
         }
         this.need = total;
         this.scanned = 0;
@@ -153,7 +178,12 @@ export class StreamFramer {
     return events;
   }
 
-  private fail(events: FramerEvent[], status: 400 | 413 | 513, reason: string, headerText: string | null): FramerEvent[] {
+  private fail(
+    events: FramerEvent[],
+    status: 400 | 413 | 513,
+    reason: string,
+    headerText: string | null,
+  ): FramerEvent[] {
     this.failed = true;
     this.buf = EMPTY;
     this.need = -1;

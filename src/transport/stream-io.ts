@@ -49,7 +49,12 @@ export class StreamIo {
           { id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort), status: ev.status },
           `stream framing error: ${ev.reason}`,
         );
-        const event: FramingErrorEvent = { flow: flowOf(conn), reason: ev.reason, status: ev.status, headerText: ev.headerText };
+        const event: FramingErrorEvent = {
+          flow: flowOf(conn),
+          reason: ev.reason,
+          status: ev.status,
+          headerText: ev.headerText,
+        };
         try {
           this.ctx.events.emit('framingError', event);
         } catch (err) {
@@ -76,11 +81,20 @@ export class StreamIo {
       }
       deliver(this.ctx, { data: buf, flow: flowOf(conn) });
     });
-    ws.on('ping', () => { conn.lastActivity = Date.now(); });
-    ws.on('pong', () => { conn.lastActivity = Date.now(); });
+    ws.on('ping', () => {
+      conn.lastActivity = Date.now();
+    });
+    ws.on('pong', () => {
+      conn.lastActivity = Date.now();
+    });
     ws.on('error', (err) => {
       const oversize = err instanceof RangeError || errCode(err) === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
-      const fields = { id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort), err: err.message };
+      const fields = {
+        id: conn.id,
+        proto: conn.proto,
+        remote: hostPort(conn.remoteHost, conn.remotePort),
+        err: err.message,
+      };
       if (oversize) this.ctx.log.warn(fields, 'websocket message over size limit, closing');
       else this.ctx.log.debug(fields, 'websocket error');
     });
@@ -89,7 +103,10 @@ export class StreamIo {
 
   /** The connection carries SIP now: 'connectionOpen'. */
   opened(conn: StreamConn): void {
-    this.ctx.log.debug({ id: conn.id, proto: conn.proto, direction: conn.direction, remote: hostPort(conn.remoteHost, conn.remotePort) }, 'connection open');
+    this.ctx.log.debug(
+      { id: conn.id, proto: conn.proto, direction: conn.direction, remote: hostPort(conn.remoteHost, conn.remotePort) },
+      'connection open',
+    );
     try {
       this.ctx.events.emit('connectionOpen', infoOf(conn));
     } catch (err) {
@@ -106,7 +123,10 @@ export class StreamIo {
     conn.ws?.terminate();
     conn.stream?.destroy();
     conn.raw?.destroy();
-    this.ctx.log.debug({ id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort) }, 'connection closed');
+    this.ctx.log.debug(
+      { id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort) },
+      'connection closed',
+    );
     try {
       this.ctx.events.emit('connectionClose', infoOf(conn));
     } catch (err) {
@@ -136,7 +156,10 @@ export class StreamIo {
   }
 
   private slowPeer(conn: StreamConn): false {
-    this.ctx.log.warn({ id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort) }, 'peer does not read, send buffer full: closing');
+    this.ctx.log.warn(
+      { id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort) },
+      'peer does not read, send buffer full: closing',
+    );
     this.destroyConn(conn);
     return false;
   }
@@ -172,7 +195,10 @@ export class StreamIo {
       closeGraceMs: CLOSE_GRACE_MS,
     });
     for (const [conn, verdict] of due) {
-      this.ctx.log.debug({ id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort) }, `closing connection: ${verdict}`);
+      this.ctx.log.debug(
+        { id: conn.id, proto: conn.proto, remote: hostPort(conn.remoteHost, conn.remotePort) },
+        `closing connection: ${verdict}`,
+      );
       if (verdict === 'idle') this.gracefulClose(conn);
       else this.destroyConn(conn);
     }

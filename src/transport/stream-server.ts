@@ -64,7 +64,13 @@ export class StreamServer {
         server.off('error', onError);
         server.on('error', (err) => this.ctx.log.warn({ listen: specName(spec), err: err.message }, 'listener error'));
         const addr = server.address() as net.AddressInfo;
-        const l: StreamListener = { spec, host: normalizeHost(spec.host), port: addr.port, family: ipFamily(spec.host) as 4 | 6, server };
+        const l: StreamListener = {
+          spec,
+          host: normalizeHost(spec.host),
+          port: addr.port,
+          family: ipFamily(spec.host) as 4 | 6,
+          server,
+        };
         server.on('connection', (sock) => this.onAccept(l, proto, sock));
         this.listeners.push(l);
         resolve();
@@ -94,7 +100,12 @@ export class StreamServer {
   }
 
   private onAccept(l: StreamListener, proto: StreamProto, raw: net.Socket): void {
-    raw.on('error', (err) => this.ctx.log.debug({ proto, remote: `${raw.remoteAddress}:${raw.remotePort}`, err: err.message }, 'connection error'));
+    raw.on('error', (err) =>
+      this.ctx.log.debug(
+        { proto, remote: `${raw.remoteAddress}:${raw.remotePort}`, err: err.message },
+        'connection error',
+      ),
+    );
     if (!this.ctx.running || !raw.remoteAddress || raw.remotePort === undefined) {
       raw.destroy();
       return;
@@ -106,7 +117,12 @@ export class StreamServer {
       this.logRefusal(proto, remoteHost, refusal);
       return;
     }
-    const ends = { localHost: normalizeHost(raw.localAddress ?? l.host), localPort: raw.localPort ?? l.port, remoteHost, remotePort: raw.remotePort };
+    const ends = {
+      localHost: normalizeHost(raw.localAddress ?? l.host),
+      localPort: raw.localPort ?? l.port,
+      remoteHost,
+      remotePort: raw.remotePort,
+    };
     const conn = addStreamConn(this.ctx.table, proto, 'inbound', ends, raw);
     raw.once('close', () => this.onRawClose(conn));
 
@@ -149,7 +165,10 @@ export class StreamServer {
     const server = tls.createServer(serverOptions(this.ctx.tlsFiles!, this.ctx.limits.handshakeTimeoutMs));
     server.on('secureConnection', (sock) => this.onTlsReady(sock));
     server.on('tlsClientError', (err, sock) => {
-      this.ctx.log.debug({ remote: `${sock.remoteAddress}:${sock.remotePort}`, err: err.message }, 'tls handshake failed');
+      this.ctx.log.debug(
+        { remote: `${sock.remoteAddress}:${sock.remotePort}`, err: err.message },
+        'tls handshake failed',
+      );
       sock.destroy();
     });
     server.on('error', (err) => this.ctx.log.warn({ err: err.message }, 'tls server error'));
@@ -165,7 +184,9 @@ export class StreamServer {
       return;
     }
     conn.tupleKey = null;
-    sock.on('error', (err) => this.ctx.log.debug({ id: conn.id, proto: conn.proto, err: err.message }, 'connection error'));
+    sock.on('error', (err) =>
+      this.ctx.log.debug({ id: conn.id, proto: conn.proto, err: err.message }, 'connection error'),
+    );
     sock.once('close', () => this.io.onClosed(conn));
     setTlsInfo(conn, sock);
     if (conn.proto === 'tls') {
@@ -210,7 +231,10 @@ export class StreamServer {
     }
     // RFC 7118 4: the client offers the "sip" subprotocol.
     if (!offersSip(req.headers['sec-websocket-protocol'])) {
-      this.ctx.log.debug({ id: conn.id, remote: hostPort(conn.remoteHost, conn.remotePort) }, 'websocket upgrade without "sip" subprotocol refused');
+      this.ctx.log.debug(
+        { id: conn.id, remote: hostPort(conn.remoteHost, conn.remotePort) },
+        'websocket upgrade without "sip" subprotocol refused',
+      );
       conn.state = 'closing';
       conn.closingSince = Date.now();
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -49,6 +49,9 @@ export function deliver(ctx: TransportContext, m: InboundMessage): void {
   try {
     ctx.events.emit('message', m);
   } catch (err) {
-    ctx.log.warn({ proto: m.flow.proto, remote: hostPort(m.flow.remoteHost, m.flow.remotePort), err: (err as Error).message }, 'message handler threw');
+    ctx.log.warn(
+      { proto: m.flow.proto, remote: hostPort(m.flow.remoteHost, m.flow.remotePort), err: (err as Error).message },
+      'message handler threw',
+    );
   }
 }

@@ -100,12 +100,19 @@ function isTlsFailure(code: string): boolean {
 /** A short text for a Node socket error ("address in use", "connection refused"), else its message. */
 export function describeError(err: unknown): string {
   switch (errCode(err)) {
-    case 'EADDRINUSE': return 'address in use';
-    case 'EADDRNOTAVAIL': return 'address not available';
-    case 'EACCES': return 'permission denied';
-    case 'EAFNOSUPPORT': return 'address family not supported';
-    case 'ECONNREFUSED': return 'connection refused';
-    case 'ETIMEDOUT': return 'timed out';
-    default: return err instanceof Error ? err.message : String(err);
+    case 'EADDRINUSE':
+      return 'address in use';
+    case 'EADDRNOTAVAIL':
+      return 'address not available';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EAFNOSUPPORT':
+      return 'address family not supported';
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ETIMEDOUT':
+      return 'timed out';
+    default:
+      return err instanceof Error ? err.message : String(err);
   }
 }

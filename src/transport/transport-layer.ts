@@ -106,13 +106,17 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       this.state = 'stopped';
       throw err;
     }
-    const sweepMs = Math.max(20, Math.min(5000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.handshakeTimeoutMs) / 4)));
+    const sweepMs = Math.max(
+      20,
+      Math.min(5000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.handshakeTimeoutMs) / 4)),
+    );
     this.sweepTimer = setInterval(() => this.io.sweep(), sweepMs);
     this.sweepTimer.unref();
     this.useListenerChoice();
     this.state = 'running';
     this.ctx.running = true;
-    for (const l of this.boundListeners()) this.log.debug({ listen: specName({ ...l, port: l.boundPort }) }, 'transport listening');
+    for (const l of this.boundListeners())
+      this.log.debug({ listen: specName({ ...l, port: l.boundPort }) }, 'transport listening');
   }
 
   /** Closes listeners and all connections. */
@@ -165,7 +169,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   private listenerOf(spec: ListenSpec): BoundListener | undefined {
-    return spec.proto === 'udp' ? this.udp.listeners.find((u) => u.spec === spec) : this.streams.listeners.find((s) => s.spec === spec);
+    return spec.proto === 'udp'
+      ? this.udp.listeners.find((u) => u.spec === spec)
+      : this.streams.listeners.find((s) => s.spec === spec);
   }
 
   // ---------------------------------------------------------------- sending
@@ -217,7 +223,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   private checkTarget(target: TransportTarget): void {
     if (this.state !== 'running') throw new TransportError('not-running', target, 'transport layer not running');
-    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new TransportError('bad-target', target, 'invalid port');
+    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535)
+      throw new TransportError('bad-target', target, 'invalid port');
   }
 
   /** RFC 5923: the sent-by of a Via with ;alias maps to this connection. */

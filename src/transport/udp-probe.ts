@@ -95,7 +95,8 @@ export class UdpProbes {
       });
     };
     try {
-      if (local !== undefined && local !== '0.0.0.0' && local !== '::') socket.bind({ address: local, port: 0, exclusive: true }, connect);
+      if (local !== undefined && local !== '0.0.0.0' && local !== '::')
+        socket.bind({ address: local, port: 0, exclusive: true }, connect);
       else connect();
     } catch {
       // The local address is gone (EADDRNOTAVAIL): skipped and counted, like no socket.
@@ -114,8 +115,12 @@ const NOTHING = (): void => undefined;
  * The `probeUdp` a B2BUA env takes: probes sent from the address of the
  * first UDP listener of the target's family.
  */
-export function udpProbesFor(listeners: ReadonlyArray<{ proto: string; host: string }>, opts: { waitMs?: number; max?: number } = {}): (target: { host: string; port: number }, onRefused: (err: TransportError) => void) => () => void {
-  const hostOf = (family: 4 | 6): string | undefined => listeners.find((l) => l.proto === 'udp' && isIP(l.host) === family)?.host;
+export function udpProbesFor(
+  listeners: ReadonlyArray<{ proto: string; host: string }>,
+  opts: { waitMs?: number; max?: number } = {},
+): (target: { host: string; port: number }, onRefused: (err: TransportError) => void) => () => void {
+  const hostOf = (family: 4 | 6): string | undefined =>
+    listeners.find((l) => l.proto === 'udp' && isIP(l.host) === family)?.host;
   const probes = new UdpProbes({ localAddress: hostOf, ...opts });
   return (target, onRefused) => probes.probe(target.host, target.port, onRefused);
 }

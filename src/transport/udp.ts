@@ -32,7 +32,11 @@ const UDP_RECV_BUFFER = 4 * 1024 * 1024;
  * dgram's address lookup for our sends: every UDP destination here is already
  * an IP literal, so answer at once instead of through dns.lookup and a tick.
  */
-function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: Error | null, address: string, family: number) => void,
+): void {
   const opts = typeof family === 'object' && family !== null ? (family as { family?: number }) : null;
   const fam = isPlainIpv4(address) ? 4 : ipFamily(address);
   if (fam === 0) {
@@ -55,17 +59,26 @@ export class UdpTransport {
     const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     return new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
-        try { socket.close(); } catch { /* not running */ }
+        try {
+          socket.close();
+        } catch {
+          /* not running */
+        }
         reject(err);
       };
       socket.once('error', onError);
       socket.bind({ port: spec.port, address: spec.host, exclusive: true }, () => {
         socket.off('error', onError);
-        socket.on('error', (err) => this.ctx.log.warn({ listen: specName(spec), err: err.message }, 'udp socket error'));
+        socket.on('error', (err) =>
+          this.ctx.log.warn({ listen: specName(spec), err: err.message }, 'udp socket error'),
+        );
         try {
           socket.setRecvBufferSize(UDP_RECV_BUFFER);
         } catch (err) {
-          this.ctx.log.debug({ listen: specName(spec), err: (err as Error).message }, 'cannot enlarge udp receive buffer');
+          this.ctx.log.debug(
+            { listen: specName(spec), err: (err as Error).message },
+            'cannot enlarge udp receive buffer',
+          );
         }
         const l: UdpListener = { spec, host: normalizeHost(spec.host), port: socket.address().port, family, socket };
         socket.on('message', (msg, rinfo) => this.onDatagram(l, msg, rinfo));
@@ -121,11 +134,13 @@ export class UdpTransport {
     const plain = isPlainIpv4(host);
     const remoteHost = plain ? host : normalizeHost(host);
     const family = plain ? 4 : ipFamily(remoteHost);
-    if (family === 0) throw new TransportError('bad-target', { proto: 'udp', host, port }, 'udp destination must be an IP literal');
+    if (family === 0)
+      throw new TransportError('bad-target', { proto: 'udp', host, port }, 'udp destination must be an IP literal');
     const l = this.listenerFor(remoteHost, family);
     if (!l) throw new TransportError('no-listener', { proto: 'udp', host, port }, `no udp listener for IPv${family}`);
     // UDP has no delivery report worth waiting for: a datagram handed to the socket counts as sent.
-    if (!this.sendDatagram(l, remoteHost, port, data)) throw new TransportError('closed', { proto: 'udp', host, port }, 'udp socket not running');
+    if (!this.sendDatagram(l, remoteHost, port, data))
+      throw new TransportError('closed', { proto: 'udp', host, port }, 'udp socket not running');
     return { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost, remotePort: port, connectionId: null };
   }
 
@@ -147,7 +162,15 @@ export class UdpTransport {
    */
   private sendDatagram(l: UdpListener, host: string, port: number, data: Buffer): boolean {
     const tap = this.ctx.tap;
-    if (tap !== null) tap('out', data, { proto: 'udp', localHost: l.host, localPort: l.port, remoteHost: host, remotePort: port, connectionId: null });
+    if (tap !== null)
+      tap('out', data, {
+        proto: 'udp',
+        localHost: l.host,
+        localPort: l.port,
+        remoteHost: host,
+        remotePort: port,
+        connectionId: null,
+      });
     try {
       l.socket.send(data, port, host);
       return true;
@@ -159,13 +182,16 @@ export class UdpTransport {
 
   /** Closes every socket. */
   close(): Promise<void> {
-    const waits = this.listeners.map((l) => new Promise<void>((resolve) => {
-      try {
-        l.socket.close(() => resolve());
-      } catch {
-        resolve(); // not running (ERR_SOCKET_DGRAM_NOT_RUNNING): nothing to wait for
-      }
-    }));
+    const waits = this.listeners.map(
+      (l) =>
+        new Promise<void>((resolve) => {
+          try {
+            l.socket.close(() => resolve());
+          } catch {
+            resolve(); // not running (ERR_SOCKET_DGRAM_NOT_RUNNING): nothing to wait for
+          }
+        }),
+    );
     return Promise.all(waits).then(() => {
       this.listeners.length = 0;
     });

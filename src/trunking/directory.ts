@@ -136,7 +136,10 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
       .changes()
       .then((c) => (c !== this.#seen ? this.reload() : undefined))
       .catch((err: unknown) => {
-        this.#log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'trunking reload failed; keeping the data loaded before');
+        this.#log?.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'trunking reload failed; keeping the data loaded before',
+        );
       });
   }
 
@@ -156,13 +159,19 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
           const addresses = await Promise.race([
             this.#resolve(name),
             new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new Error(`no answer in ${this.#resolveTimeoutMs} ms`)), this.#resolveTimeoutMs);
+              timer = setTimeout(
+                () => reject(new Error(`no answer in ${this.#resolveTimeoutMs} ms`)),
+                this.#resolveTimeoutMs,
+              );
             }),
           ]);
           out.set(name, addresses);
         } catch (err) {
           // The carrier still routes by name; only recognising its requests by address needs this.
-          this.#log?.warn({ host: name, err: err instanceof Error ? err.message : String(err) }, 'carrier gateway host does not resolve');
+          this.#log?.warn(
+            { host: name, err: err instanceof Error ? err.message : String(err) },
+            'carrier gateway host does not resolve',
+          );
         } finally {
           clearTimeout(timer);
         }

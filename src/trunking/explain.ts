@@ -20,7 +20,13 @@ export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dial
     number = normalizeNumber(dialled);
   } catch (err) {
     if (!(err instanceof NumberError)) throw err;
-    return { ...out, number: null, route: null, carriers: [], refused: `404: the dialled number is not a phone number (${err.message})` };
+    return {
+      ...out,
+      number: null,
+      route: null,
+      carriers: [],
+      refused: `404: the dialled number is not a phone number (${err.message})`,
+    };
   }
   out['number'] = number;
   const prefix = snapshot.routeFor(number);
@@ -30,7 +36,11 @@ export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dial
   const did = snapshot.did(number);
   if (did !== null) out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
   out['refused'] =
-    prefix === null ? `404: no route for ${number} (add one, or a default route +)` : carriers.length === 0 ? `503: route ${prefix} has no carriers` : null;
+    prefix === null
+      ? `404: no route for ${number} (add one, or a default route +)`
+      : carriers.length === 0
+        ? `503: route ${prefix} has no carriers`
+        : null;
   return out;
 }
 
@@ -40,11 +50,17 @@ export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dial
  * a carrier gateway's address first, then the most specific trunk range),
  * then the outbound route (a trunk), the DID (a carrier), or the refusal.
  */
-export function explainFromSource(snapshot: TrunkingSnapshot, ip: string, transport: string, dialled: string): Record<string, unknown> {
+export function explainFromSource(
+  snapshot: TrunkingSnapshot,
+  ip: string,
+  transport: string,
+  dialled: string,
+): Record<string, unknown> {
   const s = snapshot.explainSource(ip, transport);
   const m = s.match;
   const source: Record<string, unknown> = { ip: s.address || ip, transport: transport.toLowerCase(), kind: m.kind };
-  if (m.kind === 'trunk' || m.kind === 'wrong-transport') Object.assign(source, { trunk: m.trunk.name, account: m.account.name, cidr: s.cidr });
+  if (m.kind === 'trunk' || m.kind === 'wrong-transport')
+    Object.assign(source, { trunk: m.trunk.name, account: m.account.name, cidr: s.cidr });
   if (m.kind === 'carrier') Object.assign(source, { carrier: m.carrier.name, gateway: s.gateway });
   source['rule'] = s.rule;
   if (m.kind === 'trunk') return { source, direction: 'outbound', ...explainRoute(snapshot, m.trunk.name, dialled) };
@@ -70,7 +86,8 @@ function explainInbound(snapshot: TrunkingSnapshot, dialled: string): Record<str
   const did = snapshot.did(number);
   if (did === null) return { ...out, did: null, refused: `404: Unknown DID (${number} is no DID)` };
   out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
-  out['destination'] = did.trunk.dest ?? (did.trunk.register !== null ? `the registered contact of ${did.trunk.register}` : null);
+  out['destination'] =
+    did.trunk.dest ?? (did.trunk.register !== null ? `the registered contact of ${did.trunk.register}` : null);
   out['refused'] = out['destination'] === null ? '480: Trunk not reachable (the trunk has no destination)' : null;
   return out;
 }

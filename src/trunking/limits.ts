@@ -81,8 +81,7 @@ export interface ScopeLimits {
 }
 
 export type LimitVerdict =
-  | { ok: true; release: () => void }
-  | { ok: false; key: string; kind: 'cpm' | 'concurrent'; retryAfter: number };
+  { ok: true; release: () => void } | { ok: false; key: string; kind: 'cpm' | 'concurrent'; retryAfter: number };
 
 interface ScopeState {
   window: CpmWindow | null;
@@ -100,8 +99,10 @@ export class CallLimiter {
     const states: ScopeState[] = [];
     for (const s of scopes) {
       const st = this.state(s);
-      if (s.maxCalls !== null && st.active >= s.maxCalls) return { ok: false, key: s.key, kind: 'concurrent', retryAfter: 5 };
-      if (st.window !== null && !st.window.allows(t)) return { ok: false, key: s.key, kind: 'cpm', retryAfter: st.window.retryAfter(t) };
+      if (s.maxCalls !== null && st.active >= s.maxCalls)
+        return { ok: false, key: s.key, kind: 'concurrent', retryAfter: 5 };
+      if (st.window !== null && !st.window.allows(t))
+        return { ok: false, key: s.key, kind: 'cpm', retryAfter: st.window.retryAfter(t) };
       states.push(st);
     }
     for (const st of states) {

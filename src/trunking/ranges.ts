@@ -36,7 +36,9 @@ function canonicalCidr(cidr: string): string | null {
 }
 
 /** The IP literal gateways of carriers: address, carrier, gateway URI. */
-function gatewayAddresses(carriers: readonly CarrierGateways[]): Array<{ address: string; carrier: string; gateway: string }> {
+function gatewayAddresses(
+  carriers: readonly CarrierGateways[],
+): Array<{ address: string; carrier: string; gateway: string }> {
   const out: Array<{ address: string; carrier: string; gateway: string }> = [];
   for (const c of carriers) {
     for (const g of c.gateways) {
@@ -76,7 +78,10 @@ export function describeRangeProblems(problems: readonly RangeProblem[]): string
 }
 
 /** The gateways (IP literals) of a carrier that lie inside trunk ranges: allowed (the carrier wins there), worth a note. */
-export function gatewaysInTrunkRanges(carrier: CarrierGateways, trunks: readonly TrunkRanges[]): Array<{ gateway: string; address: string; trunk: string; cidr: string }> {
+export function gatewaysInTrunkRanges(
+  carrier: CarrierGateways,
+  trunks: readonly TrunkRanges[],
+): Array<{ gateway: string; address: string; trunk: string; cidr: string }> {
   const table = new CidrTable<{ trunk: string; cidr: string }>();
   for (const t of trunks) {
     for (const cidr of t.ip) {

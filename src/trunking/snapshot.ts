@@ -58,7 +58,7 @@ export function canonicalIp(ip: string): string {
   try {
     const host = new URL(`http://[${lower}]/`).hostname;
     const c = host.slice(1, -1);
-    return c.startsWith('::ffff:') && !c.includes('.') ? mappedV4(c) ?? c : c;
+    return c.startsWith('::ffff:') && !c.includes('.') ? (mappedV4(c) ?? c) : c;
   } catch {
     return lower; // isIP took it, so URL does too; were it not, the address as written is the best key
   }
@@ -138,7 +138,9 @@ export class TrunkingSnapshot {
       for (const cidr of t.ip) this.#addCidr(cidr, entry);
     }
     // Among trunks claiming the same block, by name: the same answer on every load.
-    this.#cidrs.sortEach((a, b) => (a.entry.trunk.name < b.entry.trunk.name ? -1 : a.entry.trunk.name > b.entry.trunk.name ? 1 : 0));
+    this.#cidrs.sortEach((a, b) =>
+      a.entry.trunk.name < b.entry.trunk.name ? -1 : a.entry.trunk.name > b.entry.trunk.name ? 1 : 0,
+    );
 
     for (const row of data.carriers) {
       const c = guarded(row);
@@ -206,16 +208,38 @@ export class TrunkingSnapshot {
     const p = proto.toLowerCase();
     if (match.kind === 'carrier') {
       const gw = this.#carrierByIp.get(addr)!;
-      return { match, address: addr, gateway: gw.gateway, rule: `carrier ${gw.carrier.name}: ${addr} is the address of its gateway ${gw.gateway} (a carrier gateway comes before any trunk range)` };
+      return {
+        match,
+        address: addr,
+        gateway: gw.gateway,
+        rule: `carrier ${gw.carrier.name}: ${addr} is the address of its gateway ${gw.gateway} (a carrier gateway comes before any trunk range)`,
+      };
     }
     if (match.kind === 'none') {
-      return { match, address: addr, rule: addr === '' ? `${JSON.stringify(ip)} is not an IP address` : `no carrier gateway and no trunk range holds ${addr} (403 Forbidden: unknown source)` };
+      return {
+        match,
+        address: addr,
+        rule:
+          addr === ''
+            ? `${JSON.stringify(ip)} is not an IP address`
+            : `no carrier gateway and no trunk range holds ${addr} (403 Forbidden: unknown source)`,
+      };
     }
     const cidr = this.#range(addr, p)!.cidr;
     if (match.kind === 'trunk') {
-      return { match, address: addr, cidr, rule: `trunk ${match.trunk.name}: ${cidr} is the most specific trunk range holding ${addr} that allows ${p}; no carrier gateway has this address` };
+      return {
+        match,
+        address: addr,
+        cidr,
+        rule: `trunk ${match.trunk.name}: ${cidr} is the most specific trunk range holding ${addr} that allows ${p}; no carrier gateway has this address`,
+      };
     }
-    return { match, address: addr, cidr, rule: `trunk ${match.trunk.name}: ${cidr} holds ${addr}, but the trunk allows ${match.trunk.transport} only, not ${p} (403 Transport not allowed)` };
+    return {
+      match,
+      address: addr,
+      cidr,
+      rule: `trunk ${match.trunk.name}: ${cidr} holds ${addr}, but the trunk allows ${match.trunk.transport} only, not ${p} (403 Transport not allowed)`,
+    };
   }
 
   /** The most specific trunk range holding `addr` whose trunk allows `p`, else the most specific one holding it at all. */

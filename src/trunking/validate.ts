@@ -30,7 +30,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** An account, trunk or carrier name: letters, digits, `.`, `_`, `-`, at most 64, starting with a letter or digit. */
 export function checkName(value: unknown, field = 'name'): string {
   if (typeof value === 'string' && NAME.test(value)) return value;
-  throw new ValidationError(field, `expected a name of letters, digits, '.', '_' or '-' (at most 64), got ${show(value)}`);
+  throw new ValidationError(
+    field,
+    `expected a name of letters, digits, '.', '_' or '-' (at most 64), got ${show(value)}`,
+  );
 }
 
 const E164 = /^\+[1-9][0-9]{0,14}$/;
@@ -77,7 +80,10 @@ export function parseRoutePrefix(value: unknown, field = 'prefix'): string {
     const body = value.endsWith('*') ? value.slice(0, -1) : value;
     if (body === '+' || E164.test(body)) return body;
   }
-  throw new ValidationError(field, `expected + (the default route) or + and up to 15 digits like +9122, got ${show(value)}`);
+  throw new ValidationError(
+    field,
+    `expected + (the default route) or + and up to 15 digits like +9122, got ${show(value)}`,
+  );
 }
 
 /**
@@ -89,12 +95,16 @@ export function checkCidr(value: unknown, field = 'ip'): string {
     const c = parseCidr(value.trim());
     if (c !== null) return `${c.ip.toLowerCase()}/${c.bits}`;
   }
-  throw new ValidationError(field, `expected an IP address or CIDR like 192.0.2.10/32 or 2001:db8::/32, got ${show(value)}`);
+  throw new ValidationError(
+    field,
+    `expected an IP address or CIDR like 192.0.2.10/32 or 2001:db8::/32, got ${show(value)}`,
+  );
 }
 
 /** A non-empty list of CIDRs (duplicates dropped, order kept). */
 export function checkCidrs(value: unknown, field = 'ip'): string[] {
-  if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, 'expected at least one IP address or CIDR');
+  if (!Array.isArray(value) || value.length === 0)
+    throw new ValidationError(field, 'expected at least one IP address or CIDR');
   if (value.length > MAX_LIST) throw new ValidationError(field, `at most ${MAX_LIST} entries`);
   return [...new Set(value.map((v) => checkCidr(v, field)))];
 }
@@ -135,7 +145,10 @@ export function checkCodecs(value: unknown, field = 'codecs'): string[] {
   for (const c of value) {
     const name = typeof c === 'string' ? knownCodecName(c) : null;
     if (name === null) {
-      throw new ValidationError(field, `unknown codec ${show(c)}: expected names like PCMA,PCMU,G722,G729,opus,telephone-event`);
+      throw new ValidationError(
+        field,
+        `unknown codec ${show(c)}: expected names like PCMA,PCMU,G722,G729,opus,telephone-event`,
+      );
     }
     if (!out.includes(name)) out.push(name);
   }
@@ -157,7 +170,10 @@ export function checkFingerprint(value: unknown, field = 'tlsFingerprint'): stri
       .toUpperCase();
     if (/^[0-9A-F]{64}$/.test(hex)) return hex.match(/../g)!.join(':');
   }
-  throw new ValidationError(field, `expected a SHA-256 fingerprint (64 hex digits, colons allowed), got ${show(value)}`);
+  throw new ValidationError(
+    field,
+    `expected a SHA-256 fingerprint (64 hex digits, colons allowed), got ${show(value)}`,
+  );
 }
 
 /** A limit (calls per minute, concurrent calls): an integer from 1 to MAX_LIMIT. */

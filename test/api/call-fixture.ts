@@ -57,7 +57,8 @@ export function decodeHep3(buf: Buffer): HepSeen | null {
     c.set(type, buf.subarray(off + 6, off + len));
     off += len;
   }
-  const ip = (b: Buffer | undefined): string => (b === undefined ? '?' : b.length === 4 ? [...b].join('.') : b.toString('hex'));
+  const ip = (b: Buffer | undefined): string =>
+    b === undefined ? '?' : b.length === 4 ? [...b].join('.') : b.toString('hex');
   const port = (b: Buffer | undefined): number => (b === undefined ? 0 : b.readUInt16BE(0));
   return {
     captureId: c.get(12)?.readUInt32BE(0) ?? -1,
@@ -109,7 +110,11 @@ export async function startCallServer(opts: { traceCalls?: number; withTrunk?: b
   );
   const api = /"api":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(server.output())?.[1];
   if (api === undefined) throw new Error(`no API address in the log:\n${server.output()}`);
-  const made = await run(process.execPath, [CLI, 'token', 'add', 'ops', '--role', 'admin', '--config', server.configFile], 15_000);
+  const made = await run(
+    process.execPath,
+    [CLI, 'token', 'add', 'ops', '--role', 'admin', '--config', server.configFile],
+    15_000,
+  );
   if (made.code !== 0) throw new Error(made.stderr);
   const token = made.stdout.trim();
   const request = async (method: string, path: string, body?: unknown) => {
@@ -143,7 +148,10 @@ export async function startCallServer(opts: { traceCalls?: number; withTrunk?: b
 
   // The caller: INVITE with a caller number, then it waits for Trunkline's BYE.
   const uacFile = join(mkdtempSync(join(tmpdir(), 'sipp-scn-')), 'uac-bye-in.xml');
-  writeFileSync(uacFile, readFileSync(scenario('uac-call-bye-in.xml'), 'utf8').split('sipp <sip:sipp@').join(`"Caller" <sip:${CALLER}@`));
+  writeFileSync(
+    uacFile,
+    readFileSync(scenario('uac-call-bye-in.xml'), 'utf8').split('sipp <sip:sipp@').join(`"Caller" <sip:${CALLER}@`),
+  );
 
   return {
     server,
@@ -158,10 +166,24 @@ export async function startCallServer(opts: { traceCalls?: number; withTrunk?: b
       let uas = scenario('uas-call.xml');
       if (o.pbxDelayMs !== undefined) {
         uas = join(mkdtempSync(join(tmpdir(), 'sipp-scn-')), 'uas-call-slow.xml');
-        writeFileSync(uas, readFileSync(scenario('uas-call.xml'), 'utf8').replace('<recv request="INVITE" crlf="true"/>', `<recv request="INVITE" crlf="true"/>\n${TRYING}\n  <pause milliseconds="${o.pbxDelayMs}"/>`));
+        writeFileSync(
+          uas,
+          readFileSync(scenario('uas-call.xml'), 'utf8').replace(
+            '<recv request="INVITE" crlf="true"/>',
+            `<recv request="INVITE" crlf="true"/>\n${TRYING}\n  <pause milliseconds="${o.pbxDelayMs}"/>`,
+          ),
+        );
       }
       const pbx = sippBackground(uas, pbxPort, { ip: PBX, timeoutS: 40 });
-      const caller = (async () => sipp({ scenario: uacFile, target: `127.0.0.1:${port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 40, extra: ['-s', DID] }))();
+      const caller = (async () =>
+        sipp({
+          scenario: uacFile,
+          target: `127.0.0.1:${port}`,
+          ip: CARRIER,
+          localPort: await freePort(),
+          timeoutS: 40,
+          extra: ['-s', DID],
+        }))();
       return { done: Promise.all([caller, pbx.done]) };
     },
     async close() {

@@ -32,7 +32,9 @@ function chunks(buf: Buffer): Map<number, Buffer> {
   return out;
 }
 
-const SIP = Buffer.from('OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: abc-123@host\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+const SIP = Buffer.from(
+  'OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: abc-123@host\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n',
+);
 
 /** A UDP collector on a free loopback port: the datagrams it got. */
 async function udpCollector(): Promise<{ port: number; got: Buffer[]; close(): void }> {
@@ -47,7 +49,7 @@ async function udpCollector(): Promise<{ port: number; got: Buffer[]; close(): v
 /** The whole HEP packets at the start of a TCP stream (a cut one at the end is left out). */
 function splitStream(stream: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let o = 0; o + 6 <= stream.length; ) {
+  for (let o = 0; o + 6 <= stream.length;) {
     const len = stream.readUInt16BE(o + 4);
     if (len < 6 || o + len > stream.length) break;
     out.push(stream.subarray(o, o + len));
@@ -57,7 +59,17 @@ function splitStream(stream: Buffer): Buffer[] {
 }
 
 test('HEP3 over IPv4: every chunk in place, big-endian', () => {
-  const p: HepPacket = { family: 4, ipProto: 17, srcIp: '127.0.0.2', dstIp: '127.0.0.1', srcPort: 5070, dstPort: 5060, timeUs: 1_700_000_000_123_456, captureId: 2001, payload: SIP };
+  const p: HepPacket = {
+    family: 4,
+    ipProto: 17,
+    srcIp: '127.0.0.2',
+    dstIp: '127.0.0.1',
+    srcPort: 5070,
+    dstPort: 5060,
+    timeUs: 1_700_000_000_123_456,
+    captureId: 2001,
+    payload: SIP,
+  };
   const c = chunks(encodeHep(p));
   assert.equal(c.get(1)![0], 2);
   assert.equal(c.get(2)![0], 17);
@@ -74,14 +86,38 @@ test('HEP3 over IPv4: every chunk in place, big-endian', () => {
 });
 
 test('HEP3 over IPv6 with TCP, a correlation id and an auth key; a payload over 64 KiB is cut to fit', () => {
-  const c = chunks(encodeHep({ family: 6, ipProto: 6, srcIp: '::1', dstIp: '2001:db8::7', srcPort: 1, dstPort: 2, timeUs: 0, captureId: 7, payload: SIP, correlationId: 'call-42', authKey: 'k' }));
+  const c = chunks(
+    encodeHep({
+      family: 6,
+      ipProto: 6,
+      srcIp: '::1',
+      dstIp: '2001:db8::7',
+      srcPort: 1,
+      dstPort: 2,
+      timeUs: 0,
+      captureId: 7,
+      payload: SIP,
+      correlationId: 'call-42',
+      authKey: 'k',
+    }),
+  );
   assert.equal(c.get(1)![0], 10);
   assert.equal(c.get(2)![0], 6);
   assert.equal(c.get(5)!.toString('hex'), '00000000000000000000000000000001');
   assert.equal(c.get(6)!.toString('hex'), '20010db8000000000000000000000007');
   assert.equal(c.get(17)!.toString(), 'call-42');
   assert.equal(c.get(14)!.toString(), 'k');
-  const big = encodeHep({ family: 4, ipProto: 17, srcIp: '127.0.0.1', dstIp: '127.0.0.1', srcPort: 1, dstPort: 2, timeUs: 0, captureId: 1, payload: Buffer.alloc(70_000, 0x41) });
+  const big = encodeHep({
+    family: 4,
+    ipProto: 17,
+    srcIp: '127.0.0.1',
+    dstIp: '127.0.0.1',
+    srcPort: 1,
+    dstPort: 2,
+    timeUs: 0,
+    captureId: 1,
+    payload: Buffer.alloc(70_000, 0x41),
+  });
   assert.equal(big.length, 0xffff);
   assert.ok(chunks(big).get(15)!.length < 70_000);
   assert.equal(ipv6Bytes('::ffff:10.1.2.3').toString('hex'), '00000000000000000000ffff0a010203');
@@ -94,16 +130,31 @@ test('Call-ID found in its spellings and compact form, only in the header sectio
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ncall-id: low\r\n\r\n')), 'low');
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nTo: b\r\n\r\nCall-ID: in-body\r\n')), null);
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\ncall-id: head\r\n\r\nCall-ID: in-body\r\n')), 'head');
-  assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nCSeq: 1 BYE\r\nCall-Info: <x>\r\nCALL-id :\tmixed@h \r\n\r\n')), 'mixed@h');
+  assert.equal(
+    callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nCSeq: 1 BYE\r\nCall-Info: <x>\r\nCALL-id :\tmixed@h \r\n\r\n')),
+    'mixed@h',
+  );
   assert.equal(callIdOf(Buffer.from('SIP/2.0 200 OK\r\nContact: <sip:c>\r\nI : compact\r\n\r\n')), 'compact');
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nCall-ID: no-crlf-at-end')), 'no-crlf-at-end');
   assert.equal(callIdOf(Buffer.from('BYE sip:a SIP/2.0\r\nInfo: x\r\nCallID: not-it\r\n\r\n')), null);
-  assert.equal(fromTagOf(Buffer.from('INVITE sip:a SIP/2.0\r\nFrom: "A" <sip:a@b;tag=uri>;tag=abc\r\nTo: <sip:b@c>;tag=no\r\n\r\n')), 'abc');
+  assert.equal(
+    fromTagOf(
+      Buffer.from('INVITE sip:a SIP/2.0\r\nFrom: "A" <sip:a@b;tag=uri>;tag=abc\r\nTo: <sip:b@c>;tag=no\r\n\r\n'),
+    ),
+    'abc',
+  );
   assert.equal(fromTagOf(Buffer.from('INVITE sip:a SIP/2.0\r\nf: <sip:a@b>;x=1; tag = t2\r\n\r\n')), 't2');
   assert.equal(fromTagOf(Buffer.from('INVITE sip:a SIP/2.0\r\nFrom: <sip:a@b>\r\n\r\n')), null);
 });
 
-const flow: Flow = { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '127.0.0.3', remotePort: 5080, connectionId: null };
+const flow: Flow = {
+  proto: 'udp',
+  localHost: '127.0.0.1',
+  localPort: 5060,
+  remoteHost: '127.0.0.3',
+  remotePort: 5080,
+  connectionId: null,
+};
 const quiet = { info() {}, warn() {} };
 
 /** Packets received on `got` until there are `n` (2 s at most). */
@@ -124,7 +175,10 @@ test('capture over UDP: in and out with the addresses the right way round, the o
     await waitCount(got, 3);
     assert.equal(got.length, 3);
     const [a, b, c] = got.map(chunks);
-    assert.deepEqual([[...a!.get(3)!], a!.get(7)!.readUInt16BE(0), [...a!.get(4)!], a!.get(8)!.readUInt16BE(0)], [[127, 0, 0, 3], 5080, [127, 0, 0, 1], 5060]);
+    assert.deepEqual(
+      [[...a!.get(3)!], a!.get(7)!.readUInt16BE(0), [...a!.get(4)!], a!.get(8)!.readUInt16BE(0)],
+      [[127, 0, 0, 3], 5080, [127, 0, 0, 1], 5060],
+    );
     assert.deepEqual([[...b!.get(3)!], b!.get(7)!.readUInt16BE(0)], [[127, 0, 0, 1], 5060]);
     assert.equal(a!.get(17)!.toString(), 'abc-123@host');
     assert.equal(b!.get(17)!.toString(), 'a-leg-call-id');
@@ -154,7 +208,8 @@ test('capture: the first INVITE of a leg we originate asks the resolver (Call-ID
     asked.push(`${callId} ${tag}`);
     return callId === 'b-leg' && tag === 'ours' ? 'a-leg' : null;
   });
-  const msg = (first: string, callId: string, tag: string) => Buffer.from(`${first}\r\nFrom: <sip:x@y>;tag=${tag}\r\nCall-ID: ${callId}\r\nCSeq: 1 INVITE\r\n\r\n`);
+  const msg = (first: string, callId: string, tag: string) =>
+    Buffer.from(`${first}\r\nFrom: <sip:x@y>;tag=${tag}\r\nCall-ID: ${callId}\r\nCSeq: 1 INVITE\r\n\r\n`);
   try {
     cap.configure({ hep: { proto: 'udp', host: '127.0.0.1', port }, id: 1 });
     cap.tap('out', msg('INVITE sip:b@pbx SIP/2.0', 'b-leg', 'ours'), flow);
@@ -162,7 +217,10 @@ test('capture: the first INVITE of a leg we originate asks the resolver (Call-ID
     cap.tap('in', msg('INVITE sip:b@us SIP/2.0', 'a-leg', 'theirs'), flow); // inbound: never asked
     cap.tap('out', msg('INVITE sip:c@elsewhere SIP/2.0', 'proxied', 'theirs'), flow); // asked, not ours
     await waitCount(got, 4);
-    assert.deepEqual(got.map((p) => chunks(p).get(17)!.toString()), ['a-leg', 'a-leg', 'a-leg', 'proxied']);
+    assert.deepEqual(
+      got.map((p) => chunks(p).get(17)!.toString()),
+      ['a-leg', 'a-leg', 'a-leg', 'proxied'],
+    );
     assert.deepEqual(asked, ['b-leg ours', 'proxied theirs']);
   } finally {
     cap.stop();
@@ -208,11 +266,14 @@ for (const proto of ['udp', 'tcp'] as const) {
     if (proto === 'tcp') await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
     const cap = new HepCapture(quiet);
     const N = 3000;
-    const message = (i: number) => Buffer.from(`OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: burst-${i}\r\nCSeq: ${i} OPTIONS\r\nX-Pad: ${'x'.repeat(i % 700)}\r\nContent-Length: 0\r\n\r\n`);
+    const message = (i: number) =>
+      Buffer.from(
+        `OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: burst-${i}\r\nCSeq: ${i} OPTIONS\r\nX-Pad: ${'x'.repeat(i % 700)}\r\nContent-Length: 0\r\n\r\n`,
+      );
     try {
       cap.configure({ hep: { proto, host: '127.0.0.1', port }, id: 7 });
       await new Promise((r) => setTimeout(r, 50)); // connected
-      for (let i = 0; i < N; ) {
+      for (let i = 0; i < N;) {
         for (const end = Math.min(N, i + 50); i < end; i++) cap.tap('out', message(i), flow);
         await new Promise((r) => setTimeout(r, 2)); // the batch leaves at the end of the turn; the next burst may reuse its buffer
       }

@@ -13,7 +13,16 @@ declare const document: any;
 declare const location: any;
 
 export const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 /** false, or why a browser test is skipped. */
 export function browserSkip(): string | false {
@@ -43,10 +52,17 @@ export async function openConsole(url: string, timeoutMs = 15_000): Promise<Cons
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => {
       // A refused token (the login test) and API errors shown on purpose are 4xx network lines, not script errors.
-      if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) errors.push(`console: ${m.text()}`);
+      if (
+        m.type() === 'error' &&
+        !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())
+      )
+        errors.push(`console: ${m.text()}`);
     });
     const res = await page.goto(url, { timeout: timeoutMs });
-    if (res === null || res.status() !== 200) throw new Error(`the console is not served at ${url} (${res?.status() ?? 'no answer'}): no build in dist/web? run \`npm run build\``);
+    if (res === null || res.status() !== 200)
+      throw new Error(
+        `the console is not served at ${url} (${res?.status() ?? 'no answer'}): no build in dist/web? run \`npm run build\``,
+      );
     const dir = process.env.TRUNKLINE_SCREENSHOTS;
     return {
       page,

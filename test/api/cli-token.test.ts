@@ -15,7 +15,10 @@ test('token add prints the token once (stdout alone), list never shows it, rm re
   writeFileSync(config, `data: ${JSON.stringify(join(dir, 'data'))}\n`);
   const cli = (...args: string[]) => run(process.execPath, [CLI, ...args, '--config', config], 15_000);
   try {
-    const [a, b] = await Promise.all([cli('token', 'add', 'grafana', '--role', 'read'), cli('token', 'add', 'portal', '--role', 'admin')]);
+    const [a, b] = await Promise.all([
+      cli('token', 'add', 'grafana', '--role', 'read'),
+      cli('token', 'add', 'portal', '--role', 'admin'),
+    ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const token = a.stdout.trim();
@@ -47,7 +50,10 @@ test('token add prints the token once (stdout alone), list never shows it, rm re
     r = await cli('token', 'rm', 'grafana');
     assert.deepEqual([r.code, r.stderr], [1, 'unknown token grafana\n']);
     r = await cli('token', 'list', '--json');
-    assert.deepEqual(JSON.parse(r.stdout).map((t: { name: string }) => t.name), ['portal']);
+    assert.deepEqual(
+      JSON.parse(r.stdout).map((t: { name: string }) => t.name),
+      ['portal'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -63,8 +63,21 @@ export interface InjectOptions {
 /** One request through inject(): its status, its body (parsed when JSON) and its headers. */
 export async function injectCall(h: Harness, method: string, url: string, opts: InjectOptions = {}) {
   const token = opts.token === undefined ? h.admin : opts.token;
-  const headers: Record<string, string> = { ...(token !== null && { authorization: `Bearer ${token}` }), ...opts.headers };
-  const res = await h.api.app.inject({ method: method as 'GET', url, headers, ...(opts.body !== undefined && { payload: opts.body as object }) });
-  const json: any = res.body === '' ? undefined : res.headers['content-type']?.toString().startsWith('application/json') ? JSON.parse(res.body) : res.body;
+  const headers: Record<string, string> = {
+    ...(token !== null && { authorization: `Bearer ${token}` }),
+    ...opts.headers,
+  };
+  const res = await h.api.app.inject({
+    method: method as 'GET',
+    url,
+    headers,
+    ...(opts.body !== undefined && { payload: opts.body as object }),
+  });
+  const json: any =
+    res.body === ''
+      ? undefined
+      : res.headers['content-type']?.toString().startsWith('application/json')
+        ? JSON.parse(res.body)
+        : res.body;
   return { status: res.statusCode, json, headers: res.headers };
 }

@@ -20,7 +20,11 @@ function sample(text: string, name: string, labels: Record<string, string>): num
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
     if (m === null || m[1] !== name) continue;
     const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.keys(got).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
+    if (
+      Object.keys(got).length === Object.keys(labels).length &&
+      Object.entries(labels).every(([k, v]) => got[k] === v)
+    )
+      return Number(m[3]);
   }
   return undefined;
 }
@@ -68,27 +72,31 @@ test('families of core counters: one labelled metric each, bounded labels, no me
   assert.equal(sample(text, 'trunkline_security_bans_total', { reason: 'manual' }), 0);
 });
 
-test('a running server: proxy refusals and stateless answers counted by label at /metrics', { timeout: 30_000 }, async () => {
-  const port = await freePort();
-  const server = await startTrunkline(`listen: [udp:127.0.0.1:${port}]\n`);
-  const peer = await new UdpPeer('127.0.0.1').open();
-  try {
-    const api = /"api":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(server.output())?.[1];
-    assert.ok(api, `no API address in the log:\n${server.output()}`);
-    // The proxy refuses to relay to another domain (403) and knows no user here (404).
-    assert.equal((await peer.ask(port, { method: 'MESSAGE', ruri: 'sip:bob@example.org' }))?.status, 403);
-    assert.equal((await peer.ask(port, { method: 'MESSAGE', ruri: 'sip:nobody@127.0.0.1' }))?.status, 404);
-    // Stateless answers: the security edge's keep-alive answer to OPTIONS (200), a CSeq that does not parse (400).
-    assert.equal((await peer.ask(port, { method: 'OPTIONS', ruri: 'sip:127.0.0.1' }))?.status, 200);
-    assert.equal((await peer.ask(port, { method: 'OPTIONS', extra: ['CSeq: x OPTIONS'] }))?.status, 400);
-    const text = await (await fetch(`${api}/metrics`)).text();
-    assert.equal(sample(text, 'trunkline_proxy_replies_total', { status: '403' }), 1, text);
-    assert.equal(sample(text, 'trunkline_proxy_replies_total', { status: '404' }), 1);
-    assert.equal(sample(text, 'trunkline_stateless_responses_total', { status_class: '2xx' }), 1);
-    assert.equal(sample(text, 'trunkline_stateless_responses_total', { status_class: '4xx' }), 1);
-    assert.doesNotMatch(text, /^trunkline_(proxy_replies_|sip_responses_out_)\w*_total\b/m);
-  } finally {
-    peer.close();
-    await server.stop();
-  }
-});
+test(
+  'a running server: proxy refusals and stateless answers counted by label at /metrics',
+  { timeout: 30_000 },
+  async () => {
+    const port = await freePort();
+    const server = await startTrunkline(`listen: [udp:127.0.0.1:${port}]\n`);
+    const peer = await new UdpPeer('127.0.0.1').open();
+    try {
+      const api = /"api":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(server.output())?.[1];
+      assert.ok(api, `no API address in the log:\n${server.output()}`);
+      // The proxy refuses to relay to another domain (403) and knows no user here (404).
+      assert.equal((await peer.ask(port, { method: 'MESSAGE', ruri: 'sip:bob@example.org' }))?.status, 403);
+      assert.equal((await peer.ask(port, { method: 'MESSAGE', ruri: 'sip:nobody@127.0.0.1' }))?.status, 404);
+      // Stateless answers: the security edge's keep-alive answer to OPTIONS (200), a CSeq that does not parse (400).
+      assert.equal((await peer.ask(port, { method: 'OPTIONS', ruri: 'sip:127.0.0.1' }))?.status, 200);
+      assert.equal((await peer.ask(port, { method: 'OPTIONS', extra: ['CSeq: x OPTIONS'] }))?.status, 400);
+      const text = await (await fetch(`${api}/metrics`)).text();
+      assert.equal(sample(text, 'trunkline_proxy_replies_total', { status: '403' }), 1, text);
+      assert.equal(sample(text, 'trunkline_proxy_replies_total', { status: '404' }), 1);
+      assert.equal(sample(text, 'trunkline_stateless_responses_total', { status_class: '2xx' }), 1);
+      assert.equal(sample(text, 'trunkline_stateless_responses_total', { status_class: '4xx' }), 1);
+      assert.doesNotMatch(text, /^trunkline_(proxy_replies_|sip_responses_out_)\w*_total\b/m);
+    } finally {
+      peer.close();
+      await server.stop();
+    }
+  },
+);

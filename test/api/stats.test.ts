@@ -21,8 +21,21 @@ import { postgresBackend, sqliteBackend, type Backend } from '../helpers/backend
 const NOW = Date.parse('2026-03-01T12:30:40Z');
 const MIN = 60_000;
 const base: Cdr = {
-  callSid: '', account: 'acme', trunk: 'pbx', carrier: 'main', direction: 'inbound', from: '+15551230000', to: '+912240001234',
-  startAt: 0, answerAt: null, endAt: 0, duration: 0, status: 200, reason: 'Normal Clearing', hangupBy: 'caller', extra: null,
+  callSid: '',
+  account: 'acme',
+  trunk: 'pbx',
+  carrier: 'main',
+  direction: 'inbound',
+  from: '+15551230000',
+  to: '+912240001234',
+  startAt: 0,
+  answerAt: null,
+  endAt: 0,
+  duration: 0,
+  status: 200,
+  reason: 'Normal Clearing',
+  hangupBy: 'caller',
+  extra: null,
 };
 
 function suite(backend: Backend): void {
@@ -55,7 +68,15 @@ function suite(backend: Backend): void {
         ['CA6', NOW - 70 * MIN, 200],
       ];
       for (const [callSid, startAt, status] of rows) {
-        await store.cdrs.insert({ ...base, callSid, startAt, endAt: startAt + 1000, status, answerAt: status === 200 ? startAt + 500 : null, duration: status === 200 ? 1 : 0 });
+        await store.cdrs.insert({
+          ...base,
+          callSid,
+          startAt,
+          endAt: startAt + 1000,
+          status,
+          answerAt: status === 200 ? startAt + 500 : null,
+          duration: status === 200 ? 1 : 0,
+        });
       }
     });
     after(async () => {
@@ -65,7 +86,11 @@ function suite(backend: Backend): void {
     });
 
     const get = async (url: string, auth = true) => {
-      const res = await api.app.inject({ method: 'GET', url, headers: auth ? { authorization: `Bearer ${token}` } : {} });
+      const res = await api.app.inject({
+        method: 'GET',
+        url,
+        headers: auth ? { authorization: `Bearer ${token}` } : {},
+      });
       return { status: res.statusCode, json: JSON.parse(res.body) };
     };
 
@@ -84,24 +109,31 @@ function suite(backend: Backend): void {
       assert.deepEqual((await get('/api/v1/stats/calls')).json, r.json);
       const day = await get('/api/v1/stats/calls?minutes=1440');
       assert.equal(day.json.length, 1440);
-      assert.equal(day.json.reduce((n: number, b: { started: number }) => n + b.started, 0), 6);
+      assert.equal(
+        day.json.reduce((n: number, b: { started: number }) => n + b.started, 0),
+        6,
+      );
       const one = await get('/api/v1/stats/calls?minutes=1');
       assert.deepEqual(one.json, [{ start: '2026-03-01T12:30:00.000Z', started: 3, answered: 2, failed: 1 }]);
     });
 
-    test('a bad minutes is a 400 naming it; no token is a 401; the route is in the OpenAPI document', { skip }, async () => {
-      for (const bad of ['0', '1441', 'abc', '1.5', '-3']) {
-        const r = await get(`/api/v1/stats/calls?minutes=${bad}`);
-        assert.equal(r.status, 400, bad);
-        assert.match(r.json.error, /^minutes: /, bad);
-      }
-      const unknown = await get('/api/v1/stats/calls?minute=5');
-      assert.equal(unknown.status, 400);
-      assert.match(unknown.json.error, /minute/);
-      assert.equal((await get('/api/v1/stats/calls', false)).status, 401);
-      const doc = (await get('/api/v1/openapi.json', false)).json;
-      assert.ok(doc.paths['/api/v1/stats/calls']?.get, 'listed in the OpenAPI document');
-    });
+    test(
+      'a bad minutes is a 400 naming it; no token is a 401; the route is in the OpenAPI document',
+      { skip },
+      async () => {
+        for (const bad of ['0', '1441', 'abc', '1.5', '-3']) {
+          const r = await get(`/api/v1/stats/calls?minutes=${bad}`);
+          assert.equal(r.status, 400, bad);
+          assert.match(r.json.error, /^minutes: /, bad);
+        }
+        const unknown = await get('/api/v1/stats/calls?minute=5');
+        assert.equal(unknown.status, 400);
+        assert.match(unknown.json.error, /minute/);
+        assert.equal((await get('/api/v1/stats/calls', false)).status, 401);
+        const doc = (await get('/api/v1/openapi.json', false)).json;
+        assert.ok(doc.paths['/api/v1/stats/calls']?.get, 'listed in the OpenAPI document');
+      },
+    );
   });
 }
 

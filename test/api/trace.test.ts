@@ -10,10 +10,19 @@ import { CallTraces } from '../../src/capture/trace.js';
 import { renderLadder } from '../../src/capture/ladder.js';
 import type { Flow } from '../../src/transport/types.js';
 
-const flow = (remoteHost: string, remotePort: number): Flow => ({ proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost, remotePort, connectionId: null });
+const flow = (remoteHost: string, remotePort: number): Flow => ({
+  proto: 'udp',
+  localHost: '127.0.0.1',
+  localPort: 5060,
+  remoteHost,
+  remotePort,
+  connectionId: null,
+});
 
 function msg(first: string, callId: string, method: string, fromTag = 'x'): Buffer {
-  return Buffer.from(`${first}\r\nVia: SIP/2.0/UDP 127.0.0.9;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=${fromTag}\r\nTo: <sip:c@d>\r\nCall-ID: ${callId}\r\nCSeq: 1 ${method}\r\nContent-Length: 0\r\n\r\n`);
+  return Buffer.from(
+    `${first}\r\nVia: SIP/2.0/UDP 127.0.0.9;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=${fromTag}\r\nTo: <sip:c@d>\r\nCall-ID: ${callId}\r\nCSeq: 1 ${method}\r\nContent-Length: 0\r\n\r\n`,
+  );
 }
 
 test('traces: parked INVITE claimed by correlate, our leg claimed by the resolver, both under the sid, ladder drawn', () => {
@@ -30,17 +39,27 @@ test('traces: parked INVITE claimed by correlate, our leg claimed by the resolve
   t.tap('in', msg('SIP/2.0 200 OK', 'b-1', 'INVITE', 'ours'), flow('127.0.0.2', 5070));
   t.tap('out', msg('SIP/2.0 200 OK', 'a-1', 'INVITE'), flow('127.0.0.5', 5080));
   const m = t.trace('CA1')!;
-  assert.deepEqual(m.map((x) => [x.leg, x.direction, x.firstLine]), [
-    ['a', 'in', 'INVITE sip:+4930@127.0.0.1 SIP/2.0'],
-    ['a', 'out', 'SIP/2.0 100 Trying'],
-    ['b', 'out', 'INVITE sip:+4930@127.0.0.2:5070 SIP/2.0'],
-    ['b', 'in', 'SIP/2.0 200 OK'],
-    ['a', 'out', 'SIP/2.0 200 OK'],
-  ]);
-  assert.deepEqual([m[0]!.src, m[0]!.dst, m[2]!.src, m[2]!.dst], ['127.0.0.5:5080', '127.0.0.1:5060', '127.0.0.1:5060', '127.0.0.2:5070']);
+  assert.deepEqual(
+    m.map((x) => [x.leg, x.direction, x.firstLine]),
+    [
+      ['a', 'in', 'INVITE sip:+4930@127.0.0.1 SIP/2.0'],
+      ['a', 'out', 'SIP/2.0 100 Trying'],
+      ['b', 'out', 'INVITE sip:+4930@127.0.0.2:5070 SIP/2.0'],
+      ['b', 'in', 'SIP/2.0 200 OK'],
+      ['a', 'out', 'SIP/2.0 200 OK'],
+    ],
+  );
+  assert.deepEqual(
+    [m[0]!.src, m[0]!.dst, m[2]!.src, m[2]!.dst],
+    ['127.0.0.5:5080', '127.0.0.1:5060', '127.0.0.1:5060', '127.0.0.2:5070'],
+  );
   assert.deepEqual(correlated, ['a-1=CA1', 'b-1=CA1']);
   const ladder = renderLadder(m).split('\n');
-  assert.ok(ladder[0]!.includes('127.0.0.5:5080') && ladder[0]!.indexOf('127.0.0.1:5060') > ladder[0]!.indexOf('127.0.0.5:5080') && ladder[0]!.indexOf('127.0.0.2:5070') > ladder[0]!.indexOf('127.0.0.1:5060'));
+  assert.ok(
+    ladder[0]!.includes('127.0.0.5:5080') &&
+      ladder[0]!.indexOf('127.0.0.1:5060') > ladder[0]!.indexOf('127.0.0.5:5080') &&
+      ladder[0]!.indexOf('127.0.0.2:5070') > ladder[0]!.indexOf('127.0.0.1:5060'),
+  );
   assert.match(ladder[2]!, /INVITE sip:\+4930@127\.0\.0\.1/);
   assert.match(ladder[3]!, /^leg a udp\s+│─+>│/);
   assert.match(ladder[5]!, /^leg a udp\s+│<─+│/);

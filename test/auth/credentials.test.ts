@@ -62,7 +62,9 @@ test('quoted-string escapes are resolved; a comma or "realm=" inside quotes is d
 });
 
 test('without qop: MD5 by default, nc and cnonce null; upper-case hex response is normalised', () => {
-  const c = parseDigestCredentials(`Digest username="u", realm="r", nonce="n", uri="sip:r", response="${MD5_RESP.toUpperCase()}"`);
+  const c = parseDigestCredentials(
+    `Digest username="u", realm="r", nonce="n", uri="sip:r", response="${MD5_RESP.toUpperCase()}"`,
+  );
   assert.equal(c.algorithm, 'MD5');
   assert.equal(c.qop, null);
   assert.equal(c.nc, null);
@@ -71,7 +73,9 @@ test('without qop: MD5 by default, nc and cnonce null; upper-case hex response i
 });
 
 test('UTF-8 in a quoted username is kept', () => {
-  const c = parseDigestCredentials(`Digest username="jürgen", realm="r", nonce="n", uri="sip:r", response="${MD5_RESP}"`);
+  const c = parseDigestCredentials(
+    `Digest username="jürgen", realm="r", nonce="n", uri="sip:r", response="${MD5_RESP}"`,
+  );
   assert.equal(c.username, 'jürgen');
 });
 
@@ -111,7 +115,8 @@ for (const [name, value, re] of MALFORMED) {
   test(`malformed: ${name} throws SipSyntaxError('Authorization')`, () => {
     assert.throws(
       () => parseDigestCredentials(value),
-      (err: unknown) => err instanceof SipSyntaxError && err.field === 'Authorization' && err.status === 400 && re.test(err.message),
+      (err: unknown) =>
+        err instanceof SipSyntaxError && err.field === 'Authorization' && err.status === 400 && re.test(err.message),
     );
   });
 }
@@ -124,7 +129,10 @@ test('the error names the header it was given', () => {
 });
 
 test('parseAuthHeader reads challenges too; authScheme; peekRealm on a malformed value', () => {
-  const h = parseAuthHeader('Digest realm="atlanta.com", qop="auth,auth-int", nonce="abc", stale=FALSE, algorithm=MD5', 'WWW-Authenticate');
+  const h = parseAuthHeader(
+    'Digest realm="atlanta.com", qop="auth,auth-int", nonce="abc", stale=FALSE, algorithm=MD5',
+    'WWW-Authenticate',
+  );
   assert.equal(h.scheme, 'Digest');
   assert.deepEqual(h.params.get('qop'), { value: 'auth,auth-int', quoted: true });
   assert.deepEqual(h.params.get('stale'), { value: 'FALSE', quoted: false });
@@ -140,7 +148,12 @@ function creds(realm: string, alg: 'MD5' | 'SHA-256' = 'MD5', user = 'u'): strin
 }
 
 test('selectCredentials: the one for our realm among several; null when none is for us', () => {
-  const values = [creds('other.example', 'MD5', 'x'), 'Bearer abc.def', creds('biloxi.com', 'MD5', 'bob'), creds('third.example')];
+  const values = [
+    creds('other.example', 'MD5', 'x'),
+    'Bearer abc.def',
+    creds('biloxi.com', 'MD5', 'bob'),
+    creds('third.example'),
+  ];
   assert.equal(selectCredentials(values, 'biloxi.com')?.username, 'bob');
   assert.equal(selectCredentials(values, 'nobody.example'), null);
   assert.equal(selectCredentials([], 'biloxi.com'), null);
@@ -162,7 +175,11 @@ test('selectCredentials: a malformed value for another realm is ignored; one tha
   assert.equal(selectCredentials([badOther, creds('r')], 'r')?.username, 'u');
   assert.equal(selectCredentials([badOther], 'r'), null);
   assert.throws(() => selectCredentials(['Digest realm="r", username="u"'], 'r'), SipSyntaxError);
-  assert.throws(() => selectCredentials(['Digest username="u" nonce'], 'r'), SipSyntaxError, 'no realm to tell: may be ours');
+  assert.throws(
+    () => selectCredentials(['Digest username="u" nonce'], 'r'),
+    SipSyntaxError,
+    'no realm to tell: may be ours',
+  );
   // A valid one for us wins over a malformed one that might be.
   assert.equal(selectCredentials(['Digest realm="r", junk', creds('r')], 'r')?.username, 'u');
 });

@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { FailureCounter, type ThresholdEvent } from '../../src/auth/failure-counter.js';
 import { FakeClock } from './helpers.js';
 
-function counter(opts: ConstructorParameters<typeof FailureCounter>[0] = {}): { c: FailureCounter; clock: FakeClock; events: ThresholdEvent[] } {
+function counter(opts: ConstructorParameters<typeof FailureCounter>[0] = {}): {
+  c: FailureCounter;
+  clock: FakeClock;
+  events: ThresholdEvent[];
+} {
   const clock = new FakeClock();
   const events: ThresholdEvent[] = [];
   const c = new FailureCounter({ now: clock.now, onThreshold: (e) => events.push(e), ...opts });
@@ -58,11 +62,17 @@ test('IPs and users are counted apart; a null username counts only the IP', () =
   c.record('192.0.2.1', 'alice');
   c.record('192.0.2.2', 'alice');
   c.record('192.0.2.3', 'alice');
-  assert.deepEqual(events.map((e) => `${e.kind}:${e.key}`), ['user:alice']);
+  assert.deepEqual(
+    events.map((e) => `${e.kind}:${e.key}`),
+    ['user:alice'],
+  );
   c.record('192.0.2.9', null);
   c.record('192.0.2.9', 'bob');
   c.record('192.0.2.9', 'carol');
-  assert.deepEqual(events.map((e) => `${e.kind}:${e.key}`), ['user:alice', 'ip:192.0.2.9']);
+  assert.deepEqual(
+    events.map((e) => `${e.kind}:${e.key}`),
+    ['user:alice', 'ip:192.0.2.9'],
+  );
   assert.equal(c.count('user', 'bob'), 1);
 });
 
@@ -79,7 +89,10 @@ test('threshold and window are configurable, per kind too', () => {
   c.record('192.0.2.1', 'alice');
   clock.advance(300_000);
   c.record('192.0.2.1', 'alice');
-  assert.deepEqual(events.map((e) => `${e.kind}:${e.key}:${e.count}:${e.windowS}`), ['user:alice:2:600']);
+  assert.deepEqual(
+    events.map((e) => `${e.kind}:${e.key}:${e.count}:${e.windowS}`),
+    ['user:alice:2:600'],
+  );
   for (let i = 0; i < 3; i++) c.record('192.0.2.1', null);
   assert.equal(events.length, 1, 'ip: 4 within 10 s');
   c.record('192.0.2.1', null);

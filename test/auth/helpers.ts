@@ -29,7 +29,9 @@ export function challengeParams(value: string): Record<string, string> {
 }
 
 export function hash(alg: 'MD5' | 'SHA-256', s: string): string {
-  return createHash(alg === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+  return createHash(alg === 'MD5' ? 'md5' : 'sha256')
+    .update(s)
+    .digest('hex');
 }
 
 export interface ClientOptions {

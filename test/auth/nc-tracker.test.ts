@@ -4,7 +4,11 @@ import { NcTracker, NC_WINDOW } from '../../src/auth/nc-tracker.js';
 import { FakeClock } from './helpers.js';
 
 function tracker(clock = new FakeClock(), maxNonces?: number): { t: NcTracker; clock: FakeClock; exp: number } {
-  return { t: new NcTracker({ now: clock.now, ...(maxNonces !== undefined ? { maxNonces } : {}) }), clock, exp: clock.t + 300_000 };
+  return {
+    t: new NcTracker({ now: clock.now, ...(maxNonces !== undefined ? { maxNonces } : {}) }),
+    clock,
+    exp: clock.t + 300_000,
+  };
 }
 
 test('counts going up are accepted; each only once', () => {

@@ -109,7 +109,18 @@ test('garbage is invalid, never an exception', () => {
   const clock = new FakeClock();
   const s = service(clock);
   const n = s.issue(IP);
-  for (const bad of ['', 'x', n.slice(1), `${n}A`, `${n.slice(0, 71)}=`, `${n.slice(0, 71)}+`, `${n.slice(0, 71)}/`, 'dcd98b7102dd2f0e8b11d0f600bfb0c093', ' '.repeat(72), 'é'.repeat(72)]) {
+  for (const bad of [
+    '',
+    'x',
+    n.slice(1),
+    `${n}A`,
+    `${n.slice(0, 71)}=`,
+    `${n.slice(0, 71)}+`,
+    `${n.slice(0, 71)}/`,
+    'dcd98b7102dd2f0e8b11d0f600bfb0c093',
+    ' '.repeat(72),
+    'é'.repeat(72),
+  ]) {
     assert.equal(s.check(bad, IP), 'invalid', JSON.stringify(bad));
   }
 });

@@ -70,8 +70,16 @@ async function startUas(algorithms: ChallengeAlgorithm[]): Promise<Uas> {
       const rej = auth.rejection(req, outcome, REALM, rinfo.address);
       const res =
         rej === null
-          ? createResponse(req, 200, { headers: [['Contact', req.get('Contact') ?? '*'], ['Expires', '300']] })
-          : createResponse(req, rej.status, { headers: rej.headers, ...(rej.reason !== undefined ? { reason: rej.reason } : {}) });
+          ? createResponse(req, 200, {
+              headers: [
+                ['Contact', req.get('Contact') ?? '*'],
+                ['Expires', '300'],
+              ],
+            })
+          : createResponse(req, rej.status, {
+              headers: rej.headers,
+              ...(rej.reason !== undefined ? { reason: rej.reason } : {}),
+            });
       if (rej !== null && rej.status === 401) uas.challenges.push(rej.headers.map(([, v]) => v));
       sock.send(serialize(res), rinfo.port, rinfo.address);
     });
@@ -117,68 +125,92 @@ async function runSipp(uas: Uas, file: string): Promise<RunResult> {
 
 const ALICE = '[authentication username=alice password=secret]';
 
-test('SIPp REGISTER answers an MD5 challenge; verify() accepts it, and nc=2 on the same nonce too', { skip: !haveSipp && 'sipp not installed' }, async () => {
-  const uas = await startUas(['MD5']);
-  try {
-    const r = await runSipp(uas, scenarioFile([{ auth: ALICE, expect: 200 }, { auth: ALICE, expect: 200 }]));
-    assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-    assert.deepEqual(uas.outcomes.map((o) => o.kind), ['missing', 'ok', 'ok']);
-    assert.deepEqual(uas.outcomes[1], { kind: 'ok', username: 'alice' });
-    const [first, second] = uas.credentials;
-    assert.ok(first !== undefined && second !== undefined);
-    assert.equal(first.algorithm, 'MD5');
-    assert.equal(first.qop, 'auth');
-    assert.equal(first.realm, REALM);
-    assert.equal(first.opaque, 'trunkline-opaque');
-    assert.equal(first.uri, `sip:127.0.0.1:${uas.port}`);
-    assert.equal(first.nc, 1);
-    assert.equal(second.nonce, first.nonce, 'SIPp reuses the challenge');
-    assert.equal(second.nc, 2, 'and counts up');
-  } finally {
-    await uas.close();
-  }
-});
+test(
+  'SIPp REGISTER answers an MD5 challenge; verify() accepts it, and nc=2 on the same nonce too',
+  { skip: !haveSipp && 'sipp not installed' },
+  async () => {
+    const uas = await startUas(['MD5']);
+    try {
+      const r = await runSipp(
+        uas,
+        scenarioFile([
+          { auth: ALICE, expect: 200 },
+          { auth: ALICE, expect: 200 },
+        ]),
+      );
+      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+      assert.deepEqual(
+        uas.outcomes.map((o) => o.kind),
+        ['missing', 'ok', 'ok'],
+      );
+      assert.deepEqual(uas.outcomes[1], { kind: 'ok', username: 'alice' });
+      const [first, second] = uas.credentials;
+      assert.ok(first !== undefined && second !== undefined);
+      assert.equal(first.algorithm, 'MD5');
+      assert.equal(first.qop, 'auth');
+      assert.equal(first.realm, REALM);
+      assert.equal(first.opaque, 'trunkline-opaque');
+      assert.equal(first.uri, `sip:127.0.0.1:${uas.port}`);
+      assert.equal(first.nc, 1);
+      assert.equal(second.nonce, first.nonce, 'SIPp reuses the challenge');
+      assert.equal(second.nc, 2, 'and counts up');
+    } finally {
+      await uas.close();
+    }
+  },
+);
 
-test('SIPp with a wrong password and with an unknown user: both fail, both get the same challenge shape', { skip: !haveSipp && 'sipp not installed' }, async () => {
-  const uas = await startUas(['MD5']);
-  try {
-    const r = await runSipp(
-      uas,
-      scenarioFile([
-        { auth: '[authentication username=alice password=wrong]', expect: 401, authAgain: true },
-        { auth: '[authentication username=mallory password=secret]', expect: 401, authAgain: true },
-        { auth: ALICE, expect: 200 },
-      ]),
-    );
-    assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-    assert.deepEqual(
-      uas.outcomes.map((o) => (o.kind === 'fail' ? `fail:${o.reason}` : o.kind)),
-      ['missing', 'fail:wrong password', 'fail:unknown user', 'ok'],
-    );
-    // The three challenges differ only in their nonce.
-    const shapes = uas.challenges.map((vals) => vals.map((v) => v.replace(/nonce="[^"]*"/, 'nonce="N"')));
-    assert.equal(shapes.length, 3);
-    assert.deepEqual(shapes[1], shapes[0]);
-    assert.deepEqual(shapes[2], shapes[0]);
-    assert.equal(uas.failures.count('ip', '127.0.0.1'), 2);
-    assert.equal(uas.failures.count('user', 'alice'), 1);
-    assert.equal(uas.failures.count('user', 'mallory'), 1);
-  } finally {
-    await uas.close();
-  }
-});
+test(
+  'SIPp with a wrong password and with an unknown user: both fail, both get the same challenge shape',
+  { skip: !haveSipp && 'sipp not installed' },
+  async () => {
+    const uas = await startUas(['MD5']);
+    try {
+      const r = await runSipp(
+        uas,
+        scenarioFile([
+          { auth: '[authentication username=alice password=wrong]', expect: 401, authAgain: true },
+          { auth: '[authentication username=mallory password=secret]', expect: 401, authAgain: true },
+          { auth: ALICE, expect: 200 },
+        ]),
+      );
+      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+      assert.deepEqual(
+        uas.outcomes.map((o) => (o.kind === 'fail' ? `fail:${o.reason}` : o.kind)),
+        ['missing', 'fail:wrong password', 'fail:unknown user', 'ok'],
+      );
+      // The three challenges differ only in their nonce.
+      const shapes = uas.challenges.map((vals) => vals.map((v) => v.replace(/nonce="[^"]*"/, 'nonce="N"')));
+      assert.equal(shapes.length, 3);
+      assert.deepEqual(shapes[1], shapes[0]);
+      assert.deepEqual(shapes[2], shapes[0]);
+      assert.equal(uas.failures.count('ip', '127.0.0.1'), 2);
+      assert.equal(uas.failures.count('user', 'alice'), 1);
+      assert.equal(uas.failures.count('user', 'mallory'), 1);
+    } finally {
+      await uas.close();
+    }
+  },
+);
 
-test('SIPp given MD5 first and SHA-256 second answers the first challenge (MD5)', { skip: !haveSipp && 'sipp not installed' }, async () => {
-  const uas = await startUas(['MD5', 'SHA-256']);
-  try {
-    const r = await runSipp(uas, scenarioFile([{ auth: ALICE, expect: 200 }]));
-    assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-    assert.deepEqual(uas.outcomes.map((o) => o.kind), ['missing', 'ok']);
-    assert.equal(uas.credentials[0]?.algorithm, 'MD5');
-  } finally {
-    await uas.close();
-  }
-});
+test(
+  'SIPp given MD5 first and SHA-256 second answers the first challenge (MD5)',
+  { skip: !haveSipp && 'sipp not installed' },
+  async () => {
+    const uas = await startUas(['MD5', 'SHA-256']);
+    try {
+      const r = await runSipp(uas, scenarioFile([{ auth: ALICE, expect: 200 }]));
+      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+      assert.deepEqual(
+        uas.outcomes.map((o) => o.kind),
+        ['missing', 'ok'],
+      );
+      assert.equal(uas.credentials[0]?.algorithm, 'MD5');
+    } finally {
+      await uas.close();
+    }
+  },
+);
 
 /**
  * SHA-256 (RFC 8760): SIPp 3.6 only computes MD5 (and AKAv1-MD5) and stops
@@ -191,20 +223,27 @@ function lacksSha256(r: RunResult): boolean {
 }
 
 for (const offer of [['SHA-256'], ['SHA-256', 'MD5']] as ChallengeAlgorithm[][]) {
-  test(`SIPp answers a SHA-256 challenge (offer ${offer.join(', ')})`, { skip: !haveSipp && 'sipp not installed' }, async (t) => {
-    const uas = await startUas(offer);
-    try {
-      const r = await runSipp(uas, scenarioFile([{ auth: ALICE, expect: 200 }]));
-      if (lacksSha256(r)) {
-        t.skip('the installed SIPp computes MD5 digests only (SIPp 3.6: "authentication must use MD5 or AKAv1-MD5")');
-        return;
+  test(
+    `SIPp answers a SHA-256 challenge (offer ${offer.join(', ')})`,
+    { skip: !haveSipp && 'sipp not installed' },
+    async (t) => {
+      const uas = await startUas(offer);
+      try {
+        const r = await runSipp(uas, scenarioFile([{ auth: ALICE, expect: 200 }]));
+        if (lacksSha256(r)) {
+          t.skip('the installed SIPp computes MD5 digests only (SIPp 3.6: "authentication must use MD5 or AKAv1-MD5")');
+          return;
+        }
+        assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+        assert.deepEqual(
+          uas.outcomes.map((o) => o.kind),
+          ['missing', 'ok'],
+        );
+        assert.equal(uas.credentials[0]?.algorithm, 'SHA-256');
+        assert.equal(uas.credentials[0]?.response.length, 64);
+      } finally {
+        await uas.close();
       }
-      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-      assert.deepEqual(uas.outcomes.map((o) => o.kind), ['missing', 'ok']);
-      assert.equal(uas.credentials[0]?.algorithm, 'SHA-256');
-      assert.equal(uas.credentials[0]?.response.length, 64);
-    } finally {
-      await uas.close();
-    }
-  });
+    },
+  );
 }

@@ -28,10 +28,13 @@ import {
 import type { Cdr } from '../../src/trunking/model.js';
 
 async function onlyCdr(ck: CallKit): Promise<Cdr> {
-  const cdrs = await waitFor(async () => {
-    const c = await ck.cdrs();
-    return c.length > 0 ? c : undefined;
-  }, { timeoutMs: 2000, what: 'the CDR' });
+  const cdrs = await waitFor(
+    async () => {
+      const c = await ck.cdrs();
+      return c.length > 0 ? c : undefined;
+    },
+    { timeoutMs: 2000, what: 'the CDR' },
+  );
   assert.equal(cdrs.length, 1, 'one CDR per call');
   return cdrs[0]!;
 }
@@ -54,7 +57,11 @@ test('failover: a 503 from gateway 1 sends the call to gateway 2, which answers;
   ck.fromGateway(GW2, answer(inv2, 200, 'gw2', SDP_ANSWER));
   const ok = await sentMatching(ck, CALLER_HOST, '200', isResponse(200));
   assert.equal(ok.body.toString(), SDP_ANSWER);
-  assert.equal(ok.toTag, (await sentMatching(ck, CALLER_HOST, '180', isResponse(180))).toTag, 'one dialog toward the caller');
+  assert.equal(
+    ok.toTag,
+    (await sentMatching(ck, CALLER_HOST, '180', isResponse(180))).toTag,
+    'one dialog toward the caller',
+  );
   await sentMatching(ck, GW2, 'ACK of the 200', isRequest('ACK'));
   ck.fromCaller(fromCallerInDialog(dialog, ok, 'ACK', 1));
   ck.fromCaller(fromCallerInDialog(dialog, ok, 'BYE', 2));
@@ -124,13 +131,24 @@ test('glare: a re-INVITE crossing one in progress gets 491 and the call stays up
 
   // The caller's re-INVITE completes.
   ck.fromGateway(GW1, answer(reinv, 200, 'gw1', SDP_ANSWER));
-  const ok2 = await sentMatching(ck, CALLER_HOST, '200 to the re-INVITE', (m) => isResponse(200)(m) && m.cseq.seq === 2);
+  const ok2 = await sentMatching(
+    ck,
+    CALLER_HOST,
+    '200 to the re-INVITE',
+    (m) => isResponse(200)(m) && m.cseq.seq === 2,
+  );
   assert.equal(ok2.body.toString(), SDP_ANSWER);
-  await waitFor(() => ck.sentTo(GW1).filter((s) => isRequest('ACK')(s.msg) && s.msg.cseq.seq === reinv.cseq.seq).length > 0, { timeoutMs: 2000, what: 'ACK of the re-INVITE' });
+  await waitFor(
+    () => ck.sentTo(GW1).filter((s) => isRequest('ACK')(s.msg) && s.msg.cseq.seq === reinv.cseq.seq).length > 0,
+    { timeoutMs: 2000, what: 'ACK of the re-INVITE' },
+  );
   ck.fromCaller(fromCallerInDialog(dialog, ok, 'ACK', 2));
 
   // The call is up, and the gateway's retry now goes through to the caller.
-  assert.deepEqual(ck.b2bua.liveCalls().map((c) => c.state), ['confirmed']);
+  assert.deepEqual(
+    ck.b2bua.liveCalls().map((c) => c.state),
+    ['confirmed'],
+  );
   ck.fromGateway(GW1, fromGatewayInDialog(inv, GW1, 'gw1', 'INVITE', 2, SDP_ANSWER));
   const relayed = await sentMatching(ck, CALLER_HOST, "the gateway's re-INVITE", isRequest('INVITE'));
   assert.equal(relayed.callId, dialog.callId);
@@ -239,7 +257,10 @@ test('CANCEL after the 200 reached the caller: no effect, the call completes', a
   ck.fromCaller(cancelOf(invite));
   await sentMatching(ck, CALLER_HOST, '200 to CANCEL', isResponse(200, 'CANCEL'));
   ck.fromCaller(fromCallerInDialog(dialog, ok, 'ACK', 1));
-  assert.deepEqual(ck.b2bua.liveCalls().map((c) => c.state), ['confirmed']);
+  assert.deepEqual(
+    ck.b2bua.liveCalls().map((c) => c.state),
+    ['confirmed'],
+  );
   ck.fromCaller(fromCallerInDialog(dialog, ok, 'BYE', 2));
   const bye = await sentMatching(ck, GW1, 'BYE', isRequest('BYE'));
   ck.fromGateway(GW1, answer(bye, 200, 'gw1'));

@@ -40,7 +40,16 @@ export const SDP_OFFER = sdp('203.0.113.10', 40000);
 export const SDP_ANSWER = sdp('198.51.100.50', 50000);
 
 export function sdp(ip: string, port: number): string {
-  return ['v=0', `o=- 1 1 IN IP4 ${ip}`, 's=-', `c=IN IP4 ${ip}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+  return [
+    'v=0',
+    `o=- 1 1 IN IP4 ${ip}`,
+    's=-',
+    `c=IN IP4 ${ip}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    '',
+  ].join('\r\n');
 }
 
 class RecordingLog {
@@ -274,7 +283,10 @@ export function uriOf(nameAddr: string): string {
 
 /** A response to a request sent to a gateway (or to the caller), optionally with SDP. */
 export function answer(req: SipMessage, status: number, toTag: string, body?: string): SipMessage {
-  const headers: Array<[string, string]> = status >= 101 && status < 300 && req.method === 'INVITE' ? [['Contact', `<sip:gw@${uriHost(req.requestUri)}:5060>`]] : [];
+  const headers: Array<[string, string]> =
+    status >= 101 && status < 300 && req.method === 'INVITE'
+      ? [['Contact', `<sip:gw@${uriHost(req.requestUri)}:5060>`]]
+      : [];
   return createResponse(req, status, {
     toTag,
     headers,
@@ -289,7 +301,13 @@ function uriHost(uri: string): string {
 }
 
 /** Waits until something matching was sent toward `host`; returns the n-th (0-based) such message. */
-export async function sentMatching(ck: CallKit, host: string, what: string, match: (m: SipMessage) => boolean, n = 0): Promise<SipMessage> {
+export async function sentMatching(
+  ck: CallKit,
+  host: string,
+  what: string,
+  match: (m: SipMessage) => boolean,
+  n = 0,
+): Promise<SipMessage> {
   let found: SipMessage | undefined;
   await waitFor(
     () => {
@@ -302,10 +320,20 @@ export async function sentMatching(ck: CallKit, host: string, what: string, matc
 }
 
 export const isRequest = (method: string) => (m: SipMessage) => m.isRequest && m.method === method;
-export const isResponse = (status: number, method = 'INVITE') => (m: SipMessage) => !m.isRequest && m.status === status && m.cseq.method === method;
+export const isResponse =
+  (status: number, method = 'INVITE') =>
+  (m: SipMessage) =>
+    !m.isRequest && m.status === status && m.cseq.method === method;
 
 /** A request of the gateway inside the dialog the B2BUA's INVITE `sent` made (the gateway's tag `gwTag`). */
-export function fromGatewayInDialog(sent: SipMessage, gwHost: string, gwTag: string, method: string, cseq: number, body?: string): SipMessage {
+export function fromGatewayInDialog(
+  sent: SipMessage,
+  gwHost: string,
+  gwTag: string,
+  method: string,
+  cseq: number,
+  body?: string,
+): SipMessage {
   return inDialog({
     method,
     ruri: uriOf(sent.get('Contact') ?? ''),
@@ -321,7 +349,13 @@ export function fromGatewayInDialog(sent: SipMessage, gwHost: string, gwTag: str
 }
 
 /** A request of the caller inside its dialog with the B2BUA (`ok`: the B2BUA's 2xx to the INVITE). */
-export function fromCallerInDialog(dialog: CallerDialog, ok: SipMessage, method: string, cseq: number, body?: string): SipMessage {
+export function fromCallerInDialog(
+  dialog: CallerDialog,
+  ok: SipMessage,
+  method: string,
+  cseq: number,
+  body?: string,
+): SipMessage {
   return inDialog({
     method,
     ruri: uriOf(ok.get('Contact') ?? ''),

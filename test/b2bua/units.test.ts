@@ -24,12 +24,23 @@ test('answerChallenge: a 407 answered so that the challenger verifies it (MD5, q
   const v = (k: string): string => p.get(k)!.value;
   assert.equal(v('opaque'), 'op');
   assert.equal(v('qop'), 'auth');
-  const expected = digestResponse({ algorithm: 'MD5', ha1: ha1('MD5', 'trunk1', 'carrier', 's3cret'), nonce: 'abc123', method: 'INVITE', uri: 'sip:+1555@gw', qop: 'auth', ncText: v('nc'), cnonce: v('cnonce') });
+  const expected = digestResponse({
+    algorithm: 'MD5',
+    ha1: ha1('MD5', 'trunk1', 'carrier', 's3cret'),
+    nonce: 'abc123',
+    method: 'INVITE',
+    uri: 'sip:+1555@gw',
+    qop: 'auth',
+    ncText: v('nc'),
+    cnonce: v('cnonce'),
+  });
   assert.equal(v('response'), expected);
 });
 
 test('answerChallenge: no Digest challenge we support gives null', () => {
-  const res = msgText('SIP/2.0 401 Unauthorized\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:c@d>;tag=2\nCall-ID: x\nCSeq: 1 INVITE\nWWW-Authenticate: Digest realm="r", nonce="n", algorithm=SHA-512-256\nContent-Length: 0\n\n');
+  const res = msgText(
+    'SIP/2.0 401 Unauthorized\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:c@d>;tag=2\nCall-ID: x\nCSeq: 1 INVITE\nWWW-Authenticate: Digest realm="r", nonce="n", algorithm=SHA-512-256\nContent-Length: 0\n\n',
+  );
   assert.equal(answerChallenge(res, 'INVITE', 'sip:x', { username: 'u', password: 'p' }), null);
 });
 

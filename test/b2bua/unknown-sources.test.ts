@@ -18,14 +18,30 @@ function request(method: string): SipMessage {
 }
 
 function flowFrom(address: string, port = 5060): Flow {
-  return { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: address, remotePort: port, connectionId: null };
+  return {
+    proto: 'udp',
+    localHost: '127.0.0.1',
+    localPort: 5060,
+    remoteHost: address,
+    remotePort: port,
+    connectionId: null,
+  };
 }
 
-function setup(): { u: UnknownSources; counters: Counters; lines: Array<Record<string, unknown>>; events: SourceRefusedEvent[] } {
+function setup(): {
+  u: UnknownSources;
+  counters: Counters;
+  lines: Array<Record<string, unknown>>;
+  events: SourceRefusedEvent[];
+} {
   const counters = new Counters();
   const lines: Array<Record<string, unknown>> = [];
   const events: SourceRefusedEvent[] = [];
-  const log = { warn: (o: object, msg: string) => lines.push({ ...o, msg }), info: () => undefined, debug: () => undefined };
+  const log = {
+    warn: (o: object, msg: string) => lines.push({ ...o, msg }),
+    info: () => undefined,
+    debug: () => undefined,
+  };
   return { u: new UnknownSources(counters, log, (e) => events.push(e)), counters, lines, events };
 }
 
@@ -38,7 +54,15 @@ test('two INVITEs from one source: both counted as refused calls, one log line a
   assert.equal(counters.get('b2bua_refused_403_unknown-source'), 2, 'INVITEs are refused calls');
   assert.equal(counters.get('b2bua_unknown_source_requests'), 3);
   assert.equal(lines.length, 1);
-  assert.deepEqual(lines[0], { mod: 'trunking', source: 'udp:127.0.0.9:5060', method: 'INVITE', status: 403, cause: 'unknown-source', suppressedBefore: 0, msg: 'request refused: unknown source (no trunk, carrier or user)' });
+  assert.deepEqual(lines[0], {
+    mod: 'trunking',
+    source: 'udp:127.0.0.9:5060',
+    method: 'INVITE',
+    status: 403,
+    cause: 'unknown-source',
+    suppressedBefore: 0,
+    msg: 'request refused: unknown source (no trunk, carrier or user)',
+  });
   assert.deepEqual(events, [{ source: 'udp:127.0.0.9:5060', method: 'INVITE', status: 403, reason: 'unknown source' }]);
   u.refused(request('INVITE'), flowFrom('127.0.0.10'), t0 + 3000);
   assert.equal(lines.length, 2, 'another source: its own line');
@@ -46,7 +70,13 @@ test('two INVITEs from one source: both counted as refused calls, one log line a
   assert.equal(lines.length, 3);
   assert.equal(lines[2]!['suppressedBefore'], 2);
   const list = u.list();
-  assert.deepEqual(list.map((s) => [s.address, s.count, s.method, s.lastAt]), [['127.0.0.9', 4, 'INVITE', t0 + 61_000], ['127.0.0.10', 1, 'INVITE', t0 + 3000]]);
+  assert.deepEqual(
+    list.map((s) => [s.address, s.count, s.method, s.lastAt]),
+    [
+      ['127.0.0.9', 4, 'INVITE', t0 + 61_000],
+      ['127.0.0.10', 1, 'INVITE', t0 + 3000],
+    ],
+  );
   assert.equal(list[0]!.firstAt, t0);
 });
 
@@ -63,5 +93,9 @@ test('a flood of distinct sources: at most 120 lines a minute, then one says how
   const list = u.list();
   assert.equal(list.length, 32);
   assert.equal(list[0]!.address, '192.0.2.1');
-  assert.equal(list[31]!.address, '10.0.3.201', 'the oldest kept: source 969 (the last 31 of the flood and the new one)');
+  assert.equal(
+    list[31]!.address,
+    '10.0.3.201',
+    'the oldest kept: source 969 (the last 31 of the flood and the new one)',
+  );
 });

@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { connectPostgres, schemaUrl } from '../helpers/postgres.js';
 import { failed, managementFlows, ok, run } from './helpers.js';
 
-
 const dirs: string[] = [];
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -28,7 +27,6 @@ async function tempDir(): Promise<string> {
   dirs.push(d);
   return d;
 }
-
 
 describe('trunkline management commands', { concurrency: true }, () => {
   test('domain, subscriber, alias and location commands against SQLite', async () => {
@@ -71,7 +69,8 @@ describe('trunkline management commands', { concurrency: true }, () => {
     assert.deepEqual(await list({ cwd: dir, env: { TRUNKLINE_CONFIG: config } }), ['one.example']);
     // --config before the group works too.
     assert.deepEqual(
-      (JSON.parse(ok(await run(['--config', config, 'domain', 'list', '--json'], { cwd: dir }), 'list')) as unknown[]).length,
+      (JSON.parse(ok(await run(['--config', config, 'domain', 'list', '--json'], { cwd: dir }), 'list')) as unknown[])
+        .length,
       1,
     );
     assert.deepEqual(await list({ cwd: dir }), ['two.example']);

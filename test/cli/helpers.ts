@@ -59,7 +59,11 @@ export function ok(r: RunResult, what: string): string {
 
 /** Exit non-zero (1 unless `code`), exactly one line on stderr matching `message`, nothing on stdout. */
 export function failed(r: RunResult, message: string | RegExp, what: string, code = 1): void {
-  assert.equal(r.code, code, `${what}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)} stderr ${JSON.stringify(r.stderr)}`);
+  assert.equal(
+    r.code,
+    code,
+    `${what}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)} stderr ${JSON.stringify(r.stderr)}`,
+  );
   assert.match(r.stderr, /^[^\n]+\n$/, `${what}: one line on stderr, got ${JSON.stringify(r.stderr)}`);
   if (typeof message === 'string') assert.equal(r.stderr, `${message}\n`, what);
   else assert.match(r.stderr.trimEnd(), message, what);
@@ -74,7 +78,8 @@ export function table(out: string, headers: string[]): string[][] {
   const starts = headers.map((h) => header.indexOf(h));
   return lines.slice(1).map((line) => {
     const cells = starts.map((s, i) => line.slice(s, starts[i + 1] ?? line.length).trim());
-    for (const s of starts.slice(1)) assert.equal(line[s - 1], ' ', `column at ${s} aligned in ${JSON.stringify(line)}`);
+    for (const s of starts.slice(1))
+      assert.equal(line[s - 1], ' ', `column at ${s} aligned in ${JSON.stringify(line)}`);
     return cells;
   });
 }
@@ -104,15 +109,26 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
   if (full) assert.deepEqual(table(ok(await cli(['domain', 'list']), 'domain list'), ['DOMAIN', 'CREATED']), []);
   assert.equal(ok(await cli(['domain', 'add', 'Example.ORG']), 'domain add'), 'added domain example.org\n');
   failed(await cli(['domain', 'add', 'example.org']), 'domain example.org exists', 'duplicate domain');
-  if (full) failed(await cli(['domain', 'add', 'a b']), /^domain: expected a host name or IP address, got "a b"$/, 'bad domain');
+  if (full)
+    failed(
+      await cli(['domain', 'add', 'a b']),
+      /^domain: expected a host name or IP address, got "a b"$/,
+      'bad domain',
+    );
   ok(await cli(['domain', 'add', 'example.net']), 'domain add example.net');
   const domains = await json(['domain', 'list']);
-  assert.deepEqual(domains.map((d) => d['domain']), ['example.net', 'example.org']);
+  assert.deepEqual(
+    domains.map((d) => d['domain']),
+    ['example.net', 'example.org'],
+  );
   assert.deepEqual(Object.keys(domains[0]!), ['domain', 'createdAt']);
   assert.match(String(domains[0]!['createdAt']), ISO);
   if (full) {
     const drows = table(ok(await cli(['domain', 'list']), 'domain list'), ['DOMAIN', 'CREATED']);
-    assert.deepEqual(drows.map((r) => r[0]), ['example.net', 'example.org']);
+    assert.deepEqual(
+      drows.map((r) => r[0]),
+      ['example.net', 'example.org'],
+    );
     assert.match(drows[0]![1]!, ISO);
   }
 
@@ -120,7 +136,10 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
   const store: Store = await openStore(db, { env: {} });
   try {
     assert.equal(
-      ok(await cli(['subscriber', 'add', 'alice@example.org', '--password-stdin'], 'secret\nignored\n'), 'subscriber add'),
+      ok(
+        await cli(['subscriber', 'add', 'alice@example.org', '--password-stdin'], 'secret\nignored\n'),
+        'subscriber add',
+      ),
       'added subscriber alice@example.org\n',
     );
     const alice = await store.subscribers.get('alice', 'example.org');
@@ -135,32 +154,37 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       'unknown domain example.com',
       'unknown domain',
     );
-    if (full) failed(
-      await cli(['subscriber', 'add', 'bob@example.org'], 'x\n'),
-      /^password: .*--password-stdin/,
-      'no --password-stdin',
-    );
-    if (full) failed(
-      await cli(['subscriber', 'add', 'bob@example.org', '--password', 'x']),
-      /unknown option '--password'/,
-      'a password option',
-      2,
-    );
-    if (full) failed(
-      await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin']),
-      /^password: no password on standard input/,
-      'no stdin',
-    );
-    if (full) failed(
-      await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin'], '\nsecond\n'),
-      /^password: no password on standard input/,
-      'empty first line',
-    );
-    if (full) failed(
-      await cli(['subscriber', 'add', 'nodomain', '--password-stdin'], 'x\n'),
-      /^subscriber: expected USER@DOMAIN, got "nodomain"$/,
-      'bad address',
-    );
+    if (full)
+      failed(
+        await cli(['subscriber', 'add', 'bob@example.org'], 'x\n'),
+        /^password: .*--password-stdin/,
+        'no --password-stdin',
+      );
+    if (full)
+      failed(
+        await cli(['subscriber', 'add', 'bob@example.org', '--password', 'x']),
+        /unknown option '--password'/,
+        'a password option',
+        2,
+      );
+    if (full)
+      failed(
+        await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin']),
+        /^password: no password on standard input/,
+        'no stdin',
+      );
+    if (full)
+      failed(
+        await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin'], '\nsecond\n'),
+        /^password: no password on standard input/,
+        'empty first line',
+      );
+    if (full)
+      failed(
+        await cli(['subscriber', 'add', 'nodomain', '--password-stdin'], 'x\n'),
+        /^subscriber: expected USER@DOMAIN, got "nodomain"$/,
+        'bad address',
+      );
     assert.equal(await store.subscribers.get('bob', 'example.org'), undefined, 'no bob after the refusals');
     ok(await cli(['subscriber', 'add', 'bob@example.org', '--password-stdin'], 'pw\r\n'), 'add bob (CRLF)');
     assert.equal((await store.subscribers.get('bob', 'example.org'))?.ha1Md5, md5('bob:example.org:pw'));
@@ -177,10 +201,18 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       'unknown subscriber ghost@example.org',
       'passwd of a missing subscriber',
     );
-    if (full) failed(await cli(['subscriber', 'passwd', 'alice@example.org']), /^password: /, 'passwd without --password-stdin');
+    if (full)
+      failed(
+        await cli(['subscriber', 'passwd', 'alice@example.org']),
+        /^password: /,
+        'passwd without --password-stdin',
+      );
 
     const subs = await json(['subscriber', 'list']);
-    assert.deepEqual(subs.map((s) => s['subscriber']), ['carol@example.net', 'alice@example.org', 'bob@example.org']);
+    assert.deepEqual(
+      subs.map((s) => s['subscriber']),
+      ['carol@example.net', 'alice@example.org', 'bob@example.org'],
+    );
     assert.deepEqual(Object.keys(subs[0]!), ['subscriber', 'username', 'domain', 'createdAt', 'updatedAt']);
     assert.equal(subs[1]!['username'], 'alice');
     assert.equal(subs[1]!['domain'], 'example.org');
@@ -189,10 +221,21 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       (await json(['subscriber', 'list', '--domain', 'example.org'])).map((s) => s['subscriber']),
       ['alice@example.org', 'bob@example.org'],
     );
-    failed(await cli(['subscriber', 'list', '--domain', 'nope.org']), 'unknown domain nope.org', 'list of a missing domain');
+    failed(
+      await cli(['subscriber', 'list', '--domain', 'nope.org']),
+      'unknown domain nope.org',
+      'list of a missing domain',
+    );
     if (full) {
-      const srows = table(ok(await cli(['subscriber', 'list']), 'subscriber list'), ['SUBSCRIBER', 'CREATED', 'UPDATED']);
-      assert.deepEqual(srows.map((r) => r[0]), ['carol@example.net', 'alice@example.org', 'bob@example.org']);
+      const srows = table(ok(await cli(['subscriber', 'list']), 'subscriber list'), [
+        'SUBSCRIBER',
+        'CREATED',
+        'UPDATED',
+      ]);
+      assert.deepEqual(
+        srows.map((r) => r[0]),
+        ['carol@example.net', 'alice@example.org', 'bob@example.org'],
+      );
     }
 
     // Aliases
@@ -202,19 +245,30 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
     );
     ok(await cli(['alias', 'add', '+9122400012*', 'bob@example.org']), 'alias add prefix');
     ok(await cli(['alias', 'add', 'sales', 'alice@example.org']), 'alias add name');
-    failed(await cli(['alias', 'add', '+912240001234', 'bob@example.org']), 'alias +912240001234 exists', 'duplicate alias');
-    if (full) failed(
-      await cli(['alias', 'add', '+91abc', 'alice@example.org']),
-      /^alias: expected an E\.164 number like \+912240001234, a prefix like \+9122400012\* or a name, got "\+91abc"$/,
-      'bad number',
+    failed(
+      await cli(['alias', 'add', '+912240001234', 'bob@example.org']),
+      'alias +912240001234 exists',
+      'duplicate alias',
     );
-    if (full) failed(await cli(['alias', 'add', '+1234567890123456', 'alice@example.org']), /^alias: /, 'number too long');
+    if (full)
+      failed(
+        await cli(['alias', 'add', '+91abc', 'alice@example.org']),
+        /^alias: expected an E\.164 number like \+912240001234, a prefix like \+9122400012\* or a name, got "\+91abc"$/,
+        'bad number',
+      );
+    if (full)
+      failed(await cli(['alias', 'add', '+1234567890123456', 'alice@example.org']), /^alias: /, 'number too long');
     failed(
       await cli(['alias', 'add', '+14155550100', 'ghost@example.org']),
       'unknown subscriber ghost@example.org',
       'alias for a missing subscriber',
     );
-    if (full) failed(await cli(['alias', 'add', '+14155550100', 'ghost']), /^subscriber: expected USER@DOMAIN/, 'alias, bad address');
+    if (full)
+      failed(
+        await cli(['alias', 'add', '+14155550100', 'ghost']),
+        /^subscriber: expected USER@DOMAIN/,
+        'alias, bad address',
+      );
     const aliases = await json(['alias', 'list']);
     assert.deepEqual(
       aliases.map((a) => [a['alias'], a['subscriber']]),
@@ -227,7 +281,10 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
     assert.deepEqual(Object.keys(aliases[0]!), ['alias', 'subscriber', 'username', 'domain', 'createdAt']);
     if (full) {
       const arows = table(ok(await cli(['alias', 'list']), 'alias list'), ['ALIAS', 'SUBSCRIBER', 'CREATED']);
-      assert.deepEqual(arows.map((r) => r.slice(0, 2)), aliases.map((a) => [a['alias'], a['subscriber']]));
+      assert.deepEqual(
+        arows.map((r) => r.slice(0, 2)),
+        aliases.map((a) => [a['alias'], a['subscriber']]),
+      );
     }
     assert.equal((await store.aliases.resolve('+912240001299'))?.username, 'bob', 'the prefix alias works');
     assert.equal(ok(await cli(['alias', 'rm', 'sales']), 'alias rm'), 'removed alias sales (was alice@example.org)\n');
@@ -261,7 +318,12 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
     for (const key of ['aor', 'contact', 'received', 'expires']) assert.ok(key in first, `location --json has ${key}`);
     assert.ok(typeof first['expires'] === 'number' && first['expires'] > 3500 && first['expires'] <= 3600);
     assert.match(String(first['expiresAt']), ISO);
-    const lrows = table(ok(await cli(['location', 'list']), 'location list'), ['AOR', 'CONTACT', 'RECEIVED', 'EXPIRES']);
+    const lrows = table(ok(await cli(['location', 'list']), 'location list'), [
+      'AOR',
+      'CONTACT',
+      'RECEIVED',
+      'EXPIRES',
+    ]);
     assert.equal(lrows.length, 3);
     const bobRow = lrows.find((r) => r[0] === 'bob@example.org')!;
     assert.equal(bobRow[1], 'sip:bob@192.0.2.12:5060');
@@ -271,28 +333,53 @@ export async function managementFlows(config: string, cwd: string, db: DatabaseC
       ok(await cli(['location', 'rm', 'sip:alice@Example.org']), 'location rm'),
       'removed 2 registrations of alice@example.org\n',
     );
-    failed(await cli(['location', 'rm', 'alice@example.org']), 'no registrations for alice@example.org', 'rm, none left');
-    if (full) failed(await cli(['location', 'rm', 'nobody']), /^aor: expected USER@DOMAIN, got "nobody"$/, 'rm of a bad AOR');
-    assert.deepEqual((await json(['location', 'list'])).map((l) => l['aor']), ['bob@example.org']);
+    failed(
+      await cli(['location', 'rm', 'alice@example.org']),
+      'no registrations for alice@example.org',
+      'rm, none left',
+    );
+    if (full)
+      failed(await cli(['location', 'rm', 'nobody']), /^aor: expected USER@DOMAIN, got "nobody"$/, 'rm of a bad AOR');
+    assert.deepEqual(
+      (await json(['location', 'list'])).map((l) => l['aor']),
+      ['bob@example.org'],
+    );
 
     // Removing a subscriber takes its aliases and registrations along.
     assert.equal(
       ok(await cli(['subscriber', 'rm', 'bob@example.org']), 'subscriber rm'),
       'removed subscriber bob@example.org with 1 alias, 1 binding\n',
     );
-    failed(await cli(['subscriber', 'rm', 'bob@example.org']), 'unknown subscriber bob@example.org', 'rm of a missing subscriber');
+    failed(
+      await cli(['subscriber', 'rm', 'bob@example.org']),
+      'unknown subscriber bob@example.org',
+      'rm of a missing subscriber',
+    );
     assert.deepEqual(await json(['location', 'list']), []);
-    assert.deepEqual((await json(['alias', 'list'])).map((a) => a['alias']), ['+912240001234']);
+    assert.deepEqual(
+      (await json(['alias', 'list'])).map((a) => a['alias']),
+      ['+912240001234'],
+    );
 
     // Domains with subscribers: refused unless --cascade.
-    failed(await cli(['domain', 'rm', 'example.org']), /^domain example\.org has 1 subscriber/, 'rm of a domain in use');
+    failed(
+      await cli(['domain', 'rm', 'example.org']),
+      /^domain example\.org has 1 subscriber/,
+      'rm of a domain in use',
+    );
     assert.equal(
       ok(await cli(['domain', 'rm', 'example.org', '--cascade']), 'domain rm --cascade'),
       'removed domain example.org with 1 subscriber, 1 alias, 0 bindings\n',
     );
     failed(await cli(['domain', 'rm', 'example.org']), 'unknown domain example.org', 'rm of a missing domain');
-    assert.deepEqual((await json(['domain', 'list'])).map((d) => d['domain']), ['example.net']);
-    assert.deepEqual((await json(['subscriber', 'list'])).map((s) => s['subscriber']), ['carol@example.net']);
+    assert.deepEqual(
+      (await json(['domain', 'list'])).map((d) => d['domain']),
+      ['example.net'],
+    );
+    assert.deepEqual(
+      (await json(['subscriber', 'list'])).map((s) => s['subscriber']),
+      ['carol@example.net'],
+    );
     assert.deepEqual(await json(['alias', 'list']), []);
   } finally {
     await store.close();

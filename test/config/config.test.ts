@@ -36,13 +36,25 @@ describe('defaults', () => {
     assert.equal(c.data, '/srv/trunkline/data');
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
     assert.deepEqual(c.tls, { verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
-    assert.deepEqual(c.media, { engine: 'builtin', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
+    assert.deepEqual(c.media, {
+      engine: 'builtin',
+      ports: { min: 10000, max: 40000 },
+      timeout: 30,
+      holdTimeout: 3600,
+      worker: false,
+    });
     assert.deepEqual(c.api, { listen: { host: '127.0.0.1', port: 8080 }, tls: false });
     assert.deepEqual(c.capture, { id: 2001, traceCalls: 200 });
     assert.deepEqual(c.routes, []);
     assert.deepEqual(c.sip, {
       timers: { t1: 500, t2: 4000, t4: 5000 },
-      limits: { maxMessageBytes: 65536, maxHeaders: 100, maxHeaderBytes: 16384, maxConnectionsPerIp: 64, idleTimeoutMs: 300000 },
+      limits: {
+        maxMessageBytes: 65536,
+        maxHeaders: 100,
+        maxHeaderBytes: 16384,
+        maxConnectionsPerIp: 64,
+        idleTimeoutMs: 300000,
+      },
       serverHeader: 'Trunkline',
     });
     assert.deepEqual(c.log, { level: 'info' });
@@ -77,11 +89,30 @@ describe('defaults', () => {
     );
     assert.equal(c.advertise, '203.0.113.10');
     assert.deepEqual(c.database, { kind: 'sqlite', file: '/srv/trunkline/data/trunkline.db' });
-    assert.deepEqual(c.tls, { cert: '/srv/trunkline/cert.pem', key: '/srv/trunkline/key.pem', ca: '/srv/trunkline/ca.pem', verifyClient: false, minVersion: '1.2', maxVersion: '1.3' });
-    assert.deepEqual(c.media, { engine: 'builtin', address: '127.0.0.1', ports: { min: 10000, max: 40000 }, timeout: 30, holdTimeout: 3600, worker: false });
+    assert.deepEqual(c.tls, {
+      cert: '/srv/trunkline/cert.pem',
+      key: '/srv/trunkline/key.pem',
+      ca: '/srv/trunkline/ca.pem',
+      verifyClient: false,
+      minVersion: '1.2',
+      maxVersion: '1.3',
+    });
+    assert.deepEqual(c.media, {
+      engine: 'builtin',
+      address: '127.0.0.1',
+      ports: { min: 10000, max: 40000 },
+      timeout: 30,
+      holdTimeout: 3600,
+      worker: false,
+    });
     assert.deepEqual(c.capture, { hep: { proto: 'udp', host: '127.0.0.1', port: 9060 }, id: 2001, traceCalls: 200 });
     assert.deepEqual(c.routes, [
-      { match: { method: 'INVITE', user: '^\\+1', source: '127.0.0.0/8' }, forward: ['sip:127.0.0.1:5090'], mode: 'parallel', stateless: false },
+      {
+        match: { method: 'INVITE', user: '^\\+1', source: '127.0.0.0/8' },
+        forward: ['sip:127.0.0.1:5090'],
+        mode: 'parallel',
+        stateless: false,
+      },
       { match: { method: 'MESSAGE' }, reply: 405, mode: 'serial', stateless: false },
       { match: {}, then: 'location', mode: 'serial', stateless: false },
     ]);
@@ -97,16 +128,33 @@ describe('defaults', () => {
   });
 
   test('database forms', () => {
-    assert.deepEqual(parseConfig('database: sqlite:db/t.db', BASE).database, { kind: 'sqlite', file: '/srv/trunkline/db/t.db' });
+    assert.deepEqual(parseConfig('database: sqlite:db/t.db', BASE).database, {
+      kind: 'sqlite',
+      file: '/srv/trunkline/db/t.db',
+    });
     assert.deepEqual(parseConfig('database: "sqlite::memory:"', BASE).database, { kind: 'sqlite', file: ':memory:' });
     assert.deepEqual(parseConfig('database: sqlite:///abs/t.db', BASE).database, { kind: 'sqlite', file: '/abs/t.db' });
-    assert.deepEqual(parseConfig('database: postgres://tl@127.0.0.1/tl', BASE).database, { kind: 'postgres', url: 'postgres://tl@127.0.0.1/tl' });
-    assert.deepEqual(parseConfig('database: postgresql://h/db', BASE).database, { kind: 'postgres', url: 'postgresql://h/db' });
+    assert.deepEqual(parseConfig('database: postgres://tl@127.0.0.1/tl', BASE).database, {
+      kind: 'postgres',
+      url: 'postgres://tl@127.0.0.1/tl',
+    });
+    assert.deepEqual(parseConfig('database: postgresql://h/db', BASE).database, {
+      kind: 'postgres',
+      url: 'postgresql://h/db',
+    });
   });
 
   test('media: rtpengine defaults its ng address', () => {
-    assert.deepEqual(parseConfig('media: {engine: rtpengine}', BASE).media.ng, { proto: 'udp', host: '127.0.0.1', port: 2223 });
-    assert.deepEqual(parseConfig('media: {engine: rtpengine, ng: "udp:[::1]:22222"}', BASE).media.ng, { proto: 'udp', host: '::1', port: 22222 });
+    assert.deepEqual(parseConfig('media: {engine: rtpengine}', BASE).media.ng, {
+      proto: 'udp',
+      host: '127.0.0.1',
+      port: 2223,
+    });
+    assert.deepEqual(parseConfig('media: {engine: rtpengine, ng: "udp:[::1]:22222"}', BASE).media.ng, {
+      proto: 'udp',
+      host: '::1',
+      port: 22222,
+    });
   });
 
   test('sip tuning, routes forward lists, advertise forms', () => {
@@ -127,8 +175,16 @@ describe('defaults', () => {
   });
 
   test('routes: trustRoute alone, or beside an action; absent unless true', () => {
-    const c = parseConfig('routes: [{match: {source: 10.0.0.0/8}, trustRoute: true}, {then: location, trustRoute: true}, {then: trunking, trustRoute: false}]', BASE);
-    assert.deepEqual(c.routes[0], { match: { source: '10.0.0.0/8' }, mode: 'serial', stateless: false, trustRoute: true });
+    const c = parseConfig(
+      'routes: [{match: {source: 10.0.0.0/8}, trustRoute: true}, {then: location, trustRoute: true}, {then: trunking, trustRoute: false}]',
+      BASE,
+    );
+    assert.deepEqual(c.routes[0], {
+      match: { source: '10.0.0.0/8' },
+      mode: 'serial',
+      stateless: false,
+      trustRoute: true,
+    });
     assert.equal(c.routes[1]!.trustRoute, true);
     assert.equal(c.routes[1]!.then, 'location');
     assert.equal('trustRoute' in c.routes[2]!, false);
@@ -153,7 +209,10 @@ describe('unknown keys', () => {
   }
 
   test('every problem is named, unknown keys first', () => {
-    assert.equal(errorOf('log: {level: loud}\nfoo: 1\nmedia: {bar: 2}'), 'config: unknown key "media.bar"; unknown key "foo"; log.level: expected fatal|error|warn|info|debug|trace|silent, got "loud"');
+    assert.equal(
+      errorOf('log: {level: loud}\nfoo: 1\nmedia: {bar: 2}'),
+      'config: unknown key "media.bar"; unknown key "foo"; log.level: expected fatal|error|warn|info|debug|trace|silent, got "loud"',
+    );
   });
 });
 
@@ -172,8 +231,14 @@ describe('values', () => {
     ['tls: {maxVersion: 1.0}', 'tls.maxVersion: expected 1.2|1.3, got 1'],
     ['tls: {minVersion: "1.3", maxVersion: "1.2"}', 'tls.maxVersion: expected a version not below minVersion 1.3'],
     ['registrar: {algorithms: [MD4]}', 'registrar.algorithms[0]: expected SHA-256|MD5, got "MD4"'],
-    ['registrar: {minExpires: 600, maxExpires: 60}', 'registrar.maxExpires: expected maxExpires >= minExpires (600), got 60'],
-    ['registrar: {defaultExpires: 30}', 'registrar.defaultExpires: expected a value from minExpires to maxExpires, got 30'],
+    [
+      'registrar: {minExpires: 600, maxExpires: 60}',
+      'registrar.maxExpires: expected maxExpires >= minExpires (600), got 60',
+    ],
+    [
+      'registrar: {defaultExpires: 30}',
+      'registrar.defaultExpires: expected a value from minExpires to maxExpires, got 30',
+    ],
     ['registrar: {keepAlive: -1}', 'registrar.keepAlive: expected seconds 0-3600, got -1'],
     ['registrar: {keepAlive: 1.5}', 'registrar.keepAlive: expected seconds 0-3600, got 1.5'],
     ['tls: [a]', 'tls: expected a mapping of keys, got ["a"]'],
@@ -192,16 +257,28 @@ describe('values', () => {
     ['routes: [{}]', 'routes[0]: expected one of forward, reply or then (or trustRoute: true)'],
     ['routes: [{trustRoute: false}]', 'routes[0]: expected one of forward, reply or then (or trustRoute: true)'],
     ['routes: [{trustRoute: 1}]', 'routes[0].trustRoute: expected true or false, got 1'],
-    ['routes: [{reply: 404, then: location}]', 'routes[0]: expected only one of forward, reply or then, got reply and then'],
+    [
+      'routes: [{reply: 404, then: location}]',
+      'routes[0]: expected only one of forward, reply or then, got reply and then',
+    ],
     ['routes: [{forward: http://x}]', 'routes[0].forward[0]: expected a sip: or sips: URI, got "http://x"'],
     ['routes: [{forward: []}]', 'routes[0].forward: expected a sip: URI or a list of them, got an empty list'],
     ['routes: [{forward: sip:x, mode: random}]', 'routes[0].mode: expected parallel|serial, got "random"'],
     ['routes: [{reply: 100}]', 'routes[0].reply: expected a SIP status code 200-699, got 100'],
     ['routes: [{then: voicemail}]', 'routes[0].then: expected location|trunking, got "voicemail"'],
     ['routes: [{then: location, stateless: 1}]', 'routes[0].stateless: expected true or false, got 1'],
-    ['routes: [{then: location, match: {method: "IN VITE"}}]', 'routes[0].match.method: expected a SIP method like INVITE, got "IN VITE"'],
-    ['routes: [{then: location, match: {user: "(+"}}]', 'routes[0].match.user: expected a regular expression, got "(+"'],
-    ['routes: [{then: location, match: {source: 10.0.0.0/33}}]', 'routes[0].match.source: expected an IP address or CIDR block, got "10.0.0.0/33"'],
+    [
+      'routes: [{then: location, match: {method: "IN VITE"}}]',
+      'routes[0].match.method: expected a SIP method like INVITE, got "IN VITE"',
+    ],
+    [
+      'routes: [{then: location, match: {user: "(+"}}]',
+      'routes[0].match.user: expected a regular expression, got "(+"',
+    ],
+    [
+      'routes: [{then: location, match: {source: 10.0.0.0/33}}]',
+      'routes[0].match.source: expected an IP address or CIDR block, got "10.0.0.0/33"',
+    ],
     ['sip: {timers: {t1: 0}}', 'sip.timers.t1: expected milliseconds 1-60000, got 0'],
     ['sip: {timers: {t1: 5000, t2: 4000}}', 'sip.timers.t2: expected t2 >= t1 (5000), got 4000'],
     ['sip: {timers: {t4: "5s"}}', 'sip.timers.t4: expected milliseconds 1-600000, got "5s"'],
@@ -210,7 +287,10 @@ describe('values', () => {
     ['sip: {limits: {maxHeaderBytes: 1}}', 'sip.limits.maxHeaderBytes: expected bytes 64-1048576, got 1'],
     ['sip: {limits: {maxConnectionsPerIp: 0}}', 'sip.limits.maxConnectionsPerIp: expected an integer 1-1000000, got 0'],
     ['sip: {limits: {idleTimeoutMs: 0}}', 'sip.limits.idleTimeoutMs: expected milliseconds 1-86400000, got 0'],
-    ['sip: {serverHeader: "a\\r\\nb"}', 'sip.serverHeader: expected printable text without line breaks, at most 200 characters, got "a\\r\\nb"'],
+    [
+      'sip: {serverHeader: "a\\r\\nb"}',
+      'sip.serverHeader: expected printable text without line breaks, at most 200 characters, got "a\\r\\nb"',
+    ],
     ['log: {level: loud}', 'log.level: expected fatal|error|warn|info|debug|trace|silent, got "loud"'],
     ['log: 3', 'log: expected a mapping of keys, got 3'],
     ['- listen', 'expected a mapping of keys at the top level, got ["listen"]'],
@@ -222,7 +302,10 @@ describe('values', () => {
 
 describe('listen', () => {
   test('entries parse into proto, host, port', () => {
-    const c = parseConfig('listen:\n  - udp:0.0.0.0:5060\n  - TCP:10.1.2.3:5080\n  - tls:[::1]:5061\n  - ws:127.0.0.1:8088\n  - "wss:[2001:db8::5]:443"\n  - udp:127.0.0.1:0\n', BASE);
+    const c = parseConfig(
+      'listen:\n  - udp:0.0.0.0:5060\n  - TCP:10.1.2.3:5080\n  - tls:[::1]:5061\n  - ws:127.0.0.1:8088\n  - "wss:[2001:db8::5]:443"\n  - udp:127.0.0.1:0\n',
+      BASE,
+    );
     assert.deepEqual(c.listen, [
       { proto: 'udp', host: '0.0.0.0', port: 5060 },
       { proto: 'tcp', host: '10.1.2.3', port: 5080 },
@@ -242,7 +325,9 @@ describe('listen', () => {
   });
 
   test('one entry without a list', () => {
-    assert.deepEqual(parseConfig('listen: udp:127.0.0.1:5070', BASE).listen, [{ proto: 'udp', host: '127.0.0.1', port: 5070 }]);
+    assert.deepEqual(parseConfig('listen: udp:127.0.0.1:5070', BASE).listen, [
+      { proto: 'udp', host: '127.0.0.1', port: 5070 },
+    ]);
   });
 
   const bad = [
@@ -263,12 +348,18 @@ describe('listen', () => {
   ];
   for (const entry of bad) {
     test(`refuses ${entry}`, () => {
-      assert.equal(errorOf(`listen:\n  - udp:127.0.0.1:5060\n  - ${JSON.stringify(entry)}`), `config: listen[1]: expected udp|tcp|tls|ws|wss:IP:PORT, got ${JSON.stringify(entry)}`);
+      assert.equal(
+        errorOf(`listen:\n  - udp:127.0.0.1:5060\n  - ${JSON.stringify(entry)}`),
+        `config: listen[1]: expected udp|tcp|tls|ws|wss:IP:PORT, got ${JSON.stringify(entry)}`,
+      );
     });
   }
 
   test('the exact message of the brief', () => {
-    assert.equal(errorOf('listen: [udp:127.0.0.1:5060, tcp:localhost]'), 'config: listen[1]: expected udp|tcp|tls|ws|wss:IP:PORT, got "tcp:localhost"');
+    assert.equal(
+      errorOf('listen: [udp:127.0.0.1:5060, tcp:localhost]'),
+      'config: listen[1]: expected udp|tcp|tls|ws|wss:IP:PORT, got "tcp:localhost"',
+    );
   });
 
   test('the object form: a listener with its advertised address, media address and networks', () => {
@@ -284,20 +375,45 @@ describe('listen', () => {
     );
     assert.deepEqual(c.listen, [
       { proto: 'udp', host: '203.0.113.5', port: 5060 },
-      { proto: 'udp', host: '10.0.0.5', port: 5060, advertise: '198.51.100.10', media: '10.0.0.6', networks: ['10.0.0.0/8', '172.16.0.0/12'] },
+      {
+        proto: 'udp',
+        host: '10.0.0.5',
+        port: 5060,
+        advertise: '198.51.100.10',
+        media: '10.0.0.6',
+        networks: ['10.0.0.0/8', '172.16.0.0/12'],
+      },
       { proto: 'tcp', host: '10.0.0.5', port: 5060, advertise: 'sbc.example.com', networks: ['192.168.0.0/16'] },
       { proto: 'tls', host: '::1', port: 5061 },
     ]);
   });
 
   const badObjects: Array<[string, string]> = [
-    ['{listen: "tcp:localhost:5060"}', 'listen[1].listen: expected udp|tcp|tls|ws|wss:IP:PORT, got "tcp:localhost:5060"'],
+    [
+      '{listen: "tcp:localhost:5060"}',
+      'listen[1].listen: expected udp|tcp|tls|ws|wss:IP:PORT, got "tcp:localhost:5060"',
+    ],
     ['{advertise: 198.51.100.10}', 'listen[1].listen: expected udp|tcp|tls|ws|wss:IP:PORT, got nothing'],
-    ['{listen: "udp:10.0.0.5:5060", advertise: "not a host"}', 'listen[1].advertise: expected an IP address or a host name, got "not a host"'],
-    ['{listen: "udp:10.0.0.5:5060", media: "::1"}', 'listen[1].media: expected an IPv4 address like the listener\'s, got "::1"'],
-    ['{listen: "udp:10.0.0.5:5060", media: media.example.com}', 'listen[1].media: expected an IP address, got "media.example.com"'],
-    ['{listen: "udp:10.0.0.5:5060", networks: [10.0.0.0/33]}', 'listen[1].networks[0]: expected an IP address or CIDR block, got "10.0.0.0/33"'],
-    ['{listen: "udp:10.0.0.5:5060", networks: "fd00::/8"}', 'listen[1].networks: expected IPv4 blocks like the listener\'s, got "fd00::/8"'],
+    [
+      '{listen: "udp:10.0.0.5:5060", advertise: "not a host"}',
+      'listen[1].advertise: expected an IP address or a host name, got "not a host"',
+    ],
+    [
+      '{listen: "udp:10.0.0.5:5060", media: "::1"}',
+      'listen[1].media: expected an IPv4 address like the listener\'s, got "::1"',
+    ],
+    [
+      '{listen: "udp:10.0.0.5:5060", media: media.example.com}',
+      'listen[1].media: expected an IP address, got "media.example.com"',
+    ],
+    [
+      '{listen: "udp:10.0.0.5:5060", networks: [10.0.0.0/33]}',
+      'listen[1].networks[0]: expected an IP address or CIDR block, got "10.0.0.0/33"',
+    ],
+    [
+      '{listen: "udp:10.0.0.5:5060", networks: "fd00::/8"}',
+      'listen[1].networks: expected IPv4 blocks like the listener\'s, got "fd00::/8"',
+    ],
     ['{listen: "udp:10.0.0.5:5060", adverstise: 198.51.100.10}', 'unknown key "listen[1].adverstise"'],
   ];
   for (const [entry, message] of badObjects) {
@@ -317,18 +433,30 @@ describe('listen', () => {
 
 describe('YAML syntax', () => {
   test('an error names the line', () => {
-    assert.match(errorOf('media:\n  engine: builtin\n  ports: [1\n'), /^config: YAML syntax error at line 4, column 1: Flow sequence .* end with a \]$/);
-    assert.match(errorOf('listen: [udp:127.0.0.1:5060]\napi: {listen: 127.0.0.1:8080\nlog: x'), /^config: YAML syntax error at line 3, column 1: Flow map /);
+    assert.match(
+      errorOf('media:\n  engine: builtin\n  ports: [1\n'),
+      /^config: YAML syntax error at line 4, column 1: Flow sequence .* end with a \]$/,
+    );
+    assert.match(
+      errorOf('listen: [udp:127.0.0.1:5060]\napi: {listen: 127.0.0.1:8080\nlog: x'),
+      /^config: YAML syntax error at line 3, column 1: Flow map /,
+    );
     const msg = errorOf('data: ./data\n\tlog: {level: info}\n');
     assert.match(msg, /^config: YAML syntax error at line 2, column \d+: /);
   });
 
   test('nested compact mapping names its line', () => {
-    assert.equal(errorOf('data: a: b'), 'config: YAML syntax error at line 1, column 7: Nested mappings are not allowed in compact mappings');
+    assert.equal(
+      errorOf('data: a: b'),
+      'config: YAML syntax error at line 1, column 7: Nested mappings are not allowed in compact mappings',
+    );
   });
 
   test('duplicate keys are refused', () => {
-    assert.match(errorOf('data: a\ndata: b\n'), /^config: YAML syntax error at line 2, column 1: Map keys must be unique/);
+    assert.match(
+      errorOf('data: a\ndata: b\n'),
+      /^config: YAML syntax error at line 2, column 1: Map keys must be unique/,
+    );
   });
 });
 
@@ -380,7 +508,11 @@ describe('loadConfig: which file', () => {
   test('--config wins over TRUNKLINE_CONFIG', async () => {
     const other = join(dir, 'other.yaml');
     await writeFile(other, 'log: {level: error}\n');
-    const c = await loadConfig({ file: other, cwd: join(dir, 'local'), env: { TRUNKLINE_CONFIG: join(dir, 'etc', 'tl.yaml') } });
+    const c = await loadConfig({
+      file: other,
+      cwd: join(dir, 'local'),
+      env: { TRUNKLINE_CONFIG: join(dir, 'etc', 'tl.yaml') },
+    });
     assert.equal(c.log.level, 'error');
     assert.equal(c.source, other);
   });
@@ -397,7 +529,10 @@ describe('loadConfig: which file', () => {
   test('a bad file is a ConfigError from loadConfig too', async () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'media:\n  portz: 1\n');
-    await assert.rejects(loadConfig({ file: bad, env: {} }), { name: 'ConfigError', message: 'config: unknown key "media.portz"' });
+    await assert.rejects(loadConfig({ file: bad, env: {} }), {
+      name: 'ConfigError',
+      message: 'config: unknown key "media.portz"',
+    });
   });
 });
 
@@ -484,11 +619,21 @@ describe('TLS files', () => {
 describe('registrar', () => {
   test('defaults to SHA-256 then MD5 and RFC-sensible expires bounds', () => {
     const c = parseConfig('', '/tmp');
-    assert.deepEqual(c.registrar, { minExpires: 60, defaultExpires: 3600, maxExpires: 7200, algorithms: ['SHA-256', 'MD5'], keepAlive: 30, checkFromUser: true });
+    assert.deepEqual(c.registrar, {
+      minExpires: 60,
+      defaultExpires: 3600,
+      maxExpires: 7200,
+      algorithms: ['SHA-256', 'MD5'],
+      keepAlive: 30,
+      checkFromUser: true,
+    });
   });
   test('takes one algorithm name or a list', () => {
     assert.deepEqual(parseConfig('registrar: {algorithms: MD5}', '/tmp').registrar.algorithms, ['MD5']);
-    assert.deepEqual(parseConfig('registrar: {algorithms: [MD5, SHA-256]}', '/tmp').registrar.algorithms, ['MD5', 'SHA-256']);
+    assert.deepEqual(parseConfig('registrar: {algorithms: [MD5, SHA-256]}', '/tmp').registrar.algorithms, [
+      'MD5',
+      'SHA-256',
+    ]);
   });
   test('keepAlive takes seconds, 0 turning it off', () => {
     assert.equal(parseConfig('registrar: {keepAlive: 0}', '/tmp').registrar.keepAlive, 0);

@@ -91,7 +91,10 @@ test('endAfterAck: what ends the dialog replaces what was to follow the ACK; fal
     const { req, tx, d, ok } = inviteIn(k);
     assert.equal(d.endAfterAck({ onAck() {}, onTimeout() {} }), false);
     const ran: string[] = [];
-    d.answerInvite(ok, tx, clockOf(k), { onAck: () => ran.push('answer'), onTimeout: () => ran.push('answer timeout') });
+    d.answerInvite(ok, tx, clockOf(k), {
+      onAck: () => ran.push('answer'),
+      onTimeout: () => ran.push('answer timeout'),
+    });
     assert.equal(d.endsAfterAck, false);
     assert.equal(d.endAfterAck({ onAck: () => ran.push('bye'), onTimeout: () => ran.push('bye timeout') }), true);
     assert.equal(d.endsAfterAck, true);
@@ -129,7 +132,10 @@ test('a 2xx over TCP is sent once, and without an ACK onTimeout runs after 64*T1
     const { tx, d, ok } = inviteIn(k, 'tcp');
     let at = 0;
     const start = performance.now();
-    d.answerInvite(ok, tx, clockOf(k), { onAck: () => assert.fail('no ACK came'), onTimeout: () => (at = performance.now() - start) });
+    d.answerInvite(ok, tx, clockOf(k), {
+      onAck: () => assert.fail('no ACK came'),
+      onTimeout: () => (at = performance.now() - start),
+    });
     await waitFor(() => at > 0, { timeoutMs: 3000, what: 'the timeout' });
     assert.ok(at >= 600 && at < 1200, `after ${Math.round(at)} ms`);
     assert.equal(k.transport.responses(200).length, 1, 'a reliable transport carries it once');

@@ -43,16 +43,44 @@ test('uacRequest writes Via (fresh branch, rport), Max-Forwards, From tag, To, C
   assert.equal(m.maxForwards, 70);
   assert.equal(m.fromTag, 't1');
   assert.equal(m.cseq.seq, 7);
-  assert.notEqual(uacRequest({ method: 'OPTIONS', uri: 'sip:a', iface, from: '<sip:a>', fromTag: 't', to: '<sip:a>', callId: 'x', cseq: 1 }).topVia.branch, m.topVia.branch);
+  assert.notEqual(
+    uacRequest({
+      method: 'OPTIONS',
+      uri: 'sip:a',
+      iface,
+      from: '<sip:a>',
+      fromTag: 't',
+      to: '<sip:a>',
+      callId: 'x',
+      cseq: 1,
+    }).topVia.branch,
+    m.topVia.branch,
+  );
 });
 
 test('uacRequest refuses a header value with a line break', () => {
-  assert.throws(() => uacRequest({ method: 'OPTIONS', uri: 'sip:a', iface, from: '<sip:a>', fromTag: 't', to: '<sip:a>', callId: 'x', cseq: 1, headers: [['X', 'a\r\nB: c']] }));
+  assert.throws(() =>
+    uacRequest({
+      method: 'OPTIONS',
+      uri: 'sip:a',
+      iface,
+      from: '<sip:a>',
+      fromTag: 't',
+      to: '<sip:a>',
+      callId: 'x',
+      cseq: 1,
+      headers: [['X', 'a\r\nB: c']],
+    }),
+  );
 });
 
 test('Dialog.request: the next CSeq, the route set, both tags, Contact on INVITE only; ACK reuses the INVITE CSeq', () => {
   const d = dialog();
-  const invite = d.request('INVITE', { headers: [['Content-Type', 'application/sdp']], body: Buffer.from('v=0\r\n'), maxForwards: 12 });
+  const invite = d.request('INVITE', {
+    headers: [['Content-Type', 'application/sdp']],
+    body: Buffer.from('v=0\r\n'),
+    maxForwards: 12,
+  });
   assert.equal(invite.requestUri, 'sip:bob@192.0.2.20:5060;transport=tcp');
   assert.deepEqual(invite.getAll('Route'), ['<sip:p1.example.test;lr>', '<sip:p2.example.test;lr>']);
   assert.equal(invite.maxForwards, 12);
@@ -81,5 +109,13 @@ test('Dialog.acceptRemoteSeq refuses a CSeq not above the last one (ACK and CANC
 });
 
 function optionsOf(d: Dialog) {
-  return { callId: d.callId, localTag: d.localTag, localUri: d.localUri, remoteUri: d.remoteUri, remoteTarget: d.remoteTarget, iface: d.iface, target: d.target };
+  return {
+    callId: d.callId,
+    localTag: d.localTag,
+    localUri: d.localUri,
+    remoteUri: d.remoteUri,
+    remoteTarget: d.remoteTarget,
+    iface: d.iface,
+    target: d.target,
+  };
 }

@@ -31,7 +31,11 @@ test('toward a destination: the listener of its network', () => {
 test('the interface a request came in on: the listener of its local address, though both share the port', () => {
   const i = new Interfaces(TWO, null);
   assert.equal(i.forFlow(flow('udp', '127.0.1.10', '127.0.1.20')).host, '127.0.1.10');
-  assert.equal(i.forFlow(flow('udp', '127.0.0.10', '127.0.1.20')).host, '127.0.0.10', 'the address it came to, whoever sent it');
+  assert.equal(
+    i.forFlow(flow('udp', '127.0.0.10', '127.0.1.20')).host,
+    '127.0.0.10',
+    'the address it came to, whoever sent it',
+  );
   assert.equal(i.forFlow(flow('tcp', '127.0.1.10', '127.0.0.20')).host, '127.0.1.10');
   // A connection we opened (an ephemeral local port): the listener chosen for its far end.
   assert.equal(i.forFlow(flow('tcp', '127.0.1.10', '127.0.1.20', 41234)).host, '127.0.1.10');
@@ -55,16 +59,27 @@ test('advertise per listener, else the server-wide one', () => {
   assert.equal(i.forFlow(flow('udp', '172.16.0.5', '8.8.8.8')).host, '203.0.113.10');
 });
 
-test('media address per side: each listener\'s own (or its media), written as its advertised IP', () => {
+test("media address per side: each listener's own (or its media), written as its advertised IP", () => {
   const listeners: InterfaceListener[] = [
     { proto: 'udp', host: '10.0.0.5', port: 5060, boundPort: 5060 },
     { proto: 'udp', host: '172.16.0.5', port: 5060, boundPort: 5060, advertise: '203.0.113.10' },
-    { proto: 'udp', host: '192.168.0.5', port: 5060, boundPort: 5060, media: '192.168.0.6', advertise: 'sbc.example.com' },
+    {
+      proto: 'udp',
+      host: '192.168.0.5',
+      port: 5060,
+      boundPort: 5060,
+      media: '192.168.0.6',
+      advertise: 'sbc.example.com',
+    },
   ];
   const per = new Interfaces(listeners, null, { mediaPerListener: true });
   assert.deepEqual(per.forProto('udp', '10.0.0.9')!.media, { bind: '10.0.0.5', sdp: '10.0.0.5' });
   assert.deepEqual(per.forProto('udp', '172.16.0.9')!.media, { bind: '172.16.0.5', sdp: '203.0.113.10' });
-  assert.deepEqual(per.forProto('udp', '192.168.0.9')!.media, { bind: '192.168.0.6', sdp: '192.168.0.6' }, 'a host name is no SDP address');
+  assert.deepEqual(
+    per.forProto('udp', '192.168.0.9')!.media,
+    { bind: '192.168.0.6', sdp: '192.168.0.6' },
+    'a host name is no SDP address',
+  );
   // media.address configured: the engine's address, except where a listener names its own.
   const engine = new Interfaces(listeners, null, { mediaPerListener: false });
   assert.equal(engine.forProto('udp', '10.0.0.9')!.media, undefined);

@@ -8,7 +8,11 @@ import { prng as seeded } from '../helpers/prng.js';
 
 type TestContext = { after(fn: () => unknown): void };
 
-async function setup(t: TestContext, zone: Zone, opts: LocatorOptions = {}): Promise<{ dns: FakeDnsServer; loc: SipLocator }> {
+async function setup(
+  t: TestContext,
+  zone: Zone,
+  opts: LocatorOptions = {},
+): Promise<{ dns: FakeDnsServer; loc: SipLocator }> {
   const dns = await FakeDnsServer.start(zone);
   t.after(() => dns.close());
   const loc = new SipLocator({ servers: [dns.server], timeoutMs: 500, tries: 1, random: seeded(1), ...opts });
@@ -38,10 +42,24 @@ const CHAIN: Zone = {
       // Listed out of order on purpose; order 10 wins, then preference.
       { order: 10, preference: 30, flags: 'S', service: 'SIP+D2U', regexp: '', replacement: '_sip._udp.example.test' },
       { order: 20, preference: 1, flags: 'S', service: 'SIP+D2T', regexp: '', replacement: '_sip._tcp.other.test' },
-      { order: 10, preference: 10, flags: 'S', service: 'SIPS+D2T', regexp: '', replacement: '_sips._tcp.example.test' },
+      {
+        order: 10,
+        preference: 10,
+        flags: 'S',
+        service: 'SIPS+D2T',
+        regexp: '',
+        replacement: '_sips._tcp.example.test',
+      },
       { order: 10, preference: 20, flags: 's', service: 'SIP+D2T', regexp: '', replacement: '_sip._tcp.example.test' },
       { order: 10, preference: 5, flags: 'S', service: 'SIP+D2S', regexp: '', replacement: '_sip._sctp.example.test' },
-      { order: 10, preference: 6, flags: 'u', service: 'E2U+sip', regexp: '!^.*$!sip:info@example.test!', replacement: '' },
+      {
+        order: 10,
+        preference: 6,
+        flags: 'u',
+        service: 'E2U+sip',
+        regexp: '!^.*$!sip:info@example.test!',
+        replacement: '',
+      },
     ],
     A: ['192.0.2.250'],
   },
@@ -56,7 +74,9 @@ const CHAIN: Zone = {
 
 test('IPv4 literal: no DNS; UDP 5060, TLS 5061 for sips, port and transport taken as given', async (t) => {
   const { dns, loc } = await setup(t, {});
-  assert.deepEqual(await loc.locate(uri('sip:alice@192.0.2.10')), [{ proto: 'udp', host: '192.0.2.10', port: 5060, name: '192.0.2.10' }]);
+  assert.deepEqual(await loc.locate(uri('sip:alice@192.0.2.10')), [
+    { proto: 'udp', host: '192.0.2.10', port: 5060, name: '192.0.2.10' },
+  ]);
   assert.deepEqual(brief(await loc.locate(uri('sips:192.0.2.10'))), ['tls 192.0.2.10 5061']);
   assert.deepEqual(brief(await loc.locate(uri('sip:192.0.2.10:5070;transport=TCP'))), ['tcp 192.0.2.10 5070']);
   assert.deepEqual(brief(await loc.locate(uri('sip:192.0.2.10;transport=tls'))), ['tls 192.0.2.10 5061']);
@@ -65,7 +85,9 @@ test('IPv4 literal: no DNS; UDP 5060, TLS 5061 for sips, port and transport take
 
 test('IPv6 literal: brackets stripped from host and name', async (t) => {
   const { dns, loc } = await setup(t, {});
-  assert.deepEqual(await loc.locate(uri('sip:[2001:DB8::1]:5080')), [{ proto: 'udp', host: '2001:db8::1', port: 5080, name: '2001:db8::1' }]);
+  assert.deepEqual(await loc.locate(uri('sip:[2001:DB8::1]:5080')), [
+    { proto: 'udp', host: '2001:db8::1', port: 5080, name: '2001:db8::1' },
+  ]);
   assert.deepEqual(brief(await loc.locate(uri('sips:bob@[::1]'))), ['tls ::1 5061']);
   assert.equal(dns.queries.length, 0);
 });
@@ -82,16 +104,31 @@ test('explicit port: A/AAAA only (no NAPTR, no SRV), UDP (TLS for sips), IPv4 be
 
 test('transport parameter: SRV for that transport only, _sips for TLS, A/AAAA fallback at the default port', async (t) => {
   const { dns, loc } = await setup(t, CHAIN);
-  assert.deepEqual(brief(await loc.locate(uri('sip:example.test;transport=tcp'))), ['tcp 192.0.2.2 5060', 'tcp 192.0.2.3 5060']);
-  assert.deepEqual(brief(await loc.locate(uri('sip:example.test;transport=tls'))), ['tls 192.0.2.1 5061', 'tls 2001:db8::1 5061']);
+  assert.deepEqual(brief(await loc.locate(uri('sip:example.test;transport=tcp'))), [
+    'tcp 192.0.2.2 5060',
+    'tcp 192.0.2.3 5060',
+  ]);
+  assert.deepEqual(brief(await loc.locate(uri('sip:example.test;transport=tls'))), [
+    'tls 192.0.2.1 5061',
+    'tls 2001:db8::1 5061',
+  ]);
   // sips + transport=tcp means TLS over TCP (RFC 3261 26.2.2).
-  assert.deepEqual(brief(await loc.locate(uri('sips:example.test;transport=tcp'))), ['tls 192.0.2.1 5061', 'tls 2001:db8::1 5061']);
+  assert.deepEqual(brief(await loc.locate(uri('sips:example.test;transport=tcp'))), [
+    'tls 192.0.2.1 5061',
+    'tls 2001:db8::1 5061',
+  ]);
   assert.equal(dns.count('example.test', 'NAPTR'), 0, 'no NAPTR when the transport is given');
   // No SRV for that transport: A/AAAA of the domain.
-  assert.deepEqual(brief(await loc.locate(uri('sip:tcp1.example.test;transport=udp'))), ['udp 192.0.2.2 5060', 'udp 192.0.2.3 5060']);
+  assert.deepEqual(brief(await loc.locate(uri('sip:tcp1.example.test;transport=udp'))), [
+    'udp 192.0.2.2 5060',
+    'udp 192.0.2.3 5060',
+  ]);
   assert.equal(dns.count('_sip._udp.tcp1.example.test', 'SRV'), 1);
   // Explicit port + transport: no SRV.
-  assert.deepEqual(brief(await loc.locate(uri('sip:tcp1.example.test:5071;transport=tcp'))), ['tcp 192.0.2.2 5071', 'tcp 192.0.2.3 5071']);
+  assert.deepEqual(brief(await loc.locate(uri('sip:tcp1.example.test:5071;transport=tcp'))), [
+    'tcp 192.0.2.2 5071',
+    'tcp 192.0.2.3 5071',
+  ]);
   assert.equal(dns.count('_sip._tcp.tcp1.example.test', 'SRV'), 0);
 });
 
@@ -116,7 +153,10 @@ test('NAPTR → SRV → A/AAAA: lowest order, then preference; unsupported and n
     'tcp 192.0.2.3 5060',
     'udp 2001:db8::3 5070',
   ]);
-  assert.ok(targets.every((x) => x.name === 'example.test'), 'name is the SIP domain, not the SRV target (RFC 5922)');
+  assert.ok(
+    targets.every((x) => x.name === 'example.test'),
+    'name is the SIP domain, not the SRV target (RFC 5922)',
+  );
   assert.equal(dns.count('_sip._tcp.other.test'), 0, 'order 20 not used once order 10 matched');
   assert.equal(dns.count('_sip._sctp.example.test'), 0);
   assert.equal(dns.count('_sip._udp.example.test', 'SRV'), 1);
@@ -138,7 +178,10 @@ test('sips: only SIPS NAPTR services, only _sips._tcp without NAPTR', async (t) 
   assert.equal(dns.count('_sip._udp.plain.test'), 0);
   assert.equal(dns.count('_sip._tcp.plain.test'), 0);
   // No NAPTR, no SRV: A/AAAA with TLS at 5061.
-  assert.deepEqual(brief(await loc.locate(uri('sips:tcp1.example.test'))), ['tls 192.0.2.2 5061', 'tls 192.0.2.3 5061']);
+  assert.deepEqual(brief(await loc.locate(uri('sips:tcp1.example.test'))), [
+    'tls 192.0.2.2 5061',
+    'tls 192.0.2.3 5061',
+  ]);
 });
 
 test('no NAPTR: SRV queried for each transport, _sips._tcp then _sip._tcp then _sip._udp', async (t) => {
@@ -149,7 +192,11 @@ test('no NAPTR: SRV queried for each transport, _sips._tcp then _sip._tcp then _
     'u.srv.test': { A: ['192.0.2.21'] },
     't.srv.test': { A: ['192.0.2.22'], AAAA: ['2001:db8::22'] },
   });
-  assert.deepEqual(brief(await loc.locate(uri('sip:srv.test'))), ['tcp 192.0.2.22 5065', 'tcp 2001:db8::22 5065', 'udp 192.0.2.21 5060']);
+  assert.deepEqual(brief(await loc.locate(uri('sip:srv.test'))), [
+    'tcp 192.0.2.22 5065',
+    'tcp 2001:db8::22 5065',
+    'udp 192.0.2.21 5060',
+  ]);
   assert.equal(dns.count('srv.test', 'NAPTR'), 1);
   assert.equal(dns.count('_sips._tcp.srv.test', 'SRV'), 1);
   assert.equal(dns.count('srv.test', 'A'), 0);
@@ -158,7 +205,9 @@ test('no NAPTR: SRV queried for each transport, _sips._tcp then _sip._tcp then _
 test('NAPTR records that are all unusable count as no NAPTR', async (t) => {
   const { loc } = await setup(t, {
     'odd.test': {
-      NAPTR: [{ order: 1, preference: 1, flags: 'S', service: 'SIP+D2S', regexp: '', replacement: '_sip._sctp.odd.test' }],
+      NAPTR: [
+        { order: 1, preference: 1, flags: 'S', service: 'SIP+D2S', regexp: '', replacement: '_sip._sctp.odd.test' },
+      ],
     },
     '_sip._udp.odd.test': { SRV: [{ priority: 1, weight: 0, port: 5060, target: 'h.odd.test' }] },
     'h.odd.test': { A: ['192.0.2.70'] },
@@ -169,7 +218,9 @@ test('NAPTR records that are all unusable count as no NAPTR', async (t) => {
 test('NAPTR whose SRV names do not exist: A/AAAA of the domain with the NAPTR transport', async (t) => {
   const { loc } = await setup(t, {
     'nsrv.test': {
-      NAPTR: [{ order: 1, preference: 1, flags: 'S', service: 'SIP+D2T', regexp: '', replacement: '_sip._tcp.nsrv.test' }],
+      NAPTR: [
+        { order: 1, preference: 1, flags: 'S', service: 'SIP+D2T', regexp: '', replacement: '_sip._tcp.nsrv.test' },
+      ],
       A: ['192.0.2.80'],
     },
   });
@@ -220,20 +271,42 @@ test('orderSrv: RFC 2782 weighted selection, seeded, within tolerance', () => {
     assert.deepEqual([...order.slice(1, 4)].sort(), ['a', 'b', 'c']);
     firsts[order[1]!]!++;
   }
-  for (const [id, expected] of [['a', 0.1], ['b', 0.3], ['c', 0.6]] as const) {
+  for (const [id, expected] of [
+    ['a', 0.1],
+    ['b', 0.3],
+    ['c', 0.6],
+  ] as const) {
     const got = firsts[id]! / n;
     assert.ok(Math.abs(got - expected) < 0.02, `${id}: ${got} vs ${expected}`);
   }
   // Weight 0 next to weight 100: a small chance (1 in 101) to come first, not none.
-  const zeroFirst = Array.from({ length: n }, () => orderSrv([{ id: 'z', priority: 1, weight: 0 }, { id: 'h', priority: 1, weight: 100 }], random)[0]!.id).filter(
-    (id) => id === 'z',
-  ).length;
+  const zeroFirst = Array.from(
+    { length: n },
+    () =>
+      orderSrv(
+        [
+          { id: 'z', priority: 1, weight: 0 },
+          { id: 'h', priority: 1, weight: 100 },
+        ],
+        random,
+      )[0]!.id,
+  ).filter((id) => id === 'z').length;
   assert.ok(zeroFirst > 0 && zeroFirst / n < 0.03, `weight 0 first ${zeroFirst}/${n}`);
   // All weights 0: uniform.
   const counts = [0, 0, 0];
-  for (let i = 0; i < 3000; i++) counts[orderSrv([0, 1, 2].map((id) => ({ id, priority: 1, weight: 0 })), random)[0]!.id]!++;
+  for (let i = 0; i < 3000; i++)
+    counts[
+      orderSrv(
+        [0, 1, 2].map((id) => ({ id, priority: 1, weight: 0 })),
+        random,
+      )[0]!.id
+    ]!++;
   for (const c of counts) assert.ok(Math.abs(c / 3000 - 1 / 3) < 0.04, `uniform ${counts.join(',')}`);
-  assert.deepEqual(recs.map((r) => r.id), ['a', 'b', 'c', 'z', 'p2'], 'input untouched');
+  assert.deepEqual(
+    recs.map((r) => r.id),
+    ['a', 'b', 'c', 'z', 'p2'],
+    'input untouched',
+  );
 });
 
 test('SRV target "." means not available: no targets and no A/AAAA fallback', async (t) => {
@@ -247,15 +320,28 @@ test('SRV target "." means not available: no targets and no A/AAAA fallback', as
 
 test('A-only domain: UDP 5060 for sip, TLS 5061 for sips, IPv4 then IPv6', async (t) => {
   const { loc } = await setup(t, { 'a.test': { A: ['192.0.2.5', '192.0.2.6'], AAAA: ['2001:db8::5'] } });
-  assert.deepEqual(brief(await loc.locate(uri('sip:a.test'))), ['udp 192.0.2.5 5060', 'udp 192.0.2.6 5060', 'udp 2001:db8::5 5060']);
-  assert.deepEqual(brief(await loc.locate(uri('sips:a.test.'))), ['tls 192.0.2.5 5061', 'tls 192.0.2.6 5061', 'tls 2001:db8::5 5061']);
+  assert.deepEqual(brief(await loc.locate(uri('sip:a.test'))), [
+    'udp 192.0.2.5 5060',
+    'udp 192.0.2.6 5060',
+    'udp 2001:db8::5 5060',
+  ]);
+  assert.deepEqual(brief(await loc.locate(uri('sips:a.test.'))), [
+    'tls 192.0.2.5 5061',
+    'tls 192.0.2.6 5061',
+    'tls 2001:db8::5 5061',
+  ]);
 });
 
 test('maddr is the TARGET; name stays the URI host', async (t) => {
   const { loc } = await setup(t, CHAIN);
-  assert.deepEqual(await loc.locate(uri('sip:example.test;maddr=192.0.2.77')), [{ proto: 'udp', host: '192.0.2.77', port: 5060, name: 'example.test' }]);
+  assert.deepEqual(await loc.locate(uri('sip:example.test;maddr=192.0.2.77')), [
+    { proto: 'udp', host: '192.0.2.77', port: 5060, name: 'example.test' },
+  ]);
   assert.deepEqual(brief(await loc.locate(uri('sip:example.test:5080;maddr=[2001:db8::9]'))), ['udp 2001:db8::9 5080']);
-  assert.deepEqual(brief(await loc.locate(uri('sip:192.0.2.1;maddr=tcp1.example.test;transport=tcp'))), ['tcp 192.0.2.2 5060', 'tcp 192.0.2.3 5060']);
+  assert.deepEqual(brief(await loc.locate(uri('sip:192.0.2.1;maddr=tcp1.example.test;transport=tcp'))), [
+    'tcp 192.0.2.2 5060',
+    'tcp 192.0.2.3 5060',
+  ]);
   await rejectsWith(loc.locate(uri('sip:example.test;maddr=[nonsense]')), 'EBADNAME');
 });
 
@@ -277,10 +363,14 @@ test('a timeout is reported as such and not cached', async (t) => {
 
 test('TTL: a cache hit sends nothing, expiry re-queries; SRV/NAPTR use defaultTtlS', async (t) => {
   let clock = 1_000_000;
-  const { dns, loc } = await setup(t, {
-    'ttl.test': { ttl: 60, A: ['192.0.2.7'] },
-    '_sip._udp.ttl.test': { SRV: [{ priority: 1, weight: 0, port: 5060, target: 'ttl.test' }] },
-  }, { now: () => clock, defaultTtlS: 300, negativeTtlS: 1000 });
+  const { dns, loc } = await setup(
+    t,
+    {
+      'ttl.test': { ttl: 60, A: ['192.0.2.7'] },
+      '_sip._udp.ttl.test': { SRV: [{ priority: 1, weight: 0, port: 5060, target: 'ttl.test' }] },
+    },
+    { now: () => clock, defaultTtlS: 300, negativeTtlS: 1000 },
+  );
   const u = uri('sip:ttl.test:5060');
   assert.deepEqual(brief(await loc.locate(u)), ['udp 192.0.2.7 5060']);
   clock += 59_000;
@@ -332,8 +422,12 @@ test('concurrent identical lookups share one query', async (t) => {
   assert.deepEqual(brief(a), brief(b));
   assert.deepEqual(brief(a), brief(c));
   const perQuestion = new Map<string, number>();
-  for (const q of dns.queries) perQuestion.set(`${q.type} ${q.name}`, (perQuestion.get(`${q.type} ${q.name}`) ?? 0) + 1);
-  assert.ok([...perQuestion.values()].every((n) => n === 1), JSON.stringify([...perQuestion]));
+  for (const q of dns.queries)
+    perQuestion.set(`${q.type} ${q.name}`, (perQuestion.get(`${q.type} ${q.name}`) ?? 0) + 1);
+  assert.ok(
+    [...perQuestion.values()].every((n) => n === 1),
+    JSON.stringify([...perQuestion]),
+  );
   assert.equal(dns.count('example.test', 'NAPTR'), 1);
 });
 

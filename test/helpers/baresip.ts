@@ -207,8 +207,10 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
   let sock: Socket | null = null;
   try {
     while (sock === null) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`baresip ${opts.name} exited at start:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`baresip ${opts.name}: no control port in ${startTimeoutMs} ms:\n${out}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`baresip ${opts.name} exited at start:\n${out}`);
+      if (Date.now() > deadline)
+        throw new Error(`baresip ${opts.name}: no control port in ${startTimeoutMs} ms:\n${out}`);
       sock = await new Promise<Socket | null>((resolve) => {
         const s = connect(ctrlPort, '127.0.0.1');
         s.once('connect', () => {
@@ -255,7 +257,11 @@ export async function startBaresip(opts: BaresipOptions): Promise<Baresip> {
       };
       const t = setTimeout(() => {
         done();
-        reject(new Error(`baresip ${opts.name}: no ${what} in ${timeoutMs} ms; events ${JSON.stringify(events.map((e) => e.type))}:\n${out}`));
+        reject(
+          new Error(
+            `baresip ${opts.name}: no ${what} in ${timeoutMs} ms; events ${JSON.stringify(events.map((e) => e.type))}:\n${out}`,
+          ),
+        );
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(t);

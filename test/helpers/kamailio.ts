@@ -25,7 +25,12 @@ import { join } from 'node:path';
 
 /** The kamailio binary (Debian installs it in /usr/sbin, not always on a user's PATH), or null. */
 export function kamailioBinary(): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter((d) => d !== ''), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(':').filter((d) => d !== ''),
+    '/usr/sbin',
+    '/usr/local/sbin',
+    '/sbin',
+  ];
   for (const d of dirs) if (existsSync(join(d, 'kamailio'))) return join(d, 'kamailio');
   return null;
 }
@@ -38,7 +43,12 @@ export function kamailioModulePath(): string | null {
   } catch {
     /* no /usr/lib */
   }
-  candidates.push('/usr/lib/kamailio/modules/', '/usr/lib64/kamailio/modules/', '/usr/local/lib64/kamailio/modules/', '/usr/local/lib/kamailio/modules/');
+  candidates.push(
+    '/usr/lib/kamailio/modules/',
+    '/usr/lib64/kamailio/modules/',
+    '/usr/local/lib64/kamailio/modules/',
+    '/usr/local/lib/kamailio/modules/',
+  );
   return candidates.find((p) => existsSync(join(p, 'tm.so'))) ?? null;
 }
 
@@ -50,7 +60,8 @@ export function kamailioSkipReason(opts: { tls?: boolean } = {}): string | false
   if (kamailioBinary() === null) return 'kamailio not installed (Debian package kamailio: scripts/install-deps.sh)';
   const mpath = kamailioModulePath();
   if (mpath === null) return 'Kamailio modules (tm.so) not found (Debian package kamailio: scripts/install-deps.sh)';
-  if (opts.tls && !existsSync(join(mpath, 'tls.so'))) return 'Kamailio TLS module tls.so not installed (Debian package kamailio-tls-modules: scripts/install-deps.sh)';
+  if (opts.tls && !existsSync(join(mpath, 'tls.so')))
+    return 'Kamailio TLS module tls.so not installed (Debian package kamailio-tls-modules: scripts/install-deps.sh)';
   return false;
 }
 
@@ -159,7 +170,8 @@ reply_route {
 export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio> {
   const bin = kamailioBinary();
   const mpath = kamailioModulePath();
-  if (bin === null || mpath === null) throw new Error(kamailioSkipReason(o.tls ? { tls: true } : {}) || 'kamailio not found');
+  if (bin === null || mpath === null)
+    throw new Error(kamailioSkipReason(o.tls ? { tls: true } : {}) || 'kamailio not found');
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-kamailio-'));
   const configFile = join(dir, 'kamailio.cfg');
   writeFileSync(configFile, kamailioConfig({ ...o, mpath }));
@@ -260,7 +272,10 @@ export async function probeOptions(
     for (let n = 1; answer === undefined; n++) {
       const gone = o.gone();
       if (gone !== null) throw new Error(gone);
-      if (Date.now() > deadline) throw new Error(`${o.who} did not answer OPTIONS on udp:127.0.0.1:${port} within ${o.timeoutMs} ms:\n${o.tail()}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${o.who} did not answer OPTIONS on udp:127.0.0.1:${port} within ${o.timeoutMs} ms:\n${o.tail()}`,
+        );
       const req = [
         `OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
         `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`,

@@ -53,7 +53,11 @@ class Inbox {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`${what}: nothing within ${timeoutMs} ms; held: ${this.items.map((r) => r.text.split('\r\n')[0]).join(' | ') || 'none'}`));
+        reject(
+          new Error(
+            `${what}: nothing within ${timeoutMs} ms; held: ${this.items.map((r) => r.text.split('\r\n')[0]).join(' | ') || 'none'}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(w);
     });
@@ -70,7 +74,10 @@ function parsed(data: Buffer, address: string, port: number, conn?: TcpSocket): 
 export const isRequest = (method: string, callId?: string) => (r: Received) =>
   r.msg.isRequest && r.msg.method === method && (callId === undefined || r.msg.callId === callId);
 export const isResponse = (status: number, method: string, callId?: string) => (r: Received) =>
-  !r.msg.isRequest && r.msg.status === status && r.msg.cseq.method === method && (callId === undefined || r.msg.callId === callId);
+  !r.msg.isRequest &&
+  r.msg.status === status &&
+  r.msg.cseq.method === method &&
+  (callId === undefined || r.msg.callId === callId);
 
 export class UdpPeer {
   readonly inbox = new Inbox();
@@ -218,7 +225,12 @@ export function request(p: {
 }
 
 /** A response to `req` (its Via, From, To, Call-ID, CSeq and Record-Route copied). */
-export function response(req: SipMessage, status: number, reason: string, p: { toTag?: string; contact?: string; body?: string } = {}): string {
+export function response(
+  req: SipMessage,
+  status: number,
+  reason: string,
+  p: { toTag?: string; contact?: string; body?: string } = {},
+): string {
   const body = p.body ?? '';
   const to = req.get('To') ?? '';
   return [
@@ -239,7 +251,17 @@ export function response(req: SipMessage, status: number, reason: string, p: { t
 
 /** An SDP offer/answer with one audio stream at ip:port. */
 export function sdp(ip: string, port: number): string {
-  return ['v=0', `o=peer 1 1 IN IP4 ${ip}`, 's=-', `c=IN IP4 ${ip}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n');
+  return [
+    'v=0',
+    `o=peer 1 1 IN IP4 ${ip}`,
+    's=-',
+    `c=IN IP4 ${ip}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
 }
 
 /** c= and the m=audio port of an SDP body. */

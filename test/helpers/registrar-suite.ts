@@ -41,7 +41,11 @@ export function registrarSuite(backend: RegistrarBackend): void {
   let bobPort = 0;
 
   async function start(): Promise<void> {
-    server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(database)}`, 'registrar: {algorithms: MD5}'].join('\n'));
+    server = await startTrunkline(
+      [`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(database)}`, 'registrar: {algorithms: MD5}'].join(
+        '\n',
+      ),
+    );
   }
 
   before(async () => {
@@ -75,8 +79,17 @@ export function registrarSuite(backend: RegistrarBackend): void {
 
   async function register(user: string, password: string, localPort: number, expect: number): Promise<void> {
     const file = scenarioWith('registrar-register.xml', { domain: DOMAIN, expect: String(expect) });
-    const r = await sipp({ scenario: file, target: `127.0.0.1:${port}`, localPort, extra: ['-s', user, '-au', user, '-ap', password, '-auth_uri', DOMAIN] });
-    assert.equal(r.code, 0, `register ${user} (expect ${expect}) failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
+    const r = await sipp({
+      scenario: file,
+      target: `127.0.0.1:${port}`,
+      localPort,
+      extra: ['-s', user, '-au', user, '-ap', password, '-auth_uri', DOMAIN],
+    });
+    assert.equal(
+      r.code,
+      0,
+      `register ${user} (expect ${expect}) failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`,
+    );
   }
 
   async function call(to: string): Promise<void> {
@@ -113,14 +126,26 @@ export function registrarSuite(backend: RegistrarBackend): void {
     await call('bob');
   });
 
-  test(name('a call to an alias reaches its subscriber; unknown user 404, registered-nowhere user 480'), { skip }, async () => {
-    await call('+15550200');
-    for (const [user, code] of [['nobody', 404], ['carol', 480]] as const) {
-      const file = scenarioWith('registrar-uac-expect.xml', { domain: DOMAIN, expect: String(code), mf: '70' });
-      const r = await sipp({ scenario: file, target: `127.0.0.1:${port}`, localPort: await freePort(), extra: ['-s', user] });
-      assert.equal(r.code, 0, `INVITE ${user} expecting ${code} failed:\n${r.stdout}\n${r.stderr}`);
-    }
-  });
+  test(
+    name('a call to an alias reaches its subscriber; unknown user 404, registered-nowhere user 480'),
+    { skip },
+    async () => {
+      await call('+15550200');
+      for (const [user, code] of [
+        ['nobody', 404],
+        ['carol', 480],
+      ] as const) {
+        const file = scenarioWith('registrar-uac-expect.xml', { domain: DOMAIN, expect: String(code), mf: '70' });
+        const r = await sipp({
+          scenario: file,
+          target: `127.0.0.1:${port}`,
+          localPort: await freePort(),
+          extra: ['-s', user],
+        });
+        assert.equal(r.code, 0, `INVITE ${user} expecting ${code} failed:\n${r.stdout}\n${r.stderr}`);
+      }
+    },
+  );
 
   test(name('bindings survive a restart: stop, start on the same database, call again'), { skip }, async () => {
     await server!.stop();

@@ -23,7 +23,12 @@ export interface RunResult {
 }
 
 /** Runs a command to completion, killing it after timeoutMs. */
-export function run(cmd: string, args: string[], timeoutMs: number, opts: { cwd?: string; input?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  opts: { cwd?: string; input?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -56,13 +61,24 @@ export interface SippOptions {
 /** Runs SIPp in the foreground (-m calls, bounded by -timeout); exit code 0 means every call passed. */
 export function sipp(o: SippOptions): Promise<RunResult> {
   const args = [
-    '-sf', o.scenario, o.target,
-    '-i', o.ip ?? '127.0.0.1', '-p', String(o.localPort),
-    '-t', o.transport ?? 'u1',
-    '-m', String(o.calls ?? 1),
-    '-r', String(o.rate ?? 10),
-    '-timeout', `${o.timeoutS ?? 10}s`, '-timeout_error',
-    '-nostdin', '-nr',
+    '-sf',
+    o.scenario,
+    o.target,
+    '-i',
+    o.ip ?? '127.0.0.1',
+    '-p',
+    String(o.localPort),
+    '-t',
+    o.transport ?? 'u1',
+    '-m',
+    String(o.calls ?? 1),
+    '-r',
+    String(o.rate ?? 10),
+    '-timeout',
+    `${o.timeoutS ?? 10}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-nr',
     ...(o.extra ?? []),
   ];
   return run('sipp', args, (o.timeoutS ?? 10) * 1000 + 5000);
@@ -75,9 +91,29 @@ export interface BackgroundSipp {
 }
 
 /** Starts a SIPp (a UAS, typically) in the background on 127.0.0.1:port; bounded by -timeout and a kill timer. */
-export function sippBackground(scenarioFile: string, port: number, opts: { transport?: 'u1' | 't1'; calls?: number; timeoutS?: number; extra?: string[]; ip?: string } = {}): BackgroundSipp {
+export function sippBackground(
+  scenarioFile: string,
+  port: number,
+  opts: { transport?: 'u1' | 't1'; calls?: number; timeoutS?: number; extra?: string[]; ip?: string } = {},
+): BackgroundSipp {
   const timeoutS = opts.timeoutS ?? 30;
-  const args = ['-sf', scenarioFile, '-i', opts.ip ?? '127.0.0.1', '-p', String(port), '-t', opts.transport ?? 'u1', '-m', String(opts.calls ?? 1), '-timeout', `${timeoutS}s`, '-nostdin', '-nr', ...(opts.extra ?? [])];
+  const args = [
+    '-sf',
+    scenarioFile,
+    '-i',
+    opts.ip ?? '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    opts.transport ?? 'u1',
+    '-m',
+    String(opts.calls ?? 1),
+    '-timeout',
+    `${timeoutS}s`,
+    '-nostdin',
+    '-nr',
+    ...(opts.extra ?? []),
+  ];
   const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

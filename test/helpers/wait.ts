@@ -37,7 +37,10 @@ export async function waitFor<T>(probe: Probe<T>, opts: WaitOptions): Promise<T>
 }
 
 /** Polls `cond` (every intervalMs, default 100) for at most timeoutMs: the ms it took to hold, or -1 when it never did. */
-export async function elapsedUntil(cond: () => boolean | Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number }): Promise<number> {
+export async function elapsedUntil(
+  cond: () => boolean | Promise<boolean>,
+  opts: { timeoutMs: number; intervalMs?: number },
+): Promise<number> {
   const step = opts.intervalMs ?? 100;
   const start = Date.now();
   for (let i = 0; i < Math.ceil(opts.timeoutMs / step) + 1; i++) {

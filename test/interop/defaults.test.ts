@@ -39,7 +39,12 @@ test('with no config, serve runs on the embedded defaults: UDP/TCP 5060, TLS 506
     assert.match(out, /"listen":\["udp:127\.0\.0\.1:5060","tcp:127\.0\.0\.1:5060","tls:127\.0\.0\.1:5061"\]/);
     assert.ok(existsSync(join(cwd, 'data', 'tls', 'cert.pem')), 'self-signed certificate generated into ./data/tls');
     if (haveCommand('sipp')) {
-      const r = await sipp({ scenario: scenario('options.xml'), target: '127.0.0.1:5060', localPort: await freePort(), calls: 1 });
+      const r = await sipp({
+        scenario: scenario('options.xml'),
+        target: '127.0.0.1:5060',
+        localPort: await freePort(),
+        calls: 1,
+      });
       assert.equal(r.code, 0, `sipp OPTIONS to the defaults failed:\n${r.stdout}`);
     }
   } finally {
@@ -50,7 +55,10 @@ test('with no config, serve runs on the embedded defaults: UDP/TCP 5060, TLS 506
 });
 
 for (const [yaml, expected] of [
-  ['listen: [tcp:localhost:5060]\n', /^config: listen\[0\]: expected udp\|tcp\|tls\|ws\|wss:IP:PORT, got "tcp:localhost:5060"$/],
+  [
+    'listen: [tcp:localhost:5060]\n',
+    /^config: listen\[0\]: expected udp\|tcp\|tls\|ws\|wss:IP:PORT, got "tcp:localhost:5060"$/,
+  ],
   ['media: {portz: 1}\n', /^config: unknown key "media\.portz"$/],
   ['sip: {timers: {t1: fast}}\n', /^config: sip\.timers\.t1: expected/],
 ] as const) {

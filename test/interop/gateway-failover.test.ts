@@ -67,9 +67,17 @@ describe('gateway states at start', () => {
 
   before(async () => {
     if (skip !== false) return;
-    [apiPort, deadPort, silentPort, livePort] = await Promise.all([freePort(), freePort(GW), freePort(GW), freePort(GW)]);
+    [apiPort, deadPort, silentPort, livePort] = await Promise.all([
+      freePort(),
+      freePort(GW),
+      freePort(GW),
+      freePort(GW),
+    ]);
     db = await provisioned(async (s) => {
-      await s.carriers.add({ name: 'trio', gateways: [`sip:${GW}:${deadPort}`, `sip:${GW}:${silentPort}`, `sip:${GW}:${livePort}`] });
+      await s.carriers.add({
+        name: 'trio',
+        gateways: [`sip:${GW}:${deadPort}`, `sip:${GW}:${silentPort}`, `sip:${GW}:${livePort}`],
+      });
       await s.routes.add('+', ['trio']);
     });
     // The silent gateway: a socket that takes the OPTIONS and never answers (no ICMP either).
@@ -99,38 +107,64 @@ describe('gateway states at start', () => {
   async function states(): Promise<Record<string, string>> {
     const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     const out: Record<string, string> = {};
-    for (const m of text.matchAll(/^trunkline_gateway_state\{carrier="trio",gateway="sip:[0-9.]+:(\d+)",state="(\w+)"\} 1$/gm)) out[m[1]!] = m[2]!;
+    for (const m of text.matchAll(
+      /^trunkline_gateway_state\{carrier="trio",gateway="sip:[0-9.]+:(\d+)",state="(\w+)"\} 1$/gm,
+    ))
+      out[m[1]!] = m[2]!;
     return out;
   }
 
-  test('a dead gateway is unknown, then down within a second of the start; a silent one unknown until its ping times out; down warns, up informs', { skip, timeout: 30_000 }, async () => {
-    const first = await states();
-    assert.equal(first[String(silentPort)], 'unknown', `the silent gateway right after start: ${JSON.stringify(first)}`);
-    const down = await waitFor(() => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${deadPort}`), {
-      timeoutMs: 3000,
-      what: "'gateway down' for the dead gateway",
-      intervalMs: 50,
-      detail: () => server.output().slice(-2000),
-    });
-    // From the server's first log line (its start, whatever the machine's load); the old monitor needed 3 pings 30 s apart.
-    const firstLine = JSON.parse(server.output().split('\n').find((l) => l.startsWith('{'))!) as { time: string };
-    const deadAfter = Date.parse(String(down['time'])) - Date.parse(firstLine.time);
-    assert.ok(deadAfter < 1500, `the dead gateway went down ${deadAfter} ms after the start`);
-    assert.equal(down['level'], 'warn');
-    const up = await waitFor(() => lines(server, 'gateway up').find((l) => l['gateway'] === `sip:${GW}:${livePort}`), {
-      timeoutMs: 3000,
-      what: "'gateway up' for the live gateway",
-      intervalMs: 50,
-      detail: () => server.output().slice(-2000),
-    });
-    assert.equal(up['level'], 'info');
-    assert.equal((await states())[String(deadPort)], 'down');
-    assert.equal((await states())[String(livePort)], 'up');
-    // The silent one: unknown until its ping times out (3 s), then down.
-    await waitFor(() => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${silentPort}`), { timeoutMs: 6000, what: 'the silent gateway to go down', intervalMs: 50 });
-    assert.equal((await states())[String(silentPort)], 'down');
-    assert.equal(lines(server, 'gateway down').length, 2, 'one line per gateway');
-  });
+  test(
+    'a dead gateway is unknown, then down within a second of the start; a silent one unknown until its ping times out; down warns, up informs',
+    { skip, timeout: 30_000 },
+    async () => {
+      const first = await states();
+      assert.equal(
+        first[String(silentPort)],
+        'unknown',
+        `the silent gateway right after start: ${JSON.stringify(first)}`,
+      );
+      const down = await waitFor(
+        () => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${deadPort}`),
+        {
+          timeoutMs: 3000,
+          what: "'gateway down' for the dead gateway",
+          intervalMs: 50,
+          detail: () => server.output().slice(-2000),
+        },
+      );
+      // From the server's first log line (its start, whatever the machine's load); the old monitor needed 3 pings 30 s apart.
+      const firstLine = JSON.parse(
+        server
+          .output()
+          .split('\n')
+          .find((l) => l.startsWith('{'))!,
+      ) as { time: string };
+      const deadAfter = Date.parse(String(down['time'])) - Date.parse(firstLine.time);
+      assert.ok(deadAfter < 1500, `the dead gateway went down ${deadAfter} ms after the start`);
+      assert.equal(down['level'], 'warn');
+      const up = await waitFor(
+        () => lines(server, 'gateway up').find((l) => l['gateway'] === `sip:${GW}:${livePort}`),
+        {
+          timeoutMs: 3000,
+          what: "'gateway up' for the live gateway",
+          intervalMs: 50,
+          detail: () => server.output().slice(-2000),
+        },
+      );
+      assert.equal(up['level'], 'info');
+      assert.equal((await states())[String(deadPort)], 'down');
+      assert.equal((await states())[String(livePort)], 'up');
+      // The silent one: unknown until its ping times out (3 s), then down.
+      await waitFor(() => lines(server, 'gateway down').find((l) => l['gateway'] === `sip:${GW}:${silentPort}`), {
+        timeoutMs: 6000,
+        what: 'the silent gateway to go down',
+        intervalMs: 50,
+      });
+      assert.equal((await states())[String(silentPort)], 'down');
+      assert.equal(lines(server, 'gateway down').length, 2, 'one line per gateway');
+    },
+  );
 });
 
 describe('fast failover without monitoring', () => {
@@ -147,8 +181,14 @@ describe('fast failover without monitoring', () => {
     for (const n of ['deadUdp', 'deadTcp', 'deadTls', 'live']) p[n] = await freePort(GW2);
     db = await provisioned(async (s) => {
       await s.carriers.add({ name: 'udp-dead', gateways: [`sip:${GW2}:${p.deadUdp}`, `sip:${GW2}:${p.live}`] });
-      await s.carriers.add({ name: 'tcp-dead', gateways: [`sip:${GW2}:${p.deadTcp};transport=tcp`, `sip:${GW2}:${p.live}`] });
-      await s.carriers.add({ name: 'tls-dead', gateways: [`sip:${GW2}:${p.deadTls};transport=tls`, `sip:${GW2}:${p.live}`] });
+      await s.carriers.add({
+        name: 'tcp-dead',
+        gateways: [`sip:${GW2}:${p.deadTcp};transport=tcp`, `sip:${GW2}:${p.live}`],
+      });
+      await s.carriers.add({
+        name: 'tls-dead',
+        gateways: [`sip:${GW2}:${p.deadTls};transport=tls`, `sip:${GW2}:${p.live}`],
+      });
       await s.routes.add('+1777', ['udp-dead']);
       await s.routes.add('+1888', ['tcp-dead']);
       await s.routes.add('+1999', ['tls-dead']);
@@ -189,14 +229,42 @@ describe('fast failover without monitoring', () => {
   async function callThrough(number: string): Promise<number> {
     const store = await openStore({ kind: 'sqlite', file: db.file });
     try {
-      const far = sippBackground(scenarioWith('trunk-uas-expect.xml', { must: `INVITE sip:\\${number}@`, hidden: 'X-Internal-Secret', hiddenAddr: '127\\.0\\.0\\.2[^0-9]' }), p.live!, { ip: GW2, timeoutS: 25 });
+      const far = sippBackground(
+        scenarioWith('trunk-uas-expect.xml', {
+          must: `INVITE sip:\\${number}@`,
+          hidden: 'X-Internal-Secret',
+          hiddenAddr: '127\\.0\\.0\\.2[^0-9]',
+        }),
+        p.live!,
+        { ip: GW2, timeoutS: 25 },
+      );
       await new Promise((r) => setTimeout(r, 300)); // SIPp bound
-      const scn = scenarioWith('trunk-uac-call.xml', { caller: DID, hidden: 'X-Call-Sid', hiddenAddr: '127\\.0\\.0\\.22', hold: '0' });
-      const r = await sipp({ scenario: scn, target: `127.0.0.1:${port}`, ip: PBX, localPort: await freePort(), timeoutS: 25, extra: ['-s', number] });
-      assert.equal(r.code, 0, `the call to ${number} failed:\n${r.stdout.slice(-1500)}\nserver:\n${server.output().slice(-1500)}`);
+      const scn = scenarioWith('trunk-uac-call.xml', {
+        caller: DID,
+        hidden: 'X-Call-Sid',
+        hiddenAddr: '127\\.0\\.0\\.22',
+        hold: '0',
+      });
+      const r = await sipp({
+        scenario: scn,
+        target: `127.0.0.1:${port}`,
+        ip: PBX,
+        localPort: await freePort(),
+        timeoutS: 25,
+        extra: ['-s', number],
+      });
+      assert.equal(
+        r.code,
+        0,
+        `the call to ${number} failed:\n${r.stdout.slice(-1500)}\nserver:\n${server.output().slice(-1500)}`,
+      );
       const farEnd = await far.done;
       assert.equal(farEnd.code, 0, `the live gateway did not take the call:\n${farEnd.stdout.slice(-1500)}`);
-      const cdr = await waitFor(async () => (await store.cdrs.list({})).cdrs.find((c) => c.to === number), { timeoutMs: 5000, what: `the CDR of ${number}`, intervalMs: 50 });
+      const cdr = await waitFor(async () => (await store.cdrs.list({})).cdrs.find((c) => c.to === number), {
+        timeoutMs: 5000,
+        what: `the CDR of ${number}`,
+        intervalMs: 50,
+      });
       assert.ok(cdr.answerAt !== null, `no answered CDR for ${number}`);
       return cdr.answerAt - cdr.startAt;
     } finally {
@@ -204,11 +272,18 @@ describe('fast failover without monitoring', () => {
     }
   }
 
-  test('UDP: nothing listening on the first gateway (ICMP port unreachable): the second answers well before gatewayTimeout', { skip, timeout: 60_000 }, async (t) => {
-    const ms = await callVia('+17775550100');
-    t.diagnostic(`call set up in ${ms} ms`);
-    assert.ok(ms < 2000, `the call took ${ms} ms to set up: the dead gateway was waited for (gatewayTimeout ${GATEWAY_TIMEOUT_S} s)`);
-  });
+  test(
+    'UDP: nothing listening on the first gateway (ICMP port unreachable): the second answers well before gatewayTimeout',
+    { skip, timeout: 60_000 },
+    async (t) => {
+      const ms = await callVia('+17775550100');
+      t.diagnostic(`call set up in ${ms} ms`);
+      assert.ok(
+        ms < 2000,
+        `the call took ${ms} ms to set up: the dead gateway was waited for (gatewayTimeout ${GATEWAY_TIMEOUT_S} s)`,
+      );
+    },
+  );
 
   test('TCP: the first gateway refuses the connect: the second at once', { skip, timeout: 60_000 }, async (t) => {
     const ms = await callVia('+18885550100');

@@ -98,7 +98,11 @@ async function uasDone(b: BackgroundSipp, what: string): Promise<void> {
 
 /** Runs CALLS full calls from a SIPp UAC to Trunkline, dialling `service`, through Kamailio to a SIPp UAS. */
 async function calls(k: RunningKamailio, uasPort: number, service: string, calleeHangsUp = false): Promise<void> {
-  const uas = sippBackground(scenario(calleeHangsUp ? 'uas-call-bye.xml' : 'uas-call.xml'), uasPort, { calls: CALLS, timeoutS: 15, extra: ['-timeout_error'] });
+  const uas = sippBackground(scenario(calleeHangsUp ? 'uas-call-bye.xml' : 'uas-call.xml'), uasPort, {
+    calls: CALLS,
+    timeoutS: 15,
+    extra: ['-timeout_error'],
+  });
   try {
     const r = await sipp({
       scenario: scenario(calleeHangsUp ? 'uac-call-bye-in.xml' : 'uac-call.xml'),
@@ -109,7 +113,11 @@ async function calls(k: RunningKamailio, uasPort: number, service: string, calle
       timeoutS: 12,
       extra: ['-s', service],
     });
-    assert.equal(r.code, 0, `UAC (${service}) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\n--- kamailio:\n${k.output().slice(-3000)}\n--- trunkline:\n${server!.output().slice(-3000)}`);
+    assert.equal(
+      r.code,
+      0,
+      `UAC (${service}) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\n--- kamailio:\n${k.output().slice(-3000)}\n--- trunkline:\n${server!.output().slice(-3000)}`,
+    );
     await uasDone(uas, service);
   } finally {
     await uas.stop();
@@ -120,108 +128,176 @@ function count(lines: string[], re: RegExp): number {
   return lines.filter((l) => re.test(l)).length;
 }
 
-test('Kamailio as the next hop over UDP: full calls, the ACK and BYE follow both Record-Routes', { skip: skipUdp, timeout: 20000 }, async () => {
-  const uasPort = await freePort();
-  const k = await startKamailio({ udpPort: kUdp, uas: `sip:127.0.0.1:${uasPort}` });
-  try {
-    await calls(k, uasPort, 'udp');
-    const hops = k.hops();
-    assert.equal(count(hops, /^KHOP INVITE .* proto=udp /), CALLS, hops.join('\n'));
-    assert.equal(count(hops, /^KHOP ACK .* proto=udp /), CALLS, hops.join('\n'));
-    assert.equal(count(hops, /^KHOP BYE .* proto=udp /), CALLS, hops.join('\n'));
-    // The INVITE reached Kamailio with Trunkline's one Record-Route (UDP in, UDP out).
-    for (const l of hops.filter((h) => h.startsWith('KHOP INVITE'))) {
-      assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
+test(
+  'Kamailio as the next hop over UDP: full calls, the ACK and BYE follow both Record-Routes',
+  { skip: skipUdp, timeout: 20000 },
+  async () => {
+    const uasPort = await freePort();
+    const k = await startKamailio({ udpPort: kUdp, uas: `sip:127.0.0.1:${uasPort}` });
+    try {
+      await calls(k, uasPort, 'udp');
+      const hops = k.hops();
+      assert.equal(count(hops, /^KHOP INVITE .* proto=udp /), CALLS, hops.join('\n'));
+      assert.equal(count(hops, /^KHOP ACK .* proto=udp /), CALLS, hops.join('\n'));
+      assert.equal(count(hops, /^KHOP BYE .* proto=udp /), CALLS, hops.join('\n'));
+      // The INVITE reached Kamailio with Trunkline's one Record-Route (UDP in, UDP out).
+      for (const l of hops.filter((h) => h.startsWith('KHOP INVITE'))) {
+        assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
+      }
+      // In-dialog requests arrive at Kamailio with Kamailio's own Route value only (Trunkline removed its own).
+      for (const l of hops.filter((h) => /^KHOP (ACK|BYE)/.test(h))) {
+        assert.match(l, new RegExp(`route=\\[<sip:127\\.0\\.0\\.1:${kUdp};lr[^>]*>\\]`), l);
+      }
+    } finally {
+      await k.stop();
     }
-    // In-dialog requests arrive at Kamailio with Kamailio's own Route value only (Trunkline removed its own).
-    for (const l of hops.filter((h) => /^KHOP (ACK|BYE)/.test(h))) {
-      assert.match(l, new RegExp(`route=\\[<sip:127\\.0\\.0\\.1:${kUdp};lr[^>]*>\\]`), l);
-    }
-  } finally {
-    await k.stop();
-  }
-});
+  },
+);
 
-test('UDP in, TLS out: Trunkline verifies Kamailio\'s certificate (tls.ca), double Record-Route carries ACK and BYE across', { skip: skipTls, timeout: 20000 }, async () => {
-  const uasPort = await freePort();
-  const k = await startKamailio({ udpPort: kTlsUdp, uas: `sip:127.0.0.1:${uasPort}`, tls: { port: kTls, cert: kamailioCert, key: kamailioKey } });
-  try {
-    await calls(k, uasPort, 'tls');
-    const hops = k.hops();
-    assert.equal(count(hops, /^KHOP INVITE .* proto=tls /), CALLS, hops.join('\n'));
-    assert.equal(count(hops, /^KHOP ACK .* proto=tls /), CALLS, hops.join('\n'));
-    assert.equal(count(hops, /^KHOP BYE .* proto=tls /), CALLS, hops.join('\n'));
-    // Trunkline's two Record-Route entries: the TLS interface it sent from on top, the UDP one it received on below.
-    for (const l of hops.filter((h) => h.startsWith('KHOP INVITE'))) {
-      assert.match(l, new RegExp(`rr=\\[<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr;dsig=${STAMP}>, ?<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
-    }
-    // In-dialog: Trunkline consumed both of its Route values and sent on over TLS to Kamailio's TLS entry.
-    for (const l of hops.filter((h) => /^KHOP (ACK|BYE)/.test(h))) {
-      assert.match(l, new RegExp(`route=\\[<sip:127\\.0\\.0\\.1:${kTls};transport=tls;r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${kTlsUdp};r2=on;lr[^>]*>\\]`), l);
-    }
-  } finally {
-    await k.stop();
-  }
-});
-
-test('the callee hangs up through TLS: its BYE crosses Kamailio (UDP in, TLS out) and Trunkline (TLS in, UDP out) to the caller', { skip: skipTls, timeout: 20000 }, async () => {
-  const uasPort = await freePort();
-  const k = await startKamailio({ udpPort: kByeUdp, uas: `sip:127.0.0.1:${uasPort}`, tls: { port: kBye, cert: kamailioCert, key: kamailioKey } });
-  try {
-    await calls(k, uasPort, 'tlsbye', true);
-    const hops = k.hops();
-    assert.equal(count(hops, /^KHOP INVITE .* proto=tls /), CALLS, hops.join('\n'));
-    assert.equal(count(hops, /^KHOP ACK .* proto=tls /), CALLS, hops.join('\n'));
-    // The callee's BYE reaches Kamailio over UDP with the whole route set: Kamailio's two values, then Trunkline's TLS and UDP ones.
-    const byes = hops.filter((h) => h.startsWith('KHOP BYE'));
-    assert.equal(byes.length, CALLS, hops.join('\n'));
-    for (const l of byes) {
-      assert.match(l, / proto=udp /, l);
-      assert.match(l, new RegExp(`route=\\[<sip:127\\.0\\.0\\.1:${kByeUdp};r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${kBye};transport=tls;r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr;dsig=${STAMP}>, ?<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`), l);
-    }
-  } finally {
-    await k.stop();
-  }
-});
-
-test('CANCEL while it rings crosses Kamailio: the callee gets it, the caller gets 200 and 487', { skip: skipUdp, timeout: 20000 }, async () => {
-  const uasPort = await freePort();
-  const k = await startKamailio({ udpPort: kCancel, uas: `sip:127.0.0.1:${uasPort}` });
-  const uas = sippBackground(scenario('uas-ring-cancel-hops.xml'), uasPort, { calls: 1, timeoutS: 12, extra: ['-timeout_error'] });
-  try {
-    const r = await sipp({ scenario: scenario('uac-cancel.xml'), target: `127.0.0.1:${port}`, localPort: await freePort(), timeoutS: 10, extra: ['-s', 'cancel'] });
-    assert.equal(r.code, 0, `UAC (cancel) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\n--- kamailio:\n${k.output().slice(-3000)}`);
-    await uasDone(uas, 'cancel');
-    const hops = k.hops();
-    assert.equal(count(hops, /^KHOP INVITE /), 1, hops.join('\n'));
-    assert.equal(count(hops, /^KHOP CANCEL /), 1, hops.join('\n'));
-  } finally {
-    await uas.stop();
-    await k.stop();
-  }
-});
-
-test('TLS out to a Kamailio whose certificate Trunkline does not trust: refused, the INVITE never reaches it', { skip: skipTls, timeout: 20000 }, async () => {
-  // Same names (localhost, 127.0.0.1) but another key pair, not in tls.ca.
-  const dir = mkdtempSync(join(tmpdir(), 'trunkline-kamailio-badcert-'));
-  const { cert, key } = await generateLocalhostCert();
-  writeFileSync(join(dir, 'cert.pem'), cert);
-  writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
-  const uasPort = await freePort();
-  const k = await startKamailio({ udpPort: kBadUdp, uas: `sip:127.0.0.1:${uasPort}`, tls: { port: kBad, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } });
-  try {
-    // The branch fails with a transport error (503 inside), which goes upstream as 500 (RFC 3261 16.7 step 6).
-    const r = await sipp({
-      scenario: scenarioWith('uac-expect.xml', { expect: '500', mf: '70' }),
-      target: `127.0.0.1:${port}`,
-      localPort: await freePort(),
-      timeoutS: 10,
-      extra: ['-s', 'untrusted'],
+test(
+  "UDP in, TLS out: Trunkline verifies Kamailio's certificate (tls.ca), double Record-Route carries ACK and BYE across",
+  { skip: skipTls, timeout: 20000 },
+  async () => {
+    const uasPort = await freePort();
+    const k = await startKamailio({
+      udpPort: kTlsUdp,
+      uas: `sip:127.0.0.1:${uasPort}`,
+      tls: { port: kTls, cert: kamailioCert, key: kamailioKey },
     });
-    assert.equal(r.code, 0, `UAC (untrusted) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\n--- trunkline:\n${server!.output().slice(-3000)}`);
-    assert.equal(count(k.hops(), /^KHOP INVITE /), 0, k.hops().join('\n'));
-  } finally {
-    await k.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    try {
+      await calls(k, uasPort, 'tls');
+      const hops = k.hops();
+      assert.equal(count(hops, /^KHOP INVITE .* proto=tls /), CALLS, hops.join('\n'));
+      assert.equal(count(hops, /^KHOP ACK .* proto=tls /), CALLS, hops.join('\n'));
+      assert.equal(count(hops, /^KHOP BYE .* proto=tls /), CALLS, hops.join('\n'));
+      // Trunkline's two Record-Route entries: the TLS interface it sent from on top, the UDP one it received on below.
+      for (const l of hops.filter((h) => h.startsWith('KHOP INVITE'))) {
+        assert.match(
+          l,
+          new RegExp(
+            `rr=\\[<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr;dsig=${STAMP}>, ?<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`,
+          ),
+          l,
+        );
+      }
+      // In-dialog: Trunkline consumed both of its Route values and sent on over TLS to Kamailio's TLS entry.
+      for (const l of hops.filter((h) => /^KHOP (ACK|BYE)/.test(h))) {
+        assert.match(
+          l,
+          new RegExp(
+            `route=\\[<sip:127\\.0\\.0\\.1:${kTls};transport=tls;r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${kTlsUdp};r2=on;lr[^>]*>\\]`,
+          ),
+          l,
+        );
+      }
+    } finally {
+      await k.stop();
+    }
+  },
+);
+
+test(
+  'the callee hangs up through TLS: its BYE crosses Kamailio (UDP in, TLS out) and Trunkline (TLS in, UDP out) to the caller',
+  { skip: skipTls, timeout: 20000 },
+  async () => {
+    const uasPort = await freePort();
+    const k = await startKamailio({
+      udpPort: kByeUdp,
+      uas: `sip:127.0.0.1:${uasPort}`,
+      tls: { port: kBye, cert: kamailioCert, key: kamailioKey },
+    });
+    try {
+      await calls(k, uasPort, 'tlsbye', true);
+      const hops = k.hops();
+      assert.equal(count(hops, /^KHOP INVITE .* proto=tls /), CALLS, hops.join('\n'));
+      assert.equal(count(hops, /^KHOP ACK .* proto=tls /), CALLS, hops.join('\n'));
+      // The callee's BYE reaches Kamailio over UDP with the whole route set: Kamailio's two values, then Trunkline's TLS and UDP ones.
+      const byes = hops.filter((h) => h.startsWith('KHOP BYE'));
+      assert.equal(byes.length, CALLS, hops.join('\n'));
+      for (const l of byes) {
+        assert.match(l, / proto=udp /, l);
+        assert.match(
+          l,
+          new RegExp(
+            `route=\\[<sip:127\\.0\\.0\\.1:${kByeUdp};r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${kBye};transport=tls;r2=on;lr[^>]*>, ?<sip:127\\.0\\.0\\.1:${tlsPort};transport=tls;lr;dsig=${STAMP}>, ?<sip:127\\.0\\.0\\.1:${port};lr;dsig=${STAMP}>\\]`,
+          ),
+          l,
+        );
+      }
+    } finally {
+      await k.stop();
+    }
+  },
+);
+
+test(
+  'CANCEL while it rings crosses Kamailio: the callee gets it, the caller gets 200 and 487',
+  { skip: skipUdp, timeout: 20000 },
+  async () => {
+    const uasPort = await freePort();
+    const k = await startKamailio({ udpPort: kCancel, uas: `sip:127.0.0.1:${uasPort}` });
+    const uas = sippBackground(scenario('uas-ring-cancel-hops.xml'), uasPort, {
+      calls: 1,
+      timeoutS: 12,
+      extra: ['-timeout_error'],
+    });
+    try {
+      const r = await sipp({
+        scenario: scenario('uac-cancel.xml'),
+        target: `127.0.0.1:${port}`,
+        localPort: await freePort(),
+        timeoutS: 10,
+        extra: ['-s', 'cancel'],
+      });
+      assert.equal(
+        r.code,
+        0,
+        `UAC (cancel) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\n--- kamailio:\n${k.output().slice(-3000)}`,
+      );
+      await uasDone(uas, 'cancel');
+      const hops = k.hops();
+      assert.equal(count(hops, /^KHOP INVITE /), 1, hops.join('\n'));
+      assert.equal(count(hops, /^KHOP CANCEL /), 1, hops.join('\n'));
+    } finally {
+      await uas.stop();
+      await k.stop();
+    }
+  },
+);
+
+test(
+  'TLS out to a Kamailio whose certificate Trunkline does not trust: refused, the INVITE never reaches it',
+  { skip: skipTls, timeout: 20000 },
+  async () => {
+    // Same names (localhost, 127.0.0.1) but another key pair, not in tls.ca.
+    const dir = mkdtempSync(join(tmpdir(), 'trunkline-kamailio-badcert-'));
+    const { cert, key } = await generateLocalhostCert();
+    writeFileSync(join(dir, 'cert.pem'), cert);
+    writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+    const uasPort = await freePort();
+    const k = await startKamailio({
+      udpPort: kBadUdp,
+      uas: `sip:127.0.0.1:${uasPort}`,
+      tls: { port: kBad, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
+    });
+    try {
+      // The branch fails with a transport error (503 inside), which goes upstream as 500 (RFC 3261 16.7 step 6).
+      const r = await sipp({
+        scenario: scenarioWith('uac-expect.xml', { expect: '500', mf: '70' }),
+        target: `127.0.0.1:${port}`,
+        localPort: await freePort(),
+        timeoutS: 10,
+        extra: ['-s', 'untrusted'],
+      });
+      assert.equal(
+        r.code,
+        0,
+        `UAC (untrusted) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}\n--- trunkline:\n${server!.output().slice(-3000)}`,
+      );
+      assert.equal(count(k.hops(), /^KHOP INVITE /), 0, k.hops().join('\n'));
+    } finally {
+      await k.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -39,10 +39,20 @@ before(async () => {
   port = await freePort();
   bobPort = await freePort();
   server = await startTrunkline(
-    [`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(`sqlite:${dbFile}`)}`, 'registrar: {algorithms: MD5}', 'log: {level: debug}'].join('\n'),
+    [
+      `listen: [udp:127.0.0.1:${port}]`,
+      `database: ${JSON.stringify(`sqlite:${dbFile}`)}`,
+      'registrar: {algorithms: MD5}',
+      'log: {level: debug}',
+    ].join('\n'),
   );
   const reg = scenarioWith('registrar-register.xml', { domain: DOMAIN, expect: '200' });
-  const r = await sipp({ scenario: reg, target: `127.0.0.1:${port}`, localPort: bobPort, extra: ['-s', 'bob', '-au', 'bob', '-ap', 'bob-pw', '-auth_uri', DOMAIN] });
+  const r = await sipp({
+    scenario: reg,
+    target: `127.0.0.1:${port}`,
+    localPort: bobPort,
+    extra: ['-s', 'bob', '-au', 'bob', '-ap', 'bob-pw', '-auth_uri', DOMAIN],
+  });
   assert.equal(r.code, 0, `bob's REGISTER failed:\n${r.stdout}\n${r.stderr}\n${server.output()}`);
 });
 
@@ -53,48 +63,89 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function refused(caller: string, user: string, password: string, expect: number, authUri = `bob@${DOMAIN}`): Promise<void> {
+async function refused(
+  caller: string,
+  user: string,
+  password: string,
+  expect: number,
+  authUri = `bob@${DOMAIN}`,
+): Promise<void> {
   const file = scenarioWith('proxy-auth-refused.xml', { domain: DOMAIN, caller, expect: String(expect) });
-  const r = await sipp({ scenario: file, target: `127.0.0.1:${port}`, localPort: await freePort(), extra: ['-s', 'bob', '-au', user, '-ap', password, '-auth_uri', authUri] });
-  assert.equal(r.code, 0, `INVITE From ${caller} with ${user}'s credentials expecting ${expect} failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
+  const r = await sipp({
+    scenario: file,
+    target: `127.0.0.1:${port}`,
+    localPort: await freePort(),
+    extra: ['-s', 'bob', '-au', user, '-ap', password, '-auth_uri', authUri],
+  });
+  assert.equal(
+    r.code,
+    0,
+    `INVITE From ${caller} with ${user}'s credentials expecting ${expect} failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`,
+  );
 }
 
-test('alice calls bob: INVITE, 407, ACK, INVITE with Proxy-Authorization (MD5), through location to bob, answered, BYE', { skip }, async () => {
-  const uas = sippBackground(scenario('uas-call.xml'), bobPort, { timeoutS: 20 });
-  let r: Awaited<ReturnType<typeof sipp>>;
-  let u: Awaited<ReturnType<typeof uas.stop>>;
-  try {
-    await new Promise((res) => setTimeout(res, 300)); // let the UAS bind
-    const file = scenarioWith('proxy-auth-call.xml', { domain: DOMAIN, caller: 'alice' });
-    r = await sipp({ scenario: file, target: `127.0.0.1:${port}`, localPort: await freePort(), extra: ['-s', 'bob', '-au', 'alice', '-ap', 'alice-pw', '-auth_uri', `bob@${DOMAIN}`] });
-  } finally {
-    u = await uas.stop();
-  }
-  assert.equal(r.code, 0, `alice's call failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
-  assert.equal(u.code, 0, `bob's UAS did not take the call:\n${u.stdout}\n${u.stderr}`);
-});
+test(
+  'alice calls bob: INVITE, 407, ACK, INVITE with Proxy-Authorization (MD5), through location to bob, answered, BYE',
+  { skip },
+  async () => {
+    const uas = sippBackground(scenario('uas-call.xml'), bobPort, { timeoutS: 20 });
+    let r: Awaited<ReturnType<typeof sipp>>;
+    let u: Awaited<ReturnType<typeof uas.stop>>;
+    try {
+      await new Promise((res) => setTimeout(res, 300)); // let the UAS bind
+      const file = scenarioWith('proxy-auth-call.xml', { domain: DOMAIN, caller: 'alice' });
+      r = await sipp({
+        scenario: file,
+        target: `127.0.0.1:${port}`,
+        localPort: await freePort(),
+        extra: ['-s', 'bob', '-au', 'alice', '-ap', 'alice-pw', '-auth_uri', `bob@${DOMAIN}`],
+      });
+    } finally {
+      u = await uas.stop();
+    }
+    assert.equal(r.code, 0, `alice's call failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
+    assert.equal(u.code, 0, `bob's UAS did not take the call:\n${u.stdout}\n${u.stderr}`);
+  },
+);
 
-test('a wrong password and an unknown user: 407 again; credentials of alice on a request From carol: 403', { skip }, async () => {
-  await refused('alice', 'alice', 'not-the-password', 407);
-  await refused('alice', 'mallory', 'whatever', 407);
-  await refused('carol', 'alice', 'alice-pw', 403);
-});
+test(
+  'a wrong password and an unknown user: 407 again; credentials of alice on a request From carol: 403',
+  { skip },
+  async () => {
+    await refused('alice', 'alice', 'not-the-password', 407);
+    await refused('alice', 'mallory', 'whatever', 407);
+    await refused('carol', 'alice', 'alice-pw', 403);
+  },
+);
 
-test('a digest uri other than the Request-URI: 400, not a fresh challenge (RFC 2617 3.2.2.5), and the reason logged at info', { skip }, async () => {
-  // The right password, hashed over another URI: a new challenge would only be answered the same way again.
-  await refused('alice', 'alice', 'alice-pw', 400, `bob@elsewhere.${DOMAIN}`);
-  const reg = scenarioWith('registrar-register.xml', { domain: DOMAIN, expect: '400' });
-  const r = await sipp({ scenario: reg, target: `127.0.0.1:${port}`, localPort: await freePort(), extra: ['-s', 'carol', '-au', 'carol', '-ap', 'carol-pw', '-auth_uri', `elsewhere.${DOMAIN}`] });
-  assert.equal(r.code, 0, `carol's REGISTER over another digest uri did not get 400:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
-  const logged = (server?.output() ?? '')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"digest credentials refused with 400"'))
-    .map((l) => JSON.parse(l) as { level: string; method: string; reason: string });
-  assert.deepEqual(
-    logged.map((l) => [l.level, l.method, l.reason]),
-    [
-      ['info', 'INVITE', 'digest uri does not match the Request-URI'],
-      ['info', 'REGISTER', 'digest uri does not match the Request-URI'],
-    ],
-  );
-});
+test(
+  'a digest uri other than the Request-URI: 400, not a fresh challenge (RFC 2617 3.2.2.5), and the reason logged at info',
+  { skip },
+  async () => {
+    // The right password, hashed over another URI: a new challenge would only be answered the same way again.
+    await refused('alice', 'alice', 'alice-pw', 400, `bob@elsewhere.${DOMAIN}`);
+    const reg = scenarioWith('registrar-register.xml', { domain: DOMAIN, expect: '400' });
+    const r = await sipp({
+      scenario: reg,
+      target: `127.0.0.1:${port}`,
+      localPort: await freePort(),
+      extra: ['-s', 'carol', '-au', 'carol', '-ap', 'carol-pw', '-auth_uri', `elsewhere.${DOMAIN}`],
+    });
+    assert.equal(
+      r.code,
+      0,
+      `carol's REGISTER over another digest uri did not get 400:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`,
+    );
+    const logged = (server?.output() ?? '')
+      .split('\n')
+      .filter((l) => l.includes('"msg":"digest credentials refused with 400"'))
+      .map((l) => JSON.parse(l) as { level: string; method: string; reason: string });
+    assert.deepEqual(
+      logged.map((l) => [l.level, l.method, l.reason]),
+      [
+        ['info', 'INVITE', 'digest uri does not match the Request-URI'],
+        ['info', 'REGISTER', 'digest uri does not match the Request-URI'],
+      ],
+    );
+  },
+);

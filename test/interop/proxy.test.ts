@@ -13,7 +13,21 @@ const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.s
 let server: RunningTrunkline;
 let port: number;
 const uas: Record<string, number> = {};
-const UAS_NAMES = ['stateless', 'call', 'tcp', 'forkBusy', 'forkSlow', 'serialDead', 'serialOk', 'fail503', 'failOk', 'ring', 'lossy', 'refuse486', 'refuseNext'];
+const UAS_NAMES = [
+  'stateless',
+  'call',
+  'tcp',
+  'forkBusy',
+  'forkSlow',
+  'serialDead',
+  'serialOk',
+  'fail503',
+  'failOk',
+  'ring',
+  'lossy',
+  'refuse486',
+  'refuseNext',
+];
 
 before(async () => {
   port = await freePort();
@@ -45,8 +59,23 @@ after(async () => {
   assert.equal(await server.stop(), 0);
 });
 
-async function uac(scn: string, service: string, extra: string[] = [], transport: 'u1' | 't1' = 'u1', calls = 1): Promise<void> {
-  const r = await sipp({ scenario: scn, target: `127.0.0.1:${port}`, transport, localPort: await freePort(), calls, rate: 20, timeoutS: 20, extra: ['-s', service, ...extra] });
+async function uac(
+  scn: string,
+  service: string,
+  extra: string[] = [],
+  transport: 'u1' | 't1' = 'u1',
+  calls = 1,
+): Promise<void> {
+  const r = await sipp({
+    scenario: scn,
+    target: `127.0.0.1:${port}`,
+    transport,
+    localPort: await freePort(),
+    calls,
+    rate: 20,
+    timeoutS: 20,
+    extra: ['-s', service, ...extra],
+  });
   assert.equal(r.code, 0, `UAC (${service}) failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
 }
 
@@ -55,11 +84,15 @@ async function uasDone(b: ReturnType<typeof sippBackground>, what: string): Prom
   assert.equal(r.code, 0, `UAS ${what} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
 }
 
-test('a full call over UDP: INVITE, 100, 180, 200, ACK, BYE, 200 through the proxy (Record-Route followed)', { skip }, async () => {
-  const b = sippBackground(scenario('uas-call.xml'), uas.call!, { calls: 3 });
-  await uac(scenario('uac-call.xml'), 'call', [], 'u1', 3);
-  await uasDone(b, 'call');
-});
+test(
+  'a full call over UDP: INVITE, 100, 180, 200, ACK, BYE, 200 through the proxy (Record-Route followed)',
+  { skip },
+  async () => {
+    const b = sippBackground(scenario('uas-call.xml'), uas.call!, { calls: 3 });
+    await uac(scenario('uac-call.xml'), 'call', [], 'u1', 3);
+    await uasDone(b, 'call');
+  },
+);
 
 test('a full call over TCP: the UAC and the UAS both on TCP', { skip }, async () => {
   const b = sippBackground(scenario('uas-call.xml'), uas.tcp!, { transport: 't1', calls: 2 });
@@ -73,11 +106,15 @@ test('UDP in, TCP out: double Record-Route lets the in-dialog requests cross tra
   await uasDone(b, 'tcp');
 });
 
-test('a stateless route (16.11): the call passes with no transaction state, responses relayed by Via', { skip }, async () => {
-  const b = sippBackground(scenario('uas-call.xml'), uas.stateless!, { calls: 2 });
-  await uac(scenario('uac-call.xml'), 'stateless', [], 'u1', 2);
-  await uasDone(b, 'stateless');
-});
+test(
+  'a stateless route (16.11): the call passes with no transaction state, responses relayed by Via',
+  { skip },
+  async () => {
+    const b = sippBackground(scenario('uas-call.xml'), uas.stateless!, { calls: 2 });
+    await uac(scenario('uac-call.xml'), 'stateless', [], 'u1', 2);
+    await uasDone(b, 'stateless');
+  },
+);
 
 test('CANCEL during ringing reaches the callee; the caller gets 200 and 487', { skip }, async () => {
   const b = sippBackground(scenario('uas-ring-cancel.xml'), uas.ring!);
@@ -93,13 +130,17 @@ test('parallel forking: one branch answers 486, the other 200; the caller gets t
   await uasDone(slow, 'answering branch');
 });
 
-test('serial failover: the first gateway never answers (Timer B), the second answers', { skip, timeout: 40000 }, async () => {
-  const dead = sippBackground(scenario('uas-silent.xml'), uas.serialDead!, { timeoutS: 25 });
-  const ok = sippBackground(scenario('uas-call.xml'), uas.serialOk!);
-  await uac(scenario('uac-call.xml'), 'serial', ['-recv_timeout', '15000']);
-  await uasDone(ok, 'second gateway');
-  await dead.stop();
-});
+test(
+  'serial failover: the first gateway never answers (Timer B), the second answers',
+  { skip, timeout: 40000 },
+  async () => {
+    const dead = sippBackground(scenario('uas-silent.xml'), uas.serialDead!, { timeoutS: 25 });
+    const ok = sippBackground(scenario('uas-call.xml'), uas.serialOk!);
+    await uac(scenario('uac-call.xml'), 'serial', ['-recv_timeout', '15000']);
+    await uasDone(ok, 'second gateway');
+    await dead.stop();
+  },
+);
 
 test('serial failover on 503: the second gateway answers', { skip }, async () => {
   const bad = sippBackground(scenario('uas-unavailable.xml'), uas.fail503!);
@@ -118,11 +159,15 @@ test('a callee refusal (486) is never retried on the next target: the caller get
   assert.doesNotMatch(r.stdout, /INVITE ----------> +1 /, 'the next target must not have been called');
 });
 
-test('UDP retransmission: the callee misses the first INVITE copy, the proxy retransmits (Timer A), the call completes', { skip }, async () => {
-  const b = sippBackground(scenario('uas-call-lossy.xml'), uas.lossy!);
-  await uac(scenario('uac-call.xml'), 'lossy');
-  await uasDone(b, 'lossy');
-});
+test(
+  'UDP retransmission: the callee misses the first INVITE copy, the proxy retransmits (Timer A), the call completes',
+  { skip },
+  async () => {
+    const b = sippBackground(scenario('uas-call-lossy.xml'), uas.lossy!);
+    await uac(scenario('uac-call.xml'), 'lossy');
+    await uasDone(b, 'lossy');
+  },
+);
 
 test('a request that loops back through the proxy is refused 482', { skip }, async () => {
   await uac(scenarioWith('uac-expect.xml', { expect: '482', mf: '70' }), 'loop');

@@ -32,7 +32,11 @@ before(async () => {
   await store.subscribers.add('alice', DOMAIN, 'alice-pw');
   port = await freePort();
   server = await startTrunkline(
-    [`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(`sqlite:${dbFile}`)}`, 'registrar: {algorithms: MD5, keepAlive: 1}'].join('\n'),
+    [
+      `listen: [udp:127.0.0.1:${port}]`,
+      `database: ${JSON.stringify(`sqlite:${dbFile}`)}`,
+      'registrar: {algorithms: MD5, keepAlive: 1}',
+    ].join('\n'),
   );
 });
 
@@ -43,21 +47,36 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('a phone behind NAT: bound with received = its source, and pinged there with OPTIONS that it answers', { skip }, async () => {
-  const phonePort = await freePort();
-  const reg = scenarioWith('registrar-register-nat.xml', { domain: DOMAIN, expect: '200' });
-  const r = await sipp({ scenario: reg, target: `127.0.0.1:${port}`, localPort: phonePort, extra: ['-s', 'alice', '-au', 'alice', '-ap', 'alice-pw', '-auth_uri', DOMAIN] });
-  assert.equal(r.code, 0, `register failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
-  const bindings = await store.location.listForAor(`alice@${DOMAIN}`);
-  assert.equal(bindings.length, 1);
-  assert.equal(bindings[0]!.contact, 'sip:alice@192.0.2.55:5099');
-  assert.equal(bindings[0]!.received, `sip:127.0.0.1:${phonePort};transport=udp`);
+test(
+  'a phone behind NAT: bound with received = its source, and pinged there with OPTIONS that it answers',
+  { skip },
+  async () => {
+    const phonePort = await freePort();
+    const reg = scenarioWith('registrar-register-nat.xml', { domain: DOMAIN, expect: '200' });
+    const r = await sipp({
+      scenario: reg,
+      target: `127.0.0.1:${port}`,
+      localPort: phonePort,
+      extra: ['-s', 'alice', '-au', 'alice', '-ap', 'alice-pw', '-auth_uri', DOMAIN],
+    });
+    assert.equal(r.code, 0, `register failed:\n${r.stdout}\n${r.stderr}\n${server?.output() ?? ''}`);
+    const bindings = await store.location.listForAor(`alice@${DOMAIN}`);
+    assert.equal(bindings.length, 1);
+    assert.equal(bindings[0]!.contact, 'sip:alice@192.0.2.55:5099');
+    assert.equal(bindings[0]!.received, `sip:127.0.0.1:${phonePort};transport=udp`);
 
-  // The phone (same port) now answers the keep-alive OPTIONS (every second).
-  const uas = sippBackground(scenarioWith('uas-options.xml', { contact: 'sip:alice@192.0.2.55:5099' }), phonePort, { timeoutS: 8 });
-  const u = await uas.done;
-  assert.equal(u.code, 0, `the phone got no well-formed keep-alive OPTIONS:\n${u.stdout}\n${u.stderr}\n${server?.output() ?? ''}`);
-  // Its 200 is consumed by the keep-alive, not relayed anywhere: the server stays up and quiet about it.
-  await new Promise((res) => setTimeout(res, 200));
-  assert.equal(server!.proc.exitCode, null);
-});
+    // The phone (same port) now answers the keep-alive OPTIONS (every second).
+    const uas = sippBackground(scenarioWith('uas-options.xml', { contact: 'sip:alice@192.0.2.55:5099' }), phonePort, {
+      timeoutS: 8,
+    });
+    const u = await uas.done;
+    assert.equal(
+      u.code,
+      0,
+      `the phone got no well-formed keep-alive OPTIONS:\n${u.stdout}\n${u.stderr}\n${server?.output() ?? ''}`,
+    );
+    // Its 200 is consumed by the keep-alive, not relayed anywhere: the server stays up and quiet about it.
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(server!.proc.exitCode, null);
+  },
+);

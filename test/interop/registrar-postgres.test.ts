@@ -32,7 +32,11 @@ registrarSuite({
   },
   async afterRegister() {
     // The rows are in the test's schema, not in public.
-    const rows = (await (admin as pg.Client).query(`select count(*)::int as n from ${schema}.location where aor = $1`, ['alice@example.test'])).rows as Array<{ n: number }>;
+    const rows = (
+      await (admin as pg.Client).query(`select count(*)::int as n from ${schema}.location where aor = $1`, [
+        'alice@example.test',
+      ])
+    ).rows as Array<{ n: number }>;
     assert.equal(rows[0]?.n, 1);
   },
 });

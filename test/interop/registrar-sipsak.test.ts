@@ -46,7 +46,9 @@ before(async () => {
   await store.subscribers.add('alice', DOMAIN, 'alice-pw');
   await store.subscribers.add('carol', DOMAIN, 'carol-pw');
   port = await freePort();
-  server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(`sqlite:${dbFile}`)}`].join('\n'));
+  server = await startTrunkline(
+    [`listen: [udp:127.0.0.1:${port}]`, `database: ${JSON.stringify(`sqlite:${dbFile}`)}`].join('\n'),
+  );
 });
 
 after(async () => {
@@ -63,7 +65,26 @@ after(async () => {
 function sipsak(user: string, password: string, localPort: number): Promise<RunResult> {
   return runCommand(
     'sipsak',
-    ['-U', '-s', `sip:${user}@${DOMAIN}`, '-p', `127.0.0.1:${port}`, '-u', user, '-a', password, '-x', '600', '-H', '127.0.0.1', '-l', String(localPort), '-S', '-i', '-vvv'],
+    [
+      '-U',
+      '-s',
+      `sip:${user}@${DOMAIN}`,
+      '-p',
+      `127.0.0.1:${port}`,
+      '-u',
+      user,
+      '-a',
+      password,
+      '-x',
+      '600',
+      '-H',
+      '127.0.0.1',
+      '-l',
+      String(localPort),
+      '-S',
+      '-i',
+      '-vvv',
+    ],
     10_000,
   );
 }
@@ -97,33 +118,43 @@ test('sipsak with a wrong password: 401 to the answered challenge, no binding (s
   assert.equal((all.match(/^SIP\/2\.0 401 Unauthorized/gm) ?? []).length, 2, explain(r));
   assert.doesNotMatch(all, /^SIP\/2\.0 200/m, explain(r));
   assert.deepEqual(await store.location.listForAor(`carol@${DOMAIN}`), []);
-  assert.deepEqual((await cliBindings()).filter((b) => b.aor === `carol@${DOMAIN}`), []);
+  assert.deepEqual(
+    (await cliBindings()).filter((b) => b.aor === `carol@${DOMAIN}`),
+    [],
+  );
 });
 
-test('sipsak registers with MD5 digest: the binding is in the store and in `location list --json`', { skip }, async () => {
-  const localPort = await freePort();
-  const r = await sipsak('alice', 'alice-pw', localPort);
-  assert.equal(r.code, 0, explain(r));
-  assert.match(r.stdout, /WWW-Authenticate: Digest realm="localhost"[^\r\n]*algorithm=MD5/, explain(r));
-  assert.match(r.stdout, /^SIP\/2\.0 200 OK/m, explain(r));
+test(
+  'sipsak registers with MD5 digest: the binding is in the store and in `location list --json`',
+  { skip },
+  async () => {
+    const localPort = await freePort();
+    const r = await sipsak('alice', 'alice-pw', localPort);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.stdout, /WWW-Authenticate: Digest realm="localhost"[^\r\n]*algorithm=MD5/, explain(r));
+    assert.match(r.stdout, /^SIP\/2\.0 200 OK/m, explain(r));
 
-  const bindings = await store.location.listForAor(`alice@${DOMAIN}`);
-  assert.equal(bindings.length, 1, JSON.stringify(bindings));
-  const [b] = bindings;
-  assert.equal(b!.contact, `sip:alice@127.0.0.1:${localPort}`);
-  assert.equal(b!.received, null, 'symmetric sipsak: the contact is the source address, no NAT');
-  assert.equal(b!.proto, 'udp');
-  assert.match(b!.userAgent ?? '', /^sipsak /);
-  const left = (b!.expiresAt - Date.now()) / 1000;
-  assert.ok(left > 590 && left <= 600, `expires in ${left} s, asked 600`);
+    const bindings = await store.location.listForAor(`alice@${DOMAIN}`);
+    assert.equal(bindings.length, 1, JSON.stringify(bindings));
+    const [b] = bindings;
+    assert.equal(b!.contact, `sip:alice@127.0.0.1:${localPort}`);
+    assert.equal(b!.received, null, 'symmetric sipsak: the contact is the source address, no NAT');
+    assert.equal(b!.proto, 'udp');
+    assert.match(b!.userAgent ?? '', /^sipsak /);
+    const left = (b!.expiresAt - Date.now()) / 1000;
+    assert.ok(left > 590 && left <= 600, `expires in ${left} s, asked 600`);
 
-  const all = await cliBindings();
-  const listed = all.filter((x) => x.aor === `alice@${DOMAIN}`);
-  assert.equal(listed.length, 1, JSON.stringify(listed));
-  assert.equal(listed[0]!.contact, `sip:alice@127.0.0.1:${localPort}`);
-  assert.equal(listed[0]!.received, null);
-  assert.ok(listed[0]!.expires > 590 && listed[0]!.expires <= 600, `CLI expires ${listed[0]!.expires}`);
-  assert.match(listed[0]!.userAgent ?? '', /^sipsak /);
-  // Still nothing for carol.
-  assert.deepEqual(all.filter((x) => x.aor === `carol@${DOMAIN}`), []);
-});
+    const all = await cliBindings();
+    const listed = all.filter((x) => x.aor === `alice@${DOMAIN}`);
+    assert.equal(listed.length, 1, JSON.stringify(listed));
+    assert.equal(listed[0]!.contact, `sip:alice@127.0.0.1:${localPort}`);
+    assert.equal(listed[0]!.received, null);
+    assert.ok(listed[0]!.expires > 590 && listed[0]!.expires <= 600, `CLI expires ${listed[0]!.expires}`);
+    assert.match(listed[0]!.userAgent ?? '', /^sipsak /);
+    // Still nothing for carol.
+    assert.deepEqual(
+      all.filter((x) => x.aor === `carol@${DOMAIN}`),
+      [],
+    );
+  },
+);

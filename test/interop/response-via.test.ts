@@ -25,7 +25,14 @@ before(async () => {
   if (skip) return;
   port = await freePort();
   busyPort = await freePort();
-  server = await startTrunkline([`listen: [udp:127.0.0.1:${port}]`, 'routes:', `  - {match: {user: "^busy$"}, forward: "sip:127.0.0.1:${busyPort}"}`, ''].join('\n'));
+  server = await startTrunkline(
+    [
+      `listen: [udp:127.0.0.1:${port}]`,
+      'routes:',
+      `  - {match: {user: "^busy$"}, forward: "sip:127.0.0.1:${busyPort}"}`,
+      '',
+    ].join('\n'),
+  );
 });
 
 after(async () => {
@@ -49,18 +56,22 @@ async function expectWithOwnVia(service: string, status: string): Promise<void> 
     } catch {
       /* no trace */
     }
-    assert.equal(r.code, 0, `UAC (${service}) failed: the ${status} must come with the caller's own Via on top. Messages the UAC exchanged:\n${messages.slice(-3000)}\n${r.stderr.slice(-1500)}`);
+    assert.equal(
+      r.code,
+      0,
+      `UAC (${service}) failed: the ${status} must come with the caller's own Via on top. Messages the UAC exchanged:\n${messages.slice(-3000)}\n${r.stderr.slice(-1500)}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-test('a response Trunkline makes itself (404, no route) carries the caller\'s Via on top', { skip }, async () => {
+test("a response Trunkline makes itself (404, no route) carries the caller's Via on top", { skip }, async () => {
   await expectWithOwnVia('nobody', '404');
 });
 
 test(
-  'a callee\'s refusal (486) relayed by Trunkline has Trunkline\'s Via removed (RFC 3261 16.7 step 3)',
+  "a callee's refusal (486) relayed by Trunkline has Trunkline's Via removed (RFC 3261 16.7 step 3)",
   {
     skip,
   },

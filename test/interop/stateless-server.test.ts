@@ -41,30 +41,68 @@ const haveSipp = haveCommand('sipp');
 const haveSipsak = haveCommand('sipsak');
 
 for (const transport of ['u1', 't1'] as const) {
-  test(`sipp OPTIONS over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 200 with Allow`, { skip: !haveSipp && 'sipp not installed (scripts/install-deps.sh)' }, async () => {
-    const r = await sipp({ scenario: scenario('options.xml'), target: `127.0.0.1:${port}`, transport, localPort: await freePort(), calls: 5 });
-    assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-  });
+  test(
+    `sipp OPTIONS over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 200 with Allow`,
+    { skip: !haveSipp && 'sipp not installed (scripts/install-deps.sh)' },
+    async () => {
+      const r = await sipp({
+        scenario: scenario('options.xml'),
+        target: `127.0.0.1:${port}`,
+        transport,
+        localPort: await freePort(),
+        calls: 5,
+      });
+      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+    },
+  );
 
-  test(`sipp MESSAGE for an unknown local user over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 404 (no route matched)`, { skip: !haveSipp && 'sipp not installed' }, async () => {
-    const r = await sipp({ scenario: scenario('message-unrouted.xml'), target: `127.0.0.1:${port}`, transport, localPort: await freePort(), calls: 2 });
-    assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-  });
+  test(
+    `sipp MESSAGE for an unknown local user over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 404 (no route matched)`,
+    { skip: !haveSipp && 'sipp not installed' },
+    async () => {
+      const r = await sipp({
+        scenario: scenario('message-unrouted.xml'),
+        target: `127.0.0.1:${port}`,
+        transport,
+        localPort: await freePort(),
+        calls: 2,
+      });
+      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+    },
+  );
 
-  test(`sipp malformed request over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 400 naming the fault`, { skip: !haveSipp && 'sipp not installed' }, async () => {
-    const r = await sipp({ scenario: scenario('malformed.xml'), target: `127.0.0.1:${port}`, transport, localPort: await freePort(), calls: 2 });
-    assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
-  });
+  test(
+    `sipp malformed request over ${transport === 'u1' ? 'UDP' : 'TCP'} gets 400 naming the fault`,
+    { skip: !haveSipp && 'sipp not installed' },
+    async () => {
+      const r = await sipp({
+        scenario: scenario('malformed.xml'),
+        target: `127.0.0.1:${port}`,
+        transport,
+        localPort: await freePort(),
+        calls: 2,
+      });
+      assert.equal(r.code, 0, `sipp failed:\n${r.stdout}\n${r.stderr}`);
+    },
+  );
 }
 
-test('sipsak OPTIONS over TLS, verifying the generated localhost certificate, gets 200', { skip: !haveSipsak && 'sipsak not installed' }, async () => {
-  const cert = `${server.dir}/data/tls/cert.pem`;
-  // The URI names localhost (what the certificate is for); -p sends it to our port.
-  // (sipsak checks the certificate against "host:port" when the URI has a port.)
-  const r = await run('sipsak', ['-s', 'sip:localhost', '-p', `127.0.0.1:${tlsPort}`, '--transport=tls', `--tls-ca-cert=${cert}`, '-vv'], 15000);
-  assert.equal(r.code, 0, `sipsak failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /SIP\/2\.0 200 OK/);
-});
+test(
+  'sipsak OPTIONS over TLS, verifying the generated localhost certificate, gets 200',
+  { skip: !haveSipsak && 'sipsak not installed' },
+  async () => {
+    const cert = `${server.dir}/data/tls/cert.pem`;
+    // The URI names localhost (what the certificate is for); -p sends it to our port.
+    // (sipsak checks the certificate against "host:port" when the URI has a port.)
+    const r = await run(
+      'sipsak',
+      ['-s', 'sip:localhost', '-p', `127.0.0.1:${tlsPort}`, '--transport=tls', `--tls-ca-cert=${cert}`, '-vv'],
+      15000,
+    );
+    assert.equal(r.code, 0, `sipsak failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /SIP\/2\.0 200 OK/);
+  },
+);
 
 test('the generated certificate is for localhost', () => {
   const pem = readFileSync(`${server.dir}/data/tls/cert.pem`, 'utf8');
@@ -143,7 +181,28 @@ test('a stray ACK for a domain that does not resolve is dropped and the server k
 
 test('every invalid RFC 4475 request over UDP gets 400 (or 505), responses are dropped, and the server keeps serving', async () => {
   const dir = RFC4475_DIR;
-  const requests = ['badinv01', 'clerr', 'ncl', 'scalar02', 'quotbal', 'ltgtruri', 'lwsruri', 'lwsstart', 'trws', 'escruri', 'baddate', 'regbadct', 'badaspec', 'baddn', 'badvers', 'mismatch01', 'mismatch02', 'insuf', 'multi01', 'mcl01'];
+  const requests = [
+    'badinv01',
+    'clerr',
+    'ncl',
+    'scalar02',
+    'quotbal',
+    'ltgtruri',
+    'lwsruri',
+    'lwsstart',
+    'trws',
+    'escruri',
+    'baddate',
+    'regbadct',
+    'badaspec',
+    'baddn',
+    'badvers',
+    'mismatch01',
+    'mismatch02',
+    'insuf',
+    'multi01',
+    'mcl01',
+  ];
   for (const name of requests) {
     const res = await udpExchange('127.0.0.1', readFileSync(new URL(`${name}.dat`, dir)));
     assert.ok(res !== null, `${name}: no answer`);
@@ -157,7 +216,10 @@ test('every invalid RFC 4475 request over UDP gets 400 (or 505), responses are d
     const res = await udpExchange('127.0.0.1', readFileSync(new URL(`${name}.dat`, dir)), 500);
     assert.equal(res, null, `${name}: a broken response must be dropped, not answered`);
   }
-  const ok = await udpExchange('127.0.0.1', `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKalive\r\nTo: <sip:127.0.0.1>\r\nFrom: <sip:t@h>;tag=1\r\nCall-ID: alive\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`);
+  const ok = await udpExchange(
+    '127.0.0.1',
+    `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKalive\r\nTo: <sip:127.0.0.1>\r\nFrom: <sip:t@h>;tag=1\r\nCall-ID: alive\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
+  );
   assert.ok(ok !== null && parseMessage(ok).ok);
 });
 
@@ -172,7 +234,9 @@ test('a TCP stream with an oversize body gets 413 and is closed; pipelined messa
   const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
   await new Promise((r) => setTimeout(r, 500));
   assert.equal((data.match(/SIP\/2\.0 200 OK/g) ?? []).length, 3, data);
-  sock.write(`MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKbig\r\nTo: <sip:a@127.0.0.1>\r\nFrom: <sip:t@h>;tag=1\r\nCall-ID: big\r\nCSeq: 1 MESSAGE\r\nContent-Length: 10000000\r\n\r\n`);
+  sock.write(
+    `MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKbig\r\nTo: <sip:a@127.0.0.1>\r\nFrom: <sip:t@h>;tag=1\r\nCall-ID: big\r\nCSeq: 1 MESSAGE\r\nContent-Length: 10000000\r\n\r\n`,
+  );
   await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
   assert.match(data, /SIP\/2\.0 413 /);
   assert.equal(sock.destroyed || sock.readableEnded, true);

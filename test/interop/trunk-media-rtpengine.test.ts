@@ -12,6 +12,10 @@ trunkMediaSuite({
   builtin: false,
   media: async () => {
     const d = await startRtpengine(['--delete-delay=0']);
-    return { yaml: `media: {engine: rtpengine, ng: "udp:127.0.0.1:${d.ngPort}", timeout: 3, holdTimeout: 3600}`, range: d.ports, stop: d.stop };
+    return {
+      yaml: `media: {engine: rtpengine, ng: "udp:127.0.0.1:${d.ngPort}", timeout: 3, holdTimeout: 3600}`,
+      range: d.ports,
+      stop: d.stop,
+    };
   },
 });

@@ -7,6 +7,10 @@ trunkMediaSuite({
   builtin: true,
   media: async () => {
     const range = builtinRange();
-    return { yaml: `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 3, holdTimeout: 3600}`, range, stop: async () => {} };
+    return {
+      yaml: `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 3, holdTimeout: 3600}`,
+      range,
+      stop: async () => {},
+    };
   },
 });

@@ -21,7 +21,8 @@ import { openStore, type Store } from '../../src/store/index.js';
  * The trunk (127.0.0.1/32, transport tls) is matched over TLS only; the
  * same address over UDP is refused 403 (trunking.test.ts).
  */
-const skip = (!haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)') || kamailioSkipReason({ tls: true });
+const skip =
+  (!haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)') || kamailioSkipReason({ tls: true });
 
 const CARRIER = '127.0.0.5';
 const DID = '+912240009999';
@@ -41,7 +42,9 @@ let certDir: string;
 
 before(async () => {
   if (skip !== false) return;
-  [port, tlsPort, gwPort, pbxPort, kOutUdp, kInUdp, kInTls] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+  [port, tlsPort, gwPort, pbxPort, kOutUdp, kInUdp, kInTls] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
+  );
   const kOutTls = await freePort();
   certDir = mkdtempSync(join(tmpdir(), 'trunkline-kamailio-cert-'));
   const { cert, key } = await generateLocalhostCert();
@@ -60,13 +63,27 @@ before(async () => {
   );
   store = await openStore({ kind: 'sqlite', file: `${server.dir}/data/trunkline.db` });
   await store.accounts.add({ name: 'secure' });
-  await store.trunks.add({ name: 'tlspbx', account: 'secure', ip: ['127.0.0.1/32'], transport: 'tls', dest: `sip:127.0.0.1:${kInTls};transport=tls` });
+  await store.trunks.add({
+    name: 'tlspbx',
+    account: 'secure',
+    ip: ['127.0.0.1/32'],
+    transport: 'tls',
+    dest: `sip:127.0.0.1:${kInTls};transport=tls`,
+  });
   await store.dids.add(DID, 'tlspbx');
   await store.carriers.add({ name: 'pstn', gateways: [`sip:${CARRIER}:${gwPort}`] });
   await store.routes.add('+', ['pstn']);
   // Outbound: Kamailio relays the PBX's calls to Trunkline's TLS listener. Inbound: to the PBX's SIPp UAS.
-  kOut = await startKamailio({ udpPort: kOutUdp, uas: `sip:127.0.0.1:${tlsPort};transport=tls`, tls: { port: kOutTls, cert: kCert, key: kKey } });
-  kIn = await startKamailio({ udpPort: kInUdp, uas: `sip:127.0.0.1:${pbxPort}`, tls: { port: kInTls, cert: kCert, key: kKey } });
+  kOut = await startKamailio({
+    udpPort: kOutUdp,
+    uas: `sip:127.0.0.1:${tlsPort};transport=tls`,
+    tls: { port: kOutTls, cert: kCert, key: kKey },
+  });
+  kIn = await startKamailio({
+    udpPort: kInUdp,
+    uas: `sip:127.0.0.1:${pbxPort}`,
+    tls: { port: kInTls, cert: kCert, key: kKey },
+  });
   await new Promise((r) => setTimeout(r, 2200));
 });
 
@@ -80,33 +97,86 @@ after(async () => {
 });
 
 function far(ip: string, p: number, must: string, hiddenAddr: string): ReturnType<typeof sippBackground> {
-  return sippBackground(scenarioWith('trunk-uas-expect.xml', { must, hidden: 'X-Internal-Secret|sipp@', hiddenAddr }), p, { ip, timeoutS: 25 });
+  return sippBackground(
+    scenarioWith('trunk-uas-expect.xml', { must, hidden: 'X-Internal-Secret|sipp@', hiddenAddr }),
+    p,
+    { ip, timeoutS: 25 },
+  );
 }
 
 async function check(r: Promise<{ code: number | null; stdout: string; stderr: string }>, what: string): Promise<void> {
   const x = await r;
-  assert.equal(x.code, 0, `${what} failed:\n${x.stdout.slice(-2500)}\n${x.stderr.slice(-1500)}\n--- trunkline:\n${server.output().slice(-2500)}`);
+  assert.equal(
+    x.code,
+    0,
+    `${what} failed:\n${x.stdout.slice(-2500)}\n${x.stderr.slice(-1500)}\n--- trunkline:\n${server.output().slice(-2500)}`,
+  );
 }
 
-test('outbound over a TLS trunk: the PBX (behind Kamailio) reaches the carrier; ACK and BYE cross TLS', { skip }, async () => {
-  const t0 = Date.now();
-  const gw = far(CARRIER, gwPort, 'P-Asserted-Identity: .sip:\\+912240009999@', '127\\.0\\.0\\.1:' + String(kOutUdp));
-  const scn = scenarioWith('trunk-uac-call.xml', { caller: DID, hidden: 'X-Call-Sid', hiddenAddr: '127\\.0\\.0\\.5', hold: '0' });
-  await check(sipp({ scenario: scn, target: `127.0.0.1:${kOutUdp}`, localPort: await freePort(), timeoutS: 20, extra: ['-s', '+4930555000'] }), 'PBX UAC');
-  await check(gw.done, 'carrier UAS');
-  const cdrs = (await store.cdrs.list({ since: t0 })).cdrs;
-  assert.deepEqual(cdrs.map((c) => [c.direction, c.trunk, c.status, c.hangupBy]), [['outbound', 'tlspbx', 200, 'caller']]);
-});
+test(
+  'outbound over a TLS trunk: the PBX (behind Kamailio) reaches the carrier; ACK and BYE cross TLS',
+  { skip },
+  async () => {
+    const t0 = Date.now();
+    const gw = far(CARRIER, gwPort, 'P-Asserted-Identity: .sip:\\+912240009999@', '127\\.0\\.0\\.1:' + String(kOutUdp));
+    const scn = scenarioWith('trunk-uac-call.xml', {
+      caller: DID,
+      hidden: 'X-Call-Sid',
+      hiddenAddr: '127\\.0\\.0\\.5',
+      hold: '0',
+    });
+    await check(
+      sipp({
+        scenario: scn,
+        target: `127.0.0.1:${kOutUdp}`,
+        localPort: await freePort(),
+        timeoutS: 20,
+        extra: ['-s', '+4930555000'],
+      }),
+      'PBX UAC',
+    );
+    await check(gw.done, 'carrier UAS');
+    const cdrs = (await store.cdrs.list({ since: t0 })).cdrs;
+    assert.deepEqual(
+      cdrs.map((c) => [c.direction, c.trunk, c.status, c.hangupBy]),
+      [['outbound', 'tlspbx', 200, 'caller']],
+    );
+  },
+);
 
-test('inbound to a TLS trunk: the carrier\'s call reaches the PBX over TLS (through Kamailio)', { skip }, async () => {
+test("inbound to a TLS trunk: the carrier's call reaches the PBX over TLS (through Kamailio)", { skip }, async () => {
   const t0 = Date.now();
   const pbx = far('127.0.0.1', pbxPort, 'X-Trunk-Sid: tlspbx', '127\\.0\\.0\\.5');
-  const scn = scenarioWith('trunk-uac-call.xml', { caller: '+15550001111', hidden: 'X-Call-Sid', hiddenAddr: String(pbxPort), hold: '0' });
-  await check(sipp({ scenario: scn, target: `127.0.0.1:${port}`, ip: CARRIER, localPort: await freePort(), timeoutS: 20, extra: ['-s', DID] }), 'carrier UAC');
+  const scn = scenarioWith('trunk-uac-call.xml', {
+    caller: '+15550001111',
+    hidden: 'X-Call-Sid',
+    hiddenAddr: String(pbxPort),
+    hold: '0',
+  });
+  await check(
+    sipp({
+      scenario: scn,
+      target: `127.0.0.1:${port}`,
+      ip: CARRIER,
+      localPort: await freePort(),
+      timeoutS: 20,
+      extra: ['-s', DID],
+    }),
+    'carrier UAC',
+  );
   await check(pbx.done, 'PBX UAS');
   const hops = kIn.hops();
-  assert.ok(hops.some((h) => /^KHOP INVITE .* proto=tls /.test(h)), hops.join('\n'));
-  assert.ok(hops.some((h) => /^KHOP BYE .* proto=tls /.test(h)), hops.join('\n'));
+  assert.ok(
+    hops.some((h) => /^KHOP INVITE .* proto=tls /.test(h)),
+    hops.join('\n'),
+  );
+  assert.ok(
+    hops.some((h) => /^KHOP BYE .* proto=tls /.test(h)),
+    hops.join('\n'),
+  );
   const cdrs = (await store.cdrs.list({ since: t0 })).cdrs;
-  assert.deepEqual(cdrs.map((c) => [c.direction, c.trunk, c.status]), [['inbound', 'tlspbx', 200]]);
+  assert.deepEqual(
+    cdrs.map((c) => [c.direction, c.trunk, c.status]),
+    [['inbound', 'tlspbx', 200]],
+  );
 });

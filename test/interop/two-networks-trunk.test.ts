@@ -4,7 +4,18 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { isRequest, isResponse, rand, request, response, sdp, sdpAddress, UdpPeer, uriHostPort, type Received } from '../helpers/raw-sip.js';
+import {
+  isRequest,
+  isResponse,
+  rand,
+  request,
+  response,
+  sdp,
+  sdpAddress,
+  UdpPeer,
+  uriHostPort,
+  type Received,
+} from '../helpers/raw-sip.js';
 import { mediaPortRange } from '../media/helpers.js';
 import { openStore, type Store } from '../../src/store/index.js';
 
@@ -27,7 +38,10 @@ let store: Store;
 let port: number;
 let carrier: UdpPeer;
 let pbx: UdpPeer;
-const rtp: Record<'carrier' | 'pbx', { sock: Socket; port: number; got: Array<{ data: Buffer; address: string; port: number }> }> = {} as never;
+const rtp: Record<
+  'carrier' | 'pbx',
+  { sock: Socket; port: number; got: Array<{ data: Buffer; address: string; port: number }> }
+> = {} as never;
 
 async function freeOn(host: string, p: number): Promise<boolean> {
   const tcp = await new Promise<boolean>((resolve) => {
@@ -43,7 +57,9 @@ async function freeOn(host: string, p: number): Promise<boolean> {
   });
 }
 
-async function rtpSocket(ip: string): Promise<{ sock: Socket; port: number; got: Array<{ data: Buffer; address: string; port: number }> }> {
+async function rtpSocket(
+  ip: string,
+): Promise<{ sock: Socket; port: number; got: Array<{ data: Buffer; address: string; port: number }> }> {
   const p = await freePort(ip);
   const sock = createSocket('udp4');
   const got: Array<{ data: Buffer; address: string; port: number }> = [];
@@ -102,7 +118,11 @@ function contactOf(r: Received): string {
 }
 
 /** RTP from one side's socket to the relay, arriving at the other side from the relay's socket there. */
-async function rtpCrosses(from: 'carrier' | 'pbx', to: { address: string; port: number }, expectFrom: string): Promise<void> {
+async function rtpCrosses(
+  from: 'carrier' | 'pbx',
+  to: { address: string; port: number },
+  expectFrom: string,
+): Promise<void> {
   const dst = rtp[from === 'carrier' ? 'pbx' : 'carrier'];
   const before = dst.got.length;
   const pkt = Buffer.alloc(172);
@@ -115,10 +135,14 @@ async function rtpCrosses(from: 'carrier' | 'pbx', to: { address: string; port: 
     await new Promise((r) => setTimeout(r, 25));
   }
   assert.ok(dst.got.length > before, `RTP from the ${from} reached the other side`);
-  assert.equal(dst.got[dst.got.length - 1]!.address, expectFrom, `RTP from the ${from} relayed from the relay's address on the other side`);
+  assert.equal(
+    dst.got[dst.got.length - 1]!.address,
+    expectFrom,
+    `RTP from the ${from} relayed from the relay's address on the other side`,
+  );
 }
 
-test('inbound: carrier on network 1 -> PBX on network 2: each leg\'s Via, Contact and c= on its side; RTP through both sides; BYE back', async () => {
+test("inbound: carrier on network 1 -> PBX on network 2: each leg's Via, Contact and c= on its side; RTP through both sides; BYE back", async () => {
   const callId = `${rand()}@${CARRIER}`;
   const fromTag = rand();
   const from = `<sip:+15551230000@${CARRIER}>;tag=${fromTag}`;
@@ -137,15 +161,26 @@ test('inbound: carrier on network 1 -> PBX on network 2: each leg\'s Via, Contac
     NET1,
     port,
   );
-  const inv = await pbx.next((r) => isRequest('INVITE')(r) && r.msg.get('To')?.includes(DID) === true, 'INVITE at the PBX');
-  assert.equal(`${inv.address}:${inv.port}`, `${NET2}:${port}`, 'the PBX leg leaves from network 2\'s listener');
+  const inv = await pbx.next(
+    (r) => isRequest('INVITE')(r) && r.msg.get('To')?.includes(DID) === true,
+    'INVITE at the PBX',
+  );
+  assert.equal(`${inv.address}:${inv.port}`, `${NET2}:${port}`, "the PBX leg leaves from network 2's listener");
   assert.equal(topVia(inv), `UDP ${NET2}:${port}`);
   assert.equal(contactOf(inv), `${NET2}:${port}`);
   const offer = sdpAddress(inv.msg.body.toString());
   assert.equal(offer.address, NET2, 'the PBX sees the relay on its own network');
 
   const pbxTag = rand();
-  pbx.send(response(inv.msg, 200, 'OK', { toTag: pbxTag, contact: `<sip:pbx@${PBX}:${pbx.port}>`, body: sdp(PBX, rtp.pbx.port) }), inv.address, inv.port);
+  pbx.send(
+    response(inv.msg, 200, 'OK', {
+      toTag: pbxTag,
+      contact: `<sip:pbx@${PBX}:${pbx.port}>`,
+      body: sdp(PBX, rtp.pbx.port),
+    }),
+    inv.address,
+    inv.port,
+  );
   const ackAtPbx = await pbx.next(isRequest('ACK', inv.msg.callId), 'ACK at the PBX');
   assert.equal(ackAtPbx.address, NET2);
   assert.equal(topVia(ackAtPbx), `UDP ${NET2}:${port}`);
@@ -187,7 +222,7 @@ test('inbound: carrier on network 1 -> PBX on network 2: each leg\'s Via, Contac
     NET2,
     port,
   );
-  await pbx.next(isResponse(200, 'BYE', inv.msg.callId), '200 for the PBX\'s BYE');
+  await pbx.next(isResponse(200, 'BYE', inv.msg.callId), "200 for the PBX's BYE");
   const bye = await carrier.next(isRequest('BYE', callId), 'BYE at the carrier');
   assert.equal(`${bye.address}:${bye.port}`, `${NET1}:${port}`);
   assert.equal(topVia(bye), `UDP ${NET1}:${port}`);
@@ -213,14 +248,25 @@ test('outbound: PBX on network 2 -> carrier on network 1: each leg on its side; 
     NET2,
     port,
   );
-  const inv = await carrier.next((r) => isRequest('INVITE')(r) && r.msg.requestUri.includes('+442071234567'), 'INVITE at the carrier');
+  const inv = await carrier.next(
+    (r) => isRequest('INVITE')(r) && r.msg.requestUri.includes('+442071234567'),
+    'INVITE at the carrier',
+  );
   assert.equal(`${inv.address}:${inv.port}`, `${NET1}:${port}`);
   assert.equal(topVia(inv), `UDP ${NET1}:${port}`);
   assert.equal(contactOf(inv), `${NET1}:${port}`);
   const offer = sdpAddress(inv.msg.body.toString());
   assert.equal(offer.address, NET1);
   const gwTag = rand();
-  carrier.send(response(inv.msg, 200, 'OK', { toTag: gwTag, contact: `<sip:gw@${CARRIER}:${carrier.port}>`, body: sdp(CARRIER, rtp.carrier.port) }), inv.address, inv.port);
+  carrier.send(
+    response(inv.msg, 200, 'OK', {
+      toTag: gwTag,
+      contact: `<sip:gw@${CARRIER}:${carrier.port}>`,
+      body: sdp(CARRIER, rtp.carrier.port),
+    }),
+    inv.address,
+    inv.port,
+  );
   await carrier.next(isRequest('ACK', inv.msg.callId), 'ACK at the carrier');
   const ok = await pbx.next(isResponse(200, 'INVITE', callId), '200 at the PBX');
   assert.equal(`${ok.address}:${ok.port}`, `${NET2}:${port}`);
@@ -230,14 +276,30 @@ test('outbound: PBX on network 2 -> carrier on network 1: each leg on its side; 
   const toTag = /;tag=([^;>\s]+)/.exec(ok.msg.get('To') ?? '')![1]!;
   const to = `<sip:+442071234567@${NET2}>;tag=${toTag}`;
   pbx.send(
-    request({ method: 'ACK', uri: `sip:${contactOf(ok)}`, via: `SIP/2.0/UDP ${PBX}:${pbx.port};branch=z9hG4bK${rand()};rport`, from, to, callId, cseq: 1 }),
+    request({
+      method: 'ACK',
+      uri: `sip:${contactOf(ok)}`,
+      via: `SIP/2.0/UDP ${PBX}:${pbx.port};branch=z9hG4bK${rand()};rport`,
+      from,
+      to,
+      callId,
+      cseq: 1,
+    }),
     NET2,
     port,
   );
   await rtpCrosses('pbx', answer, NET1);
   await rtpCrosses('carrier', offer, NET2);
   pbx.send(
-    request({ method: 'BYE', uri: `sip:${contactOf(ok)}`, via: `SIP/2.0/UDP ${PBX}:${pbx.port};branch=z9hG4bK${rand()};rport`, from, to, callId, cseq: 2 }),
+    request({
+      method: 'BYE',
+      uri: `sip:${contactOf(ok)}`,
+      via: `SIP/2.0/UDP ${PBX}:${pbx.port};branch=z9hG4bK${rand()};rport`,
+      from,
+      to,
+      callId,
+      cseq: 2,
+    }),
     NET2,
     port,
   );
@@ -245,5 +307,5 @@ test('outbound: PBX on network 2 -> carrier on network 1: each leg on its side; 
   assert.equal(`${bye.address}:${bye.port}`, `${NET1}:${port}`);
   assert.equal(topVia(bye), `UDP ${NET1}:${port}`);
   carrier.send(response(bye.msg, 200, 'OK'), bye.address, bye.port);
-  await pbx.next(isResponse(200, 'BYE', callId), '200 for the PBX\'s BYE');
+  await pbx.next(isResponse(200, 'BYE', callId), "200 for the PBX's BYE");
 });

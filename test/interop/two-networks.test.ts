@@ -4,7 +4,17 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { isRequest, isResponse, rand, request, response, TcpPeer, UdpPeer, uriHostPort, type Received } from '../helpers/raw-sip.js';
+import {
+  isRequest,
+  isResponse,
+  rand,
+  request,
+  response,
+  TcpPeer,
+  UdpPeer,
+  uriHostPort,
+  type Received,
+} from '../helpers/raw-sip.js';
 
 /**
  * Trunkline between two networks, as an SBC: listeners (UDP and TCP) on
@@ -61,7 +71,16 @@ async function sharedPort(hosts: string[]): Promise<number> {
 
 before(async () => {
   port = await sharedPort([NET1, NET2, NET3]);
-  for (const [name, host] of [['a', A], ['c', C], ['b', B], ['d', D], ['e', E], ['aTcp', A], ['bTcp', B]] as const) ports[name] = await freePort(host);
+  for (const [name, host] of [
+    ['a', A],
+    ['c', C],
+    ['b', B],
+    ['d', D],
+    ['e', E],
+    ['aTcp', A],
+    ['bTcp', B],
+  ] as const)
+    ports[name] = await freePort(host);
   server = await startTrunkline(
     [
       'listen:',
@@ -81,7 +100,13 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  [a, b, c, d, e] = await Promise.all([udp(A, ports.a!), udp(B, ports.b!), udp(C, ports.c!), udp(D, ports.d!), udp(E, ports.e!)]);
+  [a, b, c, d, e] = await Promise.all([
+    udp(A, ports.a!),
+    udp(B, ports.b!),
+    udp(C, ports.c!),
+    udp(D, ports.d!),
+    udp(E, ports.e!),
+  ]);
 });
 
 after(async () => {
@@ -129,16 +154,24 @@ async function invite(caller: UdpPeer, listener: string, user: string, callee: U
   const got = await callee.next(isRequest('INVITE', callId), `INVITE ${user} at ${callee.ip}`);
   const toTag = rand();
   // Answered to where it came from (the callee of network 3 could not reach the advertised address).
-  callee.send(response(got.msg, 200, 'OK', { toTag, contact: `<sip:callee@${callee.ip}:${callee.port}>` }), got.address, got.port);
+  callee.send(
+    response(got.msg, 200, 'OK', { toTag, contact: `<sip:callee@${callee.ip}:${callee.port}>` }),
+    got.address,
+    got.port,
+  );
   const ok = await caller.next(isResponse(200, 'INVITE', callId), `200 for ${user} at the caller`);
   return { callId, fromTag, toTag, got, ok };
 }
 
-test('a request crossing from network 1 to network 2 leaves from 127.0.1.10, record-routed by both sides; in-dialog requests from each side go out on the other side\'s interface', async () => {
+test("a request crossing from network 1 to network 2 leaves from 127.0.1.10, record-routed by both sides; in-dialog requests from each side go out on the other side's interface", async () => {
   const { callId, fromTag, toTag, got, ok } = await invite(a, NET1, 'cross', b);
   assert.equal(`${got.address}:${got.port}`, `${NET2}:${port}`, 'sent from the listener of network 2');
   assert.equal(topVia(got), `UDP ${NET2}:${port}`);
-  assert.deepEqual(recordRoutes(got), [`${NET2}:${port}`, `${NET1}:${port}`], 'the callee\'s side on top, then the caller\'s');
+  assert.deepEqual(
+    recordRoutes(got),
+    [`${NET2}:${port}`, `${NET1}:${port}`],
+    "the callee's side on top, then the caller's",
+  );
   assert.equal(`${ok.address}:${ok.port}`, `${NET1}:${port}`, 'the 200 reaches the caller from the listener it called');
   assert.deepEqual(recordRoutes(ok), [`${NET2}:${port}`, `${NET1}:${port}`]);
 
@@ -179,7 +212,7 @@ test('a request crossing from network 1 to network 2 leaves from 127.0.1.10, rec
     port,
   );
   const bye = await a.next(isRequest('BYE', callId), 'BYE at the caller');
-  assert.equal(`${bye.address}:${bye.port}`, `${NET1}:${port}`, 'the BYE reaches the caller from network 1\'s listener');
+  assert.equal(`${bye.address}:${bye.port}`, `${NET1}:${port}`, "the BYE reaches the caller from network 1's listener");
   assert.equal(topVia(bye), `UDP ${NET1}:${port}`);
   assert.equal(bye.msg.getAll('Route').length, 0, 'both of our Route values consumed');
   a.send(response(bye.msg, 200, 'OK'), bye.address, bye.port);
@@ -187,14 +220,18 @@ test('a request crossing from network 1 to network 2 leaves from 127.0.1.10, rec
   assert.equal(`${byeOk.address}:${byeOk.port}`, `${NET2}:${port}`);
 });
 
-test('a request staying on network 1 or on network 2 leaves from that network\'s listener, record-routed once', async () => {
+test("a request staying on network 1 or on network 2 leaves from that network's listener, record-routed once", async () => {
   const one = await invite(a, NET1, 'stay1', c);
   assert.equal(`${one.got.address}:${one.got.port}`, `${NET1}:${port}`);
   assert.equal(topVia(one.got), `UDP ${NET1}:${port}`);
   assert.deepEqual(recordRoutes(one.got), [`${NET1}:${port}`]);
 
   const two = await invite(d, NET2, 'stay2', b);
-  assert.equal(`${two.got.address}:${two.got.port}`, `${NET2}:${port}`, 'from network 2\'s listener, not the first of UDP');
+  assert.equal(
+    `${two.got.address}:${two.got.port}`,
+    `${NET2}:${port}`,
+    "from network 2's listener, not the first of UDP",
+  );
   assert.equal(topVia(two.got), `UDP ${NET2}:${port}`);
   assert.deepEqual(recordRoutes(two.got), [`${NET2}:${port}`]);
   assert.equal(`${two.ok.address}:${two.ok.port}`, `${NET2}:${port}`);
@@ -237,7 +274,7 @@ test('TCP: the connection toward network 2 is opened from 127.0.1.10; in-dialog 
     }),
   );
   const got = await bT.next(isRequest('INVITE', callId), 'INVITE over TCP at the callee');
-  assert.equal(got.address, NET2, 'the connection comes from network 2\'s listener address');
+  assert.equal(got.address, NET2, "the connection comes from network 2's listener address");
   assert.equal(topVia(got), `TCP ${NET2}:${port}`);
   assert.deepEqual(recordRoutes(got), [`${NET2}:${port}`, `${NET1}:${port}`]);
   assert.match(got.msg.getAll('Record-Route')[0]!, /transport=tcp/);
@@ -275,7 +312,7 @@ test('TCP: the connection toward network 2 is opened from 127.0.1.10; in-dialog 
     }),
   );
   const bye = await aT.next(isRequest('BYE', callId), 'BYE over TCP at the caller');
-  assert.equal(bye.conn, aConn, 'on the caller\'s own connection');
+  assert.equal(bye.conn, aConn, "on the caller's own connection");
   assert.equal(topVia(bye), `TCP ${NET1}:${port}`);
   aConn.write(response(bye.msg, 200, 'OK'));
   await bT.next(isResponse(200, 'BYE', callId), '200 for the BYE at the callee');

@@ -7,7 +7,10 @@ test('bencode: strings (byte length of UTF-8), integers, lists, dictionaries wit
   assert.equal(bencode('é').toString(), '2:é');
   assert.equal(bencode(-42).toString(), 'i-42e');
   assert.equal(bencode(['a', 1]).toString(), 'l1:ai1ee');
-  assert.equal(bencode({ sdp: 'v=0', command: 'offer', flags: ['trust-address'] }).toString(), 'd7:command5:offer5:flagsl13:trust-addresse3:sdp3:v=0e');
+  assert.equal(
+    bencode({ sdp: 'v=0', command: 'offer', flags: ['trust-address'] }).toString(),
+    'd7:command5:offer5:flagsl13:trust-addresse3:sdp3:v=0e',
+  );
 });
 
 test('bdecode: round trip, and malformed input throws BencodeError', () => {

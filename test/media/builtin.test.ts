@@ -32,7 +32,11 @@ after(async () => {
 });
 
 /** Sets up a call between two peers; returns the relay ports each peer sends to. */
-async function call(a: Peer, b: Peer, opts: { aSdp?: string; toB?: LegMediaOptions; bSdp?: (offer: string) => string; toA?: LegMediaOptions } = {}) {
+async function call(
+  a: Peer,
+  b: Peer,
+  opts: { aSdp?: string; toB?: LegMediaOptions; bSdp?: (offer: string) => string; toA?: LegMediaOptions } = {},
+) {
   const id = sid();
   const offer = await engine.offer(id, 'a', opts.aSdp ?? a.sdp(), opts.toB ?? ANY);
   const answer = await engine.answer(id, 'b', opts.bSdp ? opts.bSdp(offer) : b.sdp(), opts.toA ?? ANY);
@@ -42,7 +46,10 @@ async function call(a: Peer, b: Peer, opts: { aSdp?: string; toB?: LegMediaOptio
 test('plain RTP: each side sees only the relay; codecs restricted and ordered; media both ways; DTMF events counted; RTCP loss/jitter in the figures', async () => {
   const a = await peer();
   const b = await peer();
-  const c = await call(a, b, { toB: { profile: 'as-offered', codecs: ['telephone-event', 'PCMU'] }, bSdp: () => b.sdp({ codecs: '0 101' }) });
+  const c = await call(a, b, {
+    toB: { profile: 'as-offered', codecs: ['telephone-event', 'PCMU'] },
+    bSdp: () => b.sdp({ codecs: '0 101' }),
+  });
   assert.equal(c.toB.address, '127.0.0.1');
   assert.notEqual(c.toB.port, b.port);
   assert.ok(c.toB.port >= range.min && c.toB.port <= range.max, 'port from the configured range');
@@ -57,15 +64,27 @@ test('plain RTP: each side sees only the relay; codecs restricted and ordered; m
   const sent: Buffer[] = [];
   for (let i = 0; i < 20; i++) sent.push(a.send(c.toA.port, randomBytes(160), 0));
   for (let i = 0; i < 10; i++) b.send(c.toB.port, randomBytes(160), 0);
-  await waitFor(() => b.rtpIn.length === 20 && a.rtpIn.length === 10, { timeoutMs: 5000, what: 'RTP both ways', intervalMs: 10 });
-  assert.deepEqual(b.rtpIn.map((r) => r.buf), sent, 'payload and headers relayed unchanged');
+  await waitFor(() => b.rtpIn.length === 20 && a.rtpIn.length === 10, {
+    timeoutMs: 5000,
+    what: 'RTP both ways',
+    intervalMs: 10,
+  });
+  assert.deepEqual(
+    b.rtpIn.map((r) => r.buf),
+    sent,
+    'payload and headers relayed unchanged',
+  );
   assert.equal(b.rtpIn[0]!.port, c.toB.port, 'b receives from the port it was told');
 
   // RFC 4733 events: two key presses, each a few packets with one timestamp.
   for (const ts of [5000, 5000, 5000, 9000, 9000]) a.send(c.toA.port, Buffer.from([1, 0x80, 0, 160]), 101, ts);
   // b reports 3 lost, jitter 80 units (10 ms at 8 kHz).
   b.sendRr(c.toB.rtcp!, 3, 80);
-  await waitFor(() => b.rtpIn.length === 25 && a.rtcpIn.length === 1, { timeoutMs: 5000, what: 'DTMF and RTCP', intervalMs: 10 });
+  await waitFor(() => b.rtpIn.length === 25 && a.rtcpIn.length === 1, {
+    timeoutMs: 5000,
+    what: 'DTMF and RTCP',
+    intervalMs: 10,
+  });
   const st = engine.stats(c.id)!;
   assert.equal(st.aToB.packets, 25);
   assert.equal(st.aToB.bytes, 20 * 172 + 5 * 16);
@@ -122,10 +141,17 @@ test('SRTP caller, RTP callee: offer to b is RTP/AVP without keys; a gets RTP/SA
   for (let i = 0; i < 10; i++) sent.push(a.send(c.toA.port, randomBytes(160)));
   const back: Buffer[] = [];
   await waitFor(() => b.rtpIn.length === 10, { timeoutMs: 5000, what: 'decrypted RTP at b', intervalMs: 10 });
-  assert.deepEqual(b.rtpIn.map((r) => r.buf), sent, 'b receives the plain packets a encrypted');
+  assert.deepEqual(
+    b.rtpIn.map((r) => r.buf),
+    sent,
+    'b receives the plain packets a encrypted',
+  );
   for (let i = 0; i < 10; i++) back.push(b.send(c.toB.port, randomBytes(160)));
   await waitFor(() => a.rtpIn.length === 10, { timeoutMs: 5000, what: 'SRTP at a', intervalMs: 10 });
-  assert.ok(a.rtpIn.every((r) => r.buf.length === 182), 'SRTP packets carry the 80-bit tag');
+  assert.ok(
+    a.rtpIn.every((r) => r.buf.length === 182),
+    'SRTP packets carry the 80-bit tag',
+  );
   assert.deepEqual(a.plainRtp(), back, 'a decrypts what the relay encrypted');
   // SRTCP from a arrives as RTCP at b.
   a.sendRr(c.toA.rtcp!, 7, 160);
@@ -138,7 +164,11 @@ test('SRTP caller, RTP callee: offer to b is RTP/AVP without keys; a gets RTP/SA
   // A forged packet (wrong key) is dropped and counted.
   a.tx = null;
   a.send(c.toA.port, randomBytes(170));
-  await waitFor(() => engine.stats(c.id)!.aToB.srtpFailures === 1, { timeoutMs: 5000, what: 'auth failure counted', intervalMs: 10 });
+  await waitFor(() => engine.stats(c.id)!.aToB.srtpFailures === 1, {
+    timeoutMs: 5000,
+    what: 'auth failure counted',
+    intervalMs: 10,
+  });
   assert.equal(b.rtpIn.length, 10);
   await engine.delete(c.id);
 });
@@ -163,12 +193,18 @@ test('RTP caller, SRTP callee: the callee is offered both suites with fresh keys
   const sent: Buffer[] = [];
   for (let i = 0; i < 10; i++) sent.push(a.send(c.toA.port, randomBytes(160)));
   await waitFor(() => b.rtpIn.length === 10, { timeoutMs: 5000, what: 'SRTP at b', intervalMs: 10 });
-  assert.ok(b.rtpIn.every((r) => r.buf.length === 176), '32-bit tag');
+  assert.ok(
+    b.rtpIn.every((r) => r.buf.length === 176),
+    '32-bit tag',
+  );
   assert.deepEqual(b.plainRtp(), sent);
   const back: Buffer[] = [];
   for (let i = 0; i < 10; i++) back.push(b.send(c.toB.port, randomBytes(160)));
   await waitFor(() => a.rtpIn.length === 10, { timeoutMs: 5000, what: 'RTP at a', intervalMs: 10 });
-  assert.deepEqual(a.rtpIn.map((r) => r.buf), back);
+  assert.deepEqual(
+    a.rtpIn.map((r) => r.buf),
+    back,
+  );
   await engine.delete(c.id);
 });
 
@@ -187,7 +223,11 @@ test('SRTP to SRTP: new keys on each leg; audio passes', async () => {
   a.useRelayKey(c.answer);
   const sent = [a.send(c.toA.port, randomBytes(160)), a.send(c.toA.port, randomBytes(160))];
   const back = [b.send(c.toB.port, randomBytes(160))];
-  await waitFor(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, { timeoutMs: 5000, what: 'SRTP both ways', intervalMs: 10 });
+  await waitFor(() => b.rtpIn.length === 2 && a.rtpIn.length === 1, {
+    timeoutMs: 5000,
+    what: 'SRTP both ways',
+    intervalMs: 10,
+  });
   assert.deepEqual(b.plainRtp(), sent);
   assert.deepEqual(a.plainRtp(), back);
   await engine.delete(c.id);
@@ -197,11 +237,32 @@ test('offers Trunkline cannot accept get MediaError 488 with a Warning, and hold
   const a = await peer();
   const before = engine.ports.inUse;
   const cases: [string, LegMediaOptions, number, RegExp][] = [
-    [a.sdp({ profile: 'RTP/SAVP', extra: ['a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:' + randomBytes(46).toString('base64')] }), ANY, 306, /crypto/],
-    [a.sdp({ profile: 'RTP/SAVP', extra: ['a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:' + randomBytes(30).toString('base64') + '|2^20|1:4'] }), ANY, 306, /MKI/],
+    [
+      a.sdp({
+        profile: 'RTP/SAVP',
+        extra: ['a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:' + randomBytes(46).toString('base64')],
+      }),
+      ANY,
+      306,
+      /crypto/,
+    ],
+    [
+      a.sdp({
+        profile: 'RTP/SAVP',
+        extra: ['a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:' + randomBytes(30).toString('base64') + '|2^20|1:4'],
+      }),
+      ANY,
+      306,
+      /MKI/,
+    ],
     [a.sdp({ profile: 'RTP/SAVP' }), ANY, 306, /without a=crypto/],
     [a.sdp({ profile: 'UDP/TLS/RTP/SAVP' }), ANY, 303, /DTLS/],
-    [a.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), { profile: 'as-offered', codecs: ['PCMA', 'PCMU'] }, 305, /no common codec/],
+    [
+      a.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }),
+      { profile: 'as-offered', codecs: ['PCMA', 'PCMU'] },
+      305,
+      /no common codec/,
+    ],
   ];
   for (const [sdp, opts, code, text] of cases) {
     await assert.rejects(engine.offer(sid(), 'a', sdp, opts), (err: unknown) => {
@@ -227,8 +288,15 @@ test('an answer with a codec the callee was not offered but the caller was: rela
   const sent: Buffer[] = [];
   for (let i = 0; i < 5; i++) sent.push(a.send(c.toA.port, randomBytes(160), 0));
   for (let i = 0; i < 5; i++) b.send(c.toB.port, randomBytes(160), 0);
-  await waitFor(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, { timeoutMs: 3000, what: 'PCMU both ways', intervalMs: 10 });
-  assert.deepEqual(b.rtpIn.map((r) => r.buf.subarray(12)), sent.map((p) => p.subarray(12)));
+  await waitFor(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, {
+    timeoutMs: 3000,
+    what: 'PCMU both ways',
+    intervalMs: 10,
+  });
+  assert.deepEqual(
+    b.rtpIn.map((r) => r.buf.subarray(12)),
+    sent.map((p) => p.subarray(12)),
+  );
   await engine.delete(c.id);
 });
 
@@ -241,7 +309,10 @@ test('an answer with an extra telephone-event nobody offered: taken out of the a
   await engine.delete(c.id);
   const id = sid();
   await engine.offer(id, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
-  await assert.rejects(engine.answer(id, 'b', b.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), ANY), (err: unknown) => err instanceof MediaError && err.warnCode === 305 && /G729\/18/.test(err.warning));
+  await assert.rejects(
+    engine.answer(id, 'b', b.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), ANY),
+    (err: unknown) => err instanceof MediaError && err.warnCode === 305 && /G729\/18/.test(err.warning),
+  );
   await engine.delete(id);
 });
 
@@ -257,7 +328,11 @@ test('rtcp-mux: a caller offering it gets one port; the callee without it keeps 
   a.sendRr(c.toA.port, 1, 8, a.rtp);
   await waitFor(() => b.rtcpIn.length === 1, { timeoutMs: 5000, what: 'RTCP at b', intervalMs: 10 });
   b.sendRr(c.toB.rtcp!, 2, 8);
-  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: 'RTCP at a on its RTP port (mux)', intervalMs: 10 });
+  await waitFor(() => a.rtpIn.length === 1, {
+    timeoutMs: 5000,
+    what: 'RTCP at a on its RTP port (mux)',
+    intervalMs: 10,
+  });
   assert.equal(a.rtpIn[0]!.buf[1], 201);
   await engine.delete(c.id);
 });
@@ -311,7 +386,11 @@ test('SRTP survives a re-INVITE: unchanged keys keep their contexts (no auth fai
   assert.equal(/inline:(\S+)/.exec(ans)![1], /inline:(\S+)/.exec(c.answer)![1], 'the relay keeps its key toward a');
   for (let i = 0; i < 5; i++) a.send(c.toA.port, randomBytes(160));
   b.send(c.toB.port, randomBytes(160));
-  await waitFor(() => b.rtpIn.length === 10 && a.rtpIn.length === 1, { timeoutMs: 5000, what: 'after', intervalMs: 10 });
+  await waitFor(() => b.rtpIn.length === 10 && a.rtpIn.length === 1, {
+    timeoutMs: 5000,
+    what: 'after',
+    intervalMs: 10,
+  });
   assert.equal(engine.stats(c.id)!.aToB.srtpFailures, 0);
   assert.ok(a.plainRtp()[0] !== undefined, 'a still decrypts');
   await engine.delete(c.id);
@@ -374,7 +453,10 @@ test('ports: 60 calls ended every way (answered, refused answer, never answered,
     }
     // 40 ports, 4 per call: 10 calls at once fill the range; the 11th gets 503.
     for (let i = 0; i < 10; i++) await e.offer(`f${i}`, 'a', a.sdp(), ANY);
-    await assert.rejects(e.offer('f10', 'a', a.sdp(), ANY), (err: unknown) => err instanceof MediaError && err.sipStatus === 503);
+    await assert.rejects(
+      e.offer('f10', 'a', a.sdp(), ANY),
+      (err: unknown) => err instanceof MediaError && err.sipStatus === 503,
+    );
     assert.equal(e.ports.inUse, 40);
     for (let i = 0; i < 10; i++) await e.delete(`f${i}`);
     assert.equal(e.ports.inUse, 0);
@@ -393,7 +475,13 @@ test('keys never reach the log: an SRTP call, a refused offer and a timeout logg
   const { createLogger } = await import('../../src/log.js');
   let text = '';
   const log = createLogger('trace', { destination: { write: (s: string) => void (text += s) }, pretty: false });
-  const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: mediaPortRange(20), timeout: 0.3, holdTimeout: 0.3, log });
+  const e = new BuiltinMediaEngine({
+    address: '127.0.0.1',
+    ports: mediaPortRange(20),
+    timeout: 0.3,
+    holdTimeout: 0.3,
+    log,
+  });
   try {
     const a = await peer();
     const b = await peer();
@@ -401,7 +489,14 @@ test('keys never reach the log: an SRTP call, a refused offer and a timeout logg
     const key = crypto.split('inline:')[1]!;
     const offer = await e.offer('k1', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [crypto] }), SRTP);
     const answer = await e.answer('k1', 'b', b.sdp({ profile: 'RTP/SAVP', extra: [b.srtpKey()] }), ANY);
-    await e.offer('k2', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`] }), ANY).catch(() => undefined);
+    await e
+      .offer(
+        'k2',
+        'a',
+        a.sdp({ profile: 'RTP/SAVP', extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}|2^20|1:4`] }),
+        ANY,
+      )
+      .catch(() => undefined);
     let timedOut = false;
     e.onTimeout(() => (timedOut = true));
     await waitFor(() => timedOut, { timeoutMs: 3000, what: 'timeout', intervalMs: 10 });
@@ -427,7 +522,16 @@ test('IPv6: a relay on ::1 writes c=IN IP6 and relays between IPv6 peers; an IPv
   const sb = await bind6();
   try {
     const sdp6 = (port: number): string =>
-      ['v=0', 'o=- 1 1 IN IP6 ::1', 's=-', 'c=IN IP6 ::1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+      [
+        'v=0',
+        'o=- 1 1 IN IP6 ::1',
+        's=-',
+        'c=IN IP6 ::1',
+        't=0 0',
+        `m=audio ${port} RTP/AVP 0`,
+        'a=rtpmap:0 PCMU/8000',
+        '',
+      ].join('\r\n');
     const offer = await e.offer('v6', 'a', sdp6(sa.address().port), ANY);
     assert.match(offer, /^c=IN IP6 ::1$/m);
     assert.match(offer, /^o=- \d+ \d+ IN IP6 ::1$/m);
@@ -439,7 +543,10 @@ test('IPv6: a relay on ::1 writes c=IN IP6 and relays between IPv6 peers; an IPv
     await waitFor(() => got.length === 1, { timeoutMs: 5000, what: 'IPv6 RTP', intervalMs: 10 });
     assert.deepEqual(got[0], pkt);
     const a = await peer();
-    await assert.rejects(e.offer('v4', 'a', a.sdp(), ANY), (err: unknown) => err instanceof MediaError && err.warnCode === 301);
+    await assert.rejects(
+      e.offer('v4', 'a', a.sdp(), ANY),
+      (err: unknown) => err instanceof MediaError && err.warnCode === 301,
+    );
   } finally {
     sa.close();
     sb.close();
@@ -462,7 +569,7 @@ test('a second answer to the same offer (183 with SDP, then 200 with other SDP) 
   await engine.delete(id);
 });
 
-test('no latching before the answer: a packet at the callee\'s relay port before the answer is dropped and does not capture the leg (SRTP keys come with the answer)', async () => {
+test("no latching before the answer: a packet at the callee's relay port before the answer is dropped and does not capture the leg (SRTP keys come with the answer)", async () => {
   const a = await peer();
   const b = await peer();
   const id = sid();
@@ -478,11 +585,11 @@ test('no latching before the answer: a packet at the callee\'s relay port before
   // The callee's authenticated packets latch its leg and reach a; a's reach the callee, not the early sender.
   b.useRelayKey(offer, 1);
   b.send(toB.port, randomBytes(160));
-  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: 'the callee\'s packet at a', intervalMs: 10 });
+  await waitFor(() => a.rtpIn.length === 1, { timeoutMs: 5000, what: "the callee's packet at a", intervalMs: 10 });
   const earlyGot: Buffer[] = [];
   early.on('message', (m) => earlyGot.push(m));
   a.send(toA.port, randomBytes(160));
-  await waitFor(() => b.rtpIn.length === 1, { timeoutMs: 5000, what: 'a\'s packet at the callee', intervalMs: 10 });
+  await waitFor(() => b.rtpIn.length === 1, { timeoutMs: 5000, what: "a's packet at the callee", intervalMs: 10 });
   assert.equal(earlyGot.length, 0);
   const st = engine.stats(id)!;
   assert.equal(st.bToA.strangers, 0, 'the early packet latched nothing');

@@ -12,7 +12,27 @@ import { freeMediaRange, Peer } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ANY = { profile: 'as-offered' as const, codecs: [] };
-const PIECES = ['\r\n', ' ', 'm=audio 0 RTP/AVP 0', 'c=IN IP4 0.0.0.0', 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:', 'a=rtcp:', 'a=rtcp-mux', 'a=rtpmap:', '/', '-1', '99999', 'IP6', '::1', 'a=sendonly', 'RTP/SAVP', 'UDP/TLS/RTP/SAVPF', '\0', 'é', '='];
+const PIECES = [
+  '\r\n',
+  ' ',
+  'm=audio 0 RTP/AVP 0',
+  'c=IN IP4 0.0.0.0',
+  'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:',
+  'a=rtcp:',
+  'a=rtcp-mux',
+  'a=rtpmap:',
+  '/',
+  '-1',
+  '99999',
+  'IP6',
+  '::1',
+  'a=sendonly',
+  'RTP/SAVP',
+  'UDP/TLS/RTP/SAVPF',
+  '\0',
+  'é',
+  '=',
+];
 
 function mutate(text: string, rnd: () => number): string {
   let s = text;
@@ -28,7 +48,12 @@ function mutate(text: string, rnd: () => number): string {
 }
 
 test('fuzz: 1,500 mutated offers and answers resolve or reject with MediaError, and hold no port afterwards', async () => {
-  const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: await freeMediaRange(60), timeout: 30, holdTimeout: 3600 });
+  const e = new BuiltinMediaEngine({
+    address: '127.0.0.1',
+    ports: await freeMediaRange(60),
+    timeout: 30,
+    holdTimeout: 3600,
+  });
   const a = await Peer.create();
   const rnd = prng(0x5eed);
   const key = `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${randomBytes(30).toString('base64')}`;
@@ -60,13 +85,21 @@ test('fuzz: 1,500 mutated offers and answers resolve or reject with MediaError, 
 
 test('fuzz: 3,000 random datagrams at the RTP and RTCP ports of an SRTP<->RTP call are dropped and counted; the call still works', async () => {
   const { bindUdp, sdpPorts } = await import('./helpers.js');
-  const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: await freeMediaRange(20), timeout: 30, holdTimeout: 3600 });
+  const e = new BuiltinMediaEngine({
+    address: '127.0.0.1',
+    ports: await freeMediaRange(20),
+    timeout: 30,
+    holdTimeout: 3600,
+  });
   const a = await Peer.create();
   const b = await Peer.create();
   const junk = await bindUdp();
   const rnd = prng(0xbad);
   try {
-    const offer = await e.offer('j', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [a.srtpKey()] }), { profile: 'RTP/AVP', codecs: [] });
+    const offer = await e.offer('j', 'a', a.sdp({ profile: 'RTP/SAVP', extra: [a.srtpKey()] }), {
+      profile: 'RTP/AVP',
+      codecs: [],
+    });
     const answer = await e.answer('j', 'b', b.sdp(), ANY);
     a.useRelayKey(answer);
     const targets = [sdpPorts(answer).port, sdpPorts(answer).rtcp!, sdpPorts(offer).port, sdpPorts(offer).rtcp!];
@@ -85,7 +118,11 @@ test('fuzz: 3,000 random datagrams at the RTP and RTCP ports of an SRTP<->RTP ca
     await waitFor(() => a.rtpIn.length > 0, { timeoutMs: 5000, what: 'b reaches a', intervalMs: 10 });
     b.rtpIn.length = 0;
     const sent = a.send(sdpPorts(answer).port, randomBytes(160));
-    await waitFor(() => b.rtpIn.some((r) => r.buf.equals(sent)), { timeoutMs: 5000, what: 'a real packet after the junk', intervalMs: 10 });
+    await waitFor(() => b.rtpIn.some((r) => r.buf.equals(sent)), {
+      timeoutMs: 5000,
+      what: 'a real packet after the junk',
+      intervalMs: 10,
+    });
     const st = e.stats('j')!;
     assert.ok(st.aToB.srtpFailures > 0, 'junk at the SRTP leg failed authentication');
     assert.ok(st.aToB.dropped + st.bToA.dropped > 500, 'junk counted as dropped');

@@ -97,7 +97,17 @@ export class Peer {
     return { tag: Number(m[1]), suite: m[2] as SrtpSuiteName };
   }
 
-  sdp(opts: { profile?: string; codecs?: string; extra?: string[]; port?: number; address?: string; direction?: string; mux?: boolean } = {}): string {
+  sdp(
+    opts: {
+      profile?: string;
+      codecs?: string;
+      extra?: string[];
+      port?: number;
+      address?: string;
+      direction?: string;
+      mux?: boolean;
+    } = {},
+  ): string {
     const profile = opts.profile ?? 'RTP/AVP';
     const codecs = opts.codecs ?? '8 0 101';
     const port = opts.port ?? this.port;
@@ -185,9 +195,21 @@ export class Peer {
 export { sleep } from '../helpers/wait.js';
 
 /** The m= port, a=rtcp port and c= address of an SDP. */
-export function sdpPorts(sdp: string): { port: number; rtcp: number | null; address: string; profile: string; payloads: string } {
+export function sdpPorts(sdp: string): {
+  port: number;
+  rtcp: number | null;
+  address: string;
+  profile: string;
+  payloads: string;
+} {
   const m = /^m=audio (\d+) (\S+) ?(.*)$/m.exec(sdp);
   const r = /^a=rtcp:(\d+)/m.exec(sdp);
   const c = /^c=IN IP[46] (\S+)/m.exec(sdp);
-  return { port: Number(m?.[1]), profile: m?.[2] ?? '', payloads: (m?.[3] ?? '').trim(), rtcp: r ? Number(r[1]) : null, address: c?.[1] ?? '' };
+  return {
+    port: Number(m?.[1]),
+    profile: m?.[2] ?? '',
+    payloads: (m?.[3] ?? '').trim(),
+    rtcp: r ? Number(r[1]) : null,
+    address: c?.[1] ?? '',
+  };
 }

@@ -32,7 +32,9 @@ test('parallel offers of 25 calls get distinct ports, and all are freed', async 
   const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: range, timeout: 30, holdTimeout: 3600 });
   const peer = await Peer.create();
   try {
-    const offers = await Promise.all(Array.from({ length: 25 }, (_, i) => e.offer(`par${i}`, 'a', peer.sdp(), { profile: 'as-offered', codecs: [] })));
+    const offers = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => e.offer(`par${i}`, 'a', peer.sdp(), { profile: 'as-offered', codecs: [] })),
+    );
     const ports = offers.map((o) => sdpPorts(o).port);
     assert.equal(new Set(ports).size, 25);
     assert.equal(e.ports.inUse, 100);

@@ -19,7 +19,9 @@ export function rtpengineBinary(): string | null {
 }
 
 export function rtpengineSkipReason(): string | false {
-  return rtpengineBinary() === null ? 'rtpengine not installed (Debian package rtpengine-daemon: scripts/install-deps.sh)' : false;
+  return rtpengineBinary() === null
+    ? 'rtpengine not installed (Debian package rtpengine-daemon: scripts/install-deps.sh)'
+    : false;
 }
 
 export interface RtpengineDaemon {

@@ -39,7 +39,12 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
 
   before(async () => {
     daemon = await startRtpengine();
-    engine = new RtpengineMediaEngine({ ng: { host: '127.0.0.1', port: daemon.ngPort }, timeout: 1, holdTimeout: 3600, pollMs: 200 });
+    engine = new RtpengineMediaEngine({
+      ng: { host: '127.0.0.1', port: daemon.ngPort },
+      timeout: 1,
+      holdTimeout: 3600,
+      pollMs: 200,
+    });
   });
   after(async () => {
     await engine?.close();
@@ -62,8 +67,15 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     const sent: Buffer[] = [];
     for (let i = 0; i < 10; i++) sent.push(a.send(an.port, randomBytes(160)));
     for (let i = 0; i < 4; i++) b.send(o.port, randomBytes(160));
-    await waitFor(() => b.rtpIn.length === 10 && a.rtpIn.length === 4, { timeoutMs: 3000, what: 'RTP through rtpengine', intervalMs: 10 });
-    assert.deepEqual(b.rtpIn.map((r) => r.buf.subarray(12)), sent.map((p) => p.subarray(12)));
+    await waitFor(() => b.rtpIn.length === 10 && a.rtpIn.length === 4, {
+      timeoutMs: 3000,
+      what: 'RTP through rtpengine',
+      intervalMs: 10,
+    });
+    assert.deepEqual(
+      b.rtpIn.map((r) => r.buf.subarray(12)),
+      sent.map((p) => p.subarray(12)),
+    );
     await engine.query(id);
     const st = await engine.delete(id);
     assert.equal(st.aToB.packets, 10);
@@ -83,11 +95,18 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
     const o = sdpPorts(offer);
     for (let i = 0; i < 5; i++) a.send(an.port, randomBytes(160), 0);
     for (let i = 0; i < 5; i++) b.send(o.port, randomBytes(160), 0);
-    await waitFor(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, { timeoutMs: 3000, what: 'PCMU both ways through rtpengine', intervalMs: 10 });
+    await waitFor(() => b.rtpIn.length === 5 && a.rtpIn.length === 5, {
+      timeoutMs: 3000,
+      what: 'PCMU both ways through rtpengine',
+      intervalMs: 10,
+    });
     await engine.delete(id);
     const id2 = sid();
     await engine.offer(id2, 'a', a.sdp(), { profile: 'as-offered', codecs: ['PCMA'] });
-    await assert.rejects(engine.answer(id2, 'b', b.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), ANY), (e: unknown) => e instanceof MediaError && e.sipStatus === 488);
+    await assert.rejects(
+      engine.answer(id2, 'b', b.sdp({ codecs: '18', extra: ['a=rtpmap:18 G729/8000'] }), ANY),
+      (e: unknown) => e instanceof MediaError && e.sipStatus === 488,
+    );
     await engine.delete(id2);
   });
 
@@ -115,7 +134,11 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
       const back: Buffer[] = [];
       for (let i = 0; i < 20; i++) back.push(b.send(toB.port, randomBytes(160)));
       await waitFor(() => a.rtpIn.length === 20, { timeoutMs: 3000, what: 'RTP from rtpengine', intervalMs: 10 });
-      assert.deepEqual(a.rtpIn.map((r) => r.buf), back, 'rtpengine decrypts and authenticates our SRTP');
+      assert.deepEqual(
+        a.rtpIn.map((r) => r.buf),
+        back,
+        'rtpengine decrypts and authenticates our SRTP',
+      );
       // SRTCP from b -> plain RTCP at a.
       const rr = b.sendRr(toB.rtcp!, 5, 40);
       await waitFor(() => a.rtcpIn.length >= 1, { timeoutMs: 3000, what: 'RTCP from rtpengine', intervalMs: 10 });
@@ -125,7 +148,12 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
   }
 
   test('the built-in relay SRTP leg talks to rtpengine: RTP -> builtin (encrypts) -> rtpengine (decrypts) -> RTP, and back', async () => {
-    const builtin = new BuiltinMediaEngine({ address: '127.0.0.1', ports: mediaPortRange(20), timeout: 30, holdTimeout: 3600 });
+    const builtin = new BuiltinMediaEngine({
+      address: '127.0.0.1',
+      ports: mediaPortRange(20),
+      timeout: 30,
+      holdTimeout: 3600,
+    });
     try {
       const a = await peer();
       const c = await peer();
@@ -138,11 +166,17 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
       const sent: Buffer[] = [];
       for (let i = 0; i < 20; i++) sent.push(a.send(sdpPorts(toA).port, randomBytes(160)));
       await waitFor(() => c.rtpIn.length === 20, { timeoutMs: 3000, what: 'audio at c', intervalMs: 10 });
-      assert.deepEqual(c.rtpIn.map((r) => r.buf), sent);
+      assert.deepEqual(
+        c.rtpIn.map((r) => r.buf),
+        sent,
+      );
       const back: Buffer[] = [];
       for (let i = 0; i < 20; i++) back.push(c.send(sdpPorts(toC).port, randomBytes(160)));
       await waitFor(() => a.rtpIn.length === 20, { timeoutMs: 3000, what: 'audio at a', intervalMs: 10 });
-      assert.deepEqual(a.rtpIn.map((r) => r.buf), back);
+      assert.deepEqual(
+        a.rtpIn.map((r) => r.buf),
+        back,
+      );
       assert.equal(builtin.stats(id)!.bToA.srtpFailures, 0);
       await engine.delete(id);
       await builtin.delete(id);
@@ -198,11 +232,20 @@ describe('rtpengine ng client, against rtpengine-daemon (userspace)', { skip }, 
 
 test('an ng address where nothing answers fails the offer with MediaError 503 after the retries', async () => {
   const port = await freePort();
-  const e = new RtpengineMediaEngine({ ng: { host: '127.0.0.1', port }, timeout: 30, holdTimeout: 3600, retryMs: 100, tries: 3 });
+  const e = new RtpengineMediaEngine({
+    ng: { host: '127.0.0.1', port },
+    timeout: 30,
+    holdTimeout: 3600,
+    retryMs: 100,
+    tries: 3,
+  });
   const a = await Peer.create();
   try {
     const t0 = Date.now();
-    await assert.rejects(e.offer('x', 'a', a.sdp(), ANY), (err: unknown) => err instanceof MediaError && err.sipStatus === 503);
+    await assert.rejects(
+      e.offer('x', 'a', a.sdp(), ANY),
+      (err: unknown) => err instanceof MediaError && err.sipStatus === 503,
+    );
     const took = Date.now() - t0;
     assert.ok(took >= 250 && took < 2000, `failed after ${took} ms`);
     assert.equal(e.stats('x'), null);

@@ -45,7 +45,16 @@ async function peer(ip: string): Promise<Peer> {
 }
 
 function offerSdp(p: Peer): string {
-  return ['v=0', `o=p 1 1 IN IP4 ${p.ip}`, 's=-', `c=IN IP4 ${p.ip}`, 't=0 0', `m=audio ${p.port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+  return [
+    'v=0',
+    `o=p 1 1 IN IP4 ${p.ip}`,
+    's=-',
+    `c=IN IP4 ${p.ip}`,
+    't=0 0',
+    `m=audio ${p.port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    '',
+  ].join('\r\n');
 }
 
 function rtpPacket(seq: number): Buffer {
@@ -55,14 +64,18 @@ function rtpPacket(seq: number): Buffer {
   return b;
 }
 
-const opts = (sides?: LegMediaOptions['sides']): LegMediaOptions => ({ profile: 'as-offered', codecs: [], ...(sides !== undefined && { sides }) });
+const opts = (sides?: LegMediaOptions['sides']): LegMediaOptions => ({
+  profile: 'as-offered',
+  codecs: [],
+  ...(sides !== undefined && { sides }),
+});
 
-test('each side\'s SDP shows the relay on its own network; RTP leaves each side from there', async () => {
+test("each side's SDP shows the relay on its own network; RTP leaves each side from there", async () => {
   const a = await peer('127.0.0.20');
   const b = await peer('127.0.1.20');
   const sides = { a: NET1, b: NET2 };
   const toB = sdpPorts(await engine.offer('s1', 'a', offerSdp(a), opts(sides)));
-  assert.equal(toB.address, '127.0.1.99', 'the callee\'s side, written as advertised');
+  assert.equal(toB.address, '127.0.1.99', "the callee's side, written as advertised");
   const toA = sdpPorts(await engine.answer('s1', 'b', offerSdp(b), opts(sides)));
   assert.equal(toA.address, '127.0.0.10');
   // a sends to the relay's port on its network; b gets it from the relay's socket on its network.
@@ -75,7 +88,7 @@ test('each side\'s SDP shows the relay on its own network; RTP leaves each side 
   await engine.delete('s1');
 });
 
-test('a new attempt toward another network before the answer moves the callee\'s side there', async () => {
+test("a new attempt toward another network before the answer moves the callee's side there", async () => {
   const a = await peer('127.0.0.21');
   const first = sdpPorts(await engine.offer('s2', 'a', offerSdp(a), opts({ a: NET1, b: NET2 })));
   assert.equal(first.address, '127.0.1.99');
@@ -90,7 +103,7 @@ test('a new attempt toward another network before the answer moves the callee\'s
   await engine.delete('s2');
 });
 
-test('without sides: the engine\'s address on both, as before', async () => {
+test("without sides: the engine's address on both, as before", async () => {
   const a = await peer('127.0.0.1');
   const toB = sdpPorts(await engine.offer('s3', 'a', offerSdp(a), opts()));
   assert.equal(toB.address, '127.0.0.1');

@@ -56,7 +56,9 @@ const skip = !haveCommand('sipp')
     ? 'sip-tester pcaps not found under /usr/share/sip-tester'
     : false;
 
-async function playThrough(engine: MediaEngine): Promise<{ audio: number; dtmf: number; stats: Awaited<ReturnType<MediaEngine['delete']>> }> {
+async function playThrough(
+  engine: MediaEngine,
+): Promise<{ audio: number; dtmf: number; stats: Awaited<ReturnType<MediaEngine['delete']>> }> {
   const b = await Peer.create();
   const uasPort = await freePort();
   const sippPort = await freePort();
@@ -119,28 +121,45 @@ async function playThrough(engine: MediaEngine): Promise<{ audio: number; dtmf: 
   }
 }
 
-test('SIPp plays the G.711 A-law pcap and an RFC 2833 digit through the built-in relay: all packets arrive at b, payloads intact, one DTMF event', { skip, timeout: 40_000 }, async () => {
-  const engine = new BuiltinMediaEngine({ address: '127.0.0.1', ports: mediaPortRange(20), timeout: 30, holdTimeout: 3600 });
-  try {
-    const r = await playThrough(engine);
-    assert.equal(r.stats.aToB.packets, r.audio + r.dtmf);
-    assert.equal(r.stats.aToB.dtmfEvents, 1, 'the 2833 digit counted once');
-    assert.equal(r.stats.aToB.strangers, 0);
-  } finally {
-    await engine.close();
-  }
-});
+test(
+  'SIPp plays the G.711 A-law pcap and an RFC 2833 digit through the built-in relay: all packets arrive at b, payloads intact, one DTMF event',
+  { skip, timeout: 40_000 },
+  async () => {
+    const engine = new BuiltinMediaEngine({
+      address: '127.0.0.1',
+      ports: mediaPortRange(20),
+      timeout: 30,
+      holdTimeout: 3600,
+    });
+    try {
+      const r = await playThrough(engine);
+      assert.equal(r.stats.aToB.packets, r.audio + r.dtmf);
+      assert.equal(r.stats.aToB.dtmfEvents, 1, 'the 2833 digit counted once');
+      assert.equal(r.stats.aToB.strangers, 0);
+    } finally {
+      await engine.close();
+    }
+  },
+);
 
-test('the same SIPp call with rtpengine as the backend', { skip: skip || rtpengineSkipReason(), timeout: 40_000 }, async () => {
-  let daemon: RtpengineDaemon | undefined;
-  let engine: RtpengineMediaEngine | undefined;
-  try {
-    daemon = await startRtpengine();
-    engine = new RtpengineMediaEngine({ ng: { host: '127.0.0.1', port: daemon.ngPort }, timeout: 30, holdTimeout: 3600 });
-    const r = await playThrough(engine);
-    assert.equal(r.stats.aToB.packets, r.audio + r.dtmf, 'rtpengine counted every packet from SIPp');
-  } finally {
-    await engine?.close();
-    await daemon?.stop();
-  }
-});
+test(
+  'the same SIPp call with rtpengine as the backend',
+  { skip: skip || rtpengineSkipReason(), timeout: 40_000 },
+  async () => {
+    let daemon: RtpengineDaemon | undefined;
+    let engine: RtpengineMediaEngine | undefined;
+    try {
+      daemon = await startRtpengine();
+      engine = new RtpengineMediaEngine({
+        ng: { host: '127.0.0.1', port: daemon.ngPort },
+        timeout: 30,
+        holdTimeout: 3600,
+      });
+      const r = await playThrough(engine);
+      assert.equal(r.stats.aToB.packets, r.audio + r.dtmf, 'rtpengine counted every packet from SIPp');
+    } finally {
+      await engine?.close();
+      await daemon?.stop();
+    }
+  },
+);

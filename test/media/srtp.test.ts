@@ -15,9 +15,27 @@ test('RFC 3711 B.2: AES-CM keystream', () => {
   assert.equal(ks.subarray(16, 32).toString('hex').toUpperCase(), 'D23513162B02D0F72A43A2FE4A5F97AB');
   assert.equal(ks.subarray(32, 48).toString('hex').toUpperCase(), '41E95B3BB0A2E8DD477901E4FCA894C0');
   // Blocks FEFF, FF00, FF01: the counter carries across the 128-block chunks of one call.
-  assert.equal(ks.subarray(0xfeff * 16, 0xff00 * 16).toString('hex').toUpperCase(), 'EC8CDF7398607CB0F2D21675EA9EA1E4');
-  assert.equal(ks.subarray(0xff00 * 16, 0xff01 * 16).toString('hex').toUpperCase(), '362B7C3C6773516318A077D7FC5073AE');
-  assert.equal(ks.subarray(0xff01 * 16, 0xff02 * 16).toString('hex').toUpperCase(), '6A2CC3787889374FBEB4C81B17BA6C44');
+  assert.equal(
+    ks
+      .subarray(0xfeff * 16, 0xff00 * 16)
+      .toString('hex')
+      .toUpperCase(),
+    'EC8CDF7398607CB0F2D21675EA9EA1E4',
+  );
+  assert.equal(
+    ks
+      .subarray(0xff00 * 16, 0xff01 * 16)
+      .toString('hex')
+      .toUpperCase(),
+    '362B7C3C6773516318A077D7FC5073AE',
+  );
+  assert.equal(
+    ks
+      .subarray(0xff01 * 16, 0xff02 * 16)
+      .toString('hex')
+      .toUpperCase(),
+    '6A2CC3787889374FBEB4C81B17BA6C44',
+  );
 });
 
 test('RFC 3711 B.3: key derivation (cipher key, salt, auth key)', () => {
@@ -27,13 +45,11 @@ test('RFC 3711 B.3: key derivation (cipher key, salt, auth key)', () => {
   assert.equal(deriveSessionKey(mk, ms, 2, 14).toString('hex').toUpperCase(), '30CBBC08863D8C85D49DB34A9AE1');
   assert.equal(
     deriveSessionKey(mk, ms, 1, 94).toString('hex').toUpperCase(),
-    (
-      'CEBE321F6FF7716B6FD4AB49AF256A156D38BAA48F0A0ACF3C34E2359E6CDBCE' +
+    'CEBE321F6FF7716B6FD4AB49AF256A156D38BAA48F0A0ACF3C34E2359E6CDBCE' +
       'E049646C43D9327AD175578EF7227098' +
       '6371C10C9A369AC2F94A8C5FBCDDDC25' +
       '6D6E919A48B610EF17C2041E47403576' +
-      '6B68642C59BBFC2F34DB60DBDFB2'
-    ),
+      '6B68642C59BBFC2F34DB60DBDFB2',
   );
 });
 
@@ -46,7 +62,10 @@ test('HMAC-SHA1 matches node:crypto for every tail length, with and without the 
     for (const extra of [false, true]) {
       const roc = Buffer.alloc(4);
       roc.writeUInt32BE(0x01020304);
-      const ref = createHmac('sha1', key).update(data).update(extra ? roc : Buffer.alloc(0)).digest();
+      const ref = createHmac('sha1', key)
+        .update(data)
+        .update(extra ? roc : Buffer.alloc(0))
+        .digest();
       mac.sign(data, 0, len, extra, 0x01020304, out, 0, 20);
       assert.deepEqual(out, ref, `len ${len} extra ${extra}`);
     }
@@ -64,7 +83,9 @@ function rtp(seq: number, ssrc: number, payload: Buffer, ts = seq * 160): Buffer
   return b;
 }
 
-function pair(suite: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' = 'AES_CM_128_HMAC_SHA1_80'): [SrtpContext, SrtpContext] {
+function pair(
+  suite: 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' = 'AES_CM_128_HMAC_SHA1_80',
+): [SrtpContext, SrtpContext] {
   const k = randomBytes(16);
   const s = randomBytes(14);
   return [new SrtpContext(suite, k, s), new SrtpContext(suite, k, s)];

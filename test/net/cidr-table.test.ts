@@ -32,7 +32,8 @@ test('ipv4ToNumber and ipv6ToHextets', () => {
   assert.deepEqual(ipv6ToHextets('::ffff:1.2.3.4'), [0, 0, 0, 0, 0, 0xffff, 0x0102, 0x0304]);
   assert.deepEqual(ipv6ToHextets('::1.2.3.4'), [0, 0, 0, 0, 0, 0, 0x0102, 0x0304]);
   assert.deepEqual(ipv6ToHextets('1:2:3:4:5:6:1.2.3.4'), [1, 2, 3, 4, 5, 6, 0x0102, 0x0304]);
-  for (const bad of ['1.2.3.4', '1::2::3', 'g::1', '1:2:3:4:5:6:7:8:9', '']) assert.equal(ipv6ToHextets(bad), null, bad);
+  for (const bad of ['1.2.3.4', '1::2::3', 'g::1', '1:2:3:4:5:6:7:8:9', ''])
+    assert.equal(ipv6ToHextets(bad), null, bad);
 });
 
 test('most specific block first; equal blocks in insertion order until sorted; /0 matches all of its family', () => {
@@ -60,7 +61,10 @@ test('most specific block first; equal blocks in insertion order until sorted; /
   assert.deepEqual(all(t, 'not an address'), []);
   // find stops at the first visit that says so.
   const seen: string[] = [];
-  assert.equal(t.find('10.1.2.3', (v) => (seen.push(v), v === 'net16')), true);
+  assert.equal(
+    t.find('10.1.2.3', (v) => (seen.push(v), v === 'net16')),
+    true,
+  );
   assert.deepEqual(seen, ['host-a', 'host-b', 'net16']);
 });
 
@@ -83,7 +87,9 @@ test('the same answers as node BlockList on 20,000 random addresses', () => {
   for (let i = 0; i < 20_000; i++) {
     const v6 = i % 4 === 0;
     const ip = v6 ? `2001:db8:${hex()}:${hex()}:${hex()}::${hex()}` : `10.${byte() % 4}.${byte()}.${byte()}`;
-    const expected = new Set(blocks.filter((b) => b.v6 === v6 && b.list.check(ip, v6 ? 'ipv6' : 'ipv4')).map((b) => b.cidr));
+    const expected = new Set(
+      blocks.filter((b) => b.v6 === v6 && b.list.check(ip, v6 ? 'ipv6' : 'ipv4')).map((b) => b.cidr),
+    );
     assert.deepEqual(new Set(all(t, ip)), expected, ip);
   }
 });

@@ -13,8 +13,33 @@ import { checkCidr } from '../../src/trunking/validate.js';
 import { normalizeListValue } from '../../src/security/lists.js';
 import { AccessList } from '../../src/security/acl.js';
 
-const GOOD = ['10.0.0.0/8', '192.0.2.10', '192.0.2.10/32', '0.0.0.0/0', '::1', '::/0', '2001:db8::/32', '2001:DB8::1/128', '::ffff:1.2.3.4', '10.0.0.0/08'];
-const BAD = ['', '10.0.0.0/', '10.0.0.0/33', '::/129', '10.0.0.0/1e1', '10.0.0.0/0x8', '10.0.0.0/-1', '10.0.0.0/ 8', '10.0.0.0/8/8', '10.0.0.0/0008', 'example.org', '10.0.0', '1.2.3.4 '];
+const GOOD = [
+  '10.0.0.0/8',
+  '192.0.2.10',
+  '192.0.2.10/32',
+  '0.0.0.0/0',
+  '::1',
+  '::/0',
+  '2001:db8::/32',
+  '2001:DB8::1/128',
+  '::ffff:1.2.3.4',
+  '10.0.0.0/08',
+];
+const BAD = [
+  '',
+  '10.0.0.0/',
+  '10.0.0.0/33',
+  '::/129',
+  '10.0.0.0/1e1',
+  '10.0.0.0/0x8',
+  '10.0.0.0/-1',
+  '10.0.0.0/ 8',
+  '10.0.0.0/8/8',
+  '10.0.0.0/0008',
+  'example.org',
+  '10.0.0',
+  '1.2.3.4 ',
+];
 
 function takes(f: (s: string) => unknown, s: string): boolean {
   try {
@@ -64,7 +89,11 @@ test('AddressSet and the access lists match by block, IPv4 and IPv6 apart', () =
     { group: 'bad', action: 'deny', cidr: '10.9.0.0/16', method: '*', direction: 'any' },
     { group: 'carriers', action: 'allow', cidr: '10.0.0.0/8', method: 'INVITE', direction: 'any' },
   ]);
-  assert.deepEqual(acl.decide('10.9.1.1', 'INVITE'), { allowed: false, entry: { group: 'bad', action: 'deny', cidr: '10.9.0.0/16', method: '*', direction: 'any' }, reason: 'denied by acl bad' });
+  assert.deepEqual(acl.decide('10.9.1.1', 'INVITE'), {
+    allowed: false,
+    entry: { group: 'bad', action: 'deny', cidr: '10.9.0.0/16', method: '*', direction: 'any' },
+    reason: 'denied by acl bad',
+  });
   assert.equal(acl.decide('10.1.1.1', 'INVITE').allowed, true);
   assert.equal(acl.decide('11.1.1.1', 'INVITE').reason, 'not in an allowed address group');
   assert.equal(acl.decide('11.1.1.1', 'OPTIONS').allowed, true);

@@ -38,7 +38,10 @@ test('loopHash is stable: the same request parsed twice, and a clone, hash the s
 
 test('loopHash ignores what changes hop by hop: Vias (another element in the loop) and Max-Forwards', () => {
   const a = invite();
-  const b = invite({ mf: 65, vias: ['SIP/2.0/TCP 192.0.2.50:5060;branch=z9hG4bKother', 'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1'] });
+  const b = invite({
+    mf: 65,
+    vias: ['SIP/2.0/TCP 192.0.2.50:5060;branch=z9hG4bKother', 'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1'],
+  });
   assert.equal(loopHash(a), loopHash(b));
 });
 
@@ -77,6 +80,9 @@ test('statelessBranch: the same for a retransmission, different for another requ
   const a = invite();
   assert.equal(statelessBranch(a), statelessBranch(invite()));
   assert.ok(statelessBranch(a).startsWith('z9hG4bK'));
-  assert.notEqual(statelessBranch(a), statelessBranch(invite({ vias: ['SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller2'] })));
+  assert.notEqual(
+    statelessBranch(a),
+    statelessBranch(invite({ vias: ['SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller2'] })),
+  );
   assert.notEqual(statelessBranch(a), statelessBranch(invite({ ruri: 'sip:carol@example.org' })));
 });

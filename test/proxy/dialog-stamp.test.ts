@@ -40,7 +40,15 @@ test('a stamp opens no other dialog: another Call-ID, other tags, another key, a
 
 test('malformed stamps are false, never an exception', () => {
   const s = new DialogStamp(key);
-  for (const bad of ['', 'x', 'AAAAAAAAAAAAAAAA', 'AAAAAAAAAAAAAAAAA', '!!!!!!!!!!!!!!!!', '%41AAAAAAAAAAAAAA', 'AAAAAAAAAAAAAA==']) {
+  for (const bad of [
+    '',
+    'x',
+    'AAAAAAAAAAAAAAAA',
+    'AAAAAAAAAAAAAAAAA',
+    '!!!!!!!!!!!!!!!!',
+    '%41AAAAAAAAAAAAAA',
+    'AAAAAAAAAAAAAA==',
+  ]) {
     assert.equal(s.verifies(bad, 'call-1@example.net', 'caller-tag', 'callee-tag'), false, bad);
   }
   assert.throws(() => new DialogStamp(Buffer.alloc(8)), RangeError);
@@ -79,7 +87,10 @@ test('a key file that holds no key is an error naming the file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-route-key-'));
   try {
     writeFileSync(join(dir, ROUTE_KEY_FILE), 'not a key\n', { mode: 0o600 });
-    await assert.rejects(loadRouteKey(dir), (err: unknown) => err instanceof RouteKeyError && err.message.includes(join(dir, ROUTE_KEY_FILE)));
+    await assert.rejects(
+      loadRouteKey(dir),
+      (err: unknown) => err instanceof RouteKeyError && err.message.includes(join(dir, ROUTE_KEY_FILE)),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

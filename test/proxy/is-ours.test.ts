@@ -38,8 +38,7 @@ test('our Route value (our port) is removed; a proxy on another port of the same
 
 test(
   'a Route without a port means port 5060: not ours when we do not listen there (another proxy on the default port keeps its value)',
-  {
-  },
+  {},
   () => {
     const id = identity();
     const req = bye(['<sip:127.0.0.1:5070;lr>', '<sip:127.0.0.1;lr;ftag=a1>']);

@@ -83,7 +83,7 @@ test('Proxy-Require over two lines: every tag is listed', () => {
   assert.deepEqual(r?.headers, [['Unsupported', 'foo, bar']]);
 });
 
-test('Require (for the UAS) is not the proxy\'s business', () => {
+test("Require (for the UAS) is not the proxy's business", () => {
   assert.equal(check(invite({ extra: ['Require: nothere'] })), null);
 });
 
@@ -98,20 +98,35 @@ test('482 also when another element is in the loop (our Via is not the top one)'
   const first = invite();
   const back = invite({
     mf: 68,
-    vias: ['SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKother', `SIP/2.0/UDP 192.0.2.1;branch=${newBranch(first)}`, 'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1'],
+    vias: [
+      'SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKother',
+      `SIP/2.0/UDP 192.0.2.1;branch=${newBranch(first)}`,
+      'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1',
+    ],
   });
   assert.deepEqual(check(back), { status: 482 });
 });
 
 test('no 482 for a spiral: our Via is there but the Request-URI changed', () => {
   const first = invite();
-  const spiral = invite({ ruri: 'sip:bob@pbx.example.org', vias: [`SIP/2.0/UDP 192.0.2.1:5060;branch=${newBranch(first)}`, 'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1'] });
+  const spiral = invite({
+    ruri: 'sip:bob@pbx.example.org',
+    vias: [
+      `SIP/2.0/UDP 192.0.2.1:5060;branch=${newBranch(first)}`,
+      'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1',
+    ],
+  });
   assert.equal(check(spiral), null);
 });
 
 test('no 482 when the matching branch is in a Via that is not ours', () => {
   const first = invite();
-  const other = invite({ vias: [`SIP/2.0/UDP 203.0.113.9:5060;branch=${newBranch(first)}`, 'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1'] });
+  const other = invite({
+    vias: [
+      `SIP/2.0/UDP 203.0.113.9:5060;branch=${newBranch(first)}`,
+      'SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKcaller1',
+    ],
+  });
   assert.equal(check(other), null);
 });
 

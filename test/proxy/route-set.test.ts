@@ -7,7 +7,8 @@ import { serialize } from '../../src/sip/serializer.js';
 import { msg } from '../helpers/sip-messages.js';
 
 /** We are p1.example.com, on 5060 (UDP/TCP) and 5061 (TLS); a port left out means 5060. */
-const isOurs = (host: string, port: number | null): boolean => host.toLowerCase() === 'p1.example.com' && (port === null || port === 5060 || port === 5061);
+const isOurs = (host: string, port: number | null): boolean =>
+  host.toLowerCase() === 'p1.example.com' && (port === null || port === 5060 || port === 5061);
 
 function bye(ruri: string, routes: string[]): SipMessage {
   return msg([
@@ -31,13 +32,19 @@ test('preprocessRoutes: our Route value at the top is removed; the Request-URI i
 });
 
 test('preprocessRoutes: both of our Route values (double Record-Route) are removed, on separate lines', () => {
-  const req = bye('sip:bob@203.0.113.5', ['<sip:p1.example.com:5060;lr>', '<sip:p1.example.com:5061;transport=tls;lr>', '<sip:p2.example.com;lr>']);
+  const req = bye('sip:bob@203.0.113.5', [
+    '<sip:p1.example.com:5060;lr>',
+    '<sip:p1.example.com:5061;transport=tls;lr>',
+    '<sip:p2.example.com;lr>',
+  ]);
   preprocessRoutes(req, isOurs);
   assert.deepEqual(req.getAll('Route'), ['<sip:p2.example.com;lr>']);
 });
 
 test('preprocessRoutes: both of our Route values are removed when on one comma-separated line', () => {
-  const req = bye('sip:bob@203.0.113.5', ['<sip:p1.example.com:5060;lr>, <sip:p1.example.com:5061;transport=tls;lr>, <sip:p2.example.com;lr>']);
+  const req = bye('sip:bob@203.0.113.5', [
+    '<sip:p1.example.com:5060;lr>, <sip:p1.example.com:5061;transport=tls;lr>, <sip:p2.example.com;lr>',
+  ]);
   preprocessRoutes(req, isOurs);
   assert.deepEqual(req.getAll('Route'), ['<sip:p2.example.com;lr>']);
 });
@@ -113,7 +120,11 @@ test('nextHopUri: no Route: the Request-URI; null for a non-SIP Request-URI', ()
 });
 
 test('preprocessRoutes then nextHopUri: an in-dialog request through a double-record-routing proxy goes to the next proxy', () => {
-  const req = bye('sip:bob@203.0.113.5', ['<sip:p1.example.com;lr>', '<sip:p1.example.com:5061;transport=tls;lr>', '<sip:p2.example.com:5061;transport=tls;lr>']);
+  const req = bye('sip:bob@203.0.113.5', [
+    '<sip:p1.example.com;lr>',
+    '<sip:p1.example.com:5061;transport=tls;lr>',
+    '<sip:p2.example.com:5061;transport=tls;lr>',
+  ]);
   preprocessRoutes(req, isOurs);
   const hop = nextHopUri(req);
   assert.equal(hop?.host, 'p2.example.com');
@@ -123,7 +134,11 @@ test('preprocessRoutes then nextHopUri: an in-dialog request through a double-re
 
 test('RouteScan: preprocessRoutes notes how many entries of ours came off and the first stamp among them', () => {
   const scan = new RouteScan();
-  const req = bye('sip:bob@203.0.113.5', ['<sip:p1.example.com;lr>', '<sip:p1.example.com:5061;transport=tls;lr;dsig=BBBBBBBBBBBBBBBB>', '<sip:p2.example.com;lr;dsig=CCCCCCCCCCCCCCCC>']);
+  const req = bye('sip:bob@203.0.113.5', [
+    '<sip:p1.example.com;lr>',
+    '<sip:p1.example.com:5061;transport=tls;lr;dsig=BBBBBBBBBBBBBBBB>',
+    '<sip:p2.example.com;lr;dsig=CCCCCCCCCCCCCCCC>',
+  ]);
   preprocessRoutes(req, isOurs, scan);
   assert.equal(scan.ours, 2);
   assert.equal(scan.stamp, 'BBBBBBBBBBBBBBBB');
@@ -134,7 +149,7 @@ test('RouteScan: preprocessRoutes notes how many entries of ours came off and th
   assert.equal(scan.stamp, null);
 });
 
-test('RouteScan: a strict router\'s Request-URI of ours counts, with its stamp', () => {
+test("RouteScan: a strict router's Request-URI of ours counts, with its stamp", () => {
   const scan = new RouteScan();
   const req = bye('sip:p1.example.com;lr;dsig=AAAAAAAAAAAAAAAA', ['<sip:bob@203.0.113.5:5070>']);
   preprocessRoutes(req, isOurs, scan);

@@ -39,7 +39,13 @@ test('an empty table decides none', () => {
 
 test('a rule with no condition matches everything', () => {
   const r = new Router([fwd({}, ['sip:gw.example.com'])]);
-  assert.deepEqual(decide(r, 'OPTIONS', 'sip:example.org'), { kind: 'forward', targets: ['sip:gw.example.com'], mode: 'serial', stateless: false, index: 0 });
+  assert.deepEqual(decide(r, 'OPTIONS', 'sip:example.org'), {
+    kind: 'forward',
+    targets: ['sip:gw.example.com'],
+    mode: 'serial',
+    stateless: false,
+    index: 0,
+  });
 });
 
 test('method matches exactly', () => {
@@ -49,7 +55,10 @@ test('method matches exactly', () => {
 });
 
 test('user is a regular expression over the Request-URI user part', () => {
-  const r = new Router([fwd({ user: '^\\+44' }, ['sip:uk.example.com']), fwd({ user: '^$' }, ['sip:nouser.example.com'])]);
+  const r = new Router([
+    fwd({ user: '^\\+44' }, ['sip:uk.example.com']),
+    fwd({ user: '^$' }, ['sip:nouser.example.com']),
+  ]);
   assert.equal(indexOf(decide(r, 'INVITE', 'sip:+442071234567@example.org')), 0);
   assert.equal(indexOf(decide(r, 'INVITE', 'sip:+14155550100@example.org')), null);
   // No user part: the user is '' for matching.
@@ -81,7 +90,9 @@ test('source matches an IP or a CIDR block (IPv4 and IPv6)', () => {
 });
 
 test('every condition of a rule must hold', () => {
-  const r = new Router([fwd({ method: 'INVITE', user: '^bob$', host: 'example\\.org', source: '198.51.100.0/24' }, ['sip:gw.example.com'])]);
+  const r = new Router([
+    fwd({ method: 'INVITE', user: '^bob$', host: 'example\\.org', source: '198.51.100.0/24' }, ['sip:gw.example.com']),
+  ]);
   assert.equal(indexOf(decide(r, 'INVITE', 'sip:bob@example.org')), 0);
   assert.equal(indexOf(decide(r, 'MESSAGE', 'sip:bob@example.org')), null);
   assert.equal(indexOf(decide(r, 'INVITE', 'sip:carol@example.org')), null);
@@ -118,7 +129,13 @@ test('decisions: forward (targets, mode, stateless), reply, stage', () => {
     stateless: false,
     index: 0,
   });
-  assert.deepEqual(decide(r, 'INVITE', 'sip:sl@example.org'), { kind: 'forward', targets: ['sip:c.example.com'], mode: 'serial', stateless: true, index: 1 });
+  assert.deepEqual(decide(r, 'INVITE', 'sip:sl@example.org'), {
+    kind: 'forward',
+    targets: ['sip:c.example.com'],
+    mode: 'serial',
+    stateless: true,
+    index: 1,
+  });
   assert.deepEqual(decide(r, 'INVITE', 'sip:busy@example.org'), { kind: 'reply', status: 486, index: 2 });
   assert.deepEqual(decide(r, 'INVITE', 'sip:reg@example.org'), { kind: 'stage', stage: 'location', index: 3 });
   assert.deepEqual(decide(r, 'INVITE', 'sip:pstn@example.org'), { kind: 'stage', stage: 'trunking', index: 4 });
@@ -130,7 +147,7 @@ test('a regex is compiled once and gives the same answer on every call (no lastI
   for (let i = 0; i < 5; i++) assert.equal(indexOf(decide(r, 'INVITE', 'sip:bob@example.org')), 0);
 });
 
-test('trustRoute: a rule with only trustRoute has no action (the search goes on); trustsRoute asks every such rule\'s conditions', () => {
+test("trustRoute: a rule with only trustRoute has no action (the search goes on); trustsRoute asks every such rule's conditions", () => {
   const r = new Router([
     { match: { source: '10.0.0.0/8', method: 'INVITE' }, mode: 'serial', stateless: false, trustRoute: true },
     fwd({ user: '^\\+44' }, ['sip:gw.example.com'], { trustRoute: true }),

@@ -77,9 +77,13 @@ function reply200(req: string): string {
   return ['SIP/2.0 200 OK', ...keep, 'Content-Length: 0', '', ''].join('\r\n');
 }
 
-test('parseReceived reads the registrar\'s received URIs', () => {
+test("parseReceived reads the registrar's received URIs", () => {
   assert.deepEqual(parseReceived('sip:192.0.2.1:5062;transport=udp'), { proto: 'udp', host: '192.0.2.1', port: 5062 });
-  assert.deepEqual(parseReceived('sip:[2001:db8::1]:5070;transport=tcp'), { proto: 'tcp', host: '2001:db8::1', port: 5070 });
+  assert.deepEqual(parseReceived('sip:[2001:db8::1]:5070;transport=tcp'), {
+    proto: 'tcp',
+    host: '2001:db8::1',
+    port: 5070,
+  });
   assert.equal(parseReceived('sip:example.org:5060'), null);
   assert.equal(parseReceived('sip:192.0.2.1'), null);
   assert.equal(parseReceived('garbage'), null);
@@ -121,7 +125,8 @@ test('a NATed UDP contact gets a well-formed OPTIONS at its received address, an
   ka.start();
   try {
     const deadline = Date.now() + 3000;
-    while ((ka.stats.optionsAnswered < 2 || got.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((ka.stats.optionsAnswered < 2 || got.length < 2) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
   } finally {
     ka.stop();
   }
@@ -166,7 +171,12 @@ test('a NATed TCP contact gets CRLFCRLF on its open connection; none is opened w
     aor: 'carol@example.test',
     callId: 'reg-3',
     cseq: 1,
-    set: [{ ...binding('sip:carol@10.0.0.7:5060;transport=tcp', `sip:127.0.0.1:${natPort};transport=tcp`, 'tcp', natPort), connectionId: String(conn.id) }],
+    set: [
+      {
+        ...binding('sip:carol@10.0.0.7:5060;transport=tcp', `sip:127.0.0.1:${natPort};transport=tcp`, 'tcp', natPort),
+        connectionId: String(conn.id),
+      },
+    ],
   });
   let bytes = '';
   sock.on('data', (d: Buffer) => (bytes += d.toString('latin1')));
@@ -227,8 +237,18 @@ test('a stored contact that cannot be written into an OPTIONS is skipped, and th
   const received = `sip:127.0.0.1:${port};transport=udp`;
   try {
     // A space in the Request-URI would make a request line no peer can read.
-    await registerBindings(store.location, { aor: 'bad@example.test', callId: 'reg-bad', cseq: 1, set: [binding('sip:bad@10.0.0.8 x', received, 'udp', port)] });
-    await registerBindings(store.location, { aor: 'good@example.test', callId: 'reg-good', cseq: 1, set: [binding('sip:good@10.0.0.9:5060', received, 'udp', port)] });
+    await registerBindings(store.location, {
+      aor: 'bad@example.test',
+      callId: 'reg-bad',
+      cseq: 1,
+      set: [binding('sip:bad@10.0.0.8 x', received, 'udp', port)],
+    });
+    await registerBindings(store.location, {
+      aor: 'good@example.test',
+      callId: 'reg-good',
+      cseq: 1,
+      set: [binding('sip:good@10.0.0.9:5060', received, 'udp', port)],
+    });
     const ka = keepAlive();
     await ka.tick();
     assert.equal(ka.stats.skipped, 1);

@@ -14,7 +14,14 @@ import type { Flow } from '../../src/transport/types.js';
 import { msgText } from '../helpers/sip-messages.js';
 
 const DOMAIN = 'example.test';
-const FLOW: Flow = { proto: 'udp', localHost: '127.0.0.1', localPort: 5060, remoteHost: '192.0.2.10', remotePort: 5062, connectionId: null };
+const FLOW: Flow = {
+  proto: 'udp',
+  localHost: '127.0.0.1',
+  localPort: 5060,
+  remoteHost: '192.0.2.10',
+  remotePort: 5062,
+  connectionId: null,
+};
 
 let dir: string;
 let store: Store;
@@ -80,15 +87,35 @@ function challengeOf(res: SipMessage, alg: ChallengeAlgorithm): { nonce: string;
   return { nonce: /nonce="([^"]+)"/.exec(v)![1]!, stale: /stale=true/i.test(v) };
 }
 
-function authorization(user: string, password: string, nonce: string, alg: ChallengeAlgorithm = 'SHA-256', nc = 1): string {
+function authorization(
+  user: string,
+  password: string,
+  nonce: string,
+  alg: ChallengeAlgorithm = 'SHA-256',
+  nc = 1,
+): string {
   const uri = `sip:${DOMAIN}`;
   const ncText = nc.toString(16).padStart(8, '0');
-  const response = digestResponse({ algorithm: alg, ha1: ha1(alg, user, DOMAIN, password), nonce, method: 'REGISTER', uri, qop: 'auth', ncText, cnonce: 'c0ffee' });
+  const response = digestResponse({
+    algorithm: alg,
+    ha1: ha1(alg, user, DOMAIN, password),
+    nonce,
+    method: 'REGISTER',
+    uri,
+    qop: 'auth',
+    ncText,
+    cnonce: 'c0ffee',
+  });
   return `Digest username="${user}", realm="${DOMAIN}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${alg}, qop=auth, nc=${ncText}, cnonce="c0ffee"`;
 }
 
 /** The challenge round, then the REGISTER with credentials: the second response. */
-async function authed(r: Registrar, o: RegOpts, password = 'secret', alg: ChallengeAlgorithm = 'SHA-256'): Promise<SipMessage> {
+async function authed(
+  r: Registrar,
+  o: RegOpts,
+  password = 'secret',
+  alg: ChallengeAlgorithm = 'SHA-256',
+): Promise<SipMessage> {
   const first = await r.process(register(o), FLOW);
   assert.equal(first.status, 401);
   const { nonce } = challengeOf(first, alg);
@@ -110,7 +137,8 @@ test('wrong password and unknown user: the same 401, no binding written', async 
   const unknown = await authed(r, { user: 'mallory', callId: 'c-unknown' }, 'secret', 'MD5');
   assert.equal(wrong.status, 401);
   assert.equal(unknown.status, 401);
-  const shape = (m: SipMessage): string[] => m.getAll('WWW-Authenticate').map((v) => v.replace(/nonce="[^"]+"/, 'nonce=X'));
+  const shape = (m: SipMessage): string[] =>
+    m.getAll('WWW-Authenticate').map((v) => v.replace(/nonce="[^"]+"/, 'nonce=X'));
   assert.deepEqual(shape(wrong), shape(unknown));
   assert.equal(wrong.reason, unknown.reason);
   assert.deepEqual(await store.location.listForAor(`carol@${DOMAIN}`), []);
@@ -158,13 +186,17 @@ test('expires bounds: below min 423 with Min-Expires, above max lowered, q/Path/
       user: 'carol',
       callId: 'c-1',
       cseq: 2,
-      contacts: ['<sip:carol@10.0.0.7:5070;transport=tcp>;q=0.5;+sip.instance="<urn:uuid:0001>";reg-id=1;expires=99999'],
+      contacts: [
+        '<sip:carol@10.0.0.7:5070;transport=tcp>;q=0.5;+sip.instance="<urn:uuid:0001>";reg-id=1;expires=99999',
+      ],
       extra: ['Path: <sip:edge.example.test;lr>', 'Supported: path, outbound'],
     },
     'pw',
   );
   assert.equal(ok.status, 200);
-  assert.deepEqual(ok.getAll('Contact'), ['<sip:carol@10.0.0.7:5070;transport=tcp>;expires=1000;q=0.5;+sip.instance="<urn:uuid:0001>";reg-id=1']);
+  assert.deepEqual(ok.getAll('Contact'), [
+    '<sip:carol@10.0.0.7:5070;transport=tcp>;expires=1000;q=0.5;+sip.instance="<urn:uuid:0001>";reg-id=1',
+  ]);
   assert.deepEqual(ok.getAll('Path'), ['<sip:edge.example.test;lr>']);
   const [b] = await store.location.listForAor(`carol@${DOMAIN}`);
   assert.equal(b?.q, 0.5);
@@ -172,7 +204,16 @@ test('expires bounds: below min 423 with Min-Expires, above max lowered, q/Path/
   assert.equal(b?.regId, 1);
   assert.deepEqual(b?.path, ['<sip:edge.example.test;lr>']);
   // Same flow, new contact URI: replaces the binding (RFC 5626).
-  const moved = await authed(r, { user: 'carol', callId: 'c-1', cseq: 3, contacts: ['<sip:carol@10.0.0.8:5070>;+sip.instance="<urn:uuid:0001>";reg-id=1'] }, 'pw');
+  const moved = await authed(
+    r,
+    {
+      user: 'carol',
+      callId: 'c-1',
+      cseq: 3,
+      contacts: ['<sip:carol@10.0.0.8:5070>;+sip.instance="<urn:uuid:0001>";reg-id=1'],
+    },
+    'pw',
+  );
   assert.equal(moved.getAll('Contact').length, 1);
   // Contact: * needs Expires: 0.
   const star = await authed(r, { user: 'carol', callId: 'c-1', cseq: 4, contacts: ['*'], expires: 3600 }, 'pw');
@@ -188,7 +229,10 @@ test('an expired nonce with the right password: 401 with stale=true', async () =
   const first = await r.process(register({ user: 'bob', callId: 'b-s' }), FLOW);
   const { nonce } = challengeOf(first, 'SHA-256');
   clock += 600_000;
-  const res = await r.process(register({ user: 'bob', callId: 'b-s', auth: authorization('bob', 'hunter2', nonce) }), FLOW);
+  const res = await r.process(
+    register({ user: 'bob', callId: 'b-s', auth: authorization('bob', 'hunter2', nonce) }),
+    FLOW,
+  );
   assert.equal(res.status, 401);
   assert.equal(challengeOf(res, 'SHA-256').stale, true);
 });
@@ -199,7 +243,11 @@ test('location: unknown 404-kind, not registered, registered (hop = received), a
   assert.deepEqual(await loc.lookup(parseUri(`sip:nobody@${DOMAIN}`)), { kind: 'unknown' });
   assert.equal((await loc.lookup(parseUri(`sip:bob@${DOMAIN}`))).kind, 'offline');
   assert.deepEqual(await loc.lookup(parseUri('sip:bob@elsewhere.test')), { kind: 'not-local' });
-  const res = await authed(r, { user: 'bob', callId: 'b-1', cseq: 1, contacts: ['<sip:bob@10.0.0.9:5080>'] }, 'hunter2');
+  const res = await authed(
+    r,
+    { user: 'bob', callId: 'b-1', cseq: 1, contacts: ['<sip:bob@10.0.0.9:5080>'] },
+    'hunter2',
+  );
   assert.equal(res.status, 200);
   const found = await loc.lookup(parseUri(`sip:bob@${DOMAIN}`));
   assert.equal(found.kind, 'found');

@@ -34,8 +34,20 @@ test('call policy: ACL by direction, barred destinations, call barring; reasons 
   });
   try {
     const acl = new AclRepo(store.ctx);
-    await acl.add({ group: 'carriers', action: 'allow', cidr: '198.51.100.0/24', method: 'INVITE', direction: 'inbound' });
-    await acl.add({ group: 'blocked-pbx', action: 'deny', cidr: '203.0.113.9', method: 'INVITE', direction: 'outbound' });
+    await acl.add({
+      group: 'carriers',
+      action: 'allow',
+      cidr: '198.51.100.0/24',
+      method: 'INVITE',
+      direction: 'inbound',
+    });
+    await acl.add({
+      group: 'blocked-pbx',
+      action: 'deny',
+      cidr: '203.0.113.9',
+      method: 'INVITE',
+      direction: 'outbound',
+    });
     await new ListRepo(store.ctx).add('black', 'dest', '+88');
     await security.start();
     const policy = new SecurityCallPolicy(security);
@@ -47,7 +59,7 @@ test('call policy: ACL by direction, barred destinations, call barring; reasons 
     assert.equal(policy.outbound('203.0.113.9', 'acme', 'pbx', '+88212345678'), 'Forbidden');
     assert.equal(policy.outbound('203.0.113.10', 'acme', 'pbx', '+88212345678'), 'Destination barred');
     assert.equal(policy.outbound('203.0.113.10', 'acme', 'pbx', '+19005550100'), 'Call barred at this time');
-    assert.equal(policy.outbound('203.0.113.10', 'other', 'pbx', '+19005550100'), null, 'the rule is acme\'s only');
+    assert.equal(policy.outbound('203.0.113.10', 'other', 'pbx', '+19005550100'), null, "the rule is acme's only");
     assert.equal(policy.outbound('203.0.113.10', 'acme', 'pbx', '+33140000000'), null);
     // The inbound ACL does not apply outbound, nor the outbound one inbound.
     assert.equal(policy.outbound('192.0.2.1', 'acme', 'pbx', '+33140000000'), null);

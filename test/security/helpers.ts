@@ -109,7 +109,12 @@ export class UdpPeer {
 }
 
 /** Sends raw bytes over a fresh TCP connection from `host`; resolves with the first answer or null after `ms`. */
-export function tcpAsk(host: string, port: number, data: Buffer | ((localPort: number) => Buffer), ms = 1500): Promise<Reply | null> {
+export function tcpAsk(
+  host: string,
+  port: number,
+  data: Buffer | ((localPort: number) => Buffer),
+  ms = 1500,
+): Promise<Reply | null> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port, localAddress: host });
     let buf = '';

@@ -65,7 +65,10 @@ test('a scanner user agent gets no answer at all, over UDP and TCP', async () =>
   const p = await peer('127.0.0.4');
   assert.equal(await p.ask(port, { ua: 'friendly-scanner' }, 800), null);
   assert.equal(await p.ask(port, { ua: 'SIPVicious/0.3' }, 800), null);
-  assert.equal(await tcpAsk('127.0.0.4', port, (lp) => request('127.0.0.4', lp, 'TCP', { ua: 'sipcli/v1.8' }), 800), null);
+  assert.equal(
+    await tcpAsk('127.0.0.4', port, (lp) => request('127.0.0.4', lp, 'TCP', { ua: 'sipcli/v1.8' }), 800),
+    null,
+  );
   assert.equal((await p.ask(port, { ua: 'Asterisk PBX 20' }))?.status, 200);
 });
 
@@ -81,7 +84,10 @@ test('Max-Forwards 0 on a request to elsewhere: 483; sanity faults: their status
   const scheme = await p.ask(port, { method: 'MESSAGE', ruri: 'http://example.org/' });
   assert.equal(scheme?.status, 416);
   // Logged once per source and step per minute.
-  const refused = server.output().split('\n').filter((l) => l.includes('"msg":"request refused"') && l.includes('127.0.0.5') && l.includes('"step":"sanity"'));
+  const refused = server
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"msg":"request refused"') && l.includes('127.0.0.5') && l.includes('"step":"sanity"'));
   assert.equal(refused.length, 1);
 });
 
@@ -108,7 +114,10 @@ test('the ACK of an INVITE refused by the pipeline ends here (not relayed toward
       ].join('\r\n'),
     );
   caller.send(lines('INVITE', 0), port);
-  assert.equal((await elapsedUntil(() => caller.drain().some((r) => r.status === 483), { timeoutMs: 2000 })) >= 0, true);
+  assert.equal(
+    (await elapsedUntil(() => caller.drain().some((r) => r.status === 483), { timeoutMs: 2000 })) >= 0,
+    true,
+  );
   caller.send(lines('ACK', 70), port);
   await sleep(700);
   assert.deepEqual(callee.drain(), [], 'the ACK was relayed');
@@ -120,7 +129,16 @@ test('the ACK of an INVITE refused by the pipeline ends here (not relayed toward
 test('SQL-injection-like user parts and display names: 403', async () => {
   const p = await peer('127.0.0.6');
   assert.equal((await p.ask(port, { method: 'INVITE', ruri: "sip:1'or'1'='1@127.0.0.1" }))?.status, 403);
-  assert.equal((await p.ask(port, { method: 'INVITE', ruri: 'sip:bob@example.org', from: `"x'; drop table subscribers; --" <sip:a@127.0.0.6>` }))?.status, 403);
+  assert.equal(
+    (
+      await p.ask(port, {
+        method: 'INVITE',
+        ruri: 'sip:bob@example.org',
+        from: `"x'; drop table subscribers; --" <sip:a@127.0.0.6>`,
+      })
+    )?.status,
+    403,
+  );
 });
 
 test('blocklist and acl changes by the CLI act within 2 s', async () => {
@@ -130,16 +148,24 @@ test('blocklist and acl changes by the CLI act within 2 s', async () => {
   assert.doesNotMatch((await p.ask(port, relay))!.reason, /Forbidden$/);
   let r = await cli(server.configFile, ['blocklist', 'add', 'dest', '+1900']);
   assert.equal(r.code, 0, r.stderr);
-  let took = await elapsedUntil(async () => (await p.ask(port, relay, 300))?.reason === 'Forbidden', { timeoutMs: 3000 });
+  let took = await elapsedUntil(async () => (await p.ask(port, relay, 300))?.reason === 'Forbidden', {
+    timeoutMs: 3000,
+  });
   assert.ok(took >= 0 && took <= 2000, `blocklist took ${took} ms`);
   r = await cli(server.configFile, ['blocklist', 'list', '--json']);
-  assert.deepEqual(JSON.parse(r.stdout).map((e: { list: string; kind: string; value: string }) => [e.list, e.kind, e.value]), [['black', 'dest', '+1900']]);
+  assert.deepEqual(
+    JSON.parse(r.stdout).map((e: { list: string; kind: string; value: string }) => [e.list, e.kind, e.value]),
+    [['black', 'dest', '+1900']],
+  );
 
   const q = await peer('127.0.0.9');
   assert.equal((await q.ask(port))?.status, 200);
   r = await cli(server.configFile, ['acl', 'add', 'blocked', '--deny', '127.0.0.9/32']);
   assert.equal(r.code, 0, r.stderr);
-  took = await elapsedUntil(async () => (await q.ask(port, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 300))?.status === 403, { timeoutMs: 3000 });
+  took = await elapsedUntil(
+    async () => (await q.ask(port, { method: 'INVITE', ruri: 'sip:bob@example.org' }, 300))?.status === 403,
+    { timeoutMs: 3000 },
+  );
   assert.ok(took >= 0 && took <= 2000, `acl took ${took} ms`);
   r = await cli(server.configFile, ['acl', 'list', '--json']);
   assert.equal(JSON.parse(r.stdout)[0].cidr, '127.0.0.9/32');
@@ -159,7 +185,7 @@ test('ban add by the CLI drops a source within 2 s (unanswered); ban rm lifts it
   let took = await elapsedUntil(async () => (await p.ask(port, {}, 200)) === null, { timeoutMs: 3000 });
   assert.ok(took >= 0 && took <= 2000, `ban took ${took} ms`);
   assert.equal(await tcpAsk('127.0.0.10', port, (lp) => request('127.0.0.10', lp, 'TCP'), 500), null);
-  assert.equal(await closedByServer('127.0.0.10', port, 2000), true, 'the banned source\'s TCP connection is closed');
+  assert.equal(await closedByServer('127.0.0.10', port, 2000), true, "the banned source's TCP connection is closed");
   r = await cli(server.configFile, ['ban', 'list', '--json']);
   const listed = JSON.parse(r.stdout) as Array<{ ip: string; source: string; expires: string }>;
   assert.equal(listed.find((b) => b.ip === '127.0.0.10')?.source, 'manual');
@@ -185,9 +211,14 @@ test('a flood (over 20 requests in 2 s) bans the source, and the ban shows in ba
   assert.equal(await p.ask(port, {}, 500), null);
   const other = await peer('127.0.0.12');
   assert.equal((await other.ask(port))?.status, 200);
-  const listed = await elapsedUntil(async () => {
-    const r = await cli(server.configFile, ['ban', 'list', '--json']);
-    return (JSON.parse(r.stdout) as Array<{ ip: string; source: string }>).some((b) => b.ip === '127.0.0.11' && b.source === 'flood');
-  }, { timeoutMs: 5000, intervalMs: 500 });
+  const listed = await elapsedUntil(
+    async () => {
+      const r = await cli(server.configFile, ['ban', 'list', '--json']);
+      return (JSON.parse(r.stdout) as Array<{ ip: string; source: string }>).some(
+        (b) => b.ip === '127.0.0.11' && b.source === 'flood',
+      );
+    },
+    { timeoutMs: 5000, intervalMs: 500 },
+  );
   assert.ok(listed >= 0, 'the flood ban is in the store');
 });

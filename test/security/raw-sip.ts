@@ -76,7 +76,14 @@ export interface Msg {
 }
 
 /** RFC 3261 7.3.3 compact forms of the headers these tests read. */
-const COMPACT: Record<string, string> = { i: 'call-id', f: 'from', t: 'to', v: 'via', m: 'contact', l: 'content-length' };
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  f: 'from',
+  t: 'to',
+  v: 'via',
+  m: 'contact',
+  l: 'content-length',
+};
 
 export function parseMsg(text: string): Msg {
   const first = text.slice(0, text.indexOf('\r\n'));
@@ -86,7 +93,9 @@ export function parseMsg(text: string): Msg {
   const full = (n: string): string => COMPACT[n] ?? n;
   const headers = (name: string): string[] => {
     const n = full(name.toLowerCase());
-    return lines.filter((l) => full(l.slice(0, l.indexOf(':')).trim().toLowerCase()) === n).map((l) => l.slice(l.indexOf(':') + 1).trim());
+    return lines
+      .filter((l) => full(l.slice(0, l.indexOf(':')).trim().toLowerCase()) === n)
+      .map((l) => l.slice(l.indexOf(':') + 1).trim());
   };
   return {
     status: sm === null ? 0 : Number(sm[1]),
@@ -149,7 +158,8 @@ export class RawPeer {
     const final = (): Msg | undefined => this.inbox.find((m) => m.status >= 200 && m.header('Call-ID') === sent.callId);
     await elapsedUntil(() => final() !== undefined, { timeoutMs: ms, intervalMs: 10 });
     const r = final() ?? null;
-    if (r !== null && o.method === 'INVITE' && r.status >= 300) this.send(ackFor(sent, r, o.ruri, this.host, this.port, 'UDP'), serverPort);
+    if (r !== null && o.method === 'INVITE' && r.status >= 300)
+      this.send(ackFor(sent, r, o.ruri, this.host, this.port, 'UDP'), serverPort);
     return r;
   }
 
@@ -166,7 +176,8 @@ export function tcpAsk(host: string, serverPort: number, o: RawOptions, ms = 150
     let sent: Sent | null = null;
     const done = (r: Msg | null): void => {
       clearTimeout(timer);
-      if (r !== null && sent !== null && o.method === 'INVITE' && r.status >= 300) s.write(ackFor(sent, r, o.ruri, host, s.localPort ?? 0, 'TCP'));
+      if (r !== null && sent !== null && o.method === 'INVITE' && r.status >= 300)
+        s.write(ackFor(sent, r, o.ruri, host, s.localPort ?? 0, 'TCP'));
       s.end();
       resolve(r);
     };
@@ -231,7 +242,13 @@ export class Gateway {
     this.udp4.on('message', onUdp('udp4', this.udp4));
     this.udp6.on('message', onUdp('udp6', this.udp6));
     this.tcp.on('connection', (c) => {
-      c.on('data', (d) => this.received.push({ via: 'tcp', msg: parseMsg(d.toString('latin1')), from: { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 } }));
+      c.on('data', (d) =>
+        this.received.push({
+          via: 'tcp',
+          msg: parseMsg(d.toString('latin1')),
+          from: { address: c.remoteAddress ?? '', port: c.remotePort ?? 0 },
+        }),
+      );
       c.on('error', () => undefined);
     });
     return this;
@@ -249,7 +266,9 @@ export class Gateway {
 
   /** What reached it, one line per message, for assertion messages. */
   summary(): string {
-    return this.received.map((r) => `${r.via} from ${r.from.address}:${r.from.port}: ${r.msg.text.split('\r\n')[0]}`).join('\n');
+    return this.received
+      .map((r) => `${r.via} from ${r.from.address}:${r.from.port}: ${r.msg.text.split('\r\n')[0]}`)
+      .join('\n');
   }
 
   close(): void {
@@ -286,7 +305,9 @@ export function apiOf(output: string): string {
 }
 
 /** SIP requests the server received (in) and sent (out), by method, summed over transports. */
-export async function requestCounts(api: string): Promise<{ in: Record<string, number>; out: Record<string, number>; outTotal: number; text: string }> {
+export async function requestCounts(
+  api: string,
+): Promise<{ in: Record<string, number>; out: Record<string, number>; outTotal: number; text: string }> {
   const text = await (await fetch(`${api}/metrics`)).text();
   const r = { in: {} as Record<string, number>, out: {} as Record<string, number>, outTotal: 0, text };
   for (const line of text.split('\n')) {

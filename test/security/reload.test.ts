@@ -22,7 +22,9 @@ test('SIGHUP applies a changed security config; bans carry over', async () => {
     assert.ok((await elapsedUntil(async () => (await banned.ask(port, {}, 200)) === null, { timeoutMs: 3000 })) >= 0);
     appendFileSync(server.configFile, 'security: {scanners: {enabled: false}}\n');
     server.proc.kill('SIGHUP');
-    const took = await elapsedUntil(async () => (await p.ask(port, { ua: 'friendly-scanner' }, 300))?.status === 200, { timeoutMs: 5000 });
+    const took = await elapsedUntil(async () => (await p.ask(port, { ua: 'friendly-scanner' }, 300))?.status === 200, {
+      timeoutMs: 5000,
+    });
     assert.ok(took >= 0, 'the scanner step is off after SIGHUP');
     assert.equal(await banned.ask(port, {}, 500), null, 'the ban stays');
     r = await cli(server.configFile, ['ban', 'list', '--json']);

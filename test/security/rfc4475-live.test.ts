@@ -19,7 +19,27 @@ import { elapsedUntil } from '../helpers/wait.js';
 import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
 const DIR = RFC4475_DIR;
-const INVALID = ['badinv01', 'clerr', 'ncl', 'scalar02', 'scalarlg', 'quotbal', 'ltgtruri', 'lwsruri', 'lwsstart', 'trws', 'escruri', 'baddate', 'regbadct', 'badaspec', 'baddn', 'badvers', 'mismatch01', 'mismatch02', 'bigcode'];
+const INVALID = [
+  'badinv01',
+  'clerr',
+  'ncl',
+  'scalar02',
+  'scalarlg',
+  'quotbal',
+  'ltgtruri',
+  'lwsruri',
+  'lwsstart',
+  'trws',
+  'escruri',
+  'baddate',
+  'regbadct',
+  'badaspec',
+  'baddn',
+  'badvers',
+  'mismatch01',
+  'mismatch02',
+  'bigcode',
+];
 const SEMANTIC_400 = ['insuf', 'multi01', 'mcl01'];
 
 function load(name: string): Buffer {
@@ -66,29 +86,33 @@ async function udpAsk(host: string, data: Buffer, ms: number): Promise<Reply | n
 const ALL = [...INVALID, ...SEMANTIC_400];
 
 for (const [t, transport] of (['UDP', 'TCP'] as const).entries()) {
-  test(`every invalid RFC 4475 message over ${transport} gets its refusal (responses dropped)`, { timeout: 60_000 }, async () => {
-    const failures: string[] = [];
-    for (const [i, name] of ALL.entries()) {
-      const host = `127.0.${60 + t}.${10 + i}`;
-      const v = verdict(name);
-      const raw = load(name);
-      // baddn's file ends without the empty line: a datagram is complete as it is, a stream
-      // message is not (RFC 3261 18.3) until its header section ends; the line is added for TCP.
-      const data = transport === 'TCP' && !raw.includes('\r\n\r\n') ? Buffer.concat([raw, Buffer.from('\r\n')]) : raw;
-      const wait = v.isRequest ? 2000 : 600;
-      const r = transport === 'UDP' ? await udpAsk(host, data, wait) : await tcpAsk(host, port, data, wait);
-      if (!v.isRequest) {
-        if (r !== null) failures.push(`${name}: a response must be dropped, got ${r.status}`);
-      } else if (transport === 'TCP' && name === 'clerr') {
-        // On a stream, a message whose Content-Length exceeds what came is not complete: the rest
-        // may still arrive (RFC 3261 18.3), so there is nothing to answer yet.
-        if (r !== null && r.status !== v.status) failures.push(`${name} over TCP: got ${r.status}`);
-      } else if (r === null) failures.push(`${name}: no answer (expected ${v.status})`);
-      else if (r.status !== v.status) failures.push(`${name}: got ${r.status} ${r.reason}, expected ${v.status}`);
-      else if (r.status >= 400 && /\r\nWarning:/i.test(r.text)) failures.push(`${name}: a Warning header was sent`);
-    }
-    assert.deepEqual(failures, []);
-  });
+  test(
+    `every invalid RFC 4475 message over ${transport} gets its refusal (responses dropped)`,
+    { timeout: 60_000 },
+    async () => {
+      const failures: string[] = [];
+      for (const [i, name] of ALL.entries()) {
+        const host = `127.0.${60 + t}.${10 + i}`;
+        const v = verdict(name);
+        const raw = load(name);
+        // baddn's file ends without the empty line: a datagram is complete as it is, a stream
+        // message is not (RFC 3261 18.3) until its header section ends; the line is added for TCP.
+        const data = transport === 'TCP' && !raw.includes('\r\n\r\n') ? Buffer.concat([raw, Buffer.from('\r\n')]) : raw;
+        const wait = v.isRequest ? 2000 : 600;
+        const r = transport === 'UDP' ? await udpAsk(host, data, wait) : await tcpAsk(host, port, data, wait);
+        if (!v.isRequest) {
+          if (r !== null) failures.push(`${name}: a response must be dropped, got ${r.status}`);
+        } else if (transport === 'TCP' && name === 'clerr') {
+          // On a stream, a message whose Content-Length exceeds what came is not complete: the rest
+          // may still arrive (RFC 3261 18.3), so there is nothing to answer yet.
+          if (r !== null && r.status !== v.status) failures.push(`${name} over TCP: got ${r.status}`);
+        } else if (r === null) failures.push(`${name}: no answer (expected ${v.status})`);
+        else if (r.status !== v.status) failures.push(`${name}: got ${r.status} ${r.reason}, expected ${v.status}`);
+        else if (r.status >= 400 && /\r\nWarning:/i.test(r.text)) failures.push(`${name}: a Warning header was sent`);
+      }
+      assert.deepEqual(failures, []);
+    },
+  );
 }
 
 test('the server keeps serving after the torture messages, over UDP and TCP', async () => {

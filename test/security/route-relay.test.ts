@@ -19,7 +19,22 @@ import { sleep } from './helpers.js';
 import { RawPeer, Gateway, tcpAsk, apiOf, requestCounts, securityDrops, type Msg, type RawOptions } from './raw-sip.js';
 
 const GW = '127.0.0.200';
-const METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH', 'REGISTER'];
+const METHODS = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'PRACK',
+  'UPDATE',
+  'INFO',
+  'REFER',
+  'NOTIFY',
+  'SUBSCRIBE',
+  'MESSAGE',
+  'PUBLISH',
+  'REGISTER',
+];
 
 let a: RunningTrunkline; // the default config
 let portA = 0;
@@ -70,7 +85,10 @@ test('initial requests whose Route names another host, from strangers: 403 Forei
     ['a strict route (no lr)', { routes: [`<sip:${GW}:${gw.port}>`] }],
     ['sips over UDP', { routes: [`<sips:${GW}:${gw.port};lr>`] }],
     ['an IPv6 gateway', { routes: [`<sip:[::1]:${gw.port6};lr>`] }],
-    ['a display name, transport and header parameters', { routes: [`"carrier" <sip:${GW}:${gw.port};transport=udp;lr>;x=1`] }],
+    [
+      'a display name, transport and header parameters',
+      { routes: [`"carrier" <sip:${GW}:${gw.port};transport=udp;lr>;x=1`] },
+    ],
     ['ours named localhost, then the gateway', { routes: [`<sip:localhost:${portA};lr>`, gwRoute] }],
     ['ours with a forged stamp, then the gateway', { routes: [`<${us};dsig=AAAAAAAAAAAAAAAA>`, gwRoute] }],
     ['compact header names', { routes: [gwRoute], compact: true }],
@@ -91,18 +109,37 @@ test('initial requests whose Route names another host, from strangers: 403 Forei
     expectAnswer(r, 403, 'Foreign Route Not Allowed', method);
   }
   // Over TCP.
-  expectAnswer(await tcpAsk('127.0.0.41', portA, { method: 'INVITE', ruri: `sip:+15551234567@127.0.0.1:${portA}`, routes: [gwRoute] }), 403, 'Foreign Route Not Allowed', 'TCP');
+  expectAnswer(
+    await tcpAsk('127.0.0.41', portA, {
+      method: 'INVITE',
+      ruri: `sip:+15551234567@127.0.0.1:${portA}`,
+      routes: [gwRoute],
+    }),
+    403,
+    'Foreign Route Not Allowed',
+    'TCP',
+  );
   await nothingRelayed('initial requests');
   assert.equal(await securityDrops(apiA, 'foreign-route'), cases.length * 2 + 9 + 1);
 });
 
-test('a foreign Request-URI with no Route keeps 403 Relaying Denied; a Route of only ourselves is an outbound proxy\'s', async () => {
+test("a foreign Request-URI with no Route keeps 403 Relaying Denied; a Route of only ourselves is an outbound proxy's", async () => {
   const p = await peer('127.0.0.42');
   const ruri = `sip:+15551234567@${GW}:${gw.port}`;
   expectAnswer(await p.ask(portA, { method: 'INVITE', ruri }), 403, 'Relaying Denied', 'no Route');
-  expectAnswer(await p.ask(portA, { method: 'INVITE', ruri, routes: [`<sip:127.0.0.1:${portA};lr>`] }), 403, 'Relaying Denied', 'a Route of ours only');
+  expectAnswer(
+    await p.ask(portA, { method: 'INVITE', ruri, routes: [`<sip:127.0.0.1:${portA};lr>`] }),
+    403,
+    'Relaying Denied',
+    'a Route of ours only',
+  );
   // A strict router's shape: our URI as Request-URI, the real one last in Route (RFC 3261 16.4).
-  expectAnswer(await p.ask(portA, { method: 'MESSAGE', ruri: `sip:127.0.0.1:${portA};lr`, routes: [`<${ruri}>`] }), 403, 'Relaying Denied', 'strict router shape');
+  expectAnswer(
+    await p.ask(portA, { method: 'MESSAGE', ruri: `sip:127.0.0.1:${portA};lr`, routes: [`<${ruri}>`] }),
+    403,
+    'Relaying Denied',
+    'strict router shape',
+  );
   await nothingRelayed('foreign Request-URI');
 });
 
@@ -111,10 +148,16 @@ test('in-dialog requests of every method not along a Record-Route of ours: 403 U
   const variants: Array<[string, Partial<RawOptions>]> = [
     ['the gateway as Request-URI, no Route', { ruri: gwUri }],
     ['a Route of our address without a stamp', { ruri: gwUri, routes: [`<sip:127.0.0.1:${portA};lr>`] }],
-    ['a Route of ours with a forged stamp', { ruri: gwUri, routes: [`<sip:127.0.0.1:${portA};lr;dsig=AAAAAAAAAAAAAAAA>`] }],
+    [
+      'a Route of ours with a forged stamp',
+      { ruri: gwUri, routes: [`<sip:127.0.0.1:${portA};lr;dsig=AAAAAAAAAAAAAAAA>`] },
+    ],
     ['a Route of ours with a stamp of the wrong size', { ruri: gwUri, routes: [`<sip:127.0.0.1:${portA};lr;dsig=x>`] }],
-    ['us as Request-URI, the gateway as Route', { ruri: `sip:callee@127.0.0.1:${portA}`, routes: [`<sip:${GW}:${gw.port};lr>`] }],
-    ['a strict router\'s shape', { ruri: `sip:127.0.0.1:${portA};lr`, routes: [`<${gwUri}>`] }],
+    [
+      'us as Request-URI, the gateway as Route',
+      { ruri: `sip:callee@127.0.0.1:${portA}`, routes: [`<sip:${GW}:${gw.port};lr>`] },
+    ],
+    ["a strict router's shape", { ruri: `sip:127.0.0.1:${portA};lr`, routes: [`<${gwUri}>`] }],
     ['sips over UDP', { ruri: `sips:callee@${GW}:${gw.port}` }],
     ['an IPv6 Request-URI', { ruri: `sip:callee@[::1]:${gw.port6}` }],
     ['compact header names', { ruri: gwUri, compact: true }],
@@ -143,7 +186,12 @@ test('in-dialog requests of every method not along a Record-Route of ours: 403 U
     }
     if (method === 'ACK') ackPeer = p;
   }
-  expectAnswer(await tcpAsk('127.0.0.49', portA, { method: 'BYE', ruri: gwUri, toTag: 'forged1' }), 403, 'Unverified Dialog Route', 'TCP');
+  expectAnswer(
+    await tcpAsk('127.0.0.49', portA, { method: 'BYE', ruri: gwUri, toTag: 'forged1' }),
+    403,
+    'Unverified Dialog Route',
+    'TCP',
+  );
   forged++;
   await nothingRelayed('in-dialog requests');
   assert.equal(ackPeer?.inbox.length, 0, 'an ACK is never answered');

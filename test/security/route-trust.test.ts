@@ -36,7 +36,8 @@ before(async () => {
   callee = await new Gateway('127.0.0.201').open(await freePort('127.0.0.201'), await freePort('::1'));
   // Both answer as a UAS: 200 to anything but an ACK.
   gw.answer = (req) => (req.method === 'ACK' ? null : okFor(req, `sip:gw@${GW}:${gw.port}`, 'gw1'));
-  callee.answer = (req) => (req.method === 'ACK' ? null : okFor(req, `sip:callee@127.0.0.201:${callee.port}`, 'callee1'));
+  callee.answer = (req) =>
+    req.method === 'ACK' ? null : okFor(req, `sip:callee@127.0.0.201:${callee.port}`, 'callee1');
   server = await startTrunkline(
     [
       `listen: [udp:127.0.0.1:${port}, tcp:127.0.0.1:${port}]`,
@@ -63,7 +64,8 @@ function expectAnswer(r: Msg | null, status: number, reason: string, what: strin
 
 const message = (p: RawPeer, user: string): Promise<Msg | null> =>
   p.ask(port, { method: 'MESSAGE', ruri: `sip:${user}@127.0.0.1:${port}`, routes: [`<sip:${GW}:${gw.port};lr>`] });
-const relayed = (user: string): number => gw.requests('MESSAGE').filter((m) => m.text.startsWith(`MESSAGE sip:${user}@`)).length;
+const relayed = (user: string): number =>
+  gw.requests('MESSAGE').filter((m) => m.text.startsWith(`MESSAGE sip:${user}@`)).length;
 
 test('security.trusted and a trustRoute rule may preload a Route (followed); a stranger may not', async () => {
   expectAnswer(await message(await peer('127.0.0.9'), 'trusted'), 200, 'OK', 'security.trusted');
@@ -77,7 +79,12 @@ test('security.trusted and a trustRoute rule may preload a Route (followed); a s
 test('a call through a forward route: ACK and BYE follow our stamped Record-Route both ways; the stamp opens no other dialog', async () => {
   const caller = await peer('127.0.0.31');
   const callId = 'call-1@127.0.0.31';
-  const ok = await caller.ask(port, { method: 'INVITE', ruri: `sip:callee@127.0.0.1:${port}`, fromTag: 'caller1', callId });
+  const ok = await caller.ask(port, {
+    method: 'INVITE',
+    ruri: `sip:callee@127.0.0.1:${port}`,
+    fromTag: 'caller1',
+    callId,
+  });
   expectAnswer(ok, 200, 'OK', 'INVITE');
   const rr = ok!.headers('Record-Route');
   assert.equal(rr.length, 1, ok!.text);
@@ -87,7 +94,10 @@ test('a call through a forward route: ACK and BYE follow our stamped Record-Rout
   const inDialog = { ruri: contact, routes: rr, fromTag: 'caller1', toTag: 'callee1', callId };
   caller.send(caller.request({ method: 'ACK', ...inDialog }).bytes, port);
   expectAnswer(await caller.ask(port, { method: 'INFO', cseq: 2, ...inDialog }), 200, 'OK', 'INFO from the caller');
-  assert.ok((await elapsedUntil(() => callee.requests('ACK').length === 1, { timeoutMs: 2000 })) >= 0, callee.summary());
+  assert.ok(
+    (await elapsedUntil(() => callee.requests('ACK').length === 1, { timeoutMs: 2000 })) >= 0,
+    callee.summary(),
+  );
 
   // The stamp of this dialog, brought in another one: refused, the callee gets nothing.
   const stamp = /dsig=([^;>]+)/.exec(rr[0]!)![1]!;
@@ -100,29 +110,58 @@ test('a call through a forward route: ACK and BYE follow our stamped Record-Rout
   ];
   const byesBefore = callee.requests('BYE').length;
   for (const [what, o] of forgeries) {
-    expectAnswer(await stranger.ask(port, { method: 'BYE', cseq: 3, ...inDialog, ...o }), 403, 'Unverified Dialog Route', what);
+    expectAnswer(
+      await stranger.ask(port, { method: 'BYE', cseq: 3, ...inDialog, ...o }),
+      403,
+      'Unverified Dialog Route',
+      what,
+    );
   }
   await sleep(200);
   assert.equal(callee.requests('BYE').length, byesBefore, callee.summary());
 
   // The callee hangs up: its BYE carries the caller's tag as To tag, and is relayed to the caller.
-  const bye = rawRequest(callee.host, callee.port, 'UDP', { method: 'BYE', ruri: `sip:caller@127.0.0.31:${caller.port}`, routes: rr, fromTag: 'callee1', toTag: 'caller1', callId, cseq: 1 });
+  const bye = rawRequest(callee.host, callee.port, 'UDP', {
+    method: 'BYE',
+    ruri: `sip:caller@127.0.0.31:${caller.port}`,
+    routes: rr,
+    fromTag: 'callee1',
+    toTag: 'caller1',
+    callId,
+    cseq: 1,
+  });
   callee.send(bye.bytes, port);
   let got: Msg | undefined;
-  assert.ok((await elapsedUntil(() => (got = caller.inbox.find((m) => m.method === 'BYE')) !== undefined, { timeoutMs: 2000 })) >= 0, 'the callee\'s BYE reached the caller');
+  assert.ok(
+    (await elapsedUntil(() => (got = caller.inbox.find((m) => m.method === 'BYE')) !== undefined, {
+      timeoutMs: 2000,
+    })) >= 0,
+    "the callee's BYE reached the caller",
+  );
   caller.send(Buffer.from(okFor(got!, `sip:caller@127.0.0.31:${caller.port}`, 'caller1')), port);
-  assert.ok((await elapsedUntil(() => callee.received.some((r) => r.msg.status === 200 && r.msg.header('CSeq') === '1 BYE'), { timeoutMs: 2000 })) >= 0, callee.summary());
+  assert.ok(
+    (await elapsedUntil(() => callee.received.some((r) => r.msg.status === 200 && r.msg.header('CSeq') === '1 BYE'), {
+      timeoutMs: 2000,
+    })) >= 0,
+    callee.summary(),
+  );
 });
 
 test('a trunk may preload a Route; with trunks configured, an in-dialog request for no call gets 481 from anyone', async () => {
-  for (const args of [['account', 'add', 'acme'], ['trunk', 'add', 'pbx', '--account', 'acme', '--ip', '127.0.0.12/32', '--dest', 'sip:127.0.0.12:5060']]) {
+  for (const args of [
+    ['account', 'add', 'acme'],
+    ['trunk', 'add', 'pbx', '--account', 'acme', '--ip', '127.0.0.12/32', '--dest', 'sip:127.0.0.12:5060'],
+  ]) {
     const r = await cli(server.configFile, args);
     assert.equal(r.code, 0, r.stderr);
   }
   // The server reads the store within 2 s.
   const trunk = await peer('127.0.0.12');
   let last: Msg | null = null;
-  const took = await elapsedUntil(async () => (last = await message(trunk, 'trunk'))?.status === 200, { timeoutMs: 5000, intervalMs: 400 });
+  const took = await elapsedUntil(async () => (last = await message(trunk, 'trunk'))?.status === 200, {
+    timeoutMs: 5000,
+    intervalMs: 400,
+  });
   assert.ok(took >= 0, `trunk: ${last === null ? 'no answer' : (last as Msg).text}`);
   assert.ok(relayed('trunk') >= 1, gw.summary());
 

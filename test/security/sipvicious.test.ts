@@ -27,7 +27,9 @@ const PASSWORD = 'secret-pass-9';
 
 async function serverWith(security: string): Promise<{ server: RunningTrunkline; port: number }> {
   const port = await freePort();
-  const server = await startTrunkline(`listen: [udp:127.0.0.1:${port}]\nregistrar: {algorithms: MD5}\nsecurity: ${security}\n`);
+  const server = await startTrunkline(
+    `listen: [udp:127.0.0.1:${port}]\nregistrar: {algorithms: MD5}\nsecurity: ${security}\n`,
+  );
   let r = await cli(server.configFile, ['domain', 'add', '127.0.0.1']);
   assert.equal(r.code, 0, r.stderr);
   r = await cli(server.configFile, ['subscriber', 'add', '1000@127.0.0.1', '--password-stdin'], `${PASSWORD}\n`);
@@ -72,19 +74,34 @@ test('svwar cannot tell existing extensions from missing ones', { skip, timeout:
   // Scanner filter off: the registrar answers an unknown user and a known one alike.
   ({ server, port } = await serverWith('{trustSelf: false, scanners: {enabled: false}}'));
   try {
-    const r = await run('svwar', ['--force', '--maximumtime=3', '-p', String(port), '-e', '998-1002', '127.0.0.1'], 40_000);
+    const r = await run(
+      'svwar',
+      ['--force', '--maximumtime=3', '-p', String(port), '-e', '998-1002', '127.0.0.1'],
+      40_000,
+    );
     const out = r.stdout + r.stderr;
     const rows = new Map([...out.matchAll(/^\|\s*(\d+)\s*\|\s*([^|]+?)\s*\|/gm)].map((m) => [m[1]!, m[2]!]));
     if (rows.size > 0) assert.equal(rows.get('1000'), rows.get('999'), out);
     else assert.match(out, /found nothing/);
     const p = await new UdpPeer('127.0.0.41').open();
     try {
-      const known = await p.ask(port, { method: 'REGISTER', ruri: 'sip:127.0.0.1', from: '<sip:1000@127.0.0.1>', to: '<sip:1000@127.0.0.1>' });
-      const unknown = await p.ask(port, { method: 'REGISTER', ruri: 'sip:127.0.0.1', from: '<sip:999@127.0.0.1>', to: '<sip:999@127.0.0.1>' });
+      const known = await p.ask(port, {
+        method: 'REGISTER',
+        ruri: 'sip:127.0.0.1',
+        from: '<sip:1000@127.0.0.1>',
+        to: '<sip:1000@127.0.0.1>',
+      });
+      const unknown = await p.ask(port, {
+        method: 'REGISTER',
+        ruri: 'sip:127.0.0.1',
+        from: '<sip:999@127.0.0.1>',
+        to: '<sip:999@127.0.0.1>',
+      });
       assert.equal(known?.status, 401);
       assert.equal(unknown?.status, known?.status);
       assert.equal(unknown?.reason, known?.reason);
-      const challenge = (t: string): string => (/\r\nWWW-Authenticate: ([^\r]*)/.exec(t)?.[1] ?? '').replace(/nonce="[^"]*"/, '');
+      const challenge = (t: string): string =>
+        (/\r\nWWW-Authenticate: ([^\r]*)/.exec(t)?.[1] ?? '').replace(/nonce="[^"]*"/, '');
       assert.equal(challenge(unknown!.text), challenge(known!.text));
     } finally {
       p.close();
@@ -94,23 +111,39 @@ test('svwar cannot tell existing extensions from missing ones', { skip, timeout:
   }
 });
 
-test('svcrack against a real subscriber is banned after 3 failures and never finds the password', { skip, timeout: 90_000 }, async () => {
-  const { server, port } = await serverWith('{trustSelf: false, scanners: {enabled: false}}');
-  try {
-    const dict = join(server.dir, 'dictionary.txt');
-    writeFileSync(dict, ['123456', 'password', '1000', 'letmein', 'qwerty', 'admin', PASSWORD, 'zzz'].join('\n') + '\n');
-    const r = await run('svcrack', ['--maximumtime=3', '-p', String(port), '-u', '1000', '-d', dict, '127.0.0.1'], 60_000);
-    const out = r.stdout + r.stderr;
-    assert.doesNotMatch(out, new RegExp(PASSWORD));
-    assert.match(out, /found nothing/);
-    const bans = server.output().split('\n').filter((l) => l.includes('"msg":"ban added"') && l.includes('brute force'));
-    assert.equal(bans.length, 1, server.output());
-    assert.match(bans[0]!, /3 failed authentications/);
-    const listed = await cli(server.configFile, ['ban', 'list', '--json']);
-    const row = (JSON.parse(listed.stdout) as Array<{ ip: string; source: string }>).find((b) => b.ip === '127.0.0.1');
-    assert.equal(row?.source, 'brute-force');
-    await stillServing(port);
-  } finally {
-    await server.stop();
-  }
-});
+test(
+  'svcrack against a real subscriber is banned after 3 failures and never finds the password',
+  { skip, timeout: 90_000 },
+  async () => {
+    const { server, port } = await serverWith('{trustSelf: false, scanners: {enabled: false}}');
+    try {
+      const dict = join(server.dir, 'dictionary.txt');
+      writeFileSync(
+        dict,
+        ['123456', 'password', '1000', 'letmein', 'qwerty', 'admin', PASSWORD, 'zzz'].join('\n') + '\n',
+      );
+      const r = await run(
+        'svcrack',
+        ['--maximumtime=3', '-p', String(port), '-u', '1000', '-d', dict, '127.0.0.1'],
+        60_000,
+      );
+      const out = r.stdout + r.stderr;
+      assert.doesNotMatch(out, new RegExp(PASSWORD));
+      assert.match(out, /found nothing/);
+      const bans = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"ban added"') && l.includes('brute force'));
+      assert.equal(bans.length, 1, server.output());
+      assert.match(bans[0]!, /3 failed authentications/);
+      const listed = await cli(server.configFile, ['ban', 'list', '--json']);
+      const row = (JSON.parse(listed.stdout) as Array<{ ip: string; source: string }>).find(
+        (b) => b.ip === '127.0.0.1',
+      );
+      assert.equal(row?.source, 'brute-force');
+      await stillServing(port);
+    } finally {
+      await server.stop();
+    }
+  },
+);

@@ -19,7 +19,9 @@ import { securitySchema, defaultSecurityConfig } from '../../src/security/config
 import { configSchema } from '../../src/config/schema.js';
 import { msg } from '../helpers/sip-messages.js';
 
-function req(o: { method?: string; ruri?: string; from?: string; to?: string; ua?: string; extra?: string[] } = {}): SipMessage {
+function req(
+  o: { method?: string; ruri?: string; from?: string; to?: string; ua?: string; extra?: string[] } = {},
+): SipMessage {
   const method = o.method ?? 'INVITE';
   return msg([
     `${method} ${o.ruri ?? 'sip:+33140000000@example.org'} SIP/2.0`,
@@ -39,7 +41,11 @@ class Clock {
   now = (): number => this.t;
 }
 
-function logs(): { lines: Array<{ obj: Record<string, unknown>; msg: string }>; info: (o: object, m: string) => void; warn: (o: object, m: string) => void } {
+function logs(): {
+  lines: Array<{ obj: Record<string, unknown>; msg: string }>;
+  info: (o: object, m: string) => void;
+  warn: (o: object, m: string) => void;
+} {
   const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
   const push = (obj: object, m: string): void => void lines.push({ obj: obj as Record<string, unknown>, msg: m });
   return { lines, info: push, warn: push };
@@ -117,7 +123,7 @@ test('flood: the 21st request in a 2 s unit crosses (pike defaults), once; a new
   assert.equal(f.floods, 1);
 });
 
-test('flood: a burst that straddles another source\'s unit boundary still crosses at its 21st request (each source\'s unit starts at its first request)', () => {
+test("flood: a burst that straddles another source's unit boundary still crosses at its 21st request (each source's unit starts at its first request)", () => {
   const clock = new Clock();
   const f = new FloodDetector({ density: 20, unit: 2, now: clock.now });
   assert.equal(f.hit('192.0.2.1'), false); // an earlier source, whose unit the clock runs through
@@ -174,7 +180,11 @@ test('sanity: each check refuses its fault with the reason, and can be switched 
   assert.equal(checkSanity(req(), ALL), null);
   const cases: Array<[SipMessage, string, number]> = [
     [req({ ruri: 'http://example.org/' }), 'uriScheme', 416],
-    [req({ method: 'REGISTER', ruri: 'sip:example.org', extra: ['Contact: <sip:a@192.0.2.1>;expires=soon'] }), 'expires', 400],
+    [
+      req({ method: 'REGISTER', ruri: 'sip:example.org', extra: ['Contact: <sip:a@192.0.2.1>;expires=soon'] }),
+      'expires',
+      400,
+    ],
     [req({ extra: ['Proxy-Require: foo'] }), 'proxyRequire', 420],
     [req({ extra: ['Authorization: Digest username="a", realm=, nonce="x"'] }), 'digest', 400],
     [req({ from: '<sip:alice@example.net>;tag=a1;tag=a2' }), 'duplicateTags', 400],
@@ -238,7 +248,10 @@ test('lists: SQL-injection-like user parts and display names are refused, ordina
   const lists = new SecurityLists([]);
   assert.equal(lists.check(req({ ruri: "sip:1'or'1'='1@example.org" }), '192.0.2.1')?.kind, 'sqli');
   assert.equal(lists.check(req({ from: '<sip:a%27--@example.net>;tag=1' }), '192.0.2.1')?.kind, 'sqli');
-  assert.equal(lists.check(req({ from: `"x'; drop table subscriber; --" <sip:a@example.net>;tag=1` }), '192.0.2.1')?.kind, 'sqli');
+  assert.equal(
+    lists.check(req({ from: `"x'; drop table subscriber; --" <sip:a@example.net>;tag=1` }), '192.0.2.1')?.kind,
+    'sqli',
+  );
   assert.equal(lists.check(req({ from: `"Miles O'Brien" <sip:miles@example.net>;tag=1` }), '192.0.2.1'), null);
   assert.equal(new SecurityLists([], false).check(req({ ruri: "sip:1'or'1'='1@example.org" }), '192.0.2.1'), null);
   assert.equal(suspiciousUser('+14155550100'), false);
@@ -249,20 +262,55 @@ test('lists: SQL-injection-like user parts and display names are refused, ordina
 
 test('call barring: prefixes barred outside office hours in the account time zone', () => {
   const rules = [
-    { account: 'acme', prefixes: ['+', '00'], timeZone: 'Asia/Kolkata', days: parseDays('mon-fri')!, from: parseClock('09:00')!, to: parseClock('18:00')!, bar: 'outside' as const },
-    { trunk: 'lobby', prefixes: ['+1900'], timeZone: 'UTC', days: parseDays('mon-sun')!, from: 0, to: 1440, bar: 'always' as const },
+    {
+      account: 'acme',
+      prefixes: ['+', '00'],
+      timeZone: 'Asia/Kolkata',
+      days: parseDays('mon-fri')!,
+      from: parseClock('09:00')!,
+      to: parseClock('18:00')!,
+      bar: 'outside' as const,
+    },
+    {
+      trunk: 'lobby',
+      prefixes: ['+1900'],
+      timeZone: 'UTC',
+      days: parseDays('mon-sun')!,
+      from: 0,
+      to: 1440,
+      bar: 'always' as const,
+    },
   ];
   // Monday 2026-11-23 05:00 UTC = 10:30 in Kolkata: open.
   const monMorning = new Date('2026-11-23T05:00:00Z');
-  assert.deepEqual(checkCallBarring(rules, { account: 'acme', trunk: 'pbx', dialled: '+442071234567', now: monMorning }), { barred: false });
+  assert.deepEqual(
+    checkCallBarring(rules, { account: 'acme', trunk: 'pbx', dialled: '+442071234567', now: monMorning }),
+    { barred: false },
+  );
   // Monday 14:00 UTC = 19:30 in Kolkata: barred.
-  const v = checkCallBarring(rules, { account: 'acme', trunk: 'pbx', dialled: '+442071234567', now: new Date('2026-11-23T14:00:00Z') });
+  const v = checkCallBarring(rules, {
+    account: 'acme',
+    trunk: 'pbx',
+    dialled: '+442071234567',
+    now: new Date('2026-11-23T14:00:00Z'),
+  });
   assert.equal(v.barred, true);
   if (v.barred) assert.match(v.reason, /outside mon,tue,wed,thu,fri 09:00-18:00 Asia\/Kolkata/);
   // Saturday: barred all day; another account: not concerned.
-  assert.equal(checkCallBarring(rules, { account: 'acme', trunk: null, dialled: '0044123', now: new Date('2026-11-28T06:00:00Z') }).barred, true);
-  assert.equal(checkCallBarring(rules, { account: 'other', trunk: null, dialled: '+44123', now: new Date('2026-11-28T06:00:00Z') }).barred, false);
-  assert.equal(checkCallBarring(rules, { account: 'other', trunk: 'lobby', dialled: '+19005550100', now: monMorning }).barred, true);
+  assert.equal(
+    checkCallBarring(rules, { account: 'acme', trunk: null, dialled: '0044123', now: new Date('2026-11-28T06:00:00Z') })
+      .barred,
+    true,
+  );
+  assert.equal(
+    checkCallBarring(rules, { account: 'other', trunk: null, dialled: '+44123', now: new Date('2026-11-28T06:00:00Z') })
+      .barred,
+    false,
+  );
+  assert.equal(
+    checkCallBarring(rules, { account: 'other', trunk: 'lobby', dialled: '+19005550100', now: monMorning }).barred,
+    true,
+  );
   assert.deepEqual(localTime(new Date('2026-11-23T23:30:00Z'), 'Asia/Kolkata'), { day: 2, minutes: 5 * 60 });
   assert.equal(parseDays('fri-mon')!.size, 4);
   assert.equal(parseDays('funday'), null);
@@ -272,7 +320,10 @@ test('call barring: prefixes barred outside office hours in the account time zon
 
 test('brute force: 3 failures from one IP, or against one user, ban the failing IP', () => {
   const bans: Array<[string, string]> = [];
-  const c = new BanningFailureCounter({ threshold: 3, window: 60, banSeconds: 300 }, (ip, reason) => void bans.push([ip, reason]));
+  const c = new BanningFailureCounter(
+    { threshold: 3, window: 60, banSeconds: 300 },
+    (ip, reason) => void bans.push([ip, reason]),
+  );
   c.record('192.0.2.1', 'alice');
   c.record('192.0.2.1', 'bob');
   assert.equal(bans.length, 0);
@@ -293,14 +344,32 @@ test('config: the documented defaults; every step has a switch; a bad key is nam
   assert.equal(d.flood.banSeconds, 300);
   assert.equal(d.bruteForce.threshold, 3);
   assert.ok(d.scanners.userAgents.includes('friendly-scanner'));
-  for (const k of ['bans', 'flood', 'scanners', 'maxForwards', 'keepAlive', 'sanity', 'acl', 'lists', 'bruteForce'] as const) assert.equal(d[k].enabled, true, k);
+  for (const k of [
+    'bans',
+    'flood',
+    'scanners',
+    'maxForwards',
+    'keepAlive',
+    'sanity',
+    'acl',
+    'lists',
+    'bruteForce',
+  ] as const)
+    assert.equal(d[k].enabled, true, k);
   const parsed = configSchema.safeParse({ security: { flood: { density: 'many' } } });
   assert.equal(parsed.success, false);
   if (!parsed.success) assert.deepEqual(parsed.error.issues[0]!.path, ['security', 'flood', 'density']);
   const unknown = configSchema.safeParse({ security: { sanity: { checks: { nope: true } } } });
   assert.equal(unknown.success, false);
-  const rule = securitySchema.parse({ callBarring: [{ account: 'acme', prefixes: ['00'], timeZone: 'Europe/Paris', days: 'mon-fri', from: '08:00', to: '18:00' }] });
+  const rule = securitySchema.parse({
+    callBarring: [
+      { account: 'acme', prefixes: ['00'], timeZone: 'Europe/Paris', days: 'mon-fri', from: '08:00', to: '18:00' },
+    ],
+  });
   assert.equal(rule.callBarring[0]!.from, 480);
-  assert.equal(securitySchema.safeParse({ callBarring: [{ prefixes: ['00'], timeZone: 'Mars/Olympus' }] }).success, false);
+  assert.equal(
+    securitySchema.safeParse({ callBarring: [{ prefixes: ['00'], timeZone: 'Mars/Olympus' }] }).success,
+    false,
+  );
   assert.equal(securitySchema.safeParse({ trusted: ['10.0.0.0/33'] }).success, false);
 });

@@ -54,12 +54,18 @@ async function noLoop(sent: Record<string, number>, what: string): Promise<void>
   await sleep(500);
   const c = await requestCounts(api);
   assert.equal(c.outTotal, 0, `${what}: requests sent by the server: ${JSON.stringify(c.out)}`);
-  for (const [method, n] of Object.entries(sent)) assert.equal(c.in[method] ?? 0, n, `${what}: ${method} received ${JSON.stringify(c.in)}`);
+  for (const [method, n] of Object.entries(sent))
+    assert.equal(c.in[method] ?? 0, n, `${what}: ${method} received ${JSON.stringify(c.in)}`);
 }
 
-test('a stray ACK for the server\'s own address (with a user part) is absorbed: no ACK to ourselves, no loop', async () => {
+test("a stray ACK for the server's own address (with a user part) is absorbed: no ACK to ourselves, no loop", async () => {
   const p = await peer('127.0.0.81');
-  const shapes = [`sip:test@127.0.0.1:${port}`, 'sip:test@127.0.0.1', `sip:test@localhost:${port}`, `sip:127.0.0.1:${port}`];
+  const shapes = [
+    `sip:test@127.0.0.1:${port}`,
+    'sip:test@127.0.0.1',
+    `sip:test@localhost:${port}`,
+    `sip:127.0.0.1:${port}`,
+  ];
   for (const ruri of shapes) p.send(p.request({ method: 'ACK', ruri }).bytes, port);
   // With a To tag (as if for a 2xx), also absorbed.
   for (const ruri of shapes) p.send(p.request({ method: 'ACK', ruri, toTag: 'stray' }).bytes, port);
@@ -82,7 +88,7 @@ test('a stray CANCEL, PRACK, BYE (and other in-dialog requests) for the server i
   await noLoop(sent, 'stray in-dialog requests');
 });
 
-test('a route whose target is the server\'s own socket is not followed: stateful 482, stateless nothing, no loop', async () => {
+test("a route whose target is the server's own socket is not followed: stateful 482, stateless nothing, no loop", async () => {
   const before = (await requestCounts(api)).in;
   const p = await peer('127.0.0.83');
   const r = await p.ask(port, { method: 'MESSAGE', ruri: `sip:selfsf@127.0.0.1:${port}` });

@@ -29,11 +29,16 @@ test('a trusted source is never banned (flood or by hand); an untrusted one besi
 
     const r = await cli(server.configFile, ['ban', 'add', '127.0.0.13']);
     assert.equal(r.code, 0, r.stderr);
-    const logged = await elapsedUntil(() => server.output().includes('"msg":"ban of a trusted address not enforced"'), { timeoutMs: 3000 });
+    const logged = await elapsedUntil(() => server.output().includes('"msg":"ban of a trusted address not enforced"'), {
+      timeoutMs: 3000,
+    });
     assert.ok(logged >= 0, 'the server saw the ban');
     assert.equal((await carrier.ask(port))?.status, 200);
     const listed = await cli(server.configFile, ['ban', 'list', '--json']);
-    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ ip: string }>).map((b) => b.ip).sort(), ['127.0.0.13', '127.0.0.14']);
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ ip: string }>).map((b) => b.ip).sort(), [
+      '127.0.0.13',
+      '127.0.0.14',
+    ]);
   } finally {
     carrier.close();
     stranger.close();

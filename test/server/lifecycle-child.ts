@@ -95,7 +95,8 @@ async function main(mode: string): Promise<LifecycleReport> {
   const sip = await freePort();
   const api = await freePort();
   // The port a failing start finds taken: the API's (a late part) or the SIP TCP listener's (an early one).
-  const blocker = mode === 'late-failure' ? await listenOn(api) : mode === 'listener-failure' ? await listenOn(sip) : null;
+  const blocker =
+    mode === 'late-failure' ? await listenOn(api) : mode === 'listener-failure' ? await listenOn(sip) : null;
   const dir = mkdtempSync(join(tmpdir(), 'server-lifecycle-'));
   const lines: string[] = [];
   const started: string[] = [];
@@ -121,13 +122,29 @@ async function main(mode: string): Promise<LifecycleReport> {
   const config = parseConfig(`${yaml}\n`, dir);
   const control = controlSocketPath(config.data);
   const pid = join(config.data, 'trunkline.pid');
-  const report: LifecycleReport = { startError: null, whileRunning: null, stopOnce: null, handles: [], udpFree: false, tcpFree: false, controlSocket: false, pidFile: false, started, stopped, log: lines };
+  const report: LifecycleReport = {
+    startError: null,
+    whileRunning: null,
+    stopOnce: null,
+    handles: [],
+    udpFree: false,
+    tcpFree: false,
+    controlSocket: false,
+    pidFile: false,
+    started,
+    stopped,
+    log: lines,
+  };
   try {
     // The blocker is counted in, and closed before the count after.
     const before = active();
     try {
       const server = await startServer(config, log);
-      report.whileRunning = { control: await controlAnswers(control), pidFile: existsSync(pid), sipTaken: !(await udpBinds(sip)) };
+      report.whileRunning = {
+        control: await controlAnswers(control),
+        pidFile: existsSync(pid),
+        sipTaken: !(await udpBinds(sip)),
+      };
       const first = server.stop();
       const second = server.stop();
       await first;

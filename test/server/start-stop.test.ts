@@ -16,7 +16,9 @@ const CHILD = fileURLToPath(new URL('./lifecycle-child.js', import.meta.url));
 const EXIT_MS = 5000;
 
 /** Runs the child; its report, and whether it ended by itself within EXIT_MS of the report (else it is killed). */
-async function run(mode: string): Promise<{ report: LifecycleReport; exitedByItself: boolean; code: number | null; out: string }> {
+async function run(
+  mode: string,
+): Promise<{ report: LifecycleReport; exitedByItself: boolean; code: number | null; out: string }> {
   const child = spawn(process.execPath, [CHILD, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let reported: () => void = () => undefined;
@@ -28,7 +30,10 @@ async function run(mode: string): Promise<{ report: LifecycleReport; exitedByIts
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   await Promise.race([reportSeen, exited, new Promise((r) => setTimeout(r, 25_000).unref())]);
-  const byItself = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), EXIT_MS).unref())]);
+  const byItself = await Promise.race([
+    exited.then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), EXIT_MS).unref()),
+  ]);
   if (!byItself) child.kill('SIGKILL');
   const code = await exited;
   const line = out.split('\n').find((l) => l.startsWith('{'));
@@ -48,21 +53,33 @@ function assertNothingLeft(r: Awaited<ReturnType<typeof run>>): void {
   assert.equal(r.code, 0, r.out);
 }
 
-test('a late start failure (api.listen taken) stops every part started: ports free, no control socket, the process ends by itself', { timeout: 40_000 }, async () => {
-  const r = await run('late-failure');
-  assert.match(r.report.startError ?? '(started)', /^api\.listen 127\.0\.0\.1:\d+: address in use$/);
-  const before = PARTS.slice(0, PARTS.indexOf('operations'));
-  assert.deepEqual(r.report.started, before);
-  assert.deepEqual(r.report.stopped, [...before].reverse(), 'every part started before operations is stopped, last first');
-  assertNothingLeft(r);
-});
+test(
+  'a late start failure (api.listen taken) stops every part started: ports free, no control socket, the process ends by itself',
+  { timeout: 40_000 },
+  async () => {
+    const r = await run('late-failure');
+    assert.match(r.report.startError ?? '(started)', /^api\.listen 127\.0\.0\.1:\d+: address in use$/);
+    const before = PARTS.slice(0, PARTS.indexOf('operations'));
+    assert.deepEqual(r.report.started, before);
+    assert.deepEqual(
+      r.report.stopped,
+      [...before].reverse(),
+      'every part started before operations is stopped, last first',
+    );
+    assertNothingLeft(r);
+  },
+);
 
-test('a SIP listener that cannot bind refuses the start, naming it; nothing of the start is left', { timeout: 40_000 }, async () => {
-  const r = await run('listener-failure');
-  assert.match(r.report.startError ?? '(started)', /^tcp:127\.0\.0\.1:\d+: /);
-  assert.deepEqual(r.report.stopped, ['expired bindings purge', 'security edge', 'store']);
-  assertNothingLeft(r);
-});
+test(
+  'a SIP listener that cannot bind refuses the start, naming it; nothing of the start is left',
+  { timeout: 40_000 },
+  async () => {
+    const r = await run('listener-failure');
+    assert.match(r.report.startError ?? '(started)', /^tcp:127\.0\.0\.1:\d+: /);
+    assert.deepEqual(r.report.stopped, ['expired bindings purge', 'security edge', 'store']);
+    assertNothingLeft(r);
+  },
+);
 
 /** The parts in start order (src/server/index.ts). */
 const PARTS = [
@@ -84,13 +101,17 @@ const PARTS = [
   'admission',
 ];
 
-test('start then stop: every part ends (ports free, control socket and pid file gone), in the reverse order, admission first; stop() twice is one stop', { timeout: 40_000 }, async () => {
-  const r = await run('start-stop');
-  assert.equal(r.report.startError, null, r.report.log.join('\n'));
-  assert.deepEqual(r.report.started, PARTS);
-  // Shutdown: no new calls and the calls up ended first, then operations, the periodic parts, the bounded waits, then closing.
-  assert.deepEqual(r.report.stopped, [...PARTS].reverse());
-  assert.deepEqual(r.report.whileRunning, { control: true, pidFile: true, sipTaken: true });
-  assert.equal(r.report.stopOnce, true);
-  assertNothingLeft(r);
-});
+test(
+  'start then stop: every part ends (ports free, control socket and pid file gone), in the reverse order, admission first; stop() twice is one stop',
+  { timeout: 40_000 },
+  async () => {
+    const r = await run('start-stop');
+    assert.equal(r.report.startError, null, r.report.log.join('\n'));
+    assert.deepEqual(r.report.started, PARTS);
+    // Shutdown: no new calls and the calls up ended first, then operations, the periodic parts, the bounded waits, then closing.
+    assert.deepEqual(r.report.stopped, [...PARTS].reverse());
+    assert.deepEqual(r.report.whileRunning, { control: true, pidFile: true, sipTaken: true });
+    assert.equal(r.report.stopOnce, true);
+    assertNothingLeft(r);
+  },
+);

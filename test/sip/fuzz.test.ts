@@ -16,7 +16,30 @@ const SEEDS: Buffer[] = [
     .filter((f) => f.endsWith('.dat'))
     .map((f) => readFileSync(new URL(f, DIR))),
 ];
-const INTERESTING = [':', ';', ',', '<', '>', '"', '\\', '\r\n', '\r\n ', ' ', '\t', '=', '%', '[', ']', '@', '\0', '\xff', 'SIP/2.0', 'z9hG4bK', '999999999999', '-1'];
+const INTERESTING = [
+  ':',
+  ';',
+  ',',
+  '<',
+  '>',
+  '"',
+  '\\',
+  '\r\n',
+  '\r\n ',
+  ' ',
+  '\t',
+  '=',
+  '%',
+  '[',
+  ']',
+  '@',
+  '\0',
+  '\xff',
+  'SIP/2.0',
+  'z9hG4bK',
+  '999999999999',
+  '-1',
+];
 
 function mutate(src: Buffer, rnd: () => number): Buffer {
   const buf = Buffer.from(src);

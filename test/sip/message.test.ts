@@ -77,9 +77,15 @@ test('removing the top Via of a response keeps the others, also within one comma
       'Via: SIP/2.0/UDP c.example.com;branch=z9hG4bK3\r\nTo: <sip:a@b>;tag=1\r\nFrom: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
   );
   m.removeFirstValue('Via');
-  assert.deepEqual(m.vias.map((v) => v.host), ['b.example.com', 'c.example.com']);
+  assert.deepEqual(
+    m.vias.map((v) => v.host),
+    ['b.example.com', 'c.example.com'],
+  );
   const out = parse(serialize(m));
-  assert.deepEqual(out.vias.map((v) => v.host), ['b.example.com', 'c.example.com']);
+  assert.deepEqual(
+    out.vias.map((v) => v.host),
+    ['b.example.com', 'c.example.com'],
+  );
 });
 
 test('setBody rewrites Content-Length and keeps headers', () => {
@@ -99,7 +105,9 @@ test('Request-URI change rebuilds only the start line', () => {
 });
 
 test('a message without Content-Length (UDP) gets one when serialized', () => {
-  const m = parse('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: 1 OPTIONS\r\n\r\n');
+  const m = parse(
+    'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: 1 OPTIONS\r\n\r\n',
+  );
   assert.equal(m.receivedContentLength, null);
   assert.ok(serialize(m).toString().endsWith('Content-Length: 0\r\n\r\n'));
 });
@@ -141,7 +149,9 @@ test('start line faults name the fault', () => {
 });
 
 test('a request with a bad start line still has its headers, for the 400', () => {
-  const r = parseMessage(Buffer.from('OPTIONS  sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: q\r\n\r\n'));
+  const r = parseMessage(
+    Buffer.from('OPTIONS  sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: q\r\n\r\n'),
+  );
   assert.equal(r.ok, false);
   assert.ok(r.message !== null && r.message.isRequest && r.message.has('Via'));
 });
@@ -187,7 +197,12 @@ test('limits: message size (513), header count (513), header line length', () =>
 
 test('Content-Length: larger than the datagram, negative, conflicting', () => {
   const base = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n';
-  for (const cl of ['Content-Length: 10\r\n', 'Content-Length: -1\r\n', 'Content-Length: 1\r\nl: 2\r\n', 'Content-Length: x\r\n']) {
+  for (const cl of [
+    'Content-Length: 10\r\n',
+    'Content-Length: -1\r\n',
+    'Content-Length: 1\r\nl: 2\r\n',
+    'Content-Length: x\r\n',
+  ]) {
     const r = parseMessage(Buffer.from(`${base}${cl}\r\nab`));
     assert.equal(r.ok, false, cl);
     if (!r.ok) {
@@ -198,13 +213,17 @@ test('Content-Length: larger than the datagram, negative, conflicting', () => {
 });
 
 test('bare LF line endings are tolerated', () => {
-  const m = parse('OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nTo: <sip:a@b>\nFrom: <sip:c@d>;tag=1\nCall-ID: q\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n');
+  const m = parse(
+    'OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nTo: <sip:a@b>\nFrom: <sip:c@d>;tag=1\nCall-ID: q\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n',
+  );
   assert.equal(validateMessage(m), null);
   assert.equal(m.callId, 'q');
 });
 
 test('typed accessors throw SipSyntaxError on malformed values', () => {
-  const m = parse('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP\r\nMax-Forwards: many\r\nCSeq: x OPTIONS\r\nTo: "open <sip:a@b>\r\n\r\n');
+  const m = parse(
+    'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP\r\nMax-Forwards: many\r\nCSeq: x OPTIONS\r\nTo: "open <sip:a@b>\r\n\r\n',
+  );
   assert.throws(() => m.topVia, SipSyntaxError);
   assert.throws(() => m.maxForwards, SipSyntaxError);
   assert.throws(() => m.cseq, SipSyntaxError);
@@ -222,12 +241,16 @@ test('a CSeq whose number is not a decimal number says so (RFC 3261 20.16)', () 
     ['1', /Bad CSeq: missing method/],
   ];
   for (const [value, phrase] of cases) {
-    const m = parse(`INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: ${value}\r\nContent-Length: 0\r\n\r\n`);
+    const m = parse(
+      `INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: ${value}\r\nContent-Length: 0\r\n\r\n`,
+    );
     const err = validateMessage(m);
     assert.ok(err, value);
     assert.match(err.reasonPhrase, phrase, value);
   }
-  const ok = parse('INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: 2147483647 INVITE\r\nContent-Length: 0\r\n\r\n');
+  const ok = parse(
+    'INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>\r\nFrom: <sip:c@d>;tag=1\r\nCall-ID: q\r\nCSeq: 2147483647 INVITE\r\nContent-Length: 0\r\n\r\n',
+  );
   assert.equal(validateMessage(ok), null);
 });
 

@@ -9,7 +9,15 @@ import {
   splitHeaderList,
   type NameAddr,
 } from '../../src/sip/name-addr.js';
-import { formatUri, isSipUri, parseUri, unescapeUriPart, uriEquals, type OtherUri, type SipUri } from '../../src/sip/uri.js';
+import {
+  formatUri,
+  isSipUri,
+  parseUri,
+  unescapeUriPart,
+  uriEquals,
+  type OtherUri,
+  type SipUri,
+} from '../../src/sip/uri.js';
 import { prng } from '../helpers/prng.js';
 import { RFC4475_DIR } from '../helpers/rfc4475.js';
 
@@ -82,13 +90,18 @@ test('addr-spec with LWS before the params (RFC 4475 wsinv)', () => {
   const n = parseNameAddr('sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n');
   assert.equal(sipOf(n).host, 'chair-dnrc.example.com');
   assert.equal(n.params.get('tag'), '1918181833n');
-  const m = parseNameAddr('"Quoted string \\"\\"" <sip:jdrosen@example.com> ; newparam = newvalue ; secondparam ; q = 0.33');
+  const m = parseNameAddr(
+    '"Quoted string \\"\\"" <sip:jdrosen@example.com> ; newparam = newvalue ; secondparam ; q = 0.33',
+  );
   assert.equal(m.displayName, 'Quoted string ""');
-  assert.deepEqual([...m.params.entries()], [
-    ['newparam', 'newvalue'],
-    ['secondparam', null],
-    ['q', '0.33'],
-  ]);
+  assert.deepEqual(
+    [...m.params.entries()],
+    [
+      ['newparam', 'newvalue'],
+      ['secondparam', null],
+      ['q', '0.33'],
+    ],
+  );
 });
 
 test('header params: quoted values, IPv6, flags', () => {
@@ -282,7 +295,10 @@ const COMPACT: Record<string, string> = { f: 'from', t: 'to', m: 'contact' };
 function readHead(file: string): Head {
   const buf = readFileSync(new URL(file, RFC4475));
   const end = buf.indexOf('\r\n\r\n');
-  const lines = buf.subarray(0, end < 0 ? buf.length : end).toString('utf8').split('\r\n');
+  const lines = buf
+    .subarray(0, end < 0 ? buf.length : end)
+    .toString('utf8')
+    .split('\r\n');
   const unfolded: string[] = [];
   for (const line of lines.slice(1)) {
     if ((line.startsWith(' ') || line.startsWith('\t')) && unfolded.length > 0) {

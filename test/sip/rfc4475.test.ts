@@ -29,15 +29,67 @@ function valid(name: string): SipMessage {
   return msg!;
 }
 
-const VALID = ['wsinv', 'intmeth', 'esc01', 'escnull', 'esc02', 'lwsdisp', 'longreq', 'dblreq', 'semiuri', 'transports', 'mpart01', 'unreason', 'noreason'];
-const INVALID = ['badinv01', 'clerr', 'ncl', 'scalar02', 'scalarlg', 'quotbal', 'ltgtruri', 'lwsruri', 'lwsstart', 'trws', 'escruri', 'baddate', 'regbadct', 'badaspec', 'baddn', 'badvers', 'mismatch01', 'mismatch02', 'bigcode'];
+const VALID = [
+  'wsinv',
+  'intmeth',
+  'esc01',
+  'escnull',
+  'esc02',
+  'lwsdisp',
+  'longreq',
+  'dblreq',
+  'semiuri',
+  'transports',
+  'mpart01',
+  'unreason',
+  'noreason',
+];
+const INVALID = [
+  'badinv01',
+  'clerr',
+  'ncl',
+  'scalar02',
+  'scalarlg',
+  'quotbal',
+  'ltgtruri',
+  'lwsruri',
+  'lwsstart',
+  'trws',
+  'escruri',
+  'baddate',
+  'regbadct',
+  'badaspec',
+  'baddn',
+  'badvers',
+  'mismatch01',
+  'mismatch02',
+  'bigcode',
+];
 /** Parse cleanly; the answer (416, 420, 415, 483, ...) is the proxy's business. */
-const SEMANTIC_PARSE = ['badbranch', 'unkscm', 'novelsc', 'unksm2', 'bext01', 'invut', 'regaut01', 'bcast', 'zeromf', 'cparam01', 'cparam02', 'regescrt', 'sdp01', 'inv2543'];
+const SEMANTIC_PARSE = [
+  'badbranch',
+  'unkscm',
+  'novelsc',
+  'unksm2',
+  'bext01',
+  'invut',
+  'regaut01',
+  'bcast',
+  'zeromf',
+  'cparam01',
+  'cparam02',
+  'regescrt',
+  'sdp01',
+  'inv2543',
+];
 /** Semantic faults that are 400 by RFC 3261 all the same (missing or repeated single headers). */
 const SEMANTIC_400 = ['insuf', 'multi01', 'mcl01'];
 
 test('every file of the suite is classified by this test', () => {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.dat')).map((f) => f.slice(0, -4)).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.dat'))
+    .map((f) => f.slice(0, -4))
+    .sort();
   assert.deepEqual(files, [...VALID, ...INVALID, ...SEMANTIC_PARSE, ...SEMANTIC_400].sort());
 });
 
@@ -202,7 +254,10 @@ test('semiuri: ; in the user part of a Request-URI (3.1.1.9)', () => {
 
 test('transports: several Via transports (3.1.1.10)', () => {
   const m = valid('transports');
-  assert.deepEqual(m.vias.map((v) => v.transport), ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP']);
+  assert.deepEqual(
+    m.vias.map((v) => v.transport),
+    ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP'],
+  );
 });
 
 test('mpart01: binary multipart body kept intact (3.1.1.11)', () => {

@@ -14,13 +14,37 @@ test('tryParseUri: a URI, or null when it does not parse', () => {
   assert.ok(u !== null && isSipUri(u));
   assert.equal(u.port, 5080);
   assert.equal(tryParseUri('tel:+15551230000')?.scheme, 'tel');
-  for (const bad of ['', 'sip:', 'sip:127.0.0.1:99999', 'sip:a b@host', 'no-scheme']) assert.equal(tryParseUri(bad), null, bad);
+  for (const bad of ['', 'sip:', 'sip:127.0.0.1:99999', 'sip:a b@host', 'no-scheme'])
+    assert.equal(tryParseUri(bad), null, bad);
 });
 
 test('parsedOrNull: the value, null for a SipSyntaxError, any other error thrown on', () => {
-  assert.equal(parsedOrNull(() => parseNameAddr('"Bob" <sip:bob@example.org>').displayName), 'Bob');
-  assert.equal(parsedOrNull(() => parseNameAddr('<sip:bob@example.org')), null);
-  assert.equal(parsedOrNull(() => { throw new SipSyntaxError('To', 'missing'); }), null);
-  assert.throws(() => parsedOrNull(() => { throw new TypeError('a bug'); }), TypeError);
-  assert.throws(() => parsedOrNull(() => { throw new RangeError('another'); }), /another/);
+  assert.equal(
+    parsedOrNull(() => parseNameAddr('"Bob" <sip:bob@example.org>').displayName),
+    'Bob',
+  );
+  assert.equal(
+    parsedOrNull(() => parseNameAddr('<sip:bob@example.org')),
+    null,
+  );
+  assert.equal(
+    parsedOrNull(() => {
+      throw new SipSyntaxError('To', 'missing');
+    }),
+    null,
+  );
+  assert.throws(
+    () =>
+      parsedOrNull(() => {
+        throw new TypeError('a bug');
+      }),
+    TypeError,
+  );
+  assert.throws(
+    () =>
+      parsedOrNull(() => {
+        throw new RangeError('another');
+      }),
+    /another/,
+  );
 });

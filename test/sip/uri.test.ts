@@ -147,7 +147,15 @@ test('bad IPv6 references are rejected', () => {
 });
 
 test('hostnames follow the RFC 3261 hostname rule', () => {
-  for (const h of ['a', 'example.com', 'example.com.', 'a-b.c-d.example', 'x1.y2.z3', 'host_1.example.com', 'localhost']) {
+  for (const h of [
+    'a',
+    'example.com',
+    'example.com.',
+    'a-b.c-d.example',
+    'x1.y2.z3',
+    'host_1.example.com',
+    'localhost',
+  ]) {
     assert.equal(sip(`sip:${h}`).hostType, 'domain', h);
   }
   for (const h of ['-a.com', 'a-.com', 'a..b', '.a', '.', '1.2.3', '1.2.3.4.5', 'example.123', '256.1.1.1', 'a.-b']) {
@@ -249,7 +257,10 @@ test('URI params: flags, values, escaped names, case-insensitive lookup', () => 
   assert.equal(u.params.get('maddr'), '[2001:db8::1]');
   assert.equal(u.params.get('x'), 'a/b:c&d+e$');
   assert.equal(u.params.get('missing'), undefined);
-  assert.equal(formatUri(u), 'sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31;Maddr=[2001:db8::1];X=a/b:c&d+e$');
+  assert.equal(
+    formatUri(u),
+    'sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31;Maddr=[2001:db8::1];X=a/b:c&d+e$',
+  );
 });
 
 test('URI params: errors', () => {
@@ -278,7 +289,16 @@ test('URI headers are kept raw and validated', () => {
   assert.equal(sip('sip:h?a=').headers, 'a=');
   assert.equal(sip('sip:user@example.com?Route=%3Csip:example.com%3E').headers, 'Route=%3Csip:example.com%3E');
   assert.equal(sip('sip:h;lr?x=1&y=2').headers, 'x=1&y=2');
-  for (const s of ['sip:h?', 'sip:h?a', 'sip:h?=b', 'sip:h?a=b&', 'sip:h?a=b&&c=d', 'sip:h?a=<b>', 'sip:h?a=%z1', 'sip:h?a=b c']) {
+  for (const s of [
+    'sip:h?',
+    'sip:h?a',
+    'sip:h?=b',
+    'sip:h?a=b&',
+    'sip:h?a=b&&c=d',
+    'sip:h?a=<b>',
+    'sip:h?a=%z1',
+    'sip:h?a=b c',
+  ]) {
     rejects(() => parseUri(s), 'URI', s);
   }
 });
@@ -296,7 +316,17 @@ test('tel URIs (RFC 3966)', () => {
   assert.equal((parseUri('TEL:7042;phone-context=example.com') as TelUri).number, '7042');
   assert.equal((parseUri('tel:*67#;phone-context=+1') as TelUri).number, '*67#');
   assert.equal((parseUri('tel:+1(800)555.1212') as TelUri).number, '+1(800)555.1212');
-  for (const s of ['tel:', 'tel:+', 'tel:+-', 'tel:abcx', 'tel:+1 800', 'tel:+1?x=y', 'tel:+1;', 'tel:+1a', 'tel:;a=b']) {
+  for (const s of [
+    'tel:',
+    'tel:+',
+    'tel:+-',
+    'tel:abcx',
+    'tel:+1 800',
+    'tel:+1?x=y',
+    'tel:+1;',
+    'tel:+1a',
+    'tel:;a=b',
+  ]) {
     rejects(() => parseUri(s), 'URI', s);
   }
 });
@@ -505,10 +535,13 @@ test('Params: ordered, case-insensitive lookup, original case written', () => {
   assert.equal(p.toString(), ';Transport=udp;lr;tag=abc', 'replaced in place');
   assert.equal(p.delete('LR'), true);
   assert.equal(p.delete('lr'), false);
-  assert.deepEqual([...p.entries()], [
-    ['Transport', 'udp'],
-    ['tag', 'abc'],
-  ]);
+  assert.deepEqual(
+    [...p.entries()],
+    [
+      ['Transport', 'udp'],
+      ['tag', 'abc'],
+    ],
+  );
   assert.equal(p.size, 2);
   const c = p.clone();
   c.set('x', '1');
@@ -538,15 +571,18 @@ test('parseParams: values, flags, LWS, quoted strings, IPv6', () => {
     ' ;branch=z9hG4bK776;rport ; received = 192.0.2.1 ;maddr=[2001:db8::9];x="a;b,c<>\\"q";Q=0.5;y=2001:db8::9',
     'Via',
   );
-  assert.deepEqual([...p.entries()], [
-    ['branch', 'z9hG4bK776'],
-    ['rport', null],
-    ['received', '192.0.2.1'],
-    ['maddr', '[2001:db8::9]'],
-    ['x', '"a;b,c<>\\"q"'],
-    ['Q', '0.5'],
-    ['y', '2001:db8::9'],
-  ]);
+  assert.deepEqual(
+    [...p.entries()],
+    [
+      ['branch', 'z9hG4bK776'],
+      ['rport', null],
+      ['received', '192.0.2.1'],
+      ['maddr', '[2001:db8::9]'],
+      ['x', '"a;b,c<>\\"q"'],
+      ['Q', '0.5'],
+      ['y', '2001:db8::9'],
+    ],
+  );
   assert.equal(p.get('q'), '0.5');
   assert.equal(
     p.toString(),
@@ -619,10 +655,7 @@ test('RFC 4475 Request-URIs: valid ones parse, ltgtruri and lwsruri do not', () 
   assert.equal((parseUri(startLine('unkscm.dat').split(' ')[1]!) as OtherUri).scheme, 'nobodyknowsthisscheme');
   assert.equal((parseUri(startLine('novelsc.dat').split(' ')[1]!) as OtherUri).scheme, 'soap.beep');
   assert.equal(sip(startLine('semiuri.dat').split(' ')[1]!).user, 'user;par=u%40example.net');
-  assert.equal(
-    unescapeUriPart(sip(startLine('esc01.dat').split(' ')[1]!).user!),
-    'sips:user@example.com',
-  );
+  assert.equal(unescapeUriPart(sip(startLine('esc01.dat').split(' ')[1]!).user!), 'sips:user@example.com');
   // lwsruri written without its space is still an error: the ';' has no name.
   rejects(() => parseUri('sip:user@example.com;'), 'URI', 'lwsruri without space');
 });

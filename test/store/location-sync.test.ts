@@ -52,7 +52,12 @@ test('while a transaction of the same connection is open, register waits for it 
   });
   while (!inside) await new Promise((r) => setImmediate(r));
   let done = false;
-  const reg = registerBindings(store.location, { aor: AOR, callId: 'c1', cseq: 1, set: [set('sip:alice@192.0.2.10:5060')] }).then((r) => {
+  const reg = registerBindings(store.location, {
+    aor: AOR,
+    callId: 'c1',
+    cseq: 1,
+    set: [set('sip:alice@192.0.2.10:5060')],
+  }).then((r) => {
     done = true;
     return r;
   });
@@ -61,7 +66,10 @@ test('while a transaction of the same connection is open, register waits for it 
   release();
   await tx;
   const r = await reg;
-  assert.deepEqual(r.bindings.map((b) => b.contact), ['sip:alice@192.0.2.10:5060']);
+  assert.deepEqual(
+    r.bindings.map((b) => b.contact),
+    ['sip:alice@192.0.2.10:5060'],
+  );
   assert.equal((await store.location.listForAor(AOR)).length, 1);
 });
 
@@ -71,13 +79,21 @@ test('while another connection holds the write lock, register waits (without blo
     other.exec('BEGIN IMMEDIATE');
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
-    const reg = registerBindings(store.location, { aor: AOR, callId: 'c1', cseq: 2, set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.11:5060')] });
+    const reg = registerBindings(store.location, {
+      aor: AOR,
+      callId: 'c1',
+      cseq: 2,
+      set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.11:5060')],
+    });
     await new Promise((r) => setTimeout(r, 100));
     other.exec('COMMIT');
     const r = await reg;
     clearInterval(timer);
     assert.ok(ticks >= 5, `the event loop ran while waiting (${ticks} ticks)`);
-    assert.deepEqual(r.bindings.map((b) => b.contact).sort(), ['sip:alice@192.0.2.10:5060', 'sip:alice@192.0.2.11:5060']);
+    assert.deepEqual(r.bindings.map((b) => b.contact).sort(), [
+      'sip:alice@192.0.2.10:5060',
+      'sip:alice@192.0.2.11:5060',
+    ]);
     assert.equal(r.previous.length, 1, 'the first binding was refreshed');
   } finally {
     other.close();
@@ -85,10 +101,23 @@ test('while another connection holds the write lock, register waits (without blo
 });
 
 test('the synchronous path: a stale CSeq writes nothing; expired rows go; q kept per binding', async () => {
-  await assert.rejects(registerBindings(store.location, { aor: AOR, callId: 'c1', cseq: 2, set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.12:5060')] }), StaleRegistrationError);
+  await assert.rejects(
+    registerBindings(store.location, {
+      aor: AOR,
+      callId: 'c1',
+      cseq: 2,
+      set: [set('sip:alice@192.0.2.10:5060'), set('sip:alice@192.0.2.12:5060')],
+    }),
+    StaleRegistrationError,
+  );
   assert.equal((await store.location.listForAor(AOR)).length, 2);
   // An expired row of the AOR is removed by the next write.
-  await registerBindings(store.location, { aor: AOR, callId: 'c2', cseq: 1, set: [set('sip:alice@192.0.2.13:5060', { expiresAt: Date.now() + 30 })] });
+  await registerBindings(store.location, {
+    aor: AOR,
+    callId: 'c2',
+    cseq: 1,
+    set: [set('sip:alice@192.0.2.13:5060', { expiresAt: Date.now() + 30 })],
+  });
   await new Promise((r) => setTimeout(r, 40));
   const r = await registerBindings(store.location, {
     aor: AOR,
@@ -96,12 +125,25 @@ test('the synchronous path: a stale CSeq writes nothing; expired rows go; q kept
     cseq: 1,
     set: [set('sip:alice@192.0.2.14:5060', { q: 0.7 })],
   });
-  assert.deepEqual(r.bindings.map((b) => b.contact).sort(), ['sip:alice@192.0.2.10:5060', 'sip:alice@192.0.2.11:5060', 'sip:alice@192.0.2.14:5060']);
-  assert.deepEqual(r.bindings.map((b) => b.q), [1, 1, 0.7], 'by q');
+  assert.deepEqual(r.bindings.map((b) => b.contact).sort(), [
+    'sip:alice@192.0.2.10:5060',
+    'sip:alice@192.0.2.11:5060',
+    'sip:alice@192.0.2.14:5060',
+  ]);
+  assert.deepEqual(
+    r.bindings.map((b) => b.q),
+    [1, 1, 0.7],
+    'by q',
+  );
   const raw = new Sqlite(file, { readonly: true });
   try {
-    const rows = raw.prepare('select contact from location where aor = ? order by contact').all(AOR) as Array<{ contact: string }>;
-    assert.deepEqual(rows.map((x) => x.contact), ['sip:alice@192.0.2.10:5060', 'sip:alice@192.0.2.11:5060', 'sip:alice@192.0.2.14:5060']);
+    const rows = raw.prepare('select contact from location where aor = ? order by contact').all(AOR) as Array<{
+      contact: string;
+    }>;
+    assert.deepEqual(
+      rows.map((x) => x.contact),
+      ['sip:alice@192.0.2.10:5060', 'sip:alice@192.0.2.11:5060', 'sip:alice@192.0.2.14:5060'],
+    );
   } finally {
     raw.close();
   }

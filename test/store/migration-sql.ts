@@ -17,8 +17,18 @@ import { migrations, type StoreDialect } from '../../src/store/migrations/index.
 
 function dummy(dialect: StoreDialect): Dialect {
   return dialect === 'postgres'
-    ? { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new PostgresIntrospector(db), createQueryCompiler: () => new PostgresQueryCompiler() }
-    : { createAdapter: () => new SqliteAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (db) => new SqliteIntrospector(db), createQueryCompiler: () => new SqliteQueryCompiler() };
+    ? {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (db) => new PostgresIntrospector(db),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      }
+    : {
+        createAdapter: () => new SqliteAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (db) => new SqliteIntrospector(db),
+        createQueryCompiler: () => new SqliteQueryCompiler(),
+      };
 }
 
 /** `-- NAME` before each migration's statements. */
@@ -27,7 +37,10 @@ export async function migrationSql(dialect: StoreDialect): Promise<string> {
   const db = new Kysely<any>({
     dialect: dummy(dialect),
     log: (e) => {
-      if (e.level === 'query') lines.push(e.query.parameters.length === 0 ? e.query.sql : `${e.query.sql} -- ${JSON.stringify(e.query.parameters)}`);
+      if (e.level === 'query')
+        lines.push(
+          e.query.parameters.length === 0 ? e.query.sql : `${e.query.sql} -- ${JSON.stringify(e.query.parameters)}`,
+        );
     },
   });
   try {

@@ -32,7 +32,6 @@ const execFileP = promisify(execFile);
 
 /** The last built-in migration's name. */
 
-
 /** Known vectors: computed independently (coreutils md5sum/sha256sum). */
 const ALICE_MD5 = '543e1aec5d3614f03141652d6ada51b2'; // md5('alice:example.org:secret')
 const ALICE_SHA256 = 'd1659fff7a501be15962adc35514ca6a5868905695f2dd1093741f931e000a1f';
@@ -110,7 +109,10 @@ function storeSuite(backend: Backend): void {
       assert.equal(b.schemaVersion, all.at(-1));
       await a.close();
       const c = await open(t, cfg);
-      assert.deepEqual((await c.domains.list()).map((d) => d.domain), ['example.org']);
+      assert.deepEqual(
+        (await c.domains.list()).map((d) => d.domain),
+        ['example.org'],
+      );
       const ran = await sql<{ name: string }>`select name from store_migration order by name`.execute(c.db);
       assert.deepEqual(
         ran.rows.map((r) => r.name),
@@ -134,7 +136,11 @@ function storeSuite(backend: Backend): void {
           },
         },
       });
-      const err = await rejectsWith(openStore(cfg, { env: {}, migrations: broken }), StoreError, /migration 9999_broken failed: boom/);
+      const err = await rejectsWith(
+        openStore(cfg, { env: {}, migrations: broken }),
+        StoreError,
+        /migration 9999_broken failed: boom/,
+      );
       assert.ok(!err.message.includes('\n'));
       // Nothing of the run stayed: a normal start migrates from scratch and finds no half_done.
       const s = await open(t, cfg);
@@ -208,8 +214,18 @@ function storeSuite(backend: Backend): void {
       await s.subscribers.add('carol', 'other.org', 'pw');
       await s.aliases.add('+912240001234', 'alice', 'example.org');
       await s.aliases.add('+4930*', 'carol', 'other.org');
-      await upsertBinding(s.location, { aor: 'alice@example.org', callId: 'c1', cseq: 1, ...flow({ expiresAt: c.now() + 60_000 }) });
-      await upsertBinding(s.location, { aor: 'carol@other.org', callId: 'c2', cseq: 1, ...flow({ expiresAt: c.now() + 60_000 }) });
+      await upsertBinding(s.location, {
+        aor: 'alice@example.org',
+        callId: 'c1',
+        cseq: 1,
+        ...flow({ expiresAt: c.now() + 60_000 }),
+      });
+      await upsertBinding(s.location, {
+        aor: 'carol@other.org',
+        callId: 'c2',
+        cseq: 1,
+        ...flow({ expiresAt: c.now() + 60_000 }),
+      });
 
       const e = await rejectsWith(s.domains.rm('example.org'), ConflictError, /^domain example.org has 2 subscribers/);
       assert.equal(e.status, 409);
@@ -222,12 +238,26 @@ function storeSuite(backend: Backend): void {
         bindings: 1,
       });
       assert.equal(await s.domains.exists('example.org'), false);
-      assert.deepEqual((await s.subscribers.list()).map((x) => x.username), ['carol']);
-      assert.deepEqual((await s.aliases.list()).map((x) => x.alias), ['+4930*']);
-      assert.deepEqual((await s.location.listLive()).map((b) => b.aor), ['carol@other.org']);
+      assert.deepEqual(
+        (await s.subscribers.list()).map((x) => x.username),
+        ['carol'],
+      );
+      assert.deepEqual(
+        (await s.aliases.list()).map((x) => x.alias),
+        ['+4930*'],
+      );
+      assert.deepEqual(
+        (await s.location.listLive()).map((b) => b.aor),
+        ['carol@other.org'],
+      );
       // An empty domain goes without cascade.
       await s.domains.add('empty.org');
-      assert.deepEqual(await s.domains.rm('empty.org'), { domain: 'empty.org', subscribers: 0, aliases: 0, bindings: 0 });
+      assert.deepEqual(await s.domains.rm('empty.org'), {
+        domain: 'empty.org',
+        subscribers: 0,
+        aliases: 0,
+        bindings: 0,
+      });
     });
   });
 
@@ -266,10 +296,17 @@ function storeSuite(backend: Backend): void {
         const e = await rejectsWith(s.subscribers.add(bad, 'example.org', 'x'), ValidationError, /^username: /);
         assert.equal(e.field, 'username');
       }
-      const e = await rejectsWith(s.subscribers.add('bob', 'example.org', ''), ValidationError, 'password: must not be empty');
+      const e = await rejectsWith(
+        s.subscribers.add('bob', 'example.org', ''),
+        ValidationError,
+        'password: must not be empty',
+      );
       assert.equal(e.field, 'password');
       // The failed adds left nothing behind.
-      assert.deepEqual((await s.subscribers.list()).map((x) => x.username), ['alice']);
+      assert.deepEqual(
+        (await s.subscribers.list()).map((x) => x.username),
+        ['alice'],
+      );
     });
 
     test('passwd replaces both HA1s; unknown subscriber is an error', async (t) => {
@@ -282,7 +319,11 @@ function storeSuite(backend: Backend): void {
       const auth = await s.subscribers.get('alice', 'example.org');
       assert.equal(auth?.ha1Md5, ha1Md5('alice', 'example.org', 'n3w'));
       assert.equal(auth?.ha1Sha256, ha1Sha256('alice', 'example.org', 'n3w'));
-      await rejectsWith(s.subscribers.passwd('bob', 'example.org', 'x'), NotFoundError, 'unknown subscriber bob@example.org');
+      await rejectsWith(
+        s.subscribers.passwd('bob', 'example.org', 'x'),
+        NotFoundError,
+        'unknown subscriber bob@example.org',
+      );
     });
 
     test('list, show, get, rm (with the aliases and bindings)', async (t) => {
@@ -296,8 +337,14 @@ function storeSuite(backend: Backend): void {
         all.map((x) => `${x.username}@${x.domain}`),
         ['zed@a.org', 'alice@example.org', 'bob@example.org'],
       );
-      assert.ok(all.every((x) => !('ha1Md5' in x)), 'list never returns HA1s');
-      assert.deepEqual((await s.subscribers.list({ domain: 'a.org' })).map((x) => x.username), ['zed']);
+      assert.ok(
+        all.every((x) => !('ha1Md5' in x)),
+        'list never returns HA1s',
+      );
+      assert.deepEqual(
+        (await s.subscribers.list({ domain: 'a.org' })).map((x) => x.username),
+        ['zed'],
+      );
       await rejectsWith(s.subscribers.list({ domain: 'b.org' }), NotFoundError, 'unknown domain b.org');
       assert.equal((await s.subscribers.show('bob', 'example.org')).username, 'bob');
       assert.equal(await s.subscribers.get('nobody', 'example.org'), undefined);
@@ -306,17 +353,33 @@ function storeSuite(backend: Backend): void {
       await s.aliases.add('+912240001234', 'alice', 'example.org');
       await s.aliases.add('sales', 'alice', 'example.org');
       await s.aliases.add('+4930*', 'bob', 'example.org');
-      await upsertBinding(s.location, { aor: 'sip:alice@example.org', callId: 'c', cseq: 1, ...flow({ expiresAt: c.now() + 1000 }) });
+      await upsertBinding(s.location, {
+        aor: 'sip:alice@example.org',
+        callId: 'c',
+        cseq: 1,
+        ...flow({ expiresAt: c.now() + 1000 }),
+      });
       assert.deepEqual(await s.subscribers.rm('alice', 'example.org'), {
         username: 'alice',
         domain: 'example.org',
         aliases: 2,
         bindings: 1,
       });
-      assert.deepEqual((await s.aliases.list()).map((a) => a.alias), ['+4930*']);
+      assert.deepEqual(
+        (await s.aliases.list()).map((a) => a.alias),
+        ['+4930*'],
+      );
       assert.deepEqual(await s.location.listForAor('alice@example.org'), []);
-      await rejectsWith(s.subscribers.rm('alice', 'example.org'), NotFoundError, 'unknown subscriber alice@example.org');
-      await rejectsWith(s.subscribers.show('alice', 'example.org'), NotFoundError, 'unknown subscriber alice@example.org');
+      await rejectsWith(
+        s.subscribers.rm('alice', 'example.org'),
+        NotFoundError,
+        'unknown subscriber alice@example.org',
+      );
+      await rejectsWith(
+        s.subscribers.show('alice', 'example.org'),
+        NotFoundError,
+        'unknown subscriber alice@example.org',
+      );
     });
   });
 
@@ -335,7 +398,10 @@ function storeSuite(backend: Backend): void {
         // Code point order on both dialects ('*' sorts before digits).
         ['+9122400012*>bob', '+912240001234>alice', '+912240001235>alice', 'alice.smith>alice'],
       );
-      assert.deepEqual((await s.aliases.list({ username: 'bob' })).map((x) => x.alias), ['+9122400012*']);
+      assert.deepEqual(
+        (await s.aliases.list({ username: 'bob' })).map((x) => x.alias),
+        ['+9122400012*'],
+      );
       assert.equal((await s.aliases.list({ domain: 'example.org' })).length, 4);
       const removed = await s.aliases.rm('+912240001235');
       assert.equal(removed.username, 'alice');
@@ -346,11 +412,27 @@ function storeSuite(backend: Backend): void {
       const s = await withAlice(t);
       await s.subscribers.add('bob', 'example.org', 'pw');
       await s.aliases.add('+912240001234', 'alice', 'example.org');
-      await rejectsWith(s.aliases.add('+912240001234', 'bob', 'example.org'), ConflictError, 'alias +912240001234 exists');
-      await rejectsWith(s.aliases.add('+15551234', 'carol', 'example.org'), NotFoundError, 'unknown subscriber carol@example.org');
-      await rejectsWith(s.aliases.add('+15551234', 'alice', 'nowhere.org'), NotFoundError, 'unknown subscriber alice@nowhere.org');
+      await rejectsWith(
+        s.aliases.add('+912240001234', 'bob', 'example.org'),
+        ConflictError,
+        'alias +912240001234 exists',
+      );
+      await rejectsWith(
+        s.aliases.add('+15551234', 'carol', 'example.org'),
+        NotFoundError,
+        'unknown subscriber carol@example.org',
+      );
+      await rejectsWith(
+        s.aliases.add('+15551234', 'alice', 'nowhere.org'),
+        NotFoundError,
+        'unknown subscriber alice@nowhere.org',
+      );
       for (const bad of ['', '*', '+91-22', '+91a', 'a b', 'a*b', '+1234567890123456', 'x@y']) {
-        const e = await rejectsWith(s.aliases.add(bad, 'alice', 'example.org'), ValidationError, /^alias: expected an E\.164 number/);
+        const e = await rejectsWith(
+          s.aliases.add(bad, 'alice', 'example.org'),
+          ValidationError,
+          /^alias: expected an E\.164 number/,
+        );
         assert.equal(e.field, 'alias');
       }
       await rejectsWith(s.aliases.rm('+15550000'), NotFoundError, 'unknown alias +15550000');
@@ -439,7 +521,12 @@ function storeSuite(backend: Backend): void {
 
       // Refresh: same contact, next CSeq, same row.
       c.advance(10_000);
-      const again = await upsertBinding(s.location, { aor: AOR, callId: 'call-1', cseq: 2, ...flow({ expiresAt: c.now() + 60_000 }) });
+      const again = await upsertBinding(s.location, {
+        aor: AOR,
+        callId: 'call-1',
+        cseq: 2,
+        ...flow({ expiresAt: c.now() + 60_000 }),
+      });
       assert.equal(again.binding.id, b.id);
       assert.equal(again.binding.cseq, 2);
       assert.equal(again.binding.q, 1);
@@ -449,10 +536,10 @@ function storeSuite(backend: Backend): void {
 
       // Time passes: the 30 s binding expired.
       c.advance(25_000);
-      assert.deepEqual(
-        (await s.location.listForAor(AOR)).map((x) => x.contact).sort(),
-        ['sip:alice@192.0.2.10:5060', 'sip:alice@192.0.2.30'],
-      );
+      assert.deepEqual((await s.location.listForAor(AOR)).map((x) => x.contact).sort(), [
+        'sip:alice@192.0.2.10:5060',
+        'sip:alice@192.0.2.30',
+      ]);
       assert.equal((await s.location.listLive()).length, 2);
       assert.equal(await s.location.purgeExpired(), 1);
       assert.equal(await s.location.purgeExpired(), 0);
@@ -483,25 +570,44 @@ function storeSuite(backend: Backend): void {
         aor: AOR,
         callId: 'a2',
         cseq: 1,
-        ...flow({ contact: 'sip:alice@203.0.113.9:6000;ob', instance: inst, regId: 1, expiresAt: exp, remoteHost: '203.0.113.9' }),
+        ...flow({
+          contact: 'sip:alice@203.0.113.9:6000;ob',
+          instance: inst,
+          regId: 1,
+          expiresAt: exp,
+          remoteHost: '203.0.113.9',
+        }),
       });
       assert.equal(moved.previous?.contact, 'sip:alice@192.0.2.10:5060;ob');
       assert.equal(moved.binding.id, r1.binding.id, 'the flow keeps its row');
       const live = await s.location.listForAor(AOR);
-      assert.deepEqual(
-        live.map((x) => `${x.regId}:${x.contact}`).sort(),
-        ['1:sip:alice@203.0.113.9:6000;ob', '2:sip:alice@198.51.100.7:5060;ob'],
-      );
+      assert.deepEqual(live.map((x) => `${x.regId}:${x.contact}`).sort(), [
+        '1:sip:alice@203.0.113.9:6000;ob',
+        '2:sip:alice@198.51.100.7:5060;ob',
+      ]);
       // Instance without reg-id (RFC 5627): keyed by the instance.
       const inst2 = '<urn:uuid:11111111-0000-1000-8000-000A95A0E128>';
-      await upsertBinding(s.location, { aor: AOR, callId: 'x', cseq: 1, ...flow({ contact: 'sip:a@192.0.2.50', instance: inst2, expiresAt: exp }) });
-      await upsertBinding(s.location, { aor: AOR, callId: 'y', cseq: 1, ...flow({ contact: 'sip:a@192.0.2.51', instance: inst2, expiresAt: exp }) });
+      await upsertBinding(s.location, {
+        aor: AOR,
+        callId: 'x',
+        cseq: 1,
+        ...flow({ contact: 'sip:a@192.0.2.50', instance: inst2, expiresAt: exp }),
+      });
+      await upsertBinding(s.location, {
+        aor: AOR,
+        callId: 'y',
+        cseq: 1,
+        ...flow({ contact: 'sip:a@192.0.2.51', instance: inst2, expiresAt: exp }),
+      });
       assert.equal((await s.location.listForAor(AOR)).length, 3);
       // Remove by flow key.
       assert.equal(await removeBinding(s.location, AOR, { contact: 'sip:none', instance: inst, regId: 2 }), 1);
       assert.equal(await removeBinding(s.location, AOR, { contact: 'sip:a@192.0.2.51' }), 1);
       assert.equal(await removeBinding(s.location, AOR, { contact: 'sip:a@192.0.2.51' }), 0);
-      assert.deepEqual((await s.location.listForAor(AOR)).map((x) => x.regId), [1]);
+      assert.deepEqual(
+        (await s.location.listForAor(AOR)).map((x) => x.regId),
+        [1],
+      );
     });
 
     test('register is all or nothing; a stale CSeq for the same Call-ID aborts it (RFC 3261 10.3)', async (t) => {
@@ -512,9 +618,17 @@ function storeSuite(backend: Backend): void {
         aor: AOR,
         callId: 'reg',
         cseq: 5,
-        set: [flow({ contact: 'sip:alice@192.0.2.1', expiresAt: exp }), flow({ contact: 'sip:alice@192.0.2.2', expiresAt: exp })],
+        set: [
+          flow({ contact: 'sip:alice@192.0.2.1', expiresAt: exp }),
+          flow({ contact: 'sip:alice@192.0.2.2', expiresAt: exp }),
+        ],
       });
-      await upsertBinding(s.location, { aor: AOR, callId: 'other', cseq: 1, ...flow({ contact: 'sip:alice@192.0.2.3', expiresAt: exp }) });
+      await upsertBinding(s.location, {
+        aor: AOR,
+        callId: 'other',
+        cseq: 1,
+        ...flow({ contact: 'sip:alice@192.0.2.3', expiresAt: exp }),
+      });
       const before = await s.location.listForAor(AOR);
       assert.equal(before.length, 3);
 
@@ -524,12 +638,19 @@ function storeSuite(backend: Backend): void {
           aor: AOR,
           callId: 'reg',
           cseq: 5,
-          set: [flow({ contact: 'sip:alice@192.0.2.9', expiresAt: exp }), flow({ contact: 'sip:alice@192.0.2.1', expiresAt: exp + 1 })],
+          set: [
+            flow({ contact: 'sip:alice@192.0.2.9', expiresAt: exp }),
+            flow({ contact: 'sip:alice@192.0.2.1', expiresAt: exp + 1 }),
+          ],
         }),
         StaleRegistrationError,
         /binding sip:alice@192.0.2.1 of alice@example.org: CSeq 5 is not above 5/,
       );
-      await rejectsWith(registerBindings(s.location, { aor: AOR, callId: 'reg', cseq: 4, removeAll: true }), ConflictError, /CSeq 4/);
+      await rejectsWith(
+        registerBindings(s.location, { aor: AOR, callId: 'reg', cseq: 4, removeAll: true }),
+        ConflictError,
+        /CSeq 4/,
+      );
       assert.deepEqual(await s.location.listForAor(AOR), before);
 
       // Another Call-ID may change it whatever its CSeq; Contact: * removes all.
@@ -665,7 +786,12 @@ function storeSuite(backend: Backend): void {
       assert.ok(c1 > c0);
       await assert.rejects(s.domains.add('example.org'), ConflictError);
       assert.equal(await s.changes(), c1);
-      await upsertBinding(s.location, { aor: 'x@example.org', callId: 'c', cseq: 1, ...flow({ expiresAt: Date.now() + 60_000 }) });
+      await upsertBinding(s.location, {
+        aor: 'x@example.org',
+        callId: 'c',
+        cseq: 1,
+        ...flow({ expiresAt: Date.now() + 60_000 }),
+      });
       assert.equal(await s.changes(), c1);
     });
 
@@ -737,14 +863,20 @@ describe('which database', () => {
       kind: 'sqlite',
       file: join(process.cwd(), 'rel/x.db'),
     });
-    assert.throws(() => resolveDatabaseConfig(sqliteCfg, { DATABASE_URL: 'mysql://x' }), /^StoreError: DATABASE_URL: expected/);
+    assert.throws(
+      () => resolveDatabaseConfig(sqliteCfg, { DATABASE_URL: 'mysql://x' }),
+      /^StoreError: DATABASE_URL: expected/,
+    );
   });
 
   test('openStore follows DATABASE_URL; :memory: works', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'trunkline-store-env-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'from-env.db');
-    const s = await openStore({ kind: 'sqlite', file: join(dir, 'from-config.db') }, { env: { DATABASE_URL: `sqlite:${file}` } });
+    const s = await openStore(
+      { kind: 'sqlite', file: join(dir, 'from-config.db') },
+      { env: { DATABASE_URL: `sqlite:${file}` } },
+    );
     t.after(() => s.close());
     assert.equal(s.target, `sqlite:${file}`);
     await stat(file);
@@ -768,7 +900,11 @@ describe('which database', () => {
     const dir = await mkdtemp(join(tmpdir(), 'trunkline-store-bad-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     // A directory where the file should be.
-    await rejectsWith(openStore({ kind: 'sqlite', file: dir }, { env: {} }), StoreError, new RegExp(`^store: cannot open sqlite:${dir}: `));
+    await rejectsWith(
+      openStore({ kind: 'sqlite', file: dir }, { env: {} }),
+      StoreError,
+      new RegExp(`^store: cannot open sqlite:${dir}: `),
+    );
   });
 });
 

@@ -80,10 +80,13 @@ function suite(backend: Backend, skip: () => string | false): void {
     const a = await s.accounts.add({ name: 'acme', cpm: 100, maxCalls: 10 });
     assert.deepEqual({ ...a, createdAt: 0 }, { name: 'acme', cpm: 100, maxCalls: 10, createdAt: 0 });
     await s.accounts.add({ name: 'beta' });
-    assert.deepEqual((await s.accounts.list()).map((x) => [x.name, x.cpm, x.maxCalls]), [
-      ['acme', 100, 10],
-      ['beta', null, null],
-    ]);
+    assert.deepEqual(
+      (await s.accounts.list()).map((x) => [x.name, x.cpm, x.maxCalls]),
+      [
+        ['acme', 100, 10],
+        ['beta', null, null],
+      ],
+    );
     await rejectsWith(s.accounts.add({ name: 'acme' }), ConflictError, 'account acme exists');
     await field(s.accounts.add({ name: 'a b' }), 'name');
     await field(s.accounts.add({ name: 'x', cpm: 0 }), 'cpm');
@@ -94,66 +97,91 @@ function suite(backend: Backend, skip: () => string | false): void {
     await rejectsWith(s.accounts.rm('ghost'), NotFoundError, 'unknown account ghost');
   });
 
-  test(`${backend.name}: trunks: static and registration trunks, defaults, every bad field named`, opts(), async (t) => {
-    const s = await open(t);
-    await s.accounts.add({ name: 'acme' });
-    const pbx = await s.trunks.add({ name: 'pbx', account: 'acme', ip: ['127.0.0.2', '10.0.0.0/8', '::1'] });
-    assert.deepEqual(pbx.ip, ['127.0.0.2/32', '10.0.0.0/8', '::1/128']);
-    assert.equal(pbx.cpm, 200);
-    assert.equal(pbx.media, 'any');
-    assert.deepEqual(pbx.codecs, []);
-    assert.equal(pbx.register, null);
-    assert.equal(pbx.transport, null);
-    const reg = await s.trunks.add({
-      name: 'reg',
-      account: 'acme',
-      register: 'PBX@Example.ORG',
-      transport: 'tls',
-      tlsFingerprint: 'ab'.repeat(32),
-      dest: 'sip:pbx@192.0.2.10:5061;transport=tls',
-      cpm: 20,
-      maxCalls: 3,
-      media: 'srtp',
-      codecs: ['PCMA', 'pcma', 'telephone-event'],
-    });
-    assert.equal(reg.register, 'PBX@example.org');
-    assert.deepEqual(reg.ip, []);
-    assert.equal(reg.tlsFingerprint, Array(32).fill('AB').join(':'));
-    assert.deepEqual(reg.codecs, ['PCMA', 'telephone-event']);
-    assert.deepEqual(await s.trunks.show('reg'), reg);
-    assert.deepEqual((await s.trunks.list()).map((x) => x.name), ['pbx', 'reg']);
-    assert.deepEqual((await s.trunks.list({ account: 'acme' })).length, 2);
-    await rejectsWith(s.trunks.list({ account: 'ghost' }), NotFoundError, 'unknown account ghost');
+  test(
+    `${backend.name}: trunks: static and registration trunks, defaults, every bad field named`,
+    opts(),
+    async (t) => {
+      const s = await open(t);
+      await s.accounts.add({ name: 'acme' });
+      const pbx = await s.trunks.add({ name: 'pbx', account: 'acme', ip: ['127.0.0.2', '10.0.0.0/8', '::1'] });
+      assert.deepEqual(pbx.ip, ['127.0.0.2/32', '10.0.0.0/8', '::1/128']);
+      assert.equal(pbx.cpm, 200);
+      assert.equal(pbx.media, 'any');
+      assert.deepEqual(pbx.codecs, []);
+      assert.equal(pbx.register, null);
+      assert.equal(pbx.transport, null);
+      const reg = await s.trunks.add({
+        name: 'reg',
+        account: 'acme',
+        register: 'PBX@Example.ORG',
+        transport: 'tls',
+        tlsFingerprint: 'ab'.repeat(32),
+        dest: 'sip:pbx@192.0.2.10:5061;transport=tls',
+        cpm: 20,
+        maxCalls: 3,
+        media: 'srtp',
+        codecs: ['PCMA', 'pcma', 'telephone-event'],
+      });
+      assert.equal(reg.register, 'PBX@example.org');
+      assert.deepEqual(reg.ip, []);
+      assert.equal(reg.tlsFingerprint, Array(32).fill('AB').join(':'));
+      assert.deepEqual(reg.codecs, ['PCMA', 'telephone-event']);
+      assert.deepEqual(await s.trunks.show('reg'), reg);
+      assert.deepEqual(
+        (await s.trunks.list()).map((x) => x.name),
+        ['pbx', 'reg'],
+      );
+      assert.deepEqual((await s.trunks.list({ account: 'acme' })).length, 2);
+      await rejectsWith(s.trunks.list({ account: 'ghost' }), NotFoundError, 'unknown account ghost');
 
-    await rejectsWith(s.trunks.add({ name: 'pbx', account: 'acme', ip: ['127.0.0.9'] }), ConflictError, 'trunk pbx exists');
-    await rejectsWith(s.trunks.add({ name: 'x', account: 'ghost', ip: ['127.0.0.9'] }), NotFoundError, 'unknown account ghost');
-    await rejectsWith(
-      s.trunks.add({ name: 'x', account: 'acme', register: 'PBX@EXAMPLE.org' }),
-      ConflictError,
-      'trunk reg already registers as PBX@example.org',
-    );
-    // User parts are case-sensitive (RFC 3261 19.1.4): another user.
-    await s.trunks.add({ name: 'lower', account: 'acme', register: 'pbx@example.org' });
-    await s.trunks.rm('lower');
-    await field(s.trunks.add({ name: 'x', account: 'acme' }), 'ip');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['127.0.0.9'], register: 'a@b.c' }), 'ip');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['300.0.0.1'] }), 'ip');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['10.0.0.0/33'] }), 'ip');
-    await field(s.trunks.add({ name: 'x', account: 'acme', register: 'nodomain' }), 'register');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], transport: 'sctp' as never }), 'transport');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], tlsFingerprint: 'abcd' }), 'tlsFingerprint');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], dest: 'http://x' }), 'dest');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], cpm: 0 }), 'cpm');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], media: 'zrtp' as never }), 'media');
-    await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], codecs: ['PC MA'] }), 'codecs');
-    await field(s.trunks.add({ name: '', account: 'acme', ip: ['1.2.3.4'] }), 'name');
-    assert.equal((await s.trunks.list()).length, 2, 'nothing added by the refusals');
+      await rejectsWith(
+        s.trunks.add({ name: 'pbx', account: 'acme', ip: ['127.0.0.9'] }),
+        ConflictError,
+        'trunk pbx exists',
+      );
+      await rejectsWith(
+        s.trunks.add({ name: 'x', account: 'ghost', ip: ['127.0.0.9'] }),
+        NotFoundError,
+        'unknown account ghost',
+      );
+      await rejectsWith(
+        s.trunks.add({ name: 'x', account: 'acme', register: 'PBX@EXAMPLE.org' }),
+        ConflictError,
+        'trunk reg already registers as PBX@example.org',
+      );
+      // User parts are case-sensitive (RFC 3261 19.1.4): another user.
+      await s.trunks.add({ name: 'lower', account: 'acme', register: 'pbx@example.org' });
+      await s.trunks.rm('lower');
+      await field(s.trunks.add({ name: 'x', account: 'acme' }), 'ip');
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['127.0.0.9'], register: 'a@b.c' }), 'ip');
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['300.0.0.1'] }), 'ip');
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['10.0.0.0/33'] }), 'ip');
+      await field(s.trunks.add({ name: 'x', account: 'acme', register: 'nodomain' }), 'register');
+      await field(
+        s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], transport: 'sctp' as never }),
+        'transport',
+      );
+      await field(
+        s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], tlsFingerprint: 'abcd' }),
+        'tlsFingerprint',
+      );
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], dest: 'http://x' }), 'dest');
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], cpm: 0 }), 'cpm');
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], media: 'zrtp' as never }), 'media');
+      await field(s.trunks.add({ name: 'x', account: 'acme', ip: ['1.2.3.4'], codecs: ['PC MA'] }), 'codecs');
+      await field(s.trunks.add({ name: '', account: 'acme', ip: ['1.2.3.4'] }), 'name');
+      assert.equal((await s.trunks.list()).length, 2, 'nothing added by the refusals');
 
-    const updated = await s.trunks.update({ name: 'pbx', account: 'acme', ip: ['127.0.0.3'], transport: 'udp' });
-    assert.deepEqual(updated.ip, ['127.0.0.3/32']);
-    assert.equal(updated.createdAt, pbx.createdAt);
-    await rejectsWith(s.trunks.update({ name: 'ghost', account: 'acme', ip: ['1.2.3.4'] }), NotFoundError, 'unknown trunk ghost');
-  });
+      const updated = await s.trunks.update({ name: 'pbx', account: 'acme', ip: ['127.0.0.3'], transport: 'udp' });
+      assert.deepEqual(updated.ip, ['127.0.0.3/32']);
+      assert.equal(updated.createdAt, pbx.createdAt);
+      await rejectsWith(
+        s.trunks.update({ name: 'ghost', account: 'acme', ip: ['1.2.3.4'] }),
+        NotFoundError,
+        'unknown trunk ghost',
+      );
+    },
+  );
 
   test(`${backend.name}: DIDs: unique, on an existing trunk, numbers and prefixes only`, opts(), async (t) => {
     const s = await seeded(t);
@@ -173,8 +201,14 @@ function suite(backend: Backend, skip: () => string | false): void {
         ['+912240001234', 'pbx', 'acme'],
       ],
     );
-    assert.deepEqual((await s.dids.list({ account: 'acme' })).map((x) => x.number), ['+912240001234']);
-    assert.deepEqual((await s.dids.list({ trunk: 'bpbx' })).map((x) => x.number), ['+9122400012*']);
+    assert.deepEqual(
+      (await s.dids.list({ account: 'acme' })).map((x) => x.number),
+      ['+912240001234'],
+    );
+    assert.deepEqual(
+      (await s.dids.list({ trunk: 'bpbx' })).map((x) => x.number),
+      ['+9122400012*'],
+    );
     await rejectsWith(s.dids.list({ trunk: 'ghost' }), NotFoundError, 'unknown trunk ghost');
     assert.equal((await s.dids.rm('+9122400012*')).trunk, 'bpbx');
     await rejectsWith(s.dids.rm('+9122400012*'), NotFoundError, 'unknown DID +9122400012*');
@@ -239,31 +273,35 @@ function suite(backend: Backend, skip: () => string | false): void {
     await rejectsWith(s.carriers.show('ghost'), NotFoundError, 'unknown carrier ghost');
   });
 
-  test(`${backend.name}: routes: carriers in order, unknown carriers refused with nothing written`, opts(), async (t) => {
-    const s = await open(t);
-    await s.carriers.add({ name: 'a', gateways: ['sip:127.0.0.5'] });
-    await s.carriers.add({ name: 'b', gateways: ['sip:127.0.0.6'] });
-    await s.routes.add('+', ['b', 'a']);
-    await s.routes.add('+91*', ['a']);
-    await rejectsWith(s.routes.add('+44', ['a', 'ghost']), NotFoundError, 'unknown carrier ghost');
-    await rejectsWith(s.routes.add('+91', ['b']), ConflictError, 'route +91 exists');
-    await field(s.routes.add('91', ['a']), 'prefix');
-    await field(s.routes.add('+9a', ['a']), 'prefix');
-    await field(s.routes.add('+44', []), 'carriers');
-    await field(s.routes.add('+44', ['a', 'a']), 'carriers');
-    assert.deepEqual(
-      (await s.routes.list()).map((r) => [r.prefix, r.carriers]),
-      [
-        ['+', ['b', 'a']],
-        ['+91', ['a']],
-      ],
-    );
-    assert.deepEqual((await s.routes.update('+91', ['b', 'a'])).carriers, ['b', 'a']);
-    assert.deepEqual((await s.routes.rm('+91')).carriers, ['b', 'a']);
-    await rejectsWith(s.routes.rm('+91'), NotFoundError, 'unknown route +91');
-    const links = await sql<{ n: number }>`select count(*) as n from route_carriers`.execute(s.db);
-    assert.equal(Number(links.rows[0]!.n), 2);
-  });
+  test(
+    `${backend.name}: routes: carriers in order, unknown carriers refused with nothing written`,
+    opts(),
+    async (t) => {
+      const s = await open(t);
+      await s.carriers.add({ name: 'a', gateways: ['sip:127.0.0.5'] });
+      await s.carriers.add({ name: 'b', gateways: ['sip:127.0.0.6'] });
+      await s.routes.add('+', ['b', 'a']);
+      await s.routes.add('+91*', ['a']);
+      await rejectsWith(s.routes.add('+44', ['a', 'ghost']), NotFoundError, 'unknown carrier ghost');
+      await rejectsWith(s.routes.add('+91', ['b']), ConflictError, 'route +91 exists');
+      await field(s.routes.add('91', ['a']), 'prefix');
+      await field(s.routes.add('+9a', ['a']), 'prefix');
+      await field(s.routes.add('+44', []), 'carriers');
+      await field(s.routes.add('+44', ['a', 'a']), 'carriers');
+      assert.deepEqual(
+        (await s.routes.list()).map((r) => [r.prefix, r.carriers]),
+        [
+          ['+', ['b', 'a']],
+          ['+91', ['a']],
+        ],
+      );
+      assert.deepEqual((await s.routes.update('+91', ['b', 'a'])).carriers, ['b', 'a']);
+      assert.deepEqual((await s.routes.rm('+91')).carriers, ['b', 'a']);
+      await rejectsWith(s.routes.rm('+91'), NotFoundError, 'unknown route +91');
+      const links = await sql<{ n: number }>`select count(*) as n from route_carriers`.execute(s.db);
+      assert.equal(Number(links.rows[0]!.n), 2);
+    },
+  );
 
   test(`${backend.name}: provisioning writes move changes(); CDR inserts and refusals do not`, opts(), async (t) => {
     const s = await open(t);
@@ -316,7 +354,11 @@ function suite(backend: Backend, skip: () => string | false): void {
     assert.equal(all.length, 25);
     assert.equal(new Set(all).size, 25, 'no row twice across pages');
     const full = (await s.cdrs.list({ limit: 100 })).cdrs;
-    assert.deepEqual(all, full.map((x) => x.callSid), 'pages in the same order as one list');
+    assert.deepEqual(
+      all,
+      full.map((x) => x.callSid),
+      'pages in the same order as one list',
+    );
     for (let i = 1; i < full.length; i++) {
       const a = full[i - 1]!;
       const b = full[i]!;
@@ -324,7 +366,8 @@ function suite(backend: Backend, skip: () => string | false): void {
     }
     assert.equal((await s.cdrs.list({ limit: 100 })).next, null);
 
-    const count = async (f: Parameters<Store['cdrs']['list']>[0]): Promise<number> => (await s.cdrs.list({ limit: 100, ...f })).cdrs.length;
+    const count = async (f: Parameters<Store['cdrs']['list']>[0]): Promise<number> =>
+      (await s.cdrs.list({ limit: 100, ...f })).cdrs.length;
     assert.equal(await count({ trunk: 'pbx' }), 13);
     assert.equal(await count({ account: 'beta' }), 5);
     assert.equal(await count({ direction: 'inbound' }), 7);

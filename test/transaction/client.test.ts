@@ -1,16 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  kit,
-  outgoing,
-  responseTo,
-  clientLog,
-  flow,
-  gaps,
-  uniq,
-  UDP_TARGET,
-  TCP_TARGET,
-} from './helpers.js';
+import { kit, outgoing, responseTo, clientLog, flow, gaps, uniq, UDP_TARGET, TCP_TARGET } from './helpers.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { TransportError } from '../../src/transport/transport-error.js';
 
@@ -35,8 +25,14 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       // 0, 10, 30, 70, 150, 310 ms (and 630 soon).
       assert.ok(sends.length >= 6, `${sends.length} sends`);
       assert.ok(sends[0]!.target === UDP_TARGET, 'first send through sendTo(target)');
-      assert.ok(sends.slice(1).every((s) => s.flow === tx.flow), 'retransmissions on the flow');
-      assert.ok(sends.every((s) => s.data.equals(sends[0]!.data)), 'same bytes');
+      assert.ok(
+        sends.slice(1).every((s) => s.flow === tx.flow),
+        'retransmissions on the flow',
+      );
+      assert.ok(
+        sends.every((s) => s.data.equals(sends[0]!.data)),
+        'same bytes',
+      );
       const g = gaps(sends.slice(0, 6));
       [10, 20, 40, 80, 160].forEach((want, i) =>
         assert.ok(g[i]! >= want - 1 && g[i]! <= want + 15, `gap ${i} = ${g[i]!.toFixed(1)}, want ~${want}`),
@@ -85,7 +81,7 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       assert.equal(tx.lastProvisional, 180);
       await sleep(750);
       assert.equal(k.transport.sent.length, n, 'no retransmission in Proceeding');
-      assert.equal(cl.timeouts, 0, 'Timer B does not run in Proceeding (Timer C is the TU\'s)');
+      assert.equal(cl.timeouts, 0, "Timer B does not run in Proceeding (Timer C is the TU's)");
       assert.equal(tx.state, 'Proceeding');
     } finally {
       k.close();
@@ -327,7 +323,10 @@ describe('client transactions (17.1, RFC 6026)', { concurrency: true }, () => {
       k.layer.receiveResponse(responseTo(inv, 487, { toTag: 'x' }), f);
       assert.equal(cl.finals[0]!.status, 487);
       assert.equal(itx.state, 'Terminated');
-      assert.throws(() => k.layer.sendRequest(outgoing({ branch: null as unknown as string }), UDP_TARGET, cl.handlers), /branch/);
+      assert.throws(
+        () => k.layer.sendRequest(outgoing({ branch: null as unknown as string }), UDP_TARGET, cl.handlers),
+        /branch/,
+      );
       const dup = outgoing({ branch: b });
       k.layer.sendRequest(dup, UDP_TARGET, clientLog().handlers);
       assert.throws(() => k.layer.sendRequest(dup, UDP_TARGET, clientLog().handlers), /exists/);

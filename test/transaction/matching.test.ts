@@ -59,9 +59,14 @@ test('CANCEL: its own non-INVITE transaction, not answered by the layer; findInv
       ],
     );
     // No INVITE with that branch / sent-by.
-    assert.equal(k.layer.findInviteServerTransaction(request({ method: 'CANCEL', branch: 'z9hG4bK-nothing' })), undefined);
     assert.equal(
-      k.layer.findInviteServerTransaction(request({ method: 'CANCEL', branch: 'z9hG4bK-inv-c', sentBy: '198.51.100.99:5060' })),
+      k.layer.findInviteServerTransaction(request({ method: 'CANCEL', branch: 'z9hG4bK-nothing' })),
+      undefined,
+    );
+    assert.equal(
+      k.layer.findInviteServerTransaction(
+        request({ method: 'CANCEL', branch: 'z9hG4bK-inv-c', sentBy: '198.51.100.99:5060' }),
+      ),
       undefined,
     );
     // A non-INVITE transaction is never returned.
@@ -160,7 +165,10 @@ test('responses: branch + CSeq method select the client transaction; the rest is
     // Unknown branch.
     k.layer.receiveResponse(responseTo(outgoing({ branch: 'z9hG4bK-unknown' }), 200), f);
     // Same branch, other CSeq method (the CANCEL's response when no CANCEL transaction exists).
-    k.layer.receiveResponse(responseTo(outgoing({ branch: 'z9hG4bK-cli-1', method: 'CANCEL', callId: req.callId }), 200), f);
+    k.layer.receiveResponse(
+      responseTo(outgoing({ branch: 'z9hG4bK-cli-1', method: 'CANCEL', callId: req.callId }), 200),
+      f,
+    );
     // No branch at all.
     k.layer.receiveResponse(
       parse(

@@ -49,10 +49,14 @@ test('5,000 INVITE server + 5,000 INVITE client transactions (UDP, RFC timers) h
   });
 
   const invitesIn = Array.from({ length: N }, (_, i) => request({ callId: `in-${i}@scale` }));
-  const invitesOut = Array.from({ length: N }, (_, i) => outgoing({ branch: `z9hG4bK-scale-${i}`, callId: `out-${i}@scale` }));
+  const invitesOut = Array.from({ length: N }, (_, i) =>
+    outgoing({ branch: `z9hG4bK-scale-${i}`, callId: `out-${i}@scale` }),
+  );
   const refusals = invitesIn.map((req, i) => (i % 2 === 0 ? responseTo(req, 486, { toTag: `t${i}` }) : null));
   const oks = invitesOut.map((req, i) => responseTo(req, 200, { toTag: `c${i}` }));
-  const acks = invitesIn.map((req, i) => (i % 2 === 0 ? ackFor(req, refusals[i]!, req.topVia.params.get('branch') as string) : null));
+  const acks = invitesIn.map((req, i) =>
+    i % 2 === 0 ? ackFor(req, refusals[i]!, req.topVia.params.get('branch') as string) : null,
+  );
   const f = flow('udp');
 
   try {
@@ -60,7 +64,9 @@ test('5,000 INVITE server + 5,000 INVITE client transactions (UDP, RFC timers) h
     for (const req of invitesIn) layer.receiveRequest(req, f);
     // Half are refused at once (Completed: Timer G + H), half wait for the 100 Trying timer.
     for (let i = 0; i < N; i += 2) servers[i]!.respond(refusals[i]!);
-    const clients = invitesOut.map((req) => layer.sendRequest(req, UDP_TARGET, { onFinal() {}, onTimeout() {}, onTransportError() {} }));
+    const clients = invitesOut.map((req) =>
+      layer.sendRequest(req, UDP_TARGET, { onFinal() {}, onTimeout() {}, onTransportError() {} }),
+    );
     const setupMs = performance.now() - t0;
     await sleep(0); // sendTo resolved: Timer A armed
 

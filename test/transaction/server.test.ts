@@ -149,7 +149,12 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       await waitFor(() => k.transport.sent.length >= 6, { timeoutMs: 1000, what: 'Timer G' });
       const g = gaps(k.transport.sent.slice(0, 6));
       const expected = [10, 20, 40, 40, 40];
-      g.forEach((gap, i) => assert.ok(gap >= expected[i]! - 1 && gap <= expected[i]! + 15, `gap ${i} = ${gap.toFixed(1)}, want ~${expected[i]}`));
+      g.forEach((gap, i) =>
+        assert.ok(
+          gap >= expected[i]! - 1 && gap <= expected[i]! + 15,
+          `gap ${i} = ${gap.toFixed(1)}, want ~${expected[i]}`,
+        ),
+      );
       assert.ok(k.transport.sent.every((s) => s.msg.status === 486 && s.flow === f));
 
       const before = k.transport.sent.length;
@@ -292,7 +297,10 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
       const finals = k.transport.responses(200);
       assert.equal(finals.length, 2);
       assert.ok(finals[1]!.data.equals(finals[0]!.data), 'the retransmission answered with the same bytes');
-      assert.ok(finals[0]!.data.buffer.byteLength === finals[0]!.data.length, 'kept bytes in a buffer of their own, not a pool slab');
+      assert.ok(
+        finals[0]!.data.buffer.byteLength === finals[0]!.data.length,
+        'kept bytes in a buffer of their own, not a pool slab',
+      );
 
       // INVITE Accepted (Timer L): released too; 2xx retransmissions from the TU still go out; the To tag stays for matching.
       const { req: inv, tx: itx } = inviteIn(k);

@@ -28,10 +28,16 @@ test('timers fire in delay order, never early, within resolution + a few ms', as
   });
   // Delays at least one resolution apart fire in order (0 and 5 share a tick: insertion order).
   const order = fired.map((f) => f.delay);
-  assert.deepEqual(order.filter((d) => d >= 10), [10, 20, 30, 40, 50, 70, 100, 150]);
+  assert.deepEqual(
+    order.filter((d) => d >= 10),
+    [10, 20, 30, 40, 50, 70, 100, 150],
+  );
   for (const f of fired) {
     assert.ok(f.late >= -0.01, `delay ${f.delay} fired ${-f.late} ms early`);
-    assert.ok(f.late <= res + 8 + loopLate, `delay ${f.delay} fired ${f.late.toFixed(1)} ms late (event loop ${loopLate.toFixed(1)} ms late)`);
+    assert.ok(
+      f.late <= res + 8 + loopLate,
+      `delay ${f.delay} fired ${f.late.toFixed(1)} ms late (event loop ${loopLate.toFixed(1)} ms late)`,
+    );
   }
   assert.equal(wheel.size(), 0);
   wheel.stop();

@@ -6,12 +6,26 @@ import { freePort } from '../helpers/ports.js';
 import { SocketReader, sipRequest, startLayer } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
-function entry(table: ConnectionTable<TableEntry>, remoteHost: string, remotePort: number, direction: 'inbound' | 'outbound' = 'inbound'): TableEntry {
+function entry(
+  table: ConnectionTable<TableEntry>,
+  remoteHost: string,
+  remotePort: number,
+  direction: 'inbound' | 'outbound' = 'inbound',
+): TableEntry {
   const now = Date.now();
   const e: TableEntry = {
-    id: table.allocateId(), proto: 'tcp', direction, state: 'open',
-    localHost: '127.0.0.1', localPort: 5060, remoteHost, remotePort,
-    createdAt: now, lastActivity: now, closingSince: 0, keys: [],
+    id: table.allocateId(),
+    proto: 'tcp',
+    direction,
+    state: 'open',
+    localHost: '127.0.0.1',
+    localPort: 5060,
+    remoteHost,
+    remotePort,
+    createdAt: now,
+    lastActivity: now,
+    closingSince: 0,
+    keys: [],
   };
   table.add(e);
   return e;
@@ -55,7 +69,14 @@ test('connection table: sweep verdicts', () => {
   const now = Date.now();
   assert.deepEqual(table.sweep(now, { idleTimeoutMs: 1000, handshakeTimeoutMs: 1000, closeGraceMs: 1000 }), []);
   const due = table.sweep(now + 1000, { idleTimeoutMs: 1000, handshakeTimeoutMs: 1000, closeGraceMs: 1000 });
-  assert.deepEqual(due.map(([e, v]) => [e.id, v]), [[idle.id, 'idle'], [hs.id, 'handshake-timeout'], [closing.id, 'close-timeout']]);
+  assert.deepEqual(
+    due.map(([e, v]) => [e.id, v]),
+    [
+      [idle.id, 'idle'],
+      [hs.id, 'handshake-timeout'],
+      [closing.id, 'close-timeout'],
+    ],
+  );
 });
 
 test('transport: stalled TLS handshake is dropped; total cap; stop() closes connections', async (t) => {
@@ -64,14 +85,18 @@ test('transport: stalled TLS handshake is dropped; total cap; stop() closes conn
   const port = await freePort();
   const tcpPort = await freePort();
   const { tl, inbox } = await startLayer(t, {
-    listen: [{ proto: 'tls', host: '127.0.0.1', port }, { proto: 'tcp', host: '127.0.0.1', port: tcpPort }],
+    listen: [
+      { proto: 'tls', host: '127.0.0.1', port },
+      { proto: 'tcp', host: '127.0.0.1', port: tcpPort },
+    ],
     tls: cert,
     limits: { handshakeTimeoutMs: 150, maxConnections: 2 },
   });
-  const open = (p: number): Promise<SocketReader> => new Promise((resolve) => {
-    const s = connect(p, '127.0.0.1', () => resolve(new SocketReader(s)));
-    t.after(() => s.destroy());
-  });
+  const open = (p: number): Promise<SocketReader> =>
+    new Promise((resolve) => {
+      const s = connect(p, '127.0.0.1', () => resolve(new SocketReader(s)));
+      t.after(() => s.destroy());
+    });
   const stalled = await open(port); // plain TCP to the TLS port: never completes a handshake
   const c1 = await open(tcpPort);
   await waitFor(() => tl.connectionCount() === 2, { timeoutMs: 3000, what: 'tl.connectionCount() === 2' });

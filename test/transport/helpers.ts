@@ -70,7 +70,9 @@ export class SocketReader {
   closed = false;
   constructor(readonly sock: Socket) {
     sock.on('data', (d: Buffer) => this.chunks.push(d));
-    sock.on('close', () => { this.closed = true; });
+    sock.on('close', () => {
+      this.closed = true;
+    });
     sock.on('error', () => {});
   }
   get text(): string {

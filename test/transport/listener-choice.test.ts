@@ -29,25 +29,36 @@ class Routes implements SourceAddresses {
   }
 }
 
-const l = (proto: ListenerCandidate['proto'], host: string, networks?: string[]): ListenerCandidate => ({ proto, host, ...(networks && { networks }) });
+const l = (proto: ListenerCandidate['proto'], host: string, networks?: string[]): ListenerCandidate => ({
+  proto,
+  host,
+  ...(networks && { networks }),
+});
 
-test('loopback networks 127.0.0.0/24 and 127.0.1.0/24: the listener of the destination\'s subnet, the kernel not asked', () => {
+test("loopback networks 127.0.0.0/24 and 127.0.1.0/24: the listener of the destination's subnet, the kernel not asked", () => {
   const routes = new Routes({});
-  const c = new ListenerChoice([l('udp', '127.0.0.10'), l('tcp', '127.0.0.10'), l('udp', '127.0.1.10'), l('tcp', '127.0.1.10')], routes);
+  const c = new ListenerChoice(
+    [l('udp', '127.0.0.10'), l('tcp', '127.0.0.10'), l('udp', '127.0.1.10'), l('tcp', '127.0.1.10')],
+    routes,
+  );
   assert.equal(c.multihomed, true);
   assert.equal(c.choose('udp', '127.0.1.20'), 2);
   assert.equal(c.choose('tcp', '127.0.1.20'), 3);
   assert.equal(c.choose('udp', '127.0.0.20'), 0);
   assert.equal(c.choose('tcp', '127.0.0.20'), 1);
-  assert.equal(c.choose('udp', '127.0.1.10'), 2, 'a listener\'s own address');
+  assert.equal(c.choose('udp', '127.0.1.10'), 2, "a listener's own address");
   // 127.5.5.5 shares no /24 with either: the first of the transport.
   assert.equal(c.choose('udp', '127.5.5.5'), 0);
   assert.equal(c.choose('tls', '127.0.1.20'), -1, 'no listener of the transport');
-  assert.deepEqual(routes.asked, [], 'every address of 127.0.0.0/8 is ours: the kernel\'s answer (127.0.0.1) says nothing');
+  assert.deepEqual(
+    routes.asked,
+    [],
+    "every address of 127.0.0.0/8 is ours: the kernel's answer (127.0.0.1) says nothing",
+  );
   assert.equal(c.prepare(['127.0.1.20', '127.0.0.20']), null);
 });
 
-test('public and private side: the kernel\'s source address decides for a destination off both subnets', () => {
+test("public and private side: the kernel's source address decides for a destination off both subnets", () => {
   const routes = new Routes({ '198.51.100.77': '203.0.113.5', '10.9.9.9': '10.0.0.5', '192.0.2.1': '10.0.0.5' });
   const c = new ListenerChoice([l('udp', '10.0.0.5'), l('udp', '203.0.113.5')], routes);
   assert.equal(c.choose('udp', '198.51.100.77'), 1, 'default route on the public side');
@@ -61,13 +72,13 @@ test('public and private side: the kernel\'s source address decides for a destin
   assert.equal(c.choose('udp', '8.8.8.8'), 0);
 });
 
-test('the kernel\'s source is another address of a listener\'s subnet (a secondary address): that listener', () => {
+test("the kernel's source is another address of a listener's subnet (a secondary address): that listener", () => {
   const routes = new Routes({ '8.8.8.8': '198.51.100.2' });
   const c = new ListenerChoice([l('udp', '10.0.0.5'), l('udp', '198.51.100.7')], routes);
   assert.equal(c.choose('udp', '8.8.8.8'), 1);
 });
 
-test('the destination\'s subnet comes before a prefix shared with the kernel\'s source', () => {
+test("the destination's subnet comes before a prefix shared with the kernel's source", () => {
   // The kernel answers 10.0.0.1 (not a listener, but close to the first); the destination is in the second's /24.
   const routes = new Routes({ '10.0.1.20': '10.0.0.1' });
   const c = new ListenerChoice([l('udp', '10.0.0.10'), l('udp', '10.0.1.10')], routes);
@@ -92,7 +103,7 @@ test('one listener per family: no choice, no question to the kernel', () => {
   assert.deepEqual(routes.asked, []);
 });
 
-test('wildcard listeners match neither the kernel\'s source nor a subnet', () => {
+test("wildcard listeners match neither the kernel's source nor a subnet", () => {
   const routes = new Routes({ '8.8.8.8': '0.0.0.0' });
   const c = new ListenerChoice([l('udp', '0.0.0.0'), l('udp', '10.0.0.5'), l('udp', '10.0.1.5')], routes);
   assert.equal(c.choose('udp', '10.0.1.9'), 2);

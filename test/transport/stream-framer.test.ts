@@ -50,7 +50,10 @@ test('several messages in one chunk, with a partial one at the end', () => {
   const b = msgWith('Content-Length: 5\r\n', 'hello');
   const chunk = Buffer.concat([a, b, a, MSG.subarray(0, 40)]);
   const ev = f.push(chunk);
-  assert.deepEqual(messages(ev), [a, b, a].map((x) => x.toString('latin1')));
+  assert.deepEqual(
+    messages(ev),
+    [a, b, a].map((x) => x.toString('latin1')),
+  );
   assert.equal(f.bufferedBytes, 40);
   assert.deepEqual(messages(f.push(MSG.subarray(40))), [MSG.toString('latin1')]);
 });
@@ -59,14 +62,23 @@ test('CRLFCRLF keep-alive ping between messages; lone CRLF skipped', () => {
   const f = new StreamFramer(LIMITS);
   const a = msgWith('Content-Length: 0\r\n');
   const ev = f.push(Buffer.concat([Buffer.from('\r\n\r\n'), a, Buffer.from('\r\n\r\n\r\n'), a]));
-  assert.deepEqual(ev.map((e) => e.kind), ['ping', 'message', 'ping', 'message']);
+  assert.deepEqual(
+    ev.map((e) => e.kind),
+    ['ping', 'message', 'ping', 'message'],
+  );
   assert.deepEqual(messages(ev), [a.toString('latin1'), a.toString('latin1')]); // the lone CRLF is not part of the message
   // a ping split across chunks
   assert.deepEqual(f.push(Buffer.from('\r\n')), []);
-  assert.deepEqual(f.push(Buffer.from('\r\n')).map((e) => e.kind), ['ping']);
+  assert.deepEqual(
+    f.push(Buffer.from('\r\n')).map((e) => e.kind),
+    ['ping'],
+  );
   // lone CRLF followed by a message in a later chunk
   assert.deepEqual(f.push(Buffer.from('\r\n')), []);
-  assert.deepEqual(f.push(a).map((e) => e.kind), ['message']);
+  assert.deepEqual(
+    f.push(a).map((e) => e.kind),
+    ['message'],
+  );
   assert.equal(f.bufferedBytes, 0);
 });
 
@@ -82,7 +94,13 @@ test('missing Content-Length is a 400 with the header text', () => {
 });
 
 test('negative, non-numeric and conflicting Content-Length are 400', () => {
-  for (const h of ['Content-Length: -1\r\n', 'Content-Length: 12abc\r\n', 'Content-Length: \r\n', 'l: 1.5\r\n', 'Content-Length: 3\r\nl: 4\r\n']) {
+  for (const h of [
+    'Content-Length: -1\r\n',
+    'Content-Length: 12abc\r\n',
+    'Content-Length: \r\n',
+    'l: 1.5\r\n',
+    'Content-Length: 3\r\nl: 4\r\n',
+  ]) {
     const ev = new StreamFramer(LIMITS).push(msgWith(h, 'abcd'));
     assert.equal(errorOf(ev)?.status, 400, JSON.stringify(h));
     assert.equal(messages(ev).length, 0);
@@ -93,7 +111,13 @@ test('negative, non-numeric and conflicting Content-Length are 400', () => {
 });
 
 test('compact l:, case-insensitive names, whitespace and folding', () => {
-  for (const h of ['l: 4\r\n', 'L:4\r\n', 'CONTENT-LENGTH:    4   \r\n', 'content-length\t: 4\r\n', 'Content-Length:\r\n   4\r\n']) {
+  for (const h of [
+    'l: 4\r\n',
+    'L:4\r\n',
+    'CONTENT-LENGTH:    4   \r\n',
+    'content-length\t: 4\r\n',
+    'Content-Length:\r\n   4\r\n',
+  ]) {
     const ev = new StreamFramer(LIMITS).push(msgWith(h, 'abcd'));
     assert.equal(messages(ev).length, 1, JSON.stringify(h));
     assert.ok(messages(ev)[0]!.endsWith('\r\n\r\nabcd'));
@@ -137,5 +161,8 @@ test('messages before an error in the same chunk are still emitted', () => {
   const f = new StreamFramer(LIMITS);
   const a = msgWith('Content-Length: 0\r\n');
   const ev = f.push(Buffer.concat([a, Buffer.from('BYE sip:x SIP/2.0\r\n\r\n')]));
-  assert.deepEqual(ev.map((e) => e.kind), ['message', 'error']);
+  assert.deepEqual(
+    ev.map((e) => e.kind),
+    ['message', 'error'],
+  );
 });

@@ -25,7 +25,10 @@ test('tcp: framed messages in, replies on the same connection, keep-alive answer
   await sleep(20);
   c.sock.write(a.subarray(10));
   const m3 = await inbox.next(3);
-  assert.deepEqual(inbox.messages.map((m) => m.data.toString()), [a, b, a].map((x) => x.toString()));
+  assert.deepEqual(
+    inbox.messages.map((m) => m.data.toString()),
+    [a, b, a].map((x) => x.toString()),
+  );
   const { flow } = m3;
   assert.equal(flow.proto, 'tcp');
   assert.equal(flow.remotePort, c.sock.localPort);
@@ -71,12 +74,17 @@ test('tcp: framing error is reported with the header, reply flushed, then connec
 
 test('tcp: garbage without CRLFCRLF is cut off after maxHeaderBytes (513)', async (t) => {
   const port = await freePort();
-  const { tl } = await startLayer(t, { listen: [{ proto: 'tcp', host: '127.0.0.1', port }], limits: { maxHeaderBytes: 2048 } });
+  const { tl } = await startLayer(t, {
+    listen: [{ proto: 'tcp', host: '127.0.0.1', port }],
+    limits: { maxHeaderBytes: 2048 },
+  });
   const errors: FramingErrorEvent[] = [];
   tl.onFramingError((e) => errors.push(e));
   const c = await client(t, port);
   const noise = Buffer.alloc(512, 0x41);
-  const timer = setInterval(() => { if (!c.closed) c.sock.write(noise); }, 1);
+  const timer = setInterval(() => {
+    if (!c.closed) c.sock.write(noise);
+  }, 1);
   t.after(() => clearInterval(timer));
   await c.waitClosed();
   clearInterval(timer);
@@ -110,10 +118,15 @@ test('tcp: sendTo opens an outgoing connection, reuses it, and receives on it', 
   let received = '';
   const peer = createServer((s) => {
     peerSockets.push(s);
-    s.on('data', (d) => { received += d.toString(); });
+    s.on('data', (d) => {
+      received += d.toString();
+    });
   });
   await new Promise<void>((r) => peer.listen(peerPort, '127.0.0.1', () => r()));
-  t.after(() => { for (const s of peerSockets) s.destroy(); return new Promise<void>((r) => peer.close(() => r())); });
+  t.after(() => {
+    for (const s of peerSockets) s.destroy();
+    return new Promise<void>((r) => peer.close(() => r()));
+  });
   const port = await freePort();
   const { tl, inbox } = await startLayer(t, { listen: [{ proto: 'tcp', host: '127.0.0.1', port }] });
   const target = { proto: 'tcp' as const, host: '127.0.0.1', port: peerPort };
@@ -128,12 +141,18 @@ test('tcp: sendTo opens an outgoing connection, reuses it, and receives on it', 
   peerSockets[0]!.write(sipResponse('o1'));
   const m = await inbox.next();
   assert.equal(m.flow.connectionId, f1.connectionId);
-  await assert.rejects(tl.sendTo({ proto: 'tcp', host: '127.0.0.1', port: await freePort() }, sipRequest('x')), /^TransportError: tcp:127\.0\.0\.1:\d+: connection refused/);
+  await assert.rejects(
+    tl.sendTo({ proto: 'tcp', host: '127.0.0.1', port: await freePort() }, sipRequest('x')),
+    /^TransportError: tcp:127\.0\.0\.1:\d+: connection refused/,
+  );
 });
 
 test('tcp: per-IP connection cap closes further accepts at once', async (t) => {
   const port = await freePort();
-  const { tl } = await startLayer(t, { listen: [{ proto: 'tcp', host: '127.0.0.1', port }], limits: { maxConnectionsPerIp: 2 } });
+  const { tl } = await startLayer(t, {
+    listen: [{ proto: 'tcp', host: '127.0.0.1', port }],
+    limits: { maxConnectionsPerIp: 2 },
+  });
   const a = await client(t, port);
   const b = await client(t, port);
   await waitFor(() => tl.connectionCount() === 2, { timeoutMs: 3000, what: 'tl.connectionCount() === 2' });
@@ -150,7 +169,10 @@ test('tcp: per-IP connection cap closes further accepts at once', async (t) => {
 
 test('tcp: idle connections are closed by the sweep', async (t) => {
   const port = await freePort();
-  const { tl } = await startLayer(t, { listen: [{ proto: 'tcp', host: '127.0.0.1', port }], limits: { idleTimeoutMs: 150 } });
+  const { tl } = await startLayer(t, {
+    listen: [{ proto: 'tcp', host: '127.0.0.1', port }],
+    limits: { idleTimeoutMs: 150 },
+  });
   const idle = await client(t, port);
   const busy = await client(t, port);
   const timer = setInterval(() => busy.sock.write('\r\n\r\n'), 30);
@@ -181,11 +203,19 @@ test('start() fails on a tcp port in use, naming the spec, and releases what it 
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => blocker.close(() => r())));
-  const tl = new TransportLayer({ listen: [{ proto: 'udp', host: '127.0.0.1', port: free }, { proto: 'tcp', host: '127.0.0.1', port }] });
+  const tl = new TransportLayer({
+    listen: [
+      { proto: 'udp', host: '127.0.0.1', port: free },
+      { proto: 'tcp', host: '127.0.0.1', port },
+    ],
+  });
   await assert.rejects(tl.start(), { message: `tcp:127.0.0.1:${port}: address in use` });
   // the udp listener bound before the failure was released
   const again = new TransportLayer({ listen: [{ proto: 'udp', host: '127.0.0.1', port: free }] });
   await again.start();
   await again.stop();
-  await assert.rejects(new TransportLayer({ listen: [{ proto: 'tls', host: '127.0.0.1', port: 0 }] }).start(), /^Error: tls:127\.0\.0\.1:0: TLS certificate and key required/);
+  await assert.rejects(
+    new TransportLayer({ listen: [{ proto: 'tls', host: '127.0.0.1', port: 0 }] }).start(),
+    /^Error: tls:127\.0\.0\.1:0: TLS certificate and key required/,
+  );
 });

@@ -6,9 +6,16 @@ import { freePort } from '../helpers/ports.js';
 import { SocketReader, makeCert, sipRequest, sipResponse, startLayer, type TestCert } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
-const certs: Promise<[TestCert, TestCert, TestCert]> = Promise.all([makeCert('localhost'), makeCert('localhost'), makeCert('client.test')]);
+const certs: Promise<[TestCert, TestCert, TestCert]> = Promise.all([
+  makeCert('localhost'),
+  makeCert('localhost'),
+  makeCert('client.test'),
+]);
 
-function tlsClient(t: { after(fn: () => unknown): void }, opts: ConnectionOptions): Promise<SocketReader & { sock: TLSSocket }> {
+function tlsClient(
+  t: { after(fn: () => unknown): void },
+  opts: ConnectionOptions,
+): Promise<SocketReader & { sock: TLSSocket }> {
   return new Promise((resolve, reject) => {
     const sock = tlsConnect(opts, () => resolve(new SocketReader(sock) as SocketReader & { sock: TLSSocket }));
     sock.once('error', reject);
@@ -41,7 +48,9 @@ test('tls: messages in and replies out over TLS, TLS >= 1.2, keep-alive', async 
   assert.equal(info?.tlsProtocol, 'TLSv1.3');
   assert.equal(info?.tlsFingerprint, undefined, 'no client certificate requested');
   // TLS 1.1 is refused
-  await assert.rejects(tlsClient(t, { host: '127.0.0.1', port, ca: server.cert, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }));
+  await assert.rejects(
+    tlsClient(t, { host: '127.0.0.1', port, ca: server.cert, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }),
+  );
   // TLS 1.2 with a modern cipher works
   const c12 = await tlsClient(t, { host: '127.0.0.1', port, ca: server.cert, maxVersion: 'TLSv1.2' });
   assert.match(c12.sock.getCipher().name, /ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)/);
@@ -54,7 +63,13 @@ test('tls: verifyClient requires a client certificate and exposes its fingerprin
     listen: [{ proto: 'tls', host: '127.0.0.1', port }],
     tls: { ...server, ca: clientCert.cert, verifyClient: true },
   });
-  const c = await tlsClient(t, { host: '127.0.0.1', port, ca: server.cert, cert: clientCert.cert, key: clientCert.key });
+  const c = await tlsClient(t, {
+    host: '127.0.0.1',
+    port,
+    ca: server.cert,
+    cert: clientCert.cert,
+    key: clientCert.key,
+  });
   c.sock.write(sipRequest('mtls'));
   const m = await inbox.next();
   const info = tl.connectionInfo(m.flow.connectionId!);
@@ -71,7 +86,10 @@ test('tls: sendTo opens a verified TLS connection; unverifiable server refused u
   const port = await freePort();
   const a = await startLayer(t, { listen: [{ proto: 'tls', host: '127.0.0.1', port }], tls: server });
   // b trusts a's certificate
-  const b = await startLayer(t, { listen: [{ proto: 'tcp', host: '127.0.0.1', port: 0 }], tls: { ...other, ca: server.cert } });
+  const b = await startLayer(t, {
+    listen: [{ proto: 'tcp', host: '127.0.0.1', port: 0 }],
+    tls: { ...other, ca: server.cert },
+  });
   const flow = await b.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('out-tls'));
   const m = await a.inbox.next();
   assert.match(m.data.toString(), /Call-ID: out-tls/);
@@ -82,7 +100,10 @@ test('tls: sendTo opens a verified TLS connection; unverifiable server refused u
   assert.equal(r.flow.connectionId, flow.connectionId);
   // c has no trust anchor for a's self-signed certificate
   const c = await startLayer(t, { listen: [] });
-  await assert.rejects(c.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('x')), /^TransportError: tls:127\.0\.0\.1:\d+: .*self[- ]signed/i);
+  await assert.rejects(
+    c.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('x')),
+    /^TransportError: tls:127\.0\.0\.1:\d+: .*self[- ]signed/i,
+  );
   const d = await startLayer(t, { listen: [], tlsClientVerify: false });
   await d.tl.sendTo({ proto: 'tls', host: '127.0.0.1', port }, sipRequest('unverified'));
   await a.inbox.next(2);

@@ -25,11 +25,20 @@ async function failure(tl: TransportLayer, proto: TransportProto, host: string, 
   return assert.fail(`sendTo ${proto}:${host}:${port} did not fail`);
 }
 
-function expect(err: TransportError, code: TransportErrorCode, target: { proto: TransportProto; host: string; port: number }): void {
+function expect(
+  err: TransportError,
+  code: TransportErrorCode,
+  target: { proto: TransportProto; host: string; port: number },
+): void {
   assert.equal(err.code, code, err.message);
   assert.deepEqual({ ...err.target }, target);
   assert.equal(err.name, 'TransportError');
-  assert.ok(err.message.startsWith(`${target.proto}:${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}: `), err.message);
+  assert.ok(
+    err.message.startsWith(
+      `${target.proto}:${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}: `,
+    ),
+    err.message,
+  );
 }
 
 /** A TCP server that accepts and never says a word (no TLS ServerHello, no HTTP answer). */
@@ -82,18 +91,32 @@ test('the connection cap: limit; no listener of the family: no-listener; bad tar
   const srv = net.createServer((s) => s.on('error', () => {}));
   await new Promise<void>((r) => srv.listen(peer, '127.0.0.1', r));
   t.after(() => srv.close());
-  const { tl } = await startLayer(t, { listen: [{ proto: 'udp', host: '127.0.0.1', port: 0 }], limits: { maxConnections: 1 } });
+  const { tl } = await startLayer(t, {
+    listen: [{ proto: 'udp', host: '127.0.0.1', port: 0 }],
+    limits: { maxConnections: 1 },
+  });
   await tl.sendTo({ proto: 'tcp', host: '127.0.0.1', port: peer }, sipRequest('first'));
   const other = await freePort();
   expect(await failure(tl, 'tcp', '127.0.0.1', other), 'limit', { proto: 'tcp', host: '127.0.0.1', port: other });
 
   expect(await failure(tl, 'udp', '::1', 5060), 'no-listener', { proto: 'udp', host: '::1', port: 5060 });
-  assert.throws(() => tl.sendToNow({ proto: 'udp', host: '::1', port: 5060 }, sipRequest('x')), (err) => err instanceof TransportError && err.code === 'no-listener');
-  expect(await failure(tl, 'udp', 'gw.example.com', 5060), 'bad-target', { proto: 'udp', host: 'gw.example.com', port: 5060 });
+  assert.throws(
+    () => tl.sendToNow({ proto: 'udp', host: '::1', port: 5060 }, sipRequest('x')),
+    (err) => err instanceof TransportError && err.code === 'no-listener',
+  );
+  expect(await failure(tl, 'udp', 'gw.example.com', 5060), 'bad-target', {
+    proto: 'udp',
+    host: 'gw.example.com',
+    port: 5060,
+  });
   expect(await failure(tl, 'tcp', '127.0.0.1', 70000), 'bad-target', { proto: 'tcp', host: '127.0.0.1', port: 70000 });
 
   const stopped = new TransportLayer({ listen: [] });
-  expect(await failure(stopped, 'udp', '127.0.0.1', 5060), 'not-running', { proto: 'udp', host: '127.0.0.1', port: 5060 });
+  expect(await failure(stopped, 'udp', '127.0.0.1', 5060), 'not-running', {
+    proto: 'udp',
+    host: '127.0.0.1',
+    port: 5060,
+  });
   await tl.stop();
   expect(await failure(tl, 'tcp', '127.0.0.1', peer), 'not-running', { proto: 'tcp', host: '127.0.0.1', port: peer });
 });
@@ -121,5 +144,10 @@ test('TransportError.of keeps a TransportError, wraps anything else with its cau
     ['EMFILE', 'failed'],
     [undefined, 'failed'],
   ];
-  for (const [code, want] of cases) assert.equal(codeOf(code === undefined ? new Error('x') : Object.assign(new Error('x'), { code })), want, String(code));
+  for (const [code, want] of cases)
+    assert.equal(
+      codeOf(code === undefined ? new Error('x') : Object.assign(new Error('x'), { code })),
+      want,
+      String(code),
+    );
 });

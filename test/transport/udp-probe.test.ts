@@ -13,7 +13,12 @@ import { freePort } from '../helpers/ports.js';
 
 const HOST = '127.0.0.13';
 
-function refusedWithin(probes: UdpProbes, port: number, ms: number, errors: TransportError[] = []): Promise<number | null> {
+function refusedWithin(
+  probes: UdpProbes,
+  port: number,
+  ms: number,
+  errors: TransportError[] = [],
+): Promise<number | null> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), ms);
@@ -49,7 +54,10 @@ test('a listening port gets one CRLF keep-alive and is not reported; a cancelled
   try {
     const probes = new UdpProbes({ localAddress: () => undefined, waitMs: 300 });
     assert.equal(await refusedWithin(probes, port, 800), null);
-    assert.deepEqual(got.map((b) => b.toString('latin1')), ['\r\n\r\n']);
+    assert.deepEqual(
+      got.map((b) => b.toString('latin1')),
+      ['\r\n\r\n'],
+    );
   } finally {
     sock.close();
   }
@@ -78,7 +86,13 @@ test('at most `max` probes open at once; a host name is not probed; the env help
   await new Promise<void>((r) => listen.bind(lport, HOST, r));
   listen.on('message', (_m, rinfo) => seen.push(rinfo.address));
   try {
-    const probe = udpProbesFor([{ proto: 'tcp', host: '127.0.0.1' }, { proto: 'udp', host: '127.0.0.14' }], { waitMs: 200 });
+    const probe = udpProbesFor(
+      [
+        { proto: 'tcp', host: '127.0.0.1' },
+        { proto: 'udp', host: '127.0.0.14' },
+      ],
+      { waitMs: 200 },
+    );
     probe({ host: HOST, port: lport }, () => assert.fail('refused'));
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(seen, ['127.0.0.14']);

@@ -5,7 +5,10 @@ import { freePort } from '../helpers/ports.js';
 import { sipRequest, sipResponse, startLayer } from './helpers.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
-function udpClient(t: { after(fn: () => unknown): void }, host: string): Promise<{ sock: Socket; port: number; got: Array<{ data: string; port: number }> }> {
+function udpClient(
+  t: { after(fn: () => unknown): void },
+  host: string,
+): Promise<{ sock: Socket; port: number; got: Array<{ data: string; port: number }> }> {
   const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const got: Array<{ data: string; port: number }> = [];
   sock.on('message', (m, r) => got.push({ data: m.toString(), port: r.port }));
@@ -21,7 +24,14 @@ test('udp: receive a datagram, reply along its flow from the listening socket', 
   c.sock.send(sipRequest('u1'), port, '127.0.0.1');
   const m = await inbox.next();
   assert.equal(m.data.toString(), sipRequest('u1').toString());
-  assert.deepEqual(m.flow, { proto: 'udp', localHost: '127.0.0.1', localPort: port, remoteHost: '127.0.0.1', remotePort: c.port, connectionId: null });
+  assert.deepEqual(m.flow, {
+    proto: 'udp',
+    localHost: '127.0.0.1',
+    localPort: port,
+    remoteHost: '127.0.0.1',
+    remotePort: c.port,
+    connectionId: null,
+  });
   assert.equal(tl.send(m.flow, sipResponse('u1')), true);
   await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
   assert.equal(c.got[0]!.port, port, 'reply comes from the listening port');
@@ -36,7 +46,8 @@ test('udp: keep-alives (CRLF, whitespace, STUN binding) are dropped silently', a
   const stun = Buffer.alloc(20);
   stun.writeUInt16BE(0x0001, 0);
   stun.writeUInt32BE(0x2112a442, 4);
-  for (const d of [Buffer.from('\r\n'), Buffer.from('\r\n\r\n'), Buffer.from(' \t\r\n'), Buffer.alloc(0), stun]) c.sock.send(d, port, '127.0.0.1');
+  for (const d of [Buffer.from('\r\n'), Buffer.from('\r\n\r\n'), Buffer.from(' \t\r\n'), Buffer.alloc(0), stun])
+    c.sock.send(d, port, '127.0.0.1');
   c.sock.send(sipRequest('after'), port, '127.0.0.1');
   const m = await inbox.next();
   assert.match(m.data.toString(), /Call-ID: after/);
@@ -49,10 +60,20 @@ test('udp: sendTo goes out of the first udp listener of the same family', async 
   const { tl } = await startLayer(t, { listen: [{ proto: 'udp', host: '127.0.0.1', port }] });
   const c = await udpClient(t, '127.0.0.1');
   const flow = await tl.sendTo({ proto: 'udp', host: '127.0.0.1', port: c.port }, sipRequest('out'));
-  assert.deepEqual(flow, { proto: 'udp', localHost: '127.0.0.1', localPort: port, remoteHost: '127.0.0.1', remotePort: c.port, connectionId: null });
+  assert.deepEqual(flow, {
+    proto: 'udp',
+    localHost: '127.0.0.1',
+    localPort: port,
+    remoteHost: '127.0.0.1',
+    remotePort: c.port,
+    connectionId: null,
+  });
   await waitFor(() => c.got.length === 1, { timeoutMs: 3000, what: 'c.got.length === 1' });
   assert.equal(c.got[0]!.port, port);
-  await assert.rejects(tl.sendTo({ proto: 'udp', host: '::1', port: c.port }, sipRequest('x')), /no udp listener for IPv6/);
+  await assert.rejects(
+    tl.sendTo({ proto: 'udp', host: '::1', port: c.port }, sipRequest('x')),
+    /no udp listener for IPv6/,
+  );
   await assert.rejects(tl.sendTo({ proto: 'udp', host: 'example.com', port: 5060 }, sipRequest('x')), /IP literal/);
 });
 

@@ -13,12 +13,19 @@ interface WsClient {
   closeCode: number | null;
 }
 
-function wsClient(t: { after(fn: () => unknown): void }, url: string, protocols: string[], opts: ClientOptions = {}): Promise<WsClient> {
+function wsClient(
+  t: { after(fn: () => unknown): void },
+  url: string,
+  protocols: string[],
+  opts: ClientOptions = {},
+): Promise<WsClient> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols, opts);
     const c: WsClient = { ws, got: [], closeCode: null };
     ws.on('message', (d) => c.got.push(d.toString()));
-    ws.on('close', (code) => { c.closeCode = code; });
+    ws.on('close', (code) => {
+      c.closeCode = code;
+    });
     ws.once('open', () => resolve(c));
     ws.once('error', reject);
     t.after(() => ws.terminate());
@@ -62,7 +69,10 @@ test('ws: an upgrade not offering "sip" is refused; plain HTTP gets 426', async 
 
 test('ws: a message over maxStreamMessageBytes closes the connection', async (t) => {
   const port = await freePort();
-  const { tl, inbox } = await startLayer(t, { listen: [{ proto: 'ws', host: '127.0.0.1', port }], limits: { maxStreamMessageBytes: 1000 } });
+  const { tl, inbox } = await startLayer(t, {
+    listen: [{ proto: 'ws', host: '127.0.0.1', port }],
+    limits: { maxStreamMessageBytes: 1000 },
+  });
   const c = await wsClient(t, `ws://127.0.0.1:${port}/`, ['sip']);
   c.ws.send(sipRequest('big', 'x'.repeat(2000)).toString());
   await waitFor(() => c.closeCode !== null, { timeoutMs: 3000, what: 'c.closeCode !== null' });
@@ -76,7 +86,10 @@ test('wss: TLS WebSocket with the same certificate, and outgoing ws/wss via send
   const port = await freePort();
   const wsPort = await freePort();
   const a = await startLayer(t, {
-    listen: [{ proto: 'wss', host: '127.0.0.1', port }, { proto: 'ws', host: '127.0.0.1', port: wsPort }],
+    listen: [
+      { proto: 'wss', host: '127.0.0.1', port },
+      { proto: 'ws', host: '127.0.0.1', port: wsPort },
+    ],
     tls: cert,
   });
   const c = await wsClient(t, `wss://127.0.0.1:${port}/`, ['sip'], { ca: cert.cert });

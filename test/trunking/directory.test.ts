@@ -59,7 +59,11 @@ function suite(backend: Backend, skip: string | false): void {
     return { store, cfg: c };
   }
 
-  async function directory(t: TestContext, store: Store, opts: Partial<DirectoryOptions> = {}): Promise<StoreTrunkingDirectory> {
+  async function directory(
+    t: TestContext,
+    store: Store,
+    opts: Partial<DirectoryOptions> = {},
+  ): Promise<StoreTrunkingDirectory> {
     const d = new StoreTrunkingDirectory({
       store,
       resolve: async (host) => (host === 'gw.test' ? ['127.0.0.9'] : []),
@@ -70,63 +74,77 @@ function suite(backend: Backend, skip: string | false): void {
     return d;
   }
 
-  test(name('classifySource: most specific CIDR first, transport restrictions, carriers by address'), { skip }, async (t) => {
-    const { store } = await open(t);
-    await seed(store);
-    const d = await directory(t, store);
-    const kind = (ip: string, proto: string): string => {
-      const m = d.classifySource(ip, proto);
-      return m.kind === 'trunk' || m.kind === 'wrong-transport' ? `${m.kind}:${m.trunk.name}:${m.account.name}` : m.kind === 'carrier' ? `carrier:${m.carrier.name}` : 'none';
-    };
-    // A trunk's /32 at a carrier gateway's address: equal length, the carrier gateway comes first.
-    assert.equal(kind('127.0.0.2', 'udp'), 'carrier:cheap');
-    assert.equal(kind('127.0.0.2', 'tls'), 'carrier:cheap');
-    assert.equal(kind('::ffff:127.0.0.2', 'udp'), 'carrier:cheap', 'IPv4-mapped IPv6');
-    // 10.1.2.3: bpbx (/32, tcp) before net-tls (/16, tls) before net (/8, udp).
-    assert.equal(kind('10.1.2.3', 'tcp'), 'trunk:bpbx:beta');
-    assert.equal(kind('10.1.2.3', 'tls'), 'trunk:net-tls:acme');
-    assert.equal(kind('10.1.2.3', 'udp'), 'trunk:net:acme');
-    assert.equal(kind('10.1.2.3', 'UDP'), 'trunk:net:acme');
-    assert.equal(kind('10.1.2.3', 'ws'), 'wrong-transport:bpbx:beta', 'the most specific trunk is named');
-    assert.equal(kind('10.1.9.9', 'udp'), 'trunk:net:acme');
-    assert.equal(kind('10.1.9.9', 'tcp'), 'wrong-transport:net-tls:acme');
-    assert.equal(kind('10.200.0.1', 'tls'), 'wrong-transport:net:acme');
-    assert.equal(kind('2001:db8:1::5', 'tcp'), 'trunk:v6:acme');
-    assert.equal(kind('[2001:0DB8::5]', 'udp'), 'trunk:v6:acme');
-    // Carriers: by IP literal of a gateway (any port), by a resolved name, IPv6 written long.
-    assert.equal(kind('127.0.0.5', 'udp'), 'carrier:up');
-    assert.equal(kind('127.0.0.5', 'tcp'), 'carrier:up');
-    assert.equal(kind('127.0.0.9', 'udp'), 'carrier:up');
-    assert.equal(kind('2001:db8::7', 'udp'), 'carrier:cheap', 'a gateway inside a trunk range stays the carrier');
-    assert.equal(kind('2001:db8::8', 'udp'), 'trunk:v6:acme');
-    assert.equal(kind('127.0.0.3', 'udp'), 'none');
-    assert.equal(kind('192.0.2.1', 'udp'), 'none');
-    assert.equal(kind('not an address', 'udp'), 'none');
-    assert.equal(kind('', 'udp'), 'none');
-    assert.deepEqual(d.snapshot.carrierAddresses.get('up'), ['127.0.0.5', '127.0.0.9']);
-    assert.deepEqual(d.snapshot.carrierAddresses.get('cheap'), ['127.0.0.2', '2001:db8::7']);
-    // The carrier as the B2BUA needs it: with its password.
-    const up = d.classifySource('127.0.0.5', 'udp');
-    assert.ok(up.kind === 'carrier' && up.carrier.password === 'pw1' && up.carrier.username === 'u1');
-    // ... which a log line never shows.
-    assert.ok(up.kind === 'carrier' && !JSON.stringify(up).includes('pw1') && JSON.stringify(up).includes('"password":"***"'));
-    assert.ok(!JSON.stringify(d.carrier('up')).includes('pw1'));
-  });
+  test(
+    name('classifySource: most specific CIDR first, transport restrictions, carriers by address'),
+    { skip },
+    async (t) => {
+      const { store } = await open(t);
+      await seed(store);
+      const d = await directory(t, store);
+      const kind = (ip: string, proto: string): string => {
+        const m = d.classifySource(ip, proto);
+        return m.kind === 'trunk' || m.kind === 'wrong-transport'
+          ? `${m.kind}:${m.trunk.name}:${m.account.name}`
+          : m.kind === 'carrier'
+            ? `carrier:${m.carrier.name}`
+            : 'none';
+      };
+      // A trunk's /32 at a carrier gateway's address: equal length, the carrier gateway comes first.
+      assert.equal(kind('127.0.0.2', 'udp'), 'carrier:cheap');
+      assert.equal(kind('127.0.0.2', 'tls'), 'carrier:cheap');
+      assert.equal(kind('::ffff:127.0.0.2', 'udp'), 'carrier:cheap', 'IPv4-mapped IPv6');
+      // 10.1.2.3: bpbx (/32, tcp) before net-tls (/16, tls) before net (/8, udp).
+      assert.equal(kind('10.1.2.3', 'tcp'), 'trunk:bpbx:beta');
+      assert.equal(kind('10.1.2.3', 'tls'), 'trunk:net-tls:acme');
+      assert.equal(kind('10.1.2.3', 'udp'), 'trunk:net:acme');
+      assert.equal(kind('10.1.2.3', 'UDP'), 'trunk:net:acme');
+      assert.equal(kind('10.1.2.3', 'ws'), 'wrong-transport:bpbx:beta', 'the most specific trunk is named');
+      assert.equal(kind('10.1.9.9', 'udp'), 'trunk:net:acme');
+      assert.equal(kind('10.1.9.9', 'tcp'), 'wrong-transport:net-tls:acme');
+      assert.equal(kind('10.200.0.1', 'tls'), 'wrong-transport:net:acme');
+      assert.equal(kind('2001:db8:1::5', 'tcp'), 'trunk:v6:acme');
+      assert.equal(kind('[2001:0DB8::5]', 'udp'), 'trunk:v6:acme');
+      // Carriers: by IP literal of a gateway (any port), by a resolved name, IPv6 written long.
+      assert.equal(kind('127.0.0.5', 'udp'), 'carrier:up');
+      assert.equal(kind('127.0.0.5', 'tcp'), 'carrier:up');
+      assert.equal(kind('127.0.0.9', 'udp'), 'carrier:up');
+      assert.equal(kind('2001:db8::7', 'udp'), 'carrier:cheap', 'a gateway inside a trunk range stays the carrier');
+      assert.equal(kind('2001:db8::8', 'udp'), 'trunk:v6:acme');
+      assert.equal(kind('127.0.0.3', 'udp'), 'none');
+      assert.equal(kind('192.0.2.1', 'udp'), 'none');
+      assert.equal(kind('not an address', 'udp'), 'none');
+      assert.equal(kind('', 'udp'), 'none');
+      assert.deepEqual(d.snapshot.carrierAddresses.get('up'), ['127.0.0.5', '127.0.0.9']);
+      assert.deepEqual(d.snapshot.carrierAddresses.get('cheap'), ['127.0.0.2', '2001:db8::7']);
+      // The carrier as the B2BUA needs it: with its password.
+      const up = d.classifySource('127.0.0.5', 'udp');
+      assert.ok(up.kind === 'carrier' && up.carrier.password === 'pw1' && up.carrier.username === 'u1');
+      // ... which a log line never shows.
+      assert.ok(
+        up.kind === 'carrier' && !JSON.stringify(up).includes('pw1') && JSON.stringify(up).includes('"password":"***"'),
+      );
+      assert.ok(!JSON.stringify(d.carrier('up')).includes('pw1'));
+    },
+  );
 
-  test(name('a carrier gateway keeps its address against a trunk at the same address, whatever the transport'), { skip }, async (t) => {
-    const { store } = await open(t);
-    await store.accounts.add({ name: 'acme' });
-    await store.trunks.add({ name: 'tls-only', account: 'acme', ip: ['127.0.0.2'], transport: 'tls' });
-    await store.carriers.add({ name: 'up', gateways: ['sip:127.0.0.2:5080'] });
-    const d = await directory(t, store);
-    assert.equal(d.classifySource('127.0.0.2', 'tls').kind, 'carrier');
-    assert.equal(d.classifySource('127.0.0.2', 'udp').kind, 'carrier');
-    await store.carriers.rm('up');
-    await d.reload();
-    const m = d.classifySource('127.0.0.2', 'udp');
-    assert.equal(m.kind, 'wrong-transport');
-    assert.ok(m.kind === 'wrong-transport' && m.trunk.transport === 'tls');
-  });
+  test(
+    name('a carrier gateway keeps its address against a trunk at the same address, whatever the transport'),
+    { skip },
+    async (t) => {
+      const { store } = await open(t);
+      await store.accounts.add({ name: 'acme' });
+      await store.trunks.add({ name: 'tls-only', account: 'acme', ip: ['127.0.0.2'], transport: 'tls' });
+      await store.carriers.add({ name: 'up', gateways: ['sip:127.0.0.2:5080'] });
+      const d = await directory(t, store);
+      assert.equal(d.classifySource('127.0.0.2', 'tls').kind, 'carrier');
+      assert.equal(d.classifySource('127.0.0.2', 'udp').kind, 'carrier');
+      await store.carriers.rm('up');
+      await d.reload();
+      const m = d.classifySource('127.0.0.2', 'udp');
+      assert.equal(m.kind, 'wrong-transport');
+      assert.ok(m.kind === 'wrong-transport' && m.trunk.transport === 'tls');
+    },
+  );
 
   test(name('DIDs: exact before prefix, longest prefix wins, a prefix matches its own digits'), { skip }, async (t) => {
     const { store } = await open(t);
@@ -147,7 +165,11 @@ function suite(backend: Backend, skip: string | false): void {
     // The caller-ID check: the DID's account owns the number.
     assert.equal(d.accountOwns('acme', '+912240001234'), true);
     assert.equal(d.accountOwns('acme', '+912240001299'), true);
-    assert.equal(d.accountOwns('beta', '+912240001234'), false, "an exact DID of acme is not beta's, though beta's prefix covers it");
+    assert.equal(
+      d.accountOwns('beta', '+912240001234'),
+      false,
+      "an exact DID of acme is not beta's, though beta's prefix covers it",
+    );
     assert.equal(d.accountOwns('beta', '+912240005555'), true);
     assert.equal(d.accountOwns('acme', '+14155550100'), false);
     assert.equal(d.accountOwns('acme', '+33100000000'), false);
@@ -192,16 +214,31 @@ function suite(backend: Backend, skip: string | false): void {
     const other = (await open(t, cfg)).store;
     const g0 = d.generation;
     await other.trunks.add({ name: 'late', account: 'beta', ip: ['127.0.0.77'] });
-    const took = await elapsedUntil(() => d.classifySource('127.0.0.77', 'udp').kind === 'trunk', { timeoutMs: 2000, intervalMs: 20 });
+    const took = await elapsedUntil(() => d.classifySource('127.0.0.77', 'udp').kind === 'trunk', {
+      timeoutMs: 2000,
+      intervalMs: 20,
+    });
     assert.ok(took >= 0, 'new trunk seen: not within 2000 ms');
     t.diagnostic(`new trunk seen after ${took} ms`);
     assert.ok(d.generation > g0);
     await other.dids.add('+33100000000', 'late');
-    await waitFor(() => d.did('+33100000000')?.trunk.name === 'late', { timeoutMs: 2000, what: 'new DID seen', intervalMs: 20 });
+    await waitFor(() => d.did('+33100000000')?.trunk.name === 'late', {
+      timeoutMs: 2000,
+      what: 'new DID seen',
+      intervalMs: 20,
+    });
     await other.routes.add('+33', ['cheap']);
-    await waitFor(() => d.carriersFor('+33100000000')[0]?.name === 'cheap', { timeoutMs: 2000, what: 'new route seen', intervalMs: 20 });
+    await waitFor(() => d.carriersFor('+33100000000')[0]?.name === 'cheap', {
+      timeoutMs: 2000,
+      what: 'new route seen',
+      intervalMs: 20,
+    });
     await other.trunks.rm('late', { cascade: true });
-    await waitFor(() => d.classifySource('127.0.0.77', 'udp').kind === 'none' && d.did('+33100000000') === null, { timeoutMs: 2000, what: 'removal seen', intervalMs: 20 });
+    await waitFor(() => d.classifySource('127.0.0.77', 'udp').kind === 'none' && d.did('+33100000000') === null, {
+      timeoutMs: 2000,
+      what: 'removal seen',
+      intervalMs: 20,
+    });
     // Nothing changed: no reload.
     await new Promise((r) => setTimeout(r, 1300));
     const g1 = d.generation;
@@ -216,20 +253,26 @@ function suite(backend: Backend, skip: string | false): void {
     assert.equal(d.account('gamma')?.name, 'gamma');
   });
 
-  test(name('a gateway name that does not resolve: the carrier stays, recognised by its other addresses'), { skip }, async (t) => {
-    const { store } = await open(t);
-    await store.carriers.add({ name: 'up', gateways: ['sip:nowhere.invalid', 'sip:127.0.0.5'] });
-    await store.carriers.add({ name: 'slow', gateways: ['sip:slow.test'] });
-    const d = await directory(t, store, {
-      resolve: (host) =>
-        host === 'slow.test' ? new Promise<string[]>(() => undefined) : Promise.reject(new Error(`${host}: ENOTFOUND`)),
-      resolveTimeoutMs: 100,
-    });
-    assert.equal(d.carrier('up')?.gateways.length, 2);
-    assert.equal(d.classifySource('127.0.0.5', 'udp').kind, 'carrier');
-    assert.deepEqual(d.snapshot.carrierAddresses.get('slow'), []);
-    assert.equal(d.carrier('slow')?.name, 'slow');
-  });
+  test(
+    name('a gateway name that does not resolve: the carrier stays, recognised by its other addresses'),
+    { skip },
+    async (t) => {
+      const { store } = await open(t);
+      await store.carriers.add({ name: 'up', gateways: ['sip:nowhere.invalid', 'sip:127.0.0.5'] });
+      await store.carriers.add({ name: 'slow', gateways: ['sip:slow.test'] });
+      const d = await directory(t, store, {
+        resolve: (host) =>
+          host === 'slow.test'
+            ? new Promise<string[]>(() => undefined)
+            : Promise.reject(new Error(`${host}: ENOTFOUND`)),
+        resolveTimeoutMs: 100,
+      });
+      assert.equal(d.carrier('up')?.gateways.length, 2);
+      assert.equal(d.classifySource('127.0.0.5', 'udp').kind, 'carrier');
+      assert.deepEqual(d.snapshot.carrierAddresses.get('slow'), []);
+      assert.equal(d.carrier('slow')?.name, 'slow');
+    },
+  );
 
   test(name('node:dns resolves a gateway name (localhost) by default'), { skip }, async (t) => {
     const { store } = await open(t);

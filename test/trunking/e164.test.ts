@@ -48,7 +48,11 @@ const BAD: [input: string, reason: RegExp, cc?: string][] = [
 
 test('normalizeNumber: the forms a PBX sends become E.164', () => {
   for (const [input, expected, cc] of GOOD) {
-    assert.equal(normalizeNumber(input, cc !== undefined ? { defaultCountryCode: cc } : {}), expected, JSON.stringify(input));
+    assert.equal(
+      normalizeNumber(input, cc !== undefined ? { defaultCountryCode: cc } : {}),
+      expected,
+      JSON.stringify(input),
+    );
   }
 });
 

@@ -35,7 +35,14 @@ test('gateway monitor: once known, down only after 3 failures in a row, up only 
 test('gateway monitor: a gateway starts unknown (usable), and its first answer decides: one failed ping and it is down', () => {
   const pending: Array<(r: PingResult) => void> = [];
   const changes: Array<[string, boolean]> = [];
-  const m = new GatewayMonitor({ intervalMs: 60_000, downAfter: 3, upAfter: 2, gateways: () => ['sip:dead', 'sip:live'], ping: (_u, done) => void pending.push(done), onChange: (u, up) => changes.push([u, up]) });
+  const m = new GatewayMonitor({
+    intervalMs: 60_000,
+    downAfter: 3,
+    upAfter: 2,
+    gateways: () => ['sip:dead', 'sip:live'],
+    ping: (_u, done) => void pending.push(done),
+    onChange: (u, up) => changes.push([u, up]),
+  });
   m.start();
   m.stop();
   // start() pinged both at once; nothing answered yet.
@@ -46,14 +53,32 @@ test('gateway monitor: a gateway starts unknown (usable), and its first answer d
   pending[1]!('ok');
   assert.deepEqual([m.health('sip:dead'), m.health('sip:live')], ['down', 'up']);
   assert.equal(m.isUp('sip:dead'), false);
-  assert.deepEqual(changes, [['sip:dead', false], ['sip:live', true]]);
-  assert.deepEqual(m.list().map((s) => [s.uri, s.state, s.lastResult]), [['sip:dead', 'down', 'fail'], ['sip:live', 'up', 'ok']]);
+  assert.deepEqual(changes, [
+    ['sip:dead', false],
+    ['sip:live', true],
+  ]);
+  assert.deepEqual(
+    m.list().map((s) => [s.uri, s.state, s.lastResult]),
+    [
+      ['sip:dead', 'down', 'fail'],
+      ['sip:live', 'up', 'ok'],
+    ],
+  );
 });
 
 test('gateway monitor: sync() pings only the gateways it has not seen (a carrier added live), at once', () => {
   let gws = ['sip:a'];
   const sent: string[] = [];
-  const m = new GatewayMonitor({ intervalMs: 60_000, downAfter: 1, upAfter: 1, gateways: () => gws, ping: (u, done) => { sent.push(u); done('ok'); } });
+  const m = new GatewayMonitor({
+    intervalMs: 60_000,
+    downAfter: 1,
+    upAfter: 1,
+    gateways: () => gws,
+    ping: (u, done) => {
+      sent.push(u);
+      done('ok');
+    },
+  });
   m.round();
   gws = ['sip:a', 'sip:b'];
   m.sync();
@@ -64,13 +89,22 @@ test('gateway monitor: sync() pings only the gateways it has not seen (a carrier
 test('gateway monitor: a ping still in flight is not sent again; removed gateways are forgotten', () => {
   let sent = 0;
   let gws = ['sip:a', 'sip:b'];
-  const m = new GatewayMonitor({ intervalMs: 1000, downAfter: 1, upAfter: 1, gateways: () => gws, ping: () => void sent++ });
+  const m = new GatewayMonitor({
+    intervalMs: 1000,
+    downAfter: 1,
+    upAfter: 1,
+    gateways: () => gws,
+    ping: () => void sent++,
+  });
   m.round();
   m.round();
   assert.equal(sent, 2);
   gws = ['sip:a'];
   m.round();
-  assert.deepEqual(m.list().map((s) => s.uri), ['sip:a']);
+  assert.deepEqual(
+    m.list().map((s) => s.uri),
+    ['sip:a'],
+  );
   assert.equal(m.isUp('sip:unknown'), true);
   assert.equal(m.health('sip:unknown'), 'unknown');
 });

@@ -47,7 +47,15 @@ export function App() {
   const page = route.page === '' ? 'dashboard' : route.page;
   const resource = RESOURCE_PAGES.find((p) => p.name === page);
   let body;
-  if (!logged) body = <Login onLogin={() => { setLogged(true); if (route.page === '') go('dashboard'); }} />;
+  if (!logged)
+    body = (
+      <Login
+        onLogin={() => {
+          setLogged(true);
+          if (route.page === '') go('dashboard');
+        }}
+      />
+    );
   else if (page === 'dashboard') body = <Dashboard />;
   else if (page === 'calls') body = <Calls />;
   else if (page === 'cdrs') body = <Cdrs />;

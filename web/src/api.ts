@@ -5,13 +5,17 @@ const TOKEN_KEY = 'trunkline.token';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 export const getToken = (): string | null => sessionStorage.getItem(TOKEN_KEY);
-export const setToken = (t: string | null): void => (t === null ? sessionStorage.removeItem(TOKEN_KEY) : sessionStorage.setItem(TOKEN_KEY, t));
+export const setToken = (t: string | null): void =>
+  t === null ? sessionStorage.removeItem(TOKEN_KEY) : sessionStorage.setItem(TOKEN_KEY, t);
 
 /** Called when the server refuses the token (401): the app goes back to the login page. */
 let onUnauthorized: () => void = () => {};
@@ -32,11 +36,19 @@ async function errorOf(res: Response, what: string): Promise<ApiError> {
 }
 
 /** A raw request with the token; throws ApiError when not 2xx. */
-export async function request(method: string, path: string, opts: { body?: unknown; accept?: string } = {}): Promise<Response> {
+export async function request(
+  method: string,
+  path: string,
+  opts: { body?: unknown; accept?: string } = {},
+): Promise<Response> {
   const headers: Record<string, string> = { authorization: `Bearer ${getToken() ?? ''}` };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.accept !== undefined) headers.accept = opts.accept;
-  const res = await fetch(`/api/v1${path}`, { method, headers, ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }) });
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
+  });
   if (res.status === 401) {
     const err = await errorOf(res, `${method} ${path}`);
     onUnauthorized();
@@ -69,7 +81,9 @@ export async function metrics(): Promise<Sample[]> {
   for (const line of (await res.text()).split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
     if (m === null) continue;
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
+    const labels = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]),
+    );
     out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;

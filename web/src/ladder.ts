@@ -35,7 +35,11 @@ export function ladderLayout(messages: readonly TraceMessage[]): { lanes: Lane[]
       else if (!a.includes(addr) && !b.includes(addr)) add(m.leg === 'a' ? a : b, addr);
     }
   }
-  const lanes: Lane[] = [...a.map((addr) => ({ addr, role: 'a' as const })), ...mine.map((addr) => ({ addr, role: 'trunkline' as const })), ...b.map((addr) => ({ addr, role: 'b' as const }))];
+  const lanes: Lane[] = [
+    ...a.map((addr) => ({ addr, role: 'a' as const })),
+    ...mine.map((addr) => ({ addr, role: 'trunkline' as const })),
+    ...b.map((addr) => ({ addr, role: 'b' as const })),
+  ];
   const at = new Map(lanes.map((l, i) => [l.addr, i]));
   const arrows = messages.map((m, index) => ({
     index,

@@ -6,7 +6,11 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preac
 import { errorText } from './api';
 import { showError } from './store';
 
-export function useLoad<T>(page: string, fetcher: () => Promise<T>, deps: readonly unknown[] = []): { data: T | undefined; reload: () => Promise<void> } {
+export function useLoad<T>(
+  page: string,
+  fetcher: () => Promise<T>,
+  deps: readonly unknown[] = [],
+): { data: T | undefined; reload: () => Promise<void> } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [loaded, setLoaded] = useState(false);
   const alive = useRef(true);

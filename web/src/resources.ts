@@ -62,10 +62,23 @@ interface Columns<N extends keyof Views> {
   cell(head: string, cell: (o: Json<N>, extra: Extra) => string): Column;
 }
 
-const t = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : Array.isArray(v) ? (v.length === 0 ? '-' : v.join(', ')) : String(v));
+const t = (v: unknown): string =>
+  v === null || v === undefined || v === ''
+    ? '-'
+    : Array.isArray(v)
+      ? v.length === 0
+        ? '-'
+        : v.join(', ')
+      : String(v);
 const columns = {
-  col: (head: string, field: string, fallback?: string): Column => ({ head, cell: (o) => (o[field] === null && fallback !== undefined ? fallback : t(o[field])) }),
-  timeCol: (head: string, field: string): Column => ({ head, cell: (o) => when(typeof o[field] === 'string' ? o[field] : null) }),
+  col: (head: string, field: string, fallback?: string): Column => ({
+    head,
+    cell: (o) => (o[field] === null && fallback !== undefined ? fallback : t(o[field])),
+  }),
+  timeCol: (head: string, field: string): Column => ({
+    head,
+    cell: (o) => when(typeof o[field] === 'string' ? o[field] : null),
+  }),
   cell: (head: string, cell: (o: Obj, extra: Extra) => string): Column => ({ head, cell }),
 };
 
@@ -92,7 +105,12 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'cpm', label: 'Calls per minute', kind: 'int', placeholder: 'unlimited', nullable: true },
       { name: 'maxCalls', label: 'Max calls', kind: 'int', placeholder: 'unlimited', nullable: true },
     ],
-    columns: ({ col, timeCol }) => [col('Name', 'name'), col('CPM', 'cpm', 'unlimited'), col('Max calls', 'maxCalls', 'unlimited'), timeCol('Created', 'createdAt')],
+    columns: ({ col, timeCol }) => [
+      col('Name', 'name'),
+      col('CPM', 'cpm', 'unlimited'),
+      col('Max calls', 'maxCalls', 'unlimited'),
+      timeCol('Created', 'createdAt'),
+    ],
   }),
   page({
     name: 'trunks',
@@ -116,7 +134,9 @@ export const RESOURCE_PAGES: ResourcePage[] = [
     columns: ({ col, cell }) => [
       col('Name', 'name'),
       col('Account', 'account'),
-      cell('Source', (o) => (o.register !== null && o.register !== undefined ? `registers as ${t(o.register)}` : t(o.ip))),
+      cell('Source', (o) =>
+        o.register !== null && o.register !== undefined ? `registers as ${t(o.register)}` : t(o.ip),
+      ),
       col('Destination', 'dest', 'registered contact'),
       col('Transport', 'transport', 'any'),
       col('CPM', 'cpm'),
@@ -134,7 +154,12 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'number', label: 'Number or prefix', required: true, placeholder: '+912240001234 or +9122400012*' },
       { name: 'trunk', label: 'Trunk', required: true },
     ],
-    columns: ({ col, timeCol }) => [col('Number', 'number'), col('Trunk', 'trunk'), col('Account', 'account'), timeCol('Created', 'createdAt')],
+    columns: ({ col, timeCol }) => [
+      col('Number', 'number'),
+      col('Trunk', 'trunk'),
+      col('Account', 'account'),
+      timeCol('Created', 'createdAt'),
+    ],
   }),
   page({
     name: 'carriers',
@@ -144,7 +169,13 @@ export const RESOURCE_PAGES: ResourcePage[] = [
     hint: 'Gateways in order: the first is tried first. The state is what OPTIONS pings found.',
     fields: [
       { name: 'name', label: 'Name', required: true },
-      { name: 'gateways', label: 'Gateways (comma separated)', kind: 'list', required: true, placeholder: 'sip:127.0.0.5:5080' },
+      {
+        name: 'gateways',
+        label: 'Gateways (comma separated)',
+        kind: 'list',
+        required: true,
+        placeholder: 'sip:127.0.0.5:5080',
+      },
       { name: 'username', label: 'Username', nullable: true },
       { name: 'password', label: 'Password', kind: 'password', nullable: true },
       { name: 'register', label: 'Register', kind: 'bool' },
@@ -156,7 +187,14 @@ export const RESOURCE_PAGES: ResourcePage[] = [
     columns: ({ col, cell }) => [
       col('Name', 'name'),
       cell('Gateways', (o, x) =>
-        Array.isArray(o.gateways) ? o.gateways.map((g) => `${String(g)} (${x.gateways.has(String(g)) ? (x.gateways.get(String(g)) ? 'up' : 'down') : 'unknown'})`).join(', ') : '-',
+        Array.isArray(o.gateways)
+          ? o.gateways
+              .map(
+                (g) =>
+                  `${String(g)} (${x.gateways.has(String(g)) ? (x.gateways.get(String(g)) ? 'up' : 'down') : 'unknown'})`,
+              )
+              .join(', ')
+          : '-',
       ),
       col('Username', 'username'),
       cell('Password', (o) => (o.hasPassword === true ? 'set' : 'none')),
@@ -175,7 +213,11 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'prefix', label: 'Prefix', required: true, placeholder: '+ or +91' },
       { name: 'carriers', label: 'Carriers (in order)', kind: 'list', required: true },
     ],
-    columns: ({ col, timeCol }) => [col('Prefix', 'prefix'), col('Carriers', 'carriers'), timeCol('Created', 'createdAt')],
+    columns: ({ col, timeCol }) => [
+      col('Prefix', 'prefix'),
+      col('Carriers', 'carriers'),
+      timeCol('Created', 'createdAt'),
+    ],
   }),
   page({
     name: 'domains',
@@ -196,7 +238,11 @@ export const RESOURCE_PAGES: ResourcePage[] = [
       { name: 'subscriber', label: 'USER@DOMAIN', required: true },
       { name: 'password', label: 'Password', kind: 'password', required: true },
     ],
-    columns: ({ col, timeCol }) => [col('Subscriber', 'subscriber'), timeCol('Created', 'createdAt'), timeCol('Updated', 'updatedAt')],
+    columns: ({ col, timeCol }) => [
+      col('Subscriber', 'subscriber'),
+      timeCol('Created', 'createdAt'),
+      timeCol('Updated', 'updatedAt'),
+    ],
   }),
 ];
 
@@ -213,7 +259,11 @@ function fieldValue(f: Field, s: string): unknown {
   const v = s.trim();
   if (f.kind === 'password') return s === '' ? undefined : s;
   if (v === '') return undefined;
-  if (f.kind === 'list') return v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (f.kind === 'list')
+    return v
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   // Not a number: sent as typed, so the API's 400 names the field.
   if (f.kind === 'int') return /^-?\d+$/.test(v) ? Number(v) : v;
   if (f.kind === 'bool') return v === 'yes';
@@ -248,6 +298,7 @@ export function patchBody(page: ResourcePage, before: Obj, values: Record<string
 /** gateway -> up, from trunkline_gateway_up samples. */
 export function gatewayStates(samples: Sample[]): Map<string, boolean> {
   const m = new Map<string, boolean>();
-  for (const s of samples) if (s.name === 'trunkline_gateway_up' && s.labels.gateway !== undefined) m.set(s.labels.gateway, s.value === 1);
+  for (const s of samples)
+    if (s.name === 'trunkline_gateway_up' && s.labels.gateway !== undefined) m.set(s.labels.gateway, s.value === 1);
   return m;
 }

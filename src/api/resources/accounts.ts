@@ -21,12 +21,18 @@ export default defineResource({
   get: async (ctx, key) => out(await ctx.store.accounts.show(key)),
   create: {
     body: v.create,
-    run: async (ctx, b) => out(await ctx.store.accounts.add({ name: b.name, cpm: b.cpm ?? null, maxCalls: b.maxCalls ?? null })),
+    run: async (ctx, b) =>
+      out(await ctx.store.accounts.add({ name: b.name, cpm: b.cpm ?? null, maxCalls: b.maxCalls ?? null })),
   },
   update: {
     body: v.patch,
     run: async (ctx, key, b) =>
-      out(await ctx.store.accounts.update(key, { ...(b.cpm !== undefined && { cpm: b.cpm }), ...(b.maxCalls !== undefined && { maxCalls: b.maxCalls }) })),
+      out(
+        await ctx.store.accounts.update(key, {
+          ...(b.cpm !== undefined && { cpm: b.cpm }),
+          ...(b.maxCalls !== undefined && { maxCalls: b.maxCalls }),
+        }),
+      ),
   },
   remove: {
     query: removeQuery,

@@ -25,7 +25,9 @@ export default defineResource({
     run: async (ctx, q) => {
       const a = q.subscriber !== undefined ? parseAddress(q.subscriber, 'subscriber') : undefined;
       const domain = a?.domain ?? q.domain;
-      return (await ctx.store.aliases.list({ ...(a && { username: a.username }), ...(domain !== undefined && { domain }) })).map(out);
+      return (
+        await ctx.store.aliases.list({ ...(a && { username: a.username }), ...(domain !== undefined && { domain }) })
+      ).map(out);
     },
   },
   get: async (ctx, key) => {

@@ -19,7 +19,14 @@ export default defineResource({
   },
   create: {
     body: v.create,
-    run: async (ctx, body) => out(await new BanRepo(ctx.store.ctx).add(body.ip, { seconds: body.for ?? null, ...(body.reason !== undefined ? { reason: body.reason } : {}), source: 'manual' })),
+    run: async (ctx, body) =>
+      out(
+        await new BanRepo(ctx.store.ctx).add(body.ip, {
+          seconds: body.for ?? null,
+          ...(body.reason !== undefined ? { reason: body.reason } : {}),
+          source: 'manual',
+        }),
+      ),
   },
   remove: {
     run: async (ctx, key) => {

@@ -16,7 +16,9 @@ const ISO = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?
 const time = z
   .string()
   .trim()
-  .refine((s) => ISO.test(s) && !Number.isNaN(Date.parse(s)), { message: 'expected an ISO 8601 time like 2026-01-31T12:00:00Z' })
+  .refine((s) => ISO.test(s) && !Number.isNaN(Date.parse(s)), {
+    message: 'expected an ISO 8601 time like 2026-01-31T12:00:00Z',
+  })
   .transform((s) => Date.parse(s));
 
 const listQuery = z.strictObject({
@@ -26,7 +28,13 @@ const listQuery = z.strictObject({
   account: z.string().max(64).optional(),
   direction: z.enum(['inbound', 'outbound']).optional(),
   disposition: z.enum(['answered', 'failed']).optional().describe('answered (2xx) or failed'),
-  limit: z.coerce.number().int().min(1).max(CDR_MAX_LIMIT).default(CDR_DEFAULT_LIMIT).describe(`rows per page, 1-${CDR_MAX_LIMIT}`),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(CDR_MAX_LIMIT)
+    .default(CDR_DEFAULT_LIMIT)
+    .describe(`rows per page, 1-${CDR_MAX_LIMIT}`),
   cursor: z.string().max(512).optional().describe('the Next-Cursor of the previous page'),
   format: z.enum(['json', 'csv']).optional().describe('csv: the same rows as CSV (or Accept: text/csv)'),
 });

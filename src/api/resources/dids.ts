@@ -25,7 +25,18 @@ export default defineResource({
   list: {
     query: listQuery,
     run: (ctx, q) =>
-      namePage(q, async (w) => (await ctx.store.dids.list({ ...(q.trunk !== undefined && { trunk: q.trunk }), ...(q.account !== undefined && { account: q.account }), ...w })).map(out), (d) => d.number),
+      namePage(
+        q,
+        async (w) =>
+          (
+            await ctx.store.dids.list({
+              ...(q.trunk !== undefined && { trunk: q.trunk }),
+              ...(q.account !== undefined && { account: q.account }),
+              ...w,
+            })
+          ).map(out),
+        (d) => d.number,
+      ),
   },
   get: async (ctx, key) => out(await ctx.store.dids.show(key)),
   create: { body: v.create, run: async (ctx, b) => out(await ctx.store.dids.add(b.number, b.trunk)) },

@@ -5,7 +5,10 @@ import { defineResource } from '../resource.js';
 import { domainJson as out } from '../../store/json.js';
 
 const removeQuery = z.strictObject({
-  cascade: z.enum(['true', 'false']).optional().describe('also remove its subscribers, their aliases and registrations'),
+  cascade: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('also remove its subscribers, their aliases and registrations'),
 });
 
 export default defineResource({

@@ -21,7 +21,10 @@ export default defineResource({
     query: listQuery,
     run: async (ctx, q) => {
       const now = ctx.now();
-      const rows = q.aor !== undefined ? await ctx.store.location.listForAor(normalizeAor(q.aor), now) : await ctx.store.location.listLive(now);
+      const rows =
+        q.aor !== undefined
+          ? await ctx.store.location.listForAor(normalizeAor(q.aor), now)
+          : await ctx.store.location.listLive(now);
       return rows.map((b) => out(b, now));
     },
   },

@@ -26,7 +26,10 @@ export default defineResource({
   update: {
     body: v.patch,
     run: async (ctx, key, b) => {
-      if (b.carriers === undefined) return out((await ctx.store.routes.list()).find((r) => r.prefix === parseRoutePrefix(key, 'prefix')) ?? notFound(key));
+      if (b.carriers === undefined)
+        return out(
+          (await ctx.store.routes.list()).find((r) => r.prefix === parseRoutePrefix(key, 'prefix')) ?? notFound(key),
+        );
       return out(await ctx.store.routes.update(key, b.carriers));
     },
   },

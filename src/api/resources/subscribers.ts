@@ -18,7 +18,8 @@ export default defineResource({
   object: v.object,
   list: {
     query: listQuery,
-    run: async (ctx, q) => (await ctx.store.subscribers.list(q.domain !== undefined ? { domain: q.domain } : {})).map(out),
+    run: async (ctx, q) =>
+      (await ctx.store.subscribers.list(q.domain !== undefined ? { domain: q.domain } : {})).map(out),
   },
   get: async (ctx, key) => {
     const a = parseAddress(key, 'subscriber');

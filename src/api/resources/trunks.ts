@@ -17,7 +17,10 @@ import { defineResource } from '../resource.js';
 import { trunkJson as out } from '../../store/json.js';
 import { ApiError } from '../errors.js';
 
-const listQuery = z.strictObject({ account: z.string().optional().describe("only this account's"), ...optionalPageQuery });
+const listQuery = z.strictObject({
+  account: z.string().optional().describe("only this account's"),
+  ...optionalPageQuery,
+});
 const removeQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional().describe('also remove its DIDs') });
 
 type Body = z.output<typeof v.patch>;
@@ -60,7 +63,13 @@ export default defineResource({
   object: v.object,
   list: {
     query: listQuery,
-    run: (ctx, q) => namePage(q, async (w) => (await ctx.store.trunks.list({ ...(q.account !== undefined && { account: q.account }), ...w })).map(out), (t) => t.name),
+    run: (ctx, q) =>
+      namePage(
+        q,
+        async (w) =>
+          (await ctx.store.trunks.list({ ...(q.account !== undefined && { account: q.account }), ...w })).map(out),
+        (t) => t.name,
+      ),
   },
   get: async (ctx, key) => out(await ctx.store.trunks.show(key)),
   create: {

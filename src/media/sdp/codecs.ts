@@ -26,10 +26,45 @@ const STATIC: Readonly<Record<number, { name: string; rate: number }>> = {
  * would silently restrict every call to no codec at all.
  */
 export const KNOWN_CODECS: readonly string[] = [
-  'PCMU', 'PCMA', 'G722', 'G729', 'G729D', 'G729E', 'G723', 'G728', 'GSM', 'GSM-EFR', 'GSM-HR-08',
-  'G726-16', 'G726-24', 'G726-32', 'G726-40', 'AAL2-G726-32', 'G7221', 'G7291', 'DVI4', 'L8', 'L16', 'L24', 'LPC', 'QCELP', 'MPA',
-  'iLBC', 'opus', 'speex', 'SILK', 'AMR', 'AMR-WB', 'EVS', 'BV16', 'BV32',
-  'telephone-event', 'CN', 'red', 'ulpfec', 'rtx',
+  'PCMU',
+  'PCMA',
+  'G722',
+  'G729',
+  'G729D',
+  'G729E',
+  'G723',
+  'G728',
+  'GSM',
+  'GSM-EFR',
+  'GSM-HR-08',
+  'G726-16',
+  'G726-24',
+  'G726-32',
+  'G726-40',
+  'AAL2-G726-32',
+  'G7221',
+  'G7291',
+  'DVI4',
+  'L8',
+  'L16',
+  'L24',
+  'LPC',
+  'QCELP',
+  'MPA',
+  'iLBC',
+  'opus',
+  'speex',
+  'SILK',
+  'AMR',
+  'AMR-WB',
+  'EVS',
+  'BV16',
+  'BV32',
+  'telephone-event',
+  'CN',
+  'red',
+  'ulpfec',
+  'rtx',
 ];
 
 const KNOWN_BY_UPPER = new Map(KNOWN_CODECS.map((n) => [n.toUpperCase(), n]));
@@ -52,7 +87,9 @@ export interface Codec {
 /** Payload type numbers of the m= line, in order (non-numeric formats, e.g. for udptl, are skipped). */
 export function payloadTypes(m: MediaDescription): number[] {
   const out: number[] = [];
-  for (const f of String(m.payloads ?? '').trim().split(/\s+/)) {
+  for (const f of String(m.payloads ?? '')
+    .trim()
+    .split(/\s+/)) {
     if (/^\d{1,3}$/.test(f)) out.push(Number(f));
   }
   return out;
@@ -64,7 +101,8 @@ export function codecsOf(m: MediaDescription): Codec[] {
   return payloadTypes(m).map((pt) => {
     const r = maps.get(pt);
     // A malformed a=rtpmap can parse with a missing or numeric codec name.
-    if (r !== undefined && r.codec !== undefined && r.codec !== null) return { pt, name: String(r.codec), rate: Number(r.rate) || 8000 };
+    if (r !== undefined && r.codec !== undefined && r.codec !== null)
+      return { pt, name: String(r.codec), rate: Number(r.rate) || 8000 };
     const s = STATIC[pt];
     return { pt, name: s?.name ?? `PT${pt}`, rate: s?.rate ?? 8000 };
   });
@@ -101,9 +139,15 @@ export function restrictCodecs(m: MediaDescription, allowed: readonly string[]):
     .sort((x, y) => Number(!isVoice(x.c)) - Number(!isVoice(y.c)) || x.r - y.r || x.i - y.i)
     .map((x) => x.c);
   if (!kept.some(isVoice)) {
-    throw notAcceptable(WARN.format, `no common codec (offered ${codecs.map((c) => c.name).join(',') || 'none'}, allowed ${allowed.join(',')})`);
+    throw notAcceptable(
+      WARN.format,
+      `no common codec (offered ${codecs.map((c) => c.name).join(',') || 'none'}, allowed ${allowed.join(',')})`,
+    );
   }
-  keepPayloads(m, kept.map((c) => c.pt));
+  keepPayloads(
+    m,
+    kept.map((c) => c.pt),
+  );
   return kept;
 }
 
@@ -135,7 +179,11 @@ function listed(c: Codec, list: readonly Codec[], dynamic: boolean): boolean {
  * cannot be carried: 488/305, as is an accepted audio stream left without a
  * voice codec.
  */
-export function checkAnswerCodecs(answer: MediaDescription, offered: readonly Codec[], otherOffered: readonly Codec[] = []): AnswerCodecs {
+export function checkAnswerCodecs(
+  answer: MediaDescription,
+  offered: readonly Codec[],
+  otherOffered: readonly Codec[] = [],
+): AnswerCodecs {
   const got = codecsOf(answer);
   const kept: Codec[] = [];
   const relayed: Codec[] = [];
@@ -151,7 +199,11 @@ export function checkAnswerCodecs(answer: MediaDescription, offered: readonly Co
   if (answer.type === 'audio' && got.length > 0 && !kept.some(isVoice)) {
     throw notAcceptable(WARN.format, 'answer has no voice codec');
   }
-  if (dropped.length > 0) keepPayloads(answer, kept.map((c) => c.pt));
+  if (dropped.length > 0)
+    keepPayloads(
+      answer,
+      kept.map((c) => c.pt),
+    );
   return { codecs: kept, relayed, dropped };
 }
 

@@ -32,7 +32,8 @@ export function readCryptoLine(line: CryptoLine): CryptoVerdict {
   // sdp-transform types these as strings but a malformed line can give numbers or nothing.
   const rawSuite = String(line.suite ?? '');
   const suite = rawSuite.toUpperCase();
-  if (!Object.hasOwn(SRTP_SUITES, suite)) return { ok: false, reason: `unsupported crypto suite ${rawSuite.slice(0, 40)}` };
+  if (!Object.hasOwn(SRTP_SUITES, suite))
+    return { ok: false, reason: `unsupported crypto suite ${rawSuite.slice(0, 40)}` };
   if (line.sessionConfig !== undefined && String(line.sessionConfig).trim() !== '') {
     return { ok: false, reason: 'crypto session parameters not supported' };
   }
@@ -49,7 +50,8 @@ export function readCryptoLine(line: CryptoLine): CryptoVerdict {
   if (b64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return { ok: false, reason: 'bad crypto key encoding' };
   const raw = Buffer.from(b64, 'base64');
   if (raw.length !== MASTER_KEY_LEN + MASTER_SALT_LEN) return { ok: false, reason: 'bad crypto key length' };
-  if (!Number.isInteger(line.id) || line.id < 0 || line.id > 999_999_999) return { ok: false, reason: 'bad crypto tag' };
+  if (!Number.isInteger(line.id) || line.id < 0 || line.id > 999_999_999)
+    return { ok: false, reason: 'bad crypto tag' };
   return {
     ok: true,
     key: {

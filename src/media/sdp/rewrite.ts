@@ -35,7 +35,8 @@ export interface PeerMedia {
 }
 
 export function parseSdp(text: string): SessionDescription {
-  if (typeof text !== 'string' || !/^v=0\r?$/m.test(text.slice(0, 8))) throw notAcceptable(WARN.misc, 'SDP body is not SDP (no v=0)');
+  if (typeof text !== 'string' || !/^v=0\r?$/m.test(text.slice(0, 8)))
+    throw notAcceptable(WARN.misc, 'SDP body is not SDP (no v=0)');
   let sd: SessionDescription;
   try {
     sd = sdpTransform.parse(text);
@@ -70,12 +71,27 @@ export function describePeer(sd: SessionDescription): PeerMedia[] {
     const transport = normalTransport(m.protocol);
     if (transport === null) {
       if (port === 0) {
-        return { index, type: m.type, port: 0, transport: 'RTP/AVP', srtp: false, address: null, rtcpPort: 0, rtcpAddress: null, rtcpMux: false, direction: 'inactive', crypto: [] };
+        return {
+          index,
+          type: m.type,
+          port: 0,
+          transport: 'RTP/AVP',
+          srtp: false,
+          address: null,
+          rtcpPort: 0,
+          rtcpAddress: null,
+          rtcpMux: false,
+          direction: 'inactive',
+          crypto: [],
+        };
       }
-      const why = /TLS|DTLS/i.test(m.protocol) ? 'DTLS-SRTP not supported, use SDES (RTP/SAVP)' : `media transport ${m.protocol.slice(0, 40)} not supported`;
+      const why = /TLS|DTLS/i.test(m.protocol)
+        ? 'DTLS-SRTP not supported, use SDES (RTP/SAVP)'
+        : `media transport ${m.protocol.slice(0, 40)} not supported`;
       throw notAcceptable(WARN.transport, why);
     }
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw notAcceptable(WARN.misc, `bad m= port ${String(m.port).slice(0, 10)}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw notAcceptable(WARN.misc, `bad m= port ${String(m.port).slice(0, 10)}`);
     const ip = m.connection?.ip ?? sd.connection?.ip;
     if (port !== 0 && ip === undefined) throw notAcceptable(WARN.address, 'SDP without c= line');
     if (ip !== undefined && isIP(ip) === 0) throw notAcceptable(WARN.address, 'c= address is not an IP address');
@@ -141,7 +157,23 @@ export function newOrigin(): Origin {
  * a=ssrc-group, whose cname names the peer (baresip writes
  * `cname:sip:user@its-address`), and WebRTC's a=msid; all optional.
  */
-const DROP_MEDIA_KEYS = ['candidates', 'iceUfrag', 'icePwd', 'iceOptions', 'endOfCandidates', 'fingerprint', 'setup', 'connection', 'rtcp', 'rtcpMux', 'crypto', 'direction', 'ssrcs', 'ssrcGroups', 'msid'] as const;
+const DROP_MEDIA_KEYS = [
+  'candidates',
+  'iceUfrag',
+  'icePwd',
+  'iceOptions',
+  'endOfCandidates',
+  'fingerprint',
+  'setup',
+  'connection',
+  'rtcp',
+  'rtcpMux',
+  'crypto',
+  'direction',
+  'ssrcs',
+  'ssrcGroups',
+  'msid',
+] as const;
 
 /** Removes the attributes that name the peer (a=ssrc cname, a=ssrc-group, a=msid) from a parsed SDP (for rtpengine, which passes them). */
 export function stripPeerAttributes(sd: SessionDescription): void {
@@ -157,7 +189,12 @@ export function stripPeerAttributes(sd: SessionDescription): void {
  * Writes `src` (a parsed SDP, not modified) as Trunkline's SDP toward a leg,
  * applying one plan per m= section.
  */
-export function writeLegSdp(src: SessionDescription, plans: readonly SectionPlan[], address: string, origin: Origin): string {
+export function writeLegSdp(
+  src: SessionDescription,
+  plans: readonly SectionPlan[],
+  address: string,
+  origin: Origin,
+): string {
   const sd = structuredClone(src) as SessionDescription;
   const ipVer = isIP(address) === 6 ? 6 : 4;
   delete sd.iceUfrag;

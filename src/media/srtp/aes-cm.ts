@@ -57,7 +57,16 @@ export class AesCm {
    * RFC 3711 4.1.1: salt XOR SSRC (bytes 4-7) XOR index (bytes 8-13), counter
    * in bytes 14-15.
    */
-  batch(s0: number, s1: number, s2: number, s3: number, ssrc: number, index: number, count: number, blocks: number): Buffer {
+  batch(
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number,
+    ssrc: number,
+    index: number,
+    count: number,
+    blocks: number,
+  ): Buffer {
     const need = count * blocks * 16;
     if (this.batchBuf.length < need) {
       this.batchBuf = Buffer.alloc(need);

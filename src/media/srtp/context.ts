@@ -184,7 +184,16 @@ export class SrtpContext {
    * else refilling the batch from this index; late packets and very long
    * payloads take the one-packet path.
    */
-  private rtpXor(st: SsrcState, ssrc: number, index: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
+  private rtpXor(
+    st: SsrcState,
+    ssrc: number,
+    index: number,
+    src: Uint8Array,
+    srcOff: number,
+    dst: Uint8Array,
+    dstOff: number,
+    len: number,
+  ): void {
     const blocks = (len + 15) >>> 4;
     const k = this.rtp;
     if (st.ks === null || index < st.ksBase || index >= st.ksBase + st.ksCount || blocks > st.ksBlocks) {
@@ -279,7 +288,8 @@ export class SrtpContext {
     const plainLen = len - 4 - tag;
     if (plainLen < 8) return Srtp.TOO_SHORT;
     const ssrc = ((buf[4]! << 24) | (buf[5]! << 16) | (buf[6]! << 8) | buf[7]!) >>> 0;
-    const e = ((buf[plainLen]! << 24) | (buf[plainLen + 1]! << 16) | (buf[plainLen + 2]! << 8) | buf[plainLen + 3]!) >>> 0;
+    const e =
+      ((buf[plainLen]! << 24) | (buf[plainLen + 1]! << 16) | (buf[plainLen + 2]! << 8) | buf[plainLen + 3]!) >>> 0;
     const index = e & 0x7fffffff;
     const st = this.state(ssrc, false);
     if (index <= st.rtcpMax - WINDOW || st.rtcpWindow[index % WINDOW] === index) return Srtp.REPLAY;

@@ -96,7 +96,16 @@ export class HmacSha1 {
    * to out[outOff...], where `extra` is a 32-bit big-endian word (the SRTP ROC)
    * when `withExtra` is true.
    */
-  sign(buf: Uint8Array, off: number, len: number, withExtra: boolean, extra: number, out: Uint8Array, outOff: number, tagLen: number): void {
+  sign(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    withExtra: boolean,
+    extra: number,
+    out: Uint8Array,
+    outOff: number,
+    tagLen: number,
+  ): void {
     const st = this.work;
     st.set(this.inner);
     const end = off + len;
@@ -149,7 +158,15 @@ export class HmacSha1 {
   }
 
   /** Constant-time check of the tag at buf[tagOff...] against the HMAC of buf[off, off+len) || extra. */
-  verify(buf: Uint8Array, off: number, len: number, withExtra: boolean, extra: number, tagOff: number, tagLen: number): boolean {
+  verify(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    withExtra: boolean,
+    extra: number,
+    tagOff: number,
+    tagLen: number,
+  ): boolean {
     this.sign(buf, off, len, withExtra, extra, CHECK, 0, tagLen);
     let diff = 0;
     for (let i = 0; i < tagLen; i++) diff |= CHECK[i]! ^ buf[tagOff + i]!;

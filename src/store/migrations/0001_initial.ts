@@ -36,9 +36,7 @@ export function initial(dialect: StoreDialect): Migration {
       await db.schema
         .createTable('aliases')
         .addColumn('alias', 'text', (c) => c.primaryKey())
-        .addColumn('subscriber_id', t.int64, (c) =>
-          c.notNull().references('subscribers.id').onDelete('cascade'),
-        )
+        .addColumn('subscriber_id', t.int64, (c) => c.notNull().references('subscribers.id').onDelete('cascade'))
         .addColumn('created_at', t.int64, (c) => c.notNull())
         .execute();
       await db.schema.createIndex('aliases_subscriber').on('aliases').column('subscriber_id').execute();

@@ -80,7 +80,9 @@ export class AccountRepo {
       return await this.#ctx.write(async (db) => {
         const found = await db.selectFrom('accounts').select('name').where('name', '=', n).executeTakeFirst();
         if (found === undefined) throw new NotFoundError(`unknown account ${n}`);
-        const trunks = (await db.selectFrom('trunks').select('name').where('account', '=', n).execute()).map((r) => r.name);
+        const trunks = (await db.selectFrom('trunks').select('name').where('account', '=', n).execute()).map(
+          (r) => r.name,
+        );
         const removal: AccountRemoval = { name: n, trunks: 0, dids: 0 };
         if (trunks.length > 0) {
           if (opts.cascade !== true) {
@@ -88,8 +90,12 @@ export class AccountRepo {
               `account ${n} has ${trunks.length} trunk${trunks.length === 1 ? '' : 's'} (${trunks.join(', ')}); remove them first, or cascade`,
             );
           }
-          removal.dids = count((await db.deleteFrom('dids').where('trunk', 'in', trunks).executeTakeFirst()).numDeletedRows);
-          removal.trunks = count((await db.deleteFrom('trunks').where('account', '=', n).executeTakeFirst()).numDeletedRows);
+          removal.dids = count(
+            (await db.deleteFrom('dids').where('trunk', 'in', trunks).executeTakeFirst()).numDeletedRows,
+          );
+          removal.trunks = count(
+            (await db.deleteFrom('trunks').where('account', '=', n).executeTakeFirst()).numDeletedRows,
+          );
         }
         await db.deleteFrom('accounts').where('name', '=', n).execute();
         return removal;

@@ -30,7 +30,15 @@ export interface AclInput {
 }
 
 function toRow(r: AclEntryTable & { id: number }): AclRow {
-  return { id: Number(r.id), group: r.grp, action: r.action as AclAction, cidr: r.cidr, method: r.method, direction: r.direction as AclDirection, createdAt: Number(r.created_at) };
+  return {
+    id: Number(r.id),
+    group: r.grp,
+    action: r.action as AclAction,
+    cidr: r.cidr,
+    method: r.method,
+    direction: r.direction as AclDirection,
+    createdAt: Number(r.created_at),
+  };
 }
 
 /** `IP` or `IP/PREFIX`, normalised (lowercase, no brackets); ValidationError otherwise. */
@@ -48,13 +56,15 @@ export function normalizeCidr(text: string, field = 'cidr'): string {
 
 function checkGroup(g: string): string {
   const v = g.trim();
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) throw new ValidationError('group', `expected a name of letters, digits, . _ -, got ${JSON.stringify(g)}`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(v))
+    throw new ValidationError('group', `expected a name of letters, digits, . _ -, got ${JSON.stringify(g)}`);
   return v;
 }
 
 function checkMethod(m: string | undefined): string {
   const v = (m ?? '*').trim().toUpperCase();
-  if (v !== '*' && !/^[A-Z]{1,32}$/.test(v)) throw new ValidationError('method', `expected a SIP method or *, got ${JSON.stringify(m)}`);
+  if (v !== '*' && !/^[A-Z]{1,32}$/.test(v))
+    throw new ValidationError('method', `expected a SIP method or *, got ${JSON.stringify(m)}`);
   return v;
 }
 
@@ -74,8 +84,10 @@ export class AclRepo {
       direction: input.direction ?? 'any',
       created_at: this.#ctx.now(),
     };
-    if (row.action !== 'allow' && row.action !== 'deny') throw new ValidationError('action', `expected allow or deny, got ${String(row.action)}`);
-    if (!['any', 'inbound', 'outbound'].includes(row.direction)) throw new ValidationError('direction', `expected any, inbound or outbound, got ${row.direction}`);
+    if (row.action !== 'allow' && row.action !== 'deny')
+      throw new ValidationError('action', `expected allow or deny, got ${String(row.action)}`);
+    if (!['any', 'inbound', 'outbound'].includes(row.direction))
+      throw new ValidationError('direction', `expected any, inbound or outbound, got ${row.direction}`);
     return this.#ctx.write(async (db) => {
       const r = await db
         .insertInto('acl_entries')
@@ -83,7 +95,8 @@ export class AclRepo {
         .onConflict((oc) => oc.columns(['grp', 'action', 'cidr', 'method', 'direction']).doNothing())
         .returningAll()
         .executeTakeFirst();
-      if (r === undefined) throw new ConflictError(`acl ${row.grp} already has ${row.action} ${row.cidr} ${row.method} ${row.direction}`);
+      if (r === undefined)
+        throw new ConflictError(`acl ${row.grp} already has ${row.action} ${row.cidr} ${row.method} ${row.direction}`);
       return toRow(r as AclEntryTable & { id: number });
     });
   }
@@ -97,13 +110,19 @@ export class AclRepo {
       if (c !== undefined) q = q.where('cidr', '=', c);
       const r = await q.executeTakeFirst();
       const n = Number(r.numDeletedRows ?? 0);
-      if (n === 0) throw new NotFoundError(c === undefined ? `unknown acl group ${g}` : `acl group ${g} has no entry ${c}`);
+      if (n === 0)
+        throw new NotFoundError(c === undefined ? `unknown acl group ${g}` : `acl group ${g} has no entry ${c}`);
       return n;
     });
   }
 
   async list(): Promise<AclRow[]> {
-    const rows = await this.#ctx.db.selectFrom('acl_entries').selectAll().orderBy(this.#ctx.orderText('grp')).orderBy('id').execute();
+    const rows = await this.#ctx.db
+      .selectFrom('acl_entries')
+      .selectAll()
+      .orderBy(this.#ctx.orderText('grp'))
+      .orderBy('id')
+      .execute();
     return rows.map((r) => toRow(r as AclEntryTable & { id: number }));
   }
 }

@@ -23,7 +23,13 @@ export interface BanRow {
 }
 
 function toBan(r: BanTable): BanRow {
-  return { ip: r.ip, reason: r.reason, source: r.source, expiresAt: r.expires_at === null ? null : Number(r.expires_at), createdAt: Number(r.created_at) };
+  return {
+    ip: r.ip,
+    reason: r.reason,
+    source: r.source,
+    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+    createdAt: Number(r.created_at),
+  };
 }
 
 /** An IP literal as a ban key: IPv4-mapped IPv6 as IPv4, IPv6 lowercase, no brackets. */
@@ -47,19 +53,40 @@ export class BanRepo {
    * Bans an IP (or changes its ban): `seconds` null = until lifted. An
    * existing ban is replaced (a new reason and end).
    */
-  async add(ip: string, opts: { reason?: string; seconds?: number | null; source?: string; expiresAt?: number | null } = {}): Promise<BanRow> {
+  async add(
+    ip: string,
+    opts: { reason?: string; seconds?: number | null; source?: string; expiresAt?: number | null } = {},
+  ): Promise<BanRow> {
     const key = normalizeBanIp(ip);
     const now = this.#ctx.now();
     if (opts.seconds !== undefined && opts.seconds !== null && !(Number.isInteger(opts.seconds) && opts.seconds > 0)) {
       throw new ValidationError('for', `expected a positive number of seconds, got ${opts.seconds}`);
     }
-    const expiresAt = opts.expiresAt !== undefined ? opts.expiresAt : opts.seconds === undefined || opts.seconds === null ? null : now + opts.seconds * 1000;
-    const row = { ip: key, reason: opts.reason ?? 'banned by hand', source: opts.source ?? 'manual', expires_at: expiresAt, created_at: now };
+    const expiresAt =
+      opts.expiresAt !== undefined
+        ? opts.expiresAt
+        : opts.seconds === undefined || opts.seconds === null
+          ? null
+          : now + opts.seconds * 1000;
+    const row = {
+      ip: key,
+      reason: opts.reason ?? 'banned by hand',
+      source: opts.source ?? 'manual',
+      expires_at: expiresAt,
+      created_at: now,
+    };
     return this.#ctx.write(async (db) => {
       const r = await db
         .insertInto('bans')
         .values(row)
-        .onConflict((oc) => oc.column('ip').doUpdateSet({ reason: row.reason, source: row.source, expires_at: row.expires_at, created_at: row.created_at }))
+        .onConflict((oc) =>
+          oc.column('ip').doUpdateSet({
+            reason: row.reason,
+            source: row.source,
+            expires_at: row.expires_at,
+            created_at: row.created_at,
+          }),
+        )
         .returningAll()
         .executeTakeFirstOrThrow();
       return toBan(r);
@@ -72,7 +99,8 @@ export class BanRepo {
     const now = this.#ctx.now();
     return this.#ctx.write(async (db) => {
       const r = await db.deleteFrom('bans').where('ip', '=', key).returningAll().executeTakeFirst();
-      if (r === undefined || (r.expires_at !== null && Number(r.expires_at) <= now)) throw new NotFoundError(`${key} is not banned`);
+      if (r === undefined || (r.expires_at !== null && Number(r.expires_at) <= now))
+        throw new NotFoundError(`${key} is not banned`);
       return toBan(r);
     });
   }

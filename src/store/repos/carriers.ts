@@ -66,8 +66,10 @@ function toRow(input: CarrierInput, now: number): { row: CarrierTable; gateways:
   }
   if (input.gateways.length > MAX_GATEWAYS) throw new ValidationError('gateways', `at most ${MAX_GATEWAYS} gateways`);
   const gateways = [...new Set(input.gateways.map((g) => checkSipUri(g, 'gateways')))];
-  const username = input.username === undefined || input.username === null ? null : checkUsername(input.username, 'username');
-  const password = input.password === undefined || input.password === null ? null : checkPassword(input.password, 'password');
+  const username =
+    input.username === undefined || input.username === null ? null : checkUsername(input.username, 'username');
+  const password =
+    input.password === undefined || input.password === null ? null : checkPassword(input.password, 'password');
   if ((username === null) !== (password === null)) {
     throw new ValidationError(username === null ? 'username' : 'password', 'username and password go together');
   }
@@ -130,10 +132,17 @@ export class CarrierRepo {
       const old = await db.selectFrom('carriers').selectAll().where('name', '=', name).executeTakeFirst();
       if (old === undefined) throw new NotFoundError(`unknown carrier ${name}`);
       const keepPassword =
-        (input.password === undefined || input.password === null) && input.username !== undefined && input.username === old.username;
+        (input.password === undefined || input.password === null) &&
+        input.username !== undefined &&
+        input.username === old.username;
       const { row, gateways } = toRow(keepPassword ? { ...input, password: old.password } : input, old.created_at);
       const { name: _n, created_at: _c, ...set } = row;
-      const updated = await db.updateTable('carriers').set(set).where('name', '=', name).returningAll().executeTakeFirstOrThrow();
+      const updated = await db
+        .updateTable('carriers')
+        .set(set)
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirstOrThrow();
       await db.deleteFrom('carrier_gateways').where('carrier', '=', name).execute();
       await db
         .insertInto('carrier_gateways')
@@ -151,7 +160,11 @@ export class CarrierRepo {
         const row = await db.selectFrom('carriers').selectAll().where('name', '=', n).executeTakeFirst();
         if (row === undefined) throw new NotFoundError(`unknown carrier ${n}`);
         const routes = [
-          ...new Set((await db.selectFrom('route_carriers').select('prefix').where('carrier', '=', n).execute()).map((r) => r.prefix)),
+          ...new Set(
+            (await db.selectFrom('route_carriers').select('prefix').where('carrier', '=', n).execute()).map(
+              (r) => r.prefix,
+            ),
+          ),
         ].sort();
         if (routes.length > 0) {
           throw new ConflictError(

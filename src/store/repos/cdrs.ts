@@ -56,7 +56,8 @@ const TIME_MAX = 8_640_000_000_000_000;
 function toRow(c: Cdr): CdrTable {
   const startAt = checkInt(c.startAt, 'startAt', 0, TIME_MAX);
   const endAt = checkInt(c.endAt, 'endAt', startAt, TIME_MAX);
-  const answerAt = c.answerAt === null || c.answerAt === undefined ? null : checkInt(c.answerAt, 'answerAt', startAt, endAt);
+  const answerAt =
+    c.answerAt === null || c.answerAt === undefined ? null : checkInt(c.answerAt, 'answerAt', startAt, endAt);
   return {
     call_sid: checkText(c.callSid, 'callSid', 128),
     account: checkOptionalText(c.account, 'account', 64),
@@ -120,7 +121,10 @@ export class CdrRepo {
     if (filter.direction !== undefined) q = q.where('direction', '=', oneOf(filter.direction, DIRECTIONS, 'direction'));
     if (filter.disposition !== undefined) {
       const d = oneOf(filter.disposition, ['answered', 'failed'] as const, 'disposition');
-      q = d === 'answered' ? q.where('status', '>=', 200).where('status', '<', 300) : q.where((eb) => eb.or([eb('status', '<', 200), eb('status', '>=', 300)]));
+      q =
+        d === 'answered'
+          ? q.where('status', '>=', 200).where('status', '<', 300)
+          : q.where((eb) => eb.or([eb('status', '<', 200), eb('status', '>=', 300)]));
     }
     if (filter.cursor !== undefined) {
       const c = decodeCursor(filter.cursor);

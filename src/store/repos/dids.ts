@@ -21,7 +21,10 @@ export function toDid(row: DidTable): Did {
 }
 
 /** A row of #joined() as listed. */
-const toRow = (r: Pick<DidTable, 'number' | 'trunk' | 'created_at'> & { account: string }): DidRow => ({ ...toDid(r), account: r.account });
+const toRow = (r: Pick<DidTable, 'number' | 'trunk' | 'created_at'> & { account: string }): DidRow => ({
+  ...toDid(r),
+  account: r.account,
+});
 
 export class DidRepo {
   readonly #ctx: StoreContext;

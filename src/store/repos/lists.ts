@@ -16,12 +16,19 @@ export interface ListRow {
 }
 
 function toRow(r: ListEntryTable & { id: number }): ListRow {
-  return { id: Number(r.id), list: r.list as ListType, kind: r.kind as ListKind, value: r.value, createdAt: Number(r.created_at) };
+  return {
+    id: Number(r.id),
+    list: r.list as ListType,
+    kind: r.kind as ListKind,
+    value: r.value,
+    createdAt: Number(r.created_at),
+  };
 }
 
 function checkKind(kind: string): ListKind {
   const k = kind.trim().toLowerCase();
-  if (!(LIST_KINDS as readonly string[]).includes(k)) throw new ValidationError('kind', `expected one of ${LIST_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  if (!(LIST_KINDS as readonly string[]).includes(k))
+    throw new ValidationError('kind', `expected one of ${LIST_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
   return k as ListKind;
 }
 
@@ -59,7 +66,12 @@ export class ListRepo {
     const k = checkKind(kind);
     const v = checkValue(k, value);
     await this.#ctx.write(async (db) => {
-      const r = await db.deleteFrom('list_entries').where('list', '=', list).where('kind', '=', k).where('value', '=', v).executeTakeFirst();
+      const r = await db
+        .deleteFrom('list_entries')
+        .where('list', '=', list)
+        .where('kind', '=', k)
+        .where('value', '=', v)
+        .executeTakeFirst();
       if (Number(r.numDeletedRows ?? 0) === 0) throw new NotFoundError(`${list}list has no ${k} ${v}`);
     });
   }

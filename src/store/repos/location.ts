@@ -220,8 +220,24 @@ export class LocationRepo {
 }
 
 const COLUMNS = [
-  'aor', 'contact', 'received', 'path', 'instance', 'reg_id', 'call_id', 'cseq', 'q', 'expires_at', 'proto',
-  'local_host', 'local_port', 'remote_host', 'remote_port', 'connection_id', 'user_agent', 'updated_at',
+  'aor',
+  'contact',
+  'received',
+  'path',
+  'instance',
+  'reg_id',
+  'call_id',
+  'cseq',
+  'q',
+  'expires_at',
+  'proto',
+  'local_host',
+  'local_port',
+  'remote_host',
+  'remote_port',
+  'connection_id',
+  'user_agent',
+  'updated_at',
 ] as const;
 const SQL_SELECT_AOR = `select "id", ${COLUMNS.map((c) => `"${c}"`).join(', ')} from "location" where "aor" = ?`;
 const SQL_DELETE_ID = 'delete from "location" where "id" = ?';
@@ -255,8 +271,26 @@ function bindingOfValues(v: unknown[]): LocationBinding {
 
 /** A binding's values in COLUMNS order, for SQL_UPDATE_ID and SQL_INSERT. */
 function valuesOf(b: NewBinding): unknown[] {
-  return [b.aor, b.contact, b.received, JSON.stringify(b.path), b.instance, b.regId, b.callId, b.cseq, b.q, b.expiresAt, b.proto,
-    b.localHost, b.localPort, b.remoteHost, b.remotePort, b.connectionId, b.userAgent, b.updatedAt];
+  return [
+    b.aor,
+    b.contact,
+    b.received,
+    JSON.stringify(b.path),
+    b.instance,
+    b.regId,
+    b.callId,
+    b.cseq,
+    b.q,
+    b.expiresAt,
+    b.proto,
+    b.localHost,
+    b.localPort,
+    b.remoteHost,
+    b.remotePort,
+    b.connectionId,
+    b.userAgent,
+    b.updatedAt,
+  ];
 }
 
 /** A binding as the table's row. */

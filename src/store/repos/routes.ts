@@ -12,7 +12,8 @@ import { checkName, parseRoutePrefix } from '../../trunking/validate.js';
 const MAX_CARRIERS = 16;
 
 function checkCarriers(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0) throw new ValidationError('carriers', 'expected at least one carrier');
+  if (!Array.isArray(value) || value.length === 0)
+    throw new ValidationError('carriers', 'expected at least one carrier');
   if (value.length > MAX_CARRIERS) throw new ValidationError('carriers', `at most ${MAX_CARRIERS} carriers`);
   const names = value.map((c) => checkName(c, 'carriers'));
   const dup = names.find((c, i) => names.indexOf(c) !== i);

@@ -148,7 +148,11 @@ export class SubscriberRepo {
    */
   async list(opts: { domain?: string } = {}): Promise<Subscriber[]> {
     const db = this.#ctx.db;
-    let q = db.selectFrom('subscribers').select(PUBLIC).orderBy(this.#ctx.orderText('domain')).orderBy(this.#ctx.orderText('username'));
+    let q = db
+      .selectFrom('subscribers')
+      .select(PUBLIC)
+      .orderBy(this.#ctx.orderText('domain'))
+      .orderBy(this.#ctx.orderText('username'));
     if (opts.domain !== undefined) {
       const d = normalizeDomain(opts.domain);
       const dom = await db.selectFrom('domains').select('domain').where('domain', '=', d).executeTakeFirst();
@@ -190,7 +194,12 @@ export class SubscriberRepo {
         ha1Sha256: v[6] as string,
       };
     }
-    const row = await this.#ctx.db.selectFrom('subscribers').selectAll().where('username', '=', u).where('domain', '=', d).executeTakeFirst();
+    const row = await this.#ctx.db
+      .selectFrom('subscribers')
+      .selectAll()
+      .where('username', '=', u)
+      .where('domain', '=', d)
+      .executeTakeFirst();
     if (row === undefined) return undefined;
     return { ...toSubscriber(row), ha1Md5: row.ha1_md5, ha1Sha256: row.ha1_sha256 };
   }

@@ -35,7 +35,10 @@ export interface NewApiToken extends ApiToken {
 
 export function checkTokenName(value: unknown, field = 'name'): string {
   if (typeof value === 'string' && NAME.test(value)) return value;
-  throw new ValidationError(field, `expected 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), got ${JSON.stringify(String(value)).slice(0, 80)}`);
+  throw new ValidationError(
+    field,
+    `expected 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), got ${JSON.stringify(String(value)).slice(0, 80)}`,
+  );
 }
 
 export function checkTokenRole(value: unknown, field = 'role'): TokenRole {
@@ -91,7 +94,11 @@ export class TokenRepo {
 
   /** Every token by name (never a hash). */
   async list(): Promise<ApiToken[]> {
-    const rows = await this.#ctx.db.selectFrom('api_tokens').select(PUBLIC).orderBy(this.#ctx.orderText('name')).execute();
+    const rows = await this.#ctx.db
+      .selectFrom('api_tokens')
+      .select(PUBLIC)
+      .orderBy(this.#ctx.orderText('name'))
+      .execute();
     return rows.map((r) => toToken(r as ApiTokenTable));
   }
 
@@ -109,14 +116,21 @@ export class TokenRepo {
   async verify(token: string): Promise<ApiToken | undefined> {
     if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX) || token.length > 256) return undefined;
     const hash = hashToken(token);
-    const row = await this.#ctx.db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+    const row = await this.#ctx.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
     // The index found it by equality; compare again in constant time all the same.
-    if (row === undefined || !timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
+    if (row === undefined || !timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(hash, 'hex')))
+      return undefined;
     const now = this.#ctx.now();
     if (row.last_used_at === null || now - row.last_used_at >= TOUCH_MS) {
       row.last_used_at = now;
       // In a transaction: on SQLite that waits for another writer without blocking the event loop.
-      await this.#ctx.tx((db) => db.updateTable('api_tokens').set({ last_used_at: now }).where('name', '=', row.name).execute());
+      await this.#ctx.tx((db) =>
+        db.updateTable('api_tokens').set({ last_used_at: now }).where('name', '=', row.name).execute(),
+      );
     }
     return toToken(row);
   }

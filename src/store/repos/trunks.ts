@@ -12,7 +12,14 @@
  * `cascade`, which removes them in the same transaction.
  */
 import { count, type StoreContext } from '../context.js';
-import { ConflictError, NotFoundError, TrunkRangeError, ValidationError, isForeignKeyViolation, isUniqueViolation } from '../errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  TrunkRangeError,
+  ValidationError,
+  isForeignKeyViolation,
+  isUniqueViolation,
+} from '../errors.js';
 import type { TrunkTable } from '../schema.js';
 import { parseAddress } from '../validate.js';
 import type { MediaMode, Trunk, TrunkTransport } from '../../trunking/model.js';
@@ -96,7 +103,10 @@ function toRow(input: TrunkInput, now: number): TrunkTable {
   const hasIp = input.ip !== undefined && input.ip !== null && !(Array.isArray(input.ip) && input.ip.length === 0);
   const hasRegister = input.register !== undefined && input.register !== null;
   if (hasIp === hasRegister) {
-    throw new ValidationError('ip', 'a trunk is either a static peer (ip) or a registering PBX (register): give exactly one');
+    throw new ValidationError(
+      'ip',
+      'a trunk is either a static peer (ip) or a registering PBX (register): give exactly one',
+    );
   }
   return {
     name,
@@ -157,7 +167,9 @@ export class TrunkRepo {
         if (row.register !== null) await this.#registerFree(db, row.register, row.name);
         if (opts.force !== true) await this.#rangesFree(db, row.ip);
         const { name: _n, created_at: _c, ...set } = row;
-        return toTrunk(await db.updateTable('trunks').set(set).where('name', '=', row.name).returningAll().executeTakeFirstOrThrow());
+        return toTrunk(
+          await db.updateTable('trunks').set(set).where('name', '=', row.name).returningAll().executeTakeFirstOrThrow(),
+        );
       });
     } catch (err) {
       throw this.#translate(err, row);
@@ -178,14 +190,22 @@ export class TrunkRepo {
   async #rangesFree(db: StoreContext['db'], ipJson: string): Promise<void> {
     const cidrs = parseJsonList(ipJson);
     if (cidrs.length === 0) return;
-    const rows = await db.selectFrom('carrier_gateways').select(['carrier', 'uri']).orderBy('carrier').orderBy('position').execute();
+    const rows = await db
+      .selectFrom('carrier_gateways')
+      .select(['carrier', 'uri'])
+      .orderBy('carrier')
+      .orderBy('position')
+      .execute();
     const byCarrier = new Map<string, string[]>();
     for (const r of rows) {
       const list = byCarrier.get(r.carrier);
       if (list === undefined) byCarrier.set(r.carrier, [r.uri]);
       else list.push(r.uri);
     }
-    const problems = trunkRangeProblems(cidrs, [...byCarrier].map(([name, gateways]) => ({ name, gateways })));
+    const problems = trunkRangeProblems(
+      cidrs,
+      [...byCarrier].map(([name, gateways]) => ({ name, gateways })),
+    );
     if (problems.length > 0) throw new TrunkRangeError(describeRangeProblems(problems));
   }
 
@@ -219,7 +239,9 @@ export class TrunkRepo {
         const removal: TrunkRemoval = { name: n, account: found.account, dids: 0 };
         if (dids > 0) {
           if (opts.cascade !== true) {
-            throw new ConflictError(`trunk ${n} has ${dids} DID${dids === 1 ? '' : 's'} (remove them first, or cascade)`);
+            throw new ConflictError(
+              `trunk ${n} has ${dids} DID${dids === 1 ? '' : 's'} (remove them first, or cascade)`,
+            );
           }
           removal.dids = count((await db.deleteFrom('dids').where('trunk', '=', n).executeTakeFirst()).numDeletedRows);
         }

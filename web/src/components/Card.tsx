@@ -10,7 +10,7 @@ export function Card(props: { title: string; id?: string; wide?: boolean; childr
   );
 }
 
-export function Figure(props: { label: string; value: number | string; tone?: 'good' | 'bad' | '' ; id?: string }) {
+export function Figure(props: { label: string; value: number | string; tone?: 'good' | 'bad' | ''; id?: string }) {
   return (
     <div class={`figure ${props.tone ?? ''}`} id={props.id} data-figure={props.label}>
       <b>{String(props.value)}</b>

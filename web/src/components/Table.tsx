@@ -15,7 +15,14 @@ export interface RowAction<T> {
   danger?: boolean;
 }
 
-export function Table<T>(props: { id: string; columns: Column<T>[]; rows: T[] | undefined; rowKey: (row: T) => string; actions?: RowAction<T>[]; empty?: string }) {
+export function Table<T>(props: {
+  id: string;
+  columns: Column<T>[];
+  rows: T[] | undefined;
+  rowKey: (row: T) => string;
+  actions?: RowAction<T>[];
+  empty?: string;
+}) {
   const { columns, rows = [], actions = [] } = props;
   return (
     <div class="table-wrap">
@@ -55,7 +62,8 @@ export function Table<T>(props: { id: string; columns: Column<T>[]; rows: T[] | 
 }
 
 /** A value or '-' for null/undefined; other values as text. */
-export const txt = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : Array.isArray(v) ? v.join(', ') : String(v));
+export const txt = (v: unknown): string =>
+  v === null || v === undefined || v === '' ? '-' : Array.isArray(v) ? v.join(', ') : String(v);
 
 /** An ISO time as local YYYY-MM-DD HH:MM:SS. */
 export const when = (iso: string | null | undefined): string => {

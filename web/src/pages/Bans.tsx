@@ -29,7 +29,9 @@ export function Bans() {
   return (
     <div class="page">
       <h2>Bans</h2>
-      <p class="hint">Packets from a banned address are dropped before parsing. Trunk and carrier addresses are never banned.</p>
+      <p class="hint">
+        Packets from a banned address are dropped before parsing. Trunk and carrier addresses are never banned.
+      </p>
       <form id="bans-form" class="card form" onSubmit={submit}>
         <h3>Ban an address</h3>
         <div class="fields">
@@ -65,7 +67,17 @@ export function Bans() {
             { head: 'Expires', cell: (b) => (b.expiresAt === null ? 'until lifted' : when(b.expiresAt)) },
             { head: 'Since', cell: (b) => when(b.createdAt) },
           ]}
-          actions={[{ label: 'Lift', danger: true, run: (b) => void act(async () => { await api('DELETE', `/bans/${enc(b.ip)}`); await reload(); }) }]}
+          actions={[
+            {
+              label: 'Lift',
+              danger: true,
+              run: (b) =>
+                void act(async () => {
+                  await api('DELETE', `/bans/${enc(b.ip)}`);
+                  await reload();
+                }),
+            },
+          ]}
         />
       </div>
     </div>

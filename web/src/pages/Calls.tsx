@@ -21,7 +21,10 @@ export function Calls() {
   return (
     <div class="page">
       <h2>Live calls</h2>
-      <p class="hint">The list follows the event stream. Hang up sends a BYE on both legs; the call's CDR says it was hung up by the operator.</p>
+      <p class="hint">
+        The list follows the event stream. Hang up sends a BYE on both legs; the call's CDR says it was hung up by the
+        operator.
+      </p>
       <div class="card">
         <Table<LiveCall>
           id="calls-table"

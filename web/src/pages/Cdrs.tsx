@@ -21,7 +21,14 @@ function query(f: Filters): URLSearchParams {
 }
 
 export function Cdrs() {
-  const [filters, setFilters] = useState<Filters>({ since: '', until: '', trunk: '', account: '', direction: '', disposition: '' });
+  const [filters, setFilters] = useState<Filters>({
+    since: '',
+    until: '',
+    trunk: '',
+    account: '',
+    direction: '',
+    disposition: '',
+  });
   const [applied, setApplied] = useState<Filters>(filters);
   const [rows, setRows] = useState<Cdr[]>([]);
   const [next, setNext] = useState<string | null>(null);
@@ -65,7 +72,10 @@ export function Cdrs() {
         cursor = res.headers.get('Next-Cursor');
         if (cursor === null) break;
       }
-      if (cursor !== null) throw new Error(`the export stopped at ${CSV_PAGES * CSV_LIMIT} records: narrow the filters (time, trunk, account)`);
+      if (cursor !== null)
+        throw new Error(
+          `the export stopped at ${CSV_PAGES * CSV_LIMIT} records: narrow the filters (time, trunk, account)`,
+        );
       const a = document.createElement('a');
       a.href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
       a.download = 'cdrs.csv';
@@ -149,7 +159,12 @@ export function Cdrs() {
             { head: 'From', cell: (c) => c.from },
             { head: 'To', cell: (c) => c.to },
             { head: 'Seconds', cell: (c) => String(c.duration), cls: 'num' },
-            { head: 'Status', cell: (c) => <span class={c.status >= 200 && c.status < 300 ? 'good' : 'bad'}>{`${c.status} ${c.reason}`}</span> },
+            {
+              head: 'Status',
+              cell: (c) => (
+                <span class={c.status >= 200 && c.status < 300 ? 'good' : 'bad'}>{`${c.status} ${c.reason}`}</span>
+              ),
+            },
             { head: 'Hung up by', cell: (c) => c.hangupBy },
           ]}
           actions={[{ label: 'Ladder', run: (c) => go('ladder', c.callSid) }]}

@@ -69,7 +69,11 @@ async function load() {
   ]);
   const gateways: Gateway[] = samples
     .filter((s) => s.name === 'trunkline_gateway_state' && s.value === 1)
-    .map((s) => ({ carrier: s.labels.carrier ?? '?', gateway: s.labels.gateway ?? '?', state: s.labels.state ?? 'unknown' }));
+    .map((s) => ({
+      carrier: s.labels.carrier ?? '?',
+      gateway: s.labels.gateway ?? '?',
+      state: s.labels.state ?? 'unknown',
+    }));
   const refused: Refused[] = samples
     .filter((s: Sample) => s.name === 'trunkline_calls_refused_total' && s.value > 0)
     .map((s) => ({ status: s.labels.status ?? '?', cause: s.labels.cause ?? '', count: s.value }));
@@ -100,7 +104,10 @@ export function Dashboard() {
   const times = stats.map((b) => b.start);
   const limitHits = (data?.refused ?? []).filter((r) => LIMIT_CAUSES.has(r.cause)).reduce((n, r) => n + r.count, 0);
   const down = (data?.gateways ?? []).filter((g) => g.state === 'down').length;
-  const lastHour = stats.reduce((n, b) => ({ started: n.started + b.started, failed: n.failed + b.failed }), { started: 0, failed: 0 });
+  const lastHour = stats.reduce((n, b) => ({ started: n.started + b.started, failed: n.failed + b.failed }), {
+    started: 0,
+    failed: 0,
+  });
   return (
     <div class="page dashboard">
       <h2>
@@ -109,18 +116,44 @@ export function Dashboard() {
       <div class="figures" id="figures">
         <Figure id="fig-calls" label="live calls" value={data?.calls === null ? 'n/a' : (data?.calls?.length ?? '-')} />
         <Figure id="fig-hour" label="calls, last hour" value={lastHour.started} />
-        <Figure id="fig-failed" label="failed, last hour" value={lastHour.failed} tone={lastHour.failed > 0 ? 'bad' : ''} />
+        <Figure
+          id="fig-failed"
+          label="failed, last hour"
+          value={lastHour.failed}
+          tone={lastHour.failed > 0 ? 'bad' : ''}
+        />
         <Figure id="fig-registrations" label="registrations" value={data?.bindings.length ?? '-'} />
-        <Figure id="fig-bans" label="bans" value={data?.bans.length ?? '-'} tone={(data?.bans.length ?? 0) > 0 ? 'bad' : ''} />
-        <Figure id="fig-gateways" label="gateways down" value={data === undefined ? '-' : `${down} / ${data.gateways.length}`} tone={down > 0 ? 'bad' : 'good'} />
+        <Figure
+          id="fig-bans"
+          label="bans"
+          value={data?.bans.length ?? '-'}
+          tone={(data?.bans.length ?? 0) > 0 ? 'bad' : ''}
+        />
+        <Figure
+          id="fig-gateways"
+          label="gateways down"
+          value={data === undefined ? '-' : `${down} / ${data.gateways.length}`}
+          tone={down > 0 ? 'bad' : 'good'}
+        />
         <Figure id="fig-limits" label="limit hits" value={limitHits} tone={limitHits > 0 ? 'bad' : ''} />
       </div>
       <div class="grid">
         <Card title="Calls per minute (last hour)" id="chart-calls-card">
-          <Chart id="chart-calls" times={times} series={[{ label: 'started', color: '#2563eb', values: stats.map((b) => b.started) }, { label: 'answered', color: '#16a34a', values: stats.map((b) => b.answered) }]} />
+          <Chart
+            id="chart-calls"
+            times={times}
+            series={[
+              { label: 'started', color: '#2563eb', values: stats.map((b) => b.started) },
+              { label: 'answered', color: '#16a34a', values: stats.map((b) => b.answered) },
+            ]}
+          />
         </Card>
         <Card title="Failures per minute (last hour)" id="chart-failures-card">
-          <Chart id="chart-failures" times={times} series={[{ label: 'failed', color: '#dc2626', values: stats.map((b) => b.failed) }]} />
+          <Chart
+            id="chart-failures"
+            times={times}
+            series={[{ label: 'failed', color: '#dc2626', values: stats.map((b) => b.failed) }]}
+          />
         </Card>
         <Card title="Live calls" id="live-calls">
           {data?.calls === null ? (
@@ -165,7 +198,10 @@ export function Dashboard() {
             columns={[
               { head: 'Carrier', cell: (g) => g.carrier },
               { head: 'Gateway', cell: (g) => g.gateway, cls: 'mono' },
-              { head: 'State', cell: (g) => <span class={g.state === 'up' ? 'good' : g.state === 'down' ? 'bad' : ''}>{g.state}</span> },
+              {
+                head: 'State',
+                cell: (g) => <span class={g.state === 'up' ? 'good' : g.state === 'down' ? 'bad' : ''}>{g.state}</span>,
+              },
             ]}
           />
         </Card>
@@ -211,7 +247,10 @@ export function Dashboard() {
           <ol id="events" class="events">
             {feed.map((e) => (
               <li key={e.id}>
-                <span class={`ev ev-${e.type.replace('.', '-')}${e.data.disposition === 'failed' ? ' failed' : ''}`}>{e.type}</span> <span class="mono">{eventText(e.data)}</span>
+                <span class={`ev ev-${e.type.replace('.', '-')}${e.data.disposition === 'failed' ? ' failed' : ''}`}>
+                  {e.type}
+                </span>{' '}
+                <span class="mono">{eventText(e.data)}</span>
               </li>
             ))}
           </ol>

@@ -33,11 +33,17 @@ export function Ladder(props: { sid: string }) {
     return (
       <div class="page">
         <h2>
-          Call flow <span id="ladder-sid" class="mono">{props.sid}</span>
+          Call flow{' '}
+          <span id="ladder-sid" class="mono">
+            {props.sid}
+          </span>
         </h2>
         <div class="card" id="ladder-gone">
           <p>The SIP messages of this call are no longer kept.</p>
-          <p class="hint">The server keeps the messages of its last calls in memory only (capture.traceCalls): a restart, or newer calls, dropped these. The call's record in the CDRs is unchanged.</p>
+          <p class="hint">
+            The server keeps the messages of its last calls in memory only (capture.traceCalls): a restart, or newer
+            calls, dropped these. The call's record in the CDRs is unchanged.
+          </p>
         </div>
       </div>
     );
@@ -52,13 +58,26 @@ export function Ladder(props: { sid: string }) {
   return (
     <div class="page">
       <h2>
-        Call flow <span id="ladder-sid" class="mono">{props.sid}</span>
+        Call flow{' '}
+        <span id="ladder-sid" class="mono">
+          {props.sid}
+        </span>
       </h2>
       <p class="hint">
-        {messages.length} messages; <span class="leg-a">leg A</span> (caller side) and <span class="leg-b">leg B</span> (callee side), Trunkline in the middle. Click an arrow to see the message.
+        {messages.length} messages; <span class="leg-a">leg A</span> (caller side) and <span class="leg-b">leg B</span>{' '}
+        (callee side), Trunkline in the middle. Click an arrow to see the message.
       </p>
       <div class="card ladder-wrap">
-        <svg id="ladder-diagram" data-legs={legs} data-messages={String(messages.length)} width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label="call flow">
+        <svg
+          id="ladder-diagram"
+          data-legs={legs}
+          data-messages={String(messages.length)}
+          width={width}
+          height={height}
+          viewBox={`0 0 ${width} ${height}`}
+          role="img"
+          aria-label="call flow"
+        >
           {lanes.map((l, i) => (
             <g key={l.addr} class={`lane ${l.role}`}>
               <rect x={x(i) - COL / 2 + 12} y={8} width={COL - 24} height={30} rx={5} />
@@ -79,9 +98,17 @@ export function Ladder(props: { sid: string }) {
             const tip = right ? x2 - 2 : x2 + 2;
             const room = Math.max(8, Math.floor(Math.abs(x2 - x1) / CHAR) - 1);
             const label = a.label.length > room ? `${a.label.slice(0, room - 1)}…` : a.label;
-            const head = right ? `${tip},${y} ${tip - 8},${y - 4} ${tip - 8},${y + 4}` : `${tip},${y} ${tip + 8},${y - 4} ${tip + 8},${y + 4}`;
+            const head = right
+              ? `${tip},${y} ${tip - 8},${y - 4} ${tip - 8},${y + 4}`
+              : `${tip},${y} ${tip + 8},${y - 4} ${tip + 8},${y + 4}`;
             return (
-              <g key={a.index} data-label={a.label} class={`arrow leg-${a.leg}${open === a.index ? ' selected' : ''}`} data-leg={a.leg} onClick={() => setOpen(open === a.index ? null : a.index)}>
+              <g
+                key={a.index}
+                data-label={a.label}
+                class={`arrow leg-${a.leg}${open === a.index ? ' selected' : ''}`}
+                data-leg={a.leg}
+                onClick={() => setOpen(open === a.index ? null : a.index)}
+              >
                 <rect class="hit" x={Math.min(x1, x2)} y={y - 18} width={Math.abs(x2 - x1)} height={ROW - 4} />
                 <text class="time" x={6} y={y + 4}>
                   {a.time}

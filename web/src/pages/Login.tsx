@@ -24,7 +24,15 @@ export function Login(props: { onLogin: () => void }) {
         <h2>Log in</h2>
         <label>
           <span>API token</span>
-          <input id="token" name="token" type="password" autocomplete="off" required value={token} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} />
+          <input
+            id="token"
+            name="token"
+            type="password"
+            autocomplete="off"
+            required
+            value={token}
+            onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)}
+          />
         </label>
         <div class="buttons">
           <button type="submit" class="primary">

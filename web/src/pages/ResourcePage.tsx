@@ -6,7 +6,12 @@ import { api, enc, metrics } from '../api';
 import { act, useLoad } from '../load';
 import { createBody, fieldText, gatewayStates, patchBody, type Extra, type Obj, type ResourcePage } from '../resources';
 
-function Input(props: { field: ResourcePage['fields'][number]; value: string; disabled: boolean; onInput: (v: string) => void }) {
+function Input(props: {
+  field: ResourcePage['fields'][number];
+  value: string;
+  disabled: boolean;
+  onInput: (v: string) => void;
+}) {
   const { field: f, value } = props;
   const on = (e: Event): void => props.onInput((e.currentTarget as HTMLInputElement | HTMLSelectElement).value);
   if (f.kind === 'choice' || f.kind === 'bool') {
@@ -32,7 +37,10 @@ export function ResourcePageView(props: { page: ResourcePage }) {
   const { data, reload } = useLoad(
     page.name,
     async () => {
-      const [items, samples] = await Promise.all([api<Obj[]>('GET', `/${page.name}`), page.name === 'carriers' ? metrics() : Promise.resolve([])]);
+      const [items, samples] = await Promise.all([
+        api<Obj[]>('GET', `/${page.name}`),
+        page.name === 'carriers' ? metrics() : Promise.resolve([]),
+      ]);
       return { items, extra: { gateways: gatewayStates(samples) } satisfies Extra };
     },
     [page.name],
@@ -80,7 +88,12 @@ export function ResourcePageView(props: { page: ResourcePage }) {
                 {f.label}
                 {f.required === true && editing === null ? ' *' : ''}
               </span>
-              <Input field={f} value={values[f.name] ?? ''} disabled={editing !== null && f.name === page.key} onInput={(v) => setValues((old) => ({ ...old, [f.name]: v }))} />
+              <Input
+                field={f}
+                value={values[f.name] ?? ''}
+                disabled={editing !== null && f.name === page.key}
+                onInput={(v) => setValues((old) => ({ ...old, [f.name]: v }))}
+              />
             </label>
           ))}
         </div>
