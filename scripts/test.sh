@@ -17,12 +17,19 @@ if [ ! -d node_modules ]; then
   fi
 fi
 
-# 3. Build src/, test/, bench/ into dist/, and the web console (web/, Vite) into dist/web.
+# 3. One code style (Prettier, .prettierrc.json): `npm run format` fixes what this finds.
+if ! npm run --silent format:check >/tmp/trunkline-format.log 2>&1; then
+  grep '^\[warn\]' /tmp/trunkline-format.log | head -20 >&2
+  echo "test: files not formatted: run npm run format" >&2
+  exit 1
+fi
+
+# 4. Build src/, test/, bench/ into dist/, and the web console (web/, Vite) into dist/web.
 node_modules/.bin/tsc -p tsconfig.json
 node_modules/.bin/tsc -p web/tsconfig.json
 node_modules/.bin/vite build web --logLevel warn
 
-# 4. Every test file whose source still exists (dist/ may hold files of deleted tests).
+# 5. Every test file whose source still exists (dist/ may hold files of deleted tests).
 files=()
 while IFS= read -r js; do
   rel=${js#dist/}
