@@ -113,6 +113,23 @@ function displayPart(display: string | null): string {
 }
 
 /**
+ * The DID an inbound call is for: the Request-URI user, or, for a carrier we
+ * register with (it calls our Contact, whose user is our username there),
+ * the To user. `number` is the first that reads as E.164, `match` its DID.
+ */
+function findDid(p: Planner, req: SipMessage): { number: string | null; match: DidMatch | null } {
+  let number: string | null = null;
+  for (const candidate of [requestUser(req), userOf(req.get('To')).user]) {
+    const n = toE164(candidate);
+    if (n === null) continue;
+    number ??= n;
+    const match = p.directory.did(n);
+    if (match !== null) return { number: n, match };
+  }
+  return { number, match: null };
+}
+
+/**
  * A call from a carrier to a DID: the DID's trunk, its limits, then its
  * fixed destination or its registered contacts. Nothing of the carrier's
  * addresses goes to the customer: From, To and PAI are written anew.
@@ -120,20 +137,7 @@ function displayPart(display: string | null): string {
 export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carrier: Carrier): Promise<PlanResult> {
   const denied = p.policy.inbound(flow.remoteHost);
   if (denied !== null) return refuse(403, 'Forbidden', 'policy');
-  // The DID is the Request-URI user; a carrier we register with calls our Contact (its user is our
-  // username there) and names the DID in To.
-  let number: string | null = null;
-  let match: DidMatch | null = null;
-  for (const candidate of [requestUser(req), userOf(req.get('To')).user]) {
-    const n = toE164(candidate);
-    if (n === null) continue;
-    number ??= n;
-    match = p.directory.did(n);
-    if (match !== null) {
-      number = n;
-      break;
-    }
-  }
+  const { number, match } = findDid(p, req);
   if (number === null) return refuse(404, 'Unknown number', 'number');
   if (match === null) return refuse(404, 'Unknown DID', 'unknown-did');
   const { trunk, account } = match;

@@ -44,7 +44,13 @@ export function registerAcl(program: Command): void {
       'A running server applies a change within 2 seconds.',
     ].join('\n'),
   );
+  registerAclAdd(group);
+  registerAclRm(group);
+  registerAclList(group);
+}
 
+/** `acl add GROUP (--allow|--deny) CIDRS [--method M] [--direction D]`. */
+function registerAclAdd(group: Command): void {
   withConfigOption(
     group
       .command('add')
@@ -87,7 +93,10 @@ export function registerAcl(program: Command): void {
       });
     },
   );
+}
 
+/** `acl rm GROUP [CIDR]`. */
+function registerAclRm(group: Command): void {
   withConfigOption(
     group
       .command('rm')
@@ -101,7 +110,10 @@ export function registerAcl(program: Command): void {
       say(`removed ${plural(n, 'entry', 'entries')} of acl ${name}`);
     });
   });
+}
 
+/** `acl list [--json]`. */
+function registerAclList(group: Command): void {
   withConfigOption(
     group.command('list').description('list the access-list entries').option('--json', 'print a JSON array'),
   ).action(async (opts: { json?: boolean }, cmd: Command) => {

@@ -189,8 +189,37 @@ export class Registrar {
     if (contacts.length === 0) return this.ok(await this.store.location.listForAor(aor));
 
     // 4. Each contact (10.3 step 7).
-    const now = this.now();
     const path = req.getAll('Path').flatMap((v) => splitHeaderList(v));
+    const changes = this.contactChanges(req, contacts, headerExpires, flow, path);
+    if ('status' in changes) return changes;
+    const { set, remove } = changes;
+
+    // 5. All or nothing.
+    const result = await registerBindings(this.store.location, { aor, callId, cseq, set, remove });
+    this.onRegistered?.(
+      aor,
+      result.bindings.map((b) => b.contact),
+      flow,
+    );
+    this.log?.debug(
+      { aor, bindings: result.bindings.length, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` },
+      'registered',
+    );
+    const extra: Array<[string, string]> = [];
+    // RFC 3327 5.3: the Path goes back to a UA that said it supports it.
+    if (path.length > 0 && req.optionTags('Supported').includes('path')) for (const p of path) extra.push(['Path', p]);
+    return this.ok(result.bindings, extra);
+  }
+
+  /** RFC 3261 10.3 step 7: what each Contact asks for, or 423 when one is too brief. */
+  private contactChanges(
+    req: SipMessage,
+    contacts: SipMessage['contacts'],
+    headerExpires: number | null,
+    flow: Flow,
+    path: string[],
+  ): { set: BindingSet[]; remove: BindingKey[] } | Reply {
+    const now = this.now();
     const set: BindingSet[] = [];
     const remove: BindingKey[] = [];
     for (const c of contacts) {
@@ -217,22 +246,7 @@ export class Registrar {
         userAgent: req.get('User-Agent') ?? null,
       });
     }
-
-    // 5. All or nothing.
-    const result = await registerBindings(this.store.location, { aor, callId, cseq, set, remove });
-    this.onRegistered?.(
-      aor,
-      result.bindings.map((b) => b.contact),
-      flow,
-    );
-    this.log?.debug(
-      { aor, bindings: result.bindings.length, source: `${flow.proto}:${flow.remoteHost}:${flow.remotePort}` },
-      'registered',
-    );
-    const extra: Array<[string, string]> = [];
-    // RFC 3327 5.3: the Path goes back to a UA that said it supports it.
-    if (path.length > 0 && req.optionTags('Supported').includes('path')) for (const p of path) extra.push(['Path', p]);
-    return this.ok(result.bindings, extra);
+    return { set, remove };
   }
 
   /** The Date header value, formatted once per second. */

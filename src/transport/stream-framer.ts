@@ -96,37 +96,18 @@ export class StreamFramer {
     let off = 0;
 
     for (;;) {
-      const avail = len - off;
-      if (avail === 0) break;
-
       if (this.need < 0) {
         if (this.scanned === 0) {
           // At a message boundary: keep-alives and stray line ends.
-          const b0 = buf[off];
-          if (b0 === LF) {
-            off += 1;
-            continue;
-          } // bare LF: tolerated like CRLF
-          if (b0 === CR) {
-            if (avail < 2) break;
-            if (buf[off + 1] === LF) {
-              if (avail < 3) break; // "\r\n" so far: may be the start of a ping
-              if (buf[off + 2] !== CR) {
-                off += 2;
-                continue;
-              } // lone CRLF before a message
-              if (avail < 4) break;
-              if (buf[off + 3] === LF) {
-                events.push(PING);
-                off += 4;
-                continue;
-              }
-              off += 2;
-              continue;
-            }
-            // "\r" followed by something else: garbage, goes through header scanning
+          const next = this.skipLineEnds(buf, off, len, events);
+          if (next < 0) {
+            off = -1 - next;
+            break;
           }
+          off = next;
         }
+        const avail = len - off;
+        if (avail === 0) break;
 
         const from = off + Math.max(0, this.scanned - 3);
         const end = buf.indexOf(CRLFCRLF, from);
@@ -167,7 +148,7 @@ export class StreamFramer {
         this.scanned = 0;
       }
 
-      if (avail < this.need) break;
+      if (len - off < this.need) break;
       // Copy: the message must not pin the (possibly larger) receive buffer.
       events.push({ kind: 'message', data: Buffer.from(buf.subarray(off, off + this.need)) });
       off += this.need;
@@ -176,6 +157,36 @@ export class StreamFramer {
 
     this.buf = off >= len ? EMPTY : off === 0 ? buf : buf.subarray(off);
     return events;
+  }
+
+  /**
+   * At a message boundary: bare LFs and lone CRLFs are skipped, a CRLFCRLF
+   * keep-alive (RFC 5626 4.4.1) becomes a PING event. Returns the offset
+   * after them, or -1 - offset when more bytes are needed to tell. A CR
+   * followed by anything else is left for header scanning (garbage).
+   */
+  private skipLineEnds(buf: Buffer, at: number, len: number, events: FramerEvent[]): number {
+    let off = at;
+    for (;;) {
+      const avail = len - off;
+      if (avail === 0) return off;
+      const b0 = buf[off];
+      if (b0 === LF) {
+        off += 1; // bare LF: tolerated like CRLF
+        continue;
+      }
+      if (b0 !== CR) return off;
+      if (avail < 2) return -1 - off;
+      if (buf[off + 1] !== LF) return off;
+      if (avail < 3) return -1 - off; // "\r\n" so far: may be the start of a ping
+      if (buf[off + 2] !== CR) {
+        off += 2; // lone CRLF before a message
+        continue;
+      }
+      if (avail < 4) return -1 - off;
+      if (buf[off + 3] === LF) events.push(PING);
+      off += buf[off + 3] === LF ? 4 : 2;
+    }
   }
 
   private fail(
