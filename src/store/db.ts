@@ -178,7 +178,7 @@ async function openSqlite(
   try {
     const version = await migrate(db, 'sqlite', list, log, raw, undefined);
     log?.info({ mod: 'store', database: name, schema: version }, 'store open');
-    return new KyselyStore(db, 'sqlite', name, version, new StoreContext(db, 'sqlite', now, raw));
+    return kyselyStore(db, 'sqlite', name, version, new StoreContext(db, 'sqlite', now, raw));
   } catch (err) {
     await db.destroy().catch(() => undefined);
     throw err;
@@ -223,7 +223,7 @@ async function openPostgres(
     }
     const version = await migrate(db, 'postgres', list, log, undefined, schema);
     log?.info({ mod: 'store', database: name, schema: version }, 'store open');
-    return new KyselyStore(db, 'postgres', name, version, new StoreContext(db, 'postgres', now));
+    return kyselyStore(db, 'postgres', name, version, new StoreContext(db, 'postgres', now));
   } catch (err) {
     await db.destroy().catch(() => undefined);
     throw err;
@@ -301,57 +301,43 @@ async function alreadyMigrated(db: Kysely<Database>, schema: string | undefined,
   }
 }
 
-class KyselyStore implements Store {
-  readonly dialect: StoreDialect;
-  readonly target: string;
-  readonly schemaVersion: string;
-  readonly db: Kysely<Database>;
-  readonly ctx: StoreContext;
-  readonly domains: DomainRepo;
-  readonly subscribers: SubscriberRepo;
-  readonly aliases: AliasRepo;
-  readonly location: LocationRepo;
-  readonly accounts: AccountRepo;
-  readonly trunks: TrunkRepo;
-  readonly dids: DidRepo;
-  readonly carriers: CarrierRepo;
-  readonly routes: RouteRepo;
-  readonly cdrs: CdrRepo;
-  #closed: Promise<void> | undefined;
-
-  constructor(db: Kysely<Database>, dialect: StoreDialect, target: string, version: string, ctx: StoreContext) {
-    this.db = db;
-    this.dialect = dialect;
-    this.target = target;
-    this.schemaVersion = version;
-    this.ctx = ctx;
-    this.domains = new DomainRepo(ctx);
-    this.subscribers = new SubscriberRepo(ctx);
-    this.aliases = new AliasRepo(ctx);
-    this.location = new LocationRepo(ctx);
-    this.accounts = new AccountRepo(ctx);
-    this.trunks = new TrunkRepo(ctx);
-    this.dids = new DidRepo(ctx);
-    this.carriers = new CarrierRepo(ctx);
-    this.routes = new RouteRepo(ctx);
-    this.cdrs = new CdrRepo(ctx);
-  }
-
-  changes(): Promise<number> {
-    return this.ctx.changes();
-  }
-
-  async ping(): Promise<void> {
-    if (this.#closed !== undefined) throw new StoreError(`store: ${this.target} is closed`);
-    try {
-      await sql`select 1`.execute(this.db);
-    } catch (err) {
-      throw new StoreError(`store: ${this.target} does not answer: ${messageOf(err)}`, { cause: err });
-    }
-  }
-
-  close(): Promise<void> {
-    this.#closed ??= this.db.destroy();
-    return this.#closed;
-  }
+/** The Store over an opened, migrated database. */
+function kyselyStore(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  target: string,
+  version: string,
+  ctx: StoreContext,
+): Store {
+  let closed: Promise<void> | undefined;
+  return {
+    dialect,
+    target,
+    schemaVersion: version,
+    db,
+    ctx,
+    domains: new DomainRepo(ctx),
+    subscribers: new SubscriberRepo(ctx),
+    aliases: new AliasRepo(ctx),
+    location: new LocationRepo(ctx),
+    accounts: new AccountRepo(ctx),
+    trunks: new TrunkRepo(ctx),
+    dids: new DidRepo(ctx),
+    carriers: new CarrierRepo(ctx),
+    routes: new RouteRepo(ctx),
+    cdrs: new CdrRepo(ctx),
+    changes: () => ctx.changes(),
+    async ping(): Promise<void> {
+      if (closed !== undefined) throw new StoreError(`store: ${target} is closed`);
+      try {
+        await sql`select 1`.execute(db);
+      } catch (err) {
+        throw new StoreError(`store: ${target} does not answer: ${messageOf(err)}`, { cause: err });
+      }
+    },
+    close(): Promise<void> {
+      closed ??= db.destroy();
+      return closed;
+    },
+  };
 }
