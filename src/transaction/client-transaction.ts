@@ -271,17 +271,13 @@ export class ClientTransaction implements TimerTarget {
           // 17.1.1.2: Proceeding; no more retransmissions, Timer B only runs in Calling.
           if (this.state === 'Calling') {
             this.state = 'Proceeding';
-            this.cancelRetrans();
-            this.cancelState();
-            this.bytes = null; // never retransmitted again: let the bytes go
+            this.stopSending(); // never retransmitted again: let the bytes go
           }
           this.lastProvisional = status;
           this.provisional(res);
           return;
         }
-        this.cancelRetrans();
-        this.cancelState();
-        this.bytes = null;
+        this.stopSending();
         if (status < 300) {
           // RFC 6026 7.2: Accepted; the 2xx goes to the TU and is never ACKed here; Timer M.
           this.state = 'Accepted';
@@ -333,9 +329,7 @@ export class ClientTransaction implements TimerTarget {
       return;
     }
     // 17.1.2.2: Completed; Timer K (T4 unreliable, 0 reliable).
-    this.cancelRetrans();
-    this.cancelState();
-    this.bytes = null;
+    this.stopSending();
     this.req = null;
     this.state = 'Completed';
     if (this.reliable) this.end();
@@ -410,27 +404,26 @@ export class ClientTransaction implements TimerTarget {
   }
 
   private end(): void {
-    this.cancelRetrans();
-    this.cancelState();
-    this.bytes = null;
+    this.stopSending();
     this.ackBytes = null;
     this.req = null;
     this.state = 'Terminated';
     this.ctx.clientEnded(this);
   }
 
+  /** Stops both timers and lets the request bytes go: nothing is (re)sent from here on. */
+  private stopSending(): void {
+    this.cancelRetrans();
+    this.cancelState();
+    this.bytes = null;
+  }
+
   private cancelRetrans(): void {
-    if (this.retransTimer !== null) {
-      this.ctx.wheel.cancel(this.retransTimer);
-      this.retransTimer = null;
-    }
+    this.retransTimer = this.ctx.wheel.cancelIfSet(this.retransTimer);
   }
 
   private cancelState(): void {
-    if (this.stateTimer !== null) {
-      this.ctx.wheel.cancel(this.stateTimer);
-      this.stateTimer = null;
-    }
+    this.stateTimer = this.ctx.wheel.cancelIfSet(this.stateTimer);
   }
 }
 

@@ -345,17 +345,11 @@ export class ServerTransaction implements TimerTarget {
   }
 
   private cancelRetrans(): void {
-    if (this.retransTimer !== null) {
-      this.ctx.wheel.cancel(this.retransTimer);
-      this.retransTimer = null;
-    }
+    this.retransTimer = this.ctx.wheel.cancelIfSet(this.retransTimer);
   }
 
   private cancelState(): void {
-    if (this.stateTimer !== null) {
-      this.ctx.wheel.cancel(this.stateTimer);
-      this.stateTimer = null;
-    }
+    this.stateTimer = this.ctx.wheel.cancelIfSet(this.stateTimer);
   }
 
   private callIdSafe(): string | undefined {

@@ -111,6 +111,15 @@ export class TimerWheel {
     return h;
   }
 
+  /**
+   * cancel() for a field that may hold no timer; returns null so the caller
+   * clears the field in the same statement: `this.t = wheel.cancelIfSet(this.t)`.
+   */
+  cancelIfSet(h: TimerHandle | null): null {
+    if (h !== null) this.cancel(h);
+    return null;
+  }
+
   /** Stops a timer; harmless when it already fired or was cancelled. */
   cancel(h: TimerHandle): void {
     if (h.state === PENDING) {
