@@ -153,40 +153,28 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
   const paiNumber = toE164(pai.user);
   if (paiNumber !== null) common.push(['P-Asserted-Identity', `<sip:${paiNumber}@${p.ourHost}>`]);
   const fromValue = `${displayPart(from.display)}<sip:${caller}@${p.ourHost}>`;
+  // One leg to the trunk: at its fixed destination or at one of its registered contacts.
+  const trunkLeg = (requestUri: string, hop: SipUri, routes: string[]): LegAttempt => ({
+    requestUri,
+    hop,
+    routes,
+    from: fromValue,
+    to: `<sip:${number}@${hop.host}>`,
+    headers: common,
+    credentials: null,
+    carrier: carrier.name,
+    gateway: null,
+    rule: p.headerRule('trunk', trunk.name),
+    media: legMedia(trunk.media, trunk.codecs),
+  });
   if (trunk.dest !== null) {
     const dest = parseUri(trunk.dest);
     if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI', 'trunk-config');
     const ruri: SipUri = { ...dest, user: dest.user ?? number };
-    attempts.push({
-      requestUri: formatUri(ruri),
-      hop: dest,
-      routes: [],
-      from: fromValue,
-      to: `<sip:${number}@${dest.host}>`,
-      headers: common,
-      credentials: null,
-      carrier: carrier.name,
-      gateway: null,
-      rule: p.headerRule('trunk', trunk.name),
-      media: legMedia(trunk.media, trunk.codecs),
-    });
+    attempts.push(trunkLeg(formatUri(ruri), dest, []));
   } else if (trunk.register !== null) {
     const contacts = await p.contacts.contactsOf(trunk.register);
-    for (const c of contacts) {
-      attempts.push({
-        requestUri: c.requestUri,
-        hop: c.hop,
-        routes: c.routes,
-        from: fromValue,
-        to: `<sip:${number}@${c.hop.host}>`,
-        headers: common,
-        credentials: null,
-        carrier: carrier.name,
-        gateway: null,
-        rule: p.headerRule('trunk', trunk.name),
-        media: legMedia(trunk.media, trunk.codecs),
-      });
-    }
+    for (const c of contacts) attempts.push(trunkLeg(c.requestUri, c.hop, c.routes));
   }
   if (attempts.length === 0) return refuse(480, 'Trunk not reachable', 'trunk-unreachable');
   const admitted = admit(p, trunk, account);
