@@ -125,14 +125,7 @@ export class RelayLeg {
     if (this.raw) {
       if (!this.latched || relatch) this.latch(rinfo);
       this.rxCount++;
-      const o = this.other;
-      if (o.dstPort === 0) {
-        flow.dropped++;
-        return;
-      }
-      flow.packets++;
-      flow.bytes += len;
-      o.rtpSock.send(msg, o.dstPort, o.dstAddr);
+      this.forwardRtp(msg, len);
       return;
     }
     // RFC 5761 4: RTCP types 192-223 never collide with RTP payload types in use, so
@@ -163,6 +156,12 @@ export class RelayLeg {
         flow.dtmfEvents++;
       }
     }
+    this.forwardRtp(msg, len);
+  }
+
+  /** Sends the first LEN bytes of a packet from the peer on to the other side (SRTP-protected unless raw). */
+  private forwardRtp(msg: Buffer, len: number): void {
+    const flow = this.flowIn;
     const o = this.other;
     if (o.dstPort === 0) {
       flow.dropped++;
@@ -170,7 +169,7 @@ export class RelayLeg {
     }
     flow.packets++;
     flow.bytes += len;
-    const out = o.srtpOut;
+    const out = this.raw ? null : o.srtpOut;
     if (out === null) {
       // Without offset/length node does not slice a new Buffer view per send.
       if (len === msg.length) o.rtpSock.send(msg, o.dstPort, o.dstAddr);

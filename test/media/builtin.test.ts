@@ -597,3 +597,47 @@ test("no latching before the answer: a packet at the callee's relay port before 
   early.close();
   await engine.delete(id);
 });
+
+test('T.38 (udptl): datagrams that are not RTP relayed unchanged both ways and counted', async () => {
+  const a = await peer();
+  const b = await peer();
+  const fax = (p: Peer): string =>
+    [
+      'v=0',
+      'o=peer 1 1 IN IP4 127.0.0.1',
+      's=-',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      `m=image ${p.port} udptl t38`,
+      'a=T38FaxVersion:0',
+      'a=T38FaxUdpEC:t38UDPRedundancy',
+    ].join('\r\n') + '\r\n';
+  const c = await call(a, b, { aSdp: fax(a), bSdp: () => fax(b) });
+  const toBPort = Number(/^m=image (\d+) udptl t38/m.exec(c.offer)?.[1]);
+  const toAPort = Number(/^m=image (\d+) udptl t38/m.exec(c.answer)?.[1]);
+  assert.ok(toBPort > 0 && toAPort > 0, 'both legs keep m=image udptl t38');
+  // Short datagrams with no RTP version bits: the RTP path would drop them.
+  const toB = [Buffer.from([0x00, 0x01, 0x02]), Buffer.from([0xff, 0xee, 0xdd, 0xcc, 0xbb])];
+  const toA = [Buffer.from([0x10, 0x20, 0x30, 0x40])];
+  for (const d of toB) a.rtp.send(d, toAPort, '127.0.0.1');
+  for (const d of toA) b.rtp.send(d, toBPort, '127.0.0.1');
+  await waitFor(() => b.rtpIn.length === toB.length && a.rtpIn.length === toA.length, {
+    timeoutMs: 5000,
+    what: 'udptl both ways',
+    intervalMs: 10,
+  });
+  assert.deepEqual(
+    b.rtpIn.map((r) => r.buf),
+    toB,
+  );
+  assert.deepEqual(
+    a.rtpIn.map((r) => r.buf),
+    toA,
+  );
+  const st = engine.stats(c.id)!;
+  assert.equal(st.aToB.packets, 2);
+  assert.equal(st.aToB.bytes, 8);
+  assert.equal(st.bToA.packets, 1);
+  assert.equal(st.aToB.dropped, 0);
+  await engine.delete(c.id);
+});
