@@ -3,7 +3,9 @@
  * a SIP trunk). One to one (`+912240001234`), by prefix (`+9122400012*`
  * matches every number starting +9122400012), or many aliases to one user.
  */
+import type { Kysely } from 'kysely';
 import type { StoreContext } from '../context.js';
+import type { Database } from '../schema.js';
 import { ConflictError, NotFoundError, isForeignKeyViolation } from '../errors.js';
 import { checkUsername, normalizeDomain, parseAlias } from '../validate.js';
 
@@ -51,8 +53,9 @@ export class AliasRepo {
     this.#ctx = ctx;
   }
 
-  #joined() {
-    return this.#ctx.db
+  /** Aliases with their subscriber's name; on DB, the store's or a transaction's. */
+  #joined(db: Kysely<Database> = this.#ctx.db) {
+    return db
       .selectFrom('aliases')
       .innerJoin('subscribers', 'subscribers.id', 'aliases.subscriber_id')
       .select([
@@ -101,18 +104,7 @@ export class AliasRepo {
   async rm(alias: string): Promise<Alias> {
     const a = parseAlias(alias).alias;
     return this.#ctx.write(async (db) => {
-      const row = await db
-        .selectFrom('aliases')
-        .innerJoin('subscribers', 'subscribers.id', 'aliases.subscriber_id')
-        .select([
-          'aliases.alias',
-          'aliases.subscriber_id',
-          'aliases.created_at',
-          'subscribers.username',
-          'subscribers.domain',
-        ])
-        .where('aliases.alias', '=', a)
-        .executeTakeFirst();
+      const row = await this.#joined(db).where('aliases.alias', '=', a).executeTakeFirst();
       if (row === undefined) throw new NotFoundError(`unknown alias ${a}`);
       await db.deleteFrom('aliases').where('alias', '=', a).execute();
       return toAlias(row);
