@@ -75,6 +75,8 @@ export class SecurityLists {
   /** Source IP -> 'white' | 'black' | null, memoised (AddressSet.has of a string allocates); bounded. */
   private readonly ipSeen = new Map<string, ListType | null>();
   readonly size: number;
+  /** Stored rows that no longer parse (`10.0.0.0/`): left out, each named, for the caller to log. */
+  readonly skipped: string[] = [];
 
   constructor(
     entries: readonly ListEntry[],
@@ -82,11 +84,17 @@ export class SecurityLists {
   ) {
     for (const e of entries) {
       const side = e.list === 'white' ? this.white : this.black;
-      const v = normalizeListValue(e.kind, e.value);
-      if (e.kind === 'ip') side.ip.add(v);
-      else side[e.kind].add(v);
+      try {
+        const v = normalizeListValue(e.kind, e.value);
+        if (e.kind === 'ip') side.ip.add(v);
+        else side[e.kind].add(v);
+      } catch (err) {
+        // A row an older version accepted must not stop the whole list (or the server) from loading.
+        if (!(err instanceof RangeError)) throw err;
+        this.skipped.push(`${e.list} ${e.kind} ${JSON.stringify(e.value)}: ${err.message}`);
+      }
     }
-    this.size = entries.length;
+    this.size = entries.length - this.skipped.length;
   }
 
   /** The first list hit for a request from `ip`, or null to go on. */

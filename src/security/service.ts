@@ -240,6 +240,12 @@ export class SecurityService {
     this.acl = new AccessList(acl);
     this.listRows = lists;
     this.lists = new SecurityLists(lists, this.config.lists.sqlInjection);
+    if (this.lists.skipped.length > 0) {
+      this.o.log.warn(
+        { mod: 'security', rows: this.lists.skipped },
+        'security lists: rows that do not parse are left out',
+      );
+    }
     this.pipeline?.setAcl(this.acl);
     this.pipeline?.setLists(this.lists);
   }

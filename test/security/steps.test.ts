@@ -244,6 +244,18 @@ test('lists: blacklists per kind, whitelists win, dest by longest prefix', () =>
   assert.equal(lists.checkDestination('+33123'), null);
 });
 
+test('lists: a stored row that no longer parses is left out and named; the other rows still apply', () => {
+  const lists = new SecurityLists([
+    { list: 'black', kind: 'ip', value: '10.0.0.0/' },
+    { list: 'black', kind: 'ip', value: '203.0.113.0/24' },
+  ]);
+  assert.equal(lists.skipped.length, 1);
+  assert.match(lists.skipped[0]!, /black ip "10\.0\.0\.0\/"/);
+  assert.equal(lists.size, 1);
+  assert.equal(lists.check(req(), '203.0.113.5')?.kind, 'ip');
+  assert.equal(lists.check(req(), '10.1.2.3'), null);
+});
+
 test('lists: SQL-injection-like user parts and display names are refused, ordinary ones pass', () => {
   const lists = new SecurityLists([]);
   assert.equal(lists.check(req({ ruri: "sip:1'or'1'='1@example.org" }), '192.0.2.1')?.kind, 'sqli');
