@@ -8,7 +8,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { parseMessage } from '../../src/sip/parser.js';
 import { validateMessage } from '../../src/sip/validate.js';
@@ -16,35 +15,9 @@ import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { UdpPeer, tcpAsk, request, type Reply } from './helpers.js';
 import { elapsedUntil } from '../helpers/wait.js';
-import { RFC4475_DIR } from '../helpers/rfc4475.js';
+import { RFC4475_INVALID as INVALID, loadRfc4475 as load } from '../helpers/rfc4475.js';
 
-const DIR = RFC4475_DIR;
-const INVALID = [
-  'badinv01',
-  'clerr',
-  'ncl',
-  'scalar02',
-  'scalarlg',
-  'quotbal',
-  'ltgtruri',
-  'lwsruri',
-  'lwsstart',
-  'trws',
-  'escruri',
-  'baddate',
-  'regbadct',
-  'badaspec',
-  'baddn',
-  'badvers',
-  'mismatch01',
-  'mismatch02',
-  'bigcode',
-];
 const SEMANTIC_400 = ['insuf', 'multi01', 'mcl01'];
-
-function load(name: string): Buffer {
-  return readFileSync(new URL(`${name}.dat`, DIR));
-}
 
 /** What the server must do: answer with this status, or (responses) stay silent. */
 function verdict(name: string): { isRequest: boolean; status: number } {
