@@ -7,6 +7,8 @@
  *                                                   classifies it, then the same
  *   GET /api/v1/calls/SID/trace                     the SIP messages of a live or recent call,
  *                                                   both legs (the capture ring buffer)
+ *   GET /api/v1/cluster                             the cluster's nodes (`trunkline cluster status`);
+ *                                                   a node alone: {"enabled": false, ...}
  *   POST /api/v1/drain {"timeout": S}               stop taking calls, let those up end, then exit
  *                                                   (the twin of `trunkline drain`; admin)
  *
@@ -68,6 +70,10 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
       throw new ApiError(404, `unknown call ${sid} (not among the recent calls kept for traces: capture.traceCalls)`);
     return t;
   });
+  v1.get('/cluster', async () => {
+    if (ctx.cluster === undefined) throw new ApiError(404, 'cluster: not a running server');
+    return ctx.cluster();
+  });
   v1.post('/drain', async (req, reply) => {
     const r = drainBody.safeParse(req.body ?? {}, { reportInput: true });
     if (!r.success) throw new SchemaError(r.error.issues, 'body');
@@ -102,6 +108,13 @@ export const EXTRA_PATHS: Record<string, unknown> = {
         'the SIP messages of a live or recent call, both legs, oldest first (time, direction, leg, src, dst, firstLine, raw)',
       parameters: [{ name: 'callSid', in: 'path', required: true, schema: { type: 'string' } }],
       responses: { 200: { description: 'the messages' }, 404: { description: 'not among the recent calls' } },
+    },
+  },
+  '/api/v1/cluster': {
+    get: {
+      summary:
+        "the cluster: this node's id, the Redis it shares (target, up) and every node that joined: id, alive, SIP addresses, API, version, pid, up since, last heartbeat, calls, registrations and carrier registrations held. A node alone: enabled false",
+      responses: { 200: { description: '{enabled, node, redis, onRedisDown, nodes: [...]}' } },
     },
   },
   '/api/v1/drain': {

@@ -10,6 +10,9 @@
  *   ops.reload(next)                                        at each reload (capture, API TLS)
  *   await ops.stop()                                        first thing at stop, after the calls
  */
+import type { Cluster } from '../cluster/cluster.js';
+import { ALONE } from '../cluster/status.js';
+import { registerClusterMetrics } from '../cluster/metrics.js';
 import type { TrunklineConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Counters } from '../core/counters.js';
@@ -66,6 +69,7 @@ export class Operations {
   #api: Api | null = null;
   #removePid: (() => void) | null = null;
   #deps: OpsDeps | null = null;
+  #cluster: Cluster | null = null;
   /** The API's address once it listens (port 0 in the config: the one given). */
   address: { host: string; port: number; tls: boolean } | null = null;
 
@@ -93,6 +97,12 @@ export class Operations {
     this.traces.setResolver(src.legOwner);
     this.#trunking = t;
     this.#trunkingSource = src;
+  }
+
+  /** A node of a cluster: GET /api/v1/cluster, the cluster metrics, its API address in the node table. */
+  attachCluster(cluster: Cluster): void {
+    this.#cluster = cluster;
+    registerClusterMetrics(this.metrics, cluster);
   }
 
   /** The gateway monitor's onChange: gateway.up / gateway.down events. */
@@ -189,6 +199,7 @@ export class Operations {
             calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp },
           }),
           ...(deps.drain !== undefined && { drain: deps.drain }),
+          cluster: () => this.#cluster?.status() ?? Promise.resolve(ALONE),
           ...(this.#trunkingSource?.unknownSources !== undefined && {
             unknownSources: this.#trunkingSource.unknownSources,
           }),
@@ -215,6 +226,7 @@ export class Operations {
     const addr = api.app.server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : c.listen.port;
     this.address = { host: c.listen.host, port, tls: tls !== undefined };
+    this.#cluster?.nodes.setApi(formatHostPort({ host: c.listen.host, port }));
     this.#log.info(
       { api: `${tls ? 'https' : 'http'}://${formatHostPort({ host: c.listen.host, port })}` },
       'api listening',

@@ -19,6 +19,7 @@
  * derives the create and patch bodies from the object schema; the objects'
  * schemas are in shapes.ts.
  */
+import type { ClusterStatusJson } from '../cluster/status.js';
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../store/index.js';
@@ -56,6 +57,8 @@ export interface ApiContext {
   drain?: (timeoutS: number | null) => DrainStatus;
   /** The last sources refused as unknown (absent without a B2BUA). */
   unknownSources?: () => UnknownSource[];
+  /** The cluster's nodes (GET /api/v1/cluster); a node alone answers `enabled: false`. */
+  cluster?: () => Promise<ClusterStatusJson>;
 }
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;

@@ -14,6 +14,7 @@ import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
 import { registerCalls } from './calls.js';
 import { registerDrain } from './drain.js';
+import { registerCluster } from './cluster.js';
 import { registerTrace } from './trace.js';
 import { registerAccount } from './account.js';
 import { registerTrunk } from './trunk.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerLocation(program);
   registerCalls(program);
   registerDrain(program);
+  registerCluster(program);
   registerTrace(program);
   registerAccount(program);
   registerTrunk(program);

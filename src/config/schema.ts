@@ -20,6 +20,7 @@ import {
   parseProtoHostPort,
 } from './address.js';
 import { securitySchema } from '../security/config.js';
+import { clusterSchema } from '../cluster/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -513,6 +514,8 @@ export const configSchema = z.strictObject({
   log: logSchema,
   /** The security edge (src/security/config.ts): every step switchable, with its defaults. */
   security: securitySchema,
+  /** Many nodes sharing one Redis (src/cluster/); absent: one node alone. */
+  cluster: clusterSchema,
 });
 
 /** What the schema gives: defaults in, paths not yet resolved. */

@@ -5,26 +5,27 @@
  * and the reload. The request pipeline those parts form is written out in
  * pipeline.ts; docs/DESIGN.md has both pictures.
  *
- *   #  part                     start                          stop (runs 16 -> 1)
+ *   #  part                     start                          stop (runs 17 -> 1)
  *   1  store                    open                           close
  *   2  security edge            bans, lists loaded; polled     polling ends
  *   3  expired bindings purge   every minute                   ends
  *   4  SIP listeners            bound                          closed
- *   5  transaction layer        -                              transactions, timers end
- *   6  media engine             made                           closed
- *   7  B2BUA                    -                              CDRs written (5 s at most)
- *   8  transactions in flight   -                              answered (5 s, else 2 s at most)
- *   9  control socket           listens                        closed
- *   10 trunking directory       loaded; polled                 polling ends
- *   11 request pipeline         the proxy takes requests       -
- *   12 carrier registrations    REGISTER                       un-REGISTER
- *   13 gateway monitor          pings                          ends
- *   14 NAT keep-alive           pings                          ends
- *   15 operations               metrics, capture, pid, API     API closed, pid file removed
- *   16 admission                calls taken                    503 to new calls, calls up hung up
+ *   5  cluster                  joins (Redis, heartbeat, bus)  leaves (others see it gone)
+ *   6  transaction layer        -                              transactions, timers end
+ *   7  media engine             made                           closed
+ *   8  B2BUA                    -                              CDRs written (5 s at most)
+ *   9  transactions in flight   -                              answered (5 s, else 2 s at most)
+ *   10 control socket           listens                        closed
+ *   11 trunking directory       loaded; polled                 polling ends
+ *   12 request pipeline         the proxy takes requests       -
+ *   13 carrier registrations    REGISTER                       un-REGISTER
+ *   14 gateway monitor          pings                          ends
+ *   15 NAT keep-alive           pings                          ends
+ *   16 operations               metrics, capture, pid, API     API closed, pid file removed
+ *   17 admission                calls taken                    503 to new calls, calls up hung up
  *
  * Reload runs the parts' reload in start order: security steps (2), TLS
- * files (4), header rules (7), routes (11), capture and API TLS (15).
+ * files (4), header rules (8), routes (12), capture and API TLS (16).
  */
 import type { TrunklineConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -50,6 +51,7 @@ import {
 } from './trunking.js';
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
 import { admissionPart, buildDrain, controlPart, operationsPart } from './operations.js';
+import { buildCluster, checkClusterStore, clusterPart } from './cluster.js';
 
 export interface RunningServer {
   /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
@@ -92,6 +94,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   const algorithms = digestAlgorithms(process.env, config.registrar.algorithms);
   // Our Record-Route stamps: the key is kept in the data directory, since dialogs outlive a restart.
   const dialogStamp = new DialogStamp(await loadRouteKey(config.data));
+  checkClusterStore(config);
   const store = await openStore(config.database, { log });
   await parts.start(storePart(store));
   const counters = new Counters();
@@ -102,6 +105,11 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(securityPart(security));
   await parts.start(purgePart(store, log));
   await parts.start(listenersPart(sip, log));
+  const cluster = buildCluster(config, log);
+  if (cluster !== null) {
+    await parts.start(clusterPart(cluster, sip.transport, config));
+    ops.attachCluster(cluster);
+  }
 
   const env = stageEnv(config, sip, counters, log, ops.bus);
   await parts.start(transactionsPart(sip));
@@ -134,6 +142,11 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     ops,
     log,
   });
+  cluster?.setFigures(() => ({
+    calls: trunking.b2bua.liveCalls().length,
+    registrations: 0,
+    carrierRegistrations: trunking.carrierRegistrations.list().filter((r) => r.registered).length,
+  }));
   await parts.start(b2buaPart(trunking, log));
   const proxy = buildProxy(config, sip, env, { subscribers, b2bua: trunking.b2bua, security, dialogStamp });
   await parts.start(inFlightPart(sip, proxy));

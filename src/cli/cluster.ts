@@ -1,0 +1,62 @@
+/**
+ * `trunkline cluster status [--json]`: the cluster's nodes as Redis has
+ * them (read from the `cluster.redis` of the config, so it answers on any
+ * host that has the config, with or without a node running there): id,
+ * alive, SIP address, version, up since, last heartbeat, calls,
+ * registrations and carrier registrations held. The node named by the
+ * config is marked `self`.
+ */
+import type { Command } from 'commander';
+import { RedisLink } from '../cluster/redis-link.js';
+import { listNodes } from '../cluster/nodes.js';
+import { nodeJson, type ClusterStatusJson } from '../cluster/status.js';
+import { errorMessage, fail, loadConfigOrExit, withConfigOption } from './common.js';
+import { printJson, printTable } from './output.js';
+
+const quiet = { info: () => undefined, warn: () => undefined };
+
+export function registerCluster(program: Command): void {
+  const cluster = program.command('cluster').description("the nodes sharing this config's Redis (`cluster status`)");
+  withConfigOption(
+    cluster
+      .command('status')
+      .description("the cluster's nodes, alive or gone, with their figures")
+      .option('--json', 'print a JSON object'),
+  ).action(async (opts: { json?: boolean }, cmd: Command) => {
+    const config = await loadConfigOrExit(cmd);
+    const c = config.cluster;
+    if (c === undefined) fail('not a cluster: the config has no cluster: key');
+    const link = new RedisLink(c.redis, quiet);
+    let status: ClusterStatusJson;
+    try {
+      await link.start();
+      const nodes = await listNodes(link);
+      status = {
+        enabled: true,
+        node: c.node,
+        redis: { target: link.where, up: true },
+        onRedisDown: c.onRedisDown,
+        nodes: nodes.map((n) => nodeJson(n, c.node)),
+      };
+    } catch (err) {
+      fail(`cluster: ${errorMessage(err)}`);
+    } finally {
+      await link.close();
+    }
+    if (opts.json) return printJson(status);
+    printTable(
+      ['node', 'state', 'sip', 'version', 'up since', 'last heartbeat', 'calls', 'registrations', 'carrier regs'],
+      status.nodes.map((n) => [
+        n.self ? `${n.id} (self)` : n.id,
+        n.alive ? 'alive' : 'gone',
+        n.sip[0] ?? '',
+        n.version,
+        n.upSince,
+        n.lastHeartbeat,
+        n.calls,
+        n.registrations,
+        n.carrierRegistrations,
+      ]),
+    );
+  });
+}

@@ -1,0 +1,19 @@
+/**
+ * Every Redis key and channel the cluster uses, in one place. All start with
+ * `tl:` so that a Redis shared with other software can be told apart (use
+ * its own database number when you can: `redis://HOST:6379/3`).
+ */
+export const KEY_PREFIX = 'tl:';
+
+export const keys = {
+  /** SET of every node id that ever joined (ids of gone nodes stay, shown as down). */
+  nodes: `${KEY_PREFIX}nodes`,
+  /** HASH of a node: its addresses, version, start, last heartbeat, figures. */
+  node: (id: string) => `${KEY_PREFIX}node:${id}`,
+  /** STRING with a TTL: the node is alive while it exists (renewed every heartbeat). */
+  alive: (id: string) => `${KEY_PREFIX}alive:${id}`,
+  /** The prefix of alive keys, for scripts that check a node by id. */
+  alivePrefix: `${KEY_PREFIX}alive:`,
+  /** Pub/sub channel of cluster messages (src/cluster/bus.ts). */
+  bus: `${KEY_PREFIX}bus`,
+} as const;

@@ -1,0 +1,201 @@
+/**
+ * One connection to the cluster's Redis (a URL, or Sentinel: the master its
+ * sentinels name), shared by every cluster piece of a node.
+ *
+ *   const link = new RedisLink(config.redis, 'edge-a', log);
+ *   await link.start();               // first connect; rejects when Redis cannot be reached
+ *   const s = link.script(LUA);       // EVALSHA, loading the script again after a Redis restart
+ *   await s.run(['k1'], ['a1']);      // RedisUnavailableError while Redis is down
+ *   link.onChange((up) => ...);       // each outage and each return, once
+ *
+ * Commands never wait in an offline queue: while Redis is unreachable they
+ * fail at once (the callers decide: a new call follows `onRedisDown`,
+ * established calls never ask). The client reconnects by itself (every
+ * 100 ms growing to 1 s); an outage costs one log line at its start and one
+ * at its end.
+ */
+import { createHash } from 'node:crypto';
+import { createClient, createSentinel } from 'redis';
+import type { RedisTarget } from './config.js';
+import { RedisUnavailableError } from './errors.js';
+
+/** The commands the cluster uses, as node-redis types them (a client or a sentinel's master). */
+type Client = ReturnType<typeof createClient>;
+
+const CONNECT_TIMEOUT_MS = 2000;
+const RECONNECT_MAX_MS = 1000;
+
+export interface LinkLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** A Lua script run by its SHA1 (EVALSHA), loaded again on NOSCRIPT (a restarted or flushed Redis). */
+export class RedisScript {
+  readonly sha: string;
+  constructor(
+    private readonly link: RedisLink,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(keys: string[], args: Array<string | number>): Promise<unknown> {
+    const strArgs = args.map(String);
+    const c = this.link.client();
+    try {
+      return await c.evalSha(this.sha, { keys, arguments: strArgs });
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        try {
+          return await c.eval(this.source, { keys, arguments: strArgs });
+        } catch (again) {
+          throw this.link.failure('script', again);
+        }
+      }
+      throw this.link.failure('script', err);
+    }
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Where the link connects to, for the log and `cluster status`. */
+export function describeTarget(target: RedisTarget): string {
+  if (typeof target === 'string') return redactUrl(target);
+  return `sentinel ${target.name} via ${target.sentinels.map(redactUrl).join(', ')}`;
+}
+
+function reconnectStrategy(retries: number): number {
+  return Math.min(100 * (retries + 1), RECONNECT_MAX_MS);
+}
+
+function makeClient(target: RedisTarget): Client {
+  const socket = { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy };
+  if (typeof target === 'string') return createClient({ url: target, socket, disableOfflineQueue: true });
+  const roots = target.sentinels.map((s) => {
+    const u = new URL(s);
+    return { host: u.hostname, port: Number(u.port || 26379) };
+  });
+  // A sentinel client answers the same commands as a client: its master's.
+  return createSentinel({
+    name: target.name,
+    sentinelRootNodes: roots,
+    nodeClientOptions: {
+      database: target.db,
+      ...(target.password !== undefined && { password: target.password }),
+      socket,
+      disableOfflineQueue: true,
+    },
+  }) as unknown as Client;
+}
+
+export class RedisLink {
+  readonly #client: Client;
+  readonly #log: LinkLog;
+  readonly #where: string;
+  readonly #listeners: Array<(up: boolean) => void> = [];
+  #up = false;
+  #closing = false;
+  #downSince: number | null = null;
+
+  constructor(target: RedisTarget, log: LinkLog) {
+    this.#client = makeClient(target);
+    this.#log = log;
+    this.#where = describeTarget(target);
+    this.#client.on('error', (err: unknown) => this.#down(err));
+    this.#client.on('ready', () => this.#setUp());
+    this.#client.on('end', () => this.#down(new Error('connection closed')));
+  }
+
+  /** Whether the link is connected now. */
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** Where it connects to (no password). */
+  get where(): string {
+    return this.#where;
+  }
+
+  /** Connects once; rejects (and leaves nothing open) when Redis cannot be reached. */
+  async start(): Promise<void> {
+    try {
+      await this.#client.connect();
+    } catch (err) {
+      await this.close();
+      throw new RedisUnavailableError(this.#where, err);
+    }
+    this.#setUp();
+  }
+
+  /** Called on each change: false at the start of an outage, true when Redis is back. */
+  onChange(fn: (up: boolean) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** The client for a command; throws RedisUnavailableError while down. */
+  client(): Client {
+    if (!this.#up) throw new RedisUnavailableError(this.#where);
+    return this.#client;
+  }
+
+  script(source: string): RedisScript {
+    return new RedisScript(this, source);
+  }
+
+  /** A failed command as RedisUnavailableError (connection errors), else as it was. */
+  failure(what: string, err: unknown): Error {
+    if (err instanceof RedisUnavailableError) return err;
+    const msg = err instanceof Error ? err.message : String(err);
+    // A script's own error (ERR ... user_script) is a bug of ours, not an outage.
+    if (/user_script|ERR Error running script|WRONGTYPE/.test(msg)) return err instanceof Error ? err : new Error(msg);
+    return new RedisUnavailableError(`${this.#where} (${what})`, err);
+  }
+
+  /** A second connection for SUBSCRIBE (a subscribed client takes no other command). */
+  duplicate(): Client {
+    return this.#client.duplicate();
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#up = false;
+    try {
+      if (this.#client.isOpen) await this.#client.quit();
+    } catch {
+      this.#client.destroy();
+    }
+  }
+
+  #setUp(): void {
+    if (this.#up || this.#closing) return;
+    this.#up = true;
+    if (this.#downSince !== null) {
+      this.#log.info({ redis: this.#where, downMs: Date.now() - this.#downSince }, 'cluster: redis is back');
+      this.#downSince = null;
+    }
+    for (const fn of this.#listeners) fn(true);
+  }
+
+  #down(err: unknown): void {
+    if (this.#closing) return;
+    const wasUp = this.#up;
+    this.#up = false;
+    if (!wasUp) return;
+    this.#downSince = Date.now();
+    this.#log.warn(
+      { redis: this.#where, err: err instanceof Error ? err.message : String(err) },
+      'cluster: redis unreachable',
+    );
+    for (const fn of this.#listeners) fn(false);
+  }
+}

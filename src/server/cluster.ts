@@ -1,0 +1,58 @@
+/**
+ * The cluster part (src/cluster/): with `cluster:` in the config the node
+ * joins once its SIP listeners are bound (the other nodes send to those),
+ * and leaves last but the listeners and the store, once its calls ended.
+ * Without `cluster:` nothing of it exists and the node runs alone.
+ */
+import type { TrunklineConfig } from '../config/schema.js';
+import { ConfigError } from '../config/errors.js';
+import type { Logger } from '../log.js';
+import { resolveDatabaseConfig } from '../store/index.js';
+import { Cluster } from '../cluster/cluster.js';
+import { packageVersion } from '../api/version.js';
+import type { TransportLayer } from '../transport/transport-layer.js';
+import type { Part } from './parts.js';
+
+/** A cluster shares the store: refuses a config whose database is SQLite (one host's file). */
+export function checkClusterStore(config: TrunklineConfig, env: NodeJS.ProcessEnv = process.env): void {
+  if (config.cluster === undefined) return;
+  if (resolveDatabaseConfig(config.database, env).kind !== 'postgres')
+    throw new ConfigError(
+      "cluster: a cluster needs a shared store: set database: postgres://... (SQLite is one node's file)",
+      config.source,
+    );
+}
+
+/** The node's membership, or null when it runs alone. Not connected yet: clusterPart does. */
+export function buildCluster(config: TrunklineConfig, log: Logger): Cluster | null {
+  if (config.cluster === undefined) return null;
+  return new Cluster(
+    config.cluster,
+    {
+      // Filled in at start, once the listeners are bound.
+      sip: [],
+      api: null,
+      version: packageVersion(),
+    },
+    log.child({ mod: 'cluster', node: config.cluster.node }),
+  );
+}
+
+/** Joins the cluster (Redis reachable at start, else the start fails naming it); leaves at stop. */
+export function clusterPart(cluster: Cluster, transport: TransportLayer, config: TrunklineConfig): Part {
+  return {
+    name: 'cluster',
+    async start() {
+      const advertise = config.advertise;
+      cluster.nodes.setSip(
+        transport.boundListeners().map((l) => `${l.proto}:${formatHost(advertise ?? l.host)}:${l.boundPort}`),
+      );
+      await cluster.start();
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
