@@ -24,6 +24,7 @@ type Client = ReturnType<typeof createClient>;
 
 const CONNECT_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 1000;
+const WATCH_MS = 250;
 
 export interface LinkLog {
   info(obj: object, msg: string): void;
@@ -100,20 +101,33 @@ function makeClient(target: RedisTarget): Client {
 
 export class RedisLink {
   readonly #client: Client;
+  readonly #target: RedisTarget;
   readonly #log: LinkLog;
   readonly #where: string;
   readonly #listeners: Array<(up: boolean) => void> = [];
   #up = false;
   #closing = false;
   #downSince: number | null = null;
+  #watcher: NodeJS.Timeout | null = null;
 
   constructor(target: RedisTarget, log: LinkLog) {
     this.#client = makeClient(target);
+    this.#target = target;
     this.#log = log;
     this.#where = describeTarget(target);
     this.#client.on('error', (err: unknown) => this.#down(err));
     this.#client.on('ready', () => this.#setUp());
     this.#client.on('end', () => this.#down(new Error('connection closed')));
+  }
+
+  /** Behind Sentinel a failover may pass without an event: the client's own readiness is read every 250 ms. */
+  #watch(): void {
+    this.#watcher = setInterval(() => {
+      const ready = this.#client.isReady;
+      if (ready && !this.#up) this.#setUp();
+      else if (!ready && this.#up) this.#down(new Error('not ready (reconnecting)'));
+    }, WATCH_MS);
+    this.#watcher.unref();
   }
 
   /** Whether the link is connected now. */
@@ -135,6 +149,7 @@ export class RedisLink {
       throw new RedisUnavailableError(this.#where, err);
     }
     this.#setUp();
+    this.#watch();
   }
 
   /** Called on each change: false at the start of an outage, true when Redis is back. */
@@ -144,7 +159,7 @@ export class RedisLink {
 
   /** The client for a command; throws RedisUnavailableError while down. */
   client(): Client {
-    if (!this.#up) throw new RedisUnavailableError(this.#where);
+    if (!this.#up || !this.#client.isReady) throw new RedisUnavailableError(this.#where);
     return this.#client;
   }
 
@@ -161,13 +176,18 @@ export class RedisLink {
     return new RedisUnavailableError(`${this.#where} (${what})`, err);
   }
 
-  /** A second connection for SUBSCRIBE (a subscribed client takes no other command). */
+  /**
+   * A second client of the same kind for SUBSCRIBE (a subscribed client
+   * takes no other command), not connected yet; behind Sentinel it follows
+   * the master as the first does.
+   */
   duplicate(): Client {
-    return this.#client.duplicate();
+    return makeClient(this.#target);
   }
 
   async close(): Promise<void> {
     this.#closing = true;
+    if (this.#watcher !== null) clearInterval(this.#watcher);
     this.#up = false;
     try {
       if (this.#client.isOpen) await this.#client.quit();
