@@ -16,4 +16,6 @@ export const keys = {
   alivePrefix: `${KEY_PREFIX}alive:`,
   /** Pub/sub channel of cluster messages (src/cluster/bus.ts). */
   bus: `${KEY_PREFIX}bus`,
+  /** Authentication failures (src/security/shared-failures.ts): ZSET of failure times per source IP or username. */
+  authFail: (kind: 'ip' | 'user', key: string) => `${KEY_PREFIX}authfail:${kind}:${key}`,
 } as const;
