@@ -9,7 +9,9 @@
  * which are enforced at once and then written to the store so that
  * `trunkline ban list` shows them; and the store (`trunkline ban add/rm`),
  * reconciled by `replaceFromStore()` whenever the store's change counter
- * moves. A ban that ends by time or is lifted by hand is logged, once.
+ * moves. In a cluster, bans other nodes made come by the bus too
+ * (`adopt()`, `liftAdopted()`: cluster-bans.ts), before the store shows
+ * them. A ban that ends by time or is lifted by hand is logged, once.
  *
  * "A ban never locks out a configured carrier": an address for which
  * `isTrusted` holds is never enforced (the ban is kept, shown, and logged as
@@ -133,6 +135,48 @@ export class BanList {
     return toBan(e);
   }
 
+  /**
+   * A ban another node made (the cluster bus), held with the same times as
+   * there and judged by this node's trust; not yet seen in the store (its
+   * absence from a read does not lift it). Returns it when new or longer,
+   * else null.
+   */
+  adopt(b: Ban, source: BanSource): Ban | null {
+    const key = normalizeIp(b.ip);
+    if (isIP(key) === 0) throw new RangeError(`not an IP address: ${b.ip}`);
+    if (b.expiresAt !== null && b.expiresAt <= this.now()) return null;
+    const old = this.bans.get(key);
+    if (old !== undefined && (old.expiresAt === null || (b.expiresAt !== null && old.expiresAt >= b.expiresAt)))
+      return null;
+    if (old === undefined && this.bans.size >= this.maxBans) this.evictOne();
+    const e: Entry = { ...b, ip: key, persisted: false, persistedAt: -1, exempt: this.isTrusted(key) };
+    this.bans.set(key, e);
+    this.log?.[e.exempt ? 'warn' : 'info'](
+      {
+        mod: 'security',
+        ip: key,
+        reason: b.reason,
+        source,
+        from: 'cluster',
+        until: b.expiresAt === null ? 'lifted' : new Date(b.expiresAt).toISOString(),
+      },
+      e.exempt ? 'ban of a trusted address not enforced' : 'ban added',
+    );
+    return toBan(e);
+  }
+
+  /**
+   * A lift by hand another node saw in the store (the cluster bus): lifts
+   * the ban of `ip` unless it is newer than the one lifted there (made
+   * again since).
+   */
+  liftAdopted(ip: string, createdAt: number): boolean {
+    const e = this.bans.get(normalizeIp(ip));
+    if (e === undefined || e.createdAt > createdAt) return false;
+    this.lift(e, 'by hand');
+    return true;
+  }
+
   /** Marks a ban as written to the store. */
   markPersisted(ip: string): void {
     const e = this.bans.get(normalizeIp(ip));
@@ -206,8 +250,8 @@ export class BanList {
     for (const e of this.bans.values()) e.exempt = isTrusted(e.ip);
   }
 
-  /** Called when a ban goes, with how (for the brute-force counter to forget the address). */
-  onLift: ((ip: string, how: 'expired' | 'by hand') => void) | null = null;
+  /** Called when a ban goes, with how (for the brute-force counter to forget the address) and the ban. */
+  onLift: ((ip: string, how: 'expired' | 'by hand', ban: Ban) => void) | null = null;
 
   private lift(e: Entry, how: 'expired' | 'by hand'): void {
     if (this.bans.get(e.ip) !== e) return;
@@ -216,7 +260,7 @@ export class BanList {
       { mod: 'security', ip: e.ip, reason: e.reason, how },
       how === 'expired' ? 'ban lifted: expired' : 'ban lifted by hand',
     );
-    this.onLift?.(e.ip, how);
+    this.onLift?.(e.ip, how, toBan(e));
   }
 
   private evictOne(): void {

@@ -5,7 +5,10 @@
  * for the trunking stage), and the live link with the store: bans, access
  * lists and black/white lists are reloaded when `store.changes()` moves
  * (polled every second, so a CLI change acts within 2 s), and the server's
- * own bans are written there (`trunkline ban list` shows them).
+ * own bans are written there (`trunkline ban list` shows them). In a
+ * cluster (`attachCluster()`), the store is shared, bans this node makes and
+ * lifts it reads are sent to the other nodes at once (cluster-bans.ts), and
+ * authentication failures are counted across the nodes (shared-failures.ts).
  *
  * Hooks for the trunking stage (B2BUA), which classifies calls:
  * - `trust.setExtra(cidrs)`: trunk and carrier gateway addresses, never banned;
@@ -32,6 +35,9 @@ import { BanningFailureCounter } from './brute-force.js';
 import { checkCallBarring, type BarringVerdict } from './call-barring.js';
 import { TrustedAddresses } from './trust.js';
 import type { SecurityConfig } from './config.js';
+import type { Cluster } from '../cluster/cluster.js';
+import { ClusterBans } from './cluster-bans.js';
+import { SharedFailureCounter } from './shared-failures.js';
 
 export interface SecurityLog {
   info(obj: object, msg: string): void;
@@ -78,6 +84,10 @@ export class SecurityService {
   private lastPurge = 0;
   /** Bans by hand (`ban add`, the API) made after this time are counted when read from the store. */
   private manualSeen = Date.now();
+  /** The cluster's side of the bans (null alone). */
+  private clusterBans: ClusterBans | null = null;
+  /** True while the store's bans are being applied (a lift then is one by hand seen in the store). */
+  private readingStore = false;
 
   constructor(private readonly o: SecurityServiceOptions) {
     const c = o.config;
@@ -96,10 +106,11 @@ export class SecurityService {
             this.ban(ip, reason, seconds, 'brute-force');
           })
         : null;
-    this.bans.onLift = (ip, how) => {
+    this.bans.onLift = (ip, how, ban) => {
       if (how === 'by hand') {
         this.failures?.reset('ip', ip);
         this.flood?.forget(ip);
+        if (this.readingStore) this.clusterBans?.announceLift(ban);
       }
     };
     this.banRepo = new BanRepo(o.store.ctx);
@@ -171,12 +182,27 @@ export class SecurityService {
     this.timer = null;
   }
 
-  /** Bans an address now (memory first, then the store). */
+  /**
+   * Joins the cluster's bans: bans go to the other nodes by the bus as well
+   * as the store, and authentication failures are counted in Redis (the
+   * brute-force settings as read at start).
+   */
+  attachCluster(cluster: Cluster): void {
+    this.clusterBans = new ClusterBans(cluster.bus, this.bans, this.o.log);
+    const bf = this.config.bruteForce;
+    this.failures?.share(
+      new SharedFailureCounter(cluster.link, { threshold: bf.threshold, windowMs: bf.window * 1000, node: cluster.id }),
+      this.o.log,
+    );
+  }
+
+  /** Bans an address now (memory first, then the other nodes of a cluster, then the store). */
   ban(ip: string, reason: string, seconds: number | null, source: BanSource): void {
     const b = this.bans.add(ip, reason, seconds, source);
     if (b === null) return;
+    this.clusterBans?.announce(b, source);
     this.banRepo
-      .add(b.ip, { reason, source, expiresAt: b.expiresAt })
+      .add(b.ip, { reason, source, expiresAt: b.expiresAt, createdAt: b.createdAt })
       .then(() => this.bans.markPersisted(b.ip))
       .catch((err: unknown) =>
         this.o.log.warn({ mod: 'security', ip: b.ip, err: String(err) }, 'writing a ban to the store failed'),
@@ -233,10 +259,15 @@ export class SecurityService {
       newest = Math.max(newest, b.createdAt);
     }
     this.manualSeen = newest;
-    this.bans.replaceFromStore(
-      bans.map((b) => ({ ip: b.ip, reason: b.reason, expiresAt: b.expiresAt, createdAt: b.createdAt })),
-      readAt,
-    );
+    this.readingStore = true;
+    try {
+      this.bans.replaceFromStore(
+        bans.map((b) => ({ ip: b.ip, reason: b.reason, expiresAt: b.expiresAt, createdAt: b.createdAt })),
+        readAt,
+      );
+    } finally {
+      this.readingStore = false;
+    }
     this.acl = new AccessList(acl);
     this.listRows = lists;
     this.lists = new SecurityLists(lists, this.config.lists.sqlInjection);

@@ -109,6 +109,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   if (cluster !== null) {
     await parts.start(clusterPart(cluster, sip.transport, config));
     ops.attachCluster(cluster);
+    security.attachCluster(cluster);
   }
 
   const env = stageEnv(config, sip, counters, log, ops.bus);

@@ -55,7 +55,14 @@ export class BanRepo {
    */
   async add(
     ip: string,
-    opts: { reason?: string; seconds?: number | null; source?: string; expiresAt?: number | null } = {},
+    opts: {
+      reason?: string;
+      seconds?: number | null;
+      source?: string;
+      expiresAt?: number | null;
+      /** When the ban was decided (a server's own ban: the time its memory has); now by default. */
+      createdAt?: number;
+    } = {},
   ): Promise<BanRow> {
     const key = normalizeBanIp(ip);
     const now = this.#ctx.now();
@@ -73,7 +80,7 @@ export class BanRepo {
       reason: opts.reason ?? 'banned by hand',
       source: opts.source ?? 'manual',
       expires_at: expiresAt,
-      created_at: now,
+      created_at: opts.createdAt ?? now,
     };
     return this.#ctx.write(async (db) => {
       const r = await db
