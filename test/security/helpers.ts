@@ -90,10 +90,10 @@ export class UdpPeer {
     this.sock.send(data, port, to);
   }
 
-  /** Sends a request and waits up to `ms` for a final (>= 200) answer; null when none came. */
-  async ask(port: number, o: RequestOptions = {}, ms = 1000): Promise<Reply | null> {
+  /** Sends a request (to `to`:port) and waits up to `ms` for a final (>= 200) answer; null when none came. */
+  async ask(port: number, o: RequestOptions = {}, ms = 1000, to = '127.0.0.1'): Promise<Reply | null> {
     this.inbox.length = 0;
-    this.send(request(this.host, this.port, 'UDP', o), port);
+    this.send(request(this.host, this.port, 'UDP', o), port, to);
     const took = await elapsedUntil(() => this.inbox.some((r) => r.status >= 200), { timeoutMs: ms, intervalMs: 20 });
     return took < 0 ? null : this.inbox.find((r) => r.status >= 200)!;
   }
