@@ -81,7 +81,8 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 90
   await pg.query(`create schema ${schema}`);
   await pg.end();
   const [mPort, rPort, sPort, sipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  // --dir: a replica's full sync writes an RDB file, into the test's folder and never the checkout.
+  const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const master = redis(['--port', String(mPort), ...base]);
   redis(['--port', String(rPort), ...base, '--replicaof', '127.0.0.1', String(mPort)]);
   await answers(mPort);

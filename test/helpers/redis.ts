@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
 import { freePort } from './ports.js';
 
 export interface TestRedis {
@@ -55,7 +56,21 @@ export async function startRedis(): Promise<TestRedis> {
   const launch = async (): Promise<void> => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      // --dir: whatever it might write goes to the temp folder, never the checkout.
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        tmpdir(),
+        '--loglevel',
+        'warning',
+      ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 5000;
