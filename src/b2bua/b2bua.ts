@@ -4,7 +4,7 @@ import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TrunkingDirectory } from '../trunking/model.js';
 import type { AuthenticatedUser } from '../proxy/proxy-env.js';
-import type { CallLimiter } from '../trunking/limits.js';
+import type { Limiter } from '../trunking/limits.js';
 import { Call, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
@@ -84,7 +84,7 @@ export class B2bua implements CallRegistry {
     return this.planner.directory;
   }
 
-  get limiter(): CallLimiter {
+  get limiter(): Limiter {
     return this.planner.limiter;
   }
 

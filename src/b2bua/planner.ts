@@ -4,7 +4,7 @@ import { parsedOrNull } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import type { Flow } from '../transport/types.js';
 import type { Account, Carrier, DidMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
-import type { CallLimiter, ScopeLimits } from '../trunking/limits.js';
+import type { Limiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
 import { newCallSid } from '../dialog/sid.js';
@@ -24,7 +24,8 @@ export type { CallPolicy };
 /** What planning needs: the trunking data, the limits, gateway states, our name in From. */
 export interface Planner {
   directory: TrunkingDirectory;
-  limiter: CallLimiter;
+  /** A node alone: CallLimiter; a node of a cluster: the limits shared in Redis (src/cluster/shared-limits.ts). */
+  limiter: Limiter;
   contacts: ContactLookup;
   /** Whether a gateway answers its OPTIONS (true when not monitored). */
   gatewayUp(uri: string): boolean;
@@ -76,13 +77,24 @@ function scopes(trunk: Trunk, account: Account): ScopeLimits[] {
   ];
 }
 
-function admit(p: Planner, trunk: Trunk, account: Account): { release: () => void } | PlanResult {
-  const v = p.limiter.tryStart(scopes(trunk, account));
+async function admit(
+  p: Planner,
+  trunk: Trunk,
+  account: Account,
+  callSid: string,
+): Promise<{ release: () => void } | PlanResult> {
+  const v = await p.limiter.tryStart(scopes(trunk, account), callSid);
   if (v.ok) return { release: v.release };
-  const what = v.kind === 'cpm' ? 'Calls per minute' : 'Concurrent calls';
-  const refused = refuse(503, `${what} limit reached`, v.kind === 'cpm' ? 'cpm-limit' : 'concurrent-limit', [
-    ['Retry-After', String(v.retryAfter)],
-  ]);
+  const retry: Array<[string, string]> = [['Retry-After', String(v.retryAfter)]];
+  const refused =
+    v.kind === 'unavailable'
+      ? refuse(503, 'Cluster limits unavailable', 'cluster-unavailable', retry)
+      : refuse(
+          503,
+          `${v.kind === 'cpm' ? 'Calls per minute' : 'Concurrent calls'} limit reached`,
+          v.kind === 'cpm' ? 'cpm-limit' : 'concurrent-limit',
+          retry,
+        );
   // The CDR of a limit hit names the trunk that hit it (inbound calls are refused before the plan knows it otherwise).
   return { ...refused, account: account.name, trunk: trunk.name };
 }
@@ -177,7 +189,7 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
     for (const c of contacts) attempts.push(trunkLeg(c.requestUri, c.hop, c.routes));
   }
   if (attempts.length === 0) return refuse(480, 'Trunk not reachable', 'trunk-unreachable');
-  const admitted = admit(p, trunk, account);
+  const admitted = await admit(p, trunk, account, callSid);
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
@@ -241,12 +253,13 @@ export async function planOutbound(
   // Every gateway marked down: try them anyway rather than refuse the call.
   if (attempts.length === 0) attempts.push(...down);
   if (attempts.length === 0) return refuse(503, 'No gateway', 'no-gateway');
-  const admitted = admit(p, trunk, account);
+  const callSid = newCallSid();
+  const admitted = await admit(p, trunk, account, callSid);
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
     plan: {
-      callSid: newCallSid(),
+      callSid,
       direction: 'outbound',
       account: account.name,
       trunk: trunk.name,

@@ -18,6 +18,8 @@ export type RefusalCause =
   | 'trunk-config'
   | 'cpm-limit'
   | 'concurrent-limit'
+  /** A node of a cluster that cannot reach the shared limits (Redis), `cluster.onRedisDown: reject`. */
+  | 'cluster-unavailable'
   | 'extension'
   | 'shutdown';
 

@@ -46,6 +46,7 @@ export const CALL_REFUSAL_CAUSES = [
   'trunk-config',
   'cpm-limit',
   'concurrent-limit',
+  'cluster-unavailable',
   'extension',
   'shutdown',
   'unknown-source',

@@ -80,15 +80,39 @@ export interface ScopeLimits {
   maxCalls: number | null;
 }
 
+/**
+ * A call admitted (release() ends it, idempotent), or refused: by a scope's
+ * limit, or (`unavailable`, a cluster's limiter only) because the shared
+ * limits cannot be reached and `cluster.onRedisDown` is `reject`.
+ */
 export type LimitVerdict =
-  { ok: true; release: () => void } | { ok: false; key: string; kind: 'cpm' | 'concurrent'; retryAfter: number };
+  | { ok: true; release: () => void }
+  | { ok: false; key: string; kind: 'cpm' | 'concurrent' | 'unavailable'; retryAfter: number };
+
+/** Live figures of a scope: concurrent calls and calls started in the last minute. */
+export interface ScopeUsage {
+  active: number;
+  lastMinute: number;
+}
+
+/**
+ * What the planner admits calls with: CallLimiter for a node alone, the
+ * cluster's shared limiter (src/cluster/shared-limits.ts) for a node of a
+ * cluster. `callSid` names the call in the shared limits (unique per call).
+ */
+export interface Limiter {
+  tryStart(scopes: ScopeLimits[], callSid: string): LimitVerdict | Promise<LimitVerdict>;
+  usage(key: string): ScopeUsage | Promise<ScopeUsage>;
+  /** Stops its timers (the shared limiter renews leases); calls up are not released. */
+  close?(): void;
+}
 
 interface ScopeState {
   window: CpmWindow | null;
   active: number;
 }
 
-export class CallLimiter {
+export class CallLimiter implements Limiter {
   private readonly scopes = new Map<string, ScopeState>();
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -121,7 +145,7 @@ export class CallLimiter {
   }
 
   /** Live figures of a scope: concurrent calls and calls in the last minute. */
-  usage(key: string): { active: number; lastMinute: number } {
+  usage(key: string): ScopeUsage {
     const st = this.scopes.get(key);
     if (st === undefined) return { active: 0, lastMinute: 0 };
     return { active: st.active, lastMinute: st.window?.count(this.now()) ?? 0 };

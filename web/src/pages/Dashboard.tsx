@@ -30,6 +30,7 @@ interface Gateway {
 const CAUSES: Record<RefusedCallCause, string> = {
   'cpm-limit': 'calls per minute limit',
   'concurrent-limit': 'concurrent calls limit',
+  'cluster-unavailable': 'cluster limits unreachable',
   'caller-id': 'caller ID not allowed',
   transport: 'transport not allowed',
   certificate: 'certificate not allowed',
