@@ -18,4 +18,10 @@ export const keys = {
   bus: `${KEY_PREFIX}bus`,
   /** Authentication failures (src/security/shared-failures.ts): ZSET of failure times per source IP or username. */
   authFail: (kind: 'ip' | 'user', key: string) => `${KEY_PREFIX}authfail:${kind}:${key}`,
+
+  // Call limits (src/cluster/shared-limits.ts); SCOPE is `account:NAME` or `trunk:NAME`.
+  /** ZSET of the calls started in a scope's last minute: member `NODE|CALLSID`, score its start (ms, Redis time). */
+  cpm: (scope: string) => `${KEY_PREFIX}cpm:${scope}`,
+  /** ZSET of the calls up in a scope: member `NODE|CALLSID`, score its lease's expiry (ms, Redis time). */
+  lease: (scope: string) => `${KEY_PREFIX}lease:${scope}`,
 } as const;

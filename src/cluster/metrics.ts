@@ -5,11 +5,13 @@
  *   trunkline_cluster_nodes_alive         nodes alive at the last heartbeat (this one included)
  *   trunkline_cluster_redis_outages_total outages seen by this node
  *
- * The pieces that share state add their own (limits: admissions refused or
- * taken locally while Redis is down).
+ * The pieces that share state add their own:
+ *
+ *   trunkline_cluster_limit_fallbacks_total{mode}  new calls that followed onRedisDown (reject | local)
  */
 import type { Metrics } from '../metrics/metrics.js';
 import type { Cluster } from './cluster.js';
+import type { SharedLimiter } from './shared-limits.js';
 
 export function registerClusterMetrics(m: Metrics, cluster: Cluster): void {
   let outages = 0;
@@ -26,4 +28,16 @@ export function registerClusterMetrics(m: Metrics, cluster: Cluster): void {
     this.reset();
     this.inc(outages);
   });
+}
+
+export function registerLimitMetrics(m: Metrics, limiter: SharedLimiter): void {
+  m.counter(
+    'trunkline_cluster_limit_fallbacks_total',
+    'new trunk calls decided without the shared limits (Redis unreachable), by cluster.onRedisDown mode',
+    ['mode'],
+    function collect() {
+      this.reset();
+      for (const [mode, n] of Object.entries(limiter.fallbacks)) this.inc({ mode }, n);
+    },
+  );
 }
