@@ -142,6 +142,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     location: subscribers.location,
     ops,
     log,
+    cluster,
   });
   cluster?.setFigures(() => ({
     calls: trunking.b2bua.liveCalls().length,

@@ -10,7 +10,10 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { StageEnv } from '../core/stage-env.js';
 import type { StoreTrunkingDirectory } from '../trunking/directory.js';
-import { CallLimiter } from '../trunking/limits.js';
+import { CallLimiter, type Limiter } from '../trunking/limits.js';
+import type { Cluster } from '../cluster/cluster.js';
+import { SharedLimiter } from '../cluster/shared-limits.js';
+import { registerLimitMetrics } from '../cluster/metrics.js';
 import { GatewayMonitor } from '../trunking/gateway-monitor.js';
 import { B2bua } from '../b2bua/b2bua.js';
 import type { B2buaEnv } from '../b2bua/env.js';
@@ -57,6 +60,8 @@ export interface TrunkingDeps {
   location: Location;
   ops: Operations;
   log: Logger;
+  /** The node's cluster (limits shared in its Redis), or null when it runs alone. */
+  cluster: Cluster | null;
 }
 
 function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
@@ -127,10 +132,11 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     probeUdp: udpProbesFor(d.transport.boundListeners()),
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
+  const limiter = buildLimiter(d);
   const b2bua = new B2bua(b2buaEnv, {
     log: d.log,
     directory,
-    limiter: new CallLimiter(),
+    limiter,
     ourHost: d.ourHost,
     inUse: () => directory.snapshot.trunks.size + directory.snapshot.carriers.size > 0,
     policy: new SecurityCallPolicy(d.security),
@@ -175,6 +181,21 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   };
 }
 
+/** Limits of this node alone, or of the cluster (in its Redis, src/cluster/shared-limits.ts). */
+function buildLimiter(d: TrunkingDeps): Limiter {
+  const cluster = d.cluster;
+  if (cluster === null) return new CallLimiter();
+  const limiter = new SharedLimiter({
+    link: cluster.link,
+    node: cluster.id,
+    aliveCount: () => cluster.nodes.aliveCount(),
+    onRedisDown: cluster.onRedisDown,
+    log: d.log.child({ mod: 'cluster' }),
+  });
+  registerLimitMetrics(d.ops.metrics, limiter);
+  return limiter;
+}
+
 /** The B2BUA: a reload replaces the header rules; at stop, the CDRs of the calls ended reach the store (CDR_WAIT_MS at most). */
 export function b2buaPart(t: Trunking, log: Logger): Part {
   return {
@@ -187,6 +208,7 @@ export function b2buaPart(t: Trunking, log: Logger): Part {
         new Promise<false>((r) => setTimeout(() => r(false), CDR_WAIT_MS).unref()),
       ]);
       if (!written) log.warn({ waitedMs: CDR_WAIT_MS }, 'shutting down: CDRs still not written');
+      t.b2bua.limiter.close?.();
     },
   };
 }
