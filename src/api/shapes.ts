@@ -179,6 +179,7 @@ export const cdrViews = views(
 export const callViews = views(
   z.object({
     callSid: z.string(),
+    node: z.string().nullable().describe('the cluster node holding it; null for a node alone'),
     direction: z.string().describe('inbound or outbound'),
     account: z.string().nullable(),
     trunk: z.string().nullable(),

@@ -39,6 +39,8 @@ const CDR_USER_MAX = 64;
 /** A live call as `trunkline calls` and the API show it. */
 export interface LiveCall {
   callSid: string;
+  /** The cluster node holding it; null for a node alone. */
+  node: string | null;
   direction: string;
   account: string | null;
   trunk: string | null;
@@ -48,6 +50,14 @@ export interface LiveCall {
   state: string;
   startAt: number;
   answerAt: number | null;
+}
+
+/** What follows the calls of a node in a cluster (src/b2bua/shared-calls.ts): each change, each end. */
+export interface CallWatcher {
+  changed(call: Call): void;
+  ended(call: Call): void;
+  /** The flow comes from another node of the cluster (a request of a peer carried to the call's node). */
+  isNodeFlow(flow: Flow): boolean;
 }
 
 /**
@@ -65,6 +75,9 @@ export class B2bua implements CallRegistry {
   /** No new call (draining, stopping): why one whose planning ends now is refused 503; null while open. */
   private closed: string | null = null;
   private readonly unknown: UnknownSources;
+  /** In a cluster: this node's id and what writes its calls to Redis (share()); null alone. */
+  private node: string | null = null;
+  private watcher: CallWatcher | null = null;
 
   constructor(
     private readonly env: B2buaEnv,
@@ -256,7 +269,7 @@ export class B2bua implements CallRegistry {
     if (tag === null) return false;
     const e = this.dialogs.get(`${req.callId}\n${tag}`);
     if (e === undefined) return false;
-    e.call.onInDialog(e.side, req, tx, flow);
+    e.call.onInDialog(e.side, req, tx, flow, this.watcher?.isNodeFlow(flow) === true);
     return true;
   }
 
@@ -276,11 +289,28 @@ export class B2bua implements CallRegistry {
     return true;
   }
 
+  /** A node of a cluster: its calls are listed with its id, and `watcher` follows them. */
+  share(node: string, watcher: CallWatcher): void {
+    this.node = node;
+    this.watcher = watcher;
+  }
+
+  /** A live call by its SID. */
+  call(callSid: string): Call | undefined {
+    return this.live.get(callSid);
+  }
+
+  /** The live calls. */
+  calls(): IterableIterator<Call> {
+    return this.live.values();
+  }
+
   liveCalls(): LiveCall[] {
     const out: LiveCall[] = [];
     for (const c of this.live.values()) {
       out.push({
         callSid: c.callSid,
+        node: this.node,
         direction: c.plan.direction,
         account: c.plan.account,
         trunk: c.plan.trunk,
@@ -339,9 +369,14 @@ export class B2bua implements CallRegistry {
     this.dialogs.delete(key);
   }
 
+  changed(call: Call): void {
+    this.watcher?.changed(call);
+  }
+
   ended(call: Call): void {
     this.byInvite.delete(call.aTx);
     this.live.delete(call.callSid);
+    this.watcher?.ended(call);
   }
 
   writingCdr(done: Promise<void>): void {

@@ -23,6 +23,8 @@ export type CallState = 'trying' | 'early' | 'confirmed' | 'ended';
 export interface CallRegistry {
   bind(key: string, call: Call, side: Side): void;
   unbind(key: string): void;
+  /** Its state, a dialog or its media changed (a cluster writes the call's record again). */
+  changed(call: Call): void;
   ended(call: Call): void;
   /** The call's CDR on its way to the store (settles when written or failed), so that shutdown waits for it. */
   writingCdr(done: Promise<void>): void;
@@ -99,6 +101,11 @@ export class Call {
     return this.plan.callSid;
   }
 
+  /** A dialog of the call changed outside the call's own steps (a request relayed into it: its CSeq). */
+  noteChange(): void {
+    this.registry.changed(this);
+  }
+
   get dialogKeyA(): string {
     return dialogKey(this.a.callId, this.a.localTag);
   }
@@ -114,6 +121,7 @@ export class Call {
       to: this.plan.to,
     });
     this.search.start();
+    this.registry.changed(this);
   }
 
   // ---- the callee leg (its search: callee-search.ts) ------------------------------------
@@ -124,6 +132,7 @@ export class Call {
     this.b = b;
     this.bKey = dialogKey(b.callId, b.localTag);
     this.registry.bind(this.bKey, this, 'b');
+    this.registry.changed(this);
   }
 
   /** The call gives up on the callee (caller's CANCEL, hang-up, ring timeout, media failure): a CANCEL toward it. */
@@ -138,7 +147,9 @@ export class Call {
     const sdp = this.env.media.sdpOf(res);
     this.serial(async () => {
       const body = sdp === null ? undefined : await this.env.media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
-      if (!this.isOver()) this.aTx.respond(this.responseToA(res, res.status, body));
+      if (this.isOver()) return;
+      this.aTx.respond(this.responseToA(res, res.status, body));
+      this.registry.changed(this);
     });
   }
 
@@ -167,6 +178,7 @@ export class Call {
         }
       }
       if (this.state === 'ended') return;
+      this.registry.changed(this);
       this.answerWithRetransmit('a', this.responseToA(res, 200, body), this.aTx, (ack) => {
         if (!lateOffer) return;
         const answer = media.sdpOf(ack);
@@ -208,12 +220,16 @@ export class Call {
     this.aTx.respond(createResponse(this.aInvite, 487, { toTag: this.a.localTag }));
   }
 
-  /** A request inside one of the call's dialogs (or a 2xx ACK). */
-  onInDialog(side: Side, req: SipMessage, tx: ServerTransaction | null, flow: Flow): void {
+  /**
+   * A request inside one of the call's dialogs (or a 2xx ACK); `viaNode`: carried here by another node of a
+   * cluster (the peer sent it there), whose flow is not the peer's.
+   */
+  onInDialog(side: Side, req: SipMessage, tx: ServerTransaction | null, flow: Flow, viaNode = false): void {
     const d = side === 'a' ? this.a : this.b;
     if (d === null) return;
     // Symmetric signalling: answers and requests go where the peer really is.
-    if (side === 'a' || flow.proto !== 'udp') d.flow = flow.proto === 'udp' ? null : flow;
+    if (!viaNode && (side === 'a' || flow.proto !== 'udp')) d.flow = flow.proto === 'udp' ? null : flow;
+    if (tx !== null) this.registry.changed(this);
     if (tx === null) {
       // An ACK: of our 2xx it runs what waited for it; any other is absorbed.
       d.takeAck(req);

@@ -105,6 +105,7 @@ export class InDialogRelay {
     const env = call.env;
     const media = env.media;
     const out = dst.request(req.method, { headers, body });
+    call.noteChange();
     env.counters.inc('b2bua_in_dialog_relayed');
     let ackOut: SipMessage | null = null;
     const handlers: ClientHandlers = {

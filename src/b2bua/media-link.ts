@@ -10,6 +10,8 @@ import type { LegMediaOptions, MediaAddress, MediaEngine, Side } from '../media/
 export class MediaLink {
   /** Each call's media address per side (legs on different networks), given to every offer and answer. */
   private readonly sides = new Map<string, Partial<Record<Side, MediaAddress>>>();
+  /** Each call's relay address per side as the SDP last sent to that side shows it (a cluster's call records). */
+  private readonly relayed = new Map<string, Partial<Record<Side, string>>>();
 
   constructor(private readonly engine: MediaEngine | null) {}
 
@@ -45,18 +47,29 @@ export class MediaLink {
 
   async offer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return sdp;
-    return Buffer.from(
-      await this.engine.offer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)),
-      'utf8',
-    );
+    const out = await this.engine.offer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther));
+    this.sent(callSid, from === 'a' ? 'b' : 'a', out);
+    return Buffer.from(out, 'utf8');
   }
 
   async answer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return sdp;
-    return Buffer.from(
-      await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther)),
-      'utf8',
-    );
+    const out = await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther));
+    this.sent(callSid, from === 'a' ? 'b' : 'a', out);
+    return Buffer.from(out, 'utf8');
+  }
+
+  /** The relay's addresses (`ip:port`, one per m= line) each side of a call was given; {} without an engine. */
+  relayOf(callSid: string): Partial<Record<Side, string>> {
+    return this.relayed.get(callSid) ?? {};
+  }
+
+  private sent(callSid: string, to: Side, sdp: string): void {
+    const host = /^c=IN IP[46] (\S+)/m.exec(sdp)?.[1];
+    if (host === undefined) return;
+    const h = host.includes(':') ? `[${host}]` : host;
+    const ports = [...sdp.matchAll(/^m=\S+ (\d+)/gm)].map((m) => `${h}:${m[1]!}`);
+    this.relayed.set(callSid, { ...this.relayed.get(callSid), [to]: ports.join(',') });
   }
 
   /** A call's media stopped (no RTP for the timeout): `cb` ends the call. */
@@ -66,6 +79,7 @@ export class MediaLink {
 
   async end(callSid: string): Promise<string | null> {
     this.sides.delete(callSid);
+    this.relayed.delete(callSid);
     if (this.engine === null) return null;
     return JSON.stringify({ media: await this.engine.delete(callSid) });
   }
