@@ -24,4 +24,12 @@ export const keys = {
   cpm: (scope: string) => `${KEY_PREFIX}cpm:${scope}`,
   /** ZSET of the calls up in a scope: member `NODE|CALLSID`, score its lease's expiry (ms, Redis time). */
   lease: (scope: string) => `${KEY_PREFIX}lease:${scope}`,
+
+  // ---- live calls (src/b2bua/shared-calls.ts) ----
+  /** HASH of a live call: its node and incarnation, what `trunkline calls` shows, both dialogs and the media. */
+  call: (callSid: string) => `${KEY_PREFIX}call:${callSid}`,
+  /** SET of the callSids a node holds. */
+  calls: (node: string) => `${KEY_PREFIX}calls:${node}`,
+  /** HASH of a Call-ID of either leg of a live call: callSid, node, incarnation, side. */
+  dialog: (callId: string) => `${KEY_PREFIX}dialog:${callId}`,
 } as const;
