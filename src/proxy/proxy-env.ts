@@ -1,5 +1,5 @@
 import type { SipUri } from '../sip/uri.js';
-import type { Flow } from '../transport/types.js';
+import type { Flow, TransportProto } from '../transport/types.js';
 import type { Admission } from '../core/admission.js';
 import type { StageEnv, StageLog } from '../core/stage-env.js';
 import type { SipMessage } from '../sip/message.js';
@@ -59,6 +59,12 @@ export interface TrunkingStage {
   unknownSource?(req: SipMessage, flow: Flow): void;
 }
 
+/** A cluster's calls as the proxy sees them (src/b2bua/shared-calls.ts). */
+export interface DialogOwners {
+  /** The SIP address of the other live node whose call has this Call-ID, or null (none, or Redis cannot say). */
+  nodeOf(callId: string, proto: TransportProto): Promise<SipUri | null>;
+}
+
 /** Logging the proxy does: one line per refusal or failure, at most. */
 export type ProxyLog = StageLog;
 
@@ -89,4 +95,6 @@ export interface ProxyEnv extends StageEnv {
   proxyAuth?: ProxyAuthService;
   /** Whether new dialogs are taken (draining, stopping: 503); absent: always. */
   admission?: Admission;
+  /** In a cluster: in-dialog requests for another node's call are forwarded to it; absent: a node alone. */
+  dialogOwners?: DialogOwners;
 }

@@ -9,7 +9,7 @@ import type { TransactionUser } from '../transaction/transaction-layer.js';
 import type { Router } from './router.js';
 import { checkProxyRequest, type Refusal } from './request-checks.js';
 import { nextHopUri } from './route-set.js';
-import { RoutePolicy } from './route-policy.js';
+import { RoutePolicy, type RouteVerdict } from './route-policy.js';
 import { ForwardContext, type Destination } from './forward-context.js';
 import { StatelessForwarder } from './stateless-forward.js';
 import type { AuthenticatedUser, ProxyEnv } from './proxy-env.js';
@@ -122,16 +122,18 @@ export class Proxy implements TransactionUser {
         this.forward(req, tx, flow, [null], 'parallel', false);
         return;
       case 'for-us':
-        // RFC 3261 12.2.2: a request inside a dialog we (a UA here) do not have.
-        this.reply(tx, req, { status: 481 });
+        // RFC 3261 12.2.2: a request inside a dialog we (a UA here) do not have (in a cluster: nor any other node).
+        this.toOwnerNode(req, tx, flow, () => this.reply(tx, req, { status: 481 }));
         return;
       case 'foreign-route':
         this.routes.refused(req, flow, 'foreign-route');
         this.reply(tx, req, { status: 403, reason: 'Foreign Route Not Allowed' });
         return;
       case 'forged-dialog':
-        this.routes.refused(req, flow, 'forged-dialog');
-        this.reply(tx, req, { status: 403, reason: 'Unverified Dialog Route' });
+        this.toOwnerNode(req, tx, flow, () => {
+          this.routes.refused(req, flow, 'forged-dialog');
+          this.reply(tx, req, { status: 403, reason: 'Unverified Dialog Route' });
+        });
         return;
     }
     // A REGISTER for a local domain goes to the registrar before the routes.
@@ -156,6 +158,30 @@ export class Proxy implements TransactionUser {
       return;
     }
     this.routeInitial(req, tx, flow, target);
+  }
+
+  /**
+   * An in-dialog request no dialog here claimed: in a cluster, when its
+   * Call-ID is a call of another live node (the peer sent it to the wrong
+   * node), it is forwarded there, its responses coming back through us
+   * (Via); else, or alone, `otherwise` answers it as before.
+   */
+  private toOwnerNode(req: SipMessage, tx: ServerTransaction, flow: Flow, otherwise: () => void): void {
+    const owners = this.env.dialogOwners;
+    if (owners === undefined) {
+      otherwise();
+      return;
+    }
+    this.async(req, tx, async () => {
+      const hop = await owners.nodeOf(req.callId, flow.proto);
+      if (tx.lastResponse !== null && tx.lastResponse.status >= 200) return;
+      if (hop === null) {
+        otherwise();
+        return;
+      }
+      this.env.counters.inc('proxy_cluster_forwarded');
+      this.forward(req, tx, flow, [hop], 'parallel', false);
+    });
   }
 
   /** An initial request without a route set: the routing table, then the default chain. */
@@ -298,12 +324,29 @@ export class Proxy implements TransactionUser {
     const target = this.routes.preprocess(ack);
     const verdict = ack.toTag === null ? null : this.routes.verdict(ack, flow, target, this.router);
     const hop = verdict === 'follow' ? nextHopUri(ack) : null;
-    if (hop === null) {
-      if (verdict === 'forged-dialog') this.routes.refused(ack, flow, verdict);
-      this.env.counters.inc('proxy_acks_absorbed');
+    if (hop !== null) {
+      void this.stateless.forwardRequest(ack, hop);
       return;
     }
-    void this.stateless.forwardRequest(ack, hop);
+    const owners = this.env.dialogOwners;
+    if (owners !== undefined && (verdict === 'for-us' || verdict === 'forged-dialog')) {
+      // In a cluster: the ACK of a 2xx another node sent (a re-INVITE's, reaching the wrong node) goes to that node.
+      void owners.nodeOf(ack.callId, flow.proto).then((node) => {
+        if (node === null) {
+          this.absorbAck(ack, flow, verdict);
+          return;
+        }
+        this.env.counters.inc('proxy_cluster_acks_forwarded');
+        void this.stateless.forwardRequest(ack, node);
+      });
+      return;
+    }
+    this.absorbAck(ack, flow, verdict);
+  }
+
+  private absorbAck(ack: SipMessage, flow: Flow, verdict: RouteVerdict | null): void {
+    if (verdict === 'forged-dialog') this.routes.refused(ack, flow, verdict);
+    this.env.counters.inc('proxy_acks_absorbed');
   }
 
   /** A Request-URI naming this server itself (no user part). */
