@@ -37,6 +37,7 @@ import type { Admission } from '../core/admission.js';
 import type { DrainStatus } from '../core/drain.js';
 import type { SecurityService } from '../security/service.js';
 import { LoginGuard } from './login-guard.js';
+import type { CallService } from './resource.js';
 
 export interface OpsDeps {
   store: Store;
@@ -70,6 +71,8 @@ export class Operations {
   #removePid: (() => void) | null = null;
   #deps: OpsDeps | null = null;
   #cluster: Cluster | null = null;
+  /** The calls the API lists and hangs up: the cluster's (attachCalls), else the B2BUA's. */
+  #calls: CallService | null = null;
   /** The API's address once it listens (port 0 in the config: the one given). */
   address: { host: string; port: number; tls: boolean } | null = null;
 
@@ -103,6 +106,11 @@ export class Operations {
   attachCluster(cluster: Cluster): void {
     this.#cluster = cluster;
     registerClusterMetrics(this.metrics, cluster);
+  }
+
+  /** In a cluster: the API lists and hangs up every node's calls (src/b2bua/shared-calls.ts). */
+  attachCalls(calls: CallService): void {
+    this.#calls = calls;
   }
 
   /** The gateway monitor's onChange: gateway.up / gateway.down events. */
@@ -195,9 +203,11 @@ export class Operations {
           bus: this.bus,
           now: Date.now,
           traces: this.traces,
-          ...(this.#trunkingSource !== null && {
-            calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp },
-          }),
+          ...(this.#calls !== null && { calls: this.#calls }),
+          ...(this.#calls === null &&
+            this.#trunkingSource !== null && {
+              calls: { list: this.#trunkingSource.calls, hangUp: this.#trunkingSource.hangUp },
+            }),
           ...(deps.drain !== undefined && { drain: deps.drain }),
           cluster: () => this.#cluster?.status() ?? Promise.resolve(ALONE),
           ...(this.#trunkingSource?.unknownSources !== undefined && {

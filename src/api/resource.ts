@@ -32,11 +32,11 @@ import type { TraceMessage } from '../capture/trace.js';
 import type { DrainStatus } from '../core/drain.js';
 import type { UnknownSource } from '../b2bua/unknown-sources.js';
 
-/** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone). */
+/** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone); a cluster's: every node's. */
 export interface CallService {
-  list(): LiveCall[];
-  /** false when no such live call. */
-  hangUp(callSid: string): boolean;
+  list(): LiveCall[] | Promise<LiveCall[]>;
+  /** false when no such live call (a cluster: on no live node). */
+  hangUp(callSid: string): boolean | Promise<boolean>;
 }
 
 /** The capture ring buffer of recent calls' SIP messages. */

@@ -63,7 +63,7 @@ export async function callStats(ctx: ApiContext, minutes: number): Promise<CallB
     b.answered += ok;
     b.failed += total - ok;
   }
-  for (const c of ctx.calls?.list() ?? []) {
+  for (const c of (await ctx.calls?.list()) ?? []) {
     const b = counts.get(Math.floor(c.startAt / MINUTE));
     if (b === undefined) continue;
     b.started += 1;

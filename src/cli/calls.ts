@@ -1,7 +1,9 @@
 /**
  * `trunkline calls [--json]`: the live calls of the running server (asked
  * over its control socket in the data directory); with no server running,
- * there are none. `trunkline calls hangup CALL-SID` ends one.
+ * there are none. `trunkline calls hangup CALL-SID` ends one. A node of a
+ * cluster answers for every live node: the calls show their node, and a
+ * call of another node is hung up by that node.
  */
 import type { Command } from 'commander';
 import type { LiveCall } from '../b2bua/b2bua.js';
@@ -25,12 +27,15 @@ export function registerCalls(program: Command): void {
       if (!(err instanceof NoServerError)) fail(err instanceof Error ? err.message : String(err));
     }
     const now = Date.now();
+    const node: Array<[string, (c: LiveCall) => string | null]> =
+      config.cluster === undefined ? [] : [['node', (c) => c.node]];
     printList(
       list,
       opts.json,
       (c) => ({ ...c, startAt: isoTime(c.startAt), answerAt: c.answerAt === null ? null : isoTime(c.answerAt) }),
       [
         ['call', (c) => c.callSid],
+        ...node,
         ['direction', (c) => c.direction],
         ['trunk', (c) => c.trunk],
         ['carrier', (c) => c.carrier],

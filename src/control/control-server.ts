@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ControlAnswer, ControlRequest } from './protocol.js';
 
+/** Answers a request (a promise is waited for: a cluster's calls are read from Redis). */
 export type ControlHandler = (req: ControlRequest) => unknown;
 
 const MAX_LINE = 4096;
@@ -50,11 +51,13 @@ export class ControlServer {
       }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      sock.end(`${JSON.stringify(this.answer(buf.slice(0, nl)))}\n`);
+      // One request per connection: what follows its line is not read.
+      sock.removeAllListeners('data');
+      void this.answer(buf.slice(0, nl)).then((a) => sock.end(`${JSON.stringify(a)}\n`));
     });
   }
 
-  private answer(line: string): ControlAnswer {
+  private async answer(line: string): Promise<ControlAnswer> {
     let req: ControlRequest;
     try {
       req = JSON.parse(line) as ControlRequest;
@@ -62,7 +65,7 @@ export class ControlServer {
       return { ok: false, error: 'request is not JSON' };
     }
     try {
-      return { ok: true, result: this.handle(req) };
+      return { ok: true, result: await this.handle(req) };
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }

@@ -11,7 +11,11 @@ import { resolveDatabaseConfig } from '../store/index.js';
 import { Cluster } from '../cluster/cluster.js';
 import { packageVersion } from '../api/version.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
-import type { Part } from './parts.js';
+import { SharedCalls } from '../b2bua/shared-calls.js';
+import type { B2bua } from '../b2bua/b2bua.js';
+import type { MediaLink } from '../b2bua/media-link.js';
+import type { Operations } from '../api/operations.js';
+import type { Part, PartList } from './parts.js';
 
 /** A cluster shares the store: refuses a config whose database is SQLite (one host's file). */
 export function checkClusterStore(config: TrunklineConfig, env: NodeJS.ProcessEnv = process.env): void {
@@ -55,4 +59,24 @@ export function clusterPart(cluster: Cluster, transport: TransportLayer, config:
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * In a cluster, the node's live calls shared (src/b2bua/shared-calls.ts): written to Redis as they change; the
+ * API, `trunkline calls` and the proxy see every node's. Started after the B2BUA; its stop (once the calls up
+ * were ended) writes their end. Null alone.
+ */
+export async function startSharedCalls(
+  cluster: Cluster | null,
+  b2bua: B2bua,
+  media: MediaLink,
+  parts: PartList,
+  ops: Operations,
+  log: Logger,
+): Promise<SharedCalls | null> {
+  if (cluster === null) return null;
+  const shared = new SharedCalls(cluster, b2bua, media, log.child({ mod: 'cluster' }));
+  await parts.start({ name: 'shared calls', start: () => shared.start(), stop: () => shared.stop() });
+  ops.attachCalls(shared);
+  return shared;
 }

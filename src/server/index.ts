@@ -14,6 +14,7 @@
  *   6  transaction layer        -                              transactions, timers end
  *   7  media engine             made                           closed
  *   8  B2BUA                    -                              CDRs written (5 s at most)
+ *   8b shared calls (cluster)    follow the calls               their end written to Redis (1 s at most)
  *   9  transactions in flight   -                              answered (5 s, else 2 s at most)
  *   10 control socket           listens                        closed
  *   11 trunking directory       loaded; polled                 polling ends
@@ -50,8 +51,8 @@ import {
   gatewayMonitorPart,
 } from './trunking.js';
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
-import { admissionPart, buildDrain, controlPart, operationsPart } from './operations.js';
-import { buildCluster, checkClusterStore, clusterPart } from './cluster.js';
+import { admissionPart, buildDrain, controlPart, localCalls, operationsPart } from './operations.js';
+import { buildCluster, checkClusterStore, clusterPart, startSharedCalls } from './cluster.js';
 
 export interface RunningServer {
   /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
@@ -150,10 +151,12 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     carrierRegistrations: trunking.carrierRegistrations.list().filter((r) => r.registered).length,
   }));
   await parts.start(b2buaPart(trunking, log));
-  const proxy = buildProxy(config, sip, env, { subscribers, b2bua: trunking.b2bua, security, dialogStamp });
+  const shared = await startSharedCalls(cluster, trunking.b2bua, media.link, parts, ops, log);
+  const stages = { subscribers, b2bua: trunking.b2bua, security, dialogStamp, dialogOwners: shared };
+  const proxy = buildProxy(config, sip, env, stages);
   await parts.start(inFlightPart(sip, proxy));
   const drain = buildDrain(sip, trunking.b2bua, parts, log);
-  await parts.start(controlPart(config, trunking.b2bua, drain, ops, log));
+  await parts.start(controlPart(config, shared ?? localCalls(trunking.b2bua), drain, ops, log));
   await parts.start(directoryPart(trunking, security));
   await parts.start(pipelinePart(sip, proxy, log));
   await parts.start(carrierRegistrationsPart(trunking));

@@ -14,6 +14,7 @@ import type { SecurityService } from '../security/service.js';
 import type { B2bua } from '../b2bua/b2bua.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { Operations } from '../api/operations.js';
+import type { CallService } from '../api/resource.js';
 import { ControlServer } from '../control/control-server.js';
 import { controlSocketPath } from '../control/protocol.js';
 import type { SipStack } from './sip-stack.js';
@@ -31,12 +32,23 @@ export function buildDrain(sip: SipStack, b2bua: B2bua, parts: PartList, log: Lo
   });
 }
 
+/** A node alone: the B2BUA's own calls, for the control socket. */
+export function localCalls(b2bua: B2bua): CallService {
+  return { list: () => b2bua.liveCalls(), hangUp: (sid) => b2bua.hangUp(sid) };
+}
+
 /** The Unix socket of the CLI; a server without it still runs (logged). */
-export function controlPart(config: TrunklineConfig, b2bua: B2bua, drain: Drain, ops: Operations, log: Logger): Part {
+export function controlPart(
+  config: TrunklineConfig,
+  calls: CallService,
+  drain: Drain,
+  ops: Operations,
+  log: Logger,
+): Part {
   const control = new ControlServer(controlSocketPath(config.data), (req) => {
-    if (req.cmd === 'calls') return b2bua.liveCalls();
+    if (req.cmd === 'calls') return calls.list();
     if (req.cmd === 'drain') return drain.start(checkDrainTimeout(req.timeout));
-    if (req.cmd === 'hangup') return b2bua.hangUp(req.callSid);
+    if (req.cmd === 'hangup') return calls.hangUp(req.callSid);
     if (req.cmd === 'trace') return ops.traces.trace(req.callSid);
     throw new Error('unknown command');
   });

@@ -1,6 +1,7 @@
 // Live calls of the B2BUA, following the event stream (call.*) and a 5 s
 // refresh for the durations; Hang up, once confirmed, sends BYE to both legs
-// (CDR "Hung up by operator"), Ladder opens the call's flow.
+// (CDR "Hung up by operator"), Ladder opens the call's flow. In a cluster the
+// list holds every live node's calls, with their node (hung up from here too).
 import { useEffect } from 'preact/hooks';
 import { api, enc } from '../api';
 import { Table, txt } from '../components/Table';
@@ -18,6 +19,7 @@ export function Calls() {
     const t = setInterval(() => void reload(), REFRESH_MS);
     return () => clearInterval(t);
   }, [reload]);
+  const clustered = data?.some((c) => c.node !== null) === true;
   return (
     <div class="page">
       <h2>Live calls</h2>
@@ -33,6 +35,7 @@ export function Calls() {
           empty="No live calls."
           columns={[
             { head: 'Call', cell: (c) => c.callSid, cls: 'mono' },
+            ...(clustered ? [{ head: 'Node', cell: (c: LiveCall) => txt(c.node) }] : []),
             { head: 'Direction', cell: (c) => c.direction },
             { head: 'Trunk', cell: (c) => txt(c.trunk) },
             { head: 'Carrier', cell: (c) => txt(c.carrier) },
