@@ -62,6 +62,10 @@ export const bindingViews = views(
     remote: z.string().describe('IP:PORT it came from'),
     userAgent: z.string().nullable(),
     updatedAt: z.string().describe('ISO 8601'),
+    node: z
+      .string()
+      .nullable()
+      .describe('in a cluster: the node that took the REGISTER (calls reach it through that node)'),
   }),
   { key: 'aor' },
 );

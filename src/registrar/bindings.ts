@@ -17,6 +17,7 @@
 import { StaleRegistrationError, ValidationError } from '../store/errors.js';
 import {
   BINDING_PROTOS,
+  type BindingOwner,
   type BindingProto,
   type LocationBinding,
   type LocationWrite,
@@ -50,6 +51,8 @@ export interface BindingSet extends BindingKey {
   /** The transport's connection id (stream transports), null for UDP. */
   connectionId?: string | null;
   userAgent?: string | null;
+  /** In a cluster: the node that took the REGISTER (it holds the flow); absent or null alone. */
+  owner?: BindingOwner | null;
 }
 
 /** One binding for `upsertBinding`: a BindingSet with its AOR, Call-ID and CSeq. */
@@ -141,6 +144,7 @@ function checkSet(
   const path = s.path ?? [];
   if (!Array.isArray(path)) throw new ValidationError(`${field}.path`, 'expected a list');
   path.forEach((p, j) => checkText(p, `${field}.path[${j}]`));
+  const owner = s.owner ?? null;
   const binding: NewBinding = {
     aor: c.aor,
     contact: key.contact,
@@ -160,6 +164,8 @@ function checkSet(
     connectionId: checkOptionalText(s.connectionId, `${field}.connectionId`, 255),
     userAgent: checkOptionalText(s.userAgent, `${field}.userAgent`, 512),
     updatedAt: c.now,
+    ownerNode: owner === null ? null : checkText(owner.node, `${field}.owner.node`, 64),
+    ownerIncarnation: owner === null ? null : checkText(owner.incarnation, `${field}.owner.incarnation`, 128),
   };
   return { key, binding };
 }

@@ -39,6 +39,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import {
   StaleRegistrationError,
   ValidationError,
+  type BindingOwner,
   type BindingProto,
   type LocationBinding,
   type Store,
@@ -73,6 +74,8 @@ export interface RegistrarOptions {
   log?: RegistrarLog;
   /** Called after each REGISTER that wrote bindings: the AOR's live contacts after it (events, metrics). */
   onRegistered?: (aor: string, contacts: string[], flow: Flow) => void;
+  /** In a cluster: this node's run, written with each binding (it holds the binding's flow); absent alone. */
+  owner?: BindingOwner | null;
 }
 
 type Reply = { status: number; reason?: string; headers?: Array<[string, string]> };
@@ -89,6 +92,7 @@ export class Registrar {
   private dateSecond = Number.NaN;
   private dateText = '';
   private readonly onRegistered: RegistrarOptions['onRegistered'];
+  private readonly owner: BindingOwner | null;
 
   constructor(opts: RegistrarOptions) {
     this.store = opts.store;
@@ -108,6 +112,7 @@ export class Registrar {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? null;
     this.onRegistered = opts.onRegistered;
+    this.owner = opts.owner ?? null;
   }
 
   /** Whether a REGISTER for this Request-URI is ours to answer: its host is a local domain. */
@@ -244,6 +249,7 @@ export class Registrar {
         remotePort: flow.remotePort,
         connectionId: flow.connectionId === null ? null : String(flow.connectionId),
         userAgent: req.get('User-Agent') ?? null,
+        owner: this.owner,
       });
     }
     return { set, remove };

@@ -34,6 +34,8 @@ export {
 export type { Alias, AliasMatch } from './repos/aliases.js';
 export {
   BINDING_PROTOS,
+  holdsFlow,
+  type BindingOwner,
   type BindingProto,
   type LocationBinding,
   type LocationWrite,

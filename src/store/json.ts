@@ -87,6 +87,7 @@ export function bindingJson(b: LocationBinding, now: number): BindingJson {
     remote: `${b.remoteHost}:${b.remotePort}`,
     userAgent: b.userAgent,
     updatedAt: isoTime(b.updatedAt),
+    node: b.ownerNode,
   };
 }
 

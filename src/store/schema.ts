@@ -65,6 +65,9 @@ export interface LocationTable {
   connection_id: string | null;
   user_agent: string | null;
   updated_at: number;
+  /** In a cluster: the node that took the REGISTER (it holds the flow), and its incarnation; null alone. */
+  node_id: string | null;
+  node_inc: string | null;
 }
 
 /** Key/value rows of the store itself; `changes` counts provisioning writes. */

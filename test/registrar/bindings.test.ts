@@ -42,6 +42,8 @@ function stored(over: Partial<LocationBinding> = {}): LocationBinding {
     connectionId: null,
     userAgent: null,
     updatedAt: NOW - 10_000,
+    ownerNode: null,
+    ownerIncarnation: null,
     ...over,
   };
 }

@@ -14,6 +14,7 @@ import { initial } from './0001_initial.js';
 import { trunking } from './0002_trunking.js';
 import { security } from './0003_security.js';
 import { api } from './0004_api.js';
+import { locationNode } from './0005_location_node.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -24,5 +25,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0002_trunking': trunking(dialect),
     '0003_security': security(dialect),
     '0004_api': api(dialect),
+    '0005_location_node': locationNode(),
   };
 }

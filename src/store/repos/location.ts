@@ -40,6 +40,25 @@ export interface LocationBinding {
   connectionId: string | null;
   userAgent: string | null;
   updatedAt: number;
+  /** In a cluster: the node that took the REGISTER and holds its flow, and that node's incarnation; null alone. */
+  ownerNode: string | null;
+  ownerIncarnation: string | null;
+}
+
+/** A cluster node's run: its id and incarnation (src/cluster/nodes.ts). */
+export interface BindingOwner {
+  node: string;
+  incarnation: string;
+}
+
+/**
+ * Whether only the node that took the REGISTER can reach the binding: it
+ * came on a connection (TCP, TLS, WS) or from behind a NAT (`received`),
+ * and no Path names an edge proxy that holds the flow instead. The same
+ * test as the SQL of flowOwners and removeFlowsOf.
+ */
+export function holdsFlow(b: Pick<LocationBinding, 'path' | 'proto' | 'received'>): boolean {
+  return b.path.length === 0 && (b.proto !== 'udp' || b.received !== null);
 }
 
 /** A binding to write: all but its id. */
@@ -92,6 +111,8 @@ function toBinding(row: Row): LocationBinding {
     connectionId: row.connection_id,
     userAgent: row.user_agent,
     updatedAt: row.updated_at,
+    ownerNode: row.node_id,
+    ownerIncarnation: row.node_inc,
   };
 }
 
@@ -195,19 +216,80 @@ export class LocationRepo {
   /**
    * Live bindings with a `received` address (NATed contacts), by id, those
    * with an id above `afterId`, at most `limit`: a keep-alive walks them a
-   * page per tick.
+   * page per tick. With `owner`, only the bindings that run took.
    */
-  async listLiveReceived(afterId: number, limit: number, now = this.#ctx.now()): Promise<LocationBinding[]> {
-    const rows = await this.#ctx.db
+  async listLiveReceived(
+    afterId: number,
+    limit: number,
+    now = this.#ctx.now(),
+    owner: BindingOwner | null = null,
+  ): Promise<LocationBinding[]> {
+    let q = this.#ctx.db
       .selectFrom('location')
       .selectAll()
       .where('expires_at', '>', now)
       .where('received', 'is not', null)
-      .where('id', '>', afterId)
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+      .where('id', '>', afterId);
+    if (owner !== null) q = q.where('node_id', '=', owner.node).where('node_inc', '=', owner.incarnation);
+    const rows = await q.orderBy('id').limit(limit).execute();
     return rows.map(toBinding);
+  }
+
+  /** A live binding by its id. */
+  async get(id: number, now = this.#ctx.now()): Promise<LocationBinding | undefined> {
+    const row = await this.#ctx.db
+      .selectFrom('location')
+      .selectAll()
+      .where('id', '=', id)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toBinding(row);
+  }
+
+  /** How many live bindings a cluster node's run took. */
+  async countOwned(owner: BindingOwner, now = this.#ctx.now()): Promise<number> {
+    const { n } = await this.#ctx.db
+      .selectFrom('location')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('node_id', '=', owner.node)
+      .where('node_inc', '=', owner.incarnation)
+      .where('expires_at', '>', now)
+      .executeTakeFirstOrThrow();
+    return Number(n);
+  }
+
+  /** Every run of a cluster node that holds the flow of some binding (see holdsFlow), once each. */
+  async flowOwners(): Promise<BindingOwner[]> {
+    const rows = await this.#ctx.db
+      .selectFrom('location')
+      .select(['node_id', 'node_inc'])
+      .distinct()
+      .where('node_id', 'is not', null)
+      .where('node_inc', 'is not', null)
+      .where('path', '=', '[]')
+      .where((eb) => eb.or([eb('proto', '<>', 'udp'), eb('received', 'is not', null)]))
+      .execute();
+    return rows.map((r) => ({ node: r.node_id!, incarnation: r.node_inc! }));
+  }
+
+  /**
+   * Removes the bindings whose flow a run held (see holdsFlow), all of
+   * them or those of `ids`: that run ended, and its connections and NAT
+   * mappings with it. A binding registered again since (by another run) is
+   * not touched. How many went.
+   */
+  async removeFlowsOf(owner: BindingOwner, ids: number[] | null = null): Promise<number> {
+    if (ids !== null && ids.length === 0) return 0;
+    return this.#ctx.tx(async (db) => {
+      let q = db
+        .deleteFrom('location')
+        .where('node_id', '=', owner.node)
+        .where('node_inc', '=', owner.incarnation)
+        .where('path', '=', '[]')
+        .where((eb) => eb.or([eb('proto', '<>', 'udp'), eb('received', 'is not', null)]));
+      if (ids !== null) q = q.where('id', 'in', ids);
+      return count((await q.executeTakeFirst()).numDeletedRows);
+    });
   }
 
   /** Deletes every expired binding (expires_at <= now); how many went. */
@@ -238,6 +320,8 @@ const COLUMNS = [
   'connection_id',
   'user_agent',
   'updated_at',
+  'node_id',
+  'node_inc',
 ] as const;
 const SQL_SELECT_AOR = `select "id", ${COLUMNS.map((c) => `"${c}"`).join(', ')} from "location" where "aor" = ?`;
 const SQL_DELETE_ID = 'delete from "location" where "id" = ?';
@@ -266,6 +350,8 @@ function bindingOfValues(v: unknown[]): LocationBinding {
     connectionId: v[16] as string | null,
     userAgent: v[17] as string | null,
     updatedAt: v[18] as number,
+    ownerNode: v[19] as string | null,
+    ownerIncarnation: v[20] as string | null,
   };
 }
 
@@ -290,6 +376,8 @@ function valuesOf(b: NewBinding): unknown[] {
     b.connectionId,
     b.userAgent,
     b.updatedAt,
+    b.ownerNode,
+    b.ownerIncarnation,
   ];
 }
 
@@ -314,5 +402,7 @@ function rowOf(b: NewBinding): Omit<LocationTable, 'id'> {
     connection_id: b.connectionId,
     user_agent: b.userAgent,
     updated_at: b.updatedAt,
+    node_id: b.ownerNode,
+    node_inc: b.ownerIncarnation,
   };
 }

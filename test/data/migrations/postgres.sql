@@ -31,3 +31,7 @@ create table "acl_entries" ("id" bigserial primary key, "grp" text not null, "ac
 create table "list_entries" ("id" bigserial primary key, "list" text not null, "kind" text not null, "value" text not null, "created_at" bigint not null, constraint "list_entries_unique" unique ("list", "kind", "value"))
 -- 0004_api
 create table "api_tokens" ("name" text primary key, "role" text not null, "token_hash" text not null unique, "created_at" bigint not null, "last_used_at" bigint)
+-- 0005_location_node
+alter table "location" add column "node_id" text
+alter table "location" add column "node_inc" text
+create index "location_node" on "location" ("node_id")
