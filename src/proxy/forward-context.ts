@@ -24,6 +24,8 @@ export interface BranchTarget {
   hop: SipUri;
   requestUri?: string;
   routes?: string[];
+  /** The status of the branch when its hop cannot be reached (transport error, timeout) instead of 503/408. */
+  unreachable?: number;
 }
 
 /** A destination: a next hop URI, a BranchTarget, or null for "the route set / Request-URI decides". */
@@ -41,6 +43,8 @@ class Branch implements ClientHandlers, TimerTarget {
   cancelWanted = false;
   cancelSent = false;
   timerC: TimerHandle | null = null;
+  /** BranchTarget.unreachable of its destination, or null. */
+  unreachable: number | null = null;
 
   constructor(
     readonly ctx: ForwardContext,
@@ -135,6 +139,7 @@ export class ForwardContext {
     if (dest !== null && 'hop' in dest) {
       // 16.6 step 2: the target becomes the Request-URI; a Path is preloaded as Route.
       if (dest.requestUri !== undefined) m.requestUri = dest.requestUri;
+      branch.unreachable = dest.unreachable ?? null;
       const routes = dest.routes ?? [];
       for (let i = routes.length - 1; i >= 0; i--) m.prependHeader('Route', routes[i]!);
       hop = dest.hop;
@@ -267,7 +272,10 @@ export class ForwardContext {
   onBranchFailure(branch: Branch, status: number, reason: string): void {
     if (branch.done) return;
     if (!this.cancelled && this.tryNextTarget(branch)) return;
-    const res = createResponse(branch.msg, status, { reason });
+    const res =
+      branch.unreachable === null
+        ? createResponse(branch.msg, status, { reason })
+        : createResponse(branch.msg, branch.unreachable);
     res.removeFirstValue('Via');
     this.endBranch(branch);
     this.finals.push(res);
@@ -360,6 +368,11 @@ export class ForwardContext {
           if (f.id === (best.status === 401 ? H.WwwAuthenticate : H.ProxyAuthenticate))
             best.appendHeader(name, f.value);
       }
+    }
+    // RFC 5626 11.5: a 430 (a node of ours lost the flow) is for proxies only; the caller hears 480.
+    if (best.status === 430) {
+      this.serverTx.respond(createResponse(this.req, 480));
+      return;
     }
     // 16.7 step 6: a 503 from downstream is not ours to pass on as 503 (it would make the caller avoid us).
     if (best.status === 503) {

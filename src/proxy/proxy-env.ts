@@ -43,6 +43,16 @@ export interface LocationService {
   >;
 }
 
+/**
+ * Bindings this node holds for the other nodes of a cluster
+ * (src/registrar/cluster-flows.ts): a request routed to us with a flow
+ * token (flow-token.ts) goes out on the binding's flow.
+ */
+export interface FlowDelivery {
+  /** Where a token's request goes: the binding's flow; null when the token does not verify or the flow is gone. */
+  resolve(token: string): Promise<BranchTarget | null>;
+}
+
 /** The trunking stage as the proxy sees it (src/b2bua/b2bua.ts). */
 export interface TrunkingStage {
   /** An initial request (from `user` when proxy authentication identified one): true when it is a trunk call (taken: a call started or refused). */
@@ -93,6 +103,8 @@ export interface ProxyEnv extends StageEnv {
   trunking?: TrunkingStage;
   /** Initial requests other than REGISTER pass it before the routes (RFC 3261 22.3); absent: none challenged. */
   proxyAuth?: ProxyAuthService;
+  /** In a cluster: requests routed to us for a flow we hold; absent alone (a flow token is then ignored). */
+  flows?: FlowDelivery;
   /** Whether new dialogs are taken (draining, stopping: 503); absent: always. */
   admission?: Admission;
   /** In a cluster: in-dialog requests for another node's call are forwarded to it; absent: a node alone. */

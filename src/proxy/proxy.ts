@@ -114,6 +114,12 @@ export class Proxy implements TransactionUser {
       return;
     }
     const target = this.routes.preprocess(req);
+    // A node of our cluster routed it to us for a flow we hold (RFC 5626 5.3): it took its decisions already.
+    const token = this.routes.flowToken;
+    if (token !== null && this.env.flows !== undefined && req.toTag === null && !req.has('Route')) {
+      this.deliverOnFlow(req, tx, flow, token);
+      return;
+    }
     // In-dialog requests and requests with a route set go where the route set says (16.4, 16.6 step 6-7), when they may.
     switch (this.routes.verdict(req, flow, target, this.router)) {
       case 'route':
@@ -252,6 +258,22 @@ export class Proxy implements TransactionUser {
           this.forward(req, tx, flow, r.targets, 'parallel', DIALOG_CREATING.has(req.method));
           return;
       }
+    });
+  }
+
+  /** A request for a flow we hold: out on it, or 430 when the token does not verify or the flow is gone (RFC 5626 5.3). */
+  private deliverOnFlow(req: SipMessage, tx: ServerTransaction, flow: Flow, token: string): void {
+    const flows = this.env.flows!;
+    this.async(req, tx, async () => {
+      const dest = await flows.resolve(token);
+      if (tx.lastResponse !== null && tx.lastResponse.status >= 200) return; // CANCELled meanwhile
+      if (dest === null) {
+        this.env.counters.inc('proxy_flow_failed');
+        this.reply(tx, req, { status: 430 });
+        return;
+      }
+      this.env.counters.inc('proxy_flow_delivered');
+      this.forward(req, tx, flow, [dest], 'parallel', DIALOG_CREATING.has(req.method));
     });
   }
 

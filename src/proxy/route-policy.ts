@@ -54,6 +54,11 @@ export class RoutePolicy {
     return preprocessRoutes(req, this.env.isOurs, this.scan.reset());
   }
 
+  /** The flow token (flow-token.ts) on an entry of ours the request last preprocessed carried, or null. */
+  get flowToken(): string | null {
+    return this.scan.flow;
+  }
+
   /** The verdict on the request last preprocessed (`target`: what preprocess returned). */
   verdict(req: SipMessage, flow: Flow, target: Uri, router: Router): RouteVerdict {
     const routed = req.has('Route');

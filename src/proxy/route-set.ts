@@ -3,21 +3,25 @@ import { isSipUri, formatUri, type Uri, type SipUri } from '../sip/uri.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import { firstListElement } from '../sip/fast-scan.js';
 import { STAMP_PARAM } from './dialog-stamp.js';
+import { FLOW_PARAM } from './flow-token.js';
 
 export type IsOurs = (host: string, port: number | null) => boolean;
 
 /**
- * What preprocessRoutes took off as ours: how many entries, and the stamp
- * (dialog-stamp.ts) of the first that carried one. One per proxy, reset per
+ * What preprocessRoutes took off as ours: how many entries, the stamp
+ * (dialog-stamp.ts) of the first that carried one, and the flow token
+ * (flow-token.ts) of the first that carried one. One per proxy, reset per
  * request, so that no object is made per message.
  */
 export class RouteScan {
   ours = 0;
   stamp: string | null = null;
+  flow: string | null = null;
 
   reset(): this {
     this.ours = 0;
     this.stamp = null;
+    this.flow = null;
     return this;
   }
 
@@ -27,6 +31,10 @@ export class RouteScan {
     if (this.stamp === null) {
       const s = uri.params.get(STAMP_PARAM);
       if (typeof s === 'string') this.stamp = s;
+    }
+    if (this.flow === null) {
+      const f = uri.params.get(FLOW_PARAM);
+      if (typeof f === 'string') this.flow = f;
     }
   }
 }

@@ -30,6 +30,7 @@ const REASONS: Record<number, string> = {
   421: 'Extension Required',
   423: 'Interval Too Brief',
   429: 'Too Many Requests',
+  430: 'Flow Failed',
   480: 'Temporarily Unavailable',
   481: 'Call/Transaction Does Not Exist',
   482: 'Loop Detected',
