@@ -32,4 +32,8 @@ export const keys = {
   calls: (node: string) => `${KEY_PREFIX}calls:${node}`,
   /** HASH of a Call-ID of either leg of a live call: callSid, node, incarnation, side. */
   dialog: (callId: string) => `${KEY_PREFIX}dialog:${callId}`,
+
+  // Registrations (src/registrar/cluster-flows.ts)
+  /** STRING: the key of the flow tokens (hex), set by the first node that needs it (SET NX). */
+  flowKey: `${KEY_PREFIX}flow-key`,
 } as const;

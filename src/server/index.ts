@@ -11,6 +11,7 @@
  *   3  expired bindings purge   every minute                   ends
  *   4  SIP listeners            bound                          closed
  *   5  cluster                  joins (Redis, heartbeat, bus)  leaves (others see it gone)
+ *   5b cluster registrations    flow key; nodes gone swept     ends
  *   6  transaction layer        -                              transactions, timers end
  *   7  media engine             made                           closed
  *   8  B2BUA                    -                              CDRs written (5 s at most)
@@ -41,7 +42,8 @@ import { Operations } from '../api/operations.js';
 import { PartList, type Part } from './parts.js';
 import { buildSipStack, listenersPart, ourHost, stageEnv, tlsFilesFor, transactionsPart } from './sip-stack.js';
 import { buildSecurity, securityPart } from './security.js';
-import { buildSubscribers, digestAlgorithms, keepAlivePart, purgePart } from './registrar.js';
+import { buildSubscribers, clusterFlowsPart, digestAlgorithms, keepAlivePart, purgePart } from './registrar.js';
+import { ClusterFlows } from '../registrar/cluster-flows.js';
 import {
   MediaPart,
   b2buaPart,
@@ -112,6 +114,8 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     ops.attachCluster(cluster);
     security.attachCluster(cluster);
   }
+  const flows = cluster === null ? null : new ClusterFlows({ cluster, store, transport: sip.transport, log });
+  if (flows !== null) await parts.start(clusterFlowsPart(flows));
 
   const env = stageEnv(config, sip, counters, log, ops.bus);
   await parts.start(transactionsPart(sip));
@@ -130,6 +134,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     agentName: sip.agentName,
     fromUserExempt,
     log,
+    flows,
   });
   const trunking = buildTrunking({
     config,
@@ -147,12 +152,12 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   });
   cluster?.setFigures(() => ({
     calls: trunking.b2bua.liveCalls().length,
-    registrations: 0,
+    registrations: flows?.registrations() ?? 0,
     carrierRegistrations: trunking.carrierRegistrations.list().filter((r) => r.registered).length,
   }));
   await parts.start(b2buaPart(trunking, log));
   const shared = await startSharedCalls(cluster, trunking.b2bua, media.link, parts, ops, log);
-  const stages = { subscribers, b2bua: trunking.b2bua, security, dialogStamp, dialogOwners: shared };
+  const stages = { subscribers, b2bua: trunking.b2bua, security, dialogStamp, dialogOwners: shared, flows };
   const proxy = buildProxy(config, sip, env, stages);
   await parts.start(inFlightPart(sip, proxy));
   const drain = buildDrain(sip, trunking.b2bua, parts, log);
@@ -161,7 +166,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(pipelinePart(sip, proxy, log));
   await parts.start(carrierRegistrationsPart(trunking));
   await parts.start(gatewayMonitorPart(trunking));
-  await parts.start(keepAlivePart(config, store, env, proxy, log));
+  await parts.start(keepAlivePart(config, store, env, proxy, log, flows?.self));
   await parts.start(operationsPart(ops, { store, sip, proxy, security, drain, reload: (next) => parts.reload(next) }));
   await parts.start(admissionPart(sip, trunking.b2bua, drain, log));
 

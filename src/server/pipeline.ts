@@ -34,7 +34,7 @@ import type { ParseLimits } from '../sip/parser.js';
 import { Proxy } from '../proxy/proxy.js';
 import { Router } from '../proxy/router.js';
 import type { DialogStamp } from '../proxy/dialog-stamp.js';
-import type { DialogOwners } from '../proxy/proxy-env.js';
+import type { DialogOwners, FlowDelivery } from '../proxy/proxy-env.js';
 import type { SecurityService } from '../security/service.js';
 import type { B2bua } from '../b2bua/b2bua.js';
 import type { SipStack } from './sip-stack.js';
@@ -76,6 +76,8 @@ export interface ProxyStages {
   dialogStamp: DialogStamp;
   /** In a cluster: where in-dialog requests for another node's calls go; null alone. */
   dialogOwners: DialogOwners | null;
+  /** In a cluster: requests routed to us for a flow we hold; null alone. */
+  flows: FlowDelivery | null;
 }
 
 /** Steps 5-8: the proxy and its stages, in the order it asks them. Not yet the transaction layer's user. */
@@ -95,6 +97,7 @@ export function buildProxy(config: TrunklineConfig, sip: SipStack, env: StageEnv
       trunking: s.b2bua,
       location: s.subscribers.location,
       ...(s.dialogOwners !== null && { dialogOwners: s.dialogOwners }),
+      ...(s.flows !== null && { flows: s.flows }),
     },
     new Router(config.routes),
   );

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TrunklineConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
+import type { BindingOwner, Store } from '../store/index.js';
 import { NonceService } from '../auth/nonce.js';
 import type { ChallengeAlgorithm } from '../auth/digest.js';
 import { ProxyAuth } from '../auth/proxy-auth.js';
@@ -15,6 +15,7 @@ import { FailureCounter } from '../auth/failure-counter.js';
 import { Registrar } from '../registrar/registrar.js';
 import { Location } from '../registrar/location.js';
 import { KeepAlive } from '../registrar/keepalive.js';
+import type { ClusterFlows } from '../registrar/cluster-flows.js';
 import type { SecurityService } from '../security/service.js';
 import type { Operations } from '../api/operations.js';
 import type { StageEnv } from '../core/stage-env.js';
@@ -58,6 +59,8 @@ export interface SubscriberDeps {
   log: Logger;
   /** A registration trunk's PBX sends its callers' numbers as From user (the trunking stage checks those). */
   fromUserExempt(aor: string): boolean;
+  /** In a cluster: the bindings' flows by node (src/registrar/cluster-flows.ts); null alone. */
+  flows: ClusterFlows | null;
 }
 
 export function buildSubscribers(d: SubscriberDeps): Subscribers {
@@ -89,8 +92,9 @@ export function buildSubscribers(d: SubscriberDeps): Subscribers {
     serverHeader: d.agentName,
     log,
     onRegistered: d.ops.onRegistered,
+    owner: d.flows?.self ?? null,
   });
-  return { registrar, proxyAuth, location: new Location(store) };
+  return { registrar, proxyAuth, location: new Location(store, d.flows) };
 }
 
 /** Expired bindings removed from the store every minute. */
@@ -112,15 +116,32 @@ export function purgePart(store: Store, log: Logger): Part {
   };
 }
 
-/** NATed contacts (a `received` binding) pinged so that their NAT mapping stays open (`registrar.keepAlive` seconds; 0: off). */
-export function keepAlivePart(config: TrunklineConfig, store: Store, env: StageEnv, proxy: Proxy, log: Logger): Part {
+/** In a cluster: the token key read, bindings of nodes gone dropped, this node's registrations counted. */
+export function clusterFlowsPart(flows: ClusterFlows): Part {
+  return { name: 'cluster registrations', start: () => flows.start(), stop: () => flows.stop() };
+}
+
+/**
+ * NATed contacts (a `received` binding) pinged so that their NAT mapping stays open (`registrar.keepAlive` seconds;
+ * 0: off); in a cluster only those this node took (`owner`): no other node could reach them.
+ */
+export function keepAlivePart(
+  config: TrunklineConfig,
+  store: Store,
+  env: StageEnv,
+  proxy: Proxy,
+  log: Logger,
+  owner: BindingOwner | null = null,
+): Part {
   let keepAlive: KeepAlive | null = null;
   return {
     name: 'NAT keep-alive',
     start() {
       if (config.registrar.keepAlive <= 0) return;
       const ka = new KeepAlive({
-        location: store.location,
+        location: {
+          listLiveReceived: (afterId, limit) => store.location.listLiveReceived(afterId, limit, undefined, owner),
+        },
         transport: env.transport,
         interfaceFor: (proto, host) => env.interfaces.forProto(proto, host),
         intervalMs: config.registrar.keepAlive * 1000,
