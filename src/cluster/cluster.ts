@@ -11,7 +11,8 @@
  */
 import type { ClusterConfig, OnRedisDown } from './config.js';
 import { ClusterBus } from './bus.js';
-import { NodeRegistry, listNodes, type NodeFigures, type SelfDescription } from './nodes.js';
+import { NodeRegistry, listNodes, type NodeFigures, type NodeInfo, type SelfDescription } from './nodes.js';
+import { RedisUnavailableError } from './errors.js';
 import { RedisLink, type LinkLog } from './redis-link.js';
 import { nodeJson, type ClusterStatusJson } from './status.js';
 
@@ -56,12 +57,21 @@ export class Cluster {
     await this.link.close();
   }
 
+  /** The node table as Redis has it; Redis down (also when it goes while read): up false, no nodes. */
   async status(): Promise<ClusterStatusJson> {
-    const nodes = this.link.up ? await listNodes(this.link) : [];
+    let up = this.link.up;
+    let nodes: NodeInfo[] = [];
+    if (up)
+      try {
+        nodes = await listNodes(this.link);
+      } catch (err) {
+        if (!(err instanceof RedisUnavailableError)) throw err;
+        up = false;
+      }
     return {
       enabled: true,
       node: this.id,
-      redis: { target: this.link.where, up: this.link.up },
+      redis: { target: this.link.where, up },
       onRedisDown: this.onRedisDown,
       nodes: nodes.map((n) => nodeJson(n, this.id)),
     };

@@ -17,35 +17,12 @@ import { randomBytes } from 'node:crypto';
 import type { RedisLink, RedisScript } from './redis-link.js';
 import { keys } from './keys.js';
 import { ClusterProtocolError } from './errors.js';
+import type { NodeFigures, NodeInfo, SelfDescription } from './node-info.js';
+
+export type { NodeFigures, NodeInfo, SelfDescription } from './node-info.js';
 
 export const HEARTBEAT_MS = 1000;
 export const ALIVE_TTL_MS = 3000;
-
-/** What a node says of itself at each heartbeat. */
-export interface NodeFigures {
-  calls: number;
-  registrations: number;
-  carrierRegistrations: number;
-}
-
-export interface SelfDescription {
-  id: string;
-  /** Its SIP listeners as `proto:host:port` (what other nodes send to). */
-  sip: string[];
-  /** Its HTTP API as `host:port`, or null when it has none. */
-  api: string | null;
-  version: string;
-}
-
-/** A node as `trunkline cluster status` shows it. */
-export interface NodeInfo extends SelfDescription, NodeFigures {
-  alive: boolean;
-  pid: number;
-  incarnation: string;
-  /** Milliseconds since the epoch. */
-  upSince: number;
-  lastHeartbeat: number;
-}
 
 const HEARTBEAT_LUA = `
 redis.call('SADD', KEYS[1], ARGV[1])

@@ -1,8 +1,9 @@
 /**
  * The cluster as `trunkline cluster status`, GET /api/v1/cluster and the
  * console show it: the Redis it shares, and every node that joined.
+ * It imports types only from node-info.ts: the console's build reads it.
  */
-import type { NodeInfo } from './nodes.js';
+import type { NodeInfo } from './node-info.js';
 
 export interface ClusterNodeJson extends Omit<NodeInfo, 'upSince' | 'lastHeartbeat'> {
   upSince: string;
