@@ -5,6 +5,7 @@ import { getToken, setToken, whenUnauthorized } from './api';
 import { Bans } from './pages/Bans';
 import { Calls } from './pages/Calls';
 import { Cdrs } from './pages/Cdrs';
+import { Cluster } from './pages/Cluster';
 import { Dashboard } from './pages/Dashboard';
 import { Ladder } from './pages/Ladder';
 import { Login } from './pages/Login';
@@ -18,6 +19,7 @@ const NAV: Array<[page: string, title: string]> = [
   ['calls', 'Live calls'],
   ['cdrs', 'CDRs'],
   ['bans', 'Bans'],
+  ['cluster', 'Cluster'],
   ...RESOURCE_PAGES.map((p): [string, string] => [p.name, p.title]),
 ];
 
@@ -60,6 +62,7 @@ export function App() {
   else if (page === 'calls') body = <Calls />;
   else if (page === 'cdrs') body = <Cdrs />;
   else if (page === 'bans') body = <Bans />;
+  else if (page === 'cluster') body = <Cluster />;
   else if (page === 'ladder') body = <Ladder key={route.arg} sid={route.arg} />;
   else if (resource !== undefined) body = <ResourcePageView key={resource.name} page={resource} />;
   else body = <p class="empty">{`No page "${page}".`}</p>;

@@ -14,6 +14,7 @@ export type {
   UnknownSourceJson as UnknownSource,
 } from '../../src/api/shapes';
 export type { EventType } from '../../src/core/events';
+export type { ClusterNodeJson as ClusterNode, ClusterStatusJson as ClusterStatus } from '../../src/cluster/status';
 export type { RefusedCallCause } from '../../src/b2bua/refusal-cause';
 
 /** An event of /api/v1/events as the stream delivers it (SSE: the id is text, the data parsed JSON). */

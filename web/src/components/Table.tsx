@@ -22,6 +22,8 @@ export function Table<T>(props: {
   rowKey: (row: T) => string;
   actions?: RowAction<T>[];
   empty?: string;
+  /** An id for the empty-table text (tests find it). */
+  emptyId?: string;
 }) {
   const { columns, rows = [], actions = [] } = props;
   return (
@@ -56,7 +58,11 @@ export function Table<T>(props: {
           ))}
         </tbody>
       </table>
-      {rows.length === 0 && <p class="empty">{props.empty ?? 'None.'}</p>}
+      {rows.length === 0 && (
+        <p class="empty" id={props.emptyId}>
+          {props.empty ?? 'None.'}
+        </p>
+      )}
     </div>
   );
 }
