@@ -22,20 +22,23 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
 import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../common/procstat.js';
 import { lastCsvRow, num } from '../common/sipp.js';
+import {
+  CLI,
+  DID,
+  GATEWAY_IP,
+  OUTBOUND_NUMBER,
+  TRUNK_IP,
+  UAC_TRUNK as UAC,
+  UAS_RR as UAS,
+  provisionTrunkCalls,
+} from '../common/trunk-call.js';
 import { openStore } from '../../src/store/index.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const UAC = join(ROOT, 'bench', 'b2bua', 'uac-trunk.xml');
-const UAS = join(ROOT, 'bench', 'proxy', 'uas-rr.xml');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 type Mode = 'proxy' | 'inbound' | 'outbound';
 const ALL_MODES: Mode[] = ['proxy', 'inbound', 'outbound'];
-const DID = '+912240001234';
 
 interface Step {
   mode: Mode;
@@ -125,23 +128,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-bench-b2bua-'));
   const port = await freePort();
   const uas: Record<Mode, number> = { proxy: await freePort(), inbound: await freePort(), outbound: await freePort() };
-  const uasIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.3', outbound: '127.0.0.6' };
-  const uacIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.5', outbound: '127.0.0.2' };
-  const service: Record<Mode, string> = { proxy: 'proxy', inbound: DID, outbound: '+4930123456' };
+  const uasIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.3', outbound: GATEWAY_IP };
+  const uacIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.5', outbound: TRUNK_IP };
+  const service: Record<Mode, string> = { proxy: 'proxy', inbound: DID, outbound: OUTBOUND_NUMBER };
   const server = await startServer(dir, port, uas.proxy);
   const store = await openStore({ kind: 'sqlite', file: join(dir, 'data', 'trunkline.db') });
-  await store.accounts.add({ name: 'bench' });
-  // Limits far above the ladder: the benchmark measures calls, not refusals.
-  await store.trunks.add({
-    name: 'pbx',
-    account: 'bench',
-    ip: ['127.0.0.2/32'],
-    dest: `sip:127.0.0.3:${uas.inbound}`,
-    cpm: 1_000_000,
+  await provisionTrunkCalls(store, {
+    trunkDest: `sip:127.0.0.3:${uas.inbound}`,
+    gateways: [`sip:${GATEWAY_IP}:${uas.outbound}`, 'sip:127.0.0.5:5060'],
   });
-  await store.dids.add(DID, 'pbx');
-  await store.carriers.add({ name: 'carrier', gateways: [`sip:127.0.0.6:${uas.outbound}`, 'sip:127.0.0.5:5060'] });
-  await store.routes.add('+', ['carrier']);
   await store.close();
   await sleep(2500);
   const hz = clockTicksPerSecond();

@@ -82,6 +82,10 @@ export interface UacOptions {
   statsFile: string;
   /** SIPp's UDP remote-control port (-cp): a free one, not the shared default 8888. */
   controlPort: number;
+  /** Local address (another 127.x stands for another host); 127.0.0.1 by default. */
+  ip?: string;
+  /** More SIPp arguments (`-s SERVICE`, `-key ...`, `-trace_rtt`). */
+  extra?: string[];
 }
 
 export function sippTransportArgs(t: Transport): string[] {
@@ -94,7 +98,7 @@ export async function runUac(o: UacOptions): Promise<UacResult> {
     o.scenario,
     o.target,
     '-i',
-    '127.0.0.1',
+    o.ip ?? '127.0.0.1',
     '-p',
     String(o.localPort),
     ...sippTransportArgs(o.transport),
@@ -114,6 +118,7 @@ export async function runUac(o: UacOptions): Promise<UacResult> {
     o.statsFile,
     '-fd',
     '1',
+    ...(o.extra ?? []),
   ];
   const started = Date.now();
   const child = new Child(`sipp uac ${o.rate}/s`, o.sipp, args, join(o.dir, `uac-${o.rate}.log`), o.dir);
@@ -176,13 +181,15 @@ export class Uas {
     transport: Transport;
     recvTimeoutMs: number;
     controlPort: number;
+    /** Local address; 127.0.0.1 by default. */
+    ip?: string;
   }): Uas {
     const statsFile = join(o.dir, 'uas-stats.csv');
     const args = [
       '-sf',
       o.scenario,
       '-i',
-      '127.0.0.1',
+      o.ip ?? '127.0.0.1',
       '-p',
       String(o.port),
       ...sippTransportArgs(o.transport),
