@@ -77,6 +77,7 @@ export class NodeRegistry {
   #timer: NodeJS.Timeout | null = null;
   #beating = false;
   readonly #gone: Array<(id: string, incarnation: string) => void> = [];
+  readonly #joined: Array<(id: string, incarnation: string) => void> = [];
 
   constructor(link: RedisLink, self: SelfDescription, figures: () => NodeFigures) {
     this.#link = link;
@@ -158,6 +159,7 @@ export class NodeRegistry {
       const before = this.#alive;
       this.#alive = next;
       for (const [id, inc] of before) if (next.get(id) !== inc) for (const fn of this.#gone) fn(id, inc);
+      for (const [id, inc] of next) if (before.get(id) !== inc) for (const fn of this.#joined) fn(id, inc);
     } finally {
       this.#beating = false;
     }
@@ -178,6 +180,11 @@ export class NodeRegistry {
   /** Called once for each node (incarnation) that was alive and no longer is. */
   onGone(fn: (id: string, incarnation: string) => void): void {
     this.#gone.push(fn);
+  }
+
+  /** Called once for each node (incarnation) seen alive that was not at the heartbeat before (this one at the first). */
+  onJoin(fn: (id: string, incarnation: string) => void): void {
+    this.#joined.push(fn);
   }
 
   /** Every node that joined, alive or not, as Redis has them (rejects while Redis is down). */

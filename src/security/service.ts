@@ -16,6 +16,7 @@
  * - `checkDestination(e164)`: the dest black/white lists on the normalised number;
  * - `checkBarring(account, trunk, dialled, now)`: time-based call barring.
  */
+import { watchPeers } from '../cluster/peers.js';
 import type { Counters } from '../core/counters.js';
 import type { Responder } from '../core/responder.js';
 import type { SipUri } from '../sip/uri.js';
@@ -79,6 +80,7 @@ export class SecurityService {
   private readonly aclRepo: AclRepo;
   private readonly listRepo: ListRepo;
   private timer: NodeJS.Timeout | null = null;
+  private stopPeers: () => void = () => undefined;
   private lastChanges = -1;
   private polling = false;
   private lastPurge = 0;
@@ -180,6 +182,7 @@ export class SecurityService {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    this.stopPeers();
   }
 
   /**
@@ -188,6 +191,8 @@ export class SecurityService {
    * brute-force settings as read at start).
    */
   attachCluster(cluster: Cluster): void {
+    // The other nodes forward calls here: never flood-counted nor banned (src/cluster/peers.ts).
+    this.stopPeers = watchPeers(cluster, (hosts) => this.trust.setPeers(hosts));
     this.clusterBans = new ClusterBans(cluster.bus, this.bans, this.o.log);
     const bf = this.config.bruteForce;
     this.failures?.share(

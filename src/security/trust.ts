@@ -2,7 +2,9 @@
  * Who the ban and flood steps never lock out: the `security.trusted` CIDR
  * list of the config, the server's own addresses, and the addresses a later
  * stage feeds through `setExtra()` (trunk and carrier gateway IPs, so that
- * "a ban never locks out a configured carrier").
+ * "a ban never locks out a configured carrier"), and in a cluster the other
+ * nodes' SIP addresses (`setPeers()`: a node forwarding calls to another is
+ * never flood-counted nor banned by it).
  *
  * The server's own addresses: exactly its listen and advertise IPs (with
  * `trustSelf`, the default), never the rest of 127.0.0.0/8: tests and
@@ -17,6 +19,7 @@ import { AddressSet } from '../net/cidr.js';
 export class TrustedAddresses {
   private configured: AddressSet;
   private extra = new AddressSet();
+  private peers = new AddressSet();
   private readonly self = new Set<string>();
   private readonly listeners: Array<() => void> = [];
 
@@ -30,11 +33,18 @@ export class TrustedAddresses {
   }
 
   /** The predicate the steps take. */
-  readonly isTrusted = (ip: string): boolean => this.self.has(ip) || this.configured.has(ip) || this.extra.has(ip);
+  readonly isTrusted = (ip: string): boolean =>
+    this.self.has(ip) || this.configured.has(ip) || this.extra.has(ip) || this.peers.has(ip);
 
   /** Replaces the addresses fed by the trunking stage (trunk and carrier gateway IPs/CIDRs). */
   setExtra(entries: Iterable<string>): void {
     this.extra = new AddressSet(entries);
+    for (const l of this.listeners) l();
+  }
+
+  /** Replaces the addresses of the other cluster nodes (they forward calls and in-dialog requests to this one). */
+  setPeers(entries: Iterable<string>): void {
+    this.peers = new AddressSet(entries);
     for (const l of this.listeners) l();
   }
 

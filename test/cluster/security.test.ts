@@ -206,6 +206,18 @@ test(
   },
 );
 
+test(
+  "another node's address is never flood-counted nor banned (nodes forward calls to each other)",
+  { skip, timeout: 60_000 },
+  async () => {
+    const peer = rig.node(2).host;
+    // The same burst that gets a stranger banned, from node 2's address (another port than its SIP one).
+    await flood(peer, 1);
+    assert.ok(await answers(peer, 1), "n1 still answers n2's address after its burst");
+    assert.deepEqual(lines(1, peer, '"msg":"ban added"'), [], rig.node(1).output().slice(-2000));
+  },
+);
+
 test('the ban survives a node restart (stop, start: read from the store)', { skip, timeout: 60_000 }, async () => {
   await rig.node(2).stop();
   await rig.node(2).start();
