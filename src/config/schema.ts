@@ -455,6 +455,50 @@ const headerRuleSchema = z
       ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
   });
 
+/** RFC 4028: no session interval below 90 s (4, 5); a week at most here. */
+const sessionSeconds = () => int(90, 604_800, 'seconds 90-604800 (RFC 4028: at least 90)');
+
+/** The session timer for the legs toward or from one trunk or carrier (exactly one of them); what it leaves out is the server-wide value. */
+const sessionTimerOverrideSchema = z
+  .strictObject({
+    trunk: z.string().min(1).optional(),
+    carrier: z.string().min(1).optional(),
+    enabled: bool().optional(),
+    interval: sessionSeconds().optional(),
+    minSE: sessionSeconds().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.trunk === undefined) === (r.carrier === undefined))
+      ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
+  });
+
+/** RFC 4028 session timers, each leg of a trunk call its own (src/b2bua/call-timers.ts). */
+const sessionTimerSchema = z
+  .strictObject({
+    enabled: bool().default(true),
+    /** The session interval asked for and preferred (RFC 4028 recommends 1800). */
+    interval: sessionSeconds().default(1800),
+    /** The shortest interval accepted (Min-SE; shorter: 422). */
+    minSE: sessionSeconds().default(90),
+    overrides: z.array(sessionTimerOverrideSchema).default([]),
+  })
+  .superRefine((t, ctx) => {
+    const check = (interval: number, minSE: number, path: Array<string | number>): void => {
+      if (interval < minSE)
+        ctx.addIssue({ code: 'custom', path, message: `expected interval >= minSE (${minSE}), got ${interval}` });
+    };
+    check(t.interval, t.minSE, ['interval']);
+    t.overrides.forEach((o, i) => {
+      if (o.interval !== undefined || o.minSE !== undefined)
+        check(o.interval ?? t.interval, o.minSE ?? t.minSE, [
+          'overrides',
+          i,
+          o.interval !== undefined ? 'interval' : 'minSE',
+        ]);
+    });
+  })
+  .prefault({});
+
 /** The B2BUA of trunk calls: gateway failover timing and gateway OPTIONS monitoring. */
 const trunkingSchema = z
   .strictObject({
@@ -476,6 +520,8 @@ const trunkingSchema = z
       .prefault({}),
     /** Header rules per trunk or carrier: for the leg toward it, headers of the other side to let through, to remove, to add. */
     headers: z.array(headerRuleSchema).default([]),
+    /** RFC 4028 session timers per leg: refreshed where we refresh, ended (BYE both legs) when a leg's session expires. */
+    sessionTimer: sessionTimerSchema,
   })
   .prefault({});
 

@@ -28,6 +28,7 @@ const REASONS: Record<number, string> = {
   416: 'Unsupported URI Scheme',
   420: 'Bad Extension',
   421: 'Extension Required',
+  422: 'Session Interval Too Small',
   423: 'Interval Too Brief',
   429: 'Too Many Requests',
   430: 'Flow Failed',
