@@ -8,6 +8,7 @@ import type { Limiter } from '../trunking/limits.js';
 import { Call, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
+import { refuseForTimer, type TimerRefusal } from './call-timers.js';
 import {
   planInbound,
   planOutbound,
@@ -160,17 +161,22 @@ export class B2bua implements CallRegistry {
       result.plan.release();
       return;
     }
+    // Extensions: Require we cannot honour (420), a session interval below our minimum (422, RFC 4028 6).
     const unsupported = unsupportedRequired(req);
-    if (unsupported.length > 0) {
+    const ext: TimerRefusal | null =
+      unsupported.length > 0
+        ? { status: 420, reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] }
+        : refuseForTimer(this.env, result.plan, req);
+    if (ext !== null) {
       result.plan.release();
       const plan = result.plan;
-      this.refused(req, flow, refuse(420, 'Bad Extension', 'extension'), {
+      this.refused(req, flow, refuse(ext.status, ext.reason, 'extension'), {
         direction: plan.direction,
         carrier: null,
         account: plan.account,
         trunk: plan.trunk,
       });
-      this.answer(tx, req, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
+      this.answer(tx, req, ext.status, ext.reason, ext.headers);
       return;
     }
     const call = new Call(this.env, result.plan, req, tx, flow, this);

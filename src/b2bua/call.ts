@@ -13,6 +13,7 @@ import { callEnded } from './call-events.js';
 import type { CallPlan } from './plan.js';
 import { CalleeSearch, NO_HANDLERS } from './callee-search.js';
 import { InDialogRelay } from './in-dialog.js';
+import { CallTimers } from './call-timers.js';
 import { MediaError } from '../media/errors.js';
 import type { LegMediaOptions } from '../media/engine.js';
 
@@ -55,6 +56,8 @@ export class Call {
   private bKey: string | null = null;
   private readonly search: CalleeSearch;
   readonly relay: InDialogRelay;
+  /** Each leg's session timer (RFC 4028, call-timers.ts); null without session timers. */
+  readonly timers: CallTimers | null;
   private lastFinal = 0;
   /** Media options of the callee's leg (its current attempt's trunk or carrier). */
   mediaB: LegMediaOptions = { profile: 'as-offered', codecs: [] };
@@ -88,6 +91,7 @@ export class Call {
       remoteSeq: aInvite.cseq.seq,
     });
     this.relay = new InDialogRelay(this);
+    this.timers = CallTimers.of(this);
     this.search = new CalleeSearch(this);
     this.clock = { wheel: env.wheel, t1: env.timers.t1, t2: env.timers.t2 };
   }
@@ -159,6 +163,7 @@ export class Call {
     this.answerAt = Date.now();
     this.env.counters.inc('b2bua_calls_answered');
     this.env.bus.publish('call.answered', { callSid: this.callSid });
+    this.timers?.calleeAnswered(res);
     const media = this.env.media;
     const lateOffer = media.sdpOf(this.aInvite) === null;
     if (!lateOffer) this.search.ackCallee();
@@ -179,7 +184,9 @@ export class Call {
       }
       if (this.state === 'ended') return;
       this.registry.changed(this);
-      this.answerWithRetransmit('a', this.responseToA(res, 200, body), this.aTx, (ack) => {
+      const ok = this.responseToA(res, 200, body);
+      this.timers?.callerAnswered();
+      this.answerWithRetransmit('a', ok, this.aTx, (ack) => {
         if (!lateOffer) return;
         const answer = media.sdpOf(ack);
         this.serial(async () => {
@@ -239,6 +246,8 @@ export class Call {
       this.onBye(side, req, tx);
       return;
     }
+    // A session refresh is answered on its own leg (call-timers.ts).
+    if (this.timers?.takeRequest(side, req, tx) === true) return;
     this.relay.relay(side, req, tx);
   }
 
@@ -334,7 +343,10 @@ export class Call {
     // An SDP the media engine did not rewrite never crosses (it would show the other side's addresses).
     const passBody =
       sdp !== undefined || (res.body.length > 0 && (!this.env.media.active || this.env.media.sdpOf(res) === null));
-    const headers = relayedResponseHeaders(res).filter(([n]) => passBody || n !== 'Content-Type');
+    const relayed = relayedResponseHeaders(res);
+    const headers = (this.timers?.toCaller(status, relayed) ?? relayed).filter(
+      ([n]) => passBody || n !== 'Content-Type',
+    );
     if (status >= 101 && status < 300) {
       // RFC 3261 12.1.1: a dialog-creating response carries the request's Record-Route, so proxies on the caller's side stay on the path.
       for (const rr of this.aInvite.getAll('Record-Route')) headers.push(['Record-Route', rr]);
@@ -403,6 +415,7 @@ export class Call {
     this.state = 'ended';
     this.lastFinal = status;
     this.search.stop();
+    this.timers?.stop();
     // A side still owed a BYE keeps its 2xx retransmissions until its ACK.
     for (const d of [this.a, this.b]) if (d !== null && !d.endsAfterAck) d.stopAckWait();
     this.plan.release();

@@ -139,7 +139,12 @@ export class CalleeSearch {
   /** The attempt's INVITE headers: the caller's that may cross, the attempt's own, the leg SID, through the leg's header rule. */
   private headersOf(attempt: LegAttempt, legSid: string): Array<[string, string]> {
     const call = this.call;
-    const base: Array<[string, string]> = [...relayedRequestHeaders(call.aInvite), ...attempt.headers];
+    const relayed = relayedRequestHeaders(call.aInvite);
+    const timers = call.timers;
+    const base: Array<[string, string]> =
+      timers === null
+        ? [...relayed, ...attempt.headers]
+        : [...timers.crossing(relayed), ...attempt.headers, ...timers.inviteHeaders()];
     if (call.plan.legSidHeader) base.push(['X-Leg-Sid', legSid]);
     if (call.env.agentName !== null) base.push(['User-Agent', call.env.agentName]);
     return applyHeaderRule(base, call.aInvite, attempt.rule);
@@ -229,6 +234,7 @@ export class CalleeSearch {
     }
     if (call.state === 'ended') return;
     if ((status === 401 || status === 407) && this.answerChallenge(res, attempt)) return;
+    if (status === 422 && this.retryAfter422(res, attempt)) return;
     if (status === 488 && this.canRetryAsRtp(attempt)) {
       this.rtpRetried = true;
       call.serial(() => this.retryAsRtp(attempt));
@@ -257,6 +263,19 @@ export class CalleeSearch {
     this.call.env.counters.inc('b2bua_carrier_auth');
     const headers = reinviteHeaders(previous);
     headers.push(answer);
+    this.sendInvite(
+      this.call.b!.request('INVITE', { headers, body: previous.body, maxForwards: previous.maxForwards ?? 70 }),
+      attempt,
+    );
+    return true;
+  }
+
+  /** RFC 4028 7.3: a 422 to our Session-Expires: the same INVITE again, the next CSeq, the interval raised to its Min-SE. */
+  private retryAfter422(res: SipMessage, attempt: LegAttempt): boolean {
+    const previous = this.invite!;
+    const headers = this.call.cancelled ? null : (this.call.timers?.after422(res, reinviteHeaders(previous)) ?? null);
+    if (headers === null) return false;
+    this.authTried = false;
     this.sendInvite(
       this.call.b!.request('INVITE', { headers, body: previous.body, maxForwards: previous.maxForwards ?? 70 }),
       attempt,

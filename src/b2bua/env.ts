@@ -3,6 +3,7 @@ import type { TransportError } from '../transport/transport-error.js';
 import type { StageEnv, StageLog } from '../core/stage-env.js';
 import type { Cdr } from '../trunking/model.js';
 import type { MediaLink } from './media-link.js';
+import type { SessionTimerPolicy } from './timer-policy.js';
 
 export type B2buaLog = StageLog;
 
@@ -36,4 +37,6 @@ export interface B2buaEnv extends StageEnv {
    * `onRefused` runs if nothing listens there (a TransportError 'connect-refused'); returns a cancel function. Absent: no probe.
    */
   probeUdp?(target: Target, onRefused: (err: TransportError) => void): () => void;
+  /** RFC 4028 session timers per leg (`trunking.sessionTimer`); absent: none (Session-Expires crosses as any header). */
+  sessionTimers?: SessionTimerPolicy;
 }

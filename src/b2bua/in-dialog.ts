@@ -26,6 +26,11 @@ export class InDialogRelay {
 
   constructor(private readonly call: Call) {}
 
+  /** A re-INVITE relayed by us is in progress (until its ACK): no other INVITE on the call (session refreshes wait). */
+  get inviteInProgress(): boolean {
+    return this.inviteFrom !== null;
+  }
+
   relay(side: Side, req: SipMessage, tx: ServerTransaction): void {
     const call = this.call;
     const env = call.env;
@@ -58,9 +63,10 @@ export class InDialogRelay {
       this.inviteFrom = side;
     }
     if (REFRESHING.has(req.method)) src.refreshTarget(req);
-    const headers = relayedRequestHeaders(req);
-    if (env.agentName !== null) headers.push(['User-Agent', env.agentName]);
     const dstSide: Side = side === 'a' ? 'b' : 'a';
+    const relayed = relayedRequestHeaders(req);
+    const headers = call.timers?.toward(dstSide, req.method, relayed) ?? relayed;
+    if (env.agentName !== null) headers.push(['User-Agent', env.agentName]);
     const media = env.media;
     const offer = media.sdpOf(req);
     call.serial(async () => {
@@ -115,6 +121,7 @@ export class InDialogRelay {
       },
       onFinal: (res) => {
         const ok = res.status >= 200 && res.status < 300;
+        if (ok) call.timers?.relayedAnswered(dstSide, req.method, res);
         const sdp = media.sdpOf(res);
         call.serial(async () => {
           let answerBody: Buffer | undefined;
@@ -212,7 +219,12 @@ export class InDialogRelay {
   /** The far side's response as the near side gets it: our Contact on a refresh, the allowed headers, the body. */
   private response(req: SipMessage, res: SipMessage, src: Dialog, body?: Buffer): SipMessage {
     const out = body ?? res.body;
-    const headers = relayedResponseHeaders(res).filter(([n]) => out.length > 0 || n !== 'Content-Type');
+    const relayed = relayedResponseHeaders(res);
+    const timers = this.call.timers;
+    const side: Side = src === this.call.a ? 'a' : 'b';
+    const headers = (timers === null ? relayed : timers.answered(side, req, res.status, relayed)).filter(
+      ([n]) => out.length > 0 || n !== 'Content-Type',
+    );
     if (REFRESHING.has(req.method) && res.status < 300) headers.push(['Contact', src.contact]);
     if (this.call.env.agentName !== null) headers.push(['Server', this.call.env.agentName]);
     return createResponse(req, res.status, { reason: res.reason, headers, ...(out.length > 0 ? { body: out } : {}) });

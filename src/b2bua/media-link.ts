@@ -12,6 +12,8 @@ export class MediaLink {
   private readonly sides = new Map<string, Partial<Record<Side, MediaAddress>>>();
   /** Each call's relay address per side as the SDP last sent to that side shows it (a cluster's call records). */
   private readonly relayed = new Map<string, Partial<Record<Side, string>>>();
+  /** Per call, who is told of each SDP that crossed (src/b2bua/call-timers.ts), until the call's end(). */
+  private readonly watchers = new Map<string, SdpWatcher>();
 
   constructor(private readonly engine: MediaEngine | null) {}
 
@@ -46,17 +48,27 @@ export class MediaLink {
   }
 
   async offer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
-    if (this.engine === null) return sdp;
+    if (this.engine === null) return this.crossed(callSid, from, sdp, sdp);
     const out = await this.engine.offer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther));
     this.sent(callSid, from === 'a' ? 'b' : 'a', out);
-    return Buffer.from(out, 'utf8');
+    return this.crossed(callSid, from, sdp, Buffer.from(out, 'utf8'));
   }
 
   async answer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
-    if (this.engine === null) return sdp;
+    if (this.engine === null) return this.crossed(callSid, from, sdp, sdp);
     const out = await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther));
     this.sent(callSid, from === 'a' ? 'b' : 'a', out);
-    return Buffer.from(out, 'utf8');
+    return this.crossed(callSid, from, sdp, Buffer.from(out, 'utf8'));
+  }
+
+  /** `watcher` hears of every SDP of the call that crosses offer() or answer(), until end(). */
+  watch(callSid: string, watcher: SdpWatcher): void {
+    this.watchers.set(callSid, watcher);
+  }
+
+  private crossed(callSid: string, from: Side, taken: Buffer, written: Buffer): Buffer {
+    this.watchers.get(callSid)?.(from, taken, written);
+    return written;
   }
 
   /** The relay's addresses (`ip:port`, one per m= line) each side of a call was given; {} without an engine. */
@@ -80,10 +92,14 @@ export class MediaLink {
   async end(callSid: string): Promise<string | null> {
     this.sides.delete(callSid);
     this.relayed.delete(callSid);
+    this.watchers.delete(callSid);
     if (this.engine === null) return null;
     return JSON.stringify({ media: await this.engine.delete(callSid) });
   }
 }
+
+/** Told of an SDP taken from side `from` and of the SDP written for the other side from it. */
+export type SdpWatcher = (from: Side, taken: Buffer, written: Buffer) => void;
 
 /** A trunk's or carrier's media settings as the engine takes them. */
 export function legMedia(mode: MediaMode, codecs: string[]): LegMediaOptions {

@@ -21,6 +21,7 @@ import { pingGateway } from '../b2bua/options-ping.js';
 import { MediaLink } from '../b2bua/media-link.js';
 import { CarrierRegistrations } from '../b2bua/carrier-registration.js';
 import type { LegHeaderRule } from '../b2bua/headers.js';
+import { SessionTimerPolicy } from '../b2bua/timer-policy.js';
 import { udpProbesFor } from '../transport/udp-probe.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import { createMediaEngine, type MediaEngine } from '../media/index.js';
@@ -40,7 +41,7 @@ export interface Trunking {
   /** Null when gateways are not pinged (`trunking.ping.interval: 0`). */
   monitor: GatewayMonitor | null;
   carrierRegistrations: CarrierRegistrations;
-  /** Replaces the header rules per trunk / carrier (`trunking.headers`) for the calls to come. */
+  /** Replaces the header rules per trunk / carrier (`trunking.headers`) and the session timers (`trunking.sessionTimer`) for the calls to come. */
   setHeaderRules(config: TrunklineConfig): void;
 }
 
@@ -119,6 +120,7 @@ function buildMonitor(d: TrunkingDeps, env: B2buaEnv, directory: StoreTrunkingDi
 export function buildTrunking(d: TrunkingDeps): Trunking {
   const { config, store, env, directory } = d;
   let headerRules = headerRuleMap(config);
+  const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
   const b2buaEnv: B2buaEnv = {
     ...env,
     timers: {
@@ -130,6 +132,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: d.media,
     probeUdp: udpProbesFor(d.transport.boundListeners()),
+    sessionTimers,
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const limiter = buildLimiter(d);
@@ -177,6 +180,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     carrierRegistrations,
     setHeaderRules: (next) => {
       headerRules = headerRuleMap(next);
+      sessionTimers.update(next.trunking.sessionTimer);
     },
   };
 }
