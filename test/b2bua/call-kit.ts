@@ -19,6 +19,7 @@ import type { TransactionUser } from '../../src/transaction/transaction-layer.js
 import { B2bua } from '../../src/b2bua/b2bua.js';
 import type { B2buaEnv, B2buaTimers } from '../../src/b2bua/env.js';
 import { MediaLink } from '../../src/b2bua/media-link.js';
+import type { SessionTimerPolicy } from '../../src/b2bua/timer-policy.js';
 import { Interfaces } from '../../src/dialog/interfaces.js';
 import { Counters } from '../../src/core/counters.js';
 import { CallLimiter } from '../../src/trunking/limits.js';
@@ -93,7 +94,12 @@ export interface CallKit {
 const T1 = 50;
 const TIMERS: B2buaTimers = { t1: T1, t2: 4 * T1, gatewayTimeoutMs: 2000, ringTimeoutMs: 10_000 };
 
-export async function callKit(): Promise<CallKit> {
+export interface CallKitOptions {
+  /** RFC 4028 session timers per leg (absent: none, as in the tests of other features). */
+  sessionTimers?: SessionTimerPolicy;
+}
+
+export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
   const store = await openStore({ kind: 'sqlite', file: ':memory:' }, { env: {} });
   await store.accounts.add({ name: 'acme' });
   await store.trunks.add({ name: 'pbx', account: 'acme', ip: [CALLER_HOST] });
@@ -119,6 +125,7 @@ export async function callKit(): Promise<CallKit> {
     timers: TIMERS,
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: new MediaLink(null),
+    ...(o.sessionTimers !== undefined && { sessionTimers: o.sessionTimers }),
   };
   const b2bua = new B2bua(env, {
     log,
