@@ -137,6 +137,7 @@ export class LegTimer {
     if (env.agentName !== null) headers.push(['User-Agent', env.agentName]);
     if (method === 'INVITE') headers.push(['Content-Type', 'application/sdp']);
     const req = d.request(method, method === 'INVITE' ? { headers, body: sdp! } : { headers });
+    call.noteChange();
     if (method === 'INVITE') this.invite = 'sent';
     let ack: SipMessage | null = null;
     env.counters.inc('b2bua_session_refreshes_sent');
