@@ -14,7 +14,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/ports.js';
@@ -73,6 +73,7 @@ before(async () => {
 });
 
 after(async () => {
+  rmSync(logs, { recursive: true, force: true });
   if (skip !== false) return;
   await store.close();
   assert.equal(await server.stop(), 0);
