@@ -36,4 +36,10 @@ export const keys = {
   // Registrations (src/registrar/cluster-flows.ts)
   /** STRING: the key of the flow tokens (hex), set by the first node that needs it (SET NX). */
   flowKey: `${KEY_PREFIX}flow-key`,
+
+  // Carrier registrations: the lease of the one node that keeps each (src/cluster/lease.ts).
+  /** STRING with a TTL: `node|incarnation|token` of the node registering with the carrier. */
+  carrierLease: (carrier: string) => `${KEY_PREFIX}carrier-lease:${carrier}`,
+  /** STRING counter: the fencing tokens of a carrier's lease (one INCR per acquisition). */
+  carrierLeaseToken: (carrier: string) => `${KEY_PREFIX}carrier-lease-token:${carrier}`,
 } as const;
