@@ -13,6 +13,26 @@ const REQUESTED_EXPIRES = 3600;
 const REFRESH_MARGIN_S = 60;
 /** After a failure (timeout, refusal), try again after this. */
 const RETRY_S = 30;
+/** A REGISTER held back because the lease could not be confirmed: look again after this. */
+const FENCED_RETRY_S = 1;
+/** At stop, how long the un-REGISTERs' answers are waited for before the leases are released. */
+const UNREGISTER_WAIT_MS = 2000;
+
+/**
+ * Who may keep a carrier's registration. Absent (a node alone): this node,
+ * always. In a cluster, src/cluster/lease-set.ts: the node holding the
+ * carrier's lease, one at a time.
+ */
+export interface RegistrationGate {
+  /** The carriers registrations are wanted with (each sync). */
+  want(carriers: Iterable<string>): void;
+  /** Whether this node may register now; checked before each REGISTER. */
+  holds(carrier: string): boolean;
+  /** This node took a carrier (true: register now) or gave it up (false: stop at once). */
+  onChange(fn: (carrier: string, held: boolean) => void): void;
+  /** Gives every carrier up (after the un-REGISTERs). */
+  stop(): Promise<void>;
+}
 
 export interface CarrierRegistrationState {
   carrier: string;
@@ -49,7 +69,12 @@ export class CarrierRegistrations {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
 
-  constructor(private readonly env: B2buaEnv) {}
+  constructor(
+    private readonly env: B2buaEnv,
+    private readonly gate: RegistrationGate | null = null,
+  ) {
+    gate?.onChange((name, held) => this.leaseChanged(name, held));
+  }
 
   /** Brings the registrations in line with the carriers (called at start and on every directory reload). */
   sync(carriers: Iterable<Carrier>): void {
@@ -92,45 +117,82 @@ export class CarrierRegistrations {
         },
       };
       this.entries.set(name, e);
-      this.register(e, REQUESTED_EXPIRES, null);
+      if (this.mayRegister(name)) void this.register(e, REQUESTED_EXPIRES, null);
     }
+    this.gate?.want(wanted.keys());
   }
 
+  /** The registrations this node keeps (in a cluster: the carriers whose lease it holds). */
   list(): CarrierRegistrationState[] {
-    return [...this.entries.values()].map((e) => ({ ...e.state }));
+    return [...this.entries.values()]
+      .filter((e) => this.mayRegister(e.carrier.name) || e.state.registered)
+      .map((e) => ({ ...e.state }));
   }
 
-  /** Ends every registration (Expires: 0) and stops refreshing. */
-  stop(): void {
+  /**
+   * Ends every registration (Expires: 0) and stops refreshing. In a
+   * cluster, the un-REGISTERs' answers are awaited (UNREGISTER_WAIT_MS at
+   * most) before the leases are released, so the next node registers after.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
-    for (const e of this.entries.values()) this.drop(e);
+    const ends = [...this.entries.values()].map((e) => this.drop(e));
     this.entries.clear();
+    if (this.gate === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = setTimeout(r, UNREGISTER_WAIT_MS)))]);
+    clearTimeout(timer);
+    await this.gate.stop();
   }
 
-  private drop(e: Entry): void {
+  private mayRegister(carrier: string): boolean {
+    return this.gate === null || this.gate.holds(carrier);
+  }
+
+  /** Un-REGISTERs only a registration this node still holds (another node's Contact is not ours to end). */
+  private drop(e: Entry): Promise<void> {
     e.round++;
     if (e.timer !== null) clearTimeout(e.timer);
     e.timer = null;
-    if (e.state.registered) this.register(e, 0, null);
+    return e.state.registered && this.mayRegister(e.carrier.name) ? this.register(e, 0, null) : Promise.resolve();
+  }
+
+  /** The gate's news: register at once when this node took the carrier; stop refreshing at once when it gave it up. */
+  private leaseChanged(name: string, held: boolean): void {
+    const e = this.entries.get(name);
+    if (e === undefined || this.stopped) return;
+    e.round++;
+    if (e.timer !== null) clearTimeout(e.timer);
+    e.timer = null;
+    if (held) {
+      void this.register(e, REQUESTED_EXPIRES, null);
+      return;
+    }
+    if (!e.state.registered) return;
+    // No un-REGISTER: the binding runs out at the carrier (our Contact is this node's own).
+    e.state.registered = false;
+    e.state.lastChange = Date.now();
+    this.env.log.warn({ carrier: name, gateway: e.gateway }, 'carrier registration left to another node');
   }
 
   private schedule(e: Entry, seconds: number): void {
     if (e.timer !== null) clearTimeout(e.timer);
     e.timer = setTimeout(() => {
       e.timer = null;
-      this.register(e, REQUESTED_EXPIRES, null);
+      void this.register(e, REQUESTED_EXPIRES, null);
     }, seconds * 1000);
     e.timer.unref();
   }
 
-  private register(e: Entry, expires: number, challenge: SipMessage | null): void {
+  /** Sends one REGISTER (and its answer to a challenge); resolves once that ended, however. */
+  private register(e: Entry, expires: number, challenge: SipMessage | null): Promise<void> {
     const gw = tryParseUri(e.gateway);
-    if (gw === null || !isSipUri(gw)) return;
+    if (gw === null || !isSipUri(gw)) return Promise.resolve();
     const round = e.round;
     const hostPort = `${gw.host}${gw.port === null ? '' : `:${gw.port}`}`;
     const ruri = `sip:${hostPort}`;
     const user = e.carrier.username!;
-    this.env
+    return this.env
       .locate(gw)
       .then(async (targets) => {
         await this.env.interfaces.prepare(targets.slice(0, 1));
@@ -155,6 +217,11 @@ export class CarrierRegistrations {
           headers.push(answer);
         }
         if (this.env.agentName !== null) headers.push(['User-Agent', this.env.agentName]);
+        // Fencing: a node whose lease may have run out (cut off from Redis, paused) sends nothing.
+        if (expires > 0 && !this.mayRegister(e.carrier.name)) {
+          if (e.round === round && !this.stopped) this.schedule(e, FENCED_RETRY_S);
+          return;
+        }
         const req = uacRequest({
           method: 'REGISTER',
           uri: ruri,
@@ -168,24 +235,31 @@ export class CarrierRegistrations {
           headers,
         });
         this.env.counters.inc('carrier_registers_sent');
-        this.env.layer.sendRequest(req, t, {
-          onFinal: (res) => {
-            if (e.round !== round) return;
-            if ((res.status === 401 || res.status === 407) && challenge === null) {
-              this.register(e, expires, res);
-              return;
-            }
-            if (res.status >= 200 && res.status < 300) {
-              if (expires === 0) return;
-              const granted = grantedExpires(res, expires);
-              this.succeeded(e, granted);
-              return;
-            }
-            this.failed(e, round, res.status);
-          },
-          onTimeout: () => this.failed(e, round, 408),
-          onTransportError: () => this.failed(e, round, 503),
-        });
+        await new Promise<void>((done) =>
+          this.env.layer.sendRequest(req, t, {
+            onFinal: (res) => {
+              if (e.round !== round) return done();
+              if ((res.status === 401 || res.status === 407) && challenge === null) {
+                void this.register(e, expires, res).then(done);
+                return;
+              }
+              if (res.status >= 200 && res.status < 300) {
+                if (expires > 0) this.succeeded(e, grantedExpires(res, expires));
+                return done();
+              }
+              this.failed(e, round, res.status);
+              done();
+            },
+            onTimeout: () => {
+              this.failed(e, round, 408);
+              done();
+            },
+            onTransportError: () => {
+              this.failed(e, round, 503);
+              done();
+            },
+          }),
+        );
       })
       .catch(() => this.failed(e, round, 503));
   }

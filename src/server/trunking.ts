@@ -14,6 +14,8 @@ import { CallLimiter, type Limiter } from '../trunking/limits.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { SharedLimiter } from '../cluster/shared-limits.js';
 import { registerLimitMetrics } from '../cluster/metrics.js';
+import { LeaseSet } from '../cluster/lease-set.js';
+import { keys } from '../cluster/keys.js';
 import { GatewayMonitor } from '../trunking/gateway-monitor.js';
 import { B2bua } from '../b2bua/b2bua.js';
 import type { B2buaEnv } from '../b2bua/env.js';
@@ -154,7 +156,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       },
     },
   });
-  const carrierRegistrations = new CarrierRegistrations(b2buaEnv);
+  const carrierRegistrations = new CarrierRegistrations(b2buaEnv, carrierGate(d));
   // Gateways and carrier registrations for the metrics and the API; calls come to operations by the bus.
   d.ops.attachTrunking({
     calls: () => b2bua.liveCalls(),
@@ -183,6 +185,19 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       sessionTimers.update(next.trunking.sessionTimer);
     },
   };
+}
+
+/** In a cluster, one node at a time keeps each carrier's registration: the holder of its lease. Alone: null. */
+function carrierGate(d: TrunkingDeps): LeaseSet | null {
+  const cluster = d.cluster;
+  if (cluster === null) return null;
+  return new LeaseSet(cluster.link, {
+    node: cluster.id,
+    incarnation: cluster.nodes.incarnation,
+    keyOf: keys.carrierLease,
+    tokenKeyOf: keys.carrierLeaseToken,
+    log: d.log.child({ mod: 'cluster' }),
+  });
 }
 
 /** Limits of this node alone, or of the cluster (in its Redis, src/cluster/shared-limits.ts). */
@@ -243,7 +258,8 @@ export function carrierRegistrationsPart(t: Trunking): Part {
       t.carrierRegistrations.sync(t.directory.snapshot.carriers.values());
       t.directory.onReload((snap) => t.carrierRegistrations.sync(snap.carriers.values()));
     },
-    // Registrations end (Expires: 0); their answers are waited for by the in-flight step, bounded.
+    // Registrations end (Expires: 0); their answers are waited for by the in-flight step, bounded
+    // (in a cluster, here: 2 s at most, then the carrier leases are released for another node).
     stop: () => t.carrierRegistrations.stop(),
   };
 }
