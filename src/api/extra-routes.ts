@@ -113,8 +113,8 @@ export const EXTRA_PATHS: Record<string, unknown> = {
   '/api/v1/cluster': {
     get: {
       summary:
-        "the cluster: this node's id, the Redis it shares (target, up) and every node that joined: id, alive, SIP addresses, API, version, pid, up since, last heartbeat, calls, registrations and carrier registrations held. A node alone: enabled false",
-      responses: { 200: { description: '{enabled, node, redis, onRedisDown, nodes: [...]}' } },
+        "the cluster: this node's id, the Redis it shares (target, up) and every node that joined: id, alive, SIP addresses, API, version, pid, up since, last heartbeat, calls, registrations and carrier registrations held; which node keeps each carrier registration (carrierLeases: carrier, node, token). A node alone: enabled false",
+      responses: { 200: { description: '{enabled, node, redis, onRedisDown, nodes: [...], carrierLeases: [...]}' } },
     },
   },
   '/api/v1/drain': {

@@ -4,14 +4,16 @@
  * host that has the config, with or without a node running there): id,
  * alive, SIP address, version, up since, last heartbeat, calls,
  * registrations and carrier registrations held. The node named by the
- * config is marked `self`.
+ * config is marked `self`. Then which node keeps each carrier's
+ * registration (the holder of its lease, with its fencing token).
  */
 import type { Command } from 'commander';
 import { RedisLink } from '../cluster/redis-link.js';
 import { listNodes } from '../cluster/nodes.js';
 import { nodeJson, type ClusterStatusJson } from '../cluster/status.js';
+import { listCarrierLeases } from '../cluster/lease.js';
 import { errorMessage, fail, loadConfigOrExit, withConfigOption } from './common.js';
-import { printJson, printTable } from './output.js';
+import { printJson, printTable, say } from './output.js';
 
 const quiet = { info: () => undefined, warn: () => undefined };
 
@@ -37,6 +39,7 @@ export function registerCluster(program: Command): void {
         redis: { target: link.where, up: true },
         onRedisDown: c.onRedisDown,
         nodes: nodes.map((n) => nodeJson(n, c.node)),
+        carrierLeases: await listCarrierLeases(link),
       };
     } catch (err) {
       fail(`cluster: ${errorMessage(err)}`);
@@ -58,5 +61,12 @@ export function registerCluster(program: Command): void {
         n.carrierRegistrations,
       ]),
     );
+    if (status.carrierLeases.length > 0) {
+      say('');
+      printTable(
+        ['carrier', 'registered by', 'token'],
+        status.carrierLeases.map((l) => [l.carrier, l.node, l.token]),
+      );
+    }
   });
 }

@@ -14,7 +14,8 @@ import { ClusterBus } from './bus.js';
 import { NodeRegistry, listNodes, type NodeFigures, type NodeInfo, type SelfDescription } from './nodes.js';
 import { RedisUnavailableError } from './errors.js';
 import { RedisLink, type LinkLog } from './redis-link.js';
-import { nodeJson, type ClusterStatusJson } from './status.js';
+import { nodeJson, type ClusterStatusJson, type CarrierLeaseJson } from './status.js';
+import { listCarrierLeases } from './lease.js';
 
 const NO_FIGURES: NodeFigures = { calls: 0, registrations: 0, carrierRegistrations: 0 };
 
@@ -61,9 +62,11 @@ export class Cluster {
   async status(): Promise<ClusterStatusJson> {
     let up = this.link.up;
     let nodes: NodeInfo[] = [];
+    let carrierLeases: CarrierLeaseJson[] = [];
     if (up)
       try {
         nodes = await listNodes(this.link);
+        carrierLeases = await listCarrierLeases(this.link);
       } catch (err) {
         if (!(err instanceof RedisUnavailableError)) throw err;
         up = false;
@@ -74,6 +77,7 @@ export class Cluster {
       redis: { target: this.link.where, up },
       onRedisDown: this.onRedisDown,
       nodes: nodes.map((n) => nodeJson(n, this.id)),
+      carrierLeases,
     };
   }
 }

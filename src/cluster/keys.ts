@@ -40,6 +40,8 @@ export const keys = {
   // Carrier registrations: the lease of the one node that keeps each (src/cluster/lease.ts).
   /** STRING with a TTL: `node|incarnation|token` of the node registering with the carrier. */
   carrierLease: (carrier: string) => `${KEY_PREFIX}carrier-lease:${carrier}`,
+  /** The prefix of carrier leases, to list them (`cluster status`). */
+  carrierLeasePrefix: `${KEY_PREFIX}carrier-lease:`,
   /** STRING counter: the fencing tokens of a carrier's lease (one INCR per acquisition). */
   carrierLeaseToken: (carrier: string) => `${KEY_PREFIX}carrier-lease-token:${carrier}`,
 } as const;

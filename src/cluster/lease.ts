@@ -22,6 +22,8 @@
 import { performance } from 'node:perf_hooks';
 import type { RedisLink, RedisScript } from './redis-link.js';
 import { ClusterProtocolError } from './errors.js';
+import { keys } from './keys.js';
+import type { CarrierLeaseJson } from './status.js';
 
 export const LEASE_TTL_MS = 20_000;
 export const LEASE_MARGIN_MS = 4_000;
@@ -80,6 +82,33 @@ export function parseLeaseValue(v: string): LeaseValue | null {
   const m = /^([^|]+)\|([^|]+)\|([0-9]+)$/.exec(v);
   if (m === null) return null;
   return { node: m[1]!, incarnation: m[2]!, token: Number(m[3]) };
+}
+
+/** The leases held now under a key prefix, by name (what follows the prefix), sorted; rejects while Redis is down. */
+export async function listLeases(link: RedisLink, prefix: string): Promise<Array<{ name: string } & LeaseValue>> {
+  const c = link.client();
+  try {
+    const found: string[] = [];
+    for await (const batch of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 200 })) found.push(...batch);
+    const out: Array<{ name: string } & LeaseValue> = [];
+    for (const key of [...new Set(found)].sort()) {
+      const v = await c.get(key);
+      const parsed = v === null ? null : parseLeaseValue(v);
+      if (parsed !== null) out.push({ name: key.slice(prefix.length), ...parsed });
+    }
+    return out;
+  } catch (err) {
+    throw link.failure('leases', err);
+  }
+}
+
+/** Which node keeps each carrier's registration, as `cluster status` shows it (rejects while Redis is down). */
+export async function listCarrierLeases(link: RedisLink): Promise<CarrierLeaseJson[]> {
+  return (await listLeases(link, keys.carrierLeasePrefix)).map((l) => ({
+    carrier: l.name,
+    node: l.node,
+    token: l.token,
+  }));
 }
 
 export interface LeaseOptions {

@@ -20,9 +20,24 @@ export interface ClusterStatusJson {
   redis: { target: string; up: boolean } | null;
   onRedisDown: 'reject' | 'local' | null;
   nodes: ClusterNodeJson[];
+  /** The node that keeps each carrier's registration (the holder of its lease) and its fencing token. */
+  carrierLeases: CarrierLeaseJson[];
 }
 
-export const ALONE: ClusterStatusJson = { enabled: false, node: null, redis: null, onRedisDown: null, nodes: [] };
+export interface CarrierLeaseJson {
+  carrier: string;
+  node: string;
+  token: number;
+}
+
+export const ALONE: ClusterStatusJson = {
+  enabled: false,
+  node: null,
+  redis: null,
+  onRedisDown: null,
+  nodes: [],
+  carrierLeases: [],
+};
 
 export function nodeJson(n: NodeInfo, self: string | null): ClusterNodeJson {
   return {

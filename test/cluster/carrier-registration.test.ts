@@ -173,11 +173,24 @@ test('one node registers with the carrier; the others do not', { skip, timeout: 
   assert.deepEqual(await registeredNodes(), [`n${holder}`]);
   // The node figures of the cluster say the same.
   const status = await rig.cli(['cluster', 'status', '--json']);
-  const nodes = (JSON.parse(status.stdout) as { nodes: Array<{ id: string; carrierRegistrations: number }> }).nodes;
+  const json = JSON.parse(status.stdout) as {
+    nodes: Array<{ id: string; carrierRegistrations: number }>;
+    carrierLeases: Array<{ carrier: string; node: string; token: number }>;
+  };
   assert.deepEqual(
-    nodes.map((n) => [n.id, n.carrierRegistrations]),
+    json.nodes.map((n) => [n.id, n.carrierRegistrations]),
     [1, 2, 3].map((i) => [`n${i}`, i === holder ? 1 : 0]),
   );
+  // Which node holds each carrier: the CLI (its table too) and the API of any node.
+  assert.deepEqual(
+    json.carrierLeases.map((l) => [l.carrier, l.node]),
+    [['regcarrier', `n${holder}`]],
+  );
+  assert.ok(json.carrierLeases[0]!.token > 0);
+  const table = await rig.cli(['cluster', 'status']);
+  assert.match(table.stdout, new RegExp(`^regcarrier\\s+n${holder}\\s+${json.carrierLeases[0]!.token}$`, 'm'));
+  const api = await rig.node(holder === 1 ? 2 : 1).api('/api/v1/cluster');
+  assert.deepEqual((api.body as typeof json).carrierLeases, json.carrierLeases);
   assertOneAtATime();
 });
 

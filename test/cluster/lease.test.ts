@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisLink } from '../../src/cluster/redis-link.js';
-import { Lease, parseLeaseValue } from '../../src/cluster/lease.js';
+import { Lease, listLeases, parseLeaseValue } from '../../src/cluster/lease.js';
 import { redisSkip, startRedis, type TestRedis } from '../helpers/redis.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -212,3 +212,30 @@ test(
     assert.equal(a.valid(), true);
   },
 );
+
+test('listLeases: the leases held under a prefix, by name, a value not ours left out', { skip }, async () => {
+  const c = await link();
+  const prefix = 'tl:test-list:';
+  for (const [name, node] of [
+    ['b', 'n2'],
+    ['a', 'n1'],
+  ] as const)
+    assert.equal(
+      await new Lease(c, {
+        key: `${prefix}${name}`,
+        tokenKey: `tl:test-list-token:${name}`,
+        node,
+        incarnation: 'i',
+      }).acquire(),
+      true,
+    );
+  await redis.command(`SET ${prefix}junk hello`);
+  const got = await listLeases(c, prefix);
+  assert.deepEqual(
+    got.map((l) => [l.name, l.node, l.incarnation]),
+    [
+      ['a', 'n1', 'i'],
+      ['b', 'n2', 'i'],
+    ],
+  );
+});
