@@ -8,7 +8,7 @@
  *   bus.on('hangup', (msg, from) => ...);
  *   await bus.publish('hangup', { callSid });
  */
-import type { LinkLog, RedisLink } from './redis-link.js';
+import { closeClient, type LinkLog, type RedisLink } from './redis-link.js';
 import { keys } from './keys.js';
 
 type Handler = (data: Record<string, unknown>, from: string) => void;
@@ -40,11 +40,7 @@ export class ClusterBus {
     const sub = this.#sub;
     this.#sub = null;
     if (sub === null) return;
-    try {
-      await sub.quit();
-    } catch {
-      sub.destroy();
-    }
+    await closeClient(sub);
   }
 
   /** Handles messages of one type sent by other nodes (never this node's own). */

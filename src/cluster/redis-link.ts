@@ -99,6 +99,30 @@ function makeClient(target: RedisTarget): Client {
   }) as unknown as Client;
 }
 
+const QUIT_WAIT_MS = 1000;
+
+/**
+ * Closes a client: QUIT when it is connected (bounded: a Redis that stops
+ * answering meanwhile does not hold a shutdown), at once when it is not
+ * (while Redis is unreachable a QUIT would wait for a reconnect forever).
+ */
+export async function closeClient(client: Pick<Client, 'isOpen' | 'isReady' | 'quit' | 'destroy'>): Promise<void> {
+  if (!client.isOpen) return;
+  if (!client.isReady) {
+    client.destroy();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const quit = client.quit().then(
+    () => true,
+    () => false,
+  );
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), QUIT_WAIT_MS)));
+  const done = await Promise.race([quit, timeout]);
+  clearTimeout(timer);
+  if (!done && client.isOpen) client.destroy();
+}
+
 export class RedisLink {
   readonly #client: Client;
   readonly #target: RedisTarget;
@@ -189,11 +213,7 @@ export class RedisLink {
     this.#closing = true;
     if (this.#watcher !== null) clearInterval(this.#watcher);
     this.#up = false;
-    try {
-      if (this.#client.isOpen) await this.#client.quit();
-    } catch {
-      this.#client.destroy();
-    }
+    await closeClient(this.#client);
   }
 
   #setUp(): void {
