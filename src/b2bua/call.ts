@@ -14,6 +14,7 @@ import type { CallPlan } from './plan.js';
 import { CalleeSearch, NO_HANDLERS } from './callee-search.js';
 import { InDialogRelay } from './in-dialog.js';
 import { CallTimers } from './call-timers.js';
+import { EarlyDialogs } from './early-dialogs.js';
 import { MediaError } from '../media/errors.js';
 import type { LegMediaOptions } from '../media/engine.js';
 
@@ -58,6 +59,8 @@ export class Call {
   readonly relay: InDialogRelay;
   /** Each leg's session timer (RFC 4028, call-timers.ts); null without session timers. */
   readonly timers: CallTimers | null;
+  /** Reliable provisionals, PRACK and UPDATE before the answer, per leg (early-dialogs.ts). */
+  readonly early: EarlyDialogs;
   private lastFinal = 0;
   /** Media options of the callee's leg (its current attempt's trunk or carrier). */
   mediaB: LegMediaOptions = { profile: 'as-offered', codecs: [] };
@@ -92,8 +95,14 @@ export class Call {
     });
     this.relay = new InDialogRelay(this);
     this.timers = CallTimers.of(this);
+    this.early = new EarlyDialogs(this);
     this.search = new CalleeSearch(this);
     this.clock = { wheel: env.wheel, t1: env.timers.t1, t2: env.timers.t2 };
+  }
+
+  /** Ended (a state read again after an await). */
+  isEnded(): boolean {
+    return this.state === 'ended';
   }
 
   /** Ended or cancelled (checked again after every await). */
@@ -134,6 +143,7 @@ export class Call {
   bindLeg(b: Dialog): void {
     if (this.bKey !== null) this.registry.unbind(this.bKey);
     this.b = b;
+    this.early.callee.reset();
     this.bKey = dialogKey(b.callId, b.localTag);
     this.registry.bind(this.bKey, this, 'b');
     this.registry.changed(this);
@@ -152,7 +162,7 @@ export class Call {
     this.serial(async () => {
       const body = sdp === null ? undefined : await this.env.media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
       if (this.isOver()) return;
-      this.aTx.respond(this.responseToA(res, res.status, body));
+      this.early.toCaller(this.responseToA(res, res.status, body));
       this.registry.changed(this);
     });
   }
@@ -171,7 +181,7 @@ export class Call {
     this.serial(async () => {
       // Late offer (RFC 3261 13.2.1): the callee's 200 carries the offer, the caller's ACK the answer.
       let body: Buffer | undefined;
-      if (sdp !== null) {
+      if (sdp !== null && !this.early.answeredEarly(res)) {
         try {
           body = lateOffer
             ? await media.offer(this.callSid, 'b', sdp, this.plan.mediaA)
@@ -183,6 +193,8 @@ export class Call {
         }
       }
       if (this.state === 'ended') return;
+      // RFC 3262 3: no 2xx before the PRACK of a reliable provisional with SDP.
+      if (!(await this.early.beforeAnswer()) || this.isEnded()) return;
       this.registry.changed(this);
       const ok = this.responseToA(res, 200, body);
       this.timers?.callerAnswered();
@@ -248,6 +260,7 @@ export class Call {
     }
     // A session refresh is answered on its own leg (call-timers.ts).
     if (this.timers?.takeRequest(side, req, tx) === true) return;
+    if (this.early.take(side, req, tx)) return;
     this.relay.relay(side, req, tx);
   }
 
@@ -416,6 +429,7 @@ export class Call {
     this.lastFinal = status;
     this.search.stop();
     this.timers?.stop();
+    this.early.stop();
     // A side still owed a BYE keeps its 2xx retransmissions until its ACK.
     for (const d of [this.a, this.b]) if (d !== null && !d.endsAfterAck) d.stopAckWait();
     this.plan.release();

@@ -9,6 +9,7 @@ import type { SipInterface } from '../dialog/interfaces.js';
 import { Dialog, withoutTag } from '../dialog/dialog.js';
 import { newCallId, newLegSid, newTagValue } from '../dialog/sid.js';
 import { applyHeaderRule, relayedRequestHeaders } from './headers.js';
+import { withSupported100rel } from './rel100.js';
 import { answerChallenge } from './uac-auth.js';
 import type { LegAttempt } from './plan.js';
 import type { Call } from './call.js';
@@ -139,12 +140,15 @@ export class CalleeSearch {
   /** The attempt's INVITE headers: the caller's that may cross, the attempt's own, the leg SID, through the leg's header rule. */
   private headersOf(attempt: LegAttempt, legSid: string): Array<[string, string]> {
     const call = this.call;
+    // Each leg does its own reliable provisionals (RFC 3262): offered toward the callee, required only by a header rule.
     const relayed = relayedRequestHeaders(call.aInvite);
     const timers = call.timers;
-    const base: Array<[string, string]> =
-      timers === null
-        ? [...relayed, ...attempt.headers]
-        : [...timers.crossing(relayed), ...attempt.headers, ...timers.inviteHeaders()];
+    const crossing = timers === null ? relayed : timers.crossing(relayed);
+    const base: Array<[string, string]> = [
+      ...(call.early.offerToCallee() ? withSupported100rel(crossing) : crossing),
+      ...attempt.headers,
+      ...(timers?.inviteHeaders() ?? []),
+    ];
     if (call.plan.legSidHeader) base.push(['X-Leg-Sid', legSid]);
     if (call.env.agentName !== null) base.push(['User-Agent', call.env.agentName]);
     return applyHeaderRule(base, call.aInvite, attempt.rule);
@@ -210,6 +214,8 @@ export class CalleeSearch {
     this.clearTimer('gateway');
     if (this.cancelWanted) this.cancel();
     if (res.status === 100 || call.isOver()) return;
+    // A reliable provisional is PRACKed on this leg; its retransmissions go no further (RFC 3262 4).
+    if (!call.early.fromCallee(res, this.tx?.flow ?? null)) return;
     if (this.ringTimer === null) {
       this.ringTimer = call.env.wheel.schedule(call.env.timers.ringTimeoutMs, () => {
         this.ringTimer = null;

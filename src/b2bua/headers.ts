@@ -45,8 +45,11 @@ const RELAYED_RESPONSE_HEADERS: readonly string[] = [
   'Reason',
 ];
 
-/** Extensions the B2BUA does not carry across: reliable provisionals are per leg (RFC 3262). */
+/** Extensions the B2BUA does not carry across: reliable provisionals are per leg (RFC 3262, rel100.ts). */
 const DROPPED_OPTION_TAGS: ReadonlySet<string> = new Set(['100rel', 'precondition']);
+
+/** Of those, the ones a request may not require of us: preconditions (RFC 3312) are not done across legs. */
+const REFUSED_OPTION_TAGS: ReadonlySet<string> = new Set(['precondition']);
 
 /** The headers of a request that cross to the other leg, option tags filtered. */
 export function relayedRequestHeaders(msg: SipMessage): Array<[string, string]> {
@@ -57,9 +60,13 @@ export function relayedResponseHeaders(msg: SipMessage): Array<[string, string]>
   return pick(msg, RELAYED_RESPONSE_HEADERS);
 }
 
-/** Option tags of Require that the B2BUA cannot honour across legs (answer 420 with them as Unsupported). */
+/**
+ * Option tags of Require that the B2BUA cannot honour across legs (answer
+ * 420 with them as Unsupported). 100rel is not one: each leg does its own
+ * reliable provisionals.
+ */
 export function unsupportedRequired(msg: SipMessage): string[] {
-  return msg.optionTags('Require').filter((t) => DROPPED_OPTION_TAGS.has(t.toLowerCase()));
+  return msg.optionTags('Require').filter((t) => REFUSED_OPTION_TAGS.has(t.toLowerCase()));
 }
 
 function pick(msg: SipMessage, names: readonly string[]): Array<[string, string]> {
