@@ -4,6 +4,7 @@ import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Call, Side } from './call.js';
 import { CalleeEarly } from './callee-early.js';
+import { EarlyUpdates } from './early-update.js';
 import { ReliableSender } from './reliable-sender.js';
 import { rackOf, rel100Of, type Rel100Wish } from './rel100.js';
 
@@ -15,6 +16,7 @@ import { rackOf, rel100Of, type Rel100Wish } from './rel100.js';
  */
 export class EarlyDialogs {
   readonly callee: CalleeEarly;
+  private readonly updates: EarlyUpdates;
   /** What the caller's INVITE said of 100rel. */
   private readonly callerWish: Rel100Wish;
   private sender: ReliableSender | null = null;
@@ -29,6 +31,7 @@ export class EarlyDialogs {
       counter: (name) => call.env.counters.inc(name),
       agentName: call.env.agentName,
     });
+    this.updates = new EarlyUpdates(call, this.callee, { answerAcked: () => this.sender?.answerAcked ?? false });
   }
 
   /**
@@ -88,10 +91,14 @@ export class EarlyDialogs {
     return this.callee.byTag(res.toTag)?.answered === true && this.sender?.answerSent === true;
   }
 
-  /** PRACK (any time): true when taken here. */
+  /** PRACK (any time) and UPDATE before the answer: true when taken here. */
   take(side: Side, req: SipMessage, tx: ServerTransaction): boolean {
     if (req.method === 'PRACK') {
       this.onPrack(side, req, tx);
+      return true;
+    }
+    if (req.method === 'UPDATE' && this.call.state !== 'confirmed') {
+      this.updates.relay(side, req, tx);
       return true;
     }
     return false;

@@ -37,7 +37,7 @@ export class InDialogRelay {
     const src = side === 'a' ? call.a : call.b!;
     const dst = side === 'a' ? call.b : call.a;
     if (call.state !== 'confirmed' || dst === null) {
-      // Nothing on the other side to carry it to (a PRACK is early-dialogs.ts's).
+      // Nothing on the other side to carry it to (PRACK and an early UPDATE are early-dialogs.ts's).
       tx.respond(createResponse(req, 481));
       return;
     }

@@ -17,6 +17,7 @@ import {
   callKit,
   callerInvite,
   fromCallerInDialog,
+  fromGatewayInDialog,
   isRequest,
   isResponse,
   sdp,
@@ -166,4 +167,33 @@ test("the callee's reliable provisionals are PRACKed once each; a retransmission
   ck.b2bua.hangUpAll('test');
   const bye = await sentMatching(ck, GW1, 'BYE', isRequest('BYE'));
   assert.equal(bye.cseq.seq, inv.cseq.seq + 3);
+});
+
+test('UPDATE before the answer: refused 500 with Retry-After until both early offer/answers are done, or toward a caller without Allow: UPDATE', async (t) => {
+  const ck = await callKit();
+  t.after(() => ck.close());
+  const { c, inv } = await started(ck, [['Supported', '100rel']]);
+  ck.fromGateway(GW1, reliable(inv, 183, 5, SDP_ANSWER));
+  const prack = await sentMatching(ck, GW1, 'PRACK', isRequest('PRACK'));
+  ck.fromGateway(GW1, answer(prack, 200, 'gw1'));
+  const r183 = await sentMatching(ck, CALLER_HOST, '183', isResponse(183));
+  // The caller has not PRACKed our 183: its UPDATE is too early.
+  ck.fromCaller(fromCallerInDialog(c.dialog, r183, 'UPDATE', 2, sdp(CALLER_HOST, 40010)));
+  const early = await sentMatching(ck, CALLER_HOST, '500 to UPDATE', isResponse(500, 'UPDATE'));
+  assert.ok(Number(early.get('Retry-After')) >= 1);
+  ck.fromCaller(prackOf(c, r183, 3, `${r183.get('RSeq')} 1 INVITE`));
+  await sentMatching(ck, CALLER_HOST, '200 to PRACK', isResponse(200, 'PRACK'));
+  // The callee's UPDATE: the caller's INVITE had no Allow naming UPDATE (RFC 3311 5.1).
+  ck.fromGateway(GW1, fromGatewayInDialog(inv, GW1, 'gw1', 'UPDATE', 1, sdp('198.51.100.50', 50002)));
+  const refused = await sentMatching(ck, GW1, '500 to UPDATE', isResponse(500, 'UPDATE'));
+  assert.equal(refused.get('Retry-After'), undefined);
+  // The caller's UPDATE now crosses into the callee's early dialog, and the answer comes back.
+  ck.fromCaller(fromCallerInDialog(c.dialog, r183, 'UPDATE', 4, sdp(CALLER_HOST, 40012)));
+  const upd = await sentMatching(ck, GW1, 'UPDATE', isRequest('UPDATE'));
+  assert.equal(upd.toTag, 'gw1');
+  assert.equal(upd.body.toString(), sdp(CALLER_HOST, 40012), 'media none: the offer as is');
+  ck.fromGateway(GW1, answer(upd, 200, 'gw1', sdp('198.51.100.50', 50004)));
+  const ok = await sentMatching(ck, CALLER_HOST, '200 to UPDATE', isResponse(200, 'UPDATE'));
+  assert.equal(ok.body.toString(), sdp('198.51.100.50', 50004));
+  assert.equal(ck.counters.get('b2bua_early_updates_relayed'), 1);
 });
