@@ -4,8 +4,10 @@ import type { SipMessage } from '../sip/message.js';
  * Topology hiding by allow-list: of a message crossing the B2BUA, only these
  * end-to-end headers pass to the other leg. Everything else (Via, Contact,
  * Record-Route, Route, Call-ID, tags, User-Agent, Server, Warning, every X-
- * header, P- headers) stays on its own side, so neither side learns the
- * other's addresses or software.
+ * header, P- headers but P-Early-Media) stays on its own side, so neither
+ * side learns the other's addresses or software. P-Early-Media (RFC 5009)
+ * crosses: a carrier's early-media authorization reaches the PBX, a PBX's
+ * "supported" reaches the carrier.
  */
 const RELAYED_REQUEST_HEADERS: readonly string[] = [
   'Content-Type',
@@ -28,6 +30,7 @@ const RELAYED_REQUEST_HEADERS: readonly string[] = [
   'Priority',
   'Subject',
   'Privacy',
+  'P-Early-Media',
 ];
 
 const RELAYED_RESPONSE_HEADERS: readonly string[] = [
@@ -43,6 +46,7 @@ const RELAYED_RESPONSE_HEADERS: readonly string[] = [
   'Min-SE',
   'Retry-After',
   'Reason',
+  'P-Early-Media',
 ];
 
 /** Extensions the B2BUA does not carry across: reliable provisionals are per leg (RFC 3262, rel100.ts). */
