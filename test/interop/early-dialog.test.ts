@@ -9,7 +9,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:dgram';
@@ -158,9 +158,16 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
       await store.close();
       assert.equal(await server.stop(), 0);
       await stopMedia();
+      for (const d of logDirs) rmSync(d, { recursive: true, force: true });
     });
 
-    const logFile = (name: string): string => join(mkdtempSync(join(tmpdir(), 'sipp-rel-log-')), `${name}.log`);
+    /** SIPp message logs, in folders removed once the suite is over. */
+    const logDirs: string[] = [];
+    const logFile = (name: string): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'sipp-rel-log-'));
+      logDirs.push(dir);
+      return join(dir, `${name}.log`);
+    };
 
     async function uac(scn: string, ip: string, service: string, log: string, extra: string[] = []): Promise<void> {
       const r = await sipp({
