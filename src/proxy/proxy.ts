@@ -83,31 +83,7 @@ export class Proxy implements TransactionUser {
 
   private onNewRequest(req: SipMessage, tx: ServerTransaction, flow: Flow): void {
     const uri = parseUri(req.requestUri);
-    // Draining or stopping (src/core/admission.ts): no new dialog, and our OPTIONS answer says so (503, Retry-After).
-    const admission = this.env.admission;
-    const closed = admission !== undefined && !admission.open;
-    if (req.method === 'OPTIONS' && this.isForUs(uri) && !req.has('Route')) {
-      this.reply(
-        tx,
-        req,
-        closed
-          ? admission.refusal()
-          : {
-              status: 200,
-              headers: [
-                ['Allow', ALLOWED_METHODS],
-                ['Accept', 'application/sdp'],
-                ['Supported', 'path, outbound'],
-              ],
-            },
-      );
-      return;
-    }
-    if (closed && req.toTag === null && DIALOG_CREATING.has(req.method)) {
-      this.env.counters.inc('proxy_refused_not_open');
-      this.reply(tx, req, admission.refusal());
-      return;
-    }
+    if (this.answeredAtTheDoor(req, tx, uri)) return;
     const refusal = checkProxyRequest(req, uri, this.env.isOurs);
     if (refusal !== null) {
       this.reply(tx, req, refusal);
@@ -120,28 +96,7 @@ export class Proxy implements TransactionUser {
       this.deliverOnFlow(req, tx, flow, token);
       return;
     }
-    // In-dialog requests and requests with a route set go where the route set says (16.4, 16.6 step 6-7), when they may.
-    switch (this.routes.verdict(req, flow, target, this.router)) {
-      case 'route':
-        break;
-      case 'follow':
-        this.forward(req, tx, flow, [null], 'parallel', false);
-        return;
-      case 'for-us':
-        // RFC 3261 12.2.2: a request inside a dialog we (a UA here) do not have (in a cluster: nor any other node).
-        this.toOwnerNode(req, tx, flow, () => this.reply(tx, req, { status: 481 }));
-        return;
-      case 'foreign-route':
-        this.routes.refused(req, flow, 'foreign-route');
-        this.reply(tx, req, { status: 403, reason: 'Foreign Route Not Allowed' });
-        return;
-      case 'forged-dialog':
-        this.toOwnerNode(req, tx, flow, () => {
-          this.routes.refused(req, flow, 'forged-dialog');
-          this.reply(tx, req, { status: 403, reason: 'Unverified Dialog Route' });
-        });
-        return;
-    }
+    if (this.followedRouteSet(req, tx, flow, target)) return;
     // A REGISTER for a local domain goes to the registrar before the routes.
     const registrar = this.env.registrar;
     if (req.method === 'REGISTER' && registrar !== undefined && isSipUri(target)) {
@@ -164,6 +119,61 @@ export class Proxy implements TransactionUser {
       return;
     }
     this.routeInitial(req, tx, flow, target);
+  }
+
+  /** OPTIONS for us, and new dialogs while draining or stopping: answered here; true when it was. */
+  private answeredAtTheDoor(req: SipMessage, tx: ServerTransaction, uri: Uri): boolean {
+    // Draining or stopping (src/core/admission.ts): no new dialog, and our OPTIONS answer says so (503, Retry-After).
+    const admission = this.env.admission;
+    const closed = admission !== undefined && !admission.open;
+    if (req.method === 'OPTIONS' && this.isForUs(uri) && !req.has('Route')) {
+      this.reply(
+        tx,
+        req,
+        closed
+          ? admission.refusal()
+          : {
+              status: 200,
+              headers: [
+                ['Allow', ALLOWED_METHODS],
+                ['Accept', 'application/sdp'],
+                ['Supported', 'path, outbound'],
+              ],
+            },
+      );
+      return true;
+    }
+    if (closed && req.toTag === null && DIALOG_CREATING.has(req.method)) {
+      this.env.counters.inc('proxy_refused_not_open');
+      this.reply(tx, req, admission.refusal());
+      return true;
+    }
+    return false;
+  }
+
+  /** In-dialog requests and requests with a route set (16.4, 16.6 step 6-7): true when handled here, false to route it. */
+  private followedRouteSet(req: SipMessage, tx: ServerTransaction, flow: Flow, target: Uri): boolean {
+    switch (this.routes.verdict(req, flow, target, this.router)) {
+      case 'route':
+        return false;
+      case 'follow':
+        this.forward(req, tx, flow, [null], 'parallel', false);
+        return true;
+      case 'for-us':
+        // RFC 3261 12.2.2: a request inside a dialog we (a UA here) do not have (in a cluster: nor any other node).
+        this.toOwnerNode(req, tx, flow, () => this.reply(tx, req, { status: 481 }));
+        return true;
+      case 'foreign-route':
+        this.routes.refused(req, flow, 'foreign-route');
+        this.reply(tx, req, { status: 403, reason: 'Foreign Route Not Allowed' });
+        return true;
+      case 'forged-dialog':
+        this.toOwnerNode(req, tx, flow, () => {
+          this.routes.refused(req, flow, 'forged-dialog');
+          this.reply(tx, req, { status: 403, reason: 'Unverified Dialog Route' });
+        });
+        return true;
+    }
   }
 
   /**
