@@ -16,6 +16,10 @@ import type { B2bua } from '../b2bua/b2bua.js';
 import type { MediaLink } from '../b2bua/media-link.js';
 import type { Operations } from '../api/operations.js';
 import type { Part, PartList } from './parts.js';
+import type { Store } from '../store/index.js';
+import type { SecurityService } from '../security/service.js';
+import { ClusterFlows } from '../registrar/cluster-flows.js';
+import { clusterFlowsPart } from './registrar.js';
 
 /** A cluster shares the store: refuses a config whose database is SQLite (one host's file). */
 export function checkClusterStore(config: TrunklineConfig, env: NodeJS.ProcessEnv = process.env): void {
@@ -79,4 +83,31 @@ export async function startSharedCalls(
   await parts.start({ name: 'shared calls', start: () => shared.start(), stop: () => shared.stop() });
   ops.attachCalls(shared);
   return shared;
+}
+
+/**
+ * With `cluster:`: joins (the listeners are bound: the node table names
+ * them), hands the cluster to operations and the security edge, and starts
+ * the registrations' flows (bindings reached through the node holding
+ * them). Alone: nulls.
+ */
+export async function joinCluster(
+  config: TrunklineConfig,
+  d: {
+    store: Store;
+    transport: TransportLayer;
+    ops: Operations;
+    security: SecurityService;
+    parts: PartList;
+    log: Logger;
+  },
+): Promise<{ cluster: Cluster | null; flows: ClusterFlows | null }> {
+  const cluster = buildCluster(config, d.log);
+  if (cluster === null) return { cluster: null, flows: null };
+  await d.parts.start(clusterPart(cluster, d.transport, config));
+  d.ops.attachCluster(cluster);
+  d.security.attachCluster(cluster);
+  const flows = new ClusterFlows({ cluster, store: d.store, transport: d.transport, log: d.log });
+  await d.parts.start(clusterFlowsPart(flows));
+  return { cluster, flows };
 }

@@ -33,17 +33,24 @@ import type { TrunklineConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { ListenSpec } from '../transport/types.js';
 import { Counters } from '../core/counters.js';
-import type { DrainStatus } from '../core/drain.js';
+import type { Drain, DrainStatus } from '../core/drain.js';
 import { DialogStamp } from '../proxy/dialog-stamp.js';
 import { loadRouteKey } from '../proxy/route-key.js';
 import { openStore, type Store } from '../store/index.js';
 import { StoreTrunkingDirectory } from '../trunking/directory.js';
 import { Operations } from '../api/operations.js';
 import { PartList, type Part } from './parts.js';
-import { buildSipStack, listenersPart, ourHost, stageEnv, tlsFilesFor, transactionsPart } from './sip-stack.js';
+import {
+  buildSipStack,
+  listenersPart,
+  ourHost,
+  stageEnv,
+  tlsFilesFor,
+  transactionsPart,
+  type SipStack,
+} from './sip-stack.js';
 import { buildSecurity, securityPart } from './security.js';
-import { buildSubscribers, clusterFlowsPart, digestAlgorithms, keepAlivePart, purgePart } from './registrar.js';
-import { ClusterFlows } from '../registrar/cluster-flows.js';
+import { buildSubscribers, digestAlgorithms, keepAlivePart, purgePart } from './registrar.js';
 import {
   MediaPart,
   b2buaPart,
@@ -54,7 +61,7 @@ import {
 } from './trunking.js';
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
 import { admissionPart, buildDrain, controlPart, localCalls, operationsPart } from './operations.js';
-import { buildCluster, checkClusterStore, clusterPart, startSharedCalls } from './cluster.js';
+import { checkClusterStore, joinCluster, startSharedCalls } from './cluster.js';
 
 export interface RunningServer {
   /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
@@ -108,14 +115,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(securityPart(security));
   await parts.start(purgePart(store, log));
   await parts.start(listenersPart(sip, log));
-  const cluster = buildCluster(config, log);
-  if (cluster !== null) {
-    await parts.start(clusterPart(cluster, sip.transport, config));
-    ops.attachCluster(cluster);
-    security.attachCluster(cluster);
-  }
-  const flows = cluster === null ? null : new ClusterFlows({ cluster, store, transport: sip.transport, log });
-  if (flows !== null) await parts.start(clusterFlowsPart(flows));
+  const { cluster, flows } = await joinCluster(config, { store, transport: sip.transport, ops, security, parts, log });
 
   const env = stageEnv(config, sip, counters, log, ops.bus);
   await parts.start(transactionsPart(sip));
@@ -170,7 +170,16 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(operationsPart(ops, { store, sip, proxy, security, drain, reload: (next) => parts.reload(next) }));
   await parts.start(admissionPart(sip, trunking.b2bua, drain, log));
 
-  const bound = sip.transport.boundListeners();
+  return started(config, { sip, counters, ops, parts, drain }, log);
+}
+
+/** The line that says the server runs (the tests and the benches wait for it), and its handle. */
+function started(
+  config: TrunklineConfig,
+  s: { sip: SipStack; counters: Counters; ops: Operations; parts: PartList; drain: Drain },
+  log: Logger,
+): RunningServer {
+  const bound = s.sip.transport.boundListeners();
   log.info(
     {
       listen: bound.map((l) => `${l.proto}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.boundPort}`),
@@ -179,12 +188,12 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     'trunkline started',
   );
   return {
-    counters,
-    ops,
-    listeners: () => sip.transport.boundListeners(),
-    stop: () => parts.stop(),
-    stopped: parts.stopped,
-    drain: (timeoutS) => drain.start(timeoutS),
-    reload: (next) => parts.reload(next),
+    counters: s.counters,
+    ops: s.ops,
+    listeners: () => s.sip.transport.boundListeners(),
+    stop: () => s.parts.stop(),
+    stopped: s.parts.stopped,
+    drain: (timeoutS) => s.drain.start(timeoutS),
+    reload: (next) => s.parts.reload(next),
   };
 }
