@@ -13,22 +13,7 @@
  */
 import { z } from 'zod';
 import { hostname } from 'node:os';
-
-function show(v: unknown): string {
-  const t = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
-  return t.length > 60 ? `${t.slice(0, 57)}...` : t;
-}
-
-function leaf<T>(expected: string, parse: (v: unknown) => T | undefined) {
-  return z.unknown().transform((v, ctx): T => {
-    const out = parse(v);
-    if (out === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${show(v)}`, input: v });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
+import { leaf } from '../config/leaf.js';
 
 function isRedisUrl(s: string, schemes: readonly string[]): boolean {
   try {

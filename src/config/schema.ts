@@ -21,6 +21,10 @@ import {
 } from './address.js';
 import { securitySchema } from '../security/config.js';
 import { clusterSchema } from '../cluster/config.js';
+import { bool, int, leaf, oneOf, oneOrList, path, regex, showValue, str } from './leaf.js';
+import { trunkingSchema } from './trunking-schema.js';
+
+export { showValue };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -39,73 +43,6 @@ export type RouteStage = (typeof ROUTE_STAGES)[number];
 export const DEFAULT_LISTEN = ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'tls:127.0.0.1:5061'] as const;
 export const DEFAULT_DATA = './data';
 export const DEFAULT_RTPENGINE_NG = 'udp:127.0.0.1:2223';
-
-/** How a value looks in a message: strings quoted, objects as JSON, cut short. */
-export function showValue(v: unknown): string {
-  let text: string;
-  if (v === undefined) text = 'nothing';
-  else if (typeof v === 'string') text = JSON.stringify(v);
-  else if (typeof v === 'bigint') text = `${v}`;
-  else {
-    try {
-      text = JSON.stringify(v) ?? String(v);
-    } catch {
-      text = String(v); // a cycle or a BigInt inside: JSON cannot show it
-    }
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-/**
- * A leaf value: `parse` returns the parsed value or undefined when the input is
- * not acceptable; the issue then reads `expected EXPECTED, got INPUT`.
- */
-function leaf<T>(expected: string, parse: (v: unknown) => T | undefined) {
-  return z.unknown().transform((v, ctx): T => {
-    const out = parse(v);
-    if (out === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected ${expected}, got ${showValue(v)}`, input: v });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
-
-const str = (expected: string, ok: (s: string) => boolean = () => true) =>
-  leaf(expected, (v) => (typeof v === 'string' && ok(v) ? v : undefined));
-
-const int = (min: number, max: number, expected = `an integer ${min}-${max}`) =>
-  leaf(expected, (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined));
-
-const bool = () => leaf('true or false', (v) => (typeof v === 'boolean' ? v : undefined));
-
-const oneOf = <T extends string>(values: readonly T[]) =>
-  leaf(values.join('|'), (v) =>
-    typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined,
-  );
-
-const path = () => str('a file path', (s) => s.trim() !== '' && !s.includes('\0'));
-
-/** A regular expression the routing stage will compile. */
-const regex = () =>
-  str('a regular expression', (s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false; // SyntaxError: the message names the key
-    }
-  });
-
-/** One value or a non-empty list of them; one value becomes a list of one. */
-function oneOrList<T extends z.ZodType>(item: T, expected: string) {
-  return z.preprocess(
-    (v) => (typeof v === 'string' ? [v] : v),
-    z.array(item, { error: (iss) => `expected ${expected}, got ${showValue(iss.input)}` }).min(1, {
-      error: `expected ${expected}, got an empty list`,
-    }),
-  );
-}
 
 export const LISTEN_EXPECTED = 'udp|tcp|tls|ws|wss:IP:PORT';
 const listenAddress = leaf<ListenAddress>(LISTEN_EXPECTED, (v) => (typeof v === 'string' ? parseListen(v) : undefined));
@@ -436,92 +373,6 @@ const registrarSchema = z
         message: `expected a value from minExpires to maxExpires, got ${r.defaultExpires}`,
       });
     }
-  })
-  .prefault({});
-
-const headerNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected a header name');
-
-/** One header rule: for calls toward `trunk` or `carrier` (exactly one of them). */
-const headerRuleSchema = z
-  .strictObject({
-    trunk: z.string().min(1).optional(),
-    carrier: z.string().min(1).optional(),
-    keep: z.array(headerNameSchema).default([]),
-    strip: z.array(headerNameSchema).default([]),
-    add: z.record(headerNameSchema, z.string().regex(/^[^\r\n]*$/, 'expected a value on one line')).default({}),
-  })
-  .superRefine((r, ctx) => {
-    if ((r.trunk === undefined) === (r.carrier === undefined))
-      ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
-  });
-
-/** RFC 4028: no session interval below 90 s (4, 5); a week at most here. */
-const sessionSeconds = () => int(90, 604_800, 'seconds 90-604800 (RFC 4028: at least 90)');
-
-/** The session timer for the legs toward or from one trunk or carrier (exactly one of them); what it leaves out is the server-wide value. */
-const sessionTimerOverrideSchema = z
-  .strictObject({
-    trunk: z.string().min(1).optional(),
-    carrier: z.string().min(1).optional(),
-    enabled: bool().optional(),
-    interval: sessionSeconds().optional(),
-    minSE: sessionSeconds().optional(),
-  })
-  .superRefine((r, ctx) => {
-    if ((r.trunk === undefined) === (r.carrier === undefined))
-      ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
-  });
-
-/** RFC 4028 session timers, each leg of a trunk call its own (src/b2bua/call-timers.ts). */
-const sessionTimerSchema = z
-  .strictObject({
-    enabled: bool().default(true),
-    /** The session interval asked for and preferred (RFC 4028 recommends 1800). */
-    interval: sessionSeconds().default(1800),
-    /** The shortest interval accepted (Min-SE; shorter: 422). */
-    minSE: sessionSeconds().default(90),
-    overrides: z.array(sessionTimerOverrideSchema).default([]),
-  })
-  .superRefine((t, ctx) => {
-    const check = (interval: number, minSE: number, path: Array<string | number>): void => {
-      if (interval < minSE)
-        ctx.addIssue({ code: 'custom', path, message: `expected interval >= minSE (${minSE}), got ${interval}` });
-    };
-    check(t.interval, t.minSE, ['interval']);
-    t.overrides.forEach((o, i) => {
-      if (o.interval !== undefined || o.minSE !== undefined)
-        check(o.interval ?? t.interval, o.minSE ?? t.minSE, [
-          'overrides',
-          i,
-          o.interval !== undefined ? 'interval' : 'minSE',
-        ]);
-    });
-  })
-  .prefault({});
-
-/** The B2BUA of trunk calls: gateway failover timing and gateway OPTIONS monitoring. */
-const trunkingSchema = z
-  .strictObject({
-    /** Seconds without any answer (not even 100) from a gateway before the next one is tried. */
-    gatewayTimeout: int(1, 60, 'seconds 1-60').default(5),
-    /** Seconds a call may ring before it is cancelled (408). */
-    ringTimeout: int(5, 600, 'seconds 5-600').default(180),
-    ping: z
-      .strictObject({
-        /** Seconds between OPTIONS to each carrier gateway; 0 = no monitoring. */
-        interval: int(0, 3600, 'seconds 0-3600').default(10),
-        /** Seconds to wait for an OPTIONS answer. */
-        timeout: int(1, 60, 'seconds 1-60').default(4),
-        /** Failed pings in a row that mark a gateway down. */
-        downAfter: int(1, 100, 'a count 1-100').default(3),
-        /** Good pings in a row that mark it up again. */
-        upAfter: int(1, 100, 'a count 1-100').default(2),
-      })
-      .prefault({}),
-    /** Header rules per trunk or carrier: for the leg toward it, headers of the other side to let through, to remove, to add. */
-    headers: z.array(headerRuleSchema).default([]),
-    /** RFC 4028 session timers per leg: refreshed where we refresh, ended (BYE both legs) when a leg's session expires. */
-    sessionTimer: sessionTimerSchema,
   })
   .prefault({});
 
