@@ -89,7 +89,13 @@ export async function listLeases(link: RedisLink, prefix: string): Promise<Array
   const c = link.client();
   try {
     const found: string[] = [];
-    for await (const batch of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 200 })) found.push(...batch);
+    // SCAN by hand: a Sentinel client has no scanIterator.
+    let cursor = '0';
+    do {
+      const page = await c.scan(cursor, { MATCH: `${prefix}*`, COUNT: 200 });
+      cursor = String(page.cursor);
+      found.push(...page.keys);
+    } while (cursor !== '0');
     const out: Array<{ name: string } & LeaseValue> = [];
     for (const key of [...new Set(found)].sort()) {
       const v = await c.get(key);

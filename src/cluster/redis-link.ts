@@ -102,25 +102,28 @@ function makeClient(target: RedisTarget): Client {
 const QUIT_WAIT_MS = 1000;
 
 /**
- * Closes a client: QUIT when it is connected (bounded: a Redis that stops
- * answering meanwhile does not hold a shutdown), at once when it is not
- * (while Redis is unreachable a QUIT would wait for a reconnect forever).
+ * Closes a client (a plain or a Sentinel one): close() when it is
+ * connected, bounded (a Redis that stops answering meanwhile does not hold
+ * a shutdown), destroy() at once when it is not (while Redis is
+ * unreachable a close would wait for a reconnect forever).
  */
-export async function closeClient(client: Pick<Client, 'isOpen' | 'isReady' | 'quit' | 'destroy'>): Promise<void> {
+export async function closeClient(client: Pick<Client, 'isOpen' | 'isReady' | 'close' | 'destroy'>): Promise<void> {
   if (!client.isOpen) return;
+  // destroy() is void on a client and a promise on a Sentinel client.
+  const destroy = (): void => void Promise.resolve(client.destroy()).catch(() => undefined);
   if (!client.isReady) {
-    client.destroy();
+    destroy();
     return;
   }
   let timer: NodeJS.Timeout | undefined;
-  const quit = client.quit().then(
+  const closed = client.close().then(
     () => true,
     () => false,
   );
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), QUIT_WAIT_MS)));
-  const done = await Promise.race([quit, timeout]);
+  const done = await Promise.race([closed, timeout]);
   clearTimeout(timer);
-  if (!done && client.isOpen) client.destroy();
+  if (!done && client.isOpen) destroy();
 }
 
 export class RedisLink {
