@@ -30,6 +30,8 @@ export interface CallerEarly {
 export class EarlyUpdates {
   /** The side whose UPDATE is in progress, or null. */
   private from: Side | null = null;
+  /** Its final response came; its answer is on its way through the media engine. */
+  private settling = false;
 
   constructor(
     private readonly call: Call,
@@ -39,6 +41,12 @@ export class EarlyUpdates {
 
   relay(side: Side, req: SipMessage, tx: ServerTransaction): void {
     const call = this.call;
+    if (this.from !== null && this.from !== side && this.settling) {
+      // The other side answered our UPDATE already: on its leg nothing is pending, so its own UPDATE is no
+      // glare (RFC 3311 5.2); it waits until that answer reached the first side (the call's serial queue).
+      call.serial(async () => this.relay(side, req, tx));
+      return;
+    }
     const early = side === 'b' ? this.callee.byTag(req.fromTag) : undefined;
     const src = side === 'a' ? call.a : early?.d;
     if (call.state === 'ended' || src === undefined) {
@@ -119,17 +127,20 @@ export class EarlyUpdates {
     const media = call.env.media;
     const fail = (status: number): void => {
       this.from = null;
+      this.settling = false;
       tx.respond(createResponse(req, status));
     };
     return {
       onFinal: (res) => {
         const sdp = res.status < 300 ? media.sdpOf(res) : null;
+        this.settling = true;
         call.serial(async () => {
           let body: Buffer | undefined;
           try {
             if (sdp !== null && hadOffer) body = await media.answer(call.callSid, dstSide, sdp, this.options(side));
           } finally {
             this.from = null;
+            this.settling = false;
           }
           if (res.status < 300) dst.refreshTarget(res);
           tx.respond(

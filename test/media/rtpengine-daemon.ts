@@ -36,6 +36,8 @@ export async function startRtpengine(extra: string[] = []): Promise<RtpengineDae
   const bin = rtpengineBinary();
   if (bin === null) throw new Error('rtpengine not installed');
   const ngPort = await freePort();
+  // Its CLI port too: the default (127.0.0.1:2224) would make two test files' rtpengines collide.
+  const cliPort = await freePort();
   const ports = mediaPortRange(200);
   const args = [
     '--foreground',
@@ -44,6 +46,7 @@ export async function startRtpengine(extra: string[] = []): Promise<RtpengineDae
     '--table=-1',
     '--interface=127.0.0.1',
     `--listen-ng=127.0.0.1:${ngPort}`,
+    `--listen-cli=127.0.0.1:${cliPort}`,
     `--port-min=${ports.min}`,
     `--port-max=${ports.max}`,
     '--num-threads=1',
