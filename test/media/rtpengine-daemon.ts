@@ -36,10 +36,12 @@ export async function startRtpengine(extra: string[] = []): Promise<RtpengineDae
   const bin = rtpengineBinary();
   if (bin === null) throw new Error('rtpengine not installed');
   const ngPort = await freePort();
-  // Its CLI port too: the default (127.0.0.1:2224) would make two test files' rtpengines collide.
+  // Not Debian's /etc/rtpengine/rtpengine.conf (its CLI and HTTP ports, 2224 and 2225, would make two test
+  // files' rtpengines collide); the CLI on a port of its own.
   const cliPort = await freePort();
   const ports = mediaPortRange(200);
   const args = [
+    '--config-file=none',
     '--foreground',
     '--log-stderr',
     '--log-level=5',
