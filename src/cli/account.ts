@@ -1,7 +1,8 @@
 /**
- * `trunkline account add NAME [--cpm N] [--max-calls N]` / `rm NAME
- * [--cascade]` / `list [--json]` / `show NAME [--json]`: customers, with
- * limits over all their trunks (none given: unlimited).
+ * `trunkline account add NAME [--cpm N] [--max-calls N]` / `set NAME [--cpm
+ * N|none] [--max-calls N|none] [--json]` / `rm NAME [--cascade]` / `list
+ * [--json]` / `show NAME [--json]`: customers, with limits over all their
+ * trunks (none given: unlimited).
  */
 import type { Command } from 'commander';
 import { checkName } from '../trunking/validate.js';
@@ -9,18 +10,47 @@ import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
 import { accountJson } from '../store/json.js';
 import { commandGroup, orFail, withStore } from './store.js';
-import { intOption, printShow } from './trunking-common.js';
+import { intOption, orNone, printShow, registerSet, withOptions, type OptionSpecs } from './trunking-common.js';
+import { patchAccount, type AccountPatch } from '../api/patch.js';
+import type { Store } from '../store/index.js';
+import type { Account } from '../trunking/model.js';
+
+/** The options of add and set. */
+const OPTIONS: OptionSpecs = [
+  ['--cpm <n>', 'calls per minute over all its trunks (default: unlimited)'],
+  ['--max-calls <n>', 'concurrent calls over all its trunks (default: unlimited)'],
+];
+
+/** What show (and set) print: the account, its trunks and DIDs. */
+async function shown(store: Store, a: Account): Promise<Record<string, unknown>> {
+  const trunks = (await store.trunks.list({ account: a.name })).map((t) => t.name);
+  const dids = (await store.dids.list({ account: a.name })).map((d) => d.number);
+  return { ...accountJson(a), trunks, dids };
+}
+
+/** The options given as a PATCH body; `none` clears a limit. */
+function accountPatch(o: { cpm?: string; maxCalls?: string; json?: boolean }): AccountPatch {
+  const b: AccountPatch = {};
+  if (o.cpm !== undefined) b.cpm = orNone(o.cpm, (v) => intOption(v, 'cpm')!);
+  if (o.maxCalls !== undefined) b.maxCalls = orNone(o.maxCalls, (v) => intOption(v, 'max-calls')!);
+  return b;
+}
 
 export function registerAccount(program: Command): void {
-  const group = commandGroup(program, 'account', 'customers, with limits over all their trunks: add, rm, list, show');
+  const group = commandGroup(
+    program,
+    'account',
+    'customers, with limits over all their trunks: add, set, rm, list, show',
+  );
 
   withConfigOption(
-    group
-      .command('add')
-      .description('add an account')
-      .argument('<name>', 'the account name (letters, digits, . _ -)')
-      .option('--cpm <n>', 'calls per minute over all its trunks (default: unlimited)')
-      .option('--max-calls <n>', 'concurrent calls over all its trunks (default: unlimited)'),
+    withOptions(
+      group
+        .command('add')
+        .description('add an account')
+        .argument('<name>', 'the account name (letters, digits, . _ -)'),
+      OPTIONS,
+    ),
   ).action(async (name: string, opts: { cpm?: string; maxCalls?: string }, cmd: Command) => {
     const input = await orFail(() => ({
       name: checkName(name, 'name'),
@@ -31,6 +61,14 @@ export function registerAccount(program: Command): void {
       const a = await store.accounts.add(input);
       say(`added account ${a.name}`);
     });
+  });
+
+  registerSet(group, {
+    noun: 'account',
+    key: ['<name>', 'the account'],
+    options: OPTIONS,
+    body: accountPatch,
+    apply: async (store, name, b) => shown(store, await patchAccount(store, name, b)),
   });
 
   withConfigOption(
@@ -70,10 +108,7 @@ export function registerAccount(program: Command): void {
   ).action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
     const n = await orFail(() => checkName(name, 'name'));
     await withStore(cmd, async (store) => {
-      const a = await store.accounts.show(n);
-      const trunks = (await store.trunks.list({ account: n })).map((t) => t.name);
-      const dids = (await store.dids.list({ account: n })).map((d) => d.number);
-      printShow({ ...accountJson(a), trunks, dids }, opts.json);
+      printShow(await shown(store, await store.accounts.show(n)), opts.json);
     });
   });
 }

@@ -1,7 +1,8 @@
 /**
- * `trunkline did add NUMBER --trunk NAME` / `rm NUMBER` / `list [--trunk
- * NAME] [--account ACC] [--json]`: E.164 numbers (`+912240001234`) or
- * prefixes (`+9122400012*`) pointed at a trunk, owned by its account.
+ * `trunkline did add NUMBER --trunk NAME` / `set NUMBER --trunk NAME
+ * [--json]` (moves it) / `rm NUMBER` / `list [--trunk NAME] [--account ACC]
+ * [--json]`: E.164 numbers (`+912240001234`) or prefixes (`+9122400012*`)
+ * pointed at a trunk, owned by its account.
  */
 import type { Command } from 'commander';
 import { checkName, parseDid } from '../trunking/validate.js';
@@ -9,12 +10,14 @@ import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { didJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
+import { registerSet } from './trunking-common.js';
+import { patchDid, type DidPatch } from '../api/patch.js';
 
 export function registerDid(program: Command): void {
   const group = commandGroup(
     program,
     'did',
-    'numbers (E.164, or a prefix ending in *) pointed at a trunk: add, rm, list',
+    'numbers (E.164, or a prefix ending in *) pointed at a trunk: add, set, rm, list',
   );
 
   withConfigOption(
@@ -33,6 +36,15 @@ export function registerDid(program: Command): void {
       const d = await store.dids.add(n, trunk);
       say(`added DID ${d.number} -> trunk ${d.trunk} (account ${d.account})`);
     });
+  });
+
+  registerSet(group, {
+    noun: 'DID',
+    key: ['<number>', 'the number or prefix, as added'],
+    options: [['--trunk <name>', "the trunk it moves to (and so that trunk's account)"]],
+    body: (o: { trunk?: string; json?: boolean }): DidPatch =>
+      o.trunk === undefined ? {} : { trunk: checkName(o.trunk, 'trunk') },
+    apply: async (store, number, b) => didJson(await patchDid(store, number, b)),
   });
 
   withConfigOption(

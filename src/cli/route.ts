@@ -1,5 +1,6 @@
 /**
- * `trunkline route add PREFIX --carrier NAME[,NAME...]` / `rm PREFIX` /
+ * `trunkline route add PREFIX --carrier NAME[,NAME...]` / `set PREFIX
+ * --carrier NAME[,NAME...] [--json]` / `rm PREFIX` /
  * `list [--json]` / `explain NUMBER (--from TRUNK | --from-ip IP
  * [--transport udp|tcp|tls]) [--json]`: outbound routing. The longest
  * prefix of the dialled E.164 number wins; `+` alone is the default route;
@@ -14,7 +15,8 @@ import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { routeJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
-import { listCell, listOption, printShow } from './trunking-common.js';
+import { listCell, listOption, printShow, registerSet } from './trunking-common.js';
+import { patchRoute, type RoutePatch } from '../api/patch.js';
 import { TrunkingSnapshot } from '../trunking/snapshot.js';
 import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
@@ -24,7 +26,7 @@ export function registerRoute(program: Command): void {
   const group = commandGroup(
     program,
     'route',
-    'outbound routes, longest prefix wins (+ alone is the default): add, rm, list',
+    'outbound routes, longest prefix wins (+ alone is the default): add, set, rm, list',
   );
 
   withConfigOption(
@@ -37,12 +39,21 @@ export function registerRoute(program: Command): void {
     const { p, carriers } = await orFail(() => {
       const parsed = parseRoutePrefix(prefix, 'prefix');
       if (opts.carrier === undefined) throw new CliError('carrier: route add needs --carrier NAME[,NAME...]');
-      return { p: parsed, carriers: (listOption(opts.carrier, 'carrier') ?? []).map((c) => checkName(c, 'carrier')) };
+      return { p: parsed, carriers: carriersOption(opts.carrier) };
     });
     await withStore(cmd, async (store) => {
       const r = await store.routes.add(p, carriers);
       say(`added route ${r.prefix} -> ${r.carriers.join(', ')}`);
     });
+  });
+
+  registerSet(group, {
+    noun: 'route',
+    key: ['<prefix>', 'the prefix, as added'],
+    options: [['--carrier <names>', 'the carriers, first tried first: NAME[,NAME...]']],
+    body: (o: { carrier?: string; json?: boolean }): RoutePatch =>
+      o.carrier === undefined ? {} : { carriers: carriersOption(o.carrier) },
+    apply: async (store, prefix, b) => routeJson(await patchRoute(store, prefix, b)),
   });
 
   withConfigOption(
@@ -93,6 +104,8 @@ export function registerRoute(program: Command): void {
     });
   });
 }
+
+const carriersOption = (v: string): string[] => (listOption(v, 'carrier') ?? []).map((c) => checkName(c, 'carrier'));
 
 interface ExplainOptions {
   from?: string;

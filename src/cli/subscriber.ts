@@ -1,8 +1,9 @@
 /**
  * `trunkline subscriber add USER@DOMAIN --password-stdin` / `passwd
- * USER@DOMAIN --password-stdin` / `rm USER@DOMAIN` / `list [--domain D]
- * [--json]`: digest users. The store keeps their HA1s, never the password,
- * and the password never comes from the command line.
+ * USER@DOMAIN --password-stdin` / `set USER@DOMAIN [--password-stdin]
+ * [--json]` (the API's PATCH; prints the subscriber) / `rm USER@DOMAIN` /
+ * `list [--domain D] [--json]`: digest users. The store keeps their HA1s,
+ * never the password, and the password never comes from the command line.
  */
 import type { Command } from 'commander';
 import { parseAddress } from '../store/validate.js';
@@ -11,6 +12,9 @@ import { isoTime, plural, printList, say } from './output.js';
 import { subscriberJson } from '../store/json.js';
 import { readPasswordFromStdin } from './password.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
+import { registerSet } from './trunking-common.js';
+import { patchSubscriber, type SubscriberPatch } from '../api/patch.js';
+import { checkPassword } from '../store/validate.js';
 
 const PASSWORD_STDIN = '--password-stdin';
 
@@ -32,7 +36,7 @@ async function addressAndPassword(
 }
 
 export function registerSubscriber(program: Command): void {
-  const group = commandGroup(program, 'subscriber', 'digest users USER@DOMAIN: add, passwd, rm, list');
+  const group = commandGroup(program, 'subscriber', 'digest users USER@DOMAIN: add, passwd, set, rm, list');
 
   withConfigOption(
     group
@@ -60,6 +64,15 @@ export function registerSubscriber(program: Command): void {
       const s = await store.subscribers.passwd(username, domain, password);
       say(`changed the password of ${s.username}@${s.domain}`);
     });
+  });
+
+  registerSet(group, {
+    noun: 'subscriber',
+    key: ['<user@domain>', 'the subscriber'],
+    options: [[PASSWORD_STDIN, 'a new password: the first line of standard input']],
+    body: async (o: { passwordStdin?: boolean; json?: boolean }): Promise<SubscriberPatch> =>
+      o.passwordStdin === true ? { password: checkPassword(await readPasswordFromStdin(), 'password') } : {},
+    apply: async (store, address, b) => subscriberJson(await patchSubscriber(store, address, b)),
   });
 
   withConfigOption(

@@ -2,13 +2,15 @@
  * `trunkline trunk add NAME --account ACC (--ip CIDR[,CIDR...] | --register
  * USER@DOMAIN) [--transport udp|tcp|tls] [--tls-fingerprint SHA256] [--dest
  * URI] [--cpm N] [--max-calls N] [--media rtp|srtp|any] [--codecs
- * PCMA,PCMU,telephone-event] [--force]` / `rm NAME [--cascade]` / `list
- * [--account ACC] [--json]` / `show NAME [--json]`: a customer's trunks.
- * A range holding a carrier gateway's address or every address is refused
- * without --force (src/trunking/ranges.ts).
+ * PCMA,PCMU,telephone-event] [--force]` / `set NAME [the same options]
+ * [--json]` / `rm NAME [--cascade]` / `list [--account ACC] [--json]` /
+ * `show NAME [--json]`: a customer's trunks. `set` changes the options
+ * given (`none` clears --register, --transport, --tls-fingerprint, --dest,
+ * --max-calls, --codecs). A range holding a carrier gateway's address or
+ * every address is refused without --force (src/trunking/ranges.ts).
  */
 import type { Command } from 'commander';
-import { TrunkRangeError, type TrunkInput } from '../store/index.js';
+import { TrunkRangeError, type Store, type TrunkInput } from '../store/index.js';
 import type { Trunk } from '../trunking/model.js';
 import {
   checkCidrs,
@@ -24,9 +26,20 @@ import { withConfigOption } from './common.js';
 import { plural, printList, say } from './output.js';
 import { trunkJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
-import { intOption, listCell, listOption, printShow } from './trunking-common.js';
+import {
+  intOption,
+  listCell,
+  listOption,
+  orNone,
+  printShow,
+  registerSet,
+  withOptions,
+  type OptionSpecs,
+} from './trunking-common.js';
+import { patchTrunk, type TrunkPatch } from '../api/patch.js';
 
 interface AddOptions {
+  json?: boolean;
   account?: string;
   ip?: string;
   register?: string;
@@ -40,6 +53,42 @@ interface AddOptions {
   force?: boolean;
 }
 
+/** The options of add and set. */
+const OPTIONS: OptionSpecs = [
+  ['--account <acc>', 'the account it belongs to (add: required)'],
+  ['--ip <cidrs>', 'the addresses of a static peer: CIDR[,CIDR...] (a bare address is a /32 or /128)'],
+  ['--register <user@domain>', 'the subscriber a registering PBX registers as'],
+  ['--transport <proto>', 'the only transport it may use: udp, tcp or tls (default: any)'],
+  ['--tls-fingerprint <sha256>', 'SHA-256 fingerprint of the client certificate it must present'],
+  ['--dest <uri>', 'where inbound calls go (default: the registered contact)'],
+  ['--cpm <n>', 'calls per minute (default 200)'],
+  ['--max-calls <n>', 'concurrent calls (default: unlimited)'],
+  ['--media <mode>', 'rtp, srtp or any (default any: as offered)'],
+  ['--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)'],
+  ['--force', "accept a range holding a carrier gateway's address or every address (the carrier keeps its address)"],
+];
+
+const registerOption = (v: string): string => {
+  const { username, domain } = parseAddress(v, 'register');
+  return `${username}@${domain}`;
+};
+
+/** A write that a TrunkRangeError stopped, said with this command's option. */
+async function forced<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof TrunkRangeError) throw new CliError(`ip: ${err.problem}; --force adds it anyway`);
+    throw err;
+  }
+}
+
+/** What show (and set) print: the trunk and its DIDs. */
+async function shown(store: Store, t: Trunk): Promise<Record<string, unknown>> {
+  const dids = (await store.dids.list({ trunk: t.name })).map((d) => d.number);
+  return { ...trunkJson(t), dids };
+}
+
 /** The options checked, each error naming its option; the store checks the account exists. */
 function trunkInput(name: string, o: AddOptions): TrunkInput {
   const input: TrunkInput = { name: checkName(name, 'name'), account: '' };
@@ -51,10 +100,7 @@ function trunkInput(name: string, o: AddOptions): TrunkInput {
     );
   }
   if (o.ip !== undefined) input.ip = checkCidrs(listOption(o.ip, 'ip'), 'ip');
-  if (o.register !== undefined) {
-    const { username, domain } = parseAddress(o.register, 'register');
-    input.register = `${username}@${domain}`;
-  }
+  if (o.register !== undefined) input.register = registerOption(o.register);
   input.transport = checkTransport(o.transport, 'transport');
   input.tlsFingerprint = checkFingerprint(o.tlsFingerprint, 'tls-fingerprint');
   if (o.dest !== undefined) input.dest = checkSipUri(o.dest, 'dest');
@@ -66,13 +112,38 @@ function trunkInput(name: string, o: AddOptions): TrunkInput {
   return input;
 }
 
+/** The options given as a PATCH body; `none` clears a nullable field. */
+function trunkPatch(o: AddOptions): TrunkPatch {
+  const b: TrunkPatch = {};
+  if (o.account !== undefined) b.account = checkName(o.account, 'account');
+  if (o.ip !== undefined) b.ip = checkCidrs(listOption(o.ip, 'ip'), 'ip');
+  if (o.register !== undefined) b.register = orNone(o.register, registerOption);
+  if (o.transport !== undefined) b.transport = orNone(o.transport, (v) => checkTransport(v, 'transport'));
+  if (o.tlsFingerprint !== undefined)
+    b.tlsFingerprint = orNone(o.tlsFingerprint, (v) => checkFingerprint(v, 'tls-fingerprint'));
+  if (o.dest !== undefined) b.dest = orNone(o.dest, (v) => checkSipUri(v, 'dest'));
+  if (o.cpm !== undefined) b.cpm = intOption(o.cpm, 'cpm')!;
+  if (o.maxCalls !== undefined) b.maxCalls = orNone(o.maxCalls, (v) => intOption(v, 'max-calls')!);
+  if (o.media !== undefined) b.media = checkMedia(o.media, 'media');
+  if (o.codecs !== undefined) b.codecs = orNone(o.codecs, (v) => checkCodecs(listOption(v, 'codecs'), 'codecs')) ?? [];
+  if (o.force === true) b.force = true;
+  return b;
+}
+
 export function registerTrunk(program: Command): void {
   const group = commandGroup(
     program,
     'trunk',
-    "a customer's trunks (static IP or registering PBX): add, rm, list, show",
+    "a customer's trunks (static IP or registering PBX): add, set, rm, list, show",
   );
   registerAdd(group);
+  registerSet(group, {
+    noun: 'trunk',
+    key: ['<name>', 'the trunk'],
+    options: OPTIONS,
+    body: trunkPatch,
+    apply: async (store, name, b) => shown(store, await forced(() => patchTrunk(store, name, b))),
+  });
   registerRm(group);
   registerList(group);
   registerShow(group);
@@ -80,34 +151,17 @@ export function registerTrunk(program: Command): void {
 
 function registerAdd(group: Command): void {
   withConfigOption(
-    group
-      .command('add')
-      .description('add a trunk to an account')
-      .argument('<name>', 'the trunk name (letters, digits, . _ -)')
-      .option('--account <acc>', 'the account it belongs to (required)')
-      .option('--ip <cidrs>', 'the addresses of a static peer: CIDR[,CIDR...] (a bare address is a /32 or /128)')
-      .option('--register <user@domain>', 'the subscriber a registering PBX registers as')
-      .option('--transport <proto>', 'the only transport it may use: udp, tcp or tls (default: any)')
-      .option('--tls-fingerprint <sha256>', 'SHA-256 fingerprint of the client certificate it must present')
-      .option('--dest <uri>', 'where inbound calls go (default: the registered contact)')
-      .option('--cpm <n>', 'calls per minute (default 200)')
-      .option('--max-calls <n>', 'concurrent calls (default: unlimited)')
-      .option('--media <mode>', 'rtp, srtp or any (default any: as offered)')
-      .option('--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)')
-      .option(
-        '--force',
-        "accept a range holding a carrier gateway's address or every address (the carrier keeps its address)",
-      ),
+    withOptions(
+      group
+        .command('add')
+        .description('add a trunk to an account')
+        .argument('<name>', 'the trunk name (letters, digits, . _ -)'),
+      OPTIONS,
+    ),
   ).action(async (name: string, opts: AddOptions, cmd: Command) => {
     const input = await orFail(() => trunkInput(name, opts));
     await withStore(cmd, async (store) => {
-      let t: Trunk;
-      try {
-        t = await store.trunks.add(input, { force: opts.force === true });
-      } catch (err) {
-        if (err instanceof TrunkRangeError) throw new CliError(`ip: ${err.problem}; --force adds it anyway`);
-        throw err;
-      }
+      const t = await forced(() => store.trunks.add(input, { force: opts.force === true }));
       say(`added trunk ${t.name} (account ${t.account})`);
     });
   });
@@ -164,9 +218,7 @@ function registerShow(group: Command): void {
   ).action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
     const n = await orFail(() => checkName(name, 'name'));
     await withStore(cmd, async (store) => {
-      const t = await store.trunks.show(n);
-      const dids = (await store.dids.list({ trunk: n })).map((d) => d.number);
-      printShow({ ...trunkJson(t), dids }, opts.json);
+      printShow(await shown(store, await store.trunks.show(n)), opts.json);
     });
   });
 }

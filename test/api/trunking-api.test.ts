@@ -189,7 +189,14 @@ function suite(backend: Backend): void {
           ['+912240001234', '+9122400012*'].sort(),
         );
         assert.equal((await call('GET', '/api/v1/dids/+4930999')).status, 404);
-        assert.equal((await call('PATCH', '/api/v1/dids/+912240001234', { body: { trunk: 'reg' } })).status, 405);
+        // PATCH moves a DID to another trunk (`trunkline did set`); the account is the trunk's.
+        r = await call('PATCH', '/api/v1/dids/+912240001234', { body: { trunk: 'reg' } });
+        assert.deepEqual([r.status, r.json.trunk, r.json.account], [200, 'reg', 'acme']);
+        assert.equal((await call('PATCH', '/api/v1/dids/+912240001234', { body: { trunk: 'nope' } })).status, 404);
+        assert.equal((await call('PATCH', '/api/v1/dids/+4930999', { body: { trunk: 'pbx' } })).status, 404);
+        r = await call('PATCH', '/api/v1/dids/+912240001234', { body: { account: 'acme' } });
+        assert.deepEqual([r.status, r.json.error], [400, 'unknown field "account"']);
+        assert.equal((await call('PATCH', '/api/v1/dids/+912240001234', { body: { trunk: 'pbx' } })).json.trunk, 'pbx');
         // Removal: 409 with DIDs, then cascade; the account with trunks likewise.
         r = await call('DELETE', '/api/v1/trunks/pbx');
         assert.equal(r.status, 409);

@@ -835,7 +835,7 @@ describe('trunkline trunking commands', { concurrency: true }, () => {
     }
     failed(
       await run(['trunk']),
-      'trunk: missing command (add, rm, list, show); see trunkline trunk --help',
+      'trunk: missing command (add, set, rm, list, show); see trunkline trunk --help',
       'a group without a command',
       2,
     );

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { accountViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
 import { accountJson as out } from '../../store/json.js';
+import { patchAccount } from '../patch.js';
 
 const removeQuery = z.strictObject({
   cascade: z.enum(['true', 'false']).optional().describe('also remove its trunks and their DIDs'),
@@ -26,13 +27,7 @@ export default defineResource({
   },
   update: {
     body: v.patch,
-    run: async (ctx, key, b) =>
-      out(
-        await ctx.store.accounts.update(key, {
-          ...(b.cpm !== undefined && { cpm: b.cpm }),
-          ...(b.maxCalls !== undefined && { maxCalls: b.maxCalls }),
-        }),
-      ),
+    run: async (ctx, key, b) => out(await patchAccount(ctx.store, key, b)),
   },
   remove: {
     query: removeQuery,

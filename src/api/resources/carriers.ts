@@ -9,6 +9,7 @@ import type { CarrierInput } from '../../store/index.js';
 import { carrierJson as out } from '../../store/json.js';
 import { carrierViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
+import { patchCarrier } from '../patch.js';
 
 export default defineResource({
   name: 'carriers',
@@ -33,22 +34,7 @@ export default defineResource({
   },
   update: {
     body: v.patch,
-    run: async (ctx, key, b) => {
-      const c = await ctx.store.carriers.show(key);
-      const input: CarrierInput = {
-        name: c.name,
-        gateways: b.gateways ?? c.gateways,
-        username: b.username !== undefined ? b.username : c.username,
-        register: b.register ?? c.register,
-        prefix: b.prefix !== undefined ? b.prefix : c.prefix,
-        plus: b.plus ?? c.plus,
-        media: b.media ?? c.media,
-        codecs: b.codecs ?? c.codecs,
-      };
-      // Left out: the store keeps the stored password while the username stays.
-      if (b.password !== undefined) input.password = b.password;
-      return out(await ctx.store.carriers.update(input));
-    },
+    run: async (ctx, key, b) => out(await patchCarrier(ctx.store, key, b)),
   },
   remove: {
     run: async (ctx, key) => {

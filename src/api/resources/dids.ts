@@ -1,14 +1,15 @@
 /**
  * /api/v1/dids: numbers (`+912240001234`) and prefixes (`+9122400012*`)
  * pointed at a trunk (`trunkline did`). The key is the number as added; `+`
- * and `*` may be written as is in the URL path (or as %2B, %2A). A DID is
- * moved to another trunk by DELETE and POST (the CLI has no move either).
+ * and `*` may be written as is in the URL path (or as %2B, %2A). PATCH
+ * `{"trunk": T}` moves a DID to another trunk (`trunkline did set`).
  * The list is whole, or pages by number with `?limit=N` (and the Next-Cursor).
  */
 import { z } from 'zod';
 import { namePage, optionalPageQuery } from '../pagination.js';
 import { didViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
+import { patchDid } from '../patch.js';
 import { didJson as out } from '../../store/json.js';
 
 const listQuery = z.strictObject({
@@ -40,6 +41,7 @@ export default defineResource({
   },
   get: async (ctx, key) => out(await ctx.store.dids.show(key)),
   create: { body: v.create, run: async (ctx, b) => out(await ctx.store.dids.add(b.number, b.trunk)) },
+  update: { body: v.patch, run: async (ctx, key, b) => out(await patchDid(ctx.store, key, b)) },
   remove: {
     run: async (ctx, key) => {
       await ctx.store.dids.rm(key);

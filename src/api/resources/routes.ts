@@ -8,6 +8,7 @@ import { NotFoundError } from '../../store/errors.js';
 import { parseRoutePrefix } from '../../trunking/validate.js';
 import { routeViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
+import { patchRoute } from '../patch.js';
 import { routeJson as out } from '../../store/json.js';
 
 export default defineResource({
@@ -25,13 +26,7 @@ export default defineResource({
   create: { body: v.create, run: async (ctx, b) => out(await ctx.store.routes.add(b.prefix, b.carriers)) },
   update: {
     body: v.patch,
-    run: async (ctx, key, b) => {
-      if (b.carriers === undefined)
-        return out(
-          (await ctx.store.routes.list()).find((r) => r.prefix === parseRoutePrefix(key, 'prefix')) ?? notFound(key),
-        );
-      return out(await ctx.store.routes.update(key, b.carriers));
-    },
+    run: async (ctx, key, b) => out(await patchRoute(ctx.store, key, b)),
   },
   remove: {
     run: async (ctx, key) => {
@@ -39,7 +34,3 @@ export default defineResource({
     },
   },
 });
-
-function notFound(key: string): never {
-  throw new NotFoundError(`unknown route ${key}`);
-}

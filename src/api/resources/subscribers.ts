@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseAddress } from '../../store/validate.js';
 import { subscriberViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
+import { patchSubscriber } from '../patch.js';
 import { subscriberJson as out } from '../../store/json.js';
 
 const listQuery = z.strictObject({ domain: z.string().optional().describe("only this domain's") });
@@ -34,11 +35,7 @@ export default defineResource({
   },
   update: {
     body: v.patch,
-    run: async (ctx, key, body) => {
-      const a = parseAddress(key, 'subscriber');
-      if (body.password === undefined) return out(await ctx.store.subscribers.show(a.username, a.domain));
-      return out(await ctx.store.subscribers.passwd(a.username, a.domain, body.password));
-    },
+    run: async (ctx, key, body) => out(await patchSubscriber(ctx.store, key, body)),
   },
   remove: {
     run: async (ctx, key) => {

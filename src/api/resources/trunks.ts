@@ -10,20 +10,18 @@
  */
 import { z } from 'zod';
 import { TrunkRangeError, type TrunkInput } from '../../store/index.js';
-import type { Trunk } from '../../trunking/model.js';
 import { namePage, optionalPageQuery } from '../pagination.js';
 import { trunkViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
 import { trunkJson as out } from '../../store/json.js';
 import { ApiError } from '../errors.js';
+import { patchTrunk } from '../patch.js';
 
 const listQuery = z.strictObject({
   account: z.string().optional().describe("only this account's"),
   ...optionalPageQuery,
 });
 const removeQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional().describe('also remove its DIDs') });
-
-type Body = z.output<typeof v.patch>;
 
 /** A write that a TrunkRangeError stopped, said with this API's option. */
 async function forced<T>(write: () => Promise<T>): Promise<T> {
@@ -33,27 +31,6 @@ async function forced<T>(write: () => Promise<T>): Promise<T> {
     if (err instanceof TrunkRangeError) throw new ApiError(409, `ip: ${err.problem}; "force": true adds it anyway`);
     throw err;
   }
-}
-
-/** The trunk as `update` takes it: the stored one with the body's fields over it. */
-function merged(t: Trunk, b: Body): TrunkInput {
-  const input: TrunkInput = {
-    name: t.name,
-    account: b.account ?? t.account,
-    ip: b.ip ?? t.ip,
-    register: b.register !== undefined ? b.register : t.register,
-    transport: b.transport !== undefined ? b.transport : t.transport,
-    tlsFingerprint: b.tlsFingerprint !== undefined ? b.tlsFingerprint : t.tlsFingerprint,
-    dest: b.dest !== undefined ? b.dest : t.dest,
-    cpm: b.cpm ?? t.cpm,
-    maxCalls: b.maxCalls !== undefined ? b.maxCalls : t.maxCalls,
-    media: b.media ?? t.media,
-    codecs: b.codecs ?? t.codecs,
-  };
-  // A trunk is one kind or the other: the kind the body gives replaces the stored one.
-  if (b.register !== undefined && b.register !== null && b.ip === undefined) input.ip = [];
-  if (b.ip !== undefined && b.ip.length > 0 && b.register === undefined) input.register = null;
-  return input;
 }
 
 export default defineResource({
@@ -91,8 +68,7 @@ export default defineResource({
   update: {
     body: v.patch,
     run: async (ctx, key, b) => {
-      const input = merged(await ctx.store.trunks.show(key), b);
-      return out(await forced(() => ctx.store.trunks.update(input, { force: b.force === true })));
+      return out(await forced(() => patchTrunk(ctx.store, key, b)));
     },
   },
   remove: {

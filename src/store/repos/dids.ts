@@ -83,6 +83,33 @@ export class DidRepo {
     });
   }
 
+  /**
+   * Points an existing DID at another trunk (and so that trunk's account);
+   * NotFoundError for an unknown DID or trunk.
+   */
+  async move(number: string, trunk: string): Promise<DidRow> {
+    const n = parseDid(number, 'number').number;
+    const t = checkName(trunk, 'trunk');
+    try {
+      return await this.#ctx.write(async (db) => {
+        const found = await db.selectFrom('dids').select('number').where('number', '=', n).executeTakeFirst();
+        if (found === undefined) throw new NotFoundError(`unknown DID ${n}`);
+        const tr = await db.selectFrom('trunks').select('account').where('name', '=', t).executeTakeFirst();
+        if (tr === undefined) throw new NotFoundError(`unknown trunk ${t}`);
+        const row = await db
+          .updateTable('dids')
+          .set({ trunk: t })
+          .where('number', '=', n)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return { ...toDid(row), account: tr.account };
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new NotFoundError(`unknown trunk ${t}`);
+      throw err;
+    }
+  }
+
   /** Every DID, by number; with `trunk` or `account`, only theirs (NotFoundError when unknown); `after` and `limit` give one page. */
   async list(opts: { trunk?: string; account?: string; after?: string; limit?: number } = {}): Promise<DidRow[]> {
     const db = this.#ctx.db;
