@@ -11,11 +11,17 @@
  *                                                   a node alone: {"enabled": false, ...}
  *   POST /api/v1/drain {"timeout": S}               stop taking calls, let those up end, then exit
  *                                                   (the twin of `trunkline drain`; admin)
+ *   GET /api/v1/cdrs/export?account=A&from=ISO&to=ISO[&format=csv|json]
+ *                                                   an account's CDRs for billing, streamed
+ *                                                   (the twin of `trunkline cdr export`)
  *
  * A `+` in a query string is a space once decoded: send it as %2B (a
  * leading space in `number` is read as the `+` it was).
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { CDR_EXPORT_FORMATS, cdrExport } from '../cdr/export.js';
+import { isoTime } from './resources/cdrs.js';
 import { z } from 'zod';
 import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
@@ -45,7 +51,25 @@ const drainBody = z.strictObject({
     ),
 });
 
+const cdrExportQuery = z.strictObject({
+  account: z.string().min(1).max(64).describe('the account'),
+  from: isoTime.describe('calls that started at or after this time (ISO 8601)'),
+  to: isoTime.describe('and before this time (ISO 8601)'),
+  format: z.enum(CDR_EXPORT_FORMATS).optional().describe('csv (the default) or json'),
+});
+
 export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void {
+  // A static path: it comes before /cdrs/:key.
+  v1.get('/cdrs/export', async (req, reply) => {
+    const r = cdrExportQuery.safeParse(req.query ?? {}, { reportInput: true });
+    if (!r.success) throw new SchemaError(r.error.issues, 'query');
+    const q = { ...r.data, format: r.data.format ?? 'csv' };
+    const chunks = await cdrExport(ctx.store, q);
+    reply
+      .header('Content-Type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+      .header('Content-Disposition', `attachment; filename="cdrs-${q.account}.${q.format}"`);
+    return reply.send(Readable.from(chunks));
+  });
   v1.get('/route/explain', async (req) => {
     const r = explainQuery.safeParse(req.query ?? {}, { reportInput: true });
     if (!r.success) throw new SchemaError(r.error.issues, 'query');
@@ -85,6 +109,23 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
 
 /** Their OpenAPI entries. */
 export const EXTRA_PATHS: Record<string, unknown> = {
+  '/api/v1/cdrs/export': {
+    get: {
+      summary:
+        "an account's CDRs whose call started in [from, to), oldest first, streamed: CSV (RFC 4180, a header row of the CDR's fields in order) or one JSON array (format=json)",
+      parameters: [
+        { name: 'account', in: 'query', required: true, schema: { type: 'string' } },
+        { name: 'from', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },
+        { name: 'to', in: 'query', required: true, schema: { type: 'string', format: 'date-time' } },
+        { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: [...CDR_EXPORT_FORMATS] } },
+      ],
+      responses: {
+        200: { description: 'text/csv or application/json' },
+        400: { description: 'a bad parameter, named' },
+        404: { description: 'unknown account' },
+      },
+    },
+  },
   '/api/v1/route/explain': {
     get: {
       summary:

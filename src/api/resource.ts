@@ -27,6 +27,7 @@ import type { TokenRepo } from '../store/repos/tokens.js';
 import type { EventBus } from '../core/events.js';
 import { ApiError, SchemaError } from './errors.js';
 import { isPage, type Page } from './pagination.js';
+import { toCsv } from './csv.js';
 import type { LiveCall } from '../b2bua/b2bua.js';
 import type { TraceMessage } from '../capture/trace.js';
 import type { DrainStatus } from '../core/drain.js';
@@ -268,20 +269,4 @@ function wantsCsv(req: FastifyRequest): boolean {
   if (c < 0) return false;
   const j = accept.indexOf('application/json');
   return j < 0 || c < j;
-}
-
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled; CRLF line ends. */
-function csvField(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function toCsv(fields: readonly string[], rows: readonly unknown[]): string {
-  let out = `${fields.join(',')}\r\n`;
-  for (const row of rows) {
-    const r = row as Record<string, unknown>;
-    out += `${fields.map((f) => csvField(r[f])).join(',')}\r\n`;
-  }
-  return out;
 }

@@ -4,6 +4,11 @@
  * answered|failed] [--limit N] [--cursor C]`: call records, newest first,
  * at most --limit (default 100) of them. `--cursor` takes the `next` of an
  * earlier `--json --page` answer.
+ *
+ * `trunkline cdr export --account ACC --from ISO8601 --to ISO8601 [--format
+ * csv|json]`: every record of the account whose call started in [from, to),
+ * oldest first, for billing: CSV (default) or a JSON array, streamed to
+ * standard output (src/cdr/export.ts).
  */
 import type { Command } from 'commander';
 import type { CdrFilter } from '../trunking/model.js';
@@ -13,14 +18,14 @@ import { isoTime, printJson, printList } from './output.js';
 import { cdrJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { intOption } from './trunking-common.js';
+import { CDR_EXPORT_FORMATS, cdrExport, isoTimeOf, type CdrExportFormat, type CdrExportQuery } from '../cdr/export.js';
+import { checkName } from '../trunking/validate.js';
 
 /** An ISO 8601 time with a date (`2026-01-31`, `2026-01-31T12:00:00Z`, with an offset) as ms. */
 function isoOption(value: string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
-  const t = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/.test(value.trim())
-    ? Date.parse(value.trim())
-    : NaN;
-  if (Number.isNaN(t)) {
+  const t = isoTimeOf(value);
+  if (t === null) {
     throw new CliError(`${field}: expected an ISO 8601 time like 2026-01-31T12:00:00Z, got ${JSON.stringify(value)}`);
   }
   return t;
@@ -63,8 +68,46 @@ function filterOf(o: ListOptions): CdrFilter {
   return f;
 }
 
+interface ExportOptions {
+  account?: string;
+  from?: string;
+  to?: string;
+  format?: string;
+}
+
+function exportQuery(o: ExportOptions): CdrExportQuery {
+  if (o.account === undefined) throw new CliError('account: cdr export needs --account ACC');
+  const account = checkName(o.account, 'account');
+  const from = isoOption(o.from, 'from');
+  if (from === undefined) throw new CliError('from: cdr export needs --from ISO8601');
+  const to = isoOption(o.to, 'to');
+  if (to === undefined) throw new CliError('to: cdr export needs --to ISO8601');
+  if (to <= from) throw new CliError(`to: expected a time after --from, got ${JSON.stringify(o.to)}`);
+  const format = o.format ?? 'csv';
+  if (!(CDR_EXPORT_FORMATS as readonly string[]).includes(format))
+    throw new CliError(`format: expected csv or json, got ${JSON.stringify(o.format)}`);
+  return { account, from, to, format: format as CdrExportFormat };
+}
+
+/** Writes the chunks, waiting while the stream's buffer is full; rejects when it fails (a closed pipe). */
+async function writeAll(out: NodeJS.WritableStream, chunks: AsyncIterable<string>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (out.write(chunk)) continue;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        out.off('drain', done);
+        out.off('error', done);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      out.on('drain', done);
+      out.on('error', done);
+    });
+  }
+}
+
 export function registerCdr(program: Command): void {
-  const group = commandGroup(program, 'cdr', 'call records: list');
+  const group = commandGroup(program, 'cdr', 'call records: list, export');
 
   withConfigOption(
     group
@@ -102,5 +145,20 @@ export function registerCdr(program: Command): void {
         ['hangup', (c) => c.hangupBy],
       ]);
     });
+  });
+
+  withConfigOption(
+    group
+      .command('export')
+      .description(
+        'every call record of an account whose call started in [--from, --to), oldest first, for billing (streamed)',
+      )
+      .option('--account <acc>', 'the account (required)')
+      .option('--from <iso8601>', 'calls that started at or after this time (required)')
+      .option('--to <iso8601>', 'and before this time (required)')
+      .option('--format <f>', 'csv (RFC 4180, a header row; the default) or json (one array)'),
+  ).action(async (opts: ExportOptions, cmd: Command) => {
+    const q = await orFail(() => exportQuery(opts));
+    await withStore(cmd, async (store) => writeAll(process.stdout, await cdrExport(store, q)));
   });
 }

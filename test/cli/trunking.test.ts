@@ -839,6 +839,6 @@ describe('trunkline trunking commands', { concurrency: true }, () => {
       'a group without a command',
       2,
     );
-    failed(await run(['cdr', 'bogus']), /^cdr: unknown command "bogus" \(list\)/, 'an unknown command', 2);
+    failed(await run(['cdr', 'bogus']), /^cdr: unknown command "bogus" \(list, export\)/, 'an unknown command', 2);
   });
 });

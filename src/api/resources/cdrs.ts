@@ -11,19 +11,18 @@ import type { CdrFilter } from '../../trunking/model.js';
 import { cdrViews as v } from '../shapes.js';
 import { defineResource } from '../resource.js';
 import { cdrJson } from '../../store/json.js';
+import { isoTimeOf } from '../../cdr/export.js';
 
-const ISO = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/;
-const time = z
+/** An ISO 8601 time (with a date) as ms since the epoch. */
+export const isoTime = z
   .string()
   .trim()
-  .refine((s) => ISO.test(s) && !Number.isNaN(Date.parse(s)), {
-    message: 'expected an ISO 8601 time like 2026-01-31T12:00:00Z',
-  })
-  .transform((s) => Date.parse(s));
+  .refine((s) => isoTimeOf(s) !== null, { message: 'expected an ISO 8601 time like 2026-01-31T12:00:00Z' })
+  .transform((s) => isoTimeOf(s)!);
 
 const listQuery = z.strictObject({
-  since: time.optional().describe('only calls that started at or after this time (ISO 8601)'),
-  until: time.optional().describe('only calls that started before this time (ISO 8601)'),
+  since: isoTime.optional().describe('only calls that started at or after this time (ISO 8601)'),
+  until: isoTime.optional().describe('only calls that started before this time (ISO 8601)'),
   trunk: z.string().max(64).optional(),
   account: z.string().max(64).optional(),
   direction: z.enum(['inbound', 'outbound']).optional(),

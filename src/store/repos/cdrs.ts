@@ -19,6 +19,15 @@ const HANGUP: readonly HangupSide[] = ['caller', 'callee', 'system'];
 /** Rows per page when the filter gives no limit, and the most one page returns. */
 export const CDR_DEFAULT_LIMIT = 100;
 export const CDR_MAX_LIMIT = 10_000;
+/** Rows per page of `range`. */
+export const CDR_RANGE_PAGE = 1000;
+
+/** What `range` reads: one account's records whose call started in [from, to). */
+export interface CdrRange {
+  account: string;
+  from: number;
+  to: number;
+}
 
 export interface CdrPage {
   cdrs: Cdr[];
@@ -145,6 +154,37 @@ export class CdrRepo {
       cdrs: page.map(toCdr),
       next: rows.length > limit && last !== undefined ? encodeCursor(last.start_at, last.call_sid) : null,
     };
+  }
+
+  /**
+   * The records of `q.account` whose call started in [from, to), oldest
+   * first (ties by call sid), read a page of `pageSize` at a time after the
+   * last row of the one before: a range of a million rows is never in
+   * memory at once, and rows written meanwhile never shift a page.
+   */
+  async *range(q: CdrRange, pageSize = CDR_RANGE_PAGE): AsyncGenerator<Cdr[]> {
+    const account = checkText(q.account, 'account', 64);
+    const from = checkInt(q.from, 'from', 0, TIME_MAX);
+    const to = checkInt(q.to, 'to', 0, TIME_MAX);
+    const size = checkInt(pageSize, 'pageSize', 1, CDR_MAX_LIMIT);
+    let after: { startAt: number; callSid: string } | null = null;
+    for (;;) {
+      let sel = this.#ctx.db
+        .selectFrom('cdrs')
+        .selectAll()
+        .where('account', '=', account)
+        .where('start_at', '>=', from)
+        .where('start_at', '<', to);
+      // A row value comparison, in the index's own order (cdrs_account_start), on both dialects.
+      const last = after;
+      if (last !== null)
+        sel = sel.where((eb) => eb(eb.refTuple('start_at', 'call_sid'), '>', eb.tuple(last.startAt, last.callSid)));
+      const rows = await sel.orderBy('start_at').orderBy('call_sid').limit(size).execute();
+      if (rows.length > 0) yield rows.map(toCdr);
+      if (rows.length < size) return;
+      const end = rows.at(-1)!;
+      after = { startAt: end.start_at, callSid: end.call_sid };
+    }
   }
 
   /** One call's record; NotFoundError when there is none. */
