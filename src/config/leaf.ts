@@ -1,7 +1,7 @@
 /**
  * The config's leaf values: small parsers whose issue reads
  * `KEY: expected WHAT, got VALUE` (load.ts prefixes the key), shared by
- * the config's schema files (schema.ts, trunking-schema.ts).
+ * the config's schema files (schema.ts, trunking-schema.ts, cdr-schema.ts).
  */
 import { z } from 'zod';
 

@@ -23,6 +23,7 @@ import { securitySchema } from '../security/config.js';
 import { clusterSchema } from '../cluster/config.js';
 import { bool, int, leaf, oneOf, oneOrList, path, regex, showValue, str } from './leaf.js';
 import { trunkingSchema } from './trunking-schema.js';
+import { cdrSchema } from './cdr-schema.js';
 
 export { showValue };
 
@@ -408,6 +409,7 @@ export const configSchema = z.strictObject({
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
   registrar: registrarSchema,
   trunking: trunkingSchema,
+  cdr: cdrSchema,
   log: logSchema,
   /** The security edge (src/security/config.ts): every step switchable, with its defaults. */
   security: securitySchema,
@@ -432,3 +434,4 @@ export type TrunklineConfig = Omit<RawConfig, 'database'> & {
 export type RouteConfig = TrunklineConfig['routes'][number];
 export type RouteMatch = RouteConfig['match'];
 export type MediaConfig = TrunklineConfig['media'];
+export type CdrWebhookConfig = NonNullable<TrunklineConfig['cdr']['webhook']>;

@@ -14,6 +14,7 @@
  *   5b cluster registrations    flow key; nodes gone swept     ends
  *   6  transaction layer        -                              transactions, timers end
  *   7  media engine             made                           closed
+ *   7b CDR webhook (cdr.webhook) POSTs the CDR outbox          POSTs under way end (5 s at most)
  *   8  B2BUA                    -                              CDRs written (5 s at most)
  *   8b shared calls (cluster)    follow the calls               their end written to Redis (1 s at most)
  *   9  transactions in flight   -                              answered (5 s, else 2 s at most)
@@ -62,6 +63,7 @@ import {
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
 import { admissionPart, buildDrain, controlPart, localCalls, operationsPart } from './operations.js';
 import { checkClusterStore, joinCluster, startSharedCalls } from './cluster.js';
+import { buildCdrWebhook, cdrWebhookPart } from './cdr.js';
 
 export interface RunningServer {
   /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
@@ -122,6 +124,8 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   const host = ourHost(sip, env);
   const media = new MediaPart(config, host, log);
   await parts.start(media);
+  const cdrWebhook = buildCdrWebhook(config, store, ops, log, cluster);
+  if (cdrWebhook !== null) await parts.start(cdrWebhookPart(cdrWebhook));
   const directory = new StoreTrunkingDirectory({ store, log });
   // A registration trunk's PBX sends its callers' numbers as From user: proxy authentication leaves those to the trunking stage.
   const fromUserExempt = (aor: string): boolean => directory.trunkByRegistration(aor) !== null;
@@ -149,6 +153,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     ops,
     log,
     cluster,
+    ...(cdrWebhook !== null && { cdrs: cdrWebhook.sink }),
   });
   cluster?.setFigures(() => ({
     calls: trunking.b2bua.liveCalls().length,

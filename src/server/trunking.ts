@@ -18,7 +18,7 @@ import { LeaseSet } from '../cluster/lease-set.js';
 import { keys } from '../cluster/keys.js';
 import { GatewayMonitor } from '../trunking/gateway-monitor.js';
 import { B2bua } from '../b2bua/b2bua.js';
-import type { B2buaEnv } from '../b2bua/env.js';
+import type { B2buaEnv, CdrSink } from '../b2bua/env.js';
 import { pingGateway } from '../b2bua/options-ping.js';
 import { MediaLink } from '../b2bua/media-link.js';
 import { CarrierRegistrations } from '../b2bua/carrier-registration.js';
@@ -65,6 +65,8 @@ export interface TrunkingDeps {
   log: Logger;
   /** The node's cluster (limits shared in its Redis), or null when it runs alone. */
   cluster: Cluster | null;
+  /** Where CDRs go when not only to the store's cdrs (the CDR webhook's outbox too). */
+  cdrs?: CdrSink;
 }
 
 function headerRuleMap(config: TrunklineConfig): Map<string, LegHeaderRule> {
@@ -131,7 +133,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       gatewayTimeoutMs: config.trunking.gatewayTimeout * 1000,
       ringTimeoutMs: config.trunking.ringTimeout * 1000,
     },
-    cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
+    cdrs: d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) },
     media: d.media,
     probeUdp: udpProbesFor(d.transport.boundListeners()),
     sessionTimers,

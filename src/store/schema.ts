@@ -217,6 +217,22 @@ export interface ListEntryTable {
   created_at: number;
 }
 
+/** A CDR still to be POSTed to the CDR webhook (migration 0007). */
+export interface CdrOutboxTable {
+  id: Generated<number>;
+  call_sid: string;
+  /** Failed POSTs so far. */
+  attempts: Generated<number>;
+  /** Of those, answers that refused this CDR (4xx but 408, 429). */
+  refusals: Generated<number>;
+  /** Due at (ms); null: parked (sent again once Trunkline restarts). */
+  next_at: number | null;
+  /** The sender holding it (until next_at), or null. */
+  claim: string | null;
+  last_error: string | null;
+  created_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   subscribers: SubscriberTable;
@@ -235,4 +251,5 @@ export interface Database {
   bans: BanTable;
   acl_entries: AclEntryTable;
   list_entries: ListEntryTable;
+  cdr_outbox: CdrOutboxTable;
 }

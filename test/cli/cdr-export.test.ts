@@ -20,6 +20,7 @@ import { cdrJson } from '../../src/store/json.js';
 import type { Cdr } from '../../src/trunking/model.js';
 import { postgresBackend, sqliteBackend, type Backend } from '../helpers/backends.js';
 import { harness, injectCall, type Harness } from '../api/helpers.js';
+import { sampleCdr } from '../helpers/sample-cdr.js';
 import { failed, ok, run, type RunResult } from './helpers.js';
 
 const COLUMNS =
@@ -80,26 +81,7 @@ const FROM = '2026-03-01T00:00:00Z';
 const TO = '2026-03-02T00:00:00Z';
 const DAY = 86_400_000;
 
-function cdr(sid: string, startAt: number, over: Partial<Cdr> = {}): Cdr {
-  return {
-    callSid: sid,
-    account: 'acme',
-    trunk: 'pbx',
-    carrier: 'upstream',
-    direction: 'outbound',
-    from: '+912240001234',
-    to: '+441234567',
-    startAt,
-    answerAt: startAt + 2000,
-    endAt: startAt + 62_000,
-    duration: 60,
-    status: 200,
-    reason: 'Normal Clearing',
-    hangupBy: 'caller',
-    extra: null,
-    ...over,
-  };
-}
+const cdr = sampleCdr;
 
 /** In the range, in the order of the export (start, then call sid); and those that must stay out. */
 const INSIDE: Cdr[] = [

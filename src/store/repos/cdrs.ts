@@ -1,7 +1,9 @@
 /**
  * Call records: one row per call, written when the call ends (answered or
  * not). Not provisioning data: an insert does not move `store.changes()`
- * (a running directory must not reload for every call).
+ * (a running directory must not reload for every call). With `outbox`, the
+ * CDR's row of cdr_outbox (the CDR webhook's queue, cdr-outbox.ts) is
+ * written in the same transaction: both or neither.
  *
  * `list` pages newest first by (start_at, call_sid): the cursor it returns
  * names the last row, and the next page starts after it, so rows written
@@ -35,7 +37,7 @@ export interface CdrPage {
   next: string | null;
 }
 
-function toCdr(r: CdrTable): Cdr {
+export function toCdr(r: CdrTable): Cdr {
   return {
     callSid: r.call_sid,
     account: r.account,
@@ -108,11 +110,18 @@ export class CdrRepo {
     this.#ctx = ctx;
   }
 
-  /** Writes one call's record. ConflictError when its call sid has one. */
-  async insert(cdr: Cdr): Promise<void> {
+  /** Writes one call's record (with `outbox`, queued for the CDR webhook too). ConflictError when its call sid has one. */
+  async insert(cdr: Cdr, opts: { outbox?: boolean } = {}): Promise<void> {
     const row = toRow(cdr);
     try {
-      await this.#ctx.db.insertInto('cdrs').values(row).execute();
+      if (opts.outbox !== true) await this.#ctx.db.insertInto('cdrs').values(row).execute();
+      else {
+        const now = this.#ctx.now();
+        await this.#ctx.tx(async (db) => {
+          await db.insertInto('cdrs').values(row).execute();
+          await db.insertInto('cdr_outbox').values({ call_sid: row.call_sid, next_at: now, created_at: now }).execute();
+        });
+      }
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError(`CDR ${row.call_sid} exists`);
       throw err;
