@@ -15,7 +15,7 @@ import { trunking } from './0002_trunking.js';
 import { security } from './0003_security.js';
 import { api } from './0004_api.js';
 import { locationNode } from './0005_location_node.js';
-import { cdrOutbox } from './0007_cdr_outbox.js';
+import { cdrOutbox } from './0006_cdr_outbox.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -27,6 +27,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0003_security': security(dialect),
     '0004_api': api(dialect),
     '0005_location_node': locationNode(),
-    '0007_cdr_outbox': cdrOutbox(dialect),
+    '0006_cdr_outbox': cdrOutbox(dialect),
   };
 }

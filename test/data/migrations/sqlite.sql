@@ -35,7 +35,7 @@ create table "api_tokens" ("name" text primary key, "role" text not null, "token
 alter table "location" add column "node_id" text
 alter table "location" add column "node_inc" text
 create index "location_node" on "location" ("node_id")
--- 0007_cdr_outbox
+-- 0006_cdr_outbox
 create table "cdr_outbox" ("id" integer primary key autoincrement, "call_sid" text not null unique, "attempts" integer default 0 not null, "refusals" integer default 0 not null, "next_at" integer, "claim" text, "last_error" text, "created_at" integer not null)
 create index "cdr_outbox_due" on "cdr_outbox" ("next_at", "id")
 create index "cdr_outbox_claim" on "cdr_outbox" ("claim")

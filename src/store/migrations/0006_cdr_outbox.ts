@@ -1,5 +1,5 @@
 /**
- * 0007: cdr_outbox, the CDRs still to be POSTed to the CDR webhook
+ * 0006: cdr_outbox, the CDRs still to be POSTed to the CDR webhook
  * (`cdr.webhook`), one row per CDR written in the same transaction as the
  * CDR itself (src/store/repos/cdrs.ts) and deleted once the receiver took
  * it (src/cdr/webhook.ts). `next_at`: when it is due (null: parked after
