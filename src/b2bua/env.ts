@@ -4,6 +4,7 @@ import type { StageEnv, StageLog } from '../core/stage-env.js';
 import type { Cdr } from '../trunking/model.js';
 import type { MediaLink } from './media-link.js';
 import type { SessionTimerPolicy } from './timer-policy.js';
+import type { TransferPolicy } from './transfer-policy.js';
 
 export type B2buaLog = StageLog;
 
@@ -39,4 +40,6 @@ export interface B2buaEnv extends StageEnv {
   probeUdp?(target: Target, onRefused: (err: TransportError) => void): () => void;
   /** RFC 4028 session timers per leg (`trunking.sessionTimer`); absent: none (Session-Expires crosses as any header). */
   sessionTimers?: SessionTimerPolicy;
+  /** What a REFER or an INVITE with Replaces meets per trunk / carrier (`trunking.transfer`); absent: REFER relayed. */
+  transfers?: TransferPolicy;
 }

@@ -1,10 +1,12 @@
 /**
  * The `trunking:` key of the config file: the B2BUA of trunk calls
  * (gateway failover timing, gateway OPTIONS monitoring, header rules per
- * trunk or carrier, RFC 4028 session timers). schema.ts references it.
+ * trunk or carrier, RFC 4028 session timers, the transfer policy).
+ * schema.ts references it.
  */
 import { z } from 'zod';
-import { bool, int } from './leaf.js';
+import { bool, int, oneOf } from './leaf.js';
+import { TRANSFER_POLICIES } from '../b2bua/transfer-policy.js';
 
 const headerNameSchema = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected a header name');
 
@@ -66,6 +68,26 @@ const sessionTimerSchema = z
   })
   .prefault({});
 
+/** The transfer policy for REFERs from one trunk or carrier (exactly one of them). */
+const transferOverrideSchema = z
+  .strictObject({
+    trunk: z.string().min(1).optional(),
+    carrier: z.string().min(1).optional(),
+    policy: oneOf(TRANSFER_POLICIES),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.trunk === undefined) === (r.carrier === undefined))
+      ctx.addIssue({ code: 'custom', path: ['trunk'], message: 'expected exactly one of trunk or carrier' });
+  });
+
+/** What a REFER inside a call meets (src/b2bua/transfers.ts): refused, relayed to the other leg, or performed here. */
+const transferSchema = z
+  .strictObject({
+    policy: oneOf(TRANSFER_POLICIES).default('relay'),
+    overrides: z.array(transferOverrideSchema).default([]),
+  })
+  .prefault({});
+
 /** The B2BUA of trunk calls: gateway failover timing and gateway OPTIONS monitoring. */
 export const trunkingSchema = z
   .strictObject({
@@ -89,5 +111,7 @@ export const trunkingSchema = z
     headers: z.array(headerRuleSchema).default([]),
     /** RFC 4028 session timers per leg: refreshed where we refresh, ended (BYE both legs) when a leg's session expires. */
     sessionTimer: sessionTimerSchema,
+    /** REFER inside calls: `refuse` (403), `relay` (to the other leg, as any request), `perform` (done here). */
+    transfer: transferSchema,
   })
   .prefault({});

@@ -24,6 +24,7 @@ import { MediaLink } from '../b2bua/media-link.js';
 import { CarrierRegistrations } from '../b2bua/carrier-registration.js';
 import type { LegHeaderRule } from '../b2bua/headers.js';
 import { SessionTimerPolicy } from '../b2bua/timer-policy.js';
+import { TransferPolicy } from '../b2bua/transfer-policy.js';
 import { udpProbesFor } from '../transport/udp-probe.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import { createMediaEngine, type MediaEngine } from '../media/index.js';
@@ -43,7 +44,7 @@ export interface Trunking {
   /** Null when gateways are not pinged (`trunking.ping.interval: 0`). */
   monitor: GatewayMonitor | null;
   carrierRegistrations: CarrierRegistrations;
-  /** Replaces the header rules per trunk / carrier (`trunking.headers`) and the session timers (`trunking.sessionTimer`) for the calls to come. */
+  /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`) and the transfer policy (`trunking.transfer`) for the calls to come. */
   setHeaderRules(config: TrunklineConfig): void;
 }
 
@@ -125,6 +126,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   const { config, store, env, directory } = d;
   let headerRules = headerRuleMap(config);
   const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
+  const transfers = new TransferPolicy(config.trunking.transfer);
   const b2buaEnv: B2buaEnv = {
     ...env,
     timers: {
@@ -137,6 +139,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     media: d.media,
     probeUdp: udpProbesFor(d.transport.boundListeners()),
     sessionTimers,
+    transfers,
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const limiter = buildLimiter(d);
@@ -185,6 +188,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     setHeaderRules: (next) => {
       headerRules = headerRuleMap(next);
       sessionTimers.update(next.trunking.sessionTimer);
+      transfers.update(next.trunking.transfer);
     },
   };
 }
