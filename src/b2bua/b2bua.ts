@@ -5,7 +5,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { TrunkingDirectory } from '../trunking/model.js';
 import type { AuthenticatedUser } from '../proxy/proxy-env.js';
 import type { Limiter } from '../trunking/limits.js';
-import { Call, type CallRegistry, type Side } from './call.js';
+import { Call, dialogKey, type CallRegistry, type Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { unsupportedRequired } from './headers.js';
 import { refuseForTimer, type TimerRefusal } from './call-timers.js';
@@ -25,6 +25,7 @@ import { RETRY_AFTER_S } from '../core/admission.js';
 import { statusLabel } from '../core/counters.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
 import { UnknownSources, type UnknownSource } from './unknown-sources.js';
+import { Transfers } from './transfers.js';
 
 /** Who a refused call came from, for its CDR. */
 interface RefusedFrom {
@@ -79,12 +80,19 @@ export class B2bua implements CallRegistry {
   /** In a cluster: this node's id and what writes its calls to Redis (share()); null alone. */
   private node: string | null = null;
   private watcher: CallWatcher | null = null;
+  /** REFER by policy (transfers.ts). */
+  private readonly transfers: Transfers;
 
   constructor(
     private readonly env: B2buaEnv,
     private readonly planner: Planner,
   ) {
     this.unknown = new UnknownSources(env.counters, env.log, (e) => env.bus.publish('source.refused', e));
+    this.transfers = new Transfers(env, planner, {
+      dialogOf: (callId, localTag) => this.dialogs.get(dialogKey(callId, localTag)),
+      unbind: (key) => this.unbind(key),
+      writingCdr: (done) => this.writingCdr(done),
+    });
     // A call whose media stopped is ended, not billed for hours ("Media timeout" in the CDR).
     env.media.onTimeout((callSid) => {
       const call = this.live.get(callSid);
@@ -274,7 +282,7 @@ export class B2bua implements CallRegistry {
     const tag = req.toTag;
     if (tag === null) return false;
     const e = this.dialogs.get(`${req.callId}\n${tag}`);
-    if (e === undefined) return false;
+    if (e === undefined) return this.transfers.claimRetired(req, tx);
     e.call.onInDialog(e.side, req, tx, flow, this.watcher?.isNodeFlow(flow) === true);
     return true;
   }
@@ -380,9 +388,18 @@ export class B2bua implements CallRegistry {
   }
 
   ended(call: Call): void {
+    this.transfers.ended(call);
     this.byInvite.delete(call.aTx);
     this.live.delete(call.callSid);
     this.watcher?.ended(call);
+  }
+
+  takeRequest(call: Call, side: Side, req: SipMessage, tx: ServerTransaction, flow: Flow): boolean {
+    return this.transfers.takeRequest(call, side, req, tx, flow);
+  }
+
+  cdrReady(call: Call, cdr: Cdr): void {
+    this.transfers.cdrReady(call, cdr);
   }
 
   writingCdr(done: Promise<void>): void {

@@ -308,6 +308,12 @@ export class CallTimers implements SdpMemory {
     return out;
   }
 
+  /** A leg taken over by a new dialog (a transfer, transfers.ts): its timer is `leg` from now on (null: none). */
+  replaceLeg(side: Side, leg: LegTimer | null): void {
+    this.legs[side]?.stop();
+    this.legs[side] = leg;
+  }
+
   /** The call ended: no more refreshes, no expiry. */
   stop(): void {
     this.legs.a?.stop();

@@ -30,6 +30,10 @@ export interface CallRegistry {
   ended(call: Call): void;
   /** The call's CDR on its way to the store (settles when written or failed), so that shutdown waits for it. */
   writingCdr(done: Promise<void>): void;
+  /** A request inside the call that call transfer takes first (transfers.ts): true when taken. */
+  takeRequest?(call: Call, side: Side, req: SipMessage, tx: ServerTransaction, flow: Flow): boolean;
+  /** The call's CDR just before it is written: a transfer notes itself in it (transfers.ts). */
+  cdrReady?(call: Call, cdr: Cdr): void;
 }
 
 /**
@@ -42,7 +46,8 @@ export interface CallRegistry {
  */
 export class Call {
   state: CallState = 'trying';
-  readonly a: Dialog;
+  /** The caller's leg (a transfer may give it to a new dialog: replaceLeg). */
+  a: Dialog;
   b: Dialog | null = null;
   readonly startAt = Date.now();
   answerAt: number | null = null;
@@ -149,6 +154,28 @@ export class Call {
     this.registry.changed(this);
   }
 
+  /**
+   * A leg taken over by a new dialog (a transfer, RFC 3515; a replacement,
+   * RFC 3891): in-dialog requests find the call by the new one, whose media
+   * options are `media`. Returns the old dialog's registry key, still bound
+   * (the caller retires it).
+   */
+  replaceLeg(side: Side, d: Dialog, media: LegMediaOptions): string {
+    const old = side === 'a' ? this.dialogKeyA : this.bKey!;
+    const key = dialogKey(d.callId, d.localTag);
+    if (side === 'a') {
+      this.a = d;
+      this.plan.mediaA = media;
+    } else {
+      this.b = d;
+      this.bKey = key;
+      this.mediaB = media;
+    }
+    this.registry.bind(key, this, side);
+    this.registry.changed(this);
+    return old;
+  }
+
   /** The call gives up on the callee (caller's CANCEL, hang-up, ring timeout, media failure): a CANCEL toward it. */
   abandon(): void {
     this.cancelled = true;
@@ -249,6 +276,8 @@ export class Call {
     // Symmetric signalling: answers and requests go where the peer really is.
     if (!viaNode && (side === 'a' || flow.proto !== 'udp')) d.flow = flow.proto === 'udp' ? null : flow;
     if (tx !== null) this.registry.changed(this);
+    // A REFER by policy, what a transfer in progress takes (transfers.ts).
+    if (tx !== null && this.registry.takeRequest?.(this, side, req, tx, flow) === true) return;
     if (tx === null) {
       // An ACK: of our 2xx it runs what waited for it; any other is absorbed.
       d.takeAck(req);
@@ -482,6 +511,7 @@ export class Call {
       })
       .then((extra) => {
         cdr.extra = extra;
+        this.registry.cdrReady?.(this, cdr);
         this.env.bus.publish('call.ended', callEnded(cdr));
         return this.env.cdrs.write(cdr);
       })

@@ -24,6 +24,8 @@ const RELAYED_REQUEST_HEADERS: readonly string[] = [
   'Subscription-State',
   'Refer-To',
   'Referred-By',
+  // RFC 4488: a relayed REFER asking for no subscription, and the 2xx saying there is none.
+  'Refer-Sub',
   'Reason',
   'Info-Package',
   'Recv-Info',
@@ -47,6 +49,7 @@ const RELAYED_RESPONSE_HEADERS: readonly string[] = [
   'Retry-After',
   'Reason',
   'P-Early-Media',
+  'Refer-Sub',
 ];
 
 /** Extensions the B2BUA does not carry across: reliable provisionals are per leg (RFC 3262, rel100.ts). */

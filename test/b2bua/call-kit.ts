@@ -20,6 +20,7 @@ import { B2bua } from '../../src/b2bua/b2bua.js';
 import type { B2buaEnv, B2buaTimers } from '../../src/b2bua/env.js';
 import { MediaLink } from '../../src/b2bua/media-link.js';
 import type { SessionTimerPolicy } from '../../src/b2bua/timer-policy.js';
+import type { TransferPolicy } from '../../src/b2bua/transfer-policy.js';
 import { Interfaces } from '../../src/dialog/interfaces.js';
 import { Counters } from '../../src/core/counters.js';
 import { CallLimiter } from '../../src/trunking/limits.js';
@@ -97,6 +98,8 @@ const TIMERS: B2buaTimers = { t1: T1, t2: 4 * T1, gatewayTimeoutMs: 2000, ringTi
 export interface CallKitOptions {
   /** RFC 4028 session timers per leg (absent: none, as in the tests of other features). */
   sessionTimers?: SessionTimerPolicy;
+  /** What a REFER meets (absent: relayed, as in the tests of other features). */
+  transfers?: TransferPolicy;
 }
 
 export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
@@ -126,6 +129,7 @@ export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: new MediaLink(null),
     ...(o.sessionTimers !== undefined && { sessionTimers: o.sessionTimers }),
+    ...(o.transfers !== undefined && { transfers: o.transfers }),
   };
   const b2bua = new B2bua(env, {
     log,
