@@ -80,7 +80,7 @@ export class B2bua implements CallRegistry {
   /** In a cluster: this node's id and what writes its calls to Redis (share()); null alone. */
   private node: string | null = null;
   private watcher: CallWatcher | null = null;
-  /** REFER by policy (transfers.ts). */
+  /** REFER by policy, INVITE with Replaces (transfers.ts). */
   private readonly transfers: Transfers;
 
   constructor(
@@ -122,6 +122,12 @@ export class B2bua implements CallRegistry {
       // A registration trunk: its PBX proved it is the trunk's subscriber (proxy authentication, 407).
       const reg = this.planner.directory.trunkByRegistration(`${user.username}@${user.domain}`);
       if (reg !== null) src = { kind: 'trunk', trunk: reg.trunk, account: reg.account };
+    }
+    if (req.has('Replaces') && (src.kind === 'carrier' || src.kind === 'trunk')) {
+      // RFC 3891: a new dialog to take the place of one of our legs, not a new call.
+      const party = src.kind === 'carrier' ? src.carrier.name : src.trunk.name;
+      this.transfers.replace(req, tx, flow, { kind: src.kind, name: party });
+      return true;
     }
     let planned: Promise<PlanResult>;
     if (src.kind === 'carrier') planned = planInbound(this.planner, req, flow, src.carrier);

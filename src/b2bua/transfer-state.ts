@@ -35,6 +35,8 @@ export class CallTransfers {
   /** The new legs a transfer placed, by their dialog, until they end. */
   readonly legs = new Map<Dialog, TransferLegRecord>();
   readonly notes: TransferNote[] = [];
+  /** Legs replaced by an INVITE with Replaces (RFC 3891). */
+  replaced = 0;
 
   constructor(call: Call) {
     const p = call.plan;

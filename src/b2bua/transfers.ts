@@ -10,8 +10,10 @@
  *   number, planned as a call of the referrer's trunk, bridged to the party
  *   that stays, the referrer told by NOTIFY and hung up.
  *
- * A leg a transfer took over keeps answering a while (a BYE crossing ours:
- * 200, anything else: 481). CDRs: transfer-cdr.ts.
+ * An INVITE with Replaces naming one of our legs (replacement.ts) takes that
+ * leg's place unless the policy of its trunk or carrier is `refuse`. A leg
+ * a transfer or a replacement took over keeps answering a while (a BYE
+ * crossing ours: 200, anything else: 481). CDRs: transfer-cdr.ts.
  */
 import type { SipMessage } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
@@ -29,6 +31,7 @@ import { CallTransfers, type Party } from './transfer-state.js';
 import { transferLegCdr, withNotes, type TransferLegRecord } from './transfer-cdr.js';
 import { referTargetOf, TransferHeaderError, type ReferTarget } from './transfer-headers.js';
 import { PerformedTransfer } from './performed-transfer.js';
+import { Replacement } from './replacement.js';
 import type { TransferPolicyName } from './transfer-policy.js';
 
 /** What transfers need of the B2BUA that holds the calls. */
@@ -140,6 +143,11 @@ export class Transfers {
     return true;
   }
 
+  /** An INVITE with Replaces from a trunk or a carrier (B2bua.handleInitial): always answered here. */
+  replace(req: SipMessage, tx: ServerTransaction, flow: Flow, from: Omit<Party, 'number'>): void {
+    new Replacement(this, req, tx, flow, from).run();
+  }
+
   answer(
     tx: ServerTransaction,
     req: SipMessage,
@@ -163,6 +171,11 @@ export class Transfers {
       if (this.retired.get(key) === leg) this.retired.delete(key);
     });
     return leg;
+  }
+
+  /** Whether our dialog (its Call-ID and our tag) is a leg taken over lately. */
+  isRetired(callId: string, localTag: string): boolean {
+    return this.retired.has(`${callId}\n${localTag}`);
   }
 
   /** A request for a leg taken over (B2bua.claimInDialog): true when it was one. */
@@ -211,6 +224,7 @@ export class Transfers {
       cdr.reason = `Transferred to ${last.to}`;
       notes['transfers'] = st.notes;
     }
+    if (st.replaced > 0) notes['replaced'] = st.replaced;
     if (Object.keys(notes).length > 0) cdr.extra = withNotes(cdr.extra, notes);
   }
 

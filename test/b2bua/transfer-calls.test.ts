@@ -5,7 +5,9 @@
  * Trunkline (a new leg to a second carrier, NOTIFY 100 then 200 to the PBX,
  * the transferee re-INVITEd with the new leg's SDP through the relay, the
  * PBX hung up, two CDRs); a performed transfer whose target is busy (NOTIFY
- * 486, the call goes on).
+ * 486, the call goes on); an INVITE with Replaces taking over the PBX's
+ * leg, and Replaces naming no dialog of ours (481) or sent by a trunk whose
+ * policy refuses transfers (403).
  * Hosts: PBX trunks on 127.0.0.2 (refuse), 127.0.0.3 (relay) and 127.0.0.4
  * (perform, the global policy); carriers on 127.0.0.5, transfer targets on 127.0.0.6.
  */
@@ -34,6 +36,7 @@ const CARRIERS = {
   'c-target': { ip: TARGET, prefix: '+1666300' },
   'c-stay': { ip: CARRIER, prefix: '+1555400' },
   'c-busy': { ip: TARGET, prefix: '+1666400' },
+  'c-replace': { ip: CARRIER, prefix: '+1555500' },
 } as const;
 type CarrierName = keyof typeof CARRIERS;
 /** A SIPp regexp for a literal (a `+` or `.` matched as itself). */
@@ -258,5 +261,64 @@ describe('call transfer with SIPp on every leg', { skip }, () => {
     assert.equal(leg.carrier, 'c-busy');
     assert.equal(leg.answerAt, null);
     assert.equal(extraOf(leg)['transferOf'], original.callSid);
+  });
+
+  test('INVITE with Replaces takes over the PBX leg: the other party re-INVITEd, the old leg BYEd', async () => {
+    const dialled = '+15555000001';
+    const stays = await carrier('xfer-carrier-stays.xml', 'c-replace', { leak: re(PBX.perform) });
+    const dialogFile = join(logs, 'replaced-dialog.txt');
+    const phone1 = pbxCall('xfer-pbx-replaced.xml', PBX.perform, dialled, {
+      caller: DID.perform,
+      dialogfile: dialogFile,
+    });
+    const [callId, fromTag, toTag] = await waitFor(
+      () => {
+        const words = read(dialogFile).trim().split(/\s+/);
+        return words.length === 3 ? words : undefined;
+      },
+      { timeoutMs: 10_000, what: "the first phone's dialog" },
+    ).catch(async (err: unknown) => {
+      const r = await phone1;
+      assert.fail(`${String(err)}: ${read(dialogFile)}\n${r.out}\n${read(r.log)}`);
+    });
+    const phone2 = await pbxCall('xfer-pbx-replacing.xml', PBX.perform, dialled, {
+      caller: DID.perform,
+      replaces: `${callId!};to-tag=${toTag!};from-tag=${fromTag!}`,
+      leak: re(CARRIER),
+    });
+    await passes(phone2, 'the phone taking over');
+    await passes(await phone1, 'the phone replaced');
+    await done(stays, 'the carrier that stays');
+
+    const cdrs = (await waitFor(
+      async () => {
+        const c = (await store.cdrs.list()).cdrs.filter((x) => x.to === dialled);
+        return c.length > 0 ? c : undefined;
+      },
+      { timeoutMs: 5000, what: 'the CDR' },
+    ))!;
+    assert.equal(cdrs.length, 1, 'one call: the INVITE with Replaces started none');
+    assert.equal(cdrs[0]!.status, 200);
+    assert.equal(cdrs[0]!.hangupBy, 'caller');
+    assert.equal(extraOf(cdrs[0]!)['replaced'], 1);
+  });
+
+  test('Replaces naming no dialog of ours: 481; from a trunk whose policy refuses transfers: 403', async () => {
+    const dialled = '+15555000002';
+    const replaces = `nosuchcall@${PBX.perform};to-tag=abc;from-tag=def`;
+    const unknown = await pbxCall('xfer-pbx-replaces-refused.xml', PBX.perform, dialled, {
+      caller: DID.perform,
+      replaces,
+      expect: '481',
+    });
+    await passes(unknown, 'the unknown Replaces');
+    const refused = await pbxCall('xfer-pbx-replaces-refused.xml', PBX.refuse, dialled, {
+      caller: DID.refuse,
+      replaces,
+      expect: '403',
+    });
+    await passes(refused, 'the Replaces of a refusing trunk');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await store.cdrs.list()).cdrs.filter((c) => c.to === dialled).length, 0, 'no call was started');
   });
 });
