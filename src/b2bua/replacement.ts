@@ -3,8 +3,8 @@ import { createResponse } from '../sip/response.js';
 import { SipSyntaxError } from '../sip/errors.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import { Dialog, targetOfFlow, withoutTag } from '../dialog/dialog.js';
-import { newTagValue } from '../dialog/sid.js';
+import type { Dialog } from '../dialog/dialog.js';
+import { uasDialogOf } from '../dialog/uas-dialog.js';
 import { MediaError } from '../media/errors.js';
 import type { LegMediaOptions } from '../media/engine.js';
 import type { Call, Side } from './call.js';
@@ -144,89 +144,89 @@ export class Replacement implements PendingTransfer {
     settings: TimerSettings | null,
     accepted: Accepted | null,
   ): Promise<void> {
-    const env = this.env;
-    const media = env.media;
-    const req = this.req;
-    const flow = this.flow;
+    const media = this.env.media;
     const other: Side = side === 'a' ? 'b' : 'a';
-    const contacts = req.contacts;
-    const n = new Dialog({
-      callId: req.callId,
-      localTag: newTagValue(),
-      localUri: withoutTag(req.get('To') ?? ''),
-      remoteUri: withoutTag(req.get('From') ?? ''),
-      remoteTag: req.fromTag,
-      remoteTarget: contacts.length > 0 ? contacts[0]!.uriText : req.from.uriText,
-      // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request.
-      routeSet: req.getAll('Record-Route'),
-      iface: env.interfaces.forFlow(flow),
-      target: targetOfFlow(flow),
-      flow: flow.proto === 'udp' ? null : flow,
-      remoteSeq: req.cseq.seq,
-    });
-    const mine = optionsOf(call, side);
-    const theirs = optionsOf(call, other);
-    const offer = media.sdpOf(req);
+    const n = this.newLeg();
+    const take: Takeover = { call, side, other, n, settings, accepted };
+    const offer = media.sdpOf(this.req);
     this.transfers.stateOf(call).inviteBusy = true;
     await inSerial(call, async () => {
       if (this.gaveUp()) return;
       const nm = n.iface.media;
       const om = (other === 'a' ? call.a : call.b!).iface.media;
       media.setSides(call.callSid, side === 'a' ? nm : om, side === 'a' ? om : nm);
-      if (offer !== null) {
-        let toOther: Buffer;
-        try {
-          toOther = await media.offer(call.callSid, side, offer, theirs);
-        } catch (err) {
-          if (!(err instanceof MediaError)) throw err;
-          this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
-          return;
-        }
-        const re = await reinvite(call, other, toOther);
-        if (!re.ok) return this.otherRefused(call, re.status);
-        if (this.gaveUp()) {
-          // The engine commits nothing without our answer: the leg stays as it was.
-          re.ack();
-          return;
-        }
-        const answer = media.sdpOf(re.res);
-        let body: Buffer | undefined;
-        try {
-          body = answer === null ? undefined : await media.answer(call.callSid, other, answer, mine);
-        } catch (err) {
-          if (!(err instanceof MediaError)) throw err;
-          re.ack();
-          this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
-          call.hangUp('Media failure');
-          return;
-        }
-        re.ack();
-        this.takeOver(call, side, n, mine, body, settings, accepted, null);
-        return;
-      }
-      // No offer in the INVITE: the other party's, from its 2xx, goes in ours; the answer comes in the ACK.
-      const re = await reinvite(call, other, undefined);
-      if (!re.ok) return this.otherRefused(call, re.status);
-      const theirOffer = media.sdpOf(re.res);
-      let toNew: Buffer | undefined;
-      try {
-        toNew = theirOffer === null ? undefined : await media.offer(call.callSid, other, theirOffer, mine);
-      } catch (err) {
-        if (!(err instanceof MediaError)) throw err;
-        re.ack();
-        this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
-        call.hangUp('Media failure');
-        return;
-      }
-      if (this.gaveUp()) {
-        re.ack();
-        return;
-      }
-      this.takeOver(call, side, n, mine, toNew, settings, accepted, (ack) => {
-        const answer = ack === null ? null : media.sdpOf(ack);
-        call.serial(async () => {
-          re.ack(answer === null ? undefined : await media.answer(call.callSid, side, answer, theirs));
-        });
+      if (offer !== null) await this.withOffer(take, offer);
+      else await this.lateOffer(take);
+    });
+  }
+
+  /** The leg the INVITE with Replaces makes (we are its UAS). */
+  private newLeg(): Dialog {
+    return uasDialogOf(this.req, this.flow, this.env.interfaces.forFlow(this.flow));
+  }
+
+  /** The INVITE offered: the other party is re-INVITEd with it, its answer goes in our 200. */
+  private async withOffer(t: Takeover, offer: Buffer): Promise<void> {
+    const { call, side, other } = t;
+    const media = this.env.media;
+    const mine = optionsOf(call, side);
+    let toOther: Buffer;
+    try {
+      toOther = await media.offer(call.callSid, side, offer, optionsOf(call, other));
+    } catch (err) {
+      if (!(err instanceof MediaError)) throw err;
+      this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
+      return;
+    }
+    const re = await reinvite(call, other, toOther);
+    if (!re.ok) return this.otherRefused(call, re.status);
+    if (this.gaveUp()) {
+      // The engine commits nothing without our answer: the leg stays as it was.
+      re.ack();
+      return;
+    }
+    const answer = media.sdpOf(re.res);
+    let body: Buffer | undefined;
+    try {
+      body = answer === null ? undefined : await media.answer(call.callSid, other, answer, mine);
+    } catch (err) {
+      if (!(err instanceof MediaError)) throw err;
+      re.ack();
+      this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
+      call.hangUp('Media failure');
+      return;
+    }
+    re.ack();
+    this.takeOver(call, side, t.n, mine, body, t.settings, t.accepted, null);
+  }
+
+  /** No offer in the INVITE: the other party's, from its 2xx, goes in ours; the answer comes in the ACK. */
+  private async lateOffer(t: Takeover): Promise<void> {
+    const { call, side, other } = t;
+    const media = this.env.media;
+    const mine = optionsOf(call, side);
+    const theirs = optionsOf(call, other);
+    const re = await reinvite(call, other, undefined);
+    if (!re.ok) return this.otherRefused(call, re.status);
+    const theirOffer = media.sdpOf(re.res);
+    let toNew: Buffer | undefined;
+    try {
+      toNew = theirOffer === null ? undefined : await media.offer(call.callSid, other, theirOffer, mine);
+    } catch (err) {
+      if (!(err instanceof MediaError)) throw err;
+      re.ack();
+      this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
+      call.hangUp('Media failure');
+      return;
+    }
+    if (this.gaveUp()) {
+      re.ack();
+      return;
+    }
+    this.takeOver(call, side, t.n, mine, toNew, t.settings, t.accepted, (ack) => {
+      const answer = ack === null ? null : media.sdpOf(ack);
+      call.serial(async () => {
+        re.ack(answer === null ? undefined : await media.answer(call.callSid, side, answer, theirs));
       });
     });
   }
@@ -320,6 +320,16 @@ export class Replacement implements PendingTransfer {
   abandon(): void {
     this.abandoned = true;
   }
+}
+
+/** What a replacement needs through its media steps. */
+interface Takeover {
+  call: Call;
+  side: Side;
+  other: Side;
+  n: Dialog;
+  settings: TimerSettings | null;
+  accepted: Accepted | null;
 }
 
 function optionsOf(call: Call, side: Side): LegMediaOptions {
