@@ -4,12 +4,14 @@ import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Cdr, HangupSide } from '../trunking/model.js';
-import { Dialog, targetOfFlow, withoutTag } from '../dialog/dialog.js';
+import type { Dialog } from '../dialog/dialog.js';
+import { uasDialogOf } from '../dialog/uas-dialog.js';
 import type { RetransmitClock } from '../dialog/ack-wait.js';
-import { newLegSid, newTagValue } from '../dialog/sid.js';
+import { newLegSid } from '../dialog/sid.js';
 import { relayedResponseHeaders } from './headers.js';
 import type { B2buaEnv } from './env.js';
 import { callEnded } from './call-events.js';
+import { cdrOf, logCallEnded } from './call-cdr.js';
 import type { CallPlan } from './plan.js';
 import { CalleeSearch, NO_HANDLERS } from './callee-search.js';
 import { InDialogRelay } from './in-dialog.js';
@@ -82,22 +84,8 @@ export class Call {
     aFlow: Flow,
     private readonly registry: CallRegistry,
   ) {
-    const contacts = aInvite.contacts;
-    const remoteTarget = contacts.length > 0 ? contacts[0]!.uriText : aInvite.from.uriText;
-    this.a = new Dialog({
-      callId: aInvite.callId,
-      localTag: newTagValue(),
-      localUri: withoutTag(aInvite.get('To') ?? ''),
-      remoteUri: withoutTag(aInvite.get('From') ?? ''),
-      remoteTag: aInvite.fromTag,
-      remoteTarget,
-      // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
-      routeSet: aInvite.getAll('Record-Route'),
-      iface: env.interfaces.forFlow(aFlow),
-      target: targetOfFlow(aFlow),
-      flow: aFlow.proto === 'udp' ? null : aFlow,
-      remoteSeq: aInvite.cseq.seq,
-    });
+    // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
+    this.a = uasDialogOf(aInvite, aFlow, env.interfaces.forFlow(aFlow));
     this.relay = new InDialogRelay(this);
     this.timers = CallTimers.of(this);
     this.early = new EarlyDialogs(this);
@@ -468,40 +456,9 @@ export class Call {
       for (const k of keys) if (k !== null) this.registry.unbind(k);
     });
     this.registry.ended(this);
-    const endAt = Date.now();
-    const cdr: Cdr = {
-      callSid: this.callSid,
-      account: this.plan.account,
-      trunk: this.plan.trunk,
-      carrier: this.carrier,
-      direction: this.plan.direction,
-      from: this.plan.from,
-      to: this.plan.to,
-      startAt: this.startAt,
-      answerAt: this.answerAt,
-      endAt,
-      duration: answered && this.answerAt !== null ? Math.round((endAt - this.answerAt) / 1000) : 0,
-      status: answered ? 200 : status,
-      reason,
-      hangupBy: by,
-      extra: null,
-    };
+    const cdr = cdrOf(this, answered, status, reason, by);
     this.env.counters.inc(answered ? 'b2bua_calls_completed' : 'b2bua_calls_failed');
-    // One line per call outcome, with its SID (no numbers beyond what the CDR holds, no secrets).
-    this.env.log.info(
-      {
-        callSid: cdr.callSid,
-        direction: cdr.direction,
-        account: cdr.account,
-        trunk: cdr.trunk,
-        carrier: cdr.carrier,
-        status: cdr.status,
-        reason: cdr.reason,
-        duration: cdr.duration,
-        hangupBy: cdr.hangupBy,
-      },
-      'call ended',
-    );
+    logCallEnded(this.env.log, cdr);
     // The media goes (its ports freed) and its figures go into the CDR.
     const written = this.env.media
       .end(this.callSid)
