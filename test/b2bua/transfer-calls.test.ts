@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { haveCommand, sipp, sippBackground, scenarioWith, type BackgroundSipp } from '../helpers/sipp.js';
+import { haveCommand, portBound, sipp, sippBackground, scenarioWith, type BackgroundSipp } from '../helpers/sipp.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { Cdr } from '../../src/trunking/model.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -105,19 +105,8 @@ async function carrier(
     extra: ['-trace_msg', '-message_file', log],
   });
   // Until SIPp has bound its port, our INVITE would meet an ICMP port unreachable (503).
-  for (let i = 0; i < 100 && !udpBound(ip, p); i++) await sleep(50);
+  for (let i = 0; i < 100 && !portBound(ip, p); i++) await sleep(50);
   return { ...b, log };
-}
-
-/** Whether a UDP socket is bound at ip:port (Linux /proc/net/udp: the address little-endian hex, the port hex). */
-function udpBound(ip: string, port: number): boolean {
-  const hex = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
-  const addr = ip
-    .split('.')
-    .reverse()
-    .map((o) => hex(Number(o), 2))
-    .join('');
-  return readFileSync('/proc/net/udp', 'utf8').includes(`${addr}:${hex(port, 4)}`);
 }
 
 /** A PBX call from one of the trunks' addresses, to its end. */

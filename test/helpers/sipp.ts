@@ -58,8 +58,36 @@ export interface SippOptions {
   ip?: string;
 }
 
+/**
+ * Background SIPps still binding their port. A UAC started right after its
+ * UAS could send to a port nobody holds yet: the ICMP port unreachable
+ * makes Trunkline give the gateway up at once (src/transport/udp-probe.ts).
+ * sipp() waits for them first.
+ */
+const binding = new Set<Promise<void>>();
+
+/** Whether ip:port is bound (UDP) or listening (TCP), from /proc/net (the address little-endian hex, the port hex). */
+export function portBound(ip: string, port: number, proto: 'udp' | 'tcp' = 'udp'): boolean {
+  const hex = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
+  const addr = ip
+    .split('.')
+    .reverse()
+    .map((o) => hex(Number(o), 2))
+    .join('');
+  try {
+    return readFileSync(`/proc/net/${proto}`, 'utf8').includes(`${addr}:${hex(port, 4)}`);
+  } catch {
+    return true; // no /proc/net here: nothing to wait for
+  }
+}
+
+async function untilBound(ip: string, port: number, proto: 'udp' | 'tcp', exited: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !exited() && !portBound(ip, port, proto); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
 /** Runs SIPp in the foreground (-m calls, bounded by -timeout); exit code 0 means every call passed. */
-export function sipp(o: SippOptions): Promise<RunResult> {
+export async function sipp(o: SippOptions): Promise<RunResult> {
+  await Promise.all([...binding]);
   const args = [
     '-sf',
     o.scenario,
@@ -115,6 +143,14 @@ export function sippBackground(
     ...(opts.extra ?? []),
   ];
   const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const bound = untilBound(
+    opts.ip ?? '127.0.0.1',
+    port,
+    opts.transport === 't1' ? 'tcp' : 'udp',
+    () => child.exitCode !== null,
+  );
+  binding.add(bound);
+  void bound.finally(() => binding.delete(bound));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
