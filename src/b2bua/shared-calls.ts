@@ -46,6 +46,8 @@ export class SharedCalls implements CallWatcher {
   readonly #dirty = new Set<string>();
   /** The Call-IDs indexed per call (earlier attempts' too), so that each entry goes with its call. */
   readonly #indexed = new Map<string, Set<string>>();
+  /** SIDs a write was sent for (a record may be in Redis): an ended call never sent costs no removal. */
+  readonly #sent = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
   #peersTimer: NodeJS.Timeout | null = null;
@@ -228,14 +230,18 @@ export class SharedCalls implements CallWatcher {
     const call = this.#b2bua.call(sid);
     const had = this.#indexed.get(sid) ?? new Set<string>();
     if (call === undefined) {
+      // Started and ended within one flush (FLUSH_MS): nothing of it ever reached Redis.
+      if (!this.#sent.has(sid)) return true;
       await this.#records.drop(sid, had);
       this.#indexed.delete(sid);
+      this.#sent.delete(sid);
       return true;
     }
     const legs: IndexedLeg[] = [{ callId: call.a.callId, side: 'a' }];
     if (call.b !== null) legs.push({ callId: call.b.callId, side: 'b' });
     const stale = [...had].filter((id) => !legs.some((l) => l.callId === id));
     const record = callRecord(call, this.#self, this.#cluster.nodes.incarnation, this.#media.relayOf(sid));
+    this.#sent.add(sid);
     if (!(await this.#records.put(record, legs, stale))) return false;
     // Ended while written: the next flush removes it (ended() marked it dirty again).
     this.#indexed.set(sid, new Set(legs.map((l) => l.callId)));
