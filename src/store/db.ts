@@ -54,6 +54,7 @@ import { DidRepo } from './repos/dids.js';
 import { CarrierRepo } from './repos/carriers.js';
 import { RouteRepo } from './repos/routes.js';
 import { CdrRepo } from './repos/cdrs.js';
+import { RateRepo } from './repos/rates.js';
 
 export type { StoreDialect } from './context.js';
 
@@ -96,6 +97,7 @@ export interface Store {
   readonly carriers: CarrierRepo;
   readonly routes: RouteRepo;
   readonly cdrs: CdrRepo;
+  readonly rates: RateRepo;
   /** A number that moves when provisioning data changed (see above). */
   changes(): Promise<number>;
   /** Resolves when the database answers a query (readiness); rejects with a StoreError. */
@@ -326,6 +328,7 @@ function kyselyStore(
     carriers: new CarrierRepo(ctx),
     routes: new RouteRepo(ctx),
     cdrs: new CdrRepo(ctx),
+    rates: new RateRepo(ctx),
     changes: () => ctx.changes(),
     async ping(): Promise<void> {
       if (closed !== undefined) throw new StoreError(`store: ${target} is closed`);

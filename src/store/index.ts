@@ -46,3 +46,12 @@ export type { TrunkInput, TrunkRemoval, TrunkWriteOptions } from './repos/trunks
 export type { DidRow } from './repos/dids.js';
 export { withoutSecret, type CarrierInfo, type CarrierInput } from './repos/carriers.js';
 export { CDR_DEFAULT_LIMIT, CDR_MAX_LIMIT, type CdrPage } from './repos/cdrs.js';
+export {
+  RATE_DEFAULT_LIMIT,
+  RATE_MAX_LIMIT,
+  type RateDeck,
+  type RateImportResult,
+  type RateInfo,
+  type RateListFilter,
+  type RateShow,
+} from './repos/rates.js';

@@ -138,6 +138,8 @@ export interface CarrierGatewayTable {
 export interface RouteTable {
   prefix: string;
   created_at: number;
+  /** 0007_rates: `priority` (list order), `lcr` (cheapest rate first), `weighted` (random by weight). */
+  mode: Generated<string>;
 }
 
 /** A route's carriers; position 0 is the first tried. */
@@ -145,6 +147,8 @@ export interface RouteCarrierTable {
   prefix: string;
   position: number;
   carrier: string;
+  /** 0007_rates: the carrier's weight in a weighted route, else null. */
+  weight: number | null;
 }
 
 export interface CdrTable {
@@ -165,6 +169,41 @@ export interface CdrTable {
   /** `caller`, `callee` or `system`. */
   hangup_by: string;
   extra: string | null;
+  /** 0007_rates: the buy cost (fee + rate x billed / 60), micro-units; null when not priced. */
+  cost: number | null;
+  /** The price per minute it was priced by, micro-units. */
+  rate: number | null;
+  /** The deck's prefix that matched. */
+  rate_prefix: string | null;
+  /** Seconds billed by the deck's increments. */
+  billed: number | null;
+}
+
+/** 0007_rates: a carrier's rate deck; `loading` while an import fills it, then `active`, then `retired`. */
+export interface RateDeckTable {
+  id: Generated<number>;
+  carrier: string;
+  state: string;
+  row_count: number;
+  /** Where it came from (a file name), or null. */
+  source: string | null;
+  created_at: number;
+  activated_at: number | null;
+}
+
+/** 0007_rates: one row of a deck. Money in micro-units; effective_at 0 = always. */
+export interface RateTable {
+  deck: number;
+  /** `+` and digits. */
+  prefix: string;
+  effective_at: number;
+  /** Price per minute. */
+  rate: number;
+  /** Per call. */
+  fee: number;
+  /** Seconds: the first increment and the next ones (30/6). */
+  first_incr: number;
+  next_incr: number;
 }
 
 /** HTTP API bearer tokens (0004_api): the SHA-256 of the token, never the token. */
@@ -252,4 +291,6 @@ export interface Database {
   acl_entries: AclEntryTable;
   list_entries: ListEntryTable;
   cdr_outbox: CdrOutboxTable;
+  rate_decks: RateDeckTable;
+  rates: RateTable;
 }

@@ -18,11 +18,20 @@
 import { lookup } from 'node:dns/promises';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { Account, Carrier, DidMatch, SourceMatch, Trunk, TrunkingDirectory } from './model.js';
+import type {
+  Account,
+  Carrier,
+  DidMatch,
+  RateMatch,
+  RouteMatch,
+  SourceMatch,
+  Trunk,
+  TrunkingDirectory,
+} from './model.js';
 import { TrunkingSnapshot, gatewayHost, type ResolvedHosts, type TrunkingData } from './snapshot.js';
 
 /** What the directory needs of the store. */
-export type DirectoryStore = Pick<Store, 'changes' | 'accounts' | 'trunks' | 'dids' | 'carriers' | 'routes'>;
+export type DirectoryStore = Pick<Store, 'changes' | 'accounts' | 'trunks' | 'dids' | 'carriers' | 'routes' | 'rates'>;
 
 export interface DirectoryOptions {
   store: DirectoryStore;
@@ -213,6 +222,15 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
 
   carriersFor(number: string): Carrier[] {
     return this.#snapshot.carriersFor(number);
+  }
+
+  route(number: string): RouteMatch | null {
+    return this.#snapshot.route(number);
+  }
+
+  /** Not held in memory: a deck may have millions of rows. One indexed query (synchronous on SQLite). */
+  rates(carriers: readonly string[], number: string, at: number): Promise<Map<string, RateMatch>> {
+    return this.#store.rates.match(carriers, number, at);
   }
 
   trunk(name: string): Trunk | null {

@@ -68,12 +68,49 @@ export interface Carrier {
   createdAt: number;
 }
 
+/**
+ * How a route orders its carriers for a call: `priority` as listed; `lcr`
+ * by each carrier's rate for the number (cheapest first, ties as listed; a
+ * carrier without a rate for it is left out); `weighted` at random, each
+ * carrier's chance of going first its weight over the sum (the rest follow
+ * the same way, for failover).
+ */
+export type RouteMode = 'priority' | 'lcr' | 'weighted';
+export const ROUTE_MODES: readonly RouteMode[] = ['priority', 'lcr', 'weighted'];
+
 /** Outbound routing: longest prefix of the dialled E.164 number wins; `+` alone is the default route. */
 export interface OutboundRoute {
   prefix: string;
   /** Carrier names, tried in order. */
   carriers: string[];
   createdAt: number;
+  mode: RouteMode;
+  /** A weighted route's weights, one per carrier in order; null for the other modes. */
+  weights: number[] | null;
+}
+
+/** The route a dialled number takes, with its carriers as the directory has them. */
+export interface RouteMatch {
+  prefix: string;
+  mode: RouteMode;
+  carriers: Carrier[];
+  /** One per carrier (weighted routes), else null. */
+  weights: number[] | null;
+}
+
+/** A carrier's rate for a number: the row of its deck with the longest matching prefix, in force at the time asked. */
+export interface RateMatch {
+  carrier: string;
+  prefix: string;
+  /** Price per minute, micro-units (src/trunking/money.ts). */
+  rate: number;
+  /** Per call, micro-units. */
+  fee: number;
+  /** Increments in seconds (30/6: first 30, then 6). */
+  first: number;
+  next: number;
+  /** ms since the epoch the row applies from (0: always). */
+  effectiveAt: number;
 }
 
 export type CallDirection = 'inbound' | 'outbound';
@@ -100,6 +137,14 @@ export interface Cdr {
   hangupBy: HangupSide;
   /** Free-form JSON text for later figures (media counters); null when none. */
   extra: string | null;
+  /** Buy cost of an answered outbound call (fee + rate x billed / 60), micro-units; null or absent when not priced. */
+  cost?: number | null;
+  /** The price per minute it was priced by, micro-units. */
+  rate?: number | null;
+  /** The carrier deck's prefix that matched. */
+  ratePrefix?: string | null;
+  /** Seconds billed by the deck's increments. */
+  billed?: number | null;
 }
 
 export interface CdrFilter {
@@ -153,6 +198,10 @@ export interface TrunkingDirectory {
   accountOwns(account: string, number: string): boolean;
   /** The carriers for a dialled number: the longest matching route prefix, carriers in order; [] when no route. */
   carriersFor(number: string): Carrier[];
+  /** The route of the longest matching prefix, with its mode; null when none. */
+  route(number: string): RouteMatch | null;
+  /** Each named carrier's rate for `number` in force at `at` (ms); carriers without one are absent. */
+  rates(carriers: readonly string[], number: string, at: number): Promise<Map<string, RateMatch>>;
   trunk(name: string): Trunk | null;
   account(name: string): Account | null;
   carrier(name: string): Carrier | null;

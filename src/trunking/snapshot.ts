@@ -18,7 +18,7 @@
 import { isIP } from 'node:net';
 import { CidrTable } from '../net/cidr-table.js';
 import { isSipUri, tryParseUri } from '../sip/uri.js';
-import type { Account, Carrier, Did, DidMatch, OutboundRoute, SourceMatch, Trunk } from './model.js';
+import type { Account, Carrier, Did, DidMatch, OutboundRoute, RouteMatch, SourceMatch, Trunk } from './model.js';
 
 /** The rows a snapshot is built from. */
 export interface TrunkingData {
@@ -123,7 +123,7 @@ export class TrunkingSnapshot {
   readonly carrierAddresses = new Map<string, string[]>();
   readonly #exactDids = new Map<string, DidMatch>();
   readonly #prefixDids = new Map<string, DidMatch>();
-  readonly #routes = new Map<string, Carrier[]>();
+  readonly #routes = new Map<string, RouteMatch>();
   readonly routes: OutboundRoute[];
   readonly dids: Did[];
 
@@ -171,8 +171,20 @@ export class TrunkingSnapshot {
 
     this.routes = data.routes;
     for (const r of data.routes) {
-      const carriers = r.carriers.map((n) => this.carriers.get(n)).filter((c): c is Carrier => c !== undefined);
-      this.#routes.set(r.prefix, carriers);
+      const carriers: Carrier[] = [];
+      const weights: number[] = [];
+      r.carriers.forEach((n, i) => {
+        const c = this.carriers.get(n);
+        if (c === undefined) return;
+        carriers.push(c);
+        weights.push(r.weights?.[i] ?? 1);
+      });
+      this.#routes.set(r.prefix, {
+        prefix: r.prefix,
+        mode: r.mode,
+        carriers,
+        weights: r.mode === 'weighted' ? weights : null,
+      });
     }
   }
 
@@ -274,12 +286,17 @@ export class TrunkingSnapshot {
   }
 
   carriersFor(number: string): Carrier[] {
-    if (typeof number !== 'string' || !number.startsWith('+')) return [];
+    return this.route(number)?.carriers ?? [];
+  }
+
+  /** The route of the longest prefix of `number`, or null. */
+  route(number: string): RouteMatch | null {
+    if (typeof number !== 'string' || !number.startsWith('+')) return null;
     for (let i = Math.min(number.length, MAX_NUMBER); i >= 1; i--) {
       const r = this.#routes.get(number.slice(0, i));
       if (r !== undefined) return r;
     }
-    return [];
+    return null;
   }
 
   /** The route prefix `carriersFor(number)` used, or null. */

@@ -86,6 +86,16 @@ export function parseRoutePrefix(value: unknown, field = 'prefix'): string {
   );
 }
 
+/** A rate deck's prefix: 1 to 15 digits, the first not 0, with or without `+` (`44`, `+4420`); returned with `+`. */
+export function checkRatePrefix(value: unknown, field = 'prefix'): string {
+  if (typeof value === 'string') {
+    const v = value.trim();
+    const body = v.startsWith('+') ? v : `+${v}`;
+    if (E164.test(body)) return body;
+  }
+  throw new ValidationError(field, `expected a dialling prefix like 44 or +4420 (1 to 15 digits), got ${show(value)}`);
+}
+
 /**
  * A CIDR (`10.0.0.0/8`, `::1/128`) or a bare address, which becomes a /32 or
  * /128. The address part is written as node writes it (IPv6 lowercased).

@@ -16,6 +16,7 @@ import { security } from './0003_security.js';
 import { api } from './0004_api.js';
 import { locationNode } from './0005_location_node.js';
 import { cdrOutbox } from './0006_cdr_outbox.js';
+import { rates } from './0007_rates.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -28,5 +29,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0004_api': api(dialect),
     '0005_location_node': locationNode(),
     '0006_cdr_outbox': cdrOutbox(dialect),
+    '0007_rates': rates(dialect),
   };
 }

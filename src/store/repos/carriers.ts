@@ -6,7 +6,8 @@
  * B2BUA), a tech prefix, the number format (with or without `+`), media mode
  * and codecs.
  *
- * Removal: refused (ConflictError) while a route names the carrier.
+ * Removal: refused (ConflictError) while a route names the carrier; its
+ * rate decks go with it.
  */
 import type { StoreContext } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation, isUniqueViolation } from '../errors.js';
@@ -173,6 +174,11 @@ export class CarrierRepo {
         }
         const gateways = await this.#gateways(db, [n]);
         await db.deleteFrom('carrier_gateways').where('carrier', '=', n).execute();
+        // Its rate decks' rows (rates has no foreign key: 0007_rates); the decks go with the carrier (cascade).
+        await db
+          .deleteFrom('rates')
+          .where('deck', 'in', db.selectFrom('rate_decks').select('id').where('carrier', '=', n))
+          .execute();
         await db.deleteFrom('carriers').where('name', '=', n).execute();
         return withoutSecret(toCarrier(row, gateways.get(n) ?? []));
       });

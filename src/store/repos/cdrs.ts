@@ -54,6 +54,10 @@ export function toCdr(r: CdrTable): Cdr {
     reason: r.reason,
     hangupBy: r.hangup_by as HangupSide,
     extra: r.extra,
+    cost: r.cost === null ? null : Number(r.cost),
+    rate: r.rate === null ? null : Number(r.rate),
+    ratePrefix: r.rate_prefix,
+    billed: r.billed,
   };
 }
 
@@ -85,6 +89,11 @@ function toRow(c: Cdr): CdrTable {
     reason: typeof c.reason === 'string' && c.reason === '' ? '' : checkText(c.reason, 'reason', 256),
     hangup_by: oneOf(c.hangupBy, HANGUP, 'hangupBy'),
     extra: checkOptionalText(c.extra, 'extra', 65_536),
+    // 0007_rates: the buy cost and what priced it (micro-units), when priced.
+    cost: c.cost === undefined || c.cost === null ? null : checkInt(c.cost, 'cost', 0, Number.MAX_SAFE_INTEGER),
+    rate: c.rate === undefined || c.rate === null ? null : checkInt(c.rate, 'rate', 0, Number.MAX_SAFE_INTEGER),
+    rate_prefix: checkOptionalText(c.ratePrefix, 'ratePrefix', 16),
+    billed: c.billed === undefined || c.billed === null ? null : checkInt(c.billed, 'billed', 0, 1e9),
   };
 }
 

@@ -1,12 +1,14 @@
 /**
  * Outbound routes: a dialled-number prefix (`+` alone is the default route,
- * `+91`, `+9122`) to a list of carriers tried in order. The longest prefix
- * of the dialled E.164 number wins; that lookup is the directory's, from
- * memory (src/trunking/directory.ts).
+ * `+91`, `+9122`) to a list of carriers. The longest prefix of the dialled
+ * E.164 number wins; that lookup is the directory's, from memory
+ * (src/trunking/directory.ts). The route's mode (0007_rates) says how its
+ * carriers are ordered for a call (model.ts RouteMode): `priority` as
+ * listed, `lcr` by rate, `weighted` at random by weight (route_carriers.weight).
  */
 import type { StoreContext } from '../context.js';
 import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation, isUniqueViolation } from '../errors.js';
-import type { OutboundRoute } from '../../trunking/model.js';
+import { ROUTE_MODES, type OutboundRoute, type RouteMode } from '../../trunking/model.js';
 import { checkName, parseRoutePrefix } from '../../trunking/validate.js';
 
 const MAX_CARRIERS = 16;
@@ -20,6 +22,41 @@ function checkCarriers(value: unknown): string[] {
   if (dup !== undefined) throw new ValidationError('carriers', `carrier ${dup} listed twice`);
   return names;
 }
+
+/** The largest weight of a carrier in a weighted route. */
+export const MAX_WEIGHT = 1_000_000;
+
+/** How a route orders its carriers; `weights` for a weighted route (one per carrier, default 1 each). */
+export interface RouteOptions {
+  mode?: RouteMode;
+  weights?: number[] | null;
+}
+
+function checkMode(value: unknown): RouteMode {
+  if (value === undefined || value === null) return 'priority';
+  if ((ROUTE_MODES as readonly unknown[]).includes(value)) return value as RouteMode;
+  throw new ValidationError('mode', `expected one of ${ROUTE_MODES.join(', ')}, got ${JSON.stringify(String(value))}`);
+}
+
+/** The mode and the weights as stored: weights only for a weighted route, one per carrier, each 1 to MAX_WEIGHT. */
+function checkOptions(o: RouteOptions, carriers: string[]): { mode: RouteMode; weights: number[] | null } {
+  const mode = checkMode(o.mode);
+  const given = o.weights ?? null;
+  if (mode !== 'weighted') {
+    if (given !== null) throw new ValidationError('weights', `weights go with mode weighted (this route is ${mode})`);
+    return { mode, weights: null };
+  }
+  if (given === null) return { mode, weights: carriers.map(() => 1) };
+  if (!Array.isArray(given) || given.length !== carriers.length)
+    throw new ValidationError('weights', `expected one weight per carrier (${carriers.length})`);
+  for (const w of given)
+    if (!Number.isSafeInteger(w) || w < 1 || w > MAX_WEIGHT)
+      throw new ValidationError('weights', `expected whole numbers from 1 to ${MAX_WEIGHT}, got ${JSON.stringify(w)}`);
+  return { mode, weights: given };
+}
+
+const links = (p: string, cs: string[], weights: number[] | null) =>
+  cs.map((carrier, position) => ({ prefix: p, position, carrier, weight: weights?.[position] ?? null }));
 
 export class RouteRepo {
   readonly #ctx: StoreContext;
@@ -37,25 +74,26 @@ export class RouteRepo {
   }
 
   /** Adds a route. NotFoundError naming an unknown carrier; ConflictError when the prefix has a route. */
-  async add(prefix: string, carriers: string[]): Promise<OutboundRoute> {
+  async add(prefix: string, carriers: string[], opts: RouteOptions = {}): Promise<OutboundRoute> {
     const p = parseRoutePrefix(prefix, 'prefix');
     const cs = checkCarriers(carriers);
+    const { mode, weights } = checkOptions(opts, cs);
     const now = this.#ctx.now();
     try {
       return await this.#ctx.write(async (db) => {
         await this.#missingCarrier(db, cs);
         const row = await db
           .insertInto('routes')
-          .values({ prefix: p, created_at: now })
+          .values({ prefix: p, created_at: now, mode })
           .onConflict((oc) => oc.column('prefix').doNothing())
           .returningAll()
           .executeTakeFirst();
         if (row === undefined) throw new ConflictError(`route ${p} exists`);
         await db
           .insertInto('route_carriers')
-          .values(cs.map((carrier, position) => ({ prefix: p, position, carrier })))
+          .values(links(p, cs, weights))
           .execute();
-        return { prefix: p, carriers: cs, createdAt: row.created_at };
+        return { prefix: p, carriers: cs, createdAt: row.created_at, mode, weights };
       });
     } catch (err) {
       if (isForeignKeyViolation(err)) throw new NotFoundError(`unknown carrier (one of ${cs.join(', ')})`);
@@ -64,20 +102,26 @@ export class RouteRepo {
     }
   }
 
-  /** Replaces a route's carriers; NotFoundError when the route or a carrier is unknown. */
-  async update(prefix: string, carriers: string[]): Promise<OutboundRoute> {
+  /**
+   * Replaces a route's carriers, and its mode when `opts.mode` is given (else
+   * it keeps its mode; a weighted route's weights are then those given, or 1
+   * each); NotFoundError when the route or a carrier is unknown.
+   */
+  async update(prefix: string, carriers: string[], opts: RouteOptions = {}): Promise<OutboundRoute> {
     const p = parseRoutePrefix(prefix, 'prefix');
     const cs = checkCarriers(carriers);
     return this.#ctx.write(async (db) => {
       const row = await db.selectFrom('routes').selectAll().where('prefix', '=', p).executeTakeFirst();
       if (row === undefined) throw new NotFoundError(`unknown route ${p}`);
+      const { mode, weights } = checkOptions({ ...opts, mode: opts.mode ?? checkMode(row.mode) }, cs);
       await this.#missingCarrier(db, cs);
+      if (mode !== row.mode) await db.updateTable('routes').set({ mode }).where('prefix', '=', p).execute();
       await db.deleteFrom('route_carriers').where('prefix', '=', p).execute();
       await db
         .insertInto('route_carriers')
-        .values(cs.map((carrier, position) => ({ prefix: p, position, carrier })))
+        .values(links(p, cs, weights))
         .execute();
-      return { prefix: p, carriers: cs, createdAt: row.created_at };
+      return { prefix: p, carriers: cs, createdAt: row.created_at, mode, weights };
     });
   }
 
@@ -87,12 +131,22 @@ export class RouteRepo {
     return this.#ctx.write(async (db) => {
       const row = await db.selectFrom('routes').selectAll().where('prefix', '=', p).executeTakeFirst();
       if (row === undefined) throw new NotFoundError(`unknown route ${p}`);
-      const carriers = (
-        await db.selectFrom('route_carriers').select('carrier').where('prefix', '=', p).orderBy('position').execute()
-      ).map((r) => r.carrier);
+      const cs = await db
+        .selectFrom('route_carriers')
+        .select(['carrier', 'weight'])
+        .where('prefix', '=', p)
+        .orderBy('position')
+        .execute();
       await db.deleteFrom('route_carriers').where('prefix', '=', p).execute();
       await db.deleteFrom('routes').where('prefix', '=', p).execute();
-      return { prefix: p, carriers, createdAt: row.created_at };
+      const mode = checkMode(row.mode);
+      return {
+        prefix: p,
+        carriers: cs.map((c) => c.carrier),
+        createdAt: row.created_at,
+        mode,
+        weights: mode === 'weighted' ? cs.map((c) => c.weight ?? 1) : null,
+      };
     });
   }
 
@@ -100,13 +154,23 @@ export class RouteRepo {
   async list(): Promise<OutboundRoute[]> {
     const db = this.#ctx.db;
     const rows = await db.selectFrom('routes').selectAll().orderBy(this.#ctx.orderText('prefix')).execute();
-    const links = await db.selectFrom('route_carriers').selectAll().orderBy('position').execute();
-    const byPrefix = new Map<string, string[]>();
-    for (const l of links) {
+    const carrierRows = await db.selectFrom('route_carriers').selectAll().orderBy('position').execute();
+    const byPrefix = new Map<string, Array<{ carrier: string; weight: number | null }>>();
+    for (const l of carrierRows) {
       let list = byPrefix.get(l.prefix);
       if (list === undefined) byPrefix.set(l.prefix, (list = []));
-      list.push(l.carrier);
+      list.push(l);
     }
-    return rows.map((r) => ({ prefix: r.prefix, carriers: byPrefix.get(r.prefix) ?? [], createdAt: r.created_at }));
+    return rows.map((r) => {
+      const cs = byPrefix.get(r.prefix) ?? [];
+      const mode = checkMode(r.mode);
+      return {
+        prefix: r.prefix,
+        carriers: cs.map((c) => c.carrier),
+        createdAt: r.created_at,
+        mode,
+        weights: mode === 'weighted' ? cs.map((c) => c.weight ?? 1) : null,
+      };
+    });
   }
 }

@@ -39,3 +39,14 @@ create index "location_node" on "location" ("node_id")
 create table "cdr_outbox" ("id" bigserial primary key, "call_sid" text not null unique, "attempts" integer default 0 not null, "refusals" integer default 0 not null, "next_at" bigint, "claim" text, "last_error" text, "created_at" bigint not null)
 create index "cdr_outbox_due" on "cdr_outbox" ("next_at", "id")
 create index "cdr_outbox_claim" on "cdr_outbox" ("claim")
+-- 0007_rates
+create table "rate_decks" ("id" bigserial primary key, "carrier" text not null references "carriers" ("name") on delete cascade, "state" text not null, "row_count" bigint default 0 not null, "source" text, "created_at" bigint not null, "activated_at" bigint)
+create index "rate_decks_carrier" on "rate_decks" ("carrier")
+create unique index rate_decks_active on rate_decks (carrier) where state = 'active'
+create table "rates" ("deck" bigint not null, "prefix" text not null, "effective_at" bigint not null, "rate" bigint not null, "fee" bigint not null, "first_incr" integer not null, "next_incr" integer not null, constraint "rates_pk" primary key ("deck", "prefix", "effective_at"))
+alter table "routes" add column "mode" text default 'priority' not null
+alter table "route_carriers" add column "weight" integer
+alter table "cdrs" add column "cost" bigint
+alter table "cdrs" add column "rate" bigint
+alter table "cdrs" add column "rate_prefix" text
+alter table "cdrs" add column "billed" integer

@@ -39,3 +39,14 @@ create index "location_node" on "location" ("node_id")
 create table "cdr_outbox" ("id" integer primary key autoincrement, "call_sid" text not null unique, "attempts" integer default 0 not null, "refusals" integer default 0 not null, "next_at" integer, "claim" text, "last_error" text, "created_at" integer not null)
 create index "cdr_outbox_due" on "cdr_outbox" ("next_at", "id")
 create index "cdr_outbox_claim" on "cdr_outbox" ("claim")
+-- 0007_rates
+create table "rate_decks" ("id" integer primary key autoincrement, "carrier" text not null references "carriers" ("name") on delete cascade, "state" text not null, "row_count" integer default 0 not null, "source" text, "created_at" integer not null, "activated_at" integer)
+create index "rate_decks_carrier" on "rate_decks" ("carrier")
+create unique index rate_decks_active on rate_decks (carrier) where state = 'active'
+create table "rates" ("deck" integer not null, "prefix" text not null, "effective_at" integer not null, "rate" integer not null, "fee" integer not null, "first_incr" integer not null, "next_incr" integer not null, constraint "rates_pk" primary key ("deck", "prefix", "effective_at")) without rowid
+alter table "routes" add column "mode" text default 'priority' not null
+alter table "route_carriers" add column "weight" integer
+alter table "cdrs" add column "cost" integer
+alter table "cdrs" add column "rate" integer
+alter table "cdrs" add column "rate_prefix" text
+alter table "cdrs" add column "billed" integer
