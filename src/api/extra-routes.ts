@@ -25,6 +25,7 @@ import { isoTime } from './resources/cdrs.js';
 import { z } from 'zod';
 import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
+import type { RateLookup } from '../trunking/cost.js';
 import { TrunkingSnapshot, canonicalIp } from '../trunking/snapshot.js';
 import { checkName } from '../trunking/validate.js';
 import { ApiError, SchemaError } from './errors.js';
@@ -82,9 +83,10 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
       throw new ApiError(400, `fromIp: expected an IP address, got ${JSON.stringify(q.fromIp)}`);
     const number = q.number.startsWith(' ') ? `+${q.number.trimStart()}` : q.number.trim();
     const snapshot = new TrunkingSnapshot(await loadTrunkingData(ctx.store));
+    const rates: RateLookup = (c, n, at) => ctx.store.rates.match(c, n, at);
     return from !== null
-      ? explainRoute(snapshot, from, number)
-      : explainFromSource(snapshot, q.fromIp!, q.transport ?? 'udp', number);
+      ? explainRoute(snapshot, from, number, rates, ctx.now())
+      : explainFromSource(snapshot, q.fromIp!, q.transport ?? 'udp', number, rates);
   });
   v1.get('/calls/:key/trace', async (req) => {
     const sid = (req.params as { key: string }).key;

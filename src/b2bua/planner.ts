@@ -3,7 +3,8 @@ import { formatUri, isSipUri, isTelUri, parseUri, tryParseUri, type SipUri } fro
 import { parsedOrNull } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import type { Flow } from '../transport/types.js';
-import type { Account, Carrier, DidMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
+import type { Account, Carrier, DidMatch, RateMatch, RouteMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
+import { orderRoute } from '../trunking/route-order.js';
 import type { Limiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
 import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
@@ -239,8 +240,10 @@ export async function planOutbound(
   // Access lists for outbound calls, barred destinations (premium rate...), barring by time of day.
   const barred = p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
   if (barred !== null) return refuse(403, barred, 'barred');
-  const carriers = p.directory.carriersFor(number);
-  if (carriers.length === 0) return refuse(404, 'No route', 'no-route');
+  const route = p.directory.route(number);
+  if (route === null || route.carriers.length === 0) return refuse(404, 'No route', 'no-route');
+  const carriers = await routeCarriers(p, route, number);
+  if (carriers.length === 0) return refuse(404, 'No rated carrier', 'no-route');
   const attempts: LegAttempt[] = [];
   const down: LegAttempt[] = [];
   for (const c of carriers) {
@@ -271,6 +274,29 @@ export async function planOutbound(
       mediaA: legMedia(trunk.media, trunk.codecs),
     },
   };
+}
+
+/**
+ * The route's carriers in the order this call tries them (route-order.ts):
+ * an `lcr` route looks up each carrier's rate for the number (one indexed
+ * query); when that fails, the list order is kept rather than the call lost.
+ */
+async function routeCarriers(p: Planner, route: RouteMatch, number: string): Promise<Carrier[]> {
+  if (route.mode === 'priority') return route.carriers;
+  let rates: Map<string, RateMatch> | null = null;
+  if (route.mode === 'lcr') {
+    try {
+      rates = await p.directory.rates(
+        route.carriers.map((c) => c.name),
+        number,
+        Date.now(),
+      );
+    } catch (err) {
+      p.log.warn({ route: route.prefix, err: String(err) }, 'rates not read: carriers tried in the list order');
+      return route.carriers;
+    }
+  }
+  return orderRoute(route, rates).ordered.map((o) => o.carrier);
 }
 
 /** Gateways already reported as unusable, so that each costs one log line, not one per call (bounded). */

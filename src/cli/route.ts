@@ -1,16 +1,21 @@
 /**
- * `trunkline route add PREFIX --carrier NAME[,NAME...]` / `set PREFIX
- * --carrier NAME[,NAME...] [--json]` / `rm PREFIX` /
- * `list [--json]` / `explain NUMBER (--from TRUNK | --from-ip IP
- * [--transport udp|tcp|tls]) [--json]`: outbound routing. The longest
- * prefix of the dialled E.164 number wins; `+` alone is the default route;
- * carriers are tried in the order given. `explain` says what a call to
- * NUMBER from TRUNK would meet, from the same in-memory directory the
- * server uses; from an address, first which rule classifies it (a carrier
- * gateway, the most specific trunk range, nobody).
+ * `trunkline route add PREFIX --carrier NAME[,NAME...] [--mode
+ * priority|lcr|weighted]` / `set PREFIX --carrier NAME[,NAME...] [--json]`
+ * / `rm PREFIX` / `list [--json]` / `explain NUMBER (--from TRUNK |
+ * --from-ip IP [--transport udp|tcp|tls]) [--json]`: outbound routing. The
+ * longest prefix of the dialled E.164 number wins; `+` alone is the default
+ * route. Mode `priority` (the default) tries the carriers in the order
+ * given, `lcr` by their rates for the number (rate decks: `trunkline
+ * rate`), `weighted` at random by the weights given as `--carrier a:3,b:1`.
+ * `explain` says what a call to NUMBER from TRUNK would meet, from the same
+ * in-memory directory the server uses, with each carrier's rate and why it
+ * is placed where it is; from an address, first which rule classifies it (a
+ * carrier gateway, the most specific trunk range, nobody).
  */
 import type { Command } from 'commander';
 import { checkName, checkTransport, parseRoutePrefix } from '../trunking/validate.js';
+import { ROUTE_MODES, type RouteMode } from '../trunking/model.js';
+import { MAX_WEIGHT, type RouteOptions } from '../store/repos/routes.js';
 import { withConfigOption } from './common.js';
 import { isoTime, printList, say } from './output.js';
 import { routeJson } from '../store/json.js';
@@ -20,30 +25,40 @@ import { patchRoute, type RoutePatch } from '../api/patch.js';
 import { TrunkingSnapshot } from '../trunking/snapshot.js';
 import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
+import type { RateLookup } from '../trunking/cost.js';
 import { canonicalIp } from '../trunking/snapshot.js';
 
 export function registerRoute(program: Command): void {
   const group = commandGroup(
     program,
     'route',
-    'outbound routes, longest prefix wins (+ alone is the default): add, set, rm, list',
+    'outbound routes, longest prefix wins (+ alone is the default): add, set, rm, list, explain',
   );
 
   withConfigOption(
     group
       .command('add')
-      .description('route numbers starting with PREFIX to carriers, tried in order')
+      .description('route numbers starting with PREFIX to carriers')
       .argument('<prefix>', '+ (the default route) or + and digits, e.g. +9122')
-      .option('--carrier <names>', 'the carriers, first tried first: NAME[,NAME...] (required)'),
-  ).action(async (prefix: string, opts: { carrier?: string }, cmd: Command) => {
-    const { p, carriers } = await orFail(() => {
+      .option(
+        '--carrier <names>',
+        'the carriers: NAME[,NAME...], first tried first; with --mode weighted NAME:WEIGHT[,...] (required)',
+      )
+      .option(
+        '--mode <mode>',
+        'priority (default): in the order given; lcr: cheapest rate for the number first; weighted: at random by weight',
+      ),
+  ).action(async (prefix: string, opts: { carrier?: string; mode?: string }, cmd: Command) => {
+    const { p, carriers, options } = await orFail(() => {
       const parsed = parseRoutePrefix(prefix, 'prefix');
       if (opts.carrier === undefined) throw new CliError('carrier: route add needs --carrier NAME[,NAME...]');
-      return { p: parsed, carriers: carriersOption(opts.carrier) };
+      return { p: parsed, ...carrierOption(opts.carrier, opts.mode) };
     });
     await withStore(cmd, async (store) => {
-      const r = await store.routes.add(p, carriers);
-      say(`added route ${r.prefix} -> ${r.carriers.join(', ')}`);
+      const r = await store.routes.add(p, carriers, options);
+      const weights = r.weights;
+      const list = r.carriers.map((c, i) => (weights === null ? c : `${c}:${weights[i]}`)).join(', ');
+      say(`added route ${r.prefix} -> ${list}${r.mode === 'priority' ? '' : ` (mode ${r.mode})`}`);
     });
   });
 
@@ -71,7 +86,8 @@ export function registerRoute(program: Command): void {
       await withStore(cmd, async (store) => {
         printList(await store.routes.list(), opts.json, routeJson, [
           ['prefix', (r) => r.prefix],
-          ['carriers', (r) => listCell(r.carriers)],
+          ['mode', (r) => r.mode],
+          ['carriers', (r) => listCell(r.carriers.map((c, i) => (r.weights === null ? c : `${c}:${r.weights[i]}`)))],
           ['created', (r) => isoTime(r.createdAt)],
         ]);
       });
@@ -96,16 +112,49 @@ export function registerRoute(program: Command): void {
     const from = await orFail(() => explainSource(opts));
     await withStore(cmd, async (store) => {
       const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
+      const rates: RateLookup = (c, n, at) => store.rates.match(c, n, at);
       const e =
         'trunk' in from
-          ? explainRoute(snapshot, from.trunk, number)
-          : explainFromSource(snapshot, from.ip, from.transport, number);
+          ? await explainRoute(snapshot, from.trunk, number, rates)
+          : await explainFromSource(snapshot, from.ip, from.transport, number, rates);
       printShow(opts.json === true ? e : explanationText(e), opts.json);
     });
   });
 }
 
 const carriersOption = (v: string): string[] => (listOption(v, 'carrier') ?? []).map((c) => checkName(c, 'carrier'));
+
+/** `--carrier a,b` or `a:3,b:1` and `--mode`: the names, the mode and the weights (weighted only). */
+function carrierOption(value: string, modeText: string | undefined): { carriers: string[]; options: RouteOptions } {
+  let mode: RouteMode = 'priority';
+  if (modeText !== undefined) {
+    if (!(ROUTE_MODES as readonly string[]).includes(modeText))
+      throw new CliError(`mode: expected one of ${ROUTE_MODES.join(', ')}, got ${JSON.stringify(modeText)}`);
+    mode = modeText as RouteMode;
+  }
+  const carriers: string[] = [];
+  const weights: number[] = [];
+  let weighted = false;
+  for (const item of listOption(value, 'carrier') ?? []) {
+    const colon = item.lastIndexOf(':');
+    const name = colon < 0 ? item : item.slice(0, colon);
+    carriers.push(checkName(name.trim(), 'carrier'));
+    if (colon < 0) {
+      weights.push(1);
+      continue;
+    }
+    weighted = true;
+    const w = item.slice(colon + 1).trim();
+    if (!/^[0-9]{1,7}$/.test(w) || Number(w) < 1 || Number(w) > MAX_WEIGHT)
+      throw new CliError(
+        `carrier: expected NAME:WEIGHT with a weight from 1 to ${MAX_WEIGHT}, got ${JSON.stringify(item)}`,
+      );
+    weights.push(Number(w));
+  }
+  if (weighted && mode !== 'weighted')
+    throw new CliError(`carrier: weights (NAME:WEIGHT) go with --mode weighted, not ${mode}`);
+  return { carriers, options: { mode, weights: mode === 'weighted' ? weights : null } };
+}
 
 interface ExplainOptions {
   from?: string;
@@ -130,7 +179,9 @@ function explainSource(o: ExplainOptions): { trunk: string } | { ip: string; tra
 /** An explanation as KEY VALUE lines. */
 function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   const src = e['source'] as { ip: string; transport: string; rule: string } | undefined;
-  const carriers = (e['carriers'] as { name: string; gateways: string[]; sends: string }[] | undefined) ?? [];
+  const carriers =
+    (e['carriers'] as { name: string; gateways: string[]; sends: string; why: string }[] | undefined) ?? [];
+  const leftOut = (e['leftOut'] as { name: string; why: string }[] | undefined) ?? [];
   const did = e['did'] as { number: string; trunk: string } | null | undefined;
   const text: Record<string, unknown> = {};
   if (src !== undefined) text['source'] = `${src.ip} over ${src.transport}: ${src.rule}`;
@@ -142,7 +193,11 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   if (e['direction'] === 'inbound') text['destination'] = e['destination'];
   else if (e['direction'] !== null) {
     text['route'] = e['route'];
-    text['carriers'] = carriers.map((c) => `${c.name} (sends ${c.sends} to ${c.gateways.join(', ')})`).join('; ');
+    text['mode'] = e['mode'];
+    text['carriers'] = carriers
+      .map((c, i) => `${i + 1}. ${c.name} (${c.why}; sends ${c.sends} to ${c.gateways.join(', ')})`)
+      .join('; ');
+    if (leftOut.length > 0) text['left out'] = leftOut.map((c) => `${c.name} (${c.why})`).join('; ');
   }
   text['verdict'] =
     e['refused'] === null

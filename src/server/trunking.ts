@@ -30,6 +30,7 @@ import type { TransportLayer } from '../transport/transport-layer.js';
 import { createMediaEngine, type MediaEngine } from '../media/index.js';
 import { parseUri } from '../sip/uri.js';
 import { SecurityCallPolicy } from '../security/call-policy.js';
+import { pricedCdr } from '../trunking/cost.js';
 import type { SecurityService } from '../security/service.js';
 import type { Location } from '../registrar/location.js';
 import type { Operations } from '../api/operations.js';
@@ -127,6 +128,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   let headerRules = headerRuleMap(config);
   const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
   const transfers = new TransferPolicy(config.trunking.transfer);
+  const sink: CdrSink = d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) };
   const b2buaEnv: B2buaEnv = {
     ...env,
     timers: {
@@ -135,7 +137,17 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       gatewayTimeoutMs: config.trunking.gatewayTimeout * 1000,
       ringTimeoutMs: config.trunking.ringTimeout * 1000,
     },
-    cdrs: d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) },
+    // Answered outbound calls priced by the carrier's rate deck (src/trunking/cost.ts) before they are
+    // written (and so POSTed by the CDR webhook); unpriced if the rates cannot be read.
+    cdrs: {
+      write: async (cdr) =>
+        sink.write(
+          await pricedCdr(cdr, (c, n, at) => directory.rates(c, n, at)).catch((err: unknown) => {
+            d.log.warn({ callSid: cdr.callSid, err: String(err) }, 'CDR not priced: rates not read');
+            return cdr;
+          }),
+        ),
+    },
     media: d.media,
     probeUdp: udpProbesFor(d.transport.boundListeners()),
     sessionTimers,

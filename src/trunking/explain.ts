@@ -1,7 +1,10 @@
 /**
  * What a call to a dialled number from a trunk would meet: the number as
- * E.164, the DID it is (if one), the route (longest prefix), the carriers in
- * order with what each is sent, and why it would be refused; from an
+ * E.164, the DID it is (if one), the route (longest prefix) and its mode,
+ * the carriers in the order a call tries them with what each is sent, its
+ * rate for the number (the deck's longest matching prefix in force now) and
+ * why it is placed there (route-order.ts), the carriers left out and why,
+ * and why the call would be refused; from an
  * address, first which rule classifies it (a carrier, a trunk, nobody). Shared by
  * `trunkline route explain` and `GET /api/v1/route/explain`; the limits and
  * the caller ID are checked per call, not here.
@@ -9,9 +12,35 @@
 import { NotFoundError } from '../store/errors.js';
 import { NumberError, formatForCarrier, normalizeNumber } from './e164.js';
 import type { TrunkingSnapshot } from './snapshot.js';
+import type { RateLookup } from './cost.js';
+import type { RateMatch } from './model.js';
+import { orderRoute } from './route-order.js';
+import { formatIncrements, formatMicros } from './money.js';
 
-/** What a call to `dialled` from `trunk` would meet (the checks the data decides; limits and caller ID are the call's). */
-export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dialled: string): Record<string, unknown> {
+/** A rate as explain shows it: money as decimals. */
+function rateOut(r: RateMatch | null): Record<string, unknown> | null {
+  if (r === null) return null;
+  return {
+    prefix: r.prefix,
+    rate: formatMicros(r.rate),
+    increment: formatIncrements(r),
+    fee: formatMicros(r.fee),
+    effective: r.effectiveAt === 0 ? null : new Date(r.effectiveAt).toISOString(),
+  };
+}
+
+/**
+ * What a call to `dialled` from `trunk` would meet (the checks the data
+ * decides; limits and caller ID are the call's). `rates` looks up the
+ * carriers' rates (the store's); `now` is when (ms).
+ */
+export async function explainRoute(
+  snapshot: TrunkingSnapshot,
+  trunkName: string,
+  dialled: string,
+  rates: RateLookup,
+  now: number = Date.now(),
+): Promise<Record<string, unknown>> {
   const entry = snapshot.trunks.get(trunkName);
   if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
   const out: Record<string, unknown> = { trunk: entry.trunk.name, account: entry.account.name, dialled };
@@ -29,18 +58,39 @@ export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dial
     };
   }
   out['number'] = number;
-  const prefix = snapshot.routeFor(number);
-  const carriers = snapshot.carriersFor(number);
+  const route = snapshot.route(number);
+  const prefix = route?.prefix ?? null;
   out['route'] = prefix;
-  out['carriers'] = carriers.map((c) => ({ name: c.name, gateways: c.gateways, sends: formatForCarrier(number, c) }));
+  out['mode'] = route?.mode ?? null;
+  const found =
+    route === null
+      ? new Map<string, RateMatch>()
+      : await rates(
+          route.carriers.map((c) => c.name),
+          number,
+          now,
+        );
+  // A weighted route's order is drawn per call: the list order here, with each carrier's chance.
+  const order = route === null ? { ordered: [], leftOut: [] } : orderRoute(route, found, null);
+  out['carriers'] = order.ordered.map((o) => ({
+    name: o.carrier.name,
+    gateways: o.carrier.gateways,
+    sends: formatForCarrier(number, o.carrier),
+    rate: rateOut(o.rate),
+    ...(o.weight !== null && { weight: o.weight }),
+    why: o.why,
+  }));
+  out['leftOut'] = order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
   const did = snapshot.did(number);
   if (did !== null) out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
   out['refused'] =
-    prefix === null
+    route === null
       ? `404: no route for ${number} (add one, or a default route +)`
-      : carriers.length === 0
-        ? `503: route ${prefix} has no carriers`
-        : null;
+      : route.carriers.length === 0
+        ? `404: route ${route.prefix} has no carriers`
+        : order.ordered.length === 0
+          ? `404: No rated carrier (route ${route.prefix} is lcr and none of its carriers has a rate for ${number})`
+          : null;
   return out;
 }
 
@@ -50,12 +100,13 @@ export function explainRoute(snapshot: TrunkingSnapshot, trunkName: string, dial
  * a carrier gateway's address first, then the most specific trunk range),
  * then the outbound route (a trunk), the DID (a carrier), or the refusal.
  */
-export function explainFromSource(
+export async function explainFromSource(
   snapshot: TrunkingSnapshot,
   ip: string,
   transport: string,
   dialled: string,
-): Record<string, unknown> {
+  rates: RateLookup,
+): Promise<Record<string, unknown>> {
   const s = snapshot.explainSource(ip, transport);
   const m = s.match;
   const source: Record<string, unknown> = { ip: s.address || ip, transport: transport.toLowerCase(), kind: m.kind };
@@ -63,7 +114,8 @@ export function explainFromSource(
     Object.assign(source, { trunk: m.trunk.name, account: m.account.name, cidr: s.cidr });
   if (m.kind === 'carrier') Object.assign(source, { carrier: m.carrier.name, gateway: s.gateway });
   source['rule'] = s.rule;
-  if (m.kind === 'trunk') return { source, direction: 'outbound', ...explainRoute(snapshot, m.trunk.name, dialled) };
+  if (m.kind === 'trunk')
+    return { source, direction: 'outbound', ...(await explainRoute(snapshot, m.trunk.name, dialled, rates)) };
   if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, dialled) };
   const refused =
     m.kind === 'wrong-transport'
