@@ -67,6 +67,15 @@ export function openApiDocument(resources: readonly Resource[], version: string,
         responses: { ...ok('201', objRef, 'created'), ...errors(400, 401, 403, 404, 409) },
       };
     }
+    if (r.upload) {
+      coll.post = {
+        tags: [tag],
+        summary: r.upload.summary,
+        parameters: queryParams(r.upload.query),
+        requestBody: { required: true, content: { [r.upload.contentType]: { schema: { type: 'string' } } } },
+        responses: { 201: { description: 'imported' }, ...errors(400, 401, 403, 404, 409) },
+      };
+    }
     if (Object.keys(coll).length > 0) paths[`/api/v1/${r.name}`] = coll;
     const one: Json = {};
     const keyParam = [{ name: r.key, in: 'path', required: true, schema: { type: 'string' } }];

@@ -79,13 +79,22 @@ export async function patchCarrier(store: Store, name: string, b: CarrierPatch):
   return store.carriers.update(input);
 }
 
-/** `carriers` replaces the route's carriers. */
+/**
+ * `carriers` replaces the route's carriers; `mode` and `weights` its mode
+ * (the carriers kept when not given; a weighted route's weights are 1 each
+ * unless given).
+ */
 export async function patchRoute(store: Store, prefix: string, b: RoutePatch): Promise<OutboundRoute> {
-  if (b.carriers !== undefined) return store.routes.update(prefix, b.carriers);
+  const opts = {
+    ...(b.mode !== undefined && { mode: b.mode }),
+    ...(b.weights !== undefined && { weights: b.weights }),
+  };
+  if (b.carriers !== undefined) return store.routes.update(prefix, b.carriers, opts);
   const p = parseRoutePrefix(prefix, 'prefix');
   const found = (await store.routes.list()).find((r) => r.prefix === p);
   if (found === undefined) throw new NotFoundError(`unknown route ${p}`);
-  return found;
+  if (b.mode === undefined && b.weights === undefined) return found;
+  return store.routes.update(p, found.carriers, opts);
 }
 
 /** `password` sets a new one (the store keeps its HA1s). */

@@ -93,6 +93,17 @@ export interface ResourceDef<
   get?(ctx: ApiContext, key: string): Promise<z.input<O>>;
   /** DELETE; with `query`, its options (`?cascade=true`). */
   remove?: { query?: R; run(ctx: ApiContext, key: string, query: Out<R>): Promise<void> };
+  /**
+   * POST of a file instead of `create` (rates: a CSV deck): the body as a
+   * stream of `contentType` (another type: 415), the query checked by
+   * `query`; 201 with what `run` returns (not filtered by `object`).
+   */
+  upload?: {
+    contentType: string;
+    query: AnyObject;
+    summary: string;
+    run(ctx: ApiContext, body: AsyncIterable<Buffer>, query: Record<string, unknown>): Promise<object>;
+  };
   /** Whether the resource is served (its service exists in this server); default yes. */
   available?(ctx: ApiContext): boolean;
 }
@@ -135,8 +146,15 @@ interface Route {
   handler: Handler;
 }
 
+function isStream(v: unknown): v is AsyncIterable<Buffer> {
+  return typeof (v as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+}
+
 /** Adds a resource's routes under the instance's prefix (/api/v1). */
 export function registerResource(app: FastifyInstance, r: Resource, ctx: ApiContext): void {
+  // An upload's body reaches its handler as the request stream, unread (no body limit: the handler reads it).
+  if (r.upload !== undefined && !app.hasContentTypeParser(r.upload.contentType))
+    app.addContentTypeParser(r.upload.contentType, (_req, payload, done) => done(null, payload));
   const urls = { base: `/${r.name}`, one: `/${r.name}/:key` };
   const allowed = new Map<string, Method[]>([
     [urls.base, []],
@@ -160,6 +178,24 @@ function routesOf(r: Resource, ctx: ApiContext, urls: { base: string; one: strin
   const routes: Route[] = [];
   if (r.list !== undefined)
     routes.push({ method: 'GET', url: urls.base, handler: listHandler(r.name, r.list, ctx, shape) });
+  if (r.upload !== undefined) {
+    const upload = r.upload;
+    routes.push({
+      method: 'POST',
+      url: urls.base,
+      handler: async (req, reply) => {
+        const type = String(req.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
+        if (type !== upload.contentType || !isStream(req.body))
+          throw new ApiError(415, `POST /api/v1/${r.name} takes a ${upload.contentType} body`);
+        const created = await upload.run(ctx, req.body, check(upload.query, req.query, 'query'));
+        reply.code(201);
+        return created;
+      },
+    });
+  }
   if (r.create !== undefined) {
     const create = r.create;
     routes.push({

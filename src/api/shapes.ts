@@ -153,7 +153,16 @@ export const carrierViews = views(
 export const routeViews = views(
   z.object({
     prefix: z.string().describe('+ (the default route) or + and digits'),
-    carriers: z.array(z.string()).describe('carrier names, first tried first'),
+    carriers: z.array(z.string()).describe('carrier names, first tried first (mode priority)'),
+    mode: z
+      .enum(['priority', 'lcr', 'weighted'])
+      .optional()
+      .describe('priority (default): as listed; lcr: cheapest rate for the number first; weighted: random by weight'),
+    weights: z
+      .array(z.number().int().min(1).max(1_000_000))
+      .nullable()
+      .optional()
+      .describe('mode weighted: one weight per carrier (default 1 each); null otherwise'),
     createdAt: z.string().describe('ISO 8601'),
   }),
   { key: 'prefix', readOnly: ['createdAt'] },
@@ -176,8 +185,27 @@ export const cdrViews = views(
     reason: z.string(),
     hangupBy: z.enum(['caller', 'callee', 'system']),
     extra: z.string().nullable().describe('JSON text: media figures'),
+    cost: z
+      .string()
+      .nullable()
+      .describe('buy cost of an answered outbound call, a decimal: fee + rate x billed / 60; null when not priced'),
+    rate: z.string().nullable().describe('the price per minute it was priced by, a decimal'),
+    ratePrefix: z.string().nullable().describe("the carrier deck's prefix that matched"),
+    billed: z.number().int().nullable().describe("seconds billed by the deck's increments"),
   }),
   { key: 'callSid' },
+);
+
+export const rateViews = views(
+  z.object({
+    carrier: z.string(),
+    prefix: z.string().describe('+ and digits: the dialled numbers it prices'),
+    rate: z.string().describe('price per minute, a decimal'),
+    increment: z.string().describe('FIRST/NEXT seconds billed (60/60, 1/1, 30/6)'),
+    fee: z.string().describe('per call, a decimal'),
+    effective: z.string().nullable().describe('ISO 8601: applies from then; null: always'),
+  }),
+  { key: 'carrier' },
 );
 
 export const callViews = views(
@@ -237,6 +265,7 @@ export type DidJson = Json<typeof didViews>;
 export type CarrierJson = Json<typeof carrierViews>;
 export type RouteJson = Json<typeof routeViews>;
 export type CdrJson = Json<typeof cdrViews>;
+export type RateJson = Json<typeof rateViews>;
 export type CallJson = Json<typeof callViews>;
 export type BanJson = Json<typeof banViews>;
 export type TokenJson = Json<typeof tokenViews>;

@@ -20,6 +20,7 @@ import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { intOption } from './trunking-common.js';
 import { CDR_EXPORT_FORMATS, cdrExport, isoTimeOf, type CdrExportFormat, type CdrExportQuery } from '../cdr/export.js';
 import { checkName } from '../trunking/validate.js';
+import { formatMicros } from '../trunking/money.js';
 
 /** An ISO 8601 time with a date (`2026-01-31`, `2026-01-31T12:00:00Z`, with an offset) as ms. */
 function isoOption(value: string | undefined, field: string): number | undefined {
@@ -141,6 +142,7 @@ export function registerCdr(program: Command): void {
         ['from', (c) => c.from],
         ['to', (c) => c.to],
         ['duration', (c) => c.duration],
+        ['cost', (c) => (c.cost === undefined || c.cost === null ? null : formatMicros(c.cost))],
         ['status', (c) => c.status],
         ['hangup', (c) => c.hangupBy],
       ]);

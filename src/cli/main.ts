@@ -21,6 +21,7 @@ import { registerTrunk } from './trunk.js';
 import { registerDid } from './did.js';
 import { registerCarrier } from './carrier.js';
 import { registerRoute } from './route.js';
+import { registerRate } from './rate.js';
 import { registerCdr } from './cdr.js';
 import { registerToken } from './token.js';
 import { registerReload } from './reload.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerDid(program);
   registerCarrier(program);
   registerRoute(program);
+  registerRate(program);
   registerCdr(program);
   registerToken(program);
   registerReload(program);

@@ -1,6 +1,6 @@
 /**
  * `trunkline route add PREFIX --carrier NAME[,NAME...] [--mode
- * priority|lcr|weighted]` / `set PREFIX --carrier NAME[,NAME...] [--json]`
+ * priority|lcr|weighted]` / `set PREFIX [--carrier ...] [--mode ...] [--json]`
  * / `rm PREFIX` / `list [--json]` / `explain NUMBER (--from TRUNK |
  * --from-ip IP [--transport udp|tcp|tls]) [--json]`: outbound routing. The
  * longest prefix of the dialled E.164 number wins; `+` alone is the default
@@ -65,9 +65,11 @@ export function registerRoute(program: Command): void {
   registerSet(group, {
     noun: 'route',
     key: ['<prefix>', 'the prefix, as added'],
-    options: [['--carrier <names>', 'the carriers, first tried first: NAME[,NAME...]']],
-    body: (o: { carrier?: string; json?: boolean }): RoutePatch =>
-      o.carrier === undefined ? {} : { carriers: carriersOption(o.carrier) },
+    options: [
+      ['--carrier <names>', 'the carriers, first tried first: NAME[,NAME...]; weighted: NAME:WEIGHT[,...]'],
+      ['--mode <mode>', 'priority, lcr or weighted (the carriers kept when --carrier is not given)'],
+    ],
+    body: (o: { carrier?: string; mode?: string; json?: boolean }): RoutePatch => setBody(o),
     apply: async (store, prefix, b) => routeJson(await patchRoute(store, prefix, b)),
   });
 
@@ -122,23 +124,21 @@ export function registerRoute(program: Command): void {
   });
 }
 
-const carriersOption = (v: string): string[] => (listOption(v, 'carrier') ?? []).map((c) => checkName(c, 'carrier'));
+/** `--mode`: one of ROUTE_MODES. */
+function modeOption(text: string): RouteMode {
+  if (!(ROUTE_MODES as readonly string[]).includes(text))
+    throw new CliError(`mode: expected one of ${ROUTE_MODES.join(', ')}, got ${JSON.stringify(text)}`);
+  return text as RouteMode;
+}
 
-/** `--carrier a,b` or `a:3,b:1` and `--mode`: the names, the mode and the weights (weighted only). */
-function carrierOption(value: string, modeText: string | undefined): { carriers: string[]; options: RouteOptions } {
-  let mode: RouteMode = 'priority';
-  if (modeText !== undefined) {
-    if (!(ROUTE_MODES as readonly string[]).includes(modeText))
-      throw new CliError(`mode: expected one of ${ROUTE_MODES.join(', ')}, got ${JSON.stringify(modeText)}`);
-    mode = modeText as RouteMode;
-  }
+/** `--carrier a,b` or `a:3,b:1`: the names, and the weights when any is given (1 for those without). */
+function carriersOption(value: string): { carriers: string[]; weights: number[] | null } {
   const carriers: string[] = [];
   const weights: number[] = [];
   let weighted = false;
   for (const item of listOption(value, 'carrier') ?? []) {
     const colon = item.lastIndexOf(':');
-    const name = colon < 0 ? item : item.slice(0, colon);
-    carriers.push(checkName(name.trim(), 'carrier'));
+    carriers.push(checkName((colon < 0 ? item : item.slice(0, colon)).trim(), 'carrier'));
     if (colon < 0) {
       weights.push(1);
       continue;
@@ -151,9 +151,24 @@ function carrierOption(value: string, modeText: string | undefined): { carriers:
       );
     weights.push(Number(w));
   }
-  if (weighted && mode !== 'weighted')
+  return { carriers, weights: weighted ? weights : null };
+}
+
+/** `route add`: the names, the mode (priority by default) and a weighted route's weights. */
+function carrierOption(value: string, modeText: string | undefined): { carriers: string[]; options: RouteOptions } {
+  const mode = modeText === undefined ? 'priority' : modeOption(modeText);
+  const { carriers, weights } = carriersOption(value);
+  if (weights !== null && mode !== 'weighted')
     throw new CliError(`carrier: weights (NAME:WEIGHT) go with --mode weighted, not ${mode}`);
-  return { carriers, options: { mode, weights: mode === 'weighted' ? weights : null } };
+  return { carriers, options: { mode, weights: mode === 'weighted' ? (weights ?? carriers.map(() => 1)) : null } };
+}
+
+/** `route set`: what is given changes (weights with the route's mode or --mode weighted: the store checks). */
+function setBody(o: { carrier?: string; mode?: string }): RoutePatch {
+  const mode = o.mode === undefined ? undefined : modeOption(o.mode);
+  if (o.carrier === undefined) return mode === undefined ? {} : { mode };
+  const { carriers, weights } = carriersOption(o.carrier);
+  return { carriers, ...(mode !== undefined && { mode }), ...(weights !== null && { weights }) };
 }
 
 interface ExplainOptions {

@@ -14,6 +14,7 @@ import type {
   CdrJson,
   DidJson,
   DomainJson,
+  RateJson,
   RouteJson,
   SubscriberJson,
   TokenJson,
@@ -28,6 +29,8 @@ import type { Domain } from './repos/domains.js';
 import type { LocationBinding } from './repos/location.js';
 import type { Subscriber } from './repos/subscribers.js';
 import type { ApiToken } from './repos/tokens.js';
+import type { RateInfo } from './repos/rates.js';
+import { formatIncrements, formatMicros } from '../trunking/money.js';
 
 /** Milliseconds since the epoch as ISO 8601 (UTC). */
 export function isoTime(ms: number): string {
@@ -135,7 +138,22 @@ export function carrierJson(c: CarrierInfo): CarrierJson {
 }
 
 export function routeJson(r: OutboundRoute): RouteJson {
-  return { prefix: r.prefix, carriers: r.carriers, createdAt: isoTime(r.createdAt) };
+  return { prefix: r.prefix, carriers: r.carriers, mode: r.mode, weights: r.weights, createdAt: isoTime(r.createdAt) };
+}
+
+const moneyOrNull = (m: number | null | undefined): string | null =>
+  m === null || m === undefined ? null : formatMicros(m);
+
+/** A rate of a deck: money as decimals, exact. */
+export function rateJson(r: RateInfo): RateJson {
+  return {
+    carrier: r.carrier,
+    prefix: r.prefix,
+    rate: formatMicros(r.rate),
+    increment: formatIncrements(r),
+    fee: formatMicros(r.fee),
+    effective: r.effectiveAt === 0 ? null : isoTime(r.effectiveAt),
+  };
 }
 
 export function cdrJson(c: Cdr): CdrJson {
@@ -155,6 +173,10 @@ export function cdrJson(c: Cdr): CdrJson {
     reason: c.reason,
     hangupBy: c.hangupBy,
     extra: c.extra,
+    cost: moneyOrNull(c.cost),
+    rate: moneyOrNull(c.rate),
+    ratePrefix: c.ratePrefix ?? null,
+    billed: c.billed ?? null,
   };
 }
 

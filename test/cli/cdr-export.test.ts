@@ -24,7 +24,7 @@ import { sampleCdr } from '../helpers/sample-cdr.js';
 import { failed, ok, run, type RunResult } from './helpers.js';
 
 const COLUMNS =
-  'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra';
+  'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed';
 
 /** RFC 4180 read back: rows of fields; quoted fields may hold commas, doubled quotes and line breaks. */
 function parseCsv(text: string): string[][] {
@@ -97,7 +97,8 @@ const INSIDE: Cdr[] = [
   }),
   cdr('CA-same-a', T0 + 2000, { direction: 'inbound', carrier: null, trunk: 'pbx2' }),
   cdr('CA-same-b', T0 + 2000),
-  cdr('CA-last', T0 + DAY - 1), // 1 ms before --to: included
+  // 1 ms before --to: included; priced by a rate deck (its cost columns as decimals).
+  cdr('CA-last', T0 + DAY - 1, { cost: 35_000, rate: 60_000, ratePrefix: '+4420', billed: 30 }),
 ];
 const OUTSIDE: Cdr[] = [
   cdr('CA-before', T0 - 1),
@@ -151,6 +152,7 @@ function suite(backend: Backend): void {
       assert.deepEqual(rows.slice(1), INSIDE.map(asFields));
       assert.ok(out.includes('"""Caller, Inc"" <sip:+912240001234@pbx>"'), 'quotes doubled, the field quoted');
       assert.ok(out.includes('"{""rtp"":{""lost"":0,""jitter"":1.5},""codec"":""PCMA""}"'), 'extra quoted');
+      assert.deepEqual(rows.at(-1)!.slice(-4), ['0.035', '0.06', '+4420', '30'], 'the cost columns');
       assert.equal(
         ok(await cli(['--account', 'acme', '--from', FROM, '--to', TO, '--format', 'csv']), 'explicit csv'),
         out,

@@ -220,9 +220,18 @@ function suite(backend: Backend): void {
       await refused(['route', 'set', 'x1', '--carrier', 'up'], /^prefix: expected \+/);
       assert.deepEqual(
         await json(['route', 'set', '+']),
-        { prefix: '+', carriers: ['alt', 'up'], createdAt: r['createdAt'] },
+        { prefix: '+', carriers: ['alt', 'up'], mode: 'priority', weights: null, createdAt: r['createdAt'] },
         'no option: the route as it is',
       );
+      // The mode alone keeps the carriers; weights with a weighted route.
+      let m = await json(['route', 'set', '+', '--mode', 'lcr']);
+      assert.deepEqual([m['mode'], m['carriers']], ['lcr', ['alt', 'up']]);
+      m = await json(['route', 'set', '+', '--carrier', 'alt:3,up', '--mode', 'weighted']);
+      assert.deepEqual([m['mode'], m['weights']], ['weighted', [3, 1]]);
+      await refused(['route', 'set', '+', '--mode', 'cheapest'], /^mode: expected one of priority, lcr, weighted/);
+      m = await json(['route', 'set', '+', '--mode', 'priority']);
+      assert.deepEqual([m['mode'], m['weights'], m['carriers']], ['priority', null, ['alt', 'up']]);
+      await refused(['route', 'set', '+', '--carrier', 'alt:2'], /^weights: weights go with mode weighted/);
     });
 
     test('subscriber set: a new password from stdin; errors', { skip }, async () => {

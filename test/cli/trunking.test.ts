@@ -412,10 +412,12 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     ],
   );
   assert.deepEqual(
-    table(ok(await cli(['route', 'list']), 'route list'), ['PREFIX', 'CARRIERS', 'CREATED']).map((r) => r.slice(0, 2)),
+    table(ok(await cli(['route', 'list']), 'route list'), ['PREFIX', 'MODE', 'CARRIERS', 'CREATED']).map((r) =>
+      r.slice(0, 3),
+    ),
     [
-      ['+', 'up'],
-      ['+91', 'cheap,up'],
+      ['+', 'priority', 'up'],
+      ['+91', 'priority', 'cheap,up'],
     ],
   );
   assert.deepEqual((await show(['carrier', 'show', 'cheap']))['routes'], ['+91']);
@@ -428,10 +430,24 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     dialled: '0091 22 4000 1234',
     number: '+912240001234',
     route: '+91',
+    mode: 'priority',
     carriers: [
-      { name: 'cheap', gateways: ['sip:127.0.0.7'], sends: '99912240001234' },
-      { name: 'up', gateways: ['sip:127.0.0.5:5080;transport=udp', 'sip:127.0.0.6:5080'], sends: '+912240001234' },
+      {
+        name: 'cheap',
+        gateways: ['sip:127.0.0.7'],
+        sends: '99912240001234',
+        rate: null,
+        why: "number 1 of the route's list (mode priority)",
+      },
+      {
+        name: 'up',
+        gateways: ['sip:127.0.0.5:5080;transport=udp', 'sip:127.0.0.6:5080'],
+        sends: '+912240001234',
+        rate: null,
+        why: "number 2 of the route's list (mode priority)",
+      },
     ],
+    leftOut: [],
     did: { number: '+912240001234', trunk: 'pbx', account: 'acme' },
     refused: null,
   });
@@ -542,6 +558,10 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'reason',
     'hangupBy',
     'extra',
+    'cost',
+    'rate',
+    'ratePrefix',
+    'billed',
   ]);
   assert.deepEqual(
     (await json(['cdr', 'list', '--trunk', 'pbx'])).map((c) => c['callSid']),
@@ -589,6 +609,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'FROM',
     'TO',
     'DURATION',
+    'COST',
     'STATUS',
     'HANGUP',
   ]);
@@ -602,6 +623,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     '+912240001234',
     '+14155550100',
     '0',
+    '-',
     '486',
     'caller',
   ]);

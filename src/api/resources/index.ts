@@ -16,6 +16,7 @@ import routes from './routes.js';
 import cdrs from './cdrs.js';
 import calls from './calls.js';
 import bans from './bans.js';
+import rates from './rates.js';
 
 export const RESOURCES: readonly Resource[] = [
   domains,
@@ -28,6 +29,7 @@ export const RESOURCES: readonly Resource[] = [
   dids,
   carriers,
   routes,
+  rates,
   cdrs,
   calls,
   bans,

@@ -2,7 +2,9 @@
  * /api/v1/routes: outbound routes (`trunkline route`), longest prefix of the
  * dialled number wins, `+` alone is the default route; carriers are tried in
  * order. The key is the prefix (`+`, `+9122`; `+` as is or %2B in the path).
- * PATCH replaces the carriers.
+ * PATCH replaces the carriers (and the mode and weights when given). A
+ * route's `mode`: priority (default, as listed), lcr (cheapest rate for the
+ * number first), weighted (random by `weights`, one per carrier).
  */
 import { NotFoundError } from '../../store/errors.js';
 import { parseRoutePrefix } from '../../trunking/validate.js';
@@ -23,7 +25,16 @@ export default defineResource({
     if (found === undefined) throw new NotFoundError(`unknown route ${p}`);
     return out(found);
   },
-  create: { body: v.create, run: async (ctx, b) => out(await ctx.store.routes.add(b.prefix, b.carriers)) },
+  create: {
+    body: v.create,
+    run: async (ctx, b) =>
+      out(
+        await ctx.store.routes.add(b.prefix, b.carriers, {
+          ...(b.mode !== undefined && { mode: b.mode }),
+          ...(b.weights !== undefined && { weights: b.weights }),
+        }),
+      ),
+  },
   update: {
     body: v.patch,
     run: async (ctx, key, b) => out(await patchRoute(ctx.store, key, b)),
