@@ -49,6 +49,14 @@ export function registerRate(program: Command): void {
     "carriers' rate decks (prices per prefix) for lcr routes and CDR costs: import, list, show, rm",
   );
 
+  registerImport(group);
+  registerList(group);
+  registerShow(group);
+  registerRm(group);
+}
+
+/** `rate import CARRIER FILE.csv [--replace]`. */
+function registerImport(group: Command): void {
   withConfigOption(
     group
       .command('import')
@@ -85,7 +93,10 @@ export function registerRate(program: Command): void {
       );
     });
   });
+}
 
+/** `rate list [CARRIER]`. */
+function registerList(group: Command): void {
   withConfigOption(
     group
       .command('list')
@@ -129,7 +140,10 @@ export function registerRate(program: Command): void {
       });
     },
   );
+}
 
+/** `rate show CARRIER PREFIX`. */
+function registerShow(group: Command): void {
   withConfigOption(
     group
       .command('show')
@@ -167,7 +181,10 @@ export function registerRate(program: Command): void {
       );
     });
   });
+}
 
+/** `rate rm CARRIER [PREFIX]`. */
+function registerRm(group: Command): void {
   withConfigOption(
     group
       .command('rm')

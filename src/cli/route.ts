@@ -96,6 +96,11 @@ export function registerRoute(program: Command): void {
     },
   );
 
+  registerExplain(group);
+}
+
+/** `route explain NUMBER --from TRUNK | --from-ip IP`. */
+function registerExplain(group: Command): void {
   withConfigOption(
     group
       .command('explain')
