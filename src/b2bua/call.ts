@@ -1,6 +1,6 @@
 import type { SipMessage } from '../sip/message.js';
+import { sendStateless } from './uac-leg.js';
 import { createResponse } from '../sip/response.js';
-import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Cdr, HangupSide } from '../trunking/model.js';
@@ -347,9 +347,7 @@ export class Call {
 
   /** Sends a request without a transaction (an ACK for a 2xx, 17.1.1.3). */
   sendStateless(req: SipMessage, d: Dialog): void {
-    const bytes = serialize(req);
-    if (d.flow !== null && this.env.transport.send(d.flow, bytes)) return;
-    this.env.transport.sendTo(d.target, bytes).catch(() => this.env.counters.inc('b2bua_ack_send_failures'));
+    sendStateless(this.env, req, d);
   }
 
   /**

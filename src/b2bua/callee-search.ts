@@ -1,4 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
+import { againHeaders, hangUpStray } from './uac-leg.js';
 import type { Target } from '../transaction/types.js';
 import type { TransportError } from '../transport/transport-error.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
@@ -6,7 +7,7 @@ import type { TimerHandle } from '../transaction/timer-wheel.js';
 import { allowsFailover } from '../proxy/best-response.js';
 import { buildCancel } from '../proxy/cancel.js';
 import type { SipInterface } from '../dialog/interfaces.js';
-import { Dialog, withoutTag } from '../dialog/dialog.js';
+import { Dialog } from '../dialog/dialog.js';
 import { newCallId, newLegSid, newTagValue } from '../dialog/sid.js';
 import { applyHeaderRule, relayedRequestHeaders } from './headers.js';
 import { withSupported100rel } from './rel100.js';
@@ -193,11 +194,11 @@ export class CalleeSearch {
       },
       onFinal: (res, tx) => {
         if (tx === this.tx) this.onFinal(res, attempt);
-        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx);
+        else if (res.status >= 200 && res.status < 300) hangUpStray(this.call.env, res, tx);
       },
       onRetransmitted2xx: (res, tx) => {
         if (tx === this.tx) this.resendAck();
-        else this.hangUpStray(res, tx);
+        else hangUpStray(this.call.env, res, tx);
       },
       onTimeout: (tx) => {
         if (tx === this.tx) this.onFailure(408, 'Request Timeout');
@@ -267,7 +268,7 @@ export class CalleeSearch {
     if (answer === null) return false;
     this.authTried = true;
     this.call.env.counters.inc('b2bua_carrier_auth');
-    const headers = reinviteHeaders(previous);
+    const headers = againHeaders(previous);
     headers.push(answer);
     this.sendInvite(
       this.call.b!.request('INVITE', { headers, body: previous.body, maxForwards: previous.maxForwards ?? 70 }),
@@ -279,7 +280,7 @@ export class CalleeSearch {
   /** RFC 4028 7.3: a 422 to our Session-Expires: the same INVITE again, the next CSeq, the interval raised to its Min-SE. */
   private retryAfter422(res: SipMessage, attempt: LegAttempt): boolean {
     const previous = this.invite!;
-    const headers = this.call.cancelled ? null : (this.call.timers?.after422(res, reinviteHeaders(previous)) ?? null);
+    const headers = this.call.cancelled ? null : (this.call.timers?.after422(res, againHeaders(previous)) ?? null);
     if (headers === null) return false;
     this.authTried = false;
     this.sendInvite(
@@ -316,7 +317,7 @@ export class CalleeSearch {
     // A new INVITE of the same dialog attempt, the next CSeq (as for credentials, RFC 3261 22.2); a challenge may be answered again.
     this.authTried = false;
     this.sendInvite(
-      b.request('INVITE', { headers: reinviteHeaders(previous), body, maxForwards: previous.maxForwards ?? 70 }),
+      b.request('INVITE', { headers: againHeaders(previous), body, maxForwards: previous.maxForwards ?? 70 }),
       attempt,
     );
   }
@@ -376,32 +377,6 @@ export class CalleeSearch {
     if (this.ack !== null && this.call.b !== null) this.call.sendStateless(this.ack, this.call.b);
   }
 
-  /** A 2xx of a transaction we no longer want (an abandoned attempt): ACK and BYE it (RFC 3261 15). */
-  private hangUpStray(res: SipMessage, tx: ClientTransaction): void {
-    const env = this.call.env;
-    const to = res.toTag;
-    if (to === null) return;
-    const req = tx.request;
-    const iface = env.interfaces.forProto(tx.target.proto, tx.target.host);
-    if (iface === null) return;
-    const d = new Dialog({
-      callId: req.callId,
-      localTag: req.fromTag ?? newTagValue(),
-      localUri: withoutTag(req.get('From') ?? ''),
-      remoteUri: withoutTag(req.get('To') ?? ''),
-      remoteTag: to,
-      remoteTarget: res.contacts[0]?.uriText ?? req.requestUri,
-      routeSet: res.getAll('Record-Route').reverse(),
-      iface,
-      target: tx.target,
-      flow: tx.flow,
-      localSeq: req.cseq.seq,
-    });
-    this.call.sendStateless(d.request('ACK', { seq: req.cseq.seq }), d);
-    env.layer.sendRequest(d.request('BYE'), d.target, NO_HANDLERS, d.flow ?? undefined);
-    env.counters.inc('b2bua_stray_answers_hung_up');
-  }
-
   /** A CANCEL toward the callee, only after a provisional (RFC 3261 9.1); until then it waits. */
   cancel(): void {
     const tx = this.tx;
@@ -440,34 +415,3 @@ export class CalleeSearch {
 function offersSrtp(sdp: Buffer): boolean {
   return /^m=\S+ [1-9]\d* RTP\/SAVPF?\b/m.test(sdp.toString('latin1'));
 }
-
-/** Headers of an INVITE sent again (credentials, RTP): all but those Dialog.request writes. */
-function reinviteHeaders(invite: SipMessage): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const f of invite.fields) {
-    const n = f.name.toLowerCase();
-    if (OWN.has(n)) continue;
-    out.push([f.name, f.value]);
-  }
-  return out;
-}
-
-const OWN: ReadonlySet<string> = new Set([
-  'via',
-  'v',
-  'max-forwards',
-  'route',
-  'from',
-  'f',
-  'to',
-  't',
-  'call-id',
-  'i',
-  'cseq',
-  'contact',
-  'm',
-  'content-length',
-  'l',
-  'authorization',
-  'proxy-authorization',
-]);
