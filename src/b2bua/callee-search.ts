@@ -1,5 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
-import { againHeaders, hangUpStray } from './uac-leg.js';
+import { againHeaders, attemptDialog, hangUpStray } from './uac-leg.js';
 import type { Target } from '../transaction/types.js';
 import type { TransportError } from '../transport/transport-error.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
@@ -7,8 +7,7 @@ import type { TimerHandle } from '../transaction/timer-wheel.js';
 import { allowsFailover } from '../proxy/best-response.js';
 import { buildCancel } from '../proxy/cancel.js';
 import type { SipInterface } from '../dialog/interfaces.js';
-import { Dialog } from '../dialog/dialog.js';
-import { newCallId, newLegSid, newTagValue } from '../dialog/sid.js';
+import { newLegSid } from '../dialog/sid.js';
 import { applyHeaderRule, relayedRequestHeaders } from './headers.js';
 import { withSupported100rel } from './rel100.js';
 import { answerChallenge } from './uac-auth.js';
@@ -84,16 +83,7 @@ export class CalleeSearch {
     call.legSidB = newLegSid();
     // Each leg's media on its own network's address.
     env.media.setSides(call.callSid, call.a.iface.media, iface.media);
-    const b = new Dialog({
-      callId: newCallId(),
-      localTag: newTagValue(),
-      localUri: attempt.from,
-      remoteUri: attempt.to,
-      remoteTarget: attempt.requestUri,
-      routeSet: [...attempt.routes],
-      iface,
-      target,
-    });
+    const b = attemptDialog(attempt, iface, target);
     call.bindLeg(b);
     this.authTried = false;
     this.rtpRetried = false;

@@ -1,11 +1,10 @@
 import type { SipMessage } from '../sip/message.js';
-import { againHeaders, hangUpStray, sendStateless } from './uac-leg.js';
+import { againHeaders, attemptDialog, hangUpStray, sendStateless } from './uac-leg.js';
 import type { Target } from '../transaction/types.js';
 import type { ClientHandlers, ClientTransaction } from '../transaction/client-transaction.js';
 import type { TimerHandle } from '../transaction/timer-wheel.js';
 import type { SipInterface } from '../dialog/interfaces.js';
 import { Dialog } from '../dialog/dialog.js';
-import { newCallId, newTagValue } from '../dialog/sid.js';
 import { allowsFailover } from '../proxy/best-response.js';
 import { buildCancel } from '../proxy/cancel.js';
 import { applyHeaderRule } from './headers.js';
@@ -112,16 +111,7 @@ export class TransferLeg {
       this.next(503, 'Unresolvable destination');
       return;
     }
-    this.dialog = new Dialog({
-      callId: newCallId(),
-      localTag: newTagValue(),
-      localUri: attempt.from,
-      remoteUri: attempt.to,
-      remoteTarget: attempt.requestUri,
-      routeSet: [...attempt.routes],
-      iface: route.iface,
-      target: route.target,
-    });
+    this.dialog = attemptDialog(attempt, route.iface, route.target);
     this.authTried = false;
     this.gotResponse = false;
     const s = this.timerSettings(attempt);

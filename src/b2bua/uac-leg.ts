@@ -7,8 +7,11 @@ import type { SipMessage } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
 import { Dialog, withoutTag } from '../dialog/dialog.js';
-import { newTagValue } from '../dialog/sid.js';
+import { newCallId, newTagValue } from '../dialog/sid.js';
 import type { B2buaEnv } from './env.js';
+import type { LegAttempt } from './plan.js';
+import type { SipInterface } from '../dialog/interfaces.js';
+import type { Target } from '../transaction/types.js';
 import { NO_HANDLERS } from './callee-search.js';
 
 /** Sends a request without a transaction (an ACK for a 2xx, RFC 3261 17.1.1.3). */
@@ -68,3 +71,17 @@ const OWN: ReadonlySet<string> = new Set([
   'authorization',
   'proxy-authorization',
 ]);
+
+/** The dialog of a new attempt toward a callee: a Call-ID and tag of its own, the attempt's URIs and preloaded routes. */
+export function attemptDialog(attempt: LegAttempt, iface: SipInterface, target: Target): Dialog {
+  return new Dialog({
+    callId: newCallId(),
+    localTag: newTagValue(),
+    localUri: attempt.from,
+    remoteUri: attempt.to,
+    remoteTarget: attempt.requestUri,
+    routeSet: [...attempt.routes],
+    iface,
+    target,
+  });
+}
