@@ -52,9 +52,12 @@ end
 return {0, now}
 `;
 
-/** Ends a call: its member leaves every key given (set membership: a second release changes nothing). */
+/**
+ * Ends calls: each member leaves its keys (set membership: a second release
+ * changes nothing). KEYS: every key named. ARGV: per release (key index, member).
+ */
 export const RELEASE_LUA = `
-for _, k in ipairs(KEYS) do redis.call('ZREM', k, ARGV[1]) end
+for i = 1, #ARGV, 2 do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[i + 1]) end
 return 0
 `;
 

@@ -42,6 +42,8 @@ const RETRY_SYNC_MS = 1_000;
 const WINDOW_MS = 60_000;
 /** Releases kept for a Redis that cannot be told now; beyond, the leases lapse by themselves. */
 const MAX_PENDING = 100_000;
+/** Calls ended within this long are released in one script: a slot comes back this much later at most. */
+const RELEASE_BATCH_MS = 10;
 
 export interface SharedLimiterOptions {
   link: RedisLink;
@@ -74,6 +76,22 @@ interface Start {
   at: number;
 }
 
+/** The keys of one script call, each named once: ARGV refers to them by their 1-based index. */
+class KeyIndex {
+  readonly keys: string[] = [];
+  readonly #index = new Map<string, number>();
+
+  at(k: string): number {
+    let i = this.#index.get(k);
+    if (i === undefined) {
+      this.keys.push(k);
+      i = this.keys.length;
+      this.#index.set(k, i);
+    }
+    return i;
+  }
+}
+
 /** A limit shared out over n nodes: each takes its part, rounded up. */
 function share(limit: number | null, n: number): number | null {
   return limit === null ? null : Math.ceil(limit / n);
@@ -92,6 +110,9 @@ export class SharedLimiter implements Limiter {
   #starts: Start[] = [];
   /** member -> keys: calls ended that Redis still has to be told of. */
   readonly #pending = new Map<string, string[]>();
+  /** member -> keys: calls ended in the last RELEASE_BATCH_MS, released together. */
+  readonly #releasing = new Map<string, string[]>();
+  #releaseTimer: NodeJS.Timeout | null = null;
   /** The limits of this node alone while Redis is unreachable; null otherwise. */
   #local: CallLimiter | null = null;
   /** Bumped at each event after which Redis must be told this node's calls anew; #asserted: the last told. */
@@ -169,6 +190,7 @@ export class SharedLimiter implements Limiter {
   close(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    this.#sendReleases();
   }
 
   #verdict(reply: unknown, scopes: ScopeLimits[], member: string): LimitVerdict {
@@ -203,13 +225,33 @@ export class SharedLimiter implements Limiter {
     };
   }
 
-  /** Takes a member out of keys now, or as soon as Redis answers (never waited for). */
+  /** Takes a member out of keys within RELEASE_BATCH_MS, or as soon as Redis answers (never waited for). */
   #forget(member: string, ks: string[]): void {
-    // A release that crosses an assertion in flight is sent again after it.
-    if (!this.#o.link.up || this.#syncing) this.#keepPending(member, ks);
-    if (!this.#o.link.up) return;
-    this.#release.run(ks, [member]).catch(() => {
+    if (!this.#o.link.up) {
       this.#keepPending(member, ks);
+      return;
+    }
+    this.#releasing.set(member, ks);
+    if (this.#releaseTimer !== null) return;
+    this.#releaseTimer = setTimeout(() => this.#sendReleases(), RELEASE_BATCH_MS);
+    this.#releaseTimer.unref();
+  }
+
+  /** The releases batched so far, in one script; those Redis could not take wait for the next sync. */
+  #sendReleases(): void {
+    if (this.#releaseTimer !== null) clearTimeout(this.#releaseTimer);
+    this.#releaseTimer = null;
+    if (this.#releasing.size === 0) return;
+    const batch = [...this.#releasing];
+    this.#releasing.clear();
+    // A release that crosses an assertion in flight is sent again after it.
+    if (!this.#o.link.up || this.#syncing) for (const [member, ks] of batch) this.#keepPending(member, ks);
+    if (!this.#o.link.up) return;
+    const ki = new KeyIndex();
+    const args: Array<string | number> = [];
+    for (const [member, ks] of batch) for (const k of ks) args.push(ki.at(k), member);
+    this.#release.run(ki.keys, args).catch(() => {
+      for (const [member, ks] of batch) this.#keepPending(member, ks);
       this.#dirty++;
     });
   }
@@ -262,17 +304,8 @@ export class SharedLimiter implements Limiter {
     const gen = this.#dirty;
     const removals = [...this.#pending];
     this.#pending.clear();
-    const ks: string[] = [];
-    const index = new Map<string, number>();
-    const at = (k: string): number => {
-      let i = index.get(k);
-      if (i === undefined) {
-        ks.push(k);
-        i = ks.length;
-        index.set(k, i);
-      }
-      return i;
-    };
+    const ki = new KeyIndex();
+    const at = (k: string): number => ki.at(k);
     const leases: Array<string | number> = [];
     for (const h of this.#held.values()) for (const s of h.scopes) leases.push(at(keys.lease(s)), h.member);
     const starts: Array<string | number> = [];
@@ -284,7 +317,7 @@ export class SharedLimiter implements Limiter {
     this.#syncing = true;
     try {
       const missing = Number(
-        await this.#sync.run(ks, [
+        await this.#sync.run(ki.keys, [
           this.#leaseMs,
           assert ? 'assert' : 'renew',
           leases.length / 2,
