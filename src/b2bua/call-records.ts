@@ -1,6 +1,6 @@
 /**
  * The live calls of a cluster in Redis, one Lua script per operation (each
- * atomic, one round trip):
+ * atomic, one round trip; a flush of a node's changes is one):
  *
  *   tl:call:SID       HASH  the call (call-record.ts): node, incarnation, listing fields, dialogs, media
  *   tl:calls:NODE     SET   the SIDs a node holds
@@ -19,35 +19,42 @@ import type { RedisLink, RedisScript } from '../cluster/redis-link.js';
 import { LISTED_FIELDS, listedCall } from './call-record.js';
 import type { LiveCall } from './b2bua.js';
 
-const PUT_LUA = `
-if redis.call('GET', KEYS[3]) ~= ARGV[3] then return 0 end
-local n = tonumber(ARGV[4])
-local fields = {}
-for i = 5 + n, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('SADD', KEYS[2], ARGV[1])
-for i = 1, n do
-  redis.call('HSET', KEYS[3 + i], 'callSid', ARGV[1], 'node', ARGV[2], 'incarnation', ARGV[3], 'side', ARGV[4 + i])
+/**
+ * One flush of a node's calls, as one JSON argument (a node's CPU goes per
+ * argument sent, Redis's per field written): drops first (ended calls:
+ * their record, their SID in the node's set, the index entries that still
+ * name them), then puts, only while Redis names this node alive with its
+ * incarnation (returns 1; else 0 and no put is written).
+ * KEYS: this node's alive key, its calls set. ARGV: incarnation, node,
+ * call key prefix, dialog key prefix, {puts: [{sid, rec, legs: [[callId,
+ * side]], stale: [callId]}], drops: [{sid, ids: [callId]}]}.
+ */
+const WRITE_LUA = `
+local inc, node, cp, dp = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local batch = cjson.decode(ARGV[5])
+local function unindex(id, sid)
+  if id and id ~= '' and redis.call('HGET', dp .. id, 'callSid') == sid then redis.call('DEL', dp .. id) end
 end
-for i = 4 + n, #KEYS do
-  if redis.call('HGET', KEYS[i], 'callSid') == ARGV[1] then redis.call('DEL', KEYS[i]) end
+for _, d in ipairs(batch.drops) do
+  for _, id in ipairs(redis.call('HMGET', cp .. d.sid, 'aCallId', 'bCallId')) do unindex(id, d.sid) end
+  for _, id in ipairs(d.ids) do unindex(id, d.sid) end
+  redis.call('DEL', cp .. d.sid)
+  redis.call('SREM', KEYS[2], d.sid)
 end
-return 1
-`;
-
-const DROP_LUA = `
-local ids = redis.call('HMGET', KEYS[1], 'aCallId', 'bCallId')
-for _, id in ipairs(ids) do
-  if id and id ~= '' then
-    local k = ARGV[2] .. id
-    if redis.call('HGET', k, 'callSid') == ARGV[1] then redis.call('DEL', k) end
+if redis.call('GET', KEYS[1]) ~= inc then return 0 end
+for _, p in ipairs(batch.puts) do
+  local fields = {}
+  for k, v in pairs(p.rec) do
+    fields[#fields + 1] = k
+    fields[#fields + 1] = v
   end
+  redis.call('HSET', cp .. p.sid, unpack(fields))
+  redis.call('SADD', KEYS[2], p.sid)
+  for _, l in ipairs(p.legs) do
+    redis.call('HSET', dp .. l[1], 'callSid', p.sid, 'node', node, 'incarnation', inc, 'side', l[2])
+  end
+  for _, id in ipairs(p.stale) do unindex(id, p.sid) end
 end
-for i = 3, #KEYS do
-  if redis.call('HGET', KEYS[i], 'callSid') == ARGV[1] then redis.call('DEL', KEYS[i]) end
-end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 `;
 
@@ -104,9 +111,23 @@ export interface DialogOwner extends CallOwner {
   sip: string[];
 }
 
-export interface IndexedLeg {
-  callId: string;
-  side: 'a' | 'b';
+/** A live call to write: its record, its legs' Call-IDs to index, Call-IDs indexed before and no longer its. */
+export interface RecordPut {
+  sid: string;
+  rec: Record<string, string>;
+  legs: Array<[callId: string, side: 'a' | 'b']>;
+  stale: string[];
+}
+
+/** An ended call to remove, with the Call-IDs indexed for it. */
+export interface RecordDrop {
+  sid: string;
+  ids: string[];
+}
+
+export interface RecordBatch {
+  puts: RecordPut[];
+  drops: RecordDrop[];
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -115,8 +136,7 @@ export class CallRecords {
   readonly #link: RedisLink;
   readonly #node: string;
   readonly #incarnation: string;
-  readonly #put: RedisScript;
-  readonly #drop: RedisScript;
+  readonly #write: RedisScript;
   readonly #sweep: RedisScript;
   readonly #list: RedisScript;
   readonly #dialog: RedisScript;
@@ -125,39 +145,23 @@ export class CallRecords {
     this.#link = link;
     this.#node = node;
     this.#incarnation = incarnation;
-    this.#put = link.script(PUT_LUA);
-    this.#drop = link.script(DROP_LUA);
+    this.#write = link.script(WRITE_LUA);
     this.#sweep = link.script(SWEEP_LUA);
     this.#list = link.script(LIST_LUA);
     this.#dialog = link.script(DIALOG_LUA);
   }
 
   /**
-   * Writes a call of this node and indexes its legs; `stale`: Call-IDs
-   * indexed before and no longer its (an earlier attempt's). False when
-   * Redis does not name this node alive now (nothing written).
+   * Writes a flush of this node's calls in one script: the ended ones
+   * removed, the live ones written with their legs indexed. False when Redis
+   * does not name this node alive now (the removals done, no call written).
    */
-  async put(fields: Record<string, string>, legs: IndexedLeg[], stale: string[]): Promise<boolean> {
-    const sid = fields['callSid']!;
-    const reply = await this.#put.run(
-      [
-        keys.call(sid),
-        keys.calls(this.#node),
-        keys.alive(this.#node),
-        ...legs.map((l) => keys.dialog(l.callId)),
-        ...stale.map((id) => keys.dialog(id)),
-      ],
-      [sid, this.#node, this.#incarnation, legs.length, ...legs.map((l) => l.side), ...Object.entries(fields).flat()],
+  async write(batch: RecordBatch): Promise<boolean> {
+    const reply = await this.#write.run(
+      [keys.alive(this.#node), keys.calls(this.#node)],
+      [this.#incarnation, this.#node, keys.call(''), keys.dialog(''), JSON.stringify(batch)],
     );
     return reply === 1;
-  }
-
-  /** Removes an ended call of this node: its record, its SID from the node's set, its index entries. */
-  async drop(callSid: string, callIds: Iterable<string>): Promise<void> {
-    await this.#drop.run(
-      [keys.call(callSid), keys.calls(this.#node), ...[...callIds].map((id) => keys.dialog(id))],
-      [callSid, keys.dialog('')],
-    );
   }
 
   /** Removes a node's records not of its incarnation alive now; returns how many. */

@@ -24,7 +24,7 @@ import type { Flow, TransportProto } from '../transport/types.js';
 import type { B2bua, CallWatcher, LiveCall } from './b2bua.js';
 import type { Call } from './call.js';
 import { callRecord } from './call-record.js';
-import { CallRecords, type IndexedLeg } from './call-records.js';
+import { CallRecords, type RecordBatch } from './call-records.js';
 import type { MediaLink } from './media-link.js';
 
 /** Changes of one moment are written together. */
@@ -33,6 +33,8 @@ const FLUSH_MS = 20;
 const RETRY_MS = 500;
 /** The other nodes' addresses are read again this often (and when one goes). */
 const PEERS_MS = 10_000;
+/** Calls written by one script at most (after Redis came back, every call is): Redis stays responsive. */
+const MAX_BATCH = 500;
 /** At stop, the last writes wait this long at most. */
 const STOP_WAIT_MS = 1000;
 
@@ -49,7 +51,7 @@ export class SharedCalls implements CallWatcher {
   /** SIDs a write was sent for (a record may be in Redis): an ended call never sent costs no removal. */
   readonly #sent = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
-  #flushing: Promise<void> | null = null;
+  #flushing: Promise<unknown> | null = null;
   #peersTimer: NodeJS.Timeout | null = null;
   /** Hosts of the other nodes' SIP listeners. */
   #peerHosts = new Set<string>();
@@ -193,59 +195,64 @@ export class SharedCalls implements CallWatcher {
     this.#timer.unref();
   }
 
-  /** Writes every dirty call; those that fail stay dirty (again in RETRY_MS, or all of them when Redis is back). */
+  /** Writes every dirty call in one script; those not taken stay dirty (again in RETRY_MS, or all of them when Redis is back). */
   async #flush(): Promise<void> {
     if (this.#flushing !== null || this.#dirty.size === 0 || !this.#cluster.link.up) return;
-    const batch = [...this.#dirty];
-    this.#dirty.clear();
-    let retry = false;
-    const done = Promise.all(
-      batch.map((sid) =>
-        this.#write(sid).then(
-          (ok) => {
-            if (ok) return;
-            this.#dirty.add(sid);
-            retry = true;
-          },
-          (err: unknown) => {
-            this.#dirty.add(sid);
-            retry = true;
-            if (!this.#failing && this.#cluster.link.up)
-              this.#log.warn({ err: String(err) }, 'cluster: a call record could not be written (tried again)');
-            this.#failing = true;
-          },
-        ),
-      ),
-    ).then(() => undefined);
+    const batch = this.#batch();
+    const done = this.#send(batch);
     this.#flushing = done;
-    await done;
+    const retry = !(await done);
     this.#flushing = null;
-    if (!retry) this.#failing = false;
     // While Redis is down nothing is retried: its return writes every call.
     if (this.#dirty.size > 0 && this.#cluster.link.up) this.#schedule(retry ? RETRY_MS : FLUSH_MS);
   }
 
-  /** Writes a live call, or removes an ended one; false when Redis took nothing (this node not alive there yet). */
-  async #write(sid: string): Promise<boolean> {
-    const call = this.#b2bua.call(sid);
-    const had = this.#indexed.get(sid) ?? new Set<string>();
-    if (call === undefined) {
-      // Started and ended within one flush (FLUSH_MS): nothing of it ever reached Redis.
-      if (!this.#sent.has(sid)) return true;
-      await this.#records.drop(sid, had);
-      this.#indexed.delete(sid);
-      this.#sent.delete(sid);
-      return true;
+  /** Up to MAX_BATCH dirty calls as writes (no longer dirty): a live call's record, an ended call's removal (none when it never reached Redis). */
+  #batch(): RecordBatch {
+    const batch: RecordBatch = { puts: [], drops: [] };
+    let n = 0;
+    for (const sid of this.#dirty) {
+      if (n++ === MAX_BATCH) break;
+      this.#dirty.delete(sid);
+      const call = this.#b2bua.call(sid);
+      const had = this.#indexed.get(sid);
+      if (call === undefined) {
+        // Started and ended within one flush (FLUSH_MS): nothing of it ever reached Redis.
+        if (this.#sent.has(sid)) batch.drops.push({ sid, ids: had === undefined ? [] : [...had] });
+        continue;
+      }
+      const legs: Array<[string, 'a' | 'b']> = [[call.a.callId, 'a']];
+      if (call.b !== null) legs.push([call.b.callId, 'b']);
+      const stale = had === undefined ? [] : [...had].filter((id) => !legs.some((l) => l[0] === id));
+      const rec = callRecord(call, this.#self, this.#cluster.nodes.incarnation, this.#media.relayOf(sid));
+      batch.puts.push({ sid, rec, legs, stale });
     }
-    const legs: IndexedLeg[] = [{ callId: call.a.callId, side: 'a' }];
-    if (call.b !== null) legs.push({ callId: call.b.callId, side: 'b' });
-    const stale = [...had].filter((id) => !legs.some((l) => l.callId === id));
-    const record = callRecord(call, this.#self, this.#cluster.nodes.incarnation, this.#media.relayOf(sid));
-    this.#sent.add(sid);
-    if (!(await this.#records.put(record, legs, stale))) return false;
-    // Ended while written: the next flush removes it (ended() marked it dirty again).
-    this.#indexed.set(sid, new Set(legs.map((l) => l.callId)));
-    return true;
+    return batch;
+  }
+
+  /** Sends a batch; true when all of it was taken, else its calls are dirty again. */
+  async #send(batch: RecordBatch): Promise<boolean> {
+    for (const p of batch.puts) this.#sent.add(p.sid);
+    let taken: boolean;
+    try {
+      taken = await this.#records.write(batch);
+    } catch (err) {
+      for (const c of [...batch.puts, ...batch.drops]) this.#dirty.add(c.sid);
+      if (!this.#failing && this.#cluster.link.up)
+        this.#log.warn({ err: String(err) }, 'cluster: call records could not be written (tried again)');
+      this.#failing = true;
+      return false;
+    }
+    this.#failing = false;
+    for (const d of batch.drops) {
+      this.#indexed.delete(d.sid);
+      this.#sent.delete(d.sid);
+    }
+    // Not alive in Redis yet (or swept): the live calls are written again later.
+    if (!taken) for (const p of batch.puts) this.#dirty.add(p.sid);
+    // A call that ended while written is dirty again: the next flush removes it.
+    else for (const p of batch.puts) this.#indexed.set(p.sid, new Set(p.legs.map((l) => l[0])));
+    return taken || batch.puts.length === 0;
   }
 
   // ---- the other nodes ----
