@@ -12,6 +12,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type LoadConfigOptions, type TrunklineConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
+import { checkOpenFileLimit } from '../core/open-files.js';
 import { EXIT_CONFIG, EXIT_FAILURE, configOptionsOf, errorMessage, fail, withConfigOption } from './common.js';
 
 // The server module is loaded by `serve` only, so management commands start fast.
@@ -40,6 +41,8 @@ export async function serve(loadOpts: LoadConfigOptions, version: string): Promi
 
   const log = createLogger(config.log.level);
   log.info({ version, config: config.source ?? '(built-in defaults)' }, 'trunkline starting');
+  // Media legs and connections are descriptors: a low hard limit caps the calls held before the port range does.
+  checkOpenFileLimit(log, config.media.ports);
 
   let server: Server;
   try {

@@ -9,6 +9,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { MediaError, WARN } from './errors.js';
+import { openFileLimit } from '../core/open-files.js';
 
 export class PortAllocator {
   private readonly used: Uint8Array;
@@ -23,6 +24,8 @@ export class PortAllocator {
       throw new RangeError(`bad media port range ${min}-${max}`);
     }
     this.used = new Uint8Array(max - min + 1);
+    // Read now, while descriptors are free: the 503 of a bind out of them names it.
+    openFileLimit();
     // Start somewhere in the range so restarts do not reuse the same ports first.
     this.cursor = min + Math.floor(Math.random() * (max - min + 1));
   }
@@ -95,16 +98,33 @@ export interface SocketOptions {
   bufferBytes?: number;
 }
 
-function bindAt(port: number, host: string, opts: SocketOptions): Promise<Socket | null> {
+/** Errors of socket() itself: the process (EMFILE) or the system (ENFILE) has no descriptor left. */
+const NO_DESCRIPTOR = new Set(['EMFILE', 'ENFILE']);
+
+/**
+ * A 503 that names the open-file limit: when sockets cannot be made, no
+ * port of the range can be bound, and "no free port" would mislead.
+ */
+function noDescriptor(code: string): MediaError {
+  const limit = openFileLimit();
+  const which =
+    code === 'ENFILE'
+      ? "the system's open-file table is full (ENFILE)"
+      : `the process's open-file limit${limit === null ? '' : ` (${limit.soft})`} is reached (EMFILE)`;
+  return new MediaError(503, WARN.misc, `no socket for a media port: ${which}`);
+}
+
+/** A bound socket, or the error code of the failed bind (EADDRINUSE: another process holds the port). */
+function bindAt(port: number, host: string, opts: SocketOptions): Promise<Socket | string> {
   return new Promise((resolve) => {
     const sock = createSocket({
       type: isIP(host) === 6 ? 'udp6' : 'udp4',
       lookup: literalLookup as never,
       ...(opts.bufferBytes !== undefined && { recvBufferSize: opts.bufferBytes, sendBufferSize: opts.bufferBytes }),
     });
-    const onError = (): void => {
+    const onError = (err: NodeJS.ErrnoException): void => {
       sock.close();
-      resolve(null);
+      resolve(err.code ?? 'EUNKNOWN');
     };
     sock.once('error', onError);
     sock.bind({ port, address: host, exclusive: true }, () => {
@@ -137,17 +157,19 @@ export async function bindPorts(
     const p = mux ? alloc.allocOne() : alloc.allocPair();
     if (p === null) break;
     const rtp = await bindAt(p, host, opts);
-    if (rtp === null) {
+    if (typeof rtp === 'string') {
       alloc.free(p);
       if (!mux) alloc.free(p + 1);
+      if (NO_DESCRIPTOR.has(rtp)) throw noDescriptor(rtp);
       continue;
     }
     if (mux) return { rtpPort: p, rtp, rtcpPort: null, rtcp: null };
     const rtcp = await bindAt(p + 1, host, opts);
-    if (rtcp !== null) return { rtpPort: p, rtp, rtcpPort: p + 1, rtcp };
+    if (typeof rtcp !== 'string') return { rtpPort: p, rtp, rtcpPort: p + 1, rtcp };
     rtp.close();
     alloc.free(p);
     alloc.free(p + 1);
+    if (NO_DESCRIPTOR.has(rtcp)) throw noDescriptor(rtcp);
   }
   throw new MediaError(503, WARN.misc, `no free media port in ${alloc.min}-${alloc.max}`);
 }
@@ -162,8 +184,9 @@ export async function bindOne(
     const p = alloc.allocOne();
     if (p === null) break;
     const sock = await bindAt(p, host, opts);
-    if (sock !== null) return { port: p, sock };
+    if (typeof sock !== 'string') return { port: p, sock };
     alloc.free(p);
+    if (NO_DESCRIPTOR.has(sock)) throw noDescriptor(sock);
   }
   throw new MediaError(503, WARN.misc, `no free media port in ${alloc.min}-${alloc.max}`);
 }
