@@ -91,6 +91,7 @@ export class B2bua implements CallRegistry {
     this.transfers = new Transfers(env, planner, {
       dialogOf: (callId, localTag) => this.dialogs.get(dialogKey(callId, localTag)),
       unbind: (key) => this.unbind(key),
+      ended: (call) => this.ended(call),
       writingCdr: (done) => this.writingCdr(done),
     });
     // A call whose media stopped is ended, not billed for hours ("Media timeout" in the CDR).

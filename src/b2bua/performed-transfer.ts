@@ -9,14 +9,12 @@ import { NO_HANDLERS } from './callee-search.js';
 import { LegTimer } from './leg-timer.js';
 import { outcomeAsUac, timerHeadersOfResponse } from './session-timer.js';
 import { inSerial, reinvite } from './reinvite.js';
-import { referNotify, wantsNoSubscription } from './transfer-headers.js';
+import { wantsNoSubscription } from './transfer-headers.js';
+import { notifyReferrer } from './transfer-notify.js';
 import { TransferLeg, type AnsweredLeg } from './transfer-leg.js';
 import type { TransferLegRecord } from './transfer-cdr.js';
 import type { Party, PendingTransfer } from './transfer-state.js';
 import type { Transfers } from './transfers.js';
-
-/** A NOTIFY the referrer does not answer is given up after this (its transaction's own timeout is longer). */
-const NOTIFY_WAIT_MS = 5000;
 
 /**
  * A REFER done by the B2BUA (RFC 3515 as a UA would, the SBC way): 202,
@@ -285,39 +283,11 @@ export class PerformedTransfer implements PendingTransfer {
   /**
    * A NOTIFY of the refer subscription on the referrer's dialog (RFC 3515
    * 2.4.4): none once it hung up or asked for none; resolves on its final
-   * response, or after NOTIFY_WAIT_MS.
+   * response, or when transfer-notify.ts gives up on it.
    */
-  private notify(status: number, reason: string, final: boolean): Promise<void> {
-    if (!this.notifying || this.referrerGone || this.abandoned) return Promise.resolve();
-    const env = this.env;
-    const d = this.referrer;
-    const n = referNotify(this.refer.cseq.seq, status, reason, final);
-    const headers = [...n.headers];
-    if (env.agentName !== null) headers.push(['User-Agent', env.agentName]);
-    const req = d.request('NOTIFY', { headers, body: n.body });
-    this.call.noteChange();
-    env.counters.inc('b2bua_transfer_notifies');
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, NOTIFY_WAIT_MS);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      env.layer.sendRequest(
-        req,
-        d.target,
-        {
-          onFinal: (res) => {
-            // RFC 3261 12.2.1.2: the referrer's dialog is gone.
-            if (res.status === 481) this.referrerGone = true;
-            done();
-          },
-          onTimeout: done,
-          onTransportError: done,
-        },
-        d.flow ?? undefined,
-      );
-    });
+  private async notify(status: number, reason: string, final: boolean): Promise<void> {
+    if (!this.notifying || this.referrerGone || this.abandoned) return;
+    if (await notifyReferrer(this.call, this.referrer, this.refer, status, reason, final)) this.referrerGone = true;
   }
 
   // ---- PendingTransfer ----

@@ -30,6 +30,8 @@ export interface TransferNote {
   /** Who asked: the caller's side or the callee's. */
   by: 'caller' | 'callee';
   at: number;
+  /** An attended transfer: the target's call (its SID above) joined this one, no new leg. */
+  attended?: true;
 }
 
 /** The CDR of a transfer's new leg, ended at `endAt` with this status and reason. */

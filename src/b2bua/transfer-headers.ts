@@ -118,7 +118,35 @@ export function replacesOf(req: SipMessage): Replaces | null {
   if (!req.has('Replaces')) return null;
   const values = req.getAll('Replaces');
   if (values.length !== 1) throw new TransferHeaderError('Replaces', 'more than one');
-  const v = values[0]!;
+  return parseReplaces(values[0]!);
+}
+
+/**
+ * The Replaces among the headers of a Refer-To URI (`?Replaces=...`, RFC
+ * 3891 6.1 and RFC 3261 19.1.1: `hname=hvalue` pairs joined by `&`, the
+ * value escaped); null when there is none. In a REFER it names the dialog
+ * the transferee's INVITE is to replace, as its recipient (the target)
+ * sees it: our tag as to-tag when that dialog is one of ours.
+ */
+export function replacesInUriHeaders(headers: string): Replaces | null {
+  let found: Replaces | null = null;
+  for (const pair of headers.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).toLowerCase() !== 'replaces') continue;
+    if (found !== null) throw new TransferHeaderError('Refer-To', 'more than one Replaces');
+    let value: string;
+    try {
+      value = unescapeUriPart(pair.slice(eq + 1));
+    } catch (err) {
+      if (!(err instanceof SipSyntaxError)) throw err;
+      throw new TransferHeaderError('Refer-To', err.message);
+    }
+    found = parseReplaces(value);
+  }
+  return found;
+}
+
+function parseReplaces(v: string): Replaces {
   const semi = v.indexOf(';');
   const callId = (semi < 0 ? v : v.slice(0, semi)).trim();
   if (callId === '' || /\s/.test(callId)) throw new TransferHeaderError('Replaces', 'no Call-ID');

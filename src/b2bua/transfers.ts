@@ -8,7 +8,9 @@
  *   (in-dialog.ts), its NOTIFYs back the same way;
  * - perform: done here (performed-transfer.ts): a new leg to the Refer-To
  *   number, planned as a call of the referrer's trunk, bridged to the party
- *   that stays, the referrer told by NOTIFY and hung up.
+ *   that stays, the referrer told by NOTIFY and hung up; with Replaces in
+ *   the Refer-To (attended, attended-transfer.ts) the leg of the referrer's
+ *   other call that it names joins this one instead of a new leg.
  *
  * An INVITE with Replaces naming one of our legs (replacement.ts) takes that
  * leg's place unless the policy of its trunk or carrier is `refuse`. A leg
@@ -29,7 +31,14 @@ import type { B2buaEnv } from './env.js';
 import { planInbound, planOutbound, refuse, type Planner, type PlanResult } from './planner.js';
 import { CallTransfers, type Party } from './transfer-state.js';
 import { transferLegCdr, withNotes, type TransferLegRecord } from './transfer-cdr.js';
-import { referTargetOf, TransferHeaderError, type ReferTarget } from './transfer-headers.js';
+import {
+  referTargetOf,
+  replacesInUriHeaders,
+  TransferHeaderError,
+  type ReferTarget,
+  type Replaces,
+} from './transfer-headers.js';
+import { AttendedTransfer } from './attended-transfer.js';
 import { PerformedTransfer } from './performed-transfer.js';
 import { Replacement } from './replacement.js';
 import type { TransferPolicyName } from './transfer-policy.js';
@@ -40,6 +49,8 @@ export interface TransferHost {
   dialogOf(callId: string, localTag: string): { call: Call; side: Side } | undefined;
   unbind(key: string): void;
   writingCdr(done: Promise<void>): void;
+  /** A call over without its own end (an attended transfer joined its leg to another call). */
+  ended(call: Call): void;
 }
 
 /** A leg taken over by another dialog: answered a while, so that a request crossing the takeover is not lost. */
@@ -126,16 +137,27 @@ export class Transfers {
       this.answer(tx, req, err.status, err.status === 400 ? err.reasonPhrase : 'Refer-To not supported');
       return true;
     }
-    // Attended transfer (a Replaces in the Refer-To) would join two calls' media: not done here.
-    if (target.method !== 'INVITE' || target.headers !== null) {
+    let replaces: Replaces | null = null;
+    try {
+      replaces = target.headers === null ? null : replacesInUriHeaders(target.headers);
+    } catch (err) {
+      if (!(err instanceof TransferHeaderError)) throw err;
+      this.answer(tx, req, 400, err.reasonPhrase);
+      return true;
+    }
+    // Headers other than Replaces in the Refer-To, another method: nothing we would send.
+    if (target.method !== 'INVITE' || (target.headers !== null && replaces === null)) {
       this.answer(tx, req, 501, 'Transfer of this kind not performed');
       return true;
     }
-    if (st.pending !== null) {
+    if (st.pending !== null || st.inviteBusy) {
       this.answer(tx, req, 500, 'Transfer in progress', [['Retry-After', '5']]);
       return true;
     }
-    const transfer = new PerformedTransfer(this, call, side, req, tx, flow, target.user);
+    const transfer =
+      replaces === null
+        ? new PerformedTransfer(this, call, side, req, tx, flow, target.user)
+        : new AttendedTransfer(this, call, side, req, tx, replaces);
     st.pending = transfer;
     void transfer.run().finally(() => {
       if (st.pending === transfer) st.pending = null;

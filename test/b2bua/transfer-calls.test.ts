@@ -146,19 +146,10 @@ function transferCalls(media: MediaChoice): void {
         caller: DID.perform,
         dialogfile: dialogFile,
       });
-      const [callId, fromTag, toTag] = await waitFor(
-        () => {
-          const words = read(dialogFile).trim().split(/\s+/);
-          return words.length === 3 ? words : undefined;
-        },
-        { timeoutMs: 10_000, what: "the first phone's dialog" },
-      ).catch(async (err: unknown) => {
-        const r = await phone1;
-        assert.fail(`${String(err)}: ${read(dialogFile)}\n${r.out}\n${read(r.log)}`);
-      });
+      const { callId, fromTag, toTag } = await x.dialogWritten(dialogFile, phone1);
       const phone2 = await x.pbxCall('xfer-pbx-replacing.xml', x.pbx.perform, dialled, {
         caller: DID.perform,
-        replaces: `${callId!};to-tag=${toTag!};from-tag=${fromTag!}`,
+        replaces: `${callId};to-tag=${toTag};from-tag=${fromTag}`,
         leak: re(x.carrierHost),
       });
       x.passes(phone2, 'the phone taking over');
@@ -176,6 +167,48 @@ function transferCalls(media: MediaChoice): void {
       assert.equal(cdrs[0]!.status, 200);
       assert.equal(cdrs[0]!.hangupBy, 'caller');
       assert.equal(extraOf(cdrs[0]!)['replaced'], 1);
+    });
+
+    test('attended REFER performed: the consulted party joins the transferee, both PBX legs BYEd, CDRs joined', async () => {
+      const toA = '+15556000001';
+      const toB = '+16666000001';
+      // The transferee and the target each see only the media engine, never the other's address.
+      const a = await x.carrier('xfer-carrier-transferee.xml', 'c-attended-a', { leak: re(x.targetHost), hold: '800' });
+      const b = await x.carrier('xfer-carrier-joined.xml', 'c-attended-b', { leak: re(x.carrierHost) });
+      const dialogFile = join(logs, `${media.net}-consulted-dialog.txt`);
+      const consult = x.pbxCall('xfer-pbx-replaced.xml', x.pbx.perform, toB, {
+        caller: DID.perform,
+        dialogfile: dialogFile,
+      });
+      const d = await x.dialogWritten(dialogFile, consult);
+      const transferor = await x.pbxCall('xfer-pbx-attended.xml', x.pbx.perform, toA, {
+        caller: DID.perform,
+        target: toB,
+        replaces: encodeURIComponent(`${d.callId};to-tag=${d.toTag};from-tag=${d.fromTag}`),
+      });
+      x.passes(transferor, 'the PBX (transferor)');
+      x.passes(await consult, 'the PBX (consultation call, its leg replaced)');
+      await x.done(a, 'the transferee');
+      await x.done(b, 'the target');
+
+      const original = await x.rig.cdrTo(toA);
+      const joined = await x.rig.cdrTo(toB);
+      assert.equal(original.status, 200);
+      assert.equal(original.reason, `Transferred to ${toB}`);
+      assert.equal(original.carrier, 'c-attended-a');
+      const transfers = extraOf(original)['transfers'] as Array<Record<string, unknown>>;
+      assert.deepEqual(
+        [transfers.length, transfers[0]!['to'], transfers[0]!['callSid'], transfers[0]!['attended']],
+        [1, toB, joined.callSid, true],
+      );
+      assert.equal(joined.status, 200);
+      assert.equal(joined.carrier, 'c-attended-b');
+      assert.equal(joined.reason, 'Normal Clearing');
+      assert.equal(joined.hangupBy, 'caller', 'the transferee hung up the joined call');
+      assert.equal(extraOf(joined)['transferOf'], original.callSid);
+      assert.ok(joined.startAt < original.startAt, 'billed from its own start (the consultation came first)');
+      assert.equal(original.endAt, joined.endAt, 'both end with the conversation');
+      assert.equal((await x.rig.store.cdrs.list()).cdrs.filter((c) => c.to === toB).length, 1);
     });
 
     test('Replaces naming no dialog of ours: 481; from a trunk whose policy refuses transfers: 403', async () => {

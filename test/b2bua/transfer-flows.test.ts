@@ -192,12 +192,14 @@ test('REFERs refused for what they ask; the call goes on', async (t) => {
   };
   assert.equal((await refusal(2, [])).status, 400, 'no Refer-To (RFC 3515 2.4.2)');
   assert.equal((await refusal(3, [referTo('a'), referTo('b')])).status, 400, 'two Refer-To');
-  const attended = await refusal(4, [referTo(TARGET, '?Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2')]);
-  assert.equal(attended.status, 501, 'attended transfer (Replaces in Refer-To) is not performed');
+  const other = await refusal(4, [referTo(TARGET, '?Accept-Contact=%2A')]);
+  assert.equal(other.status, 501, 'headers other than Replaces in the Refer-To: nothing we would send');
+  const unreadable = await refusal(5, [referTo(TARGET, '?Replaces=x%40y%3Bto-tag%3D1')]);
+  assert.equal(unreadable.status, 400, 'a Replaces without from-tag (RFC 3891 6.1)');
   // A transfer in progress: a second REFER waits.
-  ck.fromCaller(refer(call, 5, [referTo(TARGET)]));
+  ck.fromCaller(refer(call, 6, [referTo(TARGET)]));
   await sentMatching(ck, CALLER_HOST, '202', isResponse(202, 'REFER'));
-  const second = await refusal(6, [referTo(TARGET)]);
+  const second = await refusal(7, [referTo(TARGET)]);
   assert.equal(second.status, 500);
   assert.equal(second.get('Retry-After'), '5');
   assert.deepEqual(

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../helpers/ports.js';
 import { portBound, sipp, sippBackground, scenarioWith, type BackgroundSipp } from '../helpers/sipp.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import type { Cdr } from '../../src/trunking/model.js';
 import { hostOf, startRig, type MediaChoice, type MediaRig } from './media-rigs.js';
 
@@ -117,6 +117,24 @@ export class TransferRig {
       extra: ['-s', dialled, '-trace_msg', '-message_file', log],
     });
     return { code: r.code, log, out: `${r.stdout.slice(-2000)}\n${r.stderr.slice(-1000)}` };
+  }
+
+  /** The dialog a PBX phone wrote to `file` once answered (xfer-pbx-replaced.xml: "Call-ID its-tag our-tag"). */
+  async dialogWritten(
+    file: string,
+    phone: Promise<SippRun>,
+  ): Promise<{ callId: string; fromTag: string; toTag: string }> {
+    const words = await waitFor(
+      () => {
+        const w = read(file).trim().split(/\s+/);
+        return w.length === 3 ? w : undefined;
+      },
+      { timeoutMs: 10_000, what: `the dialog of the phone (${this.rig.media.label})` },
+    ).catch(async (err: unknown) => {
+      const r = await phone;
+      assert.fail(`${String(err)}: ${read(file)}\n${r.out}\n${read(r.log)}`);
+    });
+    return { callId: words[0]!, fromTag: words[1]!, toTag: words[2]! };
   }
 
   passes(r: SippRun, what: string): void {

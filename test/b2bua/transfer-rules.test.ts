@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import {
   referNotify,
   referTargetOf,
+  replacesInUriHeaders,
   replacesOf,
   TransferHeaderError,
   wantsNoSubscription,
@@ -65,6 +66,22 @@ describe('Refer-To (RFC 3515 2.1, 2.4.2)', () => {
     );
     assert.equal(t.headers, 'Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2');
     assert.equal(referTargetOf(request('REFER', 'Refer-To: <sip:x@pbx.example;method=bye>')).method, 'BYE');
+  });
+
+  test('the Replaces among the Refer-To headers is read, unescaped (RFC 3891 6.1)', () => {
+    assert.deepEqual(replacesInUriHeaders('Require=replaces&Replaces=x%40y%3Bto-tag%3D1%3Bfrom-tag%3D2'), {
+      callId: 'x@y',
+      toTag: '1',
+      fromTag: '2',
+      earlyOnly: false,
+    });
+    assert.equal(replacesInUriHeaders('Accept-Contact=%2A'), null);
+    assert.equal(headerError(() => replacesInUriHeaders('Replaces=x%3Bto-tag%3D1')).status, 400);
+    assert.equal(
+      headerError(() => replacesInUriHeaders('Replaces=a%3Bto-tag%3D1%3Bfrom-tag%3D2&replaces=b')).status,
+      400,
+    );
+    assert.equal(headerError(() => replacesInUriHeaders('Replaces=%zz')).status, 400);
   });
 
   test('none, two, or an unreadable one: 400; a scheme we cannot call: 501', () => {
