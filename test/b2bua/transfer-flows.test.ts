@@ -3,7 +3,8 @@
  * the real transaction layer, no sockets (call-kit.ts): the cases a SIPp
  * peer does not easily play. A referrer that hangs up once it has the 202
  * (blind transfer), with the transfer done or failed; Refer-Sub: false
- * (RFC 4488); REFERs refused for what they ask.
+ * (RFC 4488); REFERs refused for what they ask; an attended REFER whose
+ * Replaces names no other call of ours (NOTIFY 481).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -223,5 +224,36 @@ test('a Refer-To that is not a number: 202, then NOTIFY 484 (terminated), and th
   ck.fromCaller(answer(final, 200, call.dialog.fromTag));
   await sleep(100);
   assert.deepEqual(ck.trace(GW1), ['INVITE', 'ACK'], 'no new leg; the transferee heard nothing');
+  assert.equal(ck.b2bua.liveCount, 1);
+});
+
+test('attended REFER naming no call of ours, or its own call: 202, NOTIFY 481 (terminated), the call goes on', async (t) => {
+  const ck = await performKit();
+  t.after(() => ck.close());
+  const call = await answeredCall(ck);
+  const own = `${call.dialog.callId};to-tag=${call.ok.toTag ?? ''};from-tag=${call.dialog.fromTag}`;
+  for (const [cseq, replaces] of [
+    [2, 'nosuchcall@pbx;to-tag=1;from-tag=2'],
+    [3, own],
+  ] as const) {
+    ck.fromCaller(refer(call, cseq, [referTo(TARGET, `?Replaces=${encodeURIComponent(replaces)}`)]));
+    await sentMatching(
+      ck,
+      CALLER_HOST,
+      `202 to REFER ${cseq}`,
+      (m) => isResponse(202, 'REFER')(m) && m.cseq.seq === cseq,
+    );
+    const final = await waitFor(() => notifies(ck).find((m) => m.body.toString().startsWith('SIP/2.0 481')), {
+      timeoutMs: 2000,
+      what: `NOTIFY 481 for REFER ${cseq}`,
+    });
+    assert.match(final.get('Subscription-State') ?? '', /^terminated/);
+    assert.equal(final.get('Event'), `refer;id=${cseq}`);
+    for (const n of notifies(ck)) ck.fromCaller(answer(n, 200, call.dialog.fromTag));
+    await sleep(50);
+    // The next REFER's NOTIFYs are told apart by their Event id.
+    ck.tk.transport.sent.length = 0;
+  }
+  assert.deepEqual(ck.trace(GW1), [], 'the transferee heard nothing');
   assert.equal(ck.b2bua.liveCount, 1);
 });
