@@ -34,8 +34,9 @@ type Accepted = Extract<UasAnswer, { kind: 'accept' }>;
  * - 400: two Replaces, or one without both tags (3, 6.1);
  * - 403: the policy of the trunk or carrier is `refuse` (transfers.ts);
  * - 481: no such dialog, or one that is not the sender's (its trunk or
- *   carrier must be the leg's: 3, "authorized"; nothing tells it that the
- *   dialog exists), or an early one (3: one we did not initiate is never
+ *   carrier must be the leg's, or one a relayed REFER of the leg's party
+ *   named it to: 3, "authorized"; nothing tells others that the dialog
+ *   exists), or an early one (3: one we did not initiate is never
  *   replaced; call pickup of our own early legs is not done here);
  * - 603: a dialog already over (3);
  * - 486: a confirmed dialog and `early-only` (3);
@@ -93,7 +94,12 @@ export class Replacement implements PendingTransfer {
     const d = side === 'a' ? call.a : call.b;
     const st = this.transfers.stateOf(call);
     const party = st.party(call, side);
-    if (d === null || d.remoteTag !== r.fromTag || party.kind !== this.from.kind || party.name !== this.from.name) {
+    const sameParty = party.kind === this.from.kind && party.name === this.from.name;
+    if (
+      d === null ||
+      d.remoteTag !== r.fromTag ||
+      (!sameParty && !this.transfers.referredTo(r.callId, r.toTag, this.from))
+    ) {
       this.refuse(481);
       return;
     }
@@ -266,6 +272,8 @@ export class Replacement implements PendingTransfer {
       st.legs.set(n, rec);
     }
     st.replaced++;
+    // The leg is the sender's now (another party's when a relayed REFER allowed it).
+    st.parties[side] = { ...this.from, number: st.parties[side].number };
     const headers: Array<[string, string]> = [];
     let leg: LegTimer | null = null;
     if (call.timers !== null) {

@@ -66,6 +66,8 @@ const RETIRED_MS = 32_000;
 export class Transfers {
   private readonly calls = new WeakMap<Call, CallTransfers>();
   private readonly retired = new Map<string, RetiredLeg>();
+  /** Dialogs a relayed REFER named in its Replaces, and who may replace them (noteReferredReplaces). */
+  private readonly referred = new Map<string, Omit<Party, 'number'>>();
   /** New legs whose CDR is written (once each). */
   private readonly finished = new WeakSet<TransferLegRecord>();
 
@@ -114,7 +116,10 @@ export class Transfers {
     const party = st.party(call, side);
     const policy = this.policyOf(party);
     env.counters.inc(`b2bua_refer_${policy}`);
-    if (policy === 'relay') return false;
+    if (policy === 'relay') {
+      this.noteReferredReplaces(call, side, req);
+      return false;
+    }
     const d = side === 'a' ? call.a : call.b;
     if (d === null || call.state !== 'confirmed') {
       this.answer(tx, req, 481);
@@ -163,6 +168,43 @@ export class Transfers {
       if (st.pending === transfer) st.pending = null;
     });
     return true;
+  }
+
+  /**
+   * A relayed REFER whose Refer-To carries Replaces naming a dialog of ours
+   * with the referrer's own trunk or carrier (an attended transfer between
+   * two of its calls through us): its recipient may then send that INVITE
+   * with Replaces, for a while (RFC 3891 3: the referrer, a party to the
+   * dialog, authorizes the replacement by its REFER).
+   */
+  private noteReferredReplaces(call: Call, side: Side, req: SipMessage): void {
+    let r: Replaces | null;
+    try {
+      const t = referTargetOf(req);
+      r = t.headers === null ? null : replacesInUriHeaders(t.headers);
+    } catch (err) {
+      if (err instanceof TransferHeaderError) return; // relayed as it is; the recipient answers it
+      throw err;
+    }
+    const found = r === null ? undefined : this.host.dialogOf(r.callId, r.toTag);
+    if (r === null || found === undefined || found.call === call) return;
+    const st = this.stateOf(call);
+    const referrer = st.party(call, side);
+    const named = this.stateOf(found.call).party(found.call, found.side);
+    if (named.kind !== referrer.kind || named.name !== referrer.name) return;
+    const recipient = st.party(call, side === 'a' ? 'b' : 'a');
+    const key = `${r.callId}\n${r.toTag}`;
+    const grant = { kind: recipient.kind, name: recipient.name };
+    this.referred.set(key, grant);
+    this.env.wheel.schedule(RETIRED_MS, () => {
+      if (this.referred.get(key) === grant) this.referred.delete(key);
+    });
+  }
+
+  /** Whether a relayed REFER let `from` replace our dialog (its Call-ID and our tag). */
+  referredTo(callId: string, localTag: string, from: Omit<Party, 'number'>): boolean {
+    const grant = this.referred.get(`${callId}\n${localTag}`);
+    return grant !== undefined && grant.kind === from.kind && grant.name === from.name;
   }
 
   /** An INVITE with Replaces from a trunk or a carrier (B2bua.handleInitial): always answered here. */

@@ -211,6 +211,57 @@ function transferCalls(media: MediaChoice): void {
       assert.equal((await x.rig.store.cdrs.list()).cdrs.filter((c) => c.to === toB).length, 1);
     });
 
+    test("attended REFER relayed: the transferee's INVITE with Replaces takes over the consulted call", async () => {
+      const toA = '+15557000001';
+      const toB = '+16667000001';
+      const b = await x.carrier('xfer-carrier-stays.xml', 'c-relay-b', { leak: re(x.ownHost) });
+      const replacesFile = join(logs, `${media.net}-relayed-replaces.txt`);
+      const a = await x.carrier('xfer-carrier-attended-refer.xml', 'c-relay-a', {
+        target: re(toB),
+        replacesfile: replacesFile,
+        wait: '800',
+      });
+      const dialogFile = join(logs, `${media.net}-relay-consulted-dialog.txt`);
+      const consult = x.pbxCall('xfer-pbx-replaced.xml', x.pbx.relay, toB, {
+        caller: DID.relay,
+        dialogfile: dialogFile,
+      });
+      const d = await x.dialogWritten(dialogFile, consult);
+      const transferor = x.pbxCall('xfer-pbx-attended-relay.xml', x.pbx.relay, toA, {
+        caller: DID.relay,
+        target: toB,
+        replaces: encodeURIComponent(`${d.callId};to-tag=${d.toTag};from-tag=${d.fromTag}`),
+      });
+      // The transferee's INVITE with Replaces, from its own host, as the REFER it got asked.
+      const replaces = await waitFor(
+        () =>
+          read(replacesFile)
+            .trim()
+            .replace(/^\(no log\)$/, '') || undefined,
+        {
+          timeoutMs: 10_000,
+          what: 'the Replaces the transferee got',
+        },
+      );
+      const replacing = await x.pbxCall('xfer-pbx-replacing.xml', x.ownHost, toB, {
+        caller: toA,
+        replaces: decodeURIComponent(replaces),
+        leak: re(x.targetHost),
+      });
+      x.passes(replacing, "the transferee's INVITE with Replaces");
+      x.passes(await transferor, 'the PBX (transferor)');
+      x.passes(await consult, 'the PBX (consultation call, its leg replaced)');
+      await x.done(a, 'the transferee (REFER)');
+      await x.done(b, 'the target');
+
+      const original = await x.rig.cdrTo(toA);
+      const consulted = await x.rig.cdrTo(toB);
+      assert.deepEqual([original.status, original.reason, original.hangupBy], [200, 'Normal Clearing', 'caller']);
+      assert.equal(extraOf(original)['transfers'], undefined, 'relayed: not a transfer of ours');
+      assert.deepEqual([consulted.status, consulted.carrier, consulted.hangupBy], [200, 'c-relay-b', 'caller']);
+      assert.equal(extraOf(consulted)['replaced'], 1);
+    });
+
     test('Replaces naming no dialog of ours: 481; from a trunk whose policy refuses transfers: 403', async () => {
       const dialled = '+15555000002';
       const replaces = `nosuchcall@${x.pbx.perform};to-tag=abc;from-tag=def`;

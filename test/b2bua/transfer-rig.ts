@@ -3,7 +3,8 @@
  * one per media engine (test/b2bua/media-rigs.ts), and its SIPp peers: PBX
  * trunks on .2 (policy refuse), .3 (relay) and .4 (perform, the global
  * policy) of the engine's loopback set; carriers on .5, transfer targets on
- * .6. Each carrier has a route prefix of its own.
+ * .6, the transferee of a relayed attended transfer on .7. Each carrier has
+ * a route prefix of its own.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,11 @@ import type { Cdr } from '../../src/trunking/model.js';
 import { hostOf, startRig, type MediaChoice, type MediaRig } from './media-rigs.js';
 
 export const DID = { refuse: '+14155550101', relay: '+14155550102', perform: '+14155550103' } as const;
-/** Each carrier: whether it stands at the carrier address or the transfer target's, and its route prefix. */
+/**
+ * Each carrier: whether it stands at the carrier address, the transfer
+ * target's, or one of its own (.7: the only carrier there, so that what it
+ * sends is known to be its own), and its route prefix.
+ */
 const CARRIERS = {
   'c-refuse': { at: 'carrier', prefix: '+1555100' },
   'c-relay': { at: 'carrier', prefix: '+1555200' },
@@ -26,7 +31,8 @@ const CARRIERS = {
   'c-replace': { at: 'carrier', prefix: '+1555500' },
   'c-attended-a': { at: 'carrier', prefix: '+1555600' },
   'c-attended-b': { at: 'target', prefix: '+1666600' },
-  'c-attended-relay': { at: 'carrier', prefix: '+1555700' },
+  'c-relay-a': { at: 'own', prefix: '+1555700' },
+  'c-relay-b': { at: 'target', prefix: '+1666700' },
 } as const;
 export type CarrierName = keyof typeof CARRIERS;
 
@@ -43,6 +49,8 @@ export class TransferRig {
   readonly pbx: { refuse: string; relay: string; perform: string };
   readonly carrierHost: string;
   readonly targetHost: string;
+  /** The host of carrier c-relay-a alone. */
+  readonly ownHost: string;
 
   private constructor(
     readonly rig: MediaRig,
@@ -53,11 +61,21 @@ export class TransferRig {
     this.pbx = { refuse: h(2), relay: h(3), perform: h(4) };
     this.carrierHost = h(5);
     this.targetHost = h(6);
+    this.ownHost = h(7);
+  }
+
+  /** The address of a carrier's gateway. */
+  hostOf(name: CarrierName): string {
+    const at = CARRIERS[name].at;
+    return at === 'carrier' ? this.carrierHost : at === 'target' ? this.targetHost : this.ownHost;
   }
 
   static async start(media: MediaChoice, logs: string): Promise<TransferRig> {
     const h = (n: number): string => hostOf(media, n);
-    const ipOf = (name: CarrierName): string => (CARRIERS[name].at === 'carrier' ? h(5) : h(6));
+    const ipOf = (name: CarrierName): string => {
+      const at = CARRIERS[name].at;
+      return at === 'carrier' ? h(5) : at === 'target' ? h(6) : h(7);
+    };
     const gwPort = {} as Record<CarrierName, number>;
     for (const name of Object.keys(CARRIERS) as CarrierName[]) gwPort[name] = await freePort(ipOf(name));
     const config = [
@@ -93,7 +111,7 @@ export class TransferRig {
     values: Record<string, string> = {},
   ): Promise<BackgroundSipp & { log: string }> {
     const log = join(this.logs, `${this.rig.media.net}-${name}.log`);
-    const ip = CARRIERS[name].at === 'carrier' ? this.carrierHost : this.targetHost;
+    const ip = this.hostOf(name);
     const p = this.gwPort[name];
     const b = sippBackground(scenarioWith(scenario, values), p, {
       ip,
