@@ -8,7 +8,11 @@
  * through the media engine, the PBX hung up, two CDRs); a performed
  * transfer whose target is busy (NOTIFY 486, the call goes on); an INVITE
  * with Replaces taking over the PBX's leg, and Replaces naming no dialog of
- * ours (481) or sent by a trunk whose policy refuses transfers (403).
+ * ours (481) or sent by a trunk whose policy refuses transfers (403);
+ * attended transfers (Replaces in the Refer-To naming the PBX's other call
+ * through Trunkline) performed (the consulted party joins the transferee)
+ * and relayed (the transferee's INVITE with Replaces takes over the
+ * consulted call). Every call of both engines runs side by side.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,8 +34,8 @@ describe('call transfer with SIPp on every leg', { concurrency: true, skip }, ()
 });
 
 function transferCalls(media: MediaChoice): void {
-  // The calls of one engine one after the other; the two engines side by side.
-  describe(media.label, { concurrency: 1, skip: media.skip }, () => {
+  // Every call of both engines side by side (each test its own carriers and numbers).
+  describe(media.label, { concurrency: true, skip: media.skip }, () => {
     let x: TransferRig;
     before(async () => {
       if (skip !== false || media.skip !== false) return;
