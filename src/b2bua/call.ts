@@ -174,8 +174,10 @@ export class Call {
   relayProvisional(res: SipMessage): void {
     this.state = 'early';
     const sdp = this.env.media.sdpOf(res);
+    // A late offer's callee offering in a reliable provisional (early-dialogs.ts): its SDP is an offer.
+    const step = this.early.heldOffer() ? 'offer' : 'answer';
     this.serial(async () => {
-      const body = sdp === null ? undefined : await this.env.media.answer(this.callSid, 'b', sdp, this.plan.mediaA);
+      const body = sdp === null ? undefined : await this.env.media[step](this.callSid, 'b', sdp, this.plan.mediaA);
       if (this.isOver()) return;
       this.early.toCaller(this.responseToA(res, res.status, body));
       this.registry.changed(this);

@@ -19,6 +19,16 @@ export interface CalleeEarlyHost {
   send(req: SipMessage, d: Dialog, handlers: ClientHandlers): void;
   counter(name: string): void;
   readonly agentName: string | null;
+  /** Our INVITE toward the callee carried no offer (the caller's had none). */
+  readonly lateOffer: boolean;
+}
+
+/** A reliable provisional whose PRACK waits for the answer to the offer it carries (RFC 3262 5). */
+interface HeldPrack {
+  e: EarlyDialog;
+  leg: Dialog;
+  res: SipMessage;
+  rseq: number;
 }
 
 /**
@@ -32,6 +42,7 @@ export class CalleeEarly {
   private readonly dialogs = new Map<string, EarlyDialog>();
   /** The early dialog that last sent a reliable provisional: the one an UPDATE of the caller goes to. */
   current: EarlyDialog | null = null;
+  private held: HeldPrack | null = null;
 
   constructor(private readonly host: CalleeEarlyHost) {}
 
@@ -39,6 +50,21 @@ export class CalleeEarly {
   reset(): void {
     this.dialogs.clear();
     this.current = null;
+    this.held = null;
+  }
+
+  /** Whether a PRACK of ours waits for the caller's answer to the callee's offer (prackHeld). */
+  get holding(): boolean {
+    return this.held !== null;
+  }
+
+  /** The held PRACK goes, with the answer (RFC 3262 5: the answer to an offer in a reliable provisional). */
+  prackHeld(answer: Buffer | undefined): void {
+    const h = this.held;
+    if (h === null) return;
+    this.held = null;
+    if (answer !== undefined) h.e.answered = true;
+    this.prack(h.e, h.leg, h.res, h.rseq, answer);
   }
 
   /** The early dialog a request of the callee belongs to (its From tag), or undefined. */
@@ -81,19 +107,26 @@ export class CalleeEarly {
       return false;
     }
     e.rseq = rseq;
-    if (res.body.length > 0 && res.contentType === 'application/sdp') e.answered = true;
+    const sdp = res.body.length > 0 && res.contentType === 'application/sdp';
     this.current = e;
+    if (sdp && this.host.lateOffer && !e.answered && this.held === null) {
+      // Our INVITE had no offer: this SDP is the offer, its answer due in our PRACK (RFC 3262 5), from the caller.
+      this.held = { e, leg, res, rseq };
+      return true;
+    }
+    if (sdp) e.answered = true;
     this.prack(e, leg, res, rseq);
     return true;
   }
 
   /** RFC 3262 7.2: RAck names the provisional's RSeq and the CSeq of the INVITE it answers. */
-  private prack(e: EarlyDialog, leg: Dialog, res: SipMessage, rseq: number): void {
+  private prack(e: EarlyDialog, leg: Dialog, res: SipMessage, rseq: number, answer?: Buffer): void {
     const headers: Array<[string, string]> = [
       ['RAck', formatRAck({ rseq, cseq: res.cseq.seq, method: res.cseq.method })],
     ];
     if (this.host.agentName !== null) headers.push(['User-Agent', this.host.agentName]);
-    const prack = e.d.request('PRACK', { headers, seq: ++leg.localSeq });
+    if (answer !== undefined) headers.push(['Content-Type', 'application/sdp']);
+    const prack = e.d.request('PRACK', { headers, seq: ++leg.localSeq, ...(answer !== undefined && { body: answer }) });
     this.host.counter('b2bua_pracks_sent');
     this.host.send(prack, e.d, {
       onFinal: (r) => {

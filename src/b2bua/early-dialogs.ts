@@ -30,18 +30,27 @@ export class EarlyDialogs {
       send: (req, d, handlers) => call.env.layer.sendRequest(req, d.target, handlers, d.flow ?? undefined),
       counter: (name) => call.env.counters.inc(name),
       agentName: call.env.agentName,
+      get lateOffer() {
+        return call.env.media.sdpOf(call.aInvite) === null;
+      },
     });
     this.updates = new EarlyUpdates(call, this.callee, { answerAcked: () => this.sender?.answerAcked ?? false });
   }
 
   /**
    * Whether the INVITE toward the callee offers `Supported: 100rel`: when the
-   * caller's INVITE carries an offer. With a late offer a callee's offer in
-   * a reliable provisional would want its answer in our PRACK, which only
-   * the caller could give.
+   * caller's INVITE carries an offer, or when the caller does 100rel too. A
+   * late offer's callee may then offer in a reliable provisional, whose
+   * answer is due in our PRACK (RFC 3262 5): the caller gets that offer
+   * reliably and answers it in its PRACK, which our PRACK carries on.
    */
   offerToCallee(): boolean {
-    return this.call.env.media.sdpOf(this.call.aInvite) !== null;
+    return this.call.env.media.sdpOf(this.call.aInvite) !== null || this.callerWish !== 'none';
+  }
+
+  /** The callee's offer in a reliable provisional waits for the caller's answer (its SDP is an offer to relay). */
+  heldOffer(): boolean {
+    return this.callee.holding;
   }
 
   /** A provisional of the callee: false when it is not to be relayed (a retransmission, RFC 3262 4). */
@@ -58,14 +67,17 @@ export class EarlyDialogs {
     const call = this.call;
     const sdp = out.body.length > 0 && out.contentType === 'application/sdp';
     const lateOffer = call.env.media.sdpOf(call.aInvite) === null;
-    const reliable = this.callerWish === 'required' || (this.callerWish === 'supported' && sdp && !lateOffer);
+    // The callee's offer in a reliable provisional: the caller's answer is due in its PRACK (RFC 3262 5).
+    const offer = lateOffer && sdp && this.callee.holding;
+    const reliable =
+      this.callerWish === 'required' || (this.callerWish === 'supported' && sdp && (!lateOffer || offer));
     if (!reliable) {
       call.aTx.respond(out);
       return;
     }
-    // RFC 3262 5: SDP in a reliable provisional to a late offer would be an offer, its answer due in the PRACK;
-    // the caller gets the offer in the 2xx instead (RFC 3261 13.2.1).
-    if (lateOffer && sdp) out.setBody(Buffer.alloc(0));
+    // Else SDP in a reliable provisional to a late offer would be an offer the callee never made binding
+    // (nothing would carry the answer back): the caller gets the offer in the 2xx (RFC 3261 13.2.1).
+    if (lateOffer && sdp && !offer) out.setBody(Buffer.alloc(0));
     this.sender ??= new ReliableSender(
       call.aTx,
       call.aInvite.cseq.seq,
@@ -73,7 +85,7 @@ export class EarlyDialogs {
       () => this.noPrack(),
     );
     call.env.counters.inc('b2bua_reliable_provisionals_sent');
-    this.sender.send(out, sdp && !lateOffer);
+    this.sender.send(out, sdp && (!lateOffer || offer));
   }
 
   /** Before the 2xx to the caller: false when the PRACK it waited for never came (the call is failed by then). */
@@ -133,6 +145,13 @@ export class EarlyDialogs {
     call.env.counters.inc('b2bua_pracks_received');
     const headers: Array<[string, string]> = call.env.agentName === null ? [] : [['Server', call.env.agentName]];
     tx.respond(createResponse(req, 200, { headers }));
+    const answer = call.env.media.sdpOf(req);
+    if (answer !== null && this.callee.holding) {
+      // The answer to the callee's reliable offer: on in our PRACK, through the media engine.
+      call.serial(async () => {
+        this.callee.prackHeld(await call.env.media.answer(call.callSid, 'a', answer, call.mediaB));
+      });
+    }
   }
 
   /**

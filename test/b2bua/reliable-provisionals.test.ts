@@ -68,10 +68,44 @@ test('Require: 100rel is taken (no 420), Require: precondition still gets 420; 1
   const bad = await sentMatching(ck, CALLER_HOST, '420', isResponse(420));
   assert.equal(bad.get('Unsupported'), 'precondition');
 
-  const late = inviteWith([['Supported', '100rel']], null);
+  const late = inviteWith([], null);
   ck.fromCaller(late.invite);
   const inv2 = await sentMatching(ck, GW1, 'INVITE of the late offer', isRequest('INVITE'), 1);
-  assert.deepEqual(inv2.optionTags('Supported'), [], 'a late offer: no 100rel toward the callee');
+  assert.deepEqual(
+    inv2.optionTags('Supported'),
+    [],
+    'a late offer from a caller without 100rel: none toward the callee',
+  );
+});
+
+test("a late offer with 100rel: the callee's offer in a reliable 183 reaches the caller reliably, its answer comes back in our PRACK", async (t) => {
+  const ck = await callKit();
+  t.after(() => ck.close());
+  const { c, inv } = await started(ck, [['Supported', '100rel']], null);
+  assert.deepEqual(inv.optionTags('Supported'), ['100rel'], 'the callee may offer reliably');
+  ck.fromGateway(GW1, reliable(inv, 183, 7, SDP_ANSWER));
+  const r183 = await sentMatching(ck, CALLER_HOST, '183', isResponse(183));
+  assert.deepEqual(r183.optionTags('Require'), ['100rel']);
+  assert.equal(r183.body.toString(), SDP_ANSWER, "the callee's offer, for the caller to answer in its PRACK");
+  await sleep(150);
+  assert.ok(!ck.trace(GW1).includes('PRACK'), 'no PRACK toward the callee before the answer');
+  const answerSdp = sdp(CALLER_HOST, 40000);
+  const prack = prackOf(c, r183, 2, `${r183.get('RSeq')} 1 INVITE`);
+  prack.setBody(Buffer.from(answerSdp), 'application/sdp');
+  ck.fromCaller(prack);
+  await sentMatching(ck, CALLER_HOST, '200 to PRACK', isResponse(200, 'PRACK'));
+  const ours = await sentMatching(ck, GW1, 'PRACK', isRequest('PRACK'));
+  assert.equal(ours.get('RAck'), '7 1 INVITE');
+  assert.equal(ours.body.toString(), answerSdp, "the caller's answer, in our PRACK (RFC 3262 5)");
+  ck.fromGateway(GW1, answer(ours, 200, 'gw1'));
+  // RFC 6337 3.1.1: the offer/answer was done in the early dialog; the 2xx carries no SDP.
+  ck.fromGateway(GW1, answer(inv, 200, 'gw1'));
+  const ok = await sentMatching(ck, CALLER_HOST, '200', isResponse(200));
+  assert.equal(ok.body.length, 0, 'offer and answer were done: none in the 2xx');
+  ck.fromCaller(fromCallerInDialog(c.dialog, ok, 'ACK', 1));
+  const ack = await sentMatching(ck, GW1, 'ACK', isRequest('ACK'));
+  assert.equal(ack.body.length, 0);
+  assert.deepEqual(ck.trace(GW1), ['INVITE', 'PRACK', 'ACK']);
 });
 
 test('an answer in a reliable 183 to a caller that supports 100rel: sent again until PRACKed, the 200 held until then', async (t) => {

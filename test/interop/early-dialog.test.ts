@@ -3,8 +3,9 @@
  * 127.0.0.5 a carrier gateway, 127.0.0.2 a customer PBX), the built-in media
  * relay anchoring every SDP: reliable provisionals (RFC 3262) generated and
  * PRACKed per leg, UPDATE carried between the early dialogs (RFC 3311) both
- * ways, P-Early-Media (RFC 5009) across, and a carrier's ringback reaching
- * the PBX before the answer. SIPp checks Require/RSeq/RAck as each message
+ * ways, P-Early-Media (RFC 5009) across, a carrier's ringback reaching
+ * the PBX before the answer, and a late offer whose offer and answer cross
+ * in the reliable 183 and the PRACKs (RFC 3262 5). SIPp checks Require/RSeq/RAck as each message
  * comes; the message logs (-trace_msg) give the rest.
  */
 import { describe, test, before, after } from 'node:test';
@@ -322,6 +323,38 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
         } finally {
           sink.close();
         }
+      },
+    );
+
+    test(
+      o.label +
+        ': ' +
+        "a late offer with 100rel: the carrier's offer in a reliable 183, the PBX's answer in the PRACKs",
+      { skip, timeout: 60_000 },
+      async () => {
+        const t0 = Date.now();
+        const pbxLog = logFile('pbx-late');
+        const gwLog = logFile('carrier-late');
+        const gw = uas(
+          scenarioWith('rel-carrier-uas-late.xml', { gwRseq: '77', leak: PBX.replace(/\./g, '\\.') }),
+          CARRIER,
+          ports.gw!,
+          gwLog,
+        );
+        await uac(
+          scenarioWith('rel-pbx-uac-late.xml', { caller: DID, leak: CARRIER.replace(/\./g, '\\.') }),
+          PBX,
+          PSTN,
+          pbxLog,
+        );
+        await done(gw, 'carrier gateway', gwLog);
+        // The PRACK toward the carrier carried the PBX's answer, anchored: Trunkline's address.
+        const prack = sippMessages(gwLog).find((m) => m.dir === 'received' && m.firstLine.startsWith('PRACK'))!;
+        assert.match(bodyOf(prack), /^c=IN IP4 127\.0\.0\.1$/m);
+        const r183 = sippMessages(pbxLog).find((m) => m.dir === 'received' && m.firstLine.startsWith('SIP/2.0 183'))!;
+        assert.match(bodyOf(r183), /^c=IN IP4 127\.0\.0\.1$/m);
+        const cdr = await cdrSince(store, t0);
+        assert.deepEqual([cdr.direction, cdr.status, cdr.hangupBy], ['outbound', 200, 'caller']);
       },
     );
   });
