@@ -1,12 +1,16 @@
 /**
  * Early dialogs through the B2BUA with real SIPp peers on both legs (UDP,
- * 127.0.0.5 a carrier gateway, 127.0.0.2 a customer PBX), the built-in media
- * relay anchoring every SDP: reliable provisionals (RFC 3262) generated and
- * PRACKed per leg, UPDATE carried between the early dialogs (RFC 3311) both
- * ways, P-Early-Media (RFC 5009) across, a carrier's ringback reaching
- * the PBX before the answer, and a late offer whose offer and answer cross
- * in the reliable 183 and the PRACKs (RFC 3262 5). SIPp checks Require/RSeq/RAck as each message
- * comes; the message logs (-trace_msg) give the rest.
+ * 127.0.N.5 a carrier gateway, 127.0.N.2 a customer PBX; N 0 with the
+ * built-in media relay, 1 with rtpengine, the two suites side by side), the
+ * media engine anchoring every SDP: reliable provisionals (RFC 3262)
+ * generated and PRACKed per leg, UPDATE carried between the early dialogs
+ * (RFC 3311) both ways, P-Early-Media (RFC 5009) across, a carrier's
+ * ringback reaching the PBX before the answer, a late offer whose offer and
+ * answer cross in the reliable 183 and the PRACKs (RFC 3262 5), and a
+ * gateway failing after its reliable 183, the next one's reliable 183 and
+ * early media going on in the caller's one early dialog. SIPp checks
+ * Require/RSeq/RAck as each message comes; the message logs (-trace_msg)
+ * give the rest.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,8 +26,8 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { rtpengineSkipReason, startRtpengine } from '../media/rtpengine-daemon.js';
 
 const G711 = '/usr/share/sip-tester/g711a.pcap';
-const PBX = '127.0.0.2';
-const CARRIER = '127.0.0.5';
+/** Routed to carrier `twogw`, whose first gateway fails after its early media. */
+const PSTN_FAILOVER = '+4940555001';
 const DID = '+912240004001';
 const PSTN = '+4930555000';
 /** T1 of the server: its reliable provisionals go again after 100, 300, 700 ms... */
@@ -115,12 +119,19 @@ async function sippMediaPort(ip: string): Promise<number> {
 interface EarlyDialogSuite {
   label: string;
   skip: string | false;
+  /** The third octet of the peers' loopback addresses (each engine its own: the suites run side by side). */
+  net: number;
   /** Starts what the server's media block names; returns that block and how to stop it. */
   media(): Promise<{ yaml: string; stop(): Promise<void> }>;
 }
 
 function earlyDialogSuite(o: EarlyDialogSuite): void {
-  describe(o.label, () => {
+  const PBX = `127.0.${o.net}.2`;
+  const CARRIER = `127.0.${o.net}.5`;
+  /** The second gateway of carrier `twogw` (its first is on CARRIER). */
+  const GW2 = `127.0.${o.net}.6`;
+  // Its calls one after the other (they share the carrier's gateway); the other engine's side by side.
+  describe(o.label, { concurrency: 1 }, () => {
     const skip = sippSkip || o.skip;
     let stopMedia: () => Promise<void> = async () => {};
     let server: RunningTrunkline;
@@ -135,6 +146,8 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
       port = await freePort();
       ports.pbx = await freePort(PBX);
       ports.gw = await freePort(CARRIER);
+      ports.fail = await freePort(CARRIER);
+      ports.gw2 = await freePort(GW2);
       server = await startTrunkline(
         [
           `listen: [udp:127.0.0.1:${port}]`,
@@ -150,6 +163,11 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
       await store.dids.add(DID, 'pbx');
       await store.carriers.add({ name: 'main', gateways: [`sip:${CARRIER}:${ports.gw}`] });
       await store.routes.add('+', ['main']);
+      await store.carriers.add({
+        name: 'twogw',
+        gateways: [`sip:${CARRIER}:${ports.fail}`, `sip:${GW2}:${ports.gw2}`],
+      });
+      await store.routes.add('+4940', ['twogw']);
       // The server sees store changes within 2 s (it polls every second).
       await new Promise((r) => setTimeout(r, 2200));
     });
@@ -357,28 +375,88 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
         assert.deepEqual([cdr.direction, cdr.status, cdr.hangupBy], ['outbound', 200, 'caller']);
       },
     );
+
+    test(
+      o.label +
+        ': ' +
+        "failover after a gateway's reliable 183: the next gateway's reliable 183 goes on the caller's RSeq",
+      { skip, timeout: 60_000 },
+      async () => {
+        const t0 = Date.now();
+        const pbxLog = logFile('pbx-failover');
+        const gw1Log = logFile('gw1-failover');
+        const gw2Log = logFile('gw2-failover');
+        const sink = await RtpSink.open(PBX);
+        try {
+          const gw1 = uas(scenarioWith('rel-carrier-uas-fail.xml', { gwRseq: '500' }), CARRIER, ports.fail!, gw1Log);
+          const gw2 = uas(
+            scenarioWith('rel-carrier-uas-early.xml', { gwRseq: '9000', ringMs: '1500' }),
+            GW2,
+            ports.gw2!,
+            gw2Log,
+            ['-mp', String(await sippMediaPort(GW2))],
+          );
+          await uac(
+            scenarioWith('rel-pbx-uac-failover.xml', { caller: DID, mport: String(sink.port) }),
+            PBX,
+            PSTN_FAILOVER,
+            pbxLog,
+          );
+          await done(gw1, 'first gateway', gw1Log);
+          await done(gw2, 'second gateway', gw2Log);
+
+          const p = sippMessages(pbxLog).filter((m) => m.dir === 'received');
+          const r183 = p.filter((m) => m.firstLine.startsWith('SIP/2.0 183'));
+          const rseqs = [...new Set(r183.map((m) => Number(header(m, 'RSeq'))))];
+          assert.equal(rseqs.length, 2, 'one reliable 183 per gateway');
+          assert.equal(rseqs[1], rseqs[0]! + 1, "the caller's leg counts on: one early dialog for it");
+          const media = (m: Logged): string[] =>
+            bodyOf(m)
+              .split('\n')
+              .filter((l) => /^(c|m)=/.test(l));
+          // The built-in relay keeps its port toward the caller; rtpengine allocates a new one when the far
+          // end changes (README: the caller then gets the new port in the next reliable 183).
+          if (o.label === 'built-in relay')
+            assert.deepEqual(media(r183[r183.length - 1]!), media(r183[0]!), 'the relay hides the change of gateway');
+          else assert.match(bodyOf(r183[r183.length - 1]!), /^c=IN IP4 127\.0\.0\.1$/m);
+          const ok = p.find((m) => /^SIP\/2\.0 200 /.test(m.firstLine) && /INVITE/.test(header(m, 'CSeq') ?? ''))!;
+          const early = sink.got.filter((g) => g.at < ok.at && g.pt === 8);
+          assert.ok(early.length >= 25, `${early.length} packets of the second gateway's ringback before the 200`);
+          const prack = sippMessages(gw2Log).find((m) => m.dir === 'received' && m.firstLine.startsWith('PRACK'))!;
+          assert.equal(header(prack, 'RAck'), '9000 1 INVITE');
+          const cdr = await cdrSince(store, t0);
+          assert.deepEqual([cdr.status, cdr.carrier], [200, 'twogw']);
+        } finally {
+          sink.close();
+        }
+      },
+    );
   });
 }
 
-earlyDialogSuite({
-  label: 'built-in relay',
-  skip: false,
-  media: async () => {
-    const range = mediaPortRange(100);
-    return {
-      yaml: `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 10}`,
-      stop: async () => {},
-    };
-  },
-});
+describe('early dialogs with SIPp on both legs', { concurrency: true }, () => {
+  earlyDialogSuite({
+    label: 'built-in relay',
+    skip: false,
+    net: 0,
+    media: async () => {
+      const range = mediaPortRange(100);
+      return {
+        yaml: `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 10}`,
+        stop: async () => {},
+      };
+    },
+  });
 
-earlyDialogSuite({
-  label: 'rtpengine',
-  skip: rtpengineSkipReason(),
-  media: async () => {
-    const d = await startRtpengine(['--delete-delay=0']);
-    return { yaml: `media: {engine: rtpengine, ng: "udp:127.0.0.1:${d.ngPort}", timeout: 10}`, stop: d.stop };
-  },
+  earlyDialogSuite({
+    label: 'rtpengine',
+    skip: rtpengineSkipReason(),
+    net: 1,
+    media: async () => {
+      const d = await startRtpengine(['--delete-delay=0']);
+      return { yaml: `media: {engine: rtpengine, ng: "udp:127.0.0.1:${d.ngPort}", timeout: 10}`, stop: d.stop };
+    },
+  });
 });
 
 async function cdrSince(store: Store, t: number) {
