@@ -143,9 +143,15 @@ export class EarlyDialogs {
       return;
     }
     call.env.counters.inc('b2bua_pracks_received');
+    const answer = call.env.media.sdpOf(req);
+    if (answer !== null && !this.callee.holding && this.sender.answerAcked) {
+      // RFC 3262 5: after the offer/answer of the INVITE, SDP in a PRACK is a new offer, answered in its 200:
+      // it goes to the callee's early dialog as an UPDATE (RFC 3311), the answer back in our 200.
+      this.updates.relay('a', req, tx, true);
+      return;
+    }
     const headers: Array<[string, string]> = call.env.agentName === null ? [] : [['Server', call.env.agentName]];
     tx.respond(createResponse(req, 200, { headers }));
-    const answer = call.env.media.sdpOf(req);
     if (answer !== null && this.callee.holding) {
       // The answer to the callee's reliable offer: on in our PRACK, through the media engine.
       call.serial(async () => {

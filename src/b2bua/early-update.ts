@@ -39,12 +39,17 @@ export class EarlyUpdates {
     private readonly caller: CallerEarly,
   ) {}
 
-  relay(side: Side, req: SipMessage, tx: ServerTransaction): void {
+  /**
+   * `req` an UPDATE of `side`, or the caller's PRACK with a new offer
+   * (`seqTaken`: its CSeq already taken; RFC 3262 5: its answer comes in
+   * the 200 to the PRACK), which goes to the callee as an UPDATE.
+   */
+  relay(side: Side, req: SipMessage, tx: ServerTransaction, seqTaken = false): void {
     const call = this.call;
     if (this.from !== null && this.from !== side && this.settling) {
       // The other side answered our UPDATE already: on its leg nothing is pending, so its own UPDATE is no
       // glare (RFC 3311 5.2); it waits until that answer reached the first side (the call's serial queue).
-      call.serial(async () => this.relay(side, req, tx));
+      call.serial(async () => this.relay(side, req, tx, seqTaken));
       return;
     }
     const early = side === 'b' ? this.callee.byTag(req.fromTag) : undefined;
@@ -53,7 +58,7 @@ export class EarlyUpdates {
       tx.respond(createResponse(req, 481));
       return;
     }
-    if (!src.acceptRemoteSeq(req.cseq.seq, req.method)) {
+    if (!seqTaken && !src.acceptRemoteSeq(req.cseq.seq, req.method)) {
       tx.respond(createResponse(req, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
       return;
     }
@@ -76,8 +81,8 @@ export class EarlyUpdates {
       return;
     }
     this.from = side;
-    // RFC 3311 5.1: UPDATE is a target refresh.
-    src.refreshTarget(req);
+    // RFC 3311 5.1: UPDATE is a target refresh (a PRACK is not).
+    if (req.method === 'UPDATE') src.refreshTarget(req);
     const headers = relayedRequestHeaders(req);
     if (call.env.agentName !== null) headers.push(['User-Agent', call.env.agentName]);
     const dstSide: Side = side === 'a' ? 'b' : 'a';

@@ -231,3 +231,26 @@ test('UPDATE before the answer: refused 500 with Retry-After until both early of
   assert.equal(ok.body.toString(), sdp('198.51.100.50', 50004));
   assert.equal(ck.counters.get('b2bua_early_updates_relayed'), 1);
 });
+
+test("a new offer in the caller's PRACK (RFC 3262 5): carried to the callee as an UPDATE, its answer in the 200 to the PRACK", async (t) => {
+  const ck = await callKit();
+  t.after(() => ck.close());
+  const { c, inv } = await started(ck, [['Supported', '100rel']]);
+  ck.fromGateway(GW1, reliable(inv, 183, 11, SDP_ANSWER));
+  const r183 = await sentMatching(ck, CALLER_HOST, '183', isResponse(183));
+  await sentMatching(ck, GW1, 'our PRACK', isRequest('PRACK'));
+  const newOffer = sdp(CALLER_HOST, 40100);
+  const prack = prackOf(c, r183, 2, `${r183.get('RSeq')} 1 INVITE`);
+  prack.setBody(Buffer.from(newOffer), 'application/sdp');
+  ck.fromCaller(prack);
+  const update = await sentMatching(ck, GW1, 'UPDATE', isRequest('UPDATE'));
+  assert.equal(update.body.toString(), newOffer);
+  assert.equal(update.get('RAck'), undefined, 'a request of its own, not the PRACK');
+  assert.ok(!ck.trace(CALLER_HOST).includes('200 PRACK'), 'the 200 to the PRACK waits for the answer');
+  const newAnswer = sdp('198.51.100.50', 50100);
+  ck.fromGateway(GW1, answer(update, 200, 'gw1', newAnswer));
+  const ok = await sentMatching(ck, CALLER_HOST, '200 to PRACK', isResponse(200, 'PRACK'));
+  assert.equal(ok.body.toString(), newAnswer, 'the answer, in the 200 to the PRACK');
+  await sleep(300);
+  assert.equal(ck.sentTo(CALLER_HOST).filter((s) => isResponse(183)(s.msg)).length, 1, 'the 183 is acknowledged');
+});

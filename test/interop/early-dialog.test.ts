@@ -6,7 +6,8 @@
  * generated and PRACKed per leg, UPDATE carried between the early dialogs
  * (RFC 3311) both ways, P-Early-Media (RFC 5009) across, a carrier's
  * ringback reaching the PBX before the answer, a late offer whose offer and
- * answer cross in the reliable 183 and the PRACKs (RFC 3262 5), and a
+ * answer cross in the reliable 183 and the PRACKs (RFC 3262 5), a new
+ * offer in a PRACK carried on as an UPDATE, and a
  * gateway failing after its reliable 183, the next one's reliable 183 and
  * early media going on in the caller's one early dialog. SIPp checks
  * Require/RSeq/RAck as each message comes; the message logs (-trace_msg)
@@ -371,6 +372,33 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
         assert.match(bodyOf(prack), /^c=IN IP4 127\.0\.0\.1$/m);
         const r183 = sippMessages(pbxLog).find((m) => m.dir === 'received' && m.firstLine.startsWith('SIP/2.0 183'))!;
         assert.match(bodyOf(r183), /^c=IN IP4 127\.0\.0\.1$/m);
+        const cdr = await cdrSince(store, t0);
+        assert.deepEqual([cdr.direction, cdr.status, cdr.hangupBy], ['outbound', 200, 'caller']);
+      },
+    );
+
+    test(
+      o.label + ': ' + "a new offer in the PBX's PRACK: an UPDATE to the carrier, the answer in the 200 to the PRACK",
+      { skip, timeout: 60_000 },
+      async () => {
+        const t0 = Date.now();
+        const pbxLog = logFile('pbx-prack-offer');
+        const gwLog = logFile('carrier-update');
+        const dots = (ip: string): string => ip.replace(/\./g, '\\.');
+        const gw = uas(
+          scenarioWith('rel-carrier-uas-update.xml', { gwRseq: '88', leak: dots(PBX) }),
+          CARRIER,
+          ports.gw!,
+          gwLog,
+        );
+        await uac(scenarioWith('rel-pbx-uac-prack-offer.xml', { caller: DID, leak: dots(CARRIER) }), PBX, PSTN, pbxLog);
+        await done(gw, 'carrier gateway', gwLog);
+        const upd = sippMessages(gwLog).find((m) => m.dir === 'received' && m.firstLine.startsWith('UPDATE'))!;
+        assert.match(bodyOf(upd), /^c=IN IP4 127\.0\.0\.1$/m, 'the new offer, anchored');
+        const ok = sippMessages(pbxLog).find(
+          (m) => m.dir === 'received' && /^SIP\/2\.0 200 /.test(m.firstLine) && /PRACK/.test(header(m, 'CSeq') ?? ''),
+        )!;
+        assert.match(bodyOf(ok), /^c=IN IP4 127\.0\.0\.1$/m, 'the answer in the 200 to the PRACK, anchored');
         const cdr = await cdrSince(store, t0);
         assert.deepEqual([cdr.direction, cdr.status, cdr.hangupBy], ['outbound', 200, 'caller']);
       },
