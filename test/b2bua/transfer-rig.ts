@@ -79,7 +79,9 @@ export class TransferRig {
     const gwPort = {} as Record<CarrierName, number>;
     for (const name of Object.keys(CARRIERS) as CarrierName[]) gwPort[name] = await freePort(ipOf(name));
     const config = [
-      'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}',
+      // T1 500 ms (the RFC's): with every call side by side on a loaded machine, a peer's answer may
+      // take longer than a shorter T1, and SIPp takes a retransmitted INVITE for an unexpected message.
+      'sip: {timers: {t1: 500, t2: 4000, t4: 5000}}',
       'trunking:',
       '  gatewayTimeout: 3',
       '  ping: {interval: 0}',
