@@ -11,15 +11,24 @@ import type { z } from 'zod';
 import type { CarrierInfo, CarrierInput, DidRow, Store, Subscriber, TrunkInput } from '../store/index.js';
 import { NotFoundError } from '../store/errors.js';
 import { parseAddress } from '../store/validate.js';
-import type { Account, OutboundRoute, Trunk } from '../trunking/model.js';
+import type { Account, DialPlan, OutboundRoute, Trunk } from '../trunking/model.js';
 import { parseRoutePrefix } from '../trunking/validate.js';
-import type { accountViews, carrierViews, didViews, routeViews, subscriberViews, trunkViews } from './shapes.js';
+import type {
+  accountViews,
+  carrierViews,
+  dialPlanViews,
+  didViews,
+  routeViews,
+  subscriberViews,
+  trunkViews,
+} from './shapes.js';
 
 export type AccountPatch = z.output<typeof accountViews.patch>;
 export type TrunkPatch = z.output<typeof trunkViews.patch>;
 export type DidPatch = z.output<typeof didViews.patch>;
 export type CarrierPatch = z.output<typeof carrierViews.patch>;
 export type RoutePatch = z.output<typeof routeViews.patch>;
+export type DialPlanPatch = z.output<typeof dialPlanViews.patch>;
 export type SubscriberPatch = z.output<typeof subscriberViews.patch>;
 
 export async function patchAccount(store: Store, name: string, b: AccountPatch): Promise<Account> {
@@ -43,6 +52,7 @@ function mergedTrunk(t: Trunk, b: TrunkPatch): TrunkInput {
     maxCalls: b.maxCalls !== undefined ? b.maxCalls : t.maxCalls,
     media: b.media ?? t.media,
     codecs: b.codecs ?? t.codecs,
+    dialPlan: b.dialPlan !== undefined ? b.dialPlan : t.dialPlan,
   };
   // A trunk is one kind or the other: the kind the body gives replaces the stored one.
   if (b.register !== undefined && b.register !== null && b.ip === undefined) input.ip = [];
@@ -74,6 +84,7 @@ export async function patchCarrier(store: Store, name: string, b: CarrierPatch):
     plus: b.plus ?? c.plus,
     media: b.media ?? c.media,
     codecs: b.codecs ?? c.codecs,
+    dialPlan: b.dialPlan !== undefined ? b.dialPlan : c.dialPlan,
   };
   if (b.password !== undefined) input.password = b.password;
   return store.carriers.update(input);
@@ -95,6 +106,20 @@ export async function patchRoute(store: Store, prefix: string, b: RoutePatch): P
   if (found === undefined) throw new NotFoundError(`unknown route ${p}`);
   if (b.mode === undefined && b.weights === undefined) return found;
   return store.routes.update(p, found.carriers, opts);
+}
+
+/** The fields given replace the stored ones; a prefix or list left out keeps the stored one. */
+export async function patchDialPlan(store: Store, name: string, b: DialPlanPatch): Promise<DialPlan> {
+  const p = await store.dialPlans.show(name);
+  return store.dialPlans.update({
+    name: p.name,
+    country: b.country ?? p.country,
+    nationalPrefix: b.nationalPrefix ?? p.nationalPrefix,
+    internationalPrefix: b.internationalPrefix ?? p.internationalPrefix,
+    format: b.format ?? p.format,
+    emergency: b.emergency ?? p.emergency,
+    rules: b.rules !== undefined ? b.rules.map((r) => ({ ...r, direction: r.direction ?? 'in' })) : p.rules,
+  });
 }
 
 /** `password` sets a new one (the store keeps its HA1s). */

@@ -112,6 +112,11 @@ export const trunkViews = views(
     maxCalls: z.number().int().nullable().optional().describe('concurrent calls; null = unlimited'),
     media: z.enum(['rtp', 'srtp', 'any']).optional().describe('default any: as offered'),
     codecs: z.array(z.string()).optional().describe('allowed codecs in order; [] = as offered'),
+    dialPlan: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('the dial plan its numbers are read and written by; null = E.164 only'),
     createdAt: z.string().describe('ISO 8601'),
     force: z
       .boolean()
@@ -145,9 +150,50 @@ export const carrierViews = views(
     plus: z.boolean().optional().describe('send numbers E.164 with + (default true; false = --no-plus)'),
     media: z.enum(['rtp', 'srtp', 'any']).optional(),
     codecs: z.array(z.string()).optional(),
+    dialPlan: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('the dial plan its numbers are read and written by; null = E.164 (plus)'),
     createdAt: z.string().describe('ISO 8601'),
   }),
   { key: 'name', readOnly: ['hasPassword', 'createdAt'], writeOnly: ['password'] },
+);
+
+export const dialPlanViews = views(
+  z.object({
+    name: z.string().describe('letters, digits, . _ -'),
+    country: z.string().describe('country code, digits (91, 44, 1)'),
+    nationalPrefix: z
+      .string()
+      .optional()
+      .describe("national (trunk) prefix: 0 (IN, UK), 1 (US); '' = none; default: the country's"),
+    internationalPrefix: z.string().optional().describe("international prefix: 00, 011; default: the country's"),
+    format: z
+      .enum(['e164', 'national', 'international'])
+      .optional()
+      .describe(
+        'how numbers are sent: e164 (default), national (at home; the international prefix elsewhere), international',
+      ),
+    emergency: z
+      .array(z.string())
+      .optional()
+      .describe(
+        "emergency numbers as dialled (112, 100): never given a country code, never refused; default: the country's",
+      ),
+    rules: z
+      .array(
+        z.object({
+          match: z.string().describe('a prefix of digits, or ^ and a regular expression'),
+          replace: z.string().describe('what replaces the prefix or the match ($1: a group)'),
+          direction: z.enum(['in', 'out']).optional().describe('in (default): numbers received; out: numbers sent'),
+        }),
+      )
+      .optional()
+      .describe('rewrite rules, the first matching of a direction applies'),
+    createdAt: z.string().describe('ISO 8601'),
+  }),
+  { key: 'name', readOnly: ['createdAt'] },
 );
 
 export const routeViews = views(
@@ -192,6 +238,9 @@ export const cdrViews = views(
     rate: z.string().nullable().describe('the price per minute it was priced by, a decimal'),
     ratePrefix: z.string().nullable().describe("the carrier deck's prefix that matched"),
     billed: z.number().int().nullable().describe("seconds billed by the deck's increments"),
+    fromReceived: z.string().nullable().describe('the caller as received, before the dial plan'),
+    toReceived: z.string().nullable().describe('the callee as received, before the dial plan'),
+    emergency: z.boolean().describe('a call to an emergency number'),
   }),
   { key: 'callSid' },
 );
@@ -263,6 +312,7 @@ export type AccountJson = Json<typeof accountViews>;
 export type TrunkJson = Json<typeof trunkViews>;
 export type DidJson = Json<typeof didViews>;
 export type CarrierJson = Json<typeof carrierViews>;
+export type DialPlanJson = Json<typeof dialPlanViews>;
 export type RouteJson = Json<typeof routeViews>;
 export type CdrJson = Json<typeof cdrViews>;
 export type RateJson = Json<typeof rateViews>;

@@ -24,6 +24,7 @@ import { callEnded } from './call-events.js';
 import { RETRY_AFTER_S } from '../core/admission.js';
 import { statusLabel } from '../core/counters.js';
 import type { CallDirection, Cdr } from '../trunking/model.js';
+import { receivedText } from './call-cdr.js';
 import { UnknownSources, type UnknownSource } from './unknown-sources.js';
 import { Transfers } from './transfers.js';
 
@@ -219,6 +220,8 @@ export class B2bua implements CallRegistry {
       // As sent (the request may be why it was refused), cut to CDR_USER_MAX; empty when it does not parse.
       from: (userOf(req.get('From')).user ?? '').slice(0, CDR_USER_MAX),
       to: (requestUser(req) ?? '').slice(0, CDR_USER_MAX),
+      fromReceived: receivedText(userOf(req.get('From')).user),
+      toReceived: receivedText(requestUser(req)),
       startAt: now,
       answerAt: null,
       endAt: now,

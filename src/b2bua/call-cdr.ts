@@ -33,7 +33,18 @@ export function cdrOf(call: EndedCall, answered: boolean, status: number, reason
     reason,
     hangupBy: by,
     extra: null,
+    fromReceived: receivedText(call.plan.received.from),
+    toReceived: receivedText(call.plan.received.to),
+    emergency: call.plan.emergency,
   };
+}
+
+/** At most this much of a number as received goes into the CDR. */
+const RECEIVED_MAX = 128;
+
+/** A user part as received, for the CDR: cut to RECEIVED_MAX, null when none. */
+export function receivedText(user: string | null): string | null {
+  return user === null || user === '' ? null : user.slice(0, RECEIVED_MAX);
 }
 
 export function logCallEnded(log: B2buaLog, cdr: Cdr): void {
@@ -48,7 +59,8 @@ export function logCallEnded(log: B2buaLog, cdr: Cdr): void {
       reason: cdr.reason,
       duration: cdr.duration,
       hangupBy: cdr.hangupBy,
+      ...(cdr.emergency === true && { emergency: true, to: cdr.to }),
     },
-    'call ended',
+    cdr.emergency === true ? 'emergency call ended' : 'call ended',
   );
 }

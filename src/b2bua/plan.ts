@@ -33,9 +33,13 @@ export interface CallPlan {
   direction: CallDirection;
   account: string | null;
   trunk: string | null;
-  /** E.164 caller and callee. */
+  /** E.164 caller and callee (an emergency call's callee as dialled; a caller that is no number as received). */
   from: string;
   to: string;
+  /** The caller and callee users as received, before the dial plan (null when the request had none). */
+  received: { from: string | null; to: string | null };
+  /** A call to an emergency number (src/trunking/dial-plan.ts): no caller ID check, limit or barring. */
+  emergency: boolean;
   attempts: LegAttempt[];
   /** Frees the call's place in its limits (idempotent). */
   release: () => void;

@@ -3,11 +3,19 @@ import { formatUri, isSipUri, isTelUri, parseUri, tryParseUri, type SipUri } fro
 import { parsedOrNull } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import type { Flow } from '../transport/types.js';
-import type { Account, Carrier, DidMatch, RateMatch, RouteMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
-import { orderRoute } from '../trunking/route-order.js';
+import type { Account, Carrier, DidMatch, RateMatch, Trunk, TrunkingDirectory } from '../trunking/model.js';
 import type { Limiter, ScopeLimits } from '../trunking/limits.js';
 import type { CallPlan, LegAttempt } from './plan.js';
-import { formatForCarrier, tryNormalizeNumber } from '../trunking/e164.js';
+import {
+  calleeForCarrier,
+  callerForCarrier,
+  decideRoute,
+  planOf,
+  readCaller,
+  readDialled,
+  type DialledNumber,
+} from '../trunking/dialled.js';
+import { sendNumber } from '../trunking/dial-plan.js';
 import { newCallSid } from '../dialog/sid.js';
 import type { LegHeaderRule } from './headers.js';
 import type { B2buaLog } from './env.js';
@@ -100,11 +108,6 @@ async function admit(
   return { ...refused, account: account.name, trunk: trunk.name };
 }
 
-/** A user part as an E.164 number (digits without `+`, as some carriers write them, taken as international), or null. */
-function toE164(user: string | null): string | null {
-  return user === null || user === '' ? null : tryNormalizeNumber(user);
-}
-
 /** The Request-URI's user (a tel: URI's number), or null when it has none or does not parse. */
 export function requestUser(req: SipMessage): string | null {
   const u = tryParseUri(req.requestUri);
@@ -130,10 +133,10 @@ function displayPart(display: string | null): string {
  * register with (it calls our Contact, whose user is our username there),
  * the To user. `number` is the first that reads as E.164, `match` its DID.
  */
-function findDid(p: Planner, req: SipMessage): { number: string | null; match: DidMatch | null } {
+function findDid(p: Planner, req: SipMessage, carrier: Carrier): { number: string | null; match: DidMatch | null } {
   let number: string | null = null;
   for (const candidate of [requestUser(req), userOf(req.get('To')).user]) {
-    const n = toE164(candidate);
+    const n = readCaller(p.directory, carrier, candidate);
     if (n === null) continue;
     number ??= n;
     const match = p.directory.did(n);
@@ -145,17 +148,22 @@ function findDid(p: Planner, req: SipMessage): { number: string | null; match: D
 /**
  * A call from a carrier to a DID: the DID's trunk, its limits, then its
  * fixed destination or its registered contacts. Nothing of the carrier's
- * addresses goes to the customer: From, To and PAI are written anew.
+ * addresses goes to the customer: From, To and PAI are written anew. The
+ * numbers are read by the carrier's dial plan and written in the trunk's.
  */
 export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carrier: Carrier): Promise<PlanResult> {
   const denied = p.policy.inbound(flow.remoteHost);
   if (denied !== null) return refuse(403, 'Forbidden', 'policy');
-  const { number, match } = findDid(p, req);
+  const { number, match } = findDid(p, req, carrier);
   if (number === null) return refuse(404, 'Unknown number', 'number');
   if (match === null) return refuse(404, 'Unknown DID', 'unknown-did');
   const { trunk, account } = match;
   const from = userOf(req.get('From'));
-  const caller = toE164(from.user) ?? from.user ?? 'anonymous';
+  const caller = readCaller(p.directory, carrier, from.user) ?? from.user ?? 'anonymous';
+  // In the trunk's own form (its dial plan), E.164 without one.
+  const trunkPlan = planOf(p.directory, trunk);
+  const toTrunk = (n: string): string => sendNumber(n, trunkPlan, false, { plus: true });
+  const calleeOut = toTrunk(number);
   const callSid = newCallSid();
   const attempts: LegAttempt[] = [];
   const common: Array<[string, string]> = [
@@ -163,16 +171,16 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
     ['X-Trunk-Sid', trunk.name],
   ];
   const pai = userOf(req.get('P-Asserted-Identity'));
-  const paiNumber = toE164(pai.user);
-  if (paiNumber !== null) common.push(['P-Asserted-Identity', `<sip:${paiNumber}@${p.ourHost}>`]);
-  const fromValue = `${displayPart(from.display)}<sip:${caller}@${p.ourHost}>`;
+  const paiNumber = readCaller(p.directory, carrier, pai.user);
+  if (paiNumber !== null) common.push(['P-Asserted-Identity', `<sip:${toTrunk(paiNumber)}@${p.ourHost}>`]);
+  const fromValue = `${displayPart(from.display)}<sip:${toTrunk(caller)}@${p.ourHost}>`;
   // One leg to the trunk: at its fixed destination or at one of its registered contacts.
   const trunkLeg = (requestUri: string, hop: SipUri, routes: string[]): LegAttempt => ({
     requestUri,
     hop,
     routes,
     from: fromValue,
-    to: `<sip:${number}@${hop.host}>`,
+    to: `<sip:${calleeOut}@${hop.host}>`,
     headers: common,
     credentials: null,
     carrier: carrier.name,
@@ -183,7 +191,7 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
   if (trunk.dest !== null) {
     const dest = parseUri(trunk.dest);
     if (!isSipUri(dest)) return refuse(500, 'Trunk destination is not a SIP URI', 'trunk-config');
-    const ruri: SipUri = { ...dest, user: dest.user ?? number };
+    const ruri: SipUri = { ...dest, user: dest.user ?? calleeOut };
     attempts.push(trunkLeg(formatUri(ruri), dest, []));
   } else if (trunk.register !== null) {
     const contacts = await p.contacts.contactsOf(trunk.register);
@@ -201,6 +209,8 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
       trunk: trunk.name,
       from: caller,
       to: number,
+      received: { from: from.user, to: requestUser(req) },
+      emergency: false,
       attempts,
       release: admitted.release,
       legSidHeader: true,
@@ -210,10 +220,14 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
 }
 
 /**
- * A call from a customer's trunk to the PSTN: the caller ID must be a DID
- * of the trunk's account (403 otherwise), the dialled number E.164, the
- * limits, then the route's carriers and their gateways in order (those an
- * OPTIONS monitor found dead are skipped while another is up).
+ * A call from a customer's trunk to the PSTN: the dialled number read by
+ * the trunk's dial plan (src/trunking/dialled.ts, the path `route explain`
+ * takes too); then, unless it is an emergency number, the caller ID must be
+ * a DID of the trunk's account (403 otherwise), barring, and the limits;
+ * then the route's carriers and their gateways in order (those an OPTIONS
+ * monitor found dead are skipped while another is up). An emergency call
+ * meets no caller ID check, no barring and no limit: it is never refused
+ * for them.
  */
 export async function planOutbound(
   p: Planner,
@@ -232,23 +246,26 @@ export async function planOutbound(
   const pai = userOf(req.get('P-Asserted-Identity'));
   const from = userOf(req.get('From'));
   const callerRaw = pai.user ?? from.user;
-  const caller = toE164(callerRaw);
-  if (caller === null || !p.directory.accountOwns(account.name, caller))
+  const caller = readCaller(p.directory, trunk, callerRaw);
+  const dialledRaw = requestUser(req);
+  const dialled = readDialled(p.directory, trunk, dialledRaw);
+  const emergency = 'number' in dialled && dialled.emergency;
+  if (!emergency && (caller === null || !p.directory.accountOwns(account.name, caller)))
     return refuse(403, 'Caller ID not allowed', 'caller-id');
-  const number = toE164(requestUser(req));
-  if (number === null) return refuse(484, 'Address Incomplete', 'number');
+  if (!('number' in dialled)) return refuse(dialled.status, dialled.reason, dialled.cause);
+  const number = dialled.number;
   // Access lists for outbound calls, barred destinations (premium rate...), barring by time of day.
-  const barred = p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
+  const barred = emergency ? null : p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
   if (barred !== null) return refuse(403, barred, 'barred');
-  const route = p.directory.route(number);
-  if (route === null || route.carriers.length === 0) return refuse(404, 'No route', 'no-route');
-  const carriers = await routeCarriers(p, route, number);
-  if (carriers.length === 0) return refuse(404, 'No rated carrier', 'no-route');
+  const decision = await decideRoute(p.directory, dialled, (names, n) => readRates(p, names, n), Math.random);
+  if (decision.refusal !== null)
+    return refuse(decision.refusal.status, decision.refusal.reason, decision.refusal.cause);
+  const callerOut = caller ?? (callerRaw !== null && callerRaw !== '' ? callerRaw : 'anonymous');
   const attempts: LegAttempt[] = [];
   const down: LegAttempt[] = [];
-  for (const c of carriers) {
+  for (const { carrier: c } of decision.order.ordered) {
     for (const gw of c.gateways) {
-      const a = carrierAttempt(p, c, gw, caller, number, from.display);
+      const a = carrierAttempt(p, c, gw, callerOut, dialled, from.display);
       if (a === null) continue;
       (p.gatewayUp(gw) ? attempts : down).push(a);
     }
@@ -257,7 +274,10 @@ export async function planOutbound(
   if (attempts.length === 0) attempts.push(...down);
   if (attempts.length === 0) return refuse(503, 'No gateway', 'no-gateway');
   const callSid = newCallSid();
-  const admitted = await admit(p, trunk, account, callSid);
+  if (emergency)
+    p.log.warn({ callSid, trunk: trunk.name, account: account.name, number, caller: callerRaw }, 'emergency call');
+  // An emergency call takes no place in the limits (it is never refused for them).
+  const admitted = emergency ? { release: () => undefined } : await admit(p, trunk, account, callSid);
   if ('kind' in admitted) return admitted;
   return {
     kind: 'call',
@@ -266,8 +286,10 @@ export async function planOutbound(
       direction: 'outbound',
       account: account.name,
       trunk: trunk.name,
-      from: caller,
+      from: callerOut,
       to: number,
+      received: { from: callerRaw, to: dialledRaw },
+      emergency,
       attempts,
       release: admitted.release,
       legSidHeader: false,
@@ -276,27 +298,18 @@ export async function planOutbound(
   };
 }
 
-/**
- * The route's carriers in the order this call tries them (route-order.ts):
- * an `lcr` route looks up each carrier's rate for the number (one indexed
- * query); when that fails, the list order is kept rather than the call lost.
- */
-async function routeCarriers(p: Planner, route: RouteMatch, number: string): Promise<Carrier[]> {
-  if (route.mode === 'priority') return route.carriers;
-  let rates: Map<string, RateMatch> | null = null;
-  if (route.mode === 'lcr') {
-    try {
-      rates = await p.directory.rates(
-        route.carriers.map((c) => c.name),
-        number,
-        Date.now(),
-      );
-    } catch (err) {
-      p.log.warn({ route: route.prefix, err: String(err) }, 'rates not read: carriers tried in the list order');
-      return route.carriers;
-    }
+/** The carriers' rates for an lcr route (one indexed query); null when they could not be read. */
+async function readRates(
+  p: Planner,
+  names: readonly string[],
+  number: string,
+): Promise<ReadonlyMap<string, RateMatch> | null> {
+  try {
+    return await p.directory.rates(names, number, Date.now());
+  } catch (err) {
+    p.log.warn({ number, err: String(err) }, 'rates not read: carriers tried in the list order');
+    return null;
   }
-  return orderRoute(route, rates).ordered.map((o) => o.carrier);
 }
 
 /** Gateways already reported as unusable, so that each costs one log line, not one per call (bounded). */
@@ -307,7 +320,7 @@ function carrierAttempt(
   c: Carrier,
   gw: string,
   caller: string,
-  number: string,
+  dialled: DialledNumber,
   display: string | null,
 ): LegAttempt | null {
   const uri = tryParseUri(gw);
@@ -319,15 +332,15 @@ function carrierAttempt(
     }
     return null;
   }
-  const dialled = formatForCarrier(number, c);
-  const callerOut = formatForCarrier(caller, { prefix: null, plus: c.plus });
-  const ruri: SipUri = { ...uri, user: dialled };
+  const callee = calleeForCarrier(p.directory, c, dialled);
+  const callerOut = callerForCarrier(p.directory, c, caller);
+  const ruri: SipUri = { ...uri, user: callee };
   return {
     requestUri: formatUri(ruri),
     hop: uri,
     routes: [],
     from: `${displayPart(display)}<sip:${callerOut}@${p.ourHost}>`,
-    to: `<sip:${dialled}@${uri.host}>`,
+    to: `<sip:${callee}@${uri.host}>`,
     headers: [['P-Asserted-Identity', `<sip:${callerOut}@${p.ourHost}>`]],
     credentials: c.username !== null && c.password !== null ? { username: c.username, password: c.password } : null,
     carrier: c.name,

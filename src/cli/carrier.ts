@@ -1,10 +1,10 @@
 /**
  * `trunkline carrier add NAME --gateway URI[,URI...] [--username U
  * --password-stdin] [--register] [--prefix DIGITS] [--no-plus] [--media
- * rtp|srtp|any] [--codecs ...]` / `set NAME [--gateway ...] [--username
- * U|none] [--password-stdin] [--register|--no-register] [--prefix
- * DIGITS|none] [--plus|--no-plus] [--media ...] [--codecs ...|none]
- * [--json]` / `rm NAME` / `list [--json]` / `show NAME [--json]`: upstream
+ * rtp|srtp|any] [--codecs ...] [--dial-plan NAME]` / `set NAME [--gateway
+ * ...] [--username U|none] [--password-stdin] [--register|--no-register]
+ * [--prefix DIGITS|none] [--plus|--no-plus] [--media ...] [--codecs
+ * ...|none] [--dial-plan NAME|none] [--json]` / `rm NAME` / `list [--json]` / `show NAME [--json]`: upstream
  * carriers and their gateways, in priority order. The password comes from
  * standard input only and is never printed (list and show say whether
  * there is one; `set` keeps it while the username stays). A gateway inside
@@ -42,6 +42,7 @@ interface AddOptions {
   plus?: boolean;
   media?: string;
   codecs?: string;
+  dialPlan?: string;
 }
 
 /** The options of add and set (add has --register and --no-plus; set both forms of each). */
@@ -52,6 +53,7 @@ const OPTIONS: OptionSpecs = [
   ['--prefix <digits>', 'tech prefix put before the dialled number'],
   ['--media <mode>', 'rtp, srtp or any (default any: as offered)'],
   ['--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)'],
+  ['--dial-plan <name>', 'the dial plan its numbers are read and written by (default: E.164, --no-plus without +)'],
 ];
 const REGISTER: OptionSpecs[number] = ['--register', 'keep a registration with the carrier (needs the credentials)'];
 const NO_PLUS: OptionSpecs[number] = ['--no-plus', 'send numbers without the + of E.164'];
@@ -90,6 +92,7 @@ async function carrierPatch(o: AddOptions): Promise<CarrierPatch> {
   if (o.plus !== undefined) b.plus = o.plus;
   if (o.media !== undefined) b.media = checkMedia(o.media, 'media');
   if (o.codecs !== undefined) b.codecs = orNone(o.codecs, codecsOption) ?? [];
+  if (o.dialPlan !== undefined) b.dialPlan = orNone(o.dialPlan, (v) => checkName(v, 'dial-plan'));
   if (o.passwordStdin === true) b.password = checkPassword(await readPasswordFromStdin(), 'password');
   return b;
 }
@@ -115,6 +118,7 @@ async function carrierInput(name: string, o: AddOptions): Promise<CarrierInput> 
   input.plus = o.plus !== false;
   input.media = checkMedia(o.media, 'media');
   input.codecs = o.codecs === undefined ? [] : codecsOption(o.codecs);
+  if (o.dialPlan !== undefined) input.dialPlan = checkName(o.dialPlan, 'dial-plan');
   if (o.username !== undefined) input.password = checkPassword(await readPasswordFromStdin(), 'password');
   return input;
 }

@@ -20,6 +20,7 @@ import { registerAccount } from './account.js';
 import { registerTrunk } from './trunk.js';
 import { registerDid } from './did.js';
 import { registerCarrier } from './carrier.js';
+import { registerDialPlan } from './dialplan.js';
 import { registerRoute } from './route.js';
 import { registerRate } from './rate.js';
 import { registerCdr } from './cdr.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerTrunk(program);
   registerDid(program);
   registerCarrier(program);
+  registerDialPlan(program);
   registerRoute(program);
   registerRate(program);
   registerCdr(program);

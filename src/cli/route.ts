@@ -206,8 +206,9 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   const text: Record<string, unknown> = {};
   if (src !== undefined) text['source'] = `${src.ip} over ${src.transport}: ${src.rule}`;
   if (e['trunk'] !== undefined) text['trunk'] = `${String(e['trunk'])} (account ${String(e['account'])})`;
+  if (e['dialPlan'] !== undefined) text['dial plan'] = e['dialPlan'] ?? 'none (E.164 only)';
   text['dialled'] = e['dialled'];
-  if ('number' in e) text['number'] = e['number'];
+  if ('number' in e) text['number'] = e['emergency'] === true ? `${String(e['number'])} (emergency)` : e['number'];
   if (e['direction'] !== null)
     text['did'] = did === undefined || did === null ? null : `${did.number} of trunk ${did.trunk}`;
   if (e['direction'] === 'inbound') text['destination'] = e['destination'];
@@ -223,7 +224,9 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
     e['refused'] === null
       ? e['direction'] === 'inbound'
         ? 'taken (access lists and the limits are checked per call)'
-        : 'routed (the caller ID and the limits are checked per call)'
+        : e['emergency'] === true
+          ? 'routed as an emergency call (no caller ID check, barring or limit)'
+          : 'routed (the caller ID and the limits are checked per call)'
       : `refused with ${String(e['refused'])}`;
   return text;
 }

@@ -2,11 +2,11 @@
  * `trunkline trunk add NAME --account ACC (--ip CIDR[,CIDR...] | --register
  * USER@DOMAIN) [--transport udp|tcp|tls] [--tls-fingerprint SHA256] [--dest
  * URI] [--cpm N] [--max-calls N] [--media rtp|srtp|any] [--codecs
- * PCMA,PCMU,telephone-event] [--force]` / `set NAME [the same options]
- * [--json]` / `rm NAME [--cascade]` / `list [--account ACC] [--json]` /
- * `show NAME [--json]`: a customer's trunks. `set` changes the options
- * given (`none` clears --register, --transport, --tls-fingerprint, --dest,
- * --max-calls, --codecs). A range holding a carrier gateway's address or
+ * PCMA,PCMU,telephone-event] [--dial-plan NAME] [--force]` / `set NAME [the
+ * same options] [--json]` / `rm NAME [--cascade]` / `list [--account ACC]
+ * [--json]` / `show NAME [--json]`: a customer's trunks. `set` changes the
+ * options given (`none` clears --register, --transport, --tls-fingerprint,
+ * --dest, --max-calls, --codecs, --dial-plan). A range holding a carrier gateway's address or
  * every address is refused without --force (src/trunking/ranges.ts).
  */
 import type { Command } from 'commander';
@@ -50,6 +50,7 @@ interface AddOptions {
   maxCalls?: string;
   media?: string;
   codecs?: string;
+  dialPlan?: string;
   force?: boolean;
 }
 
@@ -65,6 +66,7 @@ const OPTIONS: OptionSpecs = [
   ['--max-calls <n>', 'concurrent calls (default: unlimited)'],
   ['--media <mode>', 'rtp, srtp or any (default any: as offered)'],
   ['--codecs <list>', 'allowed codecs in order, e.g. PCMA,PCMU,telephone-event (default: as offered)'],
+  ['--dial-plan <name>', 'the dial plan its numbers are read and written by (default: E.164 only)'],
   ['--force', "accept a range holding a carrier gateway's address or every address (the carrier keeps its address)"],
 ];
 
@@ -109,6 +111,7 @@ function trunkInput(name: string, o: AddOptions): TrunkInput {
   input.maxCalls = intOption(o.maxCalls, 'max-calls') ?? null;
   input.media = checkMedia(o.media, 'media');
   input.codecs = checkCodecs(listOption(o.codecs, 'codecs'), 'codecs');
+  if (o.dialPlan !== undefined) input.dialPlan = checkName(o.dialPlan, 'dial-plan');
   return input;
 }
 
@@ -126,6 +129,7 @@ function trunkPatch(o: AddOptions): TrunkPatch {
   if (o.maxCalls !== undefined) b.maxCalls = orNone(o.maxCalls, (v) => intOption(v, 'max-calls')!);
   if (o.media !== undefined) b.media = checkMedia(o.media, 'media');
   if (o.codecs !== undefined) b.codecs = orNone(o.codecs, (v) => checkCodecs(listOption(v, 'codecs'), 'codecs')) ?? [];
+  if (o.dialPlan !== undefined) b.dialPlan = orNone(o.dialPlan, (v) => checkName(v, 'dial-plan'));
   if (o.force === true) b.force = true;
   return b;
 }

@@ -55,6 +55,7 @@ import { CarrierRepo } from './repos/carriers.js';
 import { RouteRepo } from './repos/routes.js';
 import { CdrRepo } from './repos/cdrs.js';
 import { RateRepo } from './repos/rates.js';
+import { DialPlanRepo } from './repos/dial-plans.js';
 
 export type { StoreDialect } from './context.js';
 
@@ -98,6 +99,7 @@ export interface Store {
   readonly routes: RouteRepo;
   readonly cdrs: CdrRepo;
   readonly rates: RateRepo;
+  readonly dialPlans: DialPlanRepo;
   /** A number that moves when provisioning data changed (see above). */
   changes(): Promise<number>;
   /** Resolves when the database answers a query (readiness); rejects with a StoreError. */
@@ -329,6 +331,7 @@ function kyselyStore(
     routes: new RouteRepo(ctx),
     cdrs: new CdrRepo(ctx),
     rates: new RateRepo(ctx),
+    dialPlans: new DialPlanRepo(ctx),
     changes: () => ctx.changes(),
     async ping(): Promise<void> {
       if (closed !== undefined) throw new StoreError(`store: ${target} is closed`);

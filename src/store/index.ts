@@ -44,6 +44,7 @@ export {
 export type { AccountInput, AccountRemoval } from './repos/accounts.js';
 export type { TrunkInput, TrunkRemoval, TrunkWriteOptions } from './repos/trunks.js';
 export type { DidRow } from './repos/dids.js';
+export type { DialPlanInput } from './repos/dial-plans.js';
 export { withoutSecret, type CarrierInfo, type CarrierInput } from './repos/carriers.js';
 export { CDR_DEFAULT_LIMIT, CDR_MAX_LIMIT, type CdrPage } from './repos/cdrs.js';
 export {

@@ -12,6 +12,7 @@ import type {
   BindingJson,
   CarrierJson,
   CdrJson,
+  DialPlanJson,
   DidJson,
   DomainJson,
   RateJson,
@@ -20,7 +21,7 @@ import type {
   TokenJson,
   TrunkJson,
 } from '../api/shapes.js';
-import type { Account, Cdr, OutboundRoute, Trunk } from '../trunking/model.js';
+import type { Account, Cdr, DialPlan, OutboundRoute, Trunk } from '../trunking/model.js';
 import type { Alias } from './repos/aliases.js';
 import type { BanRow } from './repos/bans.js';
 import type { CarrierInfo } from './repos/carriers.js';
@@ -113,6 +114,7 @@ export function trunkJson(t: Trunk): TrunkJson {
     maxCalls: t.maxCalls,
     media: t.media,
     codecs: t.codecs,
+    dialPlan: t.dialPlan,
     createdAt: isoTime(t.createdAt),
   };
 }
@@ -133,7 +135,21 @@ export function carrierJson(c: CarrierInfo): CarrierJson {
     plus: c.plus,
     media: c.media,
     codecs: c.codecs,
+    dialPlan: c.dialPlan,
     createdAt: isoTime(c.createdAt),
+  };
+}
+
+export function dialPlanJson(p: DialPlan): DialPlanJson {
+  return {
+    name: p.name,
+    country: p.country,
+    nationalPrefix: p.nationalPrefix,
+    internationalPrefix: p.internationalPrefix,
+    format: p.format,
+    emergency: p.emergency,
+    rules: p.rules,
+    createdAt: isoTime(p.createdAt),
   };
 }
 
@@ -177,6 +193,9 @@ export function cdrJson(c: Cdr): CdrJson {
     rate: moneyOrNull(c.rate),
     ratePrefix: c.ratePrefix ?? null,
     billed: c.billed ?? null,
+    fromReceived: c.fromReceived ?? null,
+    toReceived: c.toReceived ?? null,
+    emergency: c.emergency === true,
   };
 }
 

@@ -102,6 +102,8 @@ export interface TrunkTable {
   media: string;
   /** JSON array of codec names, `[]` = as offered. */
   codecs: string;
+  /** 0008_dial_plans: the plan its numbers are read and written by, or null. */
+  dial_plan?: string | null;
   created_at: number;
 }
 
@@ -124,6 +126,20 @@ export interface CarrierTable {
   plus: number;
   media: string;
   codecs: string;
+  /** 0008_dial_plans: the plan its numbers are read and written by, or null. */
+  dial_plan?: string | null;
+  created_at: number;
+}
+
+/** 0008_dial_plans: how a trunk or carrier writes numbers; `emergency` and `rules` JSON lists. */
+export interface DialPlanTable {
+  name: string;
+  country: string;
+  national_prefix: string;
+  international_prefix: string;
+  format: string;
+  emergency: string;
+  rules: string;
   created_at: number;
 }
 
@@ -177,6 +193,10 @@ export interface CdrTable {
   rate_prefix: string | null;
   /** Seconds billed by the deck's increments. */
   billed: number | null;
+  /** 0008_dial_plans: caller and callee as received; 1 for an emergency call. */
+  from_received?: string | null;
+  to_received?: string | null;
+  emergency?: number;
 }
 
 /** 0007_rates: a carrier's rate deck; `loading` while an import fills it, then `active`, then `retired`. */
@@ -282,6 +302,7 @@ export interface Database {
   trunks: TrunkTable;
   dids: DidTable;
   carriers: CarrierTable;
+  dial_plans: DialPlanTable;
   carrier_gateways: CarrierGatewayTable;
   routes: RouteTable;
   route_carriers: RouteCarrierTable;

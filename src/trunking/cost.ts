@@ -16,7 +16,8 @@ export type RateLookup = (carriers: readonly string[], number: string, at: numbe
 /** The CDR with its cost, rate, matched prefix and seconds billed, or as it was when it is not priced. */
 export async function pricedCdr(cdr: Cdr, rates: RateLookup): Promise<Cdr> {
   const answered = cdr.answerAt !== null && cdr.status >= 200 && cdr.status < 300;
-  if (cdr.direction !== 'outbound' || cdr.carrier === null || !answered) return cdr;
+  // An emergency call is not priced (its number is no E.164 number a deck holds).
+  if (cdr.direction !== 'outbound' || cdr.carrier === null || !answered || cdr.emergency === true) return cdr;
   const r = (await rates([cdr.carrier], cdr.to, cdr.answerAt!)).get(cdr.carrier);
   if (r === undefined) return cdr;
   const billed = billedSeconds(cdr.duration, r);

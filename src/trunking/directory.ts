@@ -21,6 +21,7 @@ import type { Store } from '../store/index.js';
 import type {
   Account,
   Carrier,
+  DialPlan,
   DidMatch,
   RateMatch,
   RouteMatch,
@@ -31,7 +32,10 @@ import type {
 import { TrunkingSnapshot, gatewayHost, type ResolvedHosts, type TrunkingData } from './snapshot.js';
 
 /** What the directory needs of the store. */
-export type DirectoryStore = Pick<Store, 'changes' | 'accounts' | 'trunks' | 'dids' | 'carriers' | 'routes' | 'rates'>;
+export type DirectoryStore = Pick<
+  Store,
+  'changes' | 'accounts' | 'trunks' | 'dids' | 'carriers' | 'routes' | 'rates' | 'dialPlans'
+>;
 
 export interface DirectoryOptions {
   store: DirectoryStore;
@@ -53,12 +57,13 @@ async function dnsResolve(host: string): Promise<string[]> {
 
 /** Reads every trunking table (the carriers with their passwords: the B2BUA answers digest challenges with them). */
 export async function loadTrunkingData(store: DirectoryStore): Promise<TrunkingData> {
-  const [accounts, trunks, dids, carriers, routes] = await Promise.all([
+  const [accounts, trunks, dids, carriers, routes, dialPlans] = await Promise.all([
     store.accounts.list(),
     store.trunks.list(),
     store.dids.list(),
     store.carriers.listWithSecrets(),
     store.routes.list(),
+    store.dialPlans.list(),
   ]);
   return {
     accounts,
@@ -66,6 +71,7 @@ export async function loadTrunkingData(store: DirectoryStore): Promise<TrunkingD
     dids: dids.map((d) => ({ number: d.number, trunk: d.trunk, createdAt: d.createdAt })),
     carriers,
     routes,
+    dialPlans,
   };
 }
 
@@ -75,7 +81,7 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
   readonly #pollMs: number;
   readonly #resolve: (host: string) => Promise<string[]>;
   readonly #resolveTimeoutMs: number;
-  #snapshot = new TrunkingSnapshot({ accounts: [], trunks: [], dids: [], carriers: [], routes: [] });
+  #snapshot = new TrunkingSnapshot({ accounts: [], trunks: [], dids: [], carriers: [], routes: [], dialPlans: [] });
   #seen: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #loading: Promise<void> | undefined;
@@ -226,6 +232,14 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
 
   route(number: string): RouteMatch | null {
     return this.#snapshot.route(number);
+  }
+
+  emergencyRoute(): RouteMatch | null {
+    return this.#snapshot.emergencyRoute();
+  }
+
+  dialPlan(name: string): DialPlan | null {
+    return this.#snapshot.dialPlan(name);
   }
 
   /** Not held in memory: a deck may have millions of rows. One indexed query (synchronous on SQLite). */

@@ -10,11 +10,10 @@
  * the caller ID are checked per call, not here.
  */
 import { NotFoundError } from '../store/errors.js';
-import { NumberError, formatForCarrier, normalizeNumber } from './e164.js';
+import { calleeForCarrier, decideRoute, readCaller, readDialled, refusalText } from './dialled.js';
 import type { TrunkingSnapshot } from './snapshot.js';
 import type { RateLookup } from './cost.js';
-import type { RateMatch } from './model.js';
-import { orderRoute } from './route-order.js';
+import type { Carrier, RateMatch } from './model.js';
 import { formatIncrements, formatMicros } from './money.js';
 
 /** A rate as explain shows it: money as decimals. */
@@ -31,7 +30,9 @@ function rateOut(r: RateMatch | null): Record<string, unknown> | null {
 
 /**
  * What a call to `dialled` from `trunk` would meet (the checks the data
- * decides; limits and caller ID are the call's). `rates` looks up the
+ * decides; limits and caller ID are the call's), by the live call's own
+ * path (dialled.ts): the number as the trunk's dial plan reads it, the
+ * route, the carriers in order and what each is sent. `rates` looks up the
  * carriers' rates (the store's); `now` is when (ms).
  */
 export async function explainRoute(
@@ -43,54 +44,35 @@ export async function explainRoute(
 ): Promise<Record<string, unknown>> {
   const entry = snapshot.trunks.get(trunkName);
   if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
-  const out: Record<string, unknown> = { trunk: entry.trunk.name, account: entry.account.name, dialled };
-  let number: string;
-  try {
-    number = normalizeNumber(dialled);
-  } catch (err) {
-    if (!(err instanceof NumberError)) throw err;
-    return {
-      ...out,
-      number: null,
-      route: null,
-      carriers: [],
-      refused: `404: the dialled number is not a phone number (${err.message})`,
-    };
-  }
-  out['number'] = number;
-  const route = snapshot.route(number);
-  const prefix = route?.prefix ?? null;
-  out['route'] = prefix;
-  out['mode'] = route?.mode ?? null;
-  const found =
-    route === null
-      ? new Map<string, RateMatch>()
-      : await rates(
-          route.carriers.map((c) => c.name),
-          number,
-          now,
-        );
-  // A weighted route's order is drawn per call: the list order here, with each carrier's chance.
-  const order = route === null ? { ordered: [], leftOut: [] } : orderRoute(route, found, null);
-  out['carriers'] = order.ordered.map((o) => ({
+  const out: Record<string, unknown> = {
+    trunk: entry.trunk.name,
+    account: entry.account.name,
+    dialPlan: entry.trunk.dialPlan,
+    dialled,
+  };
+  const read = readDialled(snapshot, entry.trunk, dialled);
+  if (!('number' in read)) return { ...out, number: null, route: null, carriers: [], refused: refusalText(read) };
+  out['number'] = read.number;
+  out['emergency'] = read.emergency;
+  if (read.emergency)
+    out['note'] =
+      'an emergency number: no caller ID check, no barring, no limit; the emergency route (else +) in its listed order';
+  const decision = await decideRoute(snapshot, read, (names, n) => rates(names, n, now), null);
+  const route = decision.route;
+  out['route'] = route?.prefix ?? null;
+  out['mode'] = route === null ? null : read.emergency ? 'priority' : route.mode;
+  out['carriers'] = decision.order.ordered.map((o) => ({
     name: o.carrier.name,
     gateways: o.carrier.gateways,
-    sends: formatForCarrier(number, o.carrier),
+    sends: calleeForCarrier(snapshot, o.carrier, read),
     rate: rateOut(o.rate),
     ...(o.weight !== null && { weight: o.weight }),
     why: o.why,
   }));
-  out['leftOut'] = order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
-  const did = snapshot.did(number);
+  out['leftOut'] = decision.order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
+  const did = read.emergency ? null : snapshot.did(read.number);
   if (did !== null) out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
-  out['refused'] =
-    route === null
-      ? `404: no route for ${number} (add one, or a default route +)`
-      : route.carriers.length === 0
-        ? `404: route ${route.prefix} has no carriers`
-        : order.ordered.length === 0
-          ? `404: No rated carrier (route ${route.prefix} is lcr and none of its carriers has a rate for ${number})`
-          : null;
+  out['refused'] = decision.refusal === null ? null : refusalText(decision.refusal);
   return out;
 }
 
@@ -116,7 +98,7 @@ export async function explainFromSource(
   source['rule'] = s.rule;
   if (m.kind === 'trunk')
     return { source, direction: 'outbound', ...(await explainRoute(snapshot, m.trunk.name, dialled, rates)) };
-  if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, dialled) };
+  if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, m.carrier, dialled) };
   const refused =
     m.kind === 'wrong-transport'
       ? `403: Transport not allowed (trunk ${m.trunk.name} allows ${m.trunk.transport ?? 'any'} only)`
@@ -125,15 +107,11 @@ export async function explainFromSource(
 }
 
 /** A call from a carrier to `dialled`: the DID it is and where its trunk takes it. */
-function explainInbound(snapshot: TrunkingSnapshot, dialled: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { dialled };
-  let number: string;
-  try {
-    number = normalizeNumber(dialled);
-  } catch (err) {
-    if (!(err instanceof NumberError)) throw err;
-    return { ...out, number: null, refused: `404: Unknown number (${err.message})` };
-  }
+function explainInbound(snapshot: TrunkingSnapshot, carrier: Carrier, dialled: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { dialled, dialPlan: carrier.dialPlan };
+  // The planner's reading (src/b2bua/planner.ts findDid): by the carrier's dial plan.
+  const number = readCaller(snapshot, carrier, dialled);
+  if (number === null) return { ...out, number: null, refused: `404: Unknown number (${dialled} is no number)` };
   out['number'] = number;
   const did = snapshot.did(number);
   if (did === null) return { ...out, did: null, refused: `404: Unknown DID (${number} is no DID)` };

@@ -38,6 +38,8 @@ export interface Trunk {
   media: MediaMode;
   /** Allowed codecs in order of preference (`PCMA`, `PCMU`, `telephone-event`); [] = as offered. */
   codecs: string[];
+  /** The dial plan its numbers are read and written by (dial-plan.ts); null = E.164 only. */
+  dialPlan: string | null;
   createdAt: number;
 }
 
@@ -65,6 +67,40 @@ export interface Carrier {
   plus: boolean;
   media: MediaMode;
   codecs: string[];
+  /** The dial plan its numbers are read and written by (dial-plan.ts); null = E.164 (`plus`). */
+  dialPlan: string | null;
+  createdAt: number;
+}
+
+/** How numbers are sent to the peer of a dial plan: `+CC...`, national form at home, or always the international prefix. */
+export type NumberFormat = 'e164' | 'national' | 'international';
+export const NUMBER_FORMATS: readonly NumberFormat[] = ['e164', 'national', 'international'];
+
+/**
+ * One rewrite rule of a dial plan: `match` a literal prefix (replaced by
+ * `replace`), or a regular expression when it starts with `^` (`replace`
+ * may name its groups `$1`); `in` rules apply to numbers received, `out`
+ * rules to numbers sent. The first matching rule of a direction applies.
+ */
+export interface DialPlanRule {
+  match: string;
+  replace: string;
+  direction: 'in' | 'out';
+}
+
+/** How a trunk or carrier writes numbers (src/trunking/dial-plan.ts). */
+export interface DialPlan {
+  name: string;
+  /** Country code, digits (`91`). */
+  country: string;
+  /** National (trunk) prefix: `0` (IN, UK), `1` (US); '' = none. */
+  nationalPrefix: string;
+  /** International prefix: `00`, `011`. */
+  internationalPrefix: string;
+  format: NumberFormat;
+  /** Emergency numbers as dialled (`112`, `100`): never given a country code, never refused. */
+  emergency: string[];
+  rules: DialPlanRule[];
   createdAt: number;
 }
 
@@ -78,7 +114,14 @@ export interface Carrier {
 export type RouteMode = 'priority' | 'lcr' | 'weighted';
 export const ROUTE_MODES: readonly RouteMode[] = ['priority', 'lcr', 'weighted'];
 
-/** Outbound routing: longest prefix of the dialled E.164 number wins; `+` alone is the default route. */
+/** The route of emergency calls (dial-plan.ts): its key instead of a prefix. */
+export const EMERGENCY_ROUTE = 'emergency';
+
+/**
+ * Outbound routing: longest prefix of the dialled E.164 number wins; `+`
+ * alone is the default route; `emergency` (EMERGENCY_ROUTE) takes the
+ * emergency calls.
+ */
 export interface OutboundRoute {
   prefix: string;
   /** Carrier names, tried in order. */
@@ -137,6 +180,11 @@ export interface Cdr {
   hangupBy: HangupSide;
   /** Free-form JSON text for later figures (media counters); null when none. */
   extra: string | null;
+  /** The caller and callee as received, before the dial plan (absent/null: as `from`, `to`). */
+  fromReceived?: string | null;
+  toReceived?: string | null;
+  /** A call to an emergency number (dial-plan.ts). */
+  emergency?: boolean;
   /** Buy cost of an answered outbound call (fee + rate x billed / 60), micro-units; null or absent when not priced. */
   cost?: number | null;
   /** The price per minute it was priced by, micro-units. */
@@ -200,6 +248,9 @@ export interface TrunkingDirectory {
   carriersFor(number: string): Carrier[];
   /** The route of the longest matching prefix, with its mode; null when none. */
   route(number: string): RouteMatch | null;
+  /** The `emergency` route, else the default route `+`; null when neither. */
+  emergencyRoute(): RouteMatch | null;
+  dialPlan(name: string): DialPlan | null;
   /** Each named carrier's rate for `number` in force at `at` (ms); carriers without one are absent. */
   rates(carriers: readonly string[], number: string, at: number): Promise<Map<string, RateMatch>>;
   trunk(name: string): Trunk | null;

@@ -18,7 +18,18 @@
 import { isIP } from 'node:net';
 import { CidrTable } from '../net/cidr-table.js';
 import { isSipUri, tryParseUri } from '../sip/uri.js';
-import type { Account, Carrier, Did, DidMatch, OutboundRoute, RouteMatch, SourceMatch, Trunk } from './model.js';
+import { EMERGENCY_ROUTE } from './model.js';
+import type {
+  Account,
+  Carrier,
+  DialPlan,
+  Did,
+  DidMatch,
+  OutboundRoute,
+  RouteMatch,
+  SourceMatch,
+  Trunk,
+} from './model.js';
 
 /** The rows a snapshot is built from. */
 export interface TrunkingData {
@@ -27,6 +38,7 @@ export interface TrunkingData {
   dids: Did[];
   carriers: Carrier[];
   routes: OutboundRoute[];
+  dialPlans: DialPlan[];
 }
 
 /** Host name -> its addresses, resolved before the build (the build itself is synchronous). */
@@ -115,6 +127,7 @@ export class TrunkingSnapshot {
   readonly accounts = new Map<string, Account>();
   readonly trunks = new Map<string, TrunkEntry>();
   readonly carriers = new Map<string, Carrier>();
+  readonly dialPlans = new Map<string, DialPlan>();
   /** Every trunk CIDR: one Map lookup per distinct prefix length, most specific first. */
   readonly #cidrs = new CidrTable<RangeEntry>();
   readonly #byRegistration = new Map<string, TrunkEntry>();
@@ -129,6 +142,7 @@ export class TrunkingSnapshot {
 
   constructor(data: TrunkingData, resolved: ResolvedHosts = new Map()) {
     for (const a of data.accounts) this.accounts.set(a.name, a);
+    for (const p of data.dialPlans) this.dialPlans.set(p.name, p);
     for (const t of data.trunks) {
       const account = this.accounts.get(t.account);
       if (account === undefined) continue; // removed meanwhile; the next reload settles it
@@ -297,6 +311,15 @@ export class TrunkingSnapshot {
       if (r !== undefined) return r;
     }
     return null;
+  }
+
+  /** The `emergency` route, else the default route `+` (an emergency call is never lost for want of its own route). */
+  emergencyRoute(): RouteMatch | null {
+    return this.#routes.get(EMERGENCY_ROUTE) ?? this.#routes.get('+') ?? null;
+  }
+
+  dialPlan(name: string): DialPlan | null {
+    return this.dialPlans.get(name) ?? null;
   }
 
   /** The route prefix `carriersFor(number)` used, or null. */

@@ -8,7 +8,7 @@ import { parseCidr } from '../net/cidr.js';
 import { isSipUri, tryParseUri, formatUri } from '../sip/uri.js';
 import { ValidationError } from '../store/errors.js';
 import { knownCodecName } from '../media/sdp/codecs.js';
-import type { MediaMode, TrunkTransport } from './model.js';
+import { EMERGENCY_ROUTE, type MediaMode, type TrunkTransport } from './model.js';
 
 export const TRUNK_TRANSPORTS: readonly TrunkTransport[] = ['udp', 'tcp', 'tls'];
 export const MEDIA_MODES: readonly MediaMode[] = ['rtp', 'srtp', 'any'];
@@ -73,16 +73,17 @@ export function parseDid(value: unknown, field = 'number'): ParsedDid {
 /**
  * An outbound route prefix: `+` alone (the default route) or `+` and 1 to 15
  * digits. A trailing `*` is accepted and dropped (`+91*` is `+91`): a route
- * is always a prefix.
+ * is always a prefix. `emergency` names the route of emergency calls.
  */
 export function parseRoutePrefix(value: unknown, field = 'prefix'): string {
   if (typeof value === 'string') {
+    if (value.toLowerCase() === EMERGENCY_ROUTE) return EMERGENCY_ROUTE;
     const body = value.endsWith('*') ? value.slice(0, -1) : value;
     if (body === '+' || E164.test(body)) return body;
   }
   throw new ValidationError(
     field,
-    `expected + (the default route) or + and up to 15 digits like +9122, got ${show(value)}`,
+    `expected + (the default route), + and up to 15 digits like +9122, or emergency, got ${show(value)}`,
   );
 }
 

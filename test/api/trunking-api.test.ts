@@ -92,6 +92,7 @@ function suite(backend: Backend): void {
             maxCalls: 30,
             media: 'any',
             codecs: [],
+            dialPlan: null,
             createdAt: undefined,
           },
         );
@@ -299,6 +300,7 @@ function suite(backend: Backend): void {
             plus: false,
             media: 'any',
             codecs: [],
+            dialPlan: null,
             createdAt: undefined,
           },
         );
@@ -388,7 +390,7 @@ function suite(backend: Backend): void {
         r = await call('GET', '/api/v1/route/explain?number=+919876543210&from=office');
         assert.equal(r.json.number, '+919876543210', 'an unencoded + (a space once decoded) is read as +');
         r = await call('GET', '/api/v1/route/explain?number=hello&from=office');
-        assert.match(r.json.refused, /^404: the dialled number is not a phone number/);
+        assert.match(r.json.refused, /^484: Address Incomplete \(not a phone number/);
         r = await call('GET', '/api/v1/route/explain?number=%2B44&from=ghost');
         assert.deepEqual([r.status, r.json], [404, { error: 'unknown trunk ghost' }]);
         r = await call('GET', '/api/v1/route/explain?from=office');
@@ -551,12 +553,12 @@ function suite(backend: Backend): void {
         const lines = String(r.json).trimEnd().split('\r\n');
         assert.equal(
           lines[0],
-          'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed',
+          'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency',
         );
         assert.equal(lines.length, 3);
         assert.equal(
           lines[1],
-          'CA3,acme,other,upstream,outbound,+912240001234,+441234567,2026-01-10T10:03:00.000Z,,2026-01-10T10:03:30.000Z,0,486,"Busy, ""here""",caller,,,,,',
+          'CA3,acme,other,upstream,outbound,+912240001234,+441234567,2026-01-10T10:03:00.000Z,,2026-01-10T10:03:30.000Z,0,486,"Busy, ""here""",caller,,,,,,,,false',
         );
         r = await call('GET', '/api/v1/cdrs?format=csv&limit=1');
         assert.equal(String(r.json).trimEnd().split('\r\n').length, 2);

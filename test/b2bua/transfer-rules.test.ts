@@ -151,6 +151,8 @@ describe('CDR notes', () => {
     trunk: 'pbx',
     from: '+14155550100',
     to: '+16660001111',
+    received: { from: '+14155550100', to: '+16660001111' },
+    emergency: false,
     attempts: [],
     release: () => {},
     legSidHeader: false,

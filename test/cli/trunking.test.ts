@@ -206,6 +206,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'maxCalls',
     'media',
     'codecs',
+    'dialPlan',
     'createdAt',
   ]);
   const pbx = trunks[1]!;
@@ -427,8 +428,10 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   assert.deepEqual(ex, {
     trunk: 'pbx',
     account: 'acme',
+    dialPlan: null,
     dialled: '0091 22 4000 1234',
     number: '+912240001234',
+    emergency: false,
     route: '+91',
     mode: 'priority',
     carriers: [
@@ -456,7 +459,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   assert.equal(exDefault['account'], 'beta');
   assert.match(
     String((await show(['route', 'explain', 'abc', '--from', 'pbx']))['refused']),
-    /^404: the dialled number is not a phone number/,
+    /^484: Address Incomplete \(not a phone number/,
   );
   const exText = ok(await cli(['route', 'explain', '+912240001234', '--from', 'pbx']), 'route explain');
   assert.match(exText, /^route\s+\+91$/m);
@@ -562,6 +565,9 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'rate',
     'ratePrefix',
     'billed',
+    'fromReceived',
+    'toReceived',
+    'emergency',
   ]);
   assert.deepEqual(
     (await json(['cdr', 'list', '--trunk', 'pbx'])).map((c) => c['callSid']),

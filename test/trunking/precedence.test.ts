@@ -27,6 +27,7 @@ function trunk(name: string, ip: string[], transport: Trunk['transport'] = null)
     maxCalls: null,
     media: 'any',
     codecs: [],
+    dialPlan: null,
     createdAt: 0,
   };
 }
@@ -42,6 +43,7 @@ function carrier(name: string, gateways: string[]): Carrier {
     plus: true,
     media: 'any',
     codecs: [],
+    dialPlan: null,
     createdAt: 0,
   };
 }
@@ -53,6 +55,7 @@ function snapshot(trunks: Trunk[], carriers: Carrier[], resolved: Record<string,
     dids: [],
     carriers,
     routes: [],
+    dialPlans: [],
   };
   return new TrunkingSnapshot(data, new Map(Object.entries(resolved)));
 }

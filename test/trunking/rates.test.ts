@@ -200,6 +200,7 @@ function carrier(name: string): Carrier {
     plus: true,
     media: 'any',
     codecs: [],
+    dialPlan: null,
     createdAt: 0,
   };
 }

@@ -29,6 +29,7 @@ export default defineResource({
       if (b.plus !== undefined) input.plus = b.plus;
       if (b.media !== undefined) input.media = b.media;
       if (b.codecs !== undefined) input.codecs = b.codecs;
+      if (b.dialPlan !== undefined) input.dialPlan = b.dialPlan;
       return out(await ctx.store.carriers.add(input));
     },
   },

@@ -17,6 +17,7 @@ import cdrs from './cdrs.js';
 import calls from './calls.js';
 import bans from './bans.js';
 import rates from './rates.js';
+import dialPlans from './dial-plans.js';
 
 export const RESOURCES: readonly Resource[] = [
   domains,
@@ -28,6 +29,7 @@ export const RESOURCES: readonly Resource[] = [
   trunks,
   dids,
   carriers,
+  dialPlans,
   routes,
   rates,
   cdrs,

@@ -62,6 +62,7 @@ export default defineResource({
       if (b.maxCalls !== undefined) input.maxCalls = b.maxCalls;
       if (b.media !== undefined) input.media = b.media;
       if (b.codecs !== undefined) input.codecs = b.codecs;
+      if (b.dialPlan !== undefined) input.dialPlan = b.dialPlan;
       return out(await forced(() => ctx.store.trunks.add(input, { force: b.force === true })));
     },
   },

@@ -15,6 +15,7 @@ import type { CarrierTable } from '../schema.js';
 import { checkPassword, checkUsername } from '../validate.js';
 import type { Carrier, MediaMode } from '../../trunking/model.js';
 import { checkCodecs, checkMedia, checkName, checkSipUri, checkTechPrefix } from '../../trunking/validate.js';
+import { dialPlanExists } from './dial-plans.js';
 
 export interface CarrierInput {
   name: string;
@@ -28,6 +29,8 @@ export interface CarrierInput {
   plus?: boolean;
   media?: MediaMode;
   codecs?: string[];
+  /** The dial plan its numbers are read and written by; null/absent = E.164 (`plus`). */
+  dialPlan?: string | null;
 }
 
 /** A carrier as listed: the password never, only whether there is one. */
@@ -51,6 +54,7 @@ function toCarrier(row: CarrierTable, gateways: string[]): Carrier {
     plus: row.plus !== 0,
     media: row.media as MediaMode,
     codecs: parseJsonList(row.codecs),
+    dialPlan: row.dial_plan ?? null,
     createdAt: row.created_at,
   };
 }
@@ -86,6 +90,7 @@ function toRow(input: CarrierInput, now: number): { row: CarrierTable; gateways:
       plus: input.plus === false ? 0 : 1,
       media: checkMedia(input.media, 'media'),
       codecs: JSON.stringify(checkCodecs(input.codecs, 'codecs')),
+      dial_plan: input.dialPlan === undefined || input.dialPlan === null ? null : checkName(input.dialPlan, 'dialPlan'),
       created_at: now,
     },
     gateways,
@@ -104,6 +109,7 @@ export class CarrierRepo {
     const { row, gateways } = toRow(input, this.#ctx.now());
     try {
       return await this.#ctx.write(async (db) => {
+        await dialPlanExists(db, row.dial_plan ?? null);
         const inserted = await db
           .insertInto('carriers')
           .values(row)
@@ -137,6 +143,7 @@ export class CarrierRepo {
         input.username !== undefined &&
         input.username === old.username;
       const { row, gateways } = toRow(keepPassword ? { ...input, password: old.password } : input, old.created_at);
+      await dialPlanExists(db, row.dial_plan ?? null);
       const { name: _n, created_at: _c, ...set } = row;
       const updated = await db
         .updateTable('carriers')

@@ -58,6 +58,9 @@ export function toCdr(r: CdrTable): Cdr {
     rate: r.rate === null ? null : Number(r.rate),
     ratePrefix: r.rate_prefix,
     billed: r.billed,
+    fromReceived: r.from_received ?? null,
+    toReceived: r.to_received ?? null,
+    emergency: r.emergency === 1,
   };
 }
 
@@ -94,6 +97,10 @@ function toRow(c: Cdr): CdrTable {
     rate: c.rate === undefined || c.rate === null ? null : checkInt(c.rate, 'rate', 0, Number.MAX_SAFE_INTEGER),
     rate_prefix: checkOptionalText(c.ratePrefix, 'ratePrefix', 16),
     billed: c.billed === undefined || c.billed === null ? null : checkInt(c.billed, 'billed', 0, 1e9),
+    // 0008_dial_plans: the numbers as received, and the emergency flag.
+    from_received: checkOptionalText(c.fromReceived, 'fromReceived', 512),
+    to_received: checkOptionalText(c.toReceived, 'toReceived', 512),
+    emergency: c.emergency === true ? 1 : 0,
   };
 }
 

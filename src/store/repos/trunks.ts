@@ -36,6 +36,7 @@ import {
   checkTransport,
 } from '../../trunking/validate.js';
 import { describeRangeProblems, trunkRangeProblems } from '../../trunking/ranges.js';
+import { dialPlanExists } from './dial-plans.js';
 
 export interface TrunkInput {
   name: string;
@@ -53,6 +54,8 @@ export interface TrunkInput {
   /** Default `any`. */
   media?: MediaMode;
   codecs?: string[];
+  /** The dial plan its numbers are read and written by; null/absent = E.164 only. */
+  dialPlan?: string | null;
 }
 
 /** How `add` and `update` write. */
@@ -86,6 +89,7 @@ export function toTrunk(row: TrunkTable): Trunk {
     maxCalls: row.max_calls,
     media: row.media as MediaMode,
     codecs: parseJsonList(row.codecs),
+    dialPlan: row.dial_plan ?? null,
     createdAt: row.created_at,
   };
 }
@@ -120,6 +124,7 @@ function toRow(input: TrunkInput, now: number): TrunkTable {
     max_calls: checkOptionalLimit(input.maxCalls, 'maxCalls'),
     media: checkMedia(input.media, 'media'),
     codecs: JSON.stringify(checkCodecs(input.codecs, 'codecs')),
+    dial_plan: input.dialPlan === undefined || input.dialPlan === null ? null : checkName(input.dialPlan, 'dialPlan'),
     created_at: now,
   };
 }
@@ -141,6 +146,7 @@ export class TrunkRepo {
       return await this.#ctx.write(async (db) => {
         const acc = await db.selectFrom('accounts').select('name').where('name', '=', row.account).executeTakeFirst();
         if (acc === undefined) throw new NotFoundError(`unknown account ${row.account}`);
+        await dialPlanExists(db, row.dial_plan ?? null);
         const same = await db.selectFrom('trunks').select('name').where('name', '=', row.name).executeTakeFirst();
         if (same !== undefined) throw new ConflictError(`trunk ${row.name} exists`);
         if (row.register !== null) await this.#registerFree(db, row.register, row.name);
@@ -164,6 +170,7 @@ export class TrunkRepo {
         if (old === undefined) throw new NotFoundError(`unknown trunk ${row.name}`);
         const acc = await db.selectFrom('accounts').select('name').where('name', '=', row.account).executeTakeFirst();
         if (acc === undefined) throw new NotFoundError(`unknown account ${row.account}`);
+        await dialPlanExists(db, row.dial_plan ?? null);
         if (row.register !== null) await this.#registerFree(db, row.register, row.name);
         if (opts.force !== true) await this.#rangesFree(db, row.ip);
         const { name: _n, created_at: _c, ...set } = row;
@@ -211,7 +218,12 @@ export class TrunkRepo {
 
   /** A constraint another process raced us to, in words. */
   #translate(err: unknown, row: TrunkTable): unknown {
-    if (isForeignKeyViolation(err)) return new NotFoundError(`unknown account ${row.account}`);
+    if (isForeignKeyViolation(err))
+      return new NotFoundError(
+        row.dial_plan
+          ? `unknown account ${row.account} or dial plan ${row.dial_plan}`
+          : `unknown account ${row.account}`,
+      );
     if (isUniqueViolation(err)) {
       return row.register !== null
         ? new ConflictError(`trunk ${row.name} exists, or another trunk registers as ${row.register}`)

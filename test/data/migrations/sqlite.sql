@@ -50,3 +50,10 @@ alter table "cdrs" add column "cost" integer
 alter table "cdrs" add column "rate" integer
 alter table "cdrs" add column "rate_prefix" text
 alter table "cdrs" add column "billed" integer
+-- 0008_dial_plans
+create table "dial_plans" ("name" text primary key, "country" text not null, "national_prefix" text not null, "international_prefix" text not null, "format" text not null, "emergency" text not null, "rules" text not null, "created_at" integer not null)
+alter table "trunks" add column "dial_plan" text references "dial_plans" ("name")
+alter table "carriers" add column "dial_plan" text references "dial_plans" ("name")
+alter table "cdrs" add column "from_received" text
+alter table "cdrs" add column "to_received" text
+alter table "cdrs" add column "emergency" integer default 0 not null

@@ -1,0 +1,144 @@
+/**
+ * The one path a dialled number takes from a trunk to its carriers: read by
+ * the trunk's dial plan (dial-plan.ts), then the route (longest prefix, or
+ * the emergency route) and the order of its carriers (route-order.ts), or
+ * the refusal and why. The live call (src/b2bua/planner.ts planOutbound)
+ * and `route explain` (explain.ts) both call these, so they always agree;
+ * what only a call has (its caller ID, the limits, barring) stays the
+ * planner's.
+ */
+import { NumberError } from './e164.js';
+import { receiveNumber, sendNumber } from './dial-plan.js';
+import type { Carrier, DialPlan, RateMatch, RouteMatch, Trunk } from './model.js';
+import { orderRoute, type RouteOrder } from './route-order.js';
+
+/** What the path needs of the trunking data (the directory and a snapshot both have it). */
+export interface NumberRouting {
+  route(number: string): RouteMatch | null;
+  emergencyRoute(): RouteMatch | null;
+  dialPlan(name: string): DialPlan | null;
+}
+
+/** A call refused on its number or route: the SIP answer, the CDR's cause, and why in words. */
+export interface NumberRefusal {
+  status: number;
+  reason: string;
+  cause: 'number' | 'no-route';
+  detail: string;
+}
+
+/** A dialled number read: E.164, or an emergency number as dialled. */
+export interface DialledNumber {
+  number: string;
+  emergency: boolean;
+}
+
+/** The plan named by a trunk or carrier (null when it names none, or one removed meanwhile). */
+export function planOf(dir: Pick<NumberRouting, 'dialPlan'>, party: Pick<Trunk, 'dialPlan'>): DialPlan | null {
+  return party.dialPlan === null ? null : dir.dialPlan(party.dialPlan);
+}
+
+/** The callee a trunk sent (a Request-URI user), read by its dial plan; 484 when it is no number (RFC 3261 21.4.22). */
+export function readDialled(dir: NumberRouting, trunk: Trunk, raw: string | null): DialledNumber | NumberRefusal {
+  if (raw === null || raw === '')
+    return { status: 484, reason: 'Address Incomplete', cause: 'number', detail: 'the Request-URI has no number' };
+  try {
+    const r = receiveNumber(raw, planOf(dir, trunk), true);
+    return { number: r.number, emergency: r.kind === 'emergency' };
+  } catch (err) {
+    if (!(err instanceof NumberError)) throw err;
+    const plan = trunk.dialPlan === null ? ' (the trunk has no dial plan)' : ` (dial plan ${trunk.dialPlan})`;
+    return { status: 484, reason: 'Address Incomplete', cause: 'number', detail: `${err.message}${plan}` };
+  }
+}
+
+/** A caller number a trunk or carrier sent, read by its dial plan: E.164, or null when it is none. */
+export function readCaller(
+  dir: Pick<NumberRouting, 'dialPlan'>,
+  party: Pick<Trunk, 'dialPlan'>,
+  raw: string | null,
+): string | null {
+  if (raw === null || raw === '') return null;
+  try {
+    return receiveNumber(raw, planOf(dir, party), false).number;
+  } catch (err) {
+    if (err instanceof NumberError) return null;
+    throw err;
+  }
+}
+
+/** The route a call to `d` takes and its carriers in order, or the refusal. */
+export interface RouteDecision {
+  route: RouteMatch | null;
+  order: RouteOrder;
+  refusal: NumberRefusal | null;
+}
+
+/**
+ * Each carrier's rate for the number, or null when it could not be read
+ * (the planner then keeps the list order rather than lose the call).
+ */
+export type RatesOf = (carriers: readonly string[], number: string) => Promise<ReadonlyMap<string, RateMatch> | null>;
+
+const EMPTY: RouteOrder = { ordered: [], leftOut: [] };
+
+function noRoute(detail: string, reason = 'No route'): NumberRefusal {
+  return { status: 404, reason, cause: 'no-route', detail };
+}
+
+/**
+ * The route of `d` and the order of its carriers. An emergency number takes
+ * the emergency route (else the default route) with its carriers in the
+ * listed order, never priced. `random`: a weighted route's draw, null to
+ * keep the list order (explain).
+ */
+export async function decideRoute(
+  dir: NumberRouting,
+  d: DialledNumber,
+  rates: RatesOf,
+  random: (() => number) | null,
+): Promise<RouteDecision> {
+  if (d.emergency) {
+    const route = dir.emergencyRoute();
+    if (route === null || route.carriers.length === 0)
+      return { route, order: EMPTY, refusal: noRoute(`no emergency route and no default route + for ${d.number}`) };
+    return { route, order: orderRoute({ ...route, mode: 'priority', weights: null }, null), refusal: null };
+  }
+  const route = dir.route(d.number);
+  if (route === null)
+    return { route, order: EMPTY, refusal: noRoute(`no route for ${d.number} (add one, or a default route +)`) };
+  if (route.carriers.length === 0)
+    return { route, order: EMPTY, refusal: noRoute(`route ${route.prefix} has no carriers`) };
+  const found =
+    route.mode === 'priority'
+      ? null
+      : await rates(
+          route.carriers.map((c) => c.name),
+          d.number,
+        );
+  // Rates not read for an lcr route: the list order rather than no carrier at all.
+  const order =
+    route.mode === 'lcr' && found === null
+      ? orderRoute({ ...route, mode: 'priority' }, null)
+      : orderRoute(route, found, random);
+  if (order.ordered.length === 0) {
+    const detail = `route ${route.prefix} is lcr and none of its carriers has a rate for ${d.number}`;
+    return { route, order, refusal: noRoute(detail, 'No rated carrier') };
+  }
+  return { route, order, refusal: null };
+}
+
+/** The callee as `carrier` is sent it: its dial plan's form, then its tech prefix. */
+export function calleeForCarrier(dir: Pick<NumberRouting, 'dialPlan'>, carrier: Carrier, d: DialledNumber): string {
+  return `${carrier.prefix ?? ''}${sendNumber(d.number, planOf(dir, carrier), d.emergency, carrier)}`;
+}
+
+/** A caller (E.164, or as received when it is none) as `carrier` is sent it. */
+export function callerForCarrier(dir: Pick<NumberRouting, 'dialPlan'>, carrier: Carrier, caller: string): string {
+  return sendNumber(caller, planOf(dir, carrier), false, carrier);
+}
+
+/** A refusal as explain writes it: `484: Address Incomplete (why)`. */
+export function refusalText(r: NumberRefusal): string {
+  return `${r.status}: ${r.reason} (${r.detail})`;
+}
