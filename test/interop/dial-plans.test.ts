@@ -8,7 +8,9 @@
  *
  * - a national-format callee and caller from the PBX (UK: 0...) reach the
  *   carrier in the carrier's form (IN national: 022..., the caller with the
- *   international prefix), and the call holds the trunk's one place;
+ *   international prefix), and the call holds the trunk's one place; the
+ *   other way, natl's call to a DID of a trunk with a UK national plan
+ *   (127.0.0.4) reaches it as 020... from 0091...;
  * - meanwhile the PBX's next call is refused 503 (its limits), one with a
  *   caller ID it does not own 403, and its emergency call 999 with that
  *   same caller ID passes to `sos` as 999 (not +999); 112 from the trunk
@@ -32,6 +34,7 @@ const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.s
 
 const PBX = '127.0.0.2';
 const BARE = '127.0.0.3';
+const OFFICE = '127.0.0.4';
 const NATL = '127.0.0.5';
 const SOS = '127.0.0.6';
 const STRANGER = '+15550001111';
@@ -40,6 +43,7 @@ let server: RunningTrunkline;
 let port: number;
 let natlPort: number;
 let sosPort: number;
+let officePort: number;
 const dir = mkdtempSync(join(tmpdir(), 'trunkline-dialplan-'));
 const db = `sqlite:${join(dir, 'trunkline.db')}`;
 const setupConfig = join(dir, 'setup.yaml');
@@ -96,7 +100,7 @@ async function done(b: BackgroundSipp, what: string): Promise<void> {
 
 before(async () => {
   if (skip !== false) return;
-  [port, natlPort, sosPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  [port, natlPort, sosPort, officePort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   // The store set up with the CLI first; the server then starts on it (no reload to wait for).
   writeFileSync(setupConfig, `data: ${JSON.stringify(dir)}\ndatabase: ${JSON.stringify(db)}\n`);
   const setup = (args: string[]) => cli(args, setupConfig);
@@ -104,6 +108,7 @@ before(async () => {
     setup(['account', 'add', 'acme']),
     setup(['dialplan', 'add', 'UK', '--country', '44']),
     setup(['dialplan', 'add', 'IN', '--country', '91', '--format', 'national']),
+    setup(['dialplan', 'add', 'UKN', '--country', '44', '--format', 'national']),
   ]);
   await Promise.all([
     setup([
@@ -122,11 +127,25 @@ before(async () => {
       '1',
     ]),
     setup(['trunk', 'add', 'bare', '--account', 'acme', '--ip', BARE]),
+    setup([
+      'trunk',
+      'add',
+      'office',
+      '--account',
+      'acme',
+      '--ip',
+      OFFICE,
+      '--dest',
+      `sip:${OFFICE}:${officePort}`,
+      '--dial-plan',
+      'UKN',
+    ]),
     setup(['carrier', 'add', 'natl', '--gateway', `sip:${NATL}:${natlPort}`, '--dial-plan', 'IN']),
     setup(['carrier', 'add', 'sos', '--gateway', `sip:${SOS}:${sosPort}`]),
   ]);
   await Promise.all([
     setup(['did', 'add', '+442079460001', '--trunk', 'pbx']),
+    setup(['did', 'add', '+442079460009', '--trunk', 'office']),
     setup(['route', 'add', '+', '--carrier', 'natl']),
     setup(['route', 'add', 'emergency', '--carrier', 'sos']),
   ]);
@@ -166,6 +185,8 @@ test(
     const natl = carrier(NATL, natlPort, 'sip:02240001234@', '&lt;sip:00442079460001@');
     // sos: the emergency numbers as dialled, the caller ID the trunk does not own kept.
     const sos = carrier(SOS, sosPort, 'sip:(999|112)@', `&lt;sip:\\${STRANGER}@`, 2);
+    // The other way: natl's call to a DID of office, both numbers in the forms of office's plan (UK, national).
+    const office = carrier(OFFICE, officePort, 'sip:02079460009@', '&lt;sip:00912240001234@');
     const held = call(PBX, '02079460001', '00912240001234', 1500);
     // The held call takes the trunk's one place (and its one call of the minute).
     for (let i = 0; i < 100; i++) {
@@ -179,6 +200,7 @@ test(
       call(BARE, STRANGER, '112'),
       refused(BARE, STRANGER, '02079460000', 403),
       refused(BARE, '+442079460001', '02079460000', 484),
+      call(NATL, '02240001234', '00442079460009'),
     ]);
     // route explain: what the live calls met.
     const explain = async (n: string, from: string) =>
@@ -191,7 +213,11 @@ test(
       explain('02079460000', 'bare'),
     ]);
     await held;
-    await Promise.all([done(natl, 'natl (national form)'), done(sos, 'sos (999 and 112)')]);
+    await Promise.all([
+      done(natl, 'natl (national form)'),
+      done(sos, 'sos (999 and 112)'),
+      done(office, "office (its plan's national form)"),
+    ]);
 
     const cdrs = JSON.parse(await cli(['cdr', 'list', '--json'])) as CdrJson[];
     const by = (to: string, status: number) => cdrs.find((c) => c.toReceived === to && c.status === status);
@@ -199,6 +225,11 @@ test(
     assert.deepEqual(
       [answered.from, answered.fromReceived, answered.to, answered.toReceived, answered.emergency, answered.carrier],
       ['+442079460001', '02079460001', '+912240001234', '00912240001234', false, 'natl'],
+    );
+    const inbound = by('00442079460009', 200)!;
+    assert.deepEqual(
+      [inbound.from, inbound.fromReceived, inbound.to, inbound.trunk, inbound.carrier],
+      ['+912240001234', '02240001234', '+442079460009', 'office', 'natl'],
     );
     for (const [n, trunk] of [
       ['999', 'pbx'],
