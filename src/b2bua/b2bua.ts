@@ -222,6 +222,7 @@ export class B2bua implements CallRegistry {
       to: (requestUser(req) ?? '').slice(0, CDR_USER_MAX),
       fromReceived: receivedText(userOf(req.get('From')).user),
       toReceived: receivedText(requestUser(req)),
+      emergency: r.emergency === true,
       startAt: now,
       answerAt: null,
       endAt: now,
@@ -231,10 +232,11 @@ export class B2bua implements CallRegistry {
       hangupBy: 'system',
       extra: null,
     };
-    this.env.log.info(
+    this.env.log[r.emergency === true ? 'warn' : 'info'](
       {
         callSid: cdr.callSid,
         callId: req.callId,
+        ...(r.emergency === true && { emergency: true, to: cdr.to }),
         direction: cdr.direction,
         account: cdr.account,
         trunk: cdr.trunk,
@@ -244,7 +246,7 @@ export class B2bua implements CallRegistry {
         cause: r.cause,
         src: flow.remoteHost,
       },
-      'call refused',
+      r.emergency === true ? 'emergency call refused' : 'call refused',
     );
     this.env.bus.publish('call.ended', callEnded(cdr));
     this.writingCdr(

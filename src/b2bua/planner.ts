@@ -63,6 +63,8 @@ export interface Refusal {
   headers?: Array<[string, string]>;
   account?: string;
   trunk?: string;
+  /** A call to an emergency number (refused only when no route or gateway can take it). */
+  emergency?: boolean;
 }
 
 export type PlanResult = { kind: 'call'; plan: CallPlan } | Refusal;
@@ -258,8 +260,10 @@ export async function planOutbound(
   const barred = emergency ? null : p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
   if (barred !== null) return refuse(403, barred, 'barred');
   const decision = await decideRoute(p.directory, dialled, (names, n) => readRates(p, names, n), Math.random);
+  // An emergency call refused all the same (no route or gateway for it) says so in its CDR and log.
+  const flagged = (r: Refusal): Refusal => (emergency ? { ...r, emergency: true } : r);
   if (decision.refusal !== null)
-    return refuse(decision.refusal.status, decision.refusal.reason, decision.refusal.cause);
+    return flagged(refuse(decision.refusal.status, decision.refusal.reason, decision.refusal.cause));
   const callerOut = caller ?? (callerRaw !== null && callerRaw !== '' ? callerRaw : 'anonymous');
   const attempts: LegAttempt[] = [];
   const down: LegAttempt[] = [];
@@ -272,7 +276,7 @@ export async function planOutbound(
   }
   // Every gateway marked down: try them anyway rather than refuse the call.
   if (attempts.length === 0) attempts.push(...down);
-  if (attempts.length === 0) return refuse(503, 'No gateway', 'no-gateway');
+  if (attempts.length === 0) return flagged(refuse(503, 'No gateway', 'no-gateway'));
   const callSid = newCallSid();
   if (emergency)
     p.log.warn({ callSid, trunk: trunk.name, account: account.name, number, caller: callerRaw }, 'emergency call');
