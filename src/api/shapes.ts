@@ -192,6 +192,21 @@ export const cdrViews = views(
     rate: z.string().nullable().describe('the price per minute it was priced by, a decimal'),
     ratePrefix: z.string().nullable().describe("the carrier deck's prefix that matched"),
     billed: z.number().int().nullable().describe("seconds billed by the deck's increments"),
+    gateway: z.string().nullable().describe('the carrier gateway of the answering (or last) attempt'),
+    pddMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe('post-dial delay: from the INVITE to the first ringing (18x) or the answer, ms'),
+    q850: z
+      .number()
+      .int()
+      .nullable()
+      .describe('Q.850 cause of the end: the Reason header (RFC 3326), else mapped from the status (RFC 3398)'),
+    mos: z
+      .number()
+      .nullable()
+      .describe('MOS estimate of the media (ITU-T G.107 E-model, simplified); null without RTCP'),
   }),
   { key: 'callSid' },
 );

@@ -18,6 +18,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Counter } from 'prom-client';
 import { CALLS_REFUSED } from '../metrics/families.js';
 import type { GatewayHealth } from '../trunking/gateway-monitor.js';
+import type { QualitySnapshot } from '../trunking/quality.js';
+import { registerQualityMetrics } from './quality-metrics.js';
 
 /** What the running B2BUA and its helpers offer operations. */
 export interface TrunkingSource {
@@ -33,6 +35,8 @@ export interface TrunkingSource {
   carrierRegistrations(): CarrierRegistrationState[];
   /** The last sources refused as unknown (no trunk, carrier or user), newest first. */
   unknownSources?(): UnknownSource[];
+  /** Carriers' and gateways' quality figures and demotions (src/trunking/quality.ts). */
+  quality?(): QualitySnapshot;
 }
 
 const GATEWAY_STATES: readonly GatewayHealth[] = ['unknown', 'up', 'down'];
@@ -113,6 +117,7 @@ export class TrunkingOps {
       () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]),
       ['carrier'],
     );
+    if (src.quality !== undefined) registerQualityMetrics(m, src.quality);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
     // Subscribed first (before any event stream): a leg is correlated before its event goes out.
     deps.bus.subscribe((e) => this.#onEvent(e));

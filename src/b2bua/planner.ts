@@ -30,6 +30,8 @@ export interface Planner {
   contacts: ContactLookup;
   /** Whether a gateway answers its OPTIONS (true when not monitored). */
   gatewayUp(uri: string): boolean;
+  /** Carriers and gateways demoted for their figures (src/trunking/quality.ts): tried after the others. */
+  quality?: { isDemoted(carrier: string, gateway: string | null): boolean };
   /** Our host as written in the From/To/PAI we send (the advertised address). */
   ourHost: string;
   /** The header rule for legs toward a trunk or a carrier, or null. */
@@ -213,7 +215,8 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
  * A call from a customer's trunk to the PSTN: the caller ID must be a DID
  * of the trunk's account (403 otherwise), the dialled number E.164, the
  * limits, then the route's carriers and their gateways in order (those an
- * OPTIONS monitor found dead are skipped while another is up).
+ * OPTIONS monitor found dead are skipped while another is up; those demoted
+ * for their quality come after the others).
  */
 export async function planOutbound(
   p: Planner,
@@ -245,14 +248,17 @@ export async function planOutbound(
   const carriers = await routeCarriers(p, route, number);
   if (carriers.length === 0) return refuse(404, 'No rated carrier', 'no-route');
   const attempts: LegAttempt[] = [];
+  const demoted: LegAttempt[] = [];
   const down: LegAttempt[] = [];
   for (const c of carriers) {
     for (const gw of c.gateways) {
       const a = carrierAttempt(p, c, gw, caller, number, from.display);
       if (a === null) continue;
-      (p.gatewayUp(gw) ? attempts : down).push(a);
+      if (!p.gatewayUp(gw)) down.push(a);
+      else (p.quality?.isDemoted(c.name, gw) === true ? demoted : attempts).push(a);
     }
   }
+  attempts.push(...demoted);
   // Every gateway marked down: try them anyway rather than refuse the call.
   if (attempts.length === 0) attempts.push(...down);
   if (attempts.length === 0) return refuse(503, 'No gateway', 'no-gateway');

@@ -27,6 +27,8 @@ import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
 import type { RateLookup } from '../trunking/cost.js';
 import { canonicalIp } from '../trunking/snapshot.js';
+import { qualityText, type QualityOut } from '../trunking/quality-order.js';
+import { serverQuality } from './quality.js';
 
 export function registerRoute(program: Command): void {
   const group = commandGroup(
@@ -117,13 +119,15 @@ function registerExplain(group: Command): void {
       .option('--json', 'print a JSON object'),
   ).action(async (number: string, opts: ExplainOptions, cmd: Command) => {
     const from = await orFail(() => explainSource(opts));
+    // The carriers' figures and demotions are the running server's (none without one).
+    const quality = await serverQuality(cmd);
     await withStore(cmd, async (store) => {
       const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
       const rates: RateLookup = (c, n, at) => store.rates.match(c, n, at);
       const e =
         'trunk' in from
-          ? await explainRoute(snapshot, from.trunk, number, rates)
-          : await explainFromSource(snapshot, from.ip, from.transport, number, rates);
+          ? await explainRoute(snapshot, from.trunk, number, rates, Date.now(), quality)
+          : await explainFromSource(snapshot, from.ip, from.transport, number, rates, quality);
       printShow(opts.json === true ? e : explanationText(e), opts.json);
     });
   });
@@ -196,11 +200,26 @@ function explainSource(o: ExplainOptions): { trunk: string } | { ip: string; tra
   return { ip: o.fromIp!.trim(), transport: checkTransport(o.transport, 'transport') ?? 'udp' };
 }
 
+interface ExplainedCarrier {
+  name: string;
+  gateways: string[];
+  sends: string;
+  why: string;
+  quality?: QualityOut;
+  demotedGateways?: Array<{ gateway: string; until: string; why: string }>;
+}
+
+/** A carrier's figures and demoted gateways, for the text form. */
+function qualityNote(c: ExplainedCarrier): string {
+  const parts = c.quality === undefined ? [] : [qualityText(c.quality)];
+  for (const g of c.demotedGateways ?? []) parts.push(`gateway ${g.gateway} demoted until ${g.until} (${g.why})`);
+  return parts.map((p) => `; ${p}`).join('');
+}
+
 /** An explanation as KEY VALUE lines. */
 function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   const src = e['source'] as { ip: string; transport: string; rule: string } | undefined;
-  const carriers =
-    (e['carriers'] as { name: string; gateways: string[]; sends: string; why: string }[] | undefined) ?? [];
+  const carriers = (e['carriers'] as ExplainedCarrier[] | undefined) ?? [];
   const leftOut = (e['leftOut'] as { name: string; why: string }[] | undefined) ?? [];
   const did = e['did'] as { number: string; trunk: string } | null | undefined;
   const text: Record<string, unknown> = {};
@@ -215,7 +234,7 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
     text['route'] = e['route'];
     text['mode'] = e['mode'];
     text['carriers'] = carriers
-      .map((c, i) => `${i + 1}. ${c.name} (${c.why}; sends ${c.sends} to ${c.gateways.join(', ')})`)
+      .map((c, i) => `${i + 1}. ${c.name} (${c.why}; sends ${c.sends} to ${c.gateways.join(', ')}${qualityNote(c)})`)
       .join('; ');
     if (leftOut.length > 0) text['left out'] = leftOut.map((c) => `${c.name} (${c.why})`).join('; ');
   }

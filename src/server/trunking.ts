@@ -35,6 +35,8 @@ import type { SecurityService } from '../security/service.js';
 import type { Location } from '../registrar/location.js';
 import type { Operations } from '../api/operations.js';
 import type { Part } from './parts.js';
+import { QualityBoard } from '../trunking/quality.js';
+import type { BusEvent } from '../core/events.js';
 
 /** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
 const CDR_WAIT_MS = 5_000;
@@ -45,6 +47,8 @@ export interface Trunking {
   /** Null when gateways are not pinged (`trunking.ping.interval: 0`). */
   monitor: GatewayMonitor | null;
   carrierRegistrations: CarrierRegistrations;
+  /** Carrier and gateway quality: rolling figures and demotions (`routing.quality`), fed by the bus's call.attempt. */
+  quality: QualityBoard;
   /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`) and the transfer policy (`trunking.transfer`) for the calls to come. */
   setHeaderRules(config: TrunklineConfig): void;
 }
@@ -155,6 +159,10 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const limiter = buildLimiter(d);
+  const quality = new QualityBoard(config.routing.quality, { log: d.log.child({ mod: 'quality' }) });
+  env.bus.subscribe((e) => {
+    if (e.type === 'call.attempt') quality.record((e as BusEvent<'call.attempt'>).data);
+  });
   const b2bua = new B2bua(b2buaEnv, {
     log: d.log,
     directory,
@@ -164,6 +172,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     policy: new SecurityCallPolicy(d.security),
     headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => monitor?.isUp(uri) ?? true,
+    quality,
     fingerprintOf: (flow) =>
       flow.connectionId === null ? null : (d.transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null),
     contacts: {
@@ -191,12 +200,14 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       ),
     carrierRegistrations: () => carrierRegistrations.list(),
     unknownSources: () => b2bua.unknownSources(),
+    quality: () => quality.snapshot(),
   });
   return {
     directory,
     b2bua,
     monitor,
     carrierRegistrations,
+    quality,
     setHeaderRules: (next) => {
       headerRules = headerRuleMap(next);
       sessionTimers.update(next.trunking.sessionTimer);
@@ -279,6 +290,26 @@ export function carrierRegistrationsPart(t: Trunking): Part {
     // Registrations end (Expires: 0); their answers are waited for by the in-flight step, bounded
     // (in a cluster, here: 2 s at most, then the carrier leases are released for another node).
     stop: () => t.carrierRegistrations.stop(),
+  };
+}
+
+/** Carrier quality: demotions end on time (checked every second), the thresholds follow a reload, removed carriers are forgotten. */
+export function qualityPart(t: Trunking): Part {
+  let timer: NodeJS.Timeout | null = null;
+  const retain = (): void =>
+    t.quality.retain(new Map([...t.directory.snapshot.carriers.values()].map((c) => [c.name, c.gateways])));
+  return {
+    name: 'carrier quality',
+    start() {
+      timer = setInterval(() => t.quality.sweep(), 1000);
+      timer.unref();
+      t.directory.onReload(retain);
+    },
+    reload: (next) => t.quality.configure(next.routing.quality),
+    stop() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    },
   };
 }
 

@@ -177,6 +177,10 @@ export function cdrJson(c: Cdr): CdrJson {
     rate: moneyOrNull(c.rate),
     ratePrefix: c.ratePrefix ?? null,
     billed: c.billed ?? null,
+    gateway: c.gateway ?? null,
+    pddMs: c.pddMs ?? null,
+    q850: c.q850 ?? null,
+    mos: c.mos ?? null,
   };
 }
 

@@ -3,8 +3,9 @@
  * E.164, the DID it is (if one), the route (longest prefix) and its mode,
  * the carriers in the order a call tries them with what each is sent, its
  * rate for the number (the deck's longest matching prefix in force now) and
- * why it is placed there (route-order.ts), the carriers left out and why,
- * and why the call would be refused; from an
+ * why it is placed there (route-order.ts), its quality figures and
+ * demotion (quality-order.ts: a running server's), the carriers left out
+ * and why, and why the call would be refused; from an
  * address, first which rule classifies it (a carrier, a trunk, nobody). Shared by
  * `trunkline route explain` and `GET /api/v1/route/explain`; the limits and
  * the caller ID are checked per call, not here.
@@ -15,6 +16,8 @@ import type { TrunkingSnapshot } from './snapshot.js';
 import type { RateLookup } from './cost.js';
 import type { RateMatch } from './model.js';
 import { orderRoute } from './route-order.js';
+import { orderWithQuality } from './quality-order.js';
+import type { QualitySnapshot } from './quality.js';
 import { formatIncrements, formatMicros } from './money.js';
 
 /** A rate as explain shows it: money as decimals. */
@@ -32,7 +35,8 @@ function rateOut(r: RateMatch | null): Record<string, unknown> | null {
 /**
  * What a call to `dialled` from `trunk` would meet (the checks the data
  * decides; limits and caller ID are the call's). `rates` looks up the
- * carriers' rates (the store's); `now` is when (ms).
+ * carriers' rates (the store's); `now` is when (ms); `quality` the
+ * running server's carrier figures (null: none at hand).
  */
 export async function explainRoute(
   snapshot: TrunkingSnapshot,
@@ -40,6 +44,7 @@ export async function explainRoute(
   dialled: string,
   rates: RateLookup,
   now: number = Date.now(),
+  quality: QualitySnapshot | null = null,
 ): Promise<Record<string, unknown>> {
   const entry = snapshot.trunks.get(trunkName);
   if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
@@ -72,13 +77,15 @@ export async function explainRoute(
         );
   // A weighted route's order is drawn per call: the list order here, with each carrier's chance.
   const order = route === null ? { ordered: [], leftOut: [] } : orderRoute(route, found, null);
-  out['carriers'] = order.ordered.map((o) => ({
+  out['carriers'] = orderWithQuality(order, quality, now).map((o) => ({
     name: o.carrier.name,
     gateways: o.carrier.gateways,
     sends: formatForCarrier(number, o.carrier),
     rate: rateOut(o.rate),
     ...(o.weight !== null && { weight: o.weight }),
     why: o.why,
+    ...(o.quality !== null && { quality: o.quality }),
+    ...(o.demotedGateways.length > 0 && { demotedGateways: o.demotedGateways }),
   }));
   out['leftOut'] = order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
   const did = snapshot.did(number);
@@ -106,6 +113,7 @@ export async function explainFromSource(
   transport: string,
   dialled: string,
   rates: RateLookup,
+  quality: QualitySnapshot | null = null,
 ): Promise<Record<string, unknown>> {
   const s = snapshot.explainSource(ip, transport);
   const m = s.match;
@@ -115,7 +123,11 @@ export async function explainFromSource(
   if (m.kind === 'carrier') Object.assign(source, { carrier: m.carrier.name, gateway: s.gateway });
   source['rule'] = s.rule;
   if (m.kind === 'trunk')
-    return { source, direction: 'outbound', ...(await explainRoute(snapshot, m.trunk.name, dialled, rates)) };
+    return {
+      source,
+      direction: 'outbound',
+      ...(await explainRoute(snapshot, m.trunk.name, dialled, rates, Date.now(), quality)),
+    };
   if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, dialled) };
   const refused =
     m.kind === 'wrong-transport'

@@ -562,6 +562,10 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'rate',
     'ratePrefix',
     'billed',
+    'gateway',
+    'pddMs',
+    'q850',
+    'mos',
   ]);
   assert.deepEqual(
     (await json(['cdr', 'list', '--trunk', 'pbx'])).map((c) => c['callSid']),

@@ -17,6 +17,7 @@ import { api } from './0004_api.js';
 import { locationNode } from './0005_location_node.js';
 import { cdrOutbox } from './0006_cdr_outbox.js';
 import { rates } from './0007_rates.js';
+import { cdrQuality } from './0009_cdr_quality.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -30,5 +31,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0005_location_node': locationNode(),
     '0006_cdr_outbox': cdrOutbox(dialect),
     '0007_rates': rates(dialect),
+    '0009_cdr_quality': cdrQuality(),
   };
 }

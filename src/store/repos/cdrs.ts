@@ -58,6 +58,10 @@ export function toCdr(r: CdrTable): Cdr {
     rate: r.rate === null ? null : Number(r.rate),
     ratePrefix: r.rate_prefix,
     billed: r.billed,
+    gateway: r.gateway,
+    pddMs: r.pdd_ms,
+    q850: r.q850,
+    mos: r.mos === null ? null : Number(r.mos),
   };
 }
 
@@ -94,7 +98,17 @@ function toRow(c: Cdr): CdrTable {
     rate: c.rate === undefined || c.rate === null ? null : checkInt(c.rate, 'rate', 0, Number.MAX_SAFE_INTEGER),
     rate_prefix: checkOptionalText(c.ratePrefix, 'ratePrefix', 16),
     billed: c.billed === undefined || c.billed === null ? null : checkInt(c.billed, 'billed', 0, 1e9),
+    // 0009_cdr_quality.
+    gateway: checkOptionalText(c.gateway, 'gateway', 512),
+    pdd_ms: c.pddMs === undefined || c.pddMs === null ? null : checkInt(c.pddMs, 'pddMs', 0, 1e9),
+    q850: c.q850 === undefined || c.q850 === null ? null : checkInt(c.q850, 'q850', 1, 127),
+    mos: c.mos === undefined || c.mos === null ? null : checkMos(c.mos),
   };
+}
+
+function checkMos(v: number): number {
+  if (typeof v !== 'number' || !(v >= 1 && v <= 5)) throw new ValidationError('mos', `expected 1-5, got ${String(v)}`);
+  return Math.round(v * 100) / 100;
 }
 
 /** `START.CALLSID` in base64url: opaque to callers. */

@@ -50,3 +50,8 @@ alter table "cdrs" add column "cost" integer
 alter table "cdrs" add column "rate" integer
 alter table "cdrs" add column "rate_prefix" text
 alter table "cdrs" add column "billed" integer
+-- 0009_cdr_quality
+alter table "cdrs" add column "gateway" text
+alter table "cdrs" add column "pdd_ms" integer
+alter table "cdrs" add column "q850" integer
+alter table "cdrs" add column "mos" real
