@@ -9,22 +9,35 @@
  * an API without a B2BUA).
  */
 import type { FastifyInstance } from 'fastify';
-import type { EntityQuality, QualitySnapshot } from '../trunking/quality.js';
+import type { EntityQuality, QualityConfig, QualityPoint, QualitySnapshot } from '../trunking/quality.js';
 import { checkName } from '../trunking/validate.js';
 import { ApiError } from './errors.js';
 import type { ApiContext } from './resource.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-function entityJson(q: EntityQuality): Record<string, unknown> {
+/** One carrier's or gateway's figures as the API answers them: times in ISO 8601. */
+export type QualityEntityJson = Omit<EntityQuality, 'demotedUntil' | 'history'> & {
+  demotedUntil: string | null;
+  history: Array<Omit<QualityPoint, 'at'> & { at: string }>;
+};
+
+/** GET /api/v1/quality. */
+export interface QualityJson {
+  config: QualityConfig;
+  carriers: QualityEntityJson[];
+  gateways: QualityEntityJson[];
+}
+
+function entityJson(q: EntityQuality): QualityEntityJson {
   return {
     ...q,
     demotedUntil: iso(q.demotedUntil),
-    history: q.history.map((p) => ({ ...p, at: iso(p.at) })),
+    history: q.history.map((p) => ({ ...p, at: new Date(p.at).toISOString() })),
   };
 }
 
-function snapshotJson(s: QualitySnapshot): Record<string, unknown> {
+function snapshotJson(s: QualitySnapshot): QualityJson {
   return { config: s.config, carriers: s.carriers.map(entityJson), gateways: s.gateways.map(entityJson) };
 }
 

@@ -146,6 +146,8 @@ export class QualityBoard {
     };
     for (const e of [this.entity(o.carrier, null), this.entity(o.carrier, o.gateway)]) {
       e.window.add(sample);
+      // Its history starts at its first attempt (then a point a minute).
+      if (e.history.length === 0) e.history.push(this.point(e, at));
       this.judge(e, at);
     }
   }
@@ -169,13 +171,14 @@ export class QualityBoard {
       this.stillDemoted(e, now);
       const f = this.figures(e, now, 0);
       const current: QualityPoint = { at: now, asr: f.asr, ner: f.ner, acd: f.acd, pdd: f.pdd, mos: f.mos };
+      const last = e.history.at(-1);
       const q: EntityQuality = {
         carrier: e.carrier,
         gateway: e.gateway,
         ...f,
         demotedUntil: e.demotedUntil,
         demotedFor: e.demotedFor,
-        history: [...e.history, current],
+        history: last?.at === now ? [...e.history] : [...e.history, current],
       };
       (e.gateway === null ? carriers : gateways).push(q);
     }
@@ -191,8 +194,7 @@ export class QualityBoard {
     if (now - this.lastPoint < HISTORY_MS) return;
     this.lastPoint = now;
     for (const e of this.entities.values()) {
-      const f = this.figures(e, now, 0);
-      e.history.push({ at: now, asr: f.asr, ner: f.ner, acd: f.acd, pdd: f.pdd, mos: f.mos });
+      e.history.push(this.point(e, now));
       if (e.history.length > HISTORY_POINTS) e.history.shift();
     }
   }
@@ -202,6 +204,11 @@ export class QualityBoard {
     for (const [k, e] of this.entities)
       if (!gateways.has(e.carrier) || (e.gateway !== null && !gateways.get(e.carrier)!.includes(e.gateway)))
         this.entities.delete(k);
+  }
+
+  private point(e: Entity, at: number): QualityPoint {
+    const f = this.figures(e, at, 0);
+    return { at, asr: f.asr, ner: f.ner, acd: f.acd, pdd: f.pdd, mos: f.mos };
   }
 
   private entity(carrier: string, gateway: string | null): Entity {

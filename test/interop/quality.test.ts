@@ -11,7 +11,12 @@
  * - the next call goes to steady first though flaky would answer;
  * - GET /api/v1/quality and /metrics show the figures; the CDRs carry the
  *   gateway, the PDD, the Q.850 cause;
- * - after the cool-down (logged) flaky takes the next call again.
+ * - after the cool-down (logged) flaky takes the next call again;
+ * - the console's Quality page (headless chromium) shows a third carrier,
+ *   `sad`, demoted as it happens, with the figures the API has, and the
+ *   carriers' ASR chart.
+ *
+ * With TRUNKLINE_SCREENSHOTS=DIR the page is saved as console-quality.png.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,11 +24,15 @@ import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
 import { haveCommand, sipp, sippBackground, scenarioWith, type BackgroundSipp } from '../helpers/sipp.js';
 import { run as runCli } from '../cli/helpers.js';
+import { browserSkip, openConsole } from '../api/chromium.js';
+
+// The functions handed to the page run in the browser; the root tsconfig has no DOM types.
+declare const document: any;
 
 const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
 
 const PBX = '127.0.0.2';
-const GW = { flaky: '127.0.0.5', steady: '127.0.0.6' } as const;
+const GW = { flaky: '127.0.0.5', steady: '127.0.0.6', sad: '127.0.0.7' } as const;
 type Name = keyof typeof GW;
 const CALLER = '+14155550100';
 const COOL_DOWN_S = 10;
@@ -114,12 +123,13 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  token = (await cli(['token', 'add', 'ops', '--role', 'read'])).trim().split(/\s+/).at(-1)!;
+  token = (await cli(['token', 'add', 'ops', '--role', 'admin'])).trim().split(/\s+/).at(-1)!;
   await cli(['account', 'add', 'acme']);
   await cli(['trunk', 'add', 'pbx', '--account', 'acme', '--ip', `${PBX}/32`]);
   await cli(['did', 'add', CALLER, '--trunk', 'pbx']);
   for (const c of Object.keys(GW) as Name[]) await cli(['carrier', 'add', c, '--gateway', `sip:${GW[c]}:${gwPort[c]}`]);
   await cli(['route', 'add', '+44', '--carrier', 'flaky,steady']);
+  await cli(['route', 'add', '+33', '--carrier', 'sad,steady']);
   await new Promise((r) => setTimeout(r, 2200));
 });
 
@@ -190,5 +200,55 @@ test(
     await done(flakyUp, 'flaky, back after its cool-down');
     assert.equal((await cdrTo('+442071230003')).carrier, 'flaky');
     assert.equal(count(server.output(), 'carrier demotion ended'), 1);
+  },
+);
+
+test(
+  'console Quality page: a carrier demoted as it happens, figures as the API has them, the ASR chart',
+  { skip: skip || browserSkip() },
+  async () => {
+    const c = await openConsole(`http://127.0.0.1:${apiPort}/`);
+    try {
+      const { page } = c;
+      await page.waitForFunction(() => document.body.dataset.ready === 'login');
+      await page.fill('#token', token);
+      await page.click('#login-form button[type=submit]');
+      await page.waitForFunction(() => document.body.dataset.ready === 'dashboard');
+      await page.click('#nav a[data-page=quality]');
+      await page.waitForFunction(() => document.body.dataset.ready === 'quality');
+      const sad = unavailable('sad', 3);
+      const steady = answering('steady', 3);
+      await call('+33123456789', 3);
+      await done(sad, 'sad answering 503');
+      await done(steady, 'steady after each 503');
+      // The page polls every 2 s: sad's carrier row turns demoted.
+      await page.waitForFunction(
+        () => /demoted until/.test(document.querySelector('#quality-table tr[data-key="sad *"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 8000 },
+      );
+      const rows: Array<Record<string, string>> = await page.evaluate(() => {
+        const heads = [...document.querySelectorAll('#quality-table thead th')].map((th: any) => th.textContent);
+        return [...document.querySelectorAll('#quality-table tbody tr')].map((tr: any) =>
+          Object.fromEntries([...tr.querySelectorAll('td')].map((td: any, i: number) => [heads[i], td.textContent])),
+        );
+      });
+      const q = await api('/api/v1/quality');
+      const sadApi = q.carriers.find((x: { carrier: string }) => x.carrier === 'sad');
+      const sadRow = rows.find((r) => r['Carrier'] === 'sad' && r['Gateway'] === 'all')!;
+      assert.deepEqual(
+        [sadRow['Attempts'], sadRow['ASR %'], sadRow['NER %'], sadRow['Why']],
+        [String(sadApi.attempts), String(sadApi.asr), String(sadApi.ner), 'ASR 0% below 50%'],
+      );
+      assert.equal(rows.length, q.carriers.length + q.gateways.length, 'a row per carrier and per gateway');
+      assert.equal(await page.textContent('#fig-quality-demoted b'), '1');
+      // The chart: a series per carrier (uPlot's data is [times, ...series]).
+      const series = await page.evaluate(() => (document.querySelector('#quality-chart') as any).uplot.data.length);
+      assert.equal(series, 1 + q.carriers.length);
+      await c.shot('quality');
+      assert.deepEqual(c.errors, []);
+    } finally {
+      await c.close();
+    }
   },
 );
