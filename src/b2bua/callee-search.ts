@@ -48,6 +48,8 @@ export class CalleeSearch {
   private ack: SipMessage | null = null;
   /** The current attempt toward a carrier gateway: when its first INVITE went, its post-dial delay; null once reported. */
   private timing: { attempt: LegAttempt; gateway: string; sentAt: number; pddMs: number | null } | null = null;
+  /** The current carrier attempt's place in its carrier's and gateway's capacity (released when it ends unanswered, or with the call). */
+  private place: (() => void) | null = null;
 
   constructor(private readonly call: Call) {}
 
@@ -78,6 +80,12 @@ export class CalleeSearch {
     if (route === null) {
       env.counters.inc('b2bua_attempts_unroutable');
       this.nextAttempt(503, 'Unresolvable destination');
+      return;
+    }
+    if (!this.takePlace(attempt)) {
+      // The carrier or the gateway is at its capacity: the call overflows to the next.
+      env.counters.inc('b2bua_capacity_overflows');
+      this.nextAttempt(503, 'Capacity reached');
       return;
     }
     const { target, iface } = route;
@@ -377,6 +385,8 @@ export class CalleeSearch {
 
   /** The current carrier attempt ended unanswered with `status`: reported once on the bus (carrier quality). */
   private attemptFailed(status: number): void {
+    this.place?.();
+    this.place = null;
     const t = this.timing;
     this.timing = null;
     if (t === null || t.attempt.carrier === null) return;
@@ -418,8 +428,18 @@ export class CalleeSearch {
     this.call.env.counters.inc('b2bua_cancels_sent');
   }
 
-  /** The gateway and ring timers (and the UDP probe) stop: the call ended. */
+  /** A place for a carrier attempt in its capacity (`routing.carriers`); false when full. */
+  private takePlace(attempt: LegAttempt): boolean {
+    const load = this.call.env.load;
+    if (load === undefined || attempt.gateway === null || attempt.carrier === null) return true;
+    this.place = load.tryAcquire(attempt.carrier, attempt.gateway);
+    return this.place !== null;
+  }
+
+  /** The gateway and ring timers (and the UDP probe) stop, the attempt's place is freed: the call ended. */
   stop(): void {
+    this.place?.();
+    this.place = null;
     this.clearTimer('gateway');
     this.clearTimer('ring');
   }

@@ -30,6 +30,8 @@ export interface Planner {
   contacts: ContactLookup;
   /** Whether a gateway answers its OPTIONS (true when not monitored). */
   gatewayUp(uri: string): boolean;
+  /** A carrier's gateways in the order a call tries them (`routing.carriers`: priority groups, weights); absent: as listed. */
+  gatewayOrder?(carrier: Carrier, callId: string): string[];
   /** Carriers and gateways demoted for their figures (src/trunking/quality.ts): tried after the others. */
   quality?: { isDemoted(carrier: string, gateway: string | null): boolean };
   /** Our host as written in the From/To/PAI we send (the advertised address). */
@@ -251,7 +253,7 @@ export async function planOutbound(
   const demoted: LegAttempt[] = [];
   const down: LegAttempt[] = [];
   for (const c of carriers) {
-    for (const gw of c.gateways) {
+    for (const gw of p.gatewayOrder?.(c, req.callId) ?? c.gateways) {
       const a = carrierAttempt(p, c, gw, caller, number, from.display);
       if (a === null) continue;
       if (!p.gatewayUp(gw)) down.push(a);

@@ -1,11 +1,13 @@
 /**
- * The `routing.quality:` key of the config file: the rolling window of each
+ * The `routing:` key of the config file. `routing.quality`: the rolling window of each
  * carrier's and gateway's figures and the thresholds below which it is
  * demoted for a cool-down (src/trunking/quality.ts). A threshold of 0 is
  * not judged; all are 0 by default (figures kept, nobody demoted).
+ * `routing.carriers`: per carrier, its gateways' priority groups, weights
+ * and capacities (src/trunking/gateway-load.ts).
  */
 import { z } from 'zod';
-import { int } from './leaf.js';
+import { int, oneOf } from './leaf.js';
 
 export const qualitySchema = z
   .strictObject({
@@ -35,9 +37,38 @@ export const qualitySchema = z
   })
   .prefault({});
 
-/** The `routing:` key: how outbound calls pick their carriers beyond the routes in the store. */
+/** One gateway of a carrier: its priority group, weight in it, capacity. */
+const gatewaySettingSchema = z.strictObject({
+  uri: z.string().min(1),
+  /** Lower first. */
+  priority: int(0, 1000, 'an integer 0-1000').default(1),
+  weight: int(1, 1_000_000, 'an integer 1-1000000').default(1),
+  /** Concurrent calls (absent: no limit). */
+  maxCalls: int(1, 1_000_000, 'a count 1-1000000').optional(),
+});
+
+/** A carrier's load settings (src/trunking/gateway-load.ts). */
+const carrierSettingSchema = z.strictObject({
+  carrier: z.string().min(1),
+  /** Concurrent calls over all its gateways (absent: no limit). */
+  maxCalls: int(1, 1_000_000, 'a count 1-1000000').optional(),
+  /** How a priority group's gateways share calls: smooth weighted round-robin, or a hash of the Call-ID. */
+  balance: oneOf(['weighted', 'hash'] as const).default('weighted'),
+  gateways: z.array(gatewaySettingSchema).default([]),
+});
+
+/** The `routing:` key: how outbound calls pick their carriers and gateways beyond the routes in the store. */
 export const routingSchema = z
   .strictObject({
     quality: qualitySchema,
+    carriers: z.array(carrierSettingSchema).default([]),
+  })
+  .superRefine((r, ctx) => {
+    const seen = new Set<string>();
+    r.carriers.forEach((c, i) => {
+      if (seen.has(c.carrier))
+        ctx.addIssue({ code: 'custom', path: ['carriers', i, 'carrier'], message: `carrier ${c.carrier} given twice` });
+      seen.add(c.carrier);
+    });
   })
   .prefault({});

@@ -36,6 +36,7 @@ import type { Location } from '../registrar/location.js';
 import type { Operations } from '../api/operations.js';
 import type { Part } from './parts.js';
 import { QualityBoard } from '../trunking/quality.js';
+import { GatewayLoad, type CarrierSetting } from '../trunking/gateway-load.js';
 import type { BusEvent } from '../core/events.js';
 
 /** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
@@ -49,7 +50,7 @@ export interface Trunking {
   carrierRegistrations: CarrierRegistrations;
   /** Carrier and gateway quality: rolling figures and demotions (`routing.quality`), fed by the bus's call.attempt. */
   quality: QualityBoard;
-  /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`) and the transfer policy (`trunking.transfer`) for the calls to come. */
+  /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`), the transfer policy (`trunking.transfer`) and the gateway load settings (`routing.carriers`) for the calls to come. */
   setHeaderRules(config: TrunklineConfig): void;
 }
 
@@ -126,11 +127,27 @@ function buildMonitor(d: TrunkingDeps, env: B2buaEnv, directory: StoreTrunkingDi
   });
 }
 
+/** `routing.carriers` as the gateway load takes it. */
+function carrierSettings(config: TrunklineConfig): CarrierSetting[] {
+  return config.routing.carriers.map((c) => ({
+    carrier: c.carrier,
+    maxCalls: c.maxCalls ?? null,
+    balance: c.balance,
+    gateways: c.gateways.map((g) => ({
+      uri: g.uri,
+      priority: g.priority,
+      weight: g.weight,
+      maxCalls: g.maxCalls ?? null,
+    })),
+  }));
+}
+
 /** Builds the trunking pieces (nothing runs yet) and attaches them to operations (metrics, HEP, the API). */
 export function buildTrunking(d: TrunkingDeps): Trunking {
   const { config, store, env, directory } = d;
   let headerRules = headerRuleMap(config);
   const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
+  const load = new GatewayLoad(carrierSettings(config));
   const transfers = new TransferPolicy(config.trunking.transfer);
   const sink: CdrSink = d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) };
   const b2buaEnv: B2buaEnv = {
@@ -156,6 +173,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     probeUdp: udpProbesFor(d.transport.boundListeners()),
     sessionTimers,
     transfers,
+    load,
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const limiter = buildLimiter(d);
@@ -172,6 +190,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     policy: new SecurityCallPolicy(d.security),
     headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => monitor?.isUp(uri) ?? true,
+    gatewayOrder: (c, callId) => load.order(c.name, c.gateways, callId),
     quality,
     fingerprintOf: (flow) =>
       flow.connectionId === null ? null : (d.transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null),
@@ -212,6 +231,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       headerRules = headerRuleMap(next);
       sessionTimers.update(next.trunking.sessionTimer);
       transfers.update(next.trunking.transfer);
+      load.update(carrierSettings(next));
     },
   };
 }
