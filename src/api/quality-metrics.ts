@@ -3,6 +3,8 @@
  * carrier `trunkline_carrier_{asr,ner,acd_seconds,pdd_seconds,mos,demoted}`,
  * per gateway the same as `trunkline_gateway_...` with a `gateway` label.
  * A figure nothing measured yet (no answered call for ACD and MOS) is left out.
+ * And the calls holding a place in each carrier's and gateway's capacity
+ * (src/trunking/gateway-load.ts).
  */
 import type { Metrics } from '../metrics/metrics.js';
 import type { EntityQuality, QualitySnapshot } from '../trunking/quality.js';
@@ -43,4 +45,28 @@ export function registerQualityMetrics(m: Metrics, read: () => QualitySnapshot):
       names,
     );
   }
+}
+
+/** One carrier's (gateway null) or gateway's calls holding a place in its capacity now. */
+export interface LoadFigure {
+  carrier: string;
+  gateway: string | null;
+  calls: number;
+}
+
+/** `trunkline_carrier_calls{carrier}` and `trunkline_gateway_calls{carrier,gateway}`: calls up or being set up now. */
+export function registerLoadMetrics(m: Metrics, read: () => LoadFigure[]): void {
+  m.gauge(
+    'trunkline_carrier_calls',
+    'carriers: calls up or being set up on their gateways now (the capacity counts them)',
+    () => read().flatMap((l): Row[] => (l.gateway === null ? [[{ carrier: l.carrier }, l.calls]] : [])),
+    ['carrier'],
+  );
+  m.gauge(
+    'trunkline_gateway_calls',
+    'carrier gateways: calls up or being set up on them now (the capacity counts them)',
+    () =>
+      read().flatMap((l): Row[] => (l.gateway === null ? [] : [[{ carrier: l.carrier, gateway: l.gateway }, l.calls]])),
+    ['carrier', 'gateway'],
+  );
 }

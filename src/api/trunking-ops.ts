@@ -19,7 +19,7 @@ import type { Counter } from 'prom-client';
 import { CALLS_REFUSED } from '../metrics/families.js';
 import type { GatewayHealth } from '../trunking/gateway-monitor.js';
 import type { QualitySnapshot } from '../trunking/quality.js';
-import { registerQualityMetrics } from './quality-metrics.js';
+import { registerLoadMetrics, registerQualityMetrics, type LoadFigure } from './quality-metrics.js';
 
 /** What the running B2BUA and its helpers offer operations. */
 export interface TrunkingSource {
@@ -37,6 +37,8 @@ export interface TrunkingSource {
   unknownSources?(): UnknownSource[];
   /** Carriers' and gateways' quality figures and demotions (src/trunking/quality.ts). */
   quality?(): QualitySnapshot;
+  /** Calls holding a place in each carrier's and gateway's capacity now. */
+  load?(): LoadFigure[];
 }
 
 const GATEWAY_STATES: readonly GatewayHealth[] = ['unknown', 'up', 'down'];
@@ -118,6 +120,7 @@ export class TrunkingOps {
       ['carrier'],
     );
     if (src.quality !== undefined) registerQualityMetrics(m, src.quality);
+    if (src.load !== undefined) registerLoadMetrics(m, src.load);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
     // Subscribed first (before any event stream): a leg is correlated before its event goes out.
     deps.bus.subscribe((e) => this.#onEvent(e));

@@ -220,6 +220,11 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     carrierRegistrations: () => carrierRegistrations.list(),
     unknownSources: () => b2bua.unknownSources(),
     quality: () => quality.snapshot(),
+    load: () =>
+      [...directory.snapshot.carriers.values()].flatMap((c) => [
+        { carrier: c.name, gateway: null, calls: load.calls(c.name) },
+        ...c.gateways.map((g) => ({ carrier: c.name, gateway: g, calls: load.calls(c.name, g) })),
+      ]),
   });
   return {
     directory,

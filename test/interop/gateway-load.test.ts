@@ -127,4 +127,11 @@ test('gateway weights 3:1 hold over 400 calls; a gateway at capacity overflows t
   for (const u of uas) await u.stop();
   const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
   assert.match(metrics, /^trunkline_b2bua_capacity_overflows_total 1$/m);
+  // Every place taken was given back: no call holds one now.
+  const held = metrics.split('\n').filter((l) => /^trunkline_(carrier|gateway)_calls\{/.test(l));
+  assert.equal(held.length, 2 + 4, 'a line per carrier and per gateway');
+  assert.deepEqual(
+    held.filter((l) => !l.endsWith(' 0')),
+    [],
+  );
 });
