@@ -220,6 +220,9 @@ export class Operations {
             unknownSources: this.#trunkingSource.unknownSources,
           }),
           ...(this.#trunkingSource?.quality !== undefined && { quality: this.#trunkingSource.quality }),
+          ...(this.#trunkingSource?.carrierSettings !== undefined && {
+            carrierSettings: this.#trunkingSource.carrierSettings,
+          }),
         },
         log: this.#log,
         metrics: this.metrics,

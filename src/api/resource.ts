@@ -33,6 +33,7 @@ import type { TraceMessage } from '../capture/trace.js';
 import type { DrainStatus } from '../core/drain.js';
 import type { UnknownSource } from '../b2bua/unknown-sources.js';
 import type { QualitySnapshot } from '../trunking/quality.js';
+import type { CarrierSetting } from '../trunking/gateway-load.js';
 
 /** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone); a cluster's: every node's. */
 export interface CallService {
@@ -61,6 +62,8 @@ export interface ApiContext {
   unknownSources?: () => UnknownSource[];
   /** Carriers' and gateways' quality figures (GET /api/v1/quality, route explain); a server only. */
   quality?: () => QualitySnapshot;
+  /** The gateway load settings in force (`routing.carriers`), for route explain; a server only. */
+  carrierSettings?: () => CarrierSetting[];
   /** The cluster's nodes (GET /api/v1/cluster); a node alone answers `enabled: false`. */
   cluster?: () => Promise<ClusterStatusJson>;
 }

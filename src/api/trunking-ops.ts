@@ -19,6 +19,7 @@ import type { Counter } from 'prom-client';
 import { CALLS_REFUSED } from '../metrics/families.js';
 import type { GatewayHealth } from '../trunking/gateway-monitor.js';
 import type { QualitySnapshot } from '../trunking/quality.js';
+import type { CarrierSetting } from '../trunking/gateway-load.js';
 import { registerLoadMetrics, registerQualityMetrics, type LoadFigure } from './quality-metrics.js';
 
 /** What the running B2BUA and its helpers offer operations. */
@@ -37,6 +38,8 @@ export interface TrunkingSource {
   unknownSources?(): UnknownSource[];
   /** Carriers' and gateways' quality figures and demotions (src/trunking/quality.ts). */
   quality?(): QualitySnapshot;
+  /** The gateway load settings in force (`routing.carriers`), for route explain. */
+  carrierSettings?(): CarrierSetting[];
   /** Calls holding a place in each carrier's and gateway's capacity now. */
   load?(): LoadFigure[];
 }

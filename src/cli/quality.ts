@@ -11,10 +11,10 @@ import { controlSocketPath } from '../control/protocol.js';
 import type { EntityQuality, QualitySnapshot } from '../trunking/quality.js';
 import { errorMessage, fail, loadConfigOrExit, withConfigOption } from './common.js';
 import { isoTime, printList } from './output.js';
+import type { TrunklineConfig } from '../config/schema.js';
 
-/** The running server's figures; null when no server runs. */
-export async function serverQuality(cmd: Command): Promise<QualitySnapshot | null> {
-  const config = await loadConfigOrExit(cmd);
+/** The running server's figures (the one of this config's data directory); null when no server runs. */
+export async function serverQuality(config: TrunklineConfig): Promise<QualitySnapshot | null> {
   try {
     return (await controlRequest(controlSocketPath(config.data), { cmd: 'quality' })) as QualitySnapshot;
   } catch (err) {
@@ -32,7 +32,7 @@ export function registerQuality(program: Command): void {
       )
       .option('--json', 'print a JSON array'),
   ).action(async (opts: { json?: boolean }, cmd: Command) => {
-    const q = await serverQuality(cmd);
+    const q = await serverQuality(await loadConfigOrExit(cmd));
     const rows = q === null ? [] : [...q.carriers, ...q.gateways];
     const dash = (v: number | null): string | number => v ?? '-';
     printList(

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { int, oneOf } from './leaf.js';
+import type { CarrierSetting } from '../trunking/gateway-load.js';
 
 export const qualitySchema = z
   .strictObject({
@@ -56,6 +57,21 @@ const carrierSettingSchema = z.strictObject({
   balance: oneOf(['weighted', 'hash'] as const).default('weighted'),
   gateways: z.array(gatewaySettingSchema).default([]),
 });
+
+/** `routing.carriers` as src/trunking/gateway-load.ts takes it. */
+export function carrierSettings(routing: z.output<typeof routingSchema>): CarrierSetting[] {
+  return routing.carriers.map((c) => ({
+    carrier: c.carrier,
+    maxCalls: c.maxCalls ?? null,
+    balance: c.balance,
+    gateways: c.gateways.map((g) => ({
+      uri: g.uri,
+      priority: g.priority,
+      weight: g.weight,
+      maxCalls: g.maxCalls ?? null,
+    })),
+  }));
+}
 
 /** The `routing:` key: how outbound calls pick their carriers and gateways beyond the routes in the store. */
 export const routingSchema = z

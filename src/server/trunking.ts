@@ -36,7 +36,8 @@ import type { Location } from '../registrar/location.js';
 import type { Operations } from '../api/operations.js';
 import type { Part } from './parts.js';
 import { QualityBoard } from '../trunking/quality.js';
-import { GatewayLoad, type CarrierSetting } from '../trunking/gateway-load.js';
+import { GatewayLoad } from '../trunking/gateway-load.js';
+import { carrierSettings } from '../config/quality-schema.js';
 import type { BusEvent } from '../core/events.js';
 
 /** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
@@ -127,27 +128,12 @@ function buildMonitor(d: TrunkingDeps, env: B2buaEnv, directory: StoreTrunkingDi
   });
 }
 
-/** `routing.carriers` as the gateway load takes it. */
-function carrierSettings(config: TrunklineConfig): CarrierSetting[] {
-  return config.routing.carriers.map((c) => ({
-    carrier: c.carrier,
-    maxCalls: c.maxCalls ?? null,
-    balance: c.balance,
-    gateways: c.gateways.map((g) => ({
-      uri: g.uri,
-      priority: g.priority,
-      weight: g.weight,
-      maxCalls: g.maxCalls ?? null,
-    })),
-  }));
-}
-
 /** Builds the trunking pieces (nothing runs yet) and attaches them to operations (metrics, HEP, the API). */
 export function buildTrunking(d: TrunkingDeps): Trunking {
   const { config, store, env, directory } = d;
   let headerRules = headerRuleMap(config);
   const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
-  const load = new GatewayLoad(carrierSettings(config));
+  const load = new GatewayLoad(carrierSettings(config.routing));
   const transfers = new TransferPolicy(config.trunking.transfer);
   const sink: CdrSink = d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) };
   const b2buaEnv: B2buaEnv = {
@@ -220,6 +206,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     carrierRegistrations: () => carrierRegistrations.list(),
     unknownSources: () => b2bua.unknownSources(),
     quality: () => quality.snapshot(),
+    carrierSettings: () => load.list(),
     load: () =>
       [...directory.snapshot.carriers.values()].flatMap((c) => [
         { carrier: c.name, gateway: null, calls: load.calls(c.name) },
@@ -236,7 +223,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       headerRules = headerRuleMap(next);
       sessionTimers.update(next.trunking.sessionTimer);
       transfers.update(next.trunking.transfer);
-      load.update(carrierSettings(next));
+      load.update(carrierSettings(next.routing));
     },
   };
 }

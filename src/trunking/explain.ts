@@ -18,6 +18,13 @@ import type { RateMatch } from './model.js';
 import { orderRoute } from './route-order.js';
 import { orderWithQuality } from './quality-order.js';
 import type { QualitySnapshot } from './quality.js';
+import { gatewayLoadOut, type CarrierSetting } from './gateway-load.js';
+
+/** What a running server adds to an explanation: its carriers' quality figures, its gateway load settings. */
+export interface ExplainLive {
+  quality?: QualitySnapshot | null;
+  carriers?: readonly CarrierSetting[];
+}
 import { formatIncrements, formatMicros } from './money.js';
 
 /** A rate as explain shows it: money as decimals. */
@@ -35,8 +42,8 @@ function rateOut(r: RateMatch | null): Record<string, unknown> | null {
 /**
  * What a call to `dialled` from `trunk` would meet (the checks the data
  * decides; limits and caller ID are the call's). `rates` looks up the
- * carriers' rates (the store's); `now` is when (ms); `quality` the
- * running server's carrier figures (null: none at hand).
+ * carriers' rates (the store's); `now` is when (ms); `live` the running
+ * server's carrier figures and gateway settings (none at hand: left out).
  */
 export async function explainRoute(
   snapshot: TrunkingSnapshot,
@@ -44,7 +51,7 @@ export async function explainRoute(
   dialled: string,
   rates: RateLookup,
   now: number = Date.now(),
-  quality: QualitySnapshot | null = null,
+  live: ExplainLive = {},
 ): Promise<Record<string, unknown>> {
   const entry = snapshot.trunks.get(trunkName);
   if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
@@ -77,7 +84,8 @@ export async function explainRoute(
         );
   // A weighted route's order is drawn per call: the list order here, with each carrier's chance.
   const order = route === null ? { ordered: [], leftOut: [] } : orderRoute(route, found, null);
-  out['carriers'] = orderWithQuality(order, quality, now).map((o) => ({
+  const settings = new Map((live.carriers ?? []).map((s) => [s.carrier, s]));
+  out['carriers'] = orderWithQuality(order, live.quality ?? null, now).map((o) => ({
     name: o.carrier.name,
     gateways: o.carrier.gateways,
     sends: formatForCarrier(number, o.carrier),
@@ -86,6 +94,7 @@ export async function explainRoute(
     why: o.why,
     ...(o.quality !== null && { quality: o.quality }),
     ...(o.demotedGateways.length > 0 && { demotedGateways: o.demotedGateways }),
+    ...gatewayLoad(settings.get(o.carrier.name), o.carrier.gateways),
   }));
   out['leftOut'] = order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
   const did = snapshot.did(number);
@@ -113,7 +122,7 @@ export async function explainFromSource(
   transport: string,
   dialled: string,
   rates: RateLookup,
-  quality: QualitySnapshot | null = null,
+  live: ExplainLive = {},
 ): Promise<Record<string, unknown>> {
   const s = snapshot.explainSource(ip, transport);
   const m = s.match;
@@ -126,7 +135,7 @@ export async function explainFromSource(
     return {
       source,
       direction: 'outbound',
-      ...(await explainRoute(snapshot, m.trunk.name, dialled, rates, Date.now(), quality)),
+      ...(await explainRoute(snapshot, m.trunk.name, dialled, rates, Date.now(), live)),
     };
   if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, dialled) };
   const refused =
@@ -134,6 +143,12 @@ export async function explainFromSource(
       ? `403: Transport not allowed (trunk ${m.trunk.name} allows ${m.trunk.transport ?? 'any'} only)`
       : '403: Forbidden, unknown source (no carrier gateway or trunk range holds it; only a registration trunk proving its subscriber by digest may call from there)';
   return { source, direction: null, dialled, refused };
+}
+
+/** `gatewayLoad` of a carrier that has `routing.carriers` settings (priority groups, weights, capacities). */
+function gatewayLoad(s: CarrierSetting | undefined, gateways: readonly string[]): Record<string, unknown> {
+  const g = gatewayLoadOut(s, gateways);
+  return g === null ? {} : { gatewayLoad: g };
 }
 
 /** A call from a carrier to `dialled`: the DID it is and where its trunk takes it. */

@@ -88,6 +88,11 @@ export class GatewayLoad {
     };
   }
 
+  /** The settings in force (route explain shows them). */
+  list(): CarrierSetting[] {
+    return [...this.settings.values()];
+  }
+
   /** Calls holding a place on the carrier (or on one of its gateways) now. */
   calls(carrier: string, gateway?: string): number {
     return this.count(gateway === undefined ? carrier : `${carrier}\n${gateway}`);
@@ -127,4 +132,27 @@ export class GatewayLoad {
     const rest = g.members.filter((_, i) => i !== first).sort((a, b) => b.weight - a.weight);
     return [g.members[first]!.uri, ...rest.map((m) => m.uri)];
   }
+}
+
+/** A carrier's gateway settings as route explain shows them: priority groups in order, by weight, then those not listed. */
+export interface GatewayLoadOut {
+  balance: Balance;
+  maxCalls: number | null;
+  gateways: Array<{ uri: string; priority: number | null; weight: number | null; maxCalls: number | null }>;
+}
+
+export function gatewayLoadOut(s: CarrierSetting | undefined, gateways: readonly string[]): GatewayLoadOut | null {
+  if (s === undefined) return null;
+  const listed = s.gateways
+    .filter((g) => gateways.includes(g.uri))
+    .sort((a, b) => a.priority - b.priority || b.weight - a.weight);
+  const rest = gateways.filter((g) => !listed.some((l) => l.uri === g));
+  return {
+    balance: s.balance,
+    maxCalls: s.maxCalls,
+    gateways: [
+      ...listed.map((g) => ({ uri: g.uri, priority: g.priority, weight: g.weight, maxCalls: g.maxCalls })),
+      ...rest.map((uri) => ({ uri, priority: null, weight: null, maxCalls: null })),
+    ],
+  };
 }

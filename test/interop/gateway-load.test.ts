@@ -104,6 +104,21 @@ after(async () => {
 });
 
 test('gateway weights 3:1 hold over 400 calls; a gateway at capacity overflows to the next', { skip }, async (t) => {
+  // route explain shows the gateways by priority and weight, the capacity (from the config the server runs).
+  const ex = JSON.parse(await cli(['route', 'explain', '+442071230001', '--from', 'pbx', '--json']));
+  assert.deepEqual(ex.carriers[0].gatewayLoad, {
+    balance: 'weighted',
+    maxCalls: null,
+    gateways: [
+      { uri: uri('w3'), priority: 1, weight: 3, maxCalls: null },
+      { uri: uri('w1'), priority: 1, weight: 1, maxCalls: null },
+    ],
+  });
+  const capped = await cli(['route', 'explain', '+33123456789', '--from', 'pbx']);
+  assert.ok(
+    capped.includes(`gateways weighted: priority 1: ${uri('capped')} (weight 1, max 1 calls), then ${uri('spill')}`),
+    capped,
+  );
   const uas = [answering('w3', 10_000), answering('w1', 10_000), answering('capped', 10), answering('spill', 10)];
   const weights = (async () => {
     await call('+442071230001', WEIGHT_CALLS, 300);
