@@ -30,6 +30,7 @@ import { openApiDocument } from './openapi.js';
 import { registerResource, type ApiContext, type Resource } from './resource.js';
 import { RESOURCES } from './resources/index.js';
 import { EXTRA_PATHS, registerExtraRoutes } from './extra-routes.js';
+import { QUALITY_PATHS, registerQualityRoutes } from './quality-routes.js';
 import { registerStats, STATS_PATHS } from './stats.js';
 
 export const API_PREFIX = '/api/v1';
@@ -143,6 +144,7 @@ function registerV1(v1: FastifyInstance, deps: ApiDeps, resources: readonly Reso
   const events = registerEvents(v1, deps.ctx.bus);
   for (const r of resources) registerResource(v1, r, deps.ctx);
   registerExtraRoutes(v1, deps.ctx);
+  registerQualityRoutes(v1, deps.ctx);
   registerStats(v1, deps.ctx);
   // Unknown paths under the prefix still need a token: no probing without one.
   v1.setNotFoundHandler(async (req) => {
@@ -192,6 +194,7 @@ const OPERATION_PATHS = {
     },
   },
   ...EXTRA_PATHS,
+  ...QUALITY_PATHS,
   ...STATS_PATHS,
   [`${API_PREFIX}/reload`]: {
     post: {

@@ -38,6 +38,7 @@ import type { DrainStatus } from '../core/drain.js';
 import type { SecurityService } from '../security/service.js';
 import { LoginGuard } from './login-guard.js';
 import type { CallService } from './resource.js';
+import type { QualitySnapshot } from '../trunking/quality.js';
 
 export interface OpsDeps {
   store: Store;
@@ -111,6 +112,11 @@ export class Operations {
   /** In a cluster: the API lists and hangs up every node's calls (src/b2bua/shared-calls.ts). */
   attachCalls(calls: CallService): void {
     this.#calls = calls;
+  }
+
+  /** Carriers' and gateways' quality figures (the control socket's `quality`); null without trunking. */
+  quality(): QualitySnapshot | null {
+    return this.#trunkingSource?.quality?.() ?? null;
   }
 
   /** The gateway monitor's onChange: gateway.up / gateway.down events. */
@@ -212,6 +218,10 @@ export class Operations {
           cluster: () => this.#cluster?.status() ?? Promise.resolve(ALONE),
           ...(this.#trunkingSource?.unknownSources !== undefined && {
             unknownSources: this.#trunkingSource.unknownSources,
+          }),
+          ...(this.#trunkingSource?.quality !== undefined && { quality: this.#trunkingSource.quality }),
+          ...(this.#trunkingSource?.carrierSettings !== undefined && {
+            carrierSettings: this.#trunkingSource.carrierSettings,
           }),
         },
         log: this.#log,

@@ -32,6 +32,8 @@ import type { LiveCall } from '../b2bua/b2bua.js';
 import type { TraceMessage } from '../capture/trace.js';
 import type { DrainStatus } from '../core/drain.js';
 import type { UnknownSource } from '../b2bua/unknown-sources.js';
+import type { QualitySnapshot } from '../trunking/quality.js';
+import type { CarrierSetting } from '../trunking/gateway-load.js';
 
 /** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone); a cluster's: every node's. */
 export interface CallService {
@@ -58,6 +60,10 @@ export interface ApiContext {
   drain?: (timeoutS: number | null) => DrainStatus;
   /** The last sources refused as unknown (absent without a B2BUA). */
   unknownSources?: () => UnknownSource[];
+  /** Carriers' and gateways' quality figures (GET /api/v1/quality, route explain); a server only. */
+  quality?: () => QualitySnapshot;
+  /** The gateway load settings in force (`routing.carriers`), for route explain; a server only. */
+  carrierSettings?: () => CarrierSetting[];
   /** The cluster's nodes (GET /api/v1/cluster); a node alone answers `enabled: false`. */
   cluster?: () => Promise<ClusterStatusJson>;
 }

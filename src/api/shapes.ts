@@ -241,6 +241,21 @@ export const cdrViews = views(
     fromReceived: z.string().nullable().describe('the caller as received, before the dial plan'),
     toReceived: z.string().nullable().describe('the callee as received, before the dial plan'),
     emergency: z.boolean().describe('a call to an emergency number'),
+    gateway: z.string().nullable().describe('the carrier gateway of the answering (or last) attempt'),
+    pddMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe('post-dial delay: from the INVITE to the first ringing (18x) or the answer, ms'),
+    q850: z
+      .number()
+      .int()
+      .nullable()
+      .describe('Q.850 cause of the end: the Reason header (RFC 3326), else mapped from the status (RFC 3398)'),
+    mos: z
+      .number()
+      .nullable()
+      .describe('MOS estimate of the media (ITU-T G.107 E-model, simplified); null without RTCP'),
   }),
   { key: 'callSid' },
 );

@@ -18,6 +18,9 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Counter } from 'prom-client';
 import { CALLS_REFUSED } from '../metrics/families.js';
 import type { GatewayHealth } from '../trunking/gateway-monitor.js';
+import type { QualitySnapshot } from '../trunking/quality.js';
+import type { CarrierSetting } from '../trunking/gateway-load.js';
+import { registerLoadMetrics, registerQualityMetrics, type LoadFigure } from './quality-metrics.js';
 
 /** What the running B2BUA and its helpers offer operations. */
 export interface TrunkingSource {
@@ -33,6 +36,12 @@ export interface TrunkingSource {
   carrierRegistrations(): CarrierRegistrationState[];
   /** The last sources refused as unknown (no trunk, carrier or user), newest first. */
   unknownSources?(): UnknownSource[];
+  /** Carriers' and gateways' quality figures and demotions (src/trunking/quality.ts). */
+  quality?(): QualitySnapshot;
+  /** The gateway load settings in force (`routing.carriers`), for route explain. */
+  carrierSettings?(): CarrierSetting[];
+  /** Calls holding a place in each carrier's and gateway's capacity now. */
+  load?(): LoadFigure[];
 }
 
 const GATEWAY_STATES: readonly GatewayHealth[] = ['unknown', 'up', 'down'];
@@ -113,6 +122,8 @@ export class TrunkingOps {
       () => src.carrierRegistrations().map((r) => [{ carrier: r.carrier }, r.registered ? 1 : 0]),
       ['carrier'],
     );
+    if (src.quality !== undefined) registerQualityMetrics(m, src.quality);
+    if (src.load !== undefined) registerLoadMetrics(m, src.load);
     deps.traces.onCorrelate = (callId, sid) => this.#hep(callId, sid);
     // Subscribed first (before any event stream): a leg is correlated before its event goes out.
     deps.bus.subscribe((e) => this.#onEvent(e));

@@ -1,22 +1,33 @@
 /**
- * A trunk call's CDR as it ends (the media figures come after, in `extra`),
- * and its one log line: the outcome with the call's SID, no numbers beyond
- * what the CDR holds, no secrets.
+ * A trunk call's CDR as it ends (the media figures come after, in `extra`,
+ * with the MOS estimated from them), and its one log line: the outcome with
+ * the call's SID, no numbers beyond what the CDR holds, no secrets.
  */
 import type { Cdr, HangupSide } from '../trunking/model.js';
+import type { CallMediaStats } from '../media/engine.js';
+import { callMos } from '../trunking/mos.js';
 import type { B2buaLog } from './env.js';
 import type { CallPlan } from './plan.js';
+import { q850Of } from './q850.js';
 
 export interface EndedCall {
   callSid: string;
   plan: CallPlan;
   carrier: string | null;
+  /** The carrier gateway of the answering (or last) attempt. */
+  gateway: string | null;
   startAt: number;
   answerAt: number | null;
+  /** When the first ringing (18x) reached us, ms. */
+  alertAt: number | null;
+  /** The Reason header of the final answer or of the BYE that ended the call (RFC 3326). */
+  endReason: string | null;
 }
 
 export function cdrOf(call: EndedCall, answered: boolean, status: number, reason: string, by: HangupSide): Cdr {
   const endAt = Date.now();
+  const finalStatus = answered ? 200 : status;
+  const firstSign = call.alertAt ?? call.answerAt;
   return {
     callSid: call.callSid,
     account: call.plan.account,
@@ -29,13 +40,17 @@ export function cdrOf(call: EndedCall, answered: boolean, status: number, reason
     answerAt: call.answerAt,
     endAt,
     duration: answered && call.answerAt !== null ? Math.round((endAt - call.answerAt) / 1000) : 0,
-    status: answered ? 200 : status,
+    status: finalStatus,
     reason,
     hangupBy: by,
     extra: null,
     fromReceived: receivedText(call.plan.received.from),
     toReceived: receivedText(call.plan.received.to),
     emergency: call.plan.emergency,
+    gateway: call.gateway,
+    pddMs: firstSign === null ? null : Math.max(0, firstSign - call.startAt),
+    q850: q850Of(finalStatus, call.endReason),
+    mos: null,
   };
 }
 
@@ -45,6 +60,17 @@ const RECEIVED_MAX = 128;
 /** A user part as received, for the CDR: cut to RECEIVED_MAX, null when none. */
 export function receivedText(user: string | null): string | null {
   return user === null || user === '' ? null : user.slice(0, RECEIVED_MAX);
+}
+
+/** The MOS of a call from the `extra` the media link wrote (`{"media": CallMediaStats}`), or null. */
+export function mosOfExtra(extra: string | null): number | null {
+  if (extra === null) return null;
+  try {
+    const media = (JSON.parse(extra) as { media?: CallMediaStats }).media;
+    return media?.aToB === undefined || media.bToA === undefined ? null : callMos(media);
+  } catch {
+    return null;
+  }
 }
 
 export function logCallEnded(log: B2buaLog, cdr: Cdr): void {

@@ -10,9 +10,9 @@ import type { RetransmitClock } from '../dialog/ack-wait.js';
 import { newLegSid } from '../dialog/sid.js';
 import { relayedResponseHeaders } from './headers.js';
 import type { B2buaEnv } from './env.js';
-import { callEnded } from './call-events.js';
-import { cdrOf, logCallEnded } from './call-cdr.js';
-import type { CallPlan } from './plan.js';
+import { answeredAttempt, callEnded } from './call-events.js';
+import { cdrOf, logCallEnded, mosOfExtra } from './call-cdr.js';
+import type { AnsweredAttempt, CallPlan } from './plan.js';
 import { CalleeSearch, NO_HANDLERS } from './callee-search.js';
 import { InDialogRelay } from './in-dialog.js';
 import { CallTimers } from './call-timers.js';
@@ -55,6 +55,12 @@ export class Call {
   answerAt: number | null = null;
   /** The carrier that answered (or was last tried). */
   carrier: string | null = null;
+  /** For the CDR (call-cdr.ts): its gateway, the first ringing, the Reason (RFC 3326) of the end. */
+  gateway: string | null = null;
+  alertAt: number | null = null;
+  endReason: string | null = null;
+  /** The attempt that answered, toward a carrier gateway: reported with its call's duration and MOS at the end. */
+  answeredAttempt: AnsweredAttempt | null = null;
   legSidA = newLegSid();
   legSidB: string | null = null;
 
@@ -173,6 +179,7 @@ export class Call {
   /** A provisional of the callee (not 100): the call is early; the caller gets it, its SDP through the media engine. */
   relayProvisional(res: SipMessage): void {
     this.state = 'early';
+    this.alertAt ??= Date.now();
     const sdp = this.env.media.sdpOf(res);
     // A late offer's callee offering in a reliable provisional (early-dialogs.ts): its SDP is an offer.
     const step = this.early.heldOffer() ? 'offer' : 'answer';
@@ -297,6 +304,7 @@ export class Call {
       // After the answer still on its way to the other side (media steps), and not before its ACK.
       const other: Side = side === 'a' ? 'b' : 'a';
       const reason = bye.get('Reason');
+      this.endReason = reason ?? null;
       this.serial(() => {
         this.byeWhenAcked(other, reason);
         this.end(200, 'Normal Clearing', side === 'a' ? 'caller' : 'callee');
@@ -395,6 +403,7 @@ export class Call {
   /** No attempt answered: the caller gets the final status (a downstream 503 becomes 500, as a proxy does, 16.7 step 6). */
   failCall(status: number, reason: string, res?: SipMessage, extra: Array<[string, string]> = []): void {
     if (this.state === 'ended') return;
+    if (res !== undefined) this.endReason = res.get('Reason') ?? null;
     const code = status === 503 ? 500 : status;
     const out =
       res !== undefined && res.status === status
@@ -468,6 +477,9 @@ export class Call {
       })
       .then((extra) => {
         cdr.extra = extra;
+        cdr.mos = mosOfExtra(extra);
+        const attempt = answeredAttempt(this.answeredAttempt, cdr);
+        if (attempt !== null) this.env.bus.publish('call.attempt', attempt);
         this.registry.cdrReady?.(this, cdr);
         this.env.bus.publish('call.ended', callEnded(cdr));
         return this.env.cdrs.write(cdr);

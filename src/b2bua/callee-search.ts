@@ -46,6 +46,10 @@ export class CalleeSearch {
   /** The CSeq of the INVITE the callee answered, and our ACK of its 2xx, sent again for each retransmission of it (RFC 3261 13.2.2.4). */
   private answeredSeq = 0;
   private ack: SipMessage | null = null;
+  /** The current attempt toward a carrier gateway: when its first INVITE went, its post-dial delay; null once reported. */
+  private timing: { attempt: LegAttempt; gateway: string; sentAt: number; pddMs: number | null } | null = null;
+  /** The current carrier attempt's place in its carrier's and gateway's capacity (released when it ends unanswered, or with the call). */
+  private place: (() => void) | null = null;
 
   constructor(private readonly call: Call) {}
 
@@ -78,8 +82,15 @@ export class CalleeSearch {
       this.nextAttempt(503, 'Unresolvable destination');
       return;
     }
+    if (!this.takePlace(attempt)) {
+      // The carrier or the gateway is at its capacity: the call overflows to the next.
+      env.counters.inc('b2bua_capacity_overflows');
+      this.nextAttempt(503, 'Capacity reached');
+      return;
+    }
     const { target, iface } = route;
     call.carrier = attempt.carrier;
+    call.gateway = attempt.gateway;
     call.legSidB = newLegSid();
     // Each leg's media on its own network's address.
     env.media.setSides(call.callSid, call.a.iface.media, iface.media);
@@ -103,6 +114,8 @@ export class CalleeSearch {
       if (call.isOver()) return;
     }
     const mf = call.aInvite.maxForwards;
+    this.timing =
+      attempt.gateway === null ? null : { attempt, gateway: attempt.gateway, sentAt: Date.now(), pddMs: null };
     // A B2BUA still counts hops, so that two of them cannot loop a call forever.
     this.sendInvite(
       b.request('INVITE', { headers, body, maxForwards: mf === null ? 70 : Math.max(0, mf - 1) }),
@@ -169,6 +182,7 @@ export class CalleeSearch {
       this.gatewayTimer = null;
       // Not even a 100 Trying: this gateway is gone; the next one (its transaction is let go).
       if (!this.gotResponse && !this.call.isOver()) {
+        this.attemptFailed(408);
         env.counters.inc('b2bua_gateway_timeouts');
         this.tx = null;
         this.nextAttempt(408, 'Request Timeout');
@@ -204,6 +218,7 @@ export class CalleeSearch {
     this.gotResponse = true;
     this.clearTimer('gateway');
     if (this.cancelWanted) this.cancel();
+    if (res.status > 100) this.notePdd();
     if (res.status === 100 || call.isOver()) return;
     // A reliable provisional is PRACKed on this leg; its retransmissions go no further (RFC 3262 4).
     if (!call.early.fromCallee(res, this.tx?.flow ?? null)) return;
@@ -229,7 +244,10 @@ export class CalleeSearch {
       this.onAnswered(res);
       return;
     }
-    if (call.state === 'ended') return;
+    if (call.state === 'ended') {
+      this.attemptFailed(status);
+      return;
+    }
     if ((status === 401 || status === 407) && this.answerChallenge(res, attempt)) return;
     if (status === 422 && this.retryAfter422(res, attempt)) return;
     if (status === 488 && this.canRetryAsRtp(attempt)) {
@@ -237,6 +255,7 @@ export class CalleeSearch {
       call.serial(() => this.retryAsRtp(attempt));
       return;
     }
+    this.attemptFailed(status);
     if (!call.cancelled && allowsFailover(status) && this.hasNextAttempt()) {
       call.env.counters.inc('b2bua_failovers');
       this.nextAttempt(status, res.reason);
@@ -326,6 +345,7 @@ export class CalleeSearch {
   /** No answer (timeout), a refused connect or an unreachable gateway: the next attempt, else the call fails. */
   private onFailure(status: number, reason: string): void {
     this.clearTimer('gateway');
+    this.attemptFailed(status);
     if (this.call.isOver()) return;
     if (this.hasNextAttempt()) {
       this.call.env.counters.inc('b2bua_failovers');
@@ -340,6 +360,11 @@ export class CalleeSearch {
     const call = this.call;
     const b = call.b!;
     b.confirm(res);
+    this.notePdd();
+    const t = this.timing;
+    if (t !== null && t.attempt.carrier !== null)
+      call.answeredAttempt = { carrier: t.attempt.carrier, gateway: t.gateway, pddMs: t.pddMs };
+    this.timing = null;
     if (this.tx?.flow && this.tx.flow.proto !== 'udp') b.flow = this.tx.flow;
     this.answeredSeq = this.invite!.cseq.seq;
     if (call.isOver()) {
@@ -350,6 +375,28 @@ export class CalleeSearch {
     }
     this.clearTimer('ring');
     call.answered(res);
+  }
+
+  /** The attempt's post-dial delay: its first ringing or its answer (RFC 6076's session request delay). */
+  private notePdd(): void {
+    const t = this.timing;
+    if (t !== null && t.pddMs === null) t.pddMs = Date.now() - t.sentAt;
+  }
+
+  /** The current carrier attempt ended unanswered with `status`: reported once on the bus (carrier quality). */
+  private attemptFailed(status: number): void {
+    this.place?.();
+    this.place = null;
+    const t = this.timing;
+    this.timing = null;
+    if (t === null || t.attempt.carrier === null) return;
+    this.call.env.bus.publish('call.attempt', {
+      callSid: this.call.callSid,
+      carrier: t.attempt.carrier,
+      gateway: t.gateway,
+      status,
+      ...(t.pddMs !== null && { pddMs: t.pddMs }),
+    });
   }
 
   /** ACKs the callee's 2xx (`body`: the caller's answer to a late offer), and again for each retransmission of it. */
@@ -381,8 +428,18 @@ export class CalleeSearch {
     this.call.env.counters.inc('b2bua_cancels_sent');
   }
 
-  /** The gateway and ring timers (and the UDP probe) stop: the call ended. */
+  /** A place for a carrier attempt in its capacity (`routing.carriers`); false when full. */
+  private takePlace(attempt: LegAttempt): boolean {
+    const load = this.call.env.load;
+    if (load === undefined || attempt.gateway === null || attempt.carrier === null) return true;
+    this.place = load.tryAcquire(attempt.carrier, attempt.gateway);
+    return this.place !== null;
+  }
+
+  /** The gateway and ring timers (and the UDP probe) stop, the attempt's place is freed: the call ended. */
   stop(): void {
+    this.place?.();
+    this.place = null;
     this.clearTimer('gateway');
     this.clearTimer('ring');
   }

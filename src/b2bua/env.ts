@@ -42,4 +42,6 @@ export interface B2buaEnv extends StageEnv {
   sessionTimers?: SessionTimerPolicy;
   /** What a REFER or an INVITE with Replaces meets per trunk / carrier (`trunking.transfer`); absent: REFER relayed. */
   transfers?: TransferPolicy;
+  /** Concurrent calls per carrier and gateway (`routing.carriers`, src/trunking/gateway-load.ts); absent: no capacity. */
+  load?: { tryAcquire(carrier: string, gateway: string): (() => void) | null };
 }

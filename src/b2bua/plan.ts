@@ -48,3 +48,10 @@ export interface CallPlan {
   /** Media profile and codecs of the caller's side (its trunk or carrier). */
   mediaA: LegMediaOptions;
 }
+
+/** The attempt toward a carrier gateway that answered, and its post-dial delay (ms, RFC 6076's session request delay). */
+export interface AnsweredAttempt {
+  carrier: string;
+  gateway: string;
+  pddMs: number | null;
+}

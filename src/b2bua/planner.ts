@@ -38,6 +38,10 @@ export interface Planner {
   contacts: ContactLookup;
   /** Whether a gateway answers its OPTIONS (true when not monitored). */
   gatewayUp(uri: string): boolean;
+  /** A carrier's gateways in the order a call tries them (`routing.carriers`: priority groups, weights); absent: as listed. */
+  gatewayOrder?(carrier: Carrier, callId: string): string[];
+  /** Carriers and gateways demoted for their figures (src/trunking/quality.ts): tried after the others. */
+  quality?: { isDemoted(carrier: string, gateway: string | null): boolean };
   /** Our host as written in the From/To/PAI we send (the advertised address). */
   ourHost: string;
   /** The header rule for legs toward a trunk or a carrier, or null. */
@@ -227,7 +231,8 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
  * takes too); then, unless it is an emergency number, the caller ID must be
  * a DID of the trunk's account (403 otherwise), barring, and the limits;
  * then the route's carriers and their gateways in order (those an OPTIONS
- * monitor found dead are skipped while another is up). An emergency call
+ * monitor found dead are skipped while another is up; those demoted for
+ * their quality come after the others). An emergency call
  * meets no caller ID check, no barring and no limit: it is never refused
  * for them.
  */
@@ -266,14 +271,17 @@ export async function planOutbound(
     return flagged(refuse(decision.refusal.status, decision.refusal.reason, decision.refusal.cause));
   const callerOut = caller ?? (callerRaw !== null && callerRaw !== '' ? callerRaw : 'anonymous');
   const attempts: LegAttempt[] = [];
+  const demoted: LegAttempt[] = [];
   const down: LegAttempt[] = [];
   for (const { carrier: c } of decision.order.ordered) {
-    for (const gw of c.gateways) {
+    for (const gw of p.gatewayOrder?.(c, req.callId) ?? c.gateways) {
       const a = carrierAttempt(p, c, gw, callerOut, dialled, from.display);
       if (a === null) continue;
-      (p.gatewayUp(gw) ? attempts : down).push(a);
+      if (!p.gatewayUp(gw)) down.push(a);
+      else (p.quality?.isDemoted(c.name, gw) === true ? demoted : attempts).push(a);
     }
   }
+  attempts.push(...demoted);
   // Every gateway marked down: try them anyway rather than refuse the call.
   if (attempts.length === 0) attempts.push(...down);
   if (attempts.length === 0) return flagged(refuse(503, 'No gateway', 'no-gateway'));

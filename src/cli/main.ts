@@ -13,6 +13,7 @@ import { registerSubscriber } from './subscriber.js';
 import { registerAlias } from './alias.js';
 import { registerLocation } from './location.js';
 import { registerCalls } from './calls.js';
+import { registerQuality } from './quality.js';
 import { registerDrain } from './drain.js';
 import { registerCluster } from './cluster.js';
 import { registerTrace } from './trace.js';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerLocation(program);
   registerCalls(program);
+  registerQuality(program);
   registerDrain(program);
   registerCluster(program);
   registerTrace(program);

@@ -16,7 +16,8 @@ import type { Command } from 'commander';
 import { checkName, checkTransport, parseRoutePrefix } from '../trunking/validate.js';
 import { ROUTE_MODES, type RouteMode } from '../trunking/model.js';
 import { MAX_WEIGHT, type RouteOptions } from '../store/repos/routes.js';
-import { withConfigOption } from './common.js';
+import { loadConfigOrExit, withConfigOption } from './common.js';
+import { carrierSettings } from '../config/quality-schema.js';
 import { isoTime, printList, say } from './output.js';
 import { routeJson } from '../store/json.js';
 import { CliError, commandGroup, orFail, withStore } from './store.js';
@@ -27,6 +28,9 @@ import { loadTrunkingData } from '../trunking/directory.js';
 import { explainFromSource, explainRoute } from '../trunking/explain.js';
 import type { RateLookup } from '../trunking/cost.js';
 import { canonicalIp } from '../trunking/snapshot.js';
+import { qualityText, type QualityOut } from '../trunking/quality-order.js';
+import type { GatewayLoadOut } from '../trunking/gateway-load.js';
+import { serverQuality } from './quality.js';
 
 export function registerRoute(program: Command): void {
   const group = commandGroup(
@@ -117,13 +121,16 @@ function registerExplain(group: Command): void {
       .option('--json', 'print a JSON object'),
   ).action(async (number: string, opts: ExplainOptions, cmd: Command) => {
     const from = await orFail(() => explainSource(opts));
+    // The carriers' figures and demotions are the running server's (none without one); the gateway settings the config's.
+    const config = await loadConfigOrExit(cmd);
+    const live = { quality: await serverQuality(config), carriers: carrierSettings(config.routing) };
     await withStore(cmd, async (store) => {
       const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
       const rates: RateLookup = (c, n, at) => store.rates.match(c, n, at);
       const e =
         'trunk' in from
-          ? await explainRoute(snapshot, from.trunk, number, rates)
-          : await explainFromSource(snapshot, from.ip, from.transport, number, rates);
+          ? await explainRoute(snapshot, from.trunk, number, rates, Date.now(), live)
+          : await explainFromSource(snapshot, from.ip, from.transport, number, rates, live);
       printShow(opts.json === true ? e : explanationText(e), opts.json);
     });
   });
@@ -196,11 +203,41 @@ function explainSource(o: ExplainOptions): { trunk: string } | { ip: string; tra
   return { ip: o.fromIp!.trim(), transport: checkTransport(o.transport, 'transport') ?? 'udp' };
 }
 
+interface ExplainedCarrier {
+  name: string;
+  gateways: string[];
+  sends: string;
+  why: string;
+  quality?: QualityOut;
+  demotedGateways?: Array<{ gateway: string; until: string; why: string }>;
+  gatewayLoad?: GatewayLoadOut;
+}
+
+/** A carrier's figures and demoted gateways, for the text form. */
+function qualityNote(c: ExplainedCarrier): string {
+  const parts = c.quality === undefined ? [] : [qualityText(c.quality)];
+  for (const g of c.demotedGateways ?? []) parts.push(`gateway ${g.gateway} demoted until ${g.until} (${g.why})`);
+  if (c.gatewayLoad !== undefined) parts.push(gatewayLoadText(c.gatewayLoad));
+  return parts.map((p) => `; ${p}`).join('');
+}
+
+/** `gateways weighted: priority 1: sip:a (weight 3, max 30 calls), priority 1: sip:b (weight 1), then sip:c; carrier max 100 calls`. */
+function gatewayLoadText(g: GatewayLoadOut): string {
+  const gw = g.gateways.map((x) => {
+    const props = [
+      x.weight === null ? null : `weight ${x.weight}`,
+      x.maxCalls === null ? null : `max ${x.maxCalls} calls`,
+    ];
+    const p = props.filter((v) => v !== null).join(', ');
+    return `${x.priority === null ? 'then' : `priority ${x.priority}:`} ${x.uri}${p === '' ? '' : ` (${p})`}`;
+  });
+  return `gateways ${g.balance}: ${gw.join(', ')}${g.maxCalls === null ? '' : `; carrier max ${g.maxCalls} calls`}`;
+}
+
 /** An explanation as KEY VALUE lines. */
 function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   const src = e['source'] as { ip: string; transport: string; rule: string } | undefined;
-  const carriers =
-    (e['carriers'] as { name: string; gateways: string[]; sends: string; why: string }[] | undefined) ?? [];
+  const carriers = (e['carriers'] as ExplainedCarrier[] | undefined) ?? [];
   const leftOut = (e['leftOut'] as { name: string; why: string }[] | undefined) ?? [];
   const did = e['did'] as { number: string; trunk: string } | null | undefined;
   const text: Record<string, unknown> = {};
@@ -216,7 +253,7 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
     text['route'] = e['route'];
     text['mode'] = e['mode'];
     text['carriers'] = carriers
-      .map((c, i) => `${i + 1}. ${c.name} (${c.why}; sends ${c.sends} to ${c.gateways.join(', ')})`)
+      .map((c, i) => `${i + 1}. ${c.name} (${c.why}; sends ${c.sends} to ${c.gateways.join(', ')}${qualityNote(c)})`)
       .join('; ');
     if (leftOut.length > 0) text['left out'] = leftOut.map((c) => `${c.name} (${c.why})`).join('; ');
   }

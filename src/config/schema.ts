@@ -23,6 +23,7 @@ import { securitySchema } from '../security/config.js';
 import { clusterSchema } from '../cluster/config.js';
 import { bool, int, leaf, oneOf, oneOrList, path, regex, showValue, str } from './leaf.js';
 import { trunkingSchema } from './trunking-schema.js';
+import { routingSchema } from './quality-schema.js';
 import { cdrSchema } from './cdr-schema.js';
 
 export { showValue };
@@ -409,6 +410,8 @@ export const configSchema = z.strictObject({
   /** Registrar bounds (RFC 3261 10.3) and the digest algorithms it offers (RFC 8760). */
   registrar: registrarSchema,
   trunking: trunkingSchema,
+  /** Carrier quality: rolling figures and demotion (src/trunking/quality.ts). */
+  routing: routingSchema,
   cdr: cdrSchema,
   log: logSchema,
   /** The security edge (src/security/config.ts): every step switchable, with its defaults. */

@@ -15,6 +15,8 @@ export type ControlRequest =
   | { cmd: 'calls' }
   | { cmd: 'hangup'; callSid: string }
   | { cmd: 'trace'; callSid: string }
+  /** The carriers' and gateways' quality figures and demotions (src/trunking/quality.ts). */
+  | { cmd: 'quality' }
   /** Stop taking calls, let those up end, then exit; `timeout` seconds at most (src/core/drain.ts). */
   | { cmd: 'drain'; timeout?: number | null };
 

@@ -37,6 +37,25 @@ export interface EventPayloads {
     direction?: string;
     trunk?: string;
     carrier?: string;
+    gateway?: string;
+    /** Post-dial delay (ms) and Q.850 cause as in the CDR. */
+    pddMs?: number;
+    q850?: number;
+    mos?: number;
+  };
+  /**
+   * One attempt toward a carrier gateway ended (src/trunking/quality.ts
+   * judges carriers by them): a failed one when it fails, the answered one
+   * when its call ends (with its duration and MOS).
+   */
+  'call.attempt': {
+    callSid: string;
+    carrier: string;
+    gateway: string;
+    status: number;
+    pddMs?: number;
+    durationMs?: number;
+    mos?: number;
   };
   ban: { ip: string; reason: string; untilMs?: number; lifted?: boolean };
   'gateway.up': { carrier: string; gateway: string };
@@ -54,6 +73,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'call.started',
   'call.answered',
   'call.ended',
+  'call.attempt',
   'ban',
   'gateway.up',
   'gateway.down',

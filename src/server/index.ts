@@ -59,6 +59,7 @@ import {
   carrierRegistrationsPart,
   directoryPart,
   gatewayMonitorPart,
+  qualityPart,
 } from './trunking.js';
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
 import { admissionPart, buildDrain, controlPart, localCalls, operationsPart } from './operations.js';
@@ -171,6 +172,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(pipelinePart(sip, proxy, log));
   await parts.start(carrierRegistrationsPart(trunking));
   await parts.start(gatewayMonitorPart(trunking));
+  await parts.start(qualityPart(trunking));
   await parts.start(keepAlivePart(config, store, env, proxy, log, flows?.self));
   await parts.start(operationsPart(ops, { store, sip, proxy, security, drain, reload: (next) => parts.reload(next) }));
   await parts.start(admissionPart(sip, trunking.b2bua, drain, log));

@@ -50,6 +50,7 @@ export function controlPart(
     if (req.cmd === 'drain') return drain.start(checkDrainTimeout(req.timeout));
     if (req.cmd === 'hangup') return calls.hangUp(req.callSid);
     if (req.cmd === 'trace') return ops.traces.trace(req.callSid);
+    if (req.cmd === 'quality') return ops.quality();
     throw new Error('unknown command');
   });
   return {

@@ -35,6 +35,10 @@ import type { SecurityService } from '../security/service.js';
 import type { Location } from '../registrar/location.js';
 import type { Operations } from '../api/operations.js';
 import type { Part } from './parts.js';
+import { QualityBoard } from '../trunking/quality.js';
+import { GatewayLoad } from '../trunking/gateway-load.js';
+import { carrierSettings } from '../config/quality-schema.js';
+import type { BusEvent } from '../core/events.js';
 
 /** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
 const CDR_WAIT_MS = 5_000;
@@ -45,7 +49,9 @@ export interface Trunking {
   /** Null when gateways are not pinged (`trunking.ping.interval: 0`). */
   monitor: GatewayMonitor | null;
   carrierRegistrations: CarrierRegistrations;
-  /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`) and the transfer policy (`trunking.transfer`) for the calls to come. */
+  /** Carrier and gateway quality: rolling figures and demotions (`routing.quality`), fed by the bus's call.attempt. */
+  quality: QualityBoard;
+  /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`), the transfer policy (`trunking.transfer`) and the gateway load settings (`routing.carriers`) for the calls to come. */
   setHeaderRules(config: TrunklineConfig): void;
 }
 
@@ -127,6 +133,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   const { config, store, env, directory } = d;
   let headerRules = headerRuleMap(config);
   const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
+  const load = new GatewayLoad(carrierSettings(config.routing));
   const transfers = new TransferPolicy(config.trunking.transfer);
   const sink: CdrSink = d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) };
   const b2buaEnv: B2buaEnv = {
@@ -152,9 +159,14 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     probeUdp: udpProbesFor(d.transport.boundListeners()),
     sessionTimers,
     transfers,
+    load,
   };
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const limiter = buildLimiter(d);
+  const quality = new QualityBoard(config.routing.quality, { log: d.log.child({ mod: 'quality' }) });
+  env.bus.subscribe((e) => {
+    if (e.type === 'call.attempt') quality.record((e as BusEvent<'call.attempt'>).data);
+  });
   const b2bua = new B2bua(b2buaEnv, {
     log: d.log,
     directory,
@@ -164,6 +176,8 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     policy: new SecurityCallPolicy(d.security),
     headerRule: (kind, name) => headerRules.get(`${kind}:${name}`) ?? null,
     gatewayUp: (uri) => monitor?.isUp(uri) ?? true,
+    gatewayOrder: (c, callId) => load.order(c.name, c.gateways, callId),
+    quality,
     fingerprintOf: (flow) =>
       flow.connectionId === null ? null : (d.transport.connectionInfo(flow.connectionId)?.tlsFingerprint ?? null),
     contacts: {
@@ -191,16 +205,25 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
       ),
     carrierRegistrations: () => carrierRegistrations.list(),
     unknownSources: () => b2bua.unknownSources(),
+    quality: () => quality.snapshot(),
+    carrierSettings: () => load.list(),
+    load: () =>
+      [...directory.snapshot.carriers.values()].flatMap((c) => [
+        { carrier: c.name, gateway: null, calls: load.calls(c.name) },
+        ...c.gateways.map((g) => ({ carrier: c.name, gateway: g, calls: load.calls(c.name, g) })),
+      ]),
   });
   return {
     directory,
     b2bua,
     monitor,
     carrierRegistrations,
+    quality,
     setHeaderRules: (next) => {
       headerRules = headerRuleMap(next);
       sessionTimers.update(next.trunking.sessionTimer);
       transfers.update(next.trunking.transfer);
+      load.update(carrierSettings(next.routing));
     },
   };
 }
@@ -279,6 +302,26 @@ export function carrierRegistrationsPart(t: Trunking): Part {
     // Registrations end (Expires: 0); their answers are waited for by the in-flight step, bounded
     // (in a cluster, here: 2 s at most, then the carrier leases are released for another node).
     stop: () => t.carrierRegistrations.stop(),
+  };
+}
+
+/** Carrier quality: demotions end on time (checked every second), the thresholds follow a reload, removed carriers are forgotten. */
+export function qualityPart(t: Trunking): Part {
+  let timer: NodeJS.Timeout | null = null;
+  const retain = (): void =>
+    t.quality.retain(new Map([...t.directory.snapshot.carriers.values()].map((c) => [c.name, c.gateways])));
+  return {
+    name: 'carrier quality',
+    start() {
+      timer = setInterval(() => t.quality.sweep(), 1000);
+      timer.unref();
+      t.directory.onReload(retain);
+    },
+    reload: (next) => t.quality.configure(next.routing.quality),
+    stop() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    },
   };
 }
 

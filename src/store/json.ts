@@ -196,6 +196,10 @@ export function cdrJson(c: Cdr): CdrJson {
     fromReceived: c.fromReceived ?? null,
     toReceived: c.toReceived ?? null,
     emergency: c.emergency === true,
+    gateway: c.gateway ?? null,
+    pddMs: c.pddMs ?? null,
+    q850: c.q850 ?? null,
+    mos: c.mos ?? null,
   };
 }
 

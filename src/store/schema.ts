@@ -197,6 +197,11 @@ export interface CdrTable {
   from_received?: string | null;
   to_received?: string | null;
   emergency?: number;
+  /** 0009_cdr_quality: the answering (or last) carrier gateway, the post-dial delay (ms), the Q.850 cause, the MOS estimate. */
+  gateway: string | null;
+  pdd_ms: number | null;
+  q850: number | null;
+  mos: number | null;
 }
 
 /** 0007_rates: a carrier's rate deck; `loading` while an import fills it, then `active`, then `retired`. */

@@ -3,8 +3,9 @@
  * E.164, the DID it is (if one), the route (longest prefix) and its mode,
  * the carriers in the order a call tries them with what each is sent, its
  * rate for the number (the deck's longest matching prefix in force now) and
- * why it is placed there (route-order.ts), the carriers left out and why,
- * and why the call would be refused; from an
+ * why it is placed there (route-order.ts), its quality figures and
+ * demotion (quality-order.ts: a running server's), the carriers left out
+ * and why, and why the call would be refused; from an
  * address, first which rule classifies it (a carrier, a trunk, nobody). Shared by
  * `trunkline route explain` and `GET /api/v1/route/explain`; the limits and
  * the caller ID are checked per call, not here.
@@ -14,6 +15,15 @@ import { calleeForCarrier, decideRoute, readCaller, readDialled, refusalText } f
 import type { TrunkingSnapshot } from './snapshot.js';
 import type { RateLookup } from './cost.js';
 import type { Carrier, RateMatch } from './model.js';
+import { orderWithQuality } from './quality-order.js';
+import type { QualitySnapshot } from './quality.js';
+import { gatewayLoadOut, type CarrierSetting } from './gateway-load.js';
+
+/** What a running server adds to an explanation: its carriers' quality figures, its gateway load settings. */
+export interface ExplainLive {
+  quality?: QualitySnapshot | null;
+  carriers?: readonly CarrierSetting[];
+}
 import { formatIncrements, formatMicros } from './money.js';
 
 /** A rate as explain shows it: money as decimals. */
@@ -33,7 +43,9 @@ function rateOut(r: RateMatch | null): Record<string, unknown> | null {
  * decides; limits and caller ID are the call's), by the live call's own
  * path (dialled.ts): the number as the trunk's dial plan reads it, the
  * route, the carriers in order and what each is sent. `rates` looks up the
- * carriers' rates (the store's); `now` is when (ms).
+ * carriers' rates (the store's); `now` is when (ms); `live` the
+ * running server's carrier figures and gateway settings (none at hand: left
+ * out).
  */
 export async function explainRoute(
   snapshot: TrunkingSnapshot,
@@ -41,6 +53,7 @@ export async function explainRoute(
   dialled: string,
   rates: RateLookup,
   now: number = Date.now(),
+  live: ExplainLive = {},
 ): Promise<Record<string, unknown>> {
   const entry = snapshot.trunks.get(trunkName);
   if (entry === undefined) throw new NotFoundError(`unknown trunk ${trunkName}`);
@@ -61,13 +74,17 @@ export async function explainRoute(
   const route = decision.route;
   out['route'] = route?.prefix ?? null;
   out['mode'] = route === null ? null : read.emergency ? 'priority' : route.mode;
-  out['carriers'] = decision.order.ordered.map((o) => ({
+  const settings = new Map((live.carriers ?? []).map((s) => [s.carrier, s]));
+  out['carriers'] = orderWithQuality(decision.order, live.quality ?? null, now).map((o) => ({
     name: o.carrier.name,
     gateways: o.carrier.gateways,
     sends: calleeForCarrier(snapshot, o.carrier, read),
     rate: rateOut(o.rate),
     ...(o.weight !== null && { weight: o.weight }),
     why: o.why,
+    ...(o.quality !== null && { quality: o.quality }),
+    ...(o.demotedGateways.length > 0 && { demotedGateways: o.demotedGateways }),
+    ...gatewayLoad(settings.get(o.carrier.name), o.carrier.gateways),
   }));
   out['leftOut'] = decision.order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
   const did = read.emergency ? null : snapshot.did(read.number);
@@ -88,6 +105,7 @@ export async function explainFromSource(
   transport: string,
   dialled: string,
   rates: RateLookup,
+  live: ExplainLive = {},
 ): Promise<Record<string, unknown>> {
   const s = snapshot.explainSource(ip, transport);
   const m = s.match;
@@ -97,13 +115,23 @@ export async function explainFromSource(
   if (m.kind === 'carrier') Object.assign(source, { carrier: m.carrier.name, gateway: s.gateway });
   source['rule'] = s.rule;
   if (m.kind === 'trunk')
-    return { source, direction: 'outbound', ...(await explainRoute(snapshot, m.trunk.name, dialled, rates)) };
+    return {
+      source,
+      direction: 'outbound',
+      ...(await explainRoute(snapshot, m.trunk.name, dialled, rates, Date.now(), live)),
+    };
   if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, m.carrier, dialled) };
   const refused =
     m.kind === 'wrong-transport'
       ? `403: Transport not allowed (trunk ${m.trunk.name} allows ${m.trunk.transport ?? 'any'} only)`
       : '403: Forbidden, unknown source (no carrier gateway or trunk range holds it; only a registration trunk proving its subscriber by digest may call from there)';
   return { source, direction: null, dialled, refused };
+}
+
+/** `gatewayLoad` of a carrier that has `routing.carriers` settings (priority groups, weights, capacities). */
+function gatewayLoad(s: CarrierSetting | undefined, gateways: readonly string[]): Record<string, unknown> {
+  const g = gatewayLoadOut(s, gateways);
+  return g === null ? {} : { gatewayLoad: g };
 }
 
 /** A call from a carrier to `dialled`: the DID it is and where its trunk takes it. */

@@ -193,6 +193,14 @@ export interface Cdr {
   ratePrefix?: string | null;
   /** Seconds billed by the deck's increments. */
   billed?: number | null;
+  /** The carrier gateway of the answering (or last) attempt, as configured. */
+  gateway?: string | null;
+  /** Post-dial delay: from the caller's INVITE to the first ringing (18x) or the answer, ms; null when neither came. */
+  pddMs?: number | null;
+  /** The Q.850 cause of the end: the Reason header's (RFC 3326), else mapped from the status (RFC 3398). */
+  q850?: number | null;
+  /** The MOS estimate of the call's media (src/trunking/mos.ts, ITU-T G.107 simplified); null without RTCP figures. */
+  mos?: number | null;
 }
 
 export interface CdrFilter {

@@ -30,7 +30,9 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { flow, kit, uniq, type Kit, type Sent } from '../transaction/helpers.js';
 import { parse } from '../helpers/sip-messages.js';
 import { waitFor } from '../helpers/wait.js';
-import { EventBus } from '../../src/core/events.js';
+import { EventBus, type BusEvent } from '../../src/core/events.js';
+import type { QualityBoard } from '../../src/trunking/quality.js';
+import type { GatewayLoad } from '../../src/trunking/gateway-load.js';
 
 export const CALLER_HOST = '203.0.113.10';
 export const GW1 = '198.51.100.1';
@@ -100,6 +102,10 @@ export interface CallKitOptions {
   sessionTimers?: SessionTimerPolicy;
   /** What a REFER meets (absent: relayed, as in the tests of other features). */
   transfers?: TransferPolicy;
+  /** Carrier quality, fed by the call.attempt events of the kit's bus (absent: none). */
+  quality?: QualityBoard;
+  /** Gateway order and capacity (absent: list order, no capacity). */
+  load?: GatewayLoad;
 }
 
 export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
@@ -115,6 +121,13 @@ export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
   const tk = kit({ t1: T1, t2: 4 * T1, t4: 5 * T1, d: 500 });
   const counters = new Counters();
   const log = new RecordingLog();
+  const bus = new EventBus();
+  const quality = o.quality;
+  if (quality !== undefined)
+    bus.subscribe((e) => {
+      if (e.type === 'call.attempt') quality.record((e as BusEvent<'call.attempt'>).data);
+    });
+  const load = o.load;
   const env: B2buaEnv = {
     layer: tk.layer,
     wheel: tk.wheel,
@@ -124,12 +137,13 @@ export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
     counters,
     log,
     agentName: null,
-    bus: new EventBus(),
+    bus,
     timers: TIMERS,
     cdrs: { write: (cdr) => store.cdrs.insert(cdr) },
     media: new MediaLink(null),
     ...(o.sessionTimers !== undefined && { sessionTimers: o.sessionTimers }),
     ...(o.transfers !== undefined && { transfers: o.transfers }),
+    ...(load !== undefined && { load }),
   };
   const b2bua = new B2bua(env, {
     log,
@@ -142,6 +156,8 @@ export async function callKit(o: CallKitOptions = {}): Promise<CallKit> {
     inUse: () => true,
     policy: { inbound: () => null, outbound: () => null },
     fingerprintOf: () => null,
+    ...(quality !== undefined && { quality }),
+    ...(load !== undefined && { gatewayOrder: (c, callId) => load.order(c.name, c.gateways, callId) }),
   });
 
   // The part of the proxy (src/proxy/proxy.ts onRequest) that hands requests to the trunking stage.

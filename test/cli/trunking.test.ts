@@ -568,6 +568,10 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'fromReceived',
     'toReceived',
     'emergency',
+    'gateway',
+    'pddMs',
+    'q850',
+    'mos',
   ]);
   assert.deepEqual(
     (await json(['cdr', 'list', '--trunk', 'pbx'])).map((c) => c['callSid']),

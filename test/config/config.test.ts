@@ -644,3 +644,48 @@ describe('registrar', () => {
     assert.throws(() => parseConfig('registrar: {checkFromUser: maybe}', '/tmp'), /registrar\.checkFromUser/);
   });
 });
+
+describe('routing: carrier quality and gateway load', () => {
+  test('defaults: figures kept, no threshold, no carrier settings', () => {
+    const c = parseConfig('', BASE);
+    assert.deepEqual(c.routing.quality, {
+      window: 100,
+      windowMinutes: 60,
+      minCalls: 20,
+      minAsr: 0,
+      minNer: 0,
+      maxPdd: 0,
+      minMos: 0,
+      coolDown: 300,
+    });
+    assert.deepEqual(c.routing.carriers, []);
+    const g = parseConfig('routing: {carriers: [{carrier: up, gateways: [{uri: "sip:a", weight: 3}]}]}', BASE);
+    assert.deepEqual(g.routing.carriers[0], {
+      carrier: 'up',
+      balance: 'weighted',
+      gateways: [{ uri: 'sip:a', priority: 1, weight: 3 }],
+    });
+  });
+
+  const cases: [string, string][] = [
+    ['routing: {quality: {minMos: 7}}', 'config: routing.quality.minMos: expected 0 or a MOS 1-5, got 7'],
+    ['routing: {quality: {minAsr: 120}}', 'config: routing.quality.minAsr: expected a percent 0-100, got 120'],
+    ['routing: {quality: {coolDown: 0}}', 'config: routing.quality.coolDown: expected seconds 1-86400, got 0'],
+    ['routing: {quality: {minAsrr: 1}}', 'config: unknown key "routing.quality.minAsrr"'],
+    [
+      'routing: {carriers: [{carrier: up, balance: random}]}',
+      'config: routing.carriers[0].balance: expected weighted|hash, got "random"',
+    ],
+    [
+      'routing: {carriers: [{carrier: up, gateways: [{uri: "sip:a", weight: 0}]}]}',
+      'config: routing.carriers[0].gateways[0].weight: expected an integer 1-1000000, got 0',
+    ],
+    [
+      'routing: {carriers: [{carrier: up}, {carrier: up}]}',
+      'config: routing.carriers[1].carrier: carrier up given twice',
+    ],
+  ];
+  for (const [yaml, message] of cases) {
+    test(message, () => assert.equal(errorOf(yaml), message));
+  }
+});

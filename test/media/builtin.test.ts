@@ -6,6 +6,8 @@ import type { LegMediaOptions } from '../../src/media/engine.js';
 import { MediaError } from '../../src/media/errors.js';
 import { bindUdp, freeMediaRange, mediaPortRange, Peer, sdpPorts, sleep } from './helpers.js';
 import { waitFor } from '../helpers/wait.js';
+import { mosOf } from '../../src/trunking/mos.js';
+import { mosOfExtra } from '../../src/b2bua/call-cdr.js';
 
 const ANY: LegMediaOptions = { profile: 'as-offered', codecs: [] };
 const RTP: LegMediaOptions = { profile: 'RTP/AVP', codecs: [] };
@@ -95,6 +97,8 @@ test('plain RTP: each side sees only the relay; codecs restricted and ordered; m
   assert.equal(st.bToA.rtcpPackets, 1);
   const final = await engine.delete(c.id);
   assert.equal(final.aToB.packets, 25);
+  // The CDR's MOS (E-model): b->a sent no RTCP, so a->b's 3 lost of 28 with 10 ms jitter.
+  assert.equal(mosOfExtra(JSON.stringify({ media: final })), mosOf((100 * 3) / 28, 10));
   assert.equal(engine.stats(c.id), null);
 });
 

@@ -383,8 +383,16 @@ function suite(backend: Backend, skip: () => string | false): void {
     assert.equal(one.from, '+912240001234');
     assert.deepEqual(await s.cdrs.show('call-24'), one);
     await rejectsWith(s.cdrs.show('nope'), NotFoundError, 'unknown call nope');
+    // 0009_cdr_quality: gateway, PDD, Q.850 cause and MOS back as written (a MOS to two decimals).
+    const quality = { gateway: 'sip:198.51.100.1:5060', pddMs: 1234, q850: 16, mos: 4.409 };
+    await s.cdrs.insert(cdr('call-q', base + 10_000, quality));
+    const q = await s.cdrs.show('call-q');
+    assert.deepEqual([q.gateway, q.pddMs, q.q850, q.mos], ['sip:198.51.100.1:5060', 1234, 16, 4.41]);
+    assert.deepEqual([one.gateway, one.pddMs, one.q850, one.mos], [null, null, null, null]);
+    await field(s.cdrs.insert(cdr('bad', base, { mos: 7 })), 'mos');
+    await field(s.cdrs.insert(cdr('bad', base, { q850: 0 })), 'q850');
     assert.equal(await s.cdrs.purgeBefore(base + 4000), 12);
-    assert.equal((await s.cdrs.list({ limit: 100 })).cdrs.length, 13);
+    assert.equal((await s.cdrs.list({ limit: 100 })).cdrs.length, 14, '13 and call-q');
   });
 }
 

@@ -9,6 +9,7 @@ import { Cluster } from './pages/Cluster';
 import { Dashboard } from './pages/Dashboard';
 import { Ladder } from './pages/Ladder';
 import { Login } from './pages/Login';
+import { Quality } from './pages/Quality';
 import { ResourcePageView } from './pages/ResourcePage';
 import { RESOURCE_PAGES } from './resources';
 import { go, useRoute } from './route';
@@ -19,6 +20,7 @@ const NAV: Array<[page: string, title: string]> = [
   ['calls', 'Live calls'],
   ['cdrs', 'CDRs'],
   ['bans', 'Bans'],
+  ['quality', 'Quality'],
   ['cluster', 'Cluster'],
   ...RESOURCE_PAGES.map((p): [string, string] => [p.name, p.title]),
 ];
@@ -62,6 +64,7 @@ export function App() {
   else if (page === 'calls') body = <Calls />;
   else if (page === 'cdrs') body = <Cdrs />;
   else if (page === 'bans') body = <Bans />;
+  else if (page === 'quality') body = <Quality />;
   else if (page === 'cluster') body = <Cluster />;
   else if (page === 'ladder') body = <Ladder key={route.arg} sid={route.arg} />;
   else if (resource !== undefined) body = <ResourcePageView key={resource.name} page={resource} />;

@@ -14,6 +14,7 @@ export type {
   UnknownSourceJson as UnknownSource,
 } from '../../src/api/shapes';
 export type { EventType } from '../../src/core/events';
+export type { QualityEntityJson as QualityEntity, QualityJson as Quality } from '../../src/api/quality-routes';
 export type { ClusterNodeJson as ClusterNode, ClusterStatusJson as ClusterStatus } from '../../src/cluster/status';
 export type { RefusedCallCause } from '../../src/b2bua/refusal-cause';
 

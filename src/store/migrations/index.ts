@@ -18,6 +18,7 @@ import { locationNode } from './0005_location_node.js';
 import { cdrOutbox } from './0006_cdr_outbox.js';
 import { rates } from './0007_rates.js';
 import { dialPlans } from './0008_dial_plans.js';
+import { cdrQuality } from './0009_cdr_quality.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -32,5 +33,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0006_cdr_outbox': cdrOutbox(dialect),
     '0007_rates': rates(dialect),
     '0008_dial_plans': dialPlans(dialect),
+    '0009_cdr_quality': cdrQuality(),
   };
 }

@@ -61,6 +61,10 @@ export function toCdr(r: CdrTable): Cdr {
     fromReceived: r.from_received ?? null,
     toReceived: r.to_received ?? null,
     emergency: r.emergency === 1,
+    gateway: r.gateway,
+    pddMs: r.pdd_ms,
+    q850: r.q850,
+    mos: r.mos === null ? null : Number(r.mos),
   };
 }
 
@@ -101,7 +105,17 @@ function toRow(c: Cdr): CdrTable {
     from_received: checkOptionalText(c.fromReceived, 'fromReceived', 512),
     to_received: checkOptionalText(c.toReceived, 'toReceived', 512),
     emergency: c.emergency === true ? 1 : 0,
+    // 0009_cdr_quality.
+    gateway: checkOptionalText(c.gateway, 'gateway', 512),
+    pdd_ms: c.pddMs === undefined || c.pddMs === null ? null : checkInt(c.pddMs, 'pddMs', 0, 1e9),
+    q850: c.q850 === undefined || c.q850 === null ? null : checkInt(c.q850, 'q850', 1, 127),
+    mos: c.mos === undefined || c.mos === null ? null : checkMos(c.mos),
   };
+}
+
+function checkMos(v: number): number {
+  if (typeof v !== 'number' || !(v >= 1 && v <= 5)) throw new ValidationError('mos', `expected 1-5, got ${String(v)}`);
+  return Math.round(v * 100) / 100;
 }
 
 /** `START.CALLSID` in base64url: opaque to callers. */

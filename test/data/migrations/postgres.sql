@@ -57,3 +57,8 @@ alter table "carriers" add column "dial_plan" text references "dial_plans" ("nam
 alter table "cdrs" add column "from_received" text
 alter table "cdrs" add column "to_received" text
 alter table "cdrs" add column "emergency" integer default 0 not null
+-- 0009_cdr_quality
+alter table "cdrs" add column "gateway" text
+alter table "cdrs" add column "pdd_ms" integer
+alter table "cdrs" add column "q850" integer
+alter table "cdrs" add column "mos" real
