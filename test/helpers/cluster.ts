@@ -11,6 +11,7 @@
  *   rig.node(1).kill9();
  *   await rig.stop();
  */
+import { reservePortRange } from './port-ranges.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,13 +176,13 @@ export async function startClusterRig(opts: ClusterRigOptions): Promise<ClusterR
   for (let i = 1; i <= opts.nodes; i++) {
     const host = `127.0.0.${i}`;
     const apiPort = await freePort();
-    const mediaMin = 30000 + (i - 1) * 2000;
+    const media = reservePortRange(400);
     const yaml = [
       `data: ${JSON.stringify(join(dir, `data${i}`))}`,
       `database: ${JSON.stringify(databaseUrl)}`,
       `listen: ["udp:${host}:${sipPort}", "tcp:${host}:${sipPort}"]`,
       `api: {listen: "127.0.0.1:${apiPort}"}`,
-      `media: {ports: "${mediaMin}-${mediaMin + 1999}"}`,
+      `media: {ports: "${media.min}-${media.max}"}`,
       `log: {level: ${opts.logLevel ?? 'info'}}`,
       `cluster:`,
       `  redis: ${JSON.stringify(redis.url)}`,

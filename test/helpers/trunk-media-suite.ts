@@ -10,9 +10,10 @@
  * the SDP each side received. The SRTP leg's peer is a real baresip with its
  * srtp module (mediaenc=srtp-mand) recording what it decodes (sndfile).
  * Media timeout is 3 s. Run with the built-in relay (its ports a
- * sub-range of 45000-45999 of this suite alone) and with rtpengine
+ * range reserved for this suite alone) and with rtpengine
  * (userspace, started by its test file) by the two files that call it.
  */
+import { reservePortRange } from './port-ranges.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -203,11 +204,9 @@ export interface TrunkMediaSuiteOptions {
   builtin: boolean;
 }
 
-/** An even-aligned sub-range of 45000-45999 (this suite's own) for the built-in relay. */
+/** A range of 200 ports of its own (test/helpers/port-ranges.ts) for the built-in relay. */
 export function builtinRange(): { min: number; max: number } {
-  const size = 200;
-  const min = 45000 + 2 * Math.floor(Math.random() * ((1000 - size) / 2));
-  return { min, max: min + size - 1 };
+  return reservePortRange(200);
 }
 
 export function trunkMediaSuite(o: TrunkMediaSuiteOptions): void {

@@ -1,3 +1,4 @@
+import { reservePortRange } from '../helpers/port-ranges.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -32,6 +33,7 @@ test(
       freePort(),
       freePort(),
     ]);
+    const media = reservePortRange(1000);
     const server = await startTrunkline(
       [
         `listen: [udp:127.0.0.1:${port}]`,
@@ -40,7 +42,7 @@ test(
         'registrar: {algorithms: MD5}',
         'sip: {timers: {t1: 100, t2: 4000, t4: 5000}}',
         'trunking: {gatewayTimeout: 3, ping: {interval: 0}}',
-        'media: {ports: 46000-46999}',
+        `media: {ports: ${media.min}-${media.max}}`,
         '',
       ].join('\n'),
     );

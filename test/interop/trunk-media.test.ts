@@ -1,6 +1,6 @@
 import { builtinRange, trunkMediaSuite } from '../helpers/trunk-media-suite.js';
 
-/** Media through trunk calls with the built-in relay (its own port range in 45000-45999, 3 s media timeout). */
+/** Media through trunk calls with the built-in relay (a port range of its own, 3 s media timeout). */
 trunkMediaSuite({
   label: 'built-in relay',
   skip: false,

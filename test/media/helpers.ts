@@ -1,18 +1,17 @@
 /**
  * Test peers for the media relay: UDP sockets on loopback that write SDP,
  * send RTP/RTCP (optionally SRTP with a real SrtpContext) and collect what
- * arrives. Port ranges for the relay are random sub-ranges of 40000-50000
- * so parallel test files and other agents do not collide.
+ * arrives. Port ranges for the relay are reserved sub-ranges of
+ * 40002-49801, so test files run side by side never share one.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { SrtpContext, type SrtpSuiteName } from '../../src/media/srtp/context.js';
+import { reservePortRange } from '../helpers/port-ranges.js';
 
-/** A random even-aligned sub-range of 40000-50000 of `size` ports. */
+/** An even-aligned range of `size` ports in 40002-49801 no other test process holds (test/helpers/port-ranges.ts). */
 export function mediaPortRange(size = 200): { min: number; max: number } {
-  const slots = Math.floor((10000 - size) / 2);
-  const min = 40000 + 2 * Math.floor(Math.random() * slots);
-  return { min, max: min + size - 1 };
+  return reservePortRange(size);
 }
 
 /** A sub-range (as mediaPortRange) whose every port binds on 127.0.0.1 now (for tests that fill a range). */
@@ -27,7 +26,7 @@ export async function freeMediaRange(size: number): Promise<{ min: number; max: 
     }
     if (ok) return r;
   }
-  throw new Error(`no free range of ${size} ports in 40000-50000`);
+  throw new Error(`no free range of ${size} ports in 40002-49801`);
 }
 
 export function bindUdp(port = 0, host = '127.0.0.1'): Promise<Socket> {
