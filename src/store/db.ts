@@ -267,11 +267,14 @@ async function migrate(
     ...(schema !== undefined && { migrationTableSchema: schema }),
   });
   let result: MigrationResultSet;
-  try {
-    if (sqlite !== undefined) await beginImmediate(sqlite);
-    result = await migrator.migrateToLatest();
-  } catch (err) {
-    result = { error: err };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (sqlite !== undefined) await beginImmediate(sqlite);
+      result = await migrator.migrateToLatest();
+    } catch (err) {
+      result = { error: err };
+    }
+    if (attempt === LOOKUP_ATTEMPTS || !otherSchemaDropped(result.error, schema)) break;
   }
   if (result.error !== undefined) {
     if (sqlite?.inTransaction) sqlite.exec('ROLLBACK');
@@ -291,6 +294,23 @@ async function migrate(
     if (r.status === 'Success') log?.info({ mod: 'store', migration: r.migrationName }, 'store: migration applied');
   }
   return names.at(-1) ?? '';
+}
+
+/** Runs of the migrator whose table lookup met a schema dropped meanwhile, at most. */
+const LOOKUP_ATTEMPTS = 3;
+
+/**
+ * A failure of the migrator's table lookup (it spans every schema of the
+ * database) because another schema was dropped while it ran (PostgreSQL
+ * 3F000 invalid_schema_name, naming a schema not ours): nothing of ours
+ * was touched (the migrations run in one transaction after it), so the
+ * run is tried again.
+ */
+function otherSchemaDropped(err: unknown, schema: string | undefined): boolean {
+  if (err === undefined || schema === undefined) return false;
+  const code = (err as { code?: unknown }).code;
+  const named = /schema "([^"]+)" does not exist/.exec(messageOf(err));
+  return code === '3F000' && named !== null && named[1] !== schema;
 }
 
 /** Whether this schema's migration table lists every migration of this build (PostgreSQL). */
