@@ -39,7 +39,8 @@ const SIP = Buffer.from(
 /** A UDP collector on a free loopback port: the datagrams it got. */
 async function udpCollector(): Promise<{ port: number; got: Buffer[]; close(): void }> {
   const port = await freePort();
-  const sock = createSocket('udp4');
+  // Room for a whole test's bursts: on a busy machine this process may drain them late.
+  const sock = createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   const got: Buffer[] = [];
   sock.on('message', (m) => got.push(m));
   await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
