@@ -29,6 +29,7 @@ import { callEnded } from './call-events.js';
 import type { Call, Side } from './call.js';
 import type { B2buaEnv } from './env.js';
 import { planInbound, planOutbound, refuse, type Planner, type PlanResult } from './planner.js';
+import { newCallId } from '../dialog/sid.js';
 import { CallTransfers, type Party } from './transfer-state.js';
 import { transferLegCdr, withNotes, type TransferLegRecord } from './transfer-cdr.js';
 import {
@@ -328,6 +329,8 @@ export class Transfers {
         headers: [
           ['From', `<sip:${party.number}@${p.ourHost}>`],
           ['To', `<sip:${number}@${p.ourHost}>`],
+          // The planner reads it (a hash of it may pick the first gateway of a carrier).
+          ['Call-ID', newCallId()],
         ],
       });
     } catch {
