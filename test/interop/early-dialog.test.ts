@@ -267,10 +267,8 @@ function earlyDialogSuite(o: EarlyDialogSuite): void {
         assert.ok(r183[0]!.at >= prack1.at, 'the 183 waited for the PRACK of the 180');
         assert.equal(header(r183[0]!, 'P-Early-Media'), 'sendrecv', "the PBX's P-Early-Media crossed");
         const second = r180[1]!.at - r180[0]!.at;
-        assert.ok(
-          second >= (T1 - 20) / 1000 && second < (3 * T1) / 1000 + 0.5,
-          `first retransmission after ${second}s`,
-        );
+        // SIPp stamps a message when it reads it: one read late on a busy machine shortens the gap seen.
+        assert.ok(second >= T1 / 2 / 1000 && second < (3 * T1) / 1000 + 0.5, `first retransmission after ${second}s`);
 
         // Toward the PBX: Trunkline's own PRACKs, RAck naming the PBX's RSeq and our INVITE's CSeq.
         const p = sippMessages(pbxLog);
