@@ -124,7 +124,7 @@ export async function runKamailio(o: {
   writeFileSync(file, cfg);
   const log = join(o.dir, `kamailio-${o.tag}.log`);
   const started = performance.now();
-  const child = new Child('kamailio', o.kamailio, kamailioArgs(file, { sharedMb: 1024, privateMb: 64 }), log, o.dir);
+  const child = new Child('kamailio', o.kamailio, kamailioArgs(file, { sharedMb: 2048, privateMb: 512 }), log, o.dir);
   try {
     await waitForOptions(o.port, child, 300_000);
     const startMs = performance.now() - started;

@@ -34,10 +34,18 @@ export interface LookupRun {
   orders: string[];
 }
 
-/** Every number once (a warm-up pass, not kept), then every number once, each call timed alone. */
-export async function timedLookups(dir: StoreTrunkingDirectory, numbers: readonly string[]): Promise<LookupRun> {
+/**
+ * Every number once (a warm-up pass, not kept), then `warm` (the decks
+ * loaded into memory), then every number once, each call timed alone.
+ */
+export async function timedLookups(
+  dir: StoreTrunkingDirectory,
+  numbers: readonly string[],
+  warm: () => Promise<void>,
+): Promise<LookupRun> {
   const now = Date.now();
   for (const n of numbers) await routeLookup(dir, n, now);
+  await warm();
   const times = new Float64Array(numbers.length);
   const found = new Uint8Array(numbers.length);
   const orders: string[] = new Array<string>(numbers.length);

@@ -65,7 +65,7 @@ export function formatReport(r: Report): string {
   out.push(
     row(
       'memory per million prefixes, MB',
-      t === undefined ? undefined : Math.max(0, t.rssGrowth) / (rows / 1e6) / MB,
+      t === undefined ? undefined : t.memoryBytesPerMillion / MB,
       k === undefined ? undefined : k.shmBytes / (rows / 1e6) / MB,
       (v) => v.toFixed(1),
     ),
@@ -75,8 +75,9 @@ export function formatReport(r: Report): string {
     out.push(
       `Trunkline: SQLite store, the live call's path (directory.route, directory.rates = store.rates.match, orderRoute); ` +
         `deck load: ${r.opts.carriers} \`trunkline rate import\` processes one after another, ${(t.import.ms / 1000).toFixed(1)} s in all ` +
-        `(${t.import.perDeckMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s); memory: the server's RSS growth ` +
-        `(${(t.rssGrowth / MB).toFixed(1)} MB, heap ${(t.heapGrowth / MB).toFixed(1)} MB: the decks stay on disk), ` +
+        `(${t.import.perDeckMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s); memory: the decks' arrays in memory ` +
+        `(${t.decksInMemory} decks, in memory ${(t.loadedMs / 1000).toFixed(1)} s after the first lookup, warm-up pass included; ` +
+        `the process's RSS grew ${(t.rssGrowth / MB).toFixed(1)} MB, V8 heap ${(t.heapGrowth / MB).toFixed(1)} MB), ` +
         `the SQLite file ${(t.dbBytesPerMillion / MB).toFixed(1)} MB per million rows.`,
     );
     out.push(

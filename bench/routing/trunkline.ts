@@ -39,6 +39,11 @@ export interface TrunklineFigures {
   besideInProcess: BesideRun & { importMs: number; rows: number };
   /** The SQLite file (after a WAL checkpoint) per million rows, bytes. */
   dbBytesPerMillion: number;
+  /** The decks held in memory for lookups (store.rates.inMemory) per million rows, bytes; how many decks. */
+  memoryBytesPerMillion: number;
+  decksInMemory: number;
+  /** From the first lookup to every deck in memory (the warm-up pass included), ms. */
+  loadedMs: number;
   /** This process's RSS and V8 heap growth from before the store was opened to after the lookups, bytes. */
   rssGrowth: number;
   heapGrowth: number;
@@ -81,6 +86,16 @@ function dbBytes(file: string): number {
   return statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
 }
 
+/** Waits (up to 5 minutes) until `decks` decks are held in memory for lookups. */
+async function inMemory(store: Store, decks: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  while (store.rates.inMemory.decks < decks) {
+    if (Date.now() > deadline)
+      throw new Error(`only ${store.rates.inMemory.decks} of ${decks} decks in memory after 5 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function provision(dbFile: string, decks: Decks): Promise<void> {
   const store = await openStore({ kind: 'sqlite', file: dbFile }, { env: {} });
   try {
@@ -113,8 +128,11 @@ export async function trunklineFigures(o: {
   const dir = new StoreTrunkingDirectory({ store });
   try {
     await dir.start();
-    const steady = await timedLookups(dir, o.decks.numbers);
+    const started = performance.now();
+    const steady = await timedLookups(dir, o.decks.numbers, () => inMemory(store, o.decks.carriers.length));
+    const loadedMs = performance.now() - started;
     o.progress(`trunkline: ${o.decks.numbers.length} lookups timed`);
+    const held = store.rates.inMemory;
     global.gc?.();
     const mem1 = process.memoryUsage();
 
@@ -145,6 +163,9 @@ export async function trunklineFigures(o: {
       besideCli: { ...besideCli, importMs },
       besideInProcess: { ...besideInProcess, importMs: inProcessMs, rows: o.decks.rows.get(one)!.length },
       dbBytesPerMillion,
+      memoryBytesPerMillion: (held.bytes * 1e6) / Math.max(1, held.rows),
+      decksInMemory: held.decks,
+      loadedMs,
       rssGrowth: mem1.rss - mem0.rss,
       heapGrowth: mem1.heapUsed - mem0.heapUsed,
       carriersPerLookup: found / steady.found.length,

@@ -16,8 +16,11 @@
  *
  * Lookups (`match`): for a number, each carrier's row with the longest
  * prefix of it that has a row in force at the time asked, and among that
- * prefix's rows the newest in force (`effective_at` <= time). One indexed
- * query, run synchronously on SQLite.
+ * prefix's rows the newest in force (`effective_at` <= time). On SQLite a
+ * deck looked up often (a server's, not a one-shot CLI's) is
+ * loaded into memory in the background (rate-index.ts) and answered from
+ * there while it stays the carrier's active deck, unchanged; otherwise one
+ * indexed query, run synchronously on SQLite.
  */
 import { sql, type Kysely } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -28,6 +31,7 @@ import type { RateMatch } from '../../trunking/model.js';
 import { RateFileError, type RateFileRow, type RateRow } from '../../trunking/rate-csv.js';
 import { checkName, checkRatePrefix } from '../../trunking/validate.js';
 import { checkInt, checkOptionalText } from '../validate.js';
+import { RateIndexes } from './rate-index.js';
 
 /** Rows per transaction of an import, a copy or a removal. */
 const BATCH = 5000;
@@ -121,6 +125,8 @@ function duplicate(r: RateFileRow): RateFileError {
 
 export class RateRepo {
   readonly #ctx: StoreContext;
+  /** Decks in memory, for the lookups of a server (SQLite). */
+  readonly #memory = new RateIndexes();
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
@@ -328,8 +334,22 @@ export class RateRepo {
    * newest in force of that prefix. Carriers without one are absent.
    */
   async match(carriers: readonly string[], number: string, at: number): Promise<Map<string, RateMatch>> {
+    if (carriers.length === 0 || !number.startsWith('+')) return new Map<string, RateMatch>();
+    const fast = this.#memory.match((text) => this.#ctx.sqliteRows(text), carriers, number, at);
+    if (fast === undefined) return this.#matchQuery(carriers, number, at);
+    if (fast.rest.length === 0) return fast.found;
+    for (const [c, m] of await this.#matchQuery(fast.rest, number, at)) fast.found.set(c, m);
+    return fast.found;
+  }
+
+  /** The decks held in memory for lookups: how many, their rows and bytes. */
+  get inMemory(): { decks: number; rows: number; bytes: number } {
+    return this.#memory.held;
+  }
+
+  /** Each carrier's rate for the number by one indexed query (match without the decks in memory). */
+  async #matchQuery(carriers: readonly string[], number: string, at: number): Promise<Map<string, RateMatch>> {
     const out = new Map<string, RateMatch>();
-    if (carriers.length === 0 || !number.startsWith('+')) return out;
     const prefixes = prefixesOf(number);
     const text =
       'SELECT d.carrier, r.prefix, r.effective_at, r.rate, r.fee, r.first_incr, r.next_incr' +
