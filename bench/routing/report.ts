@@ -42,7 +42,10 @@ function latencyRows(t: LatencyStats | undefined, k: LatencyStats | undefined): 
 
 function beside(name: string, b: BesideRun, importMs: number, rows: number): string {
   return (
-    `${name}: ${rows} rows imported in ${(importMs / 1000).toFixed(1)} s (${Math.round(rows / (importMs / 1000))} rows/s);` +
+    `${name}: ` +
+    (rows === 0
+      ? ''
+      : `${rows} rows imported in ${(importMs / 1000).toFixed(1)} s (${Math.round(rows / (importMs / 1000))} rows/s);`) +
     ` ${b.lookups} lookups meanwhile, p50 ${fmtUs(b.stats.p50Us)} / p99 ${fmtUs(b.stats.p99Us)} / max ${fmtUs(b.stats.maxUs)} µs;` +
     ` event loop delay p99 ${(b.loopP99Us / 1000).toFixed(1)} / max ${(b.loopMaxUs / 1000).toFixed(1)} ms;` +
     ` ${b.differing} lookups with other carriers or order than steady`
@@ -59,9 +62,18 @@ export function formatReport(r: Report): string {
   out.push(...latencyRows(t?.steady.stats, k?.lookups));
   out.push(row('carriers found per lookup', t?.carriersPerLookup, k?.carriersPerLookup, (v) => v.toFixed(2)));
   out.push(row('numbers with no carrier', t?.none, k?.none, (v) => String(v)));
-  const tRate = t === undefined ? undefined : t.import.rows / (t.import.ms / 1000);
-  const kRate = k === undefined ? undefined : rows / (k.loadMs / 1000);
-  out.push(row('deck load, rows per second', tRate, kRate, (v) => String(Math.round(v))));
+  const perSecond = (v: number): string => String(Math.round(v));
+  out.push(
+    row('deck import (CSV into the store), rows/s', t && t.import.rows / (t.import.ms / 1000), undefined, perSecond),
+  );
+  out.push(
+    row(
+      'deck load into memory, rows/s',
+      t && t.import.rows / (t.loadedMs / 1000),
+      k && k.targets / (k.loadMs / 1000),
+      perSecond,
+    ),
+  );
   out.push(
     row(
       'memory per million prefixes, MB',
@@ -76,10 +88,11 @@ export function formatReport(r: Report): string {
       `Trunkline: SQLite store, the live call's path (directory.route, directory.rates = store.rates.match, orderRoute); ` +
         `deck load: ${r.opts.carriers} \`trunkline rate import\` processes one after another, ${(t.import.ms / 1000).toFixed(1)} s in all ` +
         `(${t.import.perDeckMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s); memory: the decks' arrays in memory ` +
-        `(${t.decksInMemory} decks, in memory ${(t.loadedMs / 1000).toFixed(1)} s after the first lookup, warm-up pass included; ` +
+        `(${t.decksInMemory} decks, loaded side by side in ${(t.loadedMs / 1000).toFixed(1)} s once looked up; ` +
         `the process's RSS grew ${(t.rssGrowth / MB).toFixed(1)} MB, V8 heap ${(t.heapGrowth / MB).toFixed(1)} MB), ` +
         `the SQLite file ${(t.dbBytesPerMillion / MB).toFixed(1)} MB per million rows.`,
     );
+    out.push(beside('  alone, 3 s (the baseline of the two below)', t.alone, 3000, 0));
     out.push(
       beside(
         '  beside a CLI import (--replace, every deck, other processes)',

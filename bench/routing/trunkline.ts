@@ -20,6 +20,8 @@ import Database from 'better-sqlite3';
 import { openStore, type Store } from '../../src/store/index.js';
 import { StoreTrunkingDirectory } from '../../src/trunking/directory.js';
 import { readRateCsv } from '../../src/trunking/rate-csv.js';
+import { INDEX_AFTER } from '../../src/store/repos/rate-index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Decks } from './deck.js';
 import { type BesideRun, type LookupRun, lookupsBeside, timedLookups } from './lookup.js';
 
@@ -35,6 +37,8 @@ export interface ImportFigures {
 export interface TrunklineFigures {
   import: ImportFigures;
   steady: LookupRun;
+  /** The lookups of the beside runs, 3 s with nothing else running (their baseline). */
+  alone: BesideRun;
   besideCli: BesideRun & { importMs: number };
   besideInProcess: BesideRun & { importMs: number; rows: number };
   /** The SQLite file (after a WAL checkpoint) per million rows, bytes. */
@@ -42,7 +46,7 @@ export interface TrunklineFigures {
   /** The decks held in memory for lookups (store.rates.inMemory) per million rows, bytes; how many decks. */
   memoryBytesPerMillion: number;
   decksInMemory: number;
-  /** From the first lookup to every deck in memory (the warm-up pass included), ms. */
+  /** From the first lookup to every deck in memory (loaded side by side), ms. */
   loadedMs: number;
   /** This process's RSS and V8 heap growth from before the store was opened to after the lookups, bytes. */
   rssGrowth: number;
@@ -128,9 +132,13 @@ export async function trunklineFigures(o: {
   const dir = new StoreTrunkingDirectory({ store });
   try {
     await dir.start();
+    // A server's decks go into memory once looked up INDEX_AFTER times: time that load.
     const started = performance.now();
-    const steady = await timedLookups(dir, o.decks.numbers, () => inMemory(store, o.decks.carriers.length));
+    for (let i = 0; i < INDEX_AFTER; i++) await store.rates.match(o.decks.carriers, o.decks.numbers[0]!, Date.now());
+    await inMemory(store, o.decks.carriers.length);
     const loadedMs = performance.now() - started;
+    const steady = await timedLookups(dir, o.decks.numbers, () => inMemory(store, o.decks.carriers.length));
+    const alone = await lookupsBeside(dir, o.decks.numbers, steady, sleep(3000));
     o.progress(`trunkline: ${o.decks.numbers.length} lookups timed`);
     const held = store.rates.inMemory;
     global.gc?.();
@@ -160,6 +168,7 @@ export async function trunklineFigures(o: {
     return {
       import: { rows, ms: imp.ms, perDeckMs: imp.perDeckMs },
       steady,
+      alone,
       besideCli: { ...besideCli, importMs },
       besideInProcess: { ...besideInProcess, importMs: inProcessMs, rows: o.decks.rows.get(one)!.length },
       dbBytesPerMillion,

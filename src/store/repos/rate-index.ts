@@ -56,7 +56,7 @@ export class DeckIndex {
   /** Open addressing, linear probing: 1 + the first row of a key, 0 for an empty slot. */
   readonly #slots: Int32Array;
 
-  constructor(version: DeckVersion, cols: Columns, lengths: number) {
+  constructor(version: DeckVersion, cols: Columns, lengths: number, slots: Int32Array) {
     this.version = version;
     this.#keys = cols.keys;
     this.#rate = cols.rate;
@@ -65,16 +65,7 @@ export class DeckIndex {
     this.#first = cols.first;
     this.#next = cols.next;
     this.#lengths = lengths;
-    let size = 16;
-    while (size < cols.keys.length * 2) size *= 2;
-    this.#slots = new Int32Array(size);
-    const keys = cols.keys;
-    for (let i = 0; i < keys.length; i++) {
-      if (i > 0 && keys[i] === keys[i - 1]) continue;
-      let slot = slotOf(keys[i]!, size - 1);
-      while (this.#slots[slot] !== 0) slot = (slot + 1) & (size - 1);
-      this.#slots[slot] = i + 1;
-    }
+    this.#slots = slots;
   }
 
   /** The first row of `key`, or -1. */
@@ -212,11 +203,31 @@ export async function loadDeckIndex(
     after = [last[0], Number(last[1])];
   }
   if (count !== n || !stillWanted()) return null;
-  return sortByLength(version, raw, len);
+  const sorted = await sortByLength(raw, len);
+  const slots = await hashKeys(sorted.cols.keys);
+  return new DeckIndex(version, sorted.cols, sorted.lengths, slots);
+}
+
+/** Rows handled between two turns of the event loop while an index is built. */
+const CHUNK = 32_768;
+
+/** The hash table of sorted keys: each key's slot holds 1 + its first row. */
+async function hashKeys(keys: Float64Array): Promise<Int32Array> {
+  let size = 16;
+  while (size < keys.length * 2) size *= 2;
+  const slots = new Int32Array(size);
+  for (let i = 0; i < keys.length; i++) {
+    if (i % CHUNK === CHUNK - 1) await yieldToLoop();
+    if (i > 0 && keys[i] === keys[i - 1]) continue;
+    let slot = slotOf(keys[i]!, size - 1);
+    while (slots[slot] !== 0) slot = (slot + 1) & (size - 1);
+    slots[slot] = i + 1;
+  }
+  return slots;
 }
 
 /** Stable counting sort of the rows by prefix length: text order within a length is key order. */
-function sortByLength(version: DeckVersion, raw: Columns, len: Uint8Array): DeckIndex {
+async function sortByLength(raw: Columns, len: Uint8Array): Promise<{ cols: Columns; lengths: number }> {
   const n = len.length;
   const start = new Uint32Array(MAX_DIGITS + 2);
   let lengths = 0;
@@ -234,6 +245,7 @@ function sortByLength(version: DeckVersion, raw: Columns, len: Uint8Array): Deck
     next: new Uint32Array(n),
   };
   for (let i = 0; i < n; i++) {
+    if (i % CHUNK === CHUNK - 1) await yieldToLoop();
     const j = start[len[i]!]!++;
     out.keys[j] = raw.keys[i]!;
     out.rate[j] = raw.rate[i]!;
@@ -242,7 +254,7 @@ function sortByLength(version: DeckVersion, raw: Columns, len: Uint8Array): Deck
     out.first[j] = raw.first[i]!;
     out.next[j] = raw.next[i]!;
   }
-  return new DeckIndex(version, out, lengths);
+  return { cols: out, lengths };
 }
 
 /** A carrier's deck in memory: the version it is for, null while loading. */
