@@ -5,7 +5,10 @@
  * operator runs it), then in this process a StoreTrunkingDirectory on the
  * same file (as `serve` has) and the timed lookups (lookup.ts):
  *
+ * - the decks into memory: looked up INDEX_AFTER times (a server's store
+ *   then loads them in the background), timed until all are held;
  * - steady: every number, each lookup alone;
+ * - alone: lookups back to back for 3 s (the baseline of the next two);
  * - beside a CLI import: all decks imported again with --replace by the
  *   CLI in other processes while lookups run here back to back;
  * - beside an in-process import: one deck imported again with --replace
