@@ -261,7 +261,12 @@ async function sortByLength(raw: Columns, len: Uint8Array): Promise<{ cols: Colu
 interface IndexState {
   version: DeckVersion;
   index: DeckIndex | null;
+  /** The lookup (RateIndexes' count) that last asked for it. */
+  used: number;
 }
+
+/** A deck not asked for in this many lookups leaves memory (its carrier left the routes, say). */
+const IDLE_LOOKUPS = 1 << 20;
 
 const ACTIVE_SQL = "SELECT carrier, id, row_count FROM rate_decks WHERE state = 'active' AND carrier IN ";
 
@@ -272,6 +277,18 @@ export class RateIndexes {
   readonly #indexes = new Map<string, IndexState>();
   readonly #values = new Float64Array(MAX_DIGITS + 1);
   readonly #activeText: string[] = [];
+  /** Lookups so far. */
+  #count = 0;
+
+  /** Drops the decks no lookup asked for in the last IDLE_LOOKUPS. */
+  #dropIdle(): void {
+    for (const [carrier, state] of this.#indexes) {
+      if (this.#count - state.used > IDLE_LOOKUPS) {
+        this.#indexes.delete(carrier);
+        this.#lookups.delete(carrier);
+      }
+    }
+  }
 
   /**
    * The carriers' active decks (one small query), each answered from
@@ -287,6 +304,7 @@ export class RateIndexes {
   ): { found: Map<string, RateMatch>; rest: string[] } | undefined {
     const digits = digitValues(number, this.#values);
     if (digits < 0) return undefined;
+    if (++this.#count % 65_536 === 0) this.#dropIdle();
     const stmt = statement(this.#activeSql(carriers.length));
     if (stmt === undefined) return undefined;
     const active = stmt.all(...carriers) as Array<[string, number, number]>;
@@ -328,15 +346,17 @@ export class RateIndexes {
   /** The carrier's deck in memory if loaded for this version; starts loading it once the deck is looked up often. */
   #indexOf(statement: RowsStatement, carrier: string, version: DeckVersion): DeckIndex | null {
     const state = this.#indexes.get(carrier);
-    if (state !== undefined && state.version.id === version.id && state.version.rows === version.rows)
+    if (state !== undefined && state.version.id === version.id && state.version.rows === version.rows) {
+      state.used = this.#count;
       return state.index;
+    }
     if (state === undefined) {
       const n = (this.#lookups.get(carrier) ?? 0) + 1;
       this.#lookups.set(carrier, n);
       if (n < INDEX_AFTER) return null;
     }
     // The first load, or a new version: the index of a deck no longer active as it was goes.
-    const next: IndexState = { version, index: null };
+    const next: IndexState = { version, index: null, used: this.#count };
     this.#indexes.set(carrier, next);
     const wanted = (): boolean => this.#indexes.get(carrier) === next;
     void loadDeckIndex(version, statement, wanted)
