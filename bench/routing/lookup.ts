@@ -1,29 +1,42 @@
 /**
  * The route lookup of a live outbound call, timed: what the planner
- * (src/b2bua/planner.ts planOutbound and its routeCarriers) does between
- * "the number is E.164" and "the carriers in the order to try": the route
- * of the number from the directory's snapshot, each of its carriers' rate
- * for the number from the store (directory.rates, the rate decks' longest
- * prefix in force now), the carriers ordered by rate (route-order.ts
- * orderRoute). `route explain` runs the same three steps.
+ * (src/b2bua/planner.ts planOutbound) does between "the number is read"
+ * and "the carriers in the order to try": decideRoute (src/trunking/
+ * dialled.ts, which `route explain` calls too) with the planner's rate
+ * reader, i.e. the route of the number from the directory's snapshot,
+ * each of its carriers' rate for the number (directory.rates: the rate
+ * decks' longest prefix in force now) and the carriers ordered by rate
+ * (route-order.ts orderRoute).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Carrier } from '../../src/trunking/model.js';
+import type { Carrier, RateMatch } from '../../src/trunking/model.js';
 import type { StoreTrunkingDirectory } from '../../src/trunking/directory.js';
-import { orderRoute } from '../../src/trunking/route-order.js';
+import { decideRoute } from '../../src/trunking/dialled.js';
 import { type LatencyStats, statsOf } from './stats.js';
 
-/** The carriers of an lcr route for `number`, cheapest first, as a call gets them. */
-export async function routeLookup(dir: StoreTrunkingDirectory, number: string, now: number): Promise<Carrier[]> {
-  const route = dir.route(number);
-  if (route === null || route.carriers.length === 0) return [];
-  const rates = await dir.rates(
-    route.carriers.map((c) => c.name),
-    number,
-    now,
+/** The planner's rate reader (planner.ts readRates): the directory's rates now, null when they cannot be read. */
+async function readRates(
+  dir: StoreTrunkingDirectory,
+  names: readonly string[],
+  number: string,
+): Promise<ReadonlyMap<string, RateMatch> | null> {
+  try {
+    return await dir.rates(names, number, Date.now());
+  } catch {
+    return null;
+  }
+}
+
+/** The carriers of the route for `number` (E.164, not an emergency number) in the order a call tries them. */
+export async function routeLookup(dir: StoreTrunkingDirectory, number: string): Promise<Carrier[]> {
+  const decision = await decideRoute(
+    dir,
+    { number, emergency: false },
+    (names, n) => readRates(dir, names, n),
+    Math.random,
   );
-  return orderRoute(route, rates).ordered.map((o) => o.carrier);
+  return decision.order.ordered.map((o) => o.carrier);
 }
 
 export interface LookupRun {
@@ -43,15 +56,14 @@ export async function timedLookups(
   numbers: readonly string[],
   warm: () => Promise<void>,
 ): Promise<LookupRun> {
-  const now = Date.now();
-  for (const n of numbers) await routeLookup(dir, n, now);
+  for (const n of numbers) await routeLookup(dir, n);
   await warm();
   const times = new Float64Array(numbers.length);
   const found = new Uint8Array(numbers.length);
   const orders: string[] = new Array<string>(numbers.length);
   for (let i = 0; i < numbers.length; i++) {
     const t0 = process.hrtime.bigint();
-    const carriers = await routeLookup(dir, numbers[i]!, now);
+    const carriers = await routeLookup(dir, numbers[i]!);
     times[i] = Number(process.hrtime.bigint() - t0) / 1000;
     found[i] = carriers.length;
     orders[i] = carriers.map((c) => c.name).join(',');
@@ -100,7 +112,7 @@ export async function lookupsBeside(
   for (let i = 0; !done; i = (i + 1) % numbers.length) {
     await yieldToLoop();
     const t0 = process.hrtime.bigint();
-    const carriers = await routeLookup(dir, numbers[i]!, Date.now());
+    const carriers = await routeLookup(dir, numbers[i]!);
     times.push(Number(process.hrtime.bigint() - t0) / 1000);
     if (carriers.map((c) => c.name).join(',') !== steady.orders[i]) differing++;
   }
