@@ -85,7 +85,7 @@ export function formatReport(r: Report): string {
   out.push('');
   if (t !== undefined) {
     out.push(
-      `Trunkline: SQLite store, the live call's path (directory.route, directory.rates = store.rates.match, orderRoute); ` +
+      `Trunkline: SQLite store, the live call's path (decideRoute: the route, directory.rates = store.rates.match, orderRoute); ` +
         `deck load: ${r.opts.carriers} \`trunkline rate import\` processes one after another, ${(t.import.ms / 1000).toFixed(1)} s in all ` +
         `(${t.import.perDeckMs.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s); memory: the decks' arrays in memory ` +
         `(${t.decksInMemory} decks, loaded side by side in ${(t.loadedMs / 1000).toFixed(1)} s once looked up; ` +
