@@ -70,7 +70,8 @@ export function formatReport(r: Report): string {
     row(
       'deck load into memory, rows/s',
       t && t.import.rows / (t.loadedMs / 1000),
-      k && k.targets / (k.loadMs / 1000),
+      // Below the start-up time's noise (small decks) there is no load time to divide by.
+      k && k.loadMs > 0 ? k.targets / (k.loadMs / 1000) : undefined,
       perSecond,
     ),
   );
