@@ -187,6 +187,16 @@ export class StoreContext {
   }
 
   /**
+   * The change counter read synchronously, on SQLite only (undefined on
+   * PostgreSQL): what a per-call cache checks before trusting what it read
+   * at an earlier count.
+   */
+  changesNow(): number | undefined {
+    const raw = this.#sqlite;
+    return raw === undefined ? undefined : Number(raw.pragma('data_version', { simple: true })) + this.#localChanges;
+  }
+
+  /**
    * The change counter (see Store.changes). SQLite: PRAGMA data_version
    * (moves when another connection, such as the CLI, commits) plus this
    * process's own provisioning writes. PostgreSQL: store_meta `changes`.

@@ -268,6 +268,8 @@ interface IndexState {
 /** A deck not asked for in this many lookups leaves memory (its carrier left the routes, say). */
 const IDLE_LOOKUPS = 1 << 20;
 
+/** Carrier lists whose active decks are remembered, at most (routes have few distinct lists). */
+const MAX_ACTIVE_SEEN = 1024;
 const ACTIVE_SQL = "SELECT carrier, id, row_count FROM rate_decks WHERE state = 'active' AND carrier IN ";
 
 /** The decks in memory of one store, by carrier, and the lookups that use them. */
@@ -277,6 +279,8 @@ export class RateIndexes {
   readonly #indexes = new Map<string, IndexState>();
   readonly #values = new Float64Array(MAX_DIGITS + 1);
   readonly #activeText: string[] = [];
+  /** Carrier lists (joined) -> their active decks as read at a change count. */
+  readonly #activeSeen = new Map<string, { changes: number; rows: Array<[string, number, number]> }>();
   /** Lookups so far. */
   #count = 0;
 
@@ -301,13 +305,13 @@ export class RateIndexes {
     carriers: readonly string[],
     number: string,
     at: number,
+    changes?: number,
   ): { found: Map<string, RateMatch>; rest: string[] } | undefined {
     const digits = digitValues(number, this.#values);
     if (digits < 0) return undefined;
     if (++this.#count % 65_536 === 0) this.#dropIdle();
-    const stmt = statement(this.#activeSql(carriers.length));
-    if (stmt === undefined) return undefined;
-    const active = stmt.all(...carriers) as Array<[string, number, number]>;
+    const active = this.#active(statement, carriers, changes);
+    if (active === undefined) return undefined;
     const found = new Map<string, RateMatch>();
     const rest: string[] = [];
     for (const [carrier, id, rows] of active) {
@@ -319,6 +323,29 @@ export class RateIndexes {
       }
     }
     return { found, rest };
+  }
+
+  /**
+   * The carriers' active decks (carrier, id, rows): read again only when the
+   * store's change counter moved since they were read for these carriers
+   * (`changes`: StoreContext.changesNow; absent: always read).
+   */
+  #active(
+    statement: RowsStatement,
+    carriers: readonly string[],
+    changes: number | undefined,
+  ): Array<[string, number, number]> | undefined {
+    const key = changes === undefined ? '' : carriers.join('\n');
+    const seen = changes === undefined ? undefined : this.#activeSeen.get(key);
+    if (seen !== undefined && seen.changes === changes) return seen.rows;
+    const stmt = statement(this.#activeSql(carriers.length));
+    if (stmt === undefined) return undefined;
+    const rows = stmt.all(...carriers) as Array<[string, number, number]>;
+    if (changes !== undefined) {
+      if (this.#activeSeen.size >= MAX_ACTIVE_SEEN) this.#activeSeen.clear();
+      this.#activeSeen.set(key, { changes, rows });
+    }
+    return rows;
   }
 
   /** The active-decks query for n carriers (its text made once). */

@@ -335,7 +335,7 @@ export class RateRepo {
    */
   async match(carriers: readonly string[], number: string, at: number): Promise<Map<string, RateMatch>> {
     if (carriers.length === 0 || !number.startsWith('+')) return new Map<string, RateMatch>();
-    const fast = this.#memory.match((text) => this.#ctx.sqliteRows(text), carriers, number, at);
+    const fast = this.#memory.match((text) => this.#ctx.sqliteRows(text), carriers, number, at, this.#ctx.changesNow());
     if (fast === undefined) return this.#matchQuery(carriers, number, at);
     if (fast.rest.length === 0) return fast.found;
     for (const [c, m] of await this.#matchQuery(fast.rest, number, at)) fast.found.set(c, m);
