@@ -17,7 +17,6 @@
  * inactive) is reported once to the onTimeout callbacks.
  */
 import { isIP } from 'node:net';
-import { normalizeHost } from '../transport/addr.js';
 import type { SessionDescription } from 'sdp-transform';
 import type { Logger } from '../log.js';
 import {
@@ -45,7 +44,9 @@ import {
   type Transport,
   writeLegSdp,
 } from './sdp/rewrite.js';
-import { SrtpContext } from './srtp/context.js';
+import { boundAddress, sameHost, setContexts, snapshot } from './stream-keys.js';
+import { makeDtlsCertificate, type DtlsCertificate } from './webrtc/certificate.js';
+import { attachIceDtls, iceDtlsAnswerPlan } from './webrtc/attach.js';
 
 export interface BuiltinMediaOptions {
   /** Address the relay's sockets bind to. */
@@ -98,6 +99,8 @@ export class BuiltinMediaEngine implements MediaEngine {
   private readonly advertise: string;
   private readonly sockOpts: { bufferBytes: number };
   private closed = false;
+  /** The DTLS certificate, made on the first DTLS-SRTP offer. */
+  private certificate: Promise<DtlsCertificate> | null = null;
 
   constructor(private readonly opts: BuiltinMediaOptions) {
     if (isIP(opts.address) === 0) throw new RangeError(`media address ${opts.address} is not an IP address`);
@@ -209,6 +212,13 @@ export class BuiltinMediaEngine implements MediaEngine {
     const { outSd, toward, codecs } = offerToward(sd, peers, toOther);
     if (!s.established) this.rebindMovedSections(s);
     await this.bindSections(s, from, peers);
+    if (peers.some((p) => p.iceDtls !== null)) {
+      const cert = await (this.certificate ??= makeDtlsCertificate());
+      for (const p of peers) {
+        const leg = s.streams[p.index]?.legs?.[from];
+        if (leg !== undefined) attachIceDtls(leg, p, cert, this.opts.log, s.sid);
+      }
+    }
     const { plans, offeredKeys } = this.offerPlans(s, to, peers, toward);
     const body = writeLegSdp(outSd, plans, this.sdpAddressOf(s, to), s.origins[to]);
     const offererCodecs = sd.media.map((m) => codecsOf(m));
@@ -382,7 +392,8 @@ export class BuiltinMediaEngine implements MediaEngine {
       keyToX =
         cur !== null && cur.suite === chosen.suite ? { ...cur, tag: chosen.tag } : newSdesKey(chosen.tag, chosen.suite);
     }
-    setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
+    // A WebRTC leg's keys come from its DTLS handshake (webrtc/ice-dtls.ts).
+    if (legX.ice === null) setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
     setContexts(st, legY, from, checked.answerKey[i] ?? null, checked.ourKeyToAnswerer[i] ?? null);
     const all = [...codecsOf(sd.media[i]!), ...pend.codecs[i]!];
     const te = telephoneEventPts(all);
@@ -392,6 +403,8 @@ export class BuiltinMediaEngine implements MediaEngine {
       leg.clockRate = all[0]?.rate ?? 8000;
     }
     st.held = off.direction !== 'sendrecv' || ans.direction !== 'sendrecv';
+    if (off.iceDtls !== null)
+      return iceDtlsAnswerPlan(legX, off, this.sdpAddressOf(s, offerer), await this.certificate!);
     return {
       port: legX.rtpPort,
       rtcpPort: legX.rtcpPort,
@@ -470,33 +483,4 @@ export class BuiltinMediaEngine implements MediaEngine {
       }
     }
   }
-}
-
-/** Installs SRTP contexts on a leg: `peerKey` decrypts what its peer sends, `ourKey` encrypts toward it. Unchanged keys keep their context (ROC, replay window). */
-function setContexts(st: Stream, leg: RelayLeg, side: Side, peerKey: SdesKey | null, ourKey: SdesKey | null): void {
-  if (peerKey === null) leg.srtpIn = null;
-  else if (leg.srtpIn === null || !sameKey(st.inKey[side], peerKey))
-    leg.srtpIn = new SrtpContext(peerKey.suite, peerKey.key, peerKey.salt);
-  st.inKey[side] = peerKey;
-  if (ourKey === null) leg.srtpOut = null;
-  else if (leg.srtpOut === null || !sameKey(st.outKey[side], ourKey))
-    leg.srtpOut = new SrtpContext(ourKey.suite, ourKey.key, ourKey.salt);
-  st.outKey[side] = ourKey;
-}
-
-/** The address a leg's sockets are bound to. */
-function boundAddress(leg: RelayLeg): string {
-  return leg.rtpSock.address().address;
-}
-
-function sameHost(a: string, b: string): boolean {
-  return a === b || normalizeHost(a) === normalizeHost(b);
-}
-
-function sameKey(a: SdesKey | null, b: SdesKey): boolean {
-  return a !== null && a.suite === b.suite && a.key.equals(b.key) && a.salt.equals(b.salt);
-}
-
-function snapshot(s: CallMediaStats): CallMediaStats {
-  return { aToB: { ...s.aToB }, bToA: { ...s.bToA }, startedAt: s.startedAt };
 }

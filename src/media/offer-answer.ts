@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import type { SessionDescription } from 'sdp-transform';
 import type { LegMediaOptions, Side } from './engine.js';
-import { notAcceptable, WARN } from './errors.js';
+import { MediaError, notAcceptable, WARN } from './errors.js';
 import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } from './sdp/codecs.js';
 import { pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
 import { type PeerMedia, type Transport, transportToward } from './sdp/rewrite.js';
@@ -61,7 +61,12 @@ export function offerToward(
   peers.forEach((p, i) => {
     toward.push(transportToward(p.transport, toOther.profile));
     const m = outSd.media[i]!;
-    codecs.push(p.port === 0 || p.transport === 'udptl' ? codecsOf(m) : restrictCodecs(m, toOther.codecs));
+    if (p.iceDtls !== null) dropWebrtcExtras(outSd, m);
+    codecs.push(
+      p.port === 0 || p.transport === 'udptl'
+        ? codecsOf(m)
+        : withTranscodeHint(p, () => restrictCodecs(m, toOther.codecs)),
+    );
   });
   return { outSd, toward, codecs };
 }
@@ -109,7 +114,9 @@ export function checkAnswer(
       throw notAcceptable(WARN.transport, `answer transport ${p.transport} differs from the offer's ${offered}`);
     if (p.transport !== 'udptl') {
       // Written back to the offerer from ansSd: a format dropped by the check is taken out there.
-      const found = checkAnswerCodecs(ansSd.media[i]!, pend.codecs[i]!, pend.offererCodecs[i]!);
+      const found = withTranscodeHint(pend.peers[i]!, () =>
+        checkAnswerCodecs(ansSd.media[i]!, pend.codecs[i]!, pend.offererCodecs[i]!),
+      );
       if (found.relayed.length + found.dropped.length > 0)
         tolerated.push({ section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) });
     }
@@ -132,4 +139,28 @@ function answerCrypto(p: PeerMedia, offered: readonly SdesKey[]): { theirs: Sdes
   if (ours === undefined || ours.suite !== v.key.suite)
     throw notAcceptable(WARN.attribute, 'answer a=crypto tag or suite was not offered');
   return { theirs: v.key, ours };
+}
+
+/**
+ * A WebRTC section whose legs share no codec (a browser offering Opus to a
+ * G.711 carrier): the 488's Warning says the built-in engine does not
+ * transcode and which engine does.
+ */
+function withTranscodeHint<T>(p: PeerMedia, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (p.iceDtls === null || !(err instanceof MediaError) || err.warnCode !== WARN.format) throw err;
+    throw notAcceptable(
+      WARN.format,
+      `${err.warning}: the built-in media engine does not transcode, media.engine rtpengine can`,
+    );
+  }
+}
+
+/** What a browser's offer holds that a SIP leg does not use: RTP header extensions (RFC 8285), reduced-size RTCP (RFC 5506). */
+function dropWebrtcExtras(sd: SessionDescription, m: SessionDescription['media'][number]): void {
+  const r = m as unknown as Record<string, unknown>;
+  for (const k of ['ext', 'extmapAllowMixed', 'rtcpRsize', 'rtcpFb', 'rtcpFbTrrInt', 'invalid']) delete r[k];
+  delete (sd as unknown as Record<string, unknown>).extmapAllowMixed;
 }

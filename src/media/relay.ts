@@ -21,6 +21,17 @@ import type { FlowStats } from './engine.js';
 import { isRtcp, lastReportBlock } from './rtcp.js';
 import { SrtpContext } from './srtp/context.js';
 
+/**
+ * The ICE/DTLS side of a WebRTC leg (webrtc/ice-dtls.ts): the STUN and DTLS
+ * datagrams of the leg's port go there (RFC 7983: first byte 0-3 STUN,
+ * 20-63 DTLS), and the leg carries media only once it set the SRTP contexts.
+ */
+export interface IceHandler {
+  onStun(msg: Buffer, rinfo: RemoteInfo): void;
+  onDtls(msg: Buffer, rinfo: RemoteInfo): void;
+  close(): void;
+}
+
 export class RelayLeg {
   other!: RelayLeg;
   rtcpSock: Socket | null = null;
@@ -50,6 +61,8 @@ export class RelayLeg {
   rxCount = 0;
   /** Not RTP (udptl for T.38 fax): datagrams are relayed as they are, no RTP checks, no SRTP. */
   raw = false;
+  /** A WebRTC leg's ICE-lite and DTLS-SRTP; null on other legs. */
+  ice: IceHandler | null = null;
 
   constructor(
     readonly side: 'a' | 'b',
@@ -103,13 +116,23 @@ export class RelayLeg {
   private sdpAddr = '';
   private sdpPort = 0;
 
+  /** ICE validated this source (a checked Binding request): media goes there and comes only from there. */
+  iceLatch(rinfo: RemoteInfo): void {
+    this.latch(rinfo);
+    this.rtcpLatched = true;
+    this.dstRtcpAddr = rinfo.address;
+    this.dstRtcpPort = rinfo.port;
+  }
+
   close(): void {
+    this.ice?.close();
     this.rtpSock.close();
     if (this.rtcpSock !== null) this.rtcpSock.close();
   }
 
   private onRtp(msg: Buffer, rinfo: RemoteInfo): void {
     const flow = this.flowIn;
+    if (this.ice !== null && !this.iceIn(msg, rinfo)) return;
     let relatch = false;
     if (this.latched && (rinfo.port !== this.dstPort || rinfo.address !== this.dstAddr)) {
       // The address the peer's SDP gave wins back over one learned earlier (a stranger
@@ -159,11 +182,21 @@ export class RelayLeg {
     this.forwardRtp(msg, len);
   }
 
+  /** A WebRTC leg: STUN and DTLS go to its handler; media passes (true) only once SRTP is keyed. */
+  private iceIn(msg: Buffer, rinfo: RemoteInfo): boolean {
+    const b = msg.length > 0 ? msg[0]! : 255;
+    if (b < 4) this.ice!.onStun(msg, rinfo);
+    else if (b >= 20 && b < 64) this.ice!.onDtls(msg, rinfo);
+    else if (this.srtpIn !== null) return true;
+    else this.flowIn.dropped++;
+    return false;
+  }
+
   /** Sends the first LEN bytes of a packet from the peer on to the other side (SRTP-protected unless raw). */
   private forwardRtp(msg: Buffer, len: number): void {
     const flow = this.flowIn;
     const o = this.other;
-    if (o.dstPort === 0) {
+    if (o.dstPort === 0 || (o.ice !== null && o.srtpOut === null)) {
       flow.dropped++;
       return;
     }
@@ -220,7 +253,7 @@ export class RelayLeg {
     }
     const o = this.other;
     const sock = o.mux || o.rtcpSock === null ? o.rtpSock : o.rtcpSock;
-    if (o.dstRtcpPort === 0) {
+    if (o.dstRtcpPort === 0 || (o.ice !== null && o.srtpOut === null)) {
       flow.dropped++;
       return;
     }

@@ -10,12 +10,15 @@ import sdpTransform, { type MediaDescription, type SessionDescription } from 'sd
 import { isIP } from 'node:net';
 import { notAcceptable, WARN } from '../errors.js';
 import type { CryptoLine } from './crypto-attr.js';
+import { readIceDtls, type IceDtlsPlan, type RemoteIceDtls, writeIceDtls } from '../webrtc/sdp.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** Transport protocols the relay carries; others get the section rejected or a 488. */
-export type Transport = 'RTP/AVP' | 'RTP/SAVP' | 'RTP/AVPF' | 'RTP/SAVPF' | 'udptl';
-const TRANSPORTS = new Set<string>(['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF', 'UDPTL']);
+export type Transport = 'RTP/AVP' | 'RTP/SAVP' | 'RTP/AVPF' | 'RTP/SAVPF' | 'UDP/TLS/RTP/SAVPF' | 'udptl';
+const TRANSPORTS = new Set<string>(['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF', 'UDP/TLS/RTP/SAVPF', 'UDPTL']);
+/** WebRTC's profile: SRTP keyed by DTLS (RFC 5764 8), over ICE. */
+export const DTLS_SRTP: Transport = 'UDP/TLS/RTP/SAVPF';
 
 export interface PeerMedia {
   index: number;
@@ -32,6 +35,10 @@ export interface PeerMedia {
   /** Direction from the peer's point of view (c=0.0.0.0 counts as not receiving). */
   direction: Direction;
   crypto: CryptoLine[];
+  /** ICE credentials, DTLS fingerprint and setup role of a DTLS-SRTP section; null otherwise. */
+  iceDtls: RemoteIceDtls | null;
+  /** a=mid (RFC 5888), or null. */
+  mid: string | null;
 }
 
 export function parseSdp(text: string): SessionDescription {
@@ -83,22 +90,26 @@ export function describePeer(sd: SessionDescription): PeerMedia[] {
           rtcpMux: false,
           direction: 'inactive',
           crypto: [],
+          iceDtls: null,
+          mid: null,
         };
       }
       const why = /TLS|DTLS/i.test(m.protocol)
-        ? 'DTLS-SRTP not supported, use SDES (RTP/SAVP)'
+        ? `media transport ${m.protocol.slice(0, 40)} not supported (DTLS-SRTP as ${DTLS_SRTP} only)`
         : `media transport ${m.protocol.slice(0, 40)} not supported`;
       throw notAcceptable(WARN.transport, why);
     }
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw notAcceptable(WARN.misc, `bad m= port ${String(m.port).slice(0, 10)}`);
+    const iceDtls = transport === DTLS_SRTP && port !== 0 ? readIceDtls(sd, m) : null;
     const ip = m.connection?.ip ?? sd.connection?.ip;
     if (port !== 0 && ip === undefined) throw notAcceptable(WARN.address, 'SDP without c= line');
     if (ip !== undefined && isIP(ip) === 0) throw notAcceptable(WARN.address, 'c= address is not an IP address');
     let direction: Direction = ((m.direction as Direction | undefined) ?? sessionDir) as Direction;
     const held = ip !== undefined && isUnspecified(ip);
     if (held && receives(direction)) direction = direction === 'sendrecv' ? 'sendonly' : 'inactive';
-    const address = port === 0 || ip === undefined || held ? null : ip;
+    // A DTLS-SRTP peer is reached where ICE finds it (webrtc/ice-dtls.ts), not at c=.
+    const address = port === 0 || ip === undefined || held || iceDtls !== null ? null : ip;
     const rtcpMux = m.rtcpMux !== undefined;
     const rtcpPort = m.rtcp?.port !== undefined ? Number(m.rtcp.port) : port === 0 ? 0 : port + 1;
     const rtcpIp = m.rtcp?.address;
@@ -114,12 +125,16 @@ export function describePeer(sd: SessionDescription): PeerMedia[] {
       rtcpMux,
       direction,
       crypto: (m.crypto ?? []) as CryptoLine[],
+      iceDtls,
+      mid: m.mid === undefined ? null : String(m.mid),
     };
   });
 }
 
 /** The transport to write toward a leg, given the offerer's and the leg's wanted profile. */
 export function transportToward(offered: Transport, want: 'RTP/AVP' | 'RTP/SAVP' | 'as-offered'): Transport {
+  // A SIP leg cannot do DTLS-SRTP: it gets SDES (RTP/SAVP) when its profile wants SRTP, else RTP/AVP.
+  if (offered === DTLS_SRTP) return want === 'RTP/SAVP' ? 'RTP/SAVP' : 'RTP/AVP';
   if (offered === 'udptl' || want === 'as-offered') return offered;
   const feedback = offered.endsWith('F');
   if (want === 'RTP/SAVP') return feedback ? 'RTP/SAVPF' : 'RTP/SAVP';
@@ -138,6 +153,8 @@ export interface SectionPlan {
   crypto: CryptoLine[];
   /** Direction to write; undefined keeps the source's. */
   direction?: Direction;
+  /** Toward a WebRTC leg: our ICE-lite credentials, candidate, DTLS fingerprint and role. */
+  iceDtls?: IceDtlsPlan;
 }
 
 /** Per-leg o= line state (RFC 4566 5.2, RFC 3264 8). */
@@ -173,6 +190,7 @@ const DROP_MEDIA_KEYS = [
   'ssrcs',
   'ssrcGroups',
   'msid',
+  'mid',
 ] as const;
 
 /** Removes the attributes that name the peer (a=ssrc cname, a=ssrc-group, a=msid) from a parsed SDP (for rtpengine, which passes them). */
@@ -222,6 +240,12 @@ export function writeLegSdp(
       m.rtcp = { port: plan.rtcpPort ?? plan.port };
     }
     if (plan.crypto.length > 0) m.crypto = plan.crypto.map((c) => ({ ...c }));
+    // RTCP feedback (RFC 4585) only on an AVPF profile.
+    if (!plan.transport.endsWith('F')) {
+      delete m.rtcpFb;
+      delete m.rtcpFbTrrInt;
+    }
+    if (plan.iceDtls !== undefined) writeIceDtls(sd, m, plan.iceDtls);
     const dir = plan.direction ?? srcDir;
     if (dir !== undefined) m.direction = dir;
     return m;
