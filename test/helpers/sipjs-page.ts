@@ -1,0 +1,63 @@
+/**
+ * The browser side of the WebRTC call tests: a page that registers with
+ * SIP.js over WSS and places or answers one call, exposing each step to the
+ * test (window.register, window.call, window.answerNext, window.hangUp,
+ * window.remoteStream). ICE uses host candidates only (no STUN server) and
+ * a short gathering timeout.
+ */
+export const SIPJS_PAGE = `<!doctype html><title>trunkline webrtc</title><script type="module">
+import { UserAgent, Registerer, RegistererState, Inviter, SessionState } from '/sip.js/index.js';
+import { measure } from '/probe.js';
+window.measure = measure;
+const sdh = { iceGatheringTimeout: 500, peerConnectionConfiguration: { iceServers: [] } };
+const media = { constraints: { audio: true, video: false } };
+let ua, session, incoming = [];
+window.register = async (o) => {
+  ua = new UserAgent({
+    uri: UserAgent.makeURI(o.uri),
+    transportOptions: { server: o.server },
+    authorizationUsername: o.user,
+    authorizationPassword: o.password,
+    sessionDescriptionHandlerFactoryOptions: sdh,
+    logBuiltinEnabled: false,
+    delegate: { onInvite: (inv) => incoming.push(inv) },
+  });
+  await ua.start();
+  const reg = new Registerer(ua);
+  const done = new Promise((r, f) => {
+    reg.stateChange.addListener((s) => { if (s === RegistererState.Registered) r(); });
+    setTimeout(() => f(new Error('not registered')), 5000);
+  });
+  await reg.register({ requestDelegate: { onReject: (res) => console.error('REGISTER refused ' + res.message.statusCode) } });
+  await done;
+};
+const established = (s) => new Promise((r, f) => {
+  s.stateChange.addListener((st) => {
+    if (st === SessionState.Established) r();
+    if (st === SessionState.Terminated) f(new Error('call ended before it was established'));
+  });
+});
+window.call = async (target, fromUri) => {
+  session = new Inviter(ua, UserAgent.makeURI(target), { params: { fromUri }, sessionDescriptionHandlerOptions: media });
+  let status = 0, warning = '';
+  const up = established(session);
+  await session.invite({ requestDelegate: { onReject: (res) => { status = res.message.statusCode; warning = res.message.getHeader('warning') ?? ''; } } });
+  try { await up; } catch (e) { return { ok: false, status, warning }; }
+  return { ok: true };
+};
+window.answerNext = async (ms) => {
+  const end = Date.now() + ms;
+  while (incoming.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  if (incoming.length === 0) throw new Error('no INVITE reached the page');
+  session = incoming.shift();
+  const up = established(session);
+  await session.accept({ sessionDescriptionHandlerOptions: media });
+  await up;
+};
+window.remoteStream = () => {
+  const pc = session.sessionDescriptionHandler.peerConnection;
+  return new MediaStream(pc.getReceivers().map((r) => r.track).filter((t) => t && t.kind === 'audio'));
+};
+window.hangUp = async () => { await session.bye(); };
+window.ready = true;
+</script>`;

@@ -1,0 +1,151 @@
+/**
+ * Browsers call the PSTN through Trunkline: real headless chromium loads a
+ * page that registers over WSS with SIP.js as the subscriber of a
+ * registration trunk (alice@webrtc.test) and calls +4930777888 with its
+ * account's DID as caller ID. The call leaves through the carrier, a SIPp
+ * UAS on 127.0.0.5 whose SDP names a UDP socket of this test (PCMA). The
+ * browser leg is ICE-lite + DTLS-SRTP on the built-in engine, the carrier
+ * leg plain RTP: the carrier must hear the page's microphone (a 440 Hz WAV
+ * file) and the page must measure the carrier's 1 kHz tone (Web Audio).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:dgram';
+import { browserSkip } from '../api/chromium.js';
+import { alawDecode, alawTone, toneFigures, writeToneWav } from '../helpers/audio.js';
+import { freePort } from '../helpers/ports.js';
+import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
+import { sippBackground, scenarioWith, type BackgroundSipp } from '../helpers/sipp.js';
+import { SIPJS_PAGE } from '../helpers/sipjs-page.js';
+import { openWebrtcPage, startPageServer, type PageServer, type WebrtcBrowser } from '../helpers/webrtc-browser.js';
+import { bindUdp, mediaPortRange } from '../media/helpers.js';
+import { openStore, type Store } from '../../src/store/index.js';
+
+// The functions handed to the page run in the browser; the root tsconfig has no DOM types.
+declare const window: any;
+
+const skip = browserSkip();
+const CARRIER = '127.0.0.5';
+const DOMAIN = 'webrtc.test';
+const DID = '+912240009001';
+const MIC_HZ = 440;
+const CARRIER_HZ = 1000;
+
+/** The carrier's media: decodes the PCMA that arrives, answers each packet's source with a 1 kHz tone. */
+class CarrierMedia {
+  readonly heard: number[] = [];
+  packets = 0;
+  private seq = 1;
+  private constructor(readonly sock: Socket) {
+    sock.on('message', (m: Buffer, r) => {
+      if (m.length <= 12 || (m[1]! & 0x7f) !== 8) return;
+      this.packets++;
+      for (const b of m.subarray(12)) this.heard.push(alawDecode(b));
+      const hdr = Buffer.from([0x80, 8, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0xab, 0xcd]);
+      hdr.writeUInt16BE(this.seq & 0xffff, 2);
+      hdr.writeUInt32BE((this.seq * 160) >>> 0, 4);
+      sock.send(Buffer.concat([hdr, alawTone(CARRIER_HZ, this.seq * 160)]), r.port, r.address);
+      this.seq++;
+    });
+  }
+  static async open(): Promise<CarrierMedia> {
+    return new CarrierMedia(await bindUdp(await freePort(CARRIER), CARRIER));
+  }
+}
+
+test(
+  'chromium registers over WSS with SIP.js and calls the PSTN: PCMA both ways through DTLS-SRTP',
+  { skip, timeout: 60_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webrtc-call-'));
+    const wav = join(dir, 'mic.wav');
+    writeToneWav(wav, MIC_HZ);
+    let server: RunningTrunkline | null = null;
+    let store: Store | null = null;
+    let site: PageServer | null = null;
+    let browser: WebrtcBrowser | null = null;
+    let uas: BackgroundSipp | null = null;
+    let media: CarrierMedia | null = null;
+    try {
+      const sipPort = await freePort();
+      const wssPort = await freePort();
+      const gwPort = await freePort(CARRIER);
+      const range = mediaPortRange(100);
+      server = await startTrunkline(
+        [
+          `listen: [udp:127.0.0.1:${sipPort}, wss:127.0.0.1:${wssPort}]`,
+          'trunking: {gatewayTimeout: 3, ping: {interval: 0}}',
+          `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 10, holdTimeout: 60}`,
+          '',
+        ].join('\n'),
+      );
+      store = await openStore({ kind: 'sqlite', file: `${server.dir}/data/trunkline.db` });
+      await store.domains.add(DOMAIN);
+      await store.subscribers.add('alice', DOMAIN, 'alice-pw');
+      await store.accounts.add({ name: 'acme' });
+      await store.trunks.add({ name: 'browsers', account: 'acme', register: `alice@${DOMAIN}` });
+      await store.dids.add(DID, 'browsers');
+      await store.carriers.add({ name: 'main', gateways: [`sip:${CARRIER}:${gwPort}`] });
+      await store.routes.add('+', ['main']);
+      // The server sees store changes within 2 s (it polls every second): meanwhile the rest starts.
+      const storeSeen = new Promise((r) => setTimeout(r, 2200));
+      media = await CarrierMedia.open();
+      uas = sippBackground(
+        scenarioWith('media-uas.xml', {
+          mport: String(media.sock.address().port),
+          pts: '8',
+          rtpmaps: 'a=rtpmap:8 PCMA/8000',
+        }),
+        gwPort,
+        { ip: CARRIER, timeoutS: 40 },
+      );
+      site = await startPageServer({ '/': SIPJS_PAGE });
+      browser = await openWebrtcPage(`${site.url}/`, wav);
+      const page = browser.page;
+      await page.waitForFunction(() => window.ready === true);
+      await storeSeen;
+      await page.evaluate((o) => window.register(o), {
+        uri: `sip:alice@${DOMAIN}`,
+        server: `wss://127.0.0.1:${wssPort}`,
+        user: 'alice',
+        password: 'alice-pw',
+      });
+      const result = await page.evaluate((o) => window.call(o.target, o.from), {
+        target: `sip:+4930777888@${DOMAIN}`,
+        from: `sip:${DID}@${DOMAIN}`,
+      });
+      const fail = (): string =>
+        `${JSON.stringify(result)}\npage: ${browser!.log.slice(-20).join('\n')}\nserver:\n${server!.output().slice(-4000)}`;
+      assert.deepEqual(result, { ok: true }, fail());
+      const inPage: { rms: number; share: number } = await page.evaluate(
+        (hz) => window.measure(window.remoteStream(), hz, 1500),
+        CARRIER_HZ,
+      );
+      const atCarrier = toneFigures(media.heard.slice(-8000), MIC_HZ);
+      await page.evaluate(() => window.hangUp());
+      const r = await uas.done;
+      assert.equal(r.code, 0, `carrier SIPp:\n${r.stdout.slice(-2000)}`);
+      const figures = JSON.stringify({ inPage, atCarrier, packets: media.packets });
+      assert.ok(
+        atCarrier.rms > 500 && atCarrier.share > 0.5,
+        `the carrier did not hear the page's 440 Hz: ${figures}\n${fail()}`,
+      );
+      assert.ok(
+        inPage.rms > 0.02 && inPage.share > 0.5,
+        `the page did not hear the carrier's 1 kHz: ${figures}\n${fail()}`,
+      );
+      assert.deepEqual(browser.errors, []);
+    } finally {
+      await uas?.stop();
+      media?.sock.close();
+      await browser?.close();
+      await site?.close();
+      await store?.close();
+      if (server !== null) assert.equal(await server.stop(), 0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
