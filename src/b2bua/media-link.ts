@@ -101,7 +101,8 @@ export class MediaLink {
 /** Told of an SDP taken from side `from` and of the SDP written for the other side from it. */
 export type SdpWatcher = (from: Side, taken: Buffer, written: Buffer) => void;
 
-/** A trunk's or carrier's media settings as the engine takes them. */
-export function legMedia(mode: MediaMode, codecs: string[]): LegMediaOptions {
-  return { profile: mode === 'rtp' ? 'RTP/AVP' : mode === 'srtp' ? 'RTP/SAVP' : 'as-offered', codecs };
+/** A trunk's or carrier's media settings as the engine takes them; `webrtc` for a browser's leg (over WebSocket). */
+export function legMedia(mode: MediaMode, codecs: string[], webrtc = false): LegMediaOptions {
+  const profile = mode === 'rtp' ? 'RTP/AVP' : mode === 'srtp' ? 'RTP/SAVP' : 'as-offered';
+  return webrtc ? { profile, codecs, webrtc } : { profile, codecs };
 }

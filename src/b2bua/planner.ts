@@ -192,7 +192,7 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
     carrier: carrier.name,
     gateway: null,
     rule: p.headerRule('trunk', trunk.name),
-    media: legMedia(trunk.media, trunk.codecs),
+    media: legMedia(trunk.media, trunk.codecs, overWebSocket(hop)),
   });
   if (trunk.dest !== null) {
     const dest = parseUri(trunk.dest);
@@ -223,6 +223,12 @@ export async function planInbound(p: Planner, req: SipMessage, flow: Flow, carri
       mediaA: legMedia(carrier.media, carrier.codecs),
     },
   };
+}
+
+/** A registered contact reached over WebSocket (RFC 7118): a browser, whose media is WebRTC. */
+function overWebSocket(hop: SipUri): boolean {
+  const t = hop.params.get('transport');
+  return typeof t === 'string' && /^wss?$/i.test(t);
 }
 
 /**
@@ -305,7 +311,7 @@ export async function planOutbound(
       attempts,
       release: admitted.release,
       legSidHeader: false,
-      mediaA: legMedia(trunk.media, trunk.codecs),
+      mediaA: legMedia(trunk.media, trunk.codecs, flow.proto === 'ws' || flow.proto === 'wss'),
     },
   };
 }

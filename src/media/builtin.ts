@@ -23,7 +23,6 @@ import {
   type CallMediaStats,
   emptyStats,
   type LegMediaOptions,
-  type MediaAddress,
   type MediaEngine,
   otherSide,
   type Side,
@@ -36,17 +35,17 @@ import { formatCryptoLine, newSdesKey, type SdesKey } from './sdp/crypto-attr.js
 import { checkAnswer, type CheckedAnswer, offerKeys, offerToward, type PendingOffer } from './offer-answer.js';
 import {
   describePeer,
-  newOrigin,
-  type Origin,
   parseSdp,
   type PeerMedia,
   type SectionPlan,
   type Transport,
+  DTLS_SRTP,
   writeLegSdp,
 } from './sdp/rewrite.js';
 import { boundAddress, sameHost, setContexts, snapshot } from './stream-keys.js';
+import { newSession, type Session } from './session.js';
 import { makeDtlsCertificate, type DtlsCertificate } from './webrtc/certificate.js';
-import { attachIceDtls, iceDtlsAnswerPlan } from './webrtc/attach.js';
+import { attachIceDtls, iceDtlsAnswerPlan, iceDtlsOfferPlan } from './webrtc/attach.js';
 
 export interface BuiltinMediaOptions {
   /** Address the relay's sockets bind to. */
@@ -63,32 +62,6 @@ export interface BuiltinMediaOptions {
   log?: Logger;
 }
 
-interface Stream {
-  index: number;
-  legs: Record<Side, RelayLeg> | null;
-  /** Our key toward each side (what we encrypt with) and the peer's key (what it encrypts with). */
-  outKey: Record<Side, SdesKey | null>;
-  inKey: Record<Side, SdesKey | null>;
-  held: boolean;
-}
-
-interface Session {
-  sid: string;
-  stats: CallMediaStats;
-  streams: (Stream | undefined)[];
-  origins: Record<Side, Origin>;
-  pending: PendingOffer | null;
-  /** The offer last answered: a second answer to it (183 then 200, each with SDP) is applied again. */
-  answered: PendingOffer | null;
-  established: boolean;
-  lastCount: Record<Side, number>;
-  lastSeen: Record<Side, number>;
-  timedOut: boolean;
-  queue: Promise<unknown>;
-  /** Our address on each side (LegMediaOptions.sides, the latest given); a side without one: the engine's. */
-  sides: Partial<Record<Side, MediaAddress>>;
-}
-
 const SIDES: readonly Side[] = ['a', 'b'];
 
 export class BuiltinMediaEngine implements MediaEngine {
@@ -99,8 +72,9 @@ export class BuiltinMediaEngine implements MediaEngine {
   private readonly advertise: string;
   private readonly sockOpts: { bufferBytes: number };
   private closed = false;
-  /** The DTLS certificate, made on the first DTLS-SRTP offer. */
+  /** The DTLS certificate, made on the first offer from or toward a WebRTC leg. */
   private certificate: Promise<DtlsCertificate> | null = null;
+  private cert: DtlsCertificate | null = null;
 
   constructor(private readonly opts: BuiltinMediaOptions) {
     if (isIP(opts.address) === 0) throw new RangeError(`media address ${opts.address} is not an IP address`);
@@ -126,20 +100,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     let s = this.sessions.get(callSid);
     const isNew = s === undefined;
     if (s === undefined) {
-      s = {
-        sid: callSid,
-        stats: emptyStats(),
-        streams: [],
-        origins: { a: newOrigin(), b: newOrigin() },
-        pending: null,
-        answered: null,
-        established: false,
-        lastCount: { a: 0, b: 0 },
-        lastSeen: { a: Date.now(), b: Date.now() },
-        timedOut: false,
-        queue: Promise.resolve(),
-        sides: {},
-      };
+      s = newSession(callSid);
       this.sessions.set(callSid, s);
     }
     const session = s;
@@ -211,12 +172,14 @@ export class BuiltinMediaEngine implements MediaEngine {
     }
     const { outSd, toward, codecs } = offerToward(sd, peers, toOther);
     if (!s.established) this.rebindMovedSections(s);
-    await this.bindSections(s, from, peers);
-    if (peers.some((p) => p.iceDtls !== null)) {
-      const cert = await (this.certificate ??= makeDtlsCertificate());
+    await this.bindSections(s, from, peers, toward);
+    if (peers.some((p) => p.iceDtls !== null) || toward.includes(DTLS_SRTP)) {
+      const cert = (this.cert = await (this.certificate ??= makeDtlsCertificate()));
       for (const p of peers) {
-        const leg = s.streams[p.index]?.legs?.[from];
-        if (leg !== undefined) attachIceDtls(leg, p, cert, this.opts.log, s.sid);
+        const legs = s.streams[p.index]?.legs;
+        if (legs == null) continue;
+        attachIceDtls(legs[from], p, cert, this.opts.log, s.sid);
+        if (toward[p.index] === DTLS_SRTP) attachIceDtls(legs[to], null, cert, this.opts.log, s.sid);
       }
     }
     const { plans, offeredKeys } = this.offerPlans(s, to, peers, toward);
@@ -230,7 +193,8 @@ export class BuiltinMediaEngine implements MediaEngine {
       codecs,
       offererCodecs,
       offeredKeys,
-      offeredMux: peers.map((p) => p.rtcpMux),
+      // Toward a WebRTC leg rtcp-mux is offered whatever the offerer did.
+      offeredMux: peers.map((p, i) => p.rtcpMux || toward[i] === DTLS_SRTP),
     };
     s.answered = null;
     return body;
@@ -252,7 +216,12 @@ export class BuiltinMediaEngine implements MediaEngine {
   }
 
   /** Ports for both legs of every accepted section (kept from earlier offers of the call); on a failure, the ports bound here are freed. */
-  private async bindSections(s: Session, from: Side, peers: readonly PeerMedia[]): Promise<void> {
+  private async bindSections(
+    s: Session,
+    from: Side,
+    peers: readonly PeerMedia[],
+    toward: readonly Transport[],
+  ): Promise<void> {
     const to = otherSide(from);
     const created: RelayLeg[] = [];
     try {
@@ -261,7 +230,7 @@ export class BuiltinMediaEngine implements MediaEngine {
         if (p.port === 0) continue;
         if (st?.legs != null) continue;
         const legFrom = await this.newLeg(s, from, p.rtcpMux, created);
-        const legTo = await this.newLeg(s, to, false, created);
+        const legTo = await this.newLeg(s, to, toward[p.index] === DTLS_SRTP, created);
         pairLegs(legFrom, legTo);
         const legs = { [from]: legFrom, [to]: legTo } as Record<Side, RelayLeg>;
         s.streams[p.index] = {
@@ -275,7 +244,9 @@ export class BuiltinMediaEngine implements MediaEngine {
       for (const p of peers) {
         const legs = s.streams[p.index]?.legs;
         // The leg toward the answerer keeps an RTCP port: the fallback when it declines rtcp-mux (RFC 5761 5.1.3).
-        if (p.port !== 0 && legs != null && legs[to].rtcpSock === null) await this.addRtcp(legs[to]);
+        // A WebRTC leg is always muxed.
+        if (p.port !== 0 && legs != null && legs[to].rtcpSock === null && toward[p.index] !== DTLS_SRTP)
+          await this.addRtcp(legs[to]);
       }
     } catch (err) {
       for (const leg of created) this.freeLeg(leg);
@@ -300,6 +271,7 @@ export class BuiltinMediaEngine implements MediaEngine {
         return { port: 0, rtcpPort: null, rtcpMux: false, transport: toward[i]!, crypto: [] };
       }
       const leg = st.legs[to];
+      if (toward[i] === DTLS_SRTP) return iceDtlsOfferPlan(leg, i, this.sdpAddressOf(s, to), this.cert!);
       if (toward[i] === 'RTP/SAVP' || toward[i] === 'RTP/SAVPF') {
         const current = st.outKey[to];
         if (current !== null) keys.push({ ...current, tag: 1 });
@@ -394,7 +366,9 @@ export class BuiltinMediaEngine implements MediaEngine {
     }
     // A WebRTC leg's keys come from its DTLS handshake (webrtc/ice-dtls.ts).
     if (legX.ice === null) setContexts(st, legX, offerer, pend.offerKey[i] ?? null, keyToX);
-    setContexts(st, legY, from, checked.answerKey[i] ?? null, checked.ourKeyToAnswerer[i] ?? null);
+    if (legY.ice === null)
+      setContexts(st, legY, from, checked.answerKey[i] ?? null, checked.ourKeyToAnswerer[i] ?? null);
+    else if (this.cert !== null) attachIceDtls(legY, ans, this.cert, this.opts.log, s.sid);
     const all = [...codecsOf(sd.media[i]!), ...pend.codecs[i]!];
     const te = telephoneEventPts(all);
     for (const leg of [legX, legY]) {
@@ -403,8 +377,7 @@ export class BuiltinMediaEngine implements MediaEngine {
       leg.clockRate = all[0]?.rate ?? 8000;
     }
     st.held = off.direction !== 'sendrecv' || ans.direction !== 'sendrecv';
-    if (off.iceDtls !== null)
-      return iceDtlsAnswerPlan(legX, off, this.sdpAddressOf(s, offerer), await this.certificate!);
+    if (off.iceDtls !== null) return iceDtlsAnswerPlan(legX, off, this.sdpAddressOf(s, offerer), this.cert!);
     return {
       port: legX.rtpPort,
       rtcpPort: legX.rtcpPort,

@@ -33,6 +33,11 @@ export interface LegMediaOptions {
    * there and writes it in that side's SDP; rtpengine ignores it.
    */
   sides?: Partial<Record<Side, MediaAddress>>;
+  /**
+   * The leg is a browser (a WebSocket contact, RFC 7118): an offer toward it
+   * is DTLS-SRTP (UDP/TLS/RTP/SAVPF) with ICE-lite and rtcp-mux.
+   */
+  webrtc?: boolean;
 }
 
 /** Our media address on one side of a call: where the relay's sockets bind, and what that side's SDP says (c=, o=). */

@@ -10,7 +10,7 @@ import type { LegMediaOptions, Side } from './engine.js';
 import { MediaError, notAcceptable, WARN } from './errors.js';
 import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } from './sdp/codecs.js';
 import { pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
-import { type PeerMedia, type Transport, transportToward } from './sdp/rewrite.js';
+import { DTLS_SRTP, type PeerMedia, type Transport, transportToward } from './sdp/rewrite.js';
 
 /** An offer relayed to the other leg, waiting for its answer. */
 export interface PendingOffer {
@@ -59,7 +59,9 @@ export function offerToward(
   const toward: Transport[] = [];
   const codecs: Codec[][] = [];
   peers.forEach((p, i) => {
-    toward.push(transportToward(p.transport, toOther.profile));
+    toward.push(
+      toOther.webrtc === true && p.transport !== 'udptl' ? DTLS_SRTP : transportToward(p.transport, toOther.profile),
+    );
     const m = outSd.media[i]!;
     if (p.iceDtls !== null) dropWebrtcExtras(outSd, m);
     codecs.push(

@@ -152,7 +152,8 @@ export function stageEnv(
       mediaPerListener: config.media.address === undefined && config.media.advertise === undefined,
     },
   );
-  const locator = new SipLocator();
+  // transport=ws/wss: a WebSocket client's binding (RFC 7118), reached over the connection it registered on.
+  const locator = new SipLocator({ supportedTransports: ['udp', 'tcp', 'tls', 'ws', 'wss'] });
   return {
     layer: sip.layer,
     wheel: sip.wheel,

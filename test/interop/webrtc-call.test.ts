@@ -7,8 +7,11 @@
  * browser leg is ICE-lite + DTLS-SRTP on the built-in engine, the carrier
  * leg plain RTP: the carrier must hear the page's microphone (a 440 Hz WAV
  * file) and the page must measure the carrier's 1 kHz tone (Web Audio).
+ * Then inbound: the carrier (a SIPp UAC) calls the DID, Trunkline offers
+ * DTLS-SRTP with ICE-lite to the page's WSS contact, the page answers, and
+ * the same audio checks hold.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +21,7 @@ import { browserSkip } from '../api/chromium.js';
 import { alawDecode, alawTone, toneFigures, writeToneWav } from '../helpers/audio.js';
 import { freePort } from '../helpers/ports.js';
 import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { sippBackground, scenarioWith, type BackgroundSipp } from '../helpers/sipp.js';
+import { sipp, sippBackground, scenarioWith } from '../helpers/sipp.js';
 import { SIPJS_PAGE } from '../helpers/sipjs-page.js';
 import { openWebrtcPage, startPageServer, type PageServer, type WebrtcBrowser } from '../helpers/webrtc-browser.js';
 import { bindUdp, mediaPortRange } from '../media/helpers.js';
@@ -56,96 +59,139 @@ class CarrierMedia {
   }
 }
 
+let server: RunningTrunkline | null = null;
+let store: Store | null = null;
+let site: PageServer | null = null;
+let browser: WebrtcBrowser | null = null;
+let dir = '';
+let sipPort = 0;
+let gwPort = 0;
+
+before(async () => {
+  if (skip !== false) return;
+  dir = mkdtempSync(join(tmpdir(), 'webrtc-call-'));
+  const wav = join(dir, 'mic.wav');
+  writeToneWav(wav, MIC_HZ);
+  sipPort = await freePort();
+  const wssPort = await freePort();
+  gwPort = await freePort(CARRIER);
+  const range = mediaPortRange(100);
+  server = await startTrunkline(
+    [
+      `listen: [udp:127.0.0.1:${sipPort}, wss:127.0.0.1:${wssPort}]`,
+      'trunking: {gatewayTimeout: 3, ping: {interval: 0}}',
+      `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 10, holdTimeout: 60}`,
+      '',
+    ].join('\n'),
+  );
+  store = await openStore({ kind: 'sqlite', file: `${server.dir}/data/trunkline.db` });
+  await store.domains.add(DOMAIN);
+  await store.subscribers.add('alice', DOMAIN, 'alice-pw');
+  await store.accounts.add({ name: 'acme' });
+  await store.trunks.add({ name: 'browsers', account: 'acme', register: `alice@${DOMAIN}` });
+  await store.dids.add(DID, 'browsers');
+  await store.carriers.add({ name: 'main', gateways: [`sip:${CARRIER}:${gwPort}`] });
+  await store.routes.add('+', ['main']);
+  // The server sees store changes within 2 s (it polls every second): meanwhile the browser starts.
+  const storeSeen = new Promise((r) => setTimeout(r, 2200));
+  site = await startPageServer({ '/': SIPJS_PAGE });
+  browser = await openWebrtcPage(`${site.url}/`, wav);
+  await browser.page.waitForFunction(() => window.ready === true);
+  await storeSeen;
+  await browser.page.evaluate((o) => window.register(o), {
+    uri: `sip:alice@${DOMAIN}`,
+    server: `wss://127.0.0.1:${wssPort}`,
+    user: 'alice',
+    password: 'alice-pw',
+  });
+});
+
+after(async () => {
+  if (skip !== false) return;
+  await browser?.close();
+  await site?.close();
+  await store?.close();
+  if (server !== null) assert.equal(await server.stop(), 0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const tail = (): string => `page:\n${browser!.log.slice(-20).join('\n')}\nserver:\n${server!.output().slice(-4000)}`;
+
+/** Both directions carried the tones: the carrier heard 440 Hz, the page 1 kHz. */
+function assertTones(inPage: { rms: number; share: number }, media: CarrierMedia): void {
+  const atCarrier = toneFigures(media.heard.slice(-8000), MIC_HZ);
+  const figures = JSON.stringify({ inPage, atCarrier, packets: media.packets });
+  assert.ok(
+    atCarrier.rms > 500 && atCarrier.share > 0.5,
+    `the carrier did not hear the page's 440 Hz: ${figures}\n${tail()}`,
+  );
+  assert.ok(
+    inPage.rms > 0.02 && inPage.share > 0.5,
+    `the page did not hear the carrier's 1 kHz: ${figures}\n${tail()}`,
+  );
+  assert.deepEqual(browser!.errors, []);
+}
+
 test(
-  'chromium registers over WSS with SIP.js and calls the PSTN: PCMA both ways through DTLS-SRTP',
-  { skip, timeout: 60_000 },
+  'the page calls the PSTN through its trunk: PCMA both ways, DTLS-SRTP on its leg',
+  { skip, timeout: 30_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'webrtc-call-'));
-    const wav = join(dir, 'mic.wav');
-    writeToneWav(wav, MIC_HZ);
-    let server: RunningTrunkline | null = null;
-    let store: Store | null = null;
-    let site: PageServer | null = null;
-    let browser: WebrtcBrowser | null = null;
-    let uas: BackgroundSipp | null = null;
-    let media: CarrierMedia | null = null;
+    const media = await CarrierMedia.open();
+    const uas = sippBackground(
+      scenarioWith('media-uas.xml', {
+        mport: String(media.sock.address().port),
+        pts: '8',
+        rtpmaps: 'a=rtpmap:8 PCMA/8000',
+      }),
+      gwPort,
+      { ip: CARRIER, timeoutS: 25 },
+    );
     try {
-      const sipPort = await freePort();
-      const wssPort = await freePort();
-      const gwPort = await freePort(CARRIER);
-      const range = mediaPortRange(100);
-      server = await startTrunkline(
-        [
-          `listen: [udp:127.0.0.1:${sipPort}, wss:127.0.0.1:${wssPort}]`,
-          'trunking: {gatewayTimeout: 3, ping: {interval: 0}}',
-          `media: {engine: builtin, address: 127.0.0.1, ports: ${range.min}-${range.max}, timeout: 10, holdTimeout: 60}`,
-          '',
-        ].join('\n'),
-      );
-      store = await openStore({ kind: 'sqlite', file: `${server.dir}/data/trunkline.db` });
-      await store.domains.add(DOMAIN);
-      await store.subscribers.add('alice', DOMAIN, 'alice-pw');
-      await store.accounts.add({ name: 'acme' });
-      await store.trunks.add({ name: 'browsers', account: 'acme', register: `alice@${DOMAIN}` });
-      await store.dids.add(DID, 'browsers');
-      await store.carriers.add({ name: 'main', gateways: [`sip:${CARRIER}:${gwPort}`] });
-      await store.routes.add('+', ['main']);
-      // The server sees store changes within 2 s (it polls every second): meanwhile the rest starts.
-      const storeSeen = new Promise((r) => setTimeout(r, 2200));
-      media = await CarrierMedia.open();
-      uas = sippBackground(
-        scenarioWith('media-uas.xml', {
-          mport: String(media.sock.address().port),
-          pts: '8',
-          rtpmaps: 'a=rtpmap:8 PCMA/8000',
-        }),
-        gwPort,
-        { ip: CARRIER, timeoutS: 40 },
-      );
-      site = await startPageServer({ '/': SIPJS_PAGE });
-      browser = await openWebrtcPage(`${site.url}/`, wav);
-      const page = browser.page;
-      await page.waitForFunction(() => window.ready === true);
-      await storeSeen;
-      await page.evaluate((o) => window.register(o), {
-        uri: `sip:alice@${DOMAIN}`,
-        server: `wss://127.0.0.1:${wssPort}`,
-        user: 'alice',
-        password: 'alice-pw',
-      });
+      const page = browser!.page;
       const result = await page.evaluate((o) => window.call(o.target, o.from), {
         target: `sip:+4930777888@${DOMAIN}`,
         from: `sip:${DID}@${DOMAIN}`,
       });
-      const fail = (): string =>
-        `${JSON.stringify(result)}\npage: ${browser!.log.slice(-20).join('\n')}\nserver:\n${server!.output().slice(-4000)}`;
-      assert.deepEqual(result, { ok: true }, fail());
-      const inPage: { rms: number; share: number } = await page.evaluate(
-        (hz) => window.measure(window.remoteStream(), hz, 1500),
-        CARRIER_HZ,
-      );
-      const atCarrier = toneFigures(media.heard.slice(-8000), MIC_HZ);
+      assert.deepEqual(result, { ok: true }, `${JSON.stringify(result)}\n${tail()}`);
+      const inPage = await page.evaluate((hz) => window.measure(window.remoteStream(), hz, 1500), CARRIER_HZ);
       await page.evaluate(() => window.hangUp());
       const r = await uas.done;
       assert.equal(r.code, 0, `carrier SIPp:\n${r.stdout.slice(-2000)}`);
-      const figures = JSON.stringify({ inPage, atCarrier, packets: media.packets });
-      assert.ok(
-        atCarrier.rms > 500 && atCarrier.share > 0.5,
-        `the carrier did not hear the page's 440 Hz: ${figures}\n${fail()}`,
-      );
-      assert.ok(
-        inPage.rms > 0.02 && inPage.share > 0.5,
-        `the page did not hear the carrier's 1 kHz: ${figures}\n${fail()}`,
-      );
-      assert.deepEqual(browser.errors, []);
+      assertTones(inPage, media);
     } finally {
-      await uas?.stop();
-      media?.sock.close();
-      await browser?.close();
-      await site?.close();
-      await store?.close();
-      if (server !== null) assert.equal(await server.stop(), 0);
-      rmSync(dir, { recursive: true, force: true });
+      await uas.stop();
+      media.sock.close();
+    }
+  },
+);
+
+test(
+  'the carrier calls the DID and the page answers: DTLS-SRTP offered to the browser, PCMA both ways',
+  { skip, timeout: 30_000 },
+  async () => {
+    const media = await CarrierMedia.open();
+    try {
+      const page = browser!.page;
+      const uac = sipp({
+        scenario: scenarioWith('webrtc-carrier-uac.xml', { mport: String(media.sock.address().port), hold: '3000' }),
+        target: `127.0.0.1:${sipPort}`,
+        ip: CARRIER,
+        localPort: await freePort(CARRIER),
+        timeoutS: 20,
+        extra: ['-s', DID],
+      });
+      await page
+        .evaluate((ms) => window.answerNext(ms), 8000)
+        .catch(async (err: unknown) => {
+          const r = await uac;
+          assert.fail(`${String(err)}\ncarrier SIPp:\n${r.stdout.slice(-1500)}\n${tail()}`);
+        });
+      const inPage = await page.evaluate((hz) => window.measure(window.remoteStream(), hz, 1500), CARRIER_HZ);
+      const r = await uac;
+      assert.equal(r.code, 0, `carrier SIPp:\n${r.stdout.slice(-2000)}\n${tail()}`);
+      assertTones(inPage, media);
+    } finally {
+      media.sock.close();
     }
   },
 );

@@ -50,16 +50,27 @@ export class IceDtlsLeg implements IceHandler {
   readonly localPwd = iceToken(18);
   state: IceDtlsState = 'new';
   private dtls: DtlsServer | null = null;
+  /** A handshake that ended before the peer's answer gave its fingerprint: checked when it does. */
+  private unchecked: DtlsServer | null = null;
   private dtlsTransport: { onData: (data: Buffer, addr: readonly [string, number]) => void } | null = null;
 
   constructor(
     private readonly leg: RelayLeg,
     private readonly cert: DtlsCertificate,
-    public remote: RemoteIceDtls,
+    /** Null while our offer toward the peer waits for its answer. */
+    private remote: RemoteIceDtls | null,
     private readonly log?: Logger,
     private readonly callSid = '',
   ) {
     leg.ice = this;
+  }
+
+  /** The peer's ICE/DTLS attributes (its offer, or its answer to ours). */
+  setRemote(remote: RemoteIceDtls): void {
+    this.remote = remote;
+    const waiting = this.unchecked;
+    this.unchecked = null;
+    if (waiting !== null) this.onConnected(waiting);
   }
 
   onStun(msg: Buffer, rinfo: RemoteInfo): void {
@@ -89,6 +100,7 @@ export class IceDtlsLeg implements IceHandler {
 
   close(): void {
     this.dtls = null;
+    this.unchecked = null;
     this.dtlsTransport = null;
     this.leg.ice = null;
   }
@@ -127,6 +139,10 @@ export class IceDtlsLeg implements IceHandler {
   /** The handshake is done: check the peer's certificate, then key SRTP both ways. */
   private onConnected(server: DtlsServer): void {
     if (this.dtls !== server) return;
+    if (this.remote === null) {
+      this.unchecked = server;
+      return;
+    }
     const cert = server.remoteCertificate;
     const want = this.remote.fingerprint;
     const algo = want.type.toLowerCase().replace('-', '');

@@ -20,7 +20,8 @@ export interface IceDtlsPlan {
   ufrag: string;
   pwd: string;
   fingerprint: { type: string; hash: string };
-  setup: 'passive';
+  /** passive in our answer, actpass in our offer (RFC 5763 5): we are the DTLS server either way. */
+  setup: 'passive' | 'actpass';
   /** Host candidates: our address and the leg's port (one component: rtcp-mux). */
   candidates: { address: string; port: number }[];
   /** The offer's a=mid, echoed with a BUNDLE group (RFC 8843) when it had one. */
@@ -32,10 +33,10 @@ export function readIceDtls(sd: SessionDescription, m: MediaDescription): Remote
   const ufrag = m.iceUfrag ?? sd.iceUfrag;
   const pwd = m.icePwd ?? sd.icePwd;
   if (ufrag === undefined || pwd === undefined)
-    throw notAcceptable(WARN.attribute, 'DTLS-SRTP offer without a=ice-ufrag and a=ice-pwd (ICE is required)');
+    throw notAcceptable(WARN.attribute, 'DTLS-SRTP without a=ice-ufrag and a=ice-pwd (ICE is required)');
   const fp = m.fingerprint ?? sd.fingerprint;
   if (fp === undefined || !FINGERPRINT_HASHES.has(String(fp.type).toLowerCase()) || !/^[0-9A-F:]+$/i.test(fp.hash))
-    throw notAcceptable(WARN.attribute, 'DTLS-SRTP offer without a usable a=fingerprint (RFC 8122)');
+    throw notAcceptable(WARN.attribute, 'DTLS-SRTP without a usable a=fingerprint (RFC 8122)');
   const setup = String(m.setup ?? (sd as { setup?: string }).setup ?? 'active').toLowerCase();
   if (setup !== 'actpass' && setup !== 'active')
     throw notAcceptable(
