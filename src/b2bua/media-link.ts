@@ -1,6 +1,7 @@
 import type { SipMessage } from '../sip/message.js';
 import type { MediaMode } from '../trunking/model.js';
 import type { LegMediaOptions, MediaAddress, MediaEngine, Side } from '../media/engine.js';
+import { LegFactsBook } from './leg-media-facts.js';
 
 /**
  * The B2BUA's side of the media engine: which bodies are SDP, each leg's
@@ -14,6 +15,8 @@ export class MediaLink {
   private readonly relayed = new Map<string, Partial<Record<Side, string>>>();
   /** Per call, who is told of each SDP that crossed (src/b2bua/call-timers.ts), until the call's end(). */
   private readonly watchers = new Map<string, SdpWatcher>();
+  /** Per call, each side's transport and codec from the answers that crossed (the CDR's `extra.legs`). */
+  private readonly facts = new LegFactsBook();
 
   constructor(private readonly engine: MediaEngine | null) {}
 
@@ -56,8 +59,10 @@ export class MediaLink {
 
   async answer(callSid: string, from: Side, sdp: Buffer, toOther: LegMediaOptions): Promise<Buffer> {
     if (this.engine === null) return this.crossed(callSid, from, sdp, sdp);
-    const out = await this.engine.answer(callSid, from, sdp.toString('utf8'), this.withSides(callSid, toOther));
+    const taken = sdp.toString('utf8');
+    const out = await this.engine.answer(callSid, from, taken, this.withSides(callSid, toOther));
     this.sent(callSid, from === 'a' ? 'b' : 'a', out);
+    this.facts.answered(callSid, from, taken, out);
     return this.crossed(callSid, from, sdp, Buffer.from(out, 'utf8'));
   }
 
@@ -93,8 +98,10 @@ export class MediaLink {
     this.sides.delete(callSid);
     this.relayed.delete(callSid);
     this.watchers.delete(callSid);
+    const legs = this.facts.take(callSid);
     if (this.engine === null) return null;
-    return JSON.stringify({ media: await this.engine.delete(callSid) });
+    const media = await this.engine.delete(callSid);
+    return JSON.stringify(legs === null ? { media } : { media, legs });
   }
 }
 

@@ -9,6 +9,7 @@ import type { SessionDescription } from 'sdp-transform';
 import type { LegMediaOptions, Side } from './engine.js';
 import { MediaError, notAcceptable, WARN } from './errors.js';
 import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } from './sdp/codecs.js';
+import { checkDtlsRole } from './webrtc/sdp.js';
 import { pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
 import { DTLS_SRTP, type PeerMedia, type Transport, transportToward } from './sdp/rewrite.js';
 
@@ -38,6 +39,7 @@ export function offerKeys(peers: readonly PeerMedia[], family: number): (SdesKey
     if (p.port !== 0) {
       if (p.address !== null && isIP(p.address) !== family)
         throw notAcceptable(WARN.network, `media address family IPv${isIP(p.address)} not served`);
+      if (p.iceDtls !== null) checkDtlsRole(p.iceDtls, false);
       if (p.srtp) {
         const v = pickCrypto(p.crypto);
         if (!v.ok) throw notAcceptable(WARN.attribute, v.reason);
@@ -122,6 +124,7 @@ export function checkAnswer(
       if (found.relayed.length + found.dropped.length > 0)
         tolerated.push({ section: i, relayed: codecList(found.relayed), dropped: codecList(found.dropped) });
     }
+    if (p.iceDtls !== null) checkDtlsRole(p.iceDtls, true);
     if (p.srtp) {
       const keys = answerCrypto(p, pend.offeredKeys[i]!);
       answerKey[i] = keys.theirs;

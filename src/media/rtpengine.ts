@@ -34,6 +34,7 @@ import {
 import { MediaError, notAcceptable, WARN } from './errors.js';
 import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } from './sdp/codecs.js';
 import { describePeer, parseSdp, stripPeerAttributes } from './sdp/rewrite.js';
+import { transcodeTargets, webrtcAnswerFlags, webrtcOfferFlags } from './rtpengine-webrtc.js';
 
 export interface RtpengineOptions {
   ng: { host: string; port: number };
@@ -134,6 +135,8 @@ interface OfferCodecs {
   from: Side;
   codecs: Codec[][];
   offererCodecs: Codec[][];
+  /** The offerer is a browser (DTLS-SRTP): the answer toward it keeps rtpengine's ICE and DTLS. */
+  webrtcOfferer: boolean;
 }
 
 interface Call {
@@ -189,12 +192,15 @@ export class RtpengineMediaEngine implements MediaEngine {
 
   async offer(callSid: string, from: Side, sdp: string, toOther: LegMediaOptions): Promise<string> {
     const sd = parseSdp(sdp);
-    describePeer(sd);
+    const peers = describePeer(sd);
     const offererCodecs = sd.media.map((m) => codecsOf(m));
-    // Checked here (no common codec: 488 before rtpengine is asked) and applied to rtpengine's SDP
-    // toward the other leg: rtpengine keeps the whole offer, so an answer with a codec only the
-    // offerer listed (relayed by checkAnswerCodecs) is answered to the offerer as it is.
-    for (const m of structuredClone(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
+    const webrtc = toOther.webrtc === true || peers.some((p) => p.iceDtls !== null);
+    // Checked here (no common codec: 488 before rtpengine is asked, unless a WebRTC leg's call
+    // transcodes) and applied to rtpengine's SDP toward the other leg: rtpengine keeps the whole
+    // offer, so an answer with a codec only the offerer listed (relayed by checkAnswerCodecs) is
+    // answered to the offerer as it is.
+    const transcode = webrtc ? transcodeTargets(sd, toOther) : [];
+    if (!webrtc) for (const m of structuredClone(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
     stripPeerAttributes(sd);
     let call = this.calls.get(callSid);
     const isNew = call === undefined;
@@ -227,11 +233,18 @@ export class RtpengineMediaEngine implements MediaEngine {
     // 10.5 would put AEAD_AES_256_GCM first, which baresip 1.0 and many SBCs lack), no NULL_HMAC.
     req.DTLS = 'off';
     req.SDES = [...RTPENGINE_SDES_OFF];
+    webrtcOfferFlags(req, peers, toOther);
+    if (transcode.length > 0) req.codec = { transcode };
     try {
       const out = await this.result(req);
       const outSd = parseSdp(out);
       for (const m of outSd.media) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
-      call.offered = { from, codecs: outSd.media.map((m) => codecsOf(m)), offererCodecs };
+      call.offered = {
+        from,
+        codecs: outSd.media.map((m) => codecsOf(m)),
+        offererCodecs,
+        webrtcOfferer: peers.some((p) => p.iceDtls !== null),
+      };
       call.answered = null;
       return toOther.codecs.length === 0 ? out : sdpTransform.write(outSd);
     } catch (err) {
@@ -274,7 +287,7 @@ export class RtpengineMediaEngine implements MediaEngine {
       }
     });
     const offerer = call.offered.from;
-    const out = await this.result({
+    const req: Dict = {
       command: 'answer',
       'call-id': callSid,
       'from-tag': offerer,
@@ -283,7 +296,9 @@ export class RtpengineMediaEngine implements MediaEngine {
       replace: ['origin', 'session-connection'],
       ICE: 'remove',
       flags: ['trust-address'],
-    });
+    };
+    if (call.offered.webrtcOfferer) webrtcAnswerFlags(req);
+    const out = await this.result(req);
     const outSd = parseSdp(out);
     for (const m of outSd.media) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
     const outPeers = describePeer(outSd);

@@ -37,8 +37,21 @@ const established = (s) => new Promise((r, f) => {
     if (st === SessionState.Terminated) f(new Error('call ended before it was established'));
   });
 });
-window.call = async (target, fromUri) => {
-  session = new Inviter(ua, UserAgent.makeURI(target), { params: { fromUri }, sessionDescriptionHandlerOptions: media });
+// Keeps only Opus in a local offer (the engine must then transcode for a G.711 carrier).
+const opusOnly = (d) => {
+  const lines = d.sdp.split('\\r\\n');
+  const pt = /^a=rtpmap:(\\d+) opus\\//im.exec(d.sdp)[1];
+  const kept = lines
+    .map((l) => (l.startsWith('m=audio') ? l.replace(/^(m=audio \\S+ \\S+) .*$/, '$1 ' + pt) : l))
+    .filter((l) => { const x = /^a=(rtpmap|fmtp|rtcp-fb):(\\d+)/.exec(l); return x === null || x[2] === pt; });
+  return Promise.resolve({ type: d.type, sdp: kept.join('\\r\\n') });
+};
+window.call = async (target, fromUri, onlyOpus) => {
+  session = new Inviter(ua, UserAgent.makeURI(target), {
+    params: { fromUri },
+    sessionDescriptionHandlerOptions: media,
+    sessionDescriptionHandlerModifiers: onlyOpus ? [opusOnly] : [],
+  });
   let status = 0, warning = '';
   const up = established(session);
   await session.invite({ requestDelegate: { onReject: (res) => { status = res.message.statusCode; warning = res.message.getHeader('warning') ?? ''; } } });

@@ -37,13 +37,9 @@ export function readIceDtls(sd: SessionDescription, m: MediaDescription): Remote
   const fp = m.fingerprint ?? sd.fingerprint;
   if (fp === undefined || !FINGERPRINT_HASHES.has(String(fp.type).toLowerCase()) || !/^[0-9A-F:]+$/i.test(fp.hash))
     throw notAcceptable(WARN.attribute, 'DTLS-SRTP without a usable a=fingerprint (RFC 8122)');
+  // RFC 4145 4: without a=setup the endpoint is active.
   const setup = String(m.setup ?? (sd as { setup?: string }).setup ?? 'active').toLowerCase();
-  if (setup !== 'actpass' && setup !== 'active')
-    throw notAcceptable(
-      WARN.attribute,
-      `a=setup:${setup.slice(0, 20)} not served: Trunkline is the DTLS server (passive)`,
-    );
-  if (m.rtcpMux === undefined) throw notAcceptable(WARN.attribute, 'DTLS-SRTP offer without a=rtcp-mux');
+  if (m.rtcpMux === undefined) throw notAcceptable(WARN.attribute, 'DTLS-SRTP without a=rtcp-mux');
   return { ufrag, pwd, fingerprint: { type: String(fp.type).toLowerCase(), hash: fp.hash }, setup };
 }
 
@@ -73,4 +69,17 @@ export function writeIceDtls(sd: SessionDescription, m: MediaDescription, plan: 
     const mids = bundle === undefined ? plan.mid : `${bundle.mids} ${plan.mid}`;
     sd.groups = [...others, { type: 'BUNDLE', mids }];
   }
+}
+
+/**
+ * The built-in engine is always the DTLS server: a peer's offer must say
+ * actpass or active, its answer to our actpass active (RFC 5763 5).
+ */
+export function checkDtlsRole(remote: RemoteIceDtls, inAnswer: boolean): void {
+  const ok = inAnswer ? remote.setup === 'active' : remote.setup === 'actpass' || remote.setup === 'active';
+  if (!ok)
+    throw notAcceptable(
+      WARN.attribute,
+      `a=setup:${remote.setup.slice(0, 20)} not served: Trunkline is the DTLS server (passive)`,
+    );
 }
