@@ -16,7 +16,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:dgram';
@@ -37,6 +38,8 @@ const CARRIER = '127.0.0.5';
 const DOMAIN = 'webrtc.test';
 const DID = '+912240009001';
 const MIC_HZ = 440;
+/** The README's example page (served as /example.html, SIP.js beside it). */
+const EXAMPLE_PAGE = fileURLToPath(new URL('../../../docs/webrtc-example.html', import.meta.url));
 const CARRIER_HZ = 1000;
 
 /** The carrier's media: decodes the PCMA that arrives, answers each packet's source with a 1 kHz tone. */
@@ -68,6 +71,8 @@ export interface WebrtcCallSuiteOptions {
   media(): Promise<{ yaml: string; stop(): Promise<void> }>;
   /** The page offers Opus only (the engine must transcode to the carrier's PCMA). */
   opusOnly: boolean;
+  /** Also drive docs/webrtc-example.html through a call. */
+  examplePage: boolean;
 }
 
 export function webrtcCallSuite(o: WebrtcCallSuiteOptions): void {
@@ -80,6 +85,7 @@ export function webrtcCallSuite(o: WebrtcCallSuiteOptions): void {
   let dir = '';
   let sipPort = 0;
   let gwPort = 0;
+  let wssPort = 0;
 
   before(async () => {
     if (skip !== false) return;
@@ -87,7 +93,7 @@ export function webrtcCallSuite(o: WebrtcCallSuiteOptions): void {
     const wav = join(dir, 'mic.wav');
     writeToneWav(wav, MIC_HZ);
     sipPort = await freePort();
-    const wssPort = await freePort();
+    wssPort = await freePort();
     gwPort = await freePort(CARRIER);
     const media = await o.media();
     stopMedia = media.stop;
@@ -113,7 +119,7 @@ export function webrtcCallSuite(o: WebrtcCallSuiteOptions): void {
     await store.routes.add('+', ['main']);
     // The server sees store changes within 2 s (it polls every second): meanwhile the browser starts.
     const storeSeen = new Promise((r) => setTimeout(r, 2200));
-    site = await startPageServer({ '/': SIPJS_PAGE });
+    site = await startPageServer({ '/': SIPJS_PAGE, '/example.html': readFileSync(EXAMPLE_PAGE, 'utf8') });
     browser = await openWebrtcPage(`${site.url}/`, wav);
     await browser.page.waitForFunction(() => window.ready === true);
     await storeSeen;
@@ -235,6 +241,56 @@ export function webrtcCallSuite(o: WebrtcCallSuiteOptions): void {
           transcoded: false,
         });
       } finally {
+        media.sock.close();
+      }
+    },
+  );
+
+  test(
+    `${o.label}: docs/webrtc-example.html registers and calls through its form`,
+    { skip: skip || (!o.examplePage && 'the example page is run with the built-in engine'), timeout: 30_000 },
+    async () => {
+      const media = await CarrierMedia.open();
+      const uas = sippBackground(
+        scenarioWith('media-uas.xml', {
+          mport: String(media.sock.address().port),
+          pts: '8',
+          rtpmaps: 'a=rtpmap:8 PCMA/8000',
+        }),
+        gwPort,
+        { ip: CARRIER, timeoutS: 25 },
+      );
+      const ex = await openWebrtcPage(`${site!.url}/example.html`, join(dir, 'mic.wav'));
+      try {
+        const page = ex.page;
+        const status = async (text: string): Promise<void> => {
+          await page.waitForFunction((t) => window.document.getElementById('status').textContent === t, text);
+        };
+        await page.fill('#login [name=server]', `wss://127.0.0.1:${wssPort}`);
+        await page.fill('#login [name=uri]', `sip:alice@${DOMAIN}`);
+        await page.fill('#login [name=password]', 'alice-pw');
+        await page.click('#login button');
+        await status('registration Registered');
+        await page.fill('#dial [name=number]', '+4930777888');
+        await page.fill('#dial [name=callerId]', DID);
+        await page.click('#dial button');
+        await status('call Established');
+        const end = Date.now() + 5000;
+        while (toneFigures(media.heard.slice(-4000), MIC_HZ).share < 0.5 && Date.now() < end)
+          await new Promise((r) => setTimeout(r, 100));
+        await page.click('#hangup');
+        await status('call Terminated');
+        const r = await uas.done;
+        assert.equal(r.code, 0, `carrier SIPp:\n${r.stdout.slice(-2000)}`);
+        const heard = toneFigures(media.heard.slice(-4000), MIC_HZ);
+        assert.ok(
+          heard.rms > 500 && heard.share > 0.5,
+          `the carrier did not hear the example page: ${JSON.stringify(heard)}`,
+        );
+        assert.deepEqual(ex.errors, []);
+      } finally {
+        await ex.close();
+        await uas.stop();
         media.sock.close();
       }
     },

@@ -10,6 +10,7 @@ webrtcCallSuite({
   label: 'rtpengine',
   skip: rtpengineSkipReason(),
   opusOnly: true,
+  examplePage: false,
   media: async () => {
     const d = await startRtpengine(['--delete-delay=0']);
     return {

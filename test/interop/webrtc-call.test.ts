@@ -6,6 +6,7 @@ webrtcCallSuite({
   label: 'built-in engine',
   skip: false,
   opusOnly: false,
+  examplePage: true,
   media: async () => {
     const range = mediaPortRange(100);
     return {
