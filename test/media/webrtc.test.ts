@@ -145,6 +145,47 @@ test(
         engine.offer('c3', 'a', offer.replace(/^a=fingerprint:.*\r\n/gm, ''), { profile: 'as-offered', codecs: [] }),
         (err: unknown) => err instanceof MediaError && err.sipStatus === 488 && /fingerprint/.test(err.warning),
       );
+      // A stranger's STUN and DTLS-looking datagrams at the browser leg's port: dropped, the call goes on.
+      const stranger = await bindUdp();
+      const pagePort = Number(/^m=audio (\d+)/m.exec(toPage)![1]);
+      const before = engine.stats('c1')!.aToB;
+      for (let i = 0; i < 10; i++) {
+        stranger.send(
+          Buffer.concat([Buffer.from([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]), Buffer.alloc(12, i)]),
+          pagePort,
+          '127.0.0.1',
+        );
+        stranger.send(Buffer.from([0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, i]), pagePort, '127.0.0.1');
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      stranger.close();
+      const afterJunk = engine.stats('c1')!.aToB;
+      assert.ok(afterJunk.dropped >= before.dropped + 20, JSON.stringify({ before, afterJunk }));
+      assert.ok(afterJunk.packets > before.packets, 'media still relayed');
+
+      // An offer whose a=fingerprint is not the page's certificate: the handshake ends, no media crosses.
+      const offer2: string = await page.evaluate(() => window.makeOffer(false));
+      const forged = offer2.replace(
+        /^(a=fingerprint:sha-256 )(..)/m,
+        (_m, a: string, b: string) => a + (b === '00' ? '11' : '00'),
+      );
+      assert.notEqual(forged, offer2);
+      const carrier2 = await bindUdp();
+      let got2 = 0;
+      carrier2.on('message', () => got2++);
+      try {
+        await engine.offer('c4', 'a', forged, { profile: 'as-offered', codecs: ['PCMA'] });
+        const ans2 = carrierAnswer.replace(`m=audio ${carrier.address().port} `, `m=audio ${carrier2.address().port} `);
+        const toPage2 = await engine.answer('c4', 'b', ans2, { profile: 'as-offered', codecs: [] });
+        await page.evaluate((sdp) => window.applyAnswer(sdp), toPage2);
+        await new Promise((r) => setTimeout(r, 1000));
+        const st4 = engine.stats('c4')!;
+        assert.equal(got2, 0, `media crossed with a forged fingerprint: ${JSON.stringify(st4)}`);
+        assert.equal(st4.aToB.packets, 0);
+        assert.ok(st4.aToB.dropped > 10, JSON.stringify(st4));
+      } finally {
+        carrier2.close();
+      }
       assert.deepEqual(browser.errors, []);
     } finally {
       clearInterval(sender);

@@ -99,6 +99,7 @@ export class IceDtlsLeg implements IceHandler {
   }
 
   close(): void {
+    this.dtls?.close();
     this.dtls = null;
     this.unchecked = null;
     this.dtlsTransport = null;
