@@ -4,9 +4,12 @@
  * rtcp-mux, BUNDLE); the engine's offer toward a plain RTP/AVP peer (a UDP
  * socket of the test: the "carrier") and its ICE-lite, DTLS-SRTP answer to
  * the page. Chromium runs the ICE checks and the DTLS handshake against the
- * relay; the carrier receives the page's microphone (a 440 Hz WAV) as PCMA
- * and sends a 1 kHz PCMA tone, which the page measures with Web Audio.
- * Also: an Opus-only offer toward a G.711 leg gets 488 naming rtpengine.
+ * relay; its candidates and c= are rewritten to an address it does not
+ * send from (a browser behind NAT). The carrier receives the page's
+ * microphone (a 440 Hz WAV) as PCMA and sends a 1 kHz PCMA tone, which the
+ * page measures with Web Audio. Also: strangers' STUN/DTLS datagrams are
+ * dropped; a forged a=fingerprint gets no media; an Opus-only offer toward a
+ * G.711 leg gets 488 naming rtpengine; no a=fingerprint, 488.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,8 +78,14 @@ test(
       await page.waitForFunction(() => window.ready === true);
       const offer: string = await page.evaluate(() => window.makeOffer(false));
       assert.match(offer, /UDP\/TLS\/RTP\/SAVPF/);
+      // "Behind NAT": the candidates and c= name an address the page does not send from; the
+      // relay must follow the source of the page's checks (ICE-lite), not the SDP.
+      const natted = offer
+        .replace(/^(a=candidate:\S+ \d+ \S+ \d+ )\S+ \d+/gm, '$1203.0.113.7 40000')
+        .replace(/^c=IN IP4 .*$/gm, 'c=IN IP4 203.0.113.7');
+      assert.match(natted, /^a=candidate:.* 203\.0\.113\.7 40000 typ/m, natted);
 
-      const toCarrier = await engine.offer('c1', 'a', offer, {
+      const toCarrier = await engine.offer('c1', 'a', natted, {
         profile: 'as-offered',
         codecs: ['PCMA', 'telephone-event'],
       });
