@@ -3,7 +3,9 @@
  * and loss, for the built-in relay and for rtpengine (Debian
  * rtpengine-daemon, userspace `--table=-1`), on the same streams in the
  * same run, plain RTP and SRTP->RTP (leg a SRTP AES_CM_128_HMAC_SHA1_80,
- * leg b plain; both directions, so every packet is decrypted or encrypted).
+ * leg b plain; both directions, so every packet is decrypted or encrypted),
+ * and DTLS-SRTP->RTP (leg a a WebRTC leg: ICE, DTLS handshake, then SRTP
+ * with its keys; webrtc-gen.ts).
  *
  * Each relay runs in its own process (the built-in one in
  * builtin-child.ts), its CPU read from /proc/PID/stat (all threads). This
@@ -12,7 +14,7 @@
  * by default), spread over the 20 ms tick.
  *
  *   node dist/bench/media/run.js [--calls 50,100,200,400] [--seconds 8] [--pps 50]
- *        [--modes plain,srtp] [--only builtin|rtpengine] [--json]
+ *        [--modes plain,srtp,dtls] [--only builtin|rtpengine] [--json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -25,6 +27,8 @@ import { NgClient, RtpengineMediaEngine } from '../../src/media/rtpengine.js';
 import { SrtpContext } from '../../src/media/srtp/context.js';
 import { loadavg } from 'node:os';
 import { clockTicksPerSecond, readProcStat } from '../common/procstat.js';
+import { WebrtcGen } from './webrtc-gen.js';
+import { printTable, summarize } from './report.js';
 
 /** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped because a socket buffer was full. */
 function udpRcvbufErrors(): number {
@@ -40,10 +44,10 @@ function udpRcvbufErrors(): number {
   }
 }
 
-type Mode = 'plain' | 'srtp';
-type EngineName = 'builtin' | 'rtpengine';
+export type Mode = 'plain' | 'srtp' | 'dtls';
+export type EngineName = 'builtin' | 'rtpengine';
 
-interface Args {
+export interface Args {
   calls: number[];
   seconds: number;
   pps: number;
@@ -58,7 +62,7 @@ function parseArgs(argv: string[]): Args {
     calls: [50, 100, 200, 400],
     seconds: 8,
     pps: 50,
-    modes: ['plain', 'srtp'],
+    modes: ['plain', 'srtp', 'dtls'],
     only: null,
     json: false,
     warmup: 2,
@@ -163,7 +167,7 @@ function rtpengineBinary(): string | null {
   return null;
 }
 
-async function startRtpengine(): Promise<Relay> {
+async function startRtpengine(oneThread: boolean): Promise<Relay> {
   const bin = rtpengineBinary();
   if (bin === null) throw new Error('rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)');
   const ng = 20000 + Math.floor(Math.random() * 12000);
@@ -180,6 +184,9 @@ async function startRtpengine(): Promise<Relay> {
       `--port-min=${r.min}`,
       `--port-max=${r.max}`,
       '--timeout=3600',
+      // The dtls mode's handshakes (werift-dtls as client) stall now and then against rtpengine's
+      // several threads; with one thread they do not. The relay work measured is the same.
+      ...(oneThread ? ['--num-threads=1'] : []),
     ],
     {
       stdio: ['ignore', 'ignore', 'ignore'],
@@ -254,6 +261,7 @@ interface Gen {
   b: Socket[];
   rxA: number;
   rxB: number;
+  webrtc: WebrtcGen;
 }
 
 async function setup(relay: Relay, calls: number, mode: Mode, gen: Gen): Promise<Stream[]> {
@@ -264,7 +272,8 @@ async function setup(relay: Relay, calls: number, mode: Mode, gen: Gen): Promise
     const sb = gen.b[i % gen.b.length]!;
     const key = mode === 'srtp' ? randomBytes(30) : null;
     const sid = `bench-${i}`;
-    const offer = await relay.engine.offer(sid, 'a', sdp(sa.address().port, key), plain);
+    const fromA = mode === 'dtls' ? gen.webrtc.offer(sa.address().port) : sdp(sa.address().port, key);
+    const offer = await relay.engine.offer(sid, 'a', fromA, plain);
     const answer = await relay.engine.answer(sid, 'b', sdp(sb.address().port, null), {
       profile: 'as-offered',
       codecs: [],
@@ -278,6 +287,11 @@ async function setup(relay: Relay, calls: number, mode: Mode, gen: Gen): Promise
       seq: 1,
       tx: key ? new SrtpContext('AES_CM_128_HMAC_SHA1_80', key.subarray(0, 16), key.subarray(16)) : null,
     });
+    // DTLS-SRTP: the call's ICE check and handshake as soon as it is answered (as a browser does).
+    if (mode === 'dtls')
+      out[out.length - 1]!.tx = await gen.webrtc.connect(sa, answer).catch((err: Error) => {
+        throw new Error(`call ${i}: ${err.message}`);
+      });
   }
   return out;
 }
@@ -312,7 +326,7 @@ function sendSlice(streams: Stream[], from: number, to: number, gen: Gen): numbe
   return n;
 }
 
-interface StepResult {
+export interface StepResult {
   engine: EngineName;
   mode: Mode;
   calls: number;
@@ -413,11 +427,12 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   rangeSize = Math.min(9800, Math.max(...args.calls) * 4 + 400);
   const hz = clockTicksPerSecond();
-  const gen: Gen = { a: [], b: [], rxA: 0, rxB: 0 };
+  const gen: Gen = { a: [], b: [], rxA: 0, rxB: 0, webrtc: await WebrtcGen.create() };
   for (let i = 0; i < 32; i++) {
     const a = await bindUdp();
     const b = await bindUdp();
-    a.on('message', () => void gen.rxA++);
+    // ICE and DTLS datagrams of the dtls mode are not media.
+    a.on('message', (m: Buffer, r) => void (gen.webrtc.take(a, m, r) || gen.rxA++));
     b.on('message', () => void gen.rxB++);
     gen.a.push(a);
     gen.b.push(b);
@@ -428,13 +443,18 @@ async function main(): Promise<void> {
     for (const name of engines) {
       let relay: Relay;
       try {
-        relay = name === 'builtin' ? await startBuiltin() : await startRtpengine();
+        relay = name === 'builtin' ? await startBuiltin() : await startRtpengine(mode === 'dtls');
       } catch (err) {
         log(`${name}: not run: ${(err as Error).message}`);
         continue;
       }
       try {
-        for (const calls of args.calls) {
+        for (const [k, calls] of args.calls.entries()) {
+          if (k > 0 && mode === 'dtls' && name === 'rtpengine') {
+            // After a dtls step, the next step's handshakes with the same rtpengine time out: a fresh one per step.
+            await relay.stop();
+            relay = await startRtpengine(true);
+          }
           log(`${name} ${mode} ${calls} calls ...`);
           const r = await runStep(relay, mode, calls, args, gen, hz);
           results.push(r);
@@ -452,80 +472,6 @@ async function main(): Promise<void> {
   const summary = summarize(results, args);
   if (args.json) process.stdout.write(`${JSON.stringify({ args, results, summary }, null, 2)}\n`);
   else printTable(results, summary);
-}
-
-interface Summary {
-  mode: Mode;
-  /** builtin CPU per packet / rtpengine CPU per packet, per call count. */
-  ratios: { calls: number; ratio: number }[];
-  /** Largest call count each engine relayed at the full rate with under 0.1% loss (0: none; limited by the generator too). */
-  maxCalls: Partial<Record<EngineName, number>>;
-}
-
-function summarize(results: StepResult[], args: Args): Summary[] {
-  return args.modes.map((mode) => {
-    const of = (e: EngineName): StepResult[] => results.filter((r) => r.mode === mode && r.engine === e);
-    const ratios = of('builtin')
-      .map((b) => {
-        const r = of('rtpengine').find((x) => x.calls === b.calls);
-        return r ? { calls: b.calls, ratio: Math.round((b.cpuUsPerPacket / r.cpuUsPerPacket) * 100) / 100 } : null;
-      })
-      .filter((x): x is { calls: number; ratio: number } => x !== null);
-    const maxCalls: Partial<Record<EngineName, number>> = {};
-    for (const e of ['builtin', 'rtpengine'] as const) {
-      // A step counts when the generator reached its rate (98%) and loss stayed under 0.1%.
-      const ok = of(e).filter((r) => r.lossPct < 0.1 && r.sent / r.seconds >= 0.98 * r.targetPps);
-      if (of(e).length > 0) maxCalls[e] = ok.length ? Math.max(...ok.map((r) => r.calls)) : 0;
-    }
-    return { mode, ratios, maxCalls };
-  });
-}
-
-function printTable(results: StepResult[], summary: Summary[]): void {
-  const head = [
-    'engine',
-    'mode',
-    'calls',
-    'target/s',
-    'sent/s',
-    'loss %',
-    'relay CPU %',
-    'pkts/CPU-s',
-    'us/pkt',
-    'CPU %/call',
-    'gen CPU %',
-    'rcvbuf drops',
-    'load',
-  ];
-  const rows = results.map((r) =>
-    [
-      r.engine,
-      r.mode,
-      r.calls,
-      r.targetPps,
-      Math.round(r.sent / r.seconds),
-      r.lossPct,
-      r.relayCpuPct,
-      r.packetsPerCpuSecond,
-      r.cpuUsPerPacket,
-      r.cpuPctPerCall,
-      r.generatorCpuPct,
-      r.rcvbufErrors,
-      r.load,
-    ].map(String),
-  );
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
-  console.log(line(head));
-  for (const r of rows) console.log(line(r));
-  for (const s of summary) {
-    console.log(
-      `${s.mode}: builtin/rtpengine CPU per packet ${s.ratios.map((r) => `${r.ratio}x@${r.calls}`).join(', ') || 'n/a'}; ` +
-        `max calls under 0.1% loss: ${Object.entries(s.maxCalls)
-          .map(([e, n]) => `${e} ${n}`)
-          .join(', ')}`,
-    );
-  }
 }
 
 main().catch((err: unknown) => {

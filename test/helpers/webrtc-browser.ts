@@ -100,17 +100,26 @@ export async function startPageServer(pages: Record<string, string>): Promise<Pa
   };
 }
 
-export interface WebrtcBrowser {
+export interface WebrtcPage {
   page: Page;
   /** Uncaught page exceptions and console errors. */
   errors: string[];
   /** Everything the page logged (for failure messages). */
   log: string[];
+}
+
+export interface WebrtcBrowser extends WebrtcPage {
   close(): Promise<void>;
 }
 
-/** Chromium with `wav` as its microphone, on a fresh page at `url`. */
-export async function openWebrtcPage(url: string, wav: string, timeoutMs = 10_000): Promise<WebrtcBrowser> {
+export interface WebrtcChromium {
+  /** A page of its own context (its own SIP.js state and media devices) at `url`. */
+  open(url: string): Promise<WebrtcPage>;
+  close(): Promise<void>;
+}
+
+/** Chromium with `wav` as its microphone. */
+export async function launchWebrtcChromium(wav: string, timeoutMs = 10_000): Promise<WebrtcChromium> {
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     timeout: 30_000,
@@ -128,20 +137,31 @@ export async function openWebrtcPage(url: string, wav: string, timeoutMs = 10_00
       '--ignore-certificate-errors',
     ],
   });
+  return {
+    async open(url) {
+      const page = await (await browser.newContext()).newPage();
+      page.setDefaultTimeout(timeoutMs);
+      const errors: string[] = [];
+      const log: string[] = [];
+      page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+      page.on('console', (m) => {
+        log.push(`${m.type()}: ${m.text()}`);
+        if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+      });
+      await page.goto(url, { timeout: timeoutMs });
+      return { page, errors, log };
+    },
+    close: () => browser.close(),
+  };
+}
+
+/** Chromium with `wav` as its microphone, on a fresh page at `url`. */
+export async function openWebrtcPage(url: string, wav: string, timeoutMs = 10_000): Promise<WebrtcBrowser> {
+  const c = await launchWebrtcChromium(wav, timeoutMs);
   try {
-    const page = await (await browser.newContext()).newPage();
-    page.setDefaultTimeout(timeoutMs);
-    const errors: string[] = [];
-    const log: string[] = [];
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      log.push(`${m.type()}: ${m.text()}`);
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    await page.goto(url, { timeout: timeoutMs });
-    return { page, errors, log, close: () => browser.close() };
+    return { ...(await c.open(url)), close: () => c.close() };
   } catch (err) {
-    await browser.close();
+    await c.close();
     throw err;
   }
 }

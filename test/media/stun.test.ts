@@ -7,7 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bindingSuccess, checkBindingRequest, looksLikeStun } from '../../src/media/webrtc/stun.js';
+import {
+  bindingRequest,
+  bindingSuccess,
+  checkBindingRequest,
+  looksLikeStun,
+  successTransaction,
+} from '../../src/media/webrtc/stun.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -48,4 +54,20 @@ test('Binding success: XOR-MAPPED-ADDRESS as RFC 5769 2.2/2.3 (chromium checks t
   assert.ok(v4.includes(hex('0020 0008 0001 a147 e112a643')), v4.toString('hex'));
   const v6 = bindingSuccess(req, '2001:db8:1234:5678:11:2233:4455:6677', 32853, PWD);
   assert.ok(v6.includes(hex('0020 0014 0002 a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9')), v6.toString('hex'));
+});
+
+test('bindingRequest: what our check accepts, with USE-CANDIDATE; its success response is recognised', () => {
+  const req = bindingRequest({
+    username: 'relay:peer',
+    pwd: 'relay-password-0123456789',
+    priority: 2130706431,
+    transactionId: Buffer.alloc(12, 7),
+  });
+  const v = checkBindingRequest(req, 'relay', 'relay-password-0123456789');
+  assert.ok(v.ok, JSON.stringify(v));
+  assert.equal(v.request.useCandidate, true);
+  const res = bindingSuccess(v.request, '127.0.0.1', 4000, 'relay-password-0123456789');
+  assert.deepEqual(successTransaction(res), Buffer.alloc(12, 7));
+  assert.equal(successTransaction(req), null);
+  assert.equal(checkBindingRequest(req, 'relay', 'another-password-0123456').ok, false);
 });

@@ -16,7 +16,9 @@ const ATTR = {
   username: 0x0006,
   messageIntegrity: 0x0008,
   xorMappedAddress: 0x0020,
+  priority: 0x0024,
   useCandidate: 0x0025,
+  iceControlling: 0x802a,
   fingerprint: 0x8028,
 } as const;
 /** RFC 5389 15.5: the CRC-32 is XORed with "STUN". */
@@ -91,6 +93,52 @@ export function bindingSuccess(req: BindingRequest, address: string, port: numbe
   out.writeUInt32BE(fingerprintOf(out, fpAt), fpAt + 4);
   out.writeUInt16BE(out.length - 20, 2);
   return out;
+}
+
+/**
+ * A Binding request as a controlling ICE agent sends it (RFC 8445 7.1.1):
+ * USERNAME "theirUfrag:ourUfrag", PRIORITY, ICE-CONTROLLING, USE-CANDIDATE
+ * (nomination), MESSAGE-INTEGRITY keyed with the peer's ice-pwd,
+ * FINGERPRINT. For test and bench peers of the relay.
+ */
+export function bindingRequest(o: { username: string; pwd: string; priority: number; transactionId: Buffer }): Buffer {
+  const user = Buffer.from(o.username, 'utf8');
+  const userLen = (user.length + 3) & ~3;
+  const attrs = Buffer.alloc(4 + userLen + 8 + 12 + 4);
+  let off = 0;
+  attrs.writeUInt16BE(ATTR.username, off);
+  attrs.writeUInt16BE(user.length, off + 2);
+  user.copy(attrs, off + 4);
+  off += 4 + userLen;
+  attrs.writeUInt16BE(ATTR.priority, off);
+  attrs.writeUInt16BE(4, off + 2);
+  attrs.writeUInt32BE(o.priority >>> 0, off + 4);
+  off += 8;
+  attrs.writeUInt16BE(ATTR.iceControlling, off);
+  attrs.writeUInt16BE(8, off + 2);
+  o.transactionId.copy(attrs, off + 4, 0, 8);
+  off += 12;
+  attrs.writeUInt16BE(ATTR.useCandidate, off);
+  const out = Buffer.alloc(20 + attrs.length + 24 + 8);
+  out.writeUInt16BE(BINDING_REQUEST, 0);
+  out.writeUInt32BE(MAGIC, 4);
+  o.transactionId.copy(out, 8, 0, 12);
+  attrs.copy(out, 20);
+  const miAt = 20 + attrs.length;
+  out.writeUInt16BE(ATTR.messageIntegrity, miAt);
+  out.writeUInt16BE(20, miAt + 2);
+  integrityOf(out, miAt, o.pwd).copy(out, miAt + 4);
+  const fpAt = miAt + 24;
+  out.writeUInt16BE(ATTR.fingerprint, fpAt);
+  out.writeUInt16BE(4, fpAt + 2);
+  out.writeUInt32BE(fingerprintOf(out, fpAt), fpAt + 4);
+  out.writeUInt16BE(out.length - 20, 2);
+  return out;
+}
+
+/** A Binding success response (RFC 5389 6): its transaction ID, else null. */
+export function successTransaction(msg: Buffer): Buffer | null {
+  return looksLikeStun(msg) && msg.readUInt16BE(0) === BINDING_SUCCESS ? msg.subarray(8, 20) : null;
 }
 
 /** RFC 5389 15.4: HMAC-SHA1 over the message up to the attribute, with the header length covering it. */

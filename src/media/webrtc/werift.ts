@@ -4,6 +4,7 @@
  */
 export {
   CipherContext,
+  DtlsClient,
   DtlsServer,
   HashAlgorithm,
   NamedCurveAlgorithm,
