@@ -324,6 +324,9 @@ test(
         const t = document.querySelector('#cdrs-table tbody')?.textContent ?? '';
         return t.includes(id) && t.includes('Hung up by operator');
       }, sid);
+      // Each side's transport and codec (the CDR's extra.legs).
+      const mediaCell = await page.locator(`#cdrs-table tbody tr[data-key="${sid}"] td`).nth(10).textContent();
+      assert.equal(mediaCell, 'RTP PCMA → RTP PCMA');
       await c.shot('cdrs');
       const [download] = await Promise.all([
         page.waitForEvent('download', { timeout: 10_000 }),

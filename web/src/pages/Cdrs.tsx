@@ -14,6 +14,22 @@ const CSV_LIMIT = 10_000;
 /** The export's bound: this many pages of CSV_LIMIT records. */
 const CSV_PAGES = 100;
 
+type LegFact = { transport: string; codec: string | null };
+
+/** Each side's transport and codec from the CDR's extra.legs (caller side first), e.g. `DTLS-SRTP opus → RTP PCMA (transcoded)`. */
+function mediaOf(c: Cdr): string {
+  if (c.extra === null) return '';
+  let legs: { a?: LegFact; b?: LegFact; transcoded?: boolean } | undefined;
+  try {
+    legs = (JSON.parse(c.extra) as { legs?: typeof legs }).legs;
+  } catch {
+    return '';
+  }
+  if (legs === undefined) return '';
+  const side = (f: LegFact | undefined): string => (f === undefined ? '?' : `${f.transport} ${f.codec ?? '-'}`);
+  return `${side(legs.a)} → ${side(legs.b)}${legs.transcoded === true ? ' (transcoded)' : ''}`;
+}
+
 function query(f: Filters): URLSearchParams {
   const q = new URLSearchParams();
   for (const k of FILTERS) if (f[k].trim() !== '') q.set(k, f[k].trim());
@@ -166,6 +182,7 @@ export function Cdrs() {
               ),
             },
             { head: 'Hung up by', cell: (c) => c.hangupBy },
+            { head: 'Media', cell: (c) => mediaOf(c) },
           ]}
           actions={[{ label: 'Ladder', run: (c) => go('ladder', c.callSid) }]}
         />
