@@ -1,6 +1,6 @@
 /**
  * The ng flags of calls with a WebRTC leg (rtpengine runs ICE, DTLS-SRTP
- * and transcoding itself): toward a browser ICE forced, DTLS passive, the
+ * and transcoding itself): in an offer toward a browser ICE forced, DTLS passive, the
  * UDP/TLS/RTP/SAVPF profile with rtcp-mux and no SDES; from a browser's
  * offer toward a SIP leg plain RTP/AVP (RTP/SAVP when the leg wants SRTP)
  * without ICE or DTLS, rtcp-mux not offered; where the two legs share no
@@ -37,10 +37,15 @@ export function webrtcOfferFlags(req: Dict, peers: readonly PeerMedia[], toOther
   return false;
 }
 
-/** The answer toward a browser that offered: rtpengine's ICE and DTLS (passive) answer it. */
+/**
+ * The answer toward a browser that offered: rtpengine's ICE and DTLS answer
+ * it, rtpengine keeping the active role (RFC 5763 5 recommends it for the
+ * answerer). rtpengine takes that role, and may start the handshake, as soon
+ * as the offer: a `DTLS=passive` in the answer resets it, and when its early
+ * ClientHello had made the browser the server, both sides waited as servers.
+ */
 export function webrtcAnswerFlags(req: Dict): void {
   req.ICE = 'force';
-  req.DTLS = 'passive';
 }
 
 /**

@@ -31,6 +31,14 @@ window.register = async (o) => {
   await reg.register({ requestDelegate: { onReject: (res) => console.error('REGISTER refused ' + res.message.statusCode) } });
   await done;
 };
+// Up once its media is: the peer connection connected (ICE and DTLS done), 8 s at most.
+const mediaUp = async (s) => {
+  const pc = s.sessionDescriptionHandler.peerConnection;
+  const t0 = performance.now();
+  while (pc.connectionState !== 'connected' && performance.now() - t0 < 8000) await new Promise((r) => setTimeout(r, 20));
+  console.log('media ' + pc.connectionState + ' after ' + Math.round(performance.now() - t0) + ' ms');
+  if (pc.connectionState !== 'connected') throw new Error('media not connected: ' + pc.connectionState + '/' + pc.iceConnectionState);
+};
 const established = (s) => new Promise((r, f) => {
   s.stateChange.addListener((st) => {
     if (st === SessionState.Established) r();
@@ -56,6 +64,7 @@ window.call = async (target, fromUri, onlyOpus) => {
   const up = established(session);
   await session.invite({ requestDelegate: { onReject: (res) => { status = res.message.statusCode; warning = res.message.getHeader('warning') ?? ''; } } });
   try { await up; } catch (e) { return { ok: false, status, warning }; }
+  await mediaUp(session);
   return { ok: true };
 };
 window.answerNext = async (ms) => {
@@ -66,6 +75,7 @@ window.answerNext = async (ms) => {
   const up = established(session);
   await session.accept({ sessionDescriptionHandlerOptions: media });
   await up;
+  await mediaUp(session);
 };
 window.remoteStream = () => {
   const pc = session.sessionDescriptionHandler.peerConnection;
