@@ -2,9 +2,9 @@
  * The browser side of the bench's `dtls` mode: per call a WebRTC offer
  * (UDP/TLS/RTP/SAVPF, ICE credentials, a=fingerprint, setup:actpass,
  * rtcp-mux, a host candidate), then, from the relay's answer, a nominating
- * ICE check (we are the controlling agent), the DTLS handshake as client
- * (werift-dtls, use_srtp SRTP_AES128_CM_HMAC_SHA1_80) and the SRTP context
- * keyed from it. The relay's own checks (rtpengine is a full ICE agent) are
+ * ICE check (we are the controlling agent), the DTLS handshake in the role
+ * the answer leaves us (werift-dtls, use_srtp SRTP_AES128_CM_HMAC_SHA1_80)
+ * and the SRTP context keyed from it. The relay's own checks (rtpengine is a full ICE agent) are
  * answered with our credentials. Datagrams that are STUN or DTLS are taken
  * here; the rest is media for the counters.
  */
@@ -19,7 +19,7 @@ import {
   checkBindingRequest,
   successTransaction,
 } from '../../src/media/webrtc/stun.js';
-import { DtlsClient, HashAlgorithm, SignatureAlgorithm } from '../../src/media/webrtc/werift.js';
+import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm } from '../../src/media/webrtc/werift.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -28,6 +28,8 @@ export class WebrtcGen {
   readonly pwd = randomBytes(16).toString('hex');
   private readonly checks = new Map<string, () => void>();
   private readonly dtls = new Map<string, (data: Buffer) => void>();
+  /** DTLS records that came before their call's endpoint, replayed to it. */
+  private readonly early = new Map<string, Buffer[]>();
   /** `ourPort:relayPort` pairs whose relay checked us (a full ICE agent: rtpengine). */
   private readonly checkedBy = new Set<string>();
 
@@ -53,7 +55,15 @@ export class WebrtcGen {
       return true;
     }
     if (b >= 20 && b < 64) {
-      this.dtls.get(`${sock.address().port}:${r.port}`)?.(Buffer.from(msg));
+      const key = `${sock.address().port}:${r.port}`;
+      const to = this.dtls.get(key);
+      if (to !== undefined) to(Buffer.from(msg));
+      else if (this.dtls.size < 10_000) {
+        // A relay that is the DTLS client (rtpengine) may say ClientHello before its call is answered here.
+        const early = this.early.get(key) ?? [];
+        if (early.length < 8) early.push(Buffer.from(msg));
+        this.early.set(key, early);
+      }
       return true;
     }
     return false;
@@ -88,12 +98,59 @@ export class WebrtcGen {
     const port = Number(/^m=audio (\d+)/m.exec(answer)![1]);
     const ufrag = /^a=ice-ufrag:(\S+)/m.exec(answer)![1]!;
     const pwd = /^a=ice-pwd:(\S+)/m.exec(answer)![1]!;
-    await this.check(sock, port, ufrag, pwd);
-    // A full agent (no a=ice-lite) starts DTLS once its own check of us succeeded.
-    const pair = `${sock.address().port}:${port}`;
-    for (let i = 0; i < 40 && !/^a=ice-lite/m.test(answer) && !this.checkedBy.has(pair); i++) await sleep(50);
-    this.checkedBy.delete(pair);
-    return this.handshake(sock, port);
+    // Our offer said actpass: the relay's answer picks the roles (the built-in relay passive, rtpengine active).
+    const weServe = /^a=setup:active/m.test(answer);
+    const dtls = this.endpoint(sock, port, weServe);
+    try {
+      await this.check(sock, port, ufrag, pwd);
+      // A full agent (no a=ice-lite) starts DTLS once its own check of us succeeded.
+      const pair = `${sock.address().port}:${port}`;
+      for (let i = 0; i < 40 && !/^a=ice-lite/m.test(answer) && !this.checkedBy.has(pair); i++) await sleep(50);
+      this.checkedBy.delete(pair);
+      if (dtls instanceof DtlsClient) void dtls.connect();
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`DTLS handshake with port ${port} timed out`)), 10_000);
+        const done = (): void => {
+          clearTimeout(t);
+          resolve();
+        };
+        if (dtls.connected) done();
+        else dtls.onConnect.subscribe(done);
+      });
+    } finally {
+      this.dtls.delete(`${sock.address().port}:${port}`);
+    }
+    const k = dtls.extractSessionKeys(16, 14) as Record<'localKey' | 'localSalt', Buffer>;
+    return new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.localKey, k.localSalt);
+  }
+
+  /** Our DTLS side toward the relay's `port`, its datagrams routed to it from now on. */
+  private endpoint(sock: Socket, port: number, serve: boolean): DtlsClient | DtlsServer {
+    const transport = {
+      type: 'udp',
+      address: sock.address() as AddressInfo,
+      closed: false,
+      onData: (_d: Buffer, _a: readonly [string, number]): void => {},
+      send: async (data: Buffer): Promise<void> => void sock.send(data, port, '127.0.0.1'),
+      close: async (): Promise<void> => {},
+    };
+    const key = `${sock.address().port}:${port}`;
+    this.dtls.set(key, (d) => transport.onData(d, ['127.0.0.1', port]));
+    const early = this.early.get(key) ?? [];
+    this.early.delete(key);
+    // After the constructors below set transport.onData.
+    setImmediate(() => {
+      for (const d of early) transport.onData(d, ['127.0.0.1', port]);
+    });
+    const options = {
+      transport,
+      cert: this.cert.certPem,
+      key: this.cert.keyPem,
+      signatureHash: { hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 },
+      srtpProfiles: [1 as const],
+      extendedMasterSecret: true,
+    };
+    return serve ? new DtlsServer(options) : new DtlsClient(options);
   }
 
   private async check(sock: Socket, port: number, ufrag: string, pwd: string): Promise<void> {
@@ -111,40 +168,5 @@ export class WebrtcGen {
       this.checks.delete(key);
     }
     if (!done) throw new Error(`no answer to the ICE check at port ${port}`);
-  }
-
-  private async handshake(sock: Socket, port: number): Promise<SrtpContext> {
-    const key = `${sock.address().port}:${port}`;
-    const transport = {
-      type: 'udp',
-      address: sock.address() as AddressInfo,
-      closed: false,
-      onData: (_d: Buffer, _a: readonly [string, number]): void => {},
-      send: async (data: Buffer): Promise<void> => void sock.send(data, port, '127.0.0.1'),
-      close: async (): Promise<void> => {},
-    };
-    this.dtls.set(key, (d) => transport.onData(d, ['127.0.0.1', port]));
-    const client = new DtlsClient({
-      transport,
-      cert: this.cert.certPem,
-      key: this.cert.keyPem,
-      signatureHash: { hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 },
-      srtpProfiles: [1],
-      extendedMasterSecret: true,
-    });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`DTLS handshake with port ${port} timed out`)), 10_000);
-        client.onConnect.subscribe(() => {
-          clearTimeout(t);
-          resolve();
-        });
-        client.connect();
-      });
-    } finally {
-      this.dtls.delete(key);
-    }
-    const k = client.extractSessionKeys(16, 14) as Record<'localKey' | 'localSalt', Buffer>;
-    return new SrtpContext('AES_CM_128_HMAC_SHA1_80', k.localKey, k.localSalt);
   }
 }
