@@ -1,5 +1,4 @@
 import type { SipMessage } from '../sip/message.js';
-import { createResponse } from '../sip/response.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Dialog } from '../dialog/dialog.js';
 import { MediaError } from '../media/errors.js';
@@ -323,14 +322,7 @@ export class AttendedTransfer implements PendingTransfer {
 
   take(side: Side, req: SipMessage, tx: ServerTransaction): boolean {
     if (side !== this.side || req.method !== 'BYE') return false;
-    // The referrer may leave once it has our 202; the transfer goes on.
-    if (!this.referrer.acceptRemoteSeq(req.cseq.seq, 'BYE')) {
-      tx.respond(createResponse(req, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
-      return true;
-    }
-    this.referrerGone = true;
-    this.transfers.answer(tx, req, 200);
-    this.env.counters.inc('b2bua_byes_received');
+    if (this.transfers.referrerBye(this.referrer, req, tx)) this.referrerGone = true;
     return true;
   }
 

@@ -1,5 +1,4 @@
 import type { SipMessage } from '../sip/message.js';
-import { createResponse } from '../sip/response.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Dialog } from '../dialog/dialog.js';
@@ -294,15 +293,7 @@ export class PerformedTransfer implements PendingTransfer {
 
   take(side: Side, req: SipMessage, tx: ServerTransaction): boolean {
     if (side !== this.side || req.method !== 'BYE') return false;
-    // A blind transfer: the referrer leaves once it has our 202; the transfer goes on.
-    const d = this.referrer;
-    if (!d.acceptRemoteSeq(req.cseq.seq, 'BYE')) {
-      tx.respond(createResponse(req, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
-      return true;
-    }
-    this.referrerGone = true;
-    this.transfers.answer(tx, req, 200);
-    this.env.counters.inc('b2bua_byes_received');
+    if (this.transfers.referrerBye(this.referrer, req, tx)) this.referrerGone = true;
     return true;
   }
 

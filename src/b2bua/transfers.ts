@@ -208,6 +208,20 @@ export class Transfers {
     return grant !== undefined && grant.kind === from.kind && grant.name === from.name;
   }
 
+  /**
+   * The referrer's BYE while its transfer goes on (it may leave once it has
+   * our 202): answered 200, or 500 when out of order. True: it came in order.
+   */
+  referrerBye(referrer: Dialog, req: SipMessage, tx: ServerTransaction): boolean {
+    if (!referrer.acceptRemoteSeq(req.cseq.seq, 'BYE')) {
+      this.answer(tx, req, 500, 'CSeq out of order', [['Retry-After', '1']]);
+      return false;
+    }
+    this.answer(tx, req, 200);
+    this.env.counters.inc('b2bua_byes_received');
+    return true;
+  }
+
   /** An INVITE with Replaces from a trunk or a carrier (B2bua.handleInitial): always answered here. */
   replace(req: SipMessage, tx: ServerTransaction, flow: Flow, from: Omit<Party, 'number'>): void {
     new Replacement(this, req, tx, flow, from).run();
