@@ -84,7 +84,11 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
     const number = q.number.startsWith(' ') ? `+${q.number.trimStart()}` : q.number.trim();
     const snapshot = new TrunkingSnapshot(await loadTrunkingData(ctx.store));
     const rates: RateLookup = (c, n, at) => ctx.store.rates.match(c, n, at);
-    const live = { quality: ctx.quality?.() ?? null, carriers: ctx.carrierSettings?.() ?? [] };
+    const live = {
+      quality: ctx.quality?.() ?? null,
+      carriers: ctx.carrierSettings?.() ?? [],
+      module: ctx.routingModule?.() ?? null,
+    };
     return from !== null
       ? explainRoute(snapshot, from, number, rates, ctx.now(), live)
       : explainFromSource(snapshot, q.fromIp!, q.transport ?? 'udp', number, rates, live);

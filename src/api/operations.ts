@@ -223,6 +223,9 @@ export class Operations {
           ...(this.#trunkingSource?.carrierSettings !== undefined && {
             carrierSettings: this.#trunkingSource.carrierSettings,
           }),
+          ...(this.#trunkingSource?.routingModule !== undefined && {
+            routingModule: this.#trunkingSource.routingModule,
+          }),
         },
         log: this.#log,
         metrics: this.metrics,

@@ -34,6 +34,7 @@ import type { DrainStatus } from '../core/drain.js';
 import type { UnknownSource } from '../b2bua/unknown-sources.js';
 import type { QualitySnapshot } from '../trunking/quality.js';
 import type { CarrierSetting } from '../trunking/gateway-load.js';
+import type { RoutingModule } from '../trunking/routing-hook.js';
 
 /** The running B2BUA's live calls (absent in a server without one, and in tests of the store alone); a cluster's: every node's. */
 export interface CallService {
@@ -64,6 +65,8 @@ export interface ApiContext {
   quality?: () => QualitySnapshot;
   /** The gateway load settings in force (`routing.carriers`), for route explain; a server only. */
   carrierSettings?: () => CarrierSetting[];
+  /** The routing module in force, for route explain (absent: none). */
+  routingModule?: () => RoutingModule | null;
   /** The cluster's nodes (GET /api/v1/cluster); a node alone answers `enabled: false`. */
   cluster?: () => Promise<ClusterStatusJson>;
 }

@@ -20,6 +20,7 @@ import { CALLS_REFUSED } from '../metrics/families.js';
 import type { GatewayHealth } from '../trunking/gateway-monitor.js';
 import type { QualitySnapshot } from '../trunking/quality.js';
 import type { CarrierSetting } from '../trunking/gateway-load.js';
+import type { RoutingModule } from '../trunking/routing-hook.js';
 import { registerLoadMetrics, registerQualityMetrics, type LoadFigure } from './quality-metrics.js';
 
 /** What the running B2BUA and its helpers offer operations. */
@@ -40,6 +41,8 @@ export interface TrunkingSource {
   quality?(): QualitySnapshot;
   /** The gateway load settings in force (`routing.carriers`), for route explain. */
   carrierSettings?(): CarrierSetting[];
+  /** The routing module in force (`routing.module`), for route explain. */
+  routingModule?(): RoutingModule | null;
   /** Calls holding a place in each carrier's and gateway's capacity now. */
   load?(): LoadFigure[];
 }

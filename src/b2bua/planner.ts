@@ -22,6 +22,8 @@ import type { B2buaLog } from './env.js';
 import { legMedia } from './media-link.js';
 import type { RefusalCause } from './refusal-cause.js';
 import type { CallPolicy } from '../security/call-policy.js';
+import { qualityLookup, type ModuleEffect, type ModuleHook, type RoutingModule } from '../trunking/routing-hook.js';
+import type { QualitySnapshot } from '../trunking/quality.js';
 
 /** A registered customer's contacts (the location service), for trunks without a fixed destination. */
 export interface ContactLookup {
@@ -41,7 +43,9 @@ export interface Planner {
   /** A carrier's gateways in the order a call tries them (`routing.carriers`: priority groups, weights); absent: as listed. */
   gatewayOrder?(carrier: Carrier, callId: string): string[];
   /** Carriers and gateways demoted for their figures (src/trunking/quality.ts): tried after the others. */
-  quality?: { isDemoted(carrier: string, gateway: string | null): boolean };
+  quality?: { isDemoted(carrier: string, gateway: string | null): boolean; snapshot?(): QualitySnapshot };
+  /** The routing module in force (`routing.module`), null or absent: none. */
+  routingModule?(): RoutingModule | null;
   /** Our host as written in the From/To/PAI we send (the advertised address). */
   ourHost: string;
   /** The header rule for legs toward a trunk or a carrier, or null. */
@@ -270,18 +274,21 @@ export async function planOutbound(
   // Access lists for outbound calls, barred destinations (premium rate...), barring by time of day.
   const barred = emergency ? null : p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
   if (barred !== null) return refuse(403, barred, 'barred');
-  const decision = await decideRoute(p.directory, dialled, (names, n) => readRates(p, names, n), Math.random);
+  const hook = moduleHook(p, req, flow, trunk, account, { received: callerRaw, number: caller }, dialledRaw);
+  const decision = await decideRoute(p.directory, dialled, (names, n) => readRates(p, names, n), Math.random, hook);
+  const effect = decision.module;
   // An emergency call refused all the same (no route or gateway for it) says so in its CDR and log.
   const flagged = (r: Refusal): Refusal => (emergency ? { ...r, emergency: true } : r);
   if (decision.refusal !== null)
     return flagged(refuse(decision.refusal.status, decision.refusal.reason, decision.refusal.cause));
-  const callerOut = caller ?? (callerRaw !== null && callerRaw !== '' ? callerRaw : 'anonymous');
+  const callerOut = effect?.caller ?? caller ?? (callerRaw !== null && callerRaw !== '' ? callerRaw : 'anonymous');
+  const sent: DialledNumber = effect?.callee == null ? dialled : { number: effect.callee, emergency: false };
   const attempts: LegAttempt[] = [];
   const demoted: LegAttempt[] = [];
   const down: LegAttempt[] = [];
   for (const { carrier: c } of decision.order.ordered) {
     for (const gw of p.gatewayOrder?.(c, req.callId) ?? c.gateways) {
-      const a = carrierAttempt(p, c, gw, callerOut, dialled, from.display);
+      const a = carrierAttempt(p, c, gw, callerOut, sent, from.display, effect);
       if (a === null) continue;
       if (!p.gatewayUp(gw)) down.push(a);
       else (p.quality?.isDemoted(c.name, gw) === true ? demoted : attempts).push(a);
@@ -305,13 +312,41 @@ export async function planOutbound(
       account: account.name,
       trunk: trunk.name,
       from: callerOut,
-      to: number,
+      to: sent.number,
       received: { from: callerRaw, to: dialledRaw },
       emergency,
       attempts,
       release: admitted.release,
       legSidHeader: false,
       mediaA: legMedia(trunk.media, trunk.codecs, flow.proto === 'ws' || flow.proto === 'wss'),
+    },
+  };
+}
+
+/** The routing module to run on this call and what it is shown of the call, or null when none is configured. */
+function moduleHook(
+  p: Planner,
+  req: SipMessage,
+  flow: Flow,
+  trunk: Trunk,
+  account: Account,
+  caller: { received: string | null; number: string | null },
+  calleeReceived: string | null,
+): ModuleHook | null {
+  const module = p.routingModule?.() ?? null;
+  if (module === null) return null;
+  const snapshot = p.quality?.snapshot?.() ?? null;
+  return {
+    module,
+    facts: {
+      source: { address: flow.remoteHost, port: flow.remotePort, transport: flow.proto },
+      trunk: trunk.name,
+      account: account.name,
+      calleeReceived,
+      caller,
+      headers: req.fields.map((f) => [f.name, f.value] as const),
+      explain: false,
+      quality: qualityLookup(snapshot, Date.now()),
     },
   };
 }
@@ -340,6 +375,7 @@ function carrierAttempt(
   caller: string,
   dialled: DialledNumber,
   display: string | null,
+  effect: ModuleEffect | null,
 ): LegAttempt | null {
   const uri = tryParseUri(gw);
   if (uri === null || !isSipUri(uri)) {
@@ -359,7 +395,7 @@ function carrierAttempt(
     routes: [],
     from: `${displayPart(display)}<sip:${callerOut}@${p.ourHost}>`,
     to: `<sip:${callee}@${uri.host}>`,
-    headers: [['P-Asserted-Identity', `<sip:${callerOut}@${p.ourHost}>`]],
+    headers: [['P-Asserted-Identity', `<sip:${callerOut}@${p.ourHost}>`], ...(effect?.headers ?? [])],
     credentials: c.username !== null && c.password !== null ? { username: c.username, password: c.password } : null,
     carrier: c.name,
     gateway: gw,

@@ -20,6 +20,8 @@ export type RefusalCause =
   | 'concurrent-limit'
   /** A node of a cluster that cannot reach the shared limits (Redis), `cluster.onRedisDown: reject`. */
   | 'cluster-unavailable'
+  /** Refused by the routing module (`routing.module`), or every carrier dropped by it. */
+  | 'routing-module'
   | 'extension'
   | 'shutdown';
 

@@ -31,6 +31,7 @@ import { canonicalIp } from '../trunking/snapshot.js';
 import { qualityText, type QualityOut } from '../trunking/quality-order.js';
 import type { GatewayLoadOut } from '../trunking/gateway-load.js';
 import { serverQuality } from './quality.js';
+import { RoutingModule } from '../trunking/routing-hook.js';
 
 export function registerRoute(program: Command): void {
   const group = commandGroup(
@@ -123,7 +124,13 @@ function registerExplain(group: Command): void {
     const from = await orFail(() => explainSource(opts));
     // The carriers' figures and demotions are the running server's (none without one); the gateway settings the config's.
     const config = await loadConfigOrExit(cmd);
-    const live = { quality: await serverQuality(config), carriers: carrierSettings(config.routing) };
+    // The routing module as the config names it, run here as the server runs it (a module that does not load: the error).
+    const file = config.routing.module;
+    const module =
+      file === undefined
+        ? null
+        : await orFail(() => RoutingModule.load(file, config.routing.moduleBudgetMs, { warn: () => undefined }));
+    const live = { quality: await serverQuality(config), carriers: carrierSettings(config.routing), module };
     await withStore(cmd, async (store) => {
       const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
       const rates: RateLookup = (c, n, at) => store.rates.match(c, n, at);
@@ -234,6 +241,19 @@ function gatewayLoadText(g: GatewayLoadOut): string {
   return `gateways ${g.balance}: ${gw.join(', ')}${g.maxCalls === null ? '' : `; carrier max ${g.maxCalls} calls`}`;
 }
 
+interface ExplainedModule {
+  file: string;
+  ms: number;
+  changed: string[];
+  error: string | null;
+}
+
+/** What the routing module did, in a line. */
+function moduleText(m: ExplainedModule): string {
+  const what = m.error ?? (m.changed.length === 0 ? 'changed nothing' : m.changed.join('; '));
+  return `${m.file} (${m.ms} ms): ${what}`;
+}
+
 /** An explanation as KEY VALUE lines. */
 function explanationText(e: Record<string, unknown>): Record<string, unknown> {
   const src = e['source'] as { ip: string; transport: string; rule: string } | undefined;
@@ -256,6 +276,7 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
       .map((c, i) => `${i + 1}. ${c.name} (${c.why}; sends ${c.sends} to ${c.gateways.join(', ')}${qualityNote(c)})`)
       .join('; ');
     if (leftOut.length > 0) text['left out'] = leftOut.map((c) => `${c.name} (${c.why})`).join('; ');
+    if (e['module'] !== undefined) text['module'] = moduleText(e['module'] as ExplainedModule);
   }
   text['verdict'] =
     e['refused'] === null

@@ -5,7 +5,7 @@
  *                                 ./trunkline.yaml if present, else defaults
  *   parseConfig(text, baseDir)    YAML text -> TrunklineConfig (or ConfigError)
  *
- * Relative paths in the file (data, database, tls.*) are resolved against the
+ * Relative paths in the file (data, database, tls.*, routing.module) are resolved against the
  * directory of the file; with no file, against the working directory.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -166,9 +166,10 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 /** The schema's output with what depends on where the file is: absolute paths, the database. */
 function finalizeConfig(raw: RawConfig, baseDir: string, source: string | undefined): TrunklineConfig {
   const data = resolve(baseDir, raw.data);
-  const { tls } = raw;
+  const { tls, routing } = raw;
   return {
     ...raw,
+    ...(routing.module !== undefined && { routing: { ...routing, module: resolve(baseDir, routing.module) } }),
     ...(source !== undefined && { source }),
     data,
     database: resolveDatabase(raw.database, baseDir, data),

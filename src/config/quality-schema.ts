@@ -4,7 +4,9 @@
  * demoted for a cool-down (src/trunking/quality.ts). A threshold of 0 is
  * not judged; all are 0 by default (figures kept, nobody demoted).
  * `routing.carriers`: per carrier, its gateways' priority groups, weights
- * and capacities (src/trunking/gateway-load.ts).
+ * and capacities (src/trunking/gateway-load.ts). `routing.module`: a
+ * compiled ES module that may change each outbound call's routing
+ * (src/trunking/routing-module.ts), given at most `routing.moduleBudgetMs`.
  */
 import { z } from 'zod';
 import { int, oneOf } from './leaf.js';
@@ -78,6 +80,10 @@ export const routingSchema = z
   .strictObject({
     quality: qualitySchema,
     carriers: z.array(carrierSettingSchema).default([]),
+    /** A routing module's file (JavaScript, ESM; relative: to the config file). */
+    module: z.string().min(1).optional(),
+    /** How long the module may take per call (ms); longer: the table's decision stands. */
+    moduleBudgetMs: int(1, 10_000, 'ms 1-10000').default(50),
   })
   .superRefine((r, ctx) => {
     const seen = new Set<string>();

@@ -47,6 +47,7 @@ export const CALL_REFUSAL_CAUSES = [
   'cpm-limit',
   'concurrent-limit',
   'cluster-unavailable',
+  'routing-module',
   'extension',
   'shutdown',
   'unknown-source',

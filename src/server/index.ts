@@ -60,6 +60,7 @@ import {
   directoryPart,
   gatewayMonitorPart,
   qualityPart,
+  routingModulePart,
 } from './trunking.js';
 import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeline.js';
 import { admissionPart, buildDrain, controlPart, localCalls, operationsPart } from './operations.js';
@@ -161,6 +162,7 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
     registrations: flows?.registrations() ?? 0,
     carrierRegistrations: trunking.carrierRegistrations.list().filter((r) => r.registered).length,
   }));
+  await parts.start(routingModulePart(trunking, config, log));
   await parts.start(b2buaPart(trunking, log));
   const shared = await startSharedCalls(cluster, trunking.b2bua, media.link, parts, ops, log);
   const stages = { subscribers, b2bua: trunking.b2bua, security, dialogStamp, dialogOwners: shared, flows };

@@ -39,6 +39,7 @@ import { QualityBoard } from '../trunking/quality.js';
 import { GatewayLoad } from '../trunking/gateway-load.js';
 import { carrierSettings } from '../config/quality-schema.js';
 import type { BusEvent } from '../core/events.js';
+import { RoutingModule } from '../trunking/routing-hook.js';
 
 /** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
 const CDR_WAIT_MS = 5_000;
@@ -51,6 +52,8 @@ export interface Trunking {
   carrierRegistrations: CarrierRegistrations;
   /** Carrier and gateway quality: rolling figures and demotions (`routing.quality`), fed by the bus's call.attempt. */
   quality: QualityBoard;
+  /** The routing module in force (`routing.module`; null: none), loaded by routingModulePart. */
+  routingModule: { current: RoutingModule | null };
   /** Replaces the header rules per trunk / carrier (`trunking.headers`), the session timers (`trunking.sessionTimer`), the transfer policy (`trunking.transfer`) and the gateway load settings (`routing.carriers`) for the calls to come. */
   setHeaderRules(config: TrunklineConfig): void;
 }
@@ -167,7 +170,9 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   env.bus.subscribe((e) => {
     if (e.type === 'call.attempt') quality.record((e as BusEvent<'call.attempt'>).data);
   });
+  const routingModule: Trunking['routingModule'] = { current: null };
   const b2bua = new B2bua(b2buaEnv, {
+    routingModule: () => routingModule.current,
     log: d.log,
     directory,
     limiter,
@@ -207,6 +212,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     unknownSources: () => b2bua.unknownSources(),
     quality: () => quality.snapshot(),
     carrierSettings: () => load.list(),
+    routingModule: () => routingModule.current,
     load: () =>
       [...directory.snapshot.carriers.values()].flatMap((c) => [
         { carrier: c.name, gateway: null, calls: load.calls(c.name) },
@@ -219,6 +225,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     monitor,
     carrierRegistrations,
     quality,
+    routingModule,
     setHeaderRules: (next) => {
       headerRules = headerRuleMap(next);
       sessionTimers.update(next.trunking.sessionTimer);
@@ -323,6 +330,22 @@ export function qualityPart(t: Trunking): Part {
       timer = null;
     },
   };
+}
+
+/**
+ * The routing module (`routing.module`): loaded at start (one that does not
+ * load stops the start, naming the key) and anew at each reload (one that
+ * does not load fails the reload and the one before stays).
+ */
+export function routingModulePart(t: Trunking, config: TrunklineConfig, log: Logger): Part {
+  const mlog = log.child({ mod: 'routing-module' });
+  const load = async (c: TrunklineConfig): Promise<void> => {
+    const file = c.routing.module;
+    t.routingModule.current =
+      file === undefined ? null : await RoutingModule.load(file, c.routing.moduleBudgetMs, mlog);
+    if (file !== undefined) mlog.info({ module: file, budgetMs: c.routing.moduleBudgetMs }, 'routing module loaded');
+  };
+  return { name: 'routing module', start: () => load(config), reload: load };
 }
 
 /** OPTIONS pings of the carriers' gateways (`trunking.ping`); a gateway a reload adds is pinged at once. */

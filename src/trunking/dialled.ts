@@ -11,6 +11,7 @@ import { NumberError } from './e164.js';
 import { receiveNumber, sendNumber } from './dial-plan.js';
 import type { Carrier, DialPlan, RateMatch, RouteMatch, Trunk } from './model.js';
 import { orderRoute, type RouteOrder } from './route-order.js';
+import { runModule, type ModuleEffect, type ModuleHook } from './routing-hook.js';
 
 /** What the path needs of the trunking data (the directory and a snapshot both have it). */
 export interface NumberRouting {
@@ -23,7 +24,7 @@ export interface NumberRouting {
 export interface NumberRefusal {
   status: number;
   reason: string;
-  cause: 'number' | 'no-route';
+  cause: 'number' | 'no-route' | 'routing-module';
   detail: string;
 }
 
@@ -72,6 +73,8 @@ export interface RouteDecision {
   route: RouteMatch | null;
   order: RouteOrder;
   refusal: NumberRefusal | null;
+  /** What the routing module did (null: none configured, or an emergency call, or the table refused). */
+  module: ModuleEffect | null;
 }
 
 /**
@@ -90,27 +93,60 @@ function noRoute(detail: string, reason = 'No route'): NumberRefusal {
  * The route of `d` and the order of its carriers. An emergency number takes
  * the emergency route (else the default route) with its carriers in the
  * listed order, never priced. `random`: a weighted route's draw, null to
- * keep the list order (explain).
+ * keep the list order (explain). `hook`: the routing module (routing-hook.ts)
+ * and the call's facts; it changes the table's decision for a call the
+ * table routes (never an emergency call).
  */
 export async function decideRoute(
   dir: NumberRouting,
   d: DialledNumber,
   rates: RatesOf,
   random: (() => number) | null,
+  hook: ModuleHook | null = null,
+): Promise<RouteDecision> {
+  // With a module, a priority route's rates are looked up too: the module is shown them.
+  const table = await tableRoute(dir, d, rates, random, hook !== null);
+  if (hook === null || d.emergency || table.refusal !== null || table.route === null) return table;
+  const m = await runModule(hook, d.number, table.route, table.order);
+  const refusal = m.refusal ?? null;
+  return { route: table.route, order: m.order, refusal, module: m.effect };
+}
+
+async function tableRoute(
+  dir: NumberRouting,
+  d: DialledNumber,
+  rates: RatesOf,
+  random: (() => number) | null,
+  wantRates: boolean,
 ): Promise<RouteDecision> {
   if (d.emergency) {
     const route = dir.emergencyRoute();
     if (route === null || route.carriers.length === 0)
-      return { route, order: EMPTY, refusal: noRoute(`no emergency route and no default route + for ${d.number}`) };
-    return { route, order: orderRoute({ ...route, mode: 'priority', weights: null }, null), refusal: null };
+      return {
+        route,
+        order: EMPTY,
+        refusal: noRoute(`no emergency route and no default route + for ${d.number}`),
+        module: null,
+      };
+    return {
+      route,
+      order: orderRoute({ ...route, mode: 'priority', weights: null }, null),
+      refusal: null,
+      module: null,
+    };
   }
   const route = dir.route(d.number);
   if (route === null)
-    return { route, order: EMPTY, refusal: noRoute(`no route for ${d.number} (add one, or a default route +)`) };
+    return {
+      route,
+      order: EMPTY,
+      refusal: noRoute(`no route for ${d.number} (add one, or a default route +)`),
+      module: null,
+    };
   if (route.carriers.length === 0)
-    return { route, order: EMPTY, refusal: noRoute(`route ${route.prefix} has no carriers`) };
+    return { route, order: EMPTY, refusal: noRoute(`route ${route.prefix} has no carriers`), module: null };
   const found =
-    route.mode === 'priority'
+    route.mode === 'priority' && !wantRates
       ? null
       : await rates(
           route.carriers.map((c) => c.name),
@@ -123,9 +159,9 @@ export async function decideRoute(
       : orderRoute(route, found, random);
   if (order.ordered.length === 0) {
     const detail = `route ${route.prefix} is lcr and none of its carriers has a rate for ${d.number}`;
-    return { route, order, refusal: noRoute(detail, 'No rated carrier') };
+    return { route, order, refusal: noRoute(detail, 'No rated carrier'), module: null };
   }
-  return { route, order, refusal: null };
+  return { route, order, refusal: null, module: null };
 }
 
 /** The callee as `carrier` is sent it: its dial plan's form, then its tech prefix. */

@@ -18,11 +18,16 @@ import type { Carrier, RateMatch } from './model.js';
 import { orderWithQuality } from './quality-order.js';
 import type { QualitySnapshot } from './quality.js';
 import { gatewayLoadOut, type CarrierSetting } from './gateway-load.js';
+import { qualityLookup, type ModuleEffect, type ModuleHook, type RoutingModule } from './routing-hook.js';
 
-/** What a running server adds to an explanation: its carriers' quality figures, its gateway load settings. */
+/** What a running server adds to an explanation: its carriers' quality figures, its gateway load settings, the routing module. */
 export interface ExplainLive {
   quality?: QualitySnapshot | null;
   carriers?: readonly CarrierSetting[];
+  /** The routing module (`routing.module`), run as on a live call (its log lines left out). */
+  module?: RoutingModule | null;
+  /** The address the call would come from (explainFromSource). */
+  source?: { address: string; port: number; transport: string } | null;
 }
 import { formatIncrements, formatMicros } from './money.js';
 
@@ -70,7 +75,10 @@ export async function explainRoute(
   if (read.emergency)
     out['note'] =
       'an emergency number: no caller ID check, no barring, no limit; the emergency route (else +) in its listed order';
-  const decision = await decideRoute(snapshot, read, (names, n) => rates(names, n, now), null);
+  const hook = explainHook(live, entry.trunk.name, entry.account.name, dialled, now);
+  const decision = await decideRoute(snapshot, read, (names, n) => rates(names, n, now), null, hook);
+  const effect = decision.module;
+  const sent = effect?.callee == null ? read : { number: effect.callee, emergency: false };
   const route = decision.route;
   out['route'] = route?.prefix ?? null;
   out['mode'] = route === null ? null : read.emergency ? 'priority' : route.mode;
@@ -78,7 +86,7 @@ export async function explainRoute(
   out['carriers'] = orderWithQuality(decision.order, live.quality ?? null, now).map((o) => ({
     name: o.carrier.name,
     gateways: o.carrier.gateways,
-    sends: calleeForCarrier(snapshot, o.carrier, read),
+    sends: calleeForCarrier(snapshot, o.carrier, sent),
     rate: rateOut(o.rate),
     ...(o.weight !== null && { weight: o.weight }),
     why: o.why,
@@ -89,8 +97,46 @@ export async function explainRoute(
   out['leftOut'] = decision.order.leftOut.map((l) => ({ name: l.carrier.name, why: l.why }));
   const did = read.emergency ? null : snapshot.did(read.number);
   if (did !== null) out['did'] = { number: did.did.number, trunk: did.trunk.name, account: did.account.name };
+  if (effect !== null) out['module'] = moduleOut(effect);
   out['refused'] = decision.refusal === null ? null : refusalText(decision.refusal);
   return out;
+}
+
+/** The routing module run as on a live call from the trunk (no caller, no headers), or null when there is none. */
+function explainHook(
+  live: ExplainLive,
+  trunk: string,
+  account: string,
+  dialled: string,
+  now: number,
+): ModuleHook | null {
+  const module = live.module ?? null;
+  if (module === null) return null;
+  return {
+    module,
+    facts: {
+      source: live.source ?? null,
+      trunk,
+      account,
+      calleeReceived: dialled,
+      caller: { received: null, number: null },
+      headers: [],
+      explain: true,
+      quality: qualityLookup(live.quality ?? null, now),
+    },
+  };
+}
+
+/** What the routing module did, as explain shows it. */
+function moduleOut(e: ModuleEffect): Record<string, unknown> {
+  return {
+    file: e.module,
+    ms: e.ms,
+    changed: e.error === null ? e.changes : [],
+    ...(e.headers.length > 0 && { headers: Object.fromEntries(e.headers) }),
+    ...(e.caller !== null && { caller: e.caller }),
+    error: e.error === null ? null : `${e.error}: the table's decision stands`,
+  };
 }
 
 /**
@@ -118,7 +164,10 @@ export async function explainFromSource(
     return {
       source,
       direction: 'outbound',
-      ...(await explainRoute(snapshot, m.trunk.name, dialled, rates, Date.now(), live)),
+      ...(await explainRoute(snapshot, m.trunk.name, dialled, rates, Date.now(), {
+        ...live,
+        source: { address: s.address || ip, port: 0, transport: transport.toLowerCase() },
+      })),
     };
   if (m.kind === 'carrier') return { source, direction: 'inbound', ...explainInbound(snapshot, m.carrier, dialled) };
   const refused =

@@ -659,6 +659,10 @@ describe('routing: carrier quality and gateway load', () => {
       coolDown: 300,
     });
     assert.deepEqual(c.routing.carriers, []);
+    assert.deepEqual([c.routing.module, c.routing.moduleBudgetMs], [undefined, 50]);
+    // The routing module's file: relative to the config file's directory.
+    const m = parseConfig('routing: {module: lib/route.mjs, moduleBudgetMs: 20}', '/etc/trunkline');
+    assert.deepEqual([m.routing.module, m.routing.moduleBudgetMs], ['/etc/trunkline/lib/route.mjs', 20]);
     const g = parseConfig('routing: {carriers: [{carrier: up, gateways: [{uri: "sip:a", weight: 3}]}]}', BASE);
     assert.deepEqual(g.routing.carriers[0], {
       carrier: 'up',
@@ -672,6 +676,7 @@ describe('routing: carrier quality and gateway load', () => {
     ['routing: {quality: {minAsr: 120}}', 'config: routing.quality.minAsr: expected a percent 0-100, got 120'],
     ['routing: {quality: {coolDown: 0}}', 'config: routing.quality.coolDown: expected seconds 1-86400, got 0'],
     ['routing: {quality: {minAsrr: 1}}', 'config: unknown key "routing.quality.minAsrr"'],
+    ['routing: {moduleBudgetMs: 0}', 'config: routing.moduleBudgetMs: expected ms 1-10000, got 0'],
     [
       'routing: {carriers: [{carrier: up, balance: random}]}',
       'config: routing.carriers[0].balance: expected weighted|hash, got "random"',

@@ -31,6 +31,7 @@ const CAUSES: Record<RefusedCallCause, string> = {
   'cpm-limit': 'calls per minute limit',
   'concurrent-limit': 'concurrent calls limit',
   'cluster-unavailable': 'cluster limits unreachable',
+  'routing-module': 'routing module',
   'caller-id': 'caller ID not allowed',
   transport: 'transport not allowed',
   certificate: 'certificate not allowed',
