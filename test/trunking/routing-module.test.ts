@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Carrier, OutboundRoute, RateMatch, Trunk } from '../../src/trunking/model.js';
 import { TrunkingSnapshot } from '../../src/trunking/snapshot.js';
 import { decideRoute, refusalText, type RatesOf } from '../../src/trunking/dialled.js';
@@ -258,4 +259,26 @@ test('a reload reads the file anew', async () => {
   writeFileSync(file, `export default () => ({ carriers: ['cheap'] });`);
   const second = await RoutingModule.load(file, 50, log);
   assert.deepEqual([names(await decide(first)), names(await decide(second))], [['dear'], ['cheap']]);
+});
+
+test('the documented example (docs/examples/routing-module.ts) does what its comment says', async () => {
+  const example = fileURLToPath(new URL('../../docs/examples/routing-module.js', import.meta.url));
+  const m = await RoutingModule.load(example, 50, log);
+  const gold = { ...facts, headers: [['X-Priority-Route', 'dear'] as const] };
+  const r = await decideRoute(snap, NUMBER, rates, null, { module: m, facts: gold });
+  assert.deepEqual([names(r), r.module!.headers], [['dear', 'cheap'], [['X-Customer-Account', 'acme']]]);
+  // Account budget to a UK mobile: cheap (0.01) and dear (0.02) are both under 0.05.
+  const budget = { ...facts, account: 'budget' };
+  const mobile = { number: '+447700900123', emergency: false };
+  const b = await decideRoute(snap, mobile, rates, null, { module: m, facts: budget });
+  assert.deepEqual(names(b), ['cheap', 'dear']);
+  RATES.set('cheap', rate('cheap', 60_000));
+  RATES.set('dear', rate('dear', 70_000));
+  try {
+    const refused = await decideRoute(snap, mobile, rates, null, { module: m, facts: budget });
+    assert.equal(refusalText(refused.refusal!), '403: Destination not in plan (refused by the routing module)');
+  } finally {
+    RATES.set('cheap', rate('cheap', 10_000));
+    RATES.set('dear', rate('dear', 20_000));
+  }
 });
