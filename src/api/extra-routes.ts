@@ -88,6 +88,7 @@ export function registerExtraRoutes(v1: FastifyInstance, ctx: ApiContext): void 
       quality: ctx.quality?.() ?? null,
       carriers: ctx.carrierSettings?.() ?? [],
       module: ctx.routingModule?.() ?? null,
+      prices: (a: string, n: string, at: number) => ctx.store.prices.match(a, n, at),
     };
     return from !== null
       ? explainRoute(snapshot, from, number, rates, ctx.now(), live)

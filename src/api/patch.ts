@@ -35,6 +35,7 @@ export async function patchAccount(store: Store, name: string, b: AccountPatch):
   return store.accounts.update(name, {
     ...(b.cpm !== undefined && { cpm: b.cpm }),
     ...(b.maxCalls !== undefined && { maxCalls: b.maxCalls }),
+    ...(b.sellBelowCost !== undefined && { sellBelowCost: b.sellBelowCost }),
   });
 }
 

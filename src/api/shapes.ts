@@ -79,6 +79,12 @@ export const accountViews = views(
     name: z.string().describe('letters, digits, . _ -'),
     cpm: limit.optional().describe('calls per minute over all its trunks; null = unlimited'),
     maxCalls: limit.optional().describe('concurrent calls over all its trunks; null = unlimited'),
+    sellBelowCost: z
+      .boolean()
+      .optional()
+      .describe(
+        'its calls go through when the cheapest carrier costs more than its price (default false: refused 403)',
+      ),
     createdAt: z.string().describe('ISO 8601'),
   }),
   { key: 'name', readOnly: ['createdAt'] },
@@ -256,6 +262,12 @@ export const cdrViews = views(
       .number()
       .nullable()
       .describe('MOS estimate of the media (ITU-T G.107 E-model, simplified); null without RTCP'),
+    price: z
+      .string()
+      .nullable()
+      .describe(
+        "sell price of an answered outbound call, a decimal: the account's price (fee + rate x billed / 60 by its increments); null when it has none",
+      ),
   }),
   { key: 'callSid' },
 );

@@ -11,9 +11,11 @@ import {
   callerForCarrier,
   decideRoute,
   planOf,
+  profitRefusal,
   readCaller,
   readDialled,
   type DialledNumber,
+  type RatesOf,
 } from '../trunking/dialled.js';
 import { sendNumber } from '../trunking/dial-plan.js';
 import { newCallSid } from '../dialog/sid.js';
@@ -44,6 +46,8 @@ export interface Planner {
   gatewayOrder?(carrier: Carrier, callId: string): string[];
   /** Carriers and gateways demoted for their figures (src/trunking/quality.ts): tried after the others. */
   quality?: { isDemoted(carrier: string, gateway: string | null): boolean; snapshot?(): QualitySnapshot };
+  /** An account's sell price for a number (src/store/repos/prices.ts); absent: no sell prices. */
+  prices?(account: string, number: string, at: number): Promise<RateMatch | null>;
   /** The routing module in force (`routing.module`), null or absent: none. */
   routingModule?(): RoutingModule | null;
   /** Our host as written in the From/To/PAI we send (the advertised address). */
@@ -275,8 +279,12 @@ export async function planOutbound(
   const barred = emergency ? null : p.policy.outbound(flow.remoteHost, account.name, trunk.name, number);
   if (barred !== null) return refuse(403, barred, 'barred');
   const hook = moduleHook(p, req, flow, trunk, account, { received: callerRaw, number: caller }, dialledRaw);
-  const decision = await decideRoute(p.directory, dialled, (names, n) => readRates(p, names, n), Math.random, hook);
+  const price = emergency ? null : await readPrice(p, account, number);
+  const rates: RatesOf = (names, n) => readRates(p, names, n);
+  const decision = await decideRoute(p.directory, dialled, rates, Math.random, hook, price !== null);
   const effect = decision.module;
+  const unprofitable = decision.refusal === null ? profitRefusal(decision.order, price, account) : null;
+  if (unprofitable !== null) return refuse(unprofitable.status, unprofitable.reason, unprofitable.cause);
   // An emergency call refused all the same (no route or gateway for it) says so in its CDR and log.
   const flagged = (r: Refusal): Refusal => (emergency ? { ...r, emergency: true } : r);
   if (decision.refusal !== null)
@@ -349,6 +357,17 @@ function moduleHook(
       quality: qualityLookup(snapshot, Date.now()),
     },
   };
+}
+
+/** The account's price for the number; null when it has none or it could not be read (the call is not checked then). */
+async function readPrice(p: Planner, account: Account, number: string): Promise<RateMatch | null> {
+  if (p.prices === undefined) return null;
+  try {
+    return await p.prices(account.name, number, Date.now());
+  } catch (err) {
+    p.log.warn({ account: account.name, number, err: String(err) }, 'sell price not read: the call is not checked');
+    return null;
+  }
 }
 
 /** The carriers' rates for an lcr route (one indexed query); null when they could not be read. */

@@ -22,6 +22,8 @@ export type RefusalCause =
   | 'cluster-unavailable'
   /** Refused by the routing module (`routing.module`), or every carrier dropped by it. */
   | 'routing-module'
+  /** The cheapest carrier costs more than the account pays for the number (sell prices). */
+  | 'not-profitable'
   | 'extension'
   | 'shutdown';
 

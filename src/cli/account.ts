@@ -1,6 +1,7 @@
 /**
- * `trunkline account add NAME [--cpm N] [--max-calls N]` / `set NAME [--cpm
- * N|none] [--max-calls N|none] [--json]` / `rm NAME [--cascade]` / `list
+ * `trunkline account add NAME [--cpm N] [--max-calls N] [--sell-below-cost
+ * yes|no]` / `set NAME [--cpm N|none] [--max-calls N|none]
+ * [--sell-below-cost yes|no] [--json]` / `rm NAME [--cascade]` / `list
  * [--json]` / `show NAME [--json]`: customers, with limits over all their
  * trunks (none given: unlimited).
  */
@@ -9,7 +10,7 @@ import { checkName } from '../trunking/validate.js';
 import { withConfigOption } from './common.js';
 import { isoTime, plural, printList, say } from './output.js';
 import { accountJson } from '../store/json.js';
-import { commandGroup, orFail, withStore } from './store.js';
+import { CliError, commandGroup, orFail, withStore } from './store.js';
 import { intOption, orNone, printShow, registerSet, withOptions, type OptionSpecs } from './trunking-common.js';
 import { patchAccount, type AccountPatch } from '../api/patch.js';
 import type { Store } from '../store/index.js';
@@ -19,7 +20,16 @@ import type { Account } from '../trunking/model.js';
 const OPTIONS: OptionSpecs = [
   ['--cpm <n>', 'calls per minute over all its trunks (default: unlimited)'],
   ['--max-calls <n>', 'concurrent calls over all its trunks (default: unlimited)'],
+  ['--sell-below-cost <yes|no>', 'let calls through that cost more than its price (default no: refused 403)'],
 ];
+
+/** `--sell-below-cost yes|no`. */
+function yesNo(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'yes' || v === 'true') return true;
+  if (v === 'no' || v === 'false') return false;
+  throw new CliError(`sell-below-cost: expected yes or no, got ${JSON.stringify(v)}`);
+}
 
 /** What show (and set) print: the account, its trunks and DIDs. */
 async function shown(store: Store, a: Account): Promise<Record<string, unknown>> {
@@ -29,10 +39,12 @@ async function shown(store: Store, a: Account): Promise<Record<string, unknown>>
 }
 
 /** The options given as a PATCH body; `none` clears a limit. */
-function accountPatch(o: { cpm?: string; maxCalls?: string; json?: boolean }): AccountPatch {
+function accountPatch(o: { cpm?: string; maxCalls?: string; sellBelowCost?: string; json?: boolean }): AccountPatch {
   const b: AccountPatch = {};
   if (o.cpm !== undefined) b.cpm = orNone(o.cpm, (v) => intOption(v, 'cpm')!);
   if (o.maxCalls !== undefined) b.maxCalls = orNone(o.maxCalls, (v) => intOption(v, 'max-calls')!);
+  const sell = yesNo(o.sellBelowCost);
+  if (sell !== undefined) b.sellBelowCost = sell;
   return b;
 }
 
@@ -51,11 +63,12 @@ export function registerAccount(program: Command): void {
         .argument('<name>', 'the account name (letters, digits, . _ -)'),
       OPTIONS,
     ),
-  ).action(async (name: string, opts: { cpm?: string; maxCalls?: string }, cmd: Command) => {
+  ).action(async (name: string, opts: { cpm?: string; maxCalls?: string; sellBelowCost?: string }, cmd: Command) => {
     const input = await orFail(() => ({
       name: checkName(name, 'name'),
       cpm: intOption(opts.cpm, 'cpm') ?? null,
       maxCalls: intOption(opts.maxCalls, 'max-calls') ?? null,
+      sellBelowCost: yesNo(opts.sellBelowCost) ?? false,
     }));
     await withStore(cmd, async (store) => {
       const a = await store.accounts.add(input);

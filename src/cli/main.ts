@@ -24,6 +24,7 @@ import { registerCarrier } from './carrier.js';
 import { registerDialPlan } from './dialplan.js';
 import { registerRoute } from './route.js';
 import { registerRate } from './rate.js';
+import { registerPrice } from './price.js';
 import { registerCdr } from './cdr.js';
 import { registerToken } from './token.js';
 import { registerReload } from './reload.js';
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerDialPlan(program);
   registerRoute(program);
   registerRate(program);
+  registerPrice(program);
   registerCdr(program);
   registerToken(program);
   registerReload(program);

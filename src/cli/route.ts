@@ -130,8 +130,13 @@ function registerExplain(group: Command): void {
       file === undefined
         ? null
         : await orFail(() => RoutingModule.load(file, config.routing.moduleBudgetMs, { warn: () => undefined }));
-    const live = { quality: await serverQuality(config), carriers: carrierSettings(config.routing), module };
     await withStore(cmd, async (store) => {
+      const live = {
+        quality: await serverQuality(config),
+        carriers: carrierSettings(config.routing),
+        module,
+        prices: (a: string, n: string, at: number) => store.prices.match(a, n, at),
+      };
       const snapshot = new TrunkingSnapshot(await loadTrunkingData(store));
       const rates: RateLookup = (c, n, at) => store.rates.match(c, n, at);
       const e =
@@ -277,6 +282,9 @@ function explanationText(e: Record<string, unknown>): Record<string, unknown> {
       .join('; ');
     if (leftOut.length > 0) text['left out'] = leftOut.map((c) => `${c.name} (${c.why})`).join('; ');
     if (e['module'] !== undefined) text['module'] = moduleText(e['module'] as ExplainedModule);
+    const sell = e['sellPrice'] as { rate: string; prefix: string; sellBelowCost: boolean } | undefined;
+    if (sell !== undefined)
+      text['sell price'] = `${sell.rate}/min for ${sell.prefix}${sell.sellBelowCost ? ' (may sell below cost)' : ''}`;
   }
   text['verdict'] =
     e['refused'] === null

@@ -48,6 +48,7 @@ export const CALL_REFUSAL_CAUSES = [
   'concurrent-limit',
   'cluster-unavailable',
   'routing-module',
+  'not-profitable',
   'extension',
   'shutdown',
   'unknown-source',

@@ -152,7 +152,11 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     cdrs: {
       write: async (cdr) =>
         sink.write(
-          await pricedCdr(cdr, (c, n, at) => directory.rates(c, n, at)).catch((err: unknown) => {
+          await pricedCdr(
+            cdr,
+            (c, n, at) => directory.rates(c, n, at),
+            (a, n, at) => store.prices.match(a, n, at),
+          ).catch((err: unknown) => {
             d.log.warn({ callSid: cdr.callSid, err: String(err) }, 'CDR not priced: rates not read');
             return cdr;
           }),
@@ -173,6 +177,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
   const routingModule: Trunking['routingModule'] = { current: null };
   const b2bua = new B2bua(b2buaEnv, {
     routingModule: () => routingModule.current,
+    prices: (a, n, at) => store.prices.match(a, n, at),
     log: d.log,
     directory,
     limiter,

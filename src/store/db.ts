@@ -55,6 +55,7 @@ import { CarrierRepo } from './repos/carriers.js';
 import { RouteRepo } from './repos/routes.js';
 import { CdrRepo } from './repos/cdrs.js';
 import { RateRepo } from './repos/rates.js';
+import { PriceRepo } from './repos/prices.js';
 import { DialPlanRepo } from './repos/dial-plans.js';
 
 export type { StoreDialect } from './context.js';
@@ -99,6 +100,8 @@ export interface Store {
   readonly routes: RouteRepo;
   readonly cdrs: CdrRepo;
   readonly rates: RateRepo;
+  /** What accounts pay per prefix (0010_sell_prices). */
+  readonly prices: PriceRepo;
   readonly dialPlans: DialPlanRepo;
   /** A number that moves when provisioning data changed (see above). */
   changes(): Promise<number>;
@@ -351,6 +354,7 @@ function kyselyStore(
     routes: new RouteRepo(ctx),
     cdrs: new CdrRepo(ctx),
     rates: new RateRepo(ctx),
+    prices: new PriceRepo(ctx),
     dialPlans: new DialPlanRepo(ctx),
     changes: () => ctx.changes(),
     async ping(): Promise<void> {

@@ -98,7 +98,13 @@ export function bindingJson(b: LocationBinding, now: number): BindingJson {
 // ---------------------------------------------------------------- trunking
 
 export function accountJson(a: Account): AccountJson {
-  return { name: a.name, cpm: a.cpm, maxCalls: a.maxCalls, createdAt: isoTime(a.createdAt) };
+  return {
+    name: a.name,
+    cpm: a.cpm,
+    maxCalls: a.maxCalls,
+    sellBelowCost: a.sellBelowCost === true,
+    createdAt: isoTime(a.createdAt),
+  };
 }
 
 export function trunkJson(t: Trunk): TrunkJson {
@@ -200,6 +206,8 @@ export function cdrJson(c: Cdr): CdrJson {
     pddMs: c.pddMs ?? null,
     q850: c.q850 ?? null,
     mos: c.mos ?? null,
+    // Last: a CSV export's columns before it keep their places.
+    price: moneyOrNull(c.price),
   };
 }
 

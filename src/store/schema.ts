@@ -82,6 +82,8 @@ export interface AccountTable {
   cpm: number | null;
   max_calls: number | null;
   created_at: number;
+  /** 0010_sell_prices: 1 lets calls through that cost more than the account pays. */
+  sell_below_cost?: number;
 }
 
 export interface TrunkTable {
@@ -202,6 +204,8 @@ export interface CdrTable {
   pdd_ms: number | null;
   q850: number | null;
   mos: number | null;
+  /** 0010_sell_prices: the sell price of an answered call, micro-units; null when not priced. */
+  price: number | null;
 }
 
 /** 0007_rates: a carrier's rate deck; `loading` while an import fills it, then `active`, then `retired`. */
@@ -319,4 +323,16 @@ export interface Database {
   cdr_outbox: CdrOutboxTable;
   rate_decks: RateDeckTable;
   rates: RateTable;
+  account_prices: AccountPriceTable;
+}
+
+/** 0010_sell_prices: an account's price per prefix. Money in micro-units; effective_at 0 = always. */
+export interface AccountPriceTable {
+  account: string;
+  prefix: string;
+  effective_at: number;
+  rate: number;
+  fee: number;
+  first_incr: number;
+  next_incr: number;
 }

@@ -9,8 +9,9 @@
  */
 import { NumberError } from './e164.js';
 import { receiveNumber, sendNumber } from './dial-plan.js';
-import type { Carrier, DialPlan, RateMatch, RouteMatch, Trunk } from './model.js';
-import { orderRoute, type RouteOrder } from './route-order.js';
+import type { Account, Carrier, DialPlan, RateMatch, RouteMatch, Trunk } from './model.js';
+import { orderRoute, type PlacedCarrier, type RouteOrder } from './route-order.js';
+import { formatMicros } from './money.js';
 import { runModule, type ModuleEffect, type ModuleHook } from './routing-hook.js';
 
 /** What the path needs of the trunking data (the directory and a snapshot both have it). */
@@ -24,7 +25,7 @@ export interface NumberRouting {
 export interface NumberRefusal {
   status: number;
   reason: string;
-  cause: 'number' | 'no-route' | 'routing-module';
+  cause: 'number' | 'no-route' | 'routing-module' | 'not-profitable';
   detail: string;
 }
 
@@ -103,9 +104,10 @@ export async function decideRoute(
   rates: RatesOf,
   random: (() => number) | null,
   hook: ModuleHook | null = null,
+  wantRates = false,
 ): Promise<RouteDecision> {
-  // With a module, a priority route's rates are looked up too: the module is shown them.
-  const table = await tableRoute(dir, d, rates, random, hook !== null);
+  // With a module or a sell price, a priority route's rates are looked up too: the module is shown them, the price checked.
+  const table = await tableRoute(dir, d, rates, random, hook !== null || wantRates);
   if (hook === null || d.emergency || table.refusal !== null || table.route === null) return table;
   const m = await runModule(hook, d.number, table.route, table.order);
   const refusal = m.refusal ?? null;
@@ -162,6 +164,28 @@ async function tableRoute(
     return { route, order, refusal: noRoute(detail, 'No rated carrier'), module: null };
   }
   return { route, order, refusal: null, module: null };
+}
+
+/**
+ * A call whose cheapest carrier (of those the call would try, by their rate
+ * per minute for the number) costs more than the account's price for it is
+ * refused 403 Not profitable, unless the account may sell below cost. No
+ * price for the number, or no carrier rate: not checked.
+ */
+export function profitRefusal(order: RouteOrder, price: RateMatch | null, account: Account): NumberRefusal | null {
+  if (price === null || account.sellBelowCost === true) return null;
+  let cheapest: PlacedCarrier | null = null;
+  for (const o of order.ordered)
+    if (o.rate !== null && (cheapest === null || o.rate.rate < cheapest.rate!.rate)) cheapest = o;
+  if (cheapest === null || cheapest.rate!.rate <= price.rate) return null;
+  return {
+    status: 403,
+    reason: 'Not profitable',
+    cause: 'not-profitable',
+    detail:
+      `the cheapest carrier, ${cheapest.carrier.name}, costs ${formatMicros(cheapest.rate!.rate)}/min; ` +
+      `account ${account.name} pays ${formatMicros(price.rate)}/min for ${price.prefix}`,
+  };
 }
 
 /** The callee as `carrier` is sent it: its dial plan's form, then its tech prefix. */

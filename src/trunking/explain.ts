@@ -11,9 +11,9 @@
  * the caller ID are checked per call, not here.
  */
 import { NotFoundError } from '../store/errors.js';
-import { calleeForCarrier, decideRoute, readCaller, readDialled, refusalText } from './dialled.js';
+import { calleeForCarrier, decideRoute, profitRefusal, readCaller, readDialled, refusalText } from './dialled.js';
 import type { TrunkingSnapshot } from './snapshot.js';
-import type { RateLookup } from './cost.js';
+import type { PriceLookup, RateLookup } from './cost.js';
 import type { Carrier, RateMatch } from './model.js';
 import { orderWithQuality } from './quality-order.js';
 import type { QualitySnapshot } from './quality.js';
@@ -26,6 +26,8 @@ export interface ExplainLive {
   carriers?: readonly CarrierSetting[];
   /** The routing module (`routing.module`), run as on a live call (its log lines left out). */
   module?: RoutingModule | null;
+  /** The account's sell price for a number (the store's); absent: not checked. */
+  prices?: PriceLookup;
   /** The address the call would come from (explainFromSource). */
   source?: { address: string; port: number; transport: string } | null;
 }
@@ -76,8 +78,13 @@ export async function explainRoute(
     out['note'] =
       'an emergency number: no caller ID check, no barring, no limit; the emergency route (else +) in its listed order';
   const hook = explainHook(live, entry.trunk.name, entry.account.name, dialled, now);
-  const decision = await decideRoute(snapshot, read, (names, n) => rates(names, n, now), null, hook);
+  const price =
+    read.emergency || live.prices === undefined ? null : await live.prices(entry.account.name, read.number, now);
+  const decision = await decideRoute(snapshot, read, (names, n) => rates(names, n, now), null, hook, price !== null);
   const effect = decision.module;
+  // The planner's check (src/b2bua/planner.ts planOutbound): the cheapest carrier against what the account pays.
+  decision.refusal ??= profitRefusal(decision.order, price, entry.account);
+  if (price !== null) out['sellPrice'] = { ...rateOut(price), sellBelowCost: entry.account.sellBelowCost === true };
   const sent = effect?.callee == null ? read : { number: effect.callee, emergency: false };
   const route = decision.route;
   out['route'] = route?.prefix ?? null;

@@ -15,6 +15,8 @@ export interface Account {
   cpm: number | null;
   maxCalls: number | null;
   createdAt: number;
+  /** Its calls go through when the cheapest carrier costs more than its price (sell prices, src/store/repos/prices.ts); absent: false. */
+  sellBelowCost?: boolean;
 }
 
 /** A customer's trunk: a static peer (ip) or a registering PBX (register). */
@@ -201,6 +203,8 @@ export interface Cdr {
   q850?: number | null;
   /** The MOS estimate of the call's media (src/trunking/mos.ts, ITU-T G.107 simplified); null without RTCP figures. */
   mos?: number | null;
+  /** Sell price of an answered outbound call (the account's price: fee + rate x billed / 60 by its increments), micro-units; null or absent when the account has no price for the number. */
+  price?: number | null;
 }
 
 export interface CdrFilter {

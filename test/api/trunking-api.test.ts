@@ -34,8 +34,13 @@ function suite(backend: Backend): void {
         assert.equal(r.status, 201);
         assert.deepEqual(
           { ...r.json, createdAt: undefined },
-          { name: 'acme', cpm: 60, maxCalls: null, createdAt: undefined },
+          { name: 'acme', cpm: 60, maxCalls: null, sellBelowCost: false, createdAt: undefined },
         );
+        // An account that may sell below cost (sell prices): set and cleared by PATCH.
+        r = await call('PATCH', '/api/v1/accounts/acme', { body: { sellBelowCost: true } });
+        assert.deepEqual([r.status, (r.json as { sellBelowCost: boolean }).sellBelowCost], [200, true]);
+        r = await call('PATCH', '/api/v1/accounts/acme', { body: { sellBelowCost: false } });
+        assert.equal((r.json as { sellBelowCost: boolean }).sellBelowCost, false);
         assert.equal((await call('POST', '/api/v1/accounts', { body: { name: 'acme' } })).status, 409);
         r = await call('POST', '/api/v1/accounts', { body: { name: 'bad name' } });
         assert.equal(r.status, 400);
@@ -553,12 +558,12 @@ function suite(backend: Backend): void {
         const lines = String(r.json).trimEnd().split('\r\n');
         assert.equal(
           lines[0],
-          'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency,gateway,pddMs,q850,mos',
+          'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency,gateway,pddMs,q850,mos,price',
         );
         assert.equal(lines.length, 3);
         assert.equal(
           lines[1],
-          'CA3,acme,other,upstream,outbound,+912240001234,+441234567,2026-01-10T10:03:00.000Z,,2026-01-10T10:03:30.000Z,0,486,"Busy, ""here""",caller,,,,,,,,false,,,,',
+          'CA3,acme,other,upstream,outbound,+912240001234,+441234567,2026-01-10T10:03:00.000Z,,2026-01-10T10:03:30.000Z,0,486,"Busy, ""here""",caller,,,,,,,,false,,,,,',
         );
         r = await call('GET', '/api/v1/cdrs?format=csv&limit=1');
         assert.equal(String(r.json).trimEnd().split('\r\n').length, 2);

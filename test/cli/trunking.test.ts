@@ -77,10 +77,15 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
   );
   failed(await cli(['account', 'add', 'x', '--max-calls', '0']), /^max-calls: /, 'bad max-calls');
   failed(await cli(['account', 'add', 'a b']), /^name: expected a name/, 'bad name');
+  failed(
+    await cli(['account', 'add', 'x', '--sell-below-cost', 'maybe']),
+    'sell-below-cost: expected yes or no, got "maybe"',
+    'bad sell-below-cost',
+  );
   const accounts = await json(['account', 'list']);
   assert.deepEqual(accounts, [
-    { name: 'acme', cpm: 100, maxCalls: 10, createdAt: accounts[0]!['createdAt'] },
-    { name: 'beta', cpm: null, maxCalls: null, createdAt: accounts[1]!['createdAt'] },
+    { name: 'acme', cpm: 100, maxCalls: 10, sellBelowCost: false, createdAt: accounts[0]!['createdAt'] },
+    { name: 'beta', cpm: null, maxCalls: null, sellBelowCost: false, createdAt: accounts[1]!['createdAt'] },
   ]);
   assert.match(String(accounts[0]!['createdAt']), ISO);
   const arows = table(ok(await cli(['account', 'list']), 'account list'), ['NAME', 'CPM', 'MAX CALLS', 'CREATED']);
@@ -572,6 +577,7 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'pddMs',
     'q850',
     'mos',
+    'price',
   ]);
   assert.deepEqual(
     (await json(['cdr', 'list', '--trunk', 'pbx'])).map((c) => c['callSid']),

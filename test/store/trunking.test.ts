@@ -78,7 +78,10 @@ function suite(backend: Backend, skip: () => string | false): void {
   test(`${backend.name}: accounts: add, list, show, update; duplicates and bad values refused`, opts(), async (t) => {
     const s = await open(t);
     const a = await s.accounts.add({ name: 'acme', cpm: 100, maxCalls: 10 });
-    assert.deepEqual({ ...a, createdAt: 0 }, { name: 'acme', cpm: 100, maxCalls: 10, createdAt: 0 });
+    assert.deepEqual(
+      { ...a, createdAt: 0 },
+      { name: 'acme', cpm: 100, maxCalls: 10, sellBelowCost: false, createdAt: 0 },
+    );
     await s.accounts.add({ name: 'beta' });
     assert.deepEqual(
       (await s.accounts.list()).map((x) => [x.name, x.cpm, x.maxCalls]),

@@ -23,7 +23,14 @@ export default defineResource({
   create: {
     body: v.create,
     run: async (ctx, b) =>
-      out(await ctx.store.accounts.add({ name: b.name, cpm: b.cpm ?? null, maxCalls: b.maxCalls ?? null })),
+      out(
+        await ctx.store.accounts.add({
+          name: b.name,
+          cpm: b.cpm ?? null,
+          maxCalls: b.maxCalls ?? null,
+          sellBelowCost: b.sellBelowCost ?? false,
+        }),
+      ),
   },
   update: {
     body: v.patch,

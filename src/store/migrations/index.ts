@@ -19,6 +19,7 @@ import { cdrOutbox } from './0006_cdr_outbox.js';
 import { rates } from './0007_rates.js';
 import { dialPlans } from './0008_dial_plans.js';
 import { cdrQuality } from './0009_cdr_quality.js';
+import { sellPrices } from './0010_sell_prices.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -34,5 +35,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0007_rates': rates(dialect),
     '0008_dial_plans': dialPlans(dialect),
     '0009_cdr_quality': cdrQuality(),
+    '0010_sell_prices': sellPrices(dialect),
   };
 }

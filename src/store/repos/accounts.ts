@@ -7,7 +7,7 @@
  * and says how many went.
  */
 import { count, type StoreContext } from '../context.js';
-import { ConflictError, NotFoundError, isForeignKeyViolation } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation } from '../errors.js';
 import type { AccountTable } from '../schema.js';
 import type { Account } from '../../trunking/model.js';
 import { checkName, checkOptionalLimit } from '../../trunking/validate.js';
@@ -16,6 +16,7 @@ export interface AccountInput {
   name: string;
   cpm?: number | null;
   maxCalls?: number | null;
+  sellBelowCost?: boolean;
 }
 
 /** What `rm` removed along with the account (zero without cascade). */
@@ -26,7 +27,19 @@ export interface AccountRemoval {
 }
 
 export function toAccount(row: AccountTable): Account {
-  return { name: row.name, cpm: row.cpm, maxCalls: row.max_calls, createdAt: row.created_at };
+  return {
+    name: row.name,
+    cpm: row.cpm,
+    maxCalls: row.max_calls,
+    createdAt: row.created_at,
+    sellBelowCost: Number(row.sell_below_cost ?? 0) === 1,
+  };
+}
+
+function sellBelowCost(v: unknown): number {
+  if (v === undefined || v === false) return 0;
+  if (v === true) return 1;
+  throw new ValidationError('sellBelowCost', `expected true or false, got ${JSON.stringify(v)}`);
 }
 
 export class AccountRepo {
@@ -45,7 +58,13 @@ export class AccountRepo {
     return this.#ctx.write(async (db) => {
       const row = await db
         .insertInto('accounts')
-        .values({ name, cpm, max_calls: maxCalls, created_at: now })
+        .values({
+          name,
+          cpm,
+          max_calls: maxCalls,
+          created_at: now,
+          sell_below_cost: sellBelowCost(input.sellBelowCost),
+        })
         .onConflict((oc) => oc.column('name').doNothing())
         .returningAll()
         .executeTakeFirst();
@@ -55,11 +74,15 @@ export class AccountRepo {
   }
 
   /** Changes the limits given (null clears one); NotFoundError when unknown. */
-  async update(name: string, change: { cpm?: number | null; maxCalls?: number | null }): Promise<Account> {
+  async update(
+    name: string,
+    change: { cpm?: number | null; maxCalls?: number | null; sellBelowCost?: boolean },
+  ): Promise<Account> {
     const n = checkName(name, 'name');
     const set: Partial<AccountTable> = {};
     if (change.cpm !== undefined) set.cpm = checkOptionalLimit(change.cpm, 'cpm');
     if (change.maxCalls !== undefined) set.max_calls = checkOptionalLimit(change.maxCalls, 'maxCalls');
+    if (change.sellBelowCost !== undefined) set.sell_below_cost = sellBelowCost(change.sellBelowCost);
     return this.#ctx.write(async (db) => {
       const row =
         Object.keys(set).length === 0

@@ -65,6 +65,7 @@ export function toCdr(r: CdrTable): Cdr {
     pddMs: r.pdd_ms,
     q850: r.q850,
     mos: r.mos === null ? null : Number(r.mos),
+    price: r.price === null || r.price === undefined ? null : Number(r.price),
   };
 }
 
@@ -110,6 +111,8 @@ function toRow(c: Cdr): CdrTable {
     pdd_ms: c.pddMs === undefined || c.pddMs === null ? null : checkInt(c.pddMs, 'pddMs', 0, 1e9),
     q850: c.q850 === undefined || c.q850 === null ? null : checkInt(c.q850, 'q850', 1, 127),
     mos: c.mos === undefined || c.mos === null ? null : checkMos(c.mos),
+    // 0010_sell_prices.
+    price: c.price === undefined || c.price === null ? null : checkInt(c.price, 'price', 0, Number.MAX_SAFE_INTEGER),
   };
 }
 

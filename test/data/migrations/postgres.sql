@@ -62,3 +62,7 @@ alter table "cdrs" add column "gateway" text
 alter table "cdrs" add column "pdd_ms" integer
 alter table "cdrs" add column "q850" integer
 alter table "cdrs" add column "mos" real
+-- 0010_sell_prices
+create table "account_prices" ("account" text not null references "accounts" ("name") on delete cascade, "prefix" text not null, "effective_at" bigint not null, "rate" bigint not null, "fee" bigint not null, "first_incr" integer not null, "next_incr" integer not null, constraint "account_prices_pk" primary key ("account", "prefix", "effective_at"))
+alter table "accounts" add column "sell_below_cost" integer default 0 not null
+alter table "cdrs" add column "price" bigint

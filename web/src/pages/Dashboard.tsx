@@ -32,6 +32,7 @@ const CAUSES: Record<RefusedCallCause, string> = {
   'concurrent-limit': 'concurrent calls limit',
   'cluster-unavailable': 'cluster limits unreachable',
   'routing-module': 'routing module',
+  'not-profitable': 'not profitable',
   'caller-id': 'caller ID not allowed',
   transport: 'transport not allowed',
   certificate: 'certificate not allowed',
