@@ -60,6 +60,9 @@ interface CdrJson {
   carrier: string | null;
   status: number;
   reason: string;
+  duration: number;
+  price: string | null;
+  cost: string | null;
 }
 
 async function cdrTo(to: string, status: number): Promise<CdrJson | undefined> {
@@ -139,6 +142,65 @@ test('the module puts the second carrier first and adds a header it receives; ex
     /module\s+.*route\.mjs .*carriers: first,second -> second,first/,
   );
 });
+
+test(
+  'sell prices: a call below cost is refused 403 Not profitable (explain agrees) unless allowed; the CDR has its price',
+  { skip },
+  async () => {
+    const deck = (name: string, csv: string): string => {
+      const file = join(dir, `${name}.csv`);
+      writeFileSync(file, csv);
+      return file;
+    };
+    await cli(['rate', 'import', 'first', deck('first', 'prefix,rate\n44,0.02\n')]);
+    await cli(['rate', 'import', 'second', deck('second', 'prefix,rate\n44,0.03\n')]);
+    // acme pays 0.01 a minute (and 0.05 a call): less than the cheapest carrier's 0.02.
+    await cli(['price', 'import', 'acme', deck('acme', 'prefix,rate,increment,fee\n44,0.01,60/60,0.05\n')]);
+    const refused = await sipp({
+      scenario: scenarioWith('trunk-uac-expect.xml', { caller: CALLER, expect: '403' }),
+      target: `127.0.0.1:${port}`,
+      ip: PBX,
+      localPort: await freePort(),
+      timeoutS: 20,
+      extra: ['-s', '+442071230079'],
+    });
+    assert.equal(refused.code, 0, `call expecting 403:\n${refused.stdout.slice(-2500)}`);
+    assert.equal((await cdrTo('+442071230079', 403))?.reason, 'Not profitable');
+    const e = JSON.parse(await cli(['route', 'explain', '+442071230079', '--from', 'pbx', '--json'])) as {
+      refused: string;
+      sellPrice: { rate: string };
+    };
+    assert.equal(
+      e.refused,
+      '403: Not profitable (the cheapest carrier, first, costs 0.02/min; account acme pays 0.01/min for +44)',
+    );
+    assert.equal(e.sellPrice.rate, '0.01');
+    // Allowed to sell below cost: the call goes (the module's order: second first), priced both ways.
+    await cli(['account', 'set', 'acme', '--sell-below-cost', 'yes']);
+    // The server sees the account changed within a second (it polls the store every second).
+    await new Promise((res) => setTimeout(res, 1500));
+    const second = answering('second', 'INVITE');
+    const r = await sipp({
+      scenario: scenarioWith('trunk-uac-call.xml', {
+        caller: CALLER,
+        hidden: 'xx-none',
+        hiddenAddr: 'xx-none',
+        hold: '0',
+      }),
+      target: `127.0.0.1:${port}`,
+      ip: PBX,
+      localPort: await freePort(),
+      timeoutS: 20,
+      extra: ['-s', '+442071230080'],
+    });
+    assert.equal(r.code, 0, `call:\n${r.stdout.slice(-2500)}\nserver:\n${server.output().slice(-3000)}`);
+    assert.equal((await second.done).code, 0);
+    const c = await cdrTo('+442071230080', 200);
+    // fee 0.05 + 0.01 a minute by 60/60 (a call of 0 s bills nothing but the fee); the carrier's 0.03 by 60/60.
+    const billed = c!.duration > 0;
+    assert.deepEqual([c!.carrier, c!.price, c!.cost], ['second', billed ? '0.06' : '0.05', billed ? '0.03' : '0.00']);
+  },
+);
 
 test('a reload (SIGHUP) loads the file anew: its refusal reaches the PBX and the CDR', { skip }, async () => {
   writeFileSync(MODULE, `export default () => ({ refuse: { status: 403, reason: 'Refused by module' } });`);
