@@ -41,6 +41,8 @@ function toRow(r: AccountPriceTable): RateRow {
 
 export class PriceRepo {
   readonly #ctx: StoreContext;
+  /** The accounts with prices, as read at a change count of the store (SQLite). */
+  #priced: { changes: number; accounts: Set<string> } | null = null;
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
@@ -131,9 +133,24 @@ export class PriceRepo {
     });
   }
 
+  /**
+   * Whether the account has any price. On SQLite the accounts with prices
+   * are read once per change of the store (StoreContext.changesNow), so a
+   * call of an account without prices costs no query; on PostgreSQL: true.
+   */
+  async #hasPrices(account: string): Promise<boolean> {
+    const changes = this.#ctx.changesNow();
+    if (changes === undefined) return true;
+    if (this.#priced?.changes !== changes) {
+      const rows = await this.#ctx.db.selectFrom('account_prices').select('account').distinct().execute();
+      this.#priced = { changes, accounts: new Set(rows.map((r) => r.account)) };
+    }
+    return this.#priced.accounts.has(account);
+  }
+
   /** The account's price for `number` in force at `at` (ms), or null. */
   async match(account: string, number: string, at: number): Promise<RateMatch | null> {
-    if (!number.startsWith('+')) return null;
+    if (!number.startsWith('+') || !(await this.#hasPrices(account))) return null;
     const rows = await this.#ctx.db
       .selectFrom('account_prices')
       .selectAll()
