@@ -131,15 +131,11 @@ function buildMonitor(d: TrunkingDeps, env: B2buaEnv, directory: StoreTrunkingDi
   });
 }
 
-/** Builds the trunking pieces (nothing runs yet) and attaches them to operations (metrics, HEP, the API). */
-export function buildTrunking(d: TrunkingDeps): Trunking {
+/** The B2BUA's environment: the stage record, its timers, the CDR sink that prices CDRs first, the media, the policies. */
+function b2buaEnvOf(d: TrunkingDeps, policies: Pick<B2buaEnv, 'sessionTimers' | 'transfers' | 'load'>): B2buaEnv {
   const { config, store, env, directory } = d;
-  let headerRules = headerRuleMap(config);
-  const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
-  const load = new GatewayLoad(carrierSettings(config.routing));
-  const transfers = new TransferPolicy(config.trunking.transfer);
   const sink: CdrSink = d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) };
-  const b2buaEnv: B2buaEnv = {
+  return {
     ...env,
     timers: {
       t1: env.layer.timers.t1,
@@ -164,10 +160,53 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     },
     media: d.media,
     probeUdp: udpProbesFor(d.transport.boundListeners()),
-    sessionTimers,
-    transfers,
-    load,
+    ...policies,
   };
+}
+
+/** Gateways, carrier registrations, quality and load for the metrics and the API; calls come to operations by the bus. */
+function attachToOperations(
+  d: TrunkingDeps,
+  t: Omit<Trunking, 'setHeaderRules' | 'directory'>,
+  load: GatewayLoad,
+): void {
+  const { directory } = d;
+  const { b2bua, monitor, carrierRegistrations, quality, routingModule } = t;
+  d.ops.attachTrunking({
+    calls: () => b2bua.liveCalls(),
+    hangUp: (sid) => b2bua.hangUp(sid),
+    callIds: (sid) => b2bua.callIds(sid),
+    legOwner: (callId, tag) => b2bua.legOwner(callId, tag),
+    gateways: () =>
+      [...directory.snapshot.carriers.values()].flatMap((c) =>
+        c.gateways.map((g) => ({
+          carrier: c.name,
+          gateway: g,
+          up: monitor?.isUp(g) ?? true,
+          state: monitor?.health(g) ?? 'up',
+        })),
+      ),
+    carrierRegistrations: () => carrierRegistrations.list(),
+    unknownSources: () => b2bua.unknownSources(),
+    quality: () => quality.snapshot(),
+    carrierSettings: () => load.list(),
+    routingModule: () => routingModule.current,
+    load: () =>
+      [...directory.snapshot.carriers.values()].flatMap((c) => [
+        { carrier: c.name, gateway: null, calls: load.calls(c.name) },
+        ...c.gateways.map((g) => ({ carrier: c.name, gateway: g, calls: load.calls(c.name, g) })),
+      ]),
+  });
+}
+
+/** Builds the trunking pieces (nothing runs yet) and attaches them to operations (metrics, HEP, the API). */
+export function buildTrunking(d: TrunkingDeps): Trunking {
+  const { config, store, env, directory } = d;
+  let headerRules = headerRuleMap(config);
+  const sessionTimers = new SessionTimerPolicy(config.trunking.sessionTimer);
+  const load = new GatewayLoad(carrierSettings(config.routing));
+  const transfers = new TransferPolicy(config.trunking.transfer);
+  const b2buaEnv = b2buaEnvOf(d, { sessionTimers, transfers, load });
   const monitor = buildMonitor(d, b2buaEnv, directory);
   const limiter = buildLimiter(d);
   const quality = new QualityBoard(config.routing.quality, { log: d.log.child({ mod: 'quality' }) });
@@ -198,32 +237,7 @@ export function buildTrunking(d: TrunkingDeps): Trunking {
     },
   });
   const carrierRegistrations = new CarrierRegistrations(b2buaEnv, carrierGate(d));
-  // Gateways and carrier registrations for the metrics and the API; calls come to operations by the bus.
-  d.ops.attachTrunking({
-    calls: () => b2bua.liveCalls(),
-    hangUp: (sid) => b2bua.hangUp(sid),
-    callIds: (sid) => b2bua.callIds(sid),
-    legOwner: (callId, tag) => b2bua.legOwner(callId, tag),
-    gateways: () =>
-      [...directory.snapshot.carriers.values()].flatMap((c) =>
-        c.gateways.map((g) => ({
-          carrier: c.name,
-          gateway: g,
-          up: monitor?.isUp(g) ?? true,
-          state: monitor?.health(g) ?? 'up',
-        })),
-      ),
-    carrierRegistrations: () => carrierRegistrations.list(),
-    unknownSources: () => b2bua.unknownSources(),
-    quality: () => quality.snapshot(),
-    carrierSettings: () => load.list(),
-    routingModule: () => routingModule.current,
-    load: () =>
-      [...directory.snapshot.carriers.values()].flatMap((c) => [
-        { carrier: c.name, gateway: null, calls: load.calls(c.name) },
-        ...c.gateways.map((g) => ({ carrier: c.name, gateway: g, calls: load.calls(c.name, g) })),
-      ]),
-  });
+  attachToOperations(d, { b2bua, monitor, carrierRegistrations, quality, routingModule }, load);
   return {
     directory,
     b2bua,
