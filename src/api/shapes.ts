@@ -268,6 +268,17 @@ export const cdrViews = views(
       .describe(
         "sell price of an answered outbound call, a decimal: the account's price (fee + rate x billed / 60 by its increments); null when it has none",
       ),
+    aCallId: z.string().nullable().describe("the caller's leg's Call-ID (the dialog the caller's own records carry)"),
+    bCallId: z
+      .string()
+      .nullable()
+      .describe("our leg's Call-ID toward the callee (the answering or last attempt); null when none was sent"),
+    ringMs: z
+      .number()
+      .int()
+      .nullable()
+      .describe('ring time: from the first ringing (18x) to the answer or the end, ms; null when it never rang'),
+    durationMs: z.number().int().nullable().describe('answered duration, ms; null when never answered'),
   }),
   { key: 'callSid' },
 );

@@ -22,6 +22,9 @@ export interface EndedCall {
   alertAt: number | null;
   /** The Reason header of the final answer or of the BYE that ended the call (RFC 3326). */
   endReason: string | null;
+  /** The caller's dialog, and ours toward the callee (null: no attempt got that far). */
+  a: { callId: string };
+  b: { callId: string } | null;
 }
 
 export function cdrOf(call: EndedCall, answered: boolean, status: number, reason: string, by: HangupSide): Cdr {
@@ -51,6 +54,10 @@ export function cdrOf(call: EndedCall, answered: boolean, status: number, reason
     pddMs: firstSign === null ? null : Math.max(0, firstSign - call.startAt),
     q850: q850Of(finalStatus, call.endReason),
     mos: null,
+    aCallId: call.a.callId,
+    bCallId: call.b?.callId ?? null,
+    ringMs: call.alertAt === null ? null : Math.max(0, (call.answerAt ?? endAt) - call.alertAt),
+    durationMs: answered && call.answerAt !== null ? Math.max(0, endAt - call.answerAt) : null,
   };
 }
 

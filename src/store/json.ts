@@ -206,8 +206,12 @@ export function cdrJson(c: Cdr): CdrJson {
     pddMs: c.pddMs ?? null,
     q850: c.q850 ?? null,
     mos: c.mos ?? null,
-    // Last: a CSV export's columns before it keep their places.
+    // Last: a CSV export's columns before them keep their places.
     price: moneyOrNull(c.price),
+    aCallId: c.aCallId ?? null,
+    bCallId: c.bCallId ?? null,
+    ringMs: c.ringMs ?? null,
+    durationMs: c.durationMs ?? null,
   };
 }
 

@@ -206,6 +206,11 @@ export interface CdrTable {
   mos: number | null;
   /** 0010_sell_prices: the sell price of an answered call, micro-units; null when not priced. */
   price: number | null;
+  /** 0011_cdr_legs: both legs' Call-IDs, the ring time and the answered duration (ms). */
+  a_call_id: string | null;
+  b_call_id: string | null;
+  ring_ms: number | null;
+  duration_ms: number | null;
 }
 
 /** 0007_rates: a carrier's rate deck; `loading` while an import fills it, then `active`, then `retired`. */

@@ -205,6 +205,13 @@ export interface Cdr {
   mos?: number | null;
   /** Sell price of an answered outbound call (the account's price: fee + rate x billed / 60 by its increments), micro-units; null or absent when the account has no price for the number. */
   price?: number | null;
+  /** The caller's leg's Call-ID, and ours toward the callee (the answering or last attempt); null: none. */
+  aCallId?: string | null;
+  bCallId?: string | null;
+  /** From the first ringing (18x) to the answer or the end, ms; null when it never rang. */
+  ringMs?: number | null;
+  /** Answered duration, ms (duration is whole seconds); null when never answered. */
+  durationMs?: number | null;
 }
 
 export interface CdrFilter {

@@ -558,12 +558,12 @@ function suite(backend: Backend): void {
         const lines = String(r.json).trimEnd().split('\r\n');
         assert.equal(
           lines[0],
-          'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency,gateway,pddMs,q850,mos,price',
+          'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency,gateway,pddMs,q850,mos,price,aCallId,bCallId,ringMs,durationMs',
         );
         assert.equal(lines.length, 3);
         assert.equal(
           lines[1],
-          'CA3,acme,other,upstream,outbound,+912240001234,+441234567,2026-01-10T10:03:00.000Z,,2026-01-10T10:03:30.000Z,0,486,"Busy, ""here""",caller,,,,,,,,false,,,,,',
+          'CA3,acme,other,upstream,outbound,+912240001234,+441234567,2026-01-10T10:03:00.000Z,,2026-01-10T10:03:30.000Z,0,486,"Busy, ""here""",caller,,,,,,,,false,,,,,,,,,',
         );
         r = await call('GET', '/api/v1/cdrs?format=csv&limit=1');
         assert.equal(String(r.json).trimEnd().split('\r\n').length, 2);

@@ -24,7 +24,7 @@ import { sampleCdr } from '../helpers/sample-cdr.js';
 import { failed, ok, run, type RunResult } from './helpers.js';
 
 const COLUMNS =
-  'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency,gateway,pddMs,q850,mos,price';
+  'callSid,account,trunk,carrier,direction,from,to,startAt,answerAt,endAt,duration,status,reason,hangupBy,extra,cost,rate,ratePrefix,billed,fromReceived,toReceived,emergency,gateway,pddMs,q850,mos,price,aCallId,bCallId,ringMs,durationMs';
 
 /** RFC 4180 read back: rows of fields; quoted fields may hold commas, doubled quotes and line breaks. */
 function parseCsv(text: string): string[][] {

@@ -578,6 +578,10 @@ async function flows(config: string, cwd: string, db: DatabaseConfig): Promise<v
     'q850',
     'mos',
     'price',
+    'aCallId',
+    'bCallId',
+    'ringMs',
+    'durationMs',
   ]);
   assert.deepEqual(
     (await json(['cdr', 'list', '--trunk', 'pbx'])).map((c) => c['callSid']),

@@ -59,6 +59,10 @@ interface CdrJson {
   rate: string | null;
   ratePrefix: string | null;
   billed: number | null;
+  aCallId: string | null;
+  bCallId: string | null;
+  ringMs: number | null;
+  durationMs: number | null;
 }
 
 /** The outbound CDRs to `to` (newest first), once there are `n`, within 5 s. */
@@ -221,7 +225,14 @@ test(
     const [a] = await cdrsTo('+33112345678');
     const [b] = await cdrsTo('+33212345678');
     const [g] = await cdrsTo('+33312345678');
-    for (const c of [a!, b!, g!]) assert.ok(c.duration >= 6 && c.duration <= 8, `duration ${c.duration}`);
+    for (const c of [a!, b!, g!]) {
+      assert.ok(c.duration >= 6 && c.duration <= 8, `duration ${c.duration}`);
+      // For billing: both legs' Call-IDs (SIPp's own, N-PID@host; ours), ring and answered time in ms.
+      assert.match(String(c.aCallId), /^\d+-\d+@127\.0\.0\.\d+$/);
+      assert.ok(typeof c.bCallId === 'string' && c.bCallId !== c.aCallId, `bCallId ${c.bCallId}`);
+      assert.ok(typeof c.ringMs === 'number' && c.ringMs >= 0 && c.ringMs < 5000, `ringMs ${c.ringMs}`);
+      assert.equal(Math.round(c.durationMs! / 1000), c.duration, `durationMs ${c.durationMs}`);
+    }
     // 30/6: a 6-8 s call bills the first 30 s: 0.06 x 30 / 60 = 0.03, plus the fee 0.01.
     assert.deepEqual([a!.carrier, a!.billed, a!.cost, a!.rate, a!.ratePrefix], ['alpha', 30, '0.04', '0.06', '+331']);
     // 60/60: 60 s billed: 0.06.

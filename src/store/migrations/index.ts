@@ -20,6 +20,7 @@ import { rates } from './0007_rates.js';
 import { dialPlans } from './0008_dial_plans.js';
 import { cdrQuality } from './0009_cdr_quality.js';
 import { sellPrices } from './0010_sell_prices.js';
+import { cdrLegs } from './0011_cdr_legs.js';
 import type { StoreDialect } from './types.js';
 
 export type { StoreDialect } from './types.js';
@@ -36,5 +37,6 @@ export function migrations(dialect: StoreDialect): Record<string, Migration> {
     '0008_dial_plans': dialPlans(dialect),
     '0009_cdr_quality': cdrQuality(),
     '0010_sell_prices': sellPrices(dialect),
+    '0011_cdr_legs': cdrLegs(),
   };
 }

@@ -66,6 +66,10 @@ export function toCdr(r: CdrTable): Cdr {
     q850: r.q850,
     mos: r.mos === null ? null : Number(r.mos),
     price: r.price === null || r.price === undefined ? null : Number(r.price),
+    aCallId: r.a_call_id ?? null,
+    bCallId: r.b_call_id ?? null,
+    ringMs: r.ring_ms ?? null,
+    durationMs: r.duration_ms ?? null,
   };
 }
 
@@ -113,6 +117,12 @@ function toRow(c: Cdr): CdrTable {
     mos: c.mos === undefined || c.mos === null ? null : checkMos(c.mos),
     // 0010_sell_prices.
     price: c.price === undefined || c.price === null ? null : checkInt(c.price, 'price', 0, Number.MAX_SAFE_INTEGER),
+    // 0011_cdr_legs.
+    a_call_id: checkOptionalText(c.aCallId, 'aCallId', 1024),
+    b_call_id: checkOptionalText(c.bCallId, 'bCallId', 1024),
+    ring_ms: c.ringMs === undefined || c.ringMs === null ? null : checkInt(c.ringMs, 'ringMs', 0, 1e10),
+    duration_ms:
+      c.durationMs === undefined || c.durationMs === null ? null : checkInt(c.durationMs, 'durationMs', 0, 1e11),
   };
 }
 

@@ -66,3 +66,8 @@ alter table "cdrs" add column "mos" real
 create table "account_prices" ("account" text not null references "accounts" ("name") on delete cascade, "prefix" text not null, "effective_at" bigint not null, "rate" bigint not null, "fee" bigint not null, "first_incr" integer not null, "next_incr" integer not null, constraint "account_prices_pk" primary key ("account", "prefix", "effective_at"))
 alter table "accounts" add column "sell_below_cost" integer default 0 not null
 alter table "cdrs" add column "price" bigint
+-- 0011_cdr_legs
+alter table "cdrs" add column "a_call_id" text
+alter table "cdrs" add column "b_call_id" text
+alter table "cdrs" add column "ring_ms" integer
+alter table "cdrs" add column "duration_ms" integer
