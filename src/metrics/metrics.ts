@@ -17,7 +17,10 @@
  *   trunkline_registrations_total      REGISTERs that changed bindings
  *   trunkline_hep_packets_total{outcome}, trunkline_event_stream_clients,
  *   trunkline_api_requests_total{method,route,status}
- *   process_*, nodejs_* (event-loop lag, heap, GC, handles)
+ *   process_*, nodejs_* (event-loop lag, heap, GC, handles); the lag
+ *                                      histogram (nodejs_eventloop_lag_p99_seconds...) samples the loop
+ *                                      once a second (LAG_SAMPLE_MS), not prom-client's 100 times:
+ *                                      an idle server is not woken for it
  *
  * A later module adds its own in one line:
  *   metrics.counter('trunkline_calls_total', 'calls by outcome', ['trunk', 'direction', 'disposition'])
@@ -31,6 +34,9 @@ import { SipMessageCounts } from './sip-messages.js';
 import { SECURITY_BANS, SECURITY_DROPS } from './security.js';
 import { PROXY_REPLIES, STATELESS_RESPONSES, type CounterFamily } from './families.js';
 
+/** How often the event-loop lag histogram samples the loop (ms); nodejs_eventloop_lag_seconds is measured at each scrape. */
+const LAG_SAMPLE_MS = 1000;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly messages = new SipMessageCounts();
@@ -41,7 +47,7 @@ export class Metrics {
 
   constructor(counters: Counters) {
     this.#counters = counters;
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LAG_SAMPLE_MS });
     const messages = this.messages;
     this.counter(
       'trunkline_sip_requests_total',
