@@ -68,7 +68,9 @@ export class BuiltinMediaEngine implements MediaEngine {
   readonly ports: PortAllocator;
   private readonly sessions = new Map<string, Session>();
   private readonly timeoutCbs: ((sid: string, side: Side) => void)[] = [];
-  private readonly timer: NodeJS.Timeout;
+  /** The media-timeout check: runs only while there are sessions (no wake-up with no call). */
+  private timer: NodeJS.Timeout | null = null;
+  private readonly tickMs: number;
   private readonly advertise: string;
   private readonly sockOpts: { bufferBytes: number };
   private closed = false;
@@ -81,9 +83,12 @@ export class BuiltinMediaEngine implements MediaEngine {
     this.ports = new PortAllocator(opts.ports.min, opts.ports.max);
     this.advertise = opts.advertise ?? opts.address;
     this.sockOpts = { bufferBytes: opts.socketBufferBytes ?? 256 * 1024 };
-    const tickMs = Math.max(50, Math.min(1000, (Math.min(opts.timeout, opts.holdTimeout) * 1000) / 4));
-    this.timer = setInterval(() => this.checkTimeouts(), tickMs);
-    this.timer.unref();
+    this.tickMs = Math.max(50, Math.min(1000, (Math.min(opts.timeout, opts.holdTimeout) * 1000) / 4));
+  }
+
+  /** Whether the media-timeout check is scheduled (tests: it stops with the last call). */
+  get ticking(): boolean {
+    return this.timer !== null;
   }
 
   /** Calls with media state (tests, `trunkline calls`). */
@@ -102,6 +107,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     if (s === undefined) {
       s = newSession(callSid);
       this.sessions.set(callSid, s);
+      this.startTimer();
     }
     const session = s;
     return this.serial(session, async () => {
@@ -141,8 +147,20 @@ export class BuiltinMediaEngine implements MediaEngine {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
     for (const s of [...this.sessions.values()]) this.release(s);
+    this.stopTimer();
+  }
+
+  private startTimer(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.checkTimeouts(), this.tickMs);
+    this.timer.unref();
+  }
+
+  private stopTimer(): void {
+    if (this.timer === null) return;
+    clearInterval(this.timer);
+    this.timer = null;
   }
 
   private serial<T>(s: Session, fn: () => Promise<T>): Promise<T> {
@@ -419,6 +437,7 @@ export class BuiltinMediaEngine implements MediaEngine {
     }
     s.streams = [];
     if (this.sessions.get(s.sid) === s) this.sessions.delete(s.sid);
+    if (this.sessions.size === 0) this.stopTimer();
   }
 
   private checkTimeouts(): void {

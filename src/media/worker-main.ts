@@ -2,8 +2,8 @@
  * The built-in engine inside a worker thread (worker.ts is the other end):
  * RTP is relayed on this thread's event loop, so media load does not delay
  * SIP signalling on the main one. Requests {id, op, args} are answered
- * {id, ok, value | error}; timeouts and a figures snapshot (once a second)
- * are pushed.
+ * {id, ok, value | error}; timeouts and a figures snapshot (every statsMs,
+ * only while there are calls: an idle relay does not wake up) are pushed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
@@ -31,7 +31,18 @@ const engine = new BuiltinMediaEngine({
 });
 engine.onTimeout((sid, side) => port.postMessage({ timeout: [sid, side] }));
 
-const timer = setInterval(() => port.postMessage({ stats: engine.allStats() }), init.statsMs);
+let timer: NodeJS.Timeout | null = null;
+const postStats = (): void => port.postMessage({ stats: engine.allStats() });
+
+/** Starts the snapshot timer with the first call; with the last one gone, one empty snapshot and it stops. */
+function syncStatsTimer(): void {
+  if (engine.callCount > 0 && timer === null) timer = setInterval(postStats, init.statsMs);
+  else if (engine.callCount === 0 && timer !== null) {
+    clearInterval(timer);
+    timer = null;
+    postStats();
+  }
+}
 
 port.on('message', (m: WorkerRequest) => {
   const run = async (): Promise<unknown> => {
@@ -44,14 +55,17 @@ port.on('message', (m: WorkerRequest) => {
       case 'delete':
         return engine.delete((m.args as [string])[0]);
       case 'close':
-        clearInterval(timer);
         await engine.close();
         return null;
     }
   };
   run().then(
-    (value) => port.postMessage({ id: m.id, ok: true, value }),
-    (err: unknown) =>
+    (value) => {
+      syncStatsTimer();
+      port.postMessage({ id: m.id, ok: true, value });
+    },
+    (err: unknown) => {
+      syncStatsTimer();
       port.postMessage({
         id: m.id,
         ok: false,
@@ -59,6 +73,7 @@ port.on('message', (m: WorkerRequest) => {
           err instanceof MediaError
             ? { media: true, sipStatus: err.sipStatus, warnCode: err.warnCode, warning: err.warning }
             : { media: false, message: err instanceof Error ? err.message : String(err) },
-      }),
+      });
+    },
   );
 });

@@ -3,7 +3,8 @@
  * same MediaEngine, its packet path on a thread of its own. offer, answer
  * and delete are messages to the worker (delete returns the worker's final
  * figures); stats() returns the snapshot the worker pushes every second
- * (zero figures for a call set up since), onTimeout callbacks run here.
+ * while it has calls (zero figures for a call set up since), onTimeout
+ * callbacks run here.
  */
 import { Worker } from 'node:worker_threads';
 import type { BuiltinMediaOptions } from './builtin.js';
@@ -21,6 +22,8 @@ export class WorkerMediaEngine implements MediaEngine {
   private snapshot = new Map<string, CallMediaStats>();
   private readonly known = new Set<string>();
   private dead: Error | null = null;
+  /** Snapshots received from the worker (tests: none while it has no call). */
+  statsPushes = 0;
 
   constructor(options: Omit<BuiltinMediaOptions, 'log'>, opts: { logLevel?: string; statsMs?: number } = {}) {
     this.worker = new Worker(new URL('./worker-main.js', import.meta.url), {
@@ -39,6 +42,7 @@ export class WorkerMediaEngine implements MediaEngine {
         if (m.timeout !== undefined) {
           for (const cb of this.cbs) cb(m.timeout[0], m.timeout[1]);
         } else if (m.stats !== undefined) {
+          this.statsPushes++;
           this.snapshot = new Map(Object.entries(m.stats));
         } else if (m.id !== undefined) {
           const w = this.waiting.get(m.id);
