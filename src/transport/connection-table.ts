@@ -5,7 +5,8 @@
  * later requests to a peer reuse the connection it opened (RFC 3261 18.2.2,
  * RFC 5923 aliases). Enforces a per-IP cap on accepted connections and a total
  * cap. Idle detection is a periodic sweep over the table (one timer for the
- * whole table, none per connection).
+ * whole table, none per connection, and none while the table is empty:
+ * onOccupied tells when the first connection comes and the last goes).
  */
 import { normalizeHost } from './addr.js';
 import type { ConnectionState, StreamProto } from './types.js';
@@ -45,8 +46,14 @@ export class ConnectionTable<E extends TableEntry> {
   private readonly byId = new Map<number, E>();
   private readonly byKey = new Map<string, Set<number>>();
   private readonly inboundPerIp = new Map<string, number>();
+  private occupiedCb: ((occupied: boolean) => void) | null = null;
 
   constructor(private readonly caps: { maxConnections: number; maxConnectionsPerIp: number }) {}
+
+  /** `fn(true)` when the first connection enters, `fn(false)` when the last leaves. */
+  onOccupied(fn: (occupied: boolean) => void): void {
+    this.occupiedCb = fn;
+  }
 
   get size(): number {
     return this.byId.size;
@@ -69,8 +76,10 @@ export class ConnectionTable<E extends TableEntry> {
   add(entry: E): void {
     const key = connectionKey(entry.proto, entry.remoteHost, entry.remotePort);
     if (entry.keys[0] !== key) entry.keys.unshift(key);
+    const had = this.byId.has(entry.id);
     this.byId.set(entry.id, entry);
     this.index(entry, key);
+    if (!had && this.byId.size === 1) this.occupiedCb?.(true);
     if (entry.direction === 'inbound') {
       const ip = normalizeHost(entry.remoteHost);
       this.inboundPerIp.set(ip, (this.inboundPerIp.get(ip) ?? 0) + 1);
@@ -94,6 +103,7 @@ export class ConnectionTable<E extends TableEntry> {
       if (n <= 0) this.inboundPerIp.delete(ip);
       else this.inboundPerIp.set(ip, n);
     }
+    if (this.byId.size === 0) this.occupiedCb?.(false);
     return entry;
   }
 

@@ -106,12 +106,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       this.state = 'stopped';
       throw err;
     }
-    const sweepMs = Math.max(
-      20,
-      Math.min(5000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.handshakeTimeoutMs) / 4)),
-    );
-    this.sweepTimer = setInterval(() => this.io.sweep(), sweepMs);
-    this.sweepTimer.unref();
+    // The idle / handshake sweep runs only while there are stream connections.
+    this.table.onOccupied((occupied) => (occupied ? this.startSweep() : this.stopSweep()));
+    if (this.table.size > 0) this.startSweep();
     this.useListenerChoice();
     this.state = 'running';
     this.ctx.running = true;
@@ -127,9 +124,28 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     await this.closeEverything();
   }
 
-  private async closeEverything(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  private startSweep(): void {
+    if (this.sweepTimer !== null || this.state === 'stopped') return;
+    const sweepMs = Math.max(
+      20,
+      Math.min(5000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.handshakeTimeoutMs) / 4)),
+    );
+    this.sweepTimer = setInterval(() => this.io.sweep(), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+  }
+
+  /** Whether the idle / handshake sweep is scheduled (tests: only while there are connections). */
+  get sweeping(): boolean {
+    return this.sweepTimer !== null;
+  }
+
+  private async closeEverything(): Promise<void> {
+    this.stopSweep();
     const streamsClosed = this.streams.close();
     this.outbound.abortAll();
     this.io.destroyAll();

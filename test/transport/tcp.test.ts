@@ -167,13 +167,15 @@ test('tcp: per-IP connection cap closes further accepts at once', async (t) => {
   assert.equal(d.closed, false);
 });
 
-test('tcp: idle connections are closed by the sweep', async (t) => {
+test('tcp: idle connections are closed by the sweep, which runs only while there are connections', async (t) => {
   const port = await freePort();
   const { tl } = await startLayer(t, {
     listen: [{ proto: 'tcp', host: '127.0.0.1', port }],
     limits: { idleTimeoutMs: 150 },
   });
+  assert.equal(tl.sweeping, false, 'no connection: no sweep timer');
   const idle = await client(t, port);
+  await waitFor(() => tl.sweeping, { timeoutMs: 3000, what: 'the sweep started with the first connection' });
   const busy = await client(t, port);
   const timer = setInterval(() => busy.sock.write('\r\n\r\n'), 30);
   t.after(() => clearInterval(timer));
@@ -181,6 +183,15 @@ test('tcp: idle connections are closed by the sweep', async (t) => {
   assert.equal(busy.closed, false);
   await waitFor(() => tl.connectionCount() === 1, { timeoutMs: 3000, what: 'tl.connectionCount() === 1' });
   clearInterval(timer);
+  assert.equal(tl.sweeping, true);
+  await busy.waitClosed(2000);
+  await waitFor(() => tl.connectionCount() === 0 && !tl.sweeping, {
+    timeoutMs: 3000,
+    what: 'the sweep stopped with the last connection',
+  });
+  const again = await client(t, port);
+  await waitFor(() => tl.sweeping, { timeoutMs: 3000, what: 'the sweep started again' });
+  await again.waitClosed(2000);
 });
 
 test('tcp: IPv6 ::1', async (t) => {
