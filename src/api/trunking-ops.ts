@@ -35,6 +35,8 @@ export interface TrunkingSource {
   gateways(): Array<{ carrier: string; gateway: string; up: boolean; state: GatewayHealth }>;
   /** Registrations kept with carriers. */
   carrierRegistrations(): CarrierRegistrationState[];
+  /** `fn` runs after a carrier registration may have changed. */
+  onCarrierRegistrationChange(fn: () => void): void;
   /** The last sources refused as unknown (no trunk, carrier or user), newest first. */
   unknownSources?(): UnknownSource[];
   /** Carriers' and gateways' quality figures and demotions (src/trunking/quality.ts). */
@@ -51,7 +53,6 @@ const GATEWAY_STATES: readonly GatewayHealth[] = ['unknown', 'up', 'down'];
 
 /** How long a finished call's Call-IDs stay correlated in HEP (its last BYE/200, retransmissions). */
 const UNCORRELATE_MS = 35_000;
-const REG_POLL_MS = 1000;
 
 export class TrunkingOps {
   readonly #bus: EventBus;
@@ -62,7 +63,8 @@ export class TrunkingOps {
   readonly #registered = new Map<string, boolean>();
   /** Call-IDs correlated in HEP per call sid, to uncorrelate after the call. */
   readonly #legs = new Map<string, string[]>();
-  #poll: NodeJS.Timeout | null = null;
+  #watching = false;
+  #hooked = false;
 
   constructor(src: TrunkingSource, deps: { bus: EventBus; capture: HepCapture; traces: CallTraces; metrics: Metrics }) {
     this.#src = src;
@@ -199,14 +201,18 @@ export class TrunkingOps {
     }
   };
 
-  /** Watches carrier registrations (polled: their module has no hook) and publishes each change. */
+  /** Watches carrier registrations (told by their module, no polling) and publishes each change. */
   start(): void {
-    this.#pollRegistrations(false);
-    this.#poll = setInterval(() => this.#pollRegistrations(true), REG_POLL_MS);
-    this.#poll.unref();
+    this.#checkRegistrations(false);
+    this.#watching = true;
+    if (this.#hooked) return;
+    this.#hooked = true;
+    this.#src.onCarrierRegistrationChange(() => {
+      if (this.#watching) this.#checkRegistrations(true);
+    });
   }
 
-  #pollRegistrations(publish: boolean): void {
+  #checkRegistrations(publish: boolean): void {
     const seen = new Set<string>();
     for (const r of this.#src.carrierRegistrations()) {
       seen.add(r.carrier);
@@ -225,7 +231,6 @@ export class TrunkingOps {
   }
 
   stop(): void {
-    if (this.#poll !== null) clearInterval(this.#poll);
-    this.#poll = null;
+    this.#watching = false;
   }
 }

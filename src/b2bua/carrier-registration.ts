@@ -67,6 +67,7 @@ interface Entry {
  */
 export class CarrierRegistrations {
   private readonly entries = new Map<string, Entry>();
+  private readonly changeCbs: (() => void)[] = [];
   private stopped = false;
 
   constructor(
@@ -74,6 +75,15 @@ export class CarrierRegistrations {
     private readonly gate: RegistrationGate | null = null,
   ) {
     gate?.onChange((name, held) => this.leaseChanged(name, held));
+  }
+
+  /** Called after a registration may have changed (registered or not, kept by this node or not): watchers need no polling. */
+  onChange(fn: () => void): void {
+    this.changeCbs.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.changeCbs) fn();
   }
 
   /** Brings the registrations in line with the carriers (called at start and on every directory reload). */
@@ -120,6 +130,7 @@ export class CarrierRegistrations {
       if (this.mayRegister(name)) void this.register(e, REQUESTED_EXPIRES, null);
     }
     this.gate?.want(wanted.keys());
+    this.changed();
   }
 
   /** The registrations this node keeps (in a cluster: the carriers whose lease it holds). */
@@ -173,6 +184,7 @@ export class CarrierRegistrations {
     e.state.registered = false;
     e.state.lastChange = Date.now();
     this.env.log.warn({ carrier: name, gateway: e.gateway }, 'carrier registration left to another node');
+    this.changed();
   }
 
   private schedule(e: Entry, seconds: number): void {
@@ -273,6 +285,7 @@ export class CarrierRegistrations {
     e.state.expires = granted;
     e.state.lastStatus = 200;
     this.schedule(e, Math.max(1, Math.min(granted - REFRESH_MARGIN_S, Math.ceil(granted / 2))));
+    this.changed();
   }
 
   private failed(e: Entry, round: number, status: number): void {
@@ -287,6 +300,7 @@ export class CarrierRegistrations {
     e.state.lastStatus = status;
     this.env.counters.inc('carrier_registration_failures');
     this.schedule(e, RETRY_S);
+    this.changed();
   }
 }
 

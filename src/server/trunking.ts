@@ -187,6 +187,7 @@ function attachToOperations(
         })),
       ),
     carrierRegistrations: () => carrierRegistrations.list(),
+    onCarrierRegistrationChange: (fn) => carrierRegistrations.onChange(fn),
     unknownSources: () => b2bua.unknownSources(),
     quality: () => quality.snapshot(),
     carrierSettings: () => load.list(),
@@ -331,22 +332,42 @@ export function carrierRegistrationsPart(t: Trunking): Part {
   };
 }
 
-/** Carrier quality: demotions end on time (checked every second), the thresholds follow a reload, removed carriers are forgotten. */
+/** Carrier quality: demotions end on time, a history point a minute (a timer only while there is work), the thresholds follow a reload, removed carriers are forgotten. */
 export function qualityPart(t: Trunking): Part {
   let timer: NodeJS.Timeout | null = null;
+  let running = false;
   const retain = (): void =>
     t.quality.retain(new Map([...t.directory.snapshot.carriers.values()].map((c) => [c.name, c.gateways])));
+  const arm = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    const at = running ? t.quality.nextSweepAt() : null;
+    if (at === null) return;
+    timer = setTimeout(
+      () => {
+        timer = null;
+        t.quality.sweep();
+        arm();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+  };
   return {
     name: 'carrier quality',
     start() {
-      timer = setInterval(() => t.quality.sweep(), 1000);
-      timer.unref();
-      t.directory.onReload(retain);
+      running = true;
+      t.quality.onWake(arm);
+      arm();
+      t.directory.onReload(() => {
+        retain();
+        arm();
+      });
     },
     reload: (next) => t.quality.configure(next.routing.quality),
     stop() {
-      if (timer !== null) clearInterval(timer);
-      timer = null;
+      running = false;
+      arm();
     },
   };
 }

@@ -114,6 +114,7 @@ export class QualityBoard {
   private readonly entities = new Map<string, Entity>();
   private config: QualityConfig;
   private lastPoint = 0;
+  private readonly wakeCbs: (() => void)[] = [];
 
   constructor(
     config: QualityConfig,
@@ -187,7 +188,24 @@ export class QualityBoard {
     return { config: { ...this.config }, carriers: carriers.sort(byName), gateways: gateways.sort(byName) };
   }
 
-  /** Ends the demotions whose cool-down is over (logged) and takes a history point each minute; run every second. */
+  /** `fn` runs when nextSweepAt() may have come earlier (a first carrier or gateway, a demotion). */
+  onWake(fn: () => void): void {
+    this.wakeCbs.push(fn);
+  }
+
+  /** When sweep() has work next (ms since the epoch): a demotion's end or the next history point; null with nothing seen. */
+  nextSweepAt(): number | null {
+    if (this.entities.size === 0) return null;
+    let at = this.lastPoint + HISTORY_MS;
+    for (const e of this.entities.values()) if (e.demotedUntil !== null && e.demotedUntil < at) at = e.demotedUntil;
+    return at;
+  }
+
+  private wake(): void {
+    for (const fn of this.wakeCbs) fn();
+  }
+
+  /** Ends the demotions whose cool-down is over (logged) and takes a history point each minute (when nextSweepAt() says). */
   sweep(): void {
     const now = this.now();
     for (const e of this.entities.values()) this.stillDemoted(e, now);
@@ -225,6 +243,7 @@ export class QualityBoard {
         history: [],
       };
       this.entities.set(k, e);
+      if (this.entities.size === 1) this.wake();
     }
     return e;
   }
@@ -257,6 +276,7 @@ export class QualityBoard {
       },
       e.gateway === null ? 'carrier demoted' : 'gateway demoted',
     );
+    this.wake();
   }
 
   /** Whether `e` is demoted at `now`; a demotion whose cool-down is over ends here (logged once). */

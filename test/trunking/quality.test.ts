@@ -200,3 +200,23 @@ test('explain: a demoted carrier placed last with its figures and until when; ot
     ['a', 'b', 'c'],
   );
 });
+
+test('sweep schedule: none with nothing seen; a history point a minute; a demotion ends on time; woken by a first carrier and a demotion', () => {
+  const { b, clock } = board();
+  let wakes = 0;
+  b.onWake(() => wakes++);
+  assert.equal(b.nextSweepAt(), null, 'nothing seen: no timer needed');
+  b.record({ carrier: 'a', gateway: 'sip:gw1', status: 200, pddMs: 50, durationMs: 1000 });
+  assert.equal(wakes, 1, 'the first carrier wakes the sweep');
+  assert.ok(b.nextSweepAt()! <= clock.t, 'the first history point is due at once');
+  b.sweep();
+  assert.equal(b.nextSweepAt(), clock.t + 60_000, 'then one a minute');
+  for (let i = 0; i < 4; i++) b.record({ carrier: 'a', gateway: 'sip:gw1', status: 503, pddMs: null });
+  assert.ok(b.isDemoted('a', null));
+  assert.ok(wakes >= 2, 'a demotion wakes the sweep');
+  clock.t += 30_000;
+  b.record({ carrier: 'a', gateway: 'sip:gw1', status: 503, pddMs: null });
+  assert.equal(b.nextSweepAt(), clock.t - 30_000 + 60_000, 'the next point (the cool-down ends at the same time)');
+  b.retain(new Map());
+  assert.equal(b.nextSweepAt(), null, 'carriers all removed: no timer again');
+});
