@@ -39,6 +39,7 @@ import type { SecurityConfig } from './config.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { ClusterBans } from './cluster-bans.js';
 import { SharedFailureCounter } from './shared-failures.js';
+import { watchStoreChanges } from '../store/change-watch.js';
 
 export interface SecurityLog {
   info(obj: object, msg: string): void;
@@ -79,7 +80,7 @@ export class SecurityService {
   private readonly banRepo: BanRepo;
   private readonly aclRepo: AclRepo;
   private readonly listRepo: ListRepo;
-  private timer: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
   private stopPeers: () => void = () => undefined;
   private lastChanges = -1;
   private polling = false;
@@ -174,14 +175,13 @@ export class SecurityService {
   /** Loads bans and lists from the store, then polls it. */
   async start(): Promise<void> {
     await this.reload();
-    const period = this.o.pollMs ?? 1000;
-    this.timer = setInterval(() => void this.poll(), period);
-    this.timer.unref();
+    this.unwatch?.();
+    this.unwatch = watchStoreChanges(this.o.store, this.o.pollMs ?? 1000, () => void this.poll());
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.unwatch?.();
+    this.unwatch = null;
     this.stopPeers();
   }
 

@@ -30,6 +30,7 @@ import type {
   TrunkingDirectory,
 } from './model.js';
 import { TrunkingSnapshot, gatewayHost, type ResolvedHosts, type TrunkingData } from './snapshot.js';
+import { watchStoreChanges } from '../store/change-watch.js';
 
 /** What the directory needs of the store. */
 export type DirectoryStore = Pick<
@@ -83,7 +84,7 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
   readonly #resolveTimeoutMs: number;
   #snapshot = new TrunkingSnapshot({ accounts: [], trunks: [], dids: [], carriers: [], routes: [], dialPlans: [] });
   #seen: number | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #unwatch: (() => void) | undefined;
   #loading: Promise<void> | undefined;
   #generation = 0;
   readonly #listeners: ((snapshot: TrunkingSnapshot) => void)[] = [];
@@ -99,15 +100,14 @@ export class StoreTrunkingDirectory implements TrunkingDirectory {
   /** Loads the data (rejects when that fails) and starts polling for changes. */
   async start(): Promise<void> {
     await this.reload();
-    if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.#tick(), this.#pollMs);
-    this.#timer.unref();
+    if (this.#unwatch !== undefined) return;
+    this.#unwatch = watchStoreChanges(this.#store, this.#pollMs, () => this.#tick());
   }
 
   /** Stops polling; lookups keep answering from the last snapshot. */
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
   }
 
   /** Loads everything now (one load at a time: a call during a load waits for it and loads again). */
