@@ -250,7 +250,7 @@ export class Call {
     this.state = 'early';
     this.answerAt = null;
     this.cancelled = true;
-    this.failCall(err.sipStatus, err.warning, undefined, [['Warning', err.warningHeader()]]);
+    this.failCall(err.sipStatus, err.warning, undefined, [['Warning', err.warningHeader()]], true);
   }
 
   // ---- the caller leg ------------------------------------------------------------------
@@ -400,11 +400,11 @@ export class Call {
     });
   }
 
-  /** No attempt answered: the caller gets the final status (a downstream 503 becomes 500, as a proxy does, 16.7 step 6). */
-  failCall(status: number, reason: string, res?: SipMessage, extra: Array<[string, string]> = []): void {
+  /** No attempt answered: the caller gets the final status (a downstream 503 becomes 500, 16.7 step 6; our own, `local`, stays 503). */
+  failCall(status: number, reason: string, res?: SipMessage, extra: Array<[string, string]> = [], local = false): void {
     if (this.state === 'ended') return;
     if (res !== undefined) this.endReason = res.get('Reason') ?? null;
-    const code = status === 503 ? 500 : status;
+    const code = status === 503 && !local ? 500 : status;
     const out =
       res !== undefined && res.status === status
         ? this.responseToA(res, code)
@@ -437,12 +437,8 @@ export class Call {
     }
     if (this.state === 'ended') return;
     this.abandon();
-    this.failCall(
-      me?.sipStatus ?? 500,
-      me?.warning ?? 'Media failure',
-      undefined,
-      me === null ? [] : [['Warning', me.warningHeader()]],
-    );
+    const warning: Array<[string, string]> = me === null ? [] : [['Warning', me.warningHeader()]];
+    this.failCall(me?.sipStatus ?? 500, me?.warning ?? 'Media failure', undefined, warning, me !== null);
   }
 
   // ---- the end -------------------------------------------------------------------------
