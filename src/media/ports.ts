@@ -4,7 +4,10 @@
  * rtcp-mux, RFC 5761), and the binding of sockets on them. A port that
  * another process holds is skipped (bind fails, the next candidate is
  * tried). The cursor moves on after each allocation so a port just freed
- * is not handed out again at once (late packets of the old call).
+ * is not handed out again at once (late packets of the old call). A single
+ * port (rtcp-mux) is taken first among the free ports whose pair neighbour
+ * is in use (the RTCP port a leg gave back when its peer chose rtcp-mux),
+ * so that whole even/odd pairs stay for the legs that need two.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -15,6 +18,8 @@ export class PortAllocator {
   private readonly used: Uint8Array;
   private cursor: number;
   private count = 0;
+  /** Free ports whose pair neighbour (port ^ 1) is in use or outside the range: where allocOne looks first. */
+  private readonly singles = new Set<number>();
 
   constructor(
     readonly min: number,
@@ -28,6 +33,8 @@ export class PortAllocator {
     openFileLimit();
     // Start somewhere in the range so restarts do not reuse the same ports first.
     this.cursor = min + Math.floor(Math.random() * (max - min + 1));
+    if (min & 1) this.singles.add(min);
+    if (!(max & 1)) this.singles.add(max);
   }
 
   /** Ports currently allocated. */
@@ -39,9 +46,18 @@ export class PortAllocator {
     return port >= this.min && port <= this.max && this.used[port - this.min] === 1;
   }
 
+  /** Whether the other port of this port's even/odd pair is taken (or not in the range). */
+  private neighbourTaken(port: number): boolean {
+    const n = port ^ 1;
+    return n < this.min || n > this.max || this.used[n - this.min] === 1;
+  }
+
   private mark(port: number): void {
     this.used[port - this.min] = 1;
     this.count++;
+    this.singles.delete(port);
+    const n = port ^ 1;
+    if (!this.neighbourTaken(port) && n >= this.min && n <= this.max) this.singles.add(n);
   }
 
   /** An even port whose odd neighbour is free too, both marked used; null when the range is full. */
@@ -61,8 +77,12 @@ export class PortAllocator {
     return null;
   }
 
-  /** Any one free port, marked used; null when the range is full. */
+  /** One free port, marked used (a single one first, else any); null when the range is full. */
   allocOne(): number | null {
+    for (const p of this.singles) {
+      this.mark(p);
+      return p;
+    }
     const span = this.max - this.min + 1;
     let p = this.cursor;
     for (let n = 0; n < span; n++, p++) {
@@ -77,10 +97,18 @@ export class PortAllocator {
   }
 
   free(port: number): void {
-    if (this.isUsed(port)) {
-      this.used[port - this.min] = 0;
-      this.count--;
-    }
+    if (!this.isUsed(port)) return;
+    this.used[port - this.min] = 0;
+    this.count--;
+    // Its neighbour free too: a whole pair again, for allocPair; else a single.
+    if (this.neighbourTaken(port)) this.singles.add(port);
+    else this.singles.delete(port ^ 1);
+  }
+
+  /** Frees a port that did not bind (another process holds it): not offered first again; the cursor comes back to it. */
+  freeBusy(port: number): void {
+    this.free(port);
+    this.singles.delete(port);
   }
 }
 
@@ -158,7 +186,7 @@ export async function bindPorts(
     if (p === null) break;
     const rtp = await bindAt(p, host, opts);
     if (typeof rtp === 'string') {
-      alloc.free(p);
+      alloc.freeBusy(p);
       if (!mux) alloc.free(p + 1);
       if (NO_DESCRIPTOR.has(rtp)) throw noDescriptor(rtp);
       continue;
@@ -185,7 +213,7 @@ export async function bindOne(
     if (p === null) break;
     const sock = await bindAt(p, host, opts);
     if (typeof sock !== 'string') return { port: p, sock };
-    alloc.free(p);
+    alloc.freeBusy(p);
     if (NO_DESCRIPTOR.has(sock)) throw noDescriptor(sock);
   }
   throw new MediaError(503, WARN.misc, `no free media port in ${alloc.min}-${alloc.max}`);

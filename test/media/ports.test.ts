@@ -27,6 +27,23 @@ test('PortAllocator: even RTP ports with the odd neighbour, single ports, exhaus
   assert.notEqual(q.allocPair(), a, 'a port just freed is not handed out again at once');
 });
 
+test('PortAllocator: rtcp-mux calls hold 2 ports each: a single port fills the gap a given-back RTCP port left, pairs stay whole', () => {
+  const p = new PortAllocator(42000, 42039); // 20 even/odd pairs
+  let calls = 0;
+  for (;;) {
+    const callerLeg = p.allocOne(); // the caller offered rtcp-mux: one port
+    const calleeLeg = p.allocPair(); // toward the callee, RTCP kept until its answer
+    if (callerLeg === null || calleeLeg === null) break;
+    p.free(calleeLeg + 1); // the callee answered rtcp-mux: its RTCP port given back
+    calls++;
+  }
+  // The first call breaks one pair more; every later one takes a pair and the gap the one before left.
+  assert.equal(calls, 19, 'not 10: a single port taken from a whole pair each time would leave half the range in gaps');
+  const edges = new PortAllocator(41001, 41004); // 41001 and 41004: no pair neighbour in the range
+  assert.deepEqual([edges.allocOne(), edges.allocOne()].sort(), [41001, 41004]);
+  assert.equal(edges.allocPair(), 41002);
+});
+
 test('parallel offers of 25 calls get distinct ports, and all are freed', async () => {
   const range = await freeMediaRange(120);
   const e = new BuiltinMediaEngine({ address: '127.0.0.1', ports: range, timeout: 30, holdTimeout: 3600 });
