@@ -2,8 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { freePort } from '../helpers/ports.js';
-import { startTrunkline, type RunningTrunkline } from '../helpers/server.js';
-import { sipp, sippBackground, scenarioWith, haveCommand } from '../helpers/sipp.js';
+import { CLI, startTrunkline, type RunningTrunkline } from '../helpers/server.js';
+import { run, sipp, sippBackground, scenarioWith, haveCommand } from '../helpers/sipp.js';
+import { waitFor } from '../helpers/wait.js';
 import { openStore, type Store } from '../../src/store/index.js';
 
 /**
@@ -11,8 +12,42 @@ import { openStore, type Store } from '../../src/store/index.js';
  * --register`): the REGISTER goes to its gateway, its 401 is answered with
  * the carrier's credentials (SIPp verifies them), the binding is granted;
  * then the carrier's calls to that Contact, with the DID in To, reach the
- * DID's trunk.
+ * DID's trunk. The API's event stream says when the registration is made.
  */
+
+/** The carrier.registration events of the server's /api/v1/events stream, as they come (abort to end). */
+async function registrationEvents(s: RunningTrunkline, abort: AbortSignal): Promise<Array<Record<string, unknown>>> {
+  const api = /"api":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(s.output())?.[1];
+  assert.ok(api !== undefined, 'the API address in the log');
+  const made = await run(
+    process.execPath,
+    [CLI, 'token', 'add', 'ops', '--role', 'admin', '--config', s.configFile],
+    15_000,
+  );
+  assert.equal(made.code, 0, made.stderr);
+  const res = await fetch(`${api}/api/v1/events?types=carrier.registration`, {
+    headers: { authorization: `Bearer ${made.stdout.trim()}` },
+    signal: abort,
+  });
+  assert.equal(res.status, 200);
+  const events: Array<Record<string, unknown>> = [];
+  void (async () => {
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += Buffer.from(chunk).toString('utf8');
+        for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+          const data = /^data: (.+)$/m.exec(buf.slice(0, end))?.[1];
+          buf = buf.slice(end + 2);
+          if (data !== undefined) events.push(JSON.parse(data) as Record<string, unknown>);
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return events;
+}
 const skip = !haveCommand('sipp') && 'sipp not installed (scripts/install-deps.sh)';
 const CARRIER = '127.0.0.12';
 const PBX = '127.0.0.2';
@@ -51,6 +86,8 @@ test(
   'Trunkline registers with a carrier (401 answered, verified by SIPp) and takes its calls to that Contact',
   { skip, timeout: 40_000 },
   async () => {
+    const sse = new AbortController();
+    const events = await registrationEvents(server, sse.signal);
     const registrar = sippBackground(
       scenarioWith('carrier-registrar.xml', { user: 'trunk-7', password: 'reg-secret' }),
       gwPort,
@@ -72,6 +109,11 @@ test(
     for (let i = 0; i < 20 && !server.output().includes('registered with carrier'); i++)
       await new Promise((res) => setTimeout(res, 100));
     assert.match(server.output(), /"carrier":"regcarrier".*"expires":60.*registered with carrier/);
+    await waitFor(() => events.some((e) => e['carrier'] === 'regcarrier' && e['registered'] === true), {
+      timeoutMs: 3000,
+      what: 'a carrier.registration event (registered)',
+    });
+    sse.abort();
     // The carrier calls our Contact (user trunk-7) with the DID in To.
     const pbx = sippBackground(
       scenarioWith('trunk-uas-expect.xml', {
