@@ -5,7 +5,8 @@
  * same run, plain RTP and SRTP->RTP (leg a SRTP AES_CM_128_HMAC_SHA1_80,
  * leg b plain; both directions, so every packet is decrypted or encrypted),
  * and DTLS-SRTP->RTP (leg a a WebRTC leg: ICE, DTLS handshake, then SRTP
- * with its keys; webrtc-gen.ts).
+ * with its keys; webrtc-gen.ts); and rtpengine alone transcoding Opus <->
+ * PCMA beside plain RTP (transcode.ts).
  *
  * Each relay runs in its own process (the built-in one in
  * builtin-child.ts), its CPU read from /proc/PID/stat (all threads). This
@@ -14,21 +15,20 @@
  * by default), spread over the 20 ms tick.
  *
  *   node dist/bench/media/run.js [--calls 50,100,200,400] [--seconds 8] [--pps 50]
- *        [--modes plain,srtp,dtls] [--only builtin|rtpengine] [--json]
+ *        [--modes plain,srtp,dtls,transcode] [--only builtin|rtpengine] [--json]
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import type { CallMediaStats, LegMediaOptions, MediaEngine, Side } from '../../src/media/engine.js';
-import { NgClient, RtpengineMediaEngine } from '../../src/media/rtpengine.js';
+import { readFileSync } from 'node:fs';
+import type { LegMediaOptions } from '../../src/media/engine.js';
 import { SrtpContext } from '../../src/media/srtp/context.js';
 import { loadavg } from 'node:os';
 import { clockTicksPerSecond, readProcStat } from '../common/procstat.js';
 import { WebrtcGen } from './webrtc-gen.js';
 import { printTable, summarize } from './report.js';
+import { setPortRangeSize, startBuiltin, startRtpengine, type EngineName, type Relay } from './relays.js';
+export type { EngineName } from './relays.js';
+import { printTranscode, runTranscode, type TranscodeResult } from './transcode.js';
 
 /** The kernel's UDP RcvbufErrors counter (/proc/net/snmp): datagrams dropped because a socket buffer was full. */
 function udpRcvbufErrors(): number {
@@ -44,11 +44,13 @@ function udpRcvbufErrors(): number {
   }
 }
 
-export type Mode = 'plain' | 'srtp' | 'dtls';
-export type EngineName = 'builtin' | 'rtpengine';
+export type Mode = 'plain' | 'srtp' | 'dtls' | 'transcode';
+const MODES: readonly Mode[] = ['plain', 'srtp', 'dtls', 'transcode'];
 
 export interface Args {
   calls: number[];
+  /** Calls of the transcode mode: --calls when given, else 50,100,200. */
+  transcodeCalls: number[];
   seconds: number;
   pps: number;
   modes: Mode[];
@@ -60,9 +62,10 @@ export interface Args {
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     calls: [50, 100, 200, 400],
+    transcodeCalls: [50, 100, 200],
     seconds: 8,
     pps: 50,
-    modes: ['plain', 'srtp', 'dtls'],
+    modes: ['plain', 'srtp', 'dtls', 'transcode'],
     only: null,
     json: false,
     warmup: 2,
@@ -74,7 +77,7 @@ function parseArgs(argv: string[]): Args {
       if (x === undefined) throw new Error(`${k} needs a value`);
       return x;
     };
-    if (k === '--calls') a.calls = v().split(',').map(Number);
+    if (k === '--calls') a.calls = a.transcodeCalls = v().split(',').map(Number);
     else if (k === '--seconds') a.seconds = Number(v());
     else if (k === '--pps') a.pps = Number(v());
     else if (k === '--warmup') a.warmup = Number(v());
@@ -86,140 +89,15 @@ function parseArgs(argv: string[]): Args {
   if (a.calls.some((n) => !Number.isInteger(n) || n < 1 || n > 2300))
     throw new Error('--calls: integers 1-2300 (4 ports per call in 40000-50000)');
   if (!(a.seconds > 0 && a.seconds <= 120)) throw new Error('--seconds: 1-120');
+  if (!(a.warmup >= 0 && a.warmup <= 60)) throw new Error('--warmup: 0-60');
+  const bad = a.modes.find((m) => !MODES.includes(m));
+  if (bad !== undefined) throw new Error(`--modes: unknown mode ${bad} (${MODES.join(', ')})`);
   if (!(a.pps > 0 && a.pps <= 1000)) throw new Error('--pps: 1-1000');
   return a;
 }
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The built-in engine behind IPC. */
-class ChildEngine {
-  private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private constructor(readonly proc: ChildProcess) {
-    proc.on('message', (m: { id?: number; ok?: boolean; value?: unknown; error?: string }) => {
-      if (m.id === undefined) return;
-      const w = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      if (m.ok) w?.resolve(m.value);
-      else w?.reject(new Error(m.error));
-    });
-  }
-  static async start(range: { min: number; max: number }): Promise<ChildEngine> {
-    const here = dirname(fileURLToPath(import.meta.url));
-    const proc = fork(join(here, 'builtin-child.js'), [String(range.min), String(range.max)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      proc.once('message', () => resolve());
-      proc.once('exit', (c) => reject(new Error(`builtin child exited ${c}`)));
-    });
-    return new ChildEngine(proc);
-  }
-  private call<T>(op: string, args: unknown[]): Promise<T> {
-    const id = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.send({ id, op, args });
-    });
-  }
-  offer(sid: string, from: Side, sdp: string, o: LegMediaOptions): Promise<string> {
-    return this.call('offer', [sid, from, sdp, o]);
-  }
-  answer(sid: string, from: Side, sdp: string, o: LegMediaOptions): Promise<string> {
-    return this.call('answer', [sid, from, sdp, o]);
-  }
-  delete(sid: string): Promise<CallMediaStats> {
-    return this.call('delete', [sid]);
-  }
-  async stop(): Promise<void> {
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    await this.call('exit', []).catch(() => undefined);
-    await Promise.race([exited, sleep(2000)]);
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
-  }
-}
-
-interface Relay {
-  name: EngineName;
-  pid: number;
-  engine: Pick<MediaEngine, 'offer' | 'answer' | 'delete'>;
-  stop(): Promise<void>;
-}
-
-function portRange(size: number): { min: number; max: number } {
-  const min = 40000 + 2 * Math.floor(Math.random() * ((10000 - size) / 2));
-  return { min, max: min + size - 1 };
-}
-
-/** Ports for the largest step: 4 per call (RTP+RTCP per leg) and a margin for ports other processes hold. */
-let rangeSize = 2400;
-
-async function startBuiltin(): Promise<Relay> {
-  const e = await ChildEngine.start(portRange(rangeSize));
-  return { name: 'builtin', pid: e.proc.pid!, engine: e, stop: () => e.stop() };
-}
-
-function rtpengineBinary(): string | null {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'])
-    if (d && existsSync(join(d, 'rtpengine'))) return join(d, 'rtpengine');
-  return null;
-}
-
-async function startRtpengine(oneThread: boolean): Promise<Relay> {
-  const bin = rtpengineBinary();
-  if (bin === null) throw new Error('rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)');
-  const ng = 20000 + Math.floor(Math.random() * 12000);
-  const r = portRange(rangeSize);
-  const proc = spawn(
-    bin,
-    [
-      '--foreground',
-      '--log-stderr',
-      '--log-level=3',
-      '--table=-1',
-      '--interface=127.0.0.1',
-      `--listen-ng=127.0.0.1:${ng}`,
-      `--port-min=${r.min}`,
-      `--port-max=${r.max}`,
-      '--timeout=3600',
-      // The dtls mode's handshakes (werift-dtls as client) stall now and then against rtpengine's
-      // several threads; with one thread they do not. The relay work measured is the same.
-      ...(oneThread ? ['--num-threads=1'] : []),
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    },
-  );
-  const probe = new NgClient('127.0.0.1', ng, 200, 1);
-  let up = false;
-  for (let i = 0; i < 50 && !up; i++)
-    up = (await probe.command({ command: 'ping' }).catch(() => null))?.result === 'pong';
-  probe.close();
-  if (!up) {
-    proc.kill('SIGKILL');
-    throw new Error('rtpengine did not start');
-  }
-  const engine = new RtpengineMediaEngine({
-    ng: { host: '127.0.0.1', port: ng },
-    timeout: 3600,
-    holdTimeout: 3600,
-    pollMs: 3_600_000,
-  });
-  return {
-    name: 'rtpengine',
-    pid: proc.pid!,
-    engine,
-    stop: async () => {
-      await engine.close();
-      const exited = new Promise((res) => proc.once('exit', res));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, sleep(3000)]);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    },
-  };
-}
 
 function bindUdp(): Promise<Socket> {
   return new Promise((resolve) => {
@@ -423,10 +301,27 @@ async function runStep(relay: Relay, mode: Mode, calls: number, args: Args, gen:
   };
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  rangeSize = Math.min(9800, Math.max(...args.calls) * 4 + 400);
-  const hz = clockTicksPerSecond();
+/** The transcode mode: rtpengine only (the built-in relay does not transcode), one thread as in the dtls mode. */
+async function transcodeSteps(args: Args, hz: number): Promise<TranscodeResult[]> {
+  if (args.only === 'builtin') return [];
+  if (args.only === null) log('builtin: transcode not run: the built-in relay does not transcode');
+  let relay: Relay;
+  try {
+    relay = await startRtpengine(true);
+  } catch (err) {
+    log(`rtpengine: not run: ${(err as Error).message}`);
+    return [];
+  }
+  try {
+    const o = { ngPort: relay.ngPort!, pid: relay.pid, hz, pps: args.pps, seconds: args.seconds, warmup: args.warmup };
+    return await runTranscode(args.transcodeCalls, o, log);
+  } finally {
+    await relay.stop();
+  }
+}
+
+/** The modes both relays run (all but transcode), each relay in turn. */
+async function relayModes(args: Args, hz: number): Promise<StepResult[]> {
   const gen: Gen = { a: [], b: [], rxA: 0, rxB: 0, webrtc: await WebrtcGen.create() };
   for (let i = 0; i < 32; i++) {
     const a = await bindUdp();
@@ -439,7 +334,7 @@ async function main(): Promise<void> {
   }
   const engines: EngineName[] = args.only ? [args.only] : ['builtin', 'rtpengine'];
   const results: StepResult[] = [];
-  for (const mode of args.modes) {
+  for (const mode of args.modes.filter((m) => m !== 'transcode')) {
     for (const name of engines) {
       let relay: Relay;
       try {
@@ -469,9 +364,21 @@ async function main(): Promise<void> {
     }
   }
   for (const s of [...gen.a, ...gen.b]) s.close();
-  const summary = summarize(results, args);
-  if (args.json) process.stdout.write(`${JSON.stringify({ args, results, summary }, null, 2)}\n`);
-  else printTable(results, summary);
+  return results;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  setPortRangeSize(Math.min(9800, Math.max(...args.calls, ...args.transcodeCalls) * 4 + 400));
+  const hz = clockTicksPerSecond();
+  const results = args.modes.some((m) => m !== 'transcode') ? await relayModes(args, hz) : [];
+  const transcode = args.modes.includes('transcode') ? await transcodeSteps(args, hz) : [];
+  const summary = summarize(results, { ...args, modes: args.modes.filter((m) => m !== 'transcode') });
+  if (args.json) process.stdout.write(`${JSON.stringify({ args, results, summary, transcode }, null, 2)}\n`);
+  else {
+    if (results.length > 0) printTable(results, summary);
+    printTranscode(transcode);
+  }
 }
 
 main().catch((err: unknown) => {
