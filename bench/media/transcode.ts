@@ -51,8 +51,13 @@ export interface TranscodeSide {
   received: number;
   lossPct: number;
   cpuPct: number;
+  /** Measured: CPU % over the calls of the step (low when the step is saturated and packets are lost). */
   cpuPctPerCall: number;
   cpuUsPerPacket: number;
+  /** CPU % a call at the full rate costs at this per-packet figure (2 x pps packets a second). */
+  cpuPctPerCallAtRate: number;
+  /** More than 1% of the packets lost: rtpengine (one thread) did not keep up; only the per-packet figure holds. */
+  saturated: boolean;
 }
 
 export interface TranscodeResult {
@@ -62,7 +67,7 @@ export interface TranscodeResult {
   directions: 'both' | 'pcma-to-opus';
   plain: TranscodeSide;
   transcode: TranscodeSide;
-  /** transcode / plain: CPU per call and per packet. */
+  /** transcode / plain: CPU per call (at the full rate, from the per-packet figures) and per packet. */
   ratioPerCall: number | null;
   ratioPerPacket: number | null;
   /** Leg a in the transcode step: Opus payload type, packets with it, mean payload bytes, 160-byte payloads. */
@@ -285,7 +290,12 @@ async function step(
     cpuPct: Math.round((w.cpuSec / w.wall) * 1000) / 10,
     cpuPctPerCall: Math.round(((w.cpuSec / w.wall) * 100 * 1000) / n) / 1000,
     cpuUsPerPacket: received > 0 ? r2((w.cpuSec * 1e6) / Math.min(received, w.sent)) : NaN,
+    cpuPctPerCallAtRate: NaN,
+    saturated: received < 0.99 * w.sent,
   };
+  // Per call at the full rate: both directions when leg a sends, else leg b's only.
+  const perCall = (!transcode || opus !== null ? 2 : 1) * o.pps;
+  side.cpuPctPerCallAtRate = Math.round(side.cpuUsPerPacket * perCall * 1e-4 * 1000) / 1000;
   return { side, rxA: w.rxA, rxB: w.rxB, wall: w.wall };
 }
 
@@ -334,7 +344,7 @@ export async function runTranscode(counts: number[], o: TranscodeOptions, log: (
         directions: opus ? 'both' : 'pcma-to-opus',
         plain: plain.side,
         transcode: tc.side,
-        ratioPerCall: ratio(tc.side.cpuPctPerCall, plain.side.cpuPctPerCall),
+        ratioPerCall: ratio(tc.side.cpuPctPerCallAtRate, plain.side.cpuPctPerCallAtRate),
         ratioPerPacket: ratio(tc.side.cpuUsPerPacket, plain.side.cpuUsPerPacket),
         opusSide,
         pcmaSide,
@@ -343,8 +353,9 @@ export async function runTranscode(counts: number[], o: TranscodeOptions, log: (
       };
       results.push(r);
       log(
-        `  plain ${r.plain.cpuPctPerCall}%/call ${r.plain.cpuUsPerPacket} us/pkt; transcode ${r.transcode.cpuPctPerCall}%/call ` +
-          `${r.transcode.cpuUsPerPacket} us/pkt (x${r.ratioPerCall}), loss ${r.transcode.lossPct}%, transcoded ${transcoded}`,
+        `  plain ${r.plain.cpuPctPerCallAtRate}%/call ${r.plain.cpuUsPerPacket} us/pkt; transcode ${r.transcode.cpuPctPerCallAtRate}%/call ` +
+          `${r.transcode.cpuUsPerPacket} us/pkt (x${r.ratioPerCall}), loss ${r.transcode.lossPct}%` +
+          `${r.transcode.saturated ? ' (saturated)' : ''}, transcoded ${transcoded}`,
       );
     }
   } finally {
@@ -357,23 +368,39 @@ export async function runTranscode(counts: number[], o: TranscodeOptions, log: (
 export function printTranscode(results: TranscodeResult[]): void {
   if (results.length === 0) return;
   console.log('\nrtpengine transcoding (leg a Opus, leg b PCMA) beside plain RTP, same rtpengine, same generator:');
-  const head = ['calls', 'dirs', 'plain %/call', 'plain us/pkt', 'tc %/call', 'tc us/pkt', 'tc/plain', 'tc loss %'];
+  const head = [
+    'calls',
+    'dirs',
+    'plain %/call',
+    'plain us/pkt',
+    'tc %/call',
+    'tc us/pkt',
+    'tc/plain',
+    'tc CPU %',
+    'tc loss %',
+    'load',
+  ];
   const rows = results.map((r) =>
     [
       r.calls,
       r.directions,
-      r.plain.cpuPctPerCall,
+      r.plain.cpuPctPerCallAtRate,
       r.plain.cpuUsPerPacket,
-      r.transcode.cpuPctPerCall,
+      r.transcode.cpuPctPerCallAtRate,
       r.transcode.cpuUsPerPacket,
       r.ratioPerCall ?? 'n/a',
-      r.transcode.lossPct,
+      r.transcode.cpuPct,
+      `${r.transcode.lossPct}${r.transcode.saturated ? ' sat' : ''}`,
+      r.load,
     ].map(String),
   );
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
   console.log(line(head));
   for (const x of rows) console.log(line(x));
+  console.log(
+    '%/call: CPU % of one core per call at the full rate (us/pkt x packets a call sends a second); sat: over 1% lost',
+  );
   for (const r of results)
     console.log(
       `${r.calls} calls: leg a got ${r.opusSide.packets} packets, ${r.opusSide.withOpusPt} with Opus PT ${r.opusSide.pt}, ` +
