@@ -15,6 +15,7 @@
  *   6  transaction layer        -                              transactions, timers end
  *   7  media engine             made                           closed
  *   7b CDR webhook (cdr.webhook) POSTs the CDR outbox          POSTs under way end (5 s at most)
+ *   7c routing module           routing.module loaded          -
  *   8  B2BUA                    -                              CDRs written (5 s at most)
  *   8b shared calls (cluster)    follow the calls               their end written to Redis (1 s at most)
  *   9  transactions in flight   -                              answered (5 s, else 2 s at most)
@@ -23,12 +24,14 @@
  *   12 request pipeline         the proxy takes requests       -
  *   13 carrier registrations    REGISTER                       un-REGISTER
  *   14 gateway monitor          pings                          ends
+ *   14b carrier quality         demotions end, history kept    ends
  *   15 NAT keep-alive           pings                          ends
  *   16 operations               metrics, capture, pid, API     API closed, pid file removed
  *   17 admission                calls taken                    503 to new calls, calls up hung up
  *
  * Reload runs the parts' reload in start order: security steps (2), TLS
- * files (4), header rules (8), routes (12), capture and API TLS (16).
+ * files (4), the routing module (7c), header rules (8), routes (12),
+ * quality thresholds (14b), capture and API TLS (16).
  */
 import type { TrunklineConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
