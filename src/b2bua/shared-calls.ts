@@ -27,8 +27,8 @@ import { callRecord } from './call-record.js';
 import { CallRecords, type RecordBatch } from './call-records.js';
 import type { MediaLink } from './media-link.js';
 
-/** Changes of one moment are written together. */
-const FLUSH_MS = 20;
+/** Changes within this long are written together (one script): a socket write to Redis costs more than the script. */
+const FLUSH_MS = 100;
 /** A write that failed, or that Redis refused (this node not alive there yet), is tried again after this. */
 const RETRY_MS = 500;
 /** The other nodes' addresses are read again this often (and when one goes). */

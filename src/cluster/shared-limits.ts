@@ -43,7 +43,7 @@ const WINDOW_MS = 60_000;
 /** Releases kept for a Redis that cannot be told now; beyond, the leases lapse by themselves. */
 const MAX_PENDING = 100_000;
 /** Calls ended within this long are released in one script: a slot comes back this much later at most. */
-const RELEASE_BATCH_MS = 10;
+const RELEASE_BATCH_MS = 100;
 
 export interface SharedLimiterOptions {
   link: RedisLink;
