@@ -100,6 +100,11 @@ interface Entity {
 const HISTORY_MS = 60_000;
 const HISTORY_POINTS = 60;
 
+/** Whether any threshold is set (0: that figure is not judged). */
+function judging(c: QualityConfig): boolean {
+  return c.minAsr > 0 || c.minNer > 0 || c.maxPdd > 0 || c.minMos > 0;
+}
+
 /** The thresholds a set of figures falls below, in words; null when it passes them all. */
 export function breaches(f: QualityFigures, c: QualityConfig): string | null {
   const out: string[] = [];
@@ -255,6 +260,8 @@ export class QualityBoard {
   }
 
   private judge(e: Entity, now: number): void {
+    // No threshold set (the default): nothing to judge, and no figures to work out per attempt.
+    if (!judging(this.config)) return;
     if (this.stillDemoted(e, now)) return;
     const f = this.figures(e, now, e.judgeFrom);
     if (f.attempts < Math.max(1, this.config.minCalls)) return;
