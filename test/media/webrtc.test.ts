@@ -7,7 +7,8 @@
  * relay; its candidates and c= are rewritten to an address it does not
  * send from (a browser behind NAT). The carrier receives the page's
  * microphone (a 440 Hz WAV) as PCMA and sends a 1 kHz PCMA tone, which the
- * page measures with Web Audio. Also: strangers' STUN/DTLS datagrams are
+ * page measures with Web Audio; a digit the page sends (RTCDTMFSender)
+ * reaches the carrier as RFC 4733 telephone-events. Also: strangers' STUN/DTLS datagrams are
  * dropped; a forged a=fingerprint gets no media; an Opus-only offer toward a
  * G.711 leg gets 488 naming rtpengine; no a=fingerprint, 488.
  */
@@ -104,7 +105,14 @@ test(
         'a=sendrecv',
         '',
       ].join('\r\n');
-      const toPage = await engine.answer('c1', 'b', carrierAnswer, { profile: 'as-offered', codecs: [] });
+      // telephone-event (RFC 4733) offered to the carrier with the page's payload type, and taken.
+      const te = /^a=rtpmap:(\d+) telephone-event\/8000\r?$/m.exec(toCarrier);
+      assert.ok(te !== null, `telephone-event offered to the carrier: ${toCarrier}`);
+      const tePt = Number(te[1]);
+      const answerWithEvents = carrierAnswer
+        .replace('RTP/AVP 8\r\n', `RTP/AVP 8 ${tePt}\r\n`)
+        .replace('a=sendrecv', `a=rtpmap:${tePt} telephone-event/8000\r\na=fmtp:${tePt} 0-15\r\na=sendrecv`);
+      const toPage = await engine.answer('c1', 'b', answerWithEvents, { profile: 'as-offered', codecs: [] });
       for (const re of [/^a=ice-lite/m, /^a=setup:passive/m, /^a=fingerprint:sha-256 [0-9A-F:]{95}/m, /^a=rtcp-mux/m])
         assert.match(toPage, re, toPage);
       assert.match(toPage, /^a=candidate:1 1 udp \d+ 127\.0\.0\.1 \d+ typ host/m, toPage);
@@ -112,8 +120,10 @@ test(
 
       // The carrier: decodes what arrives, sends a 1 kHz tone to the relay every 20 ms.
       const heard: number[] = [];
+      const events: number[] = [];
       carrier.on('message', (m: Buffer) => {
         if (m.length > 12 && (m[1]! & 0x7f) === 8) for (const b of m.subarray(12)) heard.push(alawDecode(b));
+        if (m.length >= 16 && (m[1]! & 0x7f) === tePt) events.push(m[12]!);
       });
       let seq = 1;
       sender = setInterval(() => {
@@ -139,6 +149,17 @@ test(
       assert.ok(inPage.rms > 0.02 && inPage.share > 0.5, `page got no 1 kHz tone: ${detail}`);
       assert.equal(st.aToB.srtpFailures, 0, detail);
       assert.ok(st.aToB.packets > 20 && st.bToA.packets > 20, detail);
+
+      // A digit pressed on the page (RTCDTMFSender) reaches the carrier as RFC 4733 events of digit 5.
+      const canDtmf: boolean = await page.evaluate(() => {
+        const s = window.pc.getSenders()[0];
+        if (s?.dtmf?.canInsertDTMF !== true) return false;
+        s.dtmf.insertDTMF('5', 200);
+        return true;
+      });
+      assert.ok(canDtmf, `the page cannot send DTMF (telephone-event not in the answer): ${toPage}`);
+      for (let i = 0; i < 60 && !events.includes(5); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(events.length > 0 && events.every((e) => e === 5), `events at the carrier: ${JSON.stringify(events)}`);
 
       // Opus only toward a G.711 leg: 488 saying the built-in engine does not transcode.
       const opusOnly: string = await page.evaluate(() => window.makeOffer(true));
