@@ -8,7 +8,7 @@ import type { LatencyStats } from './stats.js';
 import { fmtUs } from './stats.js';
 import type { TrunklineFigures } from './trunkline.js';
 
-/** The target: a route lookup under 20 µs at the 99th percentile. */
+/** The target: a route lookup under 20 µs at the 99th percentile (p99). */
 export const TARGET_P99_US = 20;
 
 export interface Report {
