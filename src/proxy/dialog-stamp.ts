@@ -1,10 +1,12 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** The URI parameter of our Record-Route entries that carries the stamp: `sip:host:port;lr;dsig=...`. */
 export const STAMP_PARAM = 'dsig';
 /** Bytes of HMAC-SHA256 kept (96 bits); 16 characters of base64url, all of them legal in a URI parameter. */
 const STAMP_BYTES = 12;
 const STAMP_CHARS = 16;
+/** Digests remembered (a dialog's INVITE makes it, its ACK and BYE check it); all forgotten when full. */
+const CACHE_MAX = 8192;
 
 /**
  * The stamp that makes our Record-Route entries verifiable: a keyed hash of
@@ -16,8 +18,13 @@ const STAMP_CHARS = 16;
  * cannot make us send anything anywhere.
  */
 export class DialogStamp {
-  constructor(private readonly key: Buffer) {
+  readonly #key: KeyObject;
+  /** `callId\ntag` -> its digest: one HMAC per dialog rather than one per request of it. */
+  readonly #digests = new Map<string, Buffer>();
+
+  constructor(key: Buffer) {
     if (key.length < 16) throw new RangeError('dialog stamp key: expected at least 16 bytes');
+    this.#key = createSecretKey(key);
   }
 
   /** The stamp of the dialog (callId, callerTag). One HMAC. */
@@ -39,6 +46,13 @@ export class DialogStamp {
 
   private digest(callId: string, tag: string): Buffer {
     // The separator keeps ("ab", "c") and ("a", "bc") apart; a Call-ID has no LF.
-    return createHmac('sha256', this.key).update(callId).update('\n').update(tag).digest().subarray(0, STAMP_BYTES);
+    const k = `${callId}\n${tag}`;
+    let d = this.#digests.get(k);
+    if (d === undefined) {
+      d = createHmac('sha256', this.#key).update(k).digest().subarray(0, STAMP_BYTES);
+      if (this.#digests.size >= CACHE_MAX) this.#digests.clear();
+      this.#digests.set(k, d);
+    }
+    return d;
   }
 }
