@@ -26,88 +26,38 @@ import { sql, type Kysely } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SQLITE_BUSY_TIMEOUT_MS, count, type StoreContext } from '../context.js';
 import { ConflictError, NotFoundError, StoreError } from '../errors.js';
-import type { Database, RateTable } from '../schema.js';
+import type { Database } from '../schema.js';
 import type { RateMatch } from '../../trunking/model.js';
-import { RateFileError, type RateFileRow, type RateRow } from '../../trunking/rate-csv.js';
+import { RateFileError, type RateFileRow } from '../../trunking/rate-csv.js';
 import { checkName, checkRatePrefix } from '../../trunking/validate.js';
 import { checkInt, checkOptionalText } from '../validate.js';
 import { RateIndexes } from './rate-index.js';
+export {
+  RATE_DEFAULT_LIMIT,
+  RATE_MAX_LIMIT,
+  prefixesOf,
+  type RateDeck,
+  type RateImportResult,
+  type RateInfo,
+  type RateListFilter,
+  type RateShow,
+} from './rate-types.js';
+import {
+  RATE_DEFAULT_LIMIT,
+  RATE_MAX_LIMIT,
+  prefixesOf,
+  toInfo,
+  type RateDeck,
+  type RateImportResult,
+  type RateInfo,
+  type RateListFilter,
+  type RateShow,
+} from './rate-types.js';
 
 /** Rows per transaction of an import, a copy or a removal. */
 const BATCH = 5000;
 /** A `loading` deck older than this is an import that died: the next import of its carrier removes it. */
 const STALE_LOADING_MS = 3_600_000;
-/** The longest prefix a lookup tries: `+` and 15 digits. */
-const MAX_NUMBER = 16;
-/** Rows per page of `list` when none is asked for, and the most. */
-export const RATE_DEFAULT_LIMIT = 100;
-export const RATE_MAX_LIMIT = 10_000;
-
-/** One rate of a carrier's active deck. */
-export interface RateInfo extends RateRow {
-  carrier: string;
-}
-
-/** A carrier's active deck. */
-export interface RateDeck {
-  carrier: string;
-  rows: number;
-  source: string | null;
-  /** When it became active (ms since the epoch). */
-  activatedAt: number;
-}
-
-export interface RateImportResult {
-  carrier: string;
-  /** Rows of the file. */
-  imported: number;
-  /** Rows of the deck now (with those kept from the one before, unless replaced). */
-  total: number;
-  replaced: boolean;
-}
-
-export interface RateListFilter {
-  carrier?: string;
-  /** Only prefixes starting with this (`+44` lists +44, +441, ...). */
-  prefix?: string;
-  /** The page after this row. */
-  after?: { carrier: string; prefix: string; effectiveAt: number };
-  limit?: number;
-}
-
-/** `rate show`: the rows of one prefix (newest first) and which of them is in force. */
-export interface RateShow {
-  carrier: string;
-  /** The prefix asked for, as normalised. */
-  asked: string;
-  /** The prefix whose rows these are: the one asked, or the longest prefix of it that has rows. */
-  prefix: string;
-  rows: RateInfo[];
-  /** The row in force at the time asked, or null (all of them start later). */
-  inForce: RateInfo | null;
-}
-
-function toInfo(
-  carrier: string,
-  r: Pick<RateTable, 'prefix' | 'effective_at' | 'rate' | 'fee' | 'first_incr' | 'next_incr'>,
-): RateInfo {
-  return {
-    carrier,
-    prefix: r.prefix,
-    rate: Number(r.rate),
-    fee: Number(r.fee),
-    first: r.first_incr,
-    next: r.next_incr,
-    effectiveAt: Number(r.effective_at),
-  };
-}
-
-/** `+442071234567` -> its prefixes `+4` ... `+442071234567`, longest first. */
-export function prefixesOf(number: string): string[] {
-  const out: string[] = [];
-  for (let i = Math.min(number.length, MAX_NUMBER); i >= 2; i--) out.push(number.slice(0, i));
-  return out;
-}
 
 const INSERT_SQL =
   'INSERT INTO rates (deck, prefix, effective_at, rate, fee, first_incr, next_incr) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
