@@ -296,6 +296,9 @@ export class Call {
       tx.respond(createResponse(bye, 500, { reason: 'CSeq out of order', headers: [['Retry-After', '1']] }));
       return;
     }
+    // The call is over for the limits as its BYE comes (release is idempotent; end() releases too), before our
+    // 200 leaves: a PBX whose next call follows that 200 finds its slot free.
+    if (this.state === 'confirmed') this.plan.release();
     tx.respond(
       createResponse(bye, 200, this.env.agentName === null ? {} : { headers: [['Server', this.env.agentName]] }),
     );

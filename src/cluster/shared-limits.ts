@@ -144,6 +144,9 @@ export class SharedLimiter implements Limiter {
 
   async tryStart(scopes: ScopeLimits[], callSid: string): Promise<LimitVerdict> {
     const member = `${this.#o.node}|${callSid}`;
+    // Releases batched so far go first: Redis runs one connection's scripts in order, so a call that
+    // ended before this one came is out of the counts this admission sees.
+    if (this.#releasing.size > 0) this.#sendReleases();
     if (this.#o.link.up) {
       const ks = scopes.flatMap((s) => [keys.cpm(s.key), keys.lease(s.key)]);
       const args = [member, this.#leaseMs, ...scopes.flatMap((s) => [s.cpm ?? -1, s.maxCalls ?? -1])];

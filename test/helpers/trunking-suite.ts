@@ -506,7 +506,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     async () => {
       // The concurrent test above used 1 of the 20; 19 more pass one after another, then the next is refused.
       const pbx = far(LIMITED, ports.limited!, 'X-Provider: trunkline-test', 'X-Internal-Secret', 19, 'sipp@');
-      await uac(call('+15551230000', 'xx-none'), CARRIER, '+912240002003', [], 19, 10);
+      // One at a time (-l 1: the trunk takes 1 concurrent call): each starts once the last one's BYE is answered.
+      await uac(call('+15551230000', 'xx-none'), CARRIER, '+912240002003', ['-l', '1'], 19, 10);
       await done(pbx, 'limited PBX');
       await uac(expect('+15551230000', 503), CARRIER, '+912240002004');
       const limited = (await store.cdrs.list({ trunk: 'limited' })).cdrs;
