@@ -1,4 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
+import { mediaOptionsOf } from './plan.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Dialog } from '../dialog/dialog.js';
 import { MediaError } from '../media/errors.js';
@@ -118,7 +119,7 @@ export class AttendedTransfer implements PendingTransfer {
       pbxSide: side,
       moving,
       target: moving === 'a' ? call.a : call.b!,
-      targetMedia: moving === 'a' ? call.plan.mediaA : call.mediaB,
+      targetMedia: mediaOptionsOf(call, moving),
       targetParty: st2.party(call, moving),
     };
   }
@@ -168,7 +169,7 @@ export class AttendedTransfer implements PendingTransfer {
     };
     let toTransferee: Buffer;
     try {
-      toTransferee = await media.offer(call.callSid, this.side, offer, optionsOf(call, this.other));
+      toTransferee = await media.offer(call.callSid, this.side, offer, mediaOptionsOf(call, this.other));
     } catch (err) {
       if (!(err instanceof MediaError)) throw err;
       return fail(err.sipStatus, err.warning);
@@ -329,8 +330,4 @@ export class AttendedTransfer implements PendingTransfer {
   abandon(): void {
     this.abandoned = true;
   }
-}
-
-function optionsOf(call: Call, side: Side): LegMediaOptions {
-  return side === 'a' ? call.plan.mediaA : call.mediaB;
 }

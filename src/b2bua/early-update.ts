@@ -1,9 +1,9 @@
 import type { SipMessage } from '../sip/message.js';
+import { mediaOptionsOf } from './plan.js';
 import { createResponse } from '../sip/response.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientHandlers } from '../transaction/client-transaction.js';
 import type { Dialog } from '../dialog/dialog.js';
-import type { LegMediaOptions } from '../media/engine.js';
 import { MediaError } from '../media/errors.js';
 import type { Call, Side } from './call.js';
 import type { CalleeEarly } from './callee-early.js';
@@ -92,7 +92,7 @@ export class EarlyUpdates {
       let body = req.body;
       if (offer !== null) {
         try {
-          body = await media.offer(call.callSid, side, offer, this.options(dstSide));
+          body = await media.offer(call.callSid, side, offer, mediaOptionsOf(call, dstSide));
         } catch (err) {
           this.from = null;
           if (!(err instanceof MediaError)) throw err;
@@ -142,7 +142,8 @@ export class EarlyUpdates {
         call.serial(async () => {
           let body: Buffer | undefined;
           try {
-            if (sdp !== null && hadOffer) body = await media.answer(call.callSid, dstSide, sdp, this.options(side));
+            if (sdp !== null && hadOffer)
+              body = await media.answer(call.callSid, dstSide, sdp, mediaOptionsOf(this.call, side));
           } finally {
             this.from = null;
             this.settling = false;
@@ -156,11 +157,6 @@ export class EarlyUpdates {
       onTimeout: () => fail(408),
       onTransportError: () => fail(503),
     };
-  }
-
-  /** Media options of a leg: its trunk's or carrier's profile and codecs. */
-  private options(side: Side): LegMediaOptions {
-    return side === 'a' ? this.call.plan.mediaA : this.call.mediaB;
   }
 
   private refuse(req: SipMessage, tx: ServerTransaction, status: number, reason: string, retry: boolean): void {

@@ -1,4 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
+import { mediaOptionsOf } from './plan.js';
 import { createResponse } from '../sip/response.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientHandlers } from '../transaction/client-transaction.js';
@@ -6,7 +7,6 @@ import type { Call, Side } from './call.js';
 import type { Dialog } from '../dialog/dialog.js';
 import { relayedRequestHeaders, relayedResponseHeaders } from './headers.js';
 import { MediaError } from '../media/errors.js';
-import type { LegMediaOptions } from '../media/engine.js';
 
 /** Requests whose 2xx carries our Contact (target refresh, RFC 3261 12.2.2). */
 const REFRESHING: ReadonlySet<string> = new Set(['INVITE', 'UPDATE']);
@@ -74,7 +74,7 @@ export class InDialogRelay {
       let body = req.body;
       if (offer !== null) {
         try {
-          body = await media.offer(call.callSid, side, offer, this.options(dstSide));
+          body = await media.offer(call.callSid, side, offer, mediaOptionsOf(call, dstSide));
         } catch (err) {
           if (req.method === 'INVITE') this.inviteFrom = null;
           if (!(err instanceof MediaError)) throw err;
@@ -89,11 +89,6 @@ export class InDialogRelay {
       }
       this.send(side, dstSide, req, tx, src, dst, headers, body, offer !== null);
     });
-  }
-
-  /** Media options of a leg: its trunk's or carrier's profile and codecs. */
-  private options(side: Side): LegMediaOptions {
-    return side === 'a' ? this.call.plan.mediaA : this.call.mediaB;
   }
 
   private send(
@@ -128,8 +123,8 @@ export class InDialogRelay {
           if (ok && sdp !== null) {
             // The far side's answer (or, for a late-offer re-INVITE, its offer) for the near side.
             answerBody = hadOffer
-              ? await media.answer(call.callSid, dstSide, sdp, this.options(side))
-              : await media.offer(call.callSid, dstSide, sdp, this.options(side));
+              ? await media.answer(call.callSid, dstSide, sdp, mediaOptionsOf(this.call, side))
+              : await media.offer(call.callSid, dstSide, sdp, mediaOptionsOf(this.call, side));
           }
           if (req.method === 'INVITE' && ok) {
             ackOut = this.answered(
@@ -198,7 +193,9 @@ export class InDialogRelay {
       const answer = media.sdpOf(nearAck);
       call.serial(async () => {
         const ackBody =
-          answer === null ? undefined : await media.answer(call.callSid, side, answer, this.options(dstSide));
+          answer === null
+            ? undefined
+            : await media.answer(call.callSid, side, answer, mediaOptionsOf(this.call, dstSide));
         const late = dst.request(
           'ACK',
           ackBody === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body: ackBody, seq },

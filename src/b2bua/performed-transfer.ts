@@ -1,4 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
+import { mediaOptionsOf } from './plan.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Dialog } from '../dialog/dialog.js';
@@ -162,7 +163,7 @@ export class PerformedTransfer implements PendingTransfer {
         media.setSides(call.callSid, this.side === 'a' ? iface : other, this.side === 'a' ? other : iface);
         let toTransferee: Buffer;
         try {
-          toTransferee = await media.offer(call.callSid, this.side, offer, this.optionsOf(this.other));
+          toTransferee = await media.offer(call.callSid, this.side, offer, mediaOptionsOf(this.call, this.other));
         } catch (err) {
           if (!(err instanceof MediaError)) throw err;
           giveUp(err.sipStatus, err.warning);
@@ -272,11 +273,6 @@ export class PerformedTransfer implements PendingTransfer {
     env.log.info({ callSid: this.call.callSid, status, reason }, 'b2bua: transfer failed');
     void this.notify(status, reason, true);
     if (this.referrerGone && !this.abandoned) this.call.hangUp(`Transfer failed: ${status} ${reason}`);
-  }
-
-  /** Media options of a side: its trunk's or carrier's. */
-  private optionsOf(side: Side) {
-    return side === 'a' ? this.call.plan.mediaA : this.call.mediaB;
   }
 
   /**

@@ -2,7 +2,7 @@ import type { SipUri } from '../sip/uri.js';
 import type { CallDirection } from '../trunking/model.js';
 import type { UacCredentials } from './uac-auth.js';
 import type { LegHeaderRule } from './headers.js';
-import type { LegMediaOptions } from '../media/engine.js';
+import type { LegMediaOptions, Side } from '../media/engine.js';
 
 /** One attempt of the callee leg: a gateway, or the customer's destination. */
 export interface LegAttempt {
@@ -54,4 +54,9 @@ export interface AnsweredAttempt {
   carrier: string;
   gateway: string;
   pddMs: number | null;
+}
+
+/** The media options of a call's side: the caller's (its trunk's or carrier's, planned) or the callee's (the answering attempt's). */
+export function mediaOptionsOf(call: { plan: CallPlan; mediaB: LegMediaOptions }, side: Side): LegMediaOptions {
+  return side === 'a' ? call.plan.mediaA : call.mediaB;
 }

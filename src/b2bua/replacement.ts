@@ -1,4 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
+import { mediaOptionsOf } from './plan.js';
 import { createResponse } from '../sip/response.js';
 import { SipSyntaxError } from '../sip/errors.js';
 import type { Flow } from '../transport/types.js';
@@ -175,10 +176,10 @@ export class Replacement implements PendingTransfer {
   private async withOffer(t: Takeover, offer: Buffer): Promise<void> {
     const { call, side, other } = t;
     const media = this.env.media;
-    const mine = optionsOf(call, side);
+    const mine = mediaOptionsOf(call, side);
     let toOther: Buffer;
     try {
-      toOther = await media.offer(call.callSid, side, offer, optionsOf(call, other));
+      toOther = await media.offer(call.callSid, side, offer, mediaOptionsOf(call, other));
     } catch (err) {
       if (!(err instanceof MediaError)) throw err;
       this.refuse(err.sipStatus, undefined, [['Warning', err.warningHeader()]]);
@@ -210,8 +211,8 @@ export class Replacement implements PendingTransfer {
   private async lateOffer(t: Takeover): Promise<void> {
     const { call, side, other } = t;
     const media = this.env.media;
-    const mine = optionsOf(call, side);
-    const theirs = optionsOf(call, other);
+    const mine = mediaOptionsOf(call, side);
+    const theirs = mediaOptionsOf(call, other);
     const re = await reinvite(call, other, undefined);
     if (!re.ok) return this.otherRefused(call, re.status);
     const theirOffer = media.sdpOf(re.res);
@@ -338,8 +339,4 @@ interface Takeover {
   n: Dialog;
   settings: TimerSettings | null;
   accepted: Accepted | null;
-}
-
-function optionsOf(call: Call, side: Side): LegMediaOptions {
-  return side === 'a' ? call.plan.mediaA : call.mediaB;
 }
