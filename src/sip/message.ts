@@ -206,7 +206,17 @@ export class SipMessage {
   get vias(): Via[] {
     if (this.viaCache === null) {
       const out: Via[] = [];
-      for (const f of this.fields) if (f.id === H.Via) out.push(...parseViaList(f.value));
+      for (const f of this.fields) {
+        if (f.id !== H.Via) continue;
+        // The top Via, parsed already when it was read alone (transaction matching), is not parsed twice.
+        if (out.length === 0 && this.topViaCache !== null && f.value.indexOf(',') < 0) {
+          out.push(this.topViaCache);
+          continue;
+        }
+        const list = parseViaList(f.value);
+        if (out.length === 0 && this.topViaCache !== null) list[0] = this.topViaCache;
+        out.push(...list);
+      }
       this.viaCache = out;
     }
     return this.viaCache;

@@ -13,14 +13,7 @@ import { parseHttpDate } from './date.js';
  */
 export function validateMessage(msg: SipMessage): SipSyntaxError | null {
   try {
-    checkSingle(msg, H.CallId, 'Call-ID', true);
-    checkSingle(msg, H.CSeq, 'CSeq', true);
-    checkSingle(msg, H.From, 'From', true);
-    checkSingle(msg, H.To, 'To', true);
-    checkSingle(msg, H.MaxForwards, 'Max-Forwards', false);
-    checkSingle(msg, H.ContentType, 'Content-Type', false);
-    checkSingle(msg, H.Expires, 'Expires', false);
-    if (!msg.fields.some((f) => f.id === H.Via)) throw new SipSyntaxError('Via', 'missing');
+    checkCounts(msg);
 
     void msg.callId;
     const cseq = msg.cseq;
@@ -56,10 +49,30 @@ export function validateMessage(msg: SipMessage): SipSyntaxError | null {
   }
 }
 
-/** A header that may appear once at most (RFC 3261 7.3.1: only list headers may repeat). */
-function checkSingle(msg: SipMessage, id: H, name: string, required: boolean): void {
-  let n = 0;
-  for (const f of msg.fields) if (f.id === id) n++;
-  if (n === 0 && required) throw new SipSyntaxError(name, 'missing');
-  if (n > 1) throw new SipSyntaxError(name, 'appears more than once');
+/** Headers that may appear once at most (RFC 3261 7.3.1: only list headers may repeat); the first of them required. */
+const SINGLE: ReadonlyArray<[H, string, boolean]> = [
+  [H.CallId, 'Call-ID', true],
+  [H.CSeq, 'CSeq', true],
+  [H.From, 'From', true],
+  [H.To, 'To', true],
+  [H.MaxForwards, 'Max-Forwards', false],
+  [H.ContentType, 'Content-Type', false],
+  [H.Expires, 'Expires', false],
+];
+const counts = new Uint8Array(256);
+
+/** One pass over the fields: each single header at most once (required ones present), and a Via. */
+function checkCounts(msg: SipMessage): void {
+  let vias = 0;
+  for (const [id] of SINGLE) counts[id] = 0;
+  for (const f of msg.fields) {
+    if (f.id === H.Via) vias++;
+    else if (f.id < 256 && counts[f.id]! < 2) counts[f.id]!++;
+  }
+  for (const [id, name, required] of SINGLE) {
+    const n = counts[id]!;
+    if (n === 0 && required) throw new SipSyntaxError(name, 'missing');
+    if (n > 1) throw new SipSyntaxError(name, 'appears more than once');
+  }
+  if (vias === 0) throw new SipSyntaxError('Via', 'missing');
 }
