@@ -49,6 +49,8 @@ const MAX_MESSAGES = 500;
 const MAX_PENDING = 256;
 const PENDING_MESSAGES = 16;
 const PENDING_MS = 32_000;
+/** Call-IDs seen relayed as they are (proxied dialogs, never a call's leg) remembered, newest last. */
+const MAX_RELAYED = 4096;
 
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -59,6 +61,8 @@ export class CallTraces {
   readonly #bySid = new Map<string, CallTrace>();
   readonly #byCallId = new Map<string, { trace: CallTrace; leg: 'a' | 'b' }>();
   readonly #pending = new Map<string, Pending>();
+  /** Call-IDs the proxy relays (see tap): their messages cost one lookup, no copy. */
+  readonly #relayed = new Map<string, true>();
   #resolve: LegResolver | null = null;
   /** Called when a Call-ID joins a call (HEP correlation). */
   onCorrelate: ((callId: string, sid: string) => void) | null = null;
@@ -79,7 +83,10 @@ export class CallTraces {
   configure(maxCalls: number): void {
     this.#max = maxCalls;
     while (this.#bySid.size > this.#max) this.#evictOldest();
-    if (this.#max === 0) this.#pending.clear();
+    if (this.#max === 0) {
+      this.#pending.clear();
+      this.#relayed.clear();
+    }
   }
 
   setResolver(r: LegResolver | null): void {
@@ -123,22 +130,25 @@ export class CallTraces {
       this.#push(known.trace, { time, direction, leg: known.leg, callId, flow, raw: Buffer.from(data) });
       return;
     }
+    if (this.#relayed.has(callId)) return;
     const cseq = headerValue(data, CSEQ_NAMES);
     const method = cseq === null ? '' : cseq.slice(cseq.lastIndexOf(' ') + 1);
     if (method !== 'INVITE' && method !== 'CANCEL') return;
     const time = performance.timeOrigin + performance.now();
     // A request we send on a leg of our own: the B2BUA knows its call by Call-ID and our From tag.
-    if (
-      direction === 'out' &&
-      this.#resolve !== null &&
-      !data.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')
-    ) {
-      const tag = fromTagOf(data);
-      const owner = tag === null ? null : this.#resolve(callId, tag);
+    if (direction === 'out' && !data.subarray(0, 8).toString('latin1').startsWith('SIP/2.0')) {
+      const tag = this.#resolve === null ? null : fromTagOf(data);
+      const owner = tag === null ? null : this.#resolve!(callId, tag);
       if (owner !== null) {
         this.correlate(callId, owner.callSid, owner.side);
         const t = this.#byCallId.get(callId)!;
         this.#push(t.trace, { time, direction, leg: t.leg, callId, flow, raw: Buffer.from(data) });
+        return;
+      }
+      // Our INVITE of a Call-ID that came in, and no call of ours owns it: the proxy relays that dialog
+      // (a B2BUA leg has a Call-ID of its own). No call will claim it: its messages are not kept.
+      if (this.#pending.delete(callId)) {
+        this.#markRelayed(callId);
         return;
       }
     }
@@ -157,6 +167,14 @@ export class CallTraces {
       this.#pending.set(callId, p);
     }
     if (p.messages.length < PENDING_MESSAGES) p.messages.push(m);
+  }
+
+  #markRelayed(callId: string): void {
+    if (this.#relayed.size >= MAX_RELAYED) {
+      const oldest = this.#relayed.keys().next().value;
+      if (oldest !== undefined) this.#relayed.delete(oldest);
+    }
+    this.#relayed.set(callId, true);
   }
 
   #push(t: CallTrace, m: Stored): void {

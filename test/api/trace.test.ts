@@ -77,3 +77,25 @@ test('traces: parked INVITE claimed by correlate, our leg claimed by the resolve
   t.correlate('c-4', 'CA4', 'a');
   assert.equal(t.trace('CA4'), null);
 });
+
+test('traces: a dialog the proxy relays (our INVITE with the Call-ID that came in, no call owns it) is not kept', () => {
+  const t = new CallTraces(2);
+  t.setResolver(() => null);
+  t.tap('in', msg('INVITE sip:svc@127.0.0.1 SIP/2.0', 'p-1', 'INVITE'), flow('127.0.0.5', 5080));
+  t.tap('out', msg('INVITE sip:svc@127.0.0.2 SIP/2.0', 'p-1', 'INVITE'), flow('127.0.0.2', 5070));
+  t.tap('in', msg('SIP/2.0 200 OK', 'p-1', 'INVITE'), flow('127.0.0.2', 5070));
+  t.tap('out', msg('SIP/2.0 200 OK', 'p-1', 'INVITE'), flow('127.0.0.5', 5080));
+  // Nothing of it waits for a call any more: a late claim finds no message.
+  t.correlate('p-1', 'CA9', 'a');
+  assert.deepEqual(t.trace('CA9'), []);
+  // Without a resolver (no B2BUA) the same holds; a B2BUA call's INVITE still waits for its claim.
+  const u = new CallTraces(2);
+  u.tap('in', msg('INVITE sip:svc@127.0.0.1 SIP/2.0', 'p-2', 'INVITE'), flow('127.0.0.5', 5080));
+  u.tap('out', msg('INVITE sip:svc@127.0.0.2 SIP/2.0', 'p-2', 'INVITE'), flow('127.0.0.2', 5070));
+  u.tap('in', msg('INVITE sip:+4930@127.0.0.1 SIP/2.0', 'a-2', 'INVITE'), flow('127.0.0.5', 5080));
+  u.tap('out', msg('INVITE sip:+4930@127.0.0.2 SIP/2.0', 'b-2', 'INVITE'), flow('127.0.0.2', 5070));
+  u.correlate('p-2', 'CA2', 'a');
+  assert.deepEqual(u.trace('CA2'), []);
+  u.correlate('a-2', 'CA3', 'a');
+  assert.equal(u.trace('CA3')!.length, 1);
+});
