@@ -82,7 +82,7 @@ export class Proxy implements TransactionUser {
   }
 
   private onNewRequest(req: SipMessage, tx: ServerTransaction, flow: Flow): void {
-    const uri = parseUri(req.requestUri);
+    const uri = req.requestUriParsed;
     if (this.answeredAtTheDoor(req, tx, uri)) return;
     const refusal = checkProxyRequest(req, uri, this.env.isOurs);
     if (refusal !== null) {

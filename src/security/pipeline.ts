@@ -17,7 +17,7 @@
  * a refusal is logged once per source and step per minute.
  */
 import type { SipMessage } from '../sip/message.js';
-import { isSipUri, parseUri, type SipUri, type Uri } from '../sip/uri.js';
+import { isSipUri, type SipUri, type Uri } from '../sip/uri.js';
 import { SipSyntaxError } from '../sip/errors.js';
 import type { Flow } from '../transport/types.js';
 import type { Counters } from '../core/counters.js';
@@ -155,7 +155,7 @@ export class SecurityPipeline {
       const hit = this.scanners.match(req);
       if (hit !== null) return { kind: 'drop', step: 'scanner', reason: `user agent matches ${hit}` };
     }
-    const uri: Uri = parseUri(req.requestUri);
+    const uri: Uri = req.requestUriParsed;
     // 5. Keep-alive OPTIONS to ourselves.
     if (
       c.keepAlive.enabled &&
