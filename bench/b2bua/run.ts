@@ -15,8 +15,20 @@
  * signalling alone (SDP passed unchanged); the default anchors every call's
  * media in the built-in relay (four UDP sockets per call).
  *
+ * The peer, in the same run, on the same SIPp call:
+ *
+ *   kamailio-rtpengine: SIPp 127.0.0.1 -> Kamailio (record-routing, rtpengine_offer/answer/delete)
+ *                       -> SIPp UAS 127.0.0.7; media anchored in rtpengine (kamailio-rtpengine.ts)
+ *
+ * Its CPU per call is Kamailio's process tree plus rtpengine's, summed; the
+ * report prints each B2BUA mode beside it as a ratio. Target: B2BUA CPU per
+ * call at most 1.5x Kamailio + rtpengine's. Before the warm-up, one traced
+ * call per mode (media-check.ts) shows whether the SDP of the offer and of
+ * the answer was rewritten to the relay's ports: SIPp sends no RTP in any mode.
+ *
  * Usage: node dist/bench/b2bua/run.js [--rates 100,200,300] [--seconds 10] [--warmup 3] [--json FILE]
- *        [--media builtin|none] [--modes proxy,inbound,outbound] [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *        [--media builtin|none] [--modes proxy,inbound,outbound,kamailio-rtpengine]
+ *        [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,32 +48,17 @@ import {
   provisionTrunkCalls,
 } from '../common/trunk-call.js';
 import { openStore } from '../../src/store/index.js';
+import { installCleanupHandlers } from '../common/children.js';
+import { RTPENGINE_PORTS, startKamailioRtpengine, type KamailioRtpengine } from './kamailio-rtpengine.js';
+import { checkMedia, describeCheck, type MediaCheck } from './media-check.js';
+import { ALL_MODES, PEER, printReport, type Mode, type Step } from './report.js';
 
-type Mode = 'proxy' | 'inbound' | 'outbound';
-const ALL_MODES: Mode[] = ['proxy', 'inbound', 'outbound'];
-
-interface Step {
-  mode: Mode;
-  rate: number;
-  calls: number;
-  successful: number;
-  failed: number;
-  retransmissions: number;
-  cpuMsPerCall: number;
-}
+/** The built-in relay's media ports in this bench. */
+const TRUNKLINE_PORTS = { min: 41000, max: 49000 };
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
-
-/** A figure of the table, or n/a for a mode that was not run. */
-function figure(v: number): string {
-  return Number.isFinite(v) ? v.toFixed(3) : 'n/a';
-}
-
-function times(r: number): string {
-  return Number.isFinite(r) ? `${r.toFixed(2)}x` : 'n/a';
 }
 
 function sleep(ms: number): Promise<void> {
@@ -95,7 +92,7 @@ async function startServer(
       `listen: [udp:127.0.0.1:${port}]`,
       `api: {listen: 127.0.0.1:${await freePort()}}`,
       'trunking: {ping: {interval: 0}}',
-      `media: {engine: ${arg('media', 'builtin')}, ports: 41000-49000}`,
+      `media: {engine: ${arg('media', 'builtin')}, ports: ${TRUNKLINE_PORTS.min}-${TRUNKLINE_PORTS.max}}`,
       'routes:',
       `  - {match: {user: "^proxy$"}, forward: "sip:127.0.0.1:${uasProxy}"}`,
       '',
@@ -121,16 +118,143 @@ async function startServer(
   };
 }
 
+interface StepRun {
+  mode: Mode;
+  rate: number;
+  calls: number;
+  secs: number;
+  /** Log every message of both SIPps (the media check's one call). */
+  trace?: boolean;
+}
+
+/** Where each mode's calls go and whose CPU they cost. */
+interface Targets {
+  port: Record<Mode, number>;
+  uas: Record<Mode, number>;
+  cpuTicks: (mode: Mode) => number;
+}
+
+const uasIp: Record<Mode, string> = {
+  proxy: '127.0.0.1',
+  inbound: '127.0.0.3',
+  outbound: GATEWAY_IP,
+  'kamailio-rtpengine': '127.0.0.7',
+};
+const uacIp: Record<Mode, string> = {
+  proxy: '127.0.0.1',
+  inbound: '127.0.0.5',
+  outbound: TRUNK_IP,
+  'kamailio-rtpengine': '127.0.0.1',
+};
+const service: Record<Mode, string> = {
+  proxy: 'proxy',
+  inbound: DID,
+  outbound: OUTBOUND_NUMBER,
+  'kamailio-rtpengine': OUTBOUND_NUMBER,
+};
+
+/** One step: the UAS, then the UAC at the rate; CPU of the mode's servers from just before the UAC to after the UAS. */
+async function runStep(dir: string, t: Targets, r: StepRun, hz: number): Promise<Step> {
+  const { mode, rate, calls, secs } = r;
+  const tag = `${mode}-${rate}-${secs}${r.trace ? '-check' : ''}`;
+  const trace = (who: string): string[] =>
+    r.trace ? ['-trace_msg', '-message_file', join(dir, `${who}-${tag}.msg`)] : [];
+  const uasRun = spawnSipp(
+    [
+      '-sf',
+      UAS,
+      '-i',
+      uasIp[mode],
+      '-p',
+      String(t.uas[mode]),
+      '-m',
+      String(calls),
+      '-nostdin',
+      '-nr',
+      '-timeout',
+      `${secs + 60}s`,
+      ...trace('uas'),
+    ],
+    join(dir, `uas-${tag}.log`),
+  );
+  await sleep(300);
+  const before = t.cpuTicks(mode);
+  const stf = join(dir, `uac-${tag}.csv`);
+  const uacRun = spawnSipp(
+    [
+      '-sf',
+      UAC,
+      `127.0.0.1:${t.port[mode]}`,
+      '-i',
+      uacIp[mode],
+      '-p',
+      String(await freePort()),
+      '-s',
+      service[mode],
+      '-key',
+      'caller',
+      DID,
+      '-r',
+      String(rate),
+      '-m',
+      String(calls),
+      '-l',
+      String(rate * 4),
+      '-recv_timeout',
+      '10000',
+      '-nostdin',
+      '-nr',
+      '-trace_stat',
+      '-stf',
+      stf,
+      '-fd',
+      '1',
+      '-timeout',
+      `${secs + 40}s`,
+      ...trace('uac'),
+    ],
+    join(dir, `uac-${tag}.log`),
+  );
+  await uacRun.done;
+  // The UAS ends after its last call's timewait; a stuck one is stopped after 15 s (the timer then cleared,
+  // so that it does not hold the process open at the end).
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([uasRun.done, new Promise((r) => (timer = setTimeout(r, 15_000)))]);
+  clearTimeout(timer);
+  uasRun.child.kill('SIGTERM');
+  await sleep(500);
+  const after = t.cpuTicks(mode);
+  const row = lastCsvRow(stf);
+  return {
+    mode,
+    rate,
+    calls,
+    successful: num(row, 'SuccessfulCall(C)'),
+    failed: calls - num(row, 'SuccessfulCall(C)'),
+    retransmissions: num(row, 'Retransmissions(C)'),
+    cpuMsPerCall: ((after - before) * 1000) / hz / calls,
+  };
+}
+
+/** One traced call: is the mode's SDP rewritten to its relay's ports (offer and answer)? */
+async function mediaCheck(dir: string, t: Targets, mode: Mode, hz: number): Promise<MediaCheck> {
+  await runStep(dir, t, { mode, rate: 1, calls: 1, secs: 1, trace: true }, hz);
+  const tag = `${mode}-1-1-check`;
+  const range = mode === PEER ? RTPENGINE_PORTS : TRUNKLINE_PORTS;
+  return checkMedia(join(dir, `uac-${tag}.msg`), join(dir, `uas-${tag}.msg`), range);
+}
+
 async function main(): Promise<void> {
+  installCleanupHandlers();
   const rates = arg('rates', '100,200,300').split(',').map(Number);
   const seconds = Number(arg('seconds', '10'));
   const jsonOut = arg('json', '');
+  const MODES = arg('modes', ALL_MODES.join(',')).split(',') as Mode[];
+  for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m} (${ALL_MODES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-bench-b2bua-'));
   const port = await freePort();
-  const uas: Record<Mode, number> = { proxy: await freePort(), inbound: await freePort(), outbound: await freePort() };
-  const uasIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.3', outbound: GATEWAY_IP };
-  const uacIp: Record<Mode, string> = { proxy: '127.0.0.1', inbound: '127.0.0.5', outbound: TRUNK_IP };
-  const service: Record<Mode, string> = { proxy: 'proxy', inbound: DID, outbound: OUTBOUND_NUMBER };
+  const uas = {} as Record<Mode, number>;
+  for (const m of ALL_MODES) uas[m] = await freePort();
   const server = await startServer(dir, port, uas.proxy);
   const store = await openStore({ kind: 'sqlite', file: join(dir, 'data', 'trunkline.db') });
   await provisionTrunkCalls(store, {
@@ -138,10 +262,10 @@ async function main(): Promise<void> {
     gateways: [`sip:${GATEWAY_IP}:${uas.outbound}`, 'sip:127.0.0.5:5060'],
   });
   await store.close();
-  await sleep(2500);
+  let peer: KamailioRtpengine | undefined;
   const hz = clockTicksPerSecond();
   const steps: Step[] = [];
-  const MODES = arg('modes', ALL_MODES.join(',')).split(',') as Mode[];
+  const checks: Partial<Record<Mode, MediaCheck>> = {};
   const warmupSeconds = Number(arg('warmup', '3'));
   // Warm-up (not reported): the JIT and the allocators settle on every path first.
   const ladder: Array<{ rate: number; secs: number; report: boolean }> = [
@@ -149,123 +273,39 @@ async function main(): Promise<void> {
     ...rates.map((rate) => ({ rate, secs: seconds, report: true })),
   ];
   try {
+    if (MODES.includes(PEER)) peer = await startKamailioRtpengine({ dir, uas: `sip:${uasIp[PEER]}:${uas[PEER]}` });
+    const p = peer;
+    const targets: Targets = {
+      port: { proxy: port, inbound: port, outbound: port, 'kamailio-rtpengine': p?.port ?? 0 },
+      uas,
+      cpuTicks: (mode) => (mode === PEER ? p!.cpuTicks() : treeCpuTicks(server.child.pid!).ticks),
+    };
+    await sleep(2500);
+    // The proxy relays SDP as it is: only the B2BUA modes and the peer anchor media. One call each, all at once.
+    const checked = MODES.filter((m) => m !== 'proxy');
+    const results = await Promise.all(checked.map((mode) => mediaCheck(dir, targets, mode, hz)));
+    checked.forEach((mode, i) => {
+      checks[mode] = results[i]!;
+      process.stdout.write(`media ${mode.padEnd(18)} ${describeCheck(results[i]!)}\n`);
+    });
     for (const { rate, secs, report } of ladder) {
       for (const mode of MODES) {
-        const calls = rate * secs;
-        const uasRun = spawnSipp(
-          [
-            '-sf',
-            UAS,
-            '-i',
-            uasIp[mode],
-            '-p',
-            String(uas[mode]),
-            '-m',
-            String(calls),
-            '-nostdin',
-            '-nr',
-            '-timeout',
-            `${secs + 60}s`,
-          ],
-          join(dir, `uas-${mode}-${rate}-${secs}.log`),
-        );
-        await sleep(300);
-        const before = treeCpuTicks(server.child.pid!).ticks;
-        const stf = join(dir, `uac-${mode}-${rate}-${secs}.csv`);
-        const uacRun = spawnSipp(
-          [
-            '-sf',
-            UAC,
-            `127.0.0.1:${port}`,
-            '-i',
-            uacIp[mode],
-            '-p',
-            String(await freePort()),
-            '-s',
-            service[mode],
-            '-key',
-            'caller',
-            DID,
-            '-r',
-            String(rate),
-            '-m',
-            String(calls),
-            '-l',
-            String(rate * 4),
-            '-recv_timeout',
-            '10000',
-            '-nostdin',
-            '-nr',
-            '-trace_stat',
-            '-stf',
-            stf,
-            '-fd',
-            '1',
-            '-timeout',
-            `${secs + 40}s`,
-          ],
-          join(dir, `uac-${mode}-${rate}-${secs}.log`),
-        );
-        await uacRun.done;
-        await Promise.race([uasRun.done, sleep(15_000)]);
-        uasRun.child.kill('SIGTERM');
-        await sleep(500);
-        const after = treeCpuTicks(server.child.pid!).ticks;
-        const row = lastCsvRow(stf);
-        const step: Step = {
-          mode,
-          rate,
-          calls,
-          successful: num(row, 'SuccessfulCall(C)'),
-          failed: calls - num(row, 'SuccessfulCall(C)'),
-          retransmissions: num(row, 'Retransmissions(C)'),
-          cpuMsPerCall: ((after - before) * 1000) / hz / calls,
-        };
+        const step = await runStep(dir, targets, { mode, rate, calls: rate * secs, secs }, hz);
         if (!report) continue;
         steps.push(step);
         process.stdout.write(
-          `${mode.padEnd(8)} ${String(rate).padStart(4)}/s  ok ${step.successful}/${calls}  retrans ${step.retransmissions}  cpu ${step.cpuMsPerCall.toFixed(3)} ms/call\n`,
+          `${mode.padEnd(18)} ${String(rate).padStart(4)}/s  ok ${step.successful}/${step.calls}  retrans ${step.retransmissions}  cpu ${step.cpuMsPerCall.toFixed(3)} ms/call\n`,
         );
       }
     }
   } finally {
+    await peer?.stop();
     await server.stop();
   }
   const load = loadAverage();
-  process.stdout.write(
-    `\nTrunkline B2BUA vs Trunkline proxy, same run (load ${load.map((x) => x.toFixed(2)).join(' ')})\n`,
-  );
-  process.stdout.write('rate/s  proxy ms/call  inbound ms/call (ratio)  outbound ms/call (ratio)  failed p/i/o\n');
-  let worst = 0;
-  for (const rate of rates) {
-    const by = (m: Mode): Step =>
-      steps.find((s) => s.rate === rate && s.mode === m) ?? {
-        mode: m,
-        rate,
-        calls: 0,
-        successful: 0,
-        failed: 0,
-        retransmissions: 0,
-        cpuMsPerCall: NaN,
-      };
-    const p = by('proxy');
-    const i = by('inbound');
-    const o = by('outbound');
-    const ri = i.cpuMsPerCall / p.cpuMsPerCall;
-    const ro = o.cpuMsPerCall / p.cpuMsPerCall;
-    // A mode left out (--modes) has no ratio: it is shown as n/a and judges nothing.
-    for (const r of [ri, ro]) if (Number.isFinite(r)) worst = Math.max(worst, r);
-    process.stdout.write(
-      `${String(rate).padStart(6)}  ${figure(p.cpuMsPerCall).padStart(13)}  ${figure(i.cpuMsPerCall).padStart(15)} (${times(ri)})  ${figure(o.cpuMsPerCall).padStart(16)} (${times(ro)})  ${p.failed}/${i.failed}/${o.failed}\n`,
-    );
-  }
-  const judged = worst > 0;
-  process.stdout.write(
-    judged
-      ? `target: B2BUA <= 2.00x the proxy's CPU per call: ${worst <= 2 ? 'met' : 'NOT met'} (worst ${worst.toFixed(2)}x)\n`
-      : 'target: not judged (the proxy and a B2BUA mode are both needed for a ratio)\n',
-  );
-  if (jsonOut !== '') writeFileSync(jsonOut, JSON.stringify({ steps, load }, null, 2));
+  const verdicts = printReport((l) => process.stdout.write(l), steps, rates, load);
+  if (jsonOut !== '')
+    writeFileSync(jsonOut, JSON.stringify({ media: arg('media', 'builtin'), steps, checks, verdicts, load }, null, 2));
   rmSync(dir, { recursive: true, force: true });
 }
 
