@@ -45,8 +45,8 @@ export function peerMissing(): string | undefined {
 export interface KamailioRtpengine {
   /** Kamailio's SIP port (udp, 127.0.0.1). */
   port: number;
-  /** CPU ticks of Kamailio's tree plus rtpengine's process. */
-  cpuTicks(): number;
+  /** CPU ticks of Kamailio's process tree and of rtpengine's process (all its threads). */
+  cpuTicks(): { kamailio: number; rtpengine: number };
   stop(): Promise<void>;
 }
 
@@ -118,7 +118,7 @@ export async function startKamailioRtpengine(o: { dir: string; uas: string }): P
   const k = kamailio;
   return {
     port,
-    cpuTicks: () => treeCpuTicks(k.pid).ticks + treeCpuTicks(rtpengine.pid).ticks,
+    cpuTicks: () => ({ kamailio: treeCpuTicks(k.pid).ticks, rtpengine: treeCpuTicks(rtpengine.pid).ticks }),
     stop,
   };
 }

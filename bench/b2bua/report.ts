@@ -16,7 +16,10 @@ export interface Step {
   successful: number;
   failed: number;
   retransmissions: number;
+  /** The servers' CPU summed (Trunkline's process, or Kamailio + rtpengine). */
   cpuMsPerCall: number;
+  /** Each server's share of it, by name. */
+  partsMsPerCall: Record<string, number>;
 }
 
 export interface Comparison {
@@ -45,6 +48,7 @@ function stepOf(steps: Step[], rate: number, mode: Mode): Step {
       failed: 0,
       retransmissions: 0,
       cpuMsPerCall: NaN,
+      partsMsPerCall: {},
     }
   );
 }

@@ -131,7 +131,8 @@ interface StepRun {
 interface Targets {
   port: Record<Mode, number>;
   uas: Record<Mode, number>;
-  cpuTicks: (mode: Mode) => number;
+  /** CPU ticks of each server the mode's calls cross, by name. */
+  cpuTicks: (mode: Mode) => Record<string, number>;
 }
 
 const uasIp: Record<Mode, string> = {
@@ -224,6 +225,8 @@ async function runStep(dir: string, t: Targets, r: StepRun, hz: number): Promise
   uasRun.child.kill('SIGTERM');
   await sleep(500);
   const after = t.cpuTicks(mode);
+  const parts: Record<string, number> = {};
+  for (const [name, ticks] of Object.entries(after)) parts[name] = ((ticks - (before[name] ?? 0)) * 1000) / hz / calls;
   const row = lastCsvRow(stf);
   return {
     mode,
@@ -232,7 +235,8 @@ async function runStep(dir: string, t: Targets, r: StepRun, hz: number): Promise
     successful: num(row, 'SuccessfulCall(C)'),
     failed: calls - num(row, 'SuccessfulCall(C)'),
     retransmissions: num(row, 'Retransmissions(C)'),
-    cpuMsPerCall: ((after - before) * 1000) / hz / calls,
+    cpuMsPerCall: Object.values(parts).reduce((a, b) => a + b, 0),
+    partsMsPerCall: parts,
   };
 }
 
@@ -242,6 +246,13 @@ async function mediaCheck(dir: string, t: Targets, mode: Mode, hz: number): Prom
   const tag = `${mode}-1-1-check`;
   const range = mode === PEER ? RTPENGINE_PORTS : TRUNKLINE_PORTS;
   return checkMedia(join(dir, `uac-${tag}.msg`), join(dir, `uas-${tag}.msg`), range);
+}
+
+/** A step's progress line; the peer's CPU also split between Kamailio and rtpengine. */
+function stepLine(s: Step): string {
+  const parts = Object.entries(s.partsMsPerCall);
+  const split = parts.length > 1 ? ` (${parts.map(([n, v]) => `${n} ${v.toFixed(3)}`).join(', ')})` : '';
+  return `${s.mode.padEnd(18)} ${String(s.rate).padStart(4)}/s  ok ${s.successful}/${s.calls}  retrans ${s.retransmissions}  cpu ${s.cpuMsPerCall.toFixed(3)} ms/call${split}\n`;
 }
 
 async function main(): Promise<void> {
@@ -273,14 +284,16 @@ async function main(): Promise<void> {
     ...rates.map((rate) => ({ rate, secs: seconds, report: true })),
   ];
   try {
+    // The peer starts while Trunkline takes in the provisioning.
+    const settled = sleep(2500);
     if (MODES.includes(PEER)) peer = await startKamailioRtpengine({ dir, uas: `sip:${uasIp[PEER]}:${uas[PEER]}` });
+    await settled;
     const p = peer;
     const targets: Targets = {
       port: { proxy: port, inbound: port, outbound: port, 'kamailio-rtpengine': p?.port ?? 0 },
       uas,
-      cpuTicks: (mode) => (mode === PEER ? p!.cpuTicks() : treeCpuTicks(server.child.pid!).ticks),
+      cpuTicks: (mode) => (mode === PEER ? p!.cpuTicks() : { trunkline: treeCpuTicks(server.child.pid!).ticks }),
     };
-    await sleep(2500);
     // The proxy relays SDP as it is: only the B2BUA modes and the peer anchor media. One call each, all at once.
     const checked = MODES.filter((m) => m !== 'proxy');
     const results = await Promise.all(checked.map((mode) => mediaCheck(dir, targets, mode, hz)));
@@ -293,9 +306,7 @@ async function main(): Promise<void> {
         const step = await runStep(dir, targets, { mode, rate, calls: rate * secs, secs }, hz);
         if (!report) continue;
         steps.push(step);
-        process.stdout.write(
-          `${mode.padEnd(18)} ${String(rate).padStart(4)}/s  ok ${step.successful}/${step.calls}  retrans ${step.retransmissions}  cpu ${step.cpuMsPerCall.toFixed(3)} ms/call\n`,
-        );
+        process.stdout.write(stepLine(step));
       }
     }
   } finally {

@@ -29,7 +29,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const kill = setTimeout(() => p.kill('SIGTERM'), 28_000);
+    const kill = setTimeout(() => p.kill('SIGTERM'), 29_000);
     p.on('exit', (code) => {
       clearTimeout(kill);
       resolve({ code, stdout, stderr });
