@@ -89,12 +89,14 @@ export function printReport(
   steps: Step[],
   rates: number[],
   load: number[],
+  media: string,
 ): { proxy: Comparison; peer: Comparison } {
   const loadText = load.map((x) => x.toFixed(2)).join(' ');
   out(`\nTrunkline B2BUA vs Trunkline proxy, same run (load ${loadText})\n`);
   const proxy = compare(out, steps, rates, 'proxy', 'proxy ms/call', 2);
   out(verdictLine(proxy, "the proxy's", 'the proxy and a B2BUA mode'));
   out(`\nTrunkline B2BUA vs Kamailio + rtpengine (CPU summed), same run (load ${loadText})\n`);
+  if (media !== 'builtin') out(`(Trunkline with --media ${media}: it anchors no media, rtpengine does)\n`);
   const peer = compare(out, steps, rates, PEER, 'K+r ms/call', 1.5);
   out(verdictLine(peer, "Kamailio + rtpengine's summed", 'kamailio-rtpengine and a B2BUA mode'));
   return { proxy, peer };

@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     await server.stop();
   }
   const load = loadAverage();
-  const verdicts = printReport((l) => process.stdout.write(l), steps, rates, load);
+  const verdicts = printReport((l) => process.stdout.write(l), steps, rates, load, arg('media', 'builtin'));
   if (jsonOut !== '')
     writeFileSync(jsonOut, JSON.stringify({ media: arg('media', 'builtin'), steps, checks, verdicts, load }, null, 2));
   rmSync(dir, { recursive: true, force: true });
