@@ -1,6 +1,7 @@
 import type { SipMessage } from '../sip/message.js';
 import { againHeaders, attemptDialog, hangUpStray } from './uac-leg.js';
 import type { Target } from '../transaction/types.js';
+import type { ProbeCancel } from '../transport/udp-probe.js';
 import type { TransportError } from '../transport/transport-error.js';
 import type { ClientTransaction, ClientHandlers } from '../transaction/client-transaction.js';
 import type { TimerHandle } from '../transaction/timer-wheel.js';
@@ -41,7 +42,7 @@ export class CalleeSearch {
   private gotResponse = false;
   private gatewayTimer: TimerHandle | null = null;
   /** Cancels the UDP port probe of the current attempt (it ends with the gateway timer). */
-  private stopProbe: (() => void) | null = null;
+  private stopProbe: ProbeCancel | null = null;
   private ringTimer: TimerHandle | null = null;
   /** The CSeq of the INVITE the callee answered, and our ACK of its 2xx, sent again for each retransmission of it (RFC 3261 13.2.2.4). */
   private answeredSeq = 0;
@@ -447,7 +448,7 @@ export class CalleeSearch {
   private clearTimer(which: 'gateway' | 'ring'): void {
     const wheel = this.call.env.wheel;
     if (which === 'gateway' && this.stopProbe !== null) {
-      this.stopProbe();
+      this.stopProbe(this.gotResponse);
       this.stopProbe = null;
     }
     const h = which === 'gateway' ? this.gatewayTimer : this.ringTimer;

@@ -1,4 +1,5 @@
 import type { Target } from '../transaction/types.js';
+import type { ProbeCancel } from '../transport/udp-probe.js';
 import type { TransportError } from '../transport/transport-error.js';
 import type { StageEnv, StageLog } from '../core/stage-env.js';
 import type { Cdr } from '../trunking/model.js';
@@ -35,9 +36,10 @@ export interface B2buaEnv extends StageEnv {
   media: MediaLink;
   /**
    * Probes a UDP target for an ICMP port unreachable (src/transport/udp-probe.ts):
-   * `onRefused` runs if nothing listens there (a TransportError 'connect-refused'); returns a cancel function. Absent: no probe.
+   * `onRefused` runs if nothing listens there (a TransportError 'connect-refused'); returns a cancel function,
+   * told whether the target answered (then it is not probed again for a while). Absent: no probe.
    */
-  probeUdp?(target: Target, onRefused: (err: TransportError) => void): () => void;
+  probeUdp?(target: Target, onRefused: (err: TransportError) => void): ProbeCancel;
   /** RFC 4028 session timers per leg (`trunking.sessionTimer`); absent: none (Session-Expires crosses as any header). */
   sessionTimers?: SessionTimerPolicy;
   /** What a REFER or an INVITE with Replaces meets per trunk / carrier (`trunking.transfer`); absent: REFER relayed. */

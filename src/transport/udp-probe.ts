@@ -26,28 +26,55 @@ export interface UdpProbeOptions {
   waitMs?: number;
   /** Probes open at once, at most (default 256). */
   max?: number;
+  /** A target that answered this recently (ms) is listening: not probed again (default 2000). */
+  freshMs?: number;
+  /** The clock (default Date.now). */
+  now?: () => number;
 }
+
+/** Ends a probe; `answered`: the request got an answer from the target (it listens). */
+export type ProbeCancel = (answered?: boolean) => void;
+
+/** Targets remembered as having answered, at most (then forgotten all at once). */
+const MAX_ANSWERED = 4096;
 
 export class UdpProbes {
   readonly #opts: UdpProbeOptions;
   readonly #waitMs: number;
   readonly #max: number;
+  readonly #freshMs: number;
+  readonly #now: () => number;
+  /** `host port` -> when it last answered a probed request. */
+  readonly #answered = new Map<string, number>();
   #open = 0;
-  /** Probes sent, ports found closed, probes not sent (too many open, a socket error). */
-  readonly stats = { sent: 0, refused: 0, skipped: 0 };
+  /**
+   * Probes sent, ports found closed, probes not sent (too many open, a socket
+   * error), probes not needed (the target answered within freshMs).
+   */
+  readonly stats = { sent: 0, refused: 0, skipped: 0, fresh: 0 };
 
   constructor(opts: UdpProbeOptions) {
     this.#opts = opts;
     this.#waitMs = opts.waitMs ?? 2000;
     this.#max = opts.max ?? 256;
+    this.#freshMs = opts.freshMs ?? 2000;
+    this.#now = opts.now ?? Date.now;
   }
 
   /**
    * Probes host:port (an IP literal); `onRefused` runs once if the port is
    * closed, with a TransportError 'connect-refused'. Returns a cancel function.
+   * A target that answered within freshMs is not probed: a socket per call to
+   * a busy gateway would only hear what its answers already say.
    */
-  probe(host: string, port: number, onRefused: (err: TransportError) => void): () => void {
+  probe(host: string, port: number, onRefused: (err: TransportError) => void): ProbeCancel {
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    const key = `${bare} ${port}`;
+    const answeredAt = this.#answered.get(key);
+    if (answeredAt !== undefined && this.#now() - answeredAt < this.#freshMs) {
+      this.stats.fresh++;
+      return this.#onAnswer(key);
+    }
     const family = isIP(bare);
     if ((family !== 4 && family !== 6) || this.#open >= this.#max) {
       this.stats.skipped++;
@@ -105,11 +132,24 @@ export class UdpProbes {
       return NOTHING;
     }
     socket.unref();
-    return finish;
+    const onAnswer = this.#onAnswer(key);
+    return (answered) => {
+      finish();
+      onAnswer(answered);
+    };
+  }
+
+  /** The cancel of a probe of `key`: an answer is remembered. */
+  #onAnswer(key: string): ProbeCancel {
+    return (answered) => {
+      if (answered !== true) return;
+      if (this.#answered.size >= MAX_ANSWERED) this.#answered.clear();
+      this.#answered.set(key, this.#now());
+    };
   }
 }
 
-const NOTHING = (): void => undefined;
+const NOTHING: ProbeCancel = () => undefined;
 
 /**
  * The `probeUdp` a B2BUA env takes: probes sent from the address of the
@@ -117,8 +157,8 @@ const NOTHING = (): void => undefined;
  */
 export function udpProbesFor(
   listeners: ReadonlyArray<{ proto: string; host: string }>,
-  opts: { waitMs?: number; max?: number } = {},
-): (target: { host: string; port: number }, onRefused: (err: TransportError) => void) => () => void {
+  opts: { waitMs?: number; max?: number; freshMs?: number } = {},
+): (target: { host: string; port: number }, onRefused: (err: TransportError) => void) => ProbeCancel {
   const hostOf = (family: 4 | 6): string | undefined =>
     listeners.find((l) => l.proto === 'udp' && isIP(l.host) === family)?.host;
   const probes = new UdpProbes({ localAddress: hostOf, ...opts });

@@ -42,7 +42,7 @@ test('a closed UDP port is reported refused at once (ICMP port unreachable), fro
   assert.equal(errors[0].code, 'connect-refused');
   assert.deepEqual(errors[0].target, { proto: 'udp', host: HOST, port });
   assert.equal(errors[0].message, `udp:${HOST}:${port}: connection refused`);
-  assert.deepEqual(probes.stats, { sent: 1, refused: 1, skipped: 0 });
+  assert.deepEqual(probes.stats, { sent: 1, refused: 1, skipped: 0, fresh: 0 });
 });
 
 test('a listening port gets one CRLF keep-alive and is not reported; a cancelled probe reports nothing', async () => {
@@ -99,4 +99,23 @@ test('at most `max` probes open at once; a host name is not probed; the env help
   } finally {
     listen.close();
   }
+});
+
+test('a target that answered is not probed again within freshMs, then probed again; a cancel without an answer remembers nothing', async () => {
+  const port = await freePort(HOST);
+  let now = 1_000_000;
+  const probes = new UdpProbes({ localAddress: () => '127.0.0.1', waitMs: 2000, freshMs: 2000, now: () => now });
+  // Nothing listens: the first probe hears the refusal.
+  assert.ok((await refusedWithin(probes, port, 1500)) !== null);
+  // A probe cancelled without an answer (the call ended first) changes nothing: the next one is sent.
+  probes.probe(HOST, port, () => undefined)();
+  assert.ok((await refusedWithin(probes, port, 1500)) !== null);
+  // The target answered a request: within freshMs no socket is opened (the refusal is not heard).
+  probes.probe(HOST, port, () => undefined)(true);
+  now += 1999;
+  assert.equal(await refusedWithin(probes, port, 500), null);
+  assert.equal(probes.stats.fresh, 1);
+  now += 2;
+  assert.ok((await refusedWithin(probes, port, 1500)) !== null, 'probed again after freshMs');
+  assert.equal(probes.stats.refused, 3);
 });
