@@ -60,6 +60,7 @@ export class StoreContext {
   /** Milliseconds since the epoch; tests may pass their own clock. */
   readonly now: () => number;
   readonly #sqlite: BetterSqlite3.Database | undefined;
+  #dataVersion: BetterSqlite3.Statement | undefined;
   #localChanges = 0;
 
   constructor(db: Kysely<Database>, dialect: StoreDialect, now: () => number, sqlite?: BetterSqlite3.Database) {
@@ -192,8 +193,15 @@ export class StoreContext {
    * at an earlier count.
    */
   changesNow(): number | undefined {
-    const raw = this.#sqlite;
-    return raw === undefined ? undefined : Number(raw.pragma('data_version', { simple: true })) + this.#localChanges;
+    const stmt = this.#dataVersionStatement();
+    return stmt === undefined ? undefined : Number(stmt.get()) + this.#localChanges;
+  }
+
+  /** `PRAGMA data_version` prepared once (Database.pragma() prepares it on every call, a few times a call). */
+  #dataVersionStatement(): BetterSqlite3.Statement | undefined {
+    if (this.#sqlite === undefined) return undefined;
+    this.#dataVersion ??= this.#sqlite.prepare('PRAGMA data_version').pluck();
+    return this.#dataVersion;
   }
 
   /**
@@ -202,10 +210,8 @@ export class StoreContext {
    * process's own provisioning writes. PostgreSQL: store_meta `changes`.
    */
   async changes(): Promise<number> {
-    const raw = this.#sqlite;
-    if (raw !== undefined) {
-      return Number(raw.pragma('data_version', { simple: true })) + this.#localChanges;
-    }
+    const now = this.changesNow();
+    if (now !== undefined) return now;
     const row = await this.db.selectFrom('store_meta').select('value').where('key', '=', 'changes').executeTakeFirst();
     return Number(row?.value ?? 0);
   }
