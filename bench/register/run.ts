@@ -90,14 +90,33 @@ const DEFAULTS: CommonOptions = {
   warmup: 2,
   keep: false,
 };
-const USAGE = ['usage: node dist/bench/register/run.js [options]', ...commonUsage('registrations', DEFAULTS)].join(
-  '\n',
-);
+const USAGE = [
+  'usage: node dist/bench/register/run.js [options]',
+  ...commonUsage('registrations', DEFAULTS),
+  '  --node-args ARGS        extra node options for Trunkline, space-separated',
+  '                          (e.g. "--cpu-prof --cpu-prof-dir=/tmp/regprof")',
+].join('\n');
 
-type Options = CommonOptions;
+interface Options extends CommonOptions {
+  /** Node options put before Trunkline's CLI script. */
+  nodeArgs: string[];
+}
 
 function parseArgs(argv: string[]): Options {
-  return parseCommonArgs(argv, { bench: BENCH, usage: USAGE, defaults: DEFAULTS });
+  let nodeArgs: string[] = [];
+  const common = parseCommonArgs(argv, {
+    bench: BENCH,
+    usage: USAGE,
+    defaults: DEFAULTS,
+    extra: (flag, value) => {
+      if (flag !== '--node-args') return false;
+      nodeArgs = value()
+        .split(' ')
+        .filter((a) => a !== '');
+      return true;
+    },
+  });
+  return { ...common, nodeArgs };
 }
 
 // ---------------------------------------------------------------- results
@@ -226,7 +245,12 @@ function startKamailioRegistrar(kamailio: string, dir: string, port: number, wor
   };
 }
 
-async function startTrunklineRegistrar(dir: string, port: number, apiPort: number): Promise<Started> {
+async function startTrunklineRegistrar(
+  dir: string,
+  port: number,
+  apiPort: number,
+  nodeArgs: string[],
+): Promise<Started> {
   const dbFile = join(dir, 'trunkline.db');
   const store = await openStore({ kind: 'sqlite', file: dbFile }, { env: {} });
   try {
@@ -250,7 +274,7 @@ async function startTrunklineRegistrar(dir: string, port: number, apiPort: numbe
   ].join('\n');
   const file = join(dir, 'trunkline.yaml');
   writeFileSync(file, yaml);
-  const args = [TRUNKLINE_CLI, 'serve', '--config', file];
+  const args = [...nodeArgs, TRUNKLINE_CLI, 'serve', '--config', file];
   const child = new Child('trunkline', process.execPath, args, join(dir, 'trunkline.log'), ROOT);
   return { child, describe: `node ${args.map(shellQuote).join(' ')} (SQLite store, registrar MD5)` };
 }
@@ -278,7 +302,7 @@ async function benchServer(
     server =
       name === 'kamailio'
         ? startKamailioRegistrar(tools.kamailio!, dir, port!, opts.kamailioWorkers)
-        : await startTrunklineRegistrar(dir, port!, apiPort!);
+        : await startTrunklineRegistrar(dir, port!, apiPort!, opts.nodeArgs);
     run.describe = server.describe;
     run.optionsAnswer = await waitForOptions(port!, server.child, START_TIMEOUT_MS);
     log(opts, `${label}: up on udp:127.0.0.1:${port} (OPTIONS: ${run.optionsAnswer})`);
