@@ -532,7 +532,13 @@ function storeSuite(backend: Backend): void {
       assert.equal(again.binding.q, 1);
       assert.deepEqual(again.binding.path, []);
       assert.equal(again.previous?.cseq, 1);
-      assert.equal((await s.location.listForAor(AOR)).length, 3);
+      // The row as stored is the refreshed binding, every column of it (a refresh writes only what changed).
+      const listed = await s.location.listForAor(AOR);
+      assert.equal(listed.length, 3);
+      assert.deepEqual(
+        listed.find((x) => x.id === b.id),
+        again.binding,
+      );
 
       // Time passes: the 30 s binding expired.
       c.advance(25_000);
@@ -776,6 +782,44 @@ function storeSuite(backend: Backend): void {
       });
       assert.ok((await server.changes()) > mine);
       assert.equal((await server.subscribers.list()).length, 1);
+    });
+
+    test("domains.exists and subscribers.get see another store's and their own store's writes at once", async (t) => {
+      const cfg = await backend.fresh();
+      const server = await open(t, cfg);
+      const cli = await open(t, cfg);
+      // Asked twice before each write: an answer kept from before it must not survive it.
+      const ask = async (): Promise<[boolean, string | undefined]> => {
+        await server.domains.exists('example.org');
+        await server.subscribers.get('alice', 'example.org');
+        return [
+          await server.domains.exists('example.org'),
+          (await server.subscribers.get('alice', 'example.org'))?.ha1Md5,
+        ];
+      };
+      assert.deepEqual(await ask(), [false, undefined]);
+      await cli.domains.add('example.org');
+      assert.deepEqual(await ask(), [true, undefined]);
+      await cli.subscribers.add('alice', 'example.org', 'secret');
+      assert.deepEqual(await ask(), [true, ALICE_MD5]);
+      await cli.subscribers.passwd('alice', 'example.org', 'other');
+      assert.deepEqual(await ask(), [true, ha1Md5('alice', 'example.org', 'other')]);
+      await server.subscribers.passwd('alice', 'example.org', 'secret');
+      assert.deepEqual(await ask(), [true, ALICE_MD5]);
+      await cli.subscribers.rm('alice', 'example.org');
+      assert.deepEqual(await ask(), [true, undefined]);
+      await server.domains.rm('example.org');
+      assert.deepEqual(await ask(), [false, undefined]);
+      // A registration (a location write) leaves them as they are.
+      await server.domains.add('example.org');
+      await server.subscribers.add('alice', 'example.org', 'secret');
+      await upsertBinding(server.location, {
+        aor: 'alice@example.org',
+        callId: 'c',
+        cseq: 1,
+        ...flow({ expiresAt: Date.now() + 60_000 }),
+      });
+      assert.deepEqual(await ask(), [true, ALICE_MD5]);
     });
 
     test("moves for this store's own writes, not for failed ones or location writes", async (t) => {
