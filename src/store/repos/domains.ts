@@ -3,6 +3,7 @@
  */
 import { sql } from 'kysely';
 import { count, type StoreContext } from '../context.js';
+import { ChangeCache } from '../change-cache.js';
 import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation } from '../errors.js';
 import type { DomainTable } from '../schema.js';
 import { normalizeDomain } from '../validate.js';
@@ -27,9 +28,12 @@ function toDomain(row: DomainTable): Domain {
 
 export class DomainRepo {
   readonly #ctx: StoreContext;
+  /** exists() answers while the store does not change (every REGISTER and call to a user asks). */
+  readonly #exists: ChangeCache<boolean>;
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
+    this.#exists = new ChangeCache(ctx);
   }
 
   /** Adds a domain (lowercased). ConflictError when it exists. */
@@ -111,9 +115,12 @@ export class DomainRepo {
       if (err instanceof ValidationError) return false; // a name from a request that no domain can have
       throw err;
     }
-    // SQLite: a prepared statement run synchronously (every REGISTER asks).
-    const stmt = this.#ctx.sqliteRows('select 1 from "domains" where "domain" = ?');
-    if (stmt !== undefined) return stmt.get(d) !== undefined;
+    // SQLite: kept per change count, else a prepared statement run synchronously.
+    const known = this.#exists.get(d, () => {
+      const stmt = this.#ctx.sqliteRows('select 1 from "domains" where "domain" = ?');
+      return stmt === undefined ? undefined : { value: stmt.get(d) !== undefined };
+    });
+    if (known !== undefined) return known.value;
     const row = await this.#ctx.db.selectFrom('domains').select('domain').where('domain', '=', d).executeTakeFirst();
     return row !== undefined;
   }

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { count, type StoreContext } from '../context.js';
+import { ChangeCache } from '../change-cache.js';
 import { ConflictError, NotFoundError, ValidationError, isForeignKeyViolation } from '../errors.js';
 import type { SubscriberTable } from '../schema.js';
 import { aorOf, checkPassword, checkUsername, normalizeDomain } from '../validate.js';
@@ -59,9 +60,12 @@ const PUBLIC = ['id', 'username', 'domain', 'created_at', 'updated_at'] as const
 
 export class SubscriberRepo {
   readonly #ctx: StoreContext;
+  /** get() answers (frozen) while the store does not change: digest checks ask at every REGISTER. */
+  readonly #auth: ChangeCache<Readonly<SubscriberAuth> | undefined>;
 
   constructor(ctx: StoreContext) {
     this.#ctx = ctx;
+    this.#auth = new ChangeCache(ctx);
   }
 
   /**
@@ -177,14 +181,15 @@ export class SubscriberRepo {
       if (err instanceof ValidationError) return undefined; // a name from a request that no subscriber can have
       throw err;
     }
-    // SQLite: a prepared statement run synchronously (the registrar's hot path).
-    const stmt = this.#ctx.sqliteRows(
-      'select "id", "username", "domain", "created_at", "updated_at", "ha1_md5", "ha1_sha256" from "subscribers" where "username" = ? and "domain" = ?',
-    );
-    if (stmt !== undefined) {
+    // SQLite: kept per change count, else a prepared statement run synchronously (the registrar's hot path).
+    const known = this.#auth.get(`${u}@${d}`, () => {
+      const stmt = this.#ctx.sqliteRows(
+        'select "id", "username", "domain", "created_at", "updated_at", "ha1_md5", "ha1_sha256" from "subscribers" where "username" = ? and "domain" = ?',
+      );
+      if (stmt === undefined) return undefined;
       const v = stmt.get(u, d);
-      if (v === undefined) return undefined;
-      return {
+      if (v === undefined) return { value: undefined };
+      const auth: SubscriberAuth = {
         id: v[0] as number,
         username: v[1] as string,
         domain: v[2] as string,
@@ -193,7 +198,9 @@ export class SubscriberRepo {
         ha1Md5: v[5] as string,
         ha1Sha256: v[6] as string,
       };
-    }
+      return { value: Object.freeze(auth) };
+    });
+    if (known !== undefined) return known.value;
     const row = await this.#ctx.db
       .selectFrom('subscribers')
       .selectAll()
