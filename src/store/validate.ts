@@ -24,8 +24,9 @@ export function normalizeDomain(value: unknown, field = 'domain'): string {
     let d = value.trim().toLowerCase();
     if (d.endsWith('.') && !d.endsWith('..')) d = d.slice(0, -1);
     if (d.startsWith('[') && d.endsWith(']') && isIP(d.slice(1, -1)) === 6) return d;
-    if (isIP(d) === 6) return `[${d}]`;
-    if (isIP(d) === 4) return d;
+    const ip = isIP(d); // once: node's IPv6 pattern is long, and every REGISTER and call checks a domain
+    if (ip === 6) return `[${d}]`;
+    if (ip === 4) return d;
     if (d !== '' && isHostname(d) && !/^[0-9.]+$/.test(d)) return d;
   }
   throw new ValidationError(field, `expected a host name or IP address, got ${show(value)}`);
