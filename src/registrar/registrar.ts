@@ -236,8 +236,11 @@ export class Registrar {
       }
       if (expires < this.minExpires) return { status: 423, headers: [['Min-Expires', String(this.minExpires)]] };
       const granted = Math.min(expires, this.maxExpires);
+      // The key's fields written out: on node 20, `{ ...key, more }` costs microseconds per object.
       set.push({
-        ...key,
+        contact: key.contact,
+        instance: key.instance,
+        regId: key.regId,
         expiresAt: now + granted * 1000,
         q: contactQ(c),
         received: receivedFor(c, flow),
