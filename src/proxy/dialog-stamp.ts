@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { HmacSha256 } from './hmac-sha256.js';
 
 /** The URI parameter of our Record-Route entries that carries the stamp: `sip:host:port;lr;dsig=...`. */
 export const STAMP_PARAM = 'dsig';
@@ -18,13 +19,13 @@ const CACHE_MAX = 8192;
  * cannot make us send anything anywhere.
  */
 export class DialogStamp {
-  readonly #key: KeyObject;
+  readonly #mac: HmacSha256;
   /** `callId\ntag` -> its digest: one HMAC per dialog rather than one per request of it. */
   readonly #digests = new Map<string, Buffer>();
 
   constructor(key: Buffer) {
     if (key.length < 16) throw new RangeError('dialog stamp key: expected at least 16 bytes');
-    this.#key = createSecretKey(key);
+    this.#mac = new HmacSha256(key);
   }
 
   /** The stamp of the dialog (callId, callerTag). One HMAC. */
@@ -49,7 +50,7 @@ export class DialogStamp {
     const k = `${callId}\n${tag}`;
     let d = this.#digests.get(k);
     if (d === undefined) {
-      d = createHmac('sha256', this.#key).update(k).digest().subarray(0, STAMP_BYTES);
+      d = this.#mac.digest(k).subarray(0, STAMP_BYTES);
       if (this.#digests.size >= CACHE_MAX) this.#digests.clear();
       this.#digests.set(k, d);
     }
