@@ -5,11 +5,11 @@
  * group. Their CPU is the sum of Kamailio's process tree and rtpengine's
  * process (all its threads).
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/ports.js';
 import { NgClient } from '../../src/media/rtpengine.js';
+import { rtpengineArgs, rtpengineBinary } from '../../test/media/rtpengine-daemon.js';
 import { Child } from '../common/children.js';
 import { findKamailio, startKamailioFromTemplate } from '../common/kamailio.js';
 import { treeCpuTicks } from '../common/procstat.js';
@@ -28,17 +28,10 @@ const TEMPLATE = join(ROOT, 'bench', 'b2bua', 'kamailio-rtpengine.cfg');
  */
 export const RTPENGINE_PORTS = { min: 34000, max: 39999 };
 
-function rtpengineBinary(): string | undefined {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'])
-    if (d !== '' && existsSync(join(d, 'rtpengine'))) return join(d, 'rtpengine');
-  return undefined;
-}
-
 /** Why the peer cannot run here, or undefined when it can. */
 export function peerMissing(): string | undefined {
   if (findKamailio() === undefined) return 'kamailio not installed (scripts/install-deps.sh)';
-  if (rtpengineBinary() === undefined)
-    return 'rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)';
+  if (rtpengineBinary() === null) return 'rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)';
   return undefined;
 }
 
@@ -73,22 +66,13 @@ export async function startKamailioRtpengine(o: { dir: string; uas: string }): P
   const rtpengine = new Child(
     'rtpengine',
     rtpengineBinary()!,
-    [
-      // Not Debian's /etc/rtpengine/rtpengine.conf: its fixed CLI port would collide with other rtpengines.
-      '--config-file=none',
-      '--foreground',
-      '--log-stderr',
-      '--log-level=3',
-      '--table=-1',
-      '--interface=127.0.0.1',
-      `--listen-ng=127.0.0.1:${ngPort}`,
-      `--listen-cli=127.0.0.1:${cliPort}`,
-      `--port-min=${RTPENGINE_PORTS.min}`,
-      `--port-max=${RTPENGINE_PORTS.max}`,
-      '--num-threads=1',
-      '--delete-delay=0',
-      '--timeout=3600',
-    ],
+    rtpengineArgs({
+      ngPort,
+      cliPort,
+      ports: RTPENGINE_PORTS,
+      logLevel: 3,
+      extra: ['--num-threads=1', '--delete-delay=0', '--timeout=3600'],
+    }),
     join(o.dir, 'rtpengine.log'),
     o.dir,
   );

@@ -4,11 +4,11 @@
  * daemon (userspace, `--table=-1`, driven by Trunkline's ng client).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { CallMediaStats, LegMediaOptions, MediaEngine, Side } from '../../src/media/engine.js';
 import { NgClient, RtpengineMediaEngine } from '../../src/media/rtpengine.js';
+import { rtpengineArgs, rtpengineBinary } from '../../test/media/rtpengine-daemon.js';
 
 export type EngineName = 'builtin' | 'rtpengine';
 
@@ -89,12 +89,6 @@ export async function startBuiltin(): Promise<Relay> {
   return { name: 'builtin', pid: e.proc.pid!, engine: e, stop: () => e.stop() };
 }
 
-function rtpengineBinary(): string | null {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin'])
-    if (d && existsSync(join(d, 'rtpengine'))) return join(d, 'rtpengine');
-  return null;
-}
-
 export async function startRtpengine(oneThread: boolean): Promise<Relay> {
   const bin = rtpengineBinary();
   if (bin === null) throw new Error('rtpengine not installed (Debian rtpengine-daemon; scripts/install-deps.sh)');
@@ -102,22 +96,14 @@ export async function startRtpengine(oneThread: boolean): Promise<Relay> {
   const r = portRange(rangeSize);
   const proc = spawn(
     bin,
-    [
-      // Not Debian's /etc/rtpengine/rtpengine.conf (its fixed CLI and HTTP ports collide with other rtpengines).
-      '--config-file=none',
-      '--foreground',
-      '--log-stderr',
-      '--log-level=3',
-      '--table=-1',
-      '--interface=127.0.0.1',
-      `--listen-ng=127.0.0.1:${ng}`,
-      `--port-min=${r.min}`,
-      `--port-max=${r.max}`,
-      '--timeout=3600',
+    rtpengineArgs({
+      ngPort: ng,
+      ports: r,
+      logLevel: 3,
       // The dtls mode's handshakes (werift-dtls as client) stall now and then against rtpengine's
       // several threads; with one thread they do not. The relay work measured is the same.
-      ...(oneThread ? ['--num-threads=1'] : []),
-    ],
+      extra: ['--timeout=3600', ...(oneThread ? ['--num-threads=1'] : [])],
+    }),
     {
       stdio: ['ignore', 'ignore', 'ignore'],
     },

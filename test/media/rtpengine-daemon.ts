@@ -24,6 +24,34 @@ export function rtpengineSkipReason(): string | false {
     : false;
 }
 
+/**
+ * rtpengine's command line on loopback in userspace (`--table=-1`), not
+ * reading Debian's /etc/rtpengine/rtpengine.conf (its fixed CLI and HTTP
+ * ports, 2224 and 2225, would make two rtpengines on one machine collide):
+ * its ng port, its CLI port when given, its media ports, then `extra`.
+ */
+export function rtpengineArgs(o: {
+  ngPort: number;
+  cliPort?: number;
+  ports: { min: number; max: number };
+  logLevel: number;
+  extra?: readonly string[];
+}): string[] {
+  return [
+    '--config-file=none',
+    '--foreground',
+    '--log-stderr',
+    `--log-level=${o.logLevel}`,
+    '--table=-1',
+    '--interface=127.0.0.1',
+    `--listen-ng=127.0.0.1:${o.ngPort}`,
+    ...(o.cliPort === undefined ? [] : [`--listen-cli=127.0.0.1:${o.cliPort}`]),
+    `--port-min=${o.ports.min}`,
+    `--port-max=${o.ports.max}`,
+    ...(o.extra ?? []),
+  ];
+}
+
 export interface RtpengineDaemon {
   ngPort: number;
   ports: { min: number; max: number };
@@ -36,24 +64,9 @@ export async function startRtpengine(extra: string[] = []): Promise<RtpengineDae
   const bin = rtpengineBinary();
   if (bin === null) throw new Error('rtpengine not installed');
   const ngPort = await freePort();
-  // Not Debian's /etc/rtpengine/rtpengine.conf (its CLI and HTTP ports, 2224 and 2225, would make two test
-  // files' rtpengines collide); the CLI on a port of its own.
   const cliPort = await freePort();
   const ports = mediaPortRange(200);
-  const args = [
-    '--config-file=none',
-    '--foreground',
-    '--log-stderr',
-    '--log-level=5',
-    '--table=-1',
-    '--interface=127.0.0.1',
-    `--listen-ng=127.0.0.1:${ngPort}`,
-    `--listen-cli=127.0.0.1:${cliPort}`,
-    `--port-min=${ports.min}`,
-    `--port-max=${ports.max}`,
-    '--num-threads=1',
-    ...extra,
-  ];
+  const args = rtpengineArgs({ ngPort, cliPort, ports, logLevel: 5, extra: ['--num-threads=1', ...extra] });
   const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let out = '';
   proc.stderr!.on('data', (d: Buffer) => {
