@@ -5,6 +5,7 @@
  * blocks, so a packet costs one native call instead of a cipher setup.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
+import { wordsOf, xorKeystream } from './xor.js';
 
 /** Counter blocks per native call (2 KiB of keystream). */
 const CHUNK_BLOCKS = 128;
@@ -38,9 +39,7 @@ export class AesCm {
       }
       const ks = this.ecb.update(ctr.subarray(0, n * 16));
       const m = Math.min(len - done, n * 16);
-      const s = srcOff + done;
-      const d = dstOff + done;
-      for (let i = 0; i < m; i++) dst[d + i] = src[s + i]! ^ ks[i]!;
+      xorKeystream(dst, dstOff + done, src, srcOff + done, ks, wordsOf(ks), 0, m);
       done += m;
       block += n;
     }

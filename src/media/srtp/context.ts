@@ -11,6 +11,7 @@
  */
 import { AesCm } from './aes-cm.js';
 import { HmacSha1 } from './hmac-sha1.js';
+import { wordsOf, xorKeystream } from './xor.js';
 
 export type SrtpSuiteName = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32';
 
@@ -41,7 +42,7 @@ export const Srtp = {
 /** SSRCs whose state a context keeps (a trunk call has one per direction; more after re-INVITEs). */
 const MAX_SSRCS = 16;
 
-/** Replay window size in packets (RFC 3711 3.3.2 asks for at least 64). */
+/** Replay window size in packets (RFC 3711 3.3.2 asks for at least 64); a power of two dividing 2^16. */
 const WINDOW = 128;
 
 /** RFC 3711 4.3.1: labels of the six session keys. */
@@ -69,6 +70,7 @@ class SsrcState {
   readonly rtcpWindow = new Float64Array(WINDOW).fill(-1);
   /** Precomputed RTP keystream for packet indexes [ksBase, ksBase + ksCount), ksBlocks blocks each. */
   ks: Buffer | null = null;
+  ksWords: Int32Array | null = null;
   ksBase = 0;
   ksCount = 0;
   ksBlocks = 0;
@@ -205,10 +207,9 @@ export class SrtpContext {
       st.ksBase = index;
       st.ksCount = KS_BATCH;
       st.ks = k.cipher.batch(k.s0, k.s1, k.s2, k.s3, ssrc, index, KS_BATCH, st.ksBlocks);
+      st.ksWords = wordsOf(st.ks);
     }
-    const ks = st.ks;
-    const o = (index - st.ksBase) * st.ksBlocks * 16;
-    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]! ^ ks[o + i]!;
+    xorKeystream(dst, dstOff, src, srcOff, st.ks, st.ksWords, (index - st.ksBase) * st.ksBlocks * 16, len);
   }
 
   /** RFC 3711 3.3.1: the ROC guess v for SEQ given s_l and ROC. */
@@ -254,11 +255,13 @@ export class SrtpContext {
     const st = this.state(ssrc, false);
     const v = SrtpContext.guessRoc(st, seq);
     const index = v * 65536 + seq;
-    if (index < 0 || index <= st.maxIndex - WINDOW || st.window[index % WINDOW] === index) return Srtp.REPLAY;
+    // The index's window slot is index mod WINDOW = seq mod WINDOW (WINDOW divides 2^16): an int32 mask, not a float modulo.
+    const slot = seq & (WINDOW - 1);
+    if (index < 0 || index <= st.maxIndex - WINDOW || st.window[slot] === index) return Srtp.REPLAY;
     if (!this.rtp.mac.verify(buf, 0, plainLen, true, v >>> 0, plainLen, tag)) return Srtp.AUTH_FAILED;
     this.keep(ssrc, st);
     this.rtpXor(st, ssrc, index, buf, hl, buf, hl, plainLen - hl);
-    st.window[index % WINDOW] = index;
+    st.window[slot] = index;
     if (index > st.maxIndex) st.maxIndex = index;
     SrtpContext.advance(st, v, seq);
     return plainLen;
