@@ -13,7 +13,7 @@
  *
  * Per packet: no closures, no object allocation on the plain path (the
  * received Buffer is sent on as is, decryption is in place); encryption
- * takes one pooled Buffer.allocUnsafe for the longer packet. Liveness is
+ * takes one pooled Buffer.allocUnsafe for the longer packet, sent whole. Liveness is
  * a counter the engine's timer compares, not a clock read per packet.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
@@ -209,8 +209,8 @@ export class RelayLeg {
       else o.rtpSock.send(msg, 0, len, o.dstPort, o.dstAddr);
     } else {
       const buf = Buffer.allocUnsafe(len + out.rtpOverhead);
-      const n = out.protectRtp(msg, len, buf);
-      if (n > 0) o.rtpSock.send(buf, 0, n, o.dstPort, o.dstAddr);
+      // protectRtp fills buf exactly, so it is sent whole (no Buffer view per send).
+      if (out.protectRtp(msg, len, buf) === buf.length) o.rtpSock.send(buf, o.dstPort, o.dstAddr);
     }
   }
 
