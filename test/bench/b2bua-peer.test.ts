@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { peerMissing } from '../../bench/b2bua/kamailio-rtpengine.js';
 import type { Comparison, Step } from '../../bench/b2bua/report.js';
 import type { MediaCheck } from '../../bench/b2bua/media-check.js';
+import { runScript, type ScriptResult } from '../helpers/run-script.js';
 
 const runJs = join(dirname(fileURLToPath(import.meta.url)), '../../bench/b2bua/run.js');
 
@@ -22,20 +22,7 @@ function sippMissing(): string | undefined {
   return dirs.some((d) => existsSync(join(d, 'sipp'))) ? undefined : 'sipp not installed (scripts/install-deps.sh)';
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [runJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const kill = setTimeout(() => p.kill('SIGTERM'), 29_000);
-    p.on('exit', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]): Promise<ScriptResult> => runScript(runJs, args, 29_000);
 
 test(
   'outbound B2BUA beside Kamailio + rtpengine: calls succeed, both anchor the SDP, a ratio is printed',

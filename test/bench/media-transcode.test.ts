@@ -7,28 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { rtpengineSkipReason } from '../media/rtpengine-daemon.js';
 import type { TranscodeResult } from '../../bench/media/transcode.js';
+import { runScript, type ScriptResult } from '../helpers/run-script.js';
 
 const runJs = join(dirname(fileURLToPath(import.meta.url)), '../../bench/media/run.js');
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [runJs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const kill = setTimeout(() => p.kill('SIGKILL'), 9_000);
-    p.on('exit', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]): Promise<ScriptResult> => runScript(runJs, args, 9_000, 'SIGKILL');
 
 test(
   'transcode mode: rtpengine CPU per transcoded call beside plain RTP, transcoding seen',
