@@ -278,6 +278,9 @@ async function migrate(
       result = { error: err };
     }
     if (attempt === LOOKUP_ATTEMPTS || !otherSchemaDropped(result.error, schema)) break;
+    // Another process dropping its schemas one after the other (a test suite's teardown) can
+    // hit several lookups in a row: wait a little longer each time.
+    await new Promise((r) => setTimeout(r, 25 * attempt));
   }
   if (result.error !== undefined) {
     if (sqlite?.inTransaction) sqlite.exec('ROLLBACK');
@@ -300,7 +303,7 @@ async function migrate(
 }
 
 /** Runs of the migrator whose table lookup met a schema dropped meanwhile, at most. */
-const LOOKUP_ATTEMPTS = 3;
+const LOOKUP_ATTEMPTS = 10;
 
 /**
  * A failure of the migrator's table lookup (it spans every schema of the

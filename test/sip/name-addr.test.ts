@@ -486,7 +486,8 @@ test('fuzz: 20,000 mutated name-addrs either parse (and re-format stably) or thr
   }
   const ms = performance.now() - started;
   assert.ok(parsed > 1000, `some mutations stay valid (${parsed})`);
-  assert.ok(ms < 2000, `fuzz took ${ms.toFixed(0)} ms`);
+  // A bound against catastrophic (super-linear) parsing, not a speed target: loose enough for a loaded CI machine.
+  assert.ok(ms < 10_000, `fuzz took ${ms.toFixed(0)} ms`);
 });
 
 test('adversarial name-addr input is linear, not catastrophic', () => {
