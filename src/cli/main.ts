@@ -7,33 +7,45 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CONFIG_OPTION_FLAGS, CONFIG_OPTION_HELP, EXIT_FAILURE, errorMessage } from './common.js';
-import { registerServe } from './serve.js';
-import { registerDomain } from './domain.js';
-import { registerSubscriber } from './subscriber.js';
-import { registerAlias } from './alias.js';
-import { registerLocation } from './location.js';
-import { registerCalls } from './calls.js';
-import { registerQuality } from './quality.js';
-import { registerDrain } from './drain.js';
-import { registerCluster } from './cluster.js';
-import { registerTrace } from './trace.js';
-import { registerAccount } from './account.js';
-import { registerTrunk } from './trunk.js';
-import { registerDid } from './did.js';
-import { registerCarrier } from './carrier.js';
-import { registerDialPlan } from './dialplan.js';
-import { registerRoute } from './route.js';
-import { registerRate } from './rate.js';
-import { registerPrice } from './price.js';
-import { registerCdr } from './cdr.js';
-import { registerToken } from './token.js';
-import { registerReload } from './reload.js';
-import { registerBan } from './ban.js';
-import { registerAcl } from './acl.js';
-import { registerBlocklist } from './blocklist.js';
 import { packageVersion } from '../api/version.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command, version: string) => void;
+
+/**
+ * The command groups by their name on the command line, each loaded when
+ * it is used: a command loads its own group's modules (and the store or
+ * server code it needs), not those of the 23 others, which took most of
+ * a CLI command's start-up.
+ */
+const GROUPS: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./serve.js')).registerServe,
+  domain: async () => (await import('./domain.js')).registerDomain,
+  subscriber: async () => (await import('./subscriber.js')).registerSubscriber,
+  alias: async () => (await import('./alias.js')).registerAlias,
+  location: async () => (await import('./location.js')).registerLocation,
+  calls: async () => (await import('./calls.js')).registerCalls,
+  quality: async () => (await import('./quality.js')).registerQuality,
+  drain: async () => (await import('./drain.js')).registerDrain,
+  cluster: async () => (await import('./cluster.js')).registerCluster,
+  trace: async () => (await import('./trace.js')).registerTrace,
+  account: async () => (await import('./account.js')).registerAccount,
+  trunk: async () => (await import('./trunk.js')).registerTrunk,
+  did: async () => (await import('./did.js')).registerDid,
+  carrier: async () => (await import('./carrier.js')).registerCarrier,
+  dialplan: async () => (await import('./dialplan.js')).registerDialPlan,
+  route: async () => (await import('./route.js')).registerRoute,
+  rate: async () => (await import('./rate.js')).registerRate,
+  price: async () => (await import('./price.js')).registerPrice,
+  cdr: async () => (await import('./cdr.js')).registerCdr,
+  token: async () => (await import('./token.js')).registerToken,
+  reload: async () => (await import('./reload.js')).registerReload,
+  ban: async () => (await import('./ban.js')).registerBan,
+  acl: async () => (await import('./acl.js')).registerAcl,
+  blocklist: async () => (await import('./blocklist.js')).registerBlocklist,
+};
+
+/** The program with every command group, or with `only` that one (a name of GROUPS). */
+export async function buildProgram(only?: string): Promise<Command> {
   const version = packageVersion();
   const program = new Command('trunkline')
     .description('Trunkline: SIP trunking edge server (proxy, registrar, B2BUA, media relay, security gateway)')
@@ -45,35 +57,27 @@ export function buildProgram(): Command {
       // Commander's error lines already start "error:"; keep them to one line.
       outputError: (str, write) => write(str.replace(/\n(?=.)/g, ' ')),
     });
-  registerServe(program, version);
-  registerDomain(program);
-  registerSubscriber(program);
-  registerAlias(program);
-  registerLocation(program);
-  registerCalls(program);
-  registerQuality(program);
-  registerDrain(program);
-  registerCluster(program);
-  registerTrace(program);
-  registerAccount(program);
-  registerTrunk(program);
-  registerDid(program);
-  registerCarrier(program);
-  registerDialPlan(program);
-  registerRoute(program);
-  registerRate(program);
-  registerPrice(program);
-  registerCdr(program);
-  registerToken(program);
-  registerReload(program);
-  registerBan(program);
-  registerAcl(program);
-  registerBlocklist(program);
+  const names = only !== undefined && only in GROUPS ? [only] : Object.keys(GROUPS);
+  const registers = await Promise.all(names.map((n) => GROUPS[n]!()));
+  for (const register of registers) register(program, version);
   return program;
 }
 
+/** The command group an argument list names: its first word that is not an option (or --config's value). */
+export function commandWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c' || a === '--config') {
+      i++;
+      continue;
+    }
+    if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(commandWord(argv.slice(2)));
   try {
     await program.parseAsync(argv);
   } catch (err) {
