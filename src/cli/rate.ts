@@ -25,7 +25,7 @@ import { intOption, printShow } from './trunking-common.js';
 import { checkName, checkRatePrefix } from '../trunking/validate.js';
 import { readRateCsv, type RateFileRead } from '../trunking/rate-csv.js';
 import { formatIncrements, formatMicros } from '../trunking/money.js';
-import { RATE_DEFAULT_LIMIT, RATE_MAX_LIMIT, type RateDeck } from '../store/repos/rates.js';
+import { RATE_DEFAULT_LIMIT, RATE_MAX_LIMIT, type RateDeck } from '../store/repos/rate-types.js';
 
 function deckJson(d: RateDeck): Record<string, unknown> {
   return { carrier: d.carrier, rows: d.rows, source: d.source, importedAt: isoTime(d.activatedAt) };

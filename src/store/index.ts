@@ -55,4 +55,4 @@ export {
   type RateInfo,
   type RateListFilter,
   type RateShow,
-} from './repos/rates.js';
+} from './repos/rate-types.js';

@@ -30,7 +30,7 @@ import type { Domain } from './repos/domains.js';
 import type { LocationBinding } from './repos/location.js';
 import type { Subscriber } from './repos/subscribers.js';
 import type { ApiToken } from './repos/tokens.js';
-import type { RateInfo } from './repos/rates.js';
+import type { RateInfo } from './repos/rate-types.js';
 import { formatIncrements, formatMicros } from '../trunking/money.js';
 
 /** Milliseconds since the epoch as ISO 8601 (UTC). */

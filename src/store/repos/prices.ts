@@ -15,7 +15,7 @@ import type { AccountPriceTable } from '../schema.js';
 import type { RateMatch } from '../../trunking/model.js';
 import { RateFileError, type RateFileRow, type RateRow } from '../../trunking/rate-csv.js';
 import { checkName, checkRatePrefix } from '../../trunking/validate.js';
-import { prefixesOf } from './rates.js';
+import { prefixesOf, toInfo, toRateRow } from './rate-types.js';
 
 /** The most rows an account's prices may have (a price list, not a carrier's deck). */
 export const MAX_PRICES = 100_000;
@@ -26,17 +26,6 @@ export interface PriceImportResult {
   /** Rows of the account's prices now. */
   total: number;
   replaced: boolean;
-}
-
-function toRow(r: AccountPriceTable): RateRow {
-  return {
-    prefix: r.prefix,
-    rate: Number(r.rate),
-    fee: Number(r.fee),
-    first: r.first_incr,
-    next: r.next_incr,
-    effectiveAt: Number(r.effective_at),
-  };
 }
 
 export class PriceRepo {
@@ -119,7 +108,7 @@ export class PriceRepo {
       .orderBy('prefix')
       .orderBy('effective_at')
       .execute();
-    return rows.map(toRow);
+    return rows.map(toRateRow);
   }
 
   /** Removes the account's prices (of one prefix); how many went. */
@@ -167,6 +156,6 @@ export class PriceRepo {
       )
         best = r;
     }
-    return best === undefined ? null : { carrier: account, ...toRow(best) };
+    return best === undefined ? null : toInfo(account, best);
   }
 }

@@ -55,12 +55,11 @@ export interface RateShow {
   inForce: RateInfo | null;
 }
 
-export function toInfo(
-  carrier: string,
-  r: Pick<RateTable, 'prefix' | 'effective_at' | 'rate' | 'fee' | 'first_incr' | 'next_incr'>,
-): RateInfo {
+/** The columns a rate deck row and a price row share (`rates`, `account_prices`), as a RateRow. */
+export type RateColumns = Pick<RateTable, 'prefix' | 'effective_at' | 'rate' | 'fee' | 'first_incr' | 'next_incr'>;
+
+export function toRateRow(r: RateColumns): RateRow {
   return {
-    carrier,
     prefix: r.prefix,
     rate: Number(r.rate),
     fee: Number(r.fee),
@@ -68,6 +67,10 @@ export function toInfo(
     next: r.next_incr,
     effectiveAt: Number(r.effective_at),
   };
+}
+
+export function toInfo(carrier: string, r: RateColumns): RateInfo {
+  return { carrier, ...toRateRow(r) };
 }
 
 /** `+442071234567` -> its prefixes `+4` ... `+442071234567`, longest first. */

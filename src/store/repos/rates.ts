@@ -32,16 +32,6 @@ import { RateFileError, type RateFileRow } from '../../trunking/rate-csv.js';
 import { checkName, checkRatePrefix } from '../../trunking/validate.js';
 import { checkInt, checkOptionalText } from '../validate.js';
 import { RateIndexes } from './rate-index.js';
-export {
-  RATE_DEFAULT_LIMIT,
-  RATE_MAX_LIMIT,
-  prefixesOf,
-  type RateDeck,
-  type RateImportResult,
-  type RateInfo,
-  type RateListFilter,
-  type RateShow,
-} from './rate-types.js';
 import {
   RATE_DEFAULT_LIMIT,
   RATE_MAX_LIMIT,
