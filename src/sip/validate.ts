@@ -49,7 +49,7 @@ export function validateMessage(msg: SipMessage): SipSyntaxError | null {
   }
 }
 
-/** Headers that may appear once at most (RFC 3261 7.3.1: only list headers may repeat); the first of them required. */
+/** Headers that may appear once at most (RFC 3261 7.3.1: only list headers may repeat), and whether each is required. */
 const SINGLE: ReadonlyArray<[H, string, boolean]> = [
   [H.CallId, 'Call-ID', true],
   [H.CSeq, 'CSeq', true],
@@ -59,6 +59,7 @@ const SINGLE: ReadonlyArray<[H, string, boolean]> = [
   [H.ContentType, 'Content-Type', false],
   [H.Expires, 'Expires', false],
 ];
+/** Lines per header id in the message being checked: only SINGLE's ids are reset and read (others count to 2 and are ignored). */
 const counts = new Uint8Array(256);
 
 /** One pass over the fields: each single header at most once (required ones present), and a Via. */
