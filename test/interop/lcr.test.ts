@@ -262,8 +262,10 @@ test('weighted: calls spread by weight (3:1), each carrier taking some', { skip 
 
 test('a 200,000-row import while calls go on: the server stays responsive', { skip }, async (t) => {
   const lines = ['prefix,rate,increment'];
-  for (let i = 0; i < 200_000; i++) lines.push(`${44_100_000 + i},0.0${String(1000 + (i % 8999))},60/60`);
-  // beta's +4420 row stays cheapest for +4420....
+  // +44300000 to +44499999: none is a prefix of the number called, so before
+  // the swap (the old deck's +4420 at 0.01) and after it (+4420 at 0.009)
+  // beta is the cheapest for it, whenever the import ends.
+  for (let i = 0; i < 200_000; i++) lines.push(`${44_300_000 + i},0.0${String(1000 + (i % 8999))},60/60`);
   lines.push('4420,0.009,60/60');
   const file = join(dir, 'big.csv');
   writeFileSync(file, `${lines.join('\n')}\n`);
@@ -292,6 +294,15 @@ test('a 200,000-row import while calls go on: the server stays responsive', { sk
   assert.match(r.stdout, /^imported 200001 rates for carrier beta/);
   assert.ok(worst < 1000, `the API answered within ${Math.round(worst)} ms at worst`);
   t.diagnostic(`import: ${r.stdout.trim()}; /healthz ${polls} polls, worst ${Math.round(worst)} ms`);
-  const [c] = await cdrsTo('+442071239999', 3);
-  assert.equal(c!.carrier, 'beta');
+  const during = await cdrsTo('+442071239999', 3);
+  assert.deepEqual(
+    during.map((c) => [c.carrier, c.status]),
+    [0, 1, 2].map(() => ['beta', 200]),
+  );
+  // The next call is priced by the new deck.
+  const next = answering('beta', 1);
+  await call('+442071239999');
+  await done(next, 'beta after the import');
+  const [c] = await cdrsTo('+442071239999', 4);
+  assert.deepEqual([c!.carrier, c!.ratePrefix, c!.rate], ['beta', '+4420', '0.009']);
 });
