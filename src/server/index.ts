@@ -69,6 +69,7 @@ import { buildProxy, connectIngress, inFlightPart, pipelinePart } from './pipeli
 import { admissionPart, buildDrain, controlPart, localCalls, operationsPart } from './operations.js';
 import { checkClusterStore, joinCluster, startSharedCalls } from './cluster.js';
 import { buildCdrWebhook, cdrWebhookPart } from './cdr.js';
+import { restoreFastPrototypes } from '../core/fast-prototypes.js';
 
 export interface RunningServer {
   /** Stops taking calls, ends the calls up (BYE both legs, CDR), lets transactions finish, closes; once (later calls: the same promise). */
@@ -191,6 +192,8 @@ function started(
   s: { sip: SipStack; counters: Counters; ops: Operations; parts: PartList; drain: Drain },
   log: Logger,
 ): RunningServer {
+  // Every module is loaded by now, the redis client's `extends String` too.
+  restoreFastPrototypes();
   const bound = s.sip.transport.boundListeners();
   log.info(
     {
