@@ -49,7 +49,13 @@ async function main(mode: string): Promise<FastPrototypesReport> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'fast-prototypes-'));
   const sip = await freePort();
-  const config = parseConfig(`data: ${JSON.stringify(join(dir, 'data'))}\nlisten: [udp:127.0.0.1:${sip}]\n`, dir);
+  const yaml = [
+    `data: ${JSON.stringify(join(dir, 'data'))}`,
+    `listen: [udp:127.0.0.1:${sip}]`,
+    // Not the API's default port: another test or service may hold it.
+    'api: {listen: "127.0.0.1:0"}',
+  ].join('\n');
+  const config = parseConfig(`${yaml}\n`, dir);
   const server = await startServer(config, createLogger('warn'));
   const after = fastness();
   await server.stop();
