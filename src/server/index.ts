@@ -183,6 +183,8 @@ async function startParts(config: TrunklineConfig, log: Logger, parts: PartList)
   await parts.start(operationsPart(ops, { store, sip, proxy, security, drain, reload: (next) => parts.reload(next) }));
   await parts.start(admissionPart(sip, trunking.b2bua, drain, log));
 
+  // Every module is loaded by now, the redis client's `extends String` too.
+  restoreFastPrototypes();
   return started(config, { sip, counters, ops, parts, drain }, log);
 }
 
@@ -192,8 +194,6 @@ function started(
   s: { sip: SipStack; counters: Counters; ops: Operations; parts: PartList; drain: Drain },
   log: Logger,
 ): RunningServer {
-  // Every module is loaded by now, the redis client's `extends String` too.
-  restoreFastPrototypes();
   const bound = s.sip.transport.boundListeners();
   log.info(
     {

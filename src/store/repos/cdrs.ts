@@ -81,13 +81,14 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: s
 const TIME_MAX = 8_640_000_000_000_000;
 
 const OUTBOX_INSERT = 'INSERT INTO cdr_outbox (call_sid, next_at, created_at) VALUES (?, ?, ?)';
+/** The insert of a row as toRow makes it, made from the first row (toRow gives every row its columns in one order). */
 let cdrInsert: string | undefined;
 
-/** The insert of a row as toRow makes it, its columns in toRow's order (the same for every row). */
 function insertText(row: CdrTable): string {
-  cdrInsert ??= `INSERT INTO cdrs (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row)
-    .map(() => '?')
-    .join(', ')})`;
+  if (cdrInsert === undefined) {
+    const columns = Object.keys(row);
+    cdrInsert = `INSERT INTO cdrs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+  }
   return cdrInsert;
 }
 
@@ -170,9 +171,8 @@ export class CdrRepo {
     const now = this.#ctx.now();
     try {
       // SQLite: one synchronous transaction of statements prepared once (Kysely compiles and prepares each query).
-      const values = Object.values(row) as Array<string | number | null>;
       const done = this.#ctx.syncTx((run) => {
-        run(insertText(row)).run(...values);
+        run(insertText(row)).run(...(Object.values(row) as Array<string | number | null>));
         if (opts.outbox === true) run(OUTBOX_INSERT).run(row.call_sid, now, now);
       });
       if (done !== undefined) return;
