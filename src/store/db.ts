@@ -159,6 +159,24 @@ export async function openStore(config: DatabaseConfig, opts: StoreOptions = {})
     : openPostgres(target.url, now, list, opts.log);
 }
 
+/**
+ * PRAGMA journal_mode = WAL, tried again while another connection holds the
+ * lock (for up to the busy timeout): on a database another process is
+ * creating at the same moment (two CLI commands on a fresh install) SQLite
+ * answers SQLITE_BUSY at once, without its busy handler, where waiting
+ * could deadlock.
+ */
+async function walMode(raw: BetterSqlite3.Database): Promise<string> {
+  for (const end = Date.now() + SQLITE_BUSY_TIMEOUT_MS; ;) {
+    try {
+      return String(raw.pragma('journal_mode = WAL', { simple: true }));
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= end) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function openSqlite(
   file: string,
   now: () => number,
@@ -172,7 +190,7 @@ async function openSqlite(
     raw = new BetterSqlite3(file);
     raw.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     if (file !== ':memory:') {
-      const mode = String(raw.pragma('journal_mode = WAL', { simple: true }));
+      const mode = await walMode(raw);
       if (mode.toLowerCase() !== 'wal') log?.warn({ mod: 'store', mode }, 'store: SQLite refused WAL mode');
     }
     raw.pragma('synchronous = NORMAL');
