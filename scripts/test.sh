@@ -44,8 +44,33 @@ fi
 # Two files at a time: most of a file's time is waiting (peers, timers at RFC
 # intervals), and the machine has two cores or more. TEST_CONCURRENCY=1 runs
 # one file at a time.
+#
+# No file may hold the suite: under `node --test`, --test-timeout bounds each
+# file as a whole (a file still running then is cancelled, its process
+# ended, and the run fails), and inside a file it is the timeout of every
+# test that sets none of its own. 10 minutes by default
+# (TEST_FILE_TIMEOUT_MS): more than any file's tests take together at their
+# own `timeout:` options (at most 8 minutes, test/cluster/security.test.ts).
+#
+# The runner has a process group of its own (set -m), so whatever a file
+# left running (a server or peer of a file cut off at its timeout) is ended
+# with the group once the runner is done; a signal to this script goes to
+# the group too.
 set +e
-node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-reporter=spec "${files[@]}"
+set -m
+node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_FILE_TIMEOUT_MS:-600000}" \
+  --test-reporter=spec "${files[@]}" &
+runner=$!
+set +m
+trap 'kill -TERM -- "-$runner" 2>/dev/null' INT TERM HUP
+wait "$runner"
 code=$?
+# wait returns early when a trapped signal arrives: the runner's own code is the one kept.
+while kill -0 "$runner" 2>/dev/null; do
+  wait "$runner"
+  code=$?
+done
+trap - INT TERM HUP
+kill -KILL -- "-$runner" 2>/dev/null
 set -e
 exit "$code"
