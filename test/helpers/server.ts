@@ -11,8 +11,17 @@ export interface RunningTrunkline {
   configFile: string;
   proc: ChildProcess;
   output: () => string;
-  stop: () => Promise<number | null>;
+  /**
+   * SIGTERM and the exit code. A process still running graceMs (default
+   * 30 s, more than any stop of the server takes) after the SIGTERM is
+   * killed (SIGKILL; the code is then null), so a stop that hangs fails the
+   * test rather than holding its file.
+   */
+  stop: (graceMs?: number) => Promise<number | null>;
 }
+
+/** The default of RunningTrunkline.stop's graceMs. */
+export const STOP_GRACE_MS = 30_000;
 
 /**
  * Starts `trunkline serve --config` as its own process on loopback, with a
@@ -25,11 +34,17 @@ export async function startTrunkline(configYaml: string, timeoutMs = 15000): Pro
   const api = /^api:/m.test(configYaml) ? '' : 'api: {listen: "127.0.0.1:0"}\n';
   writeFileSync(configFile, `data: ${JSON.stringify(join(dir, 'data'))}\n${api}${configYaml}`);
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Listened for at once: a process that exits before stop() is asked still resolves it.
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`trunkline did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    // Not started in time: killed, since the caller gets no handle on it to stop it.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`trunkline did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const check = (): void => {
       if (out.includes('"msg":"trunkline started"')) {
         clearTimeout(timer);
@@ -42,15 +57,19 @@ export async function startTrunkline(configYaml: string, timeoutMs = 15000): Pro
       reject(new Error(`trunkline exited with ${code} at start:\n${out}`));
     });
   });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return {
     dir,
     configFile,
     proc,
     output: () => out,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
+    stop: async (graceMs = STOP_GRACE_MS) => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        out += `\n(test helper: still running ${graceMs} ms after SIGTERM: SIGKILL)\n`;
+        proc.kill('SIGKILL');
+      }, graceMs);
       const code = await exited;
+      clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
       return code;
     },
