@@ -4,6 +4,11 @@
  * through the sentinel, and when the master is killed and the sentinel
  * promotes the replica, the node follows it and its heartbeat goes on
  * (seen through the sentinel by `trunkline cluster status`).
+ *
+ * Whatever fails, after() ends what the test started: the node (a node
+ * whose master is dead and not replaced never ends its stop on SIGTERM, so
+ * it is killed after a while), the redis-servers and any `cluster status`
+ * still running.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,15 +30,23 @@ const procs: ChildProcess[] = [];
 let node: RunningTrunkline | undefined;
 const schema = `tl_sentinel_${process.pid}_${randomBytes(3).toString('hex')}`;
 
+/** How long the node gets to stop on SIGTERM: with no master to write to, its stop waits forever. */
+const NODE_STOP_GRACE_MS = 10_000;
+/** A `cluster status` still running after this is killed (it gives up by itself after ~17 s without a master). */
+const STATUS_LIMIT_MS = 25_000;
+
 after(async () => {
-  await node?.stop();
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  const pg = await connectPostgres();
-  if (typeof pg !== 'string') {
-    await pg.query(`drop schema if exists ${schema} cascade`);
-    await pg.end();
+  try {
+    await node?.stop(NODE_STOP_GRACE_MS);
+  } finally {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    const pg = await connectPostgres();
+    if (typeof pg !== 'string') {
+      await pg.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+      await pg.end().catch(() => undefined);
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function redis(args: string[]): ChildProcess {
@@ -66,11 +79,18 @@ async function status(
 ): Promise<{ nodes: Array<{ id: string; alive: boolean; lastHeartbeat: string }> }> {
   const out = await new Promise<string>((resolve, reject) => {
     const c = spawn(process.execPath, [CLI, 'cluster', 'status', '--json', '--config', config]);
+    procs.push(c);
+    const timer = setTimeout(() => c.kill('SIGKILL'), STATUS_LIMIT_MS);
     let s = '';
     let e = '';
     c.stdout.on('data', (d: Buffer) => (s += d.toString()));
     c.stderr.on('data', (d: Buffer) => (e += d.toString()));
-    c.on('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`cluster status: ${code} ${e}`))));
+    c.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(s);
+      else
+        reject(new Error(`cluster status: ${signal === 'SIGKILL' ? `no answer in ${STATUS_LIMIT_MS} ms` : code} ${e}`));
+    });
   });
   return JSON.parse(out) as { nodes: Array<{ id: string; alive: boolean; lastHeartbeat: string }> };
 }
