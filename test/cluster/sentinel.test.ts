@@ -13,7 +13,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +53,32 @@ function redis(args: string[]): ChildProcess {
   const p = spawn('redis-server', args, { stdio: 'ignore' });
   procs.push(p);
   return p;
+}
+
+/** One command on a connection of its own, the raw reply (a sentinel takes no QUIT: the connection is dropped). */
+async function command(port: number, args: string[]): Promise<unknown> {
+  const c = createClient({
+    url: `redis://127.0.0.1:${port}`,
+    socket: { reconnectStrategy: false, connectTimeout: 2000 },
+  });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return await c.sendCommand(args);
+  } finally {
+    if (c.isOpen) c.destroy();
+  }
+}
+
+/** The sentinel's record of the replica on `port` (SENTINEL REPLICAS), as field -> value, if it has one. */
+async function sentinelReplica(sPort: number, port: number): Promise<Record<string, string> | undefined> {
+  const reply = (await command(sPort, ['SENTINEL', 'REPLICAS', 'tlmaster'])) as string[][];
+  for (const flat of reply) {
+    const r: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) r[flat[i]!] = flat[i + 1]!;
+    if (r['port'] === String(port)) return r;
+  }
+  return undefined;
 }
 
 async function answers(port: number): Promise<void> {
@@ -95,7 +121,7 @@ async function status(
   return JSON.parse(out) as { nodes: Array<{ id: string; alive: boolean; lastHeartbeat: string }> };
 }
 
-test('a node joins through Sentinel and follows a failover', { skip, timeout: 90_000 }, async () => {
+test('a node joins through Sentinel and follows a failover', { skip, timeout: 150_000 }, async () => {
   const pg = await connectPostgres();
   if (typeof pg === 'string') throw new Error(pg);
   await pg.query(`create schema ${schema}`);
@@ -103,16 +129,19 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 90
   const [mPort, rPort, sPort, sipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // --dir: a replica's full sync writes an RDB file, into the test's folder and never the checkout.
   const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const master = redis(['--port', String(mPort), ...base]);
+  // No delay before the replica's first sync (5 s by default, waiting for more replicas).
+  const master = redis(['--port', String(mPort), ...base, '--repl-diskless-sync-delay', '0']);
   redis(['--port', String(rPort), ...base, '--replicaof', '127.0.0.1', String(mPort)]);
   await answers(mPort);
   await answers(rPort);
   const sconf = join(dir, 'sentinel.conf');
+  const sentinelLog = join(dir, 'sentinel.log');
   writeFileSync(
     sconf,
     [
       `port ${sPort}`,
       'bind 127.0.0.1',
+      `logfile ${sentinelLog}`,
       `sentinel monitor tlmaster 127.0.0.1 ${mPort} 1`,
       'sentinel down-after-milliseconds tlmaster 1000',
       'sentinel failover-timeout tlmaster 5000',
@@ -121,6 +150,24 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 90
   );
   redis([sconf, '--sentinel']);
   await answers(sPort);
+  const sentinelSays = (): string =>
+    `sentinel log:\n${existsSync(sentinelLog) ? readFileSync(sentinelLog, 'utf8').slice(-2000) : '(none)'}`;
+  // The replica in sync, and known to the sentinel with its link up: else there is nobody to promote. A
+  // sentinel learns of replicas from the master's INFO, every 10 s; one the master did not list yet at the
+  // sentinel's first INFO (a slow start) is missed until the next, and a master killed before that is never
+  // replaced (-failover-abort-no-good-slave).
+  await waitFor(async () => /^master_link_status:up\r?$/m.test(String(await command(rPort, ['INFO', 'replication']))), {
+    timeoutMs: 10_000,
+    what: `the replica on ${rPort} in sync`,
+    intervalMs: 50,
+  });
+  await waitFor(
+    async () => {
+      const r = await sentinelReplica(sPort, rPort);
+      return r !== undefined && r['flags'] === 'slave' && r['master-link-status'] === 'ok';
+    },
+    { timeoutMs: 20_000, what: `the sentinel knowing the replica on ${rPort}`, intervalMs: 100, detail: sentinelSays },
+  );
   const clusterYaml = [
     `database: ${JSON.stringify(schemaUrl(schema))}`,
     `listen: ["udp:127.0.0.1:${sipPort}"]`,
@@ -148,7 +195,14 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 90
         return false; // no master yet
       }
     },
-    { timeoutMs: 30_000, what: 'the heartbeat on the promoted replica', intervalMs: 250, detail: () => node!.output() },
+    {
+      // A failover takes a few seconds (1 s to see the master down, then the promotion); the probes are
+      // CLI processes, slow on a busy machine.
+      timeoutMs: 45_000,
+      what: 'the heartbeat on the promoted replica',
+      intervalMs: 250,
+      detail: () => `${sentinelSays()}\nnode:\n${node!.output().slice(-3000)}`,
+    },
   );
   assert.ok(seen.alive);
   // The node's heartbeats go on writing: on the new master, since the old one is dead and a replica takes no writes.
