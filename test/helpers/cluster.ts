@@ -54,7 +54,7 @@ export interface ClusterRig {
   databaseUrl: string;
   nodes: ClusterNode[];
   node(i: number): ClusterNode;
-  /** Runs `trunkline ARGS --config <node 1's config>`; resolves with its exit code and output. */
+  /** Runs `trunkline ARGS --config <node 1's config>`; resolves with its exit code (null: killed after 60 s) and output. */
   cli(args: string[], node?: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
   stop(): Promise<void>;
 }
@@ -68,6 +68,9 @@ export async function clusterSkip(): Promise<string | false> {
   await pg.end();
   return false;
 }
+
+/** How long a management command run by ClusterRig.cli may take before it is killed. */
+const CLI_LIMIT_MS = 60_000;
 
 async function portOnAll(hosts: string[]): Promise<number> {
   for (let i = 0; i < 50; i++) {
@@ -216,7 +219,15 @@ export async function startClusterRig(opts: ClusterRigOptions): Promise<ClusterR
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      // A command that never ends (one waiting for a Redis that refuses connections) is killed: code null.
+      const timer = setTimeout(() => {
+        stderr += `\n(test helper: no exit in ${CLI_LIMIT_MS} ms: SIGKILL)\n`;
+        child.kill('SIGKILL');
+      }, CLI_LIMIT_MS);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
     });
   // An admin token for node.api() (the API asks for one).
   const t = await cli(['token', 'add', 'cluster-rig', '--role', 'admin']);
