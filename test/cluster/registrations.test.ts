@@ -93,6 +93,8 @@ test(
         ],
       },
     );
+    // Failed or not, the phone does not outlive the test (a no-op once it ended by itself).
+    t.after(() => phone.stop());
     const [b] = await waitFor(
       async () => {
         const l = await store.location.listForAor(AOR);
@@ -159,6 +161,7 @@ test(
         ...['-oocsf', scenario('uas-call.xml')],
       ],
     });
+    t.after(() => pbx.stop());
     const [b] = await waitFor(
       async () => {
         const l = await store.location.listForAor('regpbx@pbx.test');
