@@ -127,7 +127,11 @@ export class LeaseSet {
     await Promise.all(
       leases
         .filter(([, l]) => l.value !== null)
-        .map(([name, l]) => l.release().catch((err: unknown) => this.#warn(name, err, 'lease release failed'))),
+        .map(([name, l]) =>
+          this.#link
+            .bounded(l.release(), `lease ${name} not released`)
+            .catch((err: unknown) => this.#warn(name, err, 'lease release failed')),
+        ),
     );
   }
 

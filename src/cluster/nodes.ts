@@ -113,9 +113,9 @@ export class NodeRegistry {
     this.#timer = null;
     if (!this.#link.up) return;
     try {
-      await this.#link.client().del(keys.alive(this.#self.id));
+      await this.#link.bounded(this.#link.client().del(keys.alive(this.#self.id)), 'alive key not deleted');
     } catch {
-      // Redis went meanwhile: the key expires by itself
+      // Redis went meanwhile (or its master did, behind Sentinel): the key expires by itself
     }
   }
 

@@ -12,7 +12,11 @@
  * fail at once (the callers decide: a new call follows `onRedisDown`,
  * established calls never ask). The client reconnects by itself (every
  * 100 ms growing to 1 s); an outage costs one log line at its start and one
- * at its end.
+ * at its end. Behind Sentinel the client stays ready while its master is
+ * gone, and a command waits until the sentinels name a new one: what must
+ * not wait that long (a shutdown's goodbyes) goes through `bounded`. The
+ * first connect is bounded too: a Redis that never answers fails the start
+ * (START_WAIT_MS) instead of holding it.
  */
 import { createHash } from 'node:crypto';
 import { createClient, createSentinel } from 'redis';
@@ -23,6 +27,10 @@ import { RedisUnavailableError } from './errors.js';
 type Client = ReturnType<typeof createClient>;
 
 const CONNECT_TIMEOUT_MS = 2000;
+/** How long start() waits for the first connect (the client would try again forever). */
+export const START_WAIT_MS = 10_000;
+/** How long a shutdown's goodbye (a key deleted, a lease released) may wait for Redis. */
+export const GOODBYE_WAIT_MS = 2000;
 const RECONNECT_MAX_MS = 1000;
 const WATCH_MS = 250;
 
@@ -167,13 +175,13 @@ export class RedisLink {
     return this.#where;
   }
 
-  /** Connects once; rejects (and leaves nothing open) when Redis cannot be reached. */
-  async start(): Promise<void> {
+  /** Connects once; rejects (and leaves nothing open) when Redis cannot be reached within `waitMs`. */
+  async start(waitMs = START_WAIT_MS): Promise<void> {
     try {
-      await this.#client.connect();
+      await this.bounded(this.#client.connect(), `no connection within ${waitMs / 1000} s`, waitMs);
     } catch (err) {
       await this.close();
-      throw new RedisUnavailableError(this.#where, err);
+      throw err instanceof RedisUnavailableError ? err : new RedisUnavailableError(this.#where, err);
     }
     this.#setUp();
     this.#watch();
@@ -188,6 +196,19 @@ export class RedisLink {
   client(): Client {
     if (!this.#up || !this.#client.isReady) throw new RedisUnavailableError(this.#where);
     return this.#client;
+  }
+
+  /** `p`, or RedisUnavailableError (naming `what`) when it has not settled within `ms`. */
+  async bounded<T>(p: Promise<T>, what: string, ms = GOODBYE_WAIT_MS): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(`${this.#where} (${what})`)), ms);
+    });
+    try {
+      return await Promise.race([p, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   script(source: string): RedisScript {
