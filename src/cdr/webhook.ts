@@ -28,6 +28,7 @@ import type { Store } from '../store/index.js';
 import { cdrJson } from '../store/json.js';
 import { CdrOutboxRepo, type OutboxItem } from '../store/repos/cdr-outbox.js';
 import type { CdrSink } from '../b2bua/env.js';
+import { CdrBatch } from './batch.js';
 import { packageVersion } from '../api/version.js';
 
 /** How often the outbox is looked at when nothing woke the sender (CDRs of other nodes, rows due again). */
@@ -92,13 +93,12 @@ export class CdrWebhook {
     };
   }
 
-  /** Where the B2BUA writes CDRs: the CDR and its outbox row in one transaction, then the sender woken. */
-  readonly sink: CdrSink = {
-    write: async (cdr) => {
-      await this.#store.cdrs.insert(cdr, { outbox: true });
-      this.#wake?.();
-    },
-  };
+  /** Where the B2BUA writes CDRs: each CDR with its outbox row (both or neither), in batches (CdrBatch), then the sender woken. */
+  readonly sink: CdrSink = new CdrBatch(async (cdrs) => {
+    const results = await this.#store.cdrs.insertMany(cdrs, { outbox: true });
+    this.#wake?.();
+    return results;
+  });
 
   /** The outbox as it stands: rows waiting (parked included) and parked. */
   counts(): Promise<{ depth: number; parked: number }> {

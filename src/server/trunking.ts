@@ -40,6 +40,7 @@ import { GatewayLoad } from '../trunking/gateway-load.js';
 import { carrierSettings } from '../config/quality-schema.js';
 import type { BusEvent } from '../core/events.js';
 import { RoutingModule } from '../trunking/routing-hook.js';
+import { CdrBatch } from '../cdr/batch.js';
 
 /** How long SIGTERM waits for the CDRs of the calls it ended to reach the store. */
 const CDR_WAIT_MS = 5_000;
@@ -134,7 +135,7 @@ function buildMonitor(d: TrunkingDeps, env: B2buaEnv, directory: StoreTrunkingDi
 /** The B2BUA's environment: the stage record, its timers, the CDR sink that prices CDRs first, the media, the policies. */
 function b2buaEnvOf(d: TrunkingDeps, policies: Pick<B2buaEnv, 'sessionTimers' | 'transfers' | 'load'>): B2buaEnv {
   const { config, store, env, directory } = d;
-  const sink: CdrSink = d.cdrs ?? { write: (cdr) => store.cdrs.insert(cdr) };
+  const sink: CdrSink = d.cdrs ?? new CdrBatch((cdrs) => store.cdrs.insertMany(cdrs));
   return {
     ...env,
     timers: {

@@ -189,6 +189,54 @@ export class CdrRepo {
     }
   }
 
+  /**
+   * Writes several calls' records at once, each on its own: the result has,
+   * in order, null for a record written or the error of one that was not
+   * (ConflictError, ValidationError). On SQLite they go in one transaction
+   * (one commit, one write of each page touched, instead of one per record);
+   * a record that fails there fails alone (SQLite undoes the statement, not
+   * the transaction). Elsewhere, or when the write lock is held, one by one.
+   */
+  async insertMany(cdrs: readonly Cdr[], opts: { outbox?: boolean } = {}): Promise<Array<Error | null>> {
+    const out: Array<Error | null> = cdrs.map(() => null);
+    const rows: Array<CdrTable | null> = cdrs.map((cdr, i) => {
+      try {
+        return toRow(cdr);
+      } catch (err) {
+        out[i] = err as Error;
+        return null;
+      }
+    });
+    const now = this.#ctx.now();
+    const done = this.#ctx.syncTx((run) => {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        if (row === null || row === undefined) continue;
+        // With its outbox row: both or neither (a savepoint of its own).
+        const pair = opts.outbox === true;
+        if (pair) run('SAVEPOINT cdr').run();
+        try {
+          run(insertText(row)).run(...(Object.values(row) as Array<string | number | null>));
+          if (pair) run(OUTBOX_INSERT).run(row.call_sid, now, now);
+        } catch (err) {
+          if (pair) run('ROLLBACK TO cdr').run();
+          out[i] = isUniqueViolation(err) ? new ConflictError(`CDR ${row.call_sid} exists`) : (err as Error);
+        }
+        if (pair) run('RELEASE cdr').run();
+      }
+    });
+    if (done !== undefined) return out;
+    for (let i = 0; i < cdrs.length; i++) {
+      if (out[i] !== null) continue;
+      try {
+        await this.insert(cdrs[i]!, opts);
+      } catch (err) {
+        out[i] = err as Error;
+      }
+    }
+    return out;
+  }
+
   /** One page of records matching the filter, newest first. */
   async list(filter: CdrFilter = {}): Promise<CdrPage> {
     const limit = filter.limit === undefined ? CDR_DEFAULT_LIMIT : checkInt(filter.limit, 'limit', 1, CDR_MAX_LIMIT);
