@@ -161,10 +161,12 @@ export class TrunkingOps {
       direction: e.direction ?? '',
       disposition: e.disposition,
     });
-    const legs = this.#legs.get(e.callSid);
+    const sid = e.callSid;
+    const legs = this.#legs.get(sid);
     if (legs === undefined) return;
+    // The timer keeps the SID and the legs only, not the ended call's event.
     const t = setTimeout(() => {
-      this.#legs.delete(e.callSid);
+      this.#legs.delete(sid);
       for (const callId of legs) this.#capture.uncorrelate(callId);
     }, UNCORRELATE_MS);
     t.unref();

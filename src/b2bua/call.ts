@@ -1,6 +1,7 @@
 import type { SipMessage } from '../sip/message.js';
 import { sendStateless } from './uac-leg.js';
 import { createResponse } from '../sip/response.js';
+import { releasedRequest } from '../transaction/released.js';
 import type { Flow } from '../transport/types.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Cdr, HangupSide } from '../trunking/model.js';
@@ -81,22 +82,35 @@ export class Call {
   private chain: Promise<void> = Promise.resolve();
   /** What times our 2xx retransmissions (RFC 3261 13.3.1.4). */
   private readonly clock: RetransmitClock;
+  /** The caller's INVITE, let go when the call ends (aInvite). */
+  private invite: SipMessage | null;
 
   constructor(
     readonly env: B2buaEnv,
     readonly plan: CallPlan,
-    readonly aInvite: SipMessage,
+    aInvite: SipMessage,
     readonly aTx: ServerTransaction,
     aFlow: Flow,
     private readonly registry: CallRegistry,
   ) {
     // RFC 3261 12.1.1: the UAS route set is the Record-Route of the request, in order.
+    this.invite = aInvite;
     this.a = uasDialogOf(aInvite, aFlow, env.interfaces.forFlow(aFlow));
     this.relay = new InDialogRelay(this);
     this.timers = CallTimers.of(this);
     this.early = new EarlyDialogs(this);
     this.search = new CalleeSearch(this);
     this.clock = { wheel: env.wheel, t1: env.timers.t1, t2: env.timers.t2 };
+  }
+
+  /**
+   * The caller's INVITE. Once the call has ended it is let go (an ended call
+   * lingers 32 s for crossing BYEs and retransmissions, and the garbage
+   * collector walks whatever it keeps), and this is a stand-in with the
+   * method only: nothing reads the INVITE of an ended call.
+   */
+  get aInvite(): SipMessage {
+    return this.invite ?? releasedRequest('INVITE');
   }
 
   /** Ended (a state read again after an await). */
@@ -259,8 +273,9 @@ export class Call {
   onCancel(): void {
     if (this.state === 'confirmed' || this.state === 'ended') return;
     this.abandon();
+    const terminated = createResponse(this.aInvite, 487, { toTag: this.a.localTag });
     this.end(487, 'Request Terminated', 'caller');
-    this.aTx.respond(createResponse(this.aInvite, 487, { toTag: this.a.localTag }));
+    this.aTx.respond(terminated);
   }
 
   /**
@@ -282,6 +297,11 @@ export class Call {
     }
     if (req.method === 'BYE') {
       this.onBye(side, req, tx);
+      return;
+    }
+    if (this.state === 'ended') {
+      // RFC 3261 12.2.2: the dialog is over (it lingers only for a crossing BYE and retransmissions).
+      tx.respond(createResponse(req, 481));
       return;
     }
     // A session refresh is answered on its own leg (call-timers.ts).
@@ -452,6 +472,7 @@ export class Call {
     const answered = this.state === 'confirmed';
     this.state = 'ended';
     this.lastFinal = status;
+    this.invite = null;
     this.search.stop();
     this.timers?.stop();
     this.early.stop();

@@ -1,5 +1,6 @@
 import type { SipMessage } from '../sip/message.js';
-import { againHeaders, attemptDialog, hangUpStray } from './uac-leg.js';
+import { againHeaders, attemptDialog, hangUpStray, sendStatelessBytes } from './uac-leg.js';
+import { serializeUnpooled } from '../sip/serializer.js';
 import type { Target } from '../transaction/types.js';
 import type { ProbeCancel } from '../transport/udp-probe.js';
 import type { TransportError } from '../transport/transport-error.js';
@@ -31,9 +32,11 @@ export const NO_HANDLERS: ClientHandlers = { onFinal() {}, onTimeout() {}, onTra
  */
 export class CalleeSearch {
   private attemptIndex = -1;
-  /** The current attempt's INVITE transaction and request; null between attempts. */
+  /** The current attempt's INVITE transaction and request; null between attempts (the request also once the call ended). */
   private tx: ClientTransaction | null = null;
   private invite: SipMessage | null = null;
+  /** The CSeq of the current attempt's INVITE (kept when the request is let go). */
+  private inviteSeq = 0;
   private authTried = false;
   /** This attempt's SRTP offer was refused with 488 and sent again as RTP (once per attempt). */
   private rtpRetried = false;
@@ -44,9 +47,12 @@ export class CalleeSearch {
   /** Cancels the UDP port probe of the current attempt (it ends with the gateway timer). */
   private stopProbe: ProbeCancel | null = null;
   private ringTimer: TimerHandle | null = null;
-  /** The CSeq of the INVITE the callee answered, and our ACK of its 2xx, sent again for each retransmission of it (RFC 3261 13.2.2.4). */
+  /**
+   * The CSeq of the INVITE the callee answered, and our ACK of its 2xx as
+   * bytes, sent again for each retransmission of it (RFC 3261 13.2.2.4).
+   */
   private answeredSeq = 0;
-  private ack: SipMessage | null = null;
+  private ackBytes: Buffer | null = null;
   /** The current attempt toward a carrier gateway: when its first INVITE went, its post-dial delay; null once reported. */
   private timing: { attempt: LegAttempt; gateway: string; sentAt: number; pddMs: number | null } | null = null;
   /** The current carrier attempt's place in its carrier's and gateway's capacity (released when it ends unanswered, or with the call). */
@@ -163,6 +169,7 @@ export class CalleeSearch {
     const env = this.call.env;
     const target = this.call.b!.target;
     this.invite = invite;
+    this.inviteSeq = invite.cseq.seq;
     env.counters.inc('b2bua_invites_sent');
     this.tx = env.layer.sendRequest(invite, target, this.handlers(attempt));
     this.clearTimer('gateway');
@@ -367,7 +374,7 @@ export class CalleeSearch {
       call.answeredAttempt = { carrier: t.attempt.carrier, gateway: t.gateway, pddMs: t.pddMs };
     this.timing = null;
     if (this.tx?.flow && this.tx.flow.proto !== 'udp') b.flow = this.tx.flow;
-    this.answeredSeq = this.invite!.cseq.seq;
+    this.answeredSeq = this.inviteSeq;
     if (call.isOver()) {
       // The caller gave up first: this answer is acknowledged and hung up at once.
       this.ackCallee();
@@ -404,15 +411,17 @@ export class CalleeSearch {
   ackCallee(body?: Buffer): void {
     const b = this.call.b!;
     const seq = this.answeredSeq;
-    this.ack = b.request(
+    const ack = b.request(
       'ACK',
       body === undefined ? { seq } : { headers: [['Content-Type', 'application/sdp']], body, seq },
     );
-    this.call.sendStateless(this.ack, b);
+    // Its own buffer, not a slice of the shared pool: it is kept as long as the call's dialog lingers.
+    this.ackBytes = serializeUnpooled(ack);
+    sendStatelessBytes(this.call.env, this.ackBytes, b);
   }
 
   private resendAck(): void {
-    if (this.ack !== null && this.call.b !== null) this.call.sendStateless(this.ack, this.call.b);
+    if (this.ackBytes !== null && this.call.b !== null) sendStatelessBytes(this.call.env, this.ackBytes, this.call.b);
   }
 
   /** A CANCEL toward the callee, only after a provisional (RFC 3261 9.1); until then it waits. */
@@ -437,8 +446,14 @@ export class CalleeSearch {
     return this.place !== null;
   }
 
-  /** The gateway and ring timers (and the UDP probe) stop, the attempt's place is freed: the call ended. */
+  /**
+   * The gateway and ring timers (and the UDP probe) stop, the attempt's place
+   * is freed: the call ended. The INVITE is let go (no attempt follows): an
+   * ended call lingers 32 s for late answers, and what it keeps is what the
+   * garbage collector walks.
+   */
   stop(): void {
+    this.invite = null;
     this.place?.();
     this.place = null;
     this.clearTimer('gateway');

@@ -16,7 +16,11 @@ import { NO_HANDLERS } from './callee-search.js';
 
 /** Sends a request without a transaction (an ACK for a 2xx, RFC 3261 17.1.1.3). */
 export function sendStateless(env: B2buaEnv, req: SipMessage, d: Dialog): void {
-  const bytes = serialize(req);
+  sendStatelessBytes(env, serialize(req), d);
+}
+
+/** sendStateless() of a request already serialized (an ACK kept as bytes to be sent again). */
+export function sendStatelessBytes(env: B2buaEnv, bytes: Buffer, d: Dialog): void {
   if (d.flow !== null && env.transport.send(d.flow, bytes)) return;
   env.transport.sendTo(d.target, bytes).catch(() => env.counters.inc('b2bua_ack_send_failures'));
 }
