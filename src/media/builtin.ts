@@ -46,6 +46,7 @@ import { boundAddress, sameHost, setContexts, snapshot } from './stream-keys.js'
 import { newSession, type Session } from './session.js';
 import { makeDtlsCertificate, type DtlsCertificate } from './webrtc/certificate.js';
 import { attachIceDtls, iceDtlsAnswerPlan, iceDtlsOfferPlan } from './webrtc/attach.js';
+import { cloneSdp } from './sdp/clone.js';
 
 export interface BuiltinMediaOptions {
   /** Address the relay's sockets bind to. */
@@ -318,7 +319,7 @@ export class BuiltinMediaEngine implements MediaEngine {
       throw notAcceptable(WARN.misc, `answer has ${peers.length} m= lines, the offer had ${pend.peers.length}`);
     }
     // Check everything before changing the relay.
-    const ansSd = structuredClone(sd) as SessionDescription;
+    const ansSd = cloneSdp(sd);
     const checked = checkAnswer(pend, peers, ansSd, isIP(this.bindOf(s, from)), toOther);
     for (const t of checked.tolerated) {
       this.opts.log?.warn(

@@ -12,6 +12,7 @@ import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } fr
 import { checkDtlsRole } from './webrtc/sdp.js';
 import { pickCrypto, readCryptoLine, type SdesKey } from './sdp/crypto-attr.js';
 import { DTLS_SRTP, type PeerMedia, type Transport, transportToward } from './sdp/rewrite.js';
+import { cloneSdp } from './sdp/clone.js';
 
 /** An offer relayed to the other leg, waiting for its answer. */
 export interface PendingOffer {
@@ -57,7 +58,7 @@ export function offerToward(
   peers: readonly PeerMedia[],
   toOther: LegMediaOptions,
 ): { outSd: SessionDescription; toward: Transport[]; codecs: Codec[][] } {
-  const outSd = structuredClone(sd) as SessionDescription;
+  const outSd = cloneSdp(sd);
   const toward: Transport[] = [];
   const codecs: Codec[][] = [];
   peers.forEach((p, i) => {

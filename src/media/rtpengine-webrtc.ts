@@ -12,6 +12,7 @@ import type { LegMediaOptions } from './engine.js';
 import { MediaError, WARN } from './errors.js';
 import { restrictCodecs } from './sdp/codecs.js';
 import type { PeerMedia } from './sdp/rewrite.js';
+import { cloneSdp } from './sdp/clone.js';
 
 type Dict = { [key: string]: BValue };
 
@@ -55,7 +56,7 @@ export function webrtcAnswerFlags(req: Dict): void {
  */
 export function transcodeTargets(sd: SessionDescription, toOther: LegMediaOptions): string[] {
   try {
-    for (const m of structuredClone(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
+    for (const m of cloneSdp(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
     return [];
   } catch (err) {
     if (!(err instanceof MediaError) || err.warnCode !== WARN.format) throw err;

@@ -19,7 +19,6 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import sdpTransform from 'sdp-transform';
 import type { Logger } from '../log.js';
 import { bdecode, bencode, type BValue } from './bencode.js';
 import {
@@ -35,6 +34,8 @@ import { MediaError, notAcceptable, WARN } from './errors.js';
 import { checkAnswerCodecs, type Codec, codecList, codecsOf, restrictCodecs } from './sdp/codecs.js';
 import { describePeer, parseSdp, stripPeerAttributes } from './sdp/rewrite.js';
 import { transcodeTargets, webrtcAnswerFlags, webrtcOfferFlags } from './rtpengine-webrtc.js';
+import { writeSdp } from './sdp/writer.js';
+import { cloneSdp } from './sdp/clone.js';
 
 export interface RtpengineOptions {
   ng: { host: string; port: number };
@@ -200,7 +201,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     // offer, so an answer with a codec only the offerer listed (relayed by checkAnswerCodecs) is
     // answered to the offerer as it is.
     const transcode = webrtc ? transcodeTargets(sd, toOther) : [];
-    if (!webrtc) for (const m of structuredClone(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
+    if (!webrtc) for (const m of cloneSdp(sd.media)) if (Number(m.port) !== 0) restrictCodecs(m, toOther.codecs);
     stripPeerAttributes(sd);
     let call = this.calls.get(callSid);
     const isNew = call === undefined;
@@ -221,7 +222,7 @@ export class RtpengineMediaEngine implements MediaEngine {
       command: 'offer',
       'call-id': callSid,
       'from-tag': from,
-      sdp: sdpTransform.write(sd),
+      sdp: writeSdp(sd),
       replace: ['origin', 'session-connection'],
       ICE: 'remove',
       flags: ['trust-address'],
@@ -246,7 +247,7 @@ export class RtpengineMediaEngine implements MediaEngine {
         webrtcOfferer: peers.some((p) => p.iceDtls !== null),
       };
       call.answered = null;
-      return toOther.codecs.length === 0 ? out : sdpTransform.write(outSd);
+      return toOther.codecs.length === 0 ? out : writeSdp(outSd);
     } catch (err) {
       if (isNew) {
         this.calls.delete(callSid);
@@ -292,7 +293,7 @@ export class RtpengineMediaEngine implements MediaEngine {
       'call-id': callSid,
       'from-tag': offerer,
       'to-tag': from,
-      sdp: (stripPeerAttributes(sd), sdpTransform.write(sd)),
+      sdp: (stripPeerAttributes(sd), writeSdp(sd)),
       replace: ['origin', 'session-connection'],
       ICE: 'remove',
       flags: ['trust-address'],
@@ -308,7 +309,7 @@ export class RtpengineMediaEngine implements MediaEngine {
     call.established = true;
     call.answeredAt = Date.now();
     call.timedOut = false;
-    return toOther.codecs.length === 0 ? out : sdpTransform.write(outSd);
+    return toOther.codecs.length === 0 ? out : writeSdp(outSd);
   }
 
   async delete(callSid: string): Promise<CallMediaStats> {

@@ -11,6 +11,8 @@ import { isIP } from 'node:net';
 import { notAcceptable, WARN } from '../errors.js';
 import type { CryptoLine } from './crypto-attr.js';
 import { readIceDtls, type IceDtlsPlan, type RemoteIceDtls, writeIceDtls } from '../webrtc/sdp.js';
+import { writeSdp } from './writer.js';
+import { cloneSdp } from './clone.js';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -213,7 +215,7 @@ export function writeLegSdp(
   address: string,
   origin: Origin,
 ): string {
-  const sd = structuredClone(src) as SessionDescription;
+  const sd = cloneSdp(src);
   const ipVer = isIP(address) === 6 ? 6 : 4;
   delete sd.iceUfrag;
   delete sd.icePwd;
@@ -251,12 +253,12 @@ export function writeLegSdp(
     return m;
   });
   sd.origin = { username: '-', sessionId: origin.id, sessionVersion: origin.version, netType: 'IN', ipVer, address };
-  let body = sdpTransform.write(sd);
+  let body = writeSdp(sd);
   const sansOrigin = body.replace(/^o=.*$/m, '');
   if (origin.lastBody !== '' && sansOrigin !== origin.lastBody) {
     origin.version += 1;
     sd.origin.sessionVersion = origin.version;
-    body = sdpTransform.write(sd);
+    body = writeSdp(sd);
   }
   origin.lastBody = sansOrigin;
   return body;
