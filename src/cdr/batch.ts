@@ -1,10 +1,14 @@
 /**
  * The B2BUA's CDR sink: the records of calls that end within a few
  * milliseconds of each other are written together (CdrRepo.insertMany), so
- * that SQLite commits once for them, not once a call. Each write still
- * settles on its own record: resolved once it is stored, rejected with the
- * error of that record alone. The window is short and its timer keeps the
- * process up, so a shutdown that waits for the CDRs gets them all.
+ * that SQLite commits once for them, not once a call. A record after a
+ * quiet spell (no write in the last window) goes at once, on the next turn
+ * of the event loop with whatever came in the same turn; the ones after it
+ * wait for the end of the window: a lone call's CDR is not delayed, a busy
+ * node commits once per window. Each write settles on its own record:
+ * resolved once it is stored, rejected with the error of that record
+ * alone. The timers keep the process up, so a shutdown that waits for the
+ * CDRs gets them all.
  */
 import type { CdrSink } from '../b2bua/env.js';
 import type { Cdr } from '../trunking/model.js';
@@ -12,7 +16,7 @@ import type { Cdr } from '../trunking/model.js';
 /** Writes records, answering null or the error for each, in order. */
 export type WriteMany = (cdrs: Cdr[]) => Promise<Array<Error | null>>;
 
-/** How long the first record of a batch waits for others. */
+/** The shortest time between two writes of a busy node. */
 export const CDR_BATCH_MS = 20;
 
 interface Waiting {
@@ -25,7 +29,9 @@ export class CdrBatch implements CdrSink {
   readonly #writeMany: WriteMany;
   readonly #windowMs: number;
   #queue: Waiting[] = [];
-  #timer: NodeJS.Timeout | null = null;
+  /** A write is scheduled (next turn, or the end of the window). */
+  #scheduled = false;
+  #lastFlush = 0;
 
   constructor(writeMany: WriteMany, windowMs = CDR_BATCH_MS) {
     this.#writeMany = writeMany;
@@ -35,12 +41,17 @@ export class CdrBatch implements CdrSink {
   write(cdr: Cdr): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ cdr, resolve, reject });
-      this.#timer ??= setTimeout(() => void this.#flush(), this.#windowMs);
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      const wait = this.#lastFlush + this.#windowMs - Date.now();
+      if (wait <= 0) setImmediate(() => void this.#flush());
+      else setTimeout(() => void this.#flush(), wait);
     });
   }
 
   async #flush(): Promise<void> {
-    this.#timer = null;
+    this.#scheduled = false;
+    this.#lastFlush = Date.now();
     const batch = this.#queue;
     this.#queue = [];
     let results: Array<Error | null>;
