@@ -167,26 +167,8 @@ export class CdrRepo {
 
   /** Writes one call's record (with `outbox`, queued for the CDR webhook too). ConflictError when its call sid has one. */
   async insert(cdr: Cdr, opts: { outbox?: boolean } = {}): Promise<void> {
-    const row = toRow(cdr);
-    const now = this.#ctx.now();
-    try {
-      // SQLite: one synchronous transaction of statements prepared once (Kysely compiles and prepares each query).
-      const done = this.#ctx.syncTx((run) => {
-        run(insertText(row)).run(...(Object.values(row) as Array<string | number | null>));
-        if (opts.outbox === true) run(OUTBOX_INSERT).run(row.call_sid, now, now);
-      });
-      if (done !== undefined) return;
-      if (opts.outbox !== true) await this.#ctx.db.insertInto('cdrs').values(row).execute();
-      else {
-        await this.#ctx.tx(async (db) => {
-          await db.insertInto('cdrs').values(row).execute();
-          await db.insertInto('cdr_outbox').values({ call_sid: row.call_sid, next_at: now, created_at: now }).execute();
-        });
-      }
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`CDR ${row.call_sid} exists`);
-      throw err;
-    }
+    const [err] = await this.insertMany([cdr], opts);
+    if (err !== null && err !== undefined) throw err;
   }
 
   /**
@@ -208,6 +190,7 @@ export class CdrRepo {
       }
     });
     const now = this.#ctx.now();
+    // SQLite: one synchronous transaction of statements prepared once (Kysely compiles and prepares each query).
     const done = this.#ctx.syncTx((run) => {
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
@@ -226,15 +209,28 @@ export class CdrRepo {
       }
     });
     if (done !== undefined) return out;
-    for (let i = 0; i < cdrs.length; i++) {
-      if (out[i] !== null) continue;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row === null || row === undefined) continue;
       try {
-        await this.insert(cdrs[i]!, opts);
+        await this.#insertOne(row, now, opts);
       } catch (err) {
-        out[i] = err as Error;
+        out[i] = isUniqueViolation(err) ? new ConflictError(`CDR ${row.call_sid} exists`) : (err as Error);
       }
     }
     return out;
+  }
+
+  /** One record through Kysely (PostgreSQL, or SQLite while another connection holds the write lock). */
+  async #insertOne(row: CdrTable, now: number, opts: { outbox?: boolean }): Promise<void> {
+    if (opts.outbox !== true) {
+      await this.#ctx.db.insertInto('cdrs').values(row).execute();
+      return;
+    }
+    await this.#ctx.tx(async (db) => {
+      await db.insertInto('cdrs').values(row).execute();
+      await db.insertInto('cdr_outbox').values({ call_sid: row.call_sid, next_at: now, created_at: now }).execute();
+    });
   }
 
   /** One page of records matching the filter, newest first. */
