@@ -29,8 +29,13 @@ interface Slot {
   order: number;
 }
 
-/** Property name -> the entries naming it (as `name` or `push`), for one order of types. */
-function indexOf(types: readonly string[]): Map<string, Slot[]> {
+/** For one order of types: property name -> the entries naming it (as `name` or `push`); the slot lists of shapes met. */
+interface Index {
+  byKey: Map<string, Slot[]>;
+  shapes: Map<string, Slot[]>;
+}
+
+function indexOf(types: readonly string[]): Index {
   const byKey = new Map<string, Slot[]>();
   let order = 0;
   for (const type of types) {
@@ -44,7 +49,7 @@ function indexOf(types: readonly string[]): Map<string, Slot[]> {
       }
     }
   }
-  return byKey;
+  return { byKey, shapes: new Map() };
 }
 
 const OUTER_INDEX = indexOf(OUTER);
@@ -102,28 +107,25 @@ function makeLine(type: string, e: GrammarEntry, at: Record<string, unknown>): s
   return `${type}=${format(fmt, args)}`;
 }
 
-/** The grammar entries an object with these properties may have lines for, in order; by the object's key list. */
-const slotsByKeys = new Map<string, Slot[]>();
+/** Key lists remembered per index (the shapes of session and m= objects met), at most this many. */
 const MAX_SHAPES = 512;
 
-function slotsOf(keys: string[], index: Map<string, Slot[]>): Slot[] {
+/** The grammar entries an object with these properties may have lines for, in order; remembered by its key list. */
+function slotsOf(keys: string[], index: Index): Slot[] {
   const sig = keys.join(',');
-  let slots = slotsByKeys.get(sig);
+  let slots = index.shapes.get(sig);
   if (slots !== undefined) return slots;
   slots = [];
-  for (const k of keys) for (const s of index.get(k) ?? []) if (!slots.includes(s)) slots.push(s);
+  for (const k of keys) for (const s of index.byKey.get(k) ?? []) if (!slots.includes(s)) slots.push(s);
   slots.sort((x, y) => x.order - y.order);
-  if (slotsByKeys.size >= MAX_SHAPES) slotsByKeys.clear();
-  slotsByKeys.set(sig, slots);
+  if (index.shapes.size >= MAX_SHAPES) index.shapes.clear();
+  index.shapes.set(sig, slots);
   return slots;
 }
 
 /** write()'s lines for one object: its grammar entries in order, by name, else each element of its push array. */
-function linesOf(at: Record<string, unknown>, index: Map<string, Slot[]>, out: string[]): void {
-  // Session and m= sections have separate indexes: their key lists are told apart by a prefix.
-  const keys = Object.keys(at);
-  keys.push(index === OUTER_INDEX ? '>session' : '>media');
-  for (const { type, entry } of slotsOf(keys, index)) {
+function linesOf(at: Record<string, unknown>, index: Index, out: string[]): void {
+  for (const { type, entry } of slotsOf(Object.keys(at), index)) {
     if (entry.name !== undefined && entry.name in at && at[entry.name] != null) out.push(makeLine(type, entry, at));
     else if (entry.push !== undefined && entry.push in at && at[entry.push] != null) {
       for (const el of at[entry.push] as Array<Record<string, unknown>>) out.push(makeLine(type, entry, el));
