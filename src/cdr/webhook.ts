@@ -206,15 +206,19 @@ export class CdrWebhook {
       });
       status = res.status;
       await res.arrayBuffer().catch(() => undefined); // the answer's body is not used: read, so the connection is reused
-      if (status >= 200 && status < 300) {
-        await this.#outbox.done(it.id);
-        this.figures.sent++;
-        return 'sent';
-      }
       error = `HTTP ${status}`;
     } catch (err) {
       if (this.#abort.signal.aborted) return 'aborted';
       error = errorText(err);
+    }
+    if (status >= 200 && status < 300) {
+      // Counted when the receiver takes it, before its outbox row goes:
+      // whoever sees the outbox empty sees every CDR it held counted. A
+      // failed delete leaves the row to be sent again when its lease ends
+      // (the receiver drops it by its Idempotency-Key).
+      this.figures.sent++;
+      await this.#outbox.done(it.id);
+      return 'sent';
     }
     const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
     if (refused) this.figures.failures.refused++;
