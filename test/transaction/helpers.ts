@@ -3,7 +3,8 @@
  * records what is sent (parsed back for assertions), a recording TU, message
  * builders producing real parsed messages, and small timing helpers.
  */
-import { performance } from 'node:perf_hooks';
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { serialize } from '../../src/sip/serializer.js';
 import { createResponse, type ResponseOptions } from '../../src/sip/response.js';
 import type { SipMessage } from '../../src/sip/message.js';
@@ -258,4 +259,32 @@ export function gaps(sent: Sent[]): number[] {
   const out: number[] = [];
   for (let i = 1; i < sent.length; i++) out.push(sent[i]!.at - sent[i - 1]!.at);
   return out;
+}
+
+/**
+ * Watches the event loop from now on: `maxLateMs()` is the longest it was
+ * held (node's own delay monitor, 1 ms resolution). A retransmission timer
+ * can fire that much late when other work (the other tests of a file, the
+ * other files of the suite) holds the loop; that lateness is the machine's,
+ * not the transaction layer's.
+ */
+export function loopWatch(): { maxLateMs: () => number; stop: () => void } {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return { maxLateMs: () => h.max / 1e6, stop: () => h.disable() };
+}
+
+/**
+ * Each gap between sends is the wanted interval: never shorter (1 ms of
+ * clock rounding), and longer by at most 15 ms plus how late the event loop
+ * ran meanwhile (`loopWatch`).
+ */
+export function assertGaps(got: number[], want: number[], lateMs: number): void {
+  assert.ok(got.length >= want.length, `${got.length} gaps, want ${want.length}`);
+  want.forEach((w, i) =>
+    assert.ok(
+      got[i]! >= w - 1 && got[i]! <= w + 15 + lateMs,
+      `gap ${i} = ${got[i]!.toFixed(1)}, want ~${w} (event loop up to ${lateMs.toFixed(1)} ms late)`,
+    ),
+  );
 }
