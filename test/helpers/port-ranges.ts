@@ -1,20 +1,34 @@
 /**
  * Media port ranges for tests, reserved across the test processes that run
- * side by side (scripts/test.sh runs two files at a time): 40002-49801 is
- * cut into slots of SLOT ports, and a process takes slots by creating a
- * lock file each (exclusive create, its PID inside) in a directory of the
+ * side by side (scripts/test.sh runs two files at a time). A pool is cut
+ * into slots of SLOT ports, and a process takes slots by creating a lock
+ * file each (exclusive create, its PID inside) in a directory of the
  * system's temp dir. A lock whose process is gone is taken over; a
- * process's locks go when it exits. Ranges never overlap the default
- * media.ports (10000-40000) nor the ports tests draw (20000-32000).
+ * process's locks go when it exits.
+ *
+ * Two pools, neither overlapping the default media.ports (10000-40000) nor
+ * the ports tests draw (20000-32000):
+ * - 40002-49801 (reservePortRange), for a relay that binds some ports of
+ *   its range: it lies in Linux's ephemeral range (32768-60999), so a port
+ *   of it may be taken at any time by some process's socket bound to port
+ *   0, and the relay then binds another;
+ * - 61000-65399 (reserveBindableRange), above the ephemeral range, for a
+ *   test that needs every port of its range (one that fills a range).
  */
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const BASE = 40002;
 const SLOT = 200;
-const SLOTS = 49;
-const DIR = join(tmpdir(), 'trunkline-test-media-ranges');
+
+interface Pool {
+  base: number;
+  slots: number;
+  dir: string;
+}
+
+const SHARED: Pool = { base: 40002, slots: 49, dir: join(tmpdir(), 'trunkline-test-media-ranges') };
+const BINDABLE: Pool = { base: 61000, slots: 22, dir: join(tmpdir(), 'trunkline-test-bindable-ranges') };
 
 const mine: string[] = [];
 let cleanupInstalled = false;
@@ -29,8 +43,8 @@ function alive(pid: number): boolean {
 }
 
 /** Takes slot k's lock: true when this process holds it now. */
-function take(k: number): boolean {
-  const file = join(DIR, `slot-${k}`);
+function take(pool: Pool, k: number): boolean {
+  const file = join(pool.dir, `slot-${k}`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
@@ -60,32 +74,47 @@ function release(): void {
 }
 
 /**
- * An even-aligned range of `size` ports (at most SLOT * SLOTS) that no
- * other test process holds, starting at a random free slot; kept until
- * this process exits.
+ * An even-aligned range of `size` ports (at most 9,800) in 40002-49801 that
+ * no other test process holds, starting at a random free slot; kept until
+ * this process exits. Some of its ports may be in use by other sockets
+ * (see the top of this file).
  */
 export function reservePortRange(size: number): { min: number; max: number } {
+  return reserve(SHARED, size);
+}
+
+/**
+ * As reservePortRange, in 61000-65399 (at most 4,400 ports): no socket bound
+ * to port 0 gets one of these, so each port binds unless a test holds it.
+ */
+export function reserveBindableRange(size: number): { min: number; max: number } {
+  return reserve(BINDABLE, size);
+}
+
+function reserve(pool: Pool, size: number): { min: number; max: number } {
   const need = Math.ceil(size / SLOT);
-  if (need > SLOTS) throw new Error(`a range of ${size} ports is more than ${SLOT * SLOTS}`);
-  mkdirSync(DIR, { recursive: true });
+  if (need > pool.slots) throw new Error(`a range of ${size} ports is more than ${SLOT * pool.slots}`);
+  mkdirSync(pool.dir, { recursive: true });
   if (!cleanupInstalled) {
     cleanupInstalled = true;
     process.once('exit', release);
   }
-  const first = Math.floor(Math.random() * (SLOTS - need + 1));
-  for (let i = 0; i <= SLOTS - need; i++) {
-    const k = (first + i) % (SLOTS - need + 1);
+  const first = Math.floor(Math.random() * (pool.slots - need + 1));
+  for (let i = 0; i <= pool.slots - need; i++) {
+    const k = (first + i) % (pool.slots - need + 1);
     const got: number[] = [];
-    for (let j = k; j < k + need && take(j); j++) got.push(j);
+    for (let j = k; j < k + need && take(pool, j); j++) got.push(j);
     if (got.length === need) {
-      const min = BASE + k * SLOT;
+      const min = pool.base + k * SLOT;
       return { min, max: min + size - 1 };
     }
     for (const j of got) {
-      const file = join(DIR, `slot-${j}`);
+      const file = join(pool.dir, `slot-${j}`);
       mine.splice(mine.indexOf(file), 1);
       rmSync(file, { force: true });
     }
   }
-  throw new Error(`no free media port range of ${size} in ${BASE}-${BASE + SLOT * SLOTS - 1} (locks in ${DIR})`);
+  throw new Error(
+    `no free media port range of ${size} in ${pool.base}-${pool.base + SLOT * pool.slots - 1} (locks in ${pool.dir})`,
+  );
 }

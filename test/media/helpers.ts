@@ -1,23 +1,27 @@
 /**
  * Test peers for the media relay: UDP sockets on loopback that write SDP,
  * send RTP/RTCP (optionally SRTP with a real SrtpContext) and collect what
- * arrives. Port ranges for the relay are reserved sub-ranges of
- * 40002-49801, so test files run side by side never share one.
+ * arrives. Port ranges for the relay are reserved (test/helpers/port-ranges.ts),
+ * so test files run side by side never share one.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { SrtpContext, type SrtpSuiteName } from '../../src/media/srtp/context.js';
-import { reservePortRange } from '../helpers/port-ranges.js';
+import { reserveBindableRange, reservePortRange } from '../helpers/port-ranges.js';
 
 /** An even-aligned range of `size` ports in 40002-49801 no other test process holds (test/helpers/port-ranges.ts). */
 export function mediaPortRange(size = 200): { min: number; max: number } {
   return reservePortRange(size);
 }
 
-/** A sub-range (as mediaPortRange) whose every port binds on 127.0.0.1 now (for tests that fill a range). */
+/**
+ * A range above the kernel's ephemeral ports (reserveBindableRange) whose
+ * every port binds on 127.0.0.1 now, for tests that fill a range: no
+ * other process's socket takes one of its ports meanwhile.
+ */
 export async function freeMediaRange(size: number): Promise<{ min: number; max: number }> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const r = mediaPortRange(size);
+    const r = reserveBindableRange(size);
     let ok = true;
     for (let p = r.min; p <= r.max && ok; p++) {
       const s = await bindUdp(p).catch(() => null);
@@ -26,7 +30,7 @@ export async function freeMediaRange(size: number): Promise<{ min: number; max: 
     }
     if (ok) return r;
   }
-  throw new Error(`no free range of ${size} ports in 40002-49801`);
+  throw new Error(`no free range of ${size} ports in 61000-65399`);
 }
 
 export function bindUdp(port = 0, host = '127.0.0.1'): Promise<Socket> {
