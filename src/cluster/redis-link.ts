@@ -13,10 +13,12 @@
  * established calls never ask). The client reconnects by itself (every
  * 100 ms growing to 1 s); an outage costs one log line at its start and one
  * at its end. Behind Sentinel the client stays ready while its master is
- * gone, and a command waits until the sentinels name a new one: what must
- * not wait that long (a shutdown's goodbyes) goes through `bounded`. The
- * first connect is bounded too: a Redis that never answers fails the start
- * (START_WAIT_MS) instead of holding it.
+ * gone, and a command waits until the sentinels name a new one: the master
+ * is asked PING every second, and one unanswered within PROBE_WAIT_MS is
+ * an outage like any other (commands fail at once, one log line) until a
+ * PING is answered again; what must not wait (a shutdown's goodbyes) goes
+ * through `bounded`. The first connect is bounded too: a Redis that never
+ * answers fails the start (START_WAIT_MS) instead of holding it.
  */
 import { createHash } from 'node:crypto';
 import { createClient, createSentinel } from 'redis';
@@ -33,6 +35,9 @@ export const START_WAIT_MS = 10_000;
 export const GOODBYE_WAIT_MS = 2000;
 const RECONNECT_MAX_MS = 1000;
 const WATCH_MS = 250;
+/** Behind Sentinel: the master is asked PING every PROBE_EVERY watch ticks while up (each tick while down). */
+const PROBE_EVERY = 4;
+export const PROBE_WAIT_MS = 1000;
 
 export interface LinkLog {
   info(obj: object, msg: string): void;
@@ -144,6 +149,9 @@ export class RedisLink {
   #closing = false;
   #downSince: number | null = null;
   #watcher: NodeJS.Timeout | null = null;
+  /** Behind Sentinel: the PING not answered yet (at most one at a time), and watch ticks since the last one. */
+  #probe: Promise<unknown> | null = null;
+  #ticks = 0;
 
   constructor(target: RedisTarget, log: LinkLog) {
     this.#client = makeClient(target);
@@ -155,14 +163,47 @@ export class RedisLink {
     this.#client.on('end', () => this.#down(new Error('connection closed')));
   }
 
-  /** Behind Sentinel a failover may pass without an event: the client's own readiness is read every 250 ms. */
+  /**
+   * A failover may pass without an event: the client's own readiness is
+   * read every 250 ms; behind Sentinel, where the client stays ready with
+   * no master, the master's PING answer decides.
+   */
   #watch(): void {
     this.#watcher = setInterval(() => {
-      const ready = this.#client.isReady;
-      if (ready && !this.#up) this.#setUp();
-      else if (!ready && this.#up) this.#down(new Error('not ready (reconnecting)'));
+      if (!this.#client.isReady) {
+        if (this.#up) this.#down(new Error('not ready (reconnecting)'));
+      } else if (typeof this.#target !== 'string') {
+        if (!this.#up || ++this.#ticks >= PROBE_EVERY) this.#ping();
+      } else if (!this.#up) this.#setUp();
     }, WATCH_MS);
     this.#watcher.unref();
+  }
+
+  /** One PING to the master (none while one is unanswered): up when answered, down when not within PROBE_WAIT_MS. */
+  #ping(): void {
+    if (this.#probe !== null) {
+      if (this.#up) this.#down(new Error(`no answer to PING within ${PROBE_WAIT_MS / 1000} s`));
+      return;
+    }
+    this.#ticks = 0;
+    const probe = this.#client.ping();
+    this.#probe = probe;
+    const settled = (): void => {
+      if (this.#probe === probe) this.#probe = null;
+    };
+    probe.then(
+      () => {
+        settled();
+        this.#setUp();
+      },
+      (err: unknown) => {
+        settled();
+        this.#down(err);
+      },
+    );
+    setTimeout(() => {
+      if (this.#probe === probe) this.#down(new Error(`no answer to PING within ${PROBE_WAIT_MS / 1000} s`));
+    }, PROBE_WAIT_MS).unref();
   }
 
   /** Whether the link is connected now. */

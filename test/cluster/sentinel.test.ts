@@ -143,7 +143,8 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 15
       'bind 127.0.0.1',
       `logfile ${sentinelLog}`,
       `sentinel monitor tlmaster 127.0.0.1 ${mPort} 1`,
-      'sentinel down-after-milliseconds tlmaster 1000',
+      // 3 s before the sentinel acts: the node sees the master gone first (a PING unanswered within 1 s, asked every second).
+      'sentinel down-after-milliseconds tlmaster 3000',
       'sentinel failover-timeout tlmaster 5000',
       '',
     ].join('\n'),
@@ -196,7 +197,7 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 15
       }
     },
     {
-      // A failover takes a few seconds (1 s to see the master down, then the promotion); the probes are
+      // A failover takes a few seconds (3 s to see the master down, then the promotion); the probes are
       // CLI processes, slow on a busy machine.
       timeoutMs: 45_000,
       what: 'the heartbeat on the promoted replica',
@@ -205,6 +206,17 @@ test('a node joins through Sentinel and follows a failover', { skip, timeout: 15
     },
   );
   assert.ok(seen.alive);
+  // The outage was seen, though the Sentinel client stays "ready" without a master, and its end.
+  const log = node.output();
+  assert.match(
+    log,
+    /"redis":"sentinel tlmaster[^"]*","err":"no answer to PING within 1 s","msg":"cluster: redis unreachable"/,
+  );
+  assert.match(log, /"msg":"cluster: redis is back"/);
+  assert.ok(
+    log.indexOf('cluster: redis unreachable') < log.indexOf('cluster: redis is back'),
+    'unreachable, then back',
+  );
   // The node's heartbeats go on writing: on the new master, since the old one is dead and a replica takes no writes.
   const later = await status(node.configFile);
   assert.equal(later.nodes.find((n) => n.id === 's1')?.alive, true);
