@@ -66,12 +66,24 @@ export class CalleeSearch {
 
   /** Starts the next attempt, or ends the call with `status` when none is left. */
   private nextAttempt(status: number, reason: string): void {
+    const failed = this.call.plan.attempts[this.attemptIndex];
     this.attemptIndex++;
     const attempt = this.call.plan.attempts[this.attemptIndex];
     if (attempt === undefined || this.call.cancelled) {
       this.call.failCall(status, reason);
       return;
     }
+    // One line per failover: the call-ended line names only the last carrier tried.
+    this.call.env.log.info(
+      {
+        callSid: this.call.callSid,
+        failed: failed?.gateway ?? failed?.requestUri,
+        status,
+        reason,
+        next: attempt.gateway ?? attempt.requestUri,
+      },
+      'b2bua: attempt failed, the next one follows',
+    );
     void this.sendAttempt(attempt);
   }
 

@@ -217,11 +217,23 @@ describe('fast failover without monitoring', () => {
     return m === null ? 0 : Number(m[1]);
   }
 
-  /** A call to `number` from the PBX; the live gateway answers it; how long the setup took (the CDR's answer - start). */
-  async function callVia(number: string): Promise<number> {
+  /**
+   * A call to `number` from the PBX; `dead` fails, the live gateway answers it;
+   * how long the setup took (the CDR's answer - start).
+   */
+  async function callVia(number: string, dead: string): Promise<number> {
     const before = await unreachable();
     const ms = await callThrough(number);
     assert.equal(await unreachable(), before + 1, 'the dead gateway counted once as unreachable');
+    const live = `sip:${GW2}:${p.live}`;
+    const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(
+      server.output(),
+      new RegExp(
+        `"failed":"${esc(dead)}","status":503,"reason":"Service Unavailable","next":"${esc(live)}","msg":"b2bua: attempt failed, the next one follows"`,
+      ),
+      'the failover has its log line',
+    );
     return ms;
   }
 
@@ -275,7 +287,7 @@ describe('fast failover without monitoring', () => {
     'UDP: nothing listening on the first gateway (ICMP port unreachable): the second answers well before gatewayTimeout',
     { skip, timeout: 60_000 },
     async (t) => {
-      const ms = await callVia('+17775550100');
+      const ms = await callVia('+17775550100', `sip:${GW2}:${p.deadUdp}`);
       t.diagnostic(`call set up in ${ms} ms`);
       assert.ok(
         ms < 2000,
@@ -285,13 +297,13 @@ describe('fast failover without monitoring', () => {
   );
 
   test('TCP: the first gateway refuses the connect: the second at once', { skip, timeout: 60_000 }, async (t) => {
-    const ms = await callVia('+18885550100');
+    const ms = await callVia('+18885550100', `sip:${GW2}:${p.deadTcp};transport=tcp`);
     t.diagnostic(`call set up in ${ms} ms`);
     assert.ok(ms < 2000, `the call took ${ms} ms to set up`);
   });
 
   test('TLS: the first gateway refuses the connect: the second at once', { skip, timeout: 60_000 }, async (t) => {
-    const ms = await callVia('+19995550100');
+    const ms = await callVia('+19995550100', `sip:${GW2}:${p.deadTls};transport=tls`);
     t.diagnostic(`call set up in ${ms} ms`);
     assert.ok(ms < 2000, `the call took ${ms} ms to set up`);
   });

@@ -95,7 +95,7 @@ async function call(number: string, holdMs = 0, calls = 1, rate = 10): Promise<v
     timeoutS: 30,
     extra: ['-s', number],
   });
-  assert.equal(r.code, 0, `call to ${number}:\n${r.stdout.slice(-2500)}\nserver:\n${server.output().slice(-3000)}`);
+  assert.equal(r.code, 0, `call to ${number}:\n${r.stdout.slice(-2500)}\nserver:\n${server.output().slice(-6000)}`);
 }
 
 /** A call from the PBX to `number` that must be refused with `status`. */
@@ -130,7 +130,11 @@ function refusing(carrier: string, scenarioName: 'uas-unavailable.xml' | 'uas-bu
 
 async function done(b: BackgroundSipp, what: string): Promise<void> {
   const r = await b.done;
-  assert.equal(r.code, 0, `${what}:\n${r.stdout.slice(-2500)}\n${r.stderr.slice(-1000)}`);
+  assert.equal(
+    r.code,
+    0,
+    `${what}:\n${r.stdout.slice(-2500)}\n${r.stderr.slice(-1000)}\nserver:\n${server.output().slice(-6000)}`,
+  );
 }
 
 before(async () => {
