@@ -181,10 +181,7 @@ export class RedisLink {
 
   /** One PING to the master (none while one is unanswered): up when answered, down when not within PROBE_WAIT_MS. */
   #ping(): void {
-    if (this.#probe !== null) {
-      if (this.#up) this.#down(new Error(`no answer to PING within ${PROBE_WAIT_MS / 1000} s`));
-      return;
-    }
+    if (this.#probe !== null) return;
     this.#ticks = 0;
     const probe = this.#client.ping();
     this.#probe = probe;

@@ -158,6 +158,11 @@ function decodeCursor(cursor: string): { startAt: number; callSid: string } {
   return { startAt, callSid: text.slice(dot + 1) };
 }
 
+/** A record's failed insert as the caller sees it: ConflictError when its call sid has a record already. */
+function insertError(err: unknown, row: CdrTable): Error {
+  return isUniqueViolation(err) ? new ConflictError(`CDR ${row.call_sid} exists`) : (err as Error);
+}
+
 export class CdrRepo {
   readonly #ctx: StoreContext;
 
@@ -203,7 +208,7 @@ export class CdrRepo {
           if (pair) run(OUTBOX_INSERT).run(row.call_sid, now, now);
         } catch (err) {
           if (pair) run('ROLLBACK TO cdr').run();
-          out[i] = isUniqueViolation(err) ? new ConflictError(`CDR ${row.call_sid} exists`) : (err as Error);
+          out[i] = insertError(err, row);
         }
         if (pair) run('RELEASE cdr').run();
       }
@@ -215,7 +220,7 @@ export class CdrRepo {
       try {
         await this.#insertOne(row, now, opts);
       } catch (err) {
-        out[i] = isUniqueViolation(err) ? new ConflictError(`CDR ${row.call_sid} exists`) : (err as Error);
+        out[i] = insertError(err, row);
       }
     }
     return out;
