@@ -276,14 +276,14 @@ export function loopWatch(): { maxLateMs: () => number; stop: () => void } {
 
 /**
  * Each gap between sends is the wanted interval: never shorter (1 ms of
- * clock rounding), and longer by at most 15 ms plus how late the event loop
- * ran meanwhile (`loopWatch`).
+ * clock rounding), and longer by at most `slackMs` plus how late the event
+ * loop ran meanwhile (`loopWatch`).
  */
-export function assertGaps(got: number[], want: number[], lateMs: number): void {
+export function assertGaps(got: number[], want: number[], lateMs: number, slackMs = 15): void {
   assert.ok(got.length >= want.length, `${got.length} gaps, want ${want.length}`);
   want.forEach((w, i) =>
     assert.ok(
-      got[i]! >= w - 1 && got[i]! <= w + 15 + lateMs,
+      got[i]! >= w - 1 && got[i]! <= w + slackMs + lateMs,
       `gap ${i} = ${got[i]!.toFixed(1)}, want ~${w} (event loop up to ${lateMs.toFixed(1)} ms late)`,
     ),
   );
