@@ -1,5 +1,12 @@
 import type { SipMessage } from '../sip/message.js';
-import { againHeaders, attemptDialog, hangUpStray, sendStatelessBytes } from './uac-leg.js';
+import {
+  againHeaders,
+  attemptDialog,
+  sendStatelessBytes,
+  StrayAnswers,
+  strayOrigin,
+  type StrayOrigin,
+} from './uac-leg.js';
 import { serializeUnpooled } from '../sip/serializer.js';
 import type { Target } from '../transaction/types.js';
 import type { ProbeCancel } from '../transport/udp-probe.js';
@@ -53,6 +60,8 @@ export class CalleeSearch {
    */
   private answeredSeq = 0;
   private ackBytes: Buffer | null = null;
+  /** 2xx answers of attempts given up, and second dialogs forked from the answered one (made on the first). */
+  private strays: StrayAnswers | null = null;
   /** The current attempt toward a carrier gateway: when its first INVITE went, its post-dial delay; null once reported. */
   private timing: { attempt: LegAttempt; gateway: string; sentAt: number; pddMs: number | null } | null = null;
   /** The current carrier attempt's place in its carrier's and gateway's capacity (released when it ends unanswered, or with the call). */
@@ -183,7 +192,7 @@ export class CalleeSearch {
     this.invite = invite;
     this.inviteSeq = invite.cseq.seq;
     env.counters.inc('b2bua_invites_sent');
-    this.tx = env.layer.sendRequest(invite, target, this.handlers(attempt));
+    this.tx = env.layer.sendRequest(invite, target, this.handlers(attempt, strayOrigin(this.call.b!, invite.cseq.seq)));
     this.clearTimer('gateway');
     // UDP does not say that nothing listens there: a probe hears the ICMP port unreachable, and the
     // next gateway is tried at once, as after a refused TCP/TLS connect (onTransportError). Carrier
@@ -211,18 +220,18 @@ export class CalleeSearch {
   }
 
   /** The INVITE's handlers: those of an abandoned attempt's transaction only hang up a late 2xx. */
-  private handlers(attempt: LegAttempt): ClientHandlers {
+  private handlers(attempt: LegAttempt, origin: StrayOrigin): ClientHandlers {
     return {
       onProvisional: (res, tx) => {
         if (tx === this.tx) this.onProvisional(res);
       },
       onFinal: (res, tx) => {
         if (tx === this.tx) this.onFinal(res, attempt);
-        else if (res.status >= 200 && res.status < 300) hangUpStray(this.call.env, res, tx);
+        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx, origin);
       },
       onRetransmitted2xx: (res, tx) => {
-        if (tx === this.tx) this.resendAck();
-        else hangUpStray(this.call.env, res, tx);
+        if (tx === this.tx && res.toTag === this.call.b?.remoteTag) this.resendAck();
+        else this.hangUpStray(res, tx, origin);
       },
       onTimeout: (tx) => {
         if (tx === this.tx) this.onFailure(408, 'Request Timeout');
@@ -430,6 +439,11 @@ export class CalleeSearch {
     // Its own buffer, not a slice of the shared pool: it is kept as long as the call's dialog lingers.
     this.ackBytes = serializeUnpooled(ack);
     sendStatelessBytes(this.call.env, this.ackBytes, b);
+  }
+
+  private hangUpStray(res: SipMessage, tx: ClientTransaction, origin: StrayOrigin): void {
+    this.strays ??= new StrayAnswers(this.call.env);
+    this.strays.hangUp(res, tx, origin);
   }
 
   private resendAck(): void {

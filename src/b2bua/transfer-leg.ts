@@ -1,5 +1,5 @@
 import type { SipMessage } from '../sip/message.js';
-import { againHeaders, attemptDialog, hangUpStray, sendStateless } from './uac-leg.js';
+import { againHeaders, attemptDialog, sendStateless, StrayAnswers, strayOrigin, type StrayOrigin } from './uac-leg.js';
 import type { Target } from '../transaction/types.js';
 import type { ClientHandlers, ClientTransaction } from '../transaction/client-transaction.js';
 import type { TimerHandle } from '../transaction/timer-wheel.js';
@@ -58,6 +58,8 @@ export class TransferLeg {
   /** The answered attempt's transaction and our ACK of its 2xx, sent again for each retransmission of it. */
   private answeredTx: ClientTransaction | null = null;
   private ack: SipMessage | null = null;
+  /** 2xx answers of attempts given up, and second dialogs forked from the answered one (made on the first). */
+  private strays: StrayAnswers | null = null;
   private gatewayTimer: TimerHandle | null = null;
   private ringTimer: TimerHandle | null = null;
 
@@ -139,7 +141,7 @@ export class TransferLeg {
     const d = this.dialog!;
     this.invite = invite;
     env.counters.inc('b2bua_invites_sent');
-    this.tx = env.layer.sendRequest(invite, d.target, this.handlers());
+    this.tx = env.layer.sendRequest(invite, d.target, this.handlers(strayOrigin(d, invite.cseq.seq)));
     this.clearTimers();
     this.gatewayTimer = env.wheel.schedule(env.timers.gatewayTimeoutMs, () => {
       this.gatewayTimer = null;
@@ -151,20 +153,25 @@ export class TransferLeg {
     });
   }
 
-  private handlers(): ClientHandlers {
+  private hangUpStray(res: SipMessage, tx: ClientTransaction, origin: StrayOrigin): void {
+    this.strays ??= new StrayAnswers(this.env);
+    this.strays.hangUp(res, tx, origin);
+  }
+
+  private handlers(origin: StrayOrigin): ClientHandlers {
     return {
       onProvisional: (res, tx) => {
         if (tx === this.tx) this.onProvisional(res);
       },
       onFinal: (res, tx) => {
         if (tx === this.tx) this.onFinal(res);
-        else if (res.status >= 200 && res.status < 300) hangUpStray(this.env, res, tx);
+        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx, origin);
       },
       onRetransmitted2xx: (res, tx) => {
         // RFC 3261 13.2.2.4: each retransmission of the 2xx gets our ACK again.
-        if (tx === this.answeredTx) {
-          if (this.ack !== null) sendStateless(this.env, this.ack, this.dialog!);
-        } else if (tx !== this.tx) hangUpStray(this.env, res, tx);
+        if (tx === this.answeredTx && res.toTag === this.dialog?.remoteTag) {
+          if (this.ack !== null) sendStateless(this.env, this.ack, this.dialog);
+        } else if (tx !== this.tx) this.hangUpStray(res, tx, origin);
       },
       onTimeout: (tx) => {
         if (tx === this.tx) this.failed(408, 'Request Timeout');

@@ -4,9 +4,9 @@
  * 2xx of an attempt given up, and the headers of an INVITE sent again.
  */
 import type { SipMessage } from '../sip/message.js';
-import { serialize } from '../sip/serializer.js';
+import { serialize, serializeUnpooled } from '../sip/serializer.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
-import { Dialog, withoutTag } from '../dialog/dialog.js';
+import { Dialog } from '../dialog/dialog.js';
 import { newCallId, newTagValue } from '../dialog/sid.js';
 import type { B2buaEnv } from './env.js';
 import type { LegAttempt } from './plan.js';
@@ -25,28 +25,74 @@ export function sendStatelessBytes(env: B2buaEnv, bytes: Buffer, d: Dialog): voi
   env.transport.sendTo(d.target, bytes).catch(() => env.counters.inc('b2bua_ack_send_failures'));
 }
 
-/** A 2xx of an attempt given up (a late answer after the gateway timeout): ACKed and hung up (RFC 3261 15). */
-export function hangUpStray(env: B2buaEnv, res: SipMessage, tx: ClientTransaction): void {
-  const to = res.toTag;
-  const iface = env.interfaces.forProto(tx.target.proto, tx.target.host);
-  if (to === null || iface === null) return;
-  const req = tx.request;
-  const d = new Dialog({
-    callId: req.callId,
-    localTag: req.fromTag ?? newTagValue(),
-    localUri: withoutTag(req.get('From') ?? ''),
-    remoteUri: withoutTag(req.get('To') ?? ''),
-    remoteTag: to,
-    remoteTarget: res.contacts[0]?.uriText ?? req.requestUri,
-    routeSet: res.getAll('Record-Route').reverse(),
-    iface,
-    target: tx.target,
-    flow: tx.flow,
-    localSeq: req.cseq.seq,
-  });
-  sendStateless(env, d.request('ACK', { seq: req.cseq.seq }), d);
-  env.layer.sendRequest(d.request('BYE'), d.target, NO_HANDLERS, d.flow ?? undefined);
-  env.counters.inc('b2bua_stray_answers_hung_up');
+/** What the ACK and BYE of a stray 2xx are built from: an attempt's dialog and INVITE as they left. */
+export interface StrayOrigin {
+  readonly callId: string;
+  readonly localTag: string;
+  readonly localUri: string;
+  readonly remoteUri: string;
+  readonly requestUri: string;
+  readonly iface: SipInterface;
+  /** The INVITE's CSeq (the ACK's; the BYE takes the next). */
+  readonly seq: number;
+}
+
+/** The StrayOrigin of an attempt's INVITE `seq`, sent in dialog `d` (before any answer). */
+export function strayOrigin(d: Dialog, seq: number): StrayOrigin {
+  return {
+    callId: d.callId,
+    localTag: d.localTag,
+    localUri: d.localUri,
+    remoteUri: d.remoteUri,
+    requestUri: d.remoteTarget,
+    iface: d.iface,
+    seq,
+  };
+}
+
+/**
+ * 2xx answers no call keeps: a late answer to an attempt given up (after the
+ * gateway timeout), or a second dialog forked from the one we took. Each such
+ * dialog gets one BYE (RFC 3261 15), and our ACK for every copy of its 2xx:
+ * a retransmission means the callee has not seen the ACK yet (RFC 3261
+ * 13.2.2.4), not that the dialog is new, so it gets no second BYE.
+ */
+export class StrayAnswers {
+  /** Our ACK of each stray dialog (by its Call-ID and To tag), sent again for its retransmissions. */
+  private readonly acks = new Map<string, { bytes: Buffer; dialog: Dialog }>();
+
+  constructor(private readonly env: B2buaEnv) {}
+
+  /** `origin`: the attempt's dialog as its INVITE left (the transaction lets its request go on a 2xx). */
+  hangUp(res: SipMessage, tx: ClientTransaction, origin: StrayOrigin): void {
+    const to = res.toTag;
+    if (to === null) return;
+    const key = `${origin.callId}\n${to}`;
+    const known = this.acks.get(key);
+    if (known !== undefined) {
+      sendStatelessBytes(this.env, known.bytes, known.dialog);
+      return;
+    }
+    const d = new Dialog({
+      callId: origin.callId,
+      localTag: origin.localTag,
+      localUri: origin.localUri,
+      remoteUri: origin.remoteUri,
+      remoteTag: to,
+      remoteTarget: res.contacts[0]?.uriText ?? origin.requestUri,
+      routeSet: res.getAll('Record-Route').reverse(),
+      iface: origin.iface,
+      target: tx.target,
+      flow: tx.flow,
+      localSeq: origin.seq,
+    });
+    // Its own buffer: it is kept as long as the transaction takes retransmissions (Timer M).
+    const ack = serializeUnpooled(d.request('ACK', { seq: origin.seq }));
+    this.acks.set(key, { bytes: ack, dialog: d });
+    sendStatelessBytes(this.env, ack, d);
+    this.env.layer.sendRequest(d.request('BYE'), d.target, NO_HANDLERS, d.flow ?? undefined);
+    this.env.counters.inc('b2bua_stray_answers_hung_up');
+  }
 }
 
 /** Headers of an INVITE sent again (credentials, 422): all but those the dialog writes and the old credentials. */

@@ -272,3 +272,72 @@ test('CANCEL after the 200 reached the caller: no effect, the call completes', a
   assert.equal(cdr.hangupBy, 'caller');
   assert.ok(cdr.answerAt !== null);
 });
+
+/** The ACKs and BYEs sent toward `host` within the dialog of To tag `tag`, each send counted. */
+function acksAndByes(ck: CallKit, host: string, tag: string): { acks: number; byes: number } {
+  const inDialog = ck.sentTo(host).filter((s) => s.msg.isRequest && s.msg.toTag === tag);
+  return {
+    acks: inDialog.filter((s) => s.msg.method === 'ACK').length,
+    byes: inDialog.filter((s) => s.msg.method === 'BYE').length,
+  };
+}
+
+test("a gateway's 2xx after its attempt was given up: an ACK for each copy of it, one BYE", async (t) => {
+  const ck = await callKit();
+  t.after(() => ck.close());
+  const { invite, dialog } = callerInvite();
+  ck.fromCaller(invite);
+  const inv1 = await sentMatching(ck, GW1, 'INVITE', isRequest('INVITE'));
+  // Gateway 1 stays silent past the gateway timeout (2 s in the kit): the call moves on.
+  const inv2 = await waitFor(() => ck.sentTo(GW2).find((s) => s.msg.isRequest && s.msg.method === 'INVITE')?.msg, {
+    timeoutMs: 5000,
+    what: 'the INVITE to gateway 2 after the gateway timeout',
+  });
+  ck.fromGateway(GW2, answer(inv2, 200, 'gw2', SDP_ANSWER));
+  const ok = await sentMatching(ck, CALLER_HOST, '200', isResponse(200));
+  ck.fromCaller(fromCallerInDialog(dialog, ok, 'ACK', 1));
+
+  // Gateway 1 answers now, and sends its 200 twice more (as if our ACK were lost each time).
+  const late = answer(inv1, 200, 'gw1', SDP_ANSWER);
+  ck.fromGateway(GW1, late);
+  const bye = await sentMatching(ck, GW1, 'BYE of the late answer', (m) => m.isRequest && m.method === 'BYE');
+  ck.fromGateway(GW1, late);
+  ck.fromGateway(GW1, late);
+  await waitFor(() => acksAndByes(ck, GW1, 'gw1').acks === 3, { timeoutMs: 2000, what: 'three ACKs of the late 200' });
+  ck.fromGateway(GW1, answer(bye, 200, 'gw1'));
+  await sleep(100); // a second BYE would leave at once: time for it to show
+  assert.deepEqual(acksAndByes(ck, GW1, 'gw1'), { acks: 3, byes: 1 }, 'every copy ACKed, the dialog hung up once');
+  assert.equal(ck.counters.get('b2bua_stray_answers_hung_up'), 1);
+  assert.deepEqual(acksAndByes(ck, GW2, 'gw2'), { acks: 1, byes: 0 }, 'the call on gateway 2 stays up');
+  assert.equal(ck.b2bua.liveCount, 1);
+});
+
+test('a second dialog forked from the answered INVITE: ACKed and hung up once; the answered one only ACKed again', async (t) => {
+  const ck = await callKit();
+  t.after(() => ck.close());
+  const { invite, dialog } = callerInvite();
+  ck.fromCaller(invite);
+  const inv = await sentMatching(ck, GW1, 'INVITE', isRequest('INVITE'));
+  const answered = answer(inv, 200, 'gw1', SDP_ANSWER);
+  ck.fromGateway(GW1, answered);
+  const ok = await sentMatching(ck, CALLER_HOST, '200', isResponse(200));
+  ck.fromCaller(fromCallerInDialog(dialog, ok, 'ACK', 1));
+
+  // RFC 3261 13.2.2.4: a 2xx of another dialog on the same transaction is ACKed, then hung up.
+  const forked = answer(inv, 200, 'gw1-fork', SDP_ANSWER);
+  ck.fromGateway(GW1, forked);
+  const bye = await sentMatching(ck, GW1, 'BYE of the forked dialog', (m) => m.isRequest && m.method === 'BYE');
+  assert.equal(bye.toTag, 'gw1-fork');
+  ck.fromGateway(GW1, forked);
+  ck.fromGateway(GW1, answered);
+  await waitFor(() => acksAndByes(ck, GW1, 'gw1-fork').acks === 2 && acksAndByes(ck, GW1, 'gw1').acks === 2, {
+    timeoutMs: 2000,
+    what: 'the ACKs of both dialogs sent again',
+  });
+  ck.fromGateway(GW1, answer(bye, 200, 'gw1-fork'));
+  await sleep(100);
+  assert.deepEqual(acksAndByes(ck, GW1, 'gw1-fork'), { acks: 2, byes: 1 });
+  assert.deepEqual(acksAndByes(ck, GW1, 'gw1'), { acks: 2, byes: 0 }, 'the answered dialog stays up');
+  assert.deepEqual(ck.trace(CALLER_HOST), ['200 INVITE'], 'the caller sees one answer');
+  assert.equal(ck.b2bua.liveCount, 1);
+});

@@ -56,6 +56,8 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
       'gw503',
       'gwDead',
       'gwAfterDead',
+      'gwLate',
+      'gwAfterLate',
       'gwAuth',
       'gwAuth401',
       'regPbx',
@@ -112,6 +114,10 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
       gateways: [`sip:${DEAD}:${ports.gwDead}`, `sip:${DEAD}:${ports.gwAfterDead}`],
     });
     await store.carriers.add({
+      name: 'late',
+      gateways: [`sip:${DEAD}:${ports.gwLate};transport=tcp`, `sip:${DEAD}:${ports.gwAfterLate}`],
+    });
+    await store.carriers.add({
       name: 'secured',
       gateways: [`sip:${AUTH}:${ports.gwAuth}`],
       username: 'acme-trunk',
@@ -127,6 +133,7 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     await store.routes.add('+33', ['secured401']);
     await store.routes.add('+1555', ['flaky']);
     await store.routes.add('+1666', ['gone']);
+    await store.routes.add('+1777', ['late']);
     await store.routes.add('+44', ['secured']);
     // The server sees store changes within 2 s (it polls every second).
     await new Promise((r) => setTimeout(r, 2200));
@@ -454,6 +461,24 @@ export function trunkingSuite(o: TrunkingSuiteOptions): void {
     await uac(call(DID, 'xx-none'), PBX, '+16661234567');
     await done(good, 'second gateway');
   });
+
+  test(
+    `${o.label}: a gateway silent past gatewayTimeout that answers later: its 200 is ACKed and hung up once, the call stays on the next`,
+    { skip },
+    async () => {
+      // gatewayTimeout is 3 s here: the first gateway answers at 4 s, after the second has taken the call.
+      // Over TCP, where the INVITE is not retransmitted into SIPp's pause.
+      const late = sippBackground(scenarioWith('uas-answer-late.xml', { late: '4000' }), ports.gwLate!, {
+        ip: DEAD,
+        transport: 't1',
+        timeoutS: 25,
+      });
+      const good = far(DEAD, ports.gwAfterLate!, 'INVITE sip:\\+17771234567@', 'X-Internal-Secret');
+      await uac(call(DID, 'xx-none'), PBX, '+17771234567');
+      await done(good, 'second gateway');
+      await done(late, 'the gateway that answered late');
+    },
+  );
 
   test(`${o.label}: a callee's refusal is final: no failover after 486`, { skip }, async () => {
     const busy = sippBackground(scenarioWith('uas-busy.xml', {}), ports.gw503!, { ip: CARRIER, timeoutS: 20 });
