@@ -82,17 +82,18 @@ export class CalleeSearch {
       this.call.failCall(status, reason);
       return;
     }
-    // One line per failover: the call-ended line names only the last carrier tried.
-    this.call.env.log.info(
-      {
-        callSid: this.call.callSid,
-        failed: failed?.gateway ?? failed?.requestUri,
-        status,
-        reason,
-        next: attempt.gateway ?? attempt.requestUri,
-      },
-      'b2bua: attempt failed, the next one follows',
-    );
+    // One line per failover (none for the first attempt): the call-ended line names only the last carrier tried.
+    if (failed !== undefined)
+      this.call.env.log.info(
+        {
+          callSid: this.call.callSid,
+          failed: failed?.gateway ?? failed?.requestUri,
+          status,
+          reason,
+          next: attempt.gateway ?? attempt.requestUri,
+        },
+        'b2bua: attempt failed, the next one follows',
+      );
     void this.sendAttempt(attempt);
   }
 

@@ -223,7 +223,7 @@ describe('fast failover without monitoring', () => {
    */
   async function callVia(number: string, dead: string): Promise<number> {
     const before = await unreachable();
-    const ms = await callThrough(number);
+    const { ms, callSid } = await callThrough(number);
     assert.equal(await unreachable(), before + 1, 'the dead gateway counted once as unreachable');
     const live = `sip:${GW2}:${p.live}`;
     const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -234,10 +234,13 @@ describe('fast failover without monitoring', () => {
       ),
       'the failover has its log line',
     );
+    const ofCall = lines(server, 'b2bua: attempt failed, the next one follows').filter((l) => l['callSid'] === callSid);
+    assert.equal(ofCall.length, 1, `one failover, one line (the first attempt has none): ${JSON.stringify(ofCall)}`);
     return ms;
   }
 
-  async function callThrough(number: string): Promise<number> {
+  /** A call to `number` the live gateway answers: its setup time (the CDR's answer - start) and its call SID. */
+  async function callThrough(number: string): Promise<{ ms: number; callSid: string }> {
     const store = await openStore({ kind: 'sqlite', file: db.file });
     try {
       const far = sippBackground(
@@ -277,7 +280,7 @@ describe('fast failover without monitoring', () => {
         intervalMs: 50,
       });
       assert.ok(cdr.answerAt !== null, `no answered CDR for ${number}`);
-      return cdr.answerAt - cdr.startAt;
+      return { ms: cdr.answerAt - cdr.startAt, callSid: cdr.callSid };
     } finally {
       await store.close();
     }
