@@ -1,7 +1,7 @@
 import type { SipMessage } from '../sip/message.js';
 import type { Flow } from '../transport/types.js';
 import type { ClientHandlers } from '../transaction/client-transaction.js';
-import { Dialog } from '../dialog/dialog.js';
+import { Dialog, dialogOfAnswer } from '../dialog/dialog.js';
 import { formatRAck, isReliable, rseqOf } from './rel100.js';
 
 /** One early dialog of the callee leg (RFC 3261 12.1.2: a provisional with a To tag). */
@@ -85,18 +85,7 @@ export class CalleeEarly {
     let e = this.dialogs.get(tag);
     if (e === undefined) {
       e = {
-        d: new Dialog({
-          callId: leg.callId,
-          localTag: leg.localTag,
-          localUri: leg.localUri,
-          remoteUri: leg.remoteUri,
-          remoteTag: tag,
-          remoteTarget: res.contacts[0]?.uriText ?? leg.remoteTarget,
-          routeSet: res.getAll('Record-Route').reverse(),
-          iface: leg.iface,
-          target: leg.target,
-          flow: flow !== null && flow.proto !== 'udp' ? flow : leg.flow,
-        }),
+        d: dialogOfAnswer(leg, res, leg.target, flow !== null && flow.proto !== 'udp' ? flow : leg.flow),
         rseq: null,
         answered: false,
       };

@@ -6,7 +6,7 @@
 import type { SipMessage } from '../sip/message.js';
 import { serialize, serializeUnpooled } from '../sip/serializer.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
-import { Dialog } from '../dialog/dialog.js';
+import { Dialog, dialogOfAnswer, type UacDialogBase } from '../dialog/dialog.js';
 import { newCallId, newTagValue } from '../dialog/sid.js';
 import type { B2buaEnv } from './env.js';
 import type { LegAttempt } from './plan.js';
@@ -25,17 +25,8 @@ export function sendStatelessBytes(env: B2buaEnv, bytes: Buffer, d: Dialog): voi
   env.transport.sendTo(d.target, bytes).catch(() => env.counters.inc('b2bua_ack_send_failures'));
 }
 
-/** What the ACK and BYE of a stray 2xx are built from: an attempt's dialog and INVITE as they left. */
-export interface StrayOrigin {
-  readonly callId: string;
-  readonly localTag: string;
-  readonly localUri: string;
-  readonly remoteUri: string;
-  readonly requestUri: string;
-  readonly iface: SipInterface;
-  /** The INVITE's CSeq (the ACK's; the BYE takes the next). */
-  readonly seq: number;
-}
+/** What the ACK and BYE of a stray 2xx are built from: an attempt's dialog as its INVITE left, and the INVITE's CSeq (the ACK's; the BYE takes the next). */
+export type StrayOrigin = UacDialogBase & { readonly seq: number };
 
 /** The StrayOrigin of an attempt's INVITE `seq`, sent in dialog `d` (before any answer). */
 export function strayOrigin(d: Dialog, seq: number): StrayOrigin {
@@ -44,7 +35,7 @@ export function strayOrigin(d: Dialog, seq: number): StrayOrigin {
     localTag: d.localTag,
     localUri: d.localUri,
     remoteUri: d.remoteUri,
-    requestUri: d.remoteTarget,
+    remoteTarget: d.remoteTarget,
     iface: d.iface,
     seq,
   };
@@ -73,19 +64,7 @@ export class StrayAnswers {
       sendStatelessBytes(this.env, known.bytes, known.dialog);
       return;
     }
-    const d = new Dialog({
-      callId: origin.callId,
-      localTag: origin.localTag,
-      localUri: origin.localUri,
-      remoteUri: origin.remoteUri,
-      remoteTag: to,
-      remoteTarget: res.contacts[0]?.uriText ?? origin.requestUri,
-      routeSet: res.getAll('Record-Route').reverse(),
-      iface: origin.iface,
-      target: tx.target,
-      flow: tx.flow,
-      localSeq: origin.seq,
-    });
+    const d = dialogOfAnswer(origin, res, tx.target, tx.flow, origin.seq);
     // Its own buffer: it is kept as long as the transaction takes retransmissions (Timer M).
     const ack = serializeUnpooled(d.request('ACK', { seq: origin.seq }));
     this.acks.set(key, { bytes: ack, dialog: d });

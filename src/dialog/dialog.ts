@@ -183,6 +183,32 @@ export class Dialog {
   }
 }
 
+/** Our side of a dialog as UAC before any answer: what the dialog an answer creates is made from (RFC 3261 12.1.2). */
+export type UacDialogBase = Pick<Dialog, 'callId' | 'localTag' | 'localUri' | 'remoteUri' | 'remoteTarget' | 'iface'>;
+
+/** The dialog the answer `res` (a 2xx, or a reliable 1xx's early dialog) makes on our side of `base`. */
+export function dialogOfAnswer(
+  base: UacDialogBase,
+  res: SipMessage,
+  target: Target,
+  flow: Flow | null,
+  localSeq?: number,
+): Dialog {
+  const d = new Dialog({
+    callId: base.callId,
+    localTag: base.localTag,
+    localUri: base.localUri,
+    remoteUri: base.remoteUri,
+    remoteTarget: base.remoteTarget,
+    iface: base.iface,
+    target,
+    flow,
+    ...(localSeq !== undefined && { localSeq }),
+  });
+  d.confirm(res);
+  return d;
+}
+
 /** Methods whose requests carry our Contact (target refresh or dialog-creating, RFC 3261 8.1.1.8, 12.2). */
 const TARGET_REFRESH: ReadonlySet<string> = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
 
