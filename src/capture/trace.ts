@@ -15,6 +15,7 @@ import { CSEQ_NAMES, callIdSpan, fromTagOf, headerValue } from './raw-headers.js
 import type { Flow } from '../transport/types.js';
 import type { Direction } from './capture.js';
 import type { TraceMessage } from '../api/shapes.js';
+import { BoundedSet } from '../core/bounded-set.js';
 
 /** One message of a trace, as the API returns it (its shape is the API's: src/api/shapes.ts). */
 export type { TraceMessage };
@@ -49,7 +50,7 @@ const MAX_MESSAGES = 500;
 const MAX_PENDING = 256;
 const PENDING_MESSAGES = 16;
 const PENDING_MS = 32_000;
-/** Call-IDs seen relayed as they are (proxied dialogs, never a call's leg) remembered, newest last. */
+/** Call-IDs seen relayed as they are (proxied dialogs, never a call's leg): the newest this many are remembered. */
 const MAX_RELAYED = 4096;
 
 function hostPort(host: string, port: number): string {
@@ -62,7 +63,7 @@ export class CallTraces {
   readonly #byCallId = new Map<string, { trace: CallTrace; leg: 'a' | 'b' }>();
   readonly #pending = new Map<string, Pending>();
   /** Call-IDs the proxy relays (see tap): their messages cost one lookup, no copy. */
-  readonly #relayed = new Map<string, true>();
+  readonly #relayed = new BoundedSet(MAX_RELAYED);
   #resolve: LegResolver | null = null;
   /** Called when a Call-ID joins a call (HEP correlation). */
   onCorrelate: ((callId: string, sid: string) => void) | null = null;
@@ -148,7 +149,7 @@ export class CallTraces {
       // Our INVITE of a Call-ID that came in, and no call of ours owns it: the proxy relays that dialog
       // (a B2BUA leg has a Call-ID of its own). No call will claim it: its messages are not kept.
       if (this.#pending.delete(callId)) {
-        this.#markRelayed(callId);
+        this.#relayed.add(callId);
         return;
       }
     }
@@ -167,14 +168,6 @@ export class CallTraces {
       this.#pending.set(callId, p);
     }
     if (p.messages.length < PENDING_MESSAGES) p.messages.push(m);
-  }
-
-  #markRelayed(callId: string): void {
-    if (this.#relayed.size >= MAX_RELAYED) {
-      const oldest = this.#relayed.keys().next().value;
-      if (oldest !== undefined) this.#relayed.delete(oldest);
-    }
-    this.#relayed.set(callId, true);
   }
 
   #push(t: CallTrace, m: Stored): void {
