@@ -60,14 +60,17 @@ export class CalleeSearch {
    */
   private answeredSeq = 0;
   private ackBytes: Buffer | null = null;
-  /** 2xx answers of attempts given up, and second dialogs forked from the answered one (made on the first). */
-  private strays: StrayAnswers | null = null;
   /** The current attempt toward a carrier gateway: when its first INVITE went, its post-dial delay; null once reported. */
   private timing: { attempt: LegAttempt; gateway: string; sentAt: number; pddMs: number | null } | null = null;
   /** The current carrier attempt's place in its carrier's and gateway's capacity (released when it ends unanswered, or with the call). */
   private place: (() => void) | null = null;
 
-  constructor(private readonly call: Call) {}
+  /** 2xx answers of attempts given up, and second dialogs forked from the answered one. */
+  private readonly strays: StrayAnswers;
+
+  constructor(private readonly call: Call) {
+    this.strays = new StrayAnswers(call.env);
+  }
 
   start(): void {
     this.nextAttempt(503, 'Service Unavailable');
@@ -87,7 +90,7 @@ export class CalleeSearch {
       this.call.env.log.info(
         {
           callSid: this.call.callSid,
-          failed: failed?.gateway ?? failed?.requestUri,
+          failed: failed.gateway ?? failed.requestUri,
           status,
           reason,
           next: attempt.gateway ?? attempt.requestUri,
@@ -228,11 +231,11 @@ export class CalleeSearch {
       },
       onFinal: (res, tx) => {
         if (tx === this.tx) this.onFinal(res, attempt);
-        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx, origin);
+        else if (res.status >= 200 && res.status < 300) this.strays.hangUp(res, tx, origin);
       },
       onRetransmitted2xx: (res, tx) => {
         if (tx === this.tx && res.toTag === this.call.b?.remoteTag) this.resendAck();
-        else this.hangUpStray(res, tx, origin);
+        else this.strays.hangUp(res, tx, origin);
       },
       onTimeout: (tx) => {
         if (tx === this.tx) this.onFailure(408, 'Request Timeout');
@@ -440,11 +443,6 @@ export class CalleeSearch {
     // Its own buffer, not a slice of the shared pool: it is kept as long as the call's dialog lingers.
     this.ackBytes = serializeUnpooled(ack);
     sendStatelessBytes(this.call.env, this.ackBytes, b);
-  }
-
-  private hangUpStray(res: SipMessage, tx: ClientTransaction, origin: StrayOrigin): void {
-    this.strays ??= new StrayAnswers(this.call.env);
-    this.strays.hangUp(res, tx, origin);
   }
 
   private resendAck(): void {

@@ -58,8 +58,8 @@ export class TransferLeg {
   /** The answered attempt's transaction and our ACK of its 2xx, sent again for each retransmission of it. */
   private answeredTx: ClientTransaction | null = null;
   private ack: SipMessage | null = null;
-  /** 2xx answers of attempts given up, and second dialogs forked from the answered one (made on the first). */
-  private strays: StrayAnswers | null = null;
+  /** 2xx answers of attempts given up, and second dialogs forked from the answered one. */
+  private readonly strays: StrayAnswers;
   private gatewayTimer: TimerHandle | null = null;
   private ringTimer: TimerHandle | null = null;
 
@@ -72,6 +72,7 @@ export class TransferLeg {
     private readonly source: SipMessage,
   ) {
     this.done = new Promise((r) => (this.settle = r));
+    this.strays = new StrayAnswers(env);
   }
 
   start(): void {
@@ -153,11 +154,6 @@ export class TransferLeg {
     });
   }
 
-  private hangUpStray(res: SipMessage, tx: ClientTransaction, origin: StrayOrigin): void {
-    this.strays ??= new StrayAnswers(this.env);
-    this.strays.hangUp(res, tx, origin);
-  }
-
   private handlers(origin: StrayOrigin): ClientHandlers {
     return {
       onProvisional: (res, tx) => {
@@ -165,13 +161,13 @@ export class TransferLeg {
       },
       onFinal: (res, tx) => {
         if (tx === this.tx) this.onFinal(res);
-        else if (res.status >= 200 && res.status < 300) this.hangUpStray(res, tx, origin);
+        else if (res.status >= 200 && res.status < 300) this.strays.hangUp(res, tx, origin);
       },
       onRetransmitted2xx: (res, tx) => {
         // RFC 3261 13.2.2.4: each retransmission of the 2xx gets our ACK again.
         if (tx === this.answeredTx && res.toTag === this.dialog?.remoteTag) {
           if (this.ack !== null) sendStateless(this.env, this.ack, this.dialog);
-        } else if (tx !== this.tx) this.hangUpStray(res, tx, origin);
+        } else if (tx !== this.tx) this.strays.hangUp(res, tx, origin);
       },
       onTimeout: (tx) => {
         if (tx === this.tx) this.failed(408, 'Request Timeout');

@@ -49,8 +49,8 @@ export function strayOrigin(d: Dialog, seq: number): StrayOrigin {
  * 13.2.2.4), not that the dialog is new, so it gets no second BYE.
  */
 export class StrayAnswers {
-  /** Our ACK of each stray dialog (by its Call-ID and To tag), sent again for its retransmissions. */
-  private readonly acks = new Map<string, { bytes: Buffer; dialog: Dialog }>();
+  /** Our ACK of each stray dialog (by its Call-ID and To tag), sent again for its retransmissions; made on the first. */
+  private acks: Map<string, { bytes: Buffer; dialog: Dialog }> | null = null;
 
   constructor(private readonly env: B2buaEnv) {}
 
@@ -59,6 +59,7 @@ export class StrayAnswers {
     const to = res.toTag;
     if (to === null) return;
     const key = `${origin.callId}\n${to}`;
+    this.acks ??= new Map();
     const known = this.acks.get(key);
     if (known !== undefined) {
       sendStatelessBytes(this.env, known.bytes, known.dialog);
