@@ -3,7 +3,10 @@ import { MAGIC_COOKIE, type Via } from '../sip/via.js';
 
 /**
  * Transaction keys: one string per transaction, so that matching a message
- * is one Map lookup.
+ * is one Map lookup. The keys of the two common cases are built with join:
+ * a template literal makes a rope of cons strings (one per part) that a
+ * transaction would keep for its 32 s of Timer J/L/M, where join makes one
+ * flat string, cheaper to keep and to hash.
  */
 
 /** True for a branch made by an RFC 3261 element (17.2.3: starts with the magic cookie). */
@@ -17,7 +20,7 @@ export function isRfc3261Branch(branch: string | null): branch is string {
  * its own transaction.
  */
 export function serverKey3261(branch: string, via: Via, method: string): string {
-  return `${branch}|${via.host}:${via.port ?? ''}|${method === 'ACK' ? 'INVITE' : method}`;
+  return [branch, '|', via.host, ':', via.port ?? '', '|', method === 'ACK' ? 'INVITE' : method].join('');
 }
 
 /**
@@ -34,5 +37,5 @@ export function serverKey2543(req: SipMessage, via: Via, branch: string | null, 
 
 /** 17.1.3: the top Via branch of a response and its CSeq method. */
 export function clientKey(branch: string, method: string): string {
-  return `${branch}|${method}`;
+  return [branch, '|', method].join('');
 }
