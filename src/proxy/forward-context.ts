@@ -333,8 +333,7 @@ export class ForwardContext {
 
   /** Sends a downstream response upstream: our Via off, through the server transaction. */
   relayUpstream(res: SipMessage): void {
-    res.removeFirstValue('Via');
-    this.serverTx.respond(res);
+    sendUpstream(this.serverTx, res);
   }
 
   /** When every branch is done and nothing is queued, the best final response goes up (16.7 step 6-8). */
@@ -351,9 +350,13 @@ export class ForwardContext {
     this.finals.length = 0;
     const released = releasedRequest(this.req.method);
     this.req = released;
+    let relay: Relay2xx | null = null;
     for (const b of this.branches) {
       b.msg = released;
       b.targets = NO_TARGETS;
+      // An answered INVITE's transaction keeps a 2xx relay, not this context, for its Timer M.
+      if (b.tx !== null && b.tx.state === 'Accepted') b.tx.handOver((relay ??= new Relay2xx(this.serverTx)));
+      b.tx = null;
     }
     this.onDone(this);
   }
@@ -385,6 +388,32 @@ export class ForwardContext {
 }
 
 const NO_TARGETS: Target[] = [];
+
+/**
+ * What an answered INVITE's client transaction keeps of a finished forward:
+ * each further 2xx (a retransmission, or another fork's answer) goes
+ * upstream on the server transaction (RFC 3261 16.7 step 10, RFC 6026 7.2),
+ * as Branch.onRetransmitted2xx does while the forward runs.
+ */
+class Relay2xx implements ClientHandlers {
+  constructor(private readonly serverTx: ServerTransaction) {}
+
+  onFinal(): void {}
+
+  onTimeout(): void {}
+
+  onTransportError(): void {}
+
+  onRetransmitted2xx(res: SipMessage): void {
+    sendUpstream(this.serverTx, res);
+  }
+}
+
+/** A response goes upstream: our Via comes off first (RFC 3261 16.7 step 3). */
+function sendUpstream(serverTx: ServerTransaction, res: SipMessage): void {
+  res.removeFirstValue('Via');
+  serverTx.respond(res);
+}
 
 const NO_HANDLERS: ClientHandlers = {
   onFinal: () => undefined,

@@ -388,6 +388,16 @@ export class ClientTransaction implements TimerTarget {
     }
   }
 
+  /**
+   * The TU gives what it still hears from this transaction to `handlers`,
+   * kept instead of its own: a proxy whose forwarding ended keeps only what
+   * relays the 2xx of Accepted (RFC 6026 7.2) for Timer M, not its whole
+   * forwarding state. A transaction that forgot its TU stays so.
+   */
+  handOver(handlers: ClientHandlers): void {
+    if (this.handlers !== FORGOTTEN) this.handlers = handlers;
+  }
+
   /** The final response to the TU, which hears nothing more from this transaction: its handlers are let go. */
   private finalAndForget(res: SipMessage): void {
     const h = this.handlers;
