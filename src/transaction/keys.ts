@@ -39,3 +39,14 @@ export function serverKey2543(req: SipMessage, via: Via, branch: string | null, 
 export function clientKey(branch: string, method: string): string {
   return [branch, '|', method].join('');
 }
+
+/**
+ * The branch, as the first characters of its transaction's key when the key
+ * starts with it (an RFC 3261 key), else as it came. A transaction keeps
+ * both for its 32 s of Timer J/L/M; the parser's branch is a slice of the
+ * whole Via value, and V8 keeps a slice's parent string alive: a slice of
+ * the key keeps nothing the transaction does not keep anyway.
+ */
+export function branchWithin(key: string, branch: string): string {
+  return key.startsWith(branch) ? key.slice(0, branch.length) : branch;
+}

@@ -7,6 +7,7 @@ import type { Flow } from '../transport/types.js';
 import type { TimerHandle, TimerTarget } from './timer-wheel.js';
 import { isReliable, type TransactionState } from './types.js';
 import { errText, type LayerContext } from './context.js';
+import { isRfc3261Branch } from './keys.js';
 
 // Timer ids (TimerTarget.onTimer).
 const T_TRYING = 1;
@@ -220,7 +221,7 @@ export class ServerTransaction implements TimerTarget {
     }
   }
 
-  /** @internal To tag of the final response sent (RFC 2543 ACK matching, 17.2.3). */
+  /** @internal To tag of the final response sent (RFC 2543 ACK matching, 17.2.3; an RFC 3261 transaction lets it go on release). */
   responseToTag(): string | null {
     if (this.lastStatus < 200) return null;
     if (this.finalToTag === undefined) this.finalToTag = toTagOf(this.last);
@@ -302,7 +303,9 @@ export class ServerTransaction implements TimerTarget {
 
   /** The transaction only waits out its timers from now on: let the messages go, keep what matching needs. */
   private release(): void {
-    if (this.lastStatus >= 200 && this.finalToTag === undefined) this.finalToTag = toTagOf(this.last);
+    // Only RFC 2543 ACK matching asks for the final To tag (17.2.3); an RFC 3261 ACK matches by branch.
+    if (this.lastStatus >= 200 && this.finalToTag === undefined && !isRfc3261Branch(this.branch))
+      this.finalToTag = toTagOf(this.last);
     this.req = null;
     this.last = null;
   }

@@ -12,7 +12,7 @@ import {
 import { errText, type LayerContext } from './context.js';
 import { ServerTransaction, AckOutcome } from './server-transaction.js';
 import { ClientTransaction, type ClientHandlers } from './client-transaction.js';
-import { clientKey, isRfc3261Branch, serverKey2543, serverKey3261 } from './keys.js';
+import { branchWithin, clientKey, isRfc3261Branch, serverKey2543, serverKey3261 } from './keys.js';
 
 export { ServerTransaction } from './server-transaction.js';
 export { ClientTransaction, type ClientHandlers } from './client-transaction.js';
@@ -140,7 +140,7 @@ export class TransactionLayer {
       existing.retransmission();
       return;
     }
-    const tx = new ServerTransaction(this.ctx, req, flow, key, branch ?? '');
+    const tx = new ServerTransaction(this.ctx, req, flow, key, branchWithin(key, branch ?? ''));
     this.servers.set(key, tx);
     this.deliverRequest(req, tx, flow);
   }
@@ -216,7 +216,7 @@ export class TransactionLayer {
     const key = clientKey(branch, req.method);
     if (this.clients.has(key))
       throw new Error(`sendRequest: a client transaction with branch ${branch} ${req.method} exists`);
-    const tx = new ClientTransaction(this.ctx, req, target, handlers, key, branch, flow);
+    const tx = new ClientTransaction(this.ctx, req, target, handlers, key, branchWithin(key, branch), flow);
     this.clients.set(key, tx);
     tx.start(flow);
     return tx;

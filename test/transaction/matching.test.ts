@@ -6,6 +6,7 @@ import { sleep } from '../helpers/wait.js';
 import { TransactionLayer } from '../../src/transaction/transaction-layer.js';
 import { isReliable } from '../../src/transaction/types.js';
 import { parse } from '../helpers/sip-messages.js';
+import { branchWithin, clientKey, serverKey3261 } from '../../src/transaction/keys.js';
 
 // ---- server matching, RFC 3261 branch (17.2.3) -----------------------------------------------
 
@@ -280,4 +281,16 @@ test('defaults and options: T1 500 / T2 4000 / T4 5000, isReliable, bad timers r
   const lone = new TransactionLayer({ transport: t });
   lone.receiveRequest(request(), flow());
   lone.stop();
+});
+
+test('keys: flat strings; a transaction keeps its branch within its key, else as given', () => {
+  const via = parse(
+    'OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK-abcdefghij\r\nCSeq: 1 OPTIONS\r\n\r\n',
+  ).topVia;
+  const key = serverKey3261('z9hG4bK-abcdefghij', via, 'ACK');
+  assert.equal(key, 'z9hG4bK-abcdefghij|192.0.2.1:5070|INVITE', 'ACK keyed as its INVITE');
+  assert.equal(clientKey('z9hG4bK-abcdefghij', 'BYE'), 'z9hG4bK-abcdefghij|BYE');
+  assert.equal(branchWithin(key, 'z9hG4bK-abcdefghij'), 'z9hG4bK-abcdefghij');
+  assert.equal(branchWithin('\n2543\nsip:a@example.com', 'old-branch'), 'old-branch', 'not the start of the key');
+  assert.equal(branchWithin('\n2543\nsip:a@example.com', ''), '');
 });

@@ -272,7 +272,7 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
     }
   });
 
-  test('a transaction that only waits out its timers lets its messages go: same bytes re-sent, status and To tag kept', async () => {
+  test('a transaction that only waits out its timers lets its messages go: same bytes re-sent, status kept, the To tag only for RFC 2543 matching', async () => {
     const k = kit();
     try {
       const f = flow('udp');
@@ -297,16 +297,26 @@ describe('server transactions (17.2, RFC 6026)', { concurrency: true }, () => {
         'kept bytes in a buffer of their own, not a pool slab',
       );
 
-      // INVITE Accepted (Timer L): released too; 2xx retransmissions from the TU still go out; the To tag stays for matching.
+      // INVITE Accepted (Timer L): released too; 2xx retransmissions from the TU still go out. An RFC 3261
+      // transaction matches its ACK by branch: the To tag goes with the response.
       const { req: inv, tx: itx } = inviteIn(k);
       const ok2 = responseTo(inv, 200, { toTag: 'ua-tag' });
       itx.respond(ok2);
       assert.equal(itx.state, 'Accepted');
       assert.equal(itx.request.method, 'INVITE');
       assert.equal(itx.lastResponse!.status, 200);
-      assert.equal(itx.responseToTag(), 'ua-tag');
+      assert.equal(itx.responseToTag(), null, 'nothing of the response kept but status and reason');
       itx.respond(ok2);
       assert.equal(k.transport.responses(200).length, 4);
+
+      // An RFC 2543 INVITE (no branch) keeps the To tag through the release: its ACK is matched by it (17.2.3).
+      const old = request({ branch: null });
+      k.layer.receiveRequest(old, f);
+      const otx = k.tu.requests.at(-1)!.tx!;
+      otx.respond(responseTo(old, 200, { toTag: 'old-tag' }));
+      assert.equal(otx.state, 'Accepted');
+      assert.equal(otx.lastResponse!.status, 200, 'released: a stand-in');
+      assert.equal(otx.responseToTag(), 'old-tag');
     } finally {
       k.close();
     }
