@@ -56,6 +56,34 @@ import { ALL_MODES, PEER, printReport, type Mode, type Step } from './report.js'
 /** The built-in relay's media ports in this bench. */
 const TRUNKLINE_PORTS = { min: 41000, max: 49000 };
 
+const USAGE = `usage: node dist/bench/b2bua/run.js [options]
+  --rates LIST      calls per second, comma-separated (default 100,200,300)
+  --seconds N       seconds per rate (default 10)
+  --warmup N        seconds at the lowest rate before the steps, not reported (default 3)
+  --modes LIST      of ${ALL_MODES.join(',')} (default all)
+  --media builtin|none  anchor media in the built-in relay (default) or pass SDP unchanged
+  --node-args ARGS  extra node options for Trunkline (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+  --json FILE       also write the steps, checks and verdicts as JSON
+  -h, --help        this text
+`;
+const VALUED = new Set(['--rates', '--seconds', '--warmup', '--modes', '--media', '--node-args', '--json']);
+
+/** The options as given, checked: --help prints the usage; anything unknown is an error (exit 2). */
+function checkOptions(argv: readonly string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
+    if (!VALUED.has(a) || argv[i + 1] === undefined) {
+      process.stderr.write(`b2bua bench: ${VALUED.has(a) ? `${a} needs a value` : `unknown option ${a}`}\n${USAGE}`);
+      process.exit(2);
+    }
+    i++;
+  }
+}
+
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
@@ -256,6 +284,7 @@ function stepLine(s: Step): string {
 }
 
 async function main(): Promise<void> {
+  checkOptions(process.argv.slice(2));
   installCleanupHandlers();
   const rates = arg('rates', '100,200,300').split(',').map(Number);
   const seconds = Number(arg('seconds', '10'));

@@ -3,6 +3,7 @@
  * rtpengine, 20 calls each. Every call must succeed, both must have
  * rewritten the offer's and the answer's SDP to their relay's ports (the
  * traced call), and the peer's CPU per call and its ratio must be there.
+ * And its options: --help, and a mistyped option refused at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,3 +73,16 @@ test(
     }
   },
 );
+
+test('--help prints the options; an unknown option or a missing value is an error before anything starts', async () => {
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  for (const o of ['--rates', '--seconds', '--warmup', '--modes', '--media', '--node-args', '--json'])
+    assert.match(help.stdout, new RegExp(`^  ${o} `, 'm'), `${o} in the usage`);
+  const typo = await run(['--rate', '100']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown option --rate\n/);
+  const bare = await run(['--rates']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /--rates needs a value/);
+});
