@@ -49,6 +49,7 @@ import {
 } from '../common/trunk-call.js';
 import { openStore } from '../../src/store/index.js';
 import { installCleanupHandlers } from '../common/children.js';
+import { checkOptions } from '../common/options.js';
 import { RTPENGINE_PORTS, startKamailioRtpengine, type KamailioRtpengine } from './kamailio-rtpengine.js';
 import { checkMedia, describeCheck, type MediaCheck } from './media-check.js';
 import { ALL_MODES, PEER, printReport, type Mode, type Step } from './report.js';
@@ -64,26 +65,7 @@ const USAGE = `usage: node dist/bench/b2bua/run.js [options]
   --media builtin|none  anchor media in the built-in relay (default) or pass SDP unchanged
   --node-args ARGS  extra node options for Trunkline (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   --json FILE       also write the steps, checks and verdicts as JSON
-  -h, --help        this text
-`;
-const VALUED = new Set(['--rates', '--seconds', '--warmup', '--modes', '--media', '--node-args', '--json']);
-
-/** The options as given, checked: --help prints the usage; anything unknown is an error (exit 2). */
-function checkOptions(argv: readonly string[]): void {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    }
-    if (!VALUED.has(a) || argv[i + 1] === undefined) {
-      process.stderr.write(`b2bua bench: ${VALUED.has(a) ? `${a} needs a value` : `unknown option ${a}`}\n${USAGE}`);
-      process.exit(2);
-    }
-    i++;
-  }
-}
-
+  -h, --help        this text`;
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
@@ -284,7 +266,15 @@ function stepLine(s: Step): string {
 }
 
 async function main(): Promise<void> {
-  checkOptions(process.argv.slice(2));
+  checkOptions('b2bua bench', USAGE, process.argv.slice(2), [
+    '--rates',
+    '--seconds',
+    '--warmup',
+    '--modes',
+    '--media',
+    '--node-args',
+    '--json',
+  ]);
   installCleanupHandlers();
   const rates = arg('rates', '100,200,300').split(',').map(Number);
   const seconds = Number(arg('seconds', '10'));

@@ -5,7 +5,7 @@
  *
  *   SIPp 127.0.0.2 (trunk pbx) -> Trunkline B2BUA, media in the built-in relay -> SIPp UAS (carrier gateway)
  *
- * The UAC places --calls calls at --rate, each held --hold seconds (no RTP:
+ * The UAC places --calls calls at --rate, each held for up to an hour (no RTP:
  * media.timeout is raised so that silence does not end them). Refusals are
  * ACKed and logged by the scenario with their status and Warning. When every
  * call is placed and the held count is steady, the bench reports: calls held
@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
+import { checkOptions } from '../common/options.js';
 import { Child, installCleanupHandlers, stopAll } from '../common/children.js';
 import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../common/procstat.js';
 import { waitForOptions } from '../common/readiness.js';
@@ -66,6 +67,16 @@ function withRtcpMux(scenario: string, dir: string, name: string): string {
   writeFileSync(file, out);
   return file;
 }
+
+const USAGE = `usage: node dist/bench/capacity/run.js [options]
+  --calls N         calls placed and held (default 9000)
+  --rate N          calls per second while placing them (default 150)
+  --warmup N        seconds before the first call, the server's own idle CPU measured (default 15)
+  --idle N          seconds of idle CPU measured while holding the calls (default 20)
+  --rtcp-mux        both SIPps offer and answer a=rtcp-mux (one socket a leg)
+  --nofile N        run Trunkline under prlimit --nofile=N:N
+  --json FILE       also write the figures as JSON
+  -h, --help        this text`;
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -153,6 +164,13 @@ function firstRefusal(logFile: string): { count: number; first: string | null } 
 }
 
 async function main(): Promise<void> {
+  checkOptions(
+    'capacity bench',
+    USAGE,
+    process.argv.slice(2),
+    ['--calls', '--rate', '--warmup', '--idle', '--nofile', '--json'],
+    ['--rtcp-mux'],
+  );
   installCleanupHandlers();
   const calls = Number(arg('calls', '9000'));
   const rate = Number(arg('rate', '150'));
