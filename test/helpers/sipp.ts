@@ -115,7 +115,17 @@ export async function sipp(o: SippOptions): Promise<RunResult> {
 export interface BackgroundSipp {
   /** Resolves when SIPp exits (by itself after -m calls, or when stopped). */
   done: Promise<RunResult>;
+  /** Ends it at once (SIGTERM): a call still in progress is cut off. */
   stop(): Promise<RunResult>;
+  /**
+   * Ends it once its calls in progress have ended (SIGUSR1: SIPp takes no
+   * new call and quits after the current ones), or after `graceMs` at
+   * most. For a UAS whose port a later test reuses: a request of one of its
+   * calls still on its way (the B2BUA's BYE) is answered, so that it is not
+   * retransmitted to the next SIPp on that port, which would count it as a
+   * call of its own.
+   */
+  finish(graceMs?: number): Promise<RunResult>;
 }
 
 /** Starts a SIPp (a UAS, typically) in the background on 127.0.0.1:port; bounded by -timeout and a kill timer. */
@@ -167,6 +177,14 @@ export function sippBackground(
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return done;
+    },
+    finish: async (graceMs = 5000) => {
+      if (child.exitCode !== null) return done;
+      child.kill('SIGUSR1');
+      const cutOff = setTimeout(() => child.kill('SIGTERM'), graceMs);
+      const r = await done;
+      clearTimeout(cutOff);
+      return r;
     },
   };
 }

@@ -16,7 +16,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/ports.js';
@@ -112,7 +112,7 @@ async function refused(number: string, status: number): Promise<void> {
 }
 
 /** A carrier gateway answering `calls` calls (INVITE must match `must`). */
-function answering(carrier: string, calls = 1, must = 'INVITE'): BackgroundSipp {
+function answering(carrier: string, calls = 1, must = 'INVITE', extra: string[] = []): BackgroundSipp {
   return sippBackground(
     scenarioWith('trunk-uas-expect.xml', { must, hidden: 'xx-none', hiddenAddr: 'xx-none' }),
     gwPort[carrier]!,
@@ -120,6 +120,7 @@ function answering(carrier: string, calls = 1, must = 'INVITE'): BackgroundSipp 
       ip: GW[carrier]!,
       calls,
       timeoutS: 40,
+      extra,
     },
   );
 }
@@ -254,8 +255,10 @@ test('weighted: calls spread by weight (3:1), each carrier taking some', { skip 
   const alpha = answering('alpha', 1000);
   const beta = answering('beta', 1000);
   await call('+4930123456', 0, 40, 20);
-  await alpha.stop();
-  await beta.stop();
+  // Their last calls' BYEs may still be on the way: killed now, the gateways would leave those BYEs to be
+  // retransmitted to the next test's SIPp on the same ports.
+  await alpha.finish();
+  await beta.finish();
   const rows = await cdrsTo('+4930123456', 40);
   assert.equal(rows.length, 40);
   const n = (c: string) => rows.filter((r) => r.carrier === c && r.status === 200).length;
@@ -288,14 +291,22 @@ test('a 200,000-row import while calls go on: the server stays responsive', { sk
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
-  const beta = answering('beta', 3);
+  const betaErrors = join(dir, 'beta-errors.log');
+  const beta = answering('beta', 3, 'INVITE', ['-trace_err', '-error_file', betaErrors]);
   try {
     await call('+442071239999', 0, 3, 2);
   } catch (err) {
-    // Whether the server's event loop stalled (a late API answer too) or only the peers were slow.
-    if (err instanceof Error) err.message += `\n/healthz meanwhile: ${polls} polls, worst ${Math.round(worst)} ms`;
     importDone = true; // the polling stops with the test
-    throw err;
+    // Whether the server's event loop stalled (a late API answer too) or only the peers were slow, and what
+    // beta's SIPp saw (a message it did not expect counts as a call of its -m 3). A new error: the runner
+    // prints an AssertionError's stack, made before its message could be added to.
+    const b = await beta.stop();
+    const errors = existsSync(betaErrors) ? readFileSync(betaErrors, 'utf8').slice(-3000) : 'none';
+    throw new Error(
+      `${(err as Error).message}\n/healthz meanwhile: ${polls} polls, worst ${Math.round(worst)} ms` +
+        `\nbeta's SIPp (exit ${b.code}), its errors: ${errors}`,
+      { cause: err },
+    );
   }
   const r = await importing;
   importDone = true;
