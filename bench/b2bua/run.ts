@@ -49,7 +49,7 @@ import {
 } from '../common/trunk-call.js';
 import { openStore } from '../../src/store/index.js';
 import { installCleanupHandlers } from '../common/children.js';
-import { checkOptions } from '../common/options.js';
+import { checkOptions, type BenchOption } from '../common/options.js';
 import { RTPENGINE_PORTS, startKamailioRtpengine, type KamailioRtpengine } from './kamailio-rtpengine.js';
 import { checkMedia, describeCheck, type MediaCheck } from './media-check.js';
 import { ALL_MODES, PEER, printReport, type Mode, type Step } from './report.js';
@@ -57,15 +57,24 @@ import { ALL_MODES, PEER, printReport, type Mode, type Step } from './report.js'
 /** The built-in relay's media ports in this bench. */
 const TRUNKLINE_PORTS = { min: 41000, max: 49000 };
 
-const USAGE = `usage: node dist/bench/b2bua/run.js [options]
-  --rates LIST      calls per second, comma-separated (default 100,200,300)
-  --seconds N       seconds per rate (default 10)
-  --warmup N        seconds at the lowest rate before the steps, not reported (default 3)
-  --modes LIST      of ${ALL_MODES.join(',')} (default all)
-  --media builtin|none  anchor media in the built-in relay (default) or pass SDP unchanged
-  --node-args ARGS  extra node options for Trunkline (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
-  --json FILE       also write the steps, checks and verdicts as JSON
-  -h, --help        this text`;
+const OPTIONS: BenchOption[] = [
+  { name: '--rates', value: 'LIST', help: 'calls per second, comma-separated (default 100,200,300)' },
+  { name: '--seconds', value: 'N', help: 'seconds per rate (default 10)' },
+  { name: '--warmup', value: 'N', help: 'seconds at the lowest rate before the steps, not reported (default 3)' },
+  { name: '--modes', value: 'LIST', help: `of ${ALL_MODES.join(',')} (default all)` },
+  {
+    name: '--media',
+    value: 'builtin|none',
+    help: 'anchor media in the built-in relay (default) or pass SDP unchanged',
+  },
+  {
+    name: '--node-args',
+    value: 'ARGS',
+    help: 'extra node options for Trunkline (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")',
+  },
+  { name: '--json', value: 'FILE', help: 'also write the steps, checks and verdicts as JSON' },
+];
+
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
@@ -266,15 +275,7 @@ function stepLine(s: Step): string {
 }
 
 async function main(): Promise<void> {
-  checkOptions('b2bua bench', USAGE, process.argv.slice(2), [
-    '--rates',
-    '--seconds',
-    '--warmup',
-    '--modes',
-    '--media',
-    '--node-args',
-    '--json',
-  ]);
+  checkOptions('b2bua bench', 'dist/bench/b2bua/run.js', OPTIONS, process.argv.slice(2));
   installCleanupHandlers();
   const rates = arg('rates', '100,200,300').split(',').map(Number);
   const seconds = Number(arg('seconds', '10'));

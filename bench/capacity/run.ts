@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
-import { checkOptions } from '../common/options.js';
+import { checkOptions, type BenchOption } from '../common/options.js';
 import { Child, installCleanupHandlers, stopAll } from '../common/children.js';
 import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../common/procstat.js';
 import { waitForOptions } from '../common/readiness.js';
@@ -68,15 +68,19 @@ function withRtcpMux(scenario: string, dir: string, name: string): string {
   return file;
 }
 
-const USAGE = `usage: node dist/bench/capacity/run.js [options]
-  --calls N         calls placed and held (default 9000)
-  --rate N          calls per second while placing them (default 150)
-  --warmup N        seconds before the first call, the server's own idle CPU measured (default 15)
-  --idle N          seconds of idle CPU measured while holding the calls (default 20)
-  --rtcp-mux        both SIPps offer and answer a=rtcp-mux (one socket a leg)
-  --nofile N        run Trunkline under prlimit --nofile=N:N
-  --json FILE       also write the figures as JSON
-  -h, --help        this text`;
+const OPTIONS: BenchOption[] = [
+  { name: '--calls', value: 'N', help: 'calls placed and held (default 9000)' },
+  { name: '--rate', value: 'N', help: 'calls per second while placing them (default 150)' },
+  {
+    name: '--warmup',
+    value: 'N',
+    help: "seconds before the first call, the server's own idle CPU measured (default 15)",
+  },
+  { name: '--idle', value: 'N', help: 'seconds of idle CPU measured while holding the calls (default 20)' },
+  { name: '--rtcp-mux', help: 'both SIPps offer and answer a=rtcp-mux (one socket a leg)' },
+  { name: '--nofile', value: 'N', help: 'run Trunkline under prlimit --nofile=N:N' },
+  { name: '--json', value: 'FILE', help: 'also write the figures as JSON' },
+];
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -164,13 +168,7 @@ function firstRefusal(logFile: string): { count: number; first: string | null } 
 }
 
 async function main(): Promise<void> {
-  checkOptions(
-    'capacity bench',
-    USAGE,
-    process.argv.slice(2),
-    ['--calls', '--rate', '--warmup', '--idle', '--nofile', '--json'],
-    ['--rtcp-mux'],
-  );
+  checkOptions('capacity bench', 'dist/bench/capacity/run.js', OPTIONS, process.argv.slice(2));
   installCleanupHandlers();
   const calls = Number(arg('calls', '9000'));
   const rate = Number(arg('rate', '150'));

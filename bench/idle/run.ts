@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
-import { checkOptions } from '../common/options.js';
+import { checkOptions, type BenchOption } from '../common/options.js';
 import { Child, installCleanupHandlers, stopAll } from '../common/children.js';
 import { findKamailio, startKamailioFromTemplate } from '../common/kamailio.js';
 import { clockTicksPerSecond, loadAverage, processTree } from '../common/procstat.js';
@@ -41,14 +41,18 @@ interface ThreadFigures {
   wakeups: number;
 }
 
-const USAGE = `usage: node dist/bench/idle/run.js [options]
-  --warmup N        seconds to settle before measuring (default 15)
-  --seconds N       seconds measured (default 60)
-  --only trunkline|kamailio  one server only
-  --worker          the media relay on its worker thread (media.worker: true)
-  --baseline CLI    a second Trunkline from another build (its dist/src/cli/main.js) beside this one
-  --json            print one JSON object instead of the table
-  -h, --help        this text`;
+const OPTIONS: BenchOption[] = [
+  { name: '--warmup', value: 'N', help: 'seconds to settle before measuring (default 15)' },
+  { name: '--seconds', value: 'N', help: 'seconds measured (default 60)' },
+  { name: '--only', value: 'trunkline|kamailio', help: 'one server only' },
+  { name: '--worker', help: 'the media relay on its worker thread (media.worker: true)' },
+  {
+    name: '--baseline',
+    value: 'CLI',
+    help: 'a second Trunkline from another build (its dist/src/cli/main.js) beside this one',
+  },
+  { name: '--json', help: 'print one JSON object instead of the table' },
+];
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -163,13 +167,7 @@ function rows(
 }
 
 async function main(): Promise<void> {
-  checkOptions(
-    'idle bench',
-    USAGE,
-    process.argv.slice(2),
-    ['--warmup', '--seconds', '--only', '--baseline'],
-    ['--worker', '--json'],
-  );
+  checkOptions('idle bench', 'dist/bench/idle/run.js', OPTIONS, process.argv.slice(2));
   installCleanupHandlers();
   const warmup = Number(arg('warmup', '15'));
   const seconds = Number(arg('seconds', '60'));
