@@ -14,22 +14,37 @@
  * pays at least this; `bench/proxy/run.js --floor` prints it beside
  * Kamailio's full proxy.
  *
- *   node dist/bench/proxy/node-relay.js --port P --uas-port U
+ * `--work-us N` makes it busy for N us of CPU before relaying each
+ * datagram: what a proxy's own work per message costs on top of the floor,
+ * both the work itself and what its delay adds to the sends and wake-ups
+ * (a peer that has gone back to sleep costs more to wake). `bench/proxy/run.js
+ * --floor-work LIST` runs it once per value.
+ *
+ *   node dist/bench/proxy/node-relay.js --port P --uas-port U [--work-us N]
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 
-function arg(name: string): number {
+function arg(name: string, what: string, min: number, max: number, fallback?: number): number {
   const i = process.argv.indexOf(name);
+  if (i < 0 && fallback !== undefined) return fallback;
   const n = i < 0 ? NaN : Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n <= 0 || n > 65535) {
-    process.stderr.write(`node-relay: ${name} PORT is required\n`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`node-relay: ${name} ${what} (${min}-${max}) is required\n`);
     process.exit(2);
   }
   return n;
 }
 
-const port = arg('--port');
-const uasPort = arg('--uas-port');
+const port = arg('--port', 'PORT', 1, 65535);
+const uasPort = arg('--uas-port', 'PORT', 1, 65535);
+const workMs = arg('--work-us', 'MICROSECONDS', 0, 100_000, 0) / 1000;
+
+/** Busy for workMs of CPU (a proxy's own work per message, standing in for parsing and routing). */
+function work(): void {
+  if (workMs === 0) return;
+  const until = performance.now() + workMs;
+  while (performance.now() < until);
+}
 const HOST = '127.0.0.1';
 const OPTIONS = Buffer.from('OPTIONS ');
 const COPIED = ['via:', 'v:', 'from:', 'f:', 'to:', 't:', 'call-id:', 'i:', 'cseq:'];
@@ -45,6 +60,7 @@ const socket = createSocket('udp4');
 let uacPort = 0;
 let uacHost = HOST;
 socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+  work();
   if (rinfo.port === uasPort && rinfo.address === HOST) {
     if (uacPort !== 0) socket.send(msg, uacPort, uacHost);
     return;

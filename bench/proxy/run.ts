@@ -51,7 +51,15 @@ import {
   type ServerName,
 } from '../common/cli.js';
 import { fmtMs, formatTable, idleNote, ratio, verdict } from '../common/report.js';
-import { startKamailio, startNodeRelay, startTrunkline, type ProxyUnderTest, type ServerPorts } from './servers.js';
+import {
+  relayLabel,
+  startKamailio,
+  startNodeRelay,
+  startTrunkline,
+  type ProxyUnderTest,
+  type ServerPorts,
+} from './servers.js';
+import { formatWork, workEquivalent, type WorkPoint } from './work-scale.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = join(ROOT, 'bench', 'proxy');
@@ -96,18 +104,22 @@ const USAGE = [
   '                          (default: node dist/src/cli/main.js serve --config {config})',
   '  --floor                 also run node-relay.js, a Node.js UDP relay doing no SIP work at all: the floor',
   "                          of any proxy on Node's dgram, printed beside Kamailio (UDP only)",
+  '  --floor-work LIST       with --floor implied: run the relay once per value, busy for that many us of CPU',
+  "                          before relaying each datagram (0 is the floor); the report places Trunkline's and",
+  "                          2x Kamailio's CPU per call on that scale (us of a proxy's own work a message)",
 ].join('\n');
 
 interface Options extends CommonOptions {
   transport: Transport;
   trunklineCmd: string;
-  floor: boolean;
+  /** us of busy work a datagram for each run of the Node.js relay; empty without --floor. */
+  floorWork: number[];
 }
 
 function parseArgs(argv: string[]): Options {
   let transport: Transport = 'udp';
   let trunklineCmd = DEFAULT_TRUNKLINE_CMD;
-  let floor = false;
+  let floorWork: number[] = [];
   const common = parseCommonArgs(argv, {
     bench: BENCH,
     usage: USAGE,
@@ -120,7 +132,16 @@ function parseArgs(argv: string[]): Options {
         return true;
       }
       if (flag === '--floor') {
-        floor = true;
+        if (floorWork.length === 0) floorWork = [0];
+        return true;
+      }
+      if (flag === '--floor-work') {
+        const list = value()
+          .split(',')
+          .map((v) => Number(v.trim()));
+        if (list.length === 0 || list.some((w) => !Number.isInteger(w) || w < 0 || w > 100_000))
+          usageError(BENCH, USAGE, '--floor-work: microseconds 0-100000, comma-separated');
+        floorWork = [...new Set(list)].sort((a, b) => a - b);
         return true;
       }
       if (flag === '--trunkline-cmd') {
@@ -132,8 +153,9 @@ function parseArgs(argv: string[]): Options {
       return false;
     },
   });
-  if (floor && transport !== 'udp') usageError(BENCH, USAGE, '--floor: the relay is UDP only');
-  return { ...common, transport, trunklineCmd, floor };
+  if (floorWork.length > 0 && transport !== 'udp')
+    usageError(BENCH, USAGE, '--floor, --floor-work: the relay is UDP only');
+  return { ...common, transport, trunklineCmd, floorWork };
 }
 
 // ---------------------------------------------------------------- results
@@ -175,6 +197,8 @@ interface StepResult {
 
 interface ServerRun {
   name: ServerName;
+  /** The relay's busy work a datagram (us); 0 for the other servers. */
+  workUs: number;
   label: string;
   describe: string;
   version: string;
@@ -223,15 +247,16 @@ function delta(after: UasCounters, before: UasCounters): UasCounters {
  */
 async function benchServerWithRetry(
   name: ServerName,
+  workUs: number,
   opts: Options,
   tools: { sipp: string; kamailio?: string },
   clkTck: number,
 ): Promise<ServerRun> {
-  const run = await benchServer(name, opts, opts.rates, tools, clkTck);
+  const run = await benchServer(name, workUs, opts, opts.rates, tools, clkTck);
   if (run.uasExited !== true) return run;
   const rest = opts.rates.slice(run.steps.length);
   log(opts, `${run.label}: WARNING ${run.error}: restarting ${run.label} and the UAS for ${rest.join(', ')} calls/s`);
-  const again = await benchServer(name, opts, rest, tools, clkTck);
+  const again = await benchServer(name, workUs, opts, rest, tools, clkTck);
   return {
     ...again,
     steps: [...run.steps, ...again.steps],
@@ -242,6 +267,7 @@ async function benchServerWithRetry(
 
 async function benchServer(
   name: ServerName,
+  workUs: number,
   opts: Options,
   rates: number[],
   tools: { sipp: string; kamailio?: string },
@@ -252,7 +278,8 @@ async function benchServer(
   const ports: ServerPorts = { proxy: proxy!, uas: uasPort!, api: api! };
   const run: ServerRun = {
     name,
-    label: name === 'kamailio' ? 'Kamailio' : name === 'relay' ? 'Node relay (floor)' : 'Trunkline',
+    workUs,
+    label: name === 'kamailio' ? 'Kamailio' : name === 'relay' ? relayLabel(workUs) : 'Trunkline',
     describe: '',
     version:
       name === 'kamailio'
@@ -275,7 +302,7 @@ async function benchServer(
             workers: opts.kamailioWorkers,
           })
         : name === 'relay'
-          ? startNodeRelay({ dir, ports, cwd: ROOT })
+          ? startNodeRelay({ dir, ports, cwd: ROOT, workUs })
           : startTrunkline({ cmd: opts.trunklineCmd, dir, ports, transport: opts.transport, cwd: ROOT });
     run.describe = server.describe;
     log(opts, `${run.label}: starting on udp+tcp 127.0.0.1:${ports.proxy} (UAS ${ports.uas}, UAC ${uacPort})`);
@@ -410,20 +437,25 @@ function printTable(opts: Options, runs: ServerRun[]): void {
     '(utime+stime of all its processes and threads) per call started; clean: all ok, no retransmission, every ACK reached the UAS.',
     ...idleNote(runs, opts.warmup, opts.rates),
   ];
-  const floor = runs.find((r) => r.name === 'relay');
-  if (k !== undefined && floor !== undefined) {
-    const ratios = opts.rates.map((rate) => {
-      const x = ratio(
-        k.steps.find((s) => s.rate === rate),
-        floor.steps.find((s) => s.rate === rate),
-        perCall,
-      );
-      return `${rate}/s ${x === null ? 'n/a' : x.toFixed(2)}`;
-    });
-    notes.push(
-      `Node relay (floor) / Kamailio: ${ratios.join(', ')} (no SIP work at all: Node's dgram and the kernel for the same datagrams).`,
-    );
+  const relays = runs.filter((r) => r.name === 'relay');
+  if (k !== undefined) {
+    for (const relay of relays) {
+      const ratios = opts.rates.map((rate) => {
+        const x = ratio(
+          k.steps.find((s) => s.rate === rate),
+          relay.steps.find((s) => s.rate === rate),
+          perCall,
+        );
+        return `${rate}/s ${x === null ? 'n/a' : x.toFixed(2)}`;
+      });
+      const what =
+        relay.workUs === 0
+          ? "no SIP work at all: Node's dgram and the kernel for the same datagrams"
+          : `busy ${relay.workUs} us of CPU before relaying each datagram`;
+      notes.push(`${relay.label} / Kamailio: ${ratios.join(', ')} (${what}).`);
+    }
   }
+  if (relays.length >= 2) notes.push(...workScaleNotes(opts.rates, relays, k, t));
   for (const r of runs) {
     if (r.uasRestarts)
       notes.push(
@@ -446,6 +478,39 @@ function printTable(opts: Options, runs: ServerRun[]): void {
   );
 }
 
+/**
+ * Trunkline's and 2x Kamailio's CPU per call read on the relay's work scale:
+ * how many us of a proxy's own work a datagram each amounts to.
+ */
+function workScaleNotes(
+  rates: number[],
+  relays: ServerRun[],
+  k: ServerRun | undefined,
+  t: ServerRun | undefined,
+): string[] {
+  const at = (run: ServerRun | undefined, rate: number): number | null =>
+    run?.steps.find((s) => s.rate === rate)?.cpuMsPerCall ?? null;
+  const lines: string[] = [];
+  for (const rate of rates) {
+    const points: WorkPoint[] = [];
+    for (const r of relays) {
+      const ms = at(r, rate);
+      if (ms !== null) points.push({ workUs: r.workUs, msPerCall: ms });
+    }
+    const parts: string[] = [];
+    const tMs = at(t, rate);
+    const kMs = at(k, rate);
+    if (tMs !== null) parts.push(`Trunkline ${formatWork(workEquivalent(points, tMs))}`);
+    if (kMs !== null) parts.push(`2x Kamailio ${formatWork(workEquivalent(points, 2 * kMs))}`);
+    if (parts.length > 0) lines.push(`  ${rate}/s: ${parts.join(', ')}`);
+  }
+  if (lines.length === 0) return [];
+  return [
+    "On the relay's scale (CPU per call against us of busy work a datagram, linear between the relay runs):",
+    ...lines,
+  ];
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -454,10 +519,15 @@ async function main(): Promise<void> {
   installCleanupHandlers((sig) => process.stderr.write(`\nbench/proxy: ${sig}: stopping the servers and SIPp\n`));
 
   const runs: ServerRun[] = [];
-  for (const name of opts.floor ? [...servers, 'relay' as const] : servers) {
+  const plan: Array<[ServerName, number]> = [
+    ...servers.map((name): [ServerName, number] => [name, 0]),
+    ...opts.floorWork.map((w): [ServerName, number] => ['relay', w]),
+  ];
+  for (const [name, workUs] of plan) {
     runs.push(
       await benchServerWithRetry(
         name,
+        workUs,
         opts,
         { sipp, ...(kamailio !== undefined ? { kamailio } : {}) },
         machine.clockTicksPerSecond,
@@ -478,7 +548,7 @@ async function main(): Promise<void> {
       ),
       ratioRelayKamailio: ratio(
         k?.steps.find((s) => s.rate === rate),
-        runs.find((r) => r.name === 'relay')?.steps.find((s) => s.rate === rate),
+        runs.find((r) => r.name === 'relay' && r.workUs === 0)?.steps.find((s) => s.rate === rate),
         perCall,
       ),
     }));
@@ -487,7 +557,7 @@ async function main(): Promise<void> {
       seconds: opts.seconds,
       rates: opts.rates,
       machine,
-      servers: Object.fromEntries(runs.map((r) => [r.name, r])),
+      servers: Object.fromEntries(runs.map((r) => [r.workUs === 0 ? r.name : `${r.name}+${r.workUs}us`, r])),
       rows,
       target: verdict(opts.rates, k, t, perCall, 'call'),
     };

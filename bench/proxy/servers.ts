@@ -98,10 +98,19 @@ export function startTrunkline(o: {
   return { name: 'trunkline', label: 'Trunkline', describe: cmd, child };
 }
 
-/** The Node.js floor (node-relay.ts): the same datagrams relayed with no SIP work. UDP only. */
-export function startNodeRelay(o: { dir: string; ports: ServerPorts; cwd: string }): ProxyUnderTest {
+/** The label of the Node.js relay busy for workUs of CPU a datagram (0: the floor). */
+export function relayLabel(workUs: number): string {
+  return workUs === 0 ? 'Node relay (floor)' : `Node relay +${workUs} us`;
+}
+
+/**
+ * The Node.js floor (node-relay.ts): the same datagrams relayed with no SIP
+ * work, or with workUs of busy CPU before each. UDP only.
+ */
+export function startNodeRelay(o: { dir: string; ports: ServerPorts; cwd: string; workUs: number }): ProxyUnderTest {
   const script = join(o.cwd, 'dist/bench/proxy/node-relay.js');
   const args = [script, '--port', String(o.ports.proxy), '--uas-port', String(o.ports.uas)];
+  if (o.workUs > 0) args.push('--work-us', String(o.workUs));
   const child = new Child('relay', process.execPath, args, join(o.dir, 'relay.log'), o.cwd);
-  return { name: 'relay', label: 'Node relay (floor)', describe: `node ${args.join(' ')}`, child };
+  return { name: 'relay', label: relayLabel(o.workUs), describe: `node ${args.join(' ')}`, child };
 }
