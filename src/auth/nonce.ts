@@ -11,7 +11,8 @@
  * older than the lifetime is 'stale' (the client retries with stale=true,
  * RFC 7616 3.3, without asking the user again).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { HmacSha256 } from '../core/hmac-sha256.js';
 import { takeRandom } from './random-pool.js';
 import { normalizeIp } from './ip.js';
 
@@ -52,8 +53,9 @@ export interface NonceServiceOptions {
 }
 
 export class NonceService {
-  private secret: Buffer;
-  private previousSecret: Buffer | null;
+  /** HMAC-SHA256 under the current secret, and under the one before the last rotation. */
+  private secret: HmacSha256;
+  private previousSecret: HmacSha256 | null;
   readonly lifetimeMs: number;
   private readonly now: () => number;
   private readonly maxFutureMs: number;
@@ -64,8 +66,8 @@ export class NonceService {
     const lifetimeS = opts.lifetimeS ?? 300;
     if (!(lifetimeS > 0) || !Number.isFinite(lifetimeS))
       throw new RangeError('nonce lifetime must be a positive number of seconds');
-    this.secret = Buffer.from(opts.secret);
-    this.previousSecret = opts.previousSecret === undefined ? null : Buffer.from(opts.previousSecret);
+    this.secret = new HmacSha256(opts.secret);
+    this.previousSecret = opts.previousSecret === undefined ? null : new HmacSha256(opts.previousSecret);
     this.lifetimeMs = Math.round(lifetimeS * 1000);
     this.now = opts.now ?? Date.now;
     this.maxFutureMs = opts.maxFutureMs ?? 60_000;
@@ -75,7 +77,7 @@ export class NonceService {
   rotate(secret: Buffer): void {
     checkSecret(secret);
     this.previousSecret = this.secret;
-    this.secret = Buffer.from(secret);
+    this.secret = new HmacSha256(secret);
   }
 
   /** A fresh nonce for a client at sourceIp. */
@@ -83,7 +85,7 @@ export class NonceService {
     const buf = Buffer.allocUnsafe(NONCE_BYTES);
     buf.writeUIntBE(Math.max(0, Math.floor(this.now())), 0, TS_BYTES);
     takeRandom(buf, TS_BYTES, RANDOM_BYTES);
-    mac(this.secret, buf.subarray(0, BODY_BYTES), sourceIp).copy(buf, BODY_BYTES);
+    mac(this.secret, buf.subarray(0, BODY_BYTES), sourceIp, buf.subarray(BODY_BYTES));
     return buf.toString('base64url');
   }
 
@@ -111,9 +113,9 @@ export class NonceService {
   }
 }
 
-function mac(secret: Buffer, body: Buffer, sourceIp: string): Buffer {
+function mac(secret: HmacSha256, body: Buffer, sourceIp: string, out?: Buffer): Buffer {
   // body has a fixed length, so body | ip is unambiguous.
-  return createHmac('sha256', secret).update(body).update(normalizeIp(sourceIp), 'utf8').digest();
+  return secret.digestParts(body, normalizeIp(sourceIp), out);
 }
 
 function checkSecret(secret: Buffer): void {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { HmacSha256 } from './hmac-sha256.js';
+import { HmacSha256 } from '../core/hmac-sha256.js';
 
 /** The URI parameter of our Record-Route entries that carries the stamp: `sip:host:port;lr;dsig=...`. */
 export const STAMP_PARAM = 'dsig';

@@ -1,12 +1,13 @@
 /**
- * HMAC-SHA256 (RFC 2104, FIPS 180-4) of short strings under one key, in JS:
+ * HMAC-SHA256 (RFC 2104, FIPS 180-4) of short messages under one key, in JS:
  * the states after the inner and outer key blocks are computed once, so a
- * Record-Route stamp costs the message's compression rounds plus one for
- * the outer hash. node:crypto's createHmac() sets up an OpenSSL context
- * (digest lookup, key copy) per call, which cost more than the hashing for
- * the proxy's one stamp per dialog.
+ * MAC costs the message's compression rounds plus one for the outer hash.
+ * node:crypto's createHmac() sets up an OpenSSL context (digest lookup, key
+ * copy) per call, which costs more than the hashing of the short messages
+ * here: the proxy's dialog stamps (src/proxy/dialog-stamp.ts) and the
+ * digest nonces (src/auth/nonce.ts).
  *
- * Checked against node:crypto in test/proxy/hmac-sha256.test.ts.
+ * Checked against node:crypto in test/core/hmac-sha256.test.ts.
  */
 import { createHash } from 'node:crypto';
 
@@ -104,10 +105,26 @@ export class HmacSha256 {
 
   /** The 32-byte MAC of the message's UTF-8 bytes, into `out` (a new buffer by default). */
   digest(message: string, out: Buffer = Buffer.allocUnsafe(32)): Buffer {
-    const need = Buffer.byteLength(message, 'utf8') + 72;
-    if (this.#scratch.length < need) this.#scratch = Buffer.alloc(need * 2);
+    const buf = this.#room(Buffer.byteLength(message, 'utf8'));
+    return this.#mac(buf.write(message, 0, 'utf8'), out);
+  }
+
+  /** The 32-byte MAC of `head` followed by the UTF-8 bytes of `tail`, into `out` (a new buffer by default). */
+  digestParts(head: Uint8Array, tail: string, out: Buffer = Buffer.allocUnsafe(32)): Buffer {
+    const buf = this.#room(head.length + Buffer.byteLength(tail, 'utf8'));
+    buf.set(head, 0);
+    return this.#mac(head.length + buf.write(tail, head.length, 'utf8'), out);
+  }
+
+  /** The scratch buffer with room for a message of `len` bytes and its padding. */
+  #room(len: number): Buffer {
+    if (this.#scratch.length < len + 72) this.#scratch = Buffer.alloc((len + 72) * 2);
+    return this.#scratch;
+  }
+
+  /** The MAC of the first `len` bytes of the scratch buffer. */
+  #mac(len: number, out: Buffer): Buffer {
     const buf = this.#scratch;
-    const len = buf.write(message, 0, 'utf8');
     const st = this.#state;
     st.set(this.#inner);
     finish(st, buf, len, 1);
