@@ -49,7 +49,7 @@ import {
 } from '../common/trunk-call.js';
 import { openStore } from '../../src/store/index.js';
 import { installCleanupHandlers } from '../common/children.js';
-import { checkOptions, type BenchOption } from '../common/options.js';
+import { checkOptions, optionValue, type BenchOption } from '../common/options.js';
 import { RTPENGINE_PORTS, startKamailioRtpengine, type KamailioRtpengine } from './kamailio-rtpengine.js';
 import { checkMedia, describeCheck, type MediaCheck } from './media-check.js';
 import { ALL_MODES, PEER, printReport, type Mode, type Step } from './report.js';
@@ -74,11 +74,6 @@ const OPTIONS: BenchOption[] = [
   },
   { name: '--json', value: 'FILE', help: 'also write the steps, checks and verdicts as JSON' },
 ];
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -111,13 +106,13 @@ async function startServer(
       `listen: [udp:127.0.0.1:${port}]`,
       `api: {listen: 127.0.0.1:${await freePort()}}`,
       'trunking: {ping: {interval: 0}}',
-      `media: {engine: ${arg('media', 'builtin')}, ports: ${TRUNKLINE_PORTS.min}-${TRUNKLINE_PORTS.max}}`,
+      `media: {engine: ${optionValue('media', 'builtin')}, ports: ${TRUNKLINE_PORTS.min}-${TRUNKLINE_PORTS.max}}`,
       'routes:',
       `  - {match: {user: "^proxy$"}, forward: "sip:127.0.0.1:${uasProxy}"}`,
       '',
     ].join('\n'),
   );
-  const nodeArgs = arg('node-args', '')
+  const nodeArgs = optionValue('node-args', '')
     .split(' ')
     .filter((a) => a !== '');
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', config], {
@@ -277,10 +272,10 @@ function stepLine(s: Step): string {
 async function main(): Promise<void> {
   checkOptions('b2bua bench', 'dist/bench/b2bua/run.js', OPTIONS, process.argv.slice(2));
   installCleanupHandlers();
-  const rates = arg('rates', '100,200,300').split(',').map(Number);
-  const seconds = Number(arg('seconds', '10'));
-  const jsonOut = arg('json', '');
-  const MODES = arg('modes', ALL_MODES.join(',')).split(',') as Mode[];
+  const rates = optionValue('rates', '100,200,300').split(',').map(Number);
+  const seconds = Number(optionValue('seconds', '10'));
+  const jsonOut = optionValue('json', '');
+  const MODES = optionValue('modes', ALL_MODES.join(',')).split(',') as Mode[];
   for (const m of MODES) if (!ALL_MODES.includes(m)) throw new Error(`unknown mode ${m} (${ALL_MODES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-bench-b2bua-'));
   const port = await freePort();
@@ -297,7 +292,7 @@ async function main(): Promise<void> {
   const hz = clockTicksPerSecond();
   const steps: Step[] = [];
   const checks: Partial<Record<Mode, MediaCheck>> = {};
-  const warmupSeconds = Number(arg('warmup', '3'));
+  const warmupSeconds = Number(optionValue('warmup', '3'));
   // Warm-up (not reported): the JIT and the allocators settle on every path first.
   const ladder: Array<{ rate: number; secs: number; report: boolean }> = [
     ...(warmupSeconds > 0 ? [{ rate: rates[0]!, secs: warmupSeconds, report: false }] : []),
@@ -334,9 +329,12 @@ async function main(): Promise<void> {
     await server.stop();
   }
   const load = loadAverage();
-  const verdicts = printReport((l) => process.stdout.write(l), steps, rates, load, arg('media', 'builtin'));
+  const verdicts = printReport((l) => process.stdout.write(l), steps, rates, load, optionValue('media', 'builtin'));
   if (jsonOut !== '')
-    writeFileSync(jsonOut, JSON.stringify({ media: arg('media', 'builtin'), steps, checks, verdicts, load }, null, 2));
+    writeFileSync(
+      jsonOut,
+      JSON.stringify({ media: optionValue('media', 'builtin'), steps, checks, verdicts, load }, null, 2),
+    );
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
-import { checkOptions, type BenchOption } from '../common/options.js';
+import { checkOptions, optionValue, type BenchOption } from '../common/options.js';
 import { Child, installCleanupHandlers, stopAll } from '../common/children.js';
 import { clockTicksPerSecond, loadAverage, treeCpuTicks } from '../common/procstat.js';
 import { waitForOptions } from '../common/readiness.js';
@@ -81,11 +81,6 @@ const OPTIONS: BenchOption[] = [
   { name: '--nofile', value: 'N', help: 'run Trunkline under prlimit --nofile=N:N' },
   { name: '--json', value: 'FILE', help: 'also write the figures as JSON' },
 ];
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
@@ -170,13 +165,13 @@ function firstRefusal(logFile: string): { count: number; first: string | null } 
 async function main(): Promise<void> {
   checkOptions('capacity bench', 'dist/bench/capacity/run.js', OPTIONS, process.argv.slice(2));
   installCleanupHandlers();
-  const calls = Number(arg('calls', '9000'));
-  const rate = Number(arg('rate', '150'));
-  const idleS = Number(arg('idle', '20'));
-  const warmupS = Number(arg('warmup', '15'));
+  const calls = Number(optionValue('calls', '9000'));
+  const rate = Number(optionValue('rate', '150'));
+  const idleS = Number(optionValue('idle', '20'));
+  const warmupS = Number(optionValue('warmup', '15'));
   const mux = process.argv.includes('--rtcp-mux');
-  const nofile = arg('nofile', '');
-  const jsonOut = arg('json', '');
+  const nofile = optionValue('nofile', '');
+  const jsonOut = optionValue('json', '');
   const hz = clockTicksPerSecond();
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-bench-capacity-'));
   const say = (l: string): void => void process.stdout.write(`${l}\n`);

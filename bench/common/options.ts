@@ -44,3 +44,9 @@ export function checkOptions(
     i++;
   }
 }
+
+/** The value after `--name` on the command line, or `dflt` without it (checkOptions has refused a missing value). */
+export function optionValue(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/helpers/ports.js';
-import { checkOptions, type BenchOption } from '../common/options.js';
+import { checkOptions, optionValue, type BenchOption } from '../common/options.js';
 import { Child, installCleanupHandlers, stopAll } from '../common/children.js';
 import { findKamailio, startKamailioFromTemplate } from '../common/kamailio.js';
 import { clockTicksPerSecond, loadAverage, processTree } from '../common/procstat.js';
@@ -53,11 +53,6 @@ const OPTIONS: BenchOption[] = [
   },
   { name: '--json', help: 'print one JSON object instead of the table' },
 ];
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
 
 /** Per thread name ("main" for a process's first thread), utime+stime and voluntary switches. */
 function threadFigures(pids: number[]): Map<string, ThreadFigures> {
@@ -169,9 +164,9 @@ function rows(
 async function main(): Promise<void> {
   checkOptions('idle bench', 'dist/bench/idle/run.js', OPTIONS, process.argv.slice(2));
   installCleanupHandlers();
-  const warmup = Number(arg('warmup', '15'));
-  const seconds = Number(arg('seconds', '60'));
-  const only = arg('only', '');
+  const warmup = Number(optionValue('warmup', '15'));
+  const seconds = Number(optionValue('seconds', '60'));
+  const only = optionValue('only', '');
   const json = process.argv.includes('--json');
   const hz = clockTicksPerSecond();
   const dir = mkdtempSync(join(tmpdir(), 'trunkline-bench-idle-'));
@@ -183,7 +178,7 @@ async function main(): Promise<void> {
   const servers: Array<{ name: string; child: Child }> = [];
   try {
     const worker = process.argv.includes('--worker');
-    const baseline = arg('baseline', '');
+    const baseline = optionValue('baseline', '');
     if (only !== 'kamailio') {
       servers.push({ name: 'trunkline', child: (await startTrunkline(join(dir, 'this'), CLI, worker)).child });
       if (baseline !== '')

@@ -37,7 +37,7 @@ export function workEquivalent(points: readonly WorkPoint[], msPerCall: number):
   return { workUs, extrapolated: msPerCall < p[0]!.msPerCall || msPerCall > p[p.length - 1]!.msPerCall };
 }
 
-/** "47 us" or "about 120 us (extrapolated)"; "n/a" when there is no scale. */
+/** "47 us", or "120 us (extrapolated)" outside the runs; "n/a" when there is no scale. */
 export function formatWork(e: WorkEquivalent | null): string {
   if (e === null) return 'n/a';
   const us = Math.max(0, Math.round(e.workUs));
